@@ -9,12 +9,18 @@ import { builtinModules } from 'node:module';
 import { dirname, join, resolve, relative } from 'node:path';
 
 /** Folders (and single files) that must stay pure. */
-const PURE_ROOTS = ['src/protocol', 'src/client/core', 'src/crypto/browser.ts', 'src/crypto/provider.ts'];
+const PURE_ROOTS = [
+  'src/protocol',
+  'src/client/core',
+  'src/crypto/browser.ts',
+  'src/crypto/provider.ts',
+];
 /** Packages a pure module may import: pure JavaScript, no platform APIs. */
 const ALLOWED_PACKAGES = ['@noble/curves', '@noble/hashes', '@bufbuild/protobuf'];
 
 const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
-const importRe = /(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|^\s*import\s*['"]([^'"]+)['"]/gm;
+const importRe =
+  /(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|^\s*import\s*['"]([^'"]+)['"]/gm;
 
 function listTs(path, out) {
   if (!existsSync(path)) return;
@@ -27,7 +33,12 @@ function listTs(path, out) {
 
 function resolveRelative(from, spec) {
   const base = resolve(dirname(from), spec);
-  for (const candidate of [base.replace(/\.js$/, '.ts'), base, `${base}.ts`, join(base, 'index.ts')]) {
+  for (const candidate of [
+    base.replace(/\.js$/, '.ts'),
+    base,
+    `${base}.ts`,
+    join(base, 'index.ts'),
+  ]) {
     if (existsSync(candidate) && statSync(candidate).isFile()) return candidate;
   }
   return undefined;
@@ -56,7 +67,11 @@ while (queue.length > 0) {
       problems.push(`${where}: imports package ${spec}, which is not on the pure allow-list`);
     }
   }
-  if (/\b(process|Buffer|require)\s*[.(]/.test(text.replace(/\/\/.*$|\/\*[\s\S]*?\*\//gm, ''))) {
+  if (
+    /(?<![.#\w$])(process|Buffer|require)\s*[.(]/.test(
+      text.replace(/\/\/.*$|\/\*[\s\S]*?\*\//gm, ''),
+    )
+  ) {
     problems.push(`${relative(process.cwd(), file)}: uses a Node global (process/Buffer/require)`);
   }
 }

@@ -54,7 +54,11 @@ export interface CryptoProvider {
   /** RFC 8032 Ed25519 signature (64 bytes) with a 32-byte seed. */
   ed25519Sign(seed: Uint8Array, message: Uint8Array): Promise<Uint8Array>;
   /** RFC 8032 Ed25519 verification; false (never a throw) on any malformed input. */
-  ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean>;
+  ed25519Verify(
+    publicKey: Uint8Array,
+    message: Uint8Array,
+    signature: Uint8Array,
+  ): Promise<boolean>;
 }
 
 /** Error codes a crypto provider can raise. */

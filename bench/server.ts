@@ -1,0 +1,277 @@
+/**
+ * `npm run bench:server [-- --quick] [-- --runs N]`
+ *
+ * Many devices exchange ~300-byte envelopes through the Quintet server
+ * (durable SQLite queues with group commit, acks) and, in the same run,
+ * through a plain `ws` relay with no storage. The server, the relay and the
+ * load generator are separate processes, so the server has a core of its
+ * own. Prints one JSON object per row (the median run of each):
+ *
+ *   1. 100 connections × 1 message in flight each
+ *   2. 100 connections × 32 in flight
+ *   3. p99 latency at half the peak rate (open loop)
+ *   4. 10,000 idle authenticated connections: server memory per connection
+ *
+ * Not a test: it asserts nothing and is never timed in CI (only `--quick`
+ * as a smoke run).
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { LoadCommand, LoadResult } from './server-load.js';
+import type { ReportMessage } from './server-ipc.js';
+
+const quick = process.argv.includes('--quick');
+const runsArg = process.argv.indexOf('--runs');
+const RUNS = quick ? 1 : Number(process.argv[runsArg + 1] ?? 3) || 3;
+const WARMUP_MS = quick ? 300 : 1000;
+const DURATION_MS = quick ? 1000 : 4000;
+const CONNS = 100;
+const IDLE_CONNS = quick ? 500 : 10_000;
+const here = import.meta.dirname;
+
+type MemoryReport = Extract<ReportMessage, { type: 'memory' }>;
+
+class Child {
+  private waiters: Array<(message: unknown) => void> = [];
+  constructor(readonly process: ChildProcess) {
+    process.on('message', (message) => this.waiters.shift()?.(message));
+    process.setMaxListeners(0);
+  }
+  static async start(
+    script: string,
+    args: string[],
+    gc: boolean,
+  ): Promise<{ child: Child; first: unknown }> {
+    const proc = fork(join(here, script), args, {
+      execArgv: [...(gc ? ['--expose-gc'] : []), '--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const child = new Child(proc);
+    const first = await child.next();
+    return { child, first };
+  }
+  next(): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.waiters.push(resolve);
+      this.process.once('exit', (code) => reject(new Error(`child exited (${code})`)));
+    });
+  }
+  async ask(message: unknown): Promise<unknown> {
+    const answer = this.next();
+    this.process.send(message as object);
+    return answer;
+  }
+  stop(): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.process.exitCode !== null) return resolve();
+      this.process.once('exit', () => resolve());
+      this.process.send({ type: 'close' });
+    });
+  }
+}
+
+function isReady(message: unknown): message is { type: 'ready'; url: string } {
+  return (
+    typeof message === 'object' && message !== null && 'type' in message && message.type === 'ready'
+  );
+}
+
+async function startTarget(script: string, args: string[]): Promise<{ child: Child; url: string }> {
+  const { child, first } = await Child.start(script, args, true);
+  if (!isReady(first)) throw new Error(`${script} did not start`);
+  return { child, url: first.url };
+}
+
+let loadCounter = 0;
+async function load(
+  loader: Child,
+  command: Omit<Extract<LoadCommand, { cmd: 'run' }>, 'prefix' | 'cmd'>,
+): Promise<LoadResult> {
+  loadCounter += 1;
+  const answer = (await loader.ask({ cmd: 'run', prefix: `b${loadCounter}x`, ...command })) as {
+    ok: boolean;
+    result?: LoadResult;
+    error?: string;
+  };
+  if (!answer.ok || answer.result === undefined) throw new Error(`load failed: ${answer.error}`);
+  return answer.result;
+}
+
+async function memory(target: Child): Promise<MemoryReport> {
+  return (await target.ask({ type: 'memory' })) as MemoryReport;
+}
+
+function median<T>(items: T[], key: (t: T) => number): T {
+  const sorted = [...items].sort((a, b) => key(a) - key(b));
+  const mid = sorted[Math.floor(sorted.length / 2)];
+  if (mid === undefined) throw new Error('no runs');
+  return mid;
+}
+
+const round = (n: number, digits = 2): number => Number(n.toFixed(digits));
+
+function emit(row: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify(row)}\n`);
+}
+
+async function measured(
+  target: Child,
+  run: () => Promise<LoadResult>,
+): Promise<LoadResult & { serverCpuPct: number }> {
+  const before = await memory(target);
+  const t0 = performance.now();
+  const result = await run();
+  const after = await memory(target);
+  const wall = performance.now() - t0;
+  const cpu = after.cpuUserMs + after.cpuSystemMs - (before.cpuUserMs + before.cpuSystemMs);
+  // Includes setup (registration) time, so it is a lower bound during the measured window.
+  return { ...result, serverCpuPct: round((100 * cpu) / wall, 0) };
+}
+
+async function main(): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'quintet-bench-'));
+  const server = await startTarget('server-process.ts', [dataDir]);
+  const relay = await startTarget('relay.ts', []);
+  const { child: loader } = await Child.start('server-load.ts', [], false);
+  try {
+    let peak = 0;
+    for (const inflight of [1, 32]) {
+      const ours: Array<LoadResult & { serverCpuPct: number }> = [];
+      const base: Array<LoadResult & { serverCpuPct: number }> = [];
+      for (let r = 0; r < RUNS; r++) {
+        base.push(
+          await measured(relay.child, () =>
+            load(loader, {
+              mode: 'relay',
+              url: relay.url,
+              conns: CONNS,
+              inflight,
+              warmupMs: WARMUP_MS,
+              durationMs: DURATION_MS,
+            }),
+          ),
+        );
+        ours.push(
+          await measured(server.child, () =>
+            load(loader, {
+              mode: 'quintet',
+              url: server.url,
+              conns: CONNS,
+              inflight,
+              warmupMs: WARMUP_MS,
+              durationMs: DURATION_MS,
+            }),
+          ),
+        );
+      }
+      const q = median(ours, (x) => x.msgsPerSec);
+      const b = median(base, (x) => x.msgsPerSec);
+      peak = Math.max(peak, q.msgsPerSec);
+      emit({
+        row: `${CONNS} connections x ${inflight} in flight`,
+        runs: RUNS,
+        msgsPerSec: round(q.msgsPerSec, 0),
+        p50Ms: round(q.p50Ms),
+        p99Ms: round(q.p99Ms),
+        relayMsgsPerSec: round(b.msgsPerSec, 0),
+        relayP50Ms: round(b.p50Ms),
+        relayP99Ms: round(b.p99Ms),
+        ratioToRelay: round(q.msgsPerSec / b.msgsPerSec),
+        target: 'ratio >= 0.7',
+        errors: q.errors,
+        serverCpuPct: q.serverCpuPct,
+        loadGenCpuPct: round((100 * q.loadCpuMs) / (q.seconds * 1000), 0),
+        relayLoadGenCpuPct: round((100 * b.loadCpuMs) / (b.seconds * 1000), 0),
+        allRunsMsgsPerSec: ours.map((x) => round(x.msgsPerSec, 0)),
+        allRunsRelayMsgsPerSec: base.map((x) => round(x.msgsPerSec, 0)),
+      });
+    }
+
+    const rate = Math.floor(peak / 2);
+    const half: LoadResult[] = [];
+    const halfRelay: LoadResult[] = [];
+    for (let r = 0; r < RUNS; r++) {
+      halfRelay.push(
+        await load(loader, {
+          mode: 'relay',
+          url: relay.url,
+          conns: CONNS,
+          rate,
+          warmupMs: WARMUP_MS,
+          durationMs: DURATION_MS,
+        }),
+      );
+      half.push(
+        await load(loader, {
+          mode: 'quintet',
+          url: server.url,
+          conns: CONNS,
+          rate,
+          warmupMs: WARMUP_MS,
+          durationMs: DURATION_MS,
+        }),
+      );
+    }
+    const h = median(half, (x) => x.p99Ms);
+    const hr = median(halfRelay, (x) => x.p99Ms);
+    emit({
+      row: 'p99 at half the peak rate (open loop)',
+      runs: RUNS,
+      offeredPerSec: rate,
+      msgsPerSec: round(h.msgsPerSec, 0),
+      p50Ms: round(h.p50Ms),
+      p99Ms: round(h.p99Ms),
+      relayP50Ms: round(hr.p50Ms),
+      relayP99Ms: round(hr.p99Ms),
+      ratioToRelay: round(h.msgsPerSec / hr.msgsPerSec),
+      target: 'p99 < 20 ms',
+      errors: h.errors,
+      allRunsP99Ms: half.map((x) => round(x.p99Ms)),
+    });
+
+    // Idle connections: register them all, disconnect, take the baseline,
+    // then reconnect and authenticate every device and measure again.
+    const idle = async (phase: 'register' | 'connect' | 'disconnect'): Promise<void> => {
+      const answer = (await loader.ask({
+        cmd: 'idle',
+        url: server.url,
+        conns: IDLE_CONNS,
+        prefix: 'idle',
+        phase,
+      })) as {
+        ok: boolean;
+        error?: string;
+      };
+      if (!answer.ok) throw new Error(`idle ${phase} failed: ${answer.error}`);
+    };
+    await idle('register');
+    await idle('disconnect');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const baseline = await memory(server.child);
+    await idle('connect');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const loaded = await memory(server.child);
+    const perConn = (a: number, b: number): number => round((b - a) / IDLE_CONNS / 1024, 1);
+    emit({
+      row: `${IDLE_CONNS} idle authenticated connections`,
+      rssPerConnKiB: perConn(baseline.rss, loaded.rss),
+      heapPerConnKiB: perConn(
+        baseline.heapUsed + baseline.external,
+        loaded.heapUsed + loaded.external,
+      ),
+      baselineRssMiB: round(baseline.rss / 1048576, 1),
+      loadedRssMiB: round(loaded.rss / 1048576, 1),
+      target: '<= 16 KiB per connection',
+    });
+    await idle('disconnect');
+  } finally {
+    loader.process.kill();
+    await server.child.stop();
+    await relay.child.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+await main();

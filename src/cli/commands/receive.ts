@@ -1,0 +1,129 @@
+/**
+ * `quintet receive`: fetches everything queued for this device, prints one
+ * line per message, acks, and exits once the server's QueueDrained has been
+ * processed (plus a short grace for in-flight work) — or keeps going with
+ * `--follow`.
+ */
+import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import { toHex } from '../../client/core/bytes.js';
+import type { ClientEvent } from '../../client/core/events.js';
+import type { StoredMessage } from '../../client/core/store/records.js';
+import { CliError } from '../cli-error.js';
+import { runCommand } from '../run.js';
+import { openClientSession, type ClientCommandOptions } from '../session.js';
+
+interface ReceiveOptions extends ClientCommandOptions {
+  readonly follow?: boolean;
+  readonly json?: boolean;
+  readonly timeout?: number;
+}
+
+/** Wait after QueueDrained for envelopes already on the wire. */
+const DRAIN_GRACE_MS = 300;
+
+function seconds(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed) || parsed <= 0)
+    throw new InvalidArgumentError('must be a positive number');
+  return parsed;
+}
+
+/** One output line for a message. */
+export function formatMessage(message: StoredMessage, json: boolean): string {
+  if (json) {
+    return JSON.stringify({
+      type: 'message',
+      id: toHex(message.id),
+      from: message.sender,
+      fromDevice: message.senderDevice,
+      chat: message.chat,
+      text: message.text,
+      sentAt: message.sentAt,
+      receivedAt: message.receivedAt,
+    });
+  }
+  const when = new Date(message.sentAt).toISOString();
+  return `[${when}] ${message.sender}.${message.senderDevice}: ${message.text}`;
+}
+
+function report(event: ClientEvent, json: boolean): void {
+  switch (event.type) {
+    case 'message':
+      process.stdout.write(`${formatMessage(event.message, json)}\n`);
+      return;
+    case 'decryption-failure':
+      process.stderr.write(
+        `warning: a message from ${event.from}.${event.fromDevice} could not be decrypted (${event.code})${event.retryRequested ? '; asked the sender to re-send it' : ''}\n`,
+      );
+      return;
+    case 'error':
+      process.stderr.write(`warning: ${event.message} (${event.code})\n`);
+      return;
+    case 'receipt':
+    case 'retry-request':
+    case 'queue-drained':
+    case 'pre-keys-uploaded':
+    case 'disconnected':
+      return;
+  }
+}
+
+/** Adds `receive` to the program. */
+export function addReceiveCommand(program: Command): void {
+  program
+    .command('receive')
+    .description('fetch and print messages queued for this device')
+    .option('--profile <dir>', 'profile directory (default $QUINTET_PROFILE or ~/.quintet)')
+    .option('--server <url>', "server URL (default: the profile's)")
+    .option('--follow', 'keep printing new messages until interrupted')
+    .option('--json', 'print one JSON object per line')
+    .option('--timeout <seconds>', 'give up after this long', seconds)
+    .action((options: ReceiveOptions) =>
+      runCommand({}, async (context) => {
+        const json = options.json === true;
+        const session = await openClientSession(options, true, context);
+        let timedOut = false;
+        let interrupted = false;
+        const timer =
+          options.timeout === undefined
+            ? undefined
+            : setTimeout(() => {
+                timedOut = true;
+                void session.client.close();
+              }, options.timeout * 1000);
+        const onSignal = (): void => {
+          interrupted = true;
+          void session.client.close();
+        };
+        process.once('SIGINT', onSignal);
+        process.once('SIGTERM', onSignal);
+        let drained = false;
+        let disconnected = false;
+        try {
+          for await (const event of session.events) {
+            report(event, json);
+            if (event.type === 'disconnected') {
+              disconnected = true;
+              break;
+            }
+            if (event.type === 'queue-drained' && options.follow !== true && !drained) {
+              drained = true;
+              setTimeout(() => void session.client.close(), DRAIN_GRACE_MS);
+            }
+          }
+        } finally {
+          if (timer !== undefined) clearTimeout(timer);
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
+          await session.close();
+        }
+        if (interrupted || drained) return;
+        if (timedOut) {
+          if (options.follow === true) return;
+          throw new CliError('timed out before the server finished sending queued messages');
+        }
+        if (disconnected) throw new CliError('the connection to the server closed unexpectedly');
+      }),
+    );
+}

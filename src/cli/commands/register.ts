@@ -1,0 +1,73 @@
+/**
+ * `quintet register <account>`: creates a profile, generates this device's
+ * keys and registers the account with the server as its primary device.
+ */
+import type { Command } from 'commander';
+import { registerAccount } from '../../client/core/account-setup.js';
+import { ServerApi } from '../../client/core/server-api.js';
+import { WsTransport } from '../../client/transport/ws-transport.js';
+import { validateAccountName } from '../../wire/account-name.js';
+import { runCommand } from '../run.js';
+import { savePin, obtainPin } from '../pin.js';
+import { createProfileStore, DEFAULT_SERVER_URL, profileDir, profileExists } from '../profile.js';
+import { CliError } from '../cli-error.js';
+import { nodeContext } from '../session.js';
+
+interface RegisterOptions {
+  readonly profile?: string;
+  readonly server?: string;
+  readonly pin?: string;
+  readonly deviceName?: string;
+  readonly registrationToken?: string;
+}
+
+/** Adds `register` to the program. */
+export function addRegisterCommand(program: Command): void {
+  program
+    .command('register')
+    .description('create a profile and register a new account with this device as its primary')
+    .argument('<account>', 'account name: 3-32 of a-z 0-9 _ . - starting with a letter')
+    .option('--profile <dir>', 'profile directory (default $QUINTET_PROFILE or ~/.quintet)')
+    .option('--server <url>', `server URL (default ${DEFAULT_SERVER_URL})`)
+    .option(
+      '--pin <pin>',
+      'local PIN (or QUINTET_PIN, or asked on a terminal); only its hash is kept',
+    )
+    .option('--device-name <name>', 'a name for this device')
+    .option('--registration-token <token>', 'token the server requires for registration')
+    .action((account: string, options: RegisterOptions) =>
+      runCommand({ account }, async (context) => {
+        validateAccountName(account);
+        const dir = profileDir(options.profile);
+        context.profile = dir;
+        const serverUrl = options.server ?? DEFAULT_SERVER_URL;
+        context.server = serverUrl;
+        if (profileExists(dir)) {
+          const existing = createProfileStore(dir);
+          const registered = await existing.account.get().finally(() => existing.close());
+          if (registered !== undefined) {
+            throw new CliError(`profile ${dir} already holds the account "${registered.account}"`);
+          }
+        }
+        const pin = await obtainPin(options.pin);
+        const transport = await WsTransport.connect(serverUrl);
+        const store = createProfileStore(dir);
+        try {
+          const local = await registerAccount(nodeContext, store, new ServerApi(transport), {
+            account,
+            serverUrl,
+            deviceName: options.deviceName ?? 'quintet-cli',
+            registrationToken:
+              options.registrationToken ?? process.env['QUINTET_REGISTRATION_TOKEN'],
+          });
+          await savePin(store.settings, pin);
+          process.stdout.write(
+            `registered ${local.account} (device ${local.deviceId}) on ${serverUrl}; profile ${dir}\n`,
+          );
+        } finally {
+          await transport.close();
+          await store.close();
+        }
+      }),
+    );
+}

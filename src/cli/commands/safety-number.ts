@@ -1,0 +1,36 @@
+/**
+ * `quintet safety-number <account>`: the 60-digit number to compare with the
+ * peer in person or over another channel; equal numbers mean no one
+ * substituted either side's keys.
+ */
+import type { Command } from 'commander';
+import { validateAccountName } from '../../wire/account-name.js';
+import { runCommand } from '../run.js';
+import { openClientSession, type ClientCommandOptions } from '../session.js';
+
+/** Groups the 60 digits in twelve blocks of five, as Signal shows them. */
+export function formatSafetyNumber(digits: string): string {
+  return (digits.match(/.{1,5}/g) ?? []).join(' ');
+}
+
+/** Adds `safety-number` to the program. */
+export function addSafetyNumberCommand(program: Command): void {
+  program
+    .command('safety-number')
+    .description('show the safety number of your conversation with an account')
+    .argument('<account>', 'the other account')
+    .option('--profile <dir>', 'profile directory (default $QUINTET_PROFILE or ~/.quintet)')
+    .option('--server <url>', "server URL (default: the profile's)")
+    .action((account: string, options: ClientCommandOptions) =>
+      runCommand({ account }, async (context) => {
+        validateAccountName(account);
+        const session = await openClientSession(options, false, context);
+        try {
+          const fingerprint = await session.client.safetyNumber(account);
+          process.stdout.write(`${formatSafetyNumber(fingerprint.displayable)}\n`);
+        } finally {
+          await session.close();
+        }
+      }),
+    );
+}

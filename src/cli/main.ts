@@ -1,0 +1,25 @@
+/**
+ * The `quintet` command line: `server` (run a server) and the client
+ * commands `register`, `send`, `receive`, `safety-number`. This module only
+ * assembles the program; each command lives in its own module.
+ */
+import { Command } from 'commander';
+import { addReceiveCommand } from './commands/receive.js';
+import { addRegisterCommand } from './commands/register.js';
+import { addSafetyNumberCommand } from './commands/safety-number.js';
+import { addSendCommand } from './commands/send.js';
+import { addServerCommand } from './server-command.js';
+
+const program = new Command()
+  .name('quintet')
+  .description('Quintet: self-hostable end-to-end-encrypted multi-device messaging')
+  .version('0.1.0')
+  .showHelpAfterError('(run "quintet --help" for usage)');
+
+addServerCommand(program);
+addRegisterCommand(program);
+addSendCommand(program);
+addReceiveCommand(program);
+addSafetyNumberCommand(program);
+
+await program.parseAsync(process.argv);

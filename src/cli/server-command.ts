@@ -1,0 +1,126 @@
+/**
+ * `quintet server`: runs a Quintet server until SIGINT/SIGTERM.
+ *
+ * The registration token can come from the environment
+ * (QUINTET_REGISTRATION_TOKEN) so it does not show in the process list.
+ */
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import type { LogLevel } from '../server/logger.js';
+import { startServer, type RunningServer, type StartServerOptions } from '../server/main.js';
+import type { ServerLimits } from '../server/config.js';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new InvalidArgumentError('must be a positive integer');
+  return n;
+}
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be 0-65535');
+  return n;
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number');
+  return n;
+}
+
+/** Parsed `quintet server` options (commander's camel-cased names). */
+export interface ServerCommandOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly data: string;
+  readonly memory?: boolean;
+  readonly registrationToken?: string;
+  readonly messageTtlDays: number;
+  readonly maxEnvelopeBytes?: number;
+  readonly maxEnvelopes?: number;
+  readonly maxFrameBytes?: number;
+  readonly sync: 'normal' | 'full';
+  readonly logLevel: LogLevel;
+  readonly web?: string;
+}
+
+/** Maps CLI options to `startServer` options. */
+export function serverOptionsFromCli(options: ServerCommandOptions): StartServerOptions {
+  const limits: Partial<{ -readonly [K in keyof ServerLimits]: ServerLimits[K] }> = {
+    messageTtlMs: Math.round(options.messageTtlDays * DAY_MS),
+  };
+  if (options.maxEnvelopeBytes !== undefined) limits.maxEnvelopeBytes = options.maxEnvelopeBytes;
+  if (options.maxEnvelopes !== undefined) limits.maxEnvelopesPerRequest = options.maxEnvelopes;
+  if (options.maxFrameBytes !== undefined) limits.maxFrameBytes = options.maxFrameBytes;
+  const token = options.registrationToken ?? process.env['QUINTET_REGISTRATION_TOKEN'];
+  return {
+    host: options.host,
+    port: options.port,
+    dataDir: options.data,
+    memory: options.memory === true,
+    synchronous: options.sync,
+    logLevel: options.logLevel,
+    limits,
+    ...(token === undefined || token === '' ? {} : { registrationToken: token }),
+    ...(options.web === undefined ? {} : { staticDir: options.web }),
+  };
+}
+
+/** Starts the server, prints where it listens, and stops cleanly on SIGINT/SIGTERM. */
+export async function runServerCommand(options: ServerCommandOptions): Promise<RunningServer> {
+  const server = await startServer(serverOptionsFromCli(options));
+  process.stdout.write(`listening on ${server.url}\n`);
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`${signal}: shutting down\n`);
+    server.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(
+          `shutdown failed: ${error instanceof Error ? error.message : String(error)}\n`,
+        );
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  return server;
+}
+
+/** Adds the `server` subcommand to the `quintet` program. */
+export function addServerCommand(program: Command): Command {
+  return program
+    .command('server')
+    .description('run a Quintet server (WebSocket + /healthz + /metrics on one port)')
+    .option('--host <host>', 'interface to listen on', '127.0.0.1')
+    .option('--port <port>', 'port to listen on (0: any free port)', port, 8080)
+    .option('--data <dir>', 'data directory (SQLite database quintet.db)', './data')
+    .option('--memory', 'keep everything in memory; nothing survives a restart')
+    .option(
+      '--registration-token <token>',
+      'require this token to register (or set QUINTET_REGISTRATION_TOKEN)',
+    )
+    .option('--message-ttl-days <days>', 'delete undelivered envelopes after', positiveNumber, 30)
+    .option('--max-envelope-bytes <n>', 'largest envelope content', positiveInt)
+    .option('--max-envelopes <n>', 'most envelopes in one send', positiveInt)
+    .option('--max-frame-bytes <n>', 'largest WebSocket message', positiveInt)
+    .addOption(
+      new Option('--sync <mode>', 'SQLite durability: normal (process crash) or full (power loss)')
+        .choices(['normal', 'full'])
+        .default('normal'),
+    )
+    .addOption(
+      new Option('--log-level <level>', 'log level')
+        .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+        .default('info'),
+    )
+    .option('--web <dir>', 'serve a static web app from this directory at /')
+    .action(async (options: ServerCommandOptions) => {
+      await runServerCommand(options);
+    });
+}

@@ -1,0 +1,86 @@
+/**
+ * Opening what a client command needs: the profile store, a connection to
+ * the server, and (for authenticated commands) a started client. Everything
+ * opened is closed by `close()`, in reverse order, even after a failure.
+ */
+import { nodeCrypto } from '../crypto/node.js';
+import { systemClock } from '../crypto/provider.js';
+import type { ProtocolContext } from '../protocol/context.js';
+import { QuintetClient } from '../client/core/client.js';
+import type { ClientEvent } from '../client/core/events.js';
+import type { DeviceStore } from '../client/core/store/device-store.js';
+import { WsTransport } from '../client/transport/ws-transport.js';
+import { DEFAULT_SERVER_URL, openProfileStore, profileDir } from './profile.js';
+
+/** The real environment. */
+export const nodeContext: ProtocolContext = {
+  crypto: nodeCrypto,
+  random: (length) => nodeCrypto.randomBytes(length),
+  clock: systemClock,
+};
+
+/** Options shared by every client command. */
+export interface ClientCommandOptions {
+  readonly profile?: string;
+  readonly server?: string;
+}
+
+/** A started client on an open profile. */
+export interface ClientSession {
+  readonly client: QuintetClient;
+  readonly store: DeviceStore;
+  readonly events: AsyncIterable<ClientEvent>;
+  readonly serverUrl: string;
+  close(): Promise<void>;
+}
+
+/** Where a command's context is recorded for error messages. */
+export interface SessionContext {
+  profile?: string;
+  server?: string;
+}
+
+/**
+ * Opens the profile, connects to its server (or `--server`) and
+ * authenticates. `receive: false` leaves queued envelopes on the server.
+ */
+export async function openClientSession(
+  options: ClientCommandOptions,
+  receive: boolean,
+  context: SessionContext,
+): Promise<ClientSession> {
+  const dir = profileDir(options.profile);
+  context.profile = dir;
+  const store = openProfileStore(dir);
+  try {
+    const account = await store.account.getRequired();
+    const serverUrl =
+      options.server ?? (account.serverUrl !== '' ? account.serverUrl : DEFAULT_SERVER_URL);
+    context.server = serverUrl;
+    const transport = await WsTransport.connect(serverUrl);
+    const client = new QuintetClient({ ctx: nodeContext, store, transport, receive });
+    const events = client.events();
+    try {
+      await client.start();
+    } catch (error) {
+      await transport.close();
+      throw error;
+    }
+    return {
+      client,
+      store,
+      events,
+      serverUrl,
+      async close() {
+        try {
+          await client.close();
+        } finally {
+          await store.close();
+        }
+      },
+    };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * Creating this device's account: identity key, registration id, signed
+ * prekey and one-time prekeys, registered with the server as the primary
+ * device (id 1). Also the prekey top-up the server asks for when it runs low.
+ */
+import type { ProtocolContext } from '../../protocol/context.js';
+import { generateSigningKeyPair, sign, type KeyPair } from '../../protocol/curve.js';
+import {
+  generatePreKeys,
+  generateRegistrationId,
+  generateSignedPreKey,
+  MAX_PREKEY_ID,
+} from '../../protocol/prekeys.js';
+import type { PreKeyRecord } from '../../protocol/prekey-records.js';
+import { authenticationPayload } from '../../wire/auth.js';
+import { validateAccountName } from '../../wire/account-name.js';
+import { ClientError } from './errors.js';
+import type { PreKeyInit, ServerApi } from './server-api.js';
+import type { DeviceStore } from './store/device-store.js';
+import type { LocalAccount } from './store/records.js';
+
+/** One-time prekeys generated at registration and kept on the server. */
+export const PRE_KEY_BATCH = 100;
+
+/** The primary device's id. */
+const PRIMARY_DEVICE_ID = 1;
+const FIRST_SIGNED_PRE_KEY_ID = 1;
+
+/** What `registerAccount` needs besides the stores. */
+export interface RegistrationOptions {
+  readonly account: string;
+  readonly serverUrl: string;
+  readonly deviceName?: string;
+  readonly registrationToken?: string;
+}
+
+function wirePreKeys(records: readonly PreKeyRecord[]): PreKeyInit[] {
+  return records.map((record) => ({
+    id: record.id,
+    publicKey: record.keyPair.publicKey.serialize(),
+  }));
+}
+
+/** Signs the server's challenge for `account`/`deviceId` with the identity key. */
+export async function signChallenge(
+  ctx: ProtocolContext,
+  identity: KeyPair,
+  nonce: Uint8Array,
+  account: string,
+  deviceId: number,
+): Promise<Uint8Array> {
+  return sign(
+    ctx.crypto,
+    identity.privateKey,
+    authenticationPayload(nonce, account, deviceId),
+    ctx.random,
+  );
+}
+
+/**
+ * Registers a new account with this device as its primary. Keys are
+ * committed locally before the server call and the account record after it,
+ * so a failure (name taken, server down) leaves a profile that is still
+ * "not registered" and can simply try again.
+ */
+export async function registerAccount(
+  ctx: ProtocolContext,
+  store: DeviceStore,
+  api: ServerApi,
+  options: RegistrationOptions,
+): Promise<LocalAccount> {
+  const account = validateAccountName(options.account);
+  if ((await store.account.get()) !== undefined) {
+    throw new ClientError('already-registered', 'this profile already has an account');
+  }
+  const identity = await generateSigningKeyPair(ctx.crypto, ctx.random);
+  const registrationId = generateRegistrationId(ctx.random);
+  const signedPreKey = await generateSignedPreKey(ctx, identity, FIRST_SIGNED_PRE_KEY_ID);
+  const preKeys = await generatePreKeys(ctx, 1, PRE_KEY_BATCH);
+  await store.transaction(async (tx) => {
+    await tx.protocol.identity.setLocalIdentity(identity, registrationId);
+    await tx.protocol.signedPreKeys.storeSignedPreKey(signedPreKey.id, signedPreKey);
+    for (const record of preKeys) await tx.protocol.preKeys.storePreKey(record.id, record);
+  });
+  const nonce = await api.challenge();
+  const deviceId = await api.register({
+    account,
+    identityKey: identity.publicKey.serialize(),
+    registrationId,
+    nonce,
+    signature: await signChallenge(ctx, identity, nonce, account, PRIMARY_DEVICE_ID),
+    registrationToken: options.registrationToken ?? '',
+    signedPreKey: {
+      id: signedPreKey.id,
+      publicKey: signedPreKey.keyPair.publicKey.serialize(),
+      signature: signedPreKey.signature,
+    },
+    preKeys: wirePreKeys(preKeys),
+    deviceName: options.deviceName ?? '',
+  });
+  const local: LocalAccount = {
+    account,
+    deviceId,
+    registrationId,
+    serverUrl: options.serverUrl,
+    createdAt: ctx.clock.now(),
+    nextPreKeyId: PRE_KEY_BATCH + 1,
+    signedPreKeyId: signedPreKey.id,
+  };
+  await store.account.put(local);
+  return local;
+}
+
+/** Authenticates the connection as this device; returns the server's prekey count. */
+export async function authenticateDevice(
+  ctx: ProtocolContext,
+  store: DeviceStore,
+  api: ServerApi,
+): Promise<{ account: LocalAccount; preKeysRemaining: number; preKeyThreshold: number }> {
+  const account = await store.account.getRequired();
+  const identity = await store.protocol.identity.getIdentityKeyPair();
+  const nonce = await api.challenge();
+  const signature = await signChallenge(ctx, identity, nonce, account.account, account.deviceId);
+  const response = await api.authenticate(account.account, account.deviceId, nonce, signature);
+  return {
+    account,
+    preKeysRemaining: response.preKeysRemaining,
+    preKeyThreshold: response.preKeyThreshold,
+  };
+}
+
+/**
+ * Tops the server's one-time prekeys back up to `PRE_KEY_BATCH` when fewer
+ * than `threshold` remain. New ids continue from the account record, so an
+ * id is never reused (a reused id would make a peer's prekey message open
+ * with the wrong key). Returns how many were uploaded.
+ */
+export async function topUpPreKeys(
+  ctx: ProtocolContext,
+  store: DeviceStore,
+  api: ServerApi,
+  remaining: number,
+  threshold: number,
+): Promise<number> {
+  if (remaining >= threshold || remaining >= PRE_KEY_BATCH) return 0;
+  const count = PRE_KEY_BATCH - remaining;
+  const records = await store.transaction(async (tx) => {
+    const account = await tx.account.getRequired();
+    const made = await generatePreKeys(ctx, account.nextPreKeyId, count);
+    for (const record of made) await tx.protocol.preKeys.storePreKey(record.id, record);
+    const next = ((account.nextPreKeyId - 1 + count) % MAX_PREKEY_ID) + 1;
+    await tx.account.put({ ...account, nextPreKeyId: next });
+    return made;
+  });
+  await api.uploadPreKeys(wirePreKeys(records));
+  return records.length;
+}

@@ -1,0 +1,209 @@
+/**
+ * `QuintetClient`: wires the core modules together for one authenticated
+ * connection. It owns no protocol logic itself — sending is the outbox and
+ * session manager, receiving the receiver, receipts and retries their own
+ * modules — it only routes pushes and follow-ups between them.
+ *
+ * Usage: `const client = new QuintetClient(opts); const events =
+ * client.events(); await client.start(); …; await client.close();`
+ * (subscribe before `start` so no queued message is missed).
+ */
+import type { ProtocolContext } from '../../protocol/context.js';
+import type { Fingerprint } from '../../protocol/fingerprint.js';
+import type { Push } from '../../gen/quintet/v1/transport_pb.js';
+import { authenticateDevice, topUpPreKeys } from './account-setup.js';
+import { BackgroundTasks } from './background.js';
+import { ClientError } from './errors.js';
+import { EventStream } from './event-stream.js';
+import { errorCode, type ClientEvent } from './events.js';
+import { KeyedQueue } from './keyed-queue.js';
+import { Outbox, type SentText } from './outbox.js';
+import { Receipts } from './receipts.js';
+import { Receiver } from './receiver.js';
+import { RetryManager } from './retry.js';
+import { safetyNumber } from './safety-number.js';
+import { ServerApi } from './server-api.js';
+import { SessionManager } from './session-manager.js';
+import type { DeviceStore } from './store/device-store.js';
+import type { LocalAccount } from './store/records.js';
+import type { Transport } from './transport.js';
+
+/** What a client needs: environment, storage and a connection. */
+export interface ClientOptions {
+  readonly ctx: ProtocolContext;
+  readonly store: DeviceStore;
+  readonly transport: Transport;
+  /**
+   * Whether to process pushed envelopes (default true). A one-shot sender
+   * (`quintet send`) turns this off: what it does not ack stays queued on
+   * the server for the next `receive`, instead of being consumed unseen.
+   */
+  readonly receive?: boolean;
+}
+
+/** The parts that exist once the device is authenticated. */
+interface Running {
+  readonly account: LocalAccount;
+  readonly outbox: Outbox;
+  readonly receipts: Receipts;
+  readonly receiver: Receiver;
+  readonly pushLoop: Promise<void>;
+}
+
+/** One device's connection to its server. */
+export class QuintetClient {
+  readonly #ctx: ProtocolContext;
+  readonly #store: DeviceStore;
+  readonly #transport: Transport;
+  readonly #api: ServerApi;
+  readonly #events = new EventStream<ClientEvent>();
+  readonly #queue = new KeyedQueue();
+  readonly #background = new BackgroundTasks(this.#events);
+  readonly #inFlight = new Set<Promise<void>>();
+  readonly #receive: boolean;
+  #running: Running | undefined;
+
+  constructor(options: ClientOptions) {
+    this.#ctx = options.ctx;
+    this.#store = options.store;
+    this.#transport = options.transport;
+    this.#api = new ServerApi(options.transport);
+    this.#receive = options.receive ?? true;
+  }
+
+  /** A new subscription to the client's events, from now on. */
+  events(): AsyncIterable<ClientEvent> {
+    return this.#events.subscribe();
+  }
+
+  /** The authenticated account (after `start`). */
+  get account(): LocalAccount {
+    return this.#started().account;
+  }
+
+  /**
+   * Authenticates, starts processing pushed envelopes, and tops up prekeys
+   * if the server holds too few.
+   */
+  async start(): Promise<void> {
+    if (this.#running !== undefined) return;
+    const auth = await authenticateDevice(this.#ctx, this.#store, this.#api);
+    const self = { account: auth.account.account, deviceId: auth.account.deviceId };
+    const sessions = new SessionManager(this.#ctx, this.#store, this.#api, this.#queue, self);
+    const outbox = new Outbox(this.#ctx, this.#store, sessions, self);
+    const receipts = new Receipts(outbox);
+    const retries = new RetryManager(this.#store, outbox, sessions, this.#events, self);
+    const background = this.#background;
+    const receiver = new Receiver(
+      this.#ctx,
+      this.#store,
+      this.#api,
+      this.#queue,
+      this.#events,
+      {
+        delivered: (from, ids) =>
+          background.spawn('delivery receipt', () => receipts.sendDelivery(from, ids)),
+        requestRetry: (from, device, timestamp) =>
+          background.spawn('retry request', () => retries.requestRetry(from, device, timestamp)),
+        retryRequested: (from, device, request) =>
+          background.spawn('re-send', () => retries.handleRequest(from, device, request)),
+      },
+      self,
+    );
+    this.#running = {
+      account: auth.account,
+      outbox,
+      receipts,
+      receiver,
+      pushLoop: this.#pushLoop(receiver),
+    };
+    background.spawn('sent-message pruning', async () => {
+      await outbox.prune();
+    });
+    background.spawn('prekey top-up', () =>
+      this.#topUp(auth.preKeysRemaining, auth.preKeyThreshold),
+    );
+  }
+
+  /** Sends a text message to every device of `to`. */
+  async sendText(to: string, text: string): Promise<SentText> {
+    return this.#started().outbox.sendText(to, text);
+  }
+
+  /** Sends read receipts for messages of `chat` to every device of that account. */
+  async markRead(chat: string, messageIds: readonly Uint8Array[]): Promise<void> {
+    await this.#started().receipts.sendRead(chat, messageIds);
+  }
+
+  /** The safety number with `account`. */
+  async safetyNumber(account: string): Promise<Fingerprint> {
+    return safetyNumber(this.#ctx, this.#store, this.#api, account);
+  }
+
+  /** Resolves when every envelope received so far and every follow-up has finished. */
+  async idle(): Promise<void> {
+    for (;;) {
+      await Promise.all([...this.#inFlight]);
+      await this.#queue.idle();
+      await this.#background.idle();
+      if (this.#inFlight.size === 0) return;
+    }
+  }
+
+  /** Waits for in-flight work, closes the connection and ends the event streams. */
+  async close(): Promise<void> {
+    const running = this.#running;
+    if (running !== undefined) await this.idle();
+    await this.#transport.close();
+    if (running !== undefined) await running.pushLoop;
+    this.#events.close();
+  }
+
+  #started(): Running {
+    if (this.#running === undefined) throw new ClientError('closed', 'the client is not started');
+    return this.#running;
+  }
+
+  async #pushLoop(receiver: Receiver): Promise<void> {
+    try {
+      for await (const push of this.#transport.pushes) this.#onPush(receiver, push);
+    } catch (error) {
+      this.#events.emit({ type: 'error', code: errorCode(error), message: 'connection failed' });
+    }
+    await this.idle();
+    this.#events.emit({ type: 'disconnected' });
+  }
+
+  #onPush(receiver: Receiver, push: Push): void {
+    switch (push.kind.case) {
+      case 'envelope': {
+        if (!this.#receive) return;
+        const work = receiver.handle(push.kind.value);
+        this.#inFlight.add(work);
+        void work.then(() => this.#inFlight.delete(work));
+        return;
+      }
+      case 'queueDrained':
+        if (!this.#receive) return;
+        // Reported once everything pushed before it has been stored and acked.
+        this.#background.spawn('queue drain', async () => {
+          await Promise.all([...this.#inFlight]);
+          await this.#queue.idle();
+          this.#events.emit({ type: 'queue-drained' });
+        });
+        return;
+      case 'preKeysLow': {
+        const remaining = push.kind.value.preKeysRemaining;
+        this.#background.spawn('prekey top-up', () => this.#topUp(remaining, Infinity));
+        return;
+      }
+      case undefined:
+        return;
+    }
+  }
+
+  async #topUp(remaining: number, threshold: number): Promise<void> {
+    const count = await topUpPreKeys(this.#ctx, this.#store, this.#api, remaining, threshold);
+    if (count > 0) this.#events.emit({ type: 'pre-keys-uploaded', count });
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * Typed client errors with stable codes. Callers (the CLI, applications)
+ * branch on `code`, never on the message text. Messages never contain keys,
+ * plaintext or message content.
+ */
+export type ClientErrorCode =
+  /** Padded plaintext that does not end in 0x80 followed by zeros. */
+  | 'invalid-padding'
+  /** Decrypted bytes that do not parse as a `Content`, or a field with a bad length. */
+  | 'invalid-content'
+  /** A stored record that does not parse: local corruption. */
+  | 'invalid-record'
+  /** The device store holds no registered account yet. */
+  | 'not-registered'
+  /** The device store already holds an account; registering again would lose it. */
+  | 'already-registered'
+  /** The server refused a request; see `serverCode`. */
+  | 'server-error'
+  /** The server answered with something the request cannot have caused. */
+  | 'unexpected-response'
+  /** The connection failed or closed before a response arrived. */
+  | 'transport-closed'
+  /** The server could not be reached at all. */
+  | 'connect-failed'
+  /** A request got no response in time. */
+  | 'timeout'
+  /** A send still did not match the recipient's device set after refreshing it. */
+  | 'device-set-unsettled'
+  /** An argument the caller passed is out of range. */
+  | 'invalid-argument'
+  /** The client was closed. */
+  | 'closed';
+
+/** Structured fields of a `server-error`. */
+export interface ServerErrorDetails {
+  readonly missingDevices: readonly number[];
+  readonly extraDevices: readonly number[];
+  readonly staleDevices: readonly number[];
+  readonly retryAfterMs: number;
+}
+
+/** A typed client failure; `serverCode` is set for `server-error`. */
+export class ClientError extends Error {
+  override readonly name = 'ClientError';
+  readonly serverCode: string | undefined;
+  readonly details: ServerErrorDetails | undefined;
+  constructor(
+    readonly code: ClientErrorCode,
+    message: string,
+    options?: { cause?: unknown; serverCode?: string; details?: ServerErrorDetails },
+  ) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.serverCode = options?.serverCode;
+    this.details = options?.details;
+  }
+  /** Type guard: `ClientError.is(err, 'server-error')`. */
+  static is(value: unknown, code?: ClientErrorCode): value is ClientError {
+    return value instanceof ClientError && (code === undefined || value.code === code);
+  }
+  /** Whether `value` is a server refusal with the given wire code ("account-taken", ...). */
+  static isServer(value: unknown, serverCode: string): value is ClientError {
+    return ClientError.is(value, 'server-error') && value.serverCode === serverCode;
+  }
+}

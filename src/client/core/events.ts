@@ -1,0 +1,94 @@
+/**
+ * The client's typed event stream: one tagged union, consumed as an
+ * `AsyncIterable` (`for await (const event of client.events())`). Events carry
+ * only what an application needs to show; never keys.
+ */
+import type { StoredMessage } from './store/records.js';
+
+/** A new chat message was stored (shown once, even if its envelope arrived twice). */
+export interface MessageEvent {
+  readonly type: 'message';
+  readonly message: StoredMessage;
+}
+
+/** A peer device reported delivery or reading of messages this device sent. */
+export interface ReceiptEvent {
+  readonly type: 'receipt';
+  readonly kind: 'delivery' | 'read';
+  readonly from: string;
+  readonly fromDevice: number;
+  readonly messageIds: readonly Uint8Array[];
+  readonly timestamp: number;
+}
+
+/**
+ * An envelope could not be decrypted or parsed. For decryption failures a
+ * retry request went to the sender (`retryRequested`), which re-encrypts on a
+ * fresh session, so the message usually follows as a `message` event.
+ */
+export interface DecryptionFailureEvent {
+  readonly type: 'decryption-failure';
+  readonly from: string;
+  readonly fromDevice: number;
+  /** The envelope's sender timestamp: the only thing known about the lost message. */
+  readonly timestamp: number;
+  /** The stable code of the underlying error ("bad-mac", "no-session", "invalid-padding", …). */
+  readonly code: string;
+  readonly retryRequested: boolean;
+}
+
+/** A peer asked this device to re-send a message it could not decrypt. */
+export interface RetryRequestEvent {
+  readonly type: 'retry-request';
+  readonly from: string;
+  readonly fromDevice: number;
+  readonly timestamp: number;
+  /** `resent`: re-encrypted on a fresh session; `unknown`: no longer kept; `exhausted`: 5 retries used. */
+  readonly outcome: 'resent' | 'unknown' | 'exhausted' | 'failed';
+}
+
+/** Every envelope queued at connect time has been processed (stored and acked). */
+export interface QueueDrainedEvent {
+  readonly type: 'queue-drained';
+}
+
+/** New one-time prekeys were uploaded because the server ran low. */
+export interface PreKeysUploadedEvent {
+  readonly type: 'pre-keys-uploaded';
+  readonly count: number;
+}
+
+/**
+ * A background step failed (a store commit, an ack, a receipt send). The
+ * envelope involved was not acked, so the server delivers it again later.
+ */
+export interface ClientErrorEvent {
+  readonly type: 'error';
+  readonly code: string;
+  readonly message: string;
+}
+
+/** The connection to the server ended. */
+export interface DisconnectedEvent {
+  readonly type: 'disconnected';
+}
+
+/** Everything `QuintetClient.events()` yields. */
+export type ClientEvent =
+  | MessageEvent
+  | ReceiptEvent
+  | DecryptionFailureEvent
+  | RetryRequestEvent
+  | QueueDrainedEvent
+  | PreKeysUploadedEvent
+  | ClientErrorEvent
+  | DisconnectedEvent;
+
+/** Turns any thrown value into the stable code an event carries. */
+export function errorCode(error: unknown): string {
+  if (typeof error === 'object' && error !== null && 'code' in error) {
+    const code = (error as { code: unknown }).code;
+    if (typeof code === 'string') return code;
+  }
+  return 'unknown';
+}

@@ -1,0 +1,307 @@
+/**
+ * The receive pipeline. For each envelope, on the queue of its source
+ * device (one worker per peer device):
+ *
+ *   1. skip it if its processed mark exists (a redelivery after a lost ack);
+ *   2. in ONE store transaction: decrypt, parse, store the message or apply
+ *      the receipt, and write the processed mark — so a failure anywhere
+ *      leaves the old session, no message and no mark, and the envelope is
+ *      simply delivered again;
+ *   3. only then ack it to the server, which forgets it;
+ *   4. outside the queue: emit events and start follow-ups (delivery
+ *      receipt, retry request). Follow-ups encrypt, which needs the same
+ *      per-address queue, so running them inside step 2 would deadlock.
+ *
+ * An envelope that cannot be decrypted is marked processed and acked too
+ * (keeping it would only fail again); the sender is asked to re-send it.
+ */
+import { addressKey, protocolAddress, type ProtocolAddress } from '../../protocol/address.js';
+import type { ProtocolContext } from '../../protocol/context.js';
+import { ProtocolError } from '../../protocol/errors.js';
+import type { Content, DecryptionErrorMessage } from '../../gen/quintet/v1/content_pb.js';
+import { EnvelopeType, type Envelope } from '../../gen/quintet/v1/transport_pb.js';
+import { toHex } from './bytes.js';
+import { decodeContent, parseContent } from './content.js';
+import { ClientError } from './errors.js';
+import { errorCode, type ClientEvent } from './events.js';
+import type { EventStream } from './event-stream.js';
+import type { KeyedQueue } from './keyed-queue.js';
+import { applyReceipt, receiptKind, type ReceiptKind } from './receipts.js';
+import type { ServerApi } from './server-api.js';
+import { decryptEnvelope } from './session-ops.js';
+import type { DeviceStoreView, DeviceStore } from './store/device-store.js';
+import type { StoredMessage } from './store/records.js';
+
+/** What the receiver asks other modules to do after an envelope is committed. */
+export interface ReceiverFollowUps {
+  /** A new message was stored: send a delivery receipt. */
+  delivered(from: string, messageIds: readonly Uint8Array[]): void;
+  /** An envelope did not decrypt: ask the sender to re-send it. */
+  requestRetry(from: string, fromDevice: number, timestamp: number): void;
+  /** A peer asks this device to re-send a message. */
+  retryRequested(from: string, fromDevice: number, request: DecryptionErrorMessage): void;
+}
+
+/** The committed result of one envelope. */
+type Outcome =
+  | { readonly kind: 'message'; readonly message: StoredMessage }
+  | {
+      readonly kind: 'receipt';
+      readonly receipt: ReceiptKind;
+      readonly ids: readonly Uint8Array[];
+      readonly timestamp: number;
+    }
+  | { readonly kind: 'retry-request'; readonly request: DecryptionErrorMessage }
+  | { readonly kind: 'failed'; readonly code: string; readonly retry: boolean }
+  | { readonly kind: 'nothing' };
+
+/** Decrypts, stores and acks envelopes. */
+export class Receiver {
+  constructor(
+    private readonly ctx: ProtocolContext,
+    private readonly store: DeviceStore,
+    private readonly api: ServerApi,
+    private readonly queue: KeyedQueue,
+    private readonly events: EventStream<ClientEvent>,
+    private readonly followUps: ReceiverFollowUps,
+    private readonly self: { readonly account: string },
+  ) {}
+
+  /**
+   * Processes one envelope. Never rejects: every failure becomes an event
+   * (and an unacked envelope, when nothing was committed).
+   */
+  async handle(envelope: Envelope): Promise<void> {
+    let address: ProtocolAddress;
+    try {
+      address = protocolAddress(envelope.source, envelope.sourceDevice);
+    } catch {
+      // The server vouches for the source, so this is a server fault; the
+      // envelope can never be processed, so drop it rather than loop.
+      this.events.emit({
+        type: 'error',
+        code: 'invalid-envelope',
+        message: 'envelope has no valid source',
+      });
+      await this.#ack(envelope);
+      return;
+    }
+    let outcome: Outcome | undefined;
+    try {
+      outcome = await this.queue.run(addressKey(address), () =>
+        this.#processEnvelope(envelope, address),
+      );
+    } catch (error) {
+      // Nothing was committed and nothing acked: the server delivers it again.
+      this.events.emit({
+        type: 'error',
+        code: errorCode(error),
+        message: 'an envelope could not be stored; it will be delivered again',
+      });
+      return;
+    }
+    if (outcome !== undefined) this.#report(envelope, outcome);
+  }
+
+  /** Returns undefined for an already processed envelope. */
+  async #processEnvelope(
+    envelope: Envelope,
+    address: ProtocolAddress,
+  ): Promise<Outcome | undefined> {
+    const mark = await this.#markKey(envelope);
+    if (await this.store.processed.has(mark)) {
+      await this.#ack(envelope);
+      return undefined;
+    }
+    const outcome = await this.store.transaction(async (tx) => {
+      const result = await this.#decryptAndApply(tx, envelope, address);
+      await tx.processed.mark(mark, this.ctx.clock.now());
+      return result;
+    });
+    await this.#ack(envelope);
+    return outcome;
+  }
+
+  async #decryptAndApply(
+    tx: DeviceStoreView,
+    envelope: Envelope,
+    address: ProtocolAddress,
+  ): Promise<Outcome> {
+    let content: Content;
+    if (envelope.type === EnvelopeType.PLAINTEXT) {
+      try {
+        content = parseContent(envelope.content);
+      } catch (error) {
+        return { kind: 'failed', code: errorCode(error), retry: false };
+      }
+      // Unencrypted content is only acceptable for retry requests: anything
+      // else could be forged by the server.
+      if (content.body.case !== 'decryptionErrorMessage') {
+        return { kind: 'failed', code: 'unexpected-plaintext', retry: false };
+      }
+      return { kind: 'retry-request', request: content.body.value };
+    }
+    let padded: Uint8Array;
+    try {
+      padded = await decryptEnvelope(
+        this.ctx,
+        tx.protocol,
+        address,
+        envelope.type,
+        envelope.content,
+      );
+    } catch (error) {
+      // Already decrypted once (its effects are stored): nothing to do.
+      if (ProtocolError.is(error, 'duplicate-message')) return { kind: 'nothing' };
+      if (ProtocolError.is(error, 'invalid-state')) {
+        // The stored session itself is damaged and can never decrypt again;
+        // deleting it (in this same transaction) lets the sender's re-send
+        // on a fresh session succeed instead of failing the same way.
+        await tx.protocol.sessions.deleteSession(address);
+        return { kind: 'failed', code: error.code, retry: true };
+      }
+      if (ProtocolError.is(error) || ClientError.is(error)) {
+        return { kind: 'failed', code: error.code, retry: true };
+      }
+      throw error;
+    }
+    try {
+      content = decodeContent(padded);
+    } catch (error) {
+      // The session advanced (committed below) but the content is garbage;
+      // a re-send would carry the same bytes, so no retry.
+      if (ClientError.is(error)) return { kind: 'failed', code: error.code, retry: false };
+      throw error;
+    }
+    return this.#apply(tx, envelope, content);
+  }
+
+  async #apply(tx: DeviceStoreView, envelope: Envelope, content: Content): Promise<Outcome> {
+    const body = content.body;
+    switch (body.case) {
+      case 'dataMessage': {
+        const id = body.value.messageId;
+        // A re-sent copy (after a retry, or fanned out again) is shown once.
+        if ((await tx.messages.get(envelope.source, id)) !== undefined) return { kind: 'nothing' };
+        const message: StoredMessage = {
+          id,
+          chat: envelope.source,
+          sender: envelope.source,
+          senderDevice: envelope.sourceDevice,
+          text: body.value.text,
+          sentAt: Number(body.value.timestamp),
+          receivedAt: this.ctx.clock.now(),
+          outgoing: false,
+          receipts: {},
+        };
+        await tx.messages.put(message);
+        return { kind: 'message', message };
+      }
+      case 'receiptMessage': {
+        const kind = receiptKind(body.value.type);
+        if (kind === undefined) return { kind: 'nothing' };
+        const deviceKey = `${envelope.source}.${envelope.sourceDevice}`;
+        for (const id of body.value.messageIds) {
+          const message = await tx.messages.get(envelope.source, id);
+          if (message === undefined || !message.outgoing) continue;
+          const updated = applyReceipt(message, deviceKey, kind);
+          if (updated !== message) await tx.messages.put(updated);
+        }
+        return {
+          kind: 'receipt',
+          receipt: kind,
+          ids: body.value.messageIds,
+          timestamp: Number(body.value.timestamp),
+        };
+      }
+      case 'decryptionErrorMessage':
+        return { kind: 'retry-request', request: body.value };
+      case 'deviceSentMessage': {
+        // Only this account's own devices may speak for it.
+        if (envelope.source !== this.self.account) return { kind: 'nothing' };
+        const sent = body.value.message;
+        if (sent === undefined) return { kind: 'nothing' };
+        if ((await tx.messages.get(body.value.destination, sent.messageId)) !== undefined) {
+          return { kind: 'nothing' };
+        }
+        const message: StoredMessage = {
+          id: sent.messageId,
+          chat: body.value.destination,
+          sender: envelope.source,
+          senderDevice: envelope.sourceDevice,
+          text: sent.text,
+          sentAt: Number(sent.timestamp),
+          receivedAt: this.ctx.clock.now(),
+          outgoing: true,
+          receipts: {},
+        };
+        await tx.messages.put(message);
+        return { kind: 'message', message };
+      }
+      case undefined:
+        return { kind: 'nothing' };
+    }
+  }
+
+  #report(envelope: Envelope, outcome: Outcome): void {
+    const from = envelope.source;
+    const fromDevice = envelope.sourceDevice;
+    switch (outcome.kind) {
+      case 'message':
+        this.events.emit({ type: 'message', message: outcome.message });
+        if (!outcome.message.outgoing) this.followUps.delivered(from, [outcome.message.id]);
+        return;
+      case 'receipt':
+        this.events.emit({
+          type: 'receipt',
+          kind: outcome.receipt,
+          from,
+          fromDevice,
+          messageIds: outcome.ids,
+          timestamp: outcome.timestamp,
+        });
+        return;
+      case 'retry-request':
+        this.followUps.retryRequested(from, fromDevice, outcome.request);
+        return;
+      case 'failed': {
+        const timestamp = Number(envelope.timestamp);
+        this.events.emit({
+          type: 'decryption-failure',
+          from,
+          fromDevice,
+          timestamp,
+          code: outcome.code,
+          retryRequested: outcome.retry,
+        });
+        if (outcome.retry) this.followUps.requestRetry(from, fromDevice, timestamp);
+        return;
+      }
+      case 'nothing':
+        return;
+    }
+  }
+
+  /**
+   * The processed mark: a hash of source device and ciphertext. A ciphertext
+   * is unique to one message, so the mark survives a server that re-queues
+   * an envelope under a new guid.
+   */
+  async #markKey(envelope: Envelope): Promise<string> {
+    const source = new TextEncoder().encode(`${envelope.source}.${envelope.sourceDevice}\u0000`);
+    const input = new Uint8Array(source.length + envelope.content.length);
+    input.set(source, 0);
+    input.set(envelope.content, source.length);
+    return toHex(await this.ctx.crypto.sha256(input));
+  }
+
+  async #ack(envelope: Envelope): Promise<void> {
+    try {
+      await this.api.ack([envelope.serverGuid]);
+    } catch (error) {
+      // The envelope is stored (or dropped on purpose); a lost ack only means
+      // a redelivery, which the processed mark turns into a no-op.
+      this.events.emit({ type: 'error', code: errorCode(error), message: 'ack failed' });
+    }
+  }
+}

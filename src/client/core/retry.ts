@@ -1,0 +1,86 @@
+/**
+ * Retry requests, both directions (WhatsApp "retry receipts", Signal
+ * `DecryptionErrorMessage`).
+ *
+ * Receiver: an envelope that does not decrypt is answered with a plaintext
+ * notice naming it (sender device + timestamp — all that is readable), so
+ * the sender never waits forever for a message the peer cannot read.
+ *
+ * Sender: the notice makes it delete its session with the requesting device
+ * and re-send the kept content on a new session from a fresh bundle. At most
+ * `MAX_RETRIES` times per message and device, so two broken peers cannot
+ * loop forever.
+ */
+import { protocolAddress } from '../../protocol/address.js';
+import type { DecryptionErrorMessage } from '../../gen/quintet/v1/content_pb.js';
+import { parseContent } from './content.js';
+import type { ClientEvent, RetryRequestEvent } from './events.js';
+import type { EventStream } from './event-stream.js';
+import type { Outbox } from './outbox.js';
+import type { SessionManager } from './session-manager.js';
+import type { DeviceStore } from './store/device-store.js';
+
+/** Retry requests answered per message and requesting device (WhatsApp's limit). */
+export const MAX_RETRIES = 5;
+
+/** Both halves of the retry flow. */
+export class RetryManager {
+  constructor(
+    private readonly store: DeviceStore,
+    private readonly outbox: Outbox,
+    private readonly sessions: SessionManager,
+    private readonly events: EventStream<ClientEvent>,
+    private readonly self: { readonly account: string; readonly deviceId: number },
+  ) {}
+
+  /** Receiver side: asks `source`'s device `sourceDevice` to re-send the envelope sent at `timestamp`. */
+  async requestRetry(source: string, sourceDevice: number, timestamp: number): Promise<void> {
+    await this.outbox.sendPlaintext(source, {
+      body: {
+        case: 'decryptionErrorMessage',
+        value: {
+          timestamp: BigInt(timestamp),
+          deviceId: sourceDevice,
+          requesterDeviceId: this.self.deviceId,
+        },
+      },
+    });
+  }
+
+  /**
+   * Sender side: answers a retry request from `from`/`fromDevice`. The
+   * request is unauthenticated content, but the server vouches for the
+   * sending device, and all it can cause is a re-send to that same device.
+   */
+  async handleRequest(
+    from: string,
+    fromDevice: number,
+    request: DecryptionErrorMessage,
+  ): Promise<void> {
+    // Sent to every device of this account; only the original sender acts.
+    if (request.deviceId !== this.self.deviceId) return;
+    const timestamp = Number(request.timestamp);
+    const emit = (outcome: RetryRequestEvent['outcome']): void =>
+      this.events.emit({ type: 'retry-request', from, fromDevice, timestamp, outcome });
+    const sent = await this.store.sent.get(from, timestamp);
+    if (sent === undefined) {
+      emit('unknown');
+      return;
+    }
+    const used = sent.retries[fromDevice] ?? 0;
+    if (used >= MAX_RETRIES) {
+      emit('exhausted');
+      return;
+    }
+    // Count first: a crash after re-sending must not grant an extra try.
+    await this.store.sent.put({ ...sent, retries: { ...sent.retries, [fromDevice]: used + 1 } });
+    try {
+      await this.sessions.resetSession(protocolAddress(from, fromDevice));
+      await this.outbox.sendContent(from, parseContent(sent.content), timestamp);
+    } catch (error) {
+      emit('failed');
+      throw error;
+    }
+    emit('resent');
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * The client's own stores (everything that is not protocol state), each a
+ * small interface over a `KeyValueView`, so the same code runs directly or
+ * inside a transaction and on every backend.
+ */
+import { ClientError } from '../errors.js';
+import { toHex } from '../bytes.js';
+import type { KeyValueView } from './kv.js';
+import {
+  decodeLocalAccount,
+  decodeSentMessage,
+  decodeStoredMessage,
+  encodeLocalAccount,
+  encodeSentMessage,
+  encodeStoredMessage,
+  type LocalAccount,
+  type SentMessage,
+  type StoredMessage,
+} from './records.js';
+
+/** Table names; part of the persisted format. */
+export const TABLES = {
+  account: 'account',
+  messages: 'messages',
+  processed: 'processed',
+  sent: 'sent',
+  settings: 'settings',
+} as const;
+
+/** This device's account record. */
+export interface LocalAccountStore {
+  get(): Promise<LocalAccount | undefined>;
+  /** Like `get`, but throws `ClientError('not-registered')` when there is none. */
+  getRequired(): Promise<LocalAccount>;
+  put(account: LocalAccount): Promise<void>;
+}
+
+/** Chat messages, keyed by chat + message id so a redelivered copy is stored once. */
+export interface MessageStore {
+  get(chat: string, id: Uint8Array): Promise<StoredMessage | undefined>;
+  put(message: StoredMessage): Promise<void>;
+  /** Messages of one chat (or all chats), oldest first by the sender's clock. */
+  list(chat?: string): Promise<StoredMessage[]>;
+}
+
+/** Marks of envelopes whose effects are committed (keyed by a ciphertext hash). */
+export interface ProcessedStore {
+  has(key: string): Promise<boolean>;
+  mark(key: string, processedAt: number): Promise<void>;
+}
+
+/** Recently sent messages, for answering retry requests. */
+export interface SentMessageStore {
+  get(destination: string, timestamp: number): Promise<SentMessage | undefined>;
+  put(message: SentMessage): Promise<void>;
+  /** Deletes entries sent before `cutoff` (ms); returns how many. */
+  prune(cutoff: number): Promise<number>;
+}
+
+/** Opaque per-profile settings (e.g. the PIN hash), by name. */
+export interface SettingsStore {
+  get(name: string): Promise<Uint8Array | undefined>;
+  put(name: string, value: Uint8Array): Promise<void>;
+  delete(name: string): Promise<void>;
+}
+
+const ACCOUNT_KEY = 'self';
+
+export function localAccountStore(view: KeyValueView): LocalAccountStore {
+  const get = async (): Promise<LocalAccount | undefined> => {
+    const bytes = await view.get(TABLES.account, ACCOUNT_KEY);
+    return bytes === undefined ? undefined : decodeLocalAccount(bytes);
+  };
+  return {
+    get,
+    getRequired: async () => {
+      const account = await get();
+      if (account === undefined) {
+        throw new ClientError('not-registered', 'this profile has no registered account');
+      }
+      return account;
+    },
+    put: (account) => view.put(TABLES.account, ACCOUNT_KEY, encodeLocalAccount(account)),
+  };
+}
+
+// '/' cannot occur in an account name (see src/wire/account-name.ts), so
+// chat prefixes never overlap.
+function messageKey(chat: string, id: Uint8Array): string {
+  return `${chat}/${toHex(id)}`;
+}
+
+export function messageStore(view: KeyValueView): MessageStore {
+  return {
+    get: async (chat, id) => {
+      const bytes = await view.get(TABLES.messages, messageKey(chat, id));
+      return bytes === undefined ? undefined : decodeStoredMessage(bytes);
+    },
+    put: (message) =>
+      view.put(TABLES.messages, messageKey(message.chat, message.id), encodeStoredMessage(message)),
+    list: async (chat) => {
+      const entries = await view.list(TABLES.messages, chat === undefined ? '' : `${chat}/`);
+      return entries
+        .map((entry) => decodeStoredMessage(entry.value))
+        .sort((a, b) => a.sentAt - b.sentAt || a.receivedAt - b.receivedAt);
+    },
+  };
+}
+
+export function processedStore(view: KeyValueView): ProcessedStore {
+  return {
+    has: async (key) => (await view.get(TABLES.processed, key)) !== undefined,
+    mark: (key, processedAt) => {
+      const bytes = new Uint8Array(8);
+      new DataView(bytes.buffer).setFloat64(0, processedAt, false);
+      return view.put(TABLES.processed, key, bytes);
+    },
+  };
+}
+
+// Zero-padded so keys sort by time, which makes pruning a prefix-free scan.
+function sentKey(destination: string, timestamp: number): string {
+  return `${destination}/${timestamp.toString().padStart(16, '0')}`;
+}
+
+export function sentMessageStore(view: KeyValueView): SentMessageStore {
+  return {
+    get: async (destination, timestamp) => {
+      const bytes = await view.get(TABLES.sent, sentKey(destination, timestamp));
+      return bytes === undefined ? undefined : decodeSentMessage(bytes);
+    },
+    put: (message) =>
+      view.put(
+        TABLES.sent,
+        sentKey(message.destination, message.timestamp),
+        encodeSentMessage(message),
+      ),
+    prune: async (cutoff) => {
+      let removed = 0;
+      for (const entry of await view.list(TABLES.sent, '')) {
+        if (decodeSentMessage(entry.value).timestamp < cutoff) {
+          await view.delete(TABLES.sent, entry.key);
+          removed++;
+        }
+      }
+      return removed;
+    },
+  };
+}
+
+export function settingsStore(view: KeyValueView): SettingsStore {
+  return {
+    get: (name) => view.get(TABLES.settings, name),
+    put: (name, value) => view.put(TABLES.settings, name, value),
+    delete: (name) => view.delete(TABLES.settings, name),
+  };
+}

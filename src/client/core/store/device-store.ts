@@ -1,0 +1,78 @@
+/**
+ * The device store: everything one device persists — protocol state,
+ * messages, processed-envelope marks, recently sent messages, its account
+ * record and settings — behind one async interface with atomic transactions.
+ *
+ * `transaction(fn)` gives `fn` a view whose reads see its own writes and
+ * whose writes land together or not at all: the receiver decrypts, stores
+ * the message and marks the envelope processed in one transaction, so a
+ * crash or a failure between those steps leaves the old session and no
+ * message (whatsmeow `DoDecryptionTxn`). Backends only implement
+ * `KeyValueBackend`; see kv.ts for why writes are staged.
+ */
+import {
+  localAccountStore,
+  messageStore,
+  processedStore,
+  sentMessageStore,
+  settingsStore,
+  type LocalAccountStore,
+  type MessageStore,
+  type ProcessedStore,
+  type SentMessageStore,
+  type SettingsStore,
+} from './client-stores.js';
+import { directView, StagedView, type KeyValueBackend, type KeyValueView } from './kv.js';
+import { protocolStores, type DeviceProtocolStores } from './protocol-stores.js';
+
+/** The stores of one device, either direct or inside a transaction. */
+export interface DeviceStoreView {
+  readonly protocol: DeviceProtocolStores;
+  readonly account: LocalAccountStore;
+  readonly messages: MessageStore;
+  readonly processed: ProcessedStore;
+  readonly sent: SentMessageStore;
+  readonly settings: SettingsStore;
+}
+
+/** A device store with atomic transactions. */
+export interface DeviceStore extends DeviceStoreView {
+  /**
+   * Runs `fn` against a staged view and commits its writes atomically when it
+   * resolves. When `fn` throws (or the commit fails) nothing is written and
+   * the error propagates.
+   */
+  transaction<T>(fn: (tx: DeviceStoreView) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+function viewOf(kv: KeyValueView): DeviceStoreView {
+  return {
+    protocol: protocolStores(kv),
+    account: localAccountStore(kv),
+    messages: messageStore(kv),
+    processed: processedStore(kv),
+    sent: sentMessageStore(kv),
+    settings: settingsStore(kv),
+  };
+}
+
+/** A device store over any backend (memory, SQLite, …). */
+export function createDeviceStore(backend: KeyValueBackend): DeviceStore {
+  const direct = viewOf(directView(backend));
+  return {
+    protocol: direct.protocol,
+    account: direct.account,
+    messages: direct.messages,
+    processed: direct.processed,
+    sent: direct.sent,
+    settings: direct.settings,
+    async transaction<T>(fn: (tx: DeviceStoreView) => Promise<T>): Promise<T> {
+      const staged = new StagedView(backend);
+      const result = await fn(viewOf(staged));
+      await backend.commit(staged.writes());
+      return result;
+    },
+    close: () => backend.close(),
+  };
+}

@@ -1,0 +1,137 @@
+/**
+ * Starting sessions (X3DH §3.3 for the initiator, §3.4 for the responder;
+ * libsignal `session.rs` `process_prekey_bundle` / `process_prekey`).
+ */
+import type { ProtocolAddress } from './address.js';
+import { withAddressLock } from './address-lock.js';
+import { copyBytes } from './bytes.js';
+import type { ProtocolContext } from './context.js';
+import { generateKeyPair, verify, type PublicKey } from './curve.js';
+import { ProtocolError } from './errors.js';
+import type { PreKeySignalMessage } from './prekey-signal-message.js';
+import { SessionRecord } from './session-record.js';
+import type { SessionState } from './session-state.js';
+import type { ProtocolStores } from './stores/protocol-stores.js';
+import { initializeAliceSession, initializeBobSession } from './x3dh.js';
+
+/** What a server hands out for one device (X3DH §3.2 "prekey bundle"). */
+export interface PreKeyBundle {
+  readonly registrationId: number;
+  readonly deviceId: number;
+  readonly preKeyId?: number;
+  readonly preKey?: PublicKey;
+  readonly signedPreKeyId: number;
+  readonly signedPreKey: PublicKey;
+  /** XEdDSA signature by `identityKey` over `signedPreKey.serialize()`. */
+  readonly signedPreKeySignature: Uint8Array;
+  readonly identityKey: PublicKey;
+}
+
+/**
+ * Builds a new session to `address` from its prekey bundle and makes it the
+ * current state (any older one is archived). Throws 'untrusted-identity' if
+ * the identity store refuses the bundle's identity and 'invalid-signature'
+ * if the signed prekey's signature does not verify — in both cases nothing
+ * is stored. Draws two key pairs: the X3DH base key, then the first ratchet key.
+ */
+export async function processPreKeyBundle(
+  ctx: ProtocolContext,
+  stores: ProtocolStores,
+  address: ProtocolAddress,
+  bundle: PreKeyBundle,
+): Promise<void> {
+  if ((bundle.preKey === undefined) !== (bundle.preKeyId === undefined)) {
+    throw new ProtocolError(
+      'invalid-message',
+      'bundle has a one-time prekey without an id, or the reverse',
+    );
+  }
+  await withAddressLock(stores.sessions, address, async () => {
+    if (!(await stores.identity.isTrustedIdentity(address, bundle.identityKey, 'sending'))) {
+      throw new ProtocolError('untrusted-identity', 'identity key of the bundle is not trusted');
+    }
+    // The signature is what ties the signed prekey to the identity: without
+    // this check a server could substitute its own prekey and read the session.
+    const signed = bundle.signedPreKey.serialize();
+    const signature = copyBytes(bundle.signedPreKeySignature);
+    if (!(await verify(ctx.crypto, bundle.identityKey, signed, signature))) {
+      throw new ProtocolError('invalid-signature', 'signed prekey signature does not verify');
+    }
+    const ourIdentityKeyPair = await stores.identity.getIdentityKeyPair();
+    const localRegistrationId = await stores.identity.getLocalRegistrationId();
+    const baseKey = await generateKeyPair(ctx.crypto, ctx.random);
+    const state = await initializeAliceSession(ctx, {
+      ourIdentityKeyPair,
+      ourBaseKeyPair: baseKey,
+      theirIdentityKey: bundle.identityKey,
+      theirSignedPreKey: bundle.signedPreKey,
+      theirOneTimePreKey: bundle.preKey,
+      localRegistrationId,
+      remoteRegistrationId: bundle.registrationId,
+    });
+    state.pendingPreKey = {
+      preKeyId: bundle.preKeyId,
+      signedPreKeyId: bundle.signedPreKeyId,
+      baseKey: baseKey.publicKey.serialize().slice(),
+    };
+    const record = (await stores.sessions.loadSession(address)) ?? SessionRecord.empty();
+    record.promoteState(state);
+    // Write order: identity, then session (a crash in between leaves a known
+    // identity without a session, which the next bundle repairs).
+    await stores.identity.saveIdentity(address, bundle.identityKey);
+    await stores.sessions.storeSession(address, record);
+  });
+}
+
+/** The responder's outcome of an incoming prekey message, before decryption. */
+export interface IncomingSession {
+  /** The state to decrypt with (not yet in the record when `isNew`). */
+  readonly state: SessionState;
+  /** -1: the record's current state; ≥ 0: an archived one; undefined: new. */
+  readonly existingIndex: number | undefined;
+  /** The one-time prekey to remove once the session is stored. */
+  readonly usedPreKeyId: number | undefined;
+}
+
+/**
+ * Finds or builds the responder state for a prekey message. Changes nothing:
+ * the caller decrypts first and stores only on success. Throws
+ * 'invalid-prekey-id' when the signed or one-time prekey is unknown (already
+ * used, or never ours).
+ */
+export async function prepareIncomingSession(
+  ctx: ProtocolContext,
+  stores: ProtocolStores,
+  record: SessionRecord,
+  message: PreKeySignalMessage,
+): Promise<IncomingSession> {
+  const baseKey = message.baseKey.serialize();
+  const identity = message.identityKey.serialize();
+  // The initiator repeats its prekey message until it hears back; those
+  // repeats belong to the session already built (X3DH §3.4 does not rerun).
+  const existingIndex = record.findByBaseKey(baseKey, identity);
+  if (existingIndex !== undefined) {
+    const state = existingIndex < 0 ? record.current : record.previous[existingIndex];
+    if (state === undefined) throw new ProtocolError('invalid-state', 'session index out of range');
+    return { state, existingIndex, usedPreKeyId: undefined };
+  }
+  const signedPreKey = await stores.signedPreKeys.loadSignedPreKey(message.signedPreKeyId);
+  if (signedPreKey === undefined)
+    throw new ProtocolError('invalid-prekey-id', 'unknown signed prekey id');
+  let oneTime;
+  if (message.preKeyId !== undefined) {
+    oneTime = await stores.preKeys.loadPreKey(message.preKeyId);
+    if (oneTime === undefined)
+      throw new ProtocolError('invalid-prekey-id', 'unknown or used one-time prekey id');
+  }
+  const state = await initializeBobSession(ctx, {
+    ourIdentityKeyPair: await stores.identity.getIdentityKeyPair(),
+    ourSignedPreKeyPair: signedPreKey.keyPair,
+    ourOneTimePreKeyPair: oneTime?.keyPair,
+    theirIdentityKey: message.identityKey,
+    theirBaseKey: message.baseKey,
+    localRegistrationId: await stores.identity.getLocalRegistrationId(),
+    remoteRegistrationId: message.registrationId,
+  });
+  return { state, existingIndex: undefined, usedPreKeyId: message.preKeyId };
+}

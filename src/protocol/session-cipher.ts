@@ -1,0 +1,204 @@
+/**
+ * Encrypting to and decrypting from one remote device (libsignal
+ * `session_cipher.rs` `message_encrypt` / `message_decrypt_*`).
+ *
+ * Every operation loads the record, works on that private copy, and writes
+ * back only after success, in the order identity → session → prekey
+ * removal; a failed decryption changes no store.
+ */
+import type { ProtocolAddress } from './address.js';
+import { withAddressLock } from './address-lock.js';
+import type { ProtocolContext } from './context.js';
+import { PublicKey } from './curve.js';
+import { decryptWithState, encryptWithState } from './double-ratchet.js';
+import { ProtocolError, type ProtocolErrorCode } from './errors.js';
+import { PreKeySignalMessage } from './prekey-signal-message.js';
+import { prepareIncomingSession } from './session-builder.js';
+import { SessionRecord } from './session-record.js';
+import type { SessionState } from './session-state.js';
+import { SignalMessage } from './signal-message.js';
+import type { ProtocolStores } from './stores/protocol-stores.js';
+
+/** An encrypted message and how to label it on the wire. */
+export interface CiphertextMessage {
+  /** 'prekey' until the peer has answered the session, then 'signal'. */
+  readonly type: 'prekey' | 'signal';
+  readonly body: Uint8Array;
+}
+
+/**
+ * When no state decrypts a message, the most telling failure wins: a jump
+ * past the limit or a valid MAC with bad padding says more than a bad MAC.
+ */
+const FAILURE_PRIORITY: readonly ProtocolErrorCode[] = [
+  'too-far-in-future',
+  'invalid-message',
+  'invalid-key',
+  'bad-mac',
+];
+
+/** Pairwise encryption with one remote device. Cheap to construct; holds no state. */
+export class SessionCipher {
+  constructor(
+    private readonly ctx: ProtocolContext,
+    private readonly stores: ProtocolStores,
+    private readonly address: ProtocolAddress,
+  ) {}
+
+  /**
+   * Encrypts exact bytes (the caller pads). Returns a PreKeySignalMessage
+   * while the session is unacknowledged, else a SignalMessage. Throws
+   * 'no-session' without a usable session and 'untrusted-identity' when the
+   * identity store no longer trusts the peer. Draws no randomness.
+   */
+  encrypt(plaintext: Uint8Array): Promise<CiphertextMessage> {
+    return withAddressLock(this.stores.sessions, this.address, async () => {
+      const record = await this.stores.sessions.loadSession(this.address);
+      const state = record?.current;
+      if (record === undefined || state === undefined || !state.hasSenderChain) {
+        throw new ProtocolError('no-session', 'no open session with this device');
+      }
+      const remoteIdentity = PublicKey.deserialize(state.remoteIdentityKey);
+      if (
+        !(await this.stores.identity.isTrustedIdentity(this.address, remoteIdentity, 'sending'))
+      ) {
+        throw new ProtocolError(
+          'untrusted-identity',
+          'identity key of the session is no longer trusted',
+        );
+      }
+      const message = await encryptWithState(this.ctx, state, plaintext);
+      const pending = state.pendingPreKey;
+      let result: CiphertextMessage;
+      if (pending === undefined) {
+        result = { type: 'signal', body: message.serialized };
+      } else {
+        const wrapped = PreKeySignalMessage.create({
+          registrationId: state.localRegistrationId,
+          preKeyId: pending.preKeyId,
+          signedPreKeyId: pending.signedPreKeyId,
+          baseKey: PublicKey.deserialize(pending.baseKey),
+          identityKey: PublicKey.deserialize(state.localIdentityKey),
+          message,
+        });
+        result = { type: 'prekey', body: wrapped.serialized };
+      }
+      await this.stores.sessions.storeSession(this.address, record);
+      return result;
+    });
+  }
+
+  /**
+   * Decrypts a SignalMessage under the current or an archived state (the
+   * one that works is promoted to current). Throws 'no-session',
+   * 'duplicate-message', 'bad-mac', 'too-far-in-future',
+   * 'untrusted-identity' or a parse error; stores are unchanged on any throw.
+   */
+  async decryptSignalMessage(body: Uint8Array): Promise<Uint8Array> {
+    // Parsed inside the async function, so bad bytes reject rather than throw.
+    const message = SignalMessage.deserialize(body);
+    return withAddressLock(this.stores.sessions, this.address, async () => {
+      const record = await this.stores.sessions.loadSession(this.address);
+      if (record === undefined || (record.current === undefined && record.previous.length === 0)) {
+        throw new ProtocolError('no-session', 'no session with this device');
+      }
+      const { plaintext, state, index } = await this.#decryptWithRecord(record, message);
+      const identity = await this.#checkIdentity(state);
+      if (index >= 0) record.promoteArchivedState(index);
+      await this.stores.identity.saveIdentity(this.address, identity);
+      await this.stores.sessions.storeSession(this.address, record);
+      return plaintext;
+    });
+  }
+
+  /**
+   * Decrypts a PreKeySignalMessage: runs X3DH as responder if this base key
+   * is new (and removes the one-time prekey it used), else continues the
+   * session already built for it. Throws 'untrusted-identity' before any
+   * key work, 'invalid-prekey-id' for an unknown prekey, and the errors of
+   * `decryptSignalMessage`; stores are unchanged on any throw.
+   */
+  async decryptPreKeySignalMessage(body: Uint8Array): Promise<Uint8Array> {
+    const message = PreKeySignalMessage.deserialize(body);
+    return withAddressLock(this.stores.sessions, this.address, async () => {
+      if (
+        !(await this.stores.identity.isTrustedIdentity(
+          this.address,
+          message.identityKey,
+          'receiving',
+        ))
+      ) {
+        throw new ProtocolError('untrusted-identity', 'identity key of the sender is not trusted');
+      }
+      const record =
+        (await this.stores.sessions.loadSession(this.address)) ?? SessionRecord.empty();
+      const incoming = await prepareIncomingSession(this.ctx, this.stores, record, message);
+      const plaintext = await decryptWithState(this.ctx, incoming.state, message.message);
+      if (incoming.existingIndex === undefined) record.promoteState(incoming.state);
+      else if (incoming.existingIndex >= 0) record.promoteArchivedState(incoming.existingIndex);
+      await this.stores.identity.saveIdentity(this.address, message.identityKey);
+      await this.stores.sessions.storeSession(this.address, record);
+      if (incoming.usedPreKeyId !== undefined)
+        await this.stores.preKeys.removePreKey(incoming.usedPreKeyId);
+      return plaintext;
+    });
+  }
+
+  /** True when a current session can encrypt. */
+  hasOpenSession(): Promise<boolean> {
+    return withAddressLock(this.stores.sessions, this.address, async () => {
+      const record = await this.stores.sessions.loadSession(this.address);
+      return record?.hasOpenSession() === true;
+    });
+  }
+
+  /** The peer's registration id from the current session; 'no-session' without one. */
+  remoteRegistrationId(): Promise<number> {
+    return withAddressLock(this.stores.sessions, this.address, async () => {
+      const state = (await this.stores.sessions.loadSession(this.address))?.current;
+      if (state === undefined) throw new ProtocolError('no-session', 'no session with this device');
+      return state.remoteRegistrationId;
+    });
+  }
+
+  /** Tries the current state, then archived ones newest first (libsignal's order). */
+  async #decryptWithRecord(
+    record: SessionRecord,
+    message: SignalMessage,
+  ): Promise<{ plaintext: Uint8Array; state: SessionState; index: number }> {
+    const candidates: Array<[number, SessionState]> = [];
+    if (record.current !== undefined) candidates.push([-1, record.current]);
+    record.previous.forEach((state, i) => candidates.push([i, state]));
+    const failures = new Set<ProtocolErrorCode>();
+    for (const [index, state] of candidates) {
+      try {
+        const plaintext = await decryptWithState(this.ctx, state, message);
+        return { plaintext, state, index };
+      } catch (error) {
+        // A used key is definitive (ratchet keys are unique to one state);
+        // anything that is not a per-state mismatch is a real fault.
+        if (
+          !ProtocolError.is(error) ||
+          error.code === 'duplicate-message' ||
+          error.code === 'invalid-state'
+        ) {
+          throw error;
+        }
+        failures.add(error.code);
+      }
+    }
+    const code = FAILURE_PRIORITY.find((c) => failures.has(c)) ?? 'bad-mac';
+    throw new ProtocolError(code, 'no session state could decrypt the message');
+  }
+
+  async #checkIdentity(state: SessionState): Promise<PublicKey> {
+    const identity = PublicKey.deserialize(state.remoteIdentityKey);
+    if (!(await this.stores.identity.isTrustedIdentity(this.address, identity, 'receiving'))) {
+      throw new ProtocolError(
+        'untrusted-identity',
+        'identity key of the session is no longer trusted',
+      );
+    }
+    return identity;
+  }
+}

@@ -1,0 +1,248 @@
+/**
+ * One client WebSocket: turns binary messages into requests, answers each
+ * with a response carrying the same id, enforces "authenticate first", and —
+ * once authenticated — owns the device's delivery.
+ *
+ * Untrusted input never crashes the server: a frame that does not parse
+ * gets a `malformed-frame` error response, and after a few of those the
+ * connection is closed (4002) instead of spending work on an abuser.
+ */
+import type { Logger } from 'pino';
+import type { WebSocket } from 'ws';
+import type { Request } from '../gen/quintet/v1/transport_pb.js';
+import { WireError } from '../wire/errors.js';
+import {
+  decodeFrame,
+  encodeFrame,
+  errorResponseFrame,
+  responseFrame,
+  type ResponseBody,
+} from '../wire/frame.js';
+import type { DeviceAddress, ServerContext } from './context.js';
+import { DeviceDelivery } from './delivery.js';
+import type { DeviceEndpoint } from './device-registry.js';
+import { preKeysLowPush } from './envelope-frames.js';
+import { ServiceError } from './errors.js';
+import type { QueuedEnvelope } from './store/types.js';
+
+/** WebSocket close codes the server uses (4000–4999 are application codes). */
+export const CloseCodes = {
+  /** RFC 6455: the server is going away (shutdown). */
+  goingAway: 1001,
+  /** RFC 6455: message too big (sent by ws when a frame exceeds maxPayload). */
+  tooBig: 1009,
+  /** The same device connected again; this older connection is closed. */
+  replaced: 4001,
+  /** Too many frames that did not parse. */
+  malformedFrames: 4002,
+} as const;
+
+/** What a handler returns: the response body, and work to do after the response is sent. */
+export interface HandlerResult {
+  readonly body: ResponseBody;
+  readonly after?: () => void;
+}
+
+/** Runs one request; throws `ServiceError` to fail it. */
+export type RequestDispatcher = (
+  ctx: ServerContext,
+  connection: ClientConnection,
+  request: Request,
+) => Promise<HandlerResult>;
+
+let nextConnectionId = 1;
+
+/** The server side of one WebSocket connection. */
+export class ClientConnection implements DeviceEndpoint {
+  readonly connectionId = nextConnectionId++;
+  private authenticated: DeviceAddress | undefined;
+  private delivery: DeviceDelivery | undefined;
+  private malformed = 0;
+  private closed = false;
+  /** Heartbeat: set on pong, cleared on each ping round. */
+  alive = true;
+  private readonly logger: Logger;
+
+  constructor(
+    private readonly ctx: ServerContext,
+    private readonly socket: WebSocket,
+    private readonly dispatch: RequestDispatcher,
+  ) {
+    this.logger = ctx.logger.child({ conn: this.connectionId });
+    socket.on('message', (data, isBinary) => this.onMessage(data, isBinary));
+    socket.on('pong', () => {
+      this.alive = true;
+    });
+    socket.on('close', () => this.onClose());
+    socket.on('error', (error) => {
+      // ws already closes the socket (1009 for oversized frames, 1002 for
+      // protocol errors); record why.
+      this.logger.info({ reason: error.message }, 'websocket error');
+    });
+  }
+
+  /** The device this connection is authenticated as, if any. */
+  get device(): DeviceAddress | undefined {
+    return this.authenticated;
+  }
+
+  /**
+   * Marks the connection as `address`, replacing any older connection of the
+   * same device. Delivery starts when `startDelivery` is called (after the
+   * authenticate response went out, so the backlog follows it).
+   */
+  bindDevice(address: DeviceAddress): void {
+    if (this.authenticated !== undefined) {
+      throw new ServiceError('forbidden', 'connection is already authenticated');
+    }
+    this.authenticated = address;
+    this.ctx.metrics.authenticatedDevices += 1;
+    this.delivery = new DeviceDelivery(
+      this.ctx,
+      address,
+      {
+        send: (bytes) => this.sendAndWait(bytes),
+        sendNow: (bytes) => this.sendBytes(bytes),
+        isOpen: () => !this.closed,
+      },
+      this.logger,
+    );
+    this.ctx.devices.attach(address, this);
+  }
+
+  /** Begins backlog delivery (see `bindDevice`). */
+  startDelivery(): void {
+    this.delivery?.start();
+  }
+
+  deliver(envelopes: readonly QueuedEnvelope[]): void {
+    this.delivery?.offer(envelopes);
+  }
+
+  notifyPreKeysLow(remaining: number): void {
+    this.sendBytes(preKeysLowPush(remaining));
+  }
+
+  replace(): void {
+    this.close(CloseCodes.replaced, 'replaced by a newer connection of this device');
+  }
+
+  /** Closes the connection with a code and a reason for people. */
+  close(code: number, reason: string): void {
+    this.delivery?.stop();
+    this.socket.close(code, reason);
+  }
+
+  /** Drops the connection without a closing handshake (dead peer). */
+  terminate(): void {
+    this.socket.terminate();
+  }
+
+  /** Sends a ping; the peer's pong sets `alive`. */
+  ping(): void {
+    this.alive = false;
+    this.socket.ping();
+  }
+
+  private sendBytes(bytes: Uint8Array): void {
+    if (this.closed || this.socket.readyState !== this.socket.OPEN) return;
+    this.socket.send(bytes, { binary: true });
+  }
+
+  private sendAndWait(bytes: Uint8Array): Promise<void> {
+    if (this.closed || this.socket.readyState !== this.socket.OPEN) return Promise.resolve();
+    return new Promise((resolve) => {
+      // An error here means the socket died; its close handler cleans up and
+      // the envelope stays queued for the next connection.
+      this.socket.send(bytes, { binary: true }, () => resolve());
+    });
+  }
+
+  private onMessage(data: unknown, isBinary: boolean): void {
+    const bytes = toBytes(data);
+    if (!isBinary || bytes === undefined) {
+      this.rejectFrame('frames must be binary protobuf');
+      return;
+    }
+    let request: Request;
+    try {
+      const frame = decodeFrame(bytes);
+      if (frame.kind.case !== 'request') {
+        this.rejectFrame('clients send requests only');
+        return;
+      }
+      request = frame.kind.value;
+    } catch (error) {
+      if (WireError.is(error, 'malformed-frame')) {
+        this.rejectFrame(error.message);
+        return;
+      }
+      throw error;
+    }
+    void this.handle(request);
+  }
+
+  private rejectFrame(message: string): void {
+    this.malformed += 1;
+    this.ctx.metrics.framesRejected += 1;
+    this.ctx.metrics.error('malformed-frame');
+    this.sendBytes(encodeFrame(errorResponseFrame(0n, 'malformed-frame', message)));
+    if (this.malformed >= this.ctx.limits.maxMalformedFrames) {
+      this.logger.info('closing after repeated malformed frames');
+      this.close(CloseCodes.malformedFrames, 'too many malformed frames');
+    }
+  }
+
+  private async handle(request: Request): Promise<void> {
+    let result: HandlerResult;
+    try {
+      result = await this.dispatch(this.ctx, this, request);
+    } catch (error) {
+      this.sendError(request.id, error, request.body.case);
+      return;
+    }
+    this.sendBytes(encodeFrame(responseFrame(request.id, result.body)));
+    result.after?.();
+  }
+
+  private sendError(id: bigint, error: unknown, requestCase?: string): void {
+    if (error instanceof ServiceError) {
+      this.ctx.metrics.error(error.code);
+      this.sendBytes(encodeFrame(errorResponseFrame(id, error.code, error.message, error.details)));
+      return;
+    }
+    // Not a request fault: log it (the error carries no keys or content) and
+    // answer `internal` without details.
+    this.ctx.metrics.error('internal');
+    this.logger.error({ err: error, request: requestCase }, 'request failed');
+    this.sendBytes(encodeFrame(errorResponseFrame(id, 'internal', 'internal server error')));
+  }
+
+  private onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.ctx.metrics.connections -= 1;
+    this.ctx.challenges.dropConnection(this.connectionId);
+    this.delivery?.stop();
+    const device = this.authenticated;
+    if (device !== undefined) {
+      this.ctx.metrics.authenticatedDevices -= 1;
+      this.ctx.devices.detach(device, this);
+      this.ctx.store.accounts
+        .touchDevice(device.account, device.deviceId, this.ctx.clock.now())
+        .catch((error: unknown) => {
+          this.logger.warn({ err: error }, 'could not record last-seen time');
+        });
+    }
+  }
+}
+
+/** ws hands over a Buffer, an ArrayBuffer or fragments; anything else is not ours. */
+function toBytes(data: unknown): Uint8Array | undefined {
+  if (data instanceof Uint8Array) return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (Array.isArray(data) && data.every((part) => part instanceof Uint8Array)) {
+    return Buffer.concat(data);
+  }
+  return undefined;
+}

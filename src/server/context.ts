@@ -1,0 +1,40 @@
+/**
+ * What request handlers share: the stores, the injected clock/random/crypto,
+ * limits, logging, metrics and the in-memory registries. Passed explicitly
+ * (no globals), so tests can build a server around a fake clock.
+ */
+import type { Logger } from 'pino';
+import type { Clock, CryptoProvider, RandomSource } from '../crypto/provider.js';
+import type { ChallengeRegistry } from './auth/challenges.js';
+import type { ServerLimits } from './config.js';
+import type { DeviceRegistry } from './device-registry.js';
+import type { ServerMetrics } from './metrics.js';
+import type { TokenBucketLimiter } from './rate-limit.js';
+import type { ServerStore } from './store/types.js';
+
+/** The services and state every handler may use. */
+export interface ServerContext {
+  readonly store: ServerStore;
+  readonly clock: Clock;
+  readonly random: RandomSource;
+  readonly crypto: CryptoProvider;
+  readonly limits: ServerLimits;
+  /** When set, registration requires this token. */
+  readonly registrationToken: string | undefined;
+  readonly logger: Logger;
+  readonly metrics: ServerMetrics;
+  readonly challenges: ChallengeRegistry;
+  readonly devices: DeviceRegistry;
+  readonly bundleLimiter: TokenBucketLimiter;
+}
+
+/** The device a connection is authenticated as. */
+export interface DeviceAddress {
+  readonly account: string;
+  readonly deviceId: number;
+}
+
+/** The registry key of a device: account names cannot contain a space. */
+export function deviceKey(address: DeviceAddress): string {
+  return `${address.account} ${address.deviceId}`;
+}

@@ -1,0 +1,48 @@
+/**
+ * Which connection currently speaks for each device. At most one: when a
+ * device connects again, the newest connection wins and the older one is
+ * closed, so pushes never go to a stale socket and two sockets never race
+ * over one queue.
+ */
+import { deviceKey, type DeviceAddress } from './context.js';
+import type { QueuedEnvelope } from './store/types.js';
+
+/** What the registry needs from a connection. */
+export interface DeviceEndpoint {
+  readonly connectionId: number;
+  /** Hands freshly committed envelopes to the device (pushed now or after its backlog). */
+  deliver(envelopes: readonly QueuedEnvelope[]): void;
+  /** Tells the device its one-time prekeys are running low. */
+  notifyPreKeysLow(remaining: number): void;
+  /** Closes the connection because a newer one took over. */
+  replace(): void;
+}
+
+/** The live device → connection map. */
+export class DeviceRegistry {
+  private readonly endpoints = new Map<string, DeviceEndpoint>();
+
+  /** Makes `endpoint` the device's connection, closing the one it replaces. */
+  attach(address: DeviceAddress, endpoint: DeviceEndpoint): void {
+    const key = deviceKey(address);
+    const previous = this.endpoints.get(key);
+    this.endpoints.set(key, endpoint);
+    if (previous !== undefined && previous !== endpoint) previous.replace();
+  }
+
+  /** Removes `endpoint` if (and only if) it is still the device's connection. */
+  detach(address: DeviceAddress, endpoint: DeviceEndpoint): void {
+    const key = deviceKey(address);
+    if (this.endpoints.get(key) === endpoint) this.endpoints.delete(key);
+  }
+
+  /** The device's live connection, if any. */
+  get(address: DeviceAddress): DeviceEndpoint | undefined {
+    return this.endpoints.get(deviceKey(address));
+  }
+
+  /** Connected devices. */
+  get size(): number {
+    return this.endpoints.size;
+  }
+}

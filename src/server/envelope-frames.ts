@@ -1,0 +1,34 @@
+/** Builds the push frames the server sends, encoded once each. */
+import { create } from '@bufbuild/protobuf';
+import { EnvelopeSchema } from '../gen/quintet/v1/transport_pb.js';
+import { encodeFrame, pushFrame } from '../wire/frame.js';
+import type { QueuedEnvelope } from './store/types.js';
+
+/** The encoded `Push.envelope` frame of a queued envelope. */
+export function envelopePush(envelope: QueuedEnvelope): Uint8Array {
+  return encodeFrame(
+    pushFrame({
+      case: 'envelope',
+      value: create(EnvelopeSchema, {
+        serverGuid: envelope.guid,
+        source: envelope.source,
+        sourceDevice: envelope.sourceDevice,
+        destinationDevice: envelope.destinationDevice,
+        type: envelope.type,
+        content: envelope.content,
+        timestamp: BigInt(envelope.timestamp),
+        serverTimestamp: BigInt(envelope.serverTimestamp),
+      }),
+    }),
+  );
+}
+
+/** The encoded `Push.queue_drained` frame. */
+export const QUEUE_DRAINED_PUSH: Uint8Array = encodeFrame(
+  pushFrame({ case: 'queueDrained', value: {} }),
+);
+
+/** The encoded `Push.pre_keys_low` frame. */
+export function preKeysLowPush(remaining: number): Uint8Array {
+  return encodeFrame(pushFrame({ case: 'preKeysLow', value: { preKeysRemaining: remaining } }));
+}

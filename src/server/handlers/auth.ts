@@ -1,0 +1,185 @@
+/**
+ * Challenge, registration and authentication.
+ *
+ * Both registration and login prove possession of the identity key by an
+ * XEdDSA signature over `authenticationPayload(nonce, account, deviceId)`
+ * (src/wire/auth.ts) with a fresh single-use nonce from `challenge`.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type {
+  AuthenticateRequest,
+  ChallengeRequest,
+  RegisterRequest,
+} from '../../gen/quintet/v1/transport_pb.js';
+import { NONCE_LENGTH } from '../../wire/auth.js';
+import { checkAuthenticationSignature, parsePublicKey } from '../auth/signatures.js';
+import type { ClientConnection, HandlerResult } from '../connection.js';
+import type { ServerContext } from '../context.js';
+import { ServiceError } from '../errors.js';
+import { StoreError } from '../store/types.js';
+import { requireAccountName, requireDeviceId, requireLength } from './common.js';
+import { validatePreKeyUpload } from './prekeys.js';
+
+const SIGNATURE_LENGTH = 64;
+const MAX_DEVICE_NAME = 64;
+
+/** Issues a nonce bound to this connection. */
+export function handleChallenge(
+  ctx: ServerContext,
+  connection: ClientConnection,
+  _request: ChallengeRequest,
+): HandlerResult {
+  const nonce = ctx.challenges.issue(connection.connectionId);
+  if (nonce === undefined) {
+    throw new ServiceError('rate-limited', 'too many unused challenges on this connection', {
+      retryAfterMs: 1000,
+    });
+  }
+  return { body: { case: 'challenge', value: { nonce } } };
+}
+
+/** Constant-time token check (hash first so lengths do not leak either). */
+function tokenMatches(expected: string, given: string): boolean {
+  const a = createHash('sha256').update(expected).digest();
+  const b = createHash('sha256').update(given).digest();
+  return timingSafeEqual(a, b);
+}
+
+/** Creates an account with this connection's device as primary (device 1), and authenticates it. */
+export async function handleRegister(
+  ctx: ServerContext,
+  connection: ClientConnection,
+  request: RegisterRequest,
+): Promise<HandlerResult> {
+  // The nonce is burnt first, whatever happens next: one attempt per challenge.
+  const nonceValid = ctx.challenges.consume(connection.connectionId, request.nonce);
+  if (connection.device !== undefined) {
+    throw new ServiceError('forbidden', 'connection is already authenticated');
+  }
+  if (ctx.registrationToken !== undefined) {
+    if (request.registrationToken === '') {
+      throw new ServiceError(
+        'registration-token-required',
+        'this server requires a registration token',
+      );
+    }
+    if (!tokenMatches(ctx.registrationToken, request.registrationToken)) {
+      throw new ServiceError('invalid-registration-token', 'registration token does not match');
+    }
+  }
+  const account = requireAccountName(request.account);
+  const identityKey = parsePublicKey(request.identityKey, 'identity key');
+  if (request.registrationId < 1) {
+    throw new ServiceError('malformed-request', 'registration id must be positive');
+  }
+  if (request.deviceName.length > MAX_DEVICE_NAME) {
+    throw new ServiceError('malformed-request', `device name longer than ${MAX_DEVICE_NAME}`);
+  }
+  requireLength(request.nonce, NONCE_LENGTH, 'nonce');
+  requireLength(request.signature, SIGNATURE_LENGTH, 'signature');
+  if (request.signedPreKey === undefined) {
+    throw new ServiceError('malformed-request', 'registration needs a signed prekey');
+  }
+  if (!nonceValid) {
+    throw new ServiceError('challenge-expired', 'unknown, used or expired challenge');
+  }
+  await checkAuthenticationSignature(
+    ctx.crypto,
+    identityKey,
+    request.nonce,
+    account,
+    1,
+    request.signature,
+  );
+  // Everything is validated before the account exists, so a bad prekey
+  // cannot leave a half-registered account behind.
+  const preKeys = await validatePreKeyUpload(
+    ctx,
+    identityKey,
+    request.signedPreKey,
+    request.preKeys,
+  );
+
+  const now = ctx.clock.now();
+  try {
+    await ctx.store.accounts.createAccount(account, {
+      identityKey: identityKey.serialize(),
+      registrationId: request.registrationId,
+      name: request.deviceName,
+      createdAt: now,
+    });
+  } catch (error) {
+    if (StoreError.is(error, 'account-exists')) {
+      throw new ServiceError('account-taken', 'account name is taken', {}, { cause: error });
+    }
+    throw error;
+  }
+  const deviceId = 1;
+  if (preKeys.signed !== undefined) {
+    await ctx.store.preKeys.setSignedPreKey(account, deviceId, preKeys.signed);
+  }
+  if (preKeys.oneTime.length > 0) {
+    await ctx.store.preKeys.addOneTimePreKeys(
+      account,
+      deviceId,
+      preKeys.oneTime,
+      ctx.limits.maxPreKeysStored,
+    );
+  }
+  connection.bindDevice({ account, deviceId });
+  ctx.logger.info({ account, deviceId }, 'account registered');
+  return {
+    body: { case: 'register', value: { deviceId } },
+    after: () => connection.startDelivery(),
+  };
+}
+
+/** Authenticates the connection as an existing device, then delivers its backlog. */
+export async function handleAuthenticate(
+  ctx: ServerContext,
+  connection: ClientConnection,
+  request: AuthenticateRequest,
+): Promise<HandlerResult> {
+  const nonceValid = ctx.challenges.consume(connection.connectionId, request.nonce);
+  if (connection.device !== undefined) {
+    throw new ServiceError('forbidden', 'connection is already authenticated');
+  }
+  const account = requireAccountName(request.account);
+  const deviceId = requireDeviceId(request.deviceId);
+  requireLength(request.nonce, NONCE_LENGTH, 'nonce');
+  requireLength(request.signature, SIGNATURE_LENGTH, 'signature');
+  if (!nonceValid) {
+    throw new ServiceError('challenge-expired', 'unknown, used or expired challenge');
+  }
+  const device = await ctx.store.accounts.getDevice(account, deviceId);
+  if (device === undefined) {
+    const devices = await ctx.store.accounts.listDevices(account);
+    throw devices === undefined
+      ? new ServiceError('unknown-account', 'no such account')
+      : new ServiceError('unknown-device', 'no such device');
+  }
+  const identityKey = parsePublicKey(device.identityKey, 'stored identity key');
+  await checkAuthenticationSignature(
+    ctx.crypto,
+    identityKey,
+    request.nonce,
+    account,
+    deviceId,
+    request.signature,
+  );
+  if (connection.device !== undefined) {
+    // Two authenticate requests raced on one connection; the first won.
+    throw new ServiceError('forbidden', 'connection is already authenticated');
+  }
+  connection.bindDevice({ account, deviceId });
+  await ctx.store.accounts.touchDevice(account, deviceId, ctx.clock.now());
+  const remaining = await ctx.store.preKeys.countOneTimePreKeys(account, deviceId);
+  ctx.logger.debug({ account, deviceId }, 'device authenticated');
+  return {
+    body: {
+      case: 'authenticate',
+      value: { preKeysRemaining: remaining, preKeyThreshold: ctx.limits.preKeyLowThreshold },
+    },
+    after: () => connection.startDelivery(),
+  };
+}

@@ -1,0 +1,49 @@
+/**
+ * Routes a request to its handler. Before authentication only challenge,
+ * register and authenticate are served (`unauthenticated` otherwise); a body
+ * this server does not know — a newer client — gets `unknown-request`.
+ */
+import type { Request } from '../../gen/quintet/v1/transport_pb.js';
+import type { ClientConnection, HandlerResult } from '../connection.js';
+import type { ServerContext } from '../context.js';
+import { ServiceError } from '../errors.js';
+import { handleAuthenticate, handleChallenge, handleRegister } from './auth.js';
+import { requireDevice } from './common.js';
+import { handleGetDevices } from './devices.js';
+import { handleAck, handleSendMessage } from './messages.js';
+import { handleGetPreKeyBundles, handlePreKeyStatus, handleUploadPreKeys } from './prekeys.js';
+
+/** The server's `RequestDispatcher`. */
+export async function dispatchRequest(
+  ctx: ServerContext,
+  connection: ClientConnection,
+  request: Request,
+): Promise<HandlerResult> {
+  const body = request.body;
+  switch (body.case) {
+    case 'challenge':
+      return handleChallenge(ctx, connection, body.value);
+    case 'register':
+      return handleRegister(ctx, connection, body.value);
+    case 'authenticate':
+      return handleAuthenticate(ctx, connection, body.value);
+    case undefined:
+      throw new ServiceError('unknown-request', 'request type not supported by this server');
+  }
+  // Everything below needs an authenticated device; checked once here too.
+  requireDevice(connection);
+  switch (body.case) {
+    case 'sendMessage':
+      return handleSendMessage(ctx, connection, body.value);
+    case 'ack':
+      return handleAck(ctx, connection, body.value);
+    case 'uploadPreKeys':
+      return handleUploadPreKeys(ctx, connection, body.value);
+    case 'getPreKeyBundles':
+      return handleGetPreKeyBundles(ctx, connection, body.value);
+    case 'preKeyStatus':
+      return handlePreKeyStatus(ctx, connection, body.value);
+    case 'getDevices':
+      return handleGetDevices(ctx, connection, body.value);
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * Sending and acknowledging envelopes.
+ *
+ * A send must carry exactly one envelope per current device of the
+ * destination (minus the sending device when writing to its own account),
+ * each naming the device's current registration id. Otherwise nothing is
+ * queued and the sender learns which devices are missing, extra or stale, so
+ * client device lists cannot drift (Signal's 409/410 rule).
+ *
+ * Success is answered only after every envelope is committed to its
+ * device's durable queue (group-committed with the rest of the event-loop
+ * turn); then connected devices get it pushed at once.
+ */
+import type { AckRequest, SendMessageRequest } from '../../gen/quintet/v1/transport_pb.js';
+import { EnvelopeType } from '../../gen/quintet/v1/transport_pb.js';
+import { SERVER_GUID_LENGTH } from '../../wire/limits.js';
+import type { ClientConnection, HandlerResult } from '../connection.js';
+import type { ServerContext } from '../context.js';
+import { ServiceError } from '../errors.js';
+import type { QueuedEnvelope } from '../store/types.js';
+import { requireAccountName, requireDevice } from './common.js';
+
+const KNOWN_TYPES: ReadonlySet<number> = new Set([
+  EnvelopeType.SIGNAL,
+  EnvelopeType.PREKEY,
+  EnvelopeType.SENDER_KEY,
+  EnvelopeType.PLAINTEXT,
+]);
+
+/** Validates, queues durably, answers, then pushes. */
+export async function handleSendMessage(
+  ctx: ServerContext,
+  connection: ClientConnection,
+  request: SendMessageRequest,
+): Promise<HandlerResult> {
+  const self = requireDevice(connection);
+  const destination = requireAccountName(request.destination);
+  const { envelopes } = request;
+  if (envelopes.length === 0) throw new ServiceError('malformed-request', 'no envelopes');
+  if (envelopes.length > ctx.limits.maxEnvelopesPerRequest) {
+    throw new ServiceError(
+      'too-many-envelopes',
+      `at most ${ctx.limits.maxEnvelopesPerRequest} envelopes per send`,
+    );
+  }
+  const given = new Map<number, (typeof envelopes)[number]>();
+  for (const envelope of envelopes) {
+    if (envelope.content.length > ctx.limits.maxEnvelopeBytes) {
+      throw new ServiceError(
+        'envelope-too-large',
+        `envelope content exceeds ${ctx.limits.maxEnvelopeBytes} bytes`,
+      );
+    }
+    if (envelope.content.length === 0)
+      throw new ServiceError('malformed-request', 'empty envelope');
+    if (!KNOWN_TYPES.has(envelope.type)) {
+      throw new ServiceError('malformed-request', 'unknown envelope type');
+    }
+    if (given.has(envelope.deviceId)) {
+      throw new ServiceError('malformed-request', 'two envelopes for one device');
+    }
+    given.set(envelope.deviceId, envelope);
+  }
+
+  const devices = await ctx.store.accounts.listDevices(destination);
+  if (devices === undefined) throw new ServiceError('unknown-account', 'no such account');
+  const expected = devices.filter(
+    (d) => !(destination === self.account && d.deviceId === self.deviceId),
+  );
+  const missing = expected.filter((d) => !given.has(d.deviceId)).map((d) => d.deviceId);
+  const expectedIds = new Set(expected.map((d) => d.deviceId));
+  const extra = [...given.keys()].filter((id) => !expectedIds.has(id)).sort((a, b) => a - b);
+  if (missing.length > 0 || extra.length > 0) {
+    throw new ServiceError('mismatched-devices', 'device set does not match the account', {
+      missingDevices: missing,
+      extraDevices: extra,
+    });
+  }
+  const stale = expected
+    .filter((d) => given.get(d.deviceId)?.registrationId !== d.registrationId)
+    .map((d) => d.deviceId);
+  if (stale.length > 0) {
+    throw new ServiceError('stale-devices', 'registration ids do not match', {
+      staleDevices: stale,
+    });
+  }
+
+  const serverTimestamp = ctx.clock.now();
+  const timestamp = Number(request.timestamp);
+  const queued: QueuedEnvelope[] = envelopes.map((envelope) => ({
+    guid: ctx.random(SERVER_GUID_LENGTH),
+    destination,
+    destinationDevice: envelope.deviceId,
+    source: self.account,
+    sourceDevice: self.deviceId,
+    type: envelope.type,
+    content: envelope.content,
+    timestamp: Number.isSafeInteger(timestamp) ? timestamp : 0,
+    serverTimestamp,
+  }));
+  await ctx.store.queue.enqueue(queued);
+  ctx.metrics.messagesReceived += queued.length;
+
+  let anyConnected = false;
+  const endpoints = queued.map((envelope) => {
+    const endpoint = ctx.devices.get({
+      account: envelope.destination,
+      deviceId: envelope.destinationDevice,
+    });
+    if (endpoint !== undefined) anyConnected = true;
+    return endpoint;
+  });
+  return {
+    body: { case: 'sendMessage', value: { queuedOnly: !anyConnected } },
+    after: () => {
+      queued.forEach((envelope, i) => endpoints[i]?.deliver([envelope]));
+    },
+  };
+}
+
+/** Deletes acknowledged envelopes — only ever from the calling device's own queue. */
+export async function handleAck(
+  ctx: ServerContext,
+  connection: ClientConnection,
+  request: AckRequest,
+): Promise<HandlerResult> {
+  const self = requireDevice(connection);
+  if (request.serverGuids.length > ctx.limits.maxAcksPerRequest) {
+    throw new ServiceError(
+      'malformed-request',
+      `at most ${ctx.limits.maxAcksPerRequest} guids per ack`,
+    );
+  }
+  for (const guid of request.serverGuids) {
+    if (guid.length !== SERVER_GUID_LENGTH) {
+      throw new ServiceError('malformed-request', `server guids are ${SERVER_GUID_LENGTH} bytes`);
+    }
+  }
+  const deleted = await ctx.store.queue.ack(self.account, self.deviceId, request.serverGuids);
+  ctx.metrics.messagesAcked += deleted;
+  return { body: { case: 'ack', value: {} } };
+}

@@ -1,0 +1,191 @@
+/**
+ * Prekey upload, status and bundle fetch.
+ *
+ * A bundle hands out at most one one-time prekey per device, removed from
+ * the store atomically so no key is ever given to two senders (reuse would
+ * let two sessions share their first key). When none remain the bundle
+ * carries the signed prekey alone. Fetches are rate-limited per requesting
+ * device, and the owner is told when its supply runs low.
+ */
+import type {
+  GetPreKeyBundlesRequest,
+  PreKey,
+  PreKeyStatusRequest,
+  SignedPreKey,
+  UploadPreKeysRequest,
+} from '../../gen/quintet/v1/transport_pb.js';
+import type { PublicKey } from '../../protocol/curve.js';
+import { checkSignedPreKey, parsePublicKey } from '../auth/signatures.js';
+import type { ClientConnection, HandlerResult } from '../connection.js';
+import { deviceKey, type ServerContext } from '../context.js';
+import { ServiceError } from '../errors.js';
+import {
+  StoreError,
+  type DeviceRecord,
+  type OneTimePreKeyRecord,
+  type SignedPreKeyRecord,
+} from '../store/types.js';
+import { requireAccountName, requireDevice, requireLength } from './common.js';
+
+/** A validated upload, ready to store. */
+export interface ValidatedPreKeys {
+  readonly signed: SignedPreKeyRecord | undefined;
+  readonly oneTime: readonly OneTimePreKeyRecord[];
+}
+
+/**
+ * Checks an upload before anything is stored: batch size, unique ids, every
+ * key a valid public key, and the signed prekey's signature by `identityKey`.
+ */
+export async function validatePreKeyUpload(
+  ctx: ServerContext,
+  identityKey: PublicKey,
+  signed: SignedPreKey | undefined,
+  oneTime: readonly PreKey[],
+): Promise<ValidatedPreKeys> {
+  if (oneTime.length > ctx.limits.maxPreKeysPerUpload) {
+    throw new ServiceError(
+      'too-many-pre-keys',
+      `at most ${ctx.limits.maxPreKeysPerUpload} one-time prekeys per upload`,
+    );
+  }
+  const ids = new Set<number>();
+  const keys: OneTimePreKeyRecord[] = [];
+  for (const key of oneTime) {
+    if (ids.has(key.id)) throw new ServiceError('malformed-request', 'duplicate prekey id');
+    ids.add(key.id);
+    keys.push({ id: key.id, publicKey: parsePublicKey(key.publicKey, 'prekey').serialize() });
+  }
+  let signedRecord: SignedPreKeyRecord | undefined;
+  if (signed !== undefined) {
+    requireLength(signed.signature, 64, 'signed prekey signature');
+    await checkSignedPreKey(ctx.crypto, identityKey, signed.publicKey, signed.signature);
+    signedRecord = { id: signed.id, publicKey: signed.publicKey, signature: signed.signature };
+  }
+  return { signed: signedRecord, oneTime: keys };
+}
+
+/** Stores one-time prekeys, mapping the store's limit to `too-many-pre-keys`. */
+async function storeOneTime(
+  ctx: ServerContext,
+  account: string,
+  deviceId: number,
+  keys: readonly OneTimePreKeyRecord[],
+): Promise<void> {
+  try {
+    await ctx.store.preKeys.addOneTimePreKeys(account, deviceId, keys, ctx.limits.maxPreKeysStored);
+  } catch (error) {
+    if (StoreError.is(error, 'limit-exceeded')) {
+      throw new ServiceError(
+        'too-many-pre-keys',
+        `at most ${ctx.limits.maxPreKeysStored} one-time prekeys stored per device`,
+        {},
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+}
+
+/** Adds one-time prekeys and/or replaces the signed prekey of the calling device. */
+export async function handleUploadPreKeys(
+  ctx: ServerContext,
+  connection: ClientConnection,
+  request: UploadPreKeysRequest,
+): Promise<HandlerResult> {
+  const self = requireDevice(connection);
+  const device = await ctx.store.accounts.getDevice(self.account, self.deviceId);
+  if (device === undefined) throw new ServiceError('unknown-device', 'device no longer exists');
+  const identityKey = parsePublicKey(device.identityKey, 'stored identity key');
+  const upload = await validatePreKeyUpload(
+    ctx,
+    identityKey,
+    request.signedPreKey,
+    request.preKeys,
+  );
+  if (upload.oneTime.length > 0)
+    await storeOneTime(ctx, self.account, self.deviceId, upload.oneTime);
+  if (upload.signed !== undefined) {
+    await ctx.store.preKeys.setSignedPreKey(self.account, self.deviceId, upload.signed);
+  }
+  return { body: { case: 'uploadPreKeys', value: {} } };
+}
+
+/** How many one-time prekeys the calling device has left. */
+export async function handlePreKeyStatus(
+  ctx: ServerContext,
+  connection: ClientConnection,
+  _request: PreKeyStatusRequest,
+): Promise<HandlerResult> {
+  const self = requireDevice(connection);
+  const remaining = await ctx.store.preKeys.countOneTimePreKeys(self.account, self.deviceId);
+  return {
+    body: {
+      case: 'preKeyStatus',
+      value: { preKeysRemaining: remaining, preKeyThreshold: ctx.limits.preKeyLowThreshold },
+    },
+  };
+}
+
+/** Bundles for one device (device_id > 0) or all devices (0) of an account. */
+export async function handleGetPreKeyBundles(
+  ctx: ServerContext,
+  connection: ClientConnection,
+  request: GetPreKeyBundlesRequest,
+): Promise<HandlerResult> {
+  const self = requireDevice(connection);
+  const account = requireAccountName(request.account);
+  const decision = ctx.bundleLimiter.take(deviceKey(self));
+  if (!decision.allowed) {
+    throw new ServiceError('rate-limited', 'too many prekey bundle requests', {
+      retryAfterMs: decision.retryAfterMs,
+    });
+  }
+  let targets: readonly DeviceRecord[];
+  if (request.deviceId > 0) {
+    const device = await ctx.store.accounts.getDevice(account, request.deviceId);
+    if (device === undefined) {
+      const all = await ctx.store.accounts.listDevices(account);
+      throw all === undefined
+        ? new ServiceError('unknown-account', 'no such account')
+        : new ServiceError('unknown-device', 'no such device');
+    }
+    targets = [device];
+  } else {
+    const all = await ctx.store.accounts.listDevices(account);
+    if (all === undefined) throw new ServiceError('unknown-account', 'no such account');
+    // Fetching one's own account: the caller needs no session with itself.
+    targets = all.filter((d) => !(d.account === self.account && d.deviceId === self.deviceId));
+  }
+  const bundles = [];
+  for (const device of targets) {
+    const signed = await ctx.store.preKeys.getSignedPreKey(account, device.deviceId);
+    // Registration requires a signed prekey, so a device without one is not
+    // reachable yet; leave it out rather than hand out a useless bundle.
+    if (signed === undefined) continue;
+    const oneTime = await ctx.store.preKeys.takeOneTimePreKey(account, device.deviceId);
+    if (oneTime !== undefined) notifyIfLow(ctx, account, device.deviceId);
+    bundles.push({
+      deviceId: device.deviceId,
+      registrationId: device.registrationId,
+      identityKey: device.identityKey,
+      signedPreKey: { id: signed.id, publicKey: signed.publicKey, signature: signed.signature },
+      preKey: oneTime === undefined ? undefined : { id: oneTime.id, publicKey: oneTime.publicKey },
+    });
+  }
+  return { body: { case: 'getPreKeyBundles', value: { bundles } } };
+}
+
+/** Pushes `PreKeysLow` to the owner if connected and below the threshold. */
+function notifyIfLow(ctx: ServerContext, account: string, deviceId: number): void {
+  const endpoint = ctx.devices.get({ account, deviceId });
+  if (endpoint === undefined) return;
+  ctx.store.preKeys
+    .countOneTimePreKeys(account, deviceId)
+    .then((remaining) => {
+      if (remaining < ctx.limits.preKeyLowThreshold) endpoint.notifyPreKeysLow(remaining);
+    })
+    .catch((error: unknown) => {
+      ctx.logger.warn({ err: error, account, deviceId }, 'could not count prekeys');
+    });
+}

@@ -1,0 +1,99 @@
+/**
+ * Plain HTTP on the WebSocket port: `/healthz` for load balancers and
+ * supervisors, `/metrics` for Prometheus, and — when a directory is
+ * configured — static files (the browser companion app) at `/`.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { extname, join, normalize, resolve, sep } from 'node:path';
+import type { Logger } from 'pino';
+
+/** What the HTTP routes read. */
+export interface HttpRoutesOptions {
+  readonly health: () => Promise<Record<string, unknown>>;
+  readonly metrics: () => Promise<string>;
+  /** Serve files from this directory at `/` (index.html for directories). */
+  readonly staticDir?: string;
+  readonly logger: Logger;
+}
+
+const CONTENT_TYPES: Readonly<Record<string, string>> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.wasm': 'application/wasm',
+  '.txt': 'text/plain; charset=utf-8',
+};
+
+function send(res: ServerResponse, status: number, type: string, body: string | Uint8Array): void {
+  res.writeHead(status, {
+    'content-type': type,
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+  });
+  res.end(body);
+}
+
+/** Resolves a URL path inside `root`, or undefined if it would escape it. */
+function safePath(root: string, urlPath: string): string | undefined {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(urlPath);
+  } catch {
+    // A malformed %-escape is a client error, answered with 404 below.
+    return undefined;
+  }
+  if (decoded.includes('\0')) return undefined;
+  const full = resolve(root, normalize(join('.', decoded)));
+  return full === root || full.startsWith(root + sep) ? full : undefined;
+}
+
+async function serveStatic(root: string, urlPath: string, res: ServerResponse): Promise<boolean> {
+  let path = safePath(root, urlPath);
+  if (path === undefined) return false;
+  let info = await stat(path).catch(() => undefined);
+  if (info?.isDirectory() === true) {
+    path = join(path, 'index.html');
+    info = await stat(path).catch(() => undefined);
+  }
+  if (info?.isFile() !== true) return false;
+  const body = await readFile(path);
+  send(res, 200, CONTENT_TYPES[extname(path)] ?? 'application/octet-stream', body);
+  return true;
+}
+
+/** The `request` listener of the HTTP server. */
+export function createHttpHandler(
+  options: HttpRoutesOptions,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  const root = options.staticDir === undefined ? undefined : resolve(options.staticDir);
+  const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      send(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n');
+      return;
+    }
+    if (path === '/healthz') {
+      send(res, 200, 'application/json', `${JSON.stringify(await options.health())}\n`);
+      return;
+    }
+    if (path === '/metrics') {
+      send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', await options.metrics());
+      return;
+    }
+    if (root !== undefined && (await serveStatic(root, path, res))) return;
+    send(res, 404, 'text/plain; charset=utf-8', 'not found\n');
+  };
+  return (req, res) => {
+    route(req, res).catch((error: unknown) => {
+      options.logger.error({ err: error }, 'http request failed');
+      if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', 'internal error\n');
+      else res.destroy();
+    });
+  };
+}

@@ -1,0 +1,92 @@
+/**
+ * Server metrics, rendered by hand in the Prometheus text exposition format
+ * (version 0.0.4) — a handful of counters and gauges do not justify a
+ * client library. Labels are fixed vocabularies (error codes), never user
+ * data, so cardinality stays bounded.
+ */
+import { SERVER_ERROR_CODES, type ServerErrorCode } from '../wire/errors.js';
+
+/** Live counters and gauges; the server increments them, `/metrics` renders them. */
+export class ServerMetrics {
+  connectionsOpened = 0;
+  connections = 0;
+  authenticatedDevices = 0;
+  messagesReceived = 0;
+  messagesDelivered = 0;
+  messagesAcked = 0;
+  messagesExpired = 0;
+  framesRejected = 0;
+  readonly errors = new Map<ServerErrorCode, number>(SERVER_ERROR_CODES.map((c) => [c, 0]));
+
+  /** Counts one error response. */
+  error(code: ServerErrorCode): void {
+    this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
+  }
+
+  /** Renders every metric; gauges read from elsewhere are passed in. */
+  render(extra: { queueDepth: number; storeCommits?: number }): string {
+    const lines: string[] = [];
+    const metric = (name: string, type: string, help: string, value: number): void => {
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${value}`);
+    };
+    metric('quintet_connections', 'gauge', 'Open WebSocket connections.', this.connections);
+    metric(
+      'quintet_connections_opened_total',
+      'counter',
+      'WebSocket connections accepted.',
+      this.connectionsOpened,
+    );
+    metric(
+      'quintet_authenticated_devices',
+      'gauge',
+      'Connections authenticated as a device.',
+      this.authenticatedDevices,
+    );
+    metric('quintet_queue_depth', 'gauge', 'Envelopes waiting in device queues.', extra.queueDepth);
+    metric(
+      'quintet_messages_received_total',
+      'counter',
+      'Envelopes accepted and queued.',
+      this.messagesReceived,
+    );
+    metric(
+      'quintet_messages_delivered_total',
+      'counter',
+      'Envelopes pushed to a device (including redeliveries).',
+      this.messagesDelivered,
+    );
+    metric(
+      'quintet_messages_acked_total',
+      'counter',
+      'Envelopes deleted after their device acknowledged them.',
+      this.messagesAcked,
+    );
+    metric(
+      'quintet_messages_expired_total',
+      'counter',
+      'Undelivered envelopes deleted at the end of their lifetime.',
+      this.messagesExpired,
+    );
+    metric(
+      'quintet_frames_rejected_total',
+      'counter',
+      'Frames that did not parse.',
+      this.framesRejected,
+    );
+    if (extra.storeCommits !== undefined) {
+      metric(
+        'quintet_store_commits_total',
+        'counter',
+        'Group-committed store transactions.',
+        extra.storeCommits,
+      );
+    }
+    lines.push(
+      '# HELP quintet_errors_total Error responses by code.',
+      '# TYPE quintet_errors_total counter',
+    );
+    for (const [code, count] of this.errors)
+      lines.push(`quintet_errors_total{code="${code}"} ${count}`);
+    return `${lines.join('\n')}\n`;
+  }
+}

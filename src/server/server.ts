@@ -1,0 +1,257 @@
+/**
+ * Assembles and runs a Quintet server: one HTTP server whose upgrade path
+ * `/v1/websocket` (or `/`) carries the binary frame protocol, plus the
+ * periodic jobs (expiry sweep, heartbeat).
+ */
+import { mkdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { WebSocketServer } from 'ws';
+import { nodeCrypto } from '../crypto/node.js';
+import {
+  systemClock,
+  type Clock,
+  type CryptoProvider,
+  type RandomSource,
+} from '../crypto/provider.js';
+import { WEBSOCKET_PATH } from '../wire/limits.js';
+import { ChallengeRegistry } from './auth/challenges.js';
+import { DEFAULT_LIMITS, type ServerLimits } from './config.js';
+import { ClientConnection, CloseCodes } from './connection.js';
+import type { ServerContext } from './context.js';
+import { DeviceRegistry } from './device-registry.js';
+import { dispatchRequest } from './handlers/index.js';
+import { createHttpHandler } from './http.js';
+import { createLogger, type LogLevel } from './logger.js';
+import { ServerMetrics } from './metrics.js';
+import { TokenBucketLimiter } from './rate-limit.js';
+import { pooledRandom } from './random-pool.js';
+import { CachedAccountStore } from './store/cached-accounts.js';
+import { createMemoryStore } from './store/memory.js';
+import { openSqliteStore } from './store/sqlite/index.js';
+import type { ServerStore } from './store/types.js';
+
+/** Options of `startServer`. Everything has a default. */
+export interface StartServerOptions {
+  /** Interface to bind; default 127.0.0.1. */
+  readonly host?: string;
+  /** Port; 0 picks a free one (tests). Default 8080. */
+  readonly port?: number;
+  /** Data directory for the SQLite database (created if missing). Default ./data. */
+  readonly dataDir?: string;
+  /** Use this store instead of opening one (tests: the in-memory store). */
+  readonly store?: ServerStore;
+  /** Keep everything in memory (nothing survives a restart); ignores `dataDir`. */
+  readonly memory?: boolean;
+  /** 'full' fsyncs every commit (power-loss durable); default 'normal'. */
+  readonly synchronous?: 'normal' | 'full';
+  /** Require this token to register. */
+  readonly registrationToken?: string;
+  readonly limits?: Partial<ServerLimits>;
+  readonly clock?: Clock;
+  readonly random?: RandomSource;
+  readonly crypto?: CryptoProvider;
+  readonly logger?: Logger;
+  readonly logLevel?: LogLevel;
+  /** Serve this directory's files over HTTP at `/` (the web app). */
+  readonly staticDir?: string;
+  /** How often undelivered envelopes are checked for expiry; default hourly. */
+  readonly expirySweepMs?: number;
+  /** Ping interval; a connection that misses a whole interval is dropped. Default 30 s. */
+  readonly heartbeatMs?: number;
+}
+
+/** A started server. */
+export interface RunningServer {
+  /** `http://host:port` */
+  readonly url: string;
+  /** `ws://host:port/v1/websocket` */
+  readonly wsUrl: string;
+  readonly port: number;
+  readonly metrics: ServerMetrics;
+  /**
+   * The server's store (with its caches). Change accounts through this
+   * object, not the backend underneath, or the device-list cache goes stale.
+   */
+  readonly store: ServerStore;
+  /** Deletes expired envelopes now (also runs periodically); returns how many. */
+  sweepExpired(): Promise<number>;
+  /** Stops accepting, closes every connection, flushes pending writes, closes the store. */
+  close(): Promise<void>;
+}
+
+/** The SQLite file inside a data directory. */
+export function databasePath(dataDir: string): string {
+  return join(dataDir, 'quintet.db');
+}
+
+function openStore(options: StartServerOptions): ServerStore & { commitCount?: () => number } {
+  if (options.store !== undefined) return options.store;
+  if (options.memory === true) return createMemoryStore();
+  const dataDir = options.dataDir ?? 'data';
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  return openSqliteStore({
+    path: databasePath(dataDir),
+    ...(options.synchronous === undefined ? {} : { synchronous: options.synchronous }),
+  });
+}
+
+function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const address = server.address();
+      if (address === null || typeof address === 'string') {
+        reject(new Error('server has no TCP address'));
+      } else {
+        resolve(address);
+      }
+    });
+  });
+}
+
+/** Starts a server and resolves once it is listening. */
+export async function startServer(options: StartServerOptions = {}): Promise<RunningServer> {
+  const host = options.host ?? '127.0.0.1';
+  const logger = options.logger ?? createLogger(options.logLevel ?? 'info');
+  const limits: ServerLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  const clock = options.clock ?? systemClock;
+  const crypto = options.crypto ?? nodeCrypto;
+  const random = options.random ?? pooledRandom((n: number) => crypto.randomBytes(n));
+  const opened = openStore(options);
+  const store: ServerStore = {
+    accounts: new CachedAccountStore(opened.accounts),
+    preKeys: opened.preKeys,
+    queue: opened.queue,
+    close: () => opened.close(),
+  };
+  const metrics = new ServerMetrics();
+  const ctx: ServerContext = {
+    store,
+    clock,
+    random,
+    crypto,
+    limits,
+    registrationToken: options.registrationToken === '' ? undefined : options.registrationToken,
+    logger,
+    metrics,
+    challenges: new ChallengeRegistry(clock, random, limits.maxChallengesPerConnection),
+    devices: new DeviceRegistry(),
+    bundleLimiter: new TokenBucketLimiter(
+      clock,
+      limits.bundleRateBurst,
+      limits.bundleRatePerSecond,
+    ),
+  };
+  const startedAt = Date.now();
+  const connections = new Set<ClientConnection>();
+
+  const http = createServer(
+    createHttpHandler({
+      logger,
+      ...(options.staticDir === undefined ? {} : { staticDir: options.staticDir }),
+      health: async () => ({
+        status: 'ok',
+        uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+        connections: metrics.connections,
+        authenticatedDevices: metrics.authenticatedDevices,
+      }),
+      metrics: async () =>
+        metrics.render({
+          queueDepth: await store.queue.totalCount(),
+          ...(opened.commitCount === undefined ? {} : { storeCommits: opened.commitCount() }),
+        }),
+    }),
+  );
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: limits.maxFrameBytes,
+    // Envelopes are ciphertext: compression gains nothing and costs memory
+    // per connection (and invites compression side channels).
+    perMessageDeflate: false,
+    clientTracking: false,
+  });
+  http.on('upgrade', (req, socket, head) => {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (path !== WEBSOCKET_PATH && path !== '/') {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const connection = new ClientConnection(ctx, ws, dispatchRequest);
+      connections.add(connection);
+      metrics.connectionsOpened += 1;
+      metrics.connections += 1;
+      ws.on('close', () => connections.delete(connection));
+    });
+  });
+
+  const sweepExpired = async (): Promise<number> => {
+    const deleted = await store.queue.expire(clock.now() - limits.messageTtlMs);
+    metrics.messagesExpired += deleted;
+    if (deleted > 0) logger.info({ deleted }, 'expired undelivered envelopes');
+    return deleted;
+  };
+  const sweepTimer = setInterval(
+    () => {
+      sweepExpired().catch((error: unknown) => logger.error({ err: error }, 'expiry sweep failed'));
+      ctx.bundleLimiter.prune();
+    },
+    options.expirySweepMs ?? 60 * 60 * 1000,
+  );
+  sweepTimer.unref();
+  const heartbeatTimer = setInterval(() => {
+    for (const connection of connections) {
+      if (!connection.alive) connection.terminate();
+      else connection.ping();
+    }
+  }, options.heartbeatMs ?? 30_000);
+  heartbeatTimer.unref();
+
+  let address: AddressInfo;
+  try {
+    await sweepExpired();
+    address = await listen(http, options.port ?? 8080, host);
+  } catch (error) {
+    clearInterval(sweepTimer);
+    clearInterval(heartbeatTimer);
+    await store.close();
+    throw error;
+  }
+  const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${urlHost}:${address.port}`;
+  logger.info({ url }, 'server listening');
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      clearInterval(sweepTimer);
+      clearInterval(heartbeatTimer);
+      const stopped = new Promise<void>((resolve) => http.close(() => resolve()));
+      for (const connection of connections) {
+        connection.close(CloseCodes.goingAway, 'server shutting down');
+      }
+      // Give closing handshakes a moment, then cut whatever is left.
+      await Promise.race([stopped, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+      for (const connection of connections) connection.terminate();
+      http.closeAllConnections();
+      await stopped;
+      await store.close();
+      logger.info('server stopped');
+    })();
+    return closing;
+  };
+
+  return {
+    url,
+    wsUrl: `ws://${urlHost}:${address.port}${WEBSOCKET_PATH}`,
+    port: address.port,
+    metrics,
+    store,
+    sweepExpired,
+    close,
+  };
+}

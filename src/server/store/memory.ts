@@ -1,0 +1,274 @@
+/**
+ * The in-memory backend: the reference implementation of the store
+ * interfaces for tests and for `--data :memory:`-style throwaway servers.
+ * Nothing survives the process. Values are copied in and out so callers
+ * cannot mutate stored state through a kept reference.
+ */
+import {
+  StoreError,
+  type AccountStore,
+  type DeviceRecord,
+  type MessageQueueStore,
+  type NewDevice,
+  type OneTimePreKeyRecord,
+  type PreKeyStore,
+  type QueuePage,
+  type QueuedEnvelope,
+  type ServerStore,
+  type SignedPreKeyRecord,
+} from './types.js';
+
+interface AccountEntry {
+  nextDeviceId: number;
+  readonly devices: Map<number, DeviceRecord>;
+}
+
+function deviceKey(account: string, deviceId: number): string {
+  return `${account}\u0000${deviceId}`;
+}
+
+function guidKey(guid: Uint8Array): string {
+  let out = '';
+  for (const byte of guid) out += byte.toString(16).padStart(2, '0');
+  return out;
+}
+
+function copyDevice(device: DeviceRecord): DeviceRecord {
+  return { ...device, identityKey: device.identityKey.slice() };
+}
+
+function copyEnvelope(envelope: QueuedEnvelope): QueuedEnvelope {
+  return { ...envelope, guid: envelope.guid.slice(), content: envelope.content.slice() };
+}
+
+class Closable {
+  closed = false;
+  check(): void {
+    if (this.closed) throw new StoreError('closed', 'store is closed');
+  }
+}
+
+class MemoryAccountStore implements AccountStore {
+  private readonly accounts = new Map<string, AccountEntry>();
+  constructor(private readonly state: Closable) {}
+
+  async createAccount(name: string, primary: NewDevice): Promise<DeviceRecord> {
+    this.state.check();
+    if (this.accounts.has(name)) throw new StoreError('account-exists', 'account exists');
+    const entry: AccountEntry = { nextDeviceId: 1, devices: new Map() };
+    this.accounts.set(name, entry);
+    return this.insert(name, entry, primary);
+  }
+
+  async addDevice(account: string, device: NewDevice): Promise<DeviceRecord> {
+    this.state.check();
+    const entry = this.accounts.get(account);
+    if (entry === undefined) throw new StoreError('unknown-account', 'no such account');
+    return this.insert(account, entry, device);
+  }
+
+  private insert(account: string, entry: AccountEntry, device: NewDevice): DeviceRecord {
+    const record: DeviceRecord = {
+      account,
+      deviceId: entry.nextDeviceId,
+      identityKey: device.identityKey.slice(),
+      registrationId: device.registrationId,
+      name: device.name,
+      createdAt: device.createdAt,
+      lastSeenAt: device.createdAt,
+    };
+    entry.nextDeviceId += 1;
+    entry.devices.set(record.deviceId, record);
+    return copyDevice(record);
+  }
+
+  async getDevice(account: string, deviceId: number): Promise<DeviceRecord | undefined> {
+    this.state.check();
+    const device = this.accounts.get(account)?.devices.get(deviceId);
+    return device === undefined ? undefined : copyDevice(device);
+  }
+
+  async listDevices(account: string): Promise<readonly DeviceRecord[] | undefined> {
+    this.state.check();
+    const entry = this.accounts.get(account);
+    if (entry === undefined) return undefined;
+    return [...entry.devices.values()].sort((a, b) => a.deviceId - b.deviceId).map(copyDevice);
+  }
+
+  async touchDevice(account: string, deviceId: number, at: number): Promise<void> {
+    this.state.check();
+    const entry = this.accounts.get(account);
+    const device = entry?.devices.get(deviceId);
+    if (entry === undefined || device === undefined) return;
+    entry.devices.set(deviceId, { ...device, lastSeenAt: at });
+  }
+}
+
+class MemoryPreKeyStore implements PreKeyStore {
+  private readonly signed = new Map<string, SignedPreKeyRecord>();
+  private readonly oneTime = new Map<string, Map<number, OneTimePreKeyRecord>>();
+  constructor(private readonly state: Closable) {}
+
+  async setSignedPreKey(account: string, deviceId: number, key: SignedPreKeyRecord): Promise<void> {
+    this.state.check();
+    this.signed.set(deviceKey(account, deviceId), {
+      id: key.id,
+      publicKey: key.publicKey.slice(),
+      signature: key.signature.slice(),
+    });
+  }
+
+  async getSignedPreKey(
+    account: string,
+    deviceId: number,
+  ): Promise<SignedPreKeyRecord | undefined> {
+    this.state.check();
+    const key = this.signed.get(deviceKey(account, deviceId));
+    return key === undefined
+      ? undefined
+      : { id: key.id, publicKey: key.publicKey.slice(), signature: key.signature.slice() };
+  }
+
+  async addOneTimePreKeys(
+    account: string,
+    deviceId: number,
+    keys: readonly OneTimePreKeyRecord[],
+    maxStored: number,
+  ): Promise<number> {
+    this.state.check();
+    const k = deviceKey(account, deviceId);
+    const existing = this.oneTime.get(k) ?? new Map<number, OneTimePreKeyRecord>();
+    const newIds = new Set(keys.map((key) => key.id).filter((id) => !existing.has(id)));
+    if (existing.size + newIds.size > maxStored) {
+      throw new StoreError('limit-exceeded', 'too many one-time prekeys stored for this device');
+    }
+    for (const key of keys) existing.set(key.id, { id: key.id, publicKey: key.publicKey.slice() });
+    this.oneTime.set(k, existing);
+    return existing.size;
+  }
+
+  async takeOneTimePreKey(
+    account: string,
+    deviceId: number,
+  ): Promise<OneTimePreKeyRecord | undefined> {
+    this.state.check();
+    const keys = this.oneTime.get(deviceKey(account, deviceId));
+    if (keys === undefined || keys.size === 0) return undefined;
+    const lowest = Math.min(...keys.keys());
+    const key = keys.get(lowest);
+    keys.delete(lowest);
+    return key;
+  }
+
+  async countOneTimePreKeys(account: string, deviceId: number): Promise<number> {
+    this.state.check();
+    return this.oneTime.get(deviceKey(account, deviceId))?.size ?? 0;
+  }
+}
+
+interface QueuedEntry {
+  readonly seq: number;
+  readonly envelope: QueuedEnvelope;
+}
+
+class MemoryQueueStore implements MessageQueueStore {
+  private readonly queues = new Map<string, QueuedEntry[]>();
+  /** guid → the device queue holding it, so acks check ownership in O(1). */
+  private readonly owners = new Map<string, string>();
+  private nextSeq = 1;
+  private total = 0;
+  constructor(private readonly state: Closable) {}
+
+  async enqueue(envelopes: readonly QueuedEnvelope[]): Promise<void> {
+    this.state.check();
+    // Validate the whole batch first so a failure leaves nothing behind.
+    const batch = new Set<string>();
+    for (const envelope of envelopes) {
+      const g = guidKey(envelope.guid);
+      if (this.owners.has(g) || batch.has(g)) {
+        throw new StoreError('duplicate-guid', 'envelope guid already queued');
+      }
+      batch.add(g);
+    }
+    for (const envelope of envelopes) {
+      const k = deviceKey(envelope.destination, envelope.destinationDevice);
+      const queue = this.queues.get(k) ?? [];
+      queue.push({ seq: this.nextSeq++, envelope: copyEnvelope(envelope) });
+      this.queues.set(k, queue);
+      this.owners.set(guidKey(envelope.guid), k);
+      this.total += 1;
+    }
+  }
+
+  async page(account: string, deviceId: number, after: number, limit: number): Promise<QueuePage> {
+    this.state.check();
+    const queue = this.queues.get(deviceKey(account, deviceId)) ?? [];
+    const entries = queue.filter((entry) => entry.seq > after).slice(0, limit);
+    const last = entries[entries.length - 1];
+    return {
+      envelopes: entries.map((entry) => copyEnvelope(entry.envelope)),
+      cursor: last === undefined ? after : last.seq,
+    };
+  }
+
+  async ack(account: string, deviceId: number, guids: readonly Uint8Array[]): Promise<number> {
+    this.state.check();
+    const k = deviceKey(account, deviceId);
+    const wanted = new Set<string>();
+    for (const guid of guids) {
+      const g = guidKey(guid);
+      // Ownership check: a device can only delete from its own queue.
+      if (this.owners.get(g) === k) wanted.add(g);
+    }
+    if (wanted.size === 0) return 0;
+    const queue = this.queues.get(k) ?? [];
+    const kept = queue.filter((entry) => !wanted.has(guidKey(entry.envelope.guid)));
+    const deleted = queue.length - kept.length;
+    this.queues.set(k, kept);
+    for (const g of wanted) this.owners.delete(g);
+    this.total -= deleted;
+    return deleted;
+  }
+
+  async expire(before: number): Promise<number> {
+    this.state.check();
+    let deleted = 0;
+    for (const [k, queue] of this.queues) {
+      const kept: QueuedEntry[] = [];
+      for (const entry of queue) {
+        if (entry.envelope.serverTimestamp < before) {
+          this.owners.delete(guidKey(entry.envelope.guid));
+          deleted += 1;
+        } else {
+          kept.push(entry);
+        }
+      }
+      this.queues.set(k, kept);
+    }
+    this.total -= deleted;
+    return deleted;
+  }
+
+  async count(account: string, deviceId: number): Promise<number> {
+    this.state.check();
+    return this.queues.get(deviceKey(account, deviceId))?.length ?? 0;
+  }
+
+  async totalCount(): Promise<number> {
+    this.state.check();
+    return this.total;
+  }
+}
+
+/** Creates an empty in-memory store. */
+export function createMemoryStore(): ServerStore {
+  const state = new Closable();
+  return {
+    accounts: new MemoryAccountStore(state),
+    preKeys: new MemoryPreKeyStore(state),
+    queue: new MemoryQueueStore(state),
+    close: async () => {
+      state.closed = true;
+    },
+  };
+}

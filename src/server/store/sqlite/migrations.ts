@@ -1,0 +1,104 @@
+/**
+ * Numbered schema migrations for the SQLite backend. The applied version is
+ * kept in `schema_version`; each migration runs in its own transaction, so a
+ * crash mid-upgrade leaves the previous version intact. Migrations are
+ * append-only: never edit one that has shipped, add the next number.
+ */
+import type { Database } from 'better-sqlite3';
+import { StoreError } from '../types.js';
+
+/** One schema step. */
+export interface Migration {
+  readonly version: number;
+  readonly description: string;
+  readonly sql: string;
+}
+
+/** Every migration, in order. */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'accounts, devices, prekeys, per-device envelope queues',
+    sql: `
+      CREATE TABLE accounts (
+        name TEXT PRIMARY KEY NOT NULL,
+        -- Device ids are never reused: a stale session must not reach a new device.
+        next_device_id INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+      CREATE TABLE devices (
+        account TEXT NOT NULL REFERENCES accounts(name),
+        device_id INTEGER NOT NULL,
+        identity_key BLOB NOT NULL,
+        registration_id INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL,
+        PRIMARY KEY (account, device_id)
+      );
+      CREATE TABLE signed_pre_keys (
+        account TEXT NOT NULL,
+        device_id INTEGER NOT NULL,
+        key_id INTEGER NOT NULL,
+        public_key BLOB NOT NULL,
+        signature BLOB NOT NULL,
+        PRIMARY KEY (account, device_id)
+      );
+      CREATE TABLE one_time_pre_keys (
+        account TEXT NOT NULL,
+        device_id INTEGER NOT NULL,
+        key_id INTEGER NOT NULL,
+        public_key BLOB NOT NULL,
+        PRIMARY KEY (account, device_id, key_id)
+      );
+      -- seq (the rowid) orders each device's queue; new rows always get a
+      -- larger rowid than every live row, which is all ordering needs.
+      CREATE TABLE envelopes (
+        seq INTEGER PRIMARY KEY,
+        guid BLOB NOT NULL UNIQUE,
+        account TEXT NOT NULL,
+        device_id INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        source_device INTEGER NOT NULL,
+        type INTEGER NOT NULL,
+        content BLOB NOT NULL,
+        timestamp INTEGER NOT NULL,
+        server_timestamp INTEGER NOT NULL
+      );
+      CREATE INDEX envelopes_by_device ON envelopes (account, device_id, seq);
+    `,
+  },
+];
+
+/** The schema version this code writes. */
+export const LATEST_SCHEMA_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
+
+/** Brings `db` to the latest version; refuses a database from a newer version. */
+export function migrate(db: Database, now: number): number {
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)',
+  );
+  const row: unknown = db.prepare('SELECT MAX(version) AS v FROM schema_version').get();
+  const raw = typeof row === 'object' && row !== null && 'v' in row ? row.v : null;
+  const current = typeof raw === 'number' ? raw : 0;
+  if (current > LATEST_SCHEMA_VERSION) {
+    // Running old code on a newer database could corrupt it; stop instead.
+    throw new StoreError(
+      'schema',
+      `database schema version ${current} is newer than this server (${LATEST_SCHEMA_VERSION})`,
+    );
+  }
+  const record = db.prepare('INSERT INTO schema_version (version, applied_at) VALUES (?, ?)');
+  for (const migration of MIGRATIONS) {
+    if (migration.version <= current) continue;
+    try {
+      db.transaction(() => {
+        db.exec(migration.sql);
+        record.run(migration.version, now);
+      })();
+    } catch (error) {
+      throw new StoreError('schema', `migration ${migration.version} failed`, { cause: error });
+    }
+  }
+  return LATEST_SCHEMA_VERSION;
+}

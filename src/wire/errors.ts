@@ -1,0 +1,106 @@
+/**
+ * The stable error vocabulary of the client <-> server wire protocol.
+ *
+ * A failed request is answered with `Response.error.code` set to one of
+ * `ServerErrorCode`. Clients branch on the code, never on the message text;
+ * codes are never renamed or reused (add new ones instead). Messages are for
+ * people and never contain key material or message content.
+ *
+ * This module is pure (no Node built-ins) so the browser client can use it.
+ */
+
+/**
+ * Every code a Quintet server puts in `Error.code`.
+ *
+ * - `unauthenticated` — the request needs an authenticated connection.
+ * - `forbidden` — authenticated, but this device may not do that.
+ * - `malformed-frame` — the bytes are not a `Frame` (or not a request); repeated abuse closes the connection.
+ * - `malformed-request` — a request field is missing, of the wrong length or out of range.
+ * - `unknown-request` — a request type this server does not implement (a newer client).
+ * - `invalid-account-name` — the name does not match `ACCOUNT_NAME_PATTERN`.
+ * - `account-taken` — registration for a name that already exists.
+ * - `registration-token-required` — the server requires a registration token and none was given.
+ * - `invalid-registration-token` — the token given does not match.
+ * - `challenge-expired` — the nonce is unknown, already used, or older than its lifetime.
+ * - `invalid-signature` — a signature (auth payload or signed prekey) does not verify.
+ * - `unknown-account` — no account of that name.
+ * - `unknown-device` — the account has no device of that id.
+ * - `mismatched-devices` — a send's device set differs from the account's; see `missing_devices` / `extra_devices`.
+ * - `stale-devices` — a send names a registration id that is not the device's current one; see `stale_devices`.
+ * - `envelope-too-large` — one envelope exceeds the server's limit.
+ * - `too-many-envelopes` — a send carries more envelopes than the server allows.
+ * - `too-many-pre-keys` — a prekey upload exceeds the batch size or the per-device maximum.
+ * - `rate-limited` — slow down; retry after `retry_after_ms`.
+ * - `internal` — a server fault; the request may be retried.
+ */
+export type ServerErrorCode =
+  | 'unauthenticated'
+  | 'forbidden'
+  | 'malformed-frame'
+  | 'malformed-request'
+  | 'unknown-request'
+  | 'invalid-account-name'
+  | 'account-taken'
+  | 'registration-token-required'
+  | 'invalid-registration-token'
+  | 'challenge-expired'
+  | 'invalid-signature'
+  | 'unknown-account'
+  | 'unknown-device'
+  | 'mismatched-devices'
+  | 'stale-devices'
+  | 'envelope-too-large'
+  | 'too-many-envelopes'
+  | 'too-many-pre-keys'
+  | 'rate-limited'
+  | 'internal';
+
+/** All server error codes, for validation and for pre-registering metrics. */
+export const SERVER_ERROR_CODES: readonly ServerErrorCode[] = [
+  'unauthenticated',
+  'forbidden',
+  'malformed-frame',
+  'malformed-request',
+  'unknown-request',
+  'invalid-account-name',
+  'account-taken',
+  'registration-token-required',
+  'invalid-registration-token',
+  'challenge-expired',
+  'invalid-signature',
+  'unknown-account',
+  'unknown-device',
+  'mismatched-devices',
+  'stale-devices',
+  'envelope-too-large',
+  'too-many-envelopes',
+  'too-many-pre-keys',
+  'rate-limited',
+  'internal',
+];
+
+const CODE_SET: ReadonlySet<string> = new Set(SERVER_ERROR_CODES);
+
+/** Type guard: is `value` a code this version knows? (A newer server may send others.) */
+export function isServerErrorCode(value: string): value is ServerErrorCode {
+  return CODE_SET.has(value);
+}
+
+/** Codes raised by the wire helpers themselves (decoding, building payloads). */
+export type WireErrorCode = 'malformed-frame' | 'invalid-account-name' | 'invalid-argument';
+
+/** A typed failure of a wire helper. The message never contains payload bytes. */
+export class WireError extends Error {
+  override readonly name = 'WireError';
+  constructor(
+    readonly code: WireErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+  /** Type guard: `WireError.is(err, 'malformed-frame')`. */
+  static is(value: unknown, code?: WireErrorCode): value is WireError {
+    return value instanceof WireError && (code === undefined || value.code === code);
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * The device-store conformance suite: every storage backend (memory,
+ * SQLite, later IndexedDB) must pass it unchanged (matrix-sdk's
+ * `cryptostore_integration_tests!` pattern). It drives the typed stores
+ * through `createDeviceStore`, so it checks the backend contract and the
+ * typed layers together.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { protocolAddress } from '../../src/protocol/address.js';
+import { generateKeyPair, generateSigningKeyPair } from '../../src/protocol/curve.js';
+import { SessionRecord } from '../../src/protocol/session-record.js';
+import { ClientError } from '../../src/client/core/errors.js';
+import { createDeviceStore, type DeviceStore } from '../../src/client/core/store/device-store.js';
+import type { KeyValueBackend } from '../../src/client/core/store/kv.js';
+import type { StoredMessage } from '../../src/client/core/store/records.js';
+import { ctx } from './helpers/clients.js';
+
+function message(chat: string, idByte: number, sentAt: number): StoredMessage {
+  return {
+    id: new Uint8Array(16).fill(idByte),
+    chat,
+    sender: chat,
+    senderDevice: 1,
+    text: `text ${idByte}`,
+    sentAt,
+    receivedAt: sentAt + 1,
+    outgoing: false,
+    receipts: {},
+  };
+}
+
+/** Runs the suite against backends made by `makeBackend` (a fresh, empty one per test). */
+export function runDeviceStoreConformance(
+  label: string,
+  makeBackend: () => Promise<KeyValueBackend>,
+): void {
+  async function withStore(fn: (store: DeviceStore) => Promise<void>): Promise<void> {
+    const store = createDeviceStore(await makeBackend());
+    try {
+      await fn(store);
+    } finally {
+      await store.close();
+    }
+  }
+
+  describe(`device store conformance: ${label}`, () => {
+    it('keeps the account record and reports an unregistered profile', () =>
+      withStore(async (store) => {
+        assert.equal(await store.account.get(), undefined);
+        await assert.rejects(store.account.getRequired(), (e) =>
+          ClientError.is(e, 'not-registered'),
+        );
+        const account = {
+          account: 'alice',
+          deviceId: 1,
+          registrationId: 1234,
+          serverUrl: 'http://127.0.0.1:8080',
+          createdAt: 1_700_000_000_000,
+          nextPreKeyId: 101,
+          signedPreKeyId: 1,
+        };
+        await store.account.put(account);
+        assert.deepEqual(await store.account.getRequired(), account);
+      }));
+
+    it('stores messages per chat, ordered by sent time, without prefix bleed', () =>
+      withStore(async (store) => {
+        await store.messages.put(message('bob', 2, 200));
+        await store.messages.put(message('bob', 1, 100));
+        await store.messages.put(message('bobby', 3, 50));
+        assert.deepEqual(
+          (await store.messages.list('bob')).map((m) => m.text),
+          ['text 1', 'text 2'],
+        );
+        assert.equal((await store.messages.list()).length, 3);
+        const got = await store.messages.get('bob', new Uint8Array(16).fill(2));
+        assert.deepEqual(got, message('bob', 2, 200));
+        assert.equal(await store.messages.get('alice', new Uint8Array(16).fill(2)), undefined);
+        const updated = {
+          ...message('bob', 2, 200),
+          outgoing: true,
+          receipts: { 'bob.1': 'read' as const },
+        };
+        await store.messages.put(updated);
+        assert.deepEqual(await store.messages.get('bob', updated.id), updated);
+      }));
+
+    it('keeps processed marks', () =>
+      withStore(async (store) => {
+        assert.equal(await store.processed.has('abc'), false);
+        await store.processed.mark('abc', 5);
+        assert.equal(await store.processed.has('abc'), true);
+        assert.equal(await store.processed.has('abd'), false);
+      }));
+
+    it('keeps and prunes sent messages', () =>
+      withStore(async (store) => {
+        const old = {
+          destination: 'bob',
+          timestamp: 100,
+          content: new Uint8Array([1, 2]),
+          retries: {},
+        };
+        const recent = {
+          destination: 'bob',
+          timestamp: 900,
+          content: new Uint8Array([3]),
+          retries: { 1: 2 },
+        };
+        await store.sent.put(old);
+        await store.sent.put(recent);
+        assert.deepEqual(await store.sent.get('bob', 900), recent);
+        assert.equal(await store.sent.prune(500), 1);
+        assert.equal(await store.sent.get('bob', 100), undefined);
+        assert.deepEqual(await store.sent.get('bob', 900), recent);
+      }));
+
+    it('keeps settings and returns copies', () =>
+      withStore(async (store) => {
+        const value = new Uint8Array([1, 2, 3]);
+        await store.settings.put('pin', value);
+        value[0] = 9;
+        const got = await store.settings.get('pin');
+        assert.deepEqual(got, new Uint8Array([1, 2, 3]));
+        if (got !== undefined) got[1] = 9;
+        assert.deepEqual(await store.settings.get('pin'), new Uint8Array([1, 2, 3]));
+        await store.settings.delete('pin');
+        assert.equal(await store.settings.get('pin'), undefined);
+      }));
+
+    it('commits every write of a transaction together, and reads its own writes', () =>
+      withStore(async (store) => {
+        await store.settings.put('gone', new Uint8Array([1]));
+        const result = await store.transaction(async (tx) => {
+          await tx.messages.put(message('bob', 1, 1));
+          await tx.processed.mark('mark', 1);
+          await tx.settings.delete('gone');
+          assert.equal((await tx.messages.list('bob')).length, 1);
+          assert.equal(await tx.processed.has('mark'), true);
+          assert.equal(await tx.settings.get('gone'), undefined);
+          // Not visible outside until commit.
+          assert.equal(await store.processed.has('mark'), false);
+          return 42;
+        });
+        assert.equal(result, 42);
+        assert.equal((await store.messages.list('bob')).length, 1);
+        assert.equal(await store.processed.has('mark'), true);
+        assert.equal(await store.settings.get('gone'), undefined);
+      }));
+
+    it('writes nothing when a transaction throws', () =>
+      withStore(async (store) => {
+        await assert.rejects(
+          store.transaction(async (tx) => {
+            await tx.messages.put(message('bob', 1, 1));
+            await tx.processed.mark('mark', 1);
+            throw new Error('boom');
+          }),
+          /boom/,
+        );
+        assert.equal((await store.messages.list()).length, 0);
+        assert.equal(await store.processed.has('mark'), false);
+      }));
+
+    it('implements the protocol stores (identity TOFU, prekeys, sessions)', () =>
+      withStore(async (store) => {
+        const protocol = store.protocol;
+        await assert.rejects(protocol.identity.getIdentityKeyPair(), (e) =>
+          ClientError.is(e, 'not-registered'),
+        );
+        const identity = await generateSigningKeyPair(ctx.crypto, ctx.random);
+        await protocol.identity.setLocalIdentity(identity, 4321);
+        const loaded = await protocol.identity.getIdentityKeyPair();
+        assert.ok(loaded.publicKey.equals(identity.publicKey));
+        assert.deepEqual(loaded.privateKey.toStorageBytes(), identity.privateKey.toStorageBytes());
+        assert.equal(await protocol.identity.getLocalRegistrationId(), 4321);
+
+        const bob = protocolAddress('bob', 1);
+        const key1 = (await generateKeyPair(ctx.crypto, ctx.random)).publicKey;
+        const key2 = (await generateKeyPair(ctx.crypto, ctx.random)).publicKey;
+        assert.equal(await protocol.identity.isTrustedIdentity(bob, key1, 'sending'), true);
+        assert.equal(await protocol.identity.saveIdentity(bob, key1), false);
+        assert.equal(await protocol.identity.saveIdentity(bob, key1), false);
+        assert.equal(await protocol.identity.isTrustedIdentity(bob, key2, 'sending'), false);
+        assert.equal(await protocol.identity.saveIdentity(bob, key2), true);
+        assert.ok((await protocol.identity.getIdentity(bob))?.equals(key2));
+
+        const record = SessionRecord.empty();
+        await protocol.sessions.storeSession(protocolAddress('bob', 2), record);
+        await protocol.sessions.storeSession(protocolAddress('bob', 10), record);
+        await protocol.sessions.storeSession(protocolAddress('bobby', 1), record);
+        assert.deepEqual(await protocol.sessions.listDeviceIds('bob'), [2, 10]);
+        assert.ok(await protocol.sessions.loadSession(protocolAddress('bob', 2)));
+        await protocol.sessions.deleteSession(protocolAddress('bob', 2));
+        assert.equal(await protocol.sessions.loadSession(protocolAddress('bob', 2)), undefined);
+        await protocol.sessions.deleteAllSessions('bob');
+        assert.deepEqual(await protocol.sessions.listDeviceIds('bob'), []);
+        assert.deepEqual(await protocol.sessions.listDeviceIds('bobby'), [1]);
+      }));
+  });
+}

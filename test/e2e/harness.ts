@@ -1,0 +1,139 @@
+/**
+ * The e2e harness: the real server and the real `quintet` CLI as separate
+ * processes (`node bin/quintet.js …`), with temporary data and profile
+ * directories. Builds dist/ once if it is missing.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+const BIN = join(ROOT, 'bin', 'quintet.js');
+
+/** Builds dist/ (tsc emits even with type errors elsewhere) unless it exists. */
+export function ensureBuilt(): void {
+  if (
+    existsSync(join(ROOT, 'dist', 'cli', 'main.js')) &&
+    process.env['QUINTET_E2E_REBUILD'] !== '1'
+  ) {
+    return;
+  }
+  spawnSync(
+    process.execPath,
+    [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
+    {
+      cwd: ROOT,
+      stdio: 'inherit',
+    },
+  );
+  if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js')))
+    throw new Error('build produced no dist/cli/main.js');
+}
+
+/** A temporary directory removed by `cleanup()`. */
+export function tempDir(prefix: string): { path: string; cleanup(): void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** A running server process. */
+export interface ServerProcess {
+  readonly url: string;
+  readonly port: number;
+  readonly process: ChildProcess;
+  /** Sends `signal` and waits for the process to exit. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** Starts `quintet server` on `port` (0: any) with `dataDir`; resolves when it listens. */
+export function startServer(dataDir: string, port = 0): Promise<ServerProcess> {
+  const child = spawn(
+    process.execPath,
+    [
+      BIN,
+      'server',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--data',
+      dataDir,
+      '--log-level',
+      'silent',
+    ],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  return new Promise((resolvePromise, reject) => {
+    let output = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`server did not start: ${output}`));
+    }, 15_000);
+    const onData = (chunk: Buffer): void => {
+      output += chunk.toString();
+      const match = /listening on (http:\/\/[^\s]+)/.exec(output);
+      if (match?.[1] === undefined) return;
+      clearTimeout(timer);
+      child.stdout.off('data', onData);
+      const url = match[1];
+      const exited = new Promise<void>((done) => child.once('exit', () => done()));
+      resolvePromise({
+        url,
+        port: Number(new URL(url).port),
+        process: child,
+        async stop(signal: NodeJS.Signals = 'SIGTERM') {
+          if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+          await exited;
+        },
+      });
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited (${String(code)}): ${output}`));
+    });
+  });
+}
+
+/** Result of one CLI run. */
+export interface CliResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `quintet <args>` to completion. */
+export function runCli(
+  args: readonly string[],
+  env: Record<string, string> = {},
+  timeoutMs = 30_000,
+): Promise<CliResult> {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, QUINTET_PROFILE: '', QUINTET_PIN: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolvePromise) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolvePromise({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Parses `receive --json` output. */
+export function messagesOf(result: CliResult): Array<Record<string, unknown>> {
+  return result.stdout
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}

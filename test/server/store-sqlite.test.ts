@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { openSqliteStore } from '../../src/server/store/sqlite/index.js';
+import { LATEST_SCHEMA_VERSION } from '../../src/server/store/sqlite/migrations.js';
+import { StoreError } from '../../src/server/store/types.js';
+import { runServerStoreConformance } from './store-conformance.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'quintet-sqlite-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+
+runServerStoreConformance('sqlite (file, WAL)', () =>
+  openSqliteStore({ path: join(dir, `conformance-${n++}.db`) }),
+);
+
+describe('sqlite backend specifics', () => {
+  it('keeps data across reopen and records the schema version', async () => {
+    const path = join(dir, 'reopen.db');
+    const first = openSqliteStore({ path });
+    await first.accounts.createAccount('alice', {
+      identityKey: new Uint8Array(33).fill(1),
+      registrationId: 7,
+      name: 'phone',
+      createdAt: 1,
+    });
+    await first.close();
+    const second = openSqliteStore({ path });
+    assert.equal((await second.accounts.getDevice('alice', 1))?.registrationId, 7);
+    await second.close();
+    const db = new Database(path);
+    const row: unknown = db.prepare('SELECT MAX(version) AS v FROM schema_version').get();
+    db.close();
+    assert.deepEqual(row, { v: LATEST_SCHEMA_VERSION });
+  });
+
+  it('refuses a database from a newer schema version', () => {
+    const path = join(dir, 'newer.db');
+    openSqliteStore({ path })
+      .close()
+      .catch((error: unknown) => assert.fail(String(error)));
+    const db = new Database(path);
+    db.prepare('INSERT INTO schema_version (version, applied_at) VALUES (?, 0)').run(
+      LATEST_SCHEMA_VERSION + 1,
+    );
+    db.close();
+    assert.throws(
+      () => openSqliteStore({ path }),
+      (error: unknown) => StoreError.is(error, 'schema'),
+    );
+  });
+
+  it('group-commits the writes of one event-loop turn into one transaction', async () => {
+    const store = openSqliteStore({ path: join(dir, 'group.db') });
+    const before = store.commitCount();
+    await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        store.queue.enqueue([
+          {
+            guid: new Uint8Array(16).fill(i % 256).map((b, j) => (j === 0 ? i >> 8 : b)),
+            destination: 'bob',
+            destinationDevice: 1,
+            source: 'alice',
+            sourceDevice: 1,
+            type: 1,
+            content: new Uint8Array(300),
+            timestamp: 1,
+            serverTimestamp: 1,
+          },
+        ]),
+      ),
+    );
+    assert.equal(store.commitCount() - before, 1);
+    assert.equal(await store.queue.count('bob', 1), 200);
+    await store.close();
+  });
+});
