@@ -54,6 +54,12 @@ export function parsePublicKey(bytes: Uint8Array, what: string): PublicKey {
 
 /** A parsed or freshly built `SignalMessage`. Holds no secret. */
 export class SignalMessage {
+  /**
+   * The parsed ratchet key, made once per message: a DH ratchet step uses it
+   * twice, and the platform provider caches its imported key per key object.
+   */
+  #ratchetKey: PublicKey | undefined;
+
   private constructor(
     /** The sender's current ratchet public key, 33 bytes as on the wire. */
     readonly senderRatchetKeyBytes: Uint8Array,
@@ -68,7 +74,8 @@ export class SignalMessage {
 
   /** The sender ratchet key, validated. */
   senderRatchetKey(): PublicKey {
-    return parsePublicKey(this.senderRatchetKeyBytes, 'ratchet key');
+    this.#ratchetKey ??= parsePublicKey(this.senderRatchetKeyBytes, 'ratchet key');
+    return this.#ratchetKey;
   }
 
   /** Builds and MACs a message (sender side). */
@@ -154,14 +161,16 @@ export class SignalMessage {
       throw new ProtocolError('invalid-message', 'ciphertext is not whole AES blocks');
     }
     // Validate the key now so a bad key is an 'invalid-key' at the door.
-    parsePublicKey(ratchetKey, 'ratchet key');
-    return new SignalMessage(
+    const parsedKey = parsePublicKey(ratchetKey, 'ratchet key');
+    const message = new SignalMessage(
       copyBytes(ratchetKey),
       counter,
       previousCounter,
       copyBytes(ciphertext),
       copyBytes(serialized),
     );
+    message.#ratchetKey = parsedKey;
+    return message;
   }
 
   /** Checks the truncated MAC in constant time (receiver side). */

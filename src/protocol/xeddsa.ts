@@ -54,8 +54,7 @@ function numberToBytesLE(n: bigint, length: number): Uint8Array {
 /**
  * The Montgomery u-coordinates of the points of small order on Curve25519
  * and its twist (0, 1, the two order-8 points, p−1) and the non-canonical
- * encodings p and p+1 of 0 and 1. X25519 ignores bit 255 (RFC 7748 §5), so
- * the comparison is made on the value with that bit cleared.
+ * encodings p and p+1 of 0 and 1, all below 2^255.
  */
 const SMALL_ORDER_U: readonly bigint[] = [
   0n,
@@ -67,15 +66,33 @@ const SMALL_ORDER_U: readonly bigint[] = [
   P + 1n,
 ];
 
+/*
+ * The same values as 32-byte little-endian encodings, so the check runs on
+ * bytes: every public key is checked where it enters (each message's ratchet
+ * key, each record load), and a BigInt conversion per key cost more than the
+ * rest of parsing it.
+ */
+const SMALL_ORDER_ENCODINGS: readonly Uint8Array[] = SMALL_ORDER_U.map((u) =>
+  numberToBytesLE(u, 32),
+);
+
 /**
  * True when `u` (32 bytes, little-endian) is a point of small order. Such a
  * key contributes nothing to an agreement (the shared secret is all zeros or
  * fixed) and, mapped to Edwards form, makes signatures anyone can forge; it
  * can only come from an attacker, so keys are refused where they enter.
+ * X25519 ignores bit 255 (RFC 7748 §5), so the comparison ignores it too.
+ * Public data, so an early exit leaks nothing. `u` must be 32 bytes.
  */
 export function isSmallOrderU(u: Uint8Array): boolean {
-  const masked = bytesToNumberLE(u) & ((1n << 255n) - 1n);
-  return SMALL_ORDER_U.includes(masked);
+  // Not a u-coordinate at all: refuse rather than call it safe.
+  if (u.length !== 32) return true;
+  for (const encoding of SMALL_ORDER_ENCODINGS) {
+    let i = 0;
+    while (i < 31 && u[i] === encoding[i]) i++;
+    if (i === 31 && ((u[31] ?? 0) & 0x7f) === encoding[31]) return true;
+  }
+  return false;
 }
 
 /**

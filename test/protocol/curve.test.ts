@@ -82,6 +82,18 @@ describe('PublicKey', () => {
     ]) {
       assert.throws(() => PublicKey.fromRaw(hex(u)), isInvalidKey, u);
       assert.throws(() => PublicKey.deserialize(hex(`05${u}`)), isInvalidKey, u);
+      // X25519 ignores bit 255, so the same value with it set is just as bad.
+      const high = hex(u);
+      high[31] = (high[31] ?? 0) | 0x80;
+      assert.throws(() => PublicKey.fromRaw(high), isInvalidKey, `${u} with bit 255`);
+    }
+    // Neighbours of the table entries are ordinary (if off-curve) values.
+    for (const u of [
+      '0200000000000000000000000000000000000000000000000000000000000000',
+      'e1eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800',
+      'efffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+    ]) {
+      assert.equal(PublicKey.fromRaw(hex(u)).raw.length, 32, u);
     }
   });
 

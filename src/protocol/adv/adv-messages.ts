@@ -10,11 +10,18 @@
  *   implementations can read different values out of the same signed bytes.
  * - Fixed-size fields (keys, signatures, the HMAC) are length-checked here,
  *   where bytes enter, before any cryptography runs.
- * - Unknown fields are skipped (protobuf forward compatibility). That is safe
- *   because what is signed is the `details` bytes as a whole.
+ * - Inside signed `details`, unknown fields are skipped (protobuf forward
+ *   compatibility): the signatures cover those bytes as a whole.
+ * - The three unsigned wrappers (signed identity, HMAC payload, signed list)
+ *   must be in canonical form: re-encoding the decoded fields must give the
+ *   input back. Nothing authenticates the wrapper itself, so this refuses
+ *   unknown fields, reordering and over-long varints that would otherwise
+ *   let a relay make many byte strings for one identity (breaking
+ *   deduplication by hash, or smuggling data alongside a valid signature).
  * - `details` is returned exactly as received (copied, never re-encoded),
  *   because the signatures and the linking HMAC cover those exact bytes.
  */
+import { bytesEqual } from '../bytes.js';
 import { ProtocolError } from '../errors.js';
 import { asBytes, asUint32, ProtoReader, ProtoWriter, type ProtoField } from '../wire.js';
 import { AdvError } from './errors.js';
@@ -138,6 +145,12 @@ function asTimestamp(reader: ProtoReader, f: ProtoField): number {
   return f.value;
 }
 
+/** Refuses a wrapper whose bytes are not exactly its canonical encoding. */
+function canonical<T>(bytes: Uint8Array, value: T, encode: (v: T) => Uint8Array, what: string): T {
+  if (!bytesEqual(encode(value), bytes)) throw invalid(`${what} is not in canonical form`);
+  return value;
+}
+
 function required<T>(value: T | undefined, what: string): T {
   if (value === undefined) throw invalid(`${what} is missing`);
   return value;
@@ -197,7 +210,10 @@ export function encodeSignedDeviceIdentity(signed: AdvSignedDeviceIdentity): Uin
   return w.finish();
 }
 
-/** Decodes `ADVSignedDeviceIdentity`; `details` required, the rest length-checked when present. */
+/**
+ * Decodes `ADVSignedDeviceIdentity`: `details` required, the rest
+ * length-checked when present, canonical form required.
+ */
 export function decodeSignedDeviceIdentity(bytes: Uint8Array): AdvSignedDeviceIdentity {
   let details: Uint8Array | undefined;
   let accountSignatureKey: Uint8Array | undefined;
@@ -221,12 +237,13 @@ export function decodeSignedDeviceIdentity(bytes: Uint8Array): AdvSignedDeviceId
         break;
     }
   });
-  return {
+  const value = {
     details: required(details, 'details'),
     accountSignatureKey,
     accountSignature,
     deviceSignature,
   };
+  return canonical(bytes, value, encodeSignedDeviceIdentity, 'ADVSignedDeviceIdentity');
 }
 
 /** Encodes `ADVSignedDeviceIdentityHMAC`. */
@@ -234,7 +251,7 @@ export function encodeSignedDeviceIdentityHmac(payload: AdvSignedDeviceIdentityH
   return new ProtoWriter(256).bytes(1, payload.details).bytes(2, payload.hmac).finish();
 }
 
-/** Decodes `ADVSignedDeviceIdentityHMAC`; both fields required, the HMAC 32 bytes. */
+/** Decodes `ADVSignedDeviceIdentityHMAC`: both fields required, the HMAC 32 bytes, canonical form. */
 export function decodeSignedDeviceIdentityHmac(bytes: Uint8Array): AdvSignedDeviceIdentityHmac {
   let details: Uint8Array | undefined;
   let hmac: Uint8Array | undefined;
@@ -242,7 +259,8 @@ export function decodeSignedDeviceIdentityHmac(bytes: Uint8Array): AdvSignedDevi
     if (f.field === 1) details = new Uint8Array(asBytes(reader, f));
     else if (f.field === 2) hmac = fixedBytes(reader, f, ADV_HMAC_LENGTH);
   });
-  return { details: required(details, 'details'), hmac: required(hmac, 'hmac') };
+  const value = { details: required(details, 'details'), hmac: required(hmac, 'hmac') };
+  return canonical(bytes, value, encodeSignedDeviceIdentityHmac, 'ADVSignedDeviceIdentityHMAC');
 }
 
 /** Encodes `ADVKeyIndexList` with `validIndexes` packed. */
@@ -339,7 +357,7 @@ export function encodeSignedKeyIndexList(signed: AdvSignedKeyIndexList): Uint8Ar
     .finish();
 }
 
-/** Decodes `ADVSignedKeyIndexList`; all three fields required and length-checked. */
+/** Decodes `ADVSignedKeyIndexList`: all three fields required and length-checked, canonical form. */
 export function decodeSignedKeyIndexList(bytes: Uint8Array): AdvSignedKeyIndexList {
   let details: Uint8Array | undefined;
   let accountSignature: Uint8Array | undefined;
@@ -349,9 +367,10 @@ export function decodeSignedKeyIndexList(bytes: Uint8Array): AdvSignedKeyIndexLi
     else if (f.field === 2) accountSignature = fixedBytes(reader, f, ADV_SIGNATURE_LENGTH);
     else if (f.field === 3) accountSignatureKey = fixedBytes(reader, f, ADV_PUBLIC_KEY_LENGTH);
   });
-  return {
+  const value = {
     details: required(details, 'details'),
     accountSignature: required(accountSignature, 'accountSignature'),
     accountSignatureKey: required(accountSignatureKey, 'accountSignatureKey'),
   };
+  return canonical(bytes, value, encodeSignedKeyIndexList, 'ADVSignedKeyIndexList');
 }

@@ -198,7 +198,14 @@ export async function acceptLinkPayload(
     throw new AdvError('invalid-message', 'a companion cannot hold key index 0');
   }
   const own = input.companionIdentityKeyPair.publicKey;
-  if (!(await verify(ctx.crypto, accountKey, accountSignedBytes(signed.details, own), accountSignature))) {
+  if (
+    !(await verify(
+      ctx.crypto,
+      accountKey,
+      accountSignedBytes(signed.details, own),
+      accountSignature,
+    ))
+  ) {
     throw new AdvError('signature-mismatch', 'account signature does not cover this device');
   }
   const deviceSignature = await sign(
@@ -272,6 +279,7 @@ export async function verifyDeviceIdentity(
       deviceSignedBytes(signed.details, device, account),
       deviceSignature,
     ));
-  if (!deviceOk) throw new AdvError('signature-mismatch', 'device identity signature does not verify');
+  if (!deviceOk)
+    throw new AdvError('signature-mismatch', 'device identity signature does not verify');
   return identity;
 }

@@ -54,7 +54,9 @@ export async function createSignedKeyIndexList(
   ctx: ProtocolContext,
   input: CreateSignedKeyIndexListInput,
 ): Promise<Uint8Array> {
-  const validIndexes = [...new Set(input.validIndexes.map((i) => checkUint32('validIndexes[]', i)))];
+  const validIndexes = [
+    ...new Set(input.validIndexes.map((i) => checkUint32('validIndexes[]', i))),
+  ];
   validIndexes.sort((a, b) => a - b);
   const details = encodeKeyIndexList({
     rawId: checkUint32('rawId', input.rawId),

@@ -9,6 +9,7 @@
  */
 import Database from 'better-sqlite3';
 import { SqliteAccountStore } from './accounts.js';
+import { startCheckpointer, type Checkpointer } from './checkpointer.js';
 import { GroupCommitter } from './group-commit.js';
 import { migrate } from './migrations.js';
 import { SqlitePreKeyStore } from './prekeys.js';
@@ -23,6 +24,14 @@ export interface SqliteStoreOptions {
   readonly synchronous?: 'normal' | 'full';
   /** Used to stamp applied migrations. */
   readonly now?: number;
+  /**
+   * Checkpoint the WAL on a worker thread every this many ms (default 250),
+   * instead of inside commits on the event loop. 0 keeps SQLite's automatic
+   * checkpoints (used for ':memory:').
+   */
+  readonly checkpointIntervalMs?: number;
+  /** Hears background checkpoint failures (they do not lose data, but the WAL grows). */
+  readonly onCheckpointError?: (message: string) => void;
 }
 
 /** A SQLite-backed store, plus backend-specific diagnostics. */
@@ -44,6 +53,16 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteServerStore 
     db.close();
     throw error;
   }
+  const interval = options.path === ':memory:' ? 0 : (options.checkpointIntervalMs ?? 250);
+  let checkpointer: Checkpointer | undefined;
+  if (interval > 0) {
+    db.pragma('wal_autocheckpoint = 0');
+    checkpointer = startCheckpointer(
+      options.path,
+      interval,
+      options.onCheckpointError ?? ((message) => process.emitWarning(`WAL checkpoint: ${message}`)),
+    );
+  }
   const committer = new GroupCommitter(db);
   let closed = false;
   const checkOpen = (): void => {
@@ -58,6 +77,8 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteServerStore 
       if (closed) return;
       committer.close();
       closed = true;
+      await checkpointer?.close();
+      // The last connection to close checkpoints and removes the WAL.
       db.close();
     },
   };

@@ -1,0 +1,68 @@
+/**
+ * The chat list and unread counts, derived from the stored messages.
+ * The core keeps no "read" flag on incoming messages (read receipts are a
+ * wire message, not local state), so the app keeps a per-chat high-water
+ * mark: incoming messages received after it are unread.
+ */
+import type { DeviceStore } from '../../src/client/core/store/device-store.js';
+import type { StoredMessage } from '../../src/client/core/store/records.js';
+
+/** One row of the chat list. */
+export interface ChatSummary {
+  readonly chat: string;
+  readonly last: StoredMessage | undefined;
+  readonly unread: number;
+}
+
+// Settings names are opaque to the core; this prefix keeps the app's apart.
+const READ_MARK_PREFIX = 'web.read/';
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** The receive time up to which `chat` has been read (0 when never opened). */
+export async function readMark(store: DeviceStore, chat: string): Promise<number> {
+  const bytes = await store.settings.get(READ_MARK_PREFIX + chat);
+  const value = bytes === undefined ? 0 : Number(decoder.decode(bytes));
+  return Number.isFinite(value) ? value : 0;
+}
+
+/** Moves the read mark of `chat` forward to `receivedAt`. */
+export async function setReadMark(
+  store: DeviceStore,
+  chat: string,
+  receivedAt: number,
+): Promise<void> {
+  if (receivedAt <= (await readMark(store, chat))) return;
+  await store.settings.put(READ_MARK_PREFIX + chat, encoder.encode(String(receivedAt)));
+}
+
+/** Incoming messages of `chat` received after the read mark. */
+export function unreadOf(messages: readonly StoredMessage[], mark: number): StoredMessage[] {
+  return messages.filter((m) => !m.outgoing && m.receivedAt > mark);
+}
+
+/**
+ * Every chat with its last message and unread count, most recent first.
+ * `extra` adds chats that have no messages yet (a just-started new chat).
+ */
+export async function listChats(
+  store: DeviceStore,
+  extra: readonly string[] = [],
+): Promise<ChatSummary[]> {
+  const byChat = new Map<string, StoredMessage[]>();
+  for (const chat of extra) byChat.set(chat, []);
+  for (const message of await store.messages.list()) {
+    const list = byChat.get(message.chat) ?? [];
+    list.push(message);
+    byChat.set(message.chat, list);
+  }
+  const summaries = await Promise.all(
+    [...byChat].map(async ([chat, messages]) => ({
+      chat,
+      last: messages.at(-1),
+      unread: unreadOf(messages, await readMark(store, chat)).length,
+    })),
+  );
+  const time = (s: ChatSummary): number => s.last?.sentAt ?? Number.MAX_SAFE_INTEGER;
+  return summaries.sort((a, b) => time(b) - time(a));
+}
