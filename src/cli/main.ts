@@ -1,9 +1,13 @@
 /**
  * The `quintet` command line: `server` (run a server) and the client
- * commands `register`, `send`, `receive`, `safety-number`. This module only
+ * commands `register`, `send`, `receive`, `safety-number`, and device
+ * management: `link`, `devices` (list / approve / remove), `logout`. This module only
  * assembles the program; each command lives in its own module.
  */
 import { Command } from 'commander';
+import { addDevicesCommand } from './commands/devices.js';
+import { addLinkCommand } from './commands/link.js';
+import { addLogoutCommand } from './commands/logout.js';
 import { addReceiveCommand } from './commands/receive.js';
 import { addRegisterCommand } from './commands/register.js';
 import { addSafetyNumberCommand } from './commands/safety-number.js';
@@ -21,5 +25,8 @@ addRegisterCommand(program);
 addSendCommand(program);
 addReceiveCommand(program);
 addSafetyNumberCommand(program);
+addLinkCommand(program);
+addDevicesCommand(program);
+addLogoutCommand(program);
 
 await program.parseAsync(process.argv);

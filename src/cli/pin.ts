@@ -1,13 +1,17 @@
 /**
  * The local PIN. Only a scrypt hash is kept in the profile (settings key
- * `pin`); it will gate local approvals such as linking a companion device
- * (the "authenticate the user locally" step of WhatsApp's linking flow).
+ * `pin`); it gates local approvals — linking a companion device and removing
+ * one (the "authenticate the user locally" step of WhatsApp's linking flow),
+ * with the persistent lockout of `LocalAuthGate` against guessing.
  *
  * Format: `scrypt$<log2 N>$<r>$<p>$<salt b64>$<hash b64>`, so the cost can
  * be raised later without breaking stored hashes.
  */
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import type { SettingsStore } from '../client/core/store/client-stores.js';
+import { LocalAuthGate } from '../client/core/linking/local-auth.js';
+import type { Clock } from '../crypto/provider.js';
+import { systemClock } from '../crypto/provider.js';
 import { CliError } from './cli-error.js';
 
 /** Settings key of the PIN hash. */
@@ -122,4 +126,33 @@ export async function obtainPin(option: string | undefined): Promise<string> {
     return first;
   }
   throw new CliError('a PIN is required: pass --pin, set QUINTET_PIN, or run in a terminal');
+}
+
+/**
+ * The PIN for an approval: `--pin`, `$QUINTET_PIN`, or one hidden prompt on
+ * a terminal. Never echoed, logged or put in an error.
+ */
+export async function obtainApprovalPin(option: string | undefined): Promise<string> {
+  if (option !== undefined) return option;
+  const fromEnv = process.env['QUINTET_PIN'];
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+  if (process.stdin.isTTY) return promptHidden('PIN: ');
+  throw new CliError('a PIN is required: pass --pin, set QUINTET_PIN, or run in a terminal');
+}
+
+/**
+ * The approval gate of a profile: checks PINs against the stored scrypt
+ * hash, with the persistent 5-failure lockout. A profile without a PIN hash
+ * (a companion, or a damaged profile) cannot approve anything.
+ */
+export function pinGate(settings: SettingsStore, clock: Clock = systemClock): LocalAuthGate {
+  return new LocalAuthGate({
+    settings,
+    clock,
+    verify: async (pin) => {
+      const stored = await settings.get(PIN_SETTING);
+      if (stored === undefined) throw new CliError('this profile has no PIN; it cannot approve');
+      return verifyPin(pin, new TextDecoder().decode(stored));
+    },
+  });
 }

@@ -4,6 +4,8 @@
  * The registration token can come from the environment
  * (QUINTET_REGISTRATION_TOKEN) so it does not show in the process list.
  */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { LogLevel } from '../server/logger.js';
 import { startServer, type RunningServer, type StartServerOptions } from '../server/main.js';
@@ -43,7 +45,18 @@ export interface ServerCommandOptions {
   readonly maxFrameBytes?: number;
   readonly sync: 'normal' | 'full';
   readonly logLevel: LogLevel;
-  readonly web?: string;
+  /** A directory, or `false` with `--no-web`; undefined means the built-in app. */
+  readonly web?: string | false;
+}
+
+/**
+ * The browser companion built by `npm install` (web/dist inside the package),
+ * resolved from this file rather than the working directory so `npx quintet
+ * server` serves it from anywhere. Undefined when it has not been built.
+ */
+export function builtInWebDir(): string | undefined {
+  const dir = fileURLToPath(new URL('../../web/dist/', import.meta.url));
+  return existsSync(`${dir}index.html`) ? dir : undefined;
 }
 
 /** Maps CLI options to `startServer` options. */
@@ -64,8 +77,14 @@ export function serverOptionsFromCli(options: ServerCommandOptions): StartServer
     logLevel: options.logLevel,
     limits,
     ...(token === undefined || token === '' ? {} : { registrationToken: token }),
-    ...(options.web === undefined ? {} : { staticDir: options.web }),
+    ...webOption(options.web),
   };
+}
+
+function webOption(web: string | false | undefined): { staticDir?: string } {
+  if (web === false) return {};
+  const dir = web ?? builtInWebDir();
+  return dir === undefined ? {} : { staticDir: dir };
 }
 
 /** Starts the server, prints where it listens, and stops cleanly on SIGINT/SIGTERM. */
@@ -119,7 +138,8 @@ export function addServerCommand(program: Command): Command {
         .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
         .default('info'),
     )
-    .option('--web <dir>', 'serve a static web app from this directory at /')
+    .option('--web <dir>', 'serve the web app from this directory at / (default: the built-in one)')
+    .option('--no-web', 'serve no web app')
     .action(async (options: ServerCommandOptions) => {
       await runServerCommand(options);
     });

@@ -11,6 +11,12 @@ import type { ClientEvent } from '../client/core/events.js';
 import type { DeviceStore } from '../client/core/store/device-store.js';
 import { WsTransport } from '../client/transport/ws-transport.js';
 import { DEFAULT_SERVER_URL, openProfileStore, profileDir } from './profile.js';
+import {
+  isDeviceRemovedError,
+  loggedOutError,
+  refuseIfLoggedOut,
+  wipeProfile,
+} from './commands/logged-out.js';
 
 /** The real environment. */
 export const nodeContext: ProtocolContext = {
@@ -54,6 +60,8 @@ export async function openClientSession(
   const store = openProfileStore(dir);
   try {
     const account = await store.account.getRequired();
+    // A removed device says so, every time, instead of failing obscurely.
+    refuseIfLoggedOut(account);
     const serverUrl =
       options.server ?? (account.serverUrl !== '' ? account.serverUrl : DEFAULT_SERVER_URL);
     context.server = serverUrl;
@@ -64,6 +72,10 @@ export async function openClientSession(
       await client.start();
     } catch (error) {
       await transport.close();
+      if (isDeviceRemovedError(error)) {
+        await wipeProfile(dir, store, account, 'removed');
+        throw loggedOutError('removed');
+      }
       throw error;
     }
     return {

@@ -35,6 +35,9 @@ import { CryptoError, type CryptoProvider } from './provider.js';
  */
 /** RFC 5869 §2.2: an absent salt is HashLen zero bytes. */
 const ZERO_SALT = new Uint8Array(32);
+/** HKDF's one-byte block counters T(1)..T(255), made once rather than per block. */
+const HKDF_COUNTERS = Array.from({ length: 256 }, (_, i) => new Uint8Array([i]));
+const NO_BYTES = new Uint8Array(0);
 
 const PLACEHOLDER_X = 'A'.repeat(43);
 
@@ -53,6 +56,20 @@ function plain(buf: Buffer | ArrayBuffer): Uint8Array {
     return new Uint8Array(buf.buffer, 0, buf.byteLength);
   }
   return new Uint8Array(buf);
+}
+
+/**
+ * `update` and `final` outputs as one plain array. Written out rather than
+ * `plain(Buffer.concat(...))`, which would copy twice (into a pooled Buffer,
+ * then out of the pool); when one part is empty the other is used as it is.
+ */
+function joined(head: Buffer, tail: Buffer): Uint8Array {
+  if (tail.length === 0) return plain(head);
+  if (head.length === 0) return plain(tail);
+  const out = new Uint8Array(head.length + tail.length);
+  out.set(head, 0);
+  out.set(tail, head.length);
+  return out;
 }
 
 function requireLength(value: Uint8Array, length: number, what: string): void {
@@ -207,13 +224,12 @@ export const nodeCrypto: CryptoProvider = {
       .update(ikm)
       .digest();
     const out = new Uint8Array(length);
-    let block: Uint8Array = new Uint8Array(0);
+    let block: Uint8Array = NO_BYTES;
     for (let offset = 0, counter = 1; offset < length; counter++) {
-      block = createHmac('sha256', prk)
-        .update(block)
-        .update(info)
-        .update(new Uint8Array([counter]))
-        .digest();
+      const counterByte = HKDF_COUNTERS[counter];
+      // Unreachable after the length check above (counter ≤ 255).
+      if (counterByte === undefined) throw new CryptoError('invalid-argument', 'HKDF too long');
+      block = createHmac('sha256', prk).update(block).update(info).update(counterByte).digest();
       out.set(block.subarray(0, Math.min(block.length, length - offset)), offset);
       offset += block.length;
     }
@@ -224,7 +240,7 @@ export const nodeCrypto: CryptoProvider = {
     requireLength(key, 32, 'AES-256 key');
     requireLength(iv, AES_BLOCK, 'CBC IV');
     const cipher = createCipheriv('aes-256-cbc', key, iv);
-    return plain(Buffer.concat([cipher.update(plaintext), cipher.final()]));
+    return joined(cipher.update(plaintext), cipher.final());
   },
 
   async aes256CbcDecrypt(key, iv, ciphertext) {
@@ -235,7 +251,7 @@ export const nodeCrypto: CryptoProvider = {
     }
     const decipher = createDecipheriv('aes-256-cbc', key, iv);
     try {
-      return plain(Buffer.concat([decipher.update(ciphertext), decipher.final()]));
+      return joined(decipher.update(ciphertext), decipher.final());
     } catch (cause) {
       throw decryptFailed('CBC padding check', cause);
     }

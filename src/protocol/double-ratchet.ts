@@ -12,9 +12,14 @@
 import { CryptoError } from '../crypto/provider.js';
 import { messageKeySeed, nextChainKey, type ChainKey } from './chain-key.js';
 import type { ProtocolContext } from './context.js';
-import { generateKeyPair, PrivateKey } from './curve.js';
+import { generateKeyPair } from './curve.js';
 import { ProtocolError } from './errors.js';
 import { deriveMessageKeys } from './message-keys.js';
+import {
+  cachedRatchetPrivateKey,
+  forgetRatchetKey,
+  rememberRatchetKey,
+} from './ratchet-key-cache.js';
 import { createChain, type RatchetStep } from './root-key.js';
 import {
   MAX_FORWARD_JUMPS,
@@ -80,7 +85,10 @@ export async function decryptWithState(
   if (existing !== undefined) {
     chainKey = existing.chainKey;
   } else {
-    const ours = PrivateKey.fromStorageBytes(state.senderChain.ratchetPrivateKey);
+    const ours = cachedRatchetPrivateKey(
+      state.senderChain.ratchetKey,
+      state.senderChain.ratchetPrivateKey,
+    );
     newChain = await createChain(crypto, state.rootKey, message.senderRatchetKey(), ours);
     chainKey = newChain.chainKey;
   }
@@ -139,7 +147,13 @@ export async function decryptWithState(
   // key with a fresh one of ours. Drawn only now, after the message proved
   // authentic, so a forged message costs no randomness and changes nothing.
   let sending:
-    { ratchet: Awaited<ReturnType<typeof generateKeyPair>>; step: RatchetStep } | undefined;
+    | {
+        ratchet: Awaited<ReturnType<typeof generateKeyPair>>;
+        step: RatchetStep;
+        ratchetKey: Uint8Array;
+        ratchetPrivateKey: Uint8Array;
+      }
+    | undefined;
   if (newChain !== undefined) {
     const ratchet = await generateKeyPair(crypto, ctx.random);
     const step = await createChain(
@@ -148,7 +162,12 @@ export async function decryptWithState(
       message.senderRatchetKey(),
       ratchet.privateKey,
     );
-    sending = { ratchet, step };
+    sending = {
+      ratchet,
+      step,
+      ratchetKey: ratchet.publicKey.serialize().slice(),
+      ratchetPrivateKey: ratchet.privateKey.toStorageBytes(),
+    };
   }
 
   // Commit: synchronous, so nothing can fail half way.
@@ -162,15 +181,20 @@ export async function decryptWithState(
     const messageKeys: SkippedMessageKey[] = [];
     appendSkipped(messageKeys, source.skipped);
     state.addReceiverChain({
-      ratchetKey: message.senderRatchetKeyBytes,
+      // A copy: the message's field is a view into the whole message.
+      ratchetKey: message.senderRatchetKeyBytes.slice(),
       chainKey: source.next,
       messageKeys,
     });
     // libsignal: previous counter = last index sent on the old chain (0 if none).
     state.previousCounter = Math.max(state.senderChain.chainKey.index - 1, 0);
+    // The replaced ratchet key is no longer needed: drop it from the key
+    // cache so it does not outlive the ratchet step in memory.
+    forgetRatchetKey(state.senderChain.ratchetKey);
+    rememberRatchetKey(sending.ratchetKey, sending.ratchet.privateKey, sending.ratchetPrivateKey);
     state.senderChain = {
-      ratchetKey: sending.ratchet.publicKey.serialize().slice(),
-      ratchetPrivateKey: sending.ratchet.privateKey.toStorageBytes(),
+      ratchetKey: sending.ratchetKey,
+      ratchetPrivateKey: sending.ratchetPrivateKey,
       chainKey: sending.step.chainKey,
     };
     state.rootKey = sending.step.rootKey;

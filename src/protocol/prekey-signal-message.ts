@@ -43,14 +43,14 @@ export class PreKeySignalMessage {
     readonly identityKey: PublicKey;
     readonly message: SignalMessage;
   }): PreKeySignalMessage {
-    const w = new ProtoWriter(fields.message.serialized.length + 96);
-    if (fields.preKeyId !== undefined) w.uint(1, fields.preKeyId);
-    w.bytes(2, fields.baseKey.serialize())
-      .bytes(3, fields.identityKey.serialize())
-      .bytes(4, fields.message.serialized)
-      .uint(5, fields.registrationId)
-      .uint(6, fields.signedPreKeyId);
-    const body = w.finish();
+    const body = ProtoWriter.encode((w) => {
+      if (fields.preKeyId !== undefined) w.uint(1, fields.preKeyId);
+      w.bytes(2, fields.baseKey.serialize())
+        .bytes(3, fields.identityKey.serialize())
+        .bytes(4, fields.message.serialized)
+        .uint(5, fields.registrationId)
+        .uint(6, fields.signedPreKeyId);
+    });
     const serialized = new Uint8Array(1 + body.length);
     serialized[0] = VERSION_BYTE;
     serialized.set(body, 1);

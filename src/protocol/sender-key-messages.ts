@@ -107,10 +107,10 @@ function encodeWire(
   iteration: number,
   tail: (w: ProtoWriter) => void,
 ): Uint8Array {
-  const writer = new ProtoWriter(160);
-  writer.bytes(1, distributionIdToBytes(id)).uint(2, chainId).uint(3, iteration);
-  tail(writer);
-  const body = writer.finish();
+  const body = ProtoWriter.encode((writer) => {
+    writer.bytes(1, distributionIdToBytes(id)).uint(2, chainId).uint(3, iteration);
+    tail(writer);
+  });
   const out = new Uint8Array(1 + body.length);
   out[0] = versionByte(version);
   out.set(body, 1);

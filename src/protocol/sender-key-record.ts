@@ -241,10 +241,11 @@ export class SenderKeyRecord {
 
   /** The persisted bytes. */
   serialize(): Uint8Array {
-    const writer = new ProtoWriter(256);
-    writer.uint(1, SENDER_KEY_RECORD_FORMAT);
-    for (const state of this.#states) writer.message(2, (w) => state.encodeInto(w));
-    return writer.finish();
+    const states = this.#states;
+    return ProtoWriter.encode((writer) => {
+      writer.uint(1, SENDER_KEY_RECORD_FORMAT);
+      for (const state of states) writer.message(2, (w) => state.encodeInto(w));
+    });
   }
 
   /** Number of chains held (0..5). */

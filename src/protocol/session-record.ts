@@ -88,12 +88,13 @@ export class SessionRecord {
 
   /** Serializes the record (`RecordStructure`). */
   serialize(): Uint8Array {
-    const w = new ProtoWriter(1024);
-    w.uint(1, SESSION_RECORD_FORMAT);
     const current = this.#current;
-    if (current !== undefined) w.message(2, (m) => current.encode(m));
-    for (const state of this.#previous) w.message(3, (m) => state.encode(m));
-    return w.finish();
+    const previous = this.#previous;
+    return ProtoWriter.encode((w) => {
+      w.uint(1, SESSION_RECORD_FORMAT);
+      if (current !== undefined) w.message(2, (m) => current.encode(m));
+      for (const state of previous) w.message(3, (m) => state.encode(m));
+    });
   }
 
   /** Parses a stored record; `ProtocolError('invalid-state')` on anything malformed. */

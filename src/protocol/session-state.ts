@@ -164,9 +164,7 @@ export class SessionState implements SessionStateFields {
 
   /** Standalone `SessionStructure` bytes. */
   serialize(): Uint8Array {
-    const w = new ProtoWriter(512);
-    this.encode(w);
-    return w.finish();
+    return ProtoWriter.encode((w) => this.encode(w));
   }
 
   /** Parses `SessionStructure` bytes; `ProtocolError('invalid-state')` on anything malformed. */

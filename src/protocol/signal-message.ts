@@ -91,12 +91,13 @@ export class SignalMessage {
     senderIdentity: Uint8Array,
     receiverIdentity: Uint8Array,
   ): Promise<SignalMessage> {
-    const body = new ProtoWriter(fields.ciphertext.length + 64)
-      .bytes(1, fields.senderRatchetKey)
-      .uint(2, fields.counter)
-      .uint(3, fields.previousCounter)
-      .bytes(4, fields.ciphertext)
-      .finish();
+    const body = ProtoWriter.encode((w) =>
+      w
+        .bytes(1, fields.senderRatchetKey)
+        .uint(2, fields.counter)
+        .uint(3, fields.previousCounter)
+        .bytes(4, fields.ciphertext),
+    );
     const unsigned = new Uint8Array(1 + body.length + MAC_LENGTH);
     unsigned[0] = VERSION_BYTE;
     unsigned.set(body, 1);
@@ -126,8 +127,11 @@ export class SignalMessage {
       throw new ProtocolError('invalid-message', 'message too short');
     }
     checkVersionByte(serialized[0]);
+    // One copy of the whole message; the fields are views into it, so later
+    // changes to the caller's buffer cannot reach what was parsed and MACed.
+    const own = copyBytes(serialized);
     const reader: ProtoReader = new ProtoReader(
-      serialized.subarray(1, serialized.length - MAC_LENGTH),
+      own.subarray(1, own.length - MAC_LENGTH),
       'invalid-message',
     );
     let ratchetKey: Uint8Array | undefined;
@@ -162,13 +166,7 @@ export class SignalMessage {
     }
     // Validate the key now so a bad key is an 'invalid-key' at the door.
     const parsedKey = parsePublicKey(ratchetKey, 'ratchet key');
-    const message = new SignalMessage(
-      copyBytes(ratchetKey),
-      counter,
-      previousCounter,
-      copyBytes(ciphertext),
-      copyBytes(serialized),
-    );
+    const message = new SignalMessage(ratchetKey, counter, previousCounter, ciphertext, own);
     message.#ratchetKey = parsedKey;
     return message;
   }

@@ -17,6 +17,7 @@
 import { concatBytes } from './bytes.js';
 import type { ProtocolContext } from './context.js';
 import { agree, generateKeyPair, type KeyPair, type PublicKey } from './curve.js';
+import { rememberRatchetKey } from './ratchet-key-cache.js';
 import { createChain } from './root-key.js';
 import { CIPHERTEXT_MESSAGE_VERSION } from './signal-message.js';
 import { SessionState } from './session-state.js';
@@ -81,6 +82,11 @@ export async function initializeAliceSession(
   const { rootKey } = await deriveInitialKeys(ctx, agreements);
   const ratchet = await generateKeyPair(crypto, ctx.random);
   const step = await createChain(crypto, rootKey, p.theirSignedPreKey, ratchet.privateKey);
+  const ratchetKey = ratchet.publicKey.serialize().slice();
+  const ratchetPrivateKey = ratchet.privateKey.toStorageBytes();
+  // Bob's first reply ratchets with this key: keep the object (and the
+  // provider's imported key) instead of rebuilding it from the record.
+  rememberRatchetKey(ratchetKey, ratchet.privateKey, ratchetPrivateKey);
   return new SessionState({
     sessionVersion: CIPHERTEXT_MESSAGE_VERSION,
     localIdentityKey: p.ourIdentityKeyPair.publicKey.serialize().slice(),
@@ -88,8 +94,8 @@ export async function initializeAliceSession(
     rootKey: step.rootKey,
     previousCounter: 0,
     senderChain: {
-      ratchetKey: ratchet.publicKey.serialize().slice(),
-      ratchetPrivateKey: ratchet.privateKey.toStorageBytes(),
+      ratchetKey,
+      ratchetPrivateKey,
       chainKey: step.chainKey,
     },
     // libsignal also files the X3DH chain key as a receiving chain for Bob's

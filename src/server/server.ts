@@ -239,6 +239,12 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       for (const connection of connections) connection.terminate();
       http.closeAllConnections();
       await stopped;
+      // Let every connection's close handler run (it records last-seen
+      // times) before the store flushes and closes.
+      const deadline = Date.now() + 2000;
+      while (connections.size > 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
       await store.close();
       logger.info('server stopped');
     })();

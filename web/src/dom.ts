@@ -56,9 +56,11 @@ export function h<K extends keyof HTMLElementTagNameMap>(
     if (props.minLength !== undefined) el.minLength = props.minLength;
     if (props.maxLength !== undefined) el.maxLength = props.maxLength;
   }
-  if (props.onclick !== undefined) el.addEventListener('click', props.onclick);
-  if (props.onsubmit !== undefined) el.addEventListener('submit', props.onsubmit);
-  if (props.oninput !== undefined) el.addEventListener('input', props.oninput);
+  // Widened to HTMLElement: the tag union defeats addEventListener's overloads.
+  const target: HTMLElement = el;
+  if (props.onclick !== undefined) target.addEventListener('click', props.onclick);
+  if (props.onsubmit !== undefined) target.addEventListener('submit', props.onsubmit);
+  if (props.oninput !== undefined) target.addEventListener('input', props.oninput);
   append(el, children);
   return el;
 }

@@ -21,12 +21,16 @@ export class Notices {
       'div',
       { class: `notice notice-${kind}`, role: kind === 'error' ? 'alert' : 'status' },
       h('span', {}, text),
-      h('button', {
-        class: 'notice-close',
-        type: 'button',
-        ariaLabel: 'Dismiss',
-        onclick: () => notice.remove(),
-      }, '×'),
+      h(
+        'button',
+        {
+          class: 'notice-close',
+          type: 'button',
+          ariaLabel: 'Dismiss',
+          onclick: () => notice.remove(),
+        },
+        '×',
+      ),
     );
     this.area.append(notice);
     if (kind === 'info') setTimeout(() => notice.remove(), 5_000);

@@ -11,6 +11,7 @@ import type { ClientEvent } from '../../client/core/events.js';
 import type { StoredMessage } from '../../client/core/store/records.js';
 import { CliError } from '../cli-error.js';
 import { runCommand } from '../run.js';
+import { noticeLine } from './notices.js';
 import { openClientSession, type ClientCommandOptions } from '../session.js';
 
 interface ReceiveOptions extends ClientCommandOptions {
@@ -38,13 +39,17 @@ export function formatMessage(message: StoredMessage, json: boolean): string {
       from: message.sender,
       fromDevice: message.senderDevice,
       chat: message.chat,
+      outgoing: message.outgoing,
       text: message.text,
       sentAt: message.sentAt,
       receivedAt: message.receivedAt,
     });
   }
   const when = new Date(message.sentAt).toISOString();
-  return `[${when}] ${message.sender}.${message.senderDevice}: ${message.text}`;
+  const who = message.outgoing
+    ? `${message.sender}.${message.senderDevice} → ${message.chat}`
+    : `${message.sender}.${message.senderDevice}`;
+  return `[${when}] ${who}: ${message.text}`;
 }
 
 function report(event: ClientEvent, json: boolean): void {
@@ -60,6 +65,25 @@ function report(event: ClientEvent, json: boolean): void {
     case 'error':
       process.stderr.write(`warning: ${event.message} (${event.code})\n`);
       return;
+    case 'read':
+      if (json) {
+        process.stdout.write(
+          `${JSON.stringify({ type: 'read', chat: event.chat, ids: event.messageIds.map(toHex), fromDevice: event.fromDevice })}\n`,
+        );
+      }
+      return;
+    case 'logged-out':
+      if (json) {
+        process.stdout.write(`${JSON.stringify({ type: 'logged-out', reason: event.reason })}\n`);
+      }
+      process.stderr.write(`${noticeLine(event) ?? ''}\n`);
+      return;
+    case 'device-refused':
+    case 'account-key-changed':
+    case 'session-refused':
+      process.stderr.write(`${noticeLine(event) ?? ''}\n`);
+      return;
+    case 'devices-changed':
     case 'receipt':
     case 'retry-request':
     case 'queue-drained':

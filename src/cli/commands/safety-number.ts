@@ -1,11 +1,14 @@
 /**
  * `quintet safety-number <account>`: the 60-digit number to compare with the
  * peer in person or over another channel; equal numbers mean no one
- * substituted either side's keys.
+ * substituted either side's keys. One number per account pair, from the
+ * account keys: linking or removing companions does not change it, a
+ * reinstalled primary does (with a notice on stderr).
  */
 import type { Command } from 'commander';
 import { validateAccountName } from '../../wire/account-name.js';
 import { runCommand } from '../run.js';
+import { printNotices } from './notices.js';
 import { openClientSession, type ClientCommandOptions } from '../session.js';
 
 /** Groups the 60 digits in twelve blocks of five, as Signal shows them. */
@@ -30,6 +33,7 @@ export function addSafetyNumberCommand(program: Command): void {
           process.stdout.write(`${formatSafetyNumber(fingerprint.displayable)}\n`);
         } finally {
           await session.close();
+          await printNotices(session.events);
         }
       }),
     );

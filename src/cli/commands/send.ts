@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { toHex } from '../../client/core/bytes.js';
 import { validateAccountName } from '../../wire/account-name.js';
 import { runCommand } from '../run.js';
+import { printNotices } from './notices.js';
 import { openClientSession, type ClientCommandOptions } from '../session.js';
 
 /** Adds `send` to the program. */
@@ -28,7 +29,7 @@ export function addSendCommand(program: Command): void {
           const id = toHex(sent.message.id);
           if (options.json === true) {
             process.stdout.write(
-              `${JSON.stringify({ id, to: account, devices: sent.outcome.devices, queuedOnly: sent.outcome.queuedOnly, sentAt: sent.message.sentAt })}\n`,
+              `${JSON.stringify({ id, to: account, devices: sent.outcome.devices, refused: sent.outcome.refused, ownDevices: sent.ownDevices?.devices ?? [], queuedOnly: sent.outcome.queuedOnly, sentAt: sent.message.sentAt })}\n`,
             );
           } else {
             const where = sent.outcome.queuedOnly ? 'queued' : 'delivered to the server';
@@ -38,6 +39,7 @@ export function addSendCommand(program: Command): void {
           }
         } finally {
           await session.close();
+          await printNotices(session.events);
         }
       }),
     );

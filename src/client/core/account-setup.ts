@@ -15,6 +15,7 @@ import type { PreKeyRecord } from '../../protocol/prekey-records.js';
 import { authenticationPayload } from '../../wire/auth.js';
 import { validateAccountName } from '../../wire/account-name.js';
 import { ClientError } from './errors.js';
+import { initialLinkState } from './linking/link-state.js';
 import type { PreKeyInit, ServerApi } from './server-api.js';
 import type { DeviceStore } from './store/device-store.js';
 import type { LocalAccount } from './store/records.js';
@@ -62,6 +63,11 @@ export async function signChallenge(
  * committed locally before the server call and the account record after it,
  * so a failure (name taken, server down) leaves a profile that is still
  * "not registered" and can simply try again.
+ *
+ * The request also publishes the account's first signed device list (a
+ * random `rawId`, `currentIndex` 0, no companions), so senders can run the
+ * device-list validation from the very first message; the primary keeps
+ * that link state to vouch for companions later.
  */
 export async function registerAccount(
   ctx: ProtocolContext,
@@ -77,6 +83,7 @@ export async function registerAccount(
   const registrationId = generateRegistrationId(ctx.random);
   const signedPreKey = await generateSignedPreKey(ctx, identity, FIRST_SIGNED_PRE_KEY_ID);
   const preKeys = await generatePreKeys(ctx, 1, PRE_KEY_BATCH);
+  const link = await initialLinkState(ctx, identity);
   await store.transaction(async (tx) => {
     await tx.protocol.identity.setLocalIdentity(identity, registrationId);
     await tx.protocol.signedPreKeys.storeSignedPreKey(signedPreKey.id, signedPreKey);
@@ -97,6 +104,7 @@ export async function registerAccount(
     },
     preKeys: wirePreKeys(preKeys),
     deviceName: options.deviceName ?? '',
+    signedKeyIndexList: link.signedKeyIndexList,
   });
   const local: LocalAccount = {
     account,
@@ -106,6 +114,7 @@ export async function registerAccount(
     createdAt: ctx.clock.now(),
     nextPreKeyId: PRE_KEY_BATCH + 1,
     signedPreKeyId: signedPreKey.id,
+    link,
   };
   await store.account.put(local);
   return local;

@@ -21,9 +21,11 @@ import { Outbox, type SentText } from './outbox.js';
 import { Receipts } from './receipts.js';
 import { Receiver } from './receiver.js';
 import { RetryManager } from './retry.js';
-import { safetyNumber } from './safety-number.js';
+import { accountSafetyNumber, ownAccountKey } from './devices/account-key.js';
+import { DeviceDirectory } from './devices/device-directory.js';
 import { ServerApi } from './server-api.js';
 import { SessionManager } from './session-manager.js';
+import type { AccountDevices } from './devices/device-directory.js';
 import type { DeviceStore } from './store/device-store.js';
 import type { LocalAccount } from './store/records.js';
 import type { Transport } from './transport.js';
@@ -47,6 +49,7 @@ interface Running {
   readonly outbox: Outbox;
   readonly receipts: Receipts;
   readonly receiver: Receiver;
+  readonly directory: DeviceDirectory;
   readonly pushLoop: Promise<void>;
 }
 
@@ -88,15 +91,35 @@ export class QuintetClient {
   async start(): Promise<void> {
     if (this.#running !== undefined) return;
     const auth = await authenticateDevice(this.#ctx, this.#store, this.#api);
-    const self = { account: auth.account.account, deviceId: auth.account.deviceId };
-    const sessions = new SessionManager(this.#ctx, this.#store, this.#api, this.#queue, self);
-    const outbox = new Outbox(this.#ctx, this.#store, sessions, self);
-    const receipts = new Receipts(outbox);
-    const retries = new RetryManager(this.#store, outbox, sessions, this.#events, self);
+    const local = auth.account;
+    const self = {
+      account: local.account,
+      deviceId: local.deviceId,
+      signedDeviceIdentity: local.signedDeviceIdentity,
+    };
+    const emit = (event: ClientEvent): void => this.#events.emit(event);
+    const store = this.#store;
+    const directory = new DeviceDirectory(this.#ctx, store, this.#api, emit, {
+      account: self.account,
+      deviceId: self.deviceId,
+      ownAccountKey: () => ownAccountKey(store),
+    });
+    const sessions = new SessionManager(
+      this.#ctx,
+      store,
+      this.#api,
+      this.#queue,
+      directory,
+      emit,
+      self,
+    );
+    const outbox = new Outbox(this.#ctx, store, sessions, emit, self);
+    const receipts = new Receipts(outbox, store, emit, self);
+    const retries = new RetryManager(store, outbox, sessions, this.#events, self);
     const background = this.#background;
     const receiver = new Receiver(
       this.#ctx,
-      this.#store,
+      store,
       this.#api,
       this.#queue,
       this.#events,
@@ -108,6 +131,7 @@ export class QuintetClient {
         retryRequested: (from, device, request) =>
           background.spawn('re-send', () => retries.handleRequest(from, device, request)),
       },
+      directory,
       self,
     );
     this.#running = {
@@ -115,7 +139,8 @@ export class QuintetClient {
       outbox,
       receipts,
       receiver,
-      pushLoop: this.#pushLoop(receiver),
+      directory,
+      pushLoop: this.#pushLoop(receiver, directory),
     };
     background.spawn('sent-message pruning', async () => {
       await outbox.prune();
@@ -125,19 +150,37 @@ export class QuintetClient {
     );
   }
 
-  /** Sends a text message to every device of `to`. */
+  /**
+   * Sends a text message to every verified device of `to`, and a copy to
+   * this account's other devices.
+   */
   async sendText(to: string, text: string): Promise<SentText> {
     return this.#started().outbox.sendText(to, text);
   }
 
-  /** Sends read receipts for messages of `chat` to every device of that account. */
+  /**
+   * Marks messages of `chat` read: read receipts to every device of that
+   * account, and a read sync to this account's other devices.
+   */
   async markRead(chat: string, messageIds: readonly Uint8Array[]): Promise<void> {
-    await this.#started().receipts.sendRead(chat, messageIds);
+    await this.#started().receipts.markRead(chat, messageIds);
   }
 
-  /** The safety number with `account`. */
+  /**
+   * The safety number with `account`: one per account pair, from both
+   * account keys (refreshes the peer's device view first, so a changed key
+   * is reported as an `account-key-changed` event).
+   */
   async safetyNumber(account: string): Promise<Fingerprint> {
-    return safetyNumber(this.#ctx, this.#store, this.#api, account);
+    return accountSafetyNumber(this.#ctx, this.#store, this.#started().directory, account);
+  }
+
+  /**
+   * The verified devices of `account` (refetched and validated now), and the
+   * served devices that failed verification.
+   */
+  async verifiedDevices(account: string): Promise<AccountDevices> {
+    return this.#started().directory.refresh(account);
   }
 
   /** Resolves when every envelope received so far and every follow-up has finished. */
@@ -164,9 +207,9 @@ export class QuintetClient {
     return this.#running;
   }
 
-  async #pushLoop(receiver: Receiver): Promise<void> {
+  async #pushLoop(receiver: Receiver, directory: DeviceDirectory): Promise<void> {
     try {
-      for await (const push of this.#transport.pushes) this.#onPush(receiver, push);
+      for await (const push of this.#transport.pushes) this.#onPush(receiver, directory, push);
     } catch (error) {
       this.#events.emit({ type: 'error', code: errorCode(error), message: 'connection failed' });
     }
@@ -174,7 +217,7 @@ export class QuintetClient {
     this.#events.emit({ type: 'disconnected' });
   }
 
-  #onPush(receiver: Receiver, push: Push): void {
+  #onPush(receiver: Receiver, directory: DeviceDirectory, push: Push): void {
     switch (push.kind.case) {
       case 'envelope': {
         if (!this.#receive) return;
@@ -197,6 +240,22 @@ export class QuintetClient {
         this.#background.spawn('prekey top-up', () => this.#topUp(remaining, Infinity));
         return;
       }
+      case 'deviceListChanged': {
+        // Revalidate now: removed devices lose their sessions at once, and
+        // the next send already uses the new set.
+        const account = push.kind.value.account;
+        directory.invalidate(account);
+        this.#background.spawn('device list refresh', async () => {
+          if (account === this.account.account || (await directory.knows(account))) {
+            await directory.refresh(account);
+          }
+        });
+        return;
+      }
+      case 'loggedOut':
+        this.#events.emit({ type: 'logged-out', reason: push.kind.value.reason });
+        return;
+      case 'linkApproved':
       case undefined:
         return;
     }

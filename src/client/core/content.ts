@@ -45,8 +45,20 @@ export function parseContent(bytes: Uint8Array): Content {
         throw new ClientError('invalid-content', 'receipt message ids must be 16 bytes');
       }
       break;
-    case 'decryptionErrorMessage':
     case 'deviceSentMessage':
+      if (body.value.message?.messageId.length !== MESSAGE_ID_LENGTH) {
+        throw new ClientError('invalid-content', 'sent message id must be 16 bytes');
+      }
+      break;
+    case 'syncMessage': {
+      const sync = body.value.body;
+      if (sync.case === undefined) throw new ClientError('invalid-content', 'empty sync message');
+      if (sync.value.messageIds.some((id) => id.length !== MESSAGE_ID_LENGTH)) {
+        throw new ClientError('invalid-content', 'read sync message ids must be 16 bytes');
+      }
+      break;
+    }
+    case 'decryptionErrorMessage':
       break;
     case undefined:
       throw new ClientError('invalid-content', 'content carries no message');

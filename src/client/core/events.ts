@@ -68,6 +68,71 @@ export interface ClientErrorEvent {
   readonly message: string;
 }
 
+/**
+ * A device of `account` gets nothing from this device: it failed Automatic
+ * Device Verification (an unsigned or unlisted device, a bad signature, a
+ * replayed older device list, …). The CLI prints
+ * `warning: not sending to bob device 3: signature-mismatch`.
+ */
+export interface DeviceRefusedEvent {
+  readonly type: 'device-refused';
+  readonly account: string;
+  readonly deviceId: number;
+  /** A stable reason: an ADV reject reason or error code. */
+  readonly reason: string;
+}
+
+/**
+ * The account key (primary identity) of `account` changed: its owner
+ * reinstalled Quintet on the primary, or the server substitutes keys. All
+ * sessions with the old devices were dropped and the new key is trusted
+ * from now on; the safety number changed, so the user should compare it
+ * again.
+ */
+export interface AccountKeyChangedEvent {
+  readonly type: 'account-key-changed';
+  readonly account: string;
+}
+
+/**
+ * An incoming first message (a prekey message) from `from`/`fromDevice` was
+ * refused: the sending device could not be verified as vouched for by the
+ * account key, so no session was created and the message was dropped.
+ */
+export interface SessionRefusedEvent {
+  readonly type: 'session-refused';
+  readonly from: string;
+  readonly fromDevice: number;
+  readonly timestamp: number;
+  readonly reason: string;
+}
+
+/** The verified device set of `account` changed (a companion linked or removed). */
+export interface DevicesChangedEvent {
+  readonly type: 'devices-changed';
+  readonly account: string;
+  readonly added: readonly number[];
+  readonly removed: readonly number[];
+}
+
+/** Another device of this account read messages of `chat` (read sync). */
+export interface ReadSyncEvent {
+  readonly type: 'read';
+  readonly chat: string;
+  readonly messageIds: readonly Uint8Array[];
+  readonly fromDevice: number;
+}
+
+/**
+ * The server removed this device (remote logout by the primary, own logout,
+ * inactivity); nothing sent afterwards reaches it.
+ */
+export interface LoggedOutEvent {
+  readonly type: 'logged-out';
+  /** The server's reason: `removed`, `logout`, `primary-inactive`, `inactive`. */
+  readonly reason: string;
+}
+
 /** The connection to the server ended. */
 export interface DisconnectedEvent {
   readonly type: 'disconnected';
@@ -82,6 +147,12 @@ export type ClientEvent =
   | QueueDrainedEvent
   | PreKeysUploadedEvent
   | ClientErrorEvent
+  | DeviceRefusedEvent
+  | AccountKeyChangedEvent
+  | SessionRefusedEvent
+  | DevicesChangedEvent
+  | ReadSyncEvent
+  | LoggedOutEvent
   | DisconnectedEvent;
 
 /** Turns any thrown value into the stable code an event carries. */

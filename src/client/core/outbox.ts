@@ -1,10 +1,16 @@
 /**
  * Outgoing messages: builds the `Content`, pads it, hands it to the session
  * manager for fanout, and keeps what a retry request may ask for again.
+ *
+ * A chat message goes out twice, concurrently: to every verified device of
+ * the recipient, and — wrapped in `DeviceSentMessage { destination, message }`
+ * — to every other device of this account, so each of them shows it as sent
+ * in the right chat (self-sync).
  */
 import type { ProtocolContext } from '../../protocol/context.js';
-import type { Content } from '../../gen/quintet/v1/content_pb.js';
+import type { Content, DataMessage } from '../../gen/quintet/v1/content_pb.js';
 import { encodeContent, MESSAGE_ID_LENGTH, serializeContent, type ContentInit } from './content.js';
+import { errorCode, type ClientEvent } from './events.js';
 import type { SessionManager, SendOutcome } from './session-manager.js';
 import type { DeviceStore } from './store/device-store.js';
 import type { StoredMessage } from './store/records.js';
@@ -15,7 +21,10 @@ export const SENT_MESSAGE_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
 /** A text message that was sent. */
 export interface SentText {
   readonly message: StoredMessage;
+  /** The send to the recipient's devices. */
   readonly outcome: SendOutcome;
+  /** The copy to this account's other devices; undefined if that send failed (an `error` event says so). */
+  readonly ownDevices: SendOutcome | undefined;
 }
 
 /** Sends contents and remembers them for retries. */
@@ -26,6 +35,7 @@ export class Outbox {
     private readonly ctx: ProtocolContext,
     private readonly store: DeviceStore,
     private readonly sessions: SessionManager,
+    private readonly emit: (event: ClientEvent) => void,
     private readonly self: { readonly account: string; readonly deviceId: number },
   ) {}
 
@@ -38,7 +48,13 @@ export class Outbox {
     return this.#lastTimestamp;
   }
 
-  /** Sends a chat message and stores it as outgoing. */
+  /**
+   * Sends a chat message to the recipient's devices and a copy to this
+   * account's other devices, and stores it as outgoing. Fails when the
+   * recipient send fails; a failed own-device copy is reported as an event
+   * (the recipient already has the message, so failing would invite a
+   * duplicate re-send).
+   */
   async sendText(destination: string, text: string): Promise<SentText> {
     const timestamp = this.nextTimestamp();
     const id = this.ctx.random(MESSAGE_ID_LENGTH);
@@ -53,15 +69,40 @@ export class Outbox {
       outgoing: true,
       receipts: {},
     };
-    const outcome = await this.sendContent(
+    const data = { messageId: id, text, timestamp: BigInt(timestamp) };
+    const toRecipient = this.sendContent(
       destination,
-      {
-        body: { case: 'dataMessage', value: { messageId: id, text, timestamp: BigInt(timestamp) } },
-      },
+      { body: { case: 'dataMessage', value: data } },
       timestamp,
     );
+    const toOwn =
+      destination === this.self.account
+        ? Promise.resolve(undefined)
+        : this.#sendOwnCopy(destination, data, timestamp);
+    const [outcome, ownDevices] = await Promise.all([toRecipient, toOwn]);
     await this.store.messages.put(message);
-    return { message, outcome };
+    return { message, outcome, ownDevices };
+  }
+
+  async #sendOwnCopy(
+    destination: string,
+    data: Pick<DataMessage, 'messageId' | 'text' | 'timestamp'>,
+    timestamp: number,
+  ): Promise<SendOutcome | undefined> {
+    try {
+      return await this.sendContent(
+        this.self.account,
+        { body: { case: 'deviceSentMessage', value: { destination, message: data } } },
+        timestamp,
+      );
+    } catch (error) {
+      this.emit({
+        type: 'error',
+        code: errorCode(error),
+        message: 'the copy for your other devices could not be sent',
+      });
+      return undefined;
+    }
   }
 
   /** Encrypts and sends any content, keeping a copy for retry requests. */

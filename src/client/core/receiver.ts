@@ -14,14 +14,21 @@
  *
  * An envelope that cannot be decrypted is marked processed and acked too
  * (keeping it would only fail again); the sender is asked to re-send it.
+ *
+ * Before step 2, a prekey envelope (one that can create a session) must come
+ * from a device ADV vouches for (devices/incoming-trust.ts); otherwise it is
+ * refused — marked, acked, reported, and no session is stored.
  */
 import { addressKey, protocolAddress, type ProtocolAddress } from '../../protocol/address.js';
 import type { ProtocolContext } from '../../protocol/context.js';
 import { ProtocolError } from '../../protocol/errors.js';
+import { PreKeySignalMessage } from '../../protocol/prekey-signal-message.js';
 import type { Content, DecryptionErrorMessage } from '../../gen/quintet/v1/content_pb.js';
 import { EnvelopeType, type Envelope } from '../../gen/quintet/v1/transport_pb.js';
 import { toHex } from './bytes.js';
 import { decodeContent, parseContent } from './content.js';
+import type { DeviceDirectory } from './devices/device-directory.js';
+import { verifyIncomingSession } from './devices/incoming-trust.js';
 import { ClientError } from './errors.js';
 import { errorCode, type ClientEvent } from './events.js';
 import type { EventStream } from './event-stream.js';
@@ -52,6 +59,8 @@ type Outcome =
       readonly timestamp: number;
     }
   | { readonly kind: 'retry-request'; readonly request: DecryptionErrorMessage }
+  | { readonly kind: 'read-sync'; readonly chat: string; readonly ids: readonly Uint8Array[] }
+  | { readonly kind: 'refused'; readonly reason: string }
   | { readonly kind: 'failed'; readonly code: string; readonly retry: boolean }
   | { readonly kind: 'nothing' };
 
@@ -64,7 +73,8 @@ export class Receiver {
     private readonly queue: KeyedQueue,
     private readonly events: EventStream<ClientEvent>,
     private readonly followUps: ReceiverFollowUps,
-    private readonly self: { readonly account: string },
+    private readonly directory: DeviceDirectory,
+    private readonly self: { readonly account: string; readonly deviceId: number },
   ) {}
 
   /**
@@ -113,13 +123,39 @@ export class Receiver {
       await this.#ack(envelope);
       return undefined;
     }
+    const refusal = await this.#checkNewSession(envelope);
     const outcome = await this.store.transaction(async (tx) => {
-      const result = await this.#decryptAndApply(tx, envelope, address);
+      const result = refusal ?? (await this.#decryptAndApply(tx, envelope, address));
       await tx.processed.mark(mark, this.ctx.clock.now());
       return result;
     });
     await this.#ack(envelope);
     return outcome;
+  }
+
+  /**
+   * ADV for incoming sessions: a prekey envelope's sender must be a device
+   * the account key vouches for. Undefined when the envelope may proceed
+   * (including one that does not parse: decryption reports that). May fetch
+   * the sender's device list, so it runs before the transaction.
+   */
+  async #checkNewSession(envelope: Envelope): Promise<Outcome | undefined> {
+    if (envelope.type !== EnvelopeType.PREKEY) return undefined;
+    let message: PreKeySignalMessage;
+    try {
+      message = PreKeySignalMessage.deserialize(envelope.content);
+    } catch (error) {
+      if (ProtocolError.is(error)) return undefined;
+      throw error;
+    }
+    const verdict = await verifyIncomingSession(this.ctx, this.store, this.directory, {
+      account: envelope.source,
+      deviceId: envelope.sourceDevice,
+      identityKey: message.identityKey,
+      registrationId: message.registrationId,
+      sourceDeviceIdentity: envelope.sourceDeviceIdentity,
+    });
+    return verdict.trusted ? undefined : { kind: 'refused', reason: verdict.reason };
   }
 
   async #decryptAndApply(
@@ -216,6 +252,19 @@ export class Receiver {
       }
       case 'decryptionErrorMessage':
         return { kind: 'retry-request', request: body.value };
+      case 'syncMessage': {
+        // Only this account's own devices may change its read state.
+        if (envelope.source !== this.self.account) return { kind: 'nothing' };
+        const sync = body.value.body;
+        if (sync.case !== 'read') return { kind: 'nothing' };
+        const at = Number(sync.value.timestamp);
+        for (const id of sync.value.messageIds) {
+          if ((await tx.read.readAt(sync.value.chat, id)) === undefined) {
+            await tx.read.markRead(sync.value.chat, id, at);
+          }
+        }
+        return { kind: 'read-sync', chat: sync.value.chat, ids: sync.value.messageIds };
+      }
       case 'deviceSentMessage': {
         // Only this account's own devices may speak for it.
         if (envelope.source !== this.self.account) return { kind: 'nothing' };
@@ -263,6 +312,18 @@ export class Receiver {
         return;
       case 'retry-request':
         this.followUps.retryRequested(from, fromDevice, outcome.request);
+        return;
+      case 'read-sync':
+        this.events.emit({ type: 'read', chat: outcome.chat, messageIds: outcome.ids, fromDevice });
+        return;
+      case 'refused':
+        this.events.emit({
+          type: 'session-refused',
+          from,
+          fromDevice,
+          timestamp: Number(envelope.timestamp),
+          reason: outcome.reason,
+        });
         return;
       case 'failed': {
         const timestamp = Number(envelope.timestamp);

@@ -7,7 +7,10 @@
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type {
   AuthenticateResponse,
+  CompleteLinkRequestSchema,
+  CompleteLinkResponse,
   DeviceInfo,
+  OpenLinkResponse,
   OutgoingEnvelopeSchema,
   PreKeyBundle,
   PreKeySchema,
@@ -31,8 +34,26 @@ export type SignedPreKeyInit = MessageInitShape<typeof SignedPreKeySchema>;
 export type PreKeyInit = MessageInitShape<typeof PreKeySchema>;
 /** A registration request without the request id. */
 export type RegisterInit = MessageInitShape<typeof RegisterRequestSchema>;
+/** A companion's `CompleteLinkRequest`. */
+export type CompleteLinkInit = MessageInitShape<typeof CompleteLinkRequestSchema>;
 /** One per-device envelope of a send. */
 export type OutgoingEnvelopeInit = MessageInitShape<typeof OutgoingEnvelopeSchema>;
+
+/** An account's devices together with its current signed key-index list. */
+export interface DeviceListResponse {
+  readonly devices: DeviceInfo[];
+  /** `ADVSignedKeyIndexList` bytes; empty when the account has none yet. */
+  readonly signedKeyIndexList: Uint8Array;
+}
+
+/** What `approveLink` sends (see `ApproveLinkRequest`). */
+export interface ApproveLinkInit {
+  readonly ref: string;
+  readonly companionIdentityKey: Uint8Array;
+  readonly payload: Uint8Array;
+  readonly signedKeyIndexList: Uint8Array;
+  readonly keyIndex: number;
+}
 
 /** The server's requests, typed. */
 export class ServerApi {
@@ -80,13 +101,71 @@ export class ServerApi {
     return (await this.#call({ case: 'getDevices', value: { account } }, 'getDevices')).devices;
   }
 
+  /** Devices of `account` plus its signed key-index list (multi-device). */
+  async getDeviceList(account: string): Promise<DeviceListResponse> {
+    const body = await this.#call({ case: 'getDevices', value: { account } }, 'getDevices');
+    return { devices: body.devices, signedKeyIndexList: body.signedKeyIndexList };
+  }
+
+  /** Anonymous: asks for a fresh linking reference (companion side). */
+  async openLink(): Promise<OpenLinkResponse> {
+    return this.#call({ case: 'openLink', value: {} }, 'openLink');
+  }
+
+  /** Anonymous: completes an approved link; the connection becomes that device. */
+  async completeLink(request: CompleteLinkInit): Promise<CompleteLinkResponse> {
+    return this.#call({ case: 'completeLink', value: request }, 'completeLink');
+  }
+
+  /** Primary only: approves the companion waiting on `ref`; returns its new device id. */
+  async approveLink(request: ApproveLinkInit): Promise<number> {
+    const body = await this.#call({ case: 'approveLink', value: request }, 'approveLink');
+    return body.deviceId;
+  }
+
+  /** Primary only: remote logout of `deviceId`, publishing the list without it. */
+  async removeDevice(deviceId: number, signedKeyIndexList: Uint8Array): Promise<void> {
+    await this.#call(
+      { case: 'removeDevice', value: { deviceId, signedKeyIndexList } },
+      'removeDevice',
+    );
+  }
+
+  /** The authenticated device removes itself. */
+  async logout(): Promise<void> {
+    await this.#call({ case: 'logout', value: {} }, 'logout');
+  }
+
+  /** Primary only: publishes a newer signed key-index list. */
+  async publishDeviceList(signedKeyIndexList: Uint8Array): Promise<void> {
+    await this.#call(
+      { case: 'publishDeviceList', value: { signedKeyIndexList } },
+      'publishDeviceList',
+    );
+  }
+
+  /**
+   * `extras.refusedDevices`: current devices left out because they failed
+   * ADV; `extras.senderDeviceIdentity`: a companion's own signed identity,
+   * copied by the server onto prekey envelopes.
+   */
   async sendMessage(
     destination: string,
     envelopes: OutgoingEnvelopeInit[],
     timestamp: number,
+    extras: { refusedDevices?: number[]; senderDeviceIdentity?: Uint8Array } = {},
   ): Promise<{ queuedOnly: boolean }> {
     const body = await this.#call(
-      { case: 'sendMessage', value: { destination, envelopes, timestamp: BigInt(timestamp) } },
+      {
+        case: 'sendMessage',
+        value: {
+          destination,
+          envelopes,
+          timestamp: BigInt(timestamp),
+          refusedDevices: extras.refusedDevices ?? [],
+          senderDeviceIdentity: extras.senderDeviceIdentity ?? new Uint8Array(0),
+        },
+      },
       'sendMessage',
     );
     return { queuedOnly: body.queuedOnly };

@@ -1,20 +1,33 @@
 /**
- * Client fanout: one `Content`, encrypted once per destination device over
- * pairwise sessions that are created on demand from fetched prekey bundles.
+ * Client fanout for one destination account: one `SendMessage` carrying one
+ * envelope per device this device may encrypt to, over pairwise sessions
+ * created on demand from fetched prekey bundles.
+ *
+ * The device set comes from the device directory (ADV-validated, see
+ * devices/device-directory.ts), never from the server's word alone. Devices
+ * that fail verification get nothing and are named in `refused_devices`, so
+ * the server's device-set check still accepts the send; the user is told
+ * through a `device-refused` event.
  *
  * The server enforces the device set of every send (Signal's 409/410
  * design). When it answers `mismatched-devices` or `stale-devices`, the
  * sessions of removed or reinstalled devices are deleted, the device list is
- * fetched again and the send is retried — so the client's view of a peer's
- * devices cannot drift for longer than one send.
+ * fetched and validated again and the send is retried — so the client's view
+ * of a peer's devices cannot drift for longer than one send.
  *
  * Session work for an address runs on the shared per-address queue, so an
- * encryption never interleaves with a decryption for the same device.
+ * encryption never interleaves with a decryption for the same device; the
+ * devices of one send are encrypted concurrently.
  */
 import { addressKey, protocolAddress, type ProtocolAddress } from '../../protocol/address.js';
 import type { ProtocolContext } from '../../protocol/context.js';
+import { ProtocolError } from '../../protocol/errors.js';
 import { EnvelopeType } from '../../gen/quintet/v1/transport_pb.js';
+import type { DeviceDirectory } from './devices/device-directory.js';
+import type { RefusedDevice } from './devices/served-devices.js';
+import type { ClientEvent } from './events.js';
 import type { DeviceStore } from './store/device-store.js';
+import type { VerifiedDevice } from './store/verified-devices.js';
 import type { KeyedQueue } from './keyed-queue.js';
 import type { OutgoingEnvelopeInit, ServerApi } from './server-api.js';
 import { ClientError } from './errors.js';
@@ -27,6 +40,8 @@ const MAX_DEVICE_SET_ATTEMPTS = 4;
 export interface SendOutcome {
   /** The device ids an envelope went to. */
   readonly devices: readonly number[];
+  /** Devices of the destination that got nothing because they failed verification. */
+  readonly refused: readonly RefusedDevice[];
   /** True when no destination device was online: the message waits in queues. */
   readonly queuedOnly: boolean;
 }
@@ -35,28 +50,35 @@ export interface SendOutcome {
 export interface LocalDevice {
   readonly account: string;
   readonly deviceId: number;
+  /** A companion's own `ADVSignedDeviceIdentity`, sent along for prekey envelopes. */
+  readonly signedDeviceIdentity?: Uint8Array | undefined;
 }
 
 /** How to build envelopes: encrypted (normal) or plaintext (retry notices only). */
 export type EnvelopeMode = 'encrypted' | 'plaintext';
 
-/** Sends contents to every device of an account. */
-export class SessionManager {
-  /** account -> (device id -> registration id), as last fetched. */
-  readonly #devices = new Map<string, Map<number, number>>();
+/** What one destination device became in a send. */
+type DeviceResult =
+  | { readonly kind: 'envelope'; readonly envelope: OutgoingEnvelopeInit }
+  | { readonly kind: 'refused'; readonly refused: RefusedDevice };
 
+/** Sends contents to every verified device of an account. */
+export class SessionManager {
   constructor(
     private readonly ctx: ProtocolContext,
     private readonly store: DeviceStore,
     private readonly api: ServerApi,
     private readonly queue: KeyedQueue,
+    private readonly directory: DeviceDirectory,
+    private readonly emit: (event: ClientEvent) => void,
     private readonly self: LocalDevice,
   ) {}
 
   /**
-   * Sends `payload` to every current device of `destination` (except this
+   * Sends `payload` to every verified device of `destination` (except this
    * device when writing to the own account). `payload` is padded content for
-   * `encrypted` and unpadded content for `plaintext`.
+   * `encrypted` and unpadded content for `plaintext`. Writing to the own
+   * account when it has no other device sends nothing.
    */
   async send(
     destination: string,
@@ -66,24 +88,36 @@ export class SessionManager {
   ): Promise<SendOutcome> {
     let lastError: unknown;
     for (let attempt = 0; attempt < MAX_DEVICE_SET_ATTEMPTS; attempt++) {
-      const devices = await this.#deviceSet(destination);
+      const view = await this.directory.devices(destination);
+      const own = destination === this.self.account;
+      const targets = [...view.accepted.values()].filter(
+        (device) => !(own && device.deviceId === this.self.deviceId),
+      );
+      const refused = view.refused.filter(
+        (device) => !(own && device.deviceId === this.self.deviceId),
+      );
+      if (own && targets.length === 0) return { devices: [], refused, queuedOnly: false };
+      const results = await Promise.all(
+        targets.map((device) => this.#envelopeFor(destination, device, payload, mode)),
+      );
       const envelopes: OutgoingEnvelopeInit[] = [];
-      for (const [deviceId, registrationId] of devices) {
-        const address = protocolAddress(destination, deviceId);
-        if (mode === 'plaintext') {
-          envelopes.push({
-            deviceId,
-            registrationId,
-            type: EnvelopeType.PLAINTEXT,
-            content: payload,
-          });
-        } else {
-          envelopes.push(await this.#encrypt(address, payload));
-        }
+      const refusedNow = [...refused];
+      for (const result of results) {
+        if (result.kind === 'envelope') envelopes.push(result.envelope);
+        else refusedNow.push(result.refused);
       }
       try {
-        const result = await this.api.sendMessage(destination, envelopes, timestamp);
-        return { devices: [...devices.keys()], queuedOnly: result.queuedOnly };
+        const result = await this.api.sendMessage(destination, envelopes, timestamp, {
+          refusedDevices: refusedNow.map((device) => device.deviceId),
+          ...(this.self.signedDeviceIdentity === undefined
+            ? {}
+            : { senderDeviceIdentity: this.self.signedDeviceIdentity }),
+        });
+        return {
+          devices: envelopes.map((envelope) => envelope.deviceId ?? 0),
+          refused: refusedNow,
+          queuedOnly: result.queuedOnly,
+        };
       } catch (error) {
         if (!(await this.#repairDeviceSet(destination, error))) throw error;
         lastError = error;
@@ -104,9 +138,36 @@ export class SessionManager {
     await this.queue.run(addressKey(address), () => deleteSession(this.store, address));
   }
 
-  /** Drops the cached device list of `account` (after a device-list change notice). */
-  forgetDevices(account: string): void {
-    this.#devices.delete(account);
+  async #envelopeFor(
+    account: string,
+    device: VerifiedDevice,
+    payload: Uint8Array,
+    mode: EnvelopeMode,
+  ): Promise<DeviceResult> {
+    if (mode === 'plaintext') {
+      return {
+        kind: 'envelope',
+        envelope: {
+          deviceId: device.deviceId,
+          registrationId: device.registrationId,
+          type: EnvelopeType.PLAINTEXT,
+          content: payload,
+        },
+      };
+    }
+    const address = protocolAddress(account, device.deviceId);
+    try {
+      return { kind: 'envelope', envelope: await this.#encrypt(address, payload) };
+    } catch (error) {
+      // The bundle (or an old session) carries a key other than the one ADV
+      // verified for this device: the server substituted it. That device
+      // gets nothing; the others still get the message.
+      if (!ProtocolError.is(error, 'untrusted-identity')) throw error;
+      await this.resetSession(address);
+      const refused = { deviceId: device.deviceId, reason: 'untrusted-identity' };
+      this.emit({ type: 'device-refused', account, ...refused });
+      return { kind: 'refused', refused };
+    }
   }
 
   async #encrypt(address: ProtocolAddress, padded: Uint8Array): Promise<OutgoingEnvelopeInit> {
@@ -114,18 +175,6 @@ export class SessionManager {
       await startSession(this.ctx, this.store, this.api, address);
       return encryptForDevice(this.ctx, this.store, address, padded);
     });
-  }
-
-  async #deviceSet(account: string): Promise<Map<number, number>> {
-    const cached = this.#devices.get(account);
-    if (cached !== undefined) return cached;
-    const devices = new Map<number, number>();
-    for (const device of await this.api.getDevices(account)) {
-      if (account === this.self.account && device.deviceId === this.self.deviceId) continue;
-      devices.set(device.deviceId, device.registrationId);
-    }
-    this.#devices.set(account, devices);
-    return devices;
   }
 
   /** Handles a device-set refusal; false when `error` is something else. */
@@ -141,7 +190,7 @@ export class SessionManager {
       if (deviceId < 1) continue;
       await this.resetSession(protocolAddress(account, deviceId));
     }
-    this.#devices.delete(account);
+    this.directory.invalidate(account);
     return true;
   }
 }

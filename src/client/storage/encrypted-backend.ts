@@ -23,8 +23,8 @@ const TAG_LENGTH = 16;
 const AAD_LABEL = 'quintet-at-rest/v1';
 const encoder = new TextEncoder();
 
-function additionalData(table: string, key: string): Uint8Array {
-  return encoder.encode(`${AAD_LABEL}\u0000${table}\u0000${key}`);
+function additionalData(table: string, key: string): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(encoder.encode(`${AAD_LABEL}\u0000${table}\u0000${key}`));
 }
 
 /** A `KeyValueBackend` that stores only AES-GCM ciphertext in `inner`. */
@@ -73,7 +73,7 @@ export class EncryptedBackend implements KeyValueBackend {
     const ciphertext = await crypto.subtle.encrypt(
       { name: 'AES-GCM', iv, additionalData: additionalData(table, key) },
       this.key,
-      plaintext,
+      new Uint8Array(plaintext),
     );
     const out = new Uint8Array(1 + IV_LENGTH + ciphertext.byteLength);
     out[0] = FORMAT_VERSION;
@@ -90,11 +90,11 @@ export class EncryptedBackend implements KeyValueBackend {
       const plaintext = await crypto.subtle.decrypt(
         {
           name: 'AES-GCM',
-          iv: sealed.subarray(1, 1 + IV_LENGTH),
+          iv: sealed.slice(1, 1 + IV_LENGTH),
           additionalData: additionalData(table, key),
         },
         this.key,
-        sealed.subarray(1 + IV_LENGTH),
+        sealed.slice(1 + IV_LENGTH),
       );
       return new Uint8Array(plaintext);
     } catch (error) {

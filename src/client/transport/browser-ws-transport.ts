@@ -70,7 +70,10 @@ export class BrowserWsTransport implements Transport {
   }
 
   /** Connects to `url` (ws: or wss:); rejects with `ClientError('connect-failed')`. */
-  static connect(url: string, options: BrowserWsTransportOptions = {}): Promise<BrowserWsTransport> {
+  static connect(
+    url: string,
+    options: BrowserWsTransportOptions = {},
+  ): Promise<BrowserWsTransport> {
     return new Promise((resolve, reject) => {
       let socket: WebSocket;
       try {

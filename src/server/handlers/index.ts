@@ -45,5 +45,14 @@ export async function dispatchRequest(
       return handlePreKeyStatus(ctx, connection, body.value);
     case 'getDevices':
       return handleGetDevices(ctx, connection, body.value);
+    case 'openLink':
+    case 'completeLink':
+    case 'approveLink':
+    case 'removeDevice':
+    case 'logout':
+    case 'publishDeviceList':
+      // Multi-device linking is defined in the schema; its handlers come with
+      // the linking service.
+      throw new ServiceError('unknown-request', 'request type not supported by this server');
   }
 }

@@ -292,6 +292,8 @@ export class FakeConnection implements Transport {
       }
       case undefined:
         return { error: { code: 'malformed-request' } };
+      default:
+        return { error: { code: 'unknown-request' } };
     }
   }
 

@@ -35,11 +35,21 @@ export function chatList(props: ChatListProps): HTMLElement {
         'div',
         { class: 'who' },
         h('strong', { testid: 'self' }, props.account),
-        h('span', { class: `status status-${props.status}`, testid: 'status' }, STATUS_TEXT[props.status]),
+        h(
+          'span',
+          { class: `status status-${props.status}`, testid: 'status' },
+          STATUS_TEXT[props.status],
+        ),
       ),
       h(
         'button',
-        { type: 'button', class: 'icon', title: 'New chat', testid: 'new-chat', onclick: props.onNewChat },
+        {
+          type: 'button',
+          class: 'icon',
+          title: 'New chat',
+          testid: 'new-chat',
+          onclick: props.onNewChat,
+        },
         '+',
       ),
     ),
@@ -79,7 +89,8 @@ function chatRow(summary: ChatSummary, props: ChatListProps): HTMLElement {
         'div',
         { class: 'chat-line' },
         preview,
-        summary.unread > 0 && h('span', { class: 'unread', testid: 'unread' }, String(summary.unread)),
+        summary.unread > 0 &&
+          h('span', { class: 'unread', testid: 'unread' }, String(summary.unread)),
       ),
     ),
   );

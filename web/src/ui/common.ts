@@ -33,3 +33,10 @@ export function card(title: string, ...children: Child[]): HTMLElement {
     ),
   );
 }
+
+/**
+ * The account-name rule as an `<input pattern>`. Browsers compile the
+ * attribute with the `v` flag, where a bare `-` in a class is an error, so
+ * it is escaped here; it matches the same names as ACCOUNT_NAME_PATTERN.
+ */
+export const ACCOUNT_NAME_INPUT_PATTERN = '[a-z][a-z0-9_.\\-]{2,31}';

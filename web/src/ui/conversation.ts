@@ -24,7 +24,12 @@ export class ConversationView {
     readonly chat: string,
     handlers: ConversationHandlers,
   ) {
-    this.#list = h('div', { class: 'messages', testid: 'messages', role: 'log', ariaLive: 'polite' });
+    this.#list = h('div', {
+      class: 'messages',
+      testid: 'messages',
+      role: 'log',
+      ariaLive: 'polite',
+    });
     const input = h('input', {
       type: 'text',
       placeholder: 'Type a message',
@@ -70,7 +75,12 @@ export class ConversationView {
         h('strong', { class: 'grow', testid: 'conversation-title' }, chat),
         h(
           'button',
-          { type: 'button', class: 'secondary small', testid: 'safety', onclick: handlers.showSafetyNumber },
+          {
+            type: 'button',
+            class: 'secondary small',
+            testid: 'safety',
+            onclick: handlers.showSafetyNumber,
+          },
           'Safety number',
         ),
       ),
@@ -97,7 +107,11 @@ function bubble(message: StoredMessage): HTMLElement {
   if (message.outgoing) {
     const state = tickState(message);
     const glyph = tickGlyph(state);
-    const ticks = h('span', { class: `ticks ticks-${state}`, title: glyph.label, testid: 'ticks' }, glyph.text);
+    const ticks = h(
+      'span',
+      { class: `ticks ticks-${state}`, title: glyph.label, testid: 'ticks' },
+      glyph.text,
+    );
     ticks.dataset['state'] = state;
     meta.append(' ', ticks);
   }

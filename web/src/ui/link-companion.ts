@@ -32,7 +32,11 @@ export function linkCompanionScreen(options: LinkCompanionOptions): HTMLElement 
       { class: 'qr-slot', testid: 'qr-slot', ariaLabel: 'The linking code will appear here' },
       h('span', {}, 'The QR code will appear here'),
     ),
-    h('p', { class: 'hint', testid: 'link-status' }, 'Linking is not available yet in this version.'),
+    h(
+      'p',
+      { class: 'hint', testid: 'link-status' },
+      'Linking is not available yet in this version.',
+    ),
     h('button', { type: 'button', class: 'secondary', onclick: options.onBack }, 'Back'),
   );
 }

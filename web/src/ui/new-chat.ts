@@ -1,5 +1,5 @@
 /** Starting a chat with an account by name. */
-import { ACCOUNT_NAME_PATTERN } from '../../../src/wire/account-name.js';
+import { ACCOUNT_NAME_INPUT_PATTERN } from './common.js';
 import { fieldValue, h } from '../dom.js';
 
 /** What the new-chat form reports. */
@@ -20,9 +20,13 @@ export function newChatPane(handlers: NewChatHandlers): HTMLElement {
     ariaLabel: 'Account name',
   });
   input.name = 'account';
-  input.pattern = ACCOUNT_NAME_PATTERN.source.replace(/^\^|\$$/g, '');
+  input.pattern = ACCOUNT_NAME_INPUT_PATTERN;
   input.dataset['testid'] = 'new-chat-name';
-  const button = h('button', { type: 'submit', class: 'primary', testid: 'new-chat-start' }, 'Start chat');
+  const button = h(
+    'button',
+    { type: 'submit', class: 'primary', testid: 'new-chat-start' },
+    'Start chat',
+  );
   const form = h(
     'form',
     {

@@ -6,12 +6,12 @@ import { registerAccount } from '../../../src/client/core/account-setup.js';
 import { ServerApi } from '../../../src/client/core/server-api.js';
 import type { DeviceStore } from '../../../src/client/core/store/device-store.js';
 import { BrowserWsTransport } from '../../../src/client/transport/browser-ws-transport.js';
-import { ACCOUNT_NAME_PATTERN, validateAccountName } from '../../../src/wire/account-name.js';
+import { validateAccountName } from '../../../src/wire/account-name.js';
 import { fieldValue, h } from '../dom.js';
 import type { Notices } from '../notices.js';
 import { hashPin, MIN_PIN_LENGTH, PIN_SETTING } from '../pin.js';
 import { browserContext } from '../profile.js';
-import { card } from './common.js';
+import { ACCOUNT_NAME_INPUT_PATTERN, card } from './common.js';
 
 /** What the onboarding screen needs from the app. */
 export interface OnboardingOptions {
@@ -41,7 +41,11 @@ async function register(options: OnboardingOptions, name: string, pin: string): 
 
 /** The welcome screen with the registration form. */
 export function onboardingScreen(options: OnboardingOptions): HTMLElement {
-  const button = h('button', { type: 'submit', class: 'primary', testid: 'register' }, 'Create account');
+  const button = h(
+    'button',
+    { type: 'submit', class: 'primary', testid: 'register' },
+    'Create account',
+  );
   const form = h(
     'form',
     {
@@ -80,7 +84,12 @@ export function onboardingScreen(options: OnboardingOptions): HTMLElement {
     h('div', { class: 'divider' }, 'or'),
     h(
       'button',
-      { type: 'button', class: 'secondary', testid: 'link-companion', onclick: options.onLinkCompanion },
+      {
+        type: 'button',
+        class: 'secondary',
+        testid: 'link-companion',
+        onclick: options.onLinkCompanion,
+      },
       'Link as a companion to an existing account',
     ),
   );
@@ -96,7 +105,7 @@ function accountInput(): HTMLInputElement {
     maxLength: 32,
   });
   input.name = 'account';
-  input.pattern = ACCOUNT_NAME_PATTERN.source.replace(/^\^|\$$/g, '');
+  input.pattern = ACCOUNT_NAME_INPUT_PATTERN;
   input.title = 'A lower-case letter, then 2-31 of a-z, 0-9, "_", "." or "-"';
   return input;
 }

@@ -11,7 +11,11 @@ export function groupDigits(displayable: string): string[] {
 }
 
 /** The safety-number pane for `chat`. */
-export function safetyNumberPane(chat: string, displayable: string, onBack: () => void): HTMLElement {
+export function safetyNumberPane(
+  chat: string,
+  displayable: string,
+  onBack: () => void,
+): HTMLElement {
   return h(
     'section',
     { class: 'pane-body' },

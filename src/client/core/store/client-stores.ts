@@ -25,6 +25,7 @@ export const TABLES = {
   processed: 'processed',
   sent: 'sent',
   settings: 'settings',
+  read: 'read',
 } as const;
 
 /** This device's account record. */
@@ -62,6 +63,17 @@ export interface SettingsStore {
   get(name: string): Promise<Uint8Array | undefined>;
   put(name: string, value: Uint8Array): Promise<void>;
   delete(name: string): Promise<void>;
+}
+
+/**
+ * Which messages were read on this account (on this device, or on another
+ * of the account's devices that sent a read sync), so every device shows a
+ * chat read once any of them has.
+ */
+export interface ReadStateStore {
+  /** When the message was read (ms), or undefined when unread. */
+  readAt(chat: string, id: Uint8Array): Promise<number | undefined>;
+  markRead(chat: string, id: Uint8Array, at: number): Promise<void>;
 }
 
 const ACCOUNT_KEY = 'self';
@@ -144,6 +156,22 @@ export function sentMessageStore(view: KeyValueView): SentMessageStore {
         }
       }
       return removed;
+    },
+  };
+}
+
+export function readStateStore(view: KeyValueView): ReadStateStore {
+  return {
+    async readAt(chat, id) {
+      const bytes = await view.get(TABLES.read, messageKey(chat, id));
+      if (bytes === undefined) return undefined;
+      if (bytes.length !== 8) throw new ClientError('invalid-record', 'stored read mark is damaged');
+      return new DataView(bytes.buffer, bytes.byteOffset, 8).getFloat64(0, false);
+    },
+    markRead: (chat, id, at) => {
+      const bytes = new Uint8Array(8);
+      new DataView(bytes.buffer).setFloat64(0, at, false);
+      return view.put(TABLES.read, messageKey(chat, id), bytes);
     },
   };
 }

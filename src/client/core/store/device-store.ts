@@ -14,16 +14,19 @@ import {
   localAccountStore,
   messageStore,
   processedStore,
+  readStateStore,
   sentMessageStore,
   settingsStore,
   type LocalAccountStore,
   type MessageStore,
   type ProcessedStore,
+  type ReadStateStore,
   type SentMessageStore,
   type SettingsStore,
 } from './client-stores.js';
 import { directView, StagedView, type KeyValueBackend, type KeyValueView } from './kv.js';
 import { protocolStores, type DeviceProtocolStores } from './protocol-stores.js';
+import { verifiedDeviceStore, type VerifiedDeviceStore } from './verified-devices.js';
 
 /** The stores of one device, either direct or inside a transaction. */
 export interface DeviceStoreView {
@@ -33,6 +36,10 @@ export interface DeviceStoreView {
   readonly processed: ProcessedStore;
   readonly sent: SentMessageStore;
   readonly settings: SettingsStore;
+  /** Read markers of this account's chats (shared with its other devices). */
+  readonly read: ReadStateStore;
+  /** The ADV-verified device view of each account (identity trust). */
+  readonly verifiedDevices: VerifiedDeviceStore;
 }
 
 /** A device store with atomic transactions. */
@@ -54,6 +61,8 @@ function viewOf(kv: KeyValueView): DeviceStoreView {
     processed: processedStore(kv),
     sent: sentMessageStore(kv),
     settings: settingsStore(kv),
+    read: readStateStore(kv),
+    verifiedDevices: verifiedDeviceStore(kv),
   };
 }
 
@@ -67,6 +76,8 @@ export function createDeviceStore(backend: KeyValueBackend): DeviceStore {
     processed: direct.processed,
     sent: direct.sent,
     settings: direct.settings,
+    read: direct.read,
+    verifiedDevices: direct.verifiedDevices,
     async transaction<T>(fn: (tx: DeviceStoreView) => Promise<T>): Promise<T> {
       const staged = new StagedView(backend);
       const result = await fn(viewOf(staged));

@@ -25,6 +25,7 @@ import type {
 import { sameBytes } from '../bytes.js';
 import { ClientError } from '../errors.js';
 import type { KeyValueView } from './kv.js';
+import { verifiedDeviceStore } from './verified-devices.js';
 
 /** Table names; part of the persisted format. */
 export const PROTOCOL_TABLES = {
@@ -38,6 +39,8 @@ export const PROTOCOL_TABLES = {
 const KEY_PAIR = 'key-pair';
 const REGISTRATION_ID = 'registration-id';
 const PUBLIC_KEY_LENGTH = 33;
+/** The primary's device id: its identity key is the account key. */
+const PRIMARY_DEVICE_ID = 1;
 
 /** The identity store, plus the one-time setter used at account creation. */
 export interface LocalIdentityStore extends IdentityKeyStore {
@@ -60,9 +63,13 @@ function notRegistered(): ClientError {
 }
 
 /**
- * Trust on first use, as the protocol's in-memory store: the first key seen
- * for a device is trusted; a different one is refused until the application
- * saves it (after the user accepted the change).
+ * Identity trust follows Automatic Device Verification:
+ * - an account with a verified device view (src/client/core/devices): device 1
+ *   must present the pinned account key and a companion exactly the key its
+ *   ADV-verified identity vouched for; an unverified companion is never
+ *   trusted, so a device a malicious server adds gets no session;
+ * - without a view (nothing fetched yet): trust on first use for the primary
+ *   only, as the protocol's in-memory store does; companions never get TOFU.
  */
 function identityStore(view: KeyValueView): LocalIdentityStore {
   return {
@@ -106,6 +113,12 @@ function identityStore(view: KeyValueView): LocalIdentityStore {
       key: PublicKey,
       _direction: IdentityDirection,
     ) {
+      const verified = verifiedDeviceStore(view);
+      const device = await verified.getDevice(address.name, address.deviceId);
+      if (device !== undefined) return sameBytes(device.identityKey, key.serialize());
+      const account = await verified.getAccount(address.name);
+      if (address.deviceId !== PRIMARY_DEVICE_ID) return false;
+      if (account !== undefined) return sameBytes(account.accountKey, key.serialize());
       const existing = await view.get(PROTOCOL_TABLES.identities, addressKey(address));
       return existing === undefined || sameBytes(existing, key.serialize());
     },

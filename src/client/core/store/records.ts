@@ -22,6 +22,60 @@ export interface LocalAccount {
   /** Next one-time prekey id to generate. */
   readonly nextPreKeyId: number;
   readonly signedPreKeyId: number;
+  /**
+   * This device's index in the account's signed key-index list: 0 for the
+   * primary, ≥ 1 for a companion (assigned by the primary at link time).
+   * Absent means 0.
+   */
+  readonly keyIndex?: number;
+  /**
+   * Companions only: this device's `ADVSignedDeviceIdentity` with both the
+   * account and the device signature. Sent with prekey messages so peers can
+   * check the primary vouched for this device (validation step 4).
+   */
+  readonly signedDeviceIdentity?: Uint8Array;
+  /** The primary only: its linking state (absent on companions). */
+  readonly link?: PrimaryLinkState;
+  /**
+   * Set once the server removed this device. The keys are wiped; every
+   * command must refuse with "this device was logged out (<reason>)".
+   */
+  readonly loggedOut?: LoggedOutMark;
+}
+
+/**
+ * What the primary needs to vouch for and remove companions within one
+ * account-key epoch. Kept locally because the server is not trusted with
+ * the device set: the next list is built from this, not from what the
+ * server serves.
+ */
+export interface PrimaryLinkState {
+  /** Random 32-bit id of the account-key epoch. */
+  readonly rawId: number;
+  /** The key index the next companion gets; never reused within the epoch. */
+  readonly nextKeyIndex: number;
+  /** The latest `ADVSignedKeyIndexList` this primary signed. */
+  readonly signedKeyIndexList: Uint8Array;
+  /** Its timestamp in seconds; every later list must be strictly newer (rollback guard). */
+  readonly listTimestamp: number;
+  /** Linked companions in that list: device id → key index. */
+  readonly companions: Readonly<Record<number, number>>;
+}
+
+/** Why and when the server logged this device out. */
+export interface LoggedOutMark {
+  /** The server's reason: `removed`, `logout`, `primary-inactive`, `inactive`, … */
+  readonly reason: string;
+  /** ms since the epoch. */
+  readonly at: number;
+}
+
+/** The primary device's id (companions get ids ≥ 2 from the server). */
+const PRIMARY_ID = 1;
+
+/** Whether this profile is the account's primary device (device id 1). */
+export function isPrimaryAccount(account: LocalAccount): boolean {
+  return account.deviceId === PRIMARY_ID;
 }
 
 /** Receipt progress of an outgoing message on one destination device. */
@@ -64,15 +118,50 @@ function decode<T>(what: string, parse: () => T): T {
   }
 }
 
+/** Encodes the account record (proto `LocalAccountRecord`). */
 export function encodeLocalAccount(value: LocalAccount): Uint8Array {
+  const link = value.link;
   return toBinary(
     LocalAccountRecordSchema,
-    create(LocalAccountRecordSchema, { ...value, createdAt: BigInt(value.createdAt) }),
+    create(LocalAccountRecordSchema, {
+      account: value.account,
+      deviceId: value.deviceId,
+      registrationId: value.registrationId,
+      serverUrl: value.serverUrl,
+      createdAt: BigInt(value.createdAt),
+      nextPreKeyId: value.nextPreKeyId,
+      signedPreKeyId: value.signedPreKeyId,
+      keyIndex: value.keyIndex ?? 0,
+      signedDeviceIdentity: value.signedDeviceIdentity ?? new Uint8Array(0),
+      linkState:
+        link === undefined
+          ? undefined
+          : {
+              rawId: link.rawId,
+              nextKeyIndex: link.nextKeyIndex,
+              signedKeyIndexList: link.signedKeyIndexList,
+              listTimestamp: BigInt(link.listTimestamp),
+              companions: { ...link.companions },
+            },
+      loggedOutReason: value.loggedOut?.reason ?? '',
+      loggedOutAt: BigInt(value.loggedOut?.at ?? 0),
+    }),
   );
 }
 
+/**
+ * Decodes the account record. Optional multi-device fields are present only
+ * when stored, so an old single-device profile decodes exactly as before.
+ */
 export function decodeLocalAccount(bytes: Uint8Array): LocalAccount {
   const record = decode('account', () => fromBinary(LocalAccountRecordSchema, bytes));
+  const link = record.linkState;
+  const companions: Record<number, number> = {};
+  if (link !== undefined) {
+    for (const [device, index] of Object.entries(link.companions)) {
+      companions[Number(device)] = index;
+    }
+  }
   return {
     account: record.account,
     deviceId: record.deviceId,
@@ -81,6 +170,24 @@ export function decodeLocalAccount(bytes: Uint8Array): LocalAccount {
     createdAt: Number(record.createdAt),
     nextPreKeyId: record.nextPreKeyId,
     signedPreKeyId: record.signedPreKeyId,
+    ...(record.keyIndex !== 0 ? { keyIndex: record.keyIndex } : {}),
+    ...(record.signedDeviceIdentity.length > 0
+      ? { signedDeviceIdentity: record.signedDeviceIdentity }
+      : {}),
+    ...(link !== undefined
+      ? {
+          link: {
+            rawId: link.rawId,
+            nextKeyIndex: link.nextKeyIndex,
+            signedKeyIndexList: link.signedKeyIndexList,
+            listTimestamp: Number(link.listTimestamp),
+            companions,
+          },
+        }
+      : {}),
+    ...(record.loggedOutReason !== ''
+      ? { loggedOut: { reason: record.loggedOutReason, at: Number(record.loggedOutAt) } }
+      : {}),
   };
 }
 

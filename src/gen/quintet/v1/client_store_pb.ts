@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file quintet/v1/client_store.proto.
  */
 export const file_quintet_v1_client_store: GenFile = /*@__PURE__*/
-  fileDesc("Ch1xdWludGV0L3YxL2NsaWVudF9zdG9yZS5wcm90bxIKcXVpbnRldC52MSKtAQoSTG9jYWxBY2NvdW50UmVjb3JkEg8KB2FjY291bnQYASABKAkSEQoJZGV2aWNlX2lkGAIgASgNEhcKD3JlZ2lzdHJhdGlvbl9pZBgDIAEoDRISCgpzZXJ2ZXJfdXJsGAQgASgJEhIKCmNyZWF0ZWRfYXQYBSABKAQSFwoPbmV4dF9wcmVfa2V5X2lkGAYgASgNEhkKEXNpZ25lZF9wcmVfa2V5X2lkGAcgASgNIpYCChNTdG9yZWRNZXNzYWdlUmVjb3JkEhIKCm1lc3NhZ2VfaWQYASABKAwSDAoEY2hhdBgCIAEoCRIOCgZzZW5kZXIYAyABKAkSFQoNc2VuZGVyX2RldmljZRgEIAEoDRIMCgR0ZXh0GAUgASgJEg8KB3NlbnRfYXQYBiABKAQSEwoLcmVjZWl2ZWRfYXQYByABKAQSEAoIb3V0Z29pbmcYCCABKAgSPwoIcmVjZWlwdHMYCSADKAsyLS5xdWludGV0LnYxLlN0b3JlZE1lc3NhZ2VSZWNvcmQuUmVjZWlwdHNFbnRyeRovCg1SZWNlaXB0c0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoDToCOAEiuQEKEVNlbnRNZXNzYWdlUmVjb3JkEhMKC2Rlc3RpbmF0aW9uGAEgASgJEhEKCXRpbWVzdGFtcBgCIAEoBBIPCgdjb250ZW50GAMgASgMEjsKB3JldHJpZXMYBCADKAsyKi5xdWludGV0LnYxLlNlbnRNZXNzYWdlUmVjb3JkLlJldHJpZXNFbnRyeRouCgxSZXRyaWVzRW50cnkSCwoDa2V5GAEgASgNEg0KBXZhbHVlGAIgASgNOgI4ASInCg9Qcm9jZXNzZWRSZWNvcmQSFAoMcHJvY2Vzc2VkX2F0GAEgASgEYgZwcm90bzM");
+  fileDesc("Ch1xdWludGV0L3YxL2NsaWVudF9zdG9yZS5wcm90bxIKcXVpbnRldC52MSLKAgoSTG9jYWxBY2NvdW50UmVjb3JkEg8KB2FjY291bnQYASABKAkSEQoJZGV2aWNlX2lkGAIgASgNEhcKD3JlZ2lzdHJhdGlvbl9pZBgDIAEoDRISCgpzZXJ2ZXJfdXJsGAQgASgJEhIKCmNyZWF0ZWRfYXQYBSABKAQSFwoPbmV4dF9wcmVfa2V5X2lkGAYgASgNEhkKEXNpZ25lZF9wcmVfa2V5X2lkGAcgASgNEhEKCWtleV9pbmRleBgIIAEoDRIeChZzaWduZWRfZGV2aWNlX2lkZW50aXR5GAkgASgMEjYKCmxpbmtfc3RhdGUYCiABKAsyIi5xdWludGV0LnYxLlByaW1hcnlMaW5rU3RhdGVSZWNvcmQSGQoRbG9nZ2VkX291dF9yZWFzb24YCyABKAkSFQoNbG9nZ2VkX291dF9hdBgMIAEoBCLyAQoWUHJpbWFyeUxpbmtTdGF0ZVJlY29yZBIOCgZyYXdfaWQYASABKA0SFgoObmV4dF9rZXlfaW5kZXgYAiABKA0SHQoVc2lnbmVkX2tleV9pbmRleF9saXN0GAMgASgMEhYKDmxpc3RfdGltZXN0YW1wGAQgASgEEkYKCmNvbXBhbmlvbnMYBSADKAsyMi5xdWludGV0LnYxLlByaW1hcnlMaW5rU3RhdGVSZWNvcmQuQ29tcGFuaW9uc0VudHJ5GjEKD0NvbXBhbmlvbnNFbnRyeRILCgNrZXkYASABKA0SDQoFdmFsdWUYAiABKA06AjgBIpYCChNTdG9yZWRNZXNzYWdlUmVjb3JkEhIKCm1lc3NhZ2VfaWQYASABKAwSDAoEY2hhdBgCIAEoCRIOCgZzZW5kZXIYAyABKAkSFQoNc2VuZGVyX2RldmljZRgEIAEoDRIMCgR0ZXh0GAUgASgJEg8KB3NlbnRfYXQYBiABKAQSEwoLcmVjZWl2ZWRfYXQYByABKAQSEAoIb3V0Z29pbmcYCCABKAgSPwoIcmVjZWlwdHMYCSADKAsyLS5xdWludGV0LnYxLlN0b3JlZE1lc3NhZ2VSZWNvcmQuUmVjZWlwdHNFbnRyeRovCg1SZWNlaXB0c0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoDToCOAEiuQEKEVNlbnRNZXNzYWdlUmVjb3JkEhMKC2Rlc3RpbmF0aW9uGAEgASgJEhEKCXRpbWVzdGFtcBgCIAEoBBIPCgdjb250ZW50GAMgASgMEjsKB3JldHJpZXMYBCADKAsyKi5xdWludGV0LnYxLlNlbnRNZXNzYWdlUmVjb3JkLlJldHJpZXNFbnRyeRouCgxSZXRyaWVzRW50cnkSCwoDa2V5GAEgASgNEg0KBXZhbHVlGAIgASgNOgI4ASInCg9Qcm9jZXNzZWRSZWNvcmQSFAoMcHJvY2Vzc2VkX2F0GAEgASgEIqgBChVWZXJpZmllZEFjY291bnRSZWNvcmQSEwoLYWNjb3VudF9rZXkYASABKAwSEAoIaGFzX2xpc3QYAiABKAgSFgoObGlzdF90aW1lc3RhbXAYAyABKAQSDgoGcmF3X2lkGAQgASgNEhUKDWN1cnJlbnRfaW5kZXgYBSABKA0SFQoNdmFsaWRfaW5kZXhlcxgGIAMoDRISCgp1cGRhdGVkX2F0GAcgASgEIlgKFFZlcmlmaWVkRGV2aWNlUmVjb3JkEhQKDGlkZW50aXR5X2tleRgBIAEoDBIRCglrZXlfaW5kZXgYAiABKA0SFwoPcmVnaXN0cmF0aW9uX2lkGAMgASgNYgZwcm90bzM");
 
 /**
  * Who this device is. Written once at registration.
@@ -59,6 +59,42 @@ export type LocalAccountRecord = Message<"quintet.v1.LocalAccountRecord"> & {
    * @generated from field: uint32 signed_pre_key_id = 7;
    */
   signedPreKeyId: number;
+
+  /**
+   * Multi-device (docs/multi-device.md). Absent fields keep old profiles
+   * readable: a profile without them is a primary (device 1, key index 0).
+   * This device's index in the account's ADVKeyIndexList (0 = primary).
+   *
+   * @generated from field: uint32 key_index = 8;
+   */
+  keyIndex: number;
+
+  /**
+   * Companions: this device's ADVSignedDeviceIdentity with both signatures.
+   *
+   * @generated from field: bytes signed_device_identity = 9;
+   */
+  signedDeviceIdentity: Uint8Array;
+
+  /**
+   * The primary: what it needs to link and remove companions.
+   *
+   * @generated from field: quintet.v1.PrimaryLinkStateRecord link_state = 10;
+   */
+  linkState?: PrimaryLinkStateRecord | undefined;
+
+  /**
+   * Set when the server removed this device (remote logout, self logout,
+   * inactivity); the keys are wiped and every command refuses to run.
+   *
+   * @generated from field: string logged_out_reason = 11;
+   */
+  loggedOutReason: string;
+
+  /**
+   * @generated from field: uint64 logged_out_at = 12;
+   */
+  loggedOutAt: bigint;
 };
 
 /**
@@ -67,6 +103,55 @@ export type LocalAccountRecord = Message<"quintet.v1.LocalAccountRecord"> & {
  */
 export const LocalAccountRecordSchema: GenMessage<LocalAccountRecord> = /*@__PURE__*/
   messageDesc(file_quintet_v1_client_store, 0);
+
+/**
+ * The primary's linking state for the current account-key epoch.
+ *
+ * @generated from message quintet.v1.PrimaryLinkStateRecord
+ */
+export type PrimaryLinkStateRecord = Message<"quintet.v1.PrimaryLinkStateRecord"> & {
+  /**
+   * random per account-key epoch
+   *
+   * @generated from field: uint32 raw_id = 1;
+   */
+  rawId: number;
+
+  /**
+   * never reused within the epoch
+   *
+   * @generated from field: uint32 next_key_index = 2;
+   */
+  nextKeyIndex: number;
+
+  /**
+   * The latest ADVSignedKeyIndexList this primary signed.
+   *
+   * @generated from field: bytes signed_key_index_list = 3;
+   */
+  signedKeyIndexList: Uint8Array;
+
+  /**
+   * seconds, of that list; the next must be newer
+   *
+   * @generated from field: uint64 list_timestamp = 4;
+   */
+  listTimestamp: bigint;
+
+  /**
+   * Linked companions still in the list: device id -> key index.
+   *
+   * @generated from field: map<uint32, uint32> companions = 5;
+   */
+  companions: { [key: number]: number };
+};
+
+/**
+ * Describes the message quintet.v1.PrimaryLinkStateRecord.
+ * Use `create(PrimaryLinkStateRecordSchema)` to create a new message.
+ */
+export const PrimaryLinkStateRecordSchema: GenMessage<PrimaryLinkStateRecord> = /*@__PURE__*/
+  messageDesc(file_quintet_v1_client_store, 1);
 
 /**
  * A chat message as this device stored it (received or sent).
@@ -133,7 +218,7 @@ export type StoredMessageRecord = Message<"quintet.v1.StoredMessageRecord"> & {
  * Use `create(StoredMessageRecordSchema)` to create a new message.
  */
 export const StoredMessageRecordSchema: GenMessage<StoredMessageRecord> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_client_store, 1);
+  messageDesc(file_quintet_v1_client_store, 2);
 
 /**
  * A message this device sent recently, kept so a retry request can be
@@ -172,7 +257,7 @@ export type SentMessageRecord = Message<"quintet.v1.SentMessageRecord"> & {
  * Use `create(SentMessageRecordSchema)` to create a new message.
  */
 export const SentMessageRecordSchema: GenMessage<SentMessageRecord> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_client_store, 2);
+  messageDesc(file_quintet_v1_client_store, 3);
 
 /**
  * A processed-envelope mark: the envelope was decrypted (or definitively
@@ -192,5 +277,98 @@ export type ProcessedRecord = Message<"quintet.v1.ProcessedRecord"> & {
  * Use `create(ProcessedRecordSchema)` to create a new message.
  */
 export const ProcessedRecordSchema: GenMessage<ProcessedRecord> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_client_store, 3);
+  messageDesc(file_quintet_v1_client_store, 4);
+
+/**
+ * A contact's (or this account's own) verified device view, the header row:
+ * the pinned account key and the newest signed device list accepted, which
+ * is the rollback floor for every later list (validation step 2).
+ *
+ * @generated from message quintet.v1.VerifiedAccountRecord
+ */
+export type VerifiedAccountRecord = Message<"quintet.v1.VerifiedAccountRecord"> & {
+  /**
+   * 33-byte serialized primary identity key
+   *
+   * @generated from field: bytes account_key = 1;
+   */
+  accountKey: Uint8Array;
+
+  /**
+   * false until a signed list was accepted
+   *
+   * @generated from field: bool has_list = 2;
+   */
+  hasList: boolean;
+
+  /**
+   * seconds, of the newest accepted list
+   *
+   * @generated from field: uint64 list_timestamp = 3;
+   */
+  listTimestamp: bigint;
+
+  /**
+   * @generated from field: uint32 raw_id = 4;
+   */
+  rawId: number;
+
+  /**
+   * @generated from field: uint32 current_index = 5;
+   */
+  currentIndex: number;
+
+  /**
+   * @generated from field: repeated uint32 valid_indexes = 6;
+   */
+  validIndexes: number[];
+
+  /**
+   * ms, this device's clock
+   *
+   * @generated from field: uint64 updated_at = 7;
+   */
+  updatedAt: bigint;
+};
+
+/**
+ * Describes the message quintet.v1.VerifiedAccountRecord.
+ * Use `create(VerifiedAccountRecordSchema)` to create a new message.
+ */
+export const VerifiedAccountRecordSchema: GenMessage<VerifiedAccountRecord> = /*@__PURE__*/
+  messageDesc(file_quintet_v1_client_store, 5);
+
+/**
+ * One verified device of that view: the identity key the sender encrypts to
+ * and the receiver accepts sessions from (the primary's is the account key).
+ *
+ * @generated from message quintet.v1.VerifiedDeviceRecord
+ */
+export type VerifiedDeviceRecord = Message<"quintet.v1.VerifiedDeviceRecord"> & {
+  /**
+   * 33 bytes
+   *
+   * @generated from field: bytes identity_key = 1;
+   */
+  identityKey: Uint8Array;
+
+  /**
+   * 0 for the primary
+   *
+   * @generated from field: uint32 key_index = 2;
+   */
+  keyIndex: number;
+
+  /**
+   * @generated from field: uint32 registration_id = 3;
+   */
+  registrationId: number;
+};
+
+/**
+ * Describes the message quintet.v1.VerifiedDeviceRecord.
+ * Use `create(VerifiedDeviceRecordSchema)` to create a new message.
+ */
+export const VerifiedDeviceRecordSchema: GenMessage<VerifiedDeviceRecord> = /*@__PURE__*/
+  messageDesc(file_quintet_v1_client_store, 6);
 

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file quintet/v1/content.proto.
  */
 export const file_quintet_v1_content: GenFile = /*@__PURE__*/
-  fileDesc("ChhxdWludGV0L3YxL2NvbnRlbnQucHJvdG8SCnF1aW50ZXQudjEi/wEKB0NvbnRlbnQSLwoMZGF0YV9tZXNzYWdlGAEgASgLMhcucXVpbnRldC52MS5EYXRhTWVzc2FnZUgAEjUKD3JlY2VpcHRfbWVzc2FnZRgCIAEoCzIaLnF1aW50ZXQudjEuUmVjZWlwdE1lc3NhZ2VIABJGChhkZWNyeXB0aW9uX2Vycm9yX21lc3NhZ2UYAyABKAsyIi5xdWludGV0LnYxLkRlY3J5cHRpb25FcnJvck1lc3NhZ2VIABI8ChNkZXZpY2Vfc2VudF9tZXNzYWdlGAQgASgLMh0ucXVpbnRldC52MS5EZXZpY2VTZW50TWVzc2FnZUgAQgYKBGJvZHkiQgoLRGF0YU1lc3NhZ2USEgoKbWVzc2FnZV9pZBgBIAEoDBIMCgR0ZXh0GAIgASgJEhEKCXRpbWVzdGFtcBgDIAEoBCKnAQoOUmVjZWlwdE1lc3NhZ2USLQoEdHlwZRgBIAEoDjIfLnF1aW50ZXQudjEuUmVjZWlwdE1lc3NhZ2UuVHlwZRITCgttZXNzYWdlX2lkcxgCIAMoDBIRCgl0aW1lc3RhbXAYAyABKAQiPgoEVHlwZRIUChBUWVBFX1VOU1BFQ0lGSUVEEAASEQoNVFlQRV9ERUxJVkVSWRABEg0KCVRZUEVfUkVBRBACIlsKFkRlY3J5cHRpb25FcnJvck1lc3NhZ2USEQoJdGltZXN0YW1wGAEgASgEEhEKCWRldmljZV9pZBgCIAEoDRIbChNyZXF1ZXN0ZXJfZGV2aWNlX2lkGAMgASgNIlIKEURldmljZVNlbnRNZXNzYWdlEhMKC2Rlc3RpbmF0aW9uGAEgASgJEigKB21lc3NhZ2UYAiABKAsyFy5xdWludGV0LnYxLkRhdGFNZXNzYWdlYgZwcm90bzM");
+  fileDesc("ChhxdWludGV0L3YxL2NvbnRlbnQucHJvdG8SCnF1aW50ZXQudjEisAIKB0NvbnRlbnQSLwoMZGF0YV9tZXNzYWdlGAEgASgLMhcucXVpbnRldC52MS5EYXRhTWVzc2FnZUgAEjUKD3JlY2VpcHRfbWVzc2FnZRgCIAEoCzIaLnF1aW50ZXQudjEuUmVjZWlwdE1lc3NhZ2VIABJGChhkZWNyeXB0aW9uX2Vycm9yX21lc3NhZ2UYAyABKAsyIi5xdWludGV0LnYxLkRlY3J5cHRpb25FcnJvck1lc3NhZ2VIABI8ChNkZXZpY2Vfc2VudF9tZXNzYWdlGAQgASgLMh0ucXVpbnRldC52MS5EZXZpY2VTZW50TWVzc2FnZUgAEi8KDHN5bmNfbWVzc2FnZRgFIAEoCzIXLnF1aW50ZXQudjEuU3luY01lc3NhZ2VIAEIGCgRib2R5IkIKC0RhdGFNZXNzYWdlEhIKCm1lc3NhZ2VfaWQYASABKAwSDAoEdGV4dBgCIAEoCRIRCgl0aW1lc3RhbXAYAyABKAQipwEKDlJlY2VpcHRNZXNzYWdlEi0KBHR5cGUYASABKA4yHy5xdWludGV0LnYxLlJlY2VpcHRNZXNzYWdlLlR5cGUSEwoLbWVzc2FnZV9pZHMYAiADKAwSEQoJdGltZXN0YW1wGAMgASgEIj4KBFR5cGUSFAoQVFlQRV9VTlNQRUNJRklFRBAAEhEKDVRZUEVfREVMSVZFUlkQARINCglUWVBFX1JFQUQQAiJbChZEZWNyeXB0aW9uRXJyb3JNZXNzYWdlEhEKCXRpbWVzdGFtcBgBIAEoBBIRCglkZXZpY2VfaWQYAiABKA0SGwoTcmVxdWVzdGVyX2RldmljZV9pZBgDIAEoDSJSChFEZXZpY2VTZW50TWVzc2FnZRITCgtkZXN0aW5hdGlvbhgBIAEoCRIoCgdtZXNzYWdlGAIgASgLMhcucXVpbnRldC52MS5EYXRhTWVzc2FnZSI7CgtTeW5jTWVzc2FnZRIkCgRyZWFkGAEgASgLMhQucXVpbnRldC52MS5SZWFkU3luY0gAQgYKBGJvZHkiQAoIUmVhZFN5bmMSDAoEY2hhdBgBIAEoCRITCgttZXNzYWdlX2lkcxgCIAMoDBIRCgl0aW1lc3RhbXAYAyABKARiBnByb3RvMw");
 
 /**
  * @generated from message quintet.v1.Content
@@ -45,13 +45,23 @@ export type Content = Message<"quintet.v1.Content"> & {
     case: "decryptionErrorMessage";
   } | {
     /**
-     * Reserved for multi-device: a copy of a message this account sent from
-     * another of its devices, so every own device shows it in the right chat.
+     * A copy of a message this account sent from another of its devices, so
+     * every own device shows it in the right chat. Accepted only from the
+     * receiver's own account.
      *
      * @generated from field: quintet.v1.DeviceSentMessage device_sent_message = 4;
      */
     value: DeviceSentMessage;
     case: "deviceSentMessage";
+  } | {
+    /**
+     * State shared between the devices of one account (read markers).
+     * Accepted only from the receiver's own account.
+     *
+     * @generated from field: quintet.v1.SyncMessage sync_message = 5;
+     */
+    value: SyncMessage;
+    case: "syncMessage";
   } | { case: undefined; value?: undefined };
 };
 
@@ -194,8 +204,8 @@ export const DecryptionErrorMessageSchema: GenMessage<DecryptionErrorMessage> = 
   messageDesc(file_quintet_v1_content, 3);
 
 /**
- * Reserved for the multi-device issue: the sender's own other devices get
- * this wrapper instead of the bare data message.
+ * The sender's own other devices get this wrapper instead of the bare data
+ * message: `destination` is the chat the message belongs to.
  *
  * @generated from message quintet.v1.DeviceSentMessage
  */
@@ -217,4 +227,62 @@ export type DeviceSentMessage = Message<"quintet.v1.DeviceSentMessage"> & {
  */
 export const DeviceSentMessageSchema: GenMessage<DeviceSentMessage> = /*@__PURE__*/
   messageDesc(file_quintet_v1_content, 4);
+
+/**
+ * Between the devices of one account.
+ *
+ * @generated from message quintet.v1.SyncMessage
+ */
+export type SyncMessage = Message<"quintet.v1.SyncMessage"> & {
+  /**
+   * @generated from oneof quintet.v1.SyncMessage.body
+   */
+  body: {
+    /**
+     * "I read these messages of `chat`": the other devices mark them read too.
+     *
+     * @generated from field: quintet.v1.ReadSync read = 1;
+     */
+    value: ReadSync;
+    case: "read";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message quintet.v1.SyncMessage.
+ * Use `create(SyncMessageSchema)` to create a new message.
+ */
+export const SyncMessageSchema: GenMessage<SyncMessage> = /*@__PURE__*/
+  messageDesc(file_quintet_v1_content, 5);
+
+/**
+ * @generated from message quintet.v1.ReadSync
+ */
+export type ReadSync = Message<"quintet.v1.ReadSync"> & {
+  /**
+   * @generated from field: string chat = 1;
+   */
+  chat: string;
+
+  /**
+   * each 16 bytes
+   *
+   * @generated from field: repeated bytes message_ids = 2;
+   */
+  messageIds: Uint8Array[];
+
+  /**
+   * when they were read, ms since the epoch
+   *
+   * @generated from field: uint64 timestamp = 3;
+   */
+  timestamp: bigint;
+};
+
+/**
+ * Describes the message quintet.v1.ReadSync.
+ * Use `create(ReadSyncSchema)` to create a new message.
+ */
+export const ReadSyncSchema: GenMessage<ReadSync> = /*@__PURE__*/
+  messageDesc(file_quintet_v1_content, 6);
 

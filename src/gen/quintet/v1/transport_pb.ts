@@ -17,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file quintet/v1/transport.proto.
  */
 export const file_quintet_v1_transport: GenFile = /*@__PURE__*/
-  fileDesc("ChpxdWludGV0L3YxL3RyYW5zcG9ydC5wcm90bxIKcXVpbnRldC52MSKDAQoFRnJhbWUSJgoHcmVxdWVzdBgBIAEoCzITLnF1aW50ZXQudjEuUmVxdWVzdEgAEigKCHJlc3BvbnNlGAIgASgLMhQucXVpbnRldC52MS5SZXNwb25zZUgAEiAKBHB1c2gYAyABKAsyEC5xdWludGV0LnYxLlB1c2hIAEIGCgRraW5kIosECgdSZXF1ZXN0EgoKAmlkGAEgASgEEjEKCWNoYWxsZW5nZRgKIAEoCzIcLnF1aW50ZXQudjEuQ2hhbGxlbmdlUmVxdWVzdEgAEi8KCHJlZ2lzdGVyGAsgASgLMhsucXVpbnRldC52MS5SZWdpc3RlclJlcXVlc3RIABI3CgxhdXRoZW50aWNhdGUYDCABKAsyHy5xdWludGV0LnYxLkF1dGhlbnRpY2F0ZVJlcXVlc3RIABI7Cg91cGxvYWRfcHJlX2tleXMYFCABKAsyIC5xdWludGV0LnYxLlVwbG9hZFByZUtleXNSZXF1ZXN0SAASQgoTZ2V0X3ByZV9rZXlfYnVuZGxlcxgVIAEoCzIjLnF1aW50ZXQudjEuR2V0UHJlS2V5QnVuZGxlc1JlcXVlc3RIABI2CgxzZW5kX21lc3NhZ2UYFiABKAsyHi5xdWludGV0LnYxLlNlbmRNZXNzYWdlUmVxdWVzdEgAEiUKA2FjaxgXIAEoCzIWLnF1aW50ZXQudjEuQWNrUmVxdWVzdEgAEjQKC2dldF9kZXZpY2VzGBggASgLMh0ucXVpbnRldC52MS5HZXREZXZpY2VzUmVxdWVzdEgAEjkKDnByZV9rZXlfc3RhdHVzGBkgASgLMh8ucXVpbnRldC52MS5QcmVLZXlTdGF0dXNSZXF1ZXN0SABCBgoEYm9keSISChBDaGFsbGVuZ2VSZXF1ZXN0IiIKEUNoYWxsZW5nZVJlc3BvbnNlEg0KBW5vbmNlGAEgASgMIvwBCg9SZWdpc3RlclJlcXVlc3QSDwoHYWNjb3VudBgBIAEoCRIUCgxpZGVudGl0eV9rZXkYAiABKAwSFwoPcmVnaXN0cmF0aW9uX2lkGAMgASgNEg0KBW5vbmNlGAQgASgMEhEKCXNpZ25hdHVyZRgFIAEoDBIaChJyZWdpc3RyYXRpb25fdG9rZW4YBiABKAkSMAoOc2lnbmVkX3ByZV9rZXkYByABKAsyGC5xdWludGV0LnYxLlNpZ25lZFByZUtleRIkCghwcmVfa2V5cxgIIAMoCzISLnF1aW50ZXQudjEuUHJlS2V5EhMKC2RldmljZV9uYW1lGAkgASgJIiUKEFJlZ2lzdGVyUmVzcG9uc2USEQoJZGV2aWNlX2lkGAEgASgNIlsKE0F1dGhlbnRpY2F0ZVJlcXVlc3QSDwoHYWNjb3VudBgBIAEoCRIRCglkZXZpY2VfaWQYAiABKA0SDQoFbm9uY2UYAyABKAwSEQoJc2lnbmF0dXJlGAQgASgMIk0KFEF1dGhlbnRpY2F0ZVJlc3BvbnNlEhoKEnByZV9rZXlzX3JlbWFpbmluZxgBIAEoDRIZChFwcmVfa2V5X3RocmVzaG9sZBgCIAEoDSJBCgxTaWduZWRQcmVLZXkSCgoCaWQYASABKA0SEgoKcHVibGljX2tleRgCIAEoDBIRCglzaWduYXR1cmUYAyABKAwiKAoGUHJlS2V5EgoKAmlkGAEgASgNEhIKCnB1YmxpY19rZXkYAiABKAwibgoUVXBsb2FkUHJlS2V5c1JlcXVlc3QSMAoOc2lnbmVkX3ByZV9rZXkYASABKAsyGC5xdWludGV0LnYxLlNpZ25lZFByZUtleRIkCghwcmVfa2V5cxgCIAMoCzISLnF1aW50ZXQudjEuUHJlS2V5IhUKE1ByZUtleVN0YXR1c1JlcXVlc3QiTQoUUHJlS2V5U3RhdHVzUmVzcG9uc2USGgoScHJlX2tleXNfcmVtYWluaW5nGAEgASgNEhkKEXByZV9rZXlfdGhyZXNob2xkGAIgASgNIj0KF0dldFByZUtleUJ1bmRsZXNSZXF1ZXN0Eg8KB2FjY291bnQYASABKAkSEQoJZGV2aWNlX2lkGAIgASgNIqcBCgxQcmVLZXlCdW5kbGUSEQoJZGV2aWNlX2lkGAEgASgNEhcKD3JlZ2lzdHJhdGlvbl9pZBgCIAEoDRIUCgxpZGVudGl0eV9rZXkYAyABKAwSMAoOc2lnbmVkX3ByZV9rZXkYBCABKAsyGC5xdWludGV0LnYxLlNpZ25lZFByZUtleRIjCgdwcmVfa2V5GAUgASgLMhIucXVpbnRldC52MS5QcmVLZXkiRQoYR2V0UHJlS2V5QnVuZGxlc1Jlc3BvbnNlEikKB2J1bmRsZXMYASADKAsyGC5xdWludGV0LnYxLlByZUtleUJ1bmRsZSIkChFHZXREZXZpY2VzUmVxdWVzdBIPCgdhY2NvdW50GAEgASgJIoYBCgpEZXZpY2VJbmZvEhEKCWRldmljZV9pZBgBIAEoDRIXCg9yZWdpc3RyYXRpb25faWQYAiABKA0SFAoMaWRlbnRpdHlfa2V5GAMgASgMEgwKBG5hbWUYBCABKAkSEgoKY3JlYXRlZF9hdBgFIAEoBBIUCgxsYXN0X3NlZW5fYXQYBiABKAQiPQoSR2V0RGV2aWNlc1Jlc3BvbnNlEicKB2RldmljZXMYASADKAsyFi5xdWludGV0LnYxLkRldmljZUluZm8idwoQT3V0Z29pbmdFbnZlbG9wZRIRCglkZXZpY2VfaWQYASABKA0SFwoPcmVnaXN0cmF0aW9uX2lkGAIgASgNEiYKBHR5cGUYAyABKA4yGC5xdWludGV0LnYxLkVudmVsb3BlVHlwZRIPCgdjb250ZW50GAQgASgMIm0KElNlbmRNZXNzYWdlUmVxdWVzdBITCgtkZXN0aW5hdGlvbhgBIAEoCRIvCgllbnZlbG9wZXMYAiADKAsyHC5xdWludGV0LnYxLk91dGdvaW5nRW52ZWxvcGUSEQoJdGltZXN0YW1wGAMgASgEIioKE1NlbmRNZXNzYWdlUmVzcG9uc2USEwoLcXVldWVkX29ubHkYASABKAgiIgoKQWNrUmVxdWVzdBIUCgxzZXJ2ZXJfZ3VpZHMYASADKAwiDQoLQWNrUmVzcG9uc2UipwQKCFJlc3BvbnNlEgoKAmlkGAEgASgEEiAKBWVycm9yGAIgASgLMhEucXVpbnRldC52MS5FcnJvchIyCgljaGFsbGVuZ2UYCiABKAsyHS5xdWludGV0LnYxLkNoYWxsZW5nZVJlc3BvbnNlSAASMAoIcmVnaXN0ZXIYCyABKAsyHC5xdWludGV0LnYxLlJlZ2lzdGVyUmVzcG9uc2VIABI4CgxhdXRoZW50aWNhdGUYDCABKAsyIC5xdWludGV0LnYxLkF1dGhlbnRpY2F0ZVJlc3BvbnNlSAASLAoPdXBsb2FkX3ByZV9rZXlzGBQgASgLMhEucXVpbnRldC52MS5FbXB0eUgAEkMKE2dldF9wcmVfa2V5X2J1bmRsZXMYFSABKAsyJC5xdWludGV0LnYxLkdldFByZUtleUJ1bmRsZXNSZXNwb25zZUgAEjcKDHNlbmRfbWVzc2FnZRgWIAEoCzIfLnF1aW50ZXQudjEuU2VuZE1lc3NhZ2VSZXNwb25zZUgAEiYKA2FjaxgXIAEoCzIXLnF1aW50ZXQudjEuQWNrUmVzcG9uc2VIABI1CgtnZXRfZGV2aWNlcxgYIAEoCzIeLnF1aW50ZXQudjEuR2V0RGV2aWNlc1Jlc3BvbnNlSAASOgoOcHJlX2tleV9zdGF0dXMYGSABKAsyIC5xdWludGV0LnYxLlByZUtleVN0YXR1c1Jlc3BvbnNlSABCBgoEYm9keSIHCgVFbXB0eSKFAQoFRXJyb3ISDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJEhcKD21pc3NpbmdfZGV2aWNlcxgDIAMoDRIVCg1leHRyYV9kZXZpY2VzGAQgAygNEhUKDXN0YWxlX2RldmljZXMYBSADKA0SFgoOcmV0cnlfYWZ0ZXJfbXMYBiABKA0imwEKBFB1c2gSKAoIZW52ZWxvcGUYASABKAsyFC5xdWludGV0LnYxLkVudmVsb3BlSAASMQoNcXVldWVfZHJhaW5lZBgCIAEoCzIYLnF1aW50ZXQudjEuUXVldWVEcmFpbmVkSAASLgoMcHJlX2tleXNfbG93GAMgASgLMhYucXVpbnRldC52MS5QcmVLZXlzTG93SABCBgoEa2luZCLIAQoIRW52ZWxvcGUSEwoLc2VydmVyX2d1aWQYASABKAwSDgoGc291cmNlGAIgASgJEhUKDXNvdXJjZV9kZXZpY2UYAyABKA0SGgoSZGVzdGluYXRpb25fZGV2aWNlGAQgASgNEiYKBHR5cGUYBSABKA4yGC5xdWludGV0LnYxLkVudmVsb3BlVHlwZRIPCgdjb250ZW50GAYgASgMEhEKCXRpbWVzdGFtcBgHIAEoBBIYChBzZXJ2ZXJfdGltZXN0YW1wGAggASgEIg4KDFF1ZXVlRHJhaW5lZCIoCgpQcmVLZXlzTG93EhoKEnByZV9rZXlzX3JlbWFpbmluZxgBIAEoDSqcAQoMRW52ZWxvcGVUeXBlEh0KGUVOVkVMT1BFX1RZUEVfVU5TUEVDSUZJRUQQABIYChRFTlZFTE9QRV9UWVBFX1NJR05BTBABEhgKFEVOVkVMT1BFX1RZUEVfUFJFS0VZEAISHAoYRU5WRUxPUEVfVFlQRV9TRU5ERVJfS0VZEAMSGwoXRU5WRUxPUEVfVFlQRV9QTEFJTlRFWFQQBGIGcHJvdG8z");
+  fileDesc("ChpxdWludGV0L3YxL3RyYW5zcG9ydC5wcm90bxIKcXVpbnRldC52MSKDAQoFRnJhbWUSJgoHcmVxdWVzdBgBIAEoCzITLnF1aW50ZXQudjEuUmVxdWVzdEgAEigKCHJlc3BvbnNlGAIgASgLMhQucXVpbnRldC52MS5SZXNwb25zZUgAEiAKBHB1c2gYAyABKAsyEC5xdWludGV0LnYxLlB1c2hIAEIGCgRraW5kItsGCgdSZXF1ZXN0EgoKAmlkGAEgASgEEjEKCWNoYWxsZW5nZRgKIAEoCzIcLnF1aW50ZXQudjEuQ2hhbGxlbmdlUmVxdWVzdEgAEi8KCHJlZ2lzdGVyGAsgASgLMhsucXVpbnRldC52MS5SZWdpc3RlclJlcXVlc3RIABI3CgxhdXRoZW50aWNhdGUYDCABKAsyHy5xdWludGV0LnYxLkF1dGhlbnRpY2F0ZVJlcXVlc3RIABIwCglvcGVuX2xpbmsYDSABKAsyGy5xdWludGV0LnYxLk9wZW5MaW5rUmVxdWVzdEgAEjgKDWNvbXBsZXRlX2xpbmsYDiABKAsyHy5xdWludGV0LnYxLkNvbXBsZXRlTGlua1JlcXVlc3RIABI7Cg91cGxvYWRfcHJlX2tleXMYFCABKAsyIC5xdWludGV0LnYxLlVwbG9hZFByZUtleXNSZXF1ZXN0SAASQgoTZ2V0X3ByZV9rZXlfYnVuZGxlcxgVIAEoCzIjLnF1aW50ZXQudjEuR2V0UHJlS2V5QnVuZGxlc1JlcXVlc3RIABI2CgxzZW5kX21lc3NhZ2UYFiABKAsyHi5xdWludGV0LnYxLlNlbmRNZXNzYWdlUmVxdWVzdEgAEiUKA2FjaxgXIAEoCzIWLnF1aW50ZXQudjEuQWNrUmVxdWVzdEgAEjQKC2dldF9kZXZpY2VzGBggASgLMh0ucXVpbnRldC52MS5HZXREZXZpY2VzUmVxdWVzdEgAEjkKDnByZV9rZXlfc3RhdHVzGBkgASgLMh8ucXVpbnRldC52MS5QcmVLZXlTdGF0dXNSZXF1ZXN0SAASNgoMYXBwcm92ZV9saW5rGBogASgLMh4ucXVpbnRldC52MS5BcHByb3ZlTGlua1JlcXVlc3RIABI4Cg1yZW1vdmVfZGV2aWNlGBsgASgLMh8ucXVpbnRldC52MS5SZW1vdmVEZXZpY2VSZXF1ZXN0SAASKwoGbG9nb3V0GBwgASgLMhkucXVpbnRldC52MS5Mb2dvdXRSZXF1ZXN0SAASQwoTcHVibGlzaF9kZXZpY2VfbGlzdBgdIAEoCzIkLnF1aW50ZXQudjEuUHVibGlzaERldmljZUxpc3RSZXF1ZXN0SABCBgoEYm9keSISChBDaGFsbGVuZ2VSZXF1ZXN0IiIKEUNoYWxsZW5nZVJlc3BvbnNlEg0KBW5vbmNlGAEgASgMIpsCCg9SZWdpc3RlclJlcXVlc3QSDwoHYWNjb3VudBgBIAEoCRIUCgxpZGVudGl0eV9rZXkYAiABKAwSFwoPcmVnaXN0cmF0aW9uX2lkGAMgASgNEg0KBW5vbmNlGAQgASgMEhEKCXNpZ25hdHVyZRgFIAEoDBIaChJyZWdpc3RyYXRpb25fdG9rZW4YBiABKAkSMAoOc2lnbmVkX3ByZV9rZXkYByABKAsyGC5xdWludGV0LnYxLlNpZ25lZFByZUtleRIkCghwcmVfa2V5cxgIIAMoCzISLnF1aW50ZXQudjEuUHJlS2V5EhMKC2RldmljZV9uYW1lGAkgASgJEh0KFXNpZ25lZF9rZXlfaW5kZXhfbGlzdBgKIAEoDCIlChBSZWdpc3RlclJlc3BvbnNlEhEKCWRldmljZV9pZBgBIAEoDSJbChNBdXRoZW50aWNhdGVSZXF1ZXN0Eg8KB2FjY291bnQYASABKAkSEQoJZGV2aWNlX2lkGAIgASgNEg0KBW5vbmNlGAMgASgMEhEKCXNpZ25hdHVyZRgEIAEoDCJNChRBdXRoZW50aWNhdGVSZXNwb25zZRIaChJwcmVfa2V5c19yZW1haW5pbmcYASABKA0SGQoRcHJlX2tleV90aHJlc2hvbGQYAiABKA0iQQoMU2lnbmVkUHJlS2V5EgoKAmlkGAEgASgNEhIKCnB1YmxpY19rZXkYAiABKAwSEQoJc2lnbmF0dXJlGAMgASgMIigKBlByZUtleRIKCgJpZBgBIAEoDRISCgpwdWJsaWNfa2V5GAIgASgMIm4KFFVwbG9hZFByZUtleXNSZXF1ZXN0EjAKDnNpZ25lZF9wcmVfa2V5GAEgASgLMhgucXVpbnRldC52MS5TaWduZWRQcmVLZXkSJAoIcHJlX2tleXMYAiADKAsyEi5xdWludGV0LnYxLlByZUtleSIVChNQcmVLZXlTdGF0dXNSZXF1ZXN0Ik0KFFByZUtleVN0YXR1c1Jlc3BvbnNlEhoKEnByZV9rZXlzX3JlbWFpbmluZxgBIAEoDRIZChFwcmVfa2V5X3RocmVzaG9sZBgCIAEoDSI9ChdHZXRQcmVLZXlCdW5kbGVzUmVxdWVzdBIPCgdhY2NvdW50GAEgASgJEhEKCWRldmljZV9pZBgCIAEoDSLaAQoMUHJlS2V5QnVuZGxlEhEKCWRldmljZV9pZBgBIAEoDRIXCg9yZWdpc3RyYXRpb25faWQYAiABKA0SFAoMaWRlbnRpdHlfa2V5GAMgASgMEjAKDnNpZ25lZF9wcmVfa2V5GAQgASgLMhgucXVpbnRldC52MS5TaWduZWRQcmVLZXkSIwoHcHJlX2tleRgFIAEoCzISLnF1aW50ZXQudjEuUHJlS2V5Eh4KFnNpZ25lZF9kZXZpY2VfaWRlbnRpdHkYBiABKAwSEQoJa2V5X2luZGV4GAcgASgNImQKGEdldFByZUtleUJ1bmRsZXNSZXNwb25zZRIpCgdidW5kbGVzGAEgAygLMhgucXVpbnRldC52MS5QcmVLZXlCdW5kbGUSHQoVc2lnbmVkX2tleV9pbmRleF9saXN0GAIgASgMIiQKEUdldERldmljZXNSZXF1ZXN0Eg8KB2FjY291bnQYASABKAkiuQEKCkRldmljZUluZm8SEQoJZGV2aWNlX2lkGAEgASgNEhcKD3JlZ2lzdHJhdGlvbl9pZBgCIAEoDRIUCgxpZGVudGl0eV9rZXkYAyABKAwSDAoEbmFtZRgEIAEoCRISCgpjcmVhdGVkX2F0GAUgASgEEhQKDGxhc3Rfc2Vlbl9hdBgGIAEoBBIRCglrZXlfaW5kZXgYByABKA0SHgoWc2lnbmVkX2RldmljZV9pZGVudGl0eRgIIAEoDCJcChJHZXREZXZpY2VzUmVzcG9uc2USJwoHZGV2aWNlcxgBIAMoCzIWLnF1aW50ZXQudjEuRGV2aWNlSW5mbxIdChVzaWduZWRfa2V5X2luZGV4X2xpc3QYAiABKAwiEQoPT3BlbkxpbmtSZXF1ZXN0IjMKEE9wZW5MaW5rUmVzcG9uc2USCwoDcmVmGAEgASgJEhIKCmV4cGlyZXNfYXQYAiABKAQihAEKEkFwcHJvdmVMaW5rUmVxdWVzdBILCgNyZWYYASABKAkSHgoWY29tcGFuaW9uX2lkZW50aXR5X2tleRgCIAEoDBIPCgdwYXlsb2FkGAMgASgMEh0KFXNpZ25lZF9rZXlfaW5kZXhfbGlzdBgEIAEoDBIRCglrZXlfaW5kZXgYBSABKA0iKAoTQXBwcm92ZUxpbmtSZXNwb25zZRIRCglkZXZpY2VfaWQYASABKA0ihwIKE0NvbXBsZXRlTGlua1JlcXVlc3QSEgoKbGlua190b2tlbhgBIAEoDBIUCgxpZGVudGl0eV9rZXkYAiABKAwSFwoPcmVnaXN0cmF0aW9uX2lkGAMgASgNEh4KFnNpZ25lZF9kZXZpY2VfaWRlbnRpdHkYBCABKAwSDQoFbm9uY2UYBSABKAwSEQoJc2lnbmF0dXJlGAYgASgMEjAKDnNpZ25lZF9wcmVfa2V5GAcgASgLMhgucXVpbnRldC52MS5TaWduZWRQcmVLZXkSJAoIcHJlX2tleXMYCCADKAsyEi5xdWludGV0LnYxLlByZUtleRITCgtkZXZpY2VfbmFtZRgJIAEoCSI6ChRDb21wbGV0ZUxpbmtSZXNwb25zZRIPCgdhY2NvdW50GAEgASgJEhEKCWRldmljZV9pZBgCIAEoDSJHChNSZW1vdmVEZXZpY2VSZXF1ZXN0EhEKCWRldmljZV9pZBgBIAEoDRIdChVzaWduZWRfa2V5X2luZGV4X2xpc3QYAiABKAwiDwoNTG9nb3V0UmVxdWVzdCI5ChhQdWJsaXNoRGV2aWNlTGlzdFJlcXVlc3QSHQoVc2lnbmVkX2tleV9pbmRleF9saXN0GAEgASgMIncKEE91dGdvaW5nRW52ZWxvcGUSEQoJZGV2aWNlX2lkGAEgASgNEhcKD3JlZ2lzdHJhdGlvbl9pZBgCIAEoDRImCgR0eXBlGAMgASgOMhgucXVpbnRldC52MS5FbnZlbG9wZVR5cGUSDwoHY29udGVudBgEIAEoDCKmAQoSU2VuZE1lc3NhZ2VSZXF1ZXN0EhMKC2Rlc3RpbmF0aW9uGAEgASgJEi8KCWVudmVsb3BlcxgCIAMoCzIcLnF1aW50ZXQudjEuT3V0Z29pbmdFbnZlbG9wZRIRCgl0aW1lc3RhbXAYAyABKAQSFwoPcmVmdXNlZF9kZXZpY2VzGAQgAygNEh4KFnNlbmRlcl9kZXZpY2VfaWRlbnRpdHkYBSABKAwiKgoTU2VuZE1lc3NhZ2VSZXNwb25zZRITCgtxdWV1ZWRfb25seRgBIAEoCCIiCgpBY2tSZXF1ZXN0EhQKDHNlcnZlcl9ndWlkcxgBIAMoDCINCgtBY2tSZXNwb25zZSLRBgoIUmVzcG9uc2USCgoCaWQYASABKAQSIAoFZXJyb3IYAiABKAsyES5xdWludGV0LnYxLkVycm9yEjIKCWNoYWxsZW5nZRgKIAEoCzIdLnF1aW50ZXQudjEuQ2hhbGxlbmdlUmVzcG9uc2VIABIwCghyZWdpc3RlchgLIAEoCzIcLnF1aW50ZXQudjEuUmVnaXN0ZXJSZXNwb25zZUgAEjgKDGF1dGhlbnRpY2F0ZRgMIAEoCzIgLnF1aW50ZXQudjEuQXV0aGVudGljYXRlUmVzcG9uc2VIABIsCg91cGxvYWRfcHJlX2tleXMYFCABKAsyES5xdWludGV0LnYxLkVtcHR5SAASQwoTZ2V0X3ByZV9rZXlfYnVuZGxlcxgVIAEoCzIkLnF1aW50ZXQudjEuR2V0UHJlS2V5QnVuZGxlc1Jlc3BvbnNlSAASNwoMc2VuZF9tZXNzYWdlGBYgASgLMh8ucXVpbnRldC52MS5TZW5kTWVzc2FnZVJlc3BvbnNlSAASJgoDYWNrGBcgASgLMhcucXVpbnRldC52MS5BY2tSZXNwb25zZUgAEjUKC2dldF9kZXZpY2VzGBggASgLMh4ucXVpbnRldC52MS5HZXREZXZpY2VzUmVzcG9uc2VIABI6Cg5wcmVfa2V5X3N0YXR1cxgZIAEoCzIgLnF1aW50ZXQudjEuUHJlS2V5U3RhdHVzUmVzcG9uc2VIABIxCglvcGVuX2xpbmsYDSABKAsyHC5xdWludGV0LnYxLk9wZW5MaW5rUmVzcG9uc2VIABI5Cg1jb21wbGV0ZV9saW5rGA4gASgLMiAucXVpbnRldC52MS5Db21wbGV0ZUxpbmtSZXNwb25zZUgAEjcKDGFwcHJvdmVfbGluaxgaIAEoCzIfLnF1aW50ZXQudjEuQXBwcm92ZUxpbmtSZXNwb25zZUgAEioKDXJlbW92ZV9kZXZpY2UYGyABKAsyES5xdWludGV0LnYxLkVtcHR5SAASIwoGbG9nb3V0GBwgASgLMhEucXVpbnRldC52MS5FbXB0eUgAEjAKE3B1Ymxpc2hfZGV2aWNlX2xpc3QYHSABKAsyES5xdWludGV0LnYxLkVtcHR5SABCBgoEYm9keSIHCgVFbXB0eSKFAQoFRXJyb3ISDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJEhcKD21pc3NpbmdfZGV2aWNlcxgDIAMoDRIVCg1leHRyYV9kZXZpY2VzGAQgAygNEhUKDXN0YWxlX2RldmljZXMYBSADKA0SFgoOcmV0cnlfYWZ0ZXJfbXMYBiABKA0iuQIKBFB1c2gSKAoIZW52ZWxvcGUYASABKAsyFC5xdWludGV0LnYxLkVudmVsb3BlSAASMQoNcXVldWVfZHJhaW5lZBgCIAEoCzIYLnF1aW50ZXQudjEuUXVldWVEcmFpbmVkSAASLgoMcHJlX2tleXNfbG93GAMgASgLMhYucXVpbnRldC52MS5QcmVLZXlzTG93SAASMQoNbGlua19hcHByb3ZlZBgEIAEoCzIYLnF1aW50ZXQudjEuTGlua0FwcHJvdmVkSAASPAoTZGV2aWNlX2xpc3RfY2hhbmdlZBgFIAEoCzIdLnF1aW50ZXQudjEuRGV2aWNlTGlzdENoYW5nZWRIABIrCgpsb2dnZWRfb3V0GAYgASgLMhUucXVpbnRldC52MS5Mb2dnZWRPdXRIAEIGCgRraW5kImoKDExpbmtBcHByb3ZlZBIPCgdhY2NvdW50GAEgASgJEhEKCWRldmljZV9pZBgCIAEoDRIPCgdwYXlsb2FkGAMgASgMEhIKCmxpbmtfdG9rZW4YBCABKAwSEQoJa2V5X2luZGV4GAUgASgNIiQKEURldmljZUxpc3RDaGFuZ2VkEg8KB2FjY291bnQYASABKAkiGwoJTG9nZ2VkT3V0Eg4KBnJlYXNvbhgBIAEoCSLoAQoIRW52ZWxvcGUSEwoLc2VydmVyX2d1aWQYASABKAwSDgoGc291cmNlGAIgASgJEhUKDXNvdXJjZV9kZXZpY2UYAyABKA0SGgoSZGVzdGluYXRpb25fZGV2aWNlGAQgASgNEiYKBHR5cGUYBSABKA4yGC5xdWludGV0LnYxLkVudmVsb3BlVHlwZRIPCgdjb250ZW50GAYgASgMEhEKCXRpbWVzdGFtcBgHIAEoBBIYChBzZXJ2ZXJfdGltZXN0YW1wGAggASgEEh4KFnNvdXJjZV9kZXZpY2VfaWRlbnRpdHkYCSABKAwiDgoMUXVldWVEcmFpbmVkIigKClByZUtleXNMb3cSGgoScHJlX2tleXNfcmVtYWluaW5nGAEgASgNKpwBCgxFbnZlbG9wZVR5cGUSHQoZRU5WRUxPUEVfVFlQRV9VTlNQRUNJRklFRBAAEhgKFEVOVkVMT1BFX1RZUEVfU0lHTkFMEAESGAoURU5WRUxPUEVfVFlQRV9QUkVLRVkQAhIcChhFTlZFTE9QRV9UWVBFX1NFTkRFUl9LRVkQAxIbChdFTlZFTE9QRV9UWVBFX1BMQUlOVEVYVBAEYgZwcm90bzM");
 
 /**
  * @generated from message quintet.v1.Frame
@@ -90,6 +90,20 @@ export type Request = Message<"quintet.v1.Request"> & {
     case: "authenticate";
   } | {
     /**
+     * Unauthenticated, for a companion being linked (see docs/multi-device.md).
+     *
+     * @generated from field: quintet.v1.OpenLinkRequest open_link = 13;
+     */
+    value: OpenLinkRequest;
+    case: "openLink";
+  } | {
+    /**
+     * @generated from field: quintet.v1.CompleteLinkRequest complete_link = 14;
+     */
+    value: CompleteLinkRequest;
+    case: "completeLink";
+  } | {
+    /**
      * Authenticated device requests.
      *
      * @generated from field: quintet.v1.UploadPreKeysRequest upload_pre_keys = 20;
@@ -126,6 +140,40 @@ export type Request = Message<"quintet.v1.Request"> & {
      */
     value: PreKeyStatusRequest;
     case: "preKeyStatus";
+  } | {
+    /**
+     * Multi-device management.
+     *
+     * primary only
+     *
+     * @generated from field: quintet.v1.ApproveLinkRequest approve_link = 26;
+     */
+    value: ApproveLinkRequest;
+    case: "approveLink";
+  } | {
+    /**
+     * primary only
+     *
+     * @generated from field: quintet.v1.RemoveDeviceRequest remove_device = 27;
+     */
+    value: RemoveDeviceRequest;
+    case: "removeDevice";
+  } | {
+    /**
+     * the calling device removes itself
+     *
+     * @generated from field: quintet.v1.LogoutRequest logout = 28;
+     */
+    value: LogoutRequest;
+    case: "logout";
+  } | {
+    /**
+     * primary only
+     *
+     * @generated from field: quintet.v1.PublishDeviceListRequest publish_device_list = 29;
+     */
+    value: PublishDeviceListRequest;
+    case: "publishDeviceList";
   } | { case: undefined; value?: undefined };
 };
 
@@ -225,6 +273,14 @@ export type RegisterRequest = Message<"quintet.v1.RegisterRequest"> & {
    * @generated from field: string device_name = 9;
    */
   deviceName: string;
+
+  /**
+   * The account's first signed device list (ADVSignedKeyIndexList, see
+   * adv.proto): the primary alone, signed by its identity (the account key).
+   *
+   * @generated from field: bytes signed_key_index_list = 10;
+   */
+  signedKeyIndexList: Uint8Array;
 };
 
 /**
@@ -480,6 +536,19 @@ export type PreKeyBundle = Message<"quintet.v1.PreKeyBundle"> & {
    * @generated from field: quintet.v1.PreKey pre_key = 5;
    */
   preKey?: PreKey | undefined;
+
+  /**
+   * Companions only: the device's ADVSignedDeviceIdentity, which the sender
+   * verifies before building a session (validation step 4).
+   *
+   * @generated from field: bytes signed_device_identity = 6;
+   */
+  signedDeviceIdentity: Uint8Array;
+
+  /**
+   * @generated from field: uint32 key_index = 7;
+   */
+  keyIndex: number;
 };
 
 /**
@@ -497,6 +566,13 @@ export type GetPreKeyBundlesResponse = Message<"quintet.v1.GetPreKeyBundlesRespo
    * @generated from field: repeated quintet.v1.PreKeyBundle bundles = 1;
    */
   bundles: PreKeyBundle[];
+
+  /**
+   * The account's current ADVSignedKeyIndexList (validation steps 2, 3, 5).
+   *
+   * @generated from field: bytes signed_key_index_list = 2;
+   */
+  signedKeyIndexList: Uint8Array;
 };
 
 /**
@@ -560,6 +636,20 @@ export type DeviceInfo = Message<"quintet.v1.DeviceInfo"> & {
    * @generated from field: uint64 last_seen_at = 6;
    */
   lastSeenAt: bigint;
+
+  /**
+   * 0 for the primary
+   *
+   * @generated from field: uint32 key_index = 7;
+   */
+  keyIndex: number;
+
+  /**
+   * companions: ADVSignedDeviceIdentity
+   *
+   * @generated from field: bytes signed_device_identity = 8;
+   */
+  signedDeviceIdentity: Uint8Array;
 };
 
 /**
@@ -577,6 +667,13 @@ export type GetDevicesResponse = Message<"quintet.v1.GetDevicesResponse"> & {
    * @generated from field: repeated quintet.v1.DeviceInfo devices = 1;
    */
   devices: DeviceInfo[];
+
+  /**
+   * ADVSignedKeyIndexList
+   *
+   * @generated from field: bytes signed_key_index_list = 2;
+   */
+  signedKeyIndexList: Uint8Array;
 };
 
 /**
@@ -585,6 +682,264 @@ export type GetDevicesResponse = Message<"quintet.v1.GetDevicesResponse"> & {
  */
 export const GetDevicesResponseSchema: GenMessage<GetDevicesResponse> = /*@__PURE__*/
   messageDesc(file_quintet_v1_transport, 18);
+
+/**
+ * A companion asks for a short-lived link reference to show in its QR code.
+ * The connection stays anonymous and waits for `LinkApproved`. A reference
+ * expires after 60 seconds; the companion asks again for a fresh one.
+ *
+ * @generated from message quintet.v1.OpenLinkRequest
+ */
+export type OpenLinkRequest = Message<"quintet.v1.OpenLinkRequest"> & {
+};
+
+/**
+ * Describes the message quintet.v1.OpenLinkRequest.
+ * Use `create(OpenLinkRequestSchema)` to create a new message.
+ */
+export const OpenLinkRequestSchema: GenMessage<OpenLinkRequest> = /*@__PURE__*/
+  messageDesc(file_quintet_v1_transport, 19);
+
+/**
+ * @generated from message quintet.v1.OpenLinkResponse
+ */
+export type OpenLinkResponse = Message<"quintet.v1.OpenLinkResponse"> & {
+  /**
+   * @generated from field: string ref = 1;
+   */
+  ref: string;
+
+  /**
+   * ms since the epoch
+   *
+   * @generated from field: uint64 expires_at = 2;
+   */
+  expiresAt: bigint;
+};
+
+/**
+ * Describes the message quintet.v1.OpenLinkResponse.
+ * Use `create(OpenLinkResponseSchema)` to create a new message.
+ */
+export const OpenLinkResponseSchema: GenMessage<OpenLinkResponse> = /*@__PURE__*/
+  messageDesc(file_quintet_v1_transport, 20);
+
+/**
+ * The primary approves the companion whose link code it read. The server
+ * never sees the linking secret: `payload` is opaque to it, so it cannot
+ * forge a link. It assigns the device id, stores the new signed list and
+ * forwards the payload to the connection waiting on `ref`.
+ *
+ * @generated from message quintet.v1.ApproveLinkRequest
+ */
+export type ApproveLinkRequest = Message<"quintet.v1.ApproveLinkRequest"> & {
+  /**
+   * @generated from field: string ref = 1;
+   */
+  ref: string;
+
+  /**
+   * 33 bytes, from the link code
+   *
+   * @generated from field: bytes companion_identity_key = 2;
+   */
+  companionIdentityKey: Uint8Array;
+
+  /**
+   * ADVSignedDeviceIdentityHMAC
+   *
+   * @generated from field: bytes payload = 3;
+   */
+  payload: Uint8Array;
+
+  /**
+   * the new ADVSignedKeyIndexList
+   *
+   * @generated from field: bytes signed_key_index_list = 4;
+   */
+  signedKeyIndexList: Uint8Array;
+
+  /**
+   * the companion's index in that list
+   *
+   * @generated from field: uint32 key_index = 5;
+   */
+  keyIndex: number;
+};
+
+/**
+ * Describes the message quintet.v1.ApproveLinkRequest.
+ * Use `create(ApproveLinkRequestSchema)` to create a new message.
+ */
+export const ApproveLinkRequestSchema: GenMessage<ApproveLinkRequest> = /*@__PURE__*/
+  messageDesc(file_quintet_v1_transport, 21);
+
+/**
+ * @generated from message quintet.v1.ApproveLinkResponse
+ */
+export type ApproveLinkResponse = Message<"quintet.v1.ApproveLinkResponse"> & {
+  /**
+   * @generated from field: uint32 device_id = 1;
+   */
+  deviceId: number;
+};
+
+/**
+ * Describes the message quintet.v1.ApproveLinkResponse.
+ * Use `create(ApproveLinkResponseSchema)` to create a new message.
+ */
+export const ApproveLinkResponseSchema: GenMessage<ApproveLinkResponse> = /*@__PURE__*/
+  messageDesc(file_quintet_v1_transport, 22);
+
+/**
+ * The companion, after verifying the payload and adding its device
+ * signature, completes the link: it proves its identity key (signature over
+ * authenticationPayload(nonce, account, device_id)), uploads its prekeys and
+ * becomes an authenticated device on this connection.
+ *
+ * @generated from message quintet.v1.CompleteLinkRequest
+ */
+export type CompleteLinkRequest = Message<"quintet.v1.CompleteLinkRequest"> & {
+  /**
+   * from LinkApproved; single use
+   *
+   * @generated from field: bytes link_token = 1;
+   */
+  linkToken: Uint8Array;
+
+  /**
+   * must be the key the primary approved
+   *
+   * @generated from field: bytes identity_key = 2;
+   */
+  identityKey: Uint8Array;
+
+  /**
+   * @generated from field: uint32 registration_id = 3;
+   */
+  registrationId: number;
+
+  /**
+   * ADVSignedDeviceIdentity with both signatures
+   *
+   * @generated from field: bytes signed_device_identity = 4;
+   */
+  signedDeviceIdentity: Uint8Array;
+
+  /**
+   * @generated from field: bytes nonce = 5;
+   */
+  nonce: Uint8Array;
+
+  /**
+   * @generated from field: bytes signature = 6;
+   */
+  signature: Uint8Array;
+
+  /**
+   * @generated from field: quintet.v1.SignedPreKey signed_pre_key = 7;
+   */
+  signedPreKey?: SignedPreKey | undefined;
+
+  /**
+   * @generated from field: repeated quintet.v1.PreKey pre_keys = 8;
+   */
+  preKeys: PreKey[];
+
+  /**
+   * @generated from field: string device_name = 9;
+   */
+  deviceName: string;
+};
+
+/**
+ * Describes the message quintet.v1.CompleteLinkRequest.
+ * Use `create(CompleteLinkRequestSchema)` to create a new message.
+ */
+export const CompleteLinkRequestSchema: GenMessage<CompleteLinkRequest> = /*@__PURE__*/
+  messageDesc(file_quintet_v1_transport, 23);
+
+/**
+ * @generated from message quintet.v1.CompleteLinkResponse
+ */
+export type CompleteLinkResponse = Message<"quintet.v1.CompleteLinkResponse"> & {
+  /**
+   * @generated from field: string account = 1;
+   */
+  account: string;
+
+  /**
+   * @generated from field: uint32 device_id = 2;
+   */
+  deviceId: number;
+};
+
+/**
+ * Describes the message quintet.v1.CompleteLinkResponse.
+ * Use `create(CompleteLinkResponseSchema)` to create a new message.
+ */
+export const CompleteLinkResponseSchema: GenMessage<CompleteLinkResponse> = /*@__PURE__*/
+  messageDesc(file_quintet_v1_transport, 24);
+
+/**
+ * Remote logout by the primary, with a new signed list without the device.
+ *
+ * @generated from message quintet.v1.RemoveDeviceRequest
+ */
+export type RemoveDeviceRequest = Message<"quintet.v1.RemoveDeviceRequest"> & {
+  /**
+   * @generated from field: uint32 device_id = 1;
+   */
+  deviceId: number;
+
+  /**
+   * @generated from field: bytes signed_key_index_list = 2;
+   */
+  signedKeyIndexList: Uint8Array;
+};
+
+/**
+ * Describes the message quintet.v1.RemoveDeviceRequest.
+ * Use `create(RemoveDeviceRequestSchema)` to create a new message.
+ */
+export const RemoveDeviceRequestSchema: GenMessage<RemoveDeviceRequest> = /*@__PURE__*/
+  messageDesc(file_quintet_v1_transport, 25);
+
+/**
+ * A companion logs itself out. (Its index stays in the signed list until the
+ * primary publishes a new one; the server no longer serves the device.)
+ *
+ * @generated from message quintet.v1.LogoutRequest
+ */
+export type LogoutRequest = Message<"quintet.v1.LogoutRequest"> & {
+};
+
+/**
+ * Describes the message quintet.v1.LogoutRequest.
+ * Use `create(LogoutRequestSchema)` to create a new message.
+ */
+export const LogoutRequestSchema: GenMessage<LogoutRequest> = /*@__PURE__*/
+  messageDesc(file_quintet_v1_transport, 26);
+
+/**
+ * The primary publishes a newer signed list (e.g. after a companion logged
+ * itself out, or to renew it before it expires after 35 days).
+ *
+ * @generated from message quintet.v1.PublishDeviceListRequest
+ */
+export type PublishDeviceListRequest = Message<"quintet.v1.PublishDeviceListRequest"> & {
+  /**
+   * @generated from field: bytes signed_key_index_list = 1;
+   */
+  signedKeyIndexList: Uint8Array;
+};
+
+/**
+ * Describes the message quintet.v1.PublishDeviceListRequest.
+ * Use `create(PublishDeviceListRequestSchema)` to create a new message.
+ */
+export const PublishDeviceListRequestSchema: GenMessage<PublishDeviceListRequest> = /*@__PURE__*/
+  messageDesc(file_quintet_v1_transport, 27);
 
 /**
  * One ciphertext for one destination device.
@@ -621,7 +976,7 @@ export type OutgoingEnvelope = Message<"quintet.v1.OutgoingEnvelope"> & {
  * Use `create(OutgoingEnvelopeSchema)` to create a new message.
  */
 export const OutgoingEnvelopeSchema: GenMessage<OutgoingEnvelope> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 19);
+  messageDesc(file_quintet_v1_transport, 28);
 
 /**
  * One send: an envelope for every current device of `destination` (minus the
@@ -648,6 +1003,23 @@ export type SendMessageRequest = Message<"quintet.v1.SendMessageRequest"> & {
    * @generated from field: uint64 timestamp = 3;
    */
   timestamp: bigint;
+
+  /**
+   * Current devices the sender deliberately leaves out because they failed
+   * device verification (ADV). They count as neither missing nor extra.
+   *
+   * @generated from field: repeated uint32 refused_devices = 4;
+   */
+  refusedDevices: number[];
+
+  /**
+   * A companion's own ADVSignedDeviceIdentity, copied by the server onto the
+   * prekey envelopes of this send, so the receiver can check it before it
+   * accepts a new session.
+   *
+   * @generated from field: bytes sender_device_identity = 5;
+   */
+  senderDeviceIdentity: Uint8Array;
 };
 
 /**
@@ -655,7 +1027,7 @@ export type SendMessageRequest = Message<"quintet.v1.SendMessageRequest"> & {
  * Use `create(SendMessageRequestSchema)` to create a new message.
  */
 export const SendMessageRequestSchema: GenMessage<SendMessageRequest> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 20);
+  messageDesc(file_quintet_v1_transport, 29);
 
 /**
  * @generated from message quintet.v1.SendMessageResponse
@@ -674,7 +1046,7 @@ export type SendMessageResponse = Message<"quintet.v1.SendMessageResponse"> & {
  * Use `create(SendMessageResponseSchema)` to create a new message.
  */
 export const SendMessageResponseSchema: GenMessage<SendMessageResponse> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 21);
+  messageDesc(file_quintet_v1_transport, 30);
 
 /**
  * Acknowledges envelopes the device has stored; the server deletes them.
@@ -693,7 +1065,7 @@ export type AckRequest = Message<"quintet.v1.AckRequest"> & {
  * Use `create(AckRequestSchema)` to create a new message.
  */
 export const AckRequestSchema: GenMessage<AckRequest> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 22);
+  messageDesc(file_quintet_v1_transport, 31);
 
 /**
  * @generated from message quintet.v1.AckResponse
@@ -706,7 +1078,7 @@ export type AckResponse = Message<"quintet.v1.AckResponse"> & {
  * Use `create(AckResponseSchema)` to create a new message.
  */
 export const AckResponseSchema: GenMessage<AckResponse> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 23);
+  messageDesc(file_quintet_v1_transport, 32);
 
 /**
  * @generated from message quintet.v1.Response
@@ -781,6 +1153,42 @@ export type Response = Message<"quintet.v1.Response"> & {
      */
     value: PreKeyStatusResponse;
     case: "preKeyStatus";
+  } | {
+    /**
+     * @generated from field: quintet.v1.OpenLinkResponse open_link = 13;
+     */
+    value: OpenLinkResponse;
+    case: "openLink";
+  } | {
+    /**
+     * @generated from field: quintet.v1.CompleteLinkResponse complete_link = 14;
+     */
+    value: CompleteLinkResponse;
+    case: "completeLink";
+  } | {
+    /**
+     * @generated from field: quintet.v1.ApproveLinkResponse approve_link = 26;
+     */
+    value: ApproveLinkResponse;
+    case: "approveLink";
+  } | {
+    /**
+     * @generated from field: quintet.v1.Empty remove_device = 27;
+     */
+    value: Empty;
+    case: "removeDevice";
+  } | {
+    /**
+     * @generated from field: quintet.v1.Empty logout = 28;
+     */
+    value: Empty;
+    case: "logout";
+  } | {
+    /**
+     * @generated from field: quintet.v1.Empty publish_device_list = 29;
+     */
+    value: Empty;
+    case: "publishDeviceList";
   } | { case: undefined; value?: undefined };
 };
 
@@ -789,7 +1197,7 @@ export type Response = Message<"quintet.v1.Response"> & {
  * Use `create(ResponseSchema)` to create a new message.
  */
 export const ResponseSchema: GenMessage<Response> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 24);
+  messageDesc(file_quintet_v1_transport, 33);
 
 /**
  * @generated from message quintet.v1.Empty
@@ -802,7 +1210,7 @@ export type Empty = Message<"quintet.v1.Empty"> & {
  * Use `create(EmptySchema)` to create a new message.
  */
 export const EmptySchema: GenMessage<Empty> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 25);
+  messageDesc(file_quintet_v1_transport, 34);
 
 /**
  * A failed request. `code` is stable (see docs/protocol.md); `message` is
@@ -855,7 +1263,7 @@ export type Error = Message<"quintet.v1.Error"> & {
  * Use `create(ErrorSchema)` to create a new message.
  */
 export const ErrorSchema: GenMessage<Error> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 26);
+  messageDesc(file_quintet_v1_transport, 35);
 
 /**
  * @generated from message quintet.v1.Push
@@ -888,6 +1296,32 @@ export type Push = Message<"quintet.v1.Push"> & {
      */
     value: PreKeysLow;
     case: "preKeysLow";
+  } | {
+    /**
+     * To a waiting companion: the primary approved it.
+     *
+     * @generated from field: quintet.v1.LinkApproved link_approved = 4;
+     */
+    value: LinkApproved;
+    case: "linkApproved";
+  } | {
+    /**
+     * An account this device talks to (or its own) changed its devices:
+     * refetch and validate its device list.
+     *
+     * @generated from field: quintet.v1.DeviceListChanged device_list_changed = 5;
+     */
+    value: DeviceListChanged;
+    case: "deviceListChanged";
+  } | {
+    /**
+     * This device was removed (remote logout, self logout, inactivity); the
+     * server closes the connection after this push.
+     *
+     * @generated from field: quintet.v1.LoggedOut logged_out = 6;
+     */
+    value: LoggedOut;
+    case: "loggedOut";
   } | { case: undefined; value?: undefined };
 };
 
@@ -896,7 +1330,82 @@ export type Push = Message<"quintet.v1.Push"> & {
  * Use `create(PushSchema)` to create a new message.
  */
 export const PushSchema: GenMessage<Push> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 27);
+  messageDesc(file_quintet_v1_transport, 36);
+
+/**
+ * @generated from message quintet.v1.LinkApproved
+ */
+export type LinkApproved = Message<"quintet.v1.LinkApproved"> & {
+  /**
+   * @generated from field: string account = 1;
+   */
+  account: string;
+
+  /**
+   * @generated from field: uint32 device_id = 2;
+   */
+  deviceId: number;
+
+  /**
+   * ADVSignedDeviceIdentityHMAC from the primary
+   *
+   * @generated from field: bytes payload = 3;
+   */
+  payload: Uint8Array;
+
+  /**
+   * @generated from field: bytes link_token = 4;
+   */
+  linkToken: Uint8Array;
+
+  /**
+   * @generated from field: uint32 key_index = 5;
+   */
+  keyIndex: number;
+};
+
+/**
+ * Describes the message quintet.v1.LinkApproved.
+ * Use `create(LinkApprovedSchema)` to create a new message.
+ */
+export const LinkApprovedSchema: GenMessage<LinkApproved> = /*@__PURE__*/
+  messageDesc(file_quintet_v1_transport, 37);
+
+/**
+ * @generated from message quintet.v1.DeviceListChanged
+ */
+export type DeviceListChanged = Message<"quintet.v1.DeviceListChanged"> & {
+  /**
+   * @generated from field: string account = 1;
+   */
+  account: string;
+};
+
+/**
+ * Describes the message quintet.v1.DeviceListChanged.
+ * Use `create(DeviceListChangedSchema)` to create a new message.
+ */
+export const DeviceListChangedSchema: GenMessage<DeviceListChanged> = /*@__PURE__*/
+  messageDesc(file_quintet_v1_transport, 38);
+
+/**
+ * @generated from message quintet.v1.LoggedOut
+ */
+export type LoggedOut = Message<"quintet.v1.LoggedOut"> & {
+  /**
+   * "removed", "logout", "primary-inactive", "inactive"
+   *
+   * @generated from field: string reason = 1;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message quintet.v1.LoggedOut.
+ * Use `create(LoggedOutSchema)` to create a new message.
+ */
+export const LoggedOutSchema: GenMessage<LoggedOut> = /*@__PURE__*/
+  messageDesc(file_quintet_v1_transport, 39);
 
 /**
  * @generated from message quintet.v1.Envelope
@@ -947,6 +1456,13 @@ export type Envelope = Message<"quintet.v1.Envelope"> & {
    * @generated from field: uint64 server_timestamp = 8;
    */
   serverTimestamp: bigint;
+
+  /**
+   * PREKEY envelopes from a companion: its ADVSignedDeviceIdentity.
+   *
+   * @generated from field: bytes source_device_identity = 9;
+   */
+  sourceDeviceIdentity: Uint8Array;
 };
 
 /**
@@ -954,7 +1470,7 @@ export type Envelope = Message<"quintet.v1.Envelope"> & {
  * Use `create(EnvelopeSchema)` to create a new message.
  */
 export const EnvelopeSchema: GenMessage<Envelope> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 28);
+  messageDesc(file_quintet_v1_transport, 40);
 
 /**
  * @generated from message quintet.v1.QueueDrained
@@ -967,7 +1483,7 @@ export type QueueDrained = Message<"quintet.v1.QueueDrained"> & {
  * Use `create(QueueDrainedSchema)` to create a new message.
  */
 export const QueueDrainedSchema: GenMessage<QueueDrained> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 29);
+  messageDesc(file_quintet_v1_transport, 41);
 
 /**
  * @generated from message quintet.v1.PreKeysLow
@@ -984,7 +1500,7 @@ export type PreKeysLow = Message<"quintet.v1.PreKeysLow"> & {
  * Use `create(PreKeysLowSchema)` to create a new message.
  */
 export const PreKeysLowSchema: GenMessage<PreKeysLow> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 30);
+  messageDesc(file_quintet_v1_transport, 42);
 
 /**
  * Envelope type: which protocol message `content` holds.

@@ -49,11 +49,12 @@ export function startCheckpointer(
     eval: true,
     workerData: { module, path, intervalMs },
   });
-  worker.unref();
   worker.on('message', (message: { error?: string }) => {
     if (message.error !== undefined) onError(message.error);
   });
   worker.on('error', (error) => onError(error.message));
+  // After the listeners (which would ref it again): never keep the process alive.
+  worker.unref();
   return {
     close: () =>
       new Promise<void>((resolve) => {
@@ -61,6 +62,8 @@ export function startCheckpointer(
         worker.once('message', () => {
           void worker.terminate();
         });
+        // Keep the process alive until the worker has closed its connection.
+        worker.ref();
         worker.postMessage('close');
       }),
   };

@@ -1,0 +1,141 @@
+/**
+ * `quintet devices`: list this account's devices; on the primary, approve a
+ * new companion (`approve <link-code>`) and log one out remotely
+ * (`remove <id>`). Approving and removing first authenticate the user
+ * locally with the PIN (persistent lockout after 5 wrong PINs), because
+ * whoever holds the primary must not be able to link a device of their own.
+ */
+import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import { decodeLinkCode } from '../../protocol/adv/index.js';
+import {
+  listOwnDevices,
+  removeCompanion,
+  type DeviceSummary,
+} from '../../client/core/device-admin.js';
+import { approveCompanion } from '../../client/core/linking/approve.js';
+import { runCommand } from '../run.js';
+import { nodeContext, type SessionContext } from '../session.js';
+import { obtainApprovalPin, pinGate } from '../pin.js';
+import { openAdminSession, type AdminSession } from './admin-session.js';
+import { explainLinkingFailure } from './device-errors.js';
+
+interface CommonOptions {
+  readonly profile?: string;
+  readonly server?: string;
+}
+
+interface PinOptions extends CommonOptions {
+  readonly pin?: string;
+}
+
+function deviceIdArgument(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 1 || parsed > 0x7fffffff) {
+    throw new InvalidArgumentError('must be a device id (a positive integer)');
+  }
+  return parsed;
+}
+
+function when(ms: number): string {
+  return ms <= 0 ? 'never' : new Date(ms).toISOString();
+}
+
+/** The text table of `quintet devices`; the current device is marked `*`. */
+export function formatDevices(devices: readonly DeviceSummary[]): string {
+  const lines = devices.map((d) =>
+    [
+      d.current ? '*' : ' ',
+      String(d.deviceId).padStart(3),
+      (d.primary ? 'primary' : 'companion').padEnd(9),
+      (d.name === '' ? '-' : d.name).padEnd(16),
+      `linked ${when(d.linkedAt)}`,
+      `last seen ${when(d.lastSeenAt)}`,
+    ].join('  '),
+  );
+  return `${lines.join('\n')}\n`;
+}
+
+/** Runs `body` on an authenticated session; failures get the linking explanations. */
+async function withSession(
+  options: CommonOptions,
+  context: SessionContext,
+  body: (session: AdminSession) => Promise<void>,
+): Promise<void> {
+  const session = await openAdminSession(options, context);
+  try {
+    await body(session);
+  } catch (error) {
+    throw explainLinkingFailure(error);
+  } finally {
+    await session.close();
+  }
+}
+
+/** Local authentication: the PIN gate refuses (and counts) before anything is signed. */
+async function authorize(session: AdminSession, pinOption: string | undefined): Promise<void> {
+  const pin = await obtainApprovalPin(pinOption);
+  await pinGate(session.store.settings).authorize(pin);
+}
+
+/** Adds `devices` (with `list`, `approve`, `remove`) to the program. */
+export function addDevicesCommand(program: Command): void {
+  const devices = program
+    .command('devices')
+    .description("list this account's devices; approve or remove companions (primary only)");
+
+  devices
+    .command('list', { isDefault: true })
+    .description("list this account's devices (the current one is marked *)")
+    .option('--profile <dir>', 'profile directory (default $QUINTET_PROFILE or ~/.quintet)')
+    .option('--server <url>', "server URL (default: the profile's)")
+    .option('--json', 'print a JSON array')
+    .action((options: CommonOptions & { json?: boolean }) =>
+      runCommand({}, (context) =>
+        withSession(options, context, async (session) => {
+          const list = await listOwnDevices(session.store, session.api);
+          process.stdout.write(
+            options.json === true ? `${JSON.stringify(list)}\n` : formatDevices(list),
+          );
+        }),
+      ),
+    );
+
+  devices
+    .command('approve')
+    .description('link the companion showing <link-code> (primary only; asks for the PIN)')
+    .argument('<link-code>', 'the "quintet://link#…" text the new device shows')
+    .option('--profile <dir>', 'profile directory (default $QUINTET_PROFILE or ~/.quintet)')
+    .option('--server <url>', "server URL (default: the profile's)")
+    .option('--pin <pin>', 'the local PIN (or QUINTET_PIN, or asked on a terminal)')
+    .action((text: string, options: PinOptions) =>
+      runCommand({}, (context) =>
+        withSession(options, context, async (session) => {
+          // PIN first: a wrong PIN must link nothing, whatever the code says.
+          await authorize(session, options.pin);
+          const code = decodeLinkCode(text.trim());
+          const approved = await approveCompanion(nodeContext, session.store, session.api, code);
+          process.stdout.write(
+            `approved: device ${approved.deviceId} (key index ${approved.keyIndex})\n`,
+          );
+        }),
+      ),
+    );
+
+  devices
+    .command('remove')
+    .description('log a companion device out remotely (primary only; asks for the PIN)')
+    .argument('<id>', 'the device id (see "quintet devices")', deviceIdArgument)
+    .option('--profile <dir>', 'profile directory (default $QUINTET_PROFILE or ~/.quintet)')
+    .option('--server <url>', "server URL (default: the profile's)")
+    .option('--pin <pin>', 'the local PIN (or QUINTET_PIN, or asked on a terminal)')
+    .action((deviceId: number, options: PinOptions) =>
+      runCommand({}, (context) =>
+        withSession(options, context, async (session) => {
+          await authorize(session, options.pin);
+          await removeCompanion(nodeContext, session.store, session.api, deviceId);
+          process.stdout.write(`removed: device ${deviceId} was logged out\n`);
+        }),
+      ),
+    );
+}

@@ -1,0 +1,116 @@
+/**
+ * `quintet link`: turns a new profile into a companion device of an
+ * existing account. It shows a QR code plus the same link code as text,
+ * refreshes it whenever the server's reference expires, and completes the
+ * link once the primary approves (`quintet devices approve <code>`).
+ *
+ * The link code carries the linking secret: it goes to stdout for the user
+ * to scan or copy, and nowhere else (no log, no error message).
+ */
+import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import QRCode from 'qrcode';
+import {
+  linkCompanion,
+  storeLinkedDevice,
+  type LinkCodeOffer,
+} from '../../client/core/linking/companion.js';
+import { WsTransport } from '../../client/transport/ws-transport.js';
+import { CliError } from '../cli-error.js';
+import { createProfileStore, DEFAULT_SERVER_URL, profileDir, profileExists } from '../profile.js';
+import { runCommand } from '../run.js';
+import { nodeContext } from '../session.js';
+import { explainLinkingFailure } from './device-errors.js';
+import { removeProfileDatabase } from './logged-out.js';
+
+interface LinkOptions {
+  readonly profile?: string;
+  readonly server?: string;
+  readonly name?: string;
+  readonly timeout: number;
+}
+
+/** How long `link` waits for an approval by default, seconds. */
+const DEFAULT_TIMEOUT_S = 300;
+
+function seconds(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed) || parsed <= 0) {
+    throw new InvalidArgumentError('must be a positive number');
+  }
+  return parsed;
+}
+
+async function showCode(offer: LinkCodeOffer): Promise<void> {
+  const qr = await QRCode.toString(offer.text, { type: 'terminal', small: true });
+  const left = Math.max(1, Math.round((offer.expiresAt - Date.now()) / 1000));
+  process.stdout.write(
+    `${qr}\nlink code: ${offer.text}\n` +
+      `On the primary device run: quintet devices approve '<link code>'  (this code expires in ${left}s)\n`,
+  );
+}
+
+/**
+ * A profile may be linked when it is new, or when its device was logged
+ * out (it then holds only the logged-out mark, which is replaced).
+ */
+async function checkProfileFree(dir: string): Promise<boolean> {
+  if (!profileExists(dir)) return false;
+  const store = createProfileStore(dir);
+  const existing = await store.account.get().finally(() => store.close());
+  if (existing === undefined) return false;
+  if (existing.loggedOut === undefined) {
+    throw new CliError(`profile ${dir} already holds the account "${existing.account}"`);
+  }
+  return true;
+}
+
+/** Adds `link` to the program. */
+export function addLinkCommand(program: Command): void {
+  program
+    .command('link')
+    .description('link this new profile as a companion device of an existing account')
+    .option('--profile <dir>', 'profile directory (default $QUINTET_PROFILE or ~/.quintet)')
+    .option('--server <url>', `server URL (default ${DEFAULT_SERVER_URL})`)
+    .option('--name <name>', 'a name for this device in the device list', 'quintet-cli')
+    .option(
+      '--timeout <seconds>',
+      `give up after this long (default ${DEFAULT_TIMEOUT_S})`,
+      seconds,
+      DEFAULT_TIMEOUT_S,
+    )
+    .action((options: LinkOptions) =>
+      runCommand({}, async (context) => {
+        const dir = profileDir(options.profile);
+        context.profile = dir;
+        const serverUrl = options.server ?? DEFAULT_SERVER_URL;
+        context.server = serverUrl;
+        const replacesLoggedOut = await checkProfileFree(dir);
+        const transport = await WsTransport.connect(serverUrl);
+        let linked;
+        try {
+          linked = await linkCompanion(nodeContext, transport, {
+            serverUrl,
+            deviceName: options.name ?? 'quintet-cli',
+            platform: 'cli',
+            timeoutMs: options.timeout * 1000,
+            onCode: showCode,
+          });
+        } catch (error) {
+          throw explainLinkingFailure(error);
+        } finally {
+          await transport.close();
+        }
+        if (replacesLoggedOut) removeProfileDatabase(dir);
+        const store = createProfileStore(dir);
+        try {
+          await storeLinkedDevice(store, linked);
+        } finally {
+          await store.close();
+        }
+        process.stdout.write(
+          `linked: ${linked.account.account} device ${linked.account.deviceId}; profile ${dir}\n`,
+        );
+      }),
+    );
+}

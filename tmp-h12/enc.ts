@@ -1,0 +1,10 @@
+import { QuintetDevice } from '../bench/quintet.js';
+const a = await QuintetDevice.create('a', 1);
+const b = await QuintetDevice.create('b', 1);
+await a.processBundle(b.address, await b.bundle());
+const pt = new Uint8Array(160);
+for (let i = 0; i < 200; i++) await a.encrypt(b.address, pt);
+const n = 2000;
+const t = performance.now();
+for (let i = 0; i < n; i++) await a.encrypt(b.address, pt);
+console.log('us per encrypt', ((performance.now() - t) / n) * 1000);

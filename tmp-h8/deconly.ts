@@ -1,0 +1,13 @@
+import { QuintetDevice } from '../bench/quintet.js';
+const PT = new Uint8Array(160).fill(0x61);
+const alice = await QuintetDevice.create('alice', 1); const bob = await QuintetDevice.create('bob', 1);
+await alice.processBundle(bob.address, await bob.bundle());
+await bob.decrypt(alice.address, await alice.encrypt(bob.address, PT));
+await alice.decrypt(bob.address, await bob.encrypt(alice.address, PT));
+const N = 40000;
+const msgs = []; for (let i = 0; i < N; i++) msgs.push(await alice.encrypt(bob.address, PT));
+const mode = process.argv[2];
+const s = performance.now();
+if (mode === 'enc') for (let i = 0; i < N; i++) await alice.encrypt(bob.address, PT);
+else for (let i = 0; i < N; i++) await bob.decrypt(alice.address, msgs[i]!);
+console.log(mode, ((performance.now() - s) * 1000 / N).toFixed(1), 'µs');

@@ -1,0 +1,264 @@
+/**
+ * The signed-in app: sidebar plus one pane (a conversation, the new-chat
+ * form, or a safety number). It holds the UI state, listens to the
+ * connection's events, and re-renders from the store — the store, not the
+ * events, is the source of truth, so a reload shows exactly the same thing.
+ */
+import { ClientError } from '../../src/client/core/errors.js';
+import type { ClientEvent } from '../../src/client/core/events.js';
+import type { DeviceStore } from '../../src/client/core/store/device-store.js';
+import type { LocalAccount } from '../../src/client/core/store/records.js';
+import { isValidAccountName } from '../../src/wire/account-name.js';
+import { listChats, readMark, setReadMark, unreadOf } from './chats.js';
+import { Connection, type ConnectionStatus } from './connection.js';
+import { h, replaceChildren } from './dom.js';
+import type { Notices } from './notices.js';
+import { chatList } from './ui/chat-list.js';
+import { ConversationView } from './ui/conversation.js';
+import { newChatPane } from './ui/new-chat.js';
+import { safetyNumberPane } from './ui/safety-number.js';
+
+/** What the main pane shows. */
+type Pane =
+  | { readonly kind: 'empty' }
+  | { readonly kind: 'chat'; readonly chat: string }
+  | { readonly kind: 'new-chat' }
+  | { readonly kind: 'safety'; readonly chat: string; readonly digits: string };
+
+/** The app of a registered device. */
+export class App {
+  readonly #root: HTMLElement;
+  readonly #sidebar = h('div', { class: 'sidebar-slot' });
+  readonly #pane = h('main', { class: 'pane' });
+  readonly #connection: Connection;
+  #status: ConnectionStatus = 'connecting';
+  #view: Pane = { kind: 'empty' };
+  #conversation: ConversationView | undefined;
+  /** Chats opened with "new chat" that have no message yet. */
+  readonly #draftChats = new Set<string>();
+  #rendering: Promise<void> | undefined;
+  #renderAgain = false;
+  #lastFailure = '';
+
+  constructor(
+    root: HTMLElement,
+    private readonly store: DeviceStore,
+    private readonly account: LocalAccount,
+    serverUrl: string,
+    private readonly notices: Notices,
+  ) {
+    this.#root = root;
+    this.#connection = new Connection(store, serverUrl, {
+      onStatus: (status) => {
+        this.#status = status;
+        if (status === 'online') this.#lastFailure = '';
+        this.refresh();
+      },
+      onEvent: (event) => this.#onEvent(event),
+      onFailure: (error) => {
+        // One notice per kind of failure, not one per retry.
+        const code = ClientError.is(error) ? error.code : 'unknown';
+        if (code !== this.#lastFailure) notices.error(error);
+        this.#lastFailure = code;
+      },
+    });
+    document.addEventListener('visibilitychange', () => this.refresh());
+  }
+
+  /** Shows the app and starts the connection. */
+  start(): void {
+    replaceChildren(this.#root, h('div', { class: 'app' }, this.#sidebar, this.#pane));
+    this.#renderPane();
+    this.refresh();
+    this.#connection.start();
+  }
+
+  /** Re-renders from the store; calls during a render coalesce into one more. */
+  refresh(): void {
+    if (this.#rendering !== undefined) {
+      this.#renderAgain = true;
+      return;
+    }
+    this.#rendering = this.#render()
+      .catch((error: unknown) => this.notices.error(error))
+      .finally(() => {
+        this.#rendering = undefined;
+        if (this.#renderAgain) {
+          this.#renderAgain = false;
+          this.refresh();
+        }
+      });
+  }
+
+  #onEvent(event: ClientEvent): void {
+    switch (event.type) {
+      case 'message':
+        this.#draftChats.delete(event.message.chat);
+        this.refresh();
+        return;
+      case 'receipt':
+      case 'queue-drained':
+        this.refresh();
+        return;
+      case 'decryption-failure':
+        this.notices.show(
+          'info',
+          `A message from ${event.from} could not be decrypted${event.retryRequested ? '; it was asked to send it again' : ''}.`,
+        );
+        return;
+      case 'error':
+        this.notices.show('error', `A background task failed (${event.code}).`);
+        return;
+      case 'retry-request':
+      case 'pre-keys-uploaded':
+      case 'disconnected':
+        return;
+    }
+  }
+
+  async #render(): Promise<void> {
+    const selected =
+      this.#view.kind === 'chat' || this.#view.kind === 'safety' ? this.#view.chat : undefined;
+    const chats = await listChats(this.store, [...this.#draftChats]);
+    replaceChildren(
+      this.#sidebar,
+      chatList({
+        account: this.account.account,
+        status: this.#status,
+        chats,
+        selected,
+        onSelect: (chat) => this.#show({ kind: 'chat', chat }),
+        onNewChat: () => this.#show({ kind: 'new-chat' }),
+      }),
+    );
+    const conversation = this.#conversation;
+    if (conversation !== undefined) {
+      const messages = await this.store.messages.list(conversation.chat);
+      conversation.update(messages);
+      await this.#markRead(conversation.chat);
+    }
+  }
+
+  /** Sends read receipts for what the open, visible conversation shows, then moves the mark. */
+  async #markRead(chat: string): Promise<void> {
+    const client = this.#connection.client;
+    if (client === undefined || document.visibilityState !== 'visible') return;
+    const unread = unreadOf(await this.store.messages.list(chat), await readMark(this.store, chat));
+    if (unread.length === 0) return;
+    // The mark moves only after the receipt went out, so an offline read is
+    // reported on the next connection instead of never.
+    await client.markRead(
+      chat,
+      unread.map((m) => m.id),
+    );
+    await setReadMark(this.store, chat, Math.max(...unread.map((m) => m.receivedAt)));
+    this.refresh();
+  }
+
+  #show(view: Pane): void {
+    this.#view = view;
+    this.#renderPane();
+    this.refresh();
+  }
+
+  #renderPane(): void {
+    const view = this.#view;
+    this.#conversation = undefined;
+    switch (view.kind) {
+      case 'empty':
+        replaceChildren(
+          this.#pane,
+          h(
+            'div',
+            { class: 'pane-empty' },
+            h('h2', {}, 'Quintet'),
+            h('p', {}, 'Select a chat or start a new one.'),
+            h(
+              'p',
+              { class: 'hint' },
+              'Messages are end-to-end encrypted. Keys never leave this browser.',
+            ),
+          ),
+        );
+        return;
+      case 'chat':
+        this.#conversation = new ConversationView(view.chat, {
+          send: (text) => this.#send(view.chat, text),
+          showSafetyNumber: () => void this.#openSafetyNumber(view.chat),
+        });
+        replaceChildren(this.#pane, this.#conversation.element);
+        return;
+      case 'new-chat':
+        replaceChildren(
+          this.#pane,
+          newChatPane({
+            start: (account) => this.#startChat(account),
+            cancel: () => this.#show({ kind: 'empty' }),
+          }),
+        );
+        return;
+      case 'safety':
+        replaceChildren(
+          this.#pane,
+          safetyNumberPane(view.chat, view.digits, () =>
+            this.#show({ kind: 'chat', chat: view.chat }),
+          ),
+        );
+        return;
+    }
+  }
+
+  async #send(chat: string, text: string): Promise<void> {
+    const client = this.#connection.client;
+    if (client === undefined) {
+      this.notices.show('error', 'Not connected. The message was not sent.');
+      throw new ClientError('transport-closed', 'not connected');
+    }
+    try {
+      await client.sendText(chat, text);
+    } catch (error) {
+      this.notices.error(error);
+      throw error;
+    }
+    this.#draftChats.delete(chat);
+    this.refresh();
+  }
+
+  async #startChat(account: string): Promise<void> {
+    if (!isValidAccountName(account)) {
+      this.notices.show('error', 'Account names are 3-32 characters: a-z, 0-9, "_", "." or "-".');
+      return;
+    }
+    if (account === this.account.account) {
+      this.notices.show('error', 'That is your own account.');
+      return;
+    }
+    const api = this.#connection.api;
+    if (api === undefined) {
+      this.notices.show('error', 'Not connected. Try again when online.');
+      return;
+    }
+    try {
+      await api.getDevices(account);
+    } catch (error) {
+      this.notices.error(error);
+      return;
+    }
+    this.#draftChats.add(account);
+    this.#show({ kind: 'chat', chat: account });
+  }
+
+  async #openSafetyNumber(chat: string): Promise<void> {
+    const client = this.#connection.client;
+    if (client === undefined) {
+      this.notices.show('error', 'Not connected. The safety number needs the server.');
+      return;
+    }
+    try {
+      const fingerprint = await client.safetyNumber(chat);
+      this.#show({ kind: 'safety', chat, digits: fingerprint.displayable });
+    } catch (error) {
+      this.notices.error(error);
+    }
+  }
+}
