@@ -12,6 +12,7 @@ export default tseslint.config(
       'web/dist/**',
       'test-artifacts/**',
       'data/**',
+      'tmp-*/**',
     ],
   },
   js.configs.recommended,
