@@ -15,7 +15,11 @@ import {
 } from '../src/protocol/adv/index.js';
 import type { ProtocolContext } from '../src/protocol/context.js';
 import { generateSigningKeyPair, type KeyPair } from '../src/protocol/curve.js';
-import { generatePreKeys, generateRegistrationId, generateSignedPreKey } from '../src/protocol/prekeys.js';
+import {
+  generatePreKeys,
+  generateRegistrationId,
+  generateSignedPreKey,
+} from '../src/protocol/prekeys.js';
 import {
   DeviceInfoSchema,
   GetDevicesResponseSchema,

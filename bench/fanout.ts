@@ -25,7 +25,7 @@
  *
  * `--quick`: few iterations, for a smoke run.
  */
-import * as Signal from '@signalapp/libsignal-client';
+import type * as Signal from '@signalapp/libsignal-client';
 import { create } from '@bufbuild/protobuf';
 import { nodeCrypto } from '../src/crypto/node.js';
 import { generateSigningKeyPair } from '../src/protocol/curve.js';
@@ -114,7 +114,10 @@ async function libsignalSender(): Promise<LibsignalSender> {
 /** Pads, encrypts for all 9 peers and builds the two request frames. */
 async function libsignalFanout(side: LibsignalSender, setup: boolean): Promise<number> {
   const padded = new Uint8Array(pad(new TextEncoder().encode(TEXT)));
-  const perAccount = new Map<string, Array<{ deviceId: number; type: EnvelopeType; content: Uint8Array }>>();
+  const perAccount = new Map<
+    string,
+    Array<{ deviceId: number; type: EnvelopeType; content: Uint8Array }>
+  >();
   for (const peer of side.peers) {
     if (setup) await side.sender.processBundle(peer.device.address, peer.bundle);
     const message = await side.sender.encrypt(peer.device.address, padded);

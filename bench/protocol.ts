@@ -3,16 +3,18 @@
  * @signalapp/libsignal-client (Signal's Rust library via N-API), measured side
  * by side in one process. Not a test: it prints one JSON object per row,
  *
- *   {"name", "quintet_ops_s", "libsignal_client_ops_s", "ratio"}
+ *   {"name", "quintet_ops_s", "libsignal_client_ops_s", "ratio",
+ *    "ratio_min", "ratio_q1", "ratio_q3", "rounds"}
  *
  * Each row runs many short rounds; a round times both implementations back
  * to back, alternating which goes first. `quintet_ops_s` and
  * `libsignal_client_ops_s` are the medians over rounds; `ratio` is the median
  * of the per-round ratios quintet / libsignal-client (above 1: Quintet is
- * faster). Pairing each ratio within one round keeps a load spike from other
- * processes on this shared machine from landing on one side only. Setup work
- * (making bundles, pre-encrypting the messages a decrypt row consumes) is
- * never timed.
+ * faster), and `ratio_min` / `ratio_q1` / `ratio_q3` show their spread over
+ * the `rounds` rounds. Pairing each ratio within one round keeps a load spike
+ * from other processes on this shared machine from landing on one side only.
+ * Setup work (making bundles, pre-encrypting the messages a decrypt row
+ * consumes) is never timed.
  *
  * `--quick`: few iterations and rounds, for a smoke run in CI.
  * `--only=<text>`: only the rows whose name contains `<text>`.
@@ -33,7 +35,7 @@ const quick = process.argv.includes('--quick');
 /** `--only=<text>`: run just the rows whose name contains the text (for profiling). */
 const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length);
 /** Timed rounds per row (the figure is their median), after one warm-up round. */
-const ROUNDS = quick ? 2 : 15;
+const ROUNDS = quick ? 2 : 21;
 /** Scales every row's operations per round. */
 const SCALE = quick ? 0.05 : 0.4;
 
@@ -291,13 +293,21 @@ function rows(): Row[] {
 
 // ------------------------------------------------------------------ driver
 
-function median(values: readonly number[]): number {
+/** The q-quantile (0..1) with linear interpolation between neighbours. */
+function quantile(values: readonly number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[mid] ?? 0)
-    : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+  const at = (sorted.length - 1) * q;
+  const low = Math.floor(at);
+  const lowValue = sorted[low] ?? 0;
+  const highValue = sorted[Math.min(low + 1, sorted.length - 1)] ?? lowValue;
+  return lowValue + (highValue - lowValue) * (at - low);
 }
+
+function median(values: readonly number[]): number {
+  return quantile(values, 0.5);
+}
+
+const round2 = (value: number): number => Math.round(value * 100) / 100;
 
 /** Operations per second of one timed batch. */
 async function measure(prepare: Prepare, ops: number): Promise<number> {
@@ -338,7 +348,11 @@ async function main(): Promise<void> {
         name: row.name,
         quintet_ops_s: Math.round(median(quintet)),
         libsignal_client_ops_s: Math.round(median(libsignal)),
-        ratio: Math.round(median(ratios) * 100) / 100,
+        ratio: round2(median(ratios)),
+        ratio_min: round2(quantile(ratios, 0)),
+        ratio_q1: round2(quantile(ratios, 0.25)),
+        ratio_q3: round2(quantile(ratios, 0.75)),
+        rounds: ROUNDS,
       }),
     );
   }

@@ -3,7 +3,8 @@
  *
  * Many devices exchange ~300-byte envelopes through the Quintet server
  * (durable SQLite queues with group commit, acks) and, in the same run,
- * through a plain `ws` relay with no storage. The server, the relay and the
+ * through a plain `ws` relay with no storage that makes the same WebSocket
+ * round trips (send → response, push → ack → response; see bench/relay.ts). The server, the relay and the
  * load generator are separate processes, so the server has a core of its
  * own. Prints one JSON object per row (the median run of each):
  *
@@ -30,22 +31,54 @@ const DURATION_MS = quick ? 1000 : 4000;
 const CONNS = 100;
 const IDLE_CONNS = quick ? 500 : 10_000;
 const here = import.meta.dirname;
+// `--profile DIR`: the server process writes a V8 CPU profile into DIR on exit.
+const profileArg = process.argv.indexOf('--profile');
+const PROFILE_DIR = profileArg >= 0 ? process.argv[profileArg + 1] : undefined;
+// `--inflight N`: only the closed-loop row with N in flight (while iterating).
+const inflightArg = process.argv.indexOf('--inflight');
+const ONLY_INFLIGHT = inflightArg >= 0 ? Number(process.argv[inflightArg + 1]) : undefined;
+
+/**
+ * What each side does per delivered message (both: 2 WebSocket messages in,
+ * 3 out at the server). Quintet: SendMessageRequest in → envelope committed
+ * to SQLite (group commit) → SendMessageResponse out + Push.envelope out to
+ * the recipient; the recipient's AckRequest in (one per turn, batching the
+ * turn's pushes) → AckResponse out, delete group-committed. Relay (no
+ * storage, no protobuf): SEND in → PUSH out + RESP out; ACK in → RESP out.
+ */
+const WS_MESSAGES = 'server: in send+ack, out response+push+ack-response (both sides)';
+const LATENCY = "one way: sender's send -> recipient's receipt of the push";
 
 type MemoryReport = Extract<ReportMessage, { type: 'memory' }>;
 
+function isWindow(message: unknown): message is { window: 'start' | 'end' } {
+  return typeof message === 'object' && message !== null && 'window' in message;
+}
+
 class Child {
   private waiters: Array<(message: unknown) => void> = [];
+  /** Hears the load generator's measurement-window marks. */
+  onWindow: (phase: 'start' | 'end') => void = () => undefined;
   constructor(readonly process: ChildProcess) {
-    process.on('message', (message) => this.waiters.shift()?.(message));
+    process.on('message', (message) => {
+      if (isWindow(message)) this.onWindow(message.window);
+      else this.waiters.shift()?.(message);
+    });
     process.setMaxListeners(0);
   }
   static async start(
     script: string,
     args: string[],
     gc: boolean,
+    profileDir?: string,
   ): Promise<{ child: Child; first: unknown }> {
     const proc = fork(join(here, script), args, {
-      execArgv: [...(gc ? ['--expose-gc'] : []), '--import', 'tsx'],
+      execArgv: [
+        ...(gc ? ['--expose-gc'] : []),
+        ...(profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir]),
+        '--import',
+        'tsx',
+      ],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const child = new Child(proc);
@@ -78,8 +111,12 @@ function isReady(message: unknown): message is { type: 'ready'; url: string } {
   );
 }
 
-async function startTarget(script: string, args: string[]): Promise<{ child: Child; url: string }> {
-  const { child, first } = await Child.start(script, args, true);
+async function startTarget(
+  script: string,
+  args: string[],
+  profileDir?: string,
+): Promise<{ child: Child; url: string }> {
+  const { child, first } = await Child.start(script, args, true, profileDir);
   if (!isReady(first)) throw new Error(`${script} did not start`);
   return { child, url: first.url };
 }
@@ -116,33 +153,45 @@ function emit(row: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify(row)}\n`);
 }
 
+async function cpuMs(target: Child): Promise<number> {
+  const answer = (await target.ask({ type: 'cpu' })) as Extract<ReportMessage, { type: 'cpu' }>;
+  return answer.cpuMs;
+}
+
+type Measured = LoadResult & { serverCpuPct: number; serverCpuUsPerMsg: number };
+
+/** Runs a load and reads the target's CPU time over the load's measurement window only. */
 async function measured(
+  loader: Child,
   target: Child,
   run: () => Promise<LoadResult>,
-): Promise<LoadResult & { serverCpuPct: number }> {
-  const before = await memory(target);
-  const t0 = performance.now();
+): Promise<Measured> {
+  const marks: Array<Promise<number>> = [];
+  loader.onWindow = () => marks.push(cpuMs(target));
   const result = await run();
-  const after = await memory(target);
-  const wall = performance.now() - t0;
-  const cpu = after.cpuUserMs + after.cpuSystemMs - (before.cpuUserMs + before.cpuSystemMs);
-  // Includes setup (registration) time, so it is a lower bound during the measured window.
-  return { ...result, serverCpuPct: round((100 * cpu) / wall, 0) };
+  loader.onWindow = () => undefined;
+  const [start, end] = await Promise.all(marks);
+  if (start === undefined || end === undefined) throw new Error('no measurement window');
+  return {
+    ...result,
+    serverCpuPct: round((100 * (end - start)) / (result.seconds * 1000), 0),
+    serverCpuUsPerMsg: round(((end - start) * 1000) / Math.max(1, result.received), 1),
+  };
 }
 
 async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'quintet-bench-'));
-  const server = await startTarget('server-process.ts', [dataDir]);
+  const server = await startTarget('server-process.ts', [dataDir], PROFILE_DIR);
   const relay = await startTarget('relay.ts', []);
   const { child: loader } = await Child.start('server-load.ts', [], false);
   try {
     let peak = 0;
-    for (const inflight of [1, 32]) {
-      const ours: Array<LoadResult & { serverCpuPct: number }> = [];
-      const base: Array<LoadResult & { serverCpuPct: number }> = [];
+    for (const inflight of ONLY_INFLIGHT === undefined ? [1, 32] : [ONLY_INFLIGHT]) {
+      const ours: Measured[] = [];
+      const base: Measured[] = [];
       for (let r = 0; r < RUNS; r++) {
         base.push(
-          await measured(relay.child, () =>
+          await measured(loader, relay.child, () =>
             load(loader, {
               mode: 'relay',
               url: relay.url,
@@ -154,7 +203,7 @@ async function main(): Promise<void> {
           ),
         );
         ours.push(
-          await measured(server.child, () =>
+          await measured(loader, server.child, () =>
             load(loader, {
               mode: 'quintet',
               url: server.url,
@@ -180,8 +229,13 @@ async function main(): Promise<void> {
         relayP99Ms: round(b.p99Ms),
         ratioToRelay: round(q.msgsPerSec / b.msgsPerSec),
         target: 'ratio >= 0.7',
+        latency: LATENCY,
         errors: q.errors,
         serverCpuPct: q.serverCpuPct,
+        serverCpuUsPerMsg: q.serverCpuUsPerMsg,
+        relayCpuPct: b.serverCpuPct,
+        relayCpuUsPerMsg: b.serverCpuUsPerMsg,
+        wsMessagesPerDelivery: WS_MESSAGES,
         loadGenCpuPct: round((100 * q.loadCpuMs) / (q.seconds * 1000), 0),
         relayLoadGenCpuPct: round((100 * b.loadCpuMs) / (b.seconds * 1000), 0),
         allRunsMsgsPerSec: ours.map((x) => round(x.msgsPerSec, 0)),
@@ -189,6 +243,7 @@ async function main(): Promise<void> {
       });
     }
 
+    if (ONLY_INFLIGHT !== undefined) return;
     const rate = Math.floor(peak / 2);
     const half: LoadResult[] = [];
     const halfRelay: LoadResult[] = [];
@@ -227,6 +282,7 @@ async function main(): Promise<void> {
       relayP99Ms: round(hr.p99Ms),
       ratioToRelay: round(h.msgsPerSec / hr.msgsPerSec),
       target: 'p99 < 20 ms',
+      latency: LATENCY,
       errors: h.errors,
       allRunsP99Ms: half.map((x) => round(x.p99Ms)),
     });

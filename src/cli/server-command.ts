@@ -47,6 +47,10 @@ export interface ServerCommandOptions {
   readonly logLevel: LogLevel;
   /** A directory, or `false` with `--no-web`; undefined means the built-in app. */
   readonly web?: string | false;
+  readonly maxCompanions?: number;
+  readonly primaryInactiveDays?: number;
+  readonly companionInactiveDays?: number;
+  readonly allowReregistration?: boolean;
 }
 
 /**
@@ -67,6 +71,13 @@ export function serverOptionsFromCli(options: ServerCommandOptions): StartServer
   if (options.maxEnvelopeBytes !== undefined) limits.maxEnvelopeBytes = options.maxEnvelopeBytes;
   if (options.maxEnvelopes !== undefined) limits.maxEnvelopesPerRequest = options.maxEnvelopes;
   if (options.maxFrameBytes !== undefined) limits.maxFrameBytes = options.maxFrameBytes;
+  if (options.maxCompanions !== undefined) limits.maxCompanions = options.maxCompanions;
+  if (options.primaryInactiveDays !== undefined) {
+    limits.primaryInactiveMs = Math.round(options.primaryInactiveDays * DAY_MS);
+  }
+  if (options.companionInactiveDays !== undefined) {
+    limits.companionInactiveMs = Math.round(options.companionInactiveDays * DAY_MS);
+  }
   const token = options.registrationToken ?? process.env['QUINTET_REGISTRATION_TOKEN'];
   return {
     host: options.host,
@@ -76,6 +87,7 @@ export function serverOptionsFromCli(options: ServerCommandOptions): StartServer
     synchronous: options.sync,
     logLevel: options.logLevel,
     limits,
+    allowReregistration: options.allowReregistration === true,
     ...(token === undefined || token === '' ? {} : { registrationToken: token }),
     ...webOption(options.web),
   };
@@ -128,6 +140,21 @@ export function addServerCommand(program: Command): Command {
     .option('--max-envelope-bytes <n>', 'largest envelope content', positiveInt)
     .option('--max-envelopes <n>', 'most envelopes in one send', positiveInt)
     .option('--max-frame-bytes <n>', 'largest WebSocket message', positiveInt)
+    .option('--max-companions <n>', 'companion devices per account (default 4)', positiveInt)
+    .option(
+      '--primary-inactive-days <days>',
+      'log companions out when their primary has been away this long (default 14)',
+      positiveNumber,
+    )
+    .option(
+      '--companion-inactive-days <days>',
+      'remove a companion that has been away this long (default 30)',
+      positiveNumber,
+    )
+    .option(
+      '--allow-reregistration',
+      'let an existing account name register again (a reinstalled phone); logs out its companions',
+    )
     .addOption(
       new Option('--sync <mode>', 'SQLite durability: normal (process crash) or full (power loss)')
         .choices(['normal', 'full'])

@@ -15,6 +15,7 @@ import {
   isDeviceRemovedError,
   loggedOutError,
   refuseIfLoggedOut,
+  removalReason,
   wipeProfile,
 } from './commands/logged-out.js';
 
@@ -73,8 +74,9 @@ export async function openClientSession(
     } catch (error) {
       await transport.close();
       if (isDeviceRemovedError(error)) {
-        await wipeProfile(dir, store, account, 'removed');
-        throw loggedOutError('removed');
+        const reason = removalReason(error);
+        await wipeProfile(dir, store, account, reason);
+        throw loggedOutError(reason);
       }
       throw error;
     }

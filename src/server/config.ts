@@ -11,6 +11,8 @@ import {
   DEFAULT_PRE_KEY_LOW_THRESHOLD,
 } from '../wire/limits.js';
 
+const DAY_MS = 24 * 60 * 60 * 1000;
+
 /** Limits and policies that shape request handling. */
 export interface ServerLimits {
   /** Largest WebSocket message accepted; bigger ones close the connection with 1009. */
@@ -34,6 +36,16 @@ export interface ServerLimits {
   readonly maxChallengesPerConnection: number;
   /** Envelopes read from the store per page when draining a backlog. */
   readonly backlogPageSize: number;
+  /** Companion devices per account besides the primary (WhatsApp: 4). */
+  readonly maxCompanions: number;
+  /** Lifetime of a link reference shown in a QR code (WhatsApp: 60 s first). */
+  readonly linkRefTtlMs: number;
+  /** Time a companion has to complete its link after the primary approved it. */
+  readonly linkCompleteTtlMs: number;
+  /** Companions are logged out when their primary has not connected for this long. */
+  readonly primaryInactiveMs: number;
+  /** A companion that has not connected for this long is removed. */
+  readonly companionInactiveMs: number;
 }
 
 /** The defaults, chosen to match WhatsApp/Signal practice where one exists. */
@@ -45,10 +57,15 @@ export const DEFAULT_LIMITS: ServerLimits = {
   maxPreKeysStored: DEFAULT_MAX_PRE_KEYS_STORED,
   preKeyLowThreshold: DEFAULT_PRE_KEY_LOW_THRESHOLD,
   maxAcksPerRequest: 1024,
-  messageTtlMs: 30 * 24 * 60 * 60 * 1000,
+  messageTtlMs: 30 * DAY_MS,
   bundleRateBurst: 100,
   bundleRatePerSecond: 2,
   maxMalformedFrames: 3,
   maxChallengesPerConnection: 4,
   backlogPageSize: 100,
+  maxCompanions: 4,
+  linkRefTtlMs: 60_000,
+  linkCompleteTtlMs: 5 * 60_000,
+  primaryInactiveMs: 14 * DAY_MS,
+  companionInactiveMs: 30 * DAY_MS,
 };

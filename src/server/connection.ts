@@ -7,6 +7,7 @@
  * gets a `malformed-frame` error response, and after a few of those the
  * connection is closed (4002) instead of spending work on an abuser.
  */
+import { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import type { Request } from '../gen/quintet/v1/transport_pb.js';
@@ -18,6 +19,11 @@ import {
   responseFrame,
   type ResponseBody,
 } from '../wire/frame.js';
+import {
+  ackResponseBytes,
+  decodeHotRequest,
+  sendMessageResponseBytes,
+} from '../wire/hot-frames.js';
 import type { DeviceAddress, ServerContext } from './context.js';
 import { DeviceDelivery } from './delivery.js';
 import type { DeviceEndpoint } from './device-registry.js';
@@ -35,6 +41,8 @@ export const CloseCodes = {
   replaced: 4001,
   /** Too many frames that did not parse. */
   malformedFrames: 4002,
+  /** The device was removed (a `LoggedOut` push precedes this). */
+  loggedOut: 4003,
 } as const;
 
 /** What a handler returns: the response body, and work to do after the response is sent. */
@@ -52,6 +60,38 @@ export type RequestDispatcher = (
 
 let nextConnectionId = 1;
 
+/**
+ * Sockets corked since the current callback began; uncorked together once
+ * it and every promise continuation it started have run. ws writes each
+ * message with its own writev (one syscall each); corking coalesces all the
+ * responses and pushes a connection gets in one turn — after a group commit
+ * that is often dozens — into one write, without delaying any of them past
+ * the turn that produced them.
+ */
+const corked: Socket[] = [];
+function uncorkAll(): void {
+  for (const socket of corked) socket.uncork();
+  corked.length = 0;
+}
+function corkForThisTurn(socket: Socket): void {
+  if (socket.writableCorked > 0) return;
+  socket.cork();
+  // nextTick (not a microtask): it runs only after the microtask queue is
+  // empty, i.e. after every continuation of this turn has had its say.
+  if (corked.length === 0) process.nextTick(uncorkAll);
+  corked.push(socket);
+}
+
+/**
+ * The TCP socket under a ws WebSocket, for corking. ws keeps it in a
+ * private `_socket` field; if a future ws moves it, writes are simply not
+ * coalesced.
+ */
+function tcpSocket(ws: WebSocket): Socket | undefined {
+  const socket: unknown = Reflect.get(ws, '_socket');
+  return socket instanceof Socket ? socket : undefined;
+}
+
 /** The server side of one WebSocket connection. */
 export class ClientConnection implements DeviceEndpoint {
   readonly connectionId = nextConnectionId++;
@@ -62,6 +102,7 @@ export class ClientConnection implements DeviceEndpoint {
   /** Heartbeat: set on pong, cleared on each ping round. */
   alive = true;
   private readonly logger: Logger;
+  private readonly tcp: Socket | undefined;
 
   constructor(
     private readonly ctx: ServerContext,
@@ -69,6 +110,7 @@ export class ClientConnection implements DeviceEndpoint {
     private readonly dispatch: RequestDispatcher,
   ) {
     this.logger = ctx.logger.child({ conn: this.connectionId });
+    this.tcp = tcpSocket(socket);
     socket.on('message', (data, isBinary) => this.onMessage(data, isBinary));
     socket.on('pong', () => {
       this.alive = true;
@@ -127,6 +169,15 @@ export class ClientConnection implements DeviceEndpoint {
     this.close(CloseCodes.replaced, 'replaced by a newer connection of this device');
   }
 
+  sendPush(bytes: Uint8Array): void {
+    this.sendBytes(bytes);
+  }
+
+  /** Whether the socket is still open (a waiting companion may have gone). */
+  get isOpen(): boolean {
+    return !this.closed && this.socket.readyState === this.socket.OPEN;
+  }
+
   /** Closes the connection with a code and a reason for people. */
   close(code: number, reason: string): void {
     this.delivery?.stop();
@@ -146,11 +197,13 @@ export class ClientConnection implements DeviceEndpoint {
 
   private sendBytes(bytes: Uint8Array): void {
     if (this.closed || this.socket.readyState !== this.socket.OPEN) return;
+    if (this.tcp !== undefined) corkForThisTurn(this.tcp);
     this.socket.send(bytes, { binary: true });
   }
 
   private sendAndWait(bytes: Uint8Array): Promise<void> {
     if (this.closed || this.socket.readyState !== this.socket.OPEN) return Promise.resolve();
+    if (this.tcp !== undefined) corkForThisTurn(this.tcp);
     return new Promise((resolve) => {
       // An error here means the socket died; its close handler cleans up and
       // the envelope stays queued for the next connection.
@@ -162,6 +215,13 @@ export class ClientConnection implements DeviceEndpoint {
     const bytes = toBytes(data);
     if (!isBinary || bytes === undefined) {
       this.rejectFrame('frames must be binary protobuf');
+      return;
+    }
+    // The hand decoder covers sends and acks; everything else (and anything
+    // odd about those) goes through the generated decoder.
+    const hot = decodeHotRequest(bytes);
+    if (hot !== undefined) {
+      void this.handle(hot);
       return;
     }
     let request: Request;
@@ -201,7 +261,7 @@ export class ClientConnection implements DeviceEndpoint {
       this.sendError(request.id, error, request.body.case);
       return;
     }
-    this.sendBytes(encodeFrame(responseFrame(request.id, result.body)));
+    this.sendBytes(responseBytes(request.id, result.body));
     result.after?.();
   }
 
@@ -223,6 +283,7 @@ export class ClientConnection implements DeviceEndpoint {
     this.closed = true;
     this.ctx.metrics.connections -= 1;
     this.ctx.challenges.dropConnection(this.connectionId);
+    this.ctx.links.dropConnection(this.connectionId);
     this.delivery?.stop();
     const device = this.authenticated;
     if (device !== undefined) {
@@ -235,6 +296,26 @@ export class ClientConnection implements DeviceEndpoint {
         });
     }
   }
+}
+
+/** Encodes a response, by hand for the two on the message hot path. */
+function responseBytes(id: bigint, body: ResponseBody): Uint8Array {
+  let bytes: Uint8Array | undefined;
+  // Only bodies with no fields beyond the ones the hand encoder writes, so a
+  // field added to these responses later is never dropped silently.
+  if (body?.case === 'sendMessage' && onlyFields(body.value, 'queuedOnly')) {
+    bytes = sendMessageResponseBytes(id, body.value.queuedOnly === true);
+  } else if (body?.case === 'ack' && onlyFields(body.value)) {
+    bytes = ackResponseBytes(id);
+  }
+  return bytes ?? encodeFrame(responseFrame(id, body));
+}
+
+function onlyFields(value: object, ...names: string[]): boolean {
+  for (const key of Object.keys(value)) {
+    if (key !== '$typeName' && !names.includes(key)) return false;
+  }
+  return true;
 }
 
 /** ws hands over a Buffer, an ArrayBuffer or fragments; anything else is not ours. */

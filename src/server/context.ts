@@ -8,6 +8,8 @@ import type { Clock, CryptoProvider, RandomSource } from '../crypto/provider.js'
 import type { ChallengeRegistry } from './auth/challenges.js';
 import type { ServerLimits } from './config.js';
 import type { DeviceRegistry } from './device-registry.js';
+import type { LinkSessions } from './linking/link-sessions.js';
+import type { SubscriptionRecorder } from './linking/subscriptions.js';
 import type { ServerMetrics } from './metrics.js';
 import type { TokenBucketLimiter } from './rate-limit.js';
 import type { ServerStore } from './store/types.js';
@@ -26,6 +28,12 @@ export interface ServerContext {
   readonly challenges: ChallengeRegistry;
   readonly devices: DeviceRegistry;
   readonly bundleLimiter: TokenBucketLimiter;
+  /** Open and approved linking sessions (in memory: they live minutes). */
+  readonly links: LinkSessions;
+  /** Records who watches whose device list, writing each pair once. */
+  readonly subscriptions: SubscriptionRecorder;
+  /** Whether an existing account name may be registered again (a reinstalled primary). */
+  readonly allowReregistration: boolean;
 }
 
 /** The device a connection is authenticated as. */

@@ -16,6 +16,10 @@ export interface DeviceEndpoint {
   notifyPreKeysLow(remaining: number): void;
   /** Closes the connection because a newer one took over. */
   replace(): void;
+  /** Sends an encoded push frame now (device-list notices, logout). */
+  sendPush(bytes: Uint8Array): void;
+  /** Closes the connection with a WebSocket close code and a reason for people. */
+  close(code: number, reason: string): void;
 }
 
 /** The live device → connection map. */

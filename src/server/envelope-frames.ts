@@ -2,10 +2,19 @@
 import { create } from '@bufbuild/protobuf';
 import { EnvelopeSchema } from '../gen/quintet/v1/transport_pb.js';
 import { encodeFrame, pushFrame } from '../wire/frame.js';
+import { envelopePushBytes } from '../wire/hot-frames.js';
 import type { QueuedEnvelope } from './store/types.js';
 
-/** The encoded `Push.envelope` frame of a queued envelope. */
+/**
+ * The encoded `Push.envelope` frame of a queued envelope: hand-encoded (one
+ * per delivered message, so it is hot), with the generated encoder for the
+ * values the hand encoder leaves to it.
+ */
 export function envelopePush(envelope: QueuedEnvelope): Uint8Array {
+  return envelopePushBytes(envelope) ?? genericEnvelopePush(envelope);
+}
+
+function genericEnvelopePush(envelope: QueuedEnvelope): Uint8Array {
   return encodeFrame(
     pushFrame({
       case: 'envelope',
@@ -18,6 +27,9 @@ export function envelopePush(envelope: QueuedEnvelope): Uint8Array {
         content: envelope.content,
         timestamp: BigInt(envelope.timestamp),
         serverTimestamp: BigInt(envelope.serverTimestamp),
+        ...(envelope.sourceDeviceIdentity === undefined
+          ? {}
+          : { sourceDeviceIdentity: envelope.sourceDeviceIdentity }),
       }),
     }),
   );

@@ -16,11 +16,20 @@ export class ServerMetrics {
   messagesAcked = 0;
   messagesExpired = 0;
   framesRejected = 0;
+  /** Companions whose link completed. */
+  devicesLinked = 0;
+  /** Devices removed, by `LoggedOut` reason (a fixed vocabulary). */
+  readonly devicesRemoved = new Map<string, number>();
   readonly errors = new Map<ServerErrorCode, number>(SERVER_ERROR_CODES.map((c) => [c, 0]));
 
   /** Counts one error response. */
   error(code: ServerErrorCode): void {
     this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
+  }
+
+  /** Counts one removed device. */
+  deviceRemoved(reason: string): void {
+    this.devicesRemoved.set(reason, (this.devicesRemoved.get(reason) ?? 0) + 1);
   }
 
   /** Renders every metric; gauges read from elsewhere are passed in. */
@@ -81,6 +90,18 @@ export class ServerMetrics {
         extra.storeCommits,
       );
     }
+    metric(
+      'quintet_devices_linked_total',
+      'counter',
+      'Companion devices linked.',
+      this.devicesLinked,
+    );
+    lines.push(
+      '# HELP quintet_devices_removed_total Devices removed, by reason.',
+      '# TYPE quintet_devices_removed_total counter',
+    );
+    for (const [reason, count] of this.devicesRemoved)
+      lines.push(`quintet_devices_removed_total{reason="${reason}"} ${count}`);
     lines.push(
       '# HELP quintet_errors_total Error responses by code.',
       '# TYPE quintet_errors_total counter',

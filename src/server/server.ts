@@ -23,6 +23,9 @@ import { ClientConnection, CloseCodes } from './connection.js';
 import type { ServerContext } from './context.js';
 import { DeviceRegistry } from './device-registry.js';
 import { dispatchRequest } from './handlers/index.js';
+import { sweepInactiveDevices } from './lifetimes.js';
+import { LinkSessions } from './linking/link-sessions.js';
+import { SubscriptionRecorder } from './linking/subscriptions.js';
 import { createHttpHandler } from './http.js';
 import { createLogger, type LogLevel } from './logger.js';
 import { ServerMetrics } from './metrics.js';
@@ -61,6 +64,14 @@ export interface StartServerOptions {
   readonly expirySweepMs?: number;
   /** Ping interval; a connection that misses a whole interval is dropped. Default 30 s. */
   readonly heartbeatMs?: number;
+  /**
+   * Accept `register` for an existing account name (a reinstalled primary
+   * with a new account key): device 1 is replaced, every companion is
+   * logged out (`account-reset`) and queues are cleared. Anyone who can
+   * register can then take over any name, so this is an operator's choice
+   * (like SMS re-verification); default off.
+   */
+  readonly allowReregistration?: boolean;
 }
 
 /** A started server. */
@@ -78,6 +89,8 @@ export interface RunningServer {
   readonly store: ServerStore;
   /** Deletes expired envelopes now (also runs periodically); returns how many. */
   sweepExpired(): Promise<number>;
+  /** Removes companions past their lifetime now (also runs periodically); returns how many. */
+  sweepInactiveDevices(): Promise<number>;
   /** Stops accepting, closes every connection, flushes pending writes, closes the store. */
   close(): Promise<void>;
 }
@@ -126,6 +139,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     accounts: new CachedAccountStore(opened.accounts),
     preKeys: opened.preKeys,
     queue: opened.queue,
+    subscribers: opened.subscribers,
     close: () => opened.close(),
   };
   const metrics = new ServerMetrics();
@@ -145,6 +159,9 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       limits.bundleRateBurst,
       limits.bundleRatePerSecond,
     ),
+    links: new LinkSessions(clock, random, limits.linkRefTtlMs, limits.linkCompleteTtlMs),
+    subscriptions: new SubscriptionRecorder(opened.subscribers, logger),
+    allowReregistration: options.allowReregistration === true,
   };
   const startedAt = Date.now();
   const connections = new Set<ClientConnection>();
@@ -195,10 +212,19 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     if (deleted > 0) logger.info({ deleted }, 'expired undelivered envelopes');
     return deleted;
   };
+  const sweepDevices = async (): Promise<number> => {
+    const removed = await sweepInactiveDevices(ctx);
+    if (removed > 0) logger.info({ removed }, 'removed inactive companion devices');
+    return removed;
+  };
   const sweepTimer = setInterval(
     () => {
       sweepExpired().catch((error: unknown) => logger.error({ err: error }, 'expiry sweep failed'));
+      sweepDevices().catch((error: unknown) =>
+        logger.error({ err: error }, 'device lifetime sweep failed'),
+      );
       ctx.bundleLimiter.prune();
+      ctx.links.prune();
     },
     options.expirySweepMs ?? 60 * 60 * 1000,
   );
@@ -258,6 +284,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     metrics,
     store,
     sweepExpired,
+    sweepInactiveDevices: sweepDevices,
     close,
   };
 }

@@ -32,6 +32,16 @@
  * - `too-many-pre-keys` — a prekey upload exceeds the batch size or the per-device maximum.
  * - `rate-limited` — slow down; retry after `retry_after_ms`.
  * - `internal` — a server fault; the request may be retried.
+ * - `not-primary` — only the primary device (device 1) may do that (approve a link, remove a device, publish a device list).
+ * - `primary-cannot-logout` — the primary holds the account key and cannot log itself out.
+ * - `unknown-link` — no open linking session with that reference or token (unknown, already used, or invalidated by a fresher one).
+ * - `link-expired` — the linking session's lifetime ran out, or the waiting companion is gone.
+ * - `invalid-link` — the completing identity key is not the one the primary approved.
+ * - `invalid-device-identity` — a companion's signed device identity does not verify against the account key, or names another key index.
+ * - `too-many-devices` — the account already has the most companions this server allows.
+ * - `invalid-device-list` — a signed key-index list that does not parse, is not signed by the account key, or does not match the change.
+ * - `device-list-rollback` — a signed key-index list that is not newer than the one stored.
+ * - `device-removed` — the device was removed (remote logout, self logout, inactivity, account reset); the message names the reason.
  */
 export type ServerErrorCode =
   | 'unauthenticated'
@@ -53,7 +63,17 @@ export type ServerErrorCode =
   | 'too-many-envelopes'
   | 'too-many-pre-keys'
   | 'rate-limited'
-  | 'internal';
+  | 'internal'
+  | 'not-primary'
+  | 'primary-cannot-logout'
+  | 'unknown-link'
+  | 'link-expired'
+  | 'invalid-link'
+  | 'invalid-device-identity'
+  | 'too-many-devices'
+  | 'invalid-device-list'
+  | 'device-list-rollback'
+  | 'device-removed';
 
 /** All server error codes, for validation and for pre-registering metrics. */
 export const SERVER_ERROR_CODES: readonly ServerErrorCode[] = [
@@ -77,6 +97,16 @@ export const SERVER_ERROR_CODES: readonly ServerErrorCode[] = [
   'too-many-pre-keys',
   'rate-limited',
   'internal',
+  'not-primary',
+  'primary-cannot-logout',
+  'unknown-link',
+  'link-expired',
+  'invalid-link',
+  'invalid-device-identity',
+  'too-many-devices',
+  'invalid-device-list',
+  'device-list-rollback',
+  'device-removed',
 ];
 
 const CODE_SET: ReadonlySet<string> = new Set(SERVER_ERROR_CODES);

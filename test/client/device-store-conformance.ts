@@ -198,5 +198,125 @@ export function runDeviceStoreConformance(
         assert.deepEqual(await protocol.sessions.listDeviceIds('bob'), []);
         assert.deepEqual(await protocol.sessions.listDeviceIds('bobby'), [1]);
       }));
+
+    it('keeps verified device views per account, replaced whole, without prefix bleed', () =>
+      withStore(async (store) => {
+        const v = store.verifiedDevices;
+        const accountKey = (await generateSigningKeyPair(ctx.crypto, ctx.random)).publicKey;
+        const companion = (await generateSigningKeyPair(ctx.crypto, ctx.random)).publicKey;
+        assert.equal(await v.getAccount('bob'), undefined);
+        assert.deepEqual(await v.listDevices('bob'), []);
+        const header = {
+          accountKey: accountKey.serialize().slice(),
+          list: { timestamp: 1_700_000_000, rawId: 77, currentIndex: 3, validIndexes: [1, 3] },
+          updatedAt: 5,
+        };
+        const primary = {
+          deviceId: 1,
+          identityKey: accountKey.serialize().slice(),
+          keyIndex: 0,
+          registrationId: 11,
+        };
+        const second = {
+          deviceId: 12,
+          identityKey: companion.serialize().slice(),
+          keyIndex: 3,
+          registrationId: 22,
+        };
+        await v.replace('bob', { account: header, devices: [second, primary] });
+        await v.replace('bobby', { account: { ...header, list: undefined }, devices: [primary] });
+        assert.deepEqual(await v.getAccount('bob'), header);
+        assert.deepEqual(await v.getAccount('bobby'), { ...header, list: undefined });
+        assert.deepEqual(await v.listDevices('bob'), [primary, second], 'sorted by device id');
+        assert.deepEqual(await v.getDevice('bob', 12), second);
+        assert.equal(await v.getDevice('bob', 2), undefined);
+
+        // A replacement drops devices that are no longer verified.
+        await v.replace('bob', { account: { ...header, updatedAt: 6 }, devices: [primary] });
+        assert.deepEqual(await v.listDevices('bob'), [primary]);
+        await v.putDevice('bob', second);
+        assert.deepEqual(await v.getDevice('bob', 12), second);
+        assert.equal((await v.listDevices('bobby')).length, 1, 'bobby untouched');
+
+        await v.delete('bob');
+        assert.equal(await v.getAccount('bob'), undefined);
+        assert.deepEqual(await v.listDevices('bob'), []);
+        assert.ok(await v.getAccount('bobby'));
+      }));
+
+    it('refuses a damaged verified device record with a typed error', () =>
+      withStore(async (store) => {
+        await store.transaction(async (tx) => {
+          await tx.verifiedDevices.replace('bob', {
+            account: { accountKey: new Uint8Array(33).fill(5), list: undefined, updatedAt: 0 },
+            devices: [],
+          });
+        });
+        // A stored key of the wrong length is local corruption, not a crash.
+        await assert.rejects(
+          store.transaction(async (tx) => {
+            await tx.verifiedDevices.replace('bob', {
+              account: { accountKey: new Uint8Array(3), list: undefined, updatedAt: 0 },
+              devices: [],
+            });
+            await tx.verifiedDevices.getAccount('bob');
+          }),
+          (e) => ClientError.is(e, 'invalid-record'),
+        );
+        assert.ok(
+          await store.verifiedDevices.getAccount('bob'),
+          'the failed transaction wrote nothing',
+        );
+      }));
+
+    it('trusts identities from the verified view: pinned account key, ADV keys, no companion TOFU', () =>
+      withStore(async (store) => {
+        const identity = await generateSigningKeyPair(ctx.crypto, ctx.random);
+        await store.protocol.identity.setLocalIdentity(identity, 1);
+        const accountKey = (await generateSigningKeyPair(ctx.crypto, ctx.random)).publicKey;
+        const companion = (await generateSigningKeyPair(ctx.crypto, ctx.random)).publicKey;
+        const other = (await generateSigningKeyPair(ctx.crypto, ctx.random)).publicKey;
+        const trusted = (name: string, device: number, key: typeof accountKey) =>
+          store.protocol.identity.isTrustedIdentity(protocolAddress(name, device), key, 'sending');
+        // Without a view: the primary is trust-on-first-use, a companion never.
+        assert.equal(await trusted('carol', 1, other), true);
+        assert.equal(await trusted('carol', 2, other), false);
+
+        await store.verifiedDevices.replace('bob', {
+          account: { accountKey: accountKey.serialize().slice(), list: undefined, updatedAt: 0 },
+          devices: [
+            {
+              deviceId: 1,
+              identityKey: accountKey.serialize().slice(),
+              keyIndex: 0,
+              registrationId: 1,
+            },
+            {
+              deviceId: 3,
+              identityKey: companion.serialize().slice(),
+              keyIndex: 1,
+              registrationId: 2,
+            },
+          ],
+        });
+        assert.equal(await trusted('bob', 1, accountKey), true);
+        assert.equal(await trusted('bob', 1, other), false, 'not the pinned account key');
+        assert.equal(await trusted('bob', 3, companion), true);
+        assert.equal(await trusted('bob', 3, other), false, 'not the ADV-verified key');
+        assert.equal(await trusted('bob', 4, other), false, 'an unverified device');
+        // Saving a key (as the session code does) does not override the view.
+        await store.protocol.identity.saveIdentity(protocolAddress('bob', 1), other);
+        assert.equal(await trusted('bob', 1, other), false);
+      }));
+
+    it('keeps read marks per chat and message', () =>
+      withStore(async (store) => {
+        const id = new Uint8Array(16).fill(3);
+        assert.equal(await store.read.readAt('bob', id), undefined);
+        await store.read.markRead('bob', id, 1234.5);
+        assert.equal(await store.read.readAt('bob', id), 1234.5);
+        assert.equal(await store.read.readAt('bobby', id), undefined);
+        assert.equal(await store.read.readAt('bob', new Uint8Array(16)), undefined);
+      }));
   });
 }

@@ -8,11 +8,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
   AdvError,
+  decodeLinkCode,
   PRIMARY_DEVICE_ID,
   verifyDeviceIdentity,
   verifySignedKeyIndexList,
 } from '../../src/protocol/adv/index.js';
-import { PublicKey } from '../../src/protocol/curve.js';
+import type { PublicKey } from '../../src/protocol/curve.js';
+import type { DeviceStore } from '../../src/client/core/store/device-store.js';
 import { ClientError } from '../../src/client/core/errors.js';
 import { approveCompanion } from '../../src/client/core/linking/approve.js';
 import { LinkingError } from '../../src/client/core/linking/errors.js';
@@ -22,6 +24,7 @@ import {
   removeCompanion,
 } from '../../src/client/core/device-admin.js';
 import { hashPin, verifyPin } from '../../src/cli/pin.js';
+import { removalReason } from '../../src/cli/commands/logged-out.js';
 import { LocalAuthGate, PIN_LOCK_MS } from '../../src/client/core/linking/local-auth.js';
 import { authenticateDevice } from '../../src/client/core/account-setup.js';
 import { ServerApi } from '../../src/client/core/server-api.js';
@@ -38,11 +41,7 @@ import {
 
 const PIN = '2468';
 
-async function accountKeyOf(
-  server: TestServer,
-  store: Parameters<typeof withDevice>[1],
-): Promise<PublicKey> {
-  void server;
+async function accountKeyOf(store: DeviceStore): Promise<PublicKey> {
   return (await store.protocol.identity.getIdentityKeyPair()).publicKey;
 }
 
@@ -64,7 +63,7 @@ describe('linking a companion (real server)', { timeout: 60_000 }, () => {
     const list = await verifySignedKeyIndexList(
       contextFor(server),
       served.signedKeyIndexList,
-      await accountKeyOf(server, primary.store),
+      await accountKeyOf(primary.store),
     );
     assert.equal(list.currentIndex, 0);
     assert.deepEqual(list.validIndexes, []);
@@ -77,7 +76,7 @@ describe('linking a companion (real server)', { timeout: 60_000 }, () => {
     assert.equal(linked.account.account, 'alice');
     assert.equal(linked.account.deviceId, 2);
     assert.equal(linked.account.keyIndex, 1);
-    const accountKey = await accountKeyOf(server, primary.store);
+    const accountKey = await accountKeyOf(primary.store);
     const companionKey = (await store.protocol.identity.getIdentityKeyPair()).publicKey;
     // Both signatures verify for a contact who trusts only the account key.
     const signed = linked.account.signedDeviceIdentity;
@@ -185,8 +184,35 @@ describe('linking a companion (real server)', { timeout: 60_000 }, () => {
       withDevice(server, primary.store, (api) =>
         approveCompanion(contextFor(server), primary.store, api, code),
       ),
-      (e) => ClientError.is(e, 'server-error'),
+      (e) => ClientError.isServer(e, 'link-expired') || ClientError.isServer(e, 'unknown-link'),
     );
+    await companion.close();
+  });
+
+  it('shows a fresh link code when the reference expires; only the newest one links', async () => {
+    const primary = await registerPrimary(server, 'refresh');
+    const companion = await startCompanion(server, { timeoutMs: 600_000 });
+    const first = await companion.code;
+    server.clock.advance(60_000);
+    const deadline = Date.now() + 5_000;
+    while (companion.shown.length < 2 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(companion.shown.length, 2);
+    const fresh = decodeLinkCode(companion.shown[1] ?? '');
+    assert.notEqual(fresh.ref, first.ref);
+    // Same identity and secret: only the server reference changes.
+    assert.deepEqual(fresh.linkingSecret, first.linkingSecret);
+    await assert.rejects(
+      withDevice(server, primary.store, (api) =>
+        approveCompanion(contextFor(server), primary.store, api, first),
+      ),
+      (e) => ClientError.isServer(e, 'unknown-link') || ClientError.isServer(e, 'link-expired'),
+    );
+    await withDevice(server, primary.store, (api) =>
+      approveCompanion(contextFor(server), primary.store, api, fresh),
+    );
+    assert.equal((await companion.result).account.deviceId, 2);
     await companion.close();
   });
 
@@ -202,7 +228,7 @@ describe('linking a companion (real server)', { timeout: 60_000 }, () => {
       withDevice(server, primary.store, (api) =>
         approveCompanion(contextFor(server), primary.store, api, code),
       ),
-      (e) => ClientError.is(e, 'server-error'),
+      (e) => ClientError.isServer(e, 'unknown-link'),
     );
     await companion.close();
   });
@@ -216,7 +242,7 @@ describe('linking a companion (real server)', { timeout: 60_000 }, () => {
       withDevice(server, primary.store, (api) =>
         approveCompanion(contextFor(server), primary.store, api, code),
       ),
-      (e) => ClientError.is(e, 'server-error'),
+      (e) => ClientError.isServer(e, 'too-many-devices'),
     );
     await companion.close();
     const devices = await withDevice(server, primary.store, (api) => api.getDevices('many'));
@@ -250,7 +276,7 @@ describe('linking a companion (real server)', { timeout: 60_000 }, () => {
     await withDevice(server, primary.store, (api) =>
       removeCompanion(contextFor(server), primary.store, api, first.linked.account.deviceId),
     );
-    const accountKey = await accountKeyOf(server, primary.store);
+    const accountKey = await accountKeyOf(primary.store);
     const served = await withDevice(server, primary.store, (api) => api.getDeviceList('remote'));
     const list = await verifySignedKeyIndexList(
       contextFor(server),
@@ -265,7 +291,7 @@ describe('linking a companion (real server)', { timeout: 60_000 }, () => {
     );
     await assert.rejects(
       withDevice(server, first.store, async () => undefined),
-      (e) => ClientError.is(e, 'server-error'),
+      (e) => ClientError.isServer(e, 'device-removed') && /removed/.test(e.serverMessage ?? ''),
     );
     await assert.rejects(
       withDevice(server, primary.store, (api) =>
@@ -283,7 +309,11 @@ describe('linking a companion (real server)', { timeout: 60_000 }, () => {
     try {
       await assert.rejects(
         authenticateDevice(contextFor(server), store, new ServerApi(transport)),
-        (e) => ClientError.is(e, 'server-error'),
+        (e) => {
+          assert.ok(ClientError.isServer(e, 'device-removed'));
+          assert.equal(removalReason(e), 'logout');
+          return true;
+        },
       );
     } finally {
       await transport.close();

@@ -1,107 +1,120 @@
 /**
- * Client core end to end over the in-memory fake server: fanout, offline
- * delivery, receipts, redelivery idempotency and prekey top-up.
+ * Client core end to end against the real server (in-process, real
+ * WebSocket): delivery both ways, offline delivery, receipts, read sync
+ * state, redelivery idempotency and prekey top-up.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { FakeServer } from './helpers/fake-server.js';
-import { registerDevice } from './helpers/clients.js';
+import { after, before, describe, it } from 'node:test';
+import type { RunningServer } from '../../src/server/main.js';
+import { ctx, registerDevice, testServer } from './helpers/clients.js';
 import { toHex } from '../../src/client/core/bytes.js';
 
 describe('client messaging', () => {
-  it('delivers messages both ways and reports delivery receipts', async () => {
-    const server = new FakeServer();
-    const alice = await registerDevice(server, 'alice');
-    const bob = await registerDevice(server, 'bob');
+  let server: RunningServer;
+  before(async () => {
+    server = await testServer();
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  it('delivers messages both ways and reports delivery and read receipts', async () => {
+    const alice = await registerDevice(server, 'm-alice');
+    const bob = await registerDevice(server, 'm-bob');
     const a = await alice.online();
     const b = await bob.online();
 
-    const sent = await a.client.sendText('bob', 'hello bob');
+    const sent = await a.client.sendText('m-bob', 'hello bob');
+    assert.deepEqual(sent.outcome.devices, [1]);
+    assert.deepEqual(sent.outcome.refused, []);
+    assert.deepEqual(sent.ownDevices?.devices, [], 'no other own device: no copy');
     const got = await b.events.next('message');
     assert.equal(got.message.text, 'hello bob');
-    assert.equal(got.message.sender, 'alice');
+    assert.equal(got.message.sender, 'm-alice');
     assert.equal(got.message.senderDevice, 1);
     assert.equal(toHex(got.message.id), toHex(sent.message.id));
 
     const receipt = await a.events.next('receipt');
     assert.equal(receipt.kind, 'delivery');
-    assert.equal(receipt.from, 'bob');
+    assert.equal(receipt.from, 'm-bob');
     assert.equal(toHex(receipt.messageIds[0] ?? new Uint8Array()), toHex(sent.message.id));
     await a.client.idle();
-    const stored = await alice.store.messages.get('bob', sent.message.id);
-    assert.deepEqual(stored?.receipts, { 'bob.1': 'delivered' });
+    const stored = await alice.store.messages.get('m-bob', sent.message.id);
+    assert.deepEqual(stored?.receipts, { 'm-bob.1': 'delivered' });
 
-    await b.client.sendText('alice', 'hi alice');
+    await b.client.sendText('m-alice', 'hi alice');
     assert.equal((await a.events.next('message')).message.text, 'hi alice');
 
-    await b.client.markRead('alice', [got.message.id]);
-    const read = await a.events.next('receipt');
+    await b.client.markRead('m-alice', [got.message.id]);
+    assert.equal(typeof (await bob.store.read.readAt('m-alice', got.message.id)), 'number');
+    const read = await a.events.next('receipt', 5_000, (e) => e.kind === 'read');
     assert.equal(read.kind, 'read');
     await a.client.idle();
-    assert.deepEqual((await alice.store.messages.get('bob', sent.message.id))?.receipts, {
-      'bob.1': 'read',
+    assert.deepEqual((await alice.store.messages.get('m-bob', sent.message.id))?.receipts, {
+      'm-bob.1': 'read',
     });
     await a.client.close();
     await b.client.close();
     // Everything was acked: the server holds nothing.
-    assert.equal(server.queued('alice', 1).length, 0);
-    assert.equal(server.queued('bob', 1).length, 0);
+    assert.equal(await server.store.queue.count('m-alice', 1), 0);
+    assert.equal(await server.store.queue.count('m-bob', 1), 0);
   });
 
   it('delivers to a recipient that was offline at send time, then drains', async () => {
-    const server = new FakeServer();
-    const alice = await registerDevice(server, 'alice');
-    const bob = await registerDevice(server, 'bob');
+    const alice = await registerDevice(server, 'o-alice');
+    const bob = await registerDevice(server, 'o-bob');
     const a = await alice.online();
-    const first = await a.client.sendText('bob', 'one');
+    const first = await a.client.sendText('o-bob', 'one');
     assert.equal(first.outcome.queuedOnly, true);
-    await a.client.sendText('bob', 'two');
-    assert.equal(server.queued('bob', 1).length, 2);
+    await a.client.sendText('o-bob', 'two');
+    assert.equal(await server.store.queue.count('o-bob', 1), 2);
 
     const b = await bob.online();
     assert.equal((await b.events.next('message')).message.text, 'one');
     assert.equal((await b.events.next('message')).message.text, 'two');
     await b.events.next('queue-drained');
-    assert.equal(server.queued('bob', 1).length, 0);
+    assert.equal(await server.store.queue.count('o-bob', 1), 0);
     await a.client.close();
     await b.client.close();
   });
 
-  it('shows an envelope delivered twice (lost ack) once', async () => {
-    const server = new FakeServer({ duplicateDeliveries: true });
-    const alice = await registerDevice(server, 'alice');
-    const bob = await registerDevice(server, 'bob');
+  it('shows an envelope the server queues again (lost ack, new guid) once', async () => {
+    const alice = await registerDevice(server, 'd-alice');
+    const bob = await registerDevice(server, 'd-bob');
     const a = await alice.online();
+    await a.client.sendText('d-bob', 'only once');
+    await a.client.sendText('d-bob', 'and this once');
+    const queued = await server.store.queue.page('d-bob', 1, 0, 10);
+    assert.equal(queued.envelopes.length, 2);
     const b = await bob.online();
-    await a.client.sendText('bob', 'only once');
-    await a.client.sendText('bob', 'and this once');
     await b.events.next('message');
     await b.events.next('message');
     await b.client.idle();
-    const messages = b.events.seen.filter((e) => e.type === 'message');
-    assert.equal(messages.length, 2);
-    assert.equal((await bob.store.messages.list('alice')).length, 2);
-    assert.equal(
-      b.events.seen.filter((e) => e.type === 'decryption-failure').length,
-      0,
-      'a redelivered envelope is not a decryption failure',
-    );
-    await a.client.close();
     await b.client.close();
+    // The server re-queues the first under a fresh guid, as after a lost ack.
+    const [first] = queued.envelopes;
+    assert.ok(first);
+    await server.store.queue.enqueue([{ ...first, guid: ctx.random(16) }]);
+    const again = await bob.online();
+    await again.events.next('queue-drained');
+    await again.client.idle();
+    assert.equal(again.events.all('message').length, 0, 'the copy is not shown again');
+    assert.equal(again.events.all('decryption-failure').length, 0, 'nor is it a failure');
+    assert.equal((await bob.store.messages.list('d-alice')).length, 2);
+    assert.equal(await server.store.queue.count('d-bob', 1), 0, 'the copy was acked');
+    await a.client.close();
+    await again.client.close();
   });
 
   it('tops up one-time prekeys when the server runs low', async () => {
-    const server = new FakeServer();
-    const bob = await registerDevice(server, 'bob');
-    const device = server.accounts.get('bob')?.get(1);
-    assert.ok(device);
-    device.preKeys.splice(0, 95);
+    const bob = await registerDevice(server, 'p-bob');
+    for (let i = 0; i < 95; i++) await server.store.preKeys.takeOneTimePreKey('p-bob', 1);
+    assert.equal(await server.store.preKeys.countOneTimePreKeys('p-bob', 1), 5);
     const b = await bob.online();
     const uploaded = await b.events.next('pre-keys-uploaded');
     assert.equal(uploaded.count, 95);
-    assert.equal(device.preKeys.length, 100);
-    const ids = new Set(device.preKeys.map((k) => k.id));
-    assert.equal(ids.size, 100, 'no prekey id is reused');
+    // 100 distinct ids: a reused id would have replaced one of the 5 left.
+    assert.equal(await server.store.preKeys.countOneTimePreKeys('p-bob', 1), 100);
     await b.client.close();
   });
 });

@@ -8,12 +8,17 @@ import { openSqliteStore } from '../../src/server/store/sqlite/index.js';
 import { LATEST_SCHEMA_VERSION } from '../../src/server/store/sqlite/migrations.js';
 import { StoreError } from '../../src/server/store/types.js';
 import { runServerStoreConformance } from './store-conformance.js';
+import { runDeviceStoreConformance } from './store-conformance-devices.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'quintet-sqlite-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 
 runServerStoreConformance('sqlite (file, WAL)', () =>
+  openSqliteStore({ path: join(dir, `conformance-${n++}.db`) }),
+);
+
+runDeviceStoreConformance('sqlite (file, WAL)', () =>
   openSqliteStore({ path: join(dir, `conformance-${n++}.db`) }),
 );
 

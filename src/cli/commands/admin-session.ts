@@ -16,6 +16,7 @@ import {
   isDeviceRemovedError,
   loggedOutError,
   refuseIfLoggedOut,
+  removalReason,
   wipeProfile,
 } from './logged-out.js';
 
@@ -58,8 +59,9 @@ export async function openAdminSession(
   } catch (error) {
     await transport.close();
     if (isDeviceRemovedError(error)) {
-      await wipeProfile(dir, store, account, 'removed');
-      throw loggedOutError('removed');
+      const reason = removalReason(error);
+      await wipeProfile(dir, store, account, reason);
+      throw loggedOutError(reason);
     }
     await store.close();
     throw error;

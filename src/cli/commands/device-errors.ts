@@ -20,20 +20,21 @@ function minutesAndSeconds(ms: number): string {
 function serverLine(code: string): string | undefined {
   switch (code) {
     case 'link-expired':
-    case 'challenge-expired':
       return 'the link code has expired; show a fresh one on the new device and try again';
     case 'unknown-link':
-    case 'link-not-found':
-      return 'the server does not know this link code (expired or already used); show a fresh one';
-    case 'link-used':
-      return 'this link code was already used; show a fresh one on the new device';
+      return 'the server does not know this link code (expired, already used, or replaced by a fresher one); use the newest code the new device shows';
     case 'too-many-devices':
-      return 'this account already has the most companion devices the server allows; remove one first';
-    case 'device-removed':
-    case 'logged-out':
-      return 'this device was logged out (removed)';
-    case 'forbidden':
-      return 'the server refused: only the primary device may do this';
+      return 'this account already has the most companion devices the server allows; remove one first with "quintet devices remove <id>"';
+    case 'not-primary':
+      return 'only the primary device can approve or remove devices';
+    case 'primary-cannot-logout':
+      return 'the primary device cannot log out: it holds the account key';
+    case 'invalid-link':
+    case 'invalid-device-identity':
+      return 'the server refused the link: the device identity does not match what the primary approved';
+    case 'invalid-device-list':
+    case 'device-list-rollback':
+      return `the server refused the new signed device list (${code})`;
     case 'unknown-device':
       return 'the account has no such device';
     default:
@@ -48,10 +49,12 @@ function serverLine(code: string): string | undefined {
 export function explainLinkingFailure(error: unknown, now: number = Date.now()): unknown {
   if (LinkingError.is(error)) {
     switch (error.code) {
-      case 'wrong-pin':
+      case 'wrong-pin': {
+        const left = error.attemptsLeft ?? 0;
         return new CliError(
-          `wrong PIN; nothing was changed (${error.attemptsLeft ?? 0} attempts left before approvals lock for 5 minutes)`,
+          `wrong PIN; nothing was changed (${left} ${left === 1 ? 'attempt' : 'attempts'} left before approvals lock for 5 minutes)`,
         );
+      }
       case 'pin-locked':
         return new CliError(
           `too many wrong PINs: approvals are locked for ${minutesAndSeconds((error.lockedUntil ?? now) - now)}`,

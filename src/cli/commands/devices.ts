@@ -10,10 +10,13 @@ import { InvalidArgumentError } from 'commander';
 import { decodeLinkCode } from '../../protocol/adv/index.js';
 import {
   listOwnDevices,
+  pruneOwnDeviceList,
   removeCompanion,
   type DeviceSummary,
 } from '../../client/core/device-admin.js';
 import { approveCompanion } from '../../client/core/linking/approve.js';
+import { LinkingError } from '../../client/core/linking/errors.js';
+import { isPrimaryAccount } from '../../client/core/store/records.js';
 import { runCommand } from '../run.js';
 import { nodeContext, type SessionContext } from '../session.js';
 import { obtainApprovalPin, pinGate } from '../pin.js';
@@ -72,8 +75,14 @@ async function withSession(
   }
 }
 
-/** Local authentication: the PIN gate refuses (and counts) before anything is signed. */
+/**
+ * Local authentication: the PIN gate refuses (and counts) before anything is
+ * signed. A companion is refused before it is asked for a PIN it does not have.
+ */
 async function authorize(session: AdminSession, pinOption: string | undefined): Promise<void> {
+  if (!isPrimaryAccount(session.account)) {
+    throw new LinkingError('not-primary', 'only the primary device can manage devices');
+  }
   const pin = await obtainApprovalPin(pinOption);
   await pinGate(session.store.settings).authorize(pin);
 }
@@ -93,6 +102,13 @@ export function addDevicesCommand(program: Command): void {
     .action((options: CommonOptions & { json?: boolean }) =>
       runCommand({}, (context) =>
         withSession(options, context, async (session) => {
+          if (isPrimaryAccount(session.account)) {
+            // A companion that logged itself out is still in the last signed
+            // list; re-sign without it so senders drop it too.
+            if (await pruneOwnDeviceList(nodeContext, session.store, session.api)) {
+              process.stderr.write('notice: published a new signed device list\n');
+            }
+          }
           const list = await listOwnDevices(session.store, session.api);
           process.stdout.write(
             options.json === true ? `${JSON.stringify(list)}\n` : formatDevices(list),

@@ -13,12 +13,21 @@ import type { LocalAccount } from '../../client/core/store/records.js';
 import { CliError } from '../cli-error.js';
 import { createProfileStore } from '../profile.js';
 
-/** Server error codes meaning "this device no longer exists". */
-const REMOVED_CODES: ReadonlySet<string> = new Set(['device-removed', 'logged-out']);
-
 /** Whether `error` is the server refusing a device that was removed. */
-export function isDeviceRemovedError(error: unknown): boolean {
-  return ClientError.is(error, 'server-error') && REMOVED_CODES.has(error.serverCode ?? '');
+export function isDeviceRemovedError(error: unknown): error is ClientError {
+  return ClientError.isServer(error, 'device-removed');
+}
+
+/**
+ * The logout reason of a `device-removed` refusal. The server names it in
+ * its message; only the known reason words are taken from it, so a server
+ * cannot put arbitrary text into the profile.
+ */
+export function removalReason(error: ClientError): string {
+  // The server says "device removed: <reason>"; the last word is the reason.
+  const text = error.serverMessage ?? '';
+  const last = text.slice(text.lastIndexOf(':') + 1).trim();
+  return Object.hasOwn(LOGOUT_REASONS, last) ? last : 'removed';
 }
 
 /** The line every command prints on a logged-out profile. */
@@ -60,4 +69,19 @@ export async function wipeProfile(
   } finally {
     await fresh.close();
   }
+}
+
+/**
+ * Marks the profile at `dir` logged out after a `LoggedOut` push arrived
+ * during a command (the store must already be closed): wipes it like
+ * `wipeProfile`, keeping only the mark.
+ */
+export async function markProfileLoggedOut(dir: string, reason: string): Promise<void> {
+  const store = createProfileStore(dir);
+  const account = await store.account.get();
+  if (account === undefined || account.loggedOut !== undefined) {
+    await store.close();
+    return;
+  }
+  await wipeProfile(dir, store, account, reason === '' ? 'removed' : reason);
 }

@@ -11,6 +11,7 @@ import type { ClientEvent } from '../../client/core/events.js';
 import type { StoredMessage } from '../../client/core/store/records.js';
 import { CliError } from '../cli-error.js';
 import { runCommand } from '../run.js';
+import { loggedOutError, markProfileLoggedOut } from './logged-out.js';
 import { noticeLine } from './notices.js';
 import { openClientSession, type ClientCommandOptions } from '../session.js';
 
@@ -124,9 +125,11 @@ export function addReceiveCommand(program: Command): void {
         process.once('SIGTERM', onSignal);
         let drained = false;
         let disconnected = false;
+        let loggedOut: string | undefined;
         try {
           for await (const event of session.events) {
             report(event, json);
+            if (event.type === 'logged-out') loggedOut = event.reason;
             if (event.type === 'disconnected') {
               disconnected = true;
               break;
@@ -141,6 +144,12 @@ export function addReceiveCommand(program: Command): void {
           process.off('SIGINT', onSignal);
           process.off('SIGTERM', onSignal);
           await session.close();
+        }
+        if (loggedOut !== undefined && context.profile !== undefined) {
+          // The server removed this device while we were connected: wipe the
+          // keys and say so, exactly as the next command would.
+          await markProfileLoggedOut(context.profile, loggedOut);
+          throw loggedOutError(loggedOut === '' ? 'removed' : loggedOut);
         }
         if (interrupted || drained) return;
         if (timedOut) {

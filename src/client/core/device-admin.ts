@@ -143,6 +143,7 @@ export const LOGOUT_REASONS: Readonly<Record<string, string>> = {
   logout: 'logged out on this device',
   'primary-inactive': 'the primary device was inactive for 14 days',
   inactive: 'this device was inactive for 30 days',
+  'account-reset': 'the account was registered again with a new account key',
 };
 
 /**

@@ -44,14 +44,25 @@ export class ClientError extends Error {
   override readonly name = 'ClientError';
   readonly serverCode: string | undefined;
   readonly details: ServerErrorDetails | undefined;
+  /**
+   * The server's own text for a `server-error` (never key material by the
+   * wire contract); e.g. `device-removed` names the logout reason in it.
+   */
+  readonly serverMessage: string | undefined;
   constructor(
     readonly code: ClientErrorCode,
     message: string,
-    options?: { cause?: unknown; serverCode?: string; details?: ServerErrorDetails },
+    options?: {
+      cause?: unknown;
+      serverCode?: string;
+      details?: ServerErrorDetails;
+      serverMessage?: string;
+    },
   ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.serverCode = options?.serverCode;
     this.details = options?.details;
+    this.serverMessage = options?.serverMessage;
   }
   /** Type guard: `ClientError.is(err, 'server-error')`. */
   static is(value: unknown, code?: ClientErrorCode): value is ClientError {

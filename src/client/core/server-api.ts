@@ -184,6 +184,7 @@ export class ServerApi {
       const error = response.error;
       throw new ClientError('server-error', `server refused ${expected}: ${error.code}`, {
         serverCode: error.code,
+        serverMessage: error.message,
         details: {
           missingDevices: error.missingDevices,
           extraDevices: error.extraDevices,

@@ -4,6 +4,11 @@
  * Both registration and login prove possession of the identity key by an
  * XEdDSA signature over `authenticationPayload(nonce, account, deviceId)`
  * (src/wire/auth.ts) with a fresh single-use nonce from `challenge`.
+ *
+ * Registration also publishes the account's first signed device list,
+ * which must be signed by the registering identity (the account key). A
+ * login from a removed device is told `device-removed` with the reason, and
+ * a companion past its lifetime is removed at login (src/server/lifetimes.ts).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type {
@@ -16,7 +21,11 @@ import { checkAuthenticationSignature, parsePublicKey } from '../auth/signatures
 import type { ClientConnection, HandlerResult } from '../connection.js';
 import type { ServerContext } from '../context.js';
 import { ServiceError } from '../errors.js';
-import { StoreError } from '../store/types.js';
+import { expireAtLogin } from '../lifetimes.js';
+import { checkDeviceList, type CheckedDeviceList } from '../linking/device-list.js';
+import { announceDeviceChangeLater } from '../linking/notices.js';
+import { disconnectRemoved, purgeDeviceData } from '../linking/removal.js';
+import { StoreError, type NewDevice } from '../store/types.js';
 import { requireAccountName, requireDeviceId, requireLength } from './common.js';
 import { validatePreKeyUpload } from './prekeys.js';
 
@@ -99,20 +108,24 @@ export async function handleRegister(
     request.signedPreKey,
     request.preKeys,
   );
+  const list = await checkDeviceList(ctx, request.signedKeyIndexList, identityKey.serialize());
 
-  const now = ctx.clock.now();
+  const primary: NewDevice = {
+    identityKey: identityKey.serialize(),
+    registrationId: request.registrationId,
+    name: request.deviceName,
+    createdAt: ctx.clock.now(),
+  };
+  let reset = false;
   try {
-    await ctx.store.accounts.createAccount(account, {
-      identityKey: identityKey.serialize(),
-      registrationId: request.registrationId,
-      name: request.deviceName,
-      createdAt: now,
-    });
+    await ctx.store.accounts.createAccount(account, primary, list.stored);
   } catch (error) {
-    if (StoreError.is(error, 'account-exists')) {
+    if (!StoreError.is(error, 'account-exists')) throw error;
+    if (!ctx.allowReregistration) {
       throw new ServiceError('account-taken', 'account name is taken', {}, { cause: error });
     }
-    throw error;
+    await resetAccount(ctx, account, primary, list);
+    reset = true;
   }
   const deviceId = 1;
   if (preKeys.signed !== undefined) {
@@ -127,11 +140,46 @@ export async function handleRegister(
     );
   }
   connection.bindDevice({ account, deviceId });
-  ctx.logger.info({ account, deviceId }, 'account registered');
+  ctx.logger.info({ account, deviceId, reset }, 'account registered');
   return {
     body: { case: 'register', value: { deviceId } },
-    after: () => connection.startDelivery(),
+    after: () => {
+      connection.startDelivery();
+      if (reset) announceDeviceChangeLater(ctx, account, { account, deviceId });
+    },
   };
+}
+
+/**
+ * Re-registration of an existing name (only with `allowReregistration`): a
+ * reinstalled primary brings a new account key, which invalidates every
+ * companion (they were vouched for by the old key) and every queued
+ * envelope (encrypted to the old keys). Contacts learn of the new key from
+ * `DeviceListChanged` and must confirm it (`account-key-changed`).
+ */
+async function resetAccount(
+  ctx: ServerContext,
+  account: string,
+  primary: NewDevice,
+  list: CheckedDeviceList,
+): Promise<void> {
+  const reason = 'account-reset';
+  const result = await ctx.store.accounts.resetAccount(account, primary, list.stored, {
+    reason,
+    removedAt: ctx.clock.now(),
+  });
+  // The old primary's keys and backlog go too; its session, if still
+  // connected, is told why before it is closed.
+  const old = { account, deviceId: 1 };
+  await purgeDeviceData(ctx, old);
+  disconnectRemoved(ctx, old, reason);
+  for (const deviceId of result.removedDevices) {
+    const address = { account, deviceId };
+    await purgeDeviceData(ctx, address);
+    ctx.metrics.deviceRemoved(reason);
+    disconnectRemoved(ctx, address, reason);
+  }
+  ctx.logger.info({ account, removed: result.removedDevices.length }, 'account re-registered');
 }
 
 /** Authenticates the connection as an existing device, then delivers its backlog. */
@@ -154,9 +202,12 @@ export async function handleAuthenticate(
   const device = await ctx.store.accounts.getDevice(account, deviceId);
   if (device === undefined) {
     const devices = await ctx.store.accounts.listDevices(account);
-    throw devices === undefined
-      ? new ServiceError('unknown-account', 'no such account')
-      : new ServiceError('unknown-device', 'no such device');
+    if (devices === undefined) throw new ServiceError('unknown-account', 'no such account');
+    const removal = await ctx.store.accounts.getRemoval(account, deviceId);
+    // A removed device is told so (and why), so it can wipe itself and
+    // say so instead of failing as if it never existed.
+    if (removal !== undefined) throw removedError(removal.reason);
+    throw new ServiceError('unknown-device', 'no such device');
   }
   const identityKey = parsePublicKey(device.identityKey, 'stored identity key');
   await checkAuthenticationSignature(
@@ -167,6 +218,8 @@ export async function handleAuthenticate(
     deviceId,
     request.signature,
   );
+  const expired = await expireAtLogin(ctx, device);
+  if (expired !== undefined) throw removedError(expired);
   if (connection.device !== undefined) {
     // Two authenticate requests raced on one connection; the first won.
     throw new ServiceError('forbidden', 'connection is already authenticated');
@@ -182,4 +235,9 @@ export async function handleAuthenticate(
     },
     after: () => connection.startDelivery(),
   };
+}
+
+/** `device-removed`; the message names the reason (a fixed vocabulary, never user data). */
+function removedError(reason: string): ServiceError {
+  return new ServiceError('device-removed', `device removed: ${reason}`);
 }

@@ -36,3 +36,15 @@ export function requireDeviceId(id: number): number {
   }
   return id;
 }
+
+/** The primary device's id: it holds the account key. */
+export const PRIMARY_DEVICE_ID = 1;
+
+/** The connection's device if it is the primary, else `not-primary`. */
+export function requirePrimary(connection: ClientConnection): DeviceAddress {
+  const device = requireDevice(connection);
+  if (device.deviceId !== PRIMARY_DEVICE_ID) {
+    throw new ServiceError('not-primary', 'only the primary device may do this');
+  }
+  return device;
+}

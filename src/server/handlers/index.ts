@@ -1,6 +1,7 @@
 /**
  * Routes a request to its handler. Before authentication only challenge,
- * register and authenticate are served (`unauthenticated` otherwise); a body
+ * register, authenticate and the companion's linking requests (open and
+ * complete) are served (`unauthenticated` otherwise); a body
  * this server does not know — a newer client — gets `unknown-request`.
  */
 import type { Request } from '../../gen/quintet/v1/transport_pb.js';
@@ -9,7 +10,13 @@ import type { ServerContext } from '../context.js';
 import { ServiceError } from '../errors.js';
 import { handleAuthenticate, handleChallenge, handleRegister } from './auth.js';
 import { requireDevice } from './common.js';
-import { handleGetDevices } from './devices.js';
+import {
+  handleGetDevices,
+  handleLogout,
+  handlePublishDeviceList,
+  handleRemoveDevice,
+} from './devices.js';
+import { handleApproveLink, handleCompleteLink, handleOpenLink } from './linking.js';
 import { handleAck, handleSendMessage } from './messages.js';
 import { handleGetPreKeyBundles, handlePreKeyStatus, handleUploadPreKeys } from './prekeys.js';
 
@@ -27,6 +34,10 @@ export async function dispatchRequest(
       return handleRegister(ctx, connection, body.value);
     case 'authenticate':
       return handleAuthenticate(ctx, connection, body.value);
+    case 'openLink':
+      return handleOpenLink(ctx, connection, body.value);
+    case 'completeLink':
+      return handleCompleteLink(ctx, connection, body.value);
     case undefined:
       throw new ServiceError('unknown-request', 'request type not supported by this server');
   }
@@ -45,14 +56,13 @@ export async function dispatchRequest(
       return handlePreKeyStatus(ctx, connection, body.value);
     case 'getDevices':
       return handleGetDevices(ctx, connection, body.value);
-    case 'openLink':
-    case 'completeLink':
     case 'approveLink':
+      return handleApproveLink(ctx, connection, body.value);
     case 'removeDevice':
+      return handleRemoveDevice(ctx, connection, body.value);
     case 'logout':
+      return handleLogout(ctx, connection, body.value);
     case 'publishDeviceList':
-      // Multi-device linking is defined in the schema; its handlers come with
-      // the linking service.
-      throw new ServiceError('unknown-request', 'request type not supported by this server');
+      return handlePublishDeviceList(ctx, connection, body.value);
   }
 }

@@ -5,7 +5,10 @@
  * destination (minus the sending device when writing to its own account),
  * each naming the device's current registration id. Otherwise nothing is
  * queued and the sender learns which devices are missing, extra or stale, so
- * client device lists cannot drift (Signal's 409/410 rule).
+ * client device lists cannot drift (Signal's 409/410 rule). Devices the
+ * sender lists in `refused_devices` (current devices that failed its ADV
+ * checks) count as neither missing nor extra; a refused id that is not a
+ * current device counts as extra, so the sender refreshes its list.
  *
  * Success is answered only after every envelope is committed to its
  * device's durable queue (group-committed with the rest of the event-loop
@@ -19,6 +22,9 @@ import type { ServerContext } from '../context.js';
 import { ServiceError } from '../errors.js';
 import type { QueuedEnvelope } from '../store/types.js';
 import { requireAccountName, requireDevice } from './common.js';
+
+/** Largest `sender_device_identity` copied onto envelopes (real ones are ~200 bytes). */
+const MAX_SENDER_IDENTITY_BYTES = 4096;
 
 const KNOWN_TYPES: ReadonlySet<number> = new Set([
   EnvelopeType.SIGNAL,
@@ -61,15 +67,31 @@ export async function handleSendMessage(
     }
     given.set(envelope.deviceId, envelope);
   }
+  const refused = new Set(request.refusedDevices);
+  if (refused.size > ctx.limits.maxEnvelopesPerRequest) {
+    throw new ServiceError('malformed-request', 'too many refused devices');
+  }
+  for (const id of refused) {
+    if (given.has(id))
+      throw new ServiceError('malformed-request', 'a refused device has an envelope');
+  }
+  const senderIdentity = request.senderDeviceIdentity;
+  if (senderIdentity.length > MAX_SENDER_IDENTITY_BYTES) {
+    throw new ServiceError('malformed-request', 'sender device identity is too large');
+  }
 
   const devices = await ctx.store.accounts.listDevices(destination);
   if (devices === undefined) throw new ServiceError('unknown-account', 'no such account');
   const expected = devices.filter(
     (d) => !(destination === self.account && d.deviceId === self.deviceId),
   );
-  const missing = expected.filter((d) => !given.has(d.deviceId)).map((d) => d.deviceId);
+  const missing = expected
+    .filter((d) => !given.has(d.deviceId) && !refused.has(d.deviceId))
+    .map((d) => d.deviceId);
   const expectedIds = new Set(expected.map((d) => d.deviceId));
-  const extra = [...given.keys()].filter((id) => !expectedIds.has(id)).sort((a, b) => a - b);
+  const extra = [...given.keys(), ...refused]
+    .filter((id) => !expectedIds.has(id))
+    .sort((a, b) => a - b);
   if (missing.length > 0 || extra.length > 0) {
     throw new ServiceError('mismatched-devices', 'device set does not match the account', {
       missingDevices: missing,
@@ -77,6 +99,7 @@ export async function handleSendMessage(
     });
   }
   const stale = expected
+    .filter((d) => !refused.has(d.deviceId))
     .filter((d) => given.get(d.deviceId)?.registrationId !== d.registrationId)
     .map((d) => d.deviceId);
   if (stale.length > 0) {
@@ -97,9 +120,14 @@ export async function handleSendMessage(
     content: envelope.content,
     timestamp: Number.isSafeInteger(timestamp) ? timestamp : 0,
     serverTimestamp,
+    // Only a session-starting envelope needs the sender's ADV identity.
+    ...(envelope.type === EnvelopeType.PREKEY && senderIdentity.length > 0
+      ? { sourceDeviceIdentity: senderIdentity }
+      : {}),
   }));
   await ctx.store.queue.enqueue(queued);
   ctx.metrics.messagesReceived += queued.length;
+  ctx.subscriptions.record(destination, self.account);
 
   let anyConnected = false;
   const endpoints = queued.map((envelope) => {
@@ -136,7 +164,17 @@ export async function handleAck(
       throw new ServiceError('malformed-request', `server guids are ${SERVER_GUID_LENGTH} bytes`);
     }
   }
-  const deleted = await ctx.store.queue.ack(self.account, self.deviceId, request.serverGuids);
-  ctx.metrics.messagesAcked += deleted;
+  // Answered without waiting for the delete to commit: the store commits it
+  // with a later batch (queue reads commit it first). A delete lost in a
+  // crash only means a redelivery, which clients drop by their processed
+  // mark; nothing the device was told becomes untrue.
+  ctx.store.queue.ack(self.account, self.deviceId, request.serverGuids).then(
+    (deleted) => {
+      ctx.metrics.messagesAcked += deleted;
+    },
+    (error: unknown) => {
+      ctx.logger.error({ err: error }, 'ack delete failed; the envelopes stay queued');
+    },
+  );
   return { body: { case: 'ack', value: {} } };
 }

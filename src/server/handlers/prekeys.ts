@@ -5,7 +5,9 @@
  * the store atomically so no key is ever given to two senders (reuse would
  * let two sessions share their first key). When none remain the bundle
  * carries the signed prekey alone. Fetches are rate-limited per requesting
- * device, and the owner is told when its supply runs low.
+ * device, and the owner is told when its supply runs low. Bundles carry
+ * each companion's signed identity and the account's signed device list,
+ * which the sender verifies before building a session.
  */
 import type {
   GetPreKeyBundlesRequest,
@@ -171,9 +173,18 @@ export async function handleGetPreKeyBundles(
       identityKey: device.identityKey,
       signedPreKey: { id: signed.id, publicKey: signed.publicKey, signature: signed.signature },
       preKey: oneTime === undefined ? undefined : { id: oneTime.id, publicKey: oneTime.publicKey },
+      signedDeviceIdentity: device.signedDeviceIdentity,
+      keyIndex: device.keyIndex,
     });
   }
-  return { body: { case: 'getPreKeyBundles', value: { bundles } } };
+  const list = await ctx.store.accounts.getDeviceList(account);
+  ctx.subscriptions.record(account, self.account);
+  return {
+    body: {
+      case: 'getPreKeyBundles',
+      value: { bundles, signedKeyIndexList: list?.signedList ?? new Uint8Array(0) },
+    },
+  };
 }
 
 /** Pushes `PreKeysLow` to the owner if connected and below the threshold. */

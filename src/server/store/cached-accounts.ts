@@ -8,7 +8,15 @@
  * sharing one database would need invalidation across nodes — keep this
  * per node and add a change feed before scaling out.)
  */
-import type { AccountStore, DeviceRecord, NewDevice } from './types.js';
+import type {
+  AccountReset,
+  AccountStore,
+  DeviceRecord,
+  DeviceRemoval,
+  InactiveCompanion,
+  NewDevice,
+  StoredDeviceList,
+} from './types.js';
 
 /** Most accounts whose device lists are kept; the oldest entry is dropped beyond it. */
 const DEFAULT_MAX_ENTRIES = 50_000;
@@ -22,9 +30,13 @@ export class CachedAccountStore implements AccountStore {
     private readonly maxEntries = DEFAULT_MAX_ENTRIES,
   ) {}
 
-  async createAccount(name: string, primary: NewDevice): Promise<DeviceRecord> {
+  async createAccount(
+    name: string,
+    primary: NewDevice,
+    list?: StoredDeviceList,
+  ): Promise<DeviceRecord> {
     this.lists.delete(name);
-    const device = await this.inner.createAccount(name, primary);
+    const device = await this.inner.createAccount(name, primary, list);
     this.lists.delete(name);
     return device;
   }
@@ -66,5 +78,60 @@ export class CachedAccountStore implements AccountStore {
         Object.freeze(list.map((d) => (d.deviceId === deviceId ? { ...d, lastSeenAt: at } : d))),
       );
     }
+  }
+
+  reserveDeviceId(account: string): Promise<number> {
+    return this.inner.reserveDeviceId(account);
+  }
+
+  async addReservedDevice(
+    account: string,
+    deviceId: number,
+    device: NewDevice,
+  ): Promise<DeviceRecord> {
+    // Evicted before and after: a concurrent read cannot re-cache the old list.
+    this.lists.delete(account);
+    const record = await this.inner.addReservedDevice(account, deviceId, device);
+    this.lists.delete(account);
+    return record;
+  }
+
+  getDeviceList(account: string): Promise<StoredDeviceList | undefined> {
+    return this.inner.getDeviceList(account);
+  }
+
+  setDeviceList(account: string, list: StoredDeviceList): Promise<void> {
+    return this.inner.setDeviceList(account, list);
+  }
+
+  async removeDevice(account: string, deviceId: number, removal: DeviceRemoval): Promise<boolean> {
+    this.lists.delete(account);
+    const removed = await this.inner.removeDevice(account, deviceId, removal);
+    this.lists.delete(account);
+    return removed;
+  }
+
+  getRemoval(account: string, deviceId: number): Promise<DeviceRemoval | undefined> {
+    return this.inner.getRemoval(account, deviceId);
+  }
+
+  async resetAccount(
+    account: string,
+    primary: NewDevice,
+    list: StoredDeviceList,
+    removal: DeviceRemoval,
+  ): Promise<AccountReset> {
+    this.lists.delete(account);
+    const reset = await this.inner.resetAccount(account, primary, list, removal);
+    this.lists.delete(account);
+    return reset;
+  }
+
+  findInactiveCompanions(
+    primarySeenBefore: number,
+    companionSeenBefore: number,
+    limit: number,
+  ): Promise<readonly InactiveCompanion[]> {
+    return this.inner.findInactiveCompanions(primarySeenBefore, companionSeenBefore, limit);
   }
 }

@@ -6,8 +6,11 @@
  */
 import {
   StoreError,
+  type AccountReset,
   type AccountStore,
   type DeviceRecord,
+  type DeviceRemoval,
+  type InactiveCompanion,
   type MessageQueueStore,
   type NewDevice,
   type OneTimePreKeyRecord,
@@ -16,11 +19,15 @@ import {
   type QueuedEnvelope,
   type ServerStore,
   type SignedPreKeyRecord,
+  type StoredDeviceList,
+  type SubscriberStore,
 } from './types.js';
 
 interface AccountEntry {
   nextDeviceId: number;
   readonly devices: Map<number, DeviceRecord>;
+  deviceList: StoredDeviceList | undefined;
+  readonly removals: Map<number, DeviceRemoval>;
 }
 
 function deviceKey(account: string, deviceId: number): string {
@@ -34,11 +41,26 @@ function guidKey(guid: Uint8Array): string {
 }
 
 function copyDevice(device: DeviceRecord): DeviceRecord {
-  return { ...device, identityKey: device.identityKey.slice() };
+  return {
+    ...device,
+    identityKey: device.identityKey.slice(),
+    signedDeviceIdentity: new Uint8Array(device.signedDeviceIdentity),
+  };
+}
+
+function copyList(list: StoredDeviceList): StoredDeviceList {
+  // `new Uint8Array` copies even when given a Node Buffer (whose slice is a view).
+  return { signedList: new Uint8Array(list.signedList), timestamp: list.timestamp };
 }
 
 function copyEnvelope(envelope: QueuedEnvelope): QueuedEnvelope {
-  return { ...envelope, guid: envelope.guid.slice(), content: envelope.content.slice() };
+  const identity = envelope.sourceDeviceIdentity;
+  return {
+    ...envelope,
+    guid: envelope.guid.slice(),
+    content: envelope.content.slice(),
+    ...(identity === undefined ? {} : { sourceDeviceIdentity: new Uint8Array(identity) }),
+  };
 }
 
 class Closable {
@@ -52,32 +74,52 @@ class MemoryAccountStore implements AccountStore {
   private readonly accounts = new Map<string, AccountEntry>();
   constructor(private readonly state: Closable) {}
 
-  async createAccount(name: string, primary: NewDevice): Promise<DeviceRecord> {
+  async createAccount(
+    name: string,
+    primary: NewDevice,
+    list?: StoredDeviceList,
+  ): Promise<DeviceRecord> {
     this.state.check();
     if (this.accounts.has(name)) throw new StoreError('account-exists', 'account exists');
-    const entry: AccountEntry = { nextDeviceId: 1, devices: new Map() };
+    const entry: AccountEntry = {
+      nextDeviceId: 1,
+      devices: new Map(),
+      deviceList: list === undefined ? undefined : copyList(list),
+      removals: new Map(),
+    };
     this.accounts.set(name, entry);
-    return this.insert(name, entry, primary);
+    return this.insert(name, entry, entry.nextDeviceId++, primary);
   }
 
   async addDevice(account: string, device: NewDevice): Promise<DeviceRecord> {
+    const entry = this.entry(account);
+    return this.insert(account, entry, entry.nextDeviceId++, device);
+  }
+
+  private entry(account: string): AccountEntry {
     this.state.check();
     const entry = this.accounts.get(account);
     if (entry === undefined) throw new StoreError('unknown-account', 'no such account');
-    return this.insert(account, entry, device);
+    return entry;
   }
 
-  private insert(account: string, entry: AccountEntry, device: NewDevice): DeviceRecord {
+  private insert(
+    account: string,
+    entry: AccountEntry,
+    deviceId: number,
+    device: NewDevice,
+  ): DeviceRecord {
     const record: DeviceRecord = {
       account,
-      deviceId: entry.nextDeviceId,
+      deviceId,
       identityKey: device.identityKey.slice(),
       registrationId: device.registrationId,
       name: device.name,
       createdAt: device.createdAt,
       lastSeenAt: device.createdAt,
+      keyIndex: device.keyIndex ?? 0,
+      signedDeviceIdentity: new Uint8Array(device.signedDeviceIdentity ?? []),
     };
-    entry.nextDeviceId += 1;
     entry.devices.set(record.deviceId, record);
     return copyDevice(record);
   }
@@ -101,6 +143,116 @@ class MemoryAccountStore implements AccountStore {
     const device = entry?.devices.get(deviceId);
     if (entry === undefined || device === undefined) return;
     entry.devices.set(deviceId, { ...device, lastSeenAt: at });
+  }
+
+  async reserveDeviceId(account: string): Promise<number> {
+    const entry = this.entry(account);
+    return entry.nextDeviceId++;
+  }
+
+  async addReservedDevice(
+    account: string,
+    deviceId: number,
+    device: NewDevice,
+  ): Promise<DeviceRecord> {
+    const entry = this.entry(account);
+    if (
+      deviceId < 2 ||
+      deviceId >= entry.nextDeviceId ||
+      entry.devices.has(deviceId) ||
+      entry.removals.has(deviceId)
+    ) {
+      throw new StoreError('device-id-unavailable', 'device id was not reserved or is used');
+    }
+    return this.insert(account, entry, deviceId, device);
+  }
+
+  async getDeviceList(account: string): Promise<StoredDeviceList | undefined> {
+    this.state.check();
+    const list = this.accounts.get(account)?.deviceList;
+    return list === undefined ? undefined : copyList(list);
+  }
+
+  async setDeviceList(account: string, list: StoredDeviceList): Promise<void> {
+    const entry = this.entry(account);
+    if (entry.deviceList !== undefined && entry.deviceList.timestamp >= list.timestamp) {
+      throw new StoreError('device-list-rollback', 'device list is not newer than the stored one');
+    }
+    entry.deviceList = copyList(list);
+  }
+
+  async removeDevice(account: string, deviceId: number, removal: DeviceRemoval): Promise<boolean> {
+    this.state.check();
+    const entry = this.accounts.get(account);
+    if (entry === undefined || !entry.devices.delete(deviceId)) return false;
+    entry.removals.set(deviceId, { ...removal });
+    return true;
+  }
+
+  async getRemoval(account: string, deviceId: number): Promise<DeviceRemoval | undefined> {
+    this.state.check();
+    const removal = this.accounts.get(account)?.removals.get(deviceId);
+    return removal === undefined ? undefined : { ...removal };
+  }
+
+  async resetAccount(
+    account: string,
+    primary: NewDevice,
+    list: StoredDeviceList,
+    removal: DeviceRemoval,
+  ): Promise<AccountReset> {
+    const entry = this.entry(account);
+    const removedDevices = [...entry.devices.keys()].filter((id) => id !== 1).sort((a, b) => a - b);
+    for (const id of removedDevices) {
+      entry.devices.delete(id);
+      entry.removals.set(id, { ...removal });
+    }
+    entry.deviceList = copyList(list);
+    return { primary: this.insert(account, entry, 1, primary), removedDevices };
+  }
+
+  async findInactiveCompanions(
+    primarySeenBefore: number,
+    companionSeenBefore: number,
+    limit: number,
+  ): Promise<readonly InactiveCompanion[]> {
+    this.state.check();
+    const byPrimary: InactiveCompanion[] = [];
+    const byOwn: InactiveCompanion[] = [];
+    const names = [...this.accounts.keys()].sort();
+    for (const account of names) {
+      const entry = this.accounts.get(account);
+      if (entry === undefined) continue;
+      const primary = entry.devices.get(1);
+      const primaryIdle = primary === undefined || primary.lastSeenAt < primarySeenBefore;
+      const ids = [...entry.devices.keys()].filter((id) => id !== 1).sort((a, b) => a - b);
+      for (const deviceId of ids) {
+        const device = entry.devices.get(deviceId);
+        if (device === undefined) continue;
+        if (primaryIdle) byPrimary.push({ account, deviceId, reason: 'primary-inactive' });
+        else if (device.lastSeenAt < companionSeenBefore) {
+          byOwn.push({ account, deviceId, reason: 'inactive' });
+        }
+      }
+    }
+    return [...byPrimary, ...byOwn].slice(0, limit);
+  }
+}
+
+class MemorySubscriberStore implements SubscriberStore {
+  private readonly watchers = new Map<string, Set<string>>();
+  constructor(private readonly state: Closable) {}
+
+  async addSubscriber(account: string, subscriber: string): Promise<void> {
+    this.state.check();
+    const set = this.watchers.get(account) ?? new Set<string>();
+    set.add(subscriber);
+    this.watchers.set(account, set);
+  }
+
+  async listSubscribers(account: string): Promise<readonly string[]> {
+    this.state.check();
+    return [...(this.watchers.get(account) ?? [])].sort();
   }
 }
 
@@ -163,6 +315,12 @@ class MemoryPreKeyStore implements PreKeyStore {
   async countOneTimePreKeys(account: string, deviceId: number): Promise<number> {
     this.state.check();
     return this.oneTime.get(deviceKey(account, deviceId))?.size ?? 0;
+  }
+
+  async deleteDevice(account: string, deviceId: number): Promise<void> {
+    this.state.check();
+    this.signed.delete(deviceKey(account, deviceId));
+    this.oneTime.delete(deviceKey(account, deviceId));
   }
 }
 
@@ -258,6 +416,16 @@ class MemoryQueueStore implements MessageQueueStore {
     this.state.check();
     return this.total;
   }
+
+  async deleteDevice(account: string, deviceId: number): Promise<number> {
+    this.state.check();
+    const k = deviceKey(account, deviceId);
+    const queue = this.queues.get(k) ?? [];
+    for (const entry of queue) this.owners.delete(guidKey(entry.envelope.guid));
+    this.queues.delete(k);
+    this.total -= queue.length;
+    return queue.length;
+  }
 }
 
 /** Creates an empty in-memory store. */
@@ -267,6 +435,7 @@ export function createMemoryStore(): ServerStore {
     accounts: new MemoryAccountStore(state),
     preKeys: new MemoryPreKeyStore(state),
     queue: new MemoryQueueStore(state),
+    subscribers: new MemorySubscriberStore(state),
     close: async () => {
       state.closed = true;
     },

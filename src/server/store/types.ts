@@ -23,6 +23,10 @@ export interface DeviceRecord {
   readonly createdAt: number;
   /** ms since the epoch. */
   readonly lastSeenAt: number;
+  /** The companion's index in the account's signed key-index list; 0 for the primary. */
+  readonly keyIndex: number;
+  /** Companions: their `ADVSignedDeviceIdentity` bytes; empty for the primary. */
+  readonly signedDeviceIdentity: Uint8Array;
 }
 
 /** What a caller supplies to create a device (the store assigns nothing else). */
@@ -31,16 +35,59 @@ export interface NewDevice {
   readonly registrationId: number;
   readonly name: string;
   readonly createdAt: number;
+  /** Default 0 (the primary). */
+  readonly keyIndex?: number;
+  /** Default empty (the primary has none). */
+  readonly signedDeviceIdentity?: Uint8Array;
+}
+
+/**
+ * An account's current signed device list (`ADVSignedKeyIndexList` bytes)
+ * and the timestamp signed inside it, kept beside the bytes so the rollback
+ * check needs no parsing.
+ */
+export interface StoredDeviceList {
+  readonly signedList: Uint8Array;
+  /** Seconds since the epoch, from the signed `ADVKeyIndexList`. */
+  readonly timestamp: number;
+}
+
+/**
+ * Why and when a device was removed. Kept after the device is gone so a
+ * later login from it is told it was logged out, not that it never existed.
+ */
+export interface DeviceRemoval {
+  /** A fixed vocabulary: `removed`, `logout`, `primary-inactive`, `inactive`, `account-reset`. */
+  readonly reason: string;
+  /** ms since the epoch. */
+  readonly removedAt: number;
+}
+
+/** A companion found idle by `findInactiveCompanions`, with the rule it broke. */
+export interface InactiveCompanion {
+  readonly account: string;
+  readonly deviceId: number;
+  /** `primary-inactive` (its primary is idle) or `inactive` (it is idle itself). */
+  readonly reason: 'primary-inactive' | 'inactive';
+}
+
+/** The outcome of `resetAccount`. */
+export interface AccountReset {
+  /** The new primary (device 1). */
+  readonly primary: DeviceRecord;
+  /** Companions that were removed, by ascending id. */
+  readonly removedDevices: readonly number[];
 }
 
 /** Accounts and their devices. */
 export interface AccountStore {
   /**
-   * Creates `name` with `primary` as device 1. Rejects with
+   * Creates `name` with `primary` as device 1 and, when given, its first
+   * signed device list, in one write. Rejects with
    * `StoreError('account-exists')` if the name is taken (atomically: two
    * concurrent registrations of one name cannot both succeed).
    */
-  createAccount(name: string, primary: NewDevice): Promise<DeviceRecord>;
+  createAccount(name: string, primary: NewDevice, list?: StoredDeviceList): Promise<DeviceRecord>;
   /**
    * Adds a device with the next unused id (ids are never reused, so a stale
    * session can never address a new device). `StoreError('unknown-account')`.
@@ -52,6 +99,67 @@ export interface AccountStore {
   listDevices(account: string): Promise<readonly DeviceRecord[] | undefined>;
   /** Records activity; a no-op for an unknown device. */
   touchDevice(account: string, deviceId: number, at: number): Promise<void>;
+  /**
+   * Reserves the next device id for a companion being linked, without
+   * creating a device: the id is burnt even if the link never completes,
+   * so ids are never reused. `StoreError('unknown-account')`.
+   */
+  reserveDeviceId(account: string): Promise<number>;
+  /**
+   * Creates a companion under an id from `reserveDeviceId`. Rejects with
+   * `StoreError('device-id-unavailable')` when the id was never reserved,
+   * is taken, or belonged to a removed device; `unknown-account`.
+   */
+  addReservedDevice(account: string, deviceId: number, device: NewDevice): Promise<DeviceRecord>;
+  /** The account's signed device list, or undefined (none stored, or no such account). */
+  getDeviceList(account: string): Promise<StoredDeviceList | undefined>;
+  /**
+   * Replaces the signed device list, atomically only if `list.timestamp` is
+   * greater than the stored one's, else `StoreError('device-list-rollback')`
+   * (a replayed old list could resurrect an unlinked device). `unknown-account`.
+   */
+  setDeviceList(account: string, list: StoredDeviceList): Promise<void>;
+  /**
+   * Deletes a device and records `removal` as its tombstone, atomically.
+   * Resolves false (and records nothing) when there is no such device.
+   * Keys and queue live in the other stores; callers purge those too.
+   */
+  removeDevice(account: string, deviceId: number, removal: DeviceRemoval): Promise<boolean>;
+  /** The tombstone of a removed device, or undefined. */
+  getRemoval(account: string, deviceId: number): Promise<DeviceRemoval | undefined>;
+  /**
+   * Re-registration of an existing name (a reinstalled primary): replaces
+   * device 1, removes every companion with `removal` as tombstone and
+   * stores `list` unconditionally (a new account key starts a new list
+   * epoch). `unknown-account`.
+   */
+  resetAccount(
+    account: string,
+    primary: NewDevice,
+    list: StoredDeviceList,
+    removal: DeviceRemoval,
+  ): Promise<AccountReset>;
+  /**
+   * Companions whose primary was last seen before `primarySeenBefore`
+   * (reason `primary-inactive`), or which were themselves last seen before
+   * `companionSeenBefore` (`inactive`), at most `limit`, primary rule first.
+   */
+  findInactiveCompanions(
+    primarySeenBefore: number,
+    companionSeenBefore: number,
+    limit: number,
+  ): Promise<readonly InactiveCompanion[]>;
+}
+
+/**
+ * Who watches whose devices: an account that fetched another's devices or
+ * bundles, or sent it a message, is told when that account's devices change.
+ */
+export interface SubscriberStore {
+  /** Records that `subscriber` watches `account` (idempotent). */
+  addSubscriber(account: string, subscriber: string): Promise<void>;
+  /** Accounts watching `account`, sorted. */
+  listSubscribers(account: string): Promise<readonly string[]>;
 }
 
 /** A signed prekey as stored (public part and signature only). */
@@ -89,6 +197,8 @@ export interface PreKeyStore {
    */
   takeOneTimePreKey(account: string, deviceId: number): Promise<OneTimePreKeyRecord | undefined>;
   countOneTimePreKeys(account: string, deviceId: number): Promise<number>;
+  /** Deletes every prekey of a removed device. */
+  deleteDevice(account: string, deviceId: number): Promise<void>;
 }
 
 /** One envelope in one device's queue. */
@@ -106,6 +216,8 @@ export interface QueuedEnvelope {
   readonly timestamp: number;
   /** When the server accepted it, ms; expiry counts from here. */
   readonly serverTimestamp: number;
+  /** PREKEY envelopes from a companion: its `ADVSignedDeviceIdentity` (else absent). */
+  readonly sourceDeviceIdentity?: Uint8Array;
 }
 
 /** Where to resume reading a queue: the sequence of the last envelope read. */
@@ -136,6 +248,8 @@ export interface MessageQueueStore {
   count(account: string, deviceId: number): Promise<number>;
   /** Envelopes queued in total (the queue-depth metric). */
   totalCount(): Promise<number>;
+  /** Deletes a removed device's whole queue; returns how many envelopes. */
+  deleteDevice(account: string, deviceId: number): Promise<number>;
 }
 
 /** All stores of one backend. */
@@ -143,6 +257,7 @@ export interface ServerStore {
   readonly accounts: AccountStore;
   readonly preKeys: PreKeyStore;
   readonly queue: MessageQueueStore;
+  readonly subscribers: SubscriberStore;
   /** Finishes pending writes and releases resources; later calls reject with `StoreError('closed')`. */
   close(): Promise<void>;
 }
@@ -151,6 +266,10 @@ export interface ServerStore {
 export type StoreErrorCode =
   | 'account-exists'
   | 'unknown-account'
+  /** A reserved device id that cannot be used (never reserved, taken, or removed). */
+  | 'device-id-unavailable'
+  /** A signed device list not newer than the stored one. */
+  | 'device-list-rollback'
   | 'limit-exceeded'
   /** An envelope guid that is already queued (guids are random: a bug or an attack). */
   | 'duplicate-guid'

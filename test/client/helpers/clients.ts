@@ -1,11 +1,16 @@
 /**
- * Test fixtures: registered devices on a `FakeServer` with in-memory stores,
- * and helpers to wait for typed events.
+ * Test fixtures: the REAL server in-process (`startServer`, in-memory store,
+ * port 0) and registered devices with in-memory stores connecting to it over
+ * a real WebSocket, plus a helper to wait for typed events.
  */
 import { nodeCrypto } from '../../../src/crypto/node.js';
 import { systemClock } from '../../../src/crypto/provider.js';
 import type { ProtocolContext } from '../../../src/protocol/context.js';
-import { registerAccount } from '../../../src/client/core/account-setup.js';
+import { authenticateDevice, registerAccount } from '../../../src/client/core/account-setup.js';
+import { removeCompanion } from '../../../src/client/core/device-admin.js';
+import { approveCompanion } from '../../../src/client/core/linking/approve.js';
+import { linkCompanion, storeLinkedDevice } from '../../../src/client/core/linking/companion.js';
+import { decodeLinkCode } from '../../../src/protocol/adv/index.js';
 import { QuintetClient } from '../../../src/client/core/client.js';
 import type { ClientEvent } from '../../../src/client/core/events.js';
 import { ServerApi } from '../../../src/client/core/server-api.js';
@@ -15,7 +20,8 @@ import {
 } from '../../../src/client/core/store/device-store.js';
 import type { KeyValueBackend } from '../../../src/client/core/store/kv.js';
 import { MemoryBackend } from '../../../src/client/core/store/memory-backend.js';
-import type { FakeServer } from './fake-server.js';
+import { WsTransport } from '../../../src/client/transport/ws-transport.js';
+import { startServer, type RunningServer } from '../../../src/server/main.js';
 
 /** The real crypto with the system clock. */
 export const ctx: ProtocolContext = {
@@ -23,6 +29,13 @@ export const ctx: ProtocolContext = {
   random: (n) => nodeCrypto.randomBytes(n),
   clock: systemClock,
 };
+
+/** Starts the real server in-process on a free port with an in-memory store. */
+export async function testServer(
+  options: { allowReregistration?: boolean } = {},
+): Promise<RunningServer> {
+  return startServer({ port: 0, memory: true, logLevel: 'silent', ...options });
+}
 
 /** A registered device: its store and backend, and a way to go online. */
 export interface TestDevice {
@@ -33,30 +46,44 @@ export interface TestDevice {
   online(): Promise<{ client: QuintetClient; events: EventQueue }>;
 }
 
-/** Registers `name` on the fake server with a fresh in-memory store. */
-export async function registerDevice(
-  server: FakeServer,
+/** A device around an existing store (registered or linked). */
+export function deviceOn(
+  server: RunningServer,
   name: string,
-  backend: KeyValueBackend = new MemoryBackend(),
-): Promise<TestDevice> {
-  const store = createDeviceStore(backend);
-  const connection = server.connect();
-  await registerAccount(ctx, store, new ServerApi(connection), {
-    account: name,
-    serverUrl: 'fake://',
-  });
-  await connection.close();
+  store: DeviceStore,
+  backend: KeyValueBackend,
+): TestDevice {
   return {
     name,
     backend,
     store,
     async online() {
-      const client = new QuintetClient({ ctx, store, transport: server.connect() });
+      const transport = await WsTransport.connect(server.url);
+      const client = new QuintetClient({ ctx, store, transport });
       const events = new EventQueue(client.events());
       await client.start();
       return { client, events };
     },
   };
+}
+
+/** Registers `name` as a new account (this device its primary) with a fresh in-memory store. */
+export async function registerDevice(
+  server: RunningServer,
+  name: string,
+  backend: KeyValueBackend = new MemoryBackend(),
+): Promise<TestDevice> {
+  const store = createDeviceStore(backend);
+  const connection = await WsTransport.connect(server.url);
+  try {
+    await registerAccount(ctx, store, new ServerApi(connection), {
+      account: name,
+      serverUrl: server.url,
+    });
+  } finally {
+    await connection.close();
+  }
+  return deviceOn(server, name, store, backend);
 }
 
 /** Pulls events one at a time with a timeout, so a missing event fails the test instead of hanging. */
@@ -68,10 +95,11 @@ export class EventQueue {
     this.#iterator = events[Symbol.asyncIterator]();
   }
 
-  /** The next event matching `type`, skipping others (which are kept in `seen`). */
+  /** The next event matching `type` (and `where`), skipping others (which are kept in `seen`). */
   async next<T extends ClientEvent['type']>(
     type: T,
     timeoutMs = 5_000,
+    where: (event: Extract<ClientEvent, { type: T }>) => boolean = () => true,
   ): Promise<Extract<ClientEvent, { type: T }>> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -92,7 +120,73 @@ export class EventQueue {
       }
       if (result.done === true) throw new Error(`event stream ended before a ${type} event`);
       this.seen.push(result.value);
-      if (result.value.type === type) return result.value as Extract<ClientEvent, { type: T }>;
+      if (result.value.type === type) {
+        const event = result.value as Extract<ClientEvent, { type: T }>;
+        if (where(event)) return event;
+      }
     }
   }
+
+  /** Events of `type` seen so far. */
+  all<T extends ClientEvent['type']>(type: T): Array<Extract<ClientEvent, { type: T }>> {
+    return this.seen.filter((e): e is Extract<ClientEvent, { type: T }> => e.type === type);
+  }
+}
+
+/** Runs `fn` with an authenticated API for the device in `store`. */
+export async function withApi<T>(
+  server: RunningServer,
+  store: DeviceStore,
+  fn: (api: ServerApi) => Promise<T>,
+): Promise<T> {
+  const transport = await WsTransport.connect(server.url);
+  try {
+    const api = new ServerApi(transport);
+    await authenticateDevice(ctx, store, api);
+    return await fn(api);
+  } finally {
+    await transport.close();
+  }
+}
+
+/**
+ * Links a new companion to `primary`'s account through the real linking
+ * flow (link code, approval signed by the account key, CompleteLink).
+ */
+export async function linkDevice(
+  server: RunningServer,
+  primary: TestDevice,
+  deviceName = 'companion',
+): Promise<TestDevice & { readonly deviceId: number }> {
+  const transport = await WsTransport.connect(server.url);
+  try {
+    let approval: Promise<unknown> = Promise.resolve();
+    const linked = await linkCompanion(ctx, transport, {
+      serverUrl: server.url,
+      deviceName,
+      platform: 'cli',
+      timeoutMs: 10_000,
+      onCode: (offer) => {
+        approval = withApi(server, primary.store, (api) =>
+          approveCompanion(ctx, primary.store, api, decodeLinkCode(offer.text)),
+        );
+      },
+    });
+    await approval;
+    const backend = new MemoryBackend();
+    const store = createDeviceStore(backend);
+    await storeLinkedDevice(store, linked);
+    return { ...deviceOn(server, primary.name, store, backend), deviceId: linked.account.deviceId };
+  } finally {
+    await transport.close();
+  }
+}
+
+/** The primary removes companion `deviceId` (remote logout with a new signed list). */
+export async function unlinkDevice(
+  server: RunningServer,
+  primary: TestDevice,
+  deviceId: number,
+): Promise<void> {
+  await withApi(server, primary.store, (api) => removeCompanion(ctx, primary.store, api, deviceId));
 }

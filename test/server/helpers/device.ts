@@ -11,6 +11,7 @@ import {
   type KeyPair,
 } from '../../../src/protocol/curve.js';
 import type { Response } from '../../../src/gen/quintet/v1/transport_pb.js';
+import { createSignedKeyIndexList } from '../../../src/protocol/adv/index.js';
 import { authenticationPayload } from '../../../src/wire/auth.js';
 import { RawClient } from './raw-client.js';
 
@@ -68,6 +69,36 @@ export async function oneTimePreKeys(
   return keys;
 }
 
+/** A fixed epoch id for test lists (any 32-bit value works). */
+export const TEST_RAW_ID = 0x51a7e;
+
+/** Options of `signedList`. */
+export interface SignedListOptions {
+  /** Seconds; default 1000 (tests only need them to grow). */
+  readonly timestamp?: number;
+  readonly currentIndex?: number;
+  readonly validIndexes?: readonly number[];
+  readonly rawId?: number;
+}
+
+/** An `ADVSignedKeyIndexList` signed by `identity` (the account key). */
+export function signedList(
+  identity: TestIdentity,
+  options: SignedListOptions = {},
+): Promise<Uint8Array> {
+  const validIndexes = options.validIndexes ?? [];
+  return createSignedKeyIndexList(
+    { crypto: nodeCrypto, random, clock: { now: () => Date.now() } },
+    {
+      accountKeyPair: identity.identity,
+      rawId: options.rawId ?? TEST_RAW_ID,
+      timestamp: options.timestamp ?? 1000,
+      currentIndex: options.currentIndex ?? Math.max(0, ...validIndexes),
+      validIndexes,
+    },
+  );
+}
+
 /** Gets a nonce over `client`. */
 export async function challenge(client: RawClient): Promise<Uint8Array> {
   const response = await client.request({ case: 'challenge', value: {} });
@@ -81,6 +112,8 @@ export interface RegisterOptions {
   readonly token?: string;
   readonly preKeys?: number;
   readonly deviceName?: string;
+  /** The signed device list to send; default: a fresh primary-only list. */
+  readonly signedKeyIndexList?: Uint8Array;
 }
 
 /** Sends a complete, validly signed register request; returns the raw response. */
@@ -103,6 +136,7 @@ export async function registerOver(
       signedPreKey: await signedPreKey(identity),
       preKeys: await oneTimePreKeys(options.preKeys ?? 0),
       deviceName: options.deviceName ?? 'test',
+      signedKeyIndexList: options.signedKeyIndexList ?? (await signedList(identity)),
     },
   });
 }

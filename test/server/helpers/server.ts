@@ -31,6 +31,7 @@ export interface TestServerOptions {
   readonly limits?: Partial<ServerLimits>;
   readonly registrationToken?: string;
   readonly staticDir?: string;
+  readonly allowReregistration?: boolean;
 }
 
 /** Starts a server on a free loopback port. */

@@ -240,7 +240,10 @@ export class DeviceDirectory {
           continue;
         }
       }
-      refused.push({ deviceId: device.deviceId, reason: isPrimary ? 'account-key-changed' : reason });
+      refused.push({
+        deviceId: device.deviceId,
+        reason: isPrimary ? 'account-key-changed' : reason,
+      });
     }
     const stored = await this.store.verifiedDevices.getAccount(account);
     await this.#persist(account, trusted, accepted, {

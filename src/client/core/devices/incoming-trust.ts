@@ -23,8 +23,7 @@ import type { DeviceDirectory } from './device-directory.js';
 
 /** The verdict on an incoming session. */
 export type IncomingVerdict =
-  | { readonly trusted: true }
-  | { readonly trusted: false; readonly reason: string };
+  { readonly trusted: true } | { readonly trusted: false; readonly reason: string };
 
 /** What is known about the message's sender. */
 export interface IncomingSender {
@@ -62,7 +61,8 @@ export async function verifyIncomingSession(
   await directory.refresh(sender.account);
   const afterRefresh = await matchesView(store, sender);
   if (afterRefresh === 'match') return TRUSTED;
-  if (sender.deviceId === PRIMARY_DEVICE_ID) return { trusted: false, reason: 'untrusted-identity' };
+  if (sender.deviceId === PRIMARY_DEVICE_ID)
+    return { trusted: false, reason: 'untrusted-identity' };
   if (afterRefresh === 'mismatch') return { trusted: false, reason: 'untrusted-identity' };
   return verifyFromEnvelope(ctx, store, sender);
 }

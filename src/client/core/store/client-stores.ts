@@ -165,7 +165,8 @@ export function readStateStore(view: KeyValueView): ReadStateStore {
     async readAt(chat, id) {
       const bytes = await view.get(TABLES.read, messageKey(chat, id));
       if (bytes === undefined) return undefined;
-      if (bytes.length !== 8) throw new ClientError('invalid-record', 'stored read mark is damaged');
+      if (bytes.length !== 8)
+        throw new ClientError('invalid-record', 'stored read mark is damaged');
       return new DataView(bytes.buffer, bytes.byteOffset, 8).getFloat64(0, false);
     },
     markRead: (chat, id, at) => {

@@ -14,6 +14,7 @@ import { GroupCommitter } from './group-commit.js';
 import { migrate } from './migrations.js';
 import { SqlitePreKeyStore } from './prekeys.js';
 import { SqliteQueueStore } from './queue.js';
+import { SqliteSubscriberStore } from './subscribers.js';
 import { StoreError, type ServerStore } from '../types.js';
 
 /** Options of `openSqliteStore`. */
@@ -72,6 +73,7 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteServerStore 
     accounts: new SqliteAccountStore(db, committer, checkOpen),
     preKeys: new SqlitePreKeyStore(db, committer, checkOpen),
     queue: new SqliteQueueStore(db, committer, checkOpen),
+    subscribers: new SqliteSubscriberStore(db, committer, checkOpen),
     commitCount: () => committer.commits,
     close: async () => {
       if (closed) return;

@@ -68,6 +68,34 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX envelopes_by_device ON envelopes (account, device_id, seq);
     `,
   },
+  {
+    version: 2,
+    description: 'multi-device: signed device lists, companion identities, tombstones, subscribers',
+    sql: `
+      -- The account's current ADVSignedKeyIndexList and its signed timestamp
+      -- (seconds), kept apart so the rollback check needs no parsing.
+      ALTER TABLE accounts ADD COLUMN device_list BLOB;
+      ALTER TABLE accounts ADD COLUMN device_list_timestamp INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE devices ADD COLUMN key_index INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE devices ADD COLUMN signed_device_identity BLOB NOT NULL DEFAULT x'';
+      -- A removed device's tombstone: its later login is told why it is gone.
+      CREATE TABLE device_removals (
+        account TEXT NOT NULL,
+        device_id INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        removed_at INTEGER NOT NULL,
+        PRIMARY KEY (account, device_id)
+      ) WITHOUT ROWID;
+      -- Accounts watching another account's devices (told on every change).
+      CREATE TABLE subscribers (
+        account TEXT NOT NULL,
+        subscriber TEXT NOT NULL,
+        PRIMARY KEY (account, subscriber)
+      ) WITHOUT ROWID;
+      ALTER TABLE envelopes ADD COLUMN source_device_identity BLOB;
+      CREATE INDEX devices_by_last_seen ON devices (last_seen_at);
+    `,
+  },
 ];
 
 /** The schema version this code writes. */

@@ -18,6 +18,8 @@ export class SqlitePreKeyStore implements PreKeyStore {
   private readonly hasOneTime: Statement;
   private readonly firstOneTime: Statement;
   private readonly deleteOneTime: Statement;
+  private readonly deleteSignedOfDevice: Statement;
+  private readonly deleteOneTimeOfDevice: Statement;
 
   constructor(
     db: Database,
@@ -49,6 +51,12 @@ export class SqlitePreKeyStore implements PreKeyStore {
     );
     this.deleteOneTime = db.prepare(
       'DELETE FROM one_time_pre_keys WHERE account = ? AND device_id = ? AND key_id = ?',
+    );
+    this.deleteSignedOfDevice = db.prepare(
+      'DELETE FROM signed_pre_keys WHERE account = ? AND device_id = ?',
+    );
+    this.deleteOneTimeOfDevice = db.prepare(
+      'DELETE FROM one_time_pre_keys WHERE account = ? AND device_id = ?',
     );
   }
 
@@ -109,5 +117,12 @@ export class SqlitePreKeyStore implements PreKeyStore {
   async countOneTimePreKeys(account: string, deviceId: number): Promise<number> {
     this.checkOpen();
     return int(asRow(this.countOneTime.get(account, deviceId)), 'n');
+  }
+
+  deleteDevice(account: string, deviceId: number): Promise<void> {
+    return this.committer.submit(() => {
+      this.deleteSignedOfDevice.run(account, deviceId);
+      this.deleteOneTimeOfDevice.run(account, deviceId);
+    });
   }
 }

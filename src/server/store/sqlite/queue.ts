@@ -32,7 +32,15 @@ function toEnvelope(row: Row): QueuedEnvelope {
     content: blob(row, 'content'),
     timestamp: int(row, 'timestamp'),
     serverTimestamp: int(row, 'server_timestamp'),
+    ...sourceIdentity(row),
   };
+}
+
+/** The optional companion identity of a PREKEY envelope (NULL for all others). */
+function sourceIdentity(row: Row): { sourceDeviceIdentity?: Uint8Array } {
+  return row['source_device_identity'] === null || row['source_device_identity'] === undefined
+    ? {}
+    : { sourceDeviceIdentity: blob(row, 'source_device_identity') };
 }
 
 /** Durable per-device queues. Enqueues and acks are group-committed. */
@@ -43,6 +51,7 @@ export class SqliteQueueStore implements MessageQueueStore {
   private readonly deleteExpired: Statement;
   private readonly countDevice: Statement;
   private readonly countAll: Statement;
+  private readonly deleteOfDevice: Statement;
   /**
    * The total is kept in memory after one initial COUNT, because the
    * queue-depth gauge is scraped often and COUNT(*) scans the table.
@@ -56,11 +65,11 @@ export class SqliteQueueStore implements MessageQueueStore {
   ) {
     this.insert = db.prepare(
       `INSERT INTO envelopes (guid, account, device_id, source, source_device, type, content,
-         timestamp, server_timestamp) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         timestamp, server_timestamp, source_device_identity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.selectPage = db.prepare(
       `SELECT seq, guid, account, device_id, source, source_device, type, content, timestamp,
-         server_timestamp FROM envelopes WHERE account = ? AND device_id = ? AND seq > ?
+         server_timestamp, source_device_identity FROM envelopes WHERE account = ? AND device_id = ? AND seq > ?
        ORDER BY seq LIMIT ?`,
     );
     // Ownership is part of the key: another device's guid matches no row.
@@ -72,6 +81,7 @@ export class SqliteQueueStore implements MessageQueueStore {
       'SELECT COUNT(*) AS n FROM envelopes WHERE account = ? AND device_id = ?',
     );
     this.countAll = db.prepare('SELECT COUNT(*) AS n FROM envelopes');
+    this.deleteOfDevice = db.prepare('DELETE FROM envelopes WHERE account = ? AND device_id = ?');
   }
 
   enqueue(envelopes: readonly QueuedEnvelope[]): Promise<void> {
@@ -88,6 +98,7 @@ export class SqliteQueueStore implements MessageQueueStore {
             bind(e.content),
             e.timestamp,
             e.serverTimestamp,
+            e.sourceDeviceIdentity === undefined ? null : bind(e.sourceDeviceIdentity),
           ]);
         }
         if (this.total !== undefined) this.total += envelopes.length;
@@ -99,6 +110,7 @@ export class SqliteQueueStore implements MessageQueueStore {
 
   async page(account: string, deviceId: number, after: number, limit: number): Promise<QueuePage> {
     this.checkOpen();
+    this.committer.flushDeferred();
     const rows = this.selectPage.all(account, deviceId, after, limit).map(asRow);
     const last = rows[rows.length - 1];
     return {
@@ -107,8 +119,15 @@ export class SqliteQueueStore implements MessageQueueStore {
     };
   }
 
+  /**
+   * Deletes are deferred (see `GroupCommitter.submitDeferred`): nobody waits
+   * on them, and an ack committed late — or lost in a crash — only means a
+   * redelivery, which clients drop by their processed mark. Reads of a queue
+   * commit pending deletes first, so a reconnecting device is never sent
+   * what it already acked.
+   */
   ack(account: string, deviceId: number, guids: readonly Uint8Array[]): Promise<number> {
-    return this.committer.submit(
+    return this.committer.submitDeferred(
       () => {
         let deleted = 0;
         for (const guid of guids) {
@@ -132,6 +151,7 @@ export class SqliteQueueStore implements MessageQueueStore {
 
   async count(account: string, deviceId: number): Promise<number> {
     this.checkOpen();
+    this.committer.flushDeferred();
     return int(asRow(this.countDevice.get(account, deviceId)), 'n');
   }
 
@@ -139,5 +159,13 @@ export class SqliteQueueStore implements MessageQueueStore {
     this.checkOpen();
     if (this.total === undefined) this.total = int(asRow(this.countAll.get()), 'n');
     return this.total;
+  }
+
+  deleteDevice(account: string, deviceId: number): Promise<number> {
+    return this.committer.submit(() => {
+      const deleted = this.deleteOfDevice.run(account, deviceId).changes;
+      if (this.total !== undefined) this.total -= deleted;
+      return deleted;
+    });
   }
 }

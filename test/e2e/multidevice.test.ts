@@ -1,0 +1,242 @@
+/**
+ * Multi-device end to end: the real server and the real CLI as separate
+ * processes. alice has a primary and 4 companions, bob a primary and 1
+ * companion, all linked with `quintet link` + `quintet devices approve`.
+ * Long-running `receive --follow --json` children are read line by line.
+ *
+ * - a message from bob reaches all 5 of alice's devices and shows as sent
+ *   (outgoing, in the chat with alice) on bob's other device;
+ * - a reply from any of alice's devices reaches all of bob's and all of
+ *   alice's other devices;
+ * - with alice's primary never started again, her companions keep talking;
+ * - a removed companion gets nothing sent afterwards and is told it was
+ *   logged out;
+ * - the safety number stays the same while companions come and go.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ensureBuilt, runCli, startServer, tempDir, type ServerProcess } from './harness.js';
+
+const PIN = '2468';
+const BIN = join(resolve(import.meta.dirname, '..', '..'), 'bin', 'quintet.js');
+
+/** A `receive --follow --json` child whose stdout is read line by line. */
+class Follower {
+  readonly #child: ChildProcess;
+  readonly #lines: Array<Record<string, unknown>> = [];
+  #wake: (() => void) | undefined;
+  stderr = '';
+
+  constructor(profile: string) {
+    this.#child = spawn(
+      process.execPath,
+      [BIN, 'receive', '--follow', '--json', '--profile', profile],
+      {
+        env: { ...process.env, QUINTET_PROFILE: '', QUINTET_PIN: '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let buffer = '';
+    this.#child.stdout?.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString();
+      let newline = buffer.indexOf('\n');
+      while (newline >= 0) {
+        const line = buffer.slice(0, newline).trim();
+        buffer = buffer.slice(newline + 1);
+        if (line !== '') this.#lines.push(JSON.parse(line) as Record<string, unknown>);
+        newline = buffer.indexOf('\n');
+      }
+      this.#wake?.();
+    });
+    this.#child.stderr?.on('data', (chunk: Buffer) => {
+      this.stderr += chunk.toString();
+      this.#wake?.();
+    });
+  }
+
+  /** Every line so far. */
+  get lines(): ReadonlyArray<Record<string, unknown>> {
+    return this.#lines;
+  }
+
+  /** Waits for a line matching `match`. */
+  async line(
+    match: (line: Record<string, unknown>) => boolean,
+    timeoutMs = 15_000,
+  ): Promise<Record<string, unknown>> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.#lines.find(match);
+      if (found !== undefined) return found;
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new Error(`no matching line; got ${JSON.stringify(this.#lines)}; ${this.stderr}`);
+      }
+      await new Promise<void>((done) => {
+        const timer = setTimeout(done, Math.min(left, 200));
+        this.#wake = () => {
+          clearTimeout(timer);
+          done();
+        };
+      });
+    }
+  }
+
+  /** The message line with `text`. */
+  message(text: string, timeoutMs?: number): Promise<Record<string, unknown>> {
+    return this.line((l) => l['type'] === 'message' && l['text'] === text, timeoutMs);
+  }
+
+  async stop(): Promise<void> {
+    if (this.#child.exitCode !== null || this.#child.signalCode !== null) return;
+    const exited = new Promise<void>((done) => this.#child.once('exit', () => done()));
+    this.#child.kill('SIGTERM');
+    await exited;
+  }
+}
+
+describe('multi-device end to end (CLI)', { timeout: 120_000 }, () => {
+  const dir = tempDir('quintet-md-');
+  let server: ServerProcess;
+  const profile = (name: string): string => join(dir.path, `profile-${name}`);
+  const cli = (name: string, ...args: string[]) =>
+    runCli([...args, '--profile', profile(name)], { QUINTET_PIN: PIN });
+  const followers = new Map<string, Follower>();
+
+  /** Links profile `name` as a companion of `primary` with the real CLI. */
+  async function link(name: string, primary: string): Promise<number> {
+    const child = spawn(
+      process.execPath,
+      [BIN, 'link', '--profile', profile(name), '--server', server.url, '--name', name],
+      { env: { ...process.env, QUINTET_PROFILE: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    let err = '';
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    const code = await new Promise<string>((resolveCode, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no link code: ${out} ${err}`)), 15_000);
+      child.stdout.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        const match = /link code: (\S+)/.exec(out);
+        if (match?.[1] !== undefined) {
+          clearTimeout(timer);
+          resolveCode(match[1]);
+        }
+      });
+    });
+    const exited = new Promise<number | null>((done) => child.once('close', (c) => done(c)));
+    const approved = await cli(primary, 'devices', 'approve', code, '--pin', PIN);
+    assert.equal(approved.code, 0, approved.stderr);
+    assert.equal(await exited, 0, err);
+    const match = /linked: \S+ device (\d+)/.exec(out);
+    assert.ok(match?.[1], out);
+    return Number(match[1]);
+  }
+
+  function follow(name: string): Follower {
+    const follower = new Follower(profile(name));
+    followers.set(name, follower);
+    return follower;
+  }
+
+  /** Sends from `name` with its follower paused (one process per profile at a time). */
+  async function send(name: string, to: string, text: string): Promise<Record<string, unknown>> {
+    await followers.get(name)?.stop();
+    const result = await cli(name, 'send', to, text, '--json');
+    assert.equal(result.code, 0, result.stderr);
+    if (followers.has(name)) follow(name);
+    return JSON.parse(result.stdout) as Record<string, unknown>;
+  }
+
+  async function safetyNumber(name: string, peer: string): Promise<string> {
+    const result = await cli(name, 'safety-number', peer);
+    assert.equal(result.code, 0, result.stderr);
+    return result.stdout.trim();
+  }
+
+  before(async () => {
+    ensureBuilt();
+    server = await startServer(join(dir.path, 'data'));
+  });
+  after(async () => {
+    for (const follower of followers.values()) await follower.stop();
+    await server.stop();
+    dir.cleanup();
+  });
+
+  it('fans out across 5 + 2 devices, self-syncs, survives an absent primary and a removal', async () => {
+    for (const name of ['alice', 'bob']) {
+      const result = await runCli([
+        'register',
+        name,
+        '--server',
+        server.url,
+        '--profile',
+        profile(name),
+        '--pin',
+        PIN,
+      ]);
+      assert.equal(result.code, 0, result.stderr);
+    }
+    const numberBefore = await safetyNumber('bob', 'alice');
+    const alices = ['alice', 'alice-2', 'alice-3', 'alice-4', 'alice-5'];
+    for (const name of alices.slice(1)) await link(name, 'alice');
+    assert.equal(await link('bob-2', 'bob'), 2);
+    assert.equal(await safetyNumber('bob', 'alice'), numberBefore, 'linking keeps the number');
+    assert.equal(await safetyNumber('alice-3', 'bob'), numberBefore, 'same on a companion');
+
+    for (const name of [...alices, 'bob', 'bob-2']) follow(name);
+
+    // bob → alice: all 5 of alice's devices, and bob's companion as sent.
+    const sent = await send('bob', 'alice', 'hello all of alice');
+    assert.deepEqual([...(sent['devices'] as number[])].sort(), [1, 2, 3, 4, 5]);
+    for (const name of alices) {
+      const line = await followers.get(name)?.message('hello all of alice');
+      assert.equal(line?.['from'], 'bob');
+      assert.equal(line?.['outgoing'], false);
+    }
+    const copy = await followers.get('bob-2')?.message('hello all of alice');
+    assert.equal(copy?.['from'], 'bob');
+    assert.equal(copy?.['chat'], 'alice');
+    assert.equal(copy?.['outgoing'], true);
+
+    // A reply from alice's third device: both of bob's, and alice's 4 others.
+    await send('alice-3', 'bob', 'reply from alice-3');
+    for (const name of ['bob', 'bob-2']) {
+      const line = await followers.get(name)?.message('reply from alice-3');
+      assert.equal(line?.['from'], 'alice');
+      assert.equal(line?.['fromDevice'], 3);
+    }
+    for (const name of alices.filter((n) => n !== 'alice-3')) {
+      const line = await followers.get(name)?.message('reply from alice-3');
+      assert.equal(line?.['outgoing'], true);
+      assert.equal(line?.['chat'], 'bob');
+    }
+
+    // alice's primary goes away for good; her companions keep talking.
+    await followers.get('alice')?.stop();
+    followers.delete('alice');
+    await send('bob-2', 'alice', 'primary is gone');
+    for (const name of alices.slice(1)) await followers.get(name)?.message('primary is gone');
+    await send('alice-5', 'bob', 'still here');
+    for (const name of ['bob', 'bob-2']) await followers.get(name)?.message('still here');
+
+    // bob removes his companion: it is told, and gets nothing afterwards.
+    // (One connection per device: the command would replace the follower's.)
+    await followers.get('bob')?.stop();
+    const removed = await cli('bob', 'devices', 'remove', '2', '--pin', PIN);
+    assert.equal(removed.code, 0, removed.stderr);
+    follow('bob');
+    await followers.get('bob-2')?.line((l) => l['type'] === 'logged-out');
+    await send('alice-2', 'bob', 'after the removal');
+    await followers.get('bob')?.message('after the removal');
+    await new Promise((done) => setTimeout(done, 500));
+    assert.equal(
+      followers.get('bob-2')?.lines.some((l) => l['text'] === 'after the removal'),
+      false,
+    );
+    assert.equal(await safetyNumber('alice-4', 'bob'), numberBefore, 'removal keeps the number');
+  });
+});
