@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { openSqliteStore } from '../../src/server/store/sqlite/index.js';
-import { LATEST_SCHEMA_VERSION } from '../../src/server/store/sqlite/migrations.js';
+import { LATEST_SCHEMA_VERSION, MIGRATIONS } from '../../src/server/store/sqlite/migrations.js';
 import { StoreError } from '../../src/server/store/types.js';
 import { runServerStoreConformance } from './store-conformance.js';
 import { runDeviceStoreConformance } from './store-conformance-devices.js';
@@ -80,6 +80,37 @@ describe('sqlite backend specifics', () => {
     );
     assert.equal(store.commitCount() - before, 1);
     assert.equal(await store.queue.count('bob', 1), 200);
+    await store.close();
+  });
+
+  it('upgrades a version-1 database to multi-device without losing data', async () => {
+    const path = join(dir, 'v1.db');
+    const db = new Database(path);
+    db.exec(
+      'CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)',
+    );
+    db.exec(MIGRATIONS[0]?.sql ?? '');
+    db.prepare('INSERT INTO schema_version (version, applied_at) VALUES (1, 0)').run();
+    db.prepare(
+      "INSERT INTO accounts (name, next_device_id, created_at) VALUES ('old', 2, 1)",
+    ).run();
+    db.prepare("INSERT INTO devices VALUES ('old', 1, ?, 7, 'phone', 1, 2)").run(
+      Buffer.alloc(33, 1),
+    );
+    db.prepare(
+      "INSERT INTO envelopes (guid, account, device_id, source, source_device, type, content, timestamp, server_timestamp) VALUES (?, 'old', 1, 'x', 1, 1, ?, 1, 2)",
+    ).run(Buffer.alloc(16, 3), Buffer.alloc(4, 4));
+    db.close();
+    const store = openSqliteStore({ path });
+    const primary = await store.accounts.getDevice('old', 1);
+    assert.equal(primary?.registrationId, 7);
+    assert.equal(primary?.keyIndex, 0);
+    assert.deepEqual(primary?.signedDeviceIdentity, new Uint8Array(0));
+    assert.equal(await store.accounts.getDeviceList('old'), undefined);
+    const page = await store.queue.page('old', 1, 0, 10);
+    assert.equal(page.envelopes.length, 1);
+    assert.equal(page.envelopes[0]?.sourceDeviceIdentity, undefined);
+    assert.equal(await store.accounts.reserveDeviceId('old'), 2);
     await store.close();
   });
 });

@@ -4,10 +4,15 @@
  * approvals on this primary, such as linking a companion device.
  *
  * Format: `pbkdf2-sha256$<iterations>$<salt b64>$<hash b64>`. The CLI
- * stores `scrypt$…` (WebCrypto has no scrypt); a verifier dispatches on the
- * tag, and the iteration count travels with the hash so it can be raised.
+ * stores `scrypt$<log2 N>$<r>$<p>$<salt b64>$<hash b64>`; WebCrypto has no
+ * scrypt, so that format is checked with @noble/hashes' plain-JS scrypt
+ * (a CLI-made hash only ever reaches a browser profile by import). `verifyPin` dispatches on the tag, and the
+ * cost parameters travel with the hash so they can be raised.
  */
+import { scryptAsync } from '@noble/hashes/scrypt.js';
+import { LocalAuthGate } from '../../src/client/core/linking/local-auth.js';
 import type { SettingsStore } from '../../src/client/core/store/client-stores.js';
+import { systemClock, type Clock } from '../../src/crypto/provider.js';
 
 /** Settings key of the PIN hash (shared with the CLI). */
 export const PIN_SETTING = 'pin';
@@ -24,10 +29,11 @@ const TAG = 'pbkdf2-sha256';
 export class PinError extends Error {
   override readonly name = 'PinError';
   constructor(
-    readonly code: 'too-short' | 'damaged',
+    readonly code: 'too-short' | 'damaged' | 'no-pin',
     message: string,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
   }
 }
 
@@ -36,7 +42,61 @@ function toBase64(bytes: Uint8Array): string {
 }
 
 function fromBase64(text: string): Uint8Array<ArrayBuffer> {
-  return Uint8Array.from(atob(text), (char) => char.charCodeAt(0));
+  let binary: string;
+  try {
+    binary = atob(text);
+  } catch (cause) {
+    throw new PinError('damaged', 'the stored PIN hash is not valid base64', { cause });
+  }
+  return Uint8Array.from(binary, (char) => char.charCodeAt(0));
+}
+
+/** Compares every byte regardless of where the first mismatch is (no timing signal). */
+function sameHash(actual: Uint8Array, expected: Uint8Array): boolean {
+  let diff = actual.length ^ expected.length;
+  for (let i = 0; i < actual.length; i++) diff |= (actual[i] ?? 0) ^ (expected[i] ?? 0);
+  return diff === 0;
+}
+
+// The CLI's scrypt cost is log2 N = 15, r = 8 (32 MiB). The caps refuse a
+// damaged or hostile hash that would make the page allocate gigabytes.
+const SCRYPT_MAX_LOG_N = 20;
+const SCRYPT_MAX_R = 16;
+const SCRYPT_MAX_P = 4;
+
+/** Checks `pin` against the CLI's `scrypt$…` format. */
+async function verifyScrypt(pin: string, parts: readonly string[]): Promise<boolean> {
+  const [, logN, r, p, salt, hash] = parts;
+  const n = Number(logN);
+  const rr = Number(r);
+  const pp = Number(p);
+  if (
+    parts.length !== 6 ||
+    salt === undefined ||
+    hash === undefined ||
+    !Number.isInteger(n) ||
+    !Number.isInteger(rr) ||
+    !Number.isInteger(pp) ||
+    n < 1 ||
+    n > SCRYPT_MAX_LOG_N ||
+    rr < 1 ||
+    rr > SCRYPT_MAX_R ||
+    pp < 1 ||
+    pp > SCRYPT_MAX_P
+  ) {
+    throw new PinError('damaged', 'the stored PIN hash is not a valid scrypt hash');
+  }
+  const expected = fromBase64(hash);
+  const saltBytes = fromBase64(salt);
+  if (expected.length === 0) throw new PinError('damaged', 'the stored scrypt hash is empty');
+  const actual = await scryptAsync(new TextEncoder().encode(pin), saltBytes, {
+    N: 2 ** n,
+    r: rr,
+    p: pp,
+    dkLen: expected.length,
+    maxmem: 256 * 2 ** n * rr * pp,
+  });
+  return sameHash(actual, expected);
 }
 
 async function derive(
@@ -69,21 +129,50 @@ export async function hashPin(pin: string): Promise<string> {
   return [TAG, ITERATIONS, toBase64(salt), toBase64(hash)].join('$');
 }
 
-/** Whether `pin` matches a `pbkdf2-sha256$…` hash; compares every byte regardless of mismatches. */
+/**
+ * Whether `pin` matches a stored hash: this app's `pbkdf2-sha256$…` or the
+ * CLI's `scrypt$…`. Anything else, or a malformed hash, is `damaged`.
+ */
 export async function verifyPin(pin: string, stored: string): Promise<boolean> {
-  const [tag, iterations, salt, hash, ...rest] = stored.split('$');
+  const parts = stored.split('$');
+  if (parts[0] === 'scrypt') return verifyScrypt(pin, parts);
+  const [tag, iterations, salt, hash, ...rest] = parts;
   const count = Number(iterations);
-  if (tag !== TAG || salt === undefined || hash === undefined || rest.length > 0 || !(count > 0)) {
+  if (
+    tag !== TAG ||
+    salt === undefined ||
+    hash === undefined ||
+    rest.length > 0 ||
+    !Number.isInteger(count) ||
+    count <= 0
+  ) {
     throw new PinError('damaged', 'the stored PIN hash is not a PBKDF2 hash');
   }
   const expected = fromBase64(hash);
   const actual = await derive(pin, fromBase64(salt), count);
-  let diff = actual.length ^ expected.length;
-  for (let i = 0; i < actual.length; i++) diff |= (actual[i] ?? 0) ^ (expected[i] ?? 0);
-  return diff === 0;
+  return sameHash(actual, expected);
 }
 
 /** Stores the hash of `pin` in the profile settings. */
 export async function savePin(settings: SettingsStore, pin: string): Promise<void> {
   await settings.put(PIN_SETTING, new TextEncoder().encode(await hashPin(pin)));
+}
+
+/**
+ * The approval gate of this browser's profile: PIN checked against the
+ * stored hash, with the core's persistent lockout after 5 wrong PINs. A
+ * profile without a PIN (a companion) cannot approve anything.
+ */
+export function pinGate(settings: SettingsStore, clock: Clock = systemClock): LocalAuthGate {
+  return new LocalAuthGate({
+    settings,
+    clock,
+    verify: async (pin) => {
+      const stored = await settings.get(PIN_SETTING);
+      if (stored === undefined) {
+        throw new PinError('no-pin', 'this browser has no PIN, so it cannot approve devices');
+      }
+      return verifyPin(pin, new TextDecoder().decode(stored));
+    },
+  });
 }

@@ -24,3 +24,14 @@ export async function openProfile(): Promise<DeviceStore> {
   const backend = await IndexedDbBackend.open(PROFILE_DATABASE);
   return createDeviceStore(new EncryptedBackend(backend, await backend.wrappingKey()));
 }
+
+/**
+ * Deletes this browser's device for good: closes `store`, then deletes the
+ * IndexedDB database, which holds the keys, sessions, prekeys, messages,
+ * PIN hash and the at-rest key itself. Used after a logout: a removed
+ * device must keep nothing that could still decrypt or authenticate.
+ */
+export async function wipeProfile(store: DeviceStore): Promise<void> {
+  await store.close();
+  await IndexedDbBackend.delete(PROFILE_DATABASE);
+}

@@ -64,5 +64,12 @@ export async function dispatchRequest(
       return handleLogout(ctx, connection, body.value);
     case 'publishDeviceList':
       return handlePublishDeviceList(ctx, connection, body.value);
+    case 'createGroup':
+    case 'updateGroup':
+    case 'getGroup':
+    case 'listGroups':
+    case 'sendGroupMessage':
+      // Groups are defined in the schema; their handlers come with the group service.
+      throw new ServiceError('unknown-request', 'request type not supported by this server');
   }
 }

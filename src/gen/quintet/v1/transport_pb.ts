@@ -11,13 +11,15 @@
 
 import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { SignedGroupChange } from "./groups_pb.js";
+import { file_quintet_v1_groups } from "./groups_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file quintet/v1/transport.proto.
  */
 export const file_quintet_v1_transport: GenFile = /*@__PURE__*/
-  fileDesc("ChpxdWludGV0L3YxL3RyYW5zcG9ydC5wcm90bxIKcXVpbnRldC52MSKDAQoFRnJhbWUSJgoHcmVxdWVzdBgBIAEoCzITLnF1aW50ZXQudjEuUmVxdWVzdEgAEigKCHJlc3BvbnNlGAIgASgLMhQucXVpbnRldC52MS5SZXNwb25zZUgAEiAKBHB1c2gYAyABKAsyEC5xdWludGV0LnYxLlB1c2hIAEIGCgRraW5kItsGCgdSZXF1ZXN0EgoKAmlkGAEgASgEEjEKCWNoYWxsZW5nZRgKIAEoCzIcLnF1aW50ZXQudjEuQ2hhbGxlbmdlUmVxdWVzdEgAEi8KCHJlZ2lzdGVyGAsgASgLMhsucXVpbnRldC52MS5SZWdpc3RlclJlcXVlc3RIABI3CgxhdXRoZW50aWNhdGUYDCABKAsyHy5xdWludGV0LnYxLkF1dGhlbnRpY2F0ZVJlcXVlc3RIABIwCglvcGVuX2xpbmsYDSABKAsyGy5xdWludGV0LnYxLk9wZW5MaW5rUmVxdWVzdEgAEjgKDWNvbXBsZXRlX2xpbmsYDiABKAsyHy5xdWludGV0LnYxLkNvbXBsZXRlTGlua1JlcXVlc3RIABI7Cg91cGxvYWRfcHJlX2tleXMYFCABKAsyIC5xdWludGV0LnYxLlVwbG9hZFByZUtleXNSZXF1ZXN0SAASQgoTZ2V0X3ByZV9rZXlfYnVuZGxlcxgVIAEoCzIjLnF1aW50ZXQudjEuR2V0UHJlS2V5QnVuZGxlc1JlcXVlc3RIABI2CgxzZW5kX21lc3NhZ2UYFiABKAsyHi5xdWludGV0LnYxLlNlbmRNZXNzYWdlUmVxdWVzdEgAEiUKA2FjaxgXIAEoCzIWLnF1aW50ZXQudjEuQWNrUmVxdWVzdEgAEjQKC2dldF9kZXZpY2VzGBggASgLMh0ucXVpbnRldC52MS5HZXREZXZpY2VzUmVxdWVzdEgAEjkKDnByZV9rZXlfc3RhdHVzGBkgASgLMh8ucXVpbnRldC52MS5QcmVLZXlTdGF0dXNSZXF1ZXN0SAASNgoMYXBwcm92ZV9saW5rGBogASgLMh4ucXVpbnRldC52MS5BcHByb3ZlTGlua1JlcXVlc3RIABI4Cg1yZW1vdmVfZGV2aWNlGBsgASgLMh8ucXVpbnRldC52MS5SZW1vdmVEZXZpY2VSZXF1ZXN0SAASKwoGbG9nb3V0GBwgASgLMhkucXVpbnRldC52MS5Mb2dvdXRSZXF1ZXN0SAASQwoTcHVibGlzaF9kZXZpY2VfbGlzdBgdIAEoCzIkLnF1aW50ZXQudjEuUHVibGlzaERldmljZUxpc3RSZXF1ZXN0SABCBgoEYm9keSISChBDaGFsbGVuZ2VSZXF1ZXN0IiIKEUNoYWxsZW5nZVJlc3BvbnNlEg0KBW5vbmNlGAEgASgMIpsCCg9SZWdpc3RlclJlcXVlc3QSDwoHYWNjb3VudBgBIAEoCRIUCgxpZGVudGl0eV9rZXkYAiABKAwSFwoPcmVnaXN0cmF0aW9uX2lkGAMgASgNEg0KBW5vbmNlGAQgASgMEhEKCXNpZ25hdHVyZRgFIAEoDBIaChJyZWdpc3RyYXRpb25fdG9rZW4YBiABKAkSMAoOc2lnbmVkX3ByZV9rZXkYByABKAsyGC5xdWludGV0LnYxLlNpZ25lZFByZUtleRIkCghwcmVfa2V5cxgIIAMoCzISLnF1aW50ZXQudjEuUHJlS2V5EhMKC2RldmljZV9uYW1lGAkgASgJEh0KFXNpZ25lZF9rZXlfaW5kZXhfbGlzdBgKIAEoDCIlChBSZWdpc3RlclJlc3BvbnNlEhEKCWRldmljZV9pZBgBIAEoDSJbChNBdXRoZW50aWNhdGVSZXF1ZXN0Eg8KB2FjY291bnQYASABKAkSEQoJZGV2aWNlX2lkGAIgASgNEg0KBW5vbmNlGAMgASgMEhEKCXNpZ25hdHVyZRgEIAEoDCJNChRBdXRoZW50aWNhdGVSZXNwb25zZRIaChJwcmVfa2V5c19yZW1haW5pbmcYASABKA0SGQoRcHJlX2tleV90aHJlc2hvbGQYAiABKA0iQQoMU2lnbmVkUHJlS2V5EgoKAmlkGAEgASgNEhIKCnB1YmxpY19rZXkYAiABKAwSEQoJc2lnbmF0dXJlGAMgASgMIigKBlByZUtleRIKCgJpZBgBIAEoDRISCgpwdWJsaWNfa2V5GAIgASgMIm4KFFVwbG9hZFByZUtleXNSZXF1ZXN0EjAKDnNpZ25lZF9wcmVfa2V5GAEgASgLMhgucXVpbnRldC52MS5TaWduZWRQcmVLZXkSJAoIcHJlX2tleXMYAiADKAsyEi5xdWludGV0LnYxLlByZUtleSIVChNQcmVLZXlTdGF0dXNSZXF1ZXN0Ik0KFFByZUtleVN0YXR1c1Jlc3BvbnNlEhoKEnByZV9rZXlzX3JlbWFpbmluZxgBIAEoDRIZChFwcmVfa2V5X3RocmVzaG9sZBgCIAEoDSI9ChdHZXRQcmVLZXlCdW5kbGVzUmVxdWVzdBIPCgdhY2NvdW50GAEgASgJEhEKCWRldmljZV9pZBgCIAEoDSLaAQoMUHJlS2V5QnVuZGxlEhEKCWRldmljZV9pZBgBIAEoDRIXCg9yZWdpc3RyYXRpb25faWQYAiABKA0SFAoMaWRlbnRpdHlfa2V5GAMgASgMEjAKDnNpZ25lZF9wcmVfa2V5GAQgASgLMhgucXVpbnRldC52MS5TaWduZWRQcmVLZXkSIwoHcHJlX2tleRgFIAEoCzISLnF1aW50ZXQudjEuUHJlS2V5Eh4KFnNpZ25lZF9kZXZpY2VfaWRlbnRpdHkYBiABKAwSEQoJa2V5X2luZGV4GAcgASgNImQKGEdldFByZUtleUJ1bmRsZXNSZXNwb25zZRIpCgdidW5kbGVzGAEgAygLMhgucXVpbnRldC52MS5QcmVLZXlCdW5kbGUSHQoVc2lnbmVkX2tleV9pbmRleF9saXN0GAIgASgMIiQKEUdldERldmljZXNSZXF1ZXN0Eg8KB2FjY291bnQYASABKAkiuQEKCkRldmljZUluZm8SEQoJZGV2aWNlX2lkGAEgASgNEhcKD3JlZ2lzdHJhdGlvbl9pZBgCIAEoDRIUCgxpZGVudGl0eV9rZXkYAyABKAwSDAoEbmFtZRgEIAEoCRISCgpjcmVhdGVkX2F0GAUgASgEEhQKDGxhc3Rfc2Vlbl9hdBgGIAEoBBIRCglrZXlfaW5kZXgYByABKA0SHgoWc2lnbmVkX2RldmljZV9pZGVudGl0eRgIIAEoDCJcChJHZXREZXZpY2VzUmVzcG9uc2USJwoHZGV2aWNlcxgBIAMoCzIWLnF1aW50ZXQudjEuRGV2aWNlSW5mbxIdChVzaWduZWRfa2V5X2luZGV4X2xpc3QYAiABKAwiEQoPT3BlbkxpbmtSZXF1ZXN0IjMKEE9wZW5MaW5rUmVzcG9uc2USCwoDcmVmGAEgASgJEhIKCmV4cGlyZXNfYXQYAiABKAQihAEKEkFwcHJvdmVMaW5rUmVxdWVzdBILCgNyZWYYASABKAkSHgoWY29tcGFuaW9uX2lkZW50aXR5X2tleRgCIAEoDBIPCgdwYXlsb2FkGAMgASgMEh0KFXNpZ25lZF9rZXlfaW5kZXhfbGlzdBgEIAEoDBIRCglrZXlfaW5kZXgYBSABKA0iKAoTQXBwcm92ZUxpbmtSZXNwb25zZRIRCglkZXZpY2VfaWQYASABKA0ihwIKE0NvbXBsZXRlTGlua1JlcXVlc3QSEgoKbGlua190b2tlbhgBIAEoDBIUCgxpZGVudGl0eV9rZXkYAiABKAwSFwoPcmVnaXN0cmF0aW9uX2lkGAMgASgNEh4KFnNpZ25lZF9kZXZpY2VfaWRlbnRpdHkYBCABKAwSDQoFbm9uY2UYBSABKAwSEQoJc2lnbmF0dXJlGAYgASgMEjAKDnNpZ25lZF9wcmVfa2V5GAcgASgLMhgucXVpbnRldC52MS5TaWduZWRQcmVLZXkSJAoIcHJlX2tleXMYCCADKAsyEi5xdWludGV0LnYxLlByZUtleRITCgtkZXZpY2VfbmFtZRgJIAEoCSI6ChRDb21wbGV0ZUxpbmtSZXNwb25zZRIPCgdhY2NvdW50GAEgASgJEhEKCWRldmljZV9pZBgCIAEoDSJHChNSZW1vdmVEZXZpY2VSZXF1ZXN0EhEKCWRldmljZV9pZBgBIAEoDRIdChVzaWduZWRfa2V5X2luZGV4X2xpc3QYAiABKAwiDwoNTG9nb3V0UmVxdWVzdCI5ChhQdWJsaXNoRGV2aWNlTGlzdFJlcXVlc3QSHQoVc2lnbmVkX2tleV9pbmRleF9saXN0GAEgASgMIncKEE91dGdvaW5nRW52ZWxvcGUSEQoJZGV2aWNlX2lkGAEgASgNEhcKD3JlZ2lzdHJhdGlvbl9pZBgCIAEoDRImCgR0eXBlGAMgASgOMhgucXVpbnRldC52MS5FbnZlbG9wZVR5cGUSDwoHY29udGVudBgEIAEoDCKmAQoSU2VuZE1lc3NhZ2VSZXF1ZXN0EhMKC2Rlc3RpbmF0aW9uGAEgASgJEi8KCWVudmVsb3BlcxgCIAMoCzIcLnF1aW50ZXQudjEuT3V0Z29pbmdFbnZlbG9wZRIRCgl0aW1lc3RhbXAYAyABKAQSFwoPcmVmdXNlZF9kZXZpY2VzGAQgAygNEh4KFnNlbmRlcl9kZXZpY2VfaWRlbnRpdHkYBSABKAwiKgoTU2VuZE1lc3NhZ2VSZXNwb25zZRITCgtxdWV1ZWRfb25seRgBIAEoCCIiCgpBY2tSZXF1ZXN0EhQKDHNlcnZlcl9ndWlkcxgBIAMoDCINCgtBY2tSZXNwb25zZSLRBgoIUmVzcG9uc2USCgoCaWQYASABKAQSIAoFZXJyb3IYAiABKAsyES5xdWludGV0LnYxLkVycm9yEjIKCWNoYWxsZW5nZRgKIAEoCzIdLnF1aW50ZXQudjEuQ2hhbGxlbmdlUmVzcG9uc2VIABIwCghyZWdpc3RlchgLIAEoCzIcLnF1aW50ZXQudjEuUmVnaXN0ZXJSZXNwb25zZUgAEjgKDGF1dGhlbnRpY2F0ZRgMIAEoCzIgLnF1aW50ZXQudjEuQXV0aGVudGljYXRlUmVzcG9uc2VIABIsCg91cGxvYWRfcHJlX2tleXMYFCABKAsyES5xdWludGV0LnYxLkVtcHR5SAASQwoTZ2V0X3ByZV9rZXlfYnVuZGxlcxgVIAEoCzIkLnF1aW50ZXQudjEuR2V0UHJlS2V5QnVuZGxlc1Jlc3BvbnNlSAASNwoMc2VuZF9tZXNzYWdlGBYgASgLMh8ucXVpbnRldC52MS5TZW5kTWVzc2FnZVJlc3BvbnNlSAASJgoDYWNrGBcgASgLMhcucXVpbnRldC52MS5BY2tSZXNwb25zZUgAEjUKC2dldF9kZXZpY2VzGBggASgLMh4ucXVpbnRldC52MS5HZXREZXZpY2VzUmVzcG9uc2VIABI6Cg5wcmVfa2V5X3N0YXR1cxgZIAEoCzIgLnF1aW50ZXQudjEuUHJlS2V5U3RhdHVzUmVzcG9uc2VIABIxCglvcGVuX2xpbmsYDSABKAsyHC5xdWludGV0LnYxLk9wZW5MaW5rUmVzcG9uc2VIABI5Cg1jb21wbGV0ZV9saW5rGA4gASgLMiAucXVpbnRldC52MS5Db21wbGV0ZUxpbmtSZXNwb25zZUgAEjcKDGFwcHJvdmVfbGluaxgaIAEoCzIfLnF1aW50ZXQudjEuQXBwcm92ZUxpbmtSZXNwb25zZUgAEioKDXJlbW92ZV9kZXZpY2UYGyABKAsyES5xdWludGV0LnYxLkVtcHR5SAASIwoGbG9nb3V0GBwgASgLMhEucXVpbnRldC52MS5FbXB0eUgAEjAKE3B1Ymxpc2hfZGV2aWNlX2xpc3QYHSABKAsyES5xdWludGV0LnYxLkVtcHR5SABCBgoEYm9keSIHCgVFbXB0eSKFAQoFRXJyb3ISDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJEhcKD21pc3NpbmdfZGV2aWNlcxgDIAMoDRIVCg1leHRyYV9kZXZpY2VzGAQgAygNEhUKDXN0YWxlX2RldmljZXMYBSADKA0SFgoOcmV0cnlfYWZ0ZXJfbXMYBiABKA0iuQIKBFB1c2gSKAoIZW52ZWxvcGUYASABKAsyFC5xdWludGV0LnYxLkVudmVsb3BlSAASMQoNcXVldWVfZHJhaW5lZBgCIAEoCzIYLnF1aW50ZXQudjEuUXVldWVEcmFpbmVkSAASLgoMcHJlX2tleXNfbG93GAMgASgLMhYucXVpbnRldC52MS5QcmVLZXlzTG93SAASMQoNbGlua19hcHByb3ZlZBgEIAEoCzIYLnF1aW50ZXQudjEuTGlua0FwcHJvdmVkSAASPAoTZGV2aWNlX2xpc3RfY2hhbmdlZBgFIAEoCzIdLnF1aW50ZXQudjEuRGV2aWNlTGlzdENoYW5nZWRIABIrCgpsb2dnZWRfb3V0GAYgASgLMhUucXVpbnRldC52MS5Mb2dnZWRPdXRIAEIGCgRraW5kImoKDExpbmtBcHByb3ZlZBIPCgdhY2NvdW50GAEgASgJEhEKCWRldmljZV9pZBgCIAEoDRIPCgdwYXlsb2FkGAMgASgMEhIKCmxpbmtfdG9rZW4YBCABKAwSEQoJa2V5X2luZGV4GAUgASgNIiQKEURldmljZUxpc3RDaGFuZ2VkEg8KB2FjY291bnQYASABKAkiGwoJTG9nZ2VkT3V0Eg4KBnJlYXNvbhgBIAEoCSLoAQoIRW52ZWxvcGUSEwoLc2VydmVyX2d1aWQYASABKAwSDgoGc291cmNlGAIgASgJEhUKDXNvdXJjZV9kZXZpY2UYAyABKA0SGgoSZGVzdGluYXRpb25fZGV2aWNlGAQgASgNEiYKBHR5cGUYBSABKA4yGC5xdWludGV0LnYxLkVudmVsb3BlVHlwZRIPCgdjb250ZW50GAYgASgMEhEKCXRpbWVzdGFtcBgHIAEoBBIYChBzZXJ2ZXJfdGltZXN0YW1wGAggASgEEh4KFnNvdXJjZV9kZXZpY2VfaWRlbnRpdHkYCSABKAwiDgoMUXVldWVEcmFpbmVkIigKClByZUtleXNMb3cSGgoScHJlX2tleXNfcmVtYWluaW5nGAEgASgNKpwBCgxFbnZlbG9wZVR5cGUSHQoZRU5WRUxPUEVfVFlQRV9VTlNQRUNJRklFRBAAEhgKFEVOVkVMT1BFX1RZUEVfU0lHTkFMEAESGAoURU5WRUxPUEVfVFlQRV9QUkVLRVkQAhIcChhFTlZFTE9QRV9UWVBFX1NFTkRFUl9LRVkQAxIbChdFTlZFTE9QRV9UWVBFX1BMQUlOVEVYVBAEYgZwcm90bzM");
+  fileDesc("ChpxdWludGV0L3YxL3RyYW5zcG9ydC5wcm90bxIKcXVpbnRldC52MSKDAQoFRnJhbWUSJgoHcmVxdWVzdBgBIAEoCzITLnF1aW50ZXQudjEuUmVxdWVzdEgAEigKCHJlc3BvbnNlGAIgASgLMhQucXVpbnRldC52MS5SZXNwb25zZUgAEiAKBHB1c2gYAyABKAsyEC5xdWludGV0LnYxLlB1c2hIAEIGCgRraW5kIvYICgdSZXF1ZXN0EgoKAmlkGAEgASgEEjEKCWNoYWxsZW5nZRgKIAEoCzIcLnF1aW50ZXQudjEuQ2hhbGxlbmdlUmVxdWVzdEgAEi8KCHJlZ2lzdGVyGAsgASgLMhsucXVpbnRldC52MS5SZWdpc3RlclJlcXVlc3RIABI3CgxhdXRoZW50aWNhdGUYDCABKAsyHy5xdWludGV0LnYxLkF1dGhlbnRpY2F0ZVJlcXVlc3RIABIwCglvcGVuX2xpbmsYDSABKAsyGy5xdWludGV0LnYxLk9wZW5MaW5rUmVxdWVzdEgAEjgKDWNvbXBsZXRlX2xpbmsYDiABKAsyHy5xdWludGV0LnYxLkNvbXBsZXRlTGlua1JlcXVlc3RIABI7Cg91cGxvYWRfcHJlX2tleXMYFCABKAsyIC5xdWludGV0LnYxLlVwbG9hZFByZUtleXNSZXF1ZXN0SAASQgoTZ2V0X3ByZV9rZXlfYnVuZGxlcxgVIAEoCzIjLnF1aW50ZXQudjEuR2V0UHJlS2V5QnVuZGxlc1JlcXVlc3RIABI2CgxzZW5kX21lc3NhZ2UYFiABKAsyHi5xdWludGV0LnYxLlNlbmRNZXNzYWdlUmVxdWVzdEgAEiUKA2FjaxgXIAEoCzIWLnF1aW50ZXQudjEuQWNrUmVxdWVzdEgAEjQKC2dldF9kZXZpY2VzGBggASgLMh0ucXVpbnRldC52MS5HZXREZXZpY2VzUmVxdWVzdEgAEjkKDnByZV9rZXlfc3RhdHVzGBkgASgLMh8ucXVpbnRldC52MS5QcmVLZXlTdGF0dXNSZXF1ZXN0SAASNgoMYXBwcm92ZV9saW5rGBogASgLMh4ucXVpbnRldC52MS5BcHByb3ZlTGlua1JlcXVlc3RIABI4Cg1yZW1vdmVfZGV2aWNlGBsgASgLMh8ucXVpbnRldC52MS5SZW1vdmVEZXZpY2VSZXF1ZXN0SAASKwoGbG9nb3V0GBwgASgLMhkucXVpbnRldC52MS5Mb2dvdXRSZXF1ZXN0SAASQwoTcHVibGlzaF9kZXZpY2VfbGlzdBgdIAEoCzIkLnF1aW50ZXQudjEuUHVibGlzaERldmljZUxpc3RSZXF1ZXN0SAASNgoMY3JlYXRlX2dyb3VwGB4gASgLMh4ucXVpbnRldC52MS5DcmVhdGVHcm91cFJlcXVlc3RIABI2Cgx1cGRhdGVfZ3JvdXAYHyABKAsyHi5xdWludGV0LnYxLlVwZGF0ZUdyb3VwUmVxdWVzdEgAEjAKCWdldF9ncm91cBggIAEoCzIbLnF1aW50ZXQudjEuR2V0R3JvdXBSZXF1ZXN0SAASNAoLbGlzdF9ncm91cHMYISABKAsyHS5xdWludGV0LnYxLkxpc3RHcm91cHNSZXF1ZXN0SAASQQoSc2VuZF9ncm91cF9tZXNzYWdlGCIgASgLMiMucXVpbnRldC52MS5TZW5kR3JvdXBNZXNzYWdlUmVxdWVzdEgAQgYKBGJvZHkiEgoQQ2hhbGxlbmdlUmVxdWVzdCIiChFDaGFsbGVuZ2VSZXNwb25zZRINCgVub25jZRgBIAEoDCKbAgoPUmVnaXN0ZXJSZXF1ZXN0Eg8KB2FjY291bnQYASABKAkSFAoMaWRlbnRpdHlfa2V5GAIgASgMEhcKD3JlZ2lzdHJhdGlvbl9pZBgDIAEoDRINCgVub25jZRgEIAEoDBIRCglzaWduYXR1cmUYBSABKAwSGgoScmVnaXN0cmF0aW9uX3Rva2VuGAYgASgJEjAKDnNpZ25lZF9wcmVfa2V5GAcgASgLMhgucXVpbnRldC52MS5TaWduZWRQcmVLZXkSJAoIcHJlX2tleXMYCCADKAsyEi5xdWludGV0LnYxLlByZUtleRITCgtkZXZpY2VfbmFtZRgJIAEoCRIdChVzaWduZWRfa2V5X2luZGV4X2xpc3QYCiABKAwiJQoQUmVnaXN0ZXJSZXNwb25zZRIRCglkZXZpY2VfaWQYASABKA0iWwoTQXV0aGVudGljYXRlUmVxdWVzdBIPCgdhY2NvdW50GAEgASgJEhEKCWRldmljZV9pZBgCIAEoDRINCgVub25jZRgDIAEoDBIRCglzaWduYXR1cmUYBCABKAwiTQoUQXV0aGVudGljYXRlUmVzcG9uc2USGgoScHJlX2tleXNfcmVtYWluaW5nGAEgASgNEhkKEXByZV9rZXlfdGhyZXNob2xkGAIgASgNIkEKDFNpZ25lZFByZUtleRIKCgJpZBgBIAEoDRISCgpwdWJsaWNfa2V5GAIgASgMEhEKCXNpZ25hdHVyZRgDIAEoDCIoCgZQcmVLZXkSCgoCaWQYASABKA0SEgoKcHVibGljX2tleRgCIAEoDCJuChRVcGxvYWRQcmVLZXlzUmVxdWVzdBIwCg5zaWduZWRfcHJlX2tleRgBIAEoCzIYLnF1aW50ZXQudjEuU2lnbmVkUHJlS2V5EiQKCHByZV9rZXlzGAIgAygLMhIucXVpbnRldC52MS5QcmVLZXkiFQoTUHJlS2V5U3RhdHVzUmVxdWVzdCJNChRQcmVLZXlTdGF0dXNSZXNwb25zZRIaChJwcmVfa2V5c19yZW1haW5pbmcYASABKA0SGQoRcHJlX2tleV90aHJlc2hvbGQYAiABKA0iPQoXR2V0UHJlS2V5QnVuZGxlc1JlcXVlc3QSDwoHYWNjb3VudBgBIAEoCRIRCglkZXZpY2VfaWQYAiABKA0i2gEKDFByZUtleUJ1bmRsZRIRCglkZXZpY2VfaWQYASABKA0SFwoPcmVnaXN0cmF0aW9uX2lkGAIgASgNEhQKDGlkZW50aXR5X2tleRgDIAEoDBIwCg5zaWduZWRfcHJlX2tleRgEIAEoCzIYLnF1aW50ZXQudjEuU2lnbmVkUHJlS2V5EiMKB3ByZV9rZXkYBSABKAsyEi5xdWludGV0LnYxLlByZUtleRIeChZzaWduZWRfZGV2aWNlX2lkZW50aXR5GAYgASgMEhEKCWtleV9pbmRleBgHIAEoDSJkChhHZXRQcmVLZXlCdW5kbGVzUmVzcG9uc2USKQoHYnVuZGxlcxgBIAMoCzIYLnF1aW50ZXQudjEuUHJlS2V5QnVuZGxlEh0KFXNpZ25lZF9rZXlfaW5kZXhfbGlzdBgCIAEoDCIkChFHZXREZXZpY2VzUmVxdWVzdBIPCgdhY2NvdW50GAEgASgJIrkBCgpEZXZpY2VJbmZvEhEKCWRldmljZV9pZBgBIAEoDRIXCg9yZWdpc3RyYXRpb25faWQYAiABKA0SFAoMaWRlbnRpdHlfa2V5GAMgASgMEgwKBG5hbWUYBCABKAkSEgoKY3JlYXRlZF9hdBgFIAEoBBIUCgxsYXN0X3NlZW5fYXQYBiABKAQSEQoJa2V5X2luZGV4GAcgASgNEh4KFnNpZ25lZF9kZXZpY2VfaWRlbnRpdHkYCCABKAwiXAoSR2V0RGV2aWNlc1Jlc3BvbnNlEicKB2RldmljZXMYASADKAsyFi5xdWludGV0LnYxLkRldmljZUluZm8SHQoVc2lnbmVkX2tleV9pbmRleF9saXN0GAIgASgMIhEKD09wZW5MaW5rUmVxdWVzdCIzChBPcGVuTGlua1Jlc3BvbnNlEgsKA3JlZhgBIAEoCRISCgpleHBpcmVzX2F0GAIgASgEIoQBChJBcHByb3ZlTGlua1JlcXVlc3QSCwoDcmVmGAEgASgJEh4KFmNvbXBhbmlvbl9pZGVudGl0eV9rZXkYAiABKAwSDwoHcGF5bG9hZBgDIAEoDBIdChVzaWduZWRfa2V5X2luZGV4X2xpc3QYBCABKAwSEQoJa2V5X2luZGV4GAUgASgNIigKE0FwcHJvdmVMaW5rUmVzcG9uc2USEQoJZGV2aWNlX2lkGAEgASgNIocCChNDb21wbGV0ZUxpbmtSZXF1ZXN0EhIKCmxpbmtfdG9rZW4YASABKAwSFAoMaWRlbnRpdHlfa2V5GAIgASgMEhcKD3JlZ2lzdHJhdGlvbl9pZBgDIAEoDRIeChZzaWduZWRfZGV2aWNlX2lkZW50aXR5GAQgASgMEg0KBW5vbmNlGAUgASgMEhEKCXNpZ25hdHVyZRgGIAEoDBIwCg5zaWduZWRfcHJlX2tleRgHIAEoCzIYLnF1aW50ZXQudjEuU2lnbmVkUHJlS2V5EiQKCHByZV9rZXlzGAggAygLMhIucXVpbnRldC52MS5QcmVLZXkSEwoLZGV2aWNlX25hbWUYCSABKAkiOgoUQ29tcGxldGVMaW5rUmVzcG9uc2USDwoHYWNjb3VudBgBIAEoCRIRCglkZXZpY2VfaWQYAiABKA0iRwoTUmVtb3ZlRGV2aWNlUmVxdWVzdBIRCglkZXZpY2VfaWQYASABKA0SHQoVc2lnbmVkX2tleV9pbmRleF9saXN0GAIgASgMIg8KDUxvZ291dFJlcXVlc3QiOQoYUHVibGlzaERldmljZUxpc3RSZXF1ZXN0Eh0KFXNpZ25lZF9rZXlfaW5kZXhfbGlzdBgBIAEoDCJ3ChBPdXRnb2luZ0VudmVsb3BlEhEKCWRldmljZV9pZBgBIAEoDRIXCg9yZWdpc3RyYXRpb25faWQYAiABKA0SJgoEdHlwZRgDIAEoDjIYLnF1aW50ZXQudjEuRW52ZWxvcGVUeXBlEg8KB2NvbnRlbnQYBCABKAwipgEKElNlbmRNZXNzYWdlUmVxdWVzdBITCgtkZXN0aW5hdGlvbhgBIAEoCRIvCgllbnZlbG9wZXMYAiADKAsyHC5xdWludGV0LnYxLk91dGdvaW5nRW52ZWxvcGUSEQoJdGltZXN0YW1wGAMgASgEEhcKD3JlZnVzZWRfZGV2aWNlcxgEIAMoDRIeChZzZW5kZXJfZGV2aWNlX2lkZW50aXR5GAUgASgMIioKE1NlbmRNZXNzYWdlUmVzcG9uc2USEwoLcXVldWVkX29ubHkYASABKAgiIgoKQWNrUmVxdWVzdBIUCgxzZXJ2ZXJfZ3VpZHMYASADKAwiDQoLQWNrUmVzcG9uc2Ui0AgKCFJlc3BvbnNlEgoKAmlkGAEgASgEEiAKBWVycm9yGAIgASgLMhEucXVpbnRldC52MS5FcnJvchIyCgljaGFsbGVuZ2UYCiABKAsyHS5xdWludGV0LnYxLkNoYWxsZW5nZVJlc3BvbnNlSAASMAoIcmVnaXN0ZXIYCyABKAsyHC5xdWludGV0LnYxLlJlZ2lzdGVyUmVzcG9uc2VIABI4CgxhdXRoZW50aWNhdGUYDCABKAsyIC5xdWludGV0LnYxLkF1dGhlbnRpY2F0ZVJlc3BvbnNlSAASLAoPdXBsb2FkX3ByZV9rZXlzGBQgASgLMhEucXVpbnRldC52MS5FbXB0eUgAEkMKE2dldF9wcmVfa2V5X2J1bmRsZXMYFSABKAsyJC5xdWludGV0LnYxLkdldFByZUtleUJ1bmRsZXNSZXNwb25zZUgAEjcKDHNlbmRfbWVzc2FnZRgWIAEoCzIfLnF1aW50ZXQudjEuU2VuZE1lc3NhZ2VSZXNwb25zZUgAEiYKA2FjaxgXIAEoCzIXLnF1aW50ZXQudjEuQWNrUmVzcG9uc2VIABI1CgtnZXRfZGV2aWNlcxgYIAEoCzIeLnF1aW50ZXQudjEuR2V0RGV2aWNlc1Jlc3BvbnNlSAASOgoOcHJlX2tleV9zdGF0dXMYGSABKAsyIC5xdWludGV0LnYxLlByZUtleVN0YXR1c1Jlc3BvbnNlSAASMQoJb3Blbl9saW5rGA0gASgLMhwucXVpbnRldC52MS5PcGVuTGlua1Jlc3BvbnNlSAASOQoNY29tcGxldGVfbGluaxgOIAEoCzIgLnF1aW50ZXQudjEuQ29tcGxldGVMaW5rUmVzcG9uc2VIABI3CgxhcHByb3ZlX2xpbmsYGiABKAsyHy5xdWludGV0LnYxLkFwcHJvdmVMaW5rUmVzcG9uc2VIABIqCg1yZW1vdmVfZGV2aWNlGBsgASgLMhEucXVpbnRldC52MS5FbXB0eUgAEiMKBmxvZ291dBgcIAEoCzIRLnF1aW50ZXQudjEuRW1wdHlIABIwChNwdWJsaXNoX2RldmljZV9saXN0GB0gASgLMhEucXVpbnRldC52MS5FbXB0eUgAEikKDGNyZWF0ZV9ncm91cBgeIAEoCzIRLnF1aW50ZXQudjEuRW1wdHlIABIpCgx1cGRhdGVfZ3JvdXAYHyABKAsyES5xdWludGV0LnYxLkVtcHR5SAASMQoJZ2V0X2dyb3VwGCAgASgLMhwucXVpbnRldC52MS5HZXRHcm91cFJlc3BvbnNlSAASNQoLbGlzdF9ncm91cHMYISABKAsyHi5xdWludGV0LnYxLkxpc3RHcm91cHNSZXNwb25zZUgAEj0KEnNlbmRfZ3JvdXBfbWVzc2FnZRgiIAEoCzIfLnF1aW50ZXQudjEuU2VuZE1lc3NhZ2VSZXNwb25zZUgAQgYKBGJvZHkiBwoFRW1wdHkixAEKBUVycm9yEgwKBGNvZGUYASABKAkSDwoHbWVzc2FnZRgCIAEoCRIXCg9taXNzaW5nX2RldmljZXMYAyADKA0SFQoNZXh0cmFfZGV2aWNlcxgEIAMoDRIVCg1zdGFsZV9kZXZpY2VzGAUgAygNEhYKDnJldHJ5X2FmdGVyX21zGAYgASgNEj0KEmFjY291bnRfbWlzbWF0Y2hlcxgHIAMoCzIhLnF1aW50ZXQudjEuQWNjb3VudERldmljZU1pc21hdGNoIm8KFUFjY291bnREZXZpY2VNaXNtYXRjaBIPCgdhY2NvdW50GAEgASgJEhcKD21pc3NpbmdfZGV2aWNlcxgCIAMoDRIVCg1leHRyYV9kZXZpY2VzGAMgAygNEhUKDXN0YWxlX2RldmljZXMYBCADKA0i7AIKBFB1c2gSKAoIZW52ZWxvcGUYASABKAsyFC5xdWludGV0LnYxLkVudmVsb3BlSAASMQoNcXVldWVfZHJhaW5lZBgCIAEoCzIYLnF1aW50ZXQudjEuUXVldWVEcmFpbmVkSAASLgoMcHJlX2tleXNfbG93GAMgASgLMhYucXVpbnRldC52MS5QcmVLZXlzTG93SAASMQoNbGlua19hcHByb3ZlZBgEIAEoCzIYLnF1aW50ZXQudjEuTGlua0FwcHJvdmVkSAASPAoTZGV2aWNlX2xpc3RfY2hhbmdlZBgFIAEoCzIdLnF1aW50ZXQudjEuRGV2aWNlTGlzdENoYW5nZWRIABIrCgpsb2dnZWRfb3V0GAYgASgLMhUucXVpbnRldC52MS5Mb2dnZWRPdXRIABIxCg1ncm91cF9jaGFuZ2VkGAcgASgLMhgucXVpbnRldC52MS5Hcm91cENoYW5nZWRIAEIGCgRraW5kIiAKDEdyb3VwQ2hhbmdlZBIQCghncm91cF9pZBgBIAEoDCJqCgxMaW5rQXBwcm92ZWQSDwoHYWNjb3VudBgBIAEoCRIRCglkZXZpY2VfaWQYAiABKA0SDwoHcGF5bG9hZBgDIAEoDBISCgpsaW5rX3Rva2VuGAQgASgMEhEKCWtleV9pbmRleBgFIAEoDSIkChFEZXZpY2VMaXN0Q2hhbmdlZBIPCgdhY2NvdW50GAEgASgJIhsKCUxvZ2dlZE91dBIOCgZyZWFzb24YASABKAki+gEKCEVudmVsb3BlEhMKC3NlcnZlcl9ndWlkGAEgASgMEg4KBnNvdXJjZRgCIAEoCRIVCg1zb3VyY2VfZGV2aWNlGAMgASgNEhoKEmRlc3RpbmF0aW9uX2RldmljZRgEIAEoDRImCgR0eXBlGAUgASgOMhgucXVpbnRldC52MS5FbnZlbG9wZVR5cGUSDwoHY29udGVudBgGIAEoDBIRCgl0aW1lc3RhbXAYByABKAQSGAoQc2VydmVyX3RpbWVzdGFtcBgIIAEoBBIeChZzb3VyY2VfZGV2aWNlX2lkZW50aXR5GAkgASgMEhAKCGdyb3VwX2lkGAogASgMIkMKEkNyZWF0ZUdyb3VwUmVxdWVzdBItCgZjaGFuZ2UYASABKAsyHS5xdWludGV0LnYxLlNpZ25lZEdyb3VwQ2hhbmdlIkMKElVwZGF0ZUdyb3VwUmVxdWVzdBItCgZjaGFuZ2UYASABKAsyHS5xdWludGV0LnYxLlNpZ25lZEdyb3VwQ2hhbmdlIiMKD0dldEdyb3VwUmVxdWVzdBIQCghncm91cF9pZBgBIAEoDCJCChBHZXRHcm91cFJlc3BvbnNlEi4KB2NoYW5nZXMYASADKAsyHS5xdWludGV0LnYxLlNpZ25lZEdyb3VwQ2hhbmdlIhMKEUxpc3RHcm91cHNSZXF1ZXN0IicKEkxpc3RHcm91cHNSZXNwb25zZRIRCglncm91cF9pZHMYASADKAwiTwoOR3JvdXBSZWNpcGllbnQSDwoHYWNjb3VudBgBIAEoCRISCgpkZXZpY2VfaWRzGAIgAygNEhgKEHJlZ2lzdHJhdGlvbl9pZHMYAyADKA0i5gEKF1NlbmRHcm91cE1lc3NhZ2VSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgMEhIKCmNpcGhlcnRleHQYAiABKAwSLgoKcmVjaXBpZW50cxgDIAMoCzIaLnF1aW50ZXQudjEuR3JvdXBSZWNpcGllbnQSNQoNZGlzdHJpYnV0aW9ucxgEIAMoCzIeLnF1aW50ZXQudjEuU2VuZE1lc3NhZ2VSZXF1ZXN0EhEKCXRpbWVzdGFtcBgFIAEoBBIrCgdyZWZ1c2VkGAYgAygLMhoucXVpbnRldC52MS5Hcm91cFJlY2lwaWVudCIOCgxRdWV1ZURyYWluZWQiKAoKUHJlS2V5c0xvdxIaChJwcmVfa2V5c19yZW1haW5pbmcYASABKA0qnAEKDEVudmVsb3BlVHlwZRIdChlFTlZFTE9QRV9UWVBFX1VOU1BFQ0lGSUVEEAASGAoURU5WRUxPUEVfVFlQRV9TSUdOQUwQARIYChRFTlZFTE9QRV9UWVBFX1BSRUtFWRACEhwKGEVOVkVMT1BFX1RZUEVfU0VOREVSX0tFWRADEhsKF0VOVkVMT1BFX1RZUEVfUExBSU5URVhUEARiBnByb3RvMw", [file_quintet_v1_groups]);
 
 /**
  * @generated from message quintet.v1.Frame
@@ -174,6 +176,38 @@ export type Request = Message<"quintet.v1.Request"> & {
      */
     value: PublishDeviceListRequest;
     case: "publishDeviceList";
+  } | {
+    /**
+     * Groups.
+     *
+     * @generated from field: quintet.v1.CreateGroupRequest create_group = 30;
+     */
+    value: CreateGroupRequest;
+    case: "createGroup";
+  } | {
+    /**
+     * @generated from field: quintet.v1.UpdateGroupRequest update_group = 31;
+     */
+    value: UpdateGroupRequest;
+    case: "updateGroup";
+  } | {
+    /**
+     * @generated from field: quintet.v1.GetGroupRequest get_group = 32;
+     */
+    value: GetGroupRequest;
+    case: "getGroup";
+  } | {
+    /**
+     * @generated from field: quintet.v1.ListGroupsRequest list_groups = 33;
+     */
+    value: ListGroupsRequest;
+    case: "listGroups";
+  } | {
+    /**
+     * @generated from field: quintet.v1.SendGroupMessageRequest send_group_message = 34;
+     */
+    value: SendGroupMessageRequest;
+    case: "sendGroupMessage";
   } | { case: undefined; value?: undefined };
 };
 
@@ -1189,6 +1223,36 @@ export type Response = Message<"quintet.v1.Response"> & {
      */
     value: Empty;
     case: "publishDeviceList";
+  } | {
+    /**
+     * @generated from field: quintet.v1.Empty create_group = 30;
+     */
+    value: Empty;
+    case: "createGroup";
+  } | {
+    /**
+     * @generated from field: quintet.v1.Empty update_group = 31;
+     */
+    value: Empty;
+    case: "updateGroup";
+  } | {
+    /**
+     * @generated from field: quintet.v1.GetGroupResponse get_group = 32;
+     */
+    value: GetGroupResponse;
+    case: "getGroup";
+  } | {
+    /**
+     * @generated from field: quintet.v1.ListGroupsResponse list_groups = 33;
+     */
+    value: ListGroupsResponse;
+    case: "listGroups";
+  } | {
+    /**
+     * @generated from field: quintet.v1.SendMessageResponse send_group_message = 34;
+     */
+    value: SendMessageResponse;
+    case: "sendGroupMessage";
   } | { case: undefined; value?: undefined };
 };
 
@@ -1256,6 +1320,13 @@ export type Error = Message<"quintet.v1.Error"> & {
    * @generated from field: uint32 retry_after_ms = 6;
    */
   retryAfterMs: number;
+
+  /**
+   * With mismatched-devices / stale-devices on a group send: per account.
+   *
+   * @generated from field: repeated quintet.v1.AccountDeviceMismatch account_mismatches = 7;
+   */
+  accountMismatches: AccountDeviceMismatch[];
 };
 
 /**
@@ -1264,6 +1335,38 @@ export type Error = Message<"quintet.v1.Error"> & {
  */
 export const ErrorSchema: GenMessage<Error> = /*@__PURE__*/
   messageDesc(file_quintet_v1_transport, 35);
+
+/**
+ * @generated from message quintet.v1.AccountDeviceMismatch
+ */
+export type AccountDeviceMismatch = Message<"quintet.v1.AccountDeviceMismatch"> & {
+  /**
+   * @generated from field: string account = 1;
+   */
+  account: string;
+
+  /**
+   * @generated from field: repeated uint32 missing_devices = 2;
+   */
+  missingDevices: number[];
+
+  /**
+   * @generated from field: repeated uint32 extra_devices = 3;
+   */
+  extraDevices: number[];
+
+  /**
+   * @generated from field: repeated uint32 stale_devices = 4;
+   */
+  staleDevices: number[];
+};
+
+/**
+ * Describes the message quintet.v1.AccountDeviceMismatch.
+ * Use `create(AccountDeviceMismatchSchema)` to create a new message.
+ */
+export const AccountDeviceMismatchSchema: GenMessage<AccountDeviceMismatch> = /*@__PURE__*/
+  messageDesc(file_quintet_v1_transport, 36);
 
 /**
  * @generated from message quintet.v1.Push
@@ -1322,6 +1425,15 @@ export type Push = Message<"quintet.v1.Push"> & {
      */
     value: LoggedOut;
     case: "loggedOut";
+  } | {
+    /**
+     * A group this device's account belongs to (or just left) changed:
+     * fetch and verify its change chain.
+     *
+     * @generated from field: quintet.v1.GroupChanged group_changed = 7;
+     */
+    value: GroupChanged;
+    case: "groupChanged";
   } | { case: undefined; value?: undefined };
 };
 
@@ -1330,7 +1442,24 @@ export type Push = Message<"quintet.v1.Push"> & {
  * Use `create(PushSchema)` to create a new message.
  */
 export const PushSchema: GenMessage<Push> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 36);
+  messageDesc(file_quintet_v1_transport, 37);
+
+/**
+ * @generated from message quintet.v1.GroupChanged
+ */
+export type GroupChanged = Message<"quintet.v1.GroupChanged"> & {
+  /**
+   * @generated from field: bytes group_id = 1;
+   */
+  groupId: Uint8Array;
+};
+
+/**
+ * Describes the message quintet.v1.GroupChanged.
+ * Use `create(GroupChangedSchema)` to create a new message.
+ */
+export const GroupChangedSchema: GenMessage<GroupChanged> = /*@__PURE__*/
+  messageDesc(file_quintet_v1_transport, 38);
 
 /**
  * @generated from message quintet.v1.LinkApproved
@@ -1369,7 +1498,7 @@ export type LinkApproved = Message<"quintet.v1.LinkApproved"> & {
  * Use `create(LinkApprovedSchema)` to create a new message.
  */
 export const LinkApprovedSchema: GenMessage<LinkApproved> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 37);
+  messageDesc(file_quintet_v1_transport, 39);
 
 /**
  * @generated from message quintet.v1.DeviceListChanged
@@ -1386,7 +1515,7 @@ export type DeviceListChanged = Message<"quintet.v1.DeviceListChanged"> & {
  * Use `create(DeviceListChangedSchema)` to create a new message.
  */
 export const DeviceListChangedSchema: GenMessage<DeviceListChanged> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 38);
+  messageDesc(file_quintet_v1_transport, 40);
 
 /**
  * @generated from message quintet.v1.LoggedOut
@@ -1405,7 +1534,7 @@ export type LoggedOut = Message<"quintet.v1.LoggedOut"> & {
  * Use `create(LoggedOutSchema)` to create a new message.
  */
 export const LoggedOutSchema: GenMessage<LoggedOut> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 39);
+  messageDesc(file_quintet_v1_transport, 41);
 
 /**
  * @generated from message quintet.v1.Envelope
@@ -1463,6 +1592,13 @@ export type Envelope = Message<"quintet.v1.Envelope"> & {
    * @generated from field: bytes source_device_identity = 9;
    */
   sourceDeviceIdentity: Uint8Array;
+
+  /**
+   * SENDER_KEY envelopes: the group the ciphertext belongs to.
+   *
+   * @generated from field: bytes group_id = 10;
+   */
+  groupId: Uint8Array;
 };
 
 /**
@@ -1470,7 +1606,199 @@ export type Envelope = Message<"quintet.v1.Envelope"> & {
  * Use `create(EnvelopeSchema)` to create a new message.
  */
 export const EnvelopeSchema: GenMessage<Envelope> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 40);
+  messageDesc(file_quintet_v1_transport, 42);
+
+/**
+ * Stores the first change (ACTION_CREATE, version 0) of a new group. The
+ * server checks the signature by the author device's identity key (clients
+ * check everything again) and that the group id is new.
+ *
+ * @generated from message quintet.v1.CreateGroupRequest
+ */
+export type CreateGroupRequest = Message<"quintet.v1.CreateGroupRequest"> & {
+  /**
+   * @generated from field: quintet.v1.SignedGroupChange change = 1;
+   */
+  change?: SignedGroupChange | undefined;
+};
+
+/**
+ * Describes the message quintet.v1.CreateGroupRequest.
+ * Use `create(CreateGroupRequestSchema)` to create a new message.
+ */
+export const CreateGroupRequestSchema: GenMessage<CreateGroupRequest> = /*@__PURE__*/
+  messageDesc(file_quintet_v1_transport, 43);
+
+/**
+ * Appends a change: version = current + 1, previous_hash = hash of the
+ * current head; the author must be an admin (add/remove) or the leaving
+ * member (leave). Members (old and new) get GroupChanged.
+ *
+ * @generated from message quintet.v1.UpdateGroupRequest
+ */
+export type UpdateGroupRequest = Message<"quintet.v1.UpdateGroupRequest"> & {
+  /**
+   * @generated from field: quintet.v1.SignedGroupChange change = 1;
+   */
+  change?: SignedGroupChange | undefined;
+};
+
+/**
+ * Describes the message quintet.v1.UpdateGroupRequest.
+ * Use `create(UpdateGroupRequestSchema)` to create a new message.
+ */
+export const UpdateGroupRequestSchema: GenMessage<UpdateGroupRequest> = /*@__PURE__*/
+  messageDesc(file_quintet_v1_transport, 44);
+
+/**
+ * @generated from message quintet.v1.GetGroupRequest
+ */
+export type GetGroupRequest = Message<"quintet.v1.GetGroupRequest"> & {
+  /**
+   * @generated from field: bytes group_id = 1;
+   */
+  groupId: Uint8Array;
+};
+
+/**
+ * Describes the message quintet.v1.GetGroupRequest.
+ * Use `create(GetGroupRequestSchema)` to create a new message.
+ */
+export const GetGroupRequestSchema: GenMessage<GetGroupRequest> = /*@__PURE__*/
+  messageDesc(file_quintet_v1_transport, 45);
+
+/**
+ * The whole chain, oldest first. Only members (and a member that was just
+ * removed, for its last change) may read it.
+ *
+ * @generated from message quintet.v1.GetGroupResponse
+ */
+export type GetGroupResponse = Message<"quintet.v1.GetGroupResponse"> & {
+  /**
+   * @generated from field: repeated quintet.v1.SignedGroupChange changes = 1;
+   */
+  changes: SignedGroupChange[];
+};
+
+/**
+ * Describes the message quintet.v1.GetGroupResponse.
+ * Use `create(GetGroupResponseSchema)` to create a new message.
+ */
+export const GetGroupResponseSchema: GenMessage<GetGroupResponse> = /*@__PURE__*/
+  messageDesc(file_quintet_v1_transport, 46);
+
+/**
+ * @generated from message quintet.v1.ListGroupsRequest
+ */
+export type ListGroupsRequest = Message<"quintet.v1.ListGroupsRequest"> & {
+};
+
+/**
+ * Describes the message quintet.v1.ListGroupsRequest.
+ * Use `create(ListGroupsRequestSchema)` to create a new message.
+ */
+export const ListGroupsRequestSchema: GenMessage<ListGroupsRequest> = /*@__PURE__*/
+  messageDesc(file_quintet_v1_transport, 47);
+
+/**
+ * @generated from message quintet.v1.ListGroupsResponse
+ */
+export type ListGroupsResponse = Message<"quintet.v1.ListGroupsResponse"> & {
+  /**
+   * @generated from field: repeated bytes group_ids = 1;
+   */
+  groupIds: Uint8Array[];
+};
+
+/**
+ * Describes the message quintet.v1.ListGroupsResponse.
+ * Use `create(ListGroupsResponseSchema)` to create a new message.
+ */
+export const ListGroupsResponseSchema: GenMessage<ListGroupsResponse> = /*@__PURE__*/
+  messageDesc(file_quintet_v1_transport, 48);
+
+/**
+ * The devices of one account that receive the group ciphertext.
+ *
+ * @generated from message quintet.v1.GroupRecipient
+ */
+export type GroupRecipient = Message<"quintet.v1.GroupRecipient"> & {
+  /**
+   * @generated from field: string account = 1;
+   */
+  account: string;
+
+  /**
+   * @generated from field: repeated uint32 device_ids = 2;
+   */
+  deviceIds: number[];
+
+  /**
+   * parallel to device_ids
+   *
+   * @generated from field: repeated uint32 registration_ids = 3;
+   */
+  registrationIds: number[];
+};
+
+/**
+ * Describes the message quintet.v1.GroupRecipient.
+ * Use `create(GroupRecipientSchema)` to create a new message.
+ */
+export const GroupRecipientSchema: GenMessage<GroupRecipient> = /*@__PURE__*/
+  messageDesc(file_quintet_v1_transport, 49);
+
+/**
+ * One group message: `ciphertext` (a SenderKeyMessage) is stored once per
+ * recipient device by the server (server fanout). `distributions` are
+ * pairwise sends (SenderKeyDistributionMessage inside Content) queued before
+ * the ciphertext, for devices that do not hold the sender's current key. The
+ * recipients plus `refused` must equal every current device of every member
+ * (minus the sending device), else mismatched-devices with per-account ids.
+ *
+ * @generated from message quintet.v1.SendGroupMessageRequest
+ */
+export type SendGroupMessageRequest = Message<"quintet.v1.SendGroupMessageRequest"> & {
+  /**
+   * @generated from field: bytes group_id = 1;
+   */
+  groupId: Uint8Array;
+
+  /**
+   * @generated from field: bytes ciphertext = 2;
+   */
+  ciphertext: Uint8Array;
+
+  /**
+   * @generated from field: repeated quintet.v1.GroupRecipient recipients = 3;
+   */
+  recipients: GroupRecipient[];
+
+  /**
+   * @generated from field: repeated quintet.v1.SendMessageRequest distributions = 4;
+   */
+  distributions: SendMessageRequest[];
+
+  /**
+   * @generated from field: uint64 timestamp = 5;
+   */
+  timestamp: bigint;
+
+  /**
+   * Devices the sender deliberately leaves out (failed ADV, or a member the
+   * verified chain does not contain); they get nothing.
+   *
+   * @generated from field: repeated quintet.v1.GroupRecipient refused = 6;
+   */
+  refused: GroupRecipient[];
+};
+
+/**
+ * Describes the message quintet.v1.SendGroupMessageRequest.
+ * Use `create(SendGroupMessageRequestSchema)` to create a new message.
+ */
+export const SendGroupMessageRequestSchema: GenMessage<SendGroupMessageRequest> = /*@__PURE__*/
+  messageDesc(file_quintet_v1_transport, 50);
 
 /**
  * @generated from message quintet.v1.QueueDrained
@@ -1483,7 +1811,7 @@ export type QueueDrained = Message<"quintet.v1.QueueDrained"> & {
  * Use `create(QueueDrainedSchema)` to create a new message.
  */
 export const QueueDrainedSchema: GenMessage<QueueDrained> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 41);
+  messageDesc(file_quintet_v1_transport, 51);
 
 /**
  * @generated from message quintet.v1.PreKeysLow
@@ -1500,7 +1828,7 @@ export type PreKeysLow = Message<"quintet.v1.PreKeysLow"> & {
  * Use `create(PreKeysLowSchema)` to create a new message.
  */
 export const PreKeysLowSchema: GenMessage<PreKeysLow> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 42);
+  messageDesc(file_quintet_v1_transport, 52);
 
 /**
  * Envelope type: which protocol message `content` holds.
