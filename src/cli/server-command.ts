@@ -48,6 +48,7 @@ export interface ServerCommandOptions {
   /** A directory, or `false` with `--no-web`; undefined means the built-in app. */
   readonly web?: string | false;
   readonly maxCompanions?: number;
+  readonly maxGroupMembers?: number;
   readonly primaryInactiveDays?: number;
   readonly companionInactiveDays?: number;
   readonly allowReregistration?: boolean;
@@ -72,6 +73,7 @@ export function serverOptionsFromCli(options: ServerCommandOptions): StartServer
   if (options.maxEnvelopes !== undefined) limits.maxEnvelopesPerRequest = options.maxEnvelopes;
   if (options.maxFrameBytes !== undefined) limits.maxFrameBytes = options.maxFrameBytes;
   if (options.maxCompanions !== undefined) limits.maxCompanions = options.maxCompanions;
+  if (options.maxGroupMembers !== undefined) limits.maxGroupMembers = options.maxGroupMembers;
   if (options.primaryInactiveDays !== undefined) {
     limits.primaryInactiveMs = Math.round(options.primaryInactiveDays * DAY_MS);
   }
@@ -141,6 +143,7 @@ export function addServerCommand(program: Command): Command {
     .option('--max-envelopes <n>', 'most envelopes in one send', positiveInt)
     .option('--max-frame-bytes <n>', 'largest WebSocket message', positiveInt)
     .option('--max-companions <n>', 'companion devices per account (default 4)', positiveInt)
+    .option('--max-group-members <n>', 'members per group (default 1024)', positiveInt)
     .option(
       '--primary-inactive-days <days>',
       'log companions out when their primary has been away this long (default 14)',

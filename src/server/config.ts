@@ -6,6 +6,7 @@ import {
   DEFAULT_MAX_ENVELOPE_BYTES,
   DEFAULT_MAX_ENVELOPES_PER_REQUEST,
   DEFAULT_MAX_FRAME_BYTES,
+  DEFAULT_MAX_GROUP_MEMBERS,
   DEFAULT_MAX_PRE_KEYS_PER_UPLOAD,
   DEFAULT_MAX_PRE_KEYS_STORED,
   DEFAULT_PRE_KEY_LOW_THRESHOLD,
@@ -46,6 +47,12 @@ export interface ServerLimits {
   readonly primaryInactiveMs: number;
   /** A companion that has not connected for this long is removed. */
   readonly companionInactiveMs: number;
+  /**
+   * Members per group (WhatsApp: 1024). A group send may then name up to
+   * `maxGroupMembers × (maxCompanions + 1)` recipient devices and carry as
+   * many distribution envelopes.
+   */
+  readonly maxGroupMembers: number;
 }
 
 /** The defaults, chosen to match WhatsApp/Signal practice where one exists. */
@@ -68,4 +75,5 @@ export const DEFAULT_LIMITS: ServerLimits = {
   linkCompleteTtlMs: 5 * 60_000,
   primaryInactiveMs: 14 * DAY_MS,
   companionInactiveMs: 30 * DAY_MS,
+  maxGroupMembers: DEFAULT_MAX_GROUP_MEMBERS,
 };

@@ -30,6 +30,7 @@ function genericEnvelopePush(envelope: QueuedEnvelope): Uint8Array {
         ...(envelope.sourceDeviceIdentity === undefined
           ? {}
           : { sourceDeviceIdentity: envelope.sourceDeviceIdentity }),
+        ...(envelope.groupId === undefined ? {} : { groupId: envelope.groupId }),
       }),
     }),
   );

@@ -140,6 +140,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     preKeys: opened.preKeys,
     queue: opened.queue,
     subscribers: opened.subscribers,
+    groups: opened.groups,
     close: () => opened.close(),
   };
   const metrics = new ServerMetrics();

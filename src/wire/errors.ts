@@ -42,6 +42,13 @@
  * - `invalid-device-list` — a signed key-index list that does not parse, is not signed by the account key, or does not match the change.
  * - `device-list-rollback` — a signed key-index list that is not newer than the one stored.
  * - `device-removed` — the device was removed (remote logout, self logout, inactivity, account reset); the message names the reason.
+ * - `unknown-group` — no group with that id.
+ * - `group-exists` — a create names a group id that is already taken.
+ * - `not-group-member` — the caller's account is not a member of the group (read, send, change).
+ * - `not-group-admin` — only an admin may add or remove members.
+ * - `invalid-group-change` — a group change that does not parse or does not fit the action (members, target, author, version 0 on create).
+ * - `group-version-conflict` — an update whose version or previous hash is not the current head's: refetch the chain and retry.
+ * - `group-too-large` — the membership would exceed the server's `maxGroupMembers`.
  */
 export type ServerErrorCode =
   | 'unauthenticated'
@@ -73,7 +80,14 @@ export type ServerErrorCode =
   | 'too-many-devices'
   | 'invalid-device-list'
   | 'device-list-rollback'
-  | 'device-removed';
+  | 'device-removed'
+  | 'unknown-group'
+  | 'group-exists'
+  | 'not-group-member'
+  | 'not-group-admin'
+  | 'invalid-group-change'
+  | 'group-version-conflict'
+  | 'group-too-large';
 
 /** All server error codes, for validation and for pre-registering metrics. */
 export const SERVER_ERROR_CODES: readonly ServerErrorCode[] = [
@@ -107,6 +121,13 @@ export const SERVER_ERROR_CODES: readonly ServerErrorCode[] = [
   'invalid-device-list',
   'device-list-rollback',
   'device-removed',
+  'unknown-group',
+  'group-exists',
+  'not-group-member',
+  'not-group-admin',
+  'invalid-group-change',
+  'group-version-conflict',
+  'group-too-large',
 ];
 
 const CODE_SET: ReadonlySet<string> = new Set(SERVER_ERROR_CODES);

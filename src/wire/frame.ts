@@ -67,6 +67,16 @@ export interface ErrorDetails {
   readonly extraDevices?: readonly number[];
   readonly staleDevices?: readonly number[];
   readonly retryAfterMs?: number;
+  /** Group sends: the mismatch of each account that has one. */
+  readonly accountMismatches?: readonly AccountMismatchDetails[];
+}
+
+/** One account's device mismatch in a group send's error. */
+export interface AccountMismatchDetails {
+  readonly account: string;
+  readonly missingDevices?: readonly number[];
+  readonly extraDevices?: readonly number[];
+  readonly staleDevices?: readonly number[];
 }
 
 /** Builds the `Error` message of a failed request. */
@@ -82,6 +92,12 @@ export function errorMessage(
     extraDevices: [...(details.extraDevices ?? [])],
     staleDevices: [...(details.staleDevices ?? [])],
     retryAfterMs: details.retryAfterMs ?? 0,
+    accountMismatches: (details.accountMismatches ?? []).map((m) => ({
+      account: m.account,
+      missingDevices: [...(m.missingDevices ?? [])],
+      extraDevices: [...(m.extraDevices ?? [])],
+      staleDevices: [...(m.staleDevices ?? [])],
+    })),
   });
 }
 

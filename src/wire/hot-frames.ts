@@ -307,6 +307,8 @@ export interface EnvelopeFields {
   readonly timestamp: number;
   readonly serverTimestamp: number;
   readonly sourceDeviceIdentity?: Uint8Array;
+  /** SENDER_KEY envelopes: the group (field 10). */
+  readonly groupId?: Uint8Array;
 }
 
 function bytesField(length: number): number {
@@ -337,6 +339,7 @@ export function envelopePushBytes(e: EnvelopeFields): Uint8Array | undefined {
   }
   const source = utf8.encode(e.source);
   const identity = e.sourceDeviceIdentity ?? EMPTY;
+  const groupId = e.groupId ?? EMPTY;
   const envelopeLength =
     bytesField(e.guid.length) +
     bytesField(source.length) +
@@ -346,7 +349,8 @@ export function envelopePushBytes(e: EnvelopeFields): Uint8Array | undefined {
     bytesField(e.content.length) +
     varintField(timestamp) +
     varintField(serverTimestamp) +
-    bytesField(identity.length);
+    bytesField(identity.length) +
+    bytesField(groupId.length);
   const pushLength = 1 + varintSize(envelopeLength) + envelopeLength;
   const out = new Uint8Array(1 + varintSize(pushLength) + pushLength);
   const w = new Writer(out);
@@ -364,6 +368,7 @@ export function envelopePushBytes(e: EnvelopeFields): Uint8Array | undefined {
   w.varintField(0x38, timestamp);
   w.varintField(0x40, serverTimestamp);
   w.bytesField(0x4a, identity);
+  w.bytesField(0x52, groupId);
   return out;
 }
 

@@ -20,6 +20,25 @@ export const DEFAULT_MAX_ENVELOPES_PER_REQUEST = 64;
  */
 export const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024;
 
+/** Default most members of one group (WhatsApp's limit). */
+export const DEFAULT_MAX_GROUP_MEMBERS = 1024;
+
+/**
+ * Group sends and the frame limit: a `SendGroupMessageRequest` carries the
+ * recipient list (~10 bytes per device: ~50 KiB for 1024 × 5 devices), one
+ * ciphertext, and on a first send one pairwise distribution envelope per
+ * device that lacks the sender key. Over established sessions those are
+ * ~200–300 bytes each (~1.5 MiB for 5,120), well inside
+ * `DEFAULT_MAX_FRAME_BYTES`; session-starting PREKEY envelopes (with PQXDH's
+ * Kyber ciphertext, ~1.7 KiB) are not. A client whose request would exceed
+ * the frame limit splits it: it sends the distributions in
+ * `SendGroupMessageRequest`s with an empty `ciphertext` (same recipient
+ * rules; they queue only the distributions), waits for each answer, and then
+ * sends the ciphertext. Queues are ordered by commit, so every distribution
+ * still precedes the message. Aim for this many bytes per chunk.
+ */
+export const GROUP_SEND_CHUNK_BYTES = 2 * 1024 * 1024;
+
 /** Default most one-time prekeys in one upload. */
 export const DEFAULT_MAX_PRE_KEYS_PER_UPLOAD = 100;
 

@@ -1,20 +1,26 @@
 /**
  * The signed-in app: sidebar plus one pane (a conversation, the new-chat
- * form, or a safety number). It holds the UI state, listens to the
- * connection's events, and re-renders from the store — the store, not the
- * events, is the source of truth, so a reload shows exactly the same thing.
+ * form, a safety number, or the devices). It holds the UI state, listens to
+ * the connection's events, and re-renders from the store — the store, not
+ * the events, is the source of truth, so a reload shows exactly the same
+ * thing. When the server says this device was removed, it stops and hands
+ * over to `onLoggedOut`, which wipes the profile.
  */
+import { LOGOUT_REASONS } from '../../src/client/core/device-admin.js';
 import { ClientError } from '../../src/client/core/errors.js';
 import type { ClientEvent } from '../../src/client/core/events.js';
 import type { DeviceStore } from '../../src/client/core/store/device-store.js';
-import type { LocalAccount } from '../../src/client/core/store/records.js';
+import { isPrimaryAccount, type LocalAccount } from '../../src/client/core/store/records.js';
 import { isValidAccountName } from '../../src/wire/account-name.js';
 import { listChats, readMark, setReadMark, unreadOf } from './chats.js';
 import { Connection, type ConnectionStatus } from './connection.js';
+import { DeviceActions } from './device-actions.js';
 import { h, replaceChildren } from './dom.js';
 import type { Notices } from './notices.js';
+import { eventNotice, removalReason } from './trust-notices.js';
 import { chatList } from './ui/chat-list.js';
 import { ConversationView } from './ui/conversation.js';
+import { DevicesView } from './ui/devices.js';
 import { newChatPane } from './ui/new-chat.js';
 import { safetyNumberPane } from './ui/safety-number.js';
 
@@ -23,7 +29,8 @@ type Pane =
   | { readonly kind: 'empty' }
   | { readonly kind: 'chat'; readonly chat: string }
   | { readonly kind: 'new-chat' }
-  | { readonly kind: 'safety'; readonly chat: string; readonly digits: string };
+  | { readonly kind: 'safety'; readonly chat: string; readonly digits: string }
+  | { readonly kind: 'devices' };
 
 /** The app of a registered device. */
 export class App {
@@ -39,6 +46,12 @@ export class App {
   #rendering: Promise<void> | undefined;
   #renderAgain = false;
   #lastFailure = '';
+  #devicesView: DevicesView | undefined;
+  readonly #devices: DeviceActions;
+  /** Notices already shown (a refused device is reported once, not on every send). */
+  readonly #shownNotices = new Set<string>();
+  /** Set once the device was removed: nothing may touch the store any more. */
+  #gone = false;
 
   constructor(
     root: HTMLElement,
@@ -46,22 +59,33 @@ export class App {
     private readonly account: LocalAccount,
     serverUrl: string,
     private readonly notices: Notices,
+    /** The device was removed from its account (the server's reason word); wipe and say so. */
+    private readonly onLoggedOut: (reason: string) => Promise<void>,
   ) {
     this.#root = root;
     this.#connection = new Connection(store, serverUrl, {
       onStatus: (status) => {
         this.#status = status;
-        if (status === 'online') this.#lastFailure = '';
+        if (status === 'online') {
+          this.#lastFailure = '';
+          if (this.#devicesView !== undefined) this.#loadDevices();
+        }
         this.refresh();
       },
       onEvent: (event) => this.#onEvent(event),
       onFailure: (error) => {
+        // A removed device is refused at login: that is a logout, not a retry.
+        if (ClientError.isServer(error, 'device-removed')) {
+          this.#loggedOut(removalReason(error.serverMessage, Object.keys(LOGOUT_REASONS)));
+          return;
+        }
         // One notice per kind of failure, not one per retry.
         const code = ClientError.is(error) ? error.code : 'unknown';
         if (code !== this.#lastFailure) notices.error(error);
         this.#lastFailure = code;
       },
     });
+    this.#devices = new DeviceActions(store, () => this.#connection.api);
     document.addEventListener('visibilitychange', () => this.refresh());
   }
 
@@ -75,12 +99,16 @@ export class App {
 
   /** Re-renders from the store; calls during a render coalesce into one more. */
   refresh(): void {
+    if (this.#gone) return;
     if (this.#rendering !== undefined) {
       this.#renderAgain = true;
       return;
     }
     this.#rendering = this.#render()
-      .catch((error: unknown) => this.notices.error(error))
+      .catch((error: unknown) => {
+        // After a logout the store is being deleted under a render: expected, not news.
+        if (!this.#gone) this.notices.error(error);
+      })
       .finally(() => {
         this.#rendering = undefined;
         if (this.#renderAgain) {
@@ -91,6 +119,11 @@ export class App {
   }
 
   #onEvent(event: ClientEvent): void {
+    const notice = eventNotice(event, this.account.account);
+    if (notice !== undefined && !this.#shownNotices.has(notice.key)) {
+      this.#shownNotices.add(notice.key);
+      this.notices.show(notice.kind, notice.text);
+    }
     switch (event.type) {
       case 'message':
         this.#draftChats.delete(event.message.chat);
@@ -98,7 +131,16 @@ export class App {
         return;
       case 'receipt':
       case 'queue-drained':
+      case 'read':
         this.refresh();
+        return;
+      case 'devices-changed':
+        if (event.account === this.account.account && this.#devicesView !== undefined) {
+          this.#loadDevices();
+        }
+        return;
+      case 'logged-out':
+        this.#loggedOut(event.reason);
         return;
       case 'decryption-failure':
         this.notices.show(
@@ -112,8 +154,24 @@ export class App {
       case 'retry-request':
       case 'pre-keys-uploaded':
       case 'disconnected':
+      case 'account-key-changed':
+      case 'device-refused':
+      case 'session-refused':
         return;
     }
+  }
+
+  /** Stops everything once, then lets the owner wipe the profile. */
+  #loggedOut(reason: string): void {
+    if (this.#gone) return;
+    this.#gone = true;
+    const wipe = async (): Promise<void> => {
+      await this.#connection.stop();
+      // A render may still be reading the store; let it finish before deleting it.
+      await this.#rendering;
+      await this.onLoggedOut(reason === '' ? 'removed' : reason);
+    };
+    wipe().catch((error: unknown) => this.notices.error(error));
   }
 
   async #render(): Promise<void> {
@@ -129,6 +187,8 @@ export class App {
         selected,
         onSelect: (chat) => this.#show({ kind: 'chat', chat }),
         onNewChat: () => this.#show({ kind: 'new-chat' }),
+        onDevices: () => this.#show({ kind: 'devices' }),
+        devicesOpen: this.#view.kind === 'devices',
       }),
     );
     const conversation = this.#conversation;
@@ -164,6 +224,7 @@ export class App {
   #renderPane(): void {
     const view = this.#view;
     this.#conversation = undefined;
+    this.#devicesView = undefined;
     switch (view.kind) {
       case 'empty':
         replaceChildren(
@@ -205,7 +266,61 @@ export class App {
           ),
         );
         return;
+      case 'devices':
+        this.#devicesView = new DevicesView(isPrimaryAccount(this.account), {
+          approve: (code, pin) => this.#approve(code, pin),
+          remove: (deviceId, pin) => this.#remove(deviceId, pin),
+          logoutSelf: () => this.#logoutSelf(),
+          scanFailed: (error) => this.notices.error(error),
+        });
+        replaceChildren(this.#pane, this.#devicesView.element);
+        this.#loadDevices();
+        return;
     }
+  }
+
+  /** (Re)loads the device list into the open devices pane. */
+  #loadDevices(): void {
+    const view = this.#devicesView;
+    if (view === undefined || this.#connection.api === undefined) return;
+    this.#devices.list().then(
+      (devices) => {
+        if (this.#devicesView === view) view.update(devices);
+      },
+      (error: unknown) => this.notices.error(error),
+    );
+  }
+
+  async #approve(code: string, pin: string): Promise<void> {
+    try {
+      const approved = await this.#devices.approve(code, pin);
+      this.notices.show('info', `Linked a new device (device ${approved.deviceId}).`);
+    } catch (error) {
+      this.notices.error(error);
+      throw error;
+    }
+    this.#loadDevices();
+  }
+
+  async #remove(deviceId: number, pin: string): Promise<void> {
+    try {
+      await this.#devices.remove(deviceId, pin);
+      this.notices.show('info', `Device ${deviceId} was logged out.`);
+    } catch (error) {
+      this.notices.error(error);
+      throw error;
+    }
+    this.#loadDevices();
+  }
+
+  async #logoutSelf(): Promise<void> {
+    try {
+      await this.#devices.logoutSelf();
+    } catch (error) {
+      this.notices.error(error);
+      throw error;
+    }
+    this.#loggedOut('logout');
   }
 
   async #send(chat: string, text: string): Promise<void> {

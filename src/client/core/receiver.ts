@@ -287,6 +287,7 @@ export class Receiver {
         await tx.messages.put(message);
         return { kind: 'message', message };
       }
+      case 'senderKeyDistribution':
       case undefined:
         return { kind: 'nothing' };
     }

@@ -1,16 +1,15 @@
 /**
- * The browser transport: the same contract as ws-transport.ts (one binary
- * `Frame` per WebSocket message, requests matched to responses by id,
- * pushes buffered until read) over the browser's `WebSocket`.
- *
- * It cannot share code with the Node transport: that file imports the `ws`
- * package, which must not reach the browser bundle. No automatic reconnect
- * here either; the app opens a new transport after a `disconnected` event.
+ * The browser transport: the same contract as ws-transport.ts over the
+ * browser's `WebSocket`. Request matching and the push queue are the shared
+ * pure `FrameChannel`; this file only moves bytes (the Node transport imports
+ * the `ws` package, which must not reach the browser bundle). No automatic
+ * reconnect: the app opens a new transport after a `disconnected` event.
  */
 import type { Push, Response } from '../../gen/quintet/v1/transport_pb.js';
-import { decodeFrame, encodeFrame, requestFrame, type RequestBody } from '../../wire/frame.js';
-import { WEBSOCKET_PATH } from '../../wire/limits.js';
+import type { RequestBody } from '../../wire/frame.js';
 import { ClientError } from '../core/errors.js';
+import { FrameChannel } from '../core/frame-channel.js';
+import { websocketUrl } from '../core/server-url.js';
 import type { Transport } from '../core/transport.js';
 
 /** Options of `BrowserWsTransport.connect`. */
@@ -21,52 +20,34 @@ export interface BrowserWsTransportOptions {
   readonly requestTimeoutMs?: number;
 }
 
-interface Pending {
-  readonly resolve: (response: Response) => void;
-  readonly reject: (error: Error) => void;
-  readonly timer: ReturnType<typeof setTimeout>;
-}
-
 /**
  * The WebSocket URL of the server a page was loaded from (`https://host` →
  * `wss://host/v1/websocket`): the app talks to its own origin, so a page
  * served over TLS never opens a plaintext socket.
  */
 export function websocketUrlForOrigin(origin: string): string {
-  let url: URL;
-  try {
-    url = new URL(origin);
-  } catch (error) {
-    throw new ClientError('invalid-argument', 'the server URL does not parse', { cause: error });
-  }
-  if (url.protocol === 'http:') url.protocol = 'ws:';
-  else if (url.protocol === 'https:') url.protocol = 'wss:';
-  else if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
-    throw new ClientError('invalid-argument', 'the server URL must be http(s) or ws(s)');
-  }
-  url.pathname = WEBSOCKET_PATH;
-  url.search = '';
-  url.hash = '';
-  return url.toString();
+  return websocketUrl(origin);
 }
 
 /** A `Transport` over one browser `WebSocket`. */
 export class BrowserWsTransport implements Transport {
   readonly #socket: WebSocket;
-  readonly #pending = new Map<bigint, Pending>();
-  readonly #pushes: Push[] = [];
-  readonly #requestTimeoutMs: number;
-  #wake: (() => void) | undefined;
-  #nextId = 1n;
-  #closed = false;
+  readonly #channel: FrameChannel;
 
   private constructor(socket: WebSocket, requestTimeoutMs: number) {
     this.#socket = socket;
-    this.#requestTimeoutMs = requestTimeoutMs;
-    socket.onmessage = (event: MessageEvent<unknown>) => this.#onMessage(event.data);
+    this.#channel = new FrameChannel((bytes) => {
+      if (socket.readyState !== WebSocket.OPEN) throw new Error('socket not open');
+      socket.send(bytes);
+    }, requestTimeoutMs);
+    socket.onmessage = (event: MessageEvent<unknown>) => {
+      // Text messages are not part of the protocol.
+      if (!(event.data instanceof ArrayBuffer)) return;
+      if (!this.#channel.receive(new Uint8Array(event.data))) socket.close(1002);
+    };
     // 'close' follows every 'error'; the failure is reported there.
     socket.onerror = null;
-    socket.onclose = () => this.#onClose();
+    socket.onclose = () => this.#channel.close();
   }
 
   /** Connects to `url` (ws: or wss:); rejects with `ClientError('connect-failed')`. */
@@ -105,43 +86,15 @@ export class BrowserWsTransport implements Transport {
   }
 
   request(body: RequestBody): Promise<Response> {
-    if (this.#closed || this.#socket.readyState !== WebSocket.OPEN) {
-      return Promise.reject(new ClientError('transport-closed', 'the connection is closed'));
-    }
-    const id = this.#nextId++;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(id);
-        reject(new ClientError('timeout', 'the server did not answer in time'));
-      }, this.#requestTimeoutMs);
-      this.#pending.set(id, { resolve, reject, timer });
-      try {
-        this.#socket.send(encodeFrame(requestFrame(id, body)));
-      } catch (error) {
-        this.#pending.delete(id);
-        clearTimeout(timer);
-        reject(new ClientError('transport-closed', 'sending the request failed', { cause: error }));
-      }
-    });
+    return this.#channel.request(body);
   }
 
   get pushes(): AsyncIterable<Push> {
-    const next = async (): Promise<IteratorResult<Push>> => {
-      for (;;) {
-        const push = this.#pushes.shift();
-        if (push !== undefined) return { value: push, done: false };
-        if (this.#closed) return { value: undefined, done: true };
-        await new Promise<void>((resolve) => {
-          this.#wake = resolve;
-        });
-        this.#wake = undefined;
-      }
-    };
-    return { [Symbol.asyncIterator]: () => ({ next }) };
+    return this.#channel.pushes;
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
+    if (this.#channel.closed) return;
     if (this.#socket.readyState !== WebSocket.CLOSED) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, 2_000);
@@ -152,50 +105,6 @@ export class BrowserWsTransport implements Transport {
         this.#socket.close(1000);
       });
     }
-    this.#onClose();
-  }
-
-  #onMessage(data: unknown): void {
-    // Text messages are not part of the protocol; ignore them like the Node transport.
-    if (!(data instanceof ArrayBuffer)) return;
-    let frame;
-    try {
-      frame = decodeFrame(new Uint8Array(data));
-    } catch (error) {
-      // A server we cannot parse is a broken server: fail everything loudly.
-      this.#failAll(
-        new ClientError('unexpected-response', 'the server sent a frame that does not parse', {
-          cause: error,
-        }),
-      );
-      this.#socket.close(1002);
-      return;
-    }
-    if (frame.kind.case === 'response') {
-      const response = frame.kind.value;
-      const pending = this.#pending.get(response.id);
-      if (pending === undefined) return;
-      this.#pending.delete(response.id);
-      clearTimeout(pending.timer);
-      pending.resolve(response);
-    } else if (frame.kind.case === 'push') {
-      this.#pushes.push(frame.kind.value);
-      this.#wake?.();
-    }
-  }
-
-  #onClose(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#failAll(new ClientError('transport-closed', 'the connection closed'));
-    this.#wake?.();
-  }
-
-  #failAll(error: ClientError): void {
-    for (const [id, pending] of this.#pending) {
-      clearTimeout(pending.timer);
-      pending.reject(error);
-      this.#pending.delete(id);
-    }
+    this.#channel.close();
   }
 }

@@ -16,6 +16,13 @@ import {
   handlePublishDeviceList,
   handleRemoveDevice,
 } from './devices.js';
+import { handleSendGroupMessage } from './group-send.js';
+import {
+  handleCreateGroup,
+  handleGetGroup,
+  handleListGroups,
+  handleUpdateGroup,
+} from './groups.js';
 import { handleApproveLink, handleCompleteLink, handleOpenLink } from './linking.js';
 import { handleAck, handleSendMessage } from './messages.js';
 import { handleGetPreKeyBundles, handlePreKeyStatus, handleUploadPreKeys } from './prekeys.js';
@@ -65,11 +72,14 @@ export async function dispatchRequest(
     case 'publishDeviceList':
       return handlePublishDeviceList(ctx, connection, body.value);
     case 'createGroup':
+      return handleCreateGroup(ctx, connection, body.value);
     case 'updateGroup':
+      return handleUpdateGroup(ctx, connection, body.value);
     case 'getGroup':
+      return handleGetGroup(ctx, connection, body.value);
     case 'listGroups':
+      return handleListGroups(ctx, connection, body.value);
     case 'sendGroupMessage':
-      // Groups are defined in the schema; their handlers come with the group service.
-      throw new ServiceError('unknown-request', 'request type not supported by this server');
+      return handleSendGroupMessage(ctx, connection, body.value);
   }
 }

@@ -22,6 +22,7 @@ import {
   type StoredDeviceList,
   type SubscriberStore,
 } from './types.js';
+import { MemoryGroupStore } from './memory-groups.js';
 
 interface AccountEntry {
   nextDeviceId: number;
@@ -60,6 +61,7 @@ function copyEnvelope(envelope: QueuedEnvelope): QueuedEnvelope {
     guid: envelope.guid.slice(),
     content: envelope.content.slice(),
     ...(identity === undefined ? {} : { sourceDeviceIdentity: new Uint8Array(identity) }),
+    ...(envelope.groupId === undefined ? {} : { groupId: new Uint8Array(envelope.groupId) }),
   };
 }
 
@@ -436,6 +438,7 @@ export function createMemoryStore(): ServerStore {
     preKeys: new MemoryPreKeyStore(state),
     queue: new MemoryQueueStore(state),
     subscribers: new MemorySubscriberStore(state),
+    groups: new MemoryGroupStore(() => state.check()),
     close: async () => {
       state.closed = true;
     },

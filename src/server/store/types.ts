@@ -7,9 +7,13 @@
  * Stores never read a clock: callers pass timestamps, so the service's
  * injected `Clock` is the only source of time (tests move it).
  *
+ * Groups live in their own interface (group-store.ts).
+ *
  * Only public keys are stored. A stolen database therefore lets nobody log
  * in as a device: authentication needs a signature by the identity key.
  */
+
+import type { GroupStore } from './group-store.js';
 
 /** A device of an account, as stored. */
 export interface DeviceRecord {
@@ -218,6 +222,8 @@ export interface QueuedEnvelope {
   readonly serverTimestamp: number;
   /** PREKEY envelopes from a companion: its `ADVSignedDeviceIdentity` (else absent). */
   readonly sourceDeviceIdentity?: Uint8Array;
+  /** SENDER_KEY envelopes of a group send: the 16-byte group id (else absent). */
+  readonly groupId?: Uint8Array;
 }
 
 /** Where to resume reading a queue: the sequence of the last envelope read. */
@@ -258,6 +264,7 @@ export interface ServerStore {
   readonly preKeys: PreKeyStore;
   readonly queue: MessageQueueStore;
   readonly subscribers: SubscriberStore;
+  readonly groups: GroupStore;
   /** Finishes pending writes and releases resources; later calls reject with `StoreError('closed')`. */
   close(): Promise<void>;
 }
@@ -274,6 +281,12 @@ export type StoreErrorCode =
   /** An envelope guid that is already queued (guids are random: a bug or an attack). */
   | 'duplicate-guid'
   | 'closed'
+  /** A group id that is already taken. */
+  | 'group-exists'
+  /** No group with that id. */
+  | 'unknown-group'
+  /** A group change whose version is not the head's + 1 (a concurrent change won). */
+  | 'group-version-conflict'
   /** The database is from a newer version, or a migration failed. */
   | 'schema'
   /** A stored row does not have the expected shape. */

@@ -13,6 +13,9 @@ export interface ChatListProps {
   readonly selected: string | undefined;
   readonly onSelect: (chat: string) => void;
   readonly onNewChat: () => void;
+  readonly onDevices: () => void;
+  /** Whether the devices pane is open (its button is then highlighted). */
+  readonly devicesOpen: boolean;
 }
 
 const STATUS_TEXT: Record<ConnectionStatus, string> = {
@@ -40,6 +43,17 @@ export function chatList(props: ChatListProps): HTMLElement {
           { class: `status status-${props.status}`, testid: 'status' },
           STATUS_TEXT[props.status],
         ),
+      ),
+      h(
+        'button',
+        {
+          type: 'button',
+          class: props.devicesOpen ? 'secondary small active' : 'secondary small',
+          title: "This account's devices",
+          testid: 'devices-open',
+          onclick: props.onDevices,
+        },
+        'Devices',
       ),
       h(
         'button',

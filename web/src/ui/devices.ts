@@ -21,6 +21,8 @@ export interface DevicesHandlers {
   readonly remove: (deviceId: number, pin: string) => Promise<void>;
   /** Logs this companion out and wipes it. */
   readonly logoutSelf: () => Promise<void>;
+  /** The camera could not be used for scanning. */
+  readonly scanFailed: (error: unknown) => void;
 }
 
 /** The devices pane of one device. */
@@ -47,7 +49,7 @@ export class DevicesView {
           'p',
           { class: 'hint' },
           'Every device has its own keys. Companions are vouched for by the primary, ' +
-            'so your contacts' + "'" + ' apps accept only devices the primary signed.',
+            'so your contacts’ apps accept only devices the primary signed.',
         ),
         this.#list,
         isPrimary ? this.#approveForm() : this.#logoutSelf(),
@@ -193,10 +195,13 @@ export class DevicesView {
           'Your PIN is asked first: only you may add a device to your account.',
       ),
       h('label', {}, 'Link code', code),
-      scanButton((text) => {
-        code.value = text;
-        pin.focus();
-      }),
+      scanButton(
+        (text) => {
+          code.value = text;
+          pin.focus();
+        },
+        (error) => this.handlers.scanFailed(error),
+      ),
       h('label', {}, 'PIN', pin),
       button,
     );

@@ -27,7 +27,7 @@ export interface LinkCompanionOptions {
 }
 
 /** QR code edge, CSS pixels. */
-const QR_SIZE = 220;
+const QR_SIZE = 212;
 
 /** The companion-linking screen; starts a linking attempt at once. */
 export function linkCompanionScreen(options: LinkCompanionOptions): HTMLElement {

@@ -8,11 +8,21 @@ import { LOGOUT_REASONS } from '../../../src/client/core/device-admin.js';
 import { h } from '../dom.js';
 import { card } from './common.js';
 
-/** The logged-out screen for `account`; `reason` is the server's reason word. */
-export function loggedOutScreen(account: string, reason: string): HTMLElement {
+/**
+ * The logged-out screen for `account`; `reason` is the server's reason word.
+ * `onStartOver` goes back to onboarding.
+ */
+export function loggedOutScreen(
+  account: string,
+  reason: string,
+  onStartOver: () => void,
+): HTMLElement {
   const why = Object.hasOwn(LOGOUT_REASONS, reason) ? LOGOUT_REASONS[reason] : undefined;
-  const restart = h('button', { type: 'button', class: 'primary', testid: 'start-over' }, 'Start over');
-  restart.addEventListener('click', () => location.reload());
+  const restart = h(
+    'button',
+    { type: 'button', class: 'primary', testid: 'start-over', onclick: onStartOver },
+    'Start over',
+  );
   return card(
     'This browser was logged out',
     h(

@@ -27,6 +27,12 @@ import {
 import { directView, StagedView, type KeyValueBackend, type KeyValueView } from './kv.js';
 import { protocolStores, type DeviceProtocolStores } from './protocol-stores.js';
 import { verifiedDeviceStore, type VerifiedDeviceStore } from './verified-devices.js';
+import {
+  groupStore,
+  senderKeyStore,
+  type DeletableSenderKeyStore,
+  type GroupStore,
+} from '../groups/group-store.js';
 
 /** The stores of one device, either direct or inside a transaction. */
 export interface DeviceStoreView {
@@ -40,6 +46,10 @@ export interface DeviceStoreView {
   readonly read: ReadStateStore;
   /** The ADV-verified device view of each account (identity trust). */
   readonly verifiedDevices: VerifiedDeviceStore;
+  /** Verified group heads and who holds this device's sender keys (groups/). */
+  readonly groups: GroupStore;
+  /** Sender Keys records, own and other members' (groups/). */
+  readonly senderKeys: DeletableSenderKeyStore;
 }
 
 /** A device store with atomic transactions. */
@@ -63,6 +73,8 @@ function viewOf(kv: KeyValueView): DeviceStoreView {
     settings: settingsStore(kv),
     read: readStateStore(kv),
     verifiedDevices: verifiedDeviceStore(kv),
+    groups: groupStore(kv),
+    senderKeys: senderKeyStore(kv),
   };
 }
 
@@ -78,6 +90,8 @@ export function createDeviceStore(backend: KeyValueBackend): DeviceStore {
     settings: direct.settings,
     read: direct.read,
     verifiedDevices: direct.verifiedDevices,
+    groups: direct.groups,
+    senderKeys: direct.senderKeys,
     async transaction<T>(fn: (tx: DeviceStoreView) => Promise<T>): Promise<T> {
       const staged = new StagedView(backend);
       const result = await fn(viewOf(staged));

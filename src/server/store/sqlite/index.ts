@@ -11,6 +11,7 @@ import Database from 'better-sqlite3';
 import { SqliteAccountStore } from './accounts.js';
 import { startCheckpointer, type Checkpointer } from './checkpointer.js';
 import { GroupCommitter } from './group-commit.js';
+import { SqliteGroupStore } from './groups.js';
 import { migrate } from './migrations.js';
 import { SqlitePreKeyStore } from './prekeys.js';
 import { SqliteQueueStore } from './queue.js';
@@ -74,6 +75,7 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteServerStore 
     preKeys: new SqlitePreKeyStore(db, committer, checkOpen),
     queue: new SqliteQueueStore(db, committer, checkOpen),
     subscribers: new SqliteSubscriberStore(db, committer, checkOpen),
+    groups: new SqliteGroupStore(db, committer, checkOpen),
     commitCount: () => committer.commits,
     close: async () => {
       if (closed) return;

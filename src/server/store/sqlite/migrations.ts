@@ -96,6 +96,34 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX devices_by_last_seen ON devices (last_seen_at);
     `,
   },
+  {
+    version: 3,
+    description: 'groups: signed change chains, memberships, group id on queued envelopes',
+    sql: `
+      CREATE TABLE groups (
+        group_id BLOB PRIMARY KEY NOT NULL,
+        version INTEGER NOT NULL,
+        head_hash BLOB NOT NULL,
+        -- The account the head change removed: it may still read the chain.
+        removed TEXT
+      ) WITHOUT ROWID;
+      -- Kept byte for byte: members verify signatures and hashes over them.
+      CREATE TABLE group_changes (
+        group_id BLOB NOT NULL,
+        version INTEGER NOT NULL,
+        signed_change BLOB NOT NULL,
+        PRIMARY KEY (group_id, version)
+      ) WITHOUT ROWID;
+      CREATE TABLE group_members (
+        group_id BLOB NOT NULL,
+        account TEXT NOT NULL,
+        admin INTEGER NOT NULL,
+        PRIMARY KEY (group_id, account)
+      ) WITHOUT ROWID;
+      CREATE INDEX group_members_by_account ON group_members (account, group_id);
+      ALTER TABLE envelopes ADD COLUMN group_id BLOB;
+    `,
+  },
 ];
 
 /** The schema version this code writes. */

@@ -33,7 +33,15 @@ function toEnvelope(row: Row): QueuedEnvelope {
     timestamp: int(row, 'timestamp'),
     serverTimestamp: int(row, 'server_timestamp'),
     ...sourceIdentity(row),
+    ...groupOf(row),
   };
+}
+
+/** The group id of a SENDER_KEY envelope (NULL for all others). */
+function groupOf(row: Row): { groupId?: Uint8Array } {
+  return row['group_id'] === null || row['group_id'] === undefined
+    ? {}
+    : { groupId: blob(row, 'group_id') };
 }
 
 /** The optional companion identity of a PREKEY envelope (NULL for all others). */
@@ -65,11 +73,12 @@ export class SqliteQueueStore implements MessageQueueStore {
   ) {
     this.insert = db.prepare(
       `INSERT INTO envelopes (guid, account, device_id, source, source_device, type, content,
-         timestamp, server_timestamp, source_device_identity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         timestamp, server_timestamp, source_device_identity, group_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.selectPage = db.prepare(
       `SELECT seq, guid, account, device_id, source, source_device, type, content, timestamp,
-         server_timestamp, source_device_identity FROM envelopes WHERE account = ? AND device_id = ? AND seq > ?
+         server_timestamp, source_device_identity, group_id FROM envelopes WHERE account = ? AND device_id = ? AND seq > ?
        ORDER BY seq LIMIT ?`,
     );
     // Ownership is part of the key: another device's guid matches no row.
@@ -99,6 +108,7 @@ export class SqliteQueueStore implements MessageQueueStore {
             e.timestamp,
             e.serverTimestamp,
             e.sourceDeviceIdentity === undefined ? null : bind(e.sourceDeviceIdentity),
+            e.groupId === undefined ? null : bind(e.groupId),
           ]);
         }
         if (this.total !== undefined) this.total += envelopes.length;

@@ -1,0 +1,268 @@
+/**
+ * Verification of a group's signed membership chain (docs/groups.md).
+ *
+ * Link 0 is the creation; every later link names the SHA-256 of the link
+ * before it (`previous_hash`) and the next version number. Each link must be
+ * signed by a device the author ACCOUNT vouches for — the pinned account key
+ * itself for device 1, an ADV identity signed by that key for a companion —
+ * and the author must have been allowed to make it under the membership the
+ * previous link established. So the server, which stores and serves the
+ * chain, can neither add a member, reorder or drop a change, nor rewrite
+ * history without the members' clients noticing: it has no account key.
+ *
+ * Verification stops at the first bad link. Everything before it stays
+ * valid (the result's `state`); the bad link and anything after it are
+ * refused with a typed error, reported to the user by the caller.
+ */
+import { AdvError, verifyDeviceIdentity } from '../../../protocol/adv/index.js';
+import type { ProtocolContext } from '../../../protocol/context.js';
+import { verify, type PublicKey } from '../../../protocol/curve.js';
+import { sameBytes } from '../bytes.js';
+import { GroupError } from './errors.js';
+import type { GroupId } from './group-id.js';
+import { signedPayload, type GroupLink, type GroupMemberInfo } from './group-change.js';
+
+/** The primary's device id: its identity key is the account key. */
+const PRIMARY_DEVICE_ID = 1;
+
+/** A verified group: the state its newest verified link establishes. */
+export interface GroupState {
+  readonly groupId: GroupId;
+  readonly version: number;
+  /** SHA-256 of the head link's bytes: the next link's `previous_hash`. */
+  readonly headHash: Uint8Array;
+  readonly name: string;
+  /** account → admin. */
+  readonly members: ReadonlyMap<string, boolean>;
+  /** The head link itself (persisted; the state is re-derived from it). */
+  readonly head: GroupLink;
+}
+
+/** Where the verifier learns which account key to trust for an author. */
+export interface AuthorTrust {
+  /** The trusted account key of `account` (pinned, or first use). */
+  accountKey(account: string): Promise<PublicKey>;
+}
+
+/** The outcome of verifying a served chain. */
+export interface ChainVerdict {
+  /** The newest verified state; undefined when not even the creation verifies. */
+  readonly state: GroupState | undefined;
+  /** The links newly verified in this call, oldest first. */
+  readonly accepted: readonly GroupLink[];
+  /** Why verification stopped early; undefined when every link verified. */
+  readonly refused: GroupError | undefined;
+  /** The members the server's newest link lists, verified or not. */
+  readonly servedMembers: ReadonlyMap<string, boolean>;
+}
+
+/** The state a verified head link establishes. */
+export async function stateFromHead(ctx: ProtocolContext, head: GroupLink): Promise<GroupState> {
+  return {
+    groupId: head.change.groupId,
+    version: head.change.version,
+    headHash: await ctx.crypto.sha256(head.bytes),
+    name: head.change.name,
+    members: memberMap(head.change.members),
+    head,
+  };
+}
+
+function memberMap(members: readonly GroupMemberInfo[]): Map<string, boolean> {
+  return new Map(members.map((m) => [m.account, m.admin]));
+}
+
+/**
+ * Checks that `link` was signed by a device its author account vouches for.
+ * Device 1 must sign with the account key itself; a companion must carry an
+ * ADV identity, signed by the account key, for exactly the signing key —
+ * otherwise anyone holding any key (the server) could claim to be an admin's
+ * companion.
+ */
+async function checkAuthor(
+  ctx: ProtocolContext,
+  link: GroupLink,
+  trust: AuthorTrust,
+): Promise<void> {
+  const { change } = link;
+  const accountKey = await trust.accountKey(change.author);
+  if (change.authorDevice === PRIMARY_DEVICE_ID) {
+    if (!link.authorIdentityKey.equals(accountKey)) {
+      throw new GroupError('untrusted-author', "the signing key is not the author's account key", {
+        version: change.version,
+      });
+    }
+  } else {
+    if (link.authorDeviceIdentity.length === 0) {
+      throw new GroupError('untrusted-author', 'a companion author must carry its ADV identity', {
+        version: change.version,
+      });
+    }
+    try {
+      await verifyDeviceIdentity(ctx, link.authorDeviceIdentity, {
+        accountKey,
+        deviceIdentityKey: link.authorIdentityKey,
+      });
+    } catch (cause) {
+      if (!AdvError.is(cause)) throw cause;
+      throw new GroupError('untrusted-author', 'the author device identity does not verify', {
+        cause,
+        version: change.version,
+      });
+    }
+  }
+  const ok = await verify(
+    ctx.crypto,
+    link.authorIdentityKey,
+    signedPayload(link.changeBytes),
+    link.signature,
+  );
+  if (!ok) {
+    throw new GroupError('bad-signature', 'the group change signature does not verify', {
+      version: change.version,
+    });
+  }
+}
+
+function refuse(
+  code: 'not-authorized' | 'bad-membership' | 'broken-chain',
+  message: string,
+  version: number,
+): never {
+  throw new GroupError(code, message, { version });
+}
+
+/** Rules for the creation link. */
+function checkCreate(link: GroupLink, groupId: GroupId): void {
+  const { change } = link;
+  const v = change.version;
+  if (change.groupId !== groupId) refuse('broken-chain', 'the change is for another group', v);
+  if (change.version !== 0 || change.action !== 'create' || change.previousHash.length !== 0) {
+    refuse('broken-chain', 'a chain starts with a create at version 0', v);
+  }
+  if (change.target !== '') refuse('bad-membership', 'a create names no target', v);
+  const members = memberMap(change.members);
+  if (members.get(change.author) !== true) {
+    refuse('bad-membership', 'the creator must be an admin member', v);
+  }
+}
+
+/** The membership `link` must list, given the previous state. */
+function expectedMembers(previous: GroupState, link: GroupLink): Map<string, boolean> {
+  const { change } = link;
+  const v = change.version;
+  const authorAdmin = previous.members.get(change.author);
+  // A non-member (a removed admin, an outsider) cannot sign anything.
+  if (authorAdmin === undefined) refuse('not-authorized', 'the author is not a member', v);
+  const next = new Map(previous.members);
+  switch (change.action) {
+    case 'create':
+      return refuse('broken-chain', 'a group is created only once', v);
+    case 'add':
+      if (!authorAdmin) refuse('not-authorized', 'only admins add members', v);
+      if (previous.members.has(change.target)) refuse('bad-membership', 'already a member', v);
+      if (change.target === '') refuse('bad-membership', 'an add names its target', v);
+      next.set(change.target, false);
+      return next;
+    case 'remove':
+      if (!authorAdmin) refuse('not-authorized', 'only admins remove members', v);
+      if (!previous.members.has(change.target) || change.target === change.author) {
+        refuse('bad-membership', 'a remove names another current member', v);
+      }
+      next.delete(change.target);
+      return next;
+    case 'leave':
+      // Only the member itself can leave: otherwise "leave" would be a
+      // remove that needs no admin.
+      if (change.target !== change.author)
+        refuse('not-authorized', 'only a member leaves itself', v);
+      next.delete(change.author);
+      return next;
+  }
+}
+
+function sameMembers(a: ReadonlyMap<string, boolean>, b: ReadonlyMap<string, boolean>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [account, admin] of a) if (b.get(account) !== admin) return false;
+  return true;
+}
+
+/**
+ * Verifies one link on top of `previous` (undefined: the creation) and
+ * returns the new state; throws `GroupError` naming the link's version.
+ */
+export async function verifyLink(
+  ctx: ProtocolContext,
+  groupId: GroupId,
+  previous: GroupState | undefined,
+  link: GroupLink,
+  trust: AuthorTrust,
+): Promise<GroupState> {
+  const { change } = link;
+  const v = change.version;
+  if (previous === undefined) {
+    checkCreate(link, groupId);
+  } else {
+    if (change.groupId !== groupId) refuse('broken-chain', 'the change is for another group', v);
+    if (v !== previous.version + 1 || !sameBytes(change.previousHash, previous.headHash)) {
+      refuse('broken-chain', 'the change does not continue the chain', v);
+    }
+    if (change.name !== previous.name) refuse('bad-membership', 'the name cannot change here', v);
+    if (!sameMembers(expectedMembers(previous, link), memberMap(change.members))) {
+      refuse('bad-membership', 'the member list does not follow from the change', v);
+    }
+  }
+  // Cheap structural rules first; the signature and ADV work only after.
+  await checkAuthor(ctx, link, trust);
+  return stateFromHead(ctx, link);
+}
+
+/**
+ * Verifies a served chain (oldest first). With `known` (the state verified
+ * earlier) the served chain must contain that exact head at its version —
+ * else `rollback`: the server hides or rewrites changes — and only the
+ * links after it are verified; the hash chain pins everything before.
+ */
+export async function verifyChain(
+  ctx: ProtocolContext,
+  groupId: GroupId,
+  links: readonly GroupLink[],
+  trust: AuthorTrust,
+  known?: GroupState,
+): Promise<ChainVerdict> {
+  const last = links[links.length - 1];
+  const servedMembers =
+    last === undefined ? new Map<string, boolean>() : memberMap(last.change.members);
+  let state = known;
+  const accepted: GroupLink[] = [];
+  let start = 0;
+  if (known !== undefined) {
+    const at = links[known.version];
+    if (at === undefined || !sameBytes(await ctx.crypto.sha256(at.bytes), known.headHash)) {
+      const refused = new GroupError(
+        'rollback',
+        'the served chain does not contain the verified head',
+        {
+          version: known.version,
+        },
+      );
+      return { state, accepted, refused, servedMembers };
+    }
+    start = known.version + 1;
+  }
+  for (let i = start; i < links.length; i++) {
+    const link = links[i];
+    if (link === undefined) break;
+    try {
+      // Position and version must agree, so a served list cannot skip links.
+      if (link.change.version !== i)
+        refuse('broken-chain', 'links are out of order', link.change.version);
+      state = await verifyLink(ctx, groupId, state, link, trust);
+      accepted.push(link);
+    } catch (error) {
+      if (!GroupError.is(error)) throw error;
+      return { state, accepted, refused: error, servedMembers };
+    }
+  }
+  return { state, accepted, refused: undefined, servedMembers };
+}

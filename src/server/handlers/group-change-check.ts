@@ -1,0 +1,226 @@
+/**
+ * The server's checks of a signed group change (defense in depth: every
+ * member verifies the whole chain again). A change is accepted only when it
+ * parses, is signed by the caller device's stored identity key over
+ * "quintet-group-change-v1" ‖ 0x00 ‖ change, and fits the action and the
+ * current head. That keeps garbage, forgeries and out-of-order links out of
+ * the chain members download, and is what the server's own membership (who
+ * may read, who may send) is derived from.
+ */
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import {
+  GroupChange_Action,
+  GroupChangeSchema,
+  SignedGroupChangeSchema,
+  type GroupChange,
+  type SignedGroupChange,
+} from '../../gen/quintet/v1/groups_pb.js';
+import { verify } from '../../protocol/curve.js';
+import { isValidAccountName } from '../../wire/account-name.js';
+import { parsePublicKey } from '../auth/signatures.js';
+import type { DeviceAddress, ServerContext } from '../context.js';
+import { ServiceError } from '../errors.js';
+import type { GroupMemberRecord, GroupRecord } from '../store/group-store.js';
+
+/** Length of a group id. */
+export const GROUP_ID_LENGTH = 16;
+/** SHA-256 output: the chain's link hash. */
+const HASH_LENGTH = 32;
+const SIGNATURE_LENGTH = 64;
+/** A 1024-member change is ~40 KiB; anything far beyond is not a change. */
+const MAX_CHANGE_BYTES = 256 * 1024;
+/** Real `ADVSignedDeviceIdentity` values are ~200 bytes. */
+const MAX_DEVICE_IDENTITY_BYTES = 4096;
+const MAX_NAME_LENGTH = 256;
+
+const DOMAIN = new TextEncoder().encode('quintet-group-change-v1');
+
+/** A change that passed parsing and the signature check. */
+export interface VerifiedChange {
+  readonly change: GroupChange;
+  /** Canonical `SignedGroupChange` bytes: stored, served, and hashed by the next link. */
+  readonly signedBytes: Uint8Array;
+  /** SHA-256 of `signedBytes`. */
+  readonly hash: Uint8Array;
+  readonly members: readonly GroupMemberRecord[];
+}
+
+function invalid(message: string): ServiceError {
+  return new ServiceError('invalid-group-change', message);
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function signedPayload(change: Uint8Array): Uint8Array {
+  const out = new Uint8Array(DOMAIN.length + 1 + change.length);
+  out.set(DOMAIN, 0);
+  out.set(change, DOMAIN.length + 1);
+  return out;
+}
+
+/** Parses the inner `GroupChange`; `invalid-group-change` for garbage. */
+function parseChange(bytes: Uint8Array): GroupChange {
+  try {
+    return fromBinary(GroupChangeSchema, bytes);
+  } catch (cause) {
+    throw new ServiceError('invalid-group-change', 'group change does not parse', {}, { cause });
+  }
+}
+
+/** Distinct, valid member names, at most `maxGroupMembers`. */
+function checkMembers(ctx: ServerContext, change: GroupChange): GroupMemberRecord[] {
+  if (change.members.length > ctx.limits.maxGroupMembers) {
+    throw new ServiceError(
+      'group-too-large',
+      `a group has at most ${ctx.limits.maxGroupMembers} members`,
+    );
+  }
+  const seen = new Set<string>();
+  for (const member of change.members) {
+    // A duplicate could carry two admin flags; refuse rather than pick one.
+    if (!isValidAccountName(member.account) || seen.has(member.account)) {
+      throw invalid('members must be distinct valid account names');
+    }
+    seen.add(member.account);
+  }
+  return change.members.map((m) => ({ account: m.account, admin: m.admin }));
+}
+
+/**
+ * Parses `signed`, checks the fields that do not depend on the group's
+ * state, that the caller is the author and that the signature verifies with
+ * the caller device's stored identity key.
+ */
+export async function verifySignedChange(
+  ctx: ServerContext,
+  self: DeviceAddress,
+  signed: SignedGroupChange | undefined,
+): Promise<VerifiedChange> {
+  if (signed === undefined) throw new ServiceError('malformed-request', 'no change');
+  if (signed.change.length === 0 || signed.change.length > MAX_CHANGE_BYTES) {
+    throw invalid('group change is empty or too large');
+  }
+  if (signed.signature.length !== SIGNATURE_LENGTH) {
+    throw new ServiceError('malformed-request', 'signature must be 64 bytes');
+  }
+  if (signed.authorDeviceIdentity.length > MAX_DEVICE_IDENTITY_BYTES) {
+    throw new ServiceError('malformed-request', 'author device identity is too large');
+  }
+  const key = parsePublicKey(signed.authorIdentityKey, 'author identity key');
+  const change = parseChange(signed.change);
+  if (change.groupId.length !== GROUP_ID_LENGTH) throw invalid('group id must be 16 bytes');
+  if (change.name.length > MAX_NAME_LENGTH) throw invalid('group name is too long');
+  if (change.author !== self.account || change.authorDevice !== self.deviceId) {
+    // Signing as someone else would let a member forge another's leave.
+    throw new ServiceError('forbidden', 'the change must be authored by the calling device');
+  }
+  const device = await ctx.store.accounts.getDevice(self.account, self.deviceId);
+  if (device === undefined || !sameBytes(device.identityKey, key.serialize())) {
+    throw new ServiceError('invalid-signature', 'author key is not the calling device’s key');
+  }
+  if (!(await verify(ctx.crypto, key, signedPayload(signed.change), signed.signature))) {
+    throw new ServiceError('invalid-signature', 'group change signature does not verify');
+  }
+  const members = checkMembers(ctx, change);
+  // The stored form is protobuf-es' canonical encoding of the four bytes
+  // fields, which is what clients hash too (see the client's group-change.ts).
+  // Unknown fields are dropped on purpose: nobody signed them.
+  const signedBytes = toBinary(
+    SignedGroupChangeSchema,
+    create(SignedGroupChangeSchema, {
+      change: signed.change,
+      authorIdentityKey: signed.authorIdentityKey,
+      signature: signed.signature,
+      authorDeviceIdentity: signed.authorDeviceIdentity,
+    }),
+  );
+  return { change, signedBytes, hash: await ctx.crypto.sha256(signedBytes), members };
+}
+
+/** Every member account must exist (`unknown-account`), so fanout never names a ghost. */
+export async function requireAccountsExist(
+  ctx: ServerContext,
+  accounts: readonly string[],
+): Promise<void> {
+  for (const account of accounts) {
+    if ((await ctx.store.accounts.listDevices(account)) === undefined) {
+      throw new ServiceError('unknown-account', 'a member account does not exist');
+    }
+  }
+}
+
+/** The creation rules: version 0, CREATE, no previous hash or target, author an admin. */
+export function checkCreate(verified: VerifiedChange, self: DeviceAddress): void {
+  const { change, members } = verified;
+  if (change.action !== GroupChange_Action.CREATE) throw invalid('a new group starts with CREATE');
+  if (change.version !== 0) throw invalid('a new group starts at version 0');
+  if (change.previousHash.length !== 0) throw invalid('the first change has no previous hash');
+  if (change.target !== '') throw invalid('CREATE has no target');
+  if (!members.some((m) => m.account === self.account && m.admin)) {
+    throw invalid('the creator must be an admin member');
+  }
+}
+
+/**
+ * The update rules against the current head: next version, previous hash,
+ * the author's right to the action, and a member list that differs from the
+ * current one by exactly the target (everyone else's admin flag unchanged).
+ * Returns the account the change removes, if any.
+ */
+export function checkUpdate(
+  verified: VerifiedChange,
+  head: GroupRecord,
+  self: DeviceAddress,
+): string | undefined {
+  const { change, members } = verified;
+  if (!sameBytes(change.groupId, head.groupId)) throw invalid('group id differs');
+  if (change.version !== head.version + 1 || change.previousHash.length !== HASH_LENGTH) {
+    throw new ServiceError('group-version-conflict', 'not the next version: refetch the group');
+  }
+  if (!sameBytes(change.previousHash, head.headHash)) {
+    throw new ServiceError('group-version-conflict', 'previous hash is not the current head');
+  }
+  const current = new Map(head.members.map((m) => [m.account, m.admin]));
+  const authorAdmin = current.get(self.account);
+  if (authorAdmin === undefined) throw new ServiceError('not-group-member', 'not a member');
+  const target = change.target;
+  const next = new Map(members.map((m) => [m.account, m.admin]));
+  let expectedSize: number;
+  let removed: string | undefined;
+  switch (change.action) {
+    case GroupChange_Action.ADD:
+      if (!authorAdmin) throw new ServiceError('not-group-admin', 'only admins add members');
+      if (current.has(target) || !next.has(target))
+        throw invalid('ADD must add exactly the target');
+      expectedSize = current.size + 1;
+      break;
+    case GroupChange_Action.REMOVE:
+      if (!authorAdmin) throw new ServiceError('not-group-admin', 'only admins remove members');
+      // Removing oneself is a LEAVE, which needs no admin right.
+      if (target === self.account) throw invalid('remove yourself with LEAVE');
+      if (!current.has(target) || next.has(target)) {
+        throw invalid('REMOVE must remove exactly the target');
+      }
+      expectedSize = current.size - 1;
+      removed = target;
+      break;
+    case GroupChange_Action.LEAVE:
+      if (target !== self.account) throw new ServiceError('forbidden', 'only a member can leave');
+      if (next.has(target)) throw invalid('LEAVE must remove the leaving member');
+      expectedSize = current.size - 1;
+      removed = target;
+      break;
+    default:
+      throw invalid('an update is ADD, REMOVE or LEAVE');
+  }
+  if (next.size !== expectedSize) throw invalid('members must change by exactly the target');
+  for (const [account, admin] of next) {
+    if (account === target) continue;
+    if (current.get(account) !== admin) throw invalid('other members must stay as they are');
+  }
+  return removed;
+}

@@ -1,0 +1,192 @@
+/**
+ * Group membership requests: create, update (add / remove / leave), read
+ * the chain, list one's groups. The chain of signed changes is checked here
+ * (group-change-check.ts) and stored as received; members verify it again.
+ *
+ * After a change every connected device of every member — before and after
+ * the change, so a removed member learns it too — gets `GroupChanged`.
+ * Offline devices are not queued anything: clients call `ListGroups` and
+ * `GetGroup` for the groups they know when they connect, and a group send
+ * whose recipient set is out of date is refused with the per-account
+ * mismatch, which also makes the sender refetch.
+ */
+import { fromBinary } from '@bufbuild/protobuf';
+import { SignedGroupChangeSchema } from '../../gen/quintet/v1/groups_pb.js';
+import type {
+  CreateGroupRequest,
+  GetGroupRequest,
+  ListGroupsRequest,
+  UpdateGroupRequest,
+} from '../../gen/quintet/v1/transport_pb.js';
+import { encodeFrame, pushFrame } from '../../wire/frame.js';
+import type { ClientConnection, HandlerResult } from '../connection.js';
+import type { DeviceAddress, ServerContext } from '../context.js';
+import { ServiceError } from '../errors.js';
+import type { GroupRecord } from '../store/group-store.js';
+import { StoreError } from '../store/types.js';
+import { requireDevice } from './common.js';
+import {
+  GROUP_ID_LENGTH,
+  checkCreate,
+  checkUpdate,
+  requireAccountsExist,
+  verifySignedChange,
+} from './group-change-check.js';
+
+/** Store failures a client can act on, as wire errors; anything else stays internal. */
+function fromStoreError(error: unknown): never {
+  if (StoreError.is(error, 'group-exists')) {
+    throw new ServiceError('group-exists', 'group id already taken', {}, { cause: error });
+  }
+  if (StoreError.is(error, 'group-version-conflict')) {
+    throw new ServiceError(
+      'group-version-conflict',
+      'a concurrent change won: refetch',
+      {},
+      {
+        cause: error,
+      },
+    );
+  }
+  if (StoreError.is(error, 'unknown-group')) {
+    throw new ServiceError('unknown-group', 'no such group', {}, { cause: error });
+  }
+  throw error;
+}
+
+/** A 16-byte group id from a request, or `malformed-request`. */
+export function requireGroupId(groupId: Uint8Array): Uint8Array {
+  if (groupId.length !== GROUP_ID_LENGTH) {
+    throw new ServiceError('malformed-request', `group ids are ${GROUP_ID_LENGTH} bytes`);
+  }
+  return groupId;
+}
+
+/** The group, or `unknown-group`. */
+export async function requireGroup(ctx: ServerContext, groupId: Uint8Array): Promise<GroupRecord> {
+  const group = await ctx.store.groups.getGroup(groupId);
+  if (group === undefined) throw new ServiceError('unknown-group', 'no such group');
+  return group;
+}
+
+/** The encoded `Push.group_changed` frame. */
+export function groupChangedPush(groupId: Uint8Array): Uint8Array {
+  return encodeFrame(pushFrame({ case: 'groupChanged', value: { groupId } }));
+}
+
+/**
+ * Pushes `GroupChanged` to every connected device of `accounts` except the
+ * device that made the change. Off the request path: a lost notice only
+ * delays a refetch (clients fetch on connect, and sends catch drift).
+ */
+function announceGroupChange(
+  ctx: ServerContext,
+  groupId: Uint8Array,
+  accounts: ReadonlySet<string>,
+  except: DeviceAddress,
+): void {
+  const push = groupChangedPush(groupId);
+  (async () => {
+    for (const account of accounts) {
+      const devices = (await ctx.store.accounts.listDevices(account)) ?? [];
+      for (const device of devices) {
+        if (account === except.account && device.deviceId === except.deviceId) continue;
+        ctx.devices.get({ account, deviceId: device.deviceId })?.sendPush(push);
+      }
+    }
+  })().catch((error: unknown) => {
+    ctx.logger.warn({ err: error }, 'could not announce a group change');
+  });
+}
+
+/** Stores the first change of a new group. */
+export async function handleCreateGroup(
+  ctx: ServerContext,
+  connection: ClientConnection,
+  request: CreateGroupRequest,
+): Promise<HandlerResult> {
+  const self = requireDevice(connection);
+  const verified = await verifySignedChange(ctx, self, request.change);
+  checkCreate(verified, self);
+  const accounts = verified.members.map((m) => m.account);
+  await requireAccountsExist(ctx, accounts);
+  const groupId = verified.change.groupId;
+  await ctx.store.groups
+    .createGroup(groupId, {
+      signedChange: verified.signedBytes,
+      headHash: verified.hash,
+      members: verified.members,
+    })
+    .catch(fromStoreError);
+  return {
+    body: { case: 'createGroup', value: {} },
+    after: () => announceGroupChange(ctx, groupId, new Set(accounts), self),
+  };
+}
+
+/** Appends a change (add, remove, leave) to an existing group. */
+export async function handleUpdateGroup(
+  ctx: ServerContext,
+  connection: ClientConnection,
+  request: UpdateGroupRequest,
+): Promise<HandlerResult> {
+  const self = requireDevice(connection);
+  const verified = await verifySignedChange(ctx, self, request.change);
+  const groupId = verified.change.groupId;
+  const head = await requireGroup(ctx, groupId);
+  const removed = checkUpdate(verified, head, self);
+  if (removed === undefined) await requireAccountsExist(ctx, [verified.change.target]);
+  await ctx.store.groups
+    .appendChange(groupId, {
+      version: verified.change.version,
+      signedChange: verified.signedBytes,
+      headHash: verified.hash,
+      members: verified.members,
+      ...(removed === undefined ? {} : { removed }),
+    })
+    .catch(fromStoreError);
+  const told = new Set([
+    ...head.members.map((m) => m.account),
+    ...verified.members.map((m) => m.account),
+  ]);
+  return {
+    body: { case: 'updateGroup', value: {} },
+    after: () => announceGroupChange(ctx, groupId, told, self),
+  };
+}
+
+/** The whole chain, to members and to the account the head change removed. */
+export async function handleGetGroup(
+  ctx: ServerContext,
+  connection: ClientConnection,
+  request: GetGroupRequest,
+): Promise<HandlerResult> {
+  const self = requireDevice(connection);
+  const groupId = requireGroupId(request.groupId);
+  const group = await requireGroup(ctx, groupId);
+  const isMember = group.members.some((m) => m.account === self.account);
+  if (!isMember && group.removed !== self.account) {
+    throw new ServiceError('not-group-member', 'not a member of this group');
+  }
+  const stored = await ctx.store.groups.getChanges(groupId);
+  const changes = stored.map((bytes) => {
+    try {
+      return fromBinary(SignedGroupChangeSchema, bytes);
+    } catch (cause) {
+      // Only verified changes are written, so this is local corruption.
+      throw new StoreError('corrupt', 'stored group change does not parse', { cause });
+    }
+  });
+  return { body: { case: 'getGroup', value: { changes } } };
+}
+
+/** Ids of the caller account's groups. */
+export async function handleListGroups(
+  ctx: ServerContext,
+  connection: ClientConnection,
+  _request: ListGroupsRequest,
+): Promise<HandlerResult> {
+  const self = requireDevice(connection);
+  const groupIds = await ctx.store.groups.listGroups(self.account);
+  return { body: { case: 'listGroups', value: { groupIds: [...groupIds] } } };
+}

@@ -1,0 +1,190 @@
+/**
+ * The browser companion end to end: real Chromium, the real server serving
+ * the built app, and the real `quintet` CLI (`node bin/quintet.js`) for the
+ * primary and for bob. A fresh page shows a QR code and the link code; the
+ * CLI primary approves the code read from the page; the page then chats with
+ * bob while the primary's process is not run at all; at the end the primary
+ * sees the page's reply as its own outgoing message (self-sync), logs the
+ * tab out, and the page says so with its IndexedDB deleted. A second test
+ * has the browser as the primary approving and logging out a CLI companion.
+ * A screenshot of each step goes to test-artifacts/browser/.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { Browser, Page } from 'playwright-core';
+import { startServer, type RunningServer } from '../../src/server/main.js';
+import { ensureBuilt, messagesOf, runCli, tempDir } from '../e2e/harness.js';
+import { ARTIFACTS, launchChromium, watchProblems } from './fixtures/chromium.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const README_IMAGE = join(ROOT, 'docs', 'images', 'browser-companion.png');
+const ALICE_PIN = '2468';
+
+async function shot(page: Page, name: string): Promise<string> {
+  const path = join(ARTIFACTS, `web-companion-${name}.png`);
+  await page.screenshot({ path });
+  return path;
+}
+
+/** Whether the QR canvas holds both dark and light pixels (a drawn code, not a blank box). */
+async function qrIsDrawn(page: Page): Promise<boolean> {
+  return page.getByTestId('qr').evaluate((canvas) => {
+    if (!(canvas instanceof HTMLCanvasElement) || canvas.width < 50) return false;
+    const context = canvas.getContext('2d');
+    if (context === null) return false;
+    const { data } = context.getImageData(0, 0, canvas.width, canvas.height);
+    let dark = 0;
+    for (let i = 0; i < data.length; i += 4) if ((data[i] ?? 255) < 128) dark++;
+    const pixels = data.length / 4;
+    return dark > pixels * 0.2 && dark < pixels * 0.8;
+  });
+}
+
+/** Names of this origin's IndexedDB databases. */
+function databases(page: Page): Promise<string[]> {
+  return page.evaluate(async () =>
+    (await indexedDB.databases()).map((db) => db.name ?? '').filter((name) => name !== ''),
+  );
+}
+
+describe('browser companion in Chromium', { timeout: 300_000 }, () => {
+  let server: RunningServer | undefined;
+  let browser: Browser | undefined;
+  const dirs = [tempDir('quintet-web-alice-'), tempDir('quintet-web-bob-')];
+  const [aliceDir, bobDir] = dirs.map((dir) => dir.path);
+
+  before(async () => {
+    ensureBuilt();
+    const built = spawnSync(process.execPath, ['scripts/build-web.mjs'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
+    assert.equal(built.status, 0, `build-web failed:\n${built.stderr}`);
+    server = await startServer({
+      memory: true,
+      port: 0,
+      staticDir: join(ROOT, 'web', 'dist'),
+      logLevel: 'silent',
+    });
+    browser = await launchChromium();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+    for (const dir of dirs) dir.cleanup();
+  });
+
+  /** `quintet <args> --profile <dir>` against the test server; fails the test on a non-zero exit. */
+  async function cli(dir: string | undefined, ...args: string[]): Promise<string> {
+    assert.ok(server && dir !== undefined, 'setup failed');
+    const result = await runCli([...args, '--profile', dir, '--server', server.url]);
+    assert.equal(result.code, 0, `quintet ${args[0] ?? ''} failed:\n${result.stderr}`);
+    return result.stdout;
+  }
+
+  it('links by QR code to a CLI primary, chats, syncs, reloads, and is logged out', async () => {
+    assert.ok(server && browser, 'setup failed');
+    await cli(aliceDir, 'register', 'alice', '--pin', ALICE_PIN, '--device-name', 'alice-cli');
+    await cli(bobDir, 'register', 'bob', '--pin', '1357');
+
+    const context = await browser.newContext({ viewport: { width: 1100, height: 700 } });
+    const page = await context.newPage();
+    const problems = watchProblems(page);
+    await page.goto(server.url);
+    await page.getByTestId('link-companion').click();
+
+    // A QR code on a canvas, and the same payload as text.
+    await page.getByTestId('qr').waitFor();
+    await page.waitForFunction(
+      () =>
+        (document.querySelector('[data-testid="link-code"]') as HTMLInputElement | null)?.value
+          .length ?? 0 > 0,
+    );
+    assert.equal(await qrIsDrawn(page), true, 'the QR canvas should hold a drawn code');
+    const code = await page.getByTestId('link-code').inputValue();
+    assert.match(code, /^quintet:\/\/link#1,[^,]+,[^,]+,[^,]+,web$/);
+    await page.getByTestId('link-status').getByText('Waiting for your primary device').waitFor();
+    await shot(page, '01-qr-code');
+
+    // The primary approves the code read from the page (PIN first).
+    const approved = await cli(aliceDir, 'devices', 'approve', code, '--pin', ALICE_PIN);
+    const deviceId = Number(/approved: device (\d+)/.exec(approved)?.[1]);
+    assert.ok(deviceId >= 2, `unexpected approval output: ${approved}`);
+
+    // The page is now alice's companion: keys made here, chats shown.
+    await page.getByTestId('status').getByText('Online').waitFor({ timeout: 30_000 });
+    assert.equal(await page.getByTestId('self').textContent(), 'alice');
+    await shot(page, '02-linked');
+
+    // From here to the end of the conversation the primary's CLI is not run.
+    await cli(bobDir, 'send', 'alice', 'Hi alice, this is bob');
+    const row = page.getByTestId('chat').filter({ hasText: 'bob' });
+    await row.getByTestId('unread').getByText('1').waitFor({ timeout: 30_000 });
+    await row.click();
+    await page.getByTestId('message').getByText('Hi alice, this is bob').waitFor();
+    await shot(page, '03-message-from-bob');
+
+    await page.getByTestId('compose').fill('Hello bob, from my browser companion');
+    await page.getByTestId('send').click();
+    await page.waitForFunction(
+      () => document.querySelector('.bubble.out [data-state]')?.getAttribute('data-state') === 'sent',
+    );
+    const bobGot = messagesOf(
+      await runCli(['receive', '--json', '--profile', bobDir ?? '', '--server', server.url]),
+    ).filter((m) => m['type'] === 'message');
+    const reply = bobGot.find((m) => m['text'] === 'Hello bob, from my browser companion');
+    assert.ok(reply, `bob did not receive the reply: ${JSON.stringify(bobGot)}`);
+    assert.equal(reply['from'], 'alice');
+    assert.equal(reply['fromDevice'], deviceId);
+    await page.waitForFunction(
+      () =>
+        document.querySelector('.bubble.out [data-state]')?.getAttribute('data-state') ===
+        'delivered',
+    );
+    const chatShot = await shot(page, '04-reply-delivered');
+    mkdirSync(join(ROOT, 'docs', 'images'), { recursive: true });
+    copyFileSync(chatShot, README_IMAGE);
+
+    // A reload keeps the session and the conversation.
+    await page.reload();
+    await page.getByTestId('status').getByText('Online').waitFor({ timeout: 30_000 });
+    await page.getByTestId('chat').filter({ hasText: 'bob' }).click();
+    await page.getByTestId('message').getByText('Hi alice, this is bob').waitFor();
+    await page.getByTestId('message').getByText('Hello bob, from my browser companion').waitFor();
+    await shot(page, '05-after-reload');
+
+    // The primary runs again: it sees the page's reply as its own outgoing message.
+    const primaryGot = messagesOf(await runCli(['receive', '--json', '--profile', aliceDir ?? '']));
+    const synced = primaryGot.find((m) => m['text'] === 'Hello bob, from my browser companion');
+    assert.ok(synced, `the primary did not get the self-sync copy: ${JSON.stringify(primaryGot)}`);
+    assert.equal(synced['outgoing'], true);
+    assert.equal(synced['chat'], 'bob');
+    assert.equal(synced['fromDevice'], deviceId);
+
+    // The devices screen lists both devices; a companion cannot approve.
+    await page.getByTestId('devices-open').click();
+    await page.getByTestId('device').nth(1).waitFor();
+    assert.equal(await page.getByTestId('device').count(), 2);
+    assert.equal(await page.getByTestId('approve').count(), 0);
+    await page.getByTestId('logout-self').waitFor();
+    await shot(page, '06-devices');
+
+    // The primary logs the tab out: the page says so and deletes its database.
+    await cli(aliceDir, 'devices', 'remove', String(deviceId), '--pin', ALICE_PIN);
+    await page.getByTestId('logged-out').waitFor({ timeout: 30_000 });
+    assert.match(
+      (await page.getByTestId('logged-out').textContent()) ?? '',
+      /no longer a device of alice \(removed by the primary device\)/,
+    );
+    assert.deepEqual(await databases(page), []);
+    await shot(page, '07-logged-out');
+
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+});
