@@ -102,8 +102,8 @@ describe('browser companion in Chromium', { timeout: 300_000 }, () => {
     await page.getByTestId('qr').waitFor();
     await page.waitForFunction(
       () =>
-        (document.querySelector('[data-testid="link-code"]') as HTMLInputElement | null)?.value
-          .length ?? 0 > 0,
+        ((document.querySelector('[data-testid="link-code"]') as HTMLInputElement | null)?.value
+          .length ?? 0) > 0,
     );
     assert.equal(await qrIsDrawn(page), true, 'the QR canvas should hold a drawn code');
     const code = await page.getByTestId('link-code').inputValue();
@@ -132,7 +132,8 @@ describe('browser companion in Chromium', { timeout: 300_000 }, () => {
     await page.getByTestId('compose').fill('Hello bob, from my browser companion');
     await page.getByTestId('send').click();
     await page.waitForFunction(
-      () => document.querySelector('.bubble.out [data-state]')?.getAttribute('data-state') === 'sent',
+      () =>
+        document.querySelector('.bubble.out [data-state]')?.getAttribute('data-state') === 'sent',
     );
     const bobGot = messagesOf(
       await runCli(['receive', '--json', '--profile', bobDir ?? '', '--server', server.url]),
@@ -186,5 +187,145 @@ describe('browser companion in Chromium', { timeout: 300_000 }, () => {
 
     assert.deepEqual(problems, []);
     await context.close();
+  });
+
+  it('approves a CLI companion from its pasted link code after the PIN, and logs it out', async () => {
+    assert.ok(server && browser, 'setup failed');
+    const serverUrl = server.url;
+    const companion = tempDir('quintet-web-carol-cli-');
+    dirs.push(companion);
+    const context = await browser.newContext({ viewport: { width: 1100, height: 700 } });
+    const page = await context.newPage();
+    const problems = watchProblems(page);
+    await page.goto(serverUrl);
+    await page.getByLabel('Account name').fill('carol');
+    await page.getByLabel('PIN', { exact: true }).fill('1357');
+    await page.getByLabel('Repeat PIN').fill('1357');
+    await page.getByTestId('register').click();
+    await page.getByTestId('status').getByText('Online').waitFor({ timeout: 30_000 });
+
+    // `quintet link` waits for an approval and prints its link code.
+    const link = spawn(
+      process.execPath,
+      [
+        join(ROOT, 'bin', 'quintet.js'),
+        'link',
+        '--profile',
+        companion.path,
+        '--server',
+        serverUrl,
+        '--name',
+        'carol-cli',
+      ],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    link.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    link.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => link.once('close', resolve));
+    try {
+      const deadline = Date.now() + 30_000;
+      while (!/link code: (\S+)/.test(output) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const code = /link code: (\S+)/.exec(output)?.[1];
+      assert.ok(code !== undefined, `quintet link printed no code:\n${output}`);
+
+      await page.getByTestId('devices-open').click();
+      await page.getByTestId('approve-code').fill(code);
+      // A wrong PIN links nothing and says how many attempts are left.
+      await page.getByTestId('approve-pin').fill('0000');
+      await page.getByTestId('approve').click();
+      await page
+        .getByRole('alert')
+        .getByText('Wrong PIN; nothing was changed. 4 attempts')
+        .waitFor();
+      await shot(page, '11-wrong-pin');
+      await page.getByTestId('approve-pin').fill('1357');
+      await page.getByTestId('approve').click();
+      assert.equal(await exited, 0, `quintet link failed:\n${output}`);
+      assert.match(output, /linked: carol device 2/);
+    } finally {
+      if (link.exitCode === null) link.kill();
+    }
+    const cliRow = page.getByTestId('device').filter({ hasText: 'carol-cli' });
+    await cliRow.waitFor();
+    assert.equal(await page.getByTestId('device').count(), 2);
+    await shot(page, '12-primary-devices');
+
+    // Log it out from the page: PIN first, then the list shrinks.
+    await cliRow.getByTestId('device-logout').click();
+    await cliRow.getByTestId('remove-pin').fill('1357');
+    await cliRow.getByRole('button', { name: 'Log out' }).click();
+    await cliRow.waitFor({ state: 'detached' });
+    assert.equal(await page.getByTestId('device').count(), 1);
+    await shot(page, '13-companion-removed');
+    const after = await runCli(['devices', '--profile', companion.path]);
+    assert.notEqual(after.code, 0);
+    assert.match(after.stderr, /logged out/);
+
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  it('replaces the code when its reference expires; only the newest code links', async () => {
+    assert.ok(browser, 'setup failed');
+    // A server whose references live 3 s instead of 60 s, so the refresh shows quickly.
+    const quick = await startServer({
+      memory: true,
+      port: 0,
+      staticDir: join(ROOT, 'web', 'dist'),
+      logLevel: 'silent',
+      limits: { linkRefTtlMs: 3_000 },
+    });
+    const primary = tempDir('quintet-web-dave-');
+    dirs.push(primary);
+    const context = await browser.newContext({ viewport: { width: 1100, height: 700 } });
+    try {
+      const run = async (...args: string[]) =>
+        runCli([...args, '--profile', primary.path, '--server', quick.url]);
+      assert.equal((await run('register', 'dave', '--pin', '9753')).code, 0);
+      const page = await context.newPage();
+      const problems = watchProblems(page);
+      await page.goto(quick.url);
+      await page.getByTestId('link-companion').click();
+      await page.getByTestId('qr').waitFor();
+      const codeField = page.getByTestId('link-code');
+      await page.waitForFunction(
+        () =>
+          ((document.querySelector('[data-testid="link-code"]') as HTMLInputElement | null)?.value
+            .length ?? 0) > 0,
+      );
+      const first = await codeField.inputValue();
+      await page.waitForFunction(
+        (old) =>
+          (document.querySelector('[data-testid="link-code"]') as HTMLInputElement | null)
+            ?.value !== old,
+        first,
+        { timeout: 15_000 },
+      );
+      const second = await codeField.inputValue();
+      assert.notEqual(second, first);
+      assert.equal(await qrIsDrawn(page), true);
+      await shot(page, '21-refreshed-code');
+
+      const stale = await run('devices', 'approve', first, '--pin', '9753');
+      assert.notEqual(stale.code, 0, 'an expired code must not link');
+      assert.match(stale.stderr, /expired|unknown|replaced/);
+      // Approve the code the page shows now; with 3 s references it may expire
+      // while the CLI starts, so a few tries with the then-current code.
+      let approved = false;
+      for (let attempt = 0; attempt < 5 && !approved; attempt++) {
+        const current = await codeField.inputValue();
+        approved = (await run('devices', 'approve', current, '--pin', '9753')).code === 0;
+      }
+      assert.ok(approved, 'the current code should link');
+      await page.getByTestId('status').getByText('Online').waitFor({ timeout: 30_000 });
+      assert.equal(await page.getByTestId('self').textContent(), 'dave');
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+      await quick.close();
+    }
   });
 });

@@ -135,9 +135,11 @@ export class App {
         this.refresh();
         return;
       case 'devices-changed':
-        if (event.account === this.account.account && this.#devicesView !== undefined) {
-          this.#loadDevices();
+        if (event.account !== this.account.account) return;
+        if (event.removed.length > 0) {
+          this.#devices.pruneRemoved().catch((error: unknown) => this.notices.error(error));
         }
+        this.#loadDevices();
         return;
       case 'logged-out':
         this.#loggedOut(event.reason);
@@ -279,13 +281,22 @@ export class App {
     }
   }
 
-  /** (Re)loads the device list into the open devices pane. */
-  #loadDevices(): void {
+  /**
+   * (Re)loads the device list into the open devices pane. With `until`, keeps
+   * reloading every second (for up to a minute) until that device is listed:
+   * an approved companion appears only once it completed its side of the link.
+   */
+  #loadDevices(until?: number, deadline = Date.now() + 60_000): void {
     const view = this.#devicesView;
     if (view === undefined || this.#connection.api === undefined) return;
     this.#devices.list().then(
       (devices) => {
-        if (this.#devicesView === view) view.update(devices);
+        if (this.#devicesView !== view) return;
+        view.update(devices);
+        const missing = until !== undefined && !devices.some((d) => d.deviceId === until);
+        if (missing && Date.now() < deadline) {
+          setTimeout(() => this.#loadDevices(until, deadline), 1_000);
+        }
       },
       (error: unknown) => this.notices.error(error),
     );
@@ -294,12 +305,12 @@ export class App {
   async #approve(code: string, pin: string): Promise<void> {
     try {
       const approved = await this.#devices.approve(code, pin);
-      this.notices.show('info', `Linked a new device (device ${approved.deviceId}).`);
+      this.notices.show('info', `Approved. Device ${approved.deviceId} is finishing its link…`);
+      this.#loadDevices(approved.deviceId);
     } catch (error) {
       this.notices.error(error);
       throw error;
     }
-    this.#loadDevices();
   }
 
   async #remove(deviceId: number, pin: string): Promise<void> {

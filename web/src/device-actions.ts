@@ -35,16 +35,22 @@ export class DeviceActions {
     return api;
   }
 
-  /**
-   * The account's devices. On the primary, first re-signs the device list
-   * without companions the server no longer serves (one that logged itself
-   * out), so senders drop them too.
-   */
+  /** The account's devices, as the server lists them. */
   async list(): Promise<DeviceSummary[]> {
-    const api = this.#online();
+    return listOwnDevices(this.store, this.#online());
+  }
+
+  /**
+   * Primary only, after the server reported own devices gone (a companion
+   * that logged itself out): re-signs the device list without them, so
+   * senders drop them too. Not run on a plain listing: a companion approved
+   * a moment ago is not served until it completed its link, and pruning
+   * then would drop it from the list it was just added to.
+   */
+  async pruneRemoved(): Promise<boolean> {
     const account = await this.store.account.getRequired();
-    if (isPrimaryAccount(account)) await pruneOwnDeviceList(browserContext, this.store, api);
-    return listOwnDevices(this.store, api);
+    if (!isPrimaryAccount(account)) return false;
+    return pruneOwnDeviceList(browserContext, this.store, this.#online());
   }
 
   /** PIN, then the link code, then the approval. */

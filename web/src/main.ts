@@ -45,7 +45,10 @@ async function showLoggedOut(
 ): Promise<void> {
   await wipeProfile(store);
   sessionStorage.setItem(LOGGED_OUT_NOTE, `${account}\n${reason}`);
-  replaceChildren(root, loggedOutScreen(account, reason, () => clearNoteAndReload()));
+  replaceChildren(
+    root,
+    loggedOutScreen(account, reason, () => clearNoteAndReload()),
+  );
 }
 
 function clearNoteAndReload(): void {

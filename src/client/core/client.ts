@@ -29,6 +29,8 @@ import type { AccountDevices } from './devices/device-directory.js';
 import type { DeviceStore } from './store/device-store.js';
 import type { LocalAccount } from './store/records.js';
 import type { Transport } from './transport.js';
+import { GroupClient } from './groups/group-client.js';
+import { isGroupChat, parseGroupId } from './groups/group-id.js';
 
 /** What a client needs: environment, storage and a connection. */
 export interface ClientOptions {
@@ -50,6 +52,7 @@ interface Running {
   readonly receipts: Receipts;
   readonly receiver: Receiver;
   readonly directory: DeviceDirectory;
+  readonly groups: GroupClient;
   readonly pushLoop: Promise<void>;
 }
 
@@ -97,7 +100,16 @@ export class QuintetClient {
       deviceId: local.deviceId,
       signedDeviceIdentity: local.signedDeviceIdentity,
     };
-    const emit = (event: ClientEvent): void => this.#events.emit(event);
+    let groups: GroupClient | undefined;
+    const emit = (event: ClientEvent): void => {
+      this.#events.emit(event);
+      // A member's device was removed: rotate this device's sender keys of
+      // the groups that member is in (docs/groups.md, rotation).
+      if (event.type === 'devices-changed' && event.removed.length > 0 && groups !== undefined) {
+        const target = groups;
+        this.#background.spawn('group key rotation', () => target.onDevicesRemoved(event.account));
+      }
+    };
     const store = this.#store;
     const directory = new DeviceDirectory(this.#ctx, store, this.#api, emit, {
       account: self.account,
@@ -115,6 +127,18 @@ export class QuintetClient {
     );
     const outbox = new Outbox(this.#ctx, store, sessions, emit, self);
     const receipts = new Receipts(outbox, store, emit, self);
+    const groupClient = new GroupClient({
+      ctx: this.#ctx,
+      store,
+      transport: this.#transport,
+      api: this.#api,
+      sessionQueue: this.#queue,
+      directory,
+      outbox,
+      emit,
+      self,
+    });
+    groups = groupClient;
     const retries = new RetryManager(store, outbox, sessions, this.#events, self);
     const background = this.#background;
     const receiver = new Receiver(
@@ -124,8 +148,12 @@ export class QuintetClient {
       this.#queue,
       this.#events,
       {
-        delivered: (from, ids) =>
-          background.spawn('delivery receipt', () => receipts.sendDelivery(from, ids)),
+        delivered: (from, ids, groupId) =>
+          background.spawn('delivery receipt', () =>
+            groupId === undefined
+              ? receipts.sendDelivery(from, ids)
+              : groupClient.sendDelivery(from, ids, groupId),
+          ),
         requestRetry: (from, device, timestamp) =>
           background.spawn('retry request', () => retries.requestRetry(from, device, timestamp)),
         retryRequested: (from, device, request) =>
@@ -133,6 +161,7 @@ export class QuintetClient {
       },
       directory,
       self,
+      (envelope) => groupClient.prepareEnvelope(envelope),
     );
     this.#running = {
       account: auth.account,
@@ -140,8 +169,13 @@ export class QuintetClient {
       receipts,
       receiver,
       directory,
+      groups: groupClient,
       pushLoop: this.#pushLoop(receiver, directory),
     };
+    if (this.#receive) {
+      // GroupChanged is not queued for offline devices: catch up now.
+      background.spawn('group sync', () => groupClient.syncAll());
+    }
     background.spawn('sent-message pruning', async () => {
       await outbox.prune();
     });
@@ -163,6 +197,10 @@ export class QuintetClient {
    * account, and a read sync to this account's other devices.
    */
   async markRead(chat: string, messageIds: readonly Uint8Array[]): Promise<void> {
+    if (isGroupChat(chat)) {
+      await this.#started().groups.markRead(parseGroupId(chat), messageIds);
+      return;
+    }
     await this.#started().receipts.markRead(chat, messageIds);
   }
 
@@ -181,6 +219,14 @@ export class QuintetClient {
    */
   async verifiedDevices(account: string): Promise<AccountDevices> {
     return this.#started().directory.refresh(account);
+  }
+
+  /**
+   * Groups: create, add, remove, leave, send, list, receipts (see
+   * groups/group-client.ts and docs/groups.md).
+   */
+  get groups(): GroupClient {
+    return this.#started().groups;
   }
 
   /** Resolves when every envelope received so far and every follow-up has finished. */
@@ -250,6 +296,13 @@ export class QuintetClient {
             await directory.refresh(account);
           }
         });
+        return;
+      }
+      case 'groupChanged': {
+        const groupId = push.kind.value.groupId;
+        const groups = this.#running?.groups;
+        if (groups === undefined || groupId.length !== 16) return;
+        this.#background.spawn('group refresh', () => groups.onGroupChanged(groupId));
         return;
       }
       case 'loggedOut':

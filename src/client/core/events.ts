@@ -133,6 +133,48 @@ export interface LoggedOutEvent {
   readonly reason: string;
 }
 
+/**
+ * A verified change of a group's membership chain was applied (one event
+ * per new link, oldest first). `action` is `create`, `add`, `remove` or
+ * `leave`; `target` is the account added, removed or leaving.
+ */
+export interface GroupChangedEvent {
+  readonly type: 'group-changed';
+  /** The group id (UUID text, also the group's `chat`). */
+  readonly groupId: string;
+  readonly version: number;
+  readonly action: 'create' | 'add' | 'remove' | 'leave';
+  readonly target: string;
+  readonly author: string;
+  /** Members after the change. */
+  readonly members: readonly string[];
+}
+
+/**
+ * The server served a group change nobody legitimate signed (a forged or
+ * unauthorised change, a broken or rewound chain). It was NOT applied: the
+ * group keeps its last verified membership, and accounts only the server
+ * added get no sender key and no message. The CLI prints
+ * `warning: group … change 3 refused: bad-signature`.
+ */
+export interface GroupChangeRefusedEvent {
+  readonly type: 'group-change-refused';
+  readonly groupId: string;
+  /** The first link that failed. */
+  readonly version: number;
+  /** A stable GroupError code (`bad-signature`, `untrusted-author`, `not-authorized`, …). */
+  readonly code: string;
+}
+
+/** A group message (or key) from a device that is not a verified member was dropped. */
+export interface GroupMessageRefusedEvent {
+  readonly type: 'group-message-refused';
+  readonly groupId: string;
+  readonly from: string;
+  readonly fromDevice: number;
+  readonly reason: string;
+}
+
 /** The connection to the server ended. */
 export interface DisconnectedEvent {
   readonly type: 'disconnected';
@@ -153,6 +195,9 @@ export type ClientEvent =
   | DevicesChangedEvent
   | ReadSyncEvent
   | LoggedOutEvent
+  | GroupChangedEvent
+  | GroupChangeRefusedEvent
+  | GroupMessageRefusedEvent
   | DisconnectedEvent;
 
 /** Turns any thrown value into the stable code an event carries. */

@@ -38,11 +38,17 @@ import type { ServerApi } from './server-api.js';
 import { decryptEnvelope } from './session-ops.js';
 import type { DeviceStoreView, DeviceStore } from './store/device-store.js';
 import type { StoredMessage } from './store/records.js';
+import {
+  acceptDistribution,
+  receiveGroupMessage,
+  type GroupReceiveResult,
+} from './groups/group-receive.js';
+import { groupIdFromBytes } from './groups/group-id.js';
 
 /** What the receiver asks other modules to do after an envelope is committed. */
 export interface ReceiverFollowUps {
-  /** A new message was stored: send a delivery receipt. */
-  delivered(from: string, messageIds: readonly Uint8Array[]): void;
+  /** A new message was stored: send a delivery receipt (naming the group for group messages). */
+  delivered(from: string, messageIds: readonly Uint8Array[], groupId?: string): void;
   /** An envelope did not decrypt: ask the sender to re-send it. */
   requestRetry(from: string, fromDevice: number, timestamp: number): void;
   /** A peer asks this device to re-send a message. */
@@ -51,7 +57,12 @@ export interface ReceiverFollowUps {
 
 /** The committed result of one envelope. */
 type Outcome =
-  | { readonly kind: 'message'; readonly message: StoredMessage }
+  | { readonly kind: 'message'; readonly message: StoredMessage; readonly groupId?: string }
+  | {
+      readonly kind: 'group-refused';
+      readonly groupId: string;
+      readonly reason: string;
+    }
   | {
       readonly kind: 'receipt';
       readonly receipt: ReceiptKind;
@@ -75,6 +86,12 @@ export class Receiver {
     private readonly followUps: ReceiverFollowUps,
     private readonly directory: DeviceDirectory,
     private readonly self: { readonly account: string; readonly deviceId: number },
+    /**
+     * Groups: called before the transaction for a SENDER_KEY envelope, so
+     * the group's chain can be fetched and verified (network) when the
+     * sender is not a member in the stored one.
+     */
+    private readonly prepareGroupEnvelope: (envelope: Envelope) => Promise<void> = async () => {},
   ) {}
 
   /**
@@ -124,6 +141,7 @@ export class Receiver {
       return undefined;
     }
     const refusal = await this.#checkNewSession(envelope);
+    if (envelope.type === EnvelopeType.SENDER_KEY) await this.prepareGroupEnvelope(envelope);
     const outcome = await this.store.transaction(async (tx) => {
       const result = refusal ?? (await this.#decryptAndApply(tx, envelope, address));
       await tx.processed.mark(mark, this.ctx.clock.now());
@@ -177,6 +195,9 @@ export class Receiver {
       }
       return { kind: 'retry-request', request: content.body.value };
     }
+    if (envelope.type === EnvelopeType.SENDER_KEY) {
+      return groupOutcome(await receiveGroupMessage(this.ctx, tx, envelope, address, this.self));
+    }
     let padded: Uint8Array;
     try {
       padded = await decryptEnvelope(
@@ -209,10 +230,15 @@ export class Receiver {
       if (ClientError.is(error)) return { kind: 'failed', code: error.code, retry: false };
       throw error;
     }
-    return this.#apply(tx, envelope, content);
+    return this.#apply(tx, envelope, content, address);
   }
 
-  async #apply(tx: DeviceStoreView, envelope: Envelope, content: Content): Promise<Outcome> {
+  async #apply(
+    tx: DeviceStoreView,
+    envelope: Envelope,
+    content: Content,
+    address: ProtocolAddress,
+  ): Promise<Outcome> {
     const body = content.body;
     switch (body.case) {
       case 'dataMessage': {
@@ -237,8 +263,12 @@ export class Receiver {
         const kind = receiptKind(body.value.type);
         if (kind === undefined) return { kind: 'nothing' };
         const deviceKey = `${envelope.source}.${envelope.sourceDevice}`;
+        // Receipts for group messages name the group: that is the chat.
+        const chat =
+          body.value.groupId.length === 0 ? envelope.source : receiptGroup(body.value.groupId);
+        if (chat === undefined) return { kind: 'nothing' };
         for (const id of body.value.messageIds) {
-          const message = await tx.messages.get(envelope.source, id);
+          const message = await tx.messages.get(chat, id);
           if (message === undefined || !message.outgoing) continue;
           const updated = applyReceipt(message, deviceKey, kind);
           if (updated !== message) await tx.messages.put(updated);
@@ -288,6 +318,7 @@ export class Receiver {
         return { kind: 'message', message };
       }
       case 'senderKeyDistribution':
+        return groupOutcome(await acceptDistribution(this.ctx, tx, address, body.value));
       case undefined:
         return { kind: 'nothing' };
     }
@@ -299,7 +330,18 @@ export class Receiver {
     switch (outcome.kind) {
       case 'message':
         this.events.emit({ type: 'message', message: outcome.message });
-        if (!outcome.message.outgoing) this.followUps.delivered(from, [outcome.message.id]);
+        if (!outcome.message.outgoing) {
+          this.followUps.delivered(from, [outcome.message.id], outcome.groupId);
+        }
+        return;
+      case 'group-refused':
+        this.events.emit({
+          type: 'group-message-refused',
+          groupId: outcome.groupId,
+          from,
+          fromDevice,
+          reason: outcome.reason,
+        });
         return;
       case 'receipt':
         this.events.emit({
@@ -366,4 +408,25 @@ export class Receiver {
       this.events.emit({ type: 'error', code: errorCode(error), message: 'ack failed' });
     }
   }
+}
+
+/** Maps a group receive result onto the pipeline's outcome. */
+function groupOutcome(result: GroupReceiveResult): Outcome {
+  switch (result.kind) {
+    case 'message':
+      return { kind: 'message', message: result.message, groupId: result.groupId };
+    case 'refused':
+      return { kind: 'group-refused', groupId: result.groupId, reason: result.reason };
+    case 'failed':
+      // A group message cannot be re-sent pairwise on request: no retry.
+      return { kind: 'failed', code: result.code, retry: false };
+    case 'key':
+    case 'nothing':
+      return { kind: 'nothing' };
+  }
+}
+
+/** The chat of a group receipt; undefined for a malformed group id (ignored). */
+function receiptGroup(bytes: Uint8Array): string | undefined {
+  return bytes.length === 16 ? groupIdFromBytes(bytes) : undefined;
 }

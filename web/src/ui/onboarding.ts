@@ -8,6 +8,7 @@ import type { DeviceStore } from '../../../src/client/core/store/device-store.js
 import { BrowserWsTransport } from '../../../src/client/transport/browser-ws-transport.js';
 import { validateAccountName } from '../../../src/wire/account-name.js';
 import { fieldValue, h } from '../dom.js';
+import { browserDeviceName } from '../link-flow.js';
 import type { Notices } from '../notices.js';
 import { hashPin, MIN_PIN_LENGTH, PIN_SETTING } from '../pin.js';
 import { browserContext } from '../profile.js';
@@ -31,7 +32,7 @@ async function register(options: OnboardingOptions, name: string, pin: string): 
     await registerAccount(browserContext, options.store, new ServerApi(transport), {
       account,
       serverUrl: location.origin,
-      deviceName: 'Browser',
+      deviceName: browserDeviceName(),
     });
   } finally {
     await transport.close();

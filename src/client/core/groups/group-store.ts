@@ -11,12 +11,15 @@
  *   not listed gets a distribution message before the next group message; a
  *   listed device that is no longer a current member device means the key
  *   must be rotated (see sender-key-tracker.ts).
+ * - `group-sent-to`: per outgoing group message, the devices it went to, so
+ *   "delivered to all" / "read by all" can be computed from receipts.
  * - `sender-keys`: Sender Keys records (own chains and other members'),
  *   per sender address and distribution id (= group id).
  */
 import { SenderKeyRecord } from '../../../protocol/sender-key-record.js';
 import type { ProtocolAddress } from '../../../protocol/address.js';
 import type { SenderKeyStore } from '../../../protocol/stores/sender-key-store.js';
+import { utf8 } from '../bytes.js';
 import { ClientError } from '../errors.js';
 import type { KeyValueView } from '../store/kv.js';
 import type { GroupId } from './group-id.js';
@@ -26,6 +29,7 @@ import { parseSignedChange, type GroupLink } from './group-change.js';
 export const GROUP_TABLES = {
   groups: 'groups',
   keyHolders: 'group-key-holders',
+  sentTo: 'group-sent-to',
   senderKeys: 'sender-keys',
 } as const;
 
@@ -49,6 +53,10 @@ export interface GroupStore {
   addKeyHolders(groupId: GroupId, holders: readonly KeyHolder[]): Promise<void>;
   /** Forgets every holder (part of a rotation). */
   clearKeyHolders(groupId: GroupId): Promise<void>;
+  /** Remembers the devices (`account.device`) an outgoing group message went to. */
+  putSentTo(groupId: GroupId, messageIdHex: string, devices: readonly string[]): Promise<void>;
+  /** The devices an outgoing group message went to; undefined when unknown. */
+  getSentTo(groupId: GroupId, messageIdHex: string): Promise<string[] | undefined>;
 }
 
 /** A sender key store that can also forget a record (rotation). */
@@ -106,6 +114,16 @@ export function groupStore(view: KeyValueView): GroupStore {
         const key = `${groupId}/${holder.account}/${padded(holder.deviceId)}`;
         await view.put(GROUP_TABLES.keyHolders, key, value);
       }
+    },
+    async putSentTo(groupId, messageIdHex, devices) {
+      const text = devices.join('\n');
+      await view.put(GROUP_TABLES.sentTo, `${groupId}/${messageIdHex}`, utf8(text));
+    },
+    async getSentTo(groupId, messageIdHex) {
+      const bytes = await view.get(GROUP_TABLES.sentTo, `${groupId}/${messageIdHex}`);
+      if (bytes === undefined) return undefined;
+      const text = new TextDecoder().decode(bytes);
+      return text === '' ? [] : text.split('\n');
     },
     async clearKeyHolders(groupId) {
       for (const entry of await view.list(GROUP_TABLES.keyHolders, `${groupId}/`)) {

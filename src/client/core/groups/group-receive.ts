@@ -1,0 +1,145 @@
+/**
+ * The receiving half of groups, called by the receive pipeline (receiver.ts)
+ * inside its per-sender queue and store transaction:
+ *
+ * - a `SenderKeyDistribution` (over the authenticated pairwise session) is
+ *   stored as the sender device's key for that group — after checking that
+ *   the group id names the same distribution id as the key inside, so one
+ *   group's key cannot be filed under another;
+ * - a SENDER_KEY envelope is decrypted only if its sender account is a
+ *   member in this device's VERIFIED chain: a member the server alone added
+ *   could otherwise hand out its own key and then post into the group. The
+ *   content must be a data message naming the same group as the envelope.
+ *
+ * Before the transaction (`prepare`), a message from an account the stored
+ * chain does not list makes the chain be fetched and verified first — it may
+ * be a member added by a change this device has not seen yet.
+ */
+import type { ProtocolAddress } from '../../../protocol/address.js';
+import type { ProtocolContext } from '../../../protocol/context.js';
+import { ProtocolError } from '../../../protocol/errors.js';
+import {
+  groupDecrypt,
+  processSenderKeyDistributionMessage,
+} from '../../../protocol/group-cipher.js';
+import { SenderKeyDistributionMessage } from '../../../protocol/sender-key-messages.js';
+import type { SenderKeyDistribution } from '../../../gen/quintet/v1/content_pb.js';
+import type { Envelope } from '../../../gen/quintet/v1/transport_pb.js';
+import { ClientError } from '../errors.js';
+import { decodeContent } from '../content.js';
+import type { DeviceStoreView } from '../store/device-store.js';
+import type { StoredMessage } from '../store/records.js';
+import { GroupError } from './errors.js';
+import { groupIdFromBytes, type GroupId } from './group-id.js';
+import { parseSignedChange } from './group-change.js';
+
+/** What a group envelope or content became. */
+export type GroupReceiveResult =
+  | { readonly kind: 'message'; readonly message: StoredMessage; readonly groupId: GroupId }
+  | { readonly kind: 'refused'; readonly groupId: string; readonly reason: string }
+  | { readonly kind: 'failed'; readonly code: string }
+  | { readonly kind: 'key'; readonly groupId: GroupId }
+  | { readonly kind: 'nothing' };
+
+/** The group id of an envelope or content, or undefined when malformed. */
+function groupIdOf(bytes: Uint8Array): GroupId | undefined {
+  try {
+    return groupIdFromBytes(bytes);
+  } catch (error) {
+    if (GroupError.is(error)) return undefined;
+    throw error;
+  }
+}
+
+/** Whether `account` is a member of the group in the stored, verified chain. */
+export async function isVerifiedMember(
+  tx: Pick<DeviceStoreView, 'groups'>,
+  groupId: GroupId,
+  account: string,
+): Promise<boolean> {
+  const head = await tx.groups.getHead(groupId);
+  if (head === undefined) return false;
+  return head.change.members.some((m) => m.account === account);
+}
+
+/** Stores a member device's sender key (see the module comment). */
+export async function acceptDistribution(
+  ctx: ProtocolContext,
+  tx: DeviceStoreView,
+  sender: ProtocolAddress,
+  value: SenderKeyDistribution,
+): Promise<GroupReceiveResult> {
+  const groupId = groupIdOf(value.groupId);
+  if (groupId === undefined) return { kind: 'failed', code: 'invalid-content' };
+  let message: SenderKeyDistributionMessage;
+  try {
+    message = SenderKeyDistributionMessage.deserialize(value.distribution);
+  } catch (error) {
+    if (ProtocolError.is(error)) return { kind: 'failed', code: error.code };
+    throw error;
+  }
+  if (message.distributionId !== groupId) return { kind: 'failed', code: 'invalid-content' };
+  await processSenderKeyDistributionMessage(ctx, tx.senderKeys, sender, value.distribution);
+  return { kind: 'key', groupId };
+}
+
+/** Decrypts and stores one SENDER_KEY envelope (see the module comment). */
+export async function receiveGroupMessage(
+  ctx: ProtocolContext,
+  tx: DeviceStoreView,
+  envelope: Envelope,
+  sender: ProtocolAddress,
+  self: { readonly account: string },
+): Promise<GroupReceiveResult> {
+  const groupId = groupIdOf(envelope.groupId);
+  if (groupId === undefined) return { kind: 'failed', code: 'invalid-message' };
+  if (!(await isVerifiedMember(tx, groupId, envelope.source))) {
+    return { kind: 'refused', groupId, reason: 'not-a-verified-member' };
+  }
+  let padded: Uint8Array;
+  try {
+    padded = await groupDecrypt(ctx, tx.senderKeys, sender, envelope.content);
+  } catch (error) {
+    if (ProtocolError.is(error, 'duplicate-message')) return { kind: 'nothing' };
+    if (ProtocolError.is(error)) return { kind: 'failed', code: error.code };
+    throw error;
+  }
+  let body;
+  try {
+    body = decodeContent(padded).body;
+  } catch (error) {
+    if (ClientError.is(error)) return { kind: 'failed', code: error.code };
+    throw error;
+  }
+  // Only chat messages travel under a sender key, and only for this group:
+  // a member cannot replay its ciphertext into another group's chat.
+  if (body.case !== 'dataMessage' || groupIdOf(body.value.groupId) !== groupId) {
+    return { kind: 'failed', code: 'invalid-content' };
+  }
+  const data = body.value;
+  if ((await tx.messages.get(groupId, data.messageId)) !== undefined) return { kind: 'nothing' };
+  const message: StoredMessage = {
+    id: data.messageId,
+    chat: groupId,
+    sender: envelope.source,
+    senderDevice: envelope.sourceDevice,
+    text: data.text,
+    sentAt: Number(data.timestamp),
+    receivedAt: ctx.clock.now(),
+    outgoing: envelope.source === self.account,
+    receipts: {},
+  };
+  await tx.messages.put(message);
+  return { kind: 'message', message, groupId };
+}
+
+/** The verified members of a stored group head (no network). */
+export async function storedMembers(
+  tx: Pick<DeviceStoreView, 'groups'>,
+  groupId: GroupId,
+): Promise<string[] | undefined> {
+  const head = await tx.groups.getHead(groupId);
+  return head === undefined
+    ? undefined
+    : parseSignedChange(head.bytes).change.members.map((m) => m.account);
+}
