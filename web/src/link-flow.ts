@@ -7,7 +7,7 @@
  * The keys never leave this browser; only public keys go to the server.
  */
 import { linkCompanion, storeLinkedDevice } from '../../src/client/core/linking/companion.js';
-import type { LinkCodeOffer } from '../../src/client/core/linking/companion.js';
+import type { LinkCodeOffer, LinkedDevice } from '../../src/client/core/linking/companion.js';
 import type { DeviceStore } from '../../src/client/core/store/device-store.js';
 import { BrowserWsTransport } from '../../src/client/transport/browser-ws-transport.js';
 import { browserContext } from './profile.js';
@@ -70,7 +70,7 @@ export function startCompanionLink(
       await opened.close();
       return 'cancelled';
     }
-    let linked;
+    let linked: LinkedDevice;
     try {
       linked = await linkCompanion(browserContext, opened, {
         serverUrl: location.origin,

@@ -66,7 +66,10 @@ export function linkCompanionScreen(options: LinkCompanionOptions): HTMLElement 
     expiresAt = offer.expiresAt;
     countdown();
     drawQrCode(canvas, offer.text, QR_SIZE).then(
-      () => replaceChildren(slot, canvas),
+      () => {
+        slot.classList.add('qr-ready');
+        replaceChildren(slot, canvas);
+      },
       (error: unknown) => options.notices.error(error),
     );
   };
@@ -88,6 +91,7 @@ export function linkCompanionScreen(options: LinkCompanionOptions): HTMLElement 
         expiresAt = 0;
         codeField.value = '';
         copy.disabled = true;
+        slot.classList.remove('qr-ready');
         replaceChildren(slot, h('span', {}, 'No code is shown.'));
         status.textContent = 'Linking stopped.';
         retry.hidden = false;

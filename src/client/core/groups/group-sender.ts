@@ -213,10 +213,13 @@ export class GroupSender {
         };
         await this.store.transaction(async (tx) => {
           await tx.messages.put(message);
+          // Own devices send no receipts for own messages: not counted.
           await tx.groups.putSentTo(
             groupId,
             toHex(id),
-            targets.map((d) => deviceKey(d.account, d.deviceId)),
+            targets
+              .filter((d) => d.account !== this.self.account)
+              .map((d) => deviceKey(d.account, d.deviceId)),
           );
         });
         return {
