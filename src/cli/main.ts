@@ -6,6 +6,7 @@
  */
 import { Command } from 'commander';
 import { addDevicesCommand } from './commands/devices.js';
+import { addGroupCommands } from './commands/group.js';
 import { addLinkCommand } from './commands/link.js';
 import { addLogoutCommand } from './commands/logout.js';
 import { addReceiveCommand } from './commands/receive.js';
@@ -23,6 +24,7 @@ const program = new Command()
 addServerCommand(program);
 addRegisterCommand(program);
 addSendCommand(program);
+addGroupCommands(program);
 addReceiveCommand(program);
 addSafetyNumberCommand(program);
 addLinkCommand(program);

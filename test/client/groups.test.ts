@@ -136,7 +136,13 @@ describe('groups (real server, client core)', { timeout: 120_000 }, () => {
     const forger = await generateKeyPair(ctx.crypto, ctx.random);
     const forged = await signGroupChange(
       ctx,
-      { account: 'g-fay', deviceId: 1, identityKey: forger.publicKey, privateKey: forger.privateKey, signedDeviceIdentity: undefined },
+      {
+        account: 'g-fay',
+        deviceId: 1,
+        identityKey: forger.publicKey,
+        privateKey: forger.privateKey,
+        signedDeviceIdentity: undefined,
+      },
       {
         groupId: group.groupId,
         version: head.version + 1,
@@ -168,11 +174,17 @@ describe('groups (real server, client core)', { timeout: 120_000 }, () => {
     const refused = await g1.events.next('group-change-refused', 5_000);
     assert.equal(refused.code, 'untrusted-author');
     const fromGus = await g1.client.groups.send(group.groupId, 'secret 2');
-    assert.deepEqual(fromGus.refused.map((r) => r.account), ['g-mallory']);
+    assert.deepEqual(
+      fromGus.refused.map((r) => r.account),
+      ['g-mallory'],
+    );
     await got(f1.events, 'secret 2');
     await m1.client.idle();
     assert.deepEqual(await mallory.store.messages.list(group.groupId), []);
-    assert.equal(await mallory.store.senderKeys.loadSenderKey(protocolAddress('g-gus', 1), group.groupId), undefined);
+    assert.equal(
+      await mallory.store.senderKeys.loadSenderKey(protocolAddress('g-gus', 1), group.groupId),
+      undefined,
+    );
     for (const c of [f1, g1, m1]) await c.client.close();
   });
 

@@ -19,10 +19,13 @@ import { ClientError } from '../../src/client/core/errors.js';
 import { approveCompanion } from '../../src/client/core/linking/approve.js';
 import { LinkingError } from '../../src/client/core/linking/errors.js';
 import {
+  LINK_COMPLETION_GRACE_MS,
   listOwnDevices,
   logoutCompanion,
+  pruneOwnDeviceList,
   removeCompanion,
 } from '../../src/client/core/device-admin.js';
+import { loadPrimary, saveLinkState } from '../../src/client/core/linking/approve.js';
 import { hashPin, verifyPin } from '../../src/cli/pin.js';
 import { removalReason } from '../../src/cli/commands/logged-out.js';
 import { LocalAuthGate, PIN_LOCK_MS } from '../../src/client/core/linking/local-auth.js';
@@ -247,6 +250,32 @@ describe('linking a companion (real server)', { timeout: 60_000 }, () => {
     await companion.close();
     const devices = await withDevice(server, primary.store, (api) => api.getDevices('many'));
     assert.equal(devices.length, 5);
+  });
+
+  it('pruning keeps a companion that is still completing its link, then drops it', async () => {
+    const primary = await registerPrimary(server, 'pruner');
+    const ctx = contextFor(server);
+    // As right after an approval: the list vouches for device 9 (index 1),
+    // which the server does not serve until the companion completes.
+    const { link } = await loadPrimary(ctx, primary.store);
+    await saveLinkState(primary.store, {
+      ...link,
+      nextKeyIndex: 2,
+      companions: { 9: 1 },
+      approvedAt: { 9: server.clock.now() },
+    });
+    const early = await withDevice(server, primary.store, (api) =>
+      pruneOwnDeviceList(ctx, primary.store, api),
+    );
+    assert.equal(early, false);
+    assert.deepEqual((await loadPrimary(ctx, primary.store)).link.companions, { 9: 1 });
+
+    server.clock.advance(LINK_COMPLETION_GRACE_MS + 1);
+    const late = await withDevice(server, primary.store, (api) =>
+      pruneOwnDeviceList(ctx, primary.store, api),
+    );
+    assert.equal(late, true);
+    assert.deepEqual((await loadPrimary(ctx, primary.store)).link.companions, {});
   });
 
   it('a companion cannot approve, remove or re-sign', async () => {

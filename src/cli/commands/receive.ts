@@ -13,6 +13,7 @@ import { CliError } from '../cli-error.js';
 import { runCommand } from '../run.js';
 import { loggedOutError, markProfileLoggedOut } from './logged-out.js';
 import { noticeLine } from './notices.js';
+import { groupNoticeLine } from './group.js';
 import { openClientSession, type ClientCommandOptions } from '../session.js';
 
 interface ReceiveOptions extends ClientCommandOptions {
@@ -82,7 +83,16 @@ function report(event: ClientEvent, json: boolean): void {
     case 'device-refused':
     case 'account-key-changed':
     case 'session-refused':
-      process.stderr.write(`${noticeLine(event) ?? ''}\n`);
+    case 'group-change-refused':
+    case 'group-message-refused':
+      process.stderr.write(`${groupNoticeLine(event) ?? ''}\n`);
+      return;
+    case 'group-changed':
+      if (json) {
+        process.stdout.write(
+          `${JSON.stringify({ type: 'group-changed', group: event.groupId, version: event.version, action: event.action, target: event.target, author: event.author, members: event.members })}\n`,
+        );
+      }
       return;
     case 'devices-changed':
     case 'receipt':

@@ -104,6 +104,12 @@ export async function logoutCompanion(store: DeviceStore, api: ServerApi): Promi
 }
 
 /**
+ * How long after approval a companion that the server does not list yet is
+ * still taken to be completing its link (the server allows 5 minutes).
+ */
+export const LINK_COMPLETION_GRACE_MS = 10 * 60 * 1000;
+
+/**
  * Primary only: after a `DeviceListChanged` for its own account (e.g. a
  * companion logged itself out), drops from the signed list every companion
  * the server no longer serves and publishes the new list. Devices are only
@@ -120,9 +126,14 @@ export async function pruneOwnDeviceList(
     (await api.getDevices(primary.account.account)).map((device) => device.deviceId),
   );
   const companions: Record<number, number> = {};
+  const now = ctx.clock.now();
   let changed = false;
   for (const [device, index] of Object.entries(primary.link.companions)) {
-    if (served.has(Number(device))) companions[Number(device)] = index;
+    const approvedAt = primary.link.approvedAt?.[Number(device)] ?? 0;
+    // A companion approved moments ago is not served until it completes its
+    // side of the link; dropping it now would unlink it from under itself.
+    const completing = now - approvedAt < LINK_COMPLETION_GRACE_MS;
+    if (served.has(Number(device)) || completing) companions[Number(device)] = index;
     else changed = true;
   }
   if (!changed) return false;

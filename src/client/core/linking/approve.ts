@@ -121,6 +121,7 @@ export async function approveCompanion(
     ...reserved,
     ...list,
     companions: { ...reserved.companions, [deviceId]: keyIndex },
+    approvedAt: { ...reserved.approvedAt, [deviceId]: ctx.clock.now() },
   });
   return { deviceId, keyIndex };
 }

@@ -60,6 +60,11 @@ export interface PrimaryLinkState {
   readonly listTimestamp: number;
   /** Linked companions in that list: device id → key index. */
   readonly companions: Readonly<Record<number, number>>;
+  /**
+   * When each companion was approved, ms. Until a companion completes its
+   * side of the link the server does not list it, so pruning must skip it.
+   */
+  readonly approvedAt?: Readonly<Record<number, number>>;
 }
 
 /** Why and when the server logged this device out. */
@@ -142,6 +147,9 @@ export function encodeLocalAccount(value: LocalAccount): Uint8Array {
               signedKeyIndexList: link.signedKeyIndexList,
               listTimestamp: BigInt(link.listTimestamp),
               companions: { ...link.companions },
+              approvedAt: Object.fromEntries(
+                Object.entries(link.approvedAt ?? {}).map(([device, at]) => [device, BigInt(at)]),
+              ),
             },
       loggedOutReason: value.loggedOut?.reason ?? '',
       loggedOutAt: BigInt(value.loggedOut?.at ?? 0),
@@ -182,6 +190,9 @@ export function decodeLocalAccount(bytes: Uint8Array): LocalAccount {
             signedKeyIndexList: link.signedKeyIndexList,
             listTimestamp: Number(link.listTimestamp),
             companions,
+            approvedAt: Object.fromEntries(
+              Object.entries(link.approvedAt).map(([device, at]) => [Number(device), Number(at)]),
+            ),
           },
         }
       : {}),
