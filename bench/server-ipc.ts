@@ -6,9 +6,7 @@
 
 /** Messages from the orchestrator. */
 export type ControlMessage =
-  | { readonly type: 'memory' }
-  | { readonly type: 'cpu' }
-  | { readonly type: 'close' };
+  { readonly type: 'memory' } | { readonly type: 'cpu' } | { readonly type: 'close' };
 
 /** Messages to the orchestrator. */
 export type ReportMessage =
@@ -23,7 +21,7 @@ export type ReportMessage =
       readonly cpuSystemMs: number;
     }
   /** CPU time so far, without the full GC of `memory` (taken while load runs). */
-  | { readonly type: 'cpu'; readonly cpuMs: number };
+  | { readonly type: 'cpu'; readonly cpuMs: number; readonly systemMs: number };
 
 function fullGc(): void {
   const gc: unknown = Reflect.get(globalThis, 'gc');
@@ -54,7 +52,7 @@ export function onControl(url: string, close: () => Promise<void>): void {
       });
     } else if (message.type === 'cpu') {
       const cpu = process.cpuUsage();
-      send({ type: 'cpu', cpuMs: (cpu.user + cpu.system) / 1000 });
+      send({ type: 'cpu', cpuMs: (cpu.user + cpu.system) / 1000, systemMs: cpu.system / 1000 });
     } else if (message.type === 'close') {
       close().then(
         () => process.exit(0),

@@ -153,12 +153,17 @@ function emit(row: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify(row)}\n`);
 }
 
-async function cpuMs(target: Child): Promise<number> {
-  const answer = (await target.ask({ type: 'cpu' })) as Extract<ReportMessage, { type: 'cpu' }>;
-  return answer.cpuMs;
+type CpuReport = Extract<ReportMessage, { type: 'cpu' }>;
+async function cpuMs(target: Child): Promise<CpuReport> {
+  return (await target.ask({ type: 'cpu' })) as CpuReport;
 }
 
-type Measured = LoadResult & { serverCpuPct: number; serverCpuUsPerMsg: number };
+type Measured = LoadResult & {
+  serverCpuPct: number;
+  serverCpuUsPerMsg: number;
+  /** The kernel's share of the server's CPU time (sockets, WAL writes). */
+  serverSystemPct: number;
+};
 
 /** Runs a load and reads the target's CPU time over the load's measurement window only. */
 async function measured(
@@ -166,16 +171,18 @@ async function measured(
   target: Child,
   run: () => Promise<LoadResult>,
 ): Promise<Measured> {
-  const marks: Array<Promise<number>> = [];
+  const marks: Array<Promise<CpuReport>> = [];
   loader.onWindow = () => marks.push(cpuMs(target));
   const result = await run();
   loader.onWindow = () => undefined;
   const [start, end] = await Promise.all(marks);
   if (start === undefined || end === undefined) throw new Error('no measurement window');
+  const cpu = end.cpuMs - start.cpuMs;
   return {
     ...result,
-    serverCpuPct: round((100 * (end - start)) / (result.seconds * 1000), 0),
-    serverCpuUsPerMsg: round(((end - start) * 1000) / Math.max(1, result.received), 1),
+    serverCpuPct: round((100 * cpu) / (result.seconds * 1000), 0),
+    serverCpuUsPerMsg: round((cpu * 1000) / Math.max(1, result.received), 1),
+    serverSystemPct: round((100 * (end.systemMs - start.systemMs)) / Math.max(1, cpu), 0),
   };
 }
 
@@ -233,6 +240,8 @@ async function main(): Promise<void> {
         errors: q.errors,
         serverCpuPct: q.serverCpuPct,
         serverCpuUsPerMsg: q.serverCpuUsPerMsg,
+        serverSystemSharePct: q.serverSystemPct,
+        relaySystemSharePct: b.serverSystemPct,
         relayCpuPct: b.serverCpuPct,
         relayCpuUsPerMsg: b.serverCpuUsPerMsg,
         wsMessagesPerDelivery: WS_MESSAGES,

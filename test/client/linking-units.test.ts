@@ -71,6 +71,7 @@ describe('account record with multi-device fields', () => {
         signedKeyIndexList: Uint8Array.of(1, 2, 3),
         listTimestamp: 1_750_000_000,
         companions: { 2: 1, 5: 3 },
+        approvedAt: { 2: 1_750_000_000_000, 5: 1_750_000_100_000 },
       },
     };
     assert.deepEqual(decodeLocalAccount(encodeLocalAccount(primary)), primary);

@@ -100,13 +100,12 @@ export class QuintetClient {
       deviceId: local.deviceId,
       signedDeviceIdentity: local.signedDeviceIdentity,
     };
-    let groups: GroupClient | undefined;
     const emit = (event: ClientEvent): void => {
       this.#events.emit(event);
       // A member's device was removed: rotate this device's sender keys of
       // the groups that member is in (docs/groups.md, rotation).
-      if (event.type === 'devices-changed' && event.removed.length > 0 && groups !== undefined) {
-        const target = groups;
+      const target = this.#running?.groups;
+      if (event.type === 'devices-changed' && event.removed.length > 0 && target !== undefined) {
         this.#background.spawn('group key rotation', () => target.onDevicesRemoved(event.account));
       }
     };
@@ -138,7 +137,6 @@ export class QuintetClient {
       emit,
       self,
     });
-    groups = groupClient;
     const retries = new RetryManager(store, outbox, sessions, this.#events, self);
     const background = this.#background;
     const receiver = new Receiver(

@@ -25,7 +25,6 @@ import { groupIdFromBytes, groupIdToBytes, parseGroupId, type GroupId } from './
 import { GroupMembership, type GroupSelf, type GroupView } from './group-membership.js';
 import { isVerifiedMember } from './group-receive.js';
 import { GroupSender, type GroupSendOutcome } from './group-sender.js';
-import { stateFromHead } from './membership-chain.js';
 
 /** A group as listed to the user. */
 export interface GroupSummary {
@@ -292,21 +291,4 @@ export class GroupClient {
       timestamp,
     );
   }
-}
-
-/** Re-derives a summary from a stored head (no network). */
-export async function storedSummary(
-  ctx: ProtocolContext,
-  store: DeviceStore,
-  groupId: GroupId,
-): Promise<GroupSummary | undefined> {
-  const head = await store.groups.getHead(groupId);
-  if (head === undefined) return undefined;
-  const state = await stateFromHead(ctx, head);
-  return {
-    groupId,
-    name: state.name,
-    version: state.version,
-    members: [...state.members].map(([account, admin]) => ({ account, admin })),
-  };
 }

@@ -18,7 +18,7 @@ import type { ClientEvent } from '../events.js';
 import type { DeviceStore } from '../store/device-store.js';
 import { ClientError } from '../errors.js';
 import { GroupError } from './errors.js';
-import { GroupApi, GroupRequestError } from './group-api.js';
+import { GroupRequestError, type GroupApi } from './group-api.js';
 import {
   linkMessage,
   parseSignedChange,

@@ -31,7 +31,6 @@ import type { DeviceStoreView } from '../store/device-store.js';
 import type { StoredMessage } from '../store/records.js';
 import { GroupError } from './errors.js';
 import { groupIdFromBytes, type GroupId } from './group-id.js';
-import { parseSignedChange } from './group-change.js';
 
 /** What a group envelope or content became. */
 export type GroupReceiveResult =
@@ -131,15 +130,4 @@ export async function receiveGroupMessage(
   };
   await tx.messages.put(message);
   return { kind: 'message', message, groupId };
-}
-
-/** The verified members of a stored group head (no network). */
-export async function storedMembers(
-  tx: Pick<DeviceStoreView, 'groups'>,
-  groupId: GroupId,
-): Promise<string[] | undefined> {
-  const head = await tx.groups.getHead(groupId);
-  return head === undefined
-    ? undefined
-    : parseSignedChange(head.bytes).change.members.map((m) => m.account);
 }

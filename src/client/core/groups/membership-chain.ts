@@ -255,8 +255,7 @@ export async function verifyChain(
     if (link === undefined) break;
     try {
       // Position and version must agree, so a served list cannot skip links.
-      if (link.change.version !== i)
-        refuse('broken-chain', 'links are out of order', link.change.version);
+      if (link.change.version !== i) refuse('broken-chain', 'links are out of order', i);
       state = await verifyLink(ctx, groupId, state, link, trust);
       accepted.push(link);
     } catch (error) {

@@ -190,9 +190,16 @@ export function decodeLocalAccount(bytes: Uint8Array): LocalAccount {
             signedKeyIndexList: link.signedKeyIndexList,
             listTimestamp: Number(link.listTimestamp),
             companions,
-            approvedAt: Object.fromEntries(
-              Object.entries(link.approvedAt).map(([device, at]) => [Number(device), Number(at)]),
-            ),
+            ...(Object.keys(link.approvedAt).length > 0
+              ? {
+                  approvedAt: Object.fromEntries(
+                    Object.entries(link.approvedAt).map(([device, at]) => [
+                      Number(device),
+                      Number(at),
+                    ]),
+                  ),
+                }
+              : {}),
           },
         }
       : {}),

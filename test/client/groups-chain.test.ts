@@ -1,0 +1,366 @@
+/**
+ * The membership chain verifier (pure): every rule that keeps a server or a
+ * non-admin from changing a group's membership, link by link, plus the
+ * sender-key plan (who needs the key, when to rotate) and the KV-backed
+ * sender key store's conformance.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { nodeCrypto } from '../../src/crypto/node.js';
+import { systemClock } from '../../src/crypto/provider.js';
+import type { ProtocolContext } from '../../src/protocol/context.js';
+import { generateKeyPair, type KeyPair } from '../../src/protocol/curve.js';
+import {
+  acceptLinkPayload,
+  createSignedDeviceIdentity,
+  wrapWithHmac,
+} from '../../src/protocol/adv/index.js';
+import {
+  signGroupChange,
+  parseSignedChange,
+  type ChangeAuthor,
+  type GroupChangeFields,
+  type GroupLink,
+} from '../../src/client/core/groups/group-change.js';
+import { groupIdFromBytes, type GroupId } from '../../src/client/core/groups/group-id.js';
+import { verifyChain, type AuthorTrust } from '../../src/client/core/groups/membership-chain.js';
+import { planSenderKey } from '../../src/client/core/groups/sender-key-tracker.js';
+import { createDeviceStore } from '../../src/client/core/store/device-store.js';
+import { MemoryBackend } from '../../src/client/core/store/memory-backend.js';
+import { runSenderKeyStoreConformance } from '../protocol/sender-key-store-conformance.js';
+
+const ctx: ProtocolContext = {
+  crypto: nodeCrypto,
+  random: (n) => nodeCrypto.randomBytes(n),
+  clock: systemClock,
+};
+
+interface Account {
+  readonly name: string;
+  readonly key: KeyPair;
+}
+
+async function account(name: string): Promise<Account> {
+  return { name, key: await generateKeyPair(ctx.crypto, ctx.random) };
+}
+
+function primary(a: Account): ChangeAuthor {
+  return {
+    account: a.name,
+    deviceId: 1,
+    identityKey: a.key.publicKey,
+    privateKey: a.key.privateKey,
+    signedDeviceIdentity: undefined,
+  };
+}
+
+/** A companion of `a` with a real ADV identity (linking steps 3–4). */
+async function companion(a: Account, deviceId: number): Promise<ChangeAuthor> {
+  const own = await generateKeyPair(ctx.crypto, ctx.random);
+  const secret = ctx.random(32);
+  const signed = await createSignedDeviceIdentity(ctx, {
+    accountKeyPair: a.key,
+    companionIdentityKey: own.publicKey,
+    keyIndex: 1,
+    rawId: 7,
+    timestamp: Math.floor(Date.now() / 1000),
+  });
+  const accepted = await acceptLinkPayload(ctx, {
+    linkingSecret: secret,
+    companionIdentityKeyPair: own,
+    hmacBytes: await wrapWithHmac(ctx, secret, signed),
+  });
+  return {
+    account: a.name,
+    deviceId,
+    identityKey: own.publicKey,
+    privateKey: own.privateKey,
+    signedDeviceIdentity: accepted.signedIdentity,
+  };
+}
+
+function trustOf(...accounts: Account[]): AuthorTrust {
+  const keys = new Map(accounts.map((a) => [a.name, a.key.publicKey]));
+  return {
+    async accountKey(name) {
+      const key = keys.get(name);
+      if (key === undefined) throw new Error(`unknown ${name}`);
+      return key;
+    },
+  };
+}
+
+type Members = Array<[string, boolean]>;
+
+async function link(
+  author: ChangeAuthor,
+  groupId: GroupId,
+  previous: GroupLink | undefined,
+  action: GroupChangeFields['action'],
+  target: string,
+  members: Members,
+  overrides: Partial<GroupChangeFields> = {},
+): Promise<GroupLink> {
+  return signGroupChange(ctx, author, {
+    groupId,
+    version: previous === undefined ? 0 : previous.change.version + 1,
+    previousHash:
+      previous === undefined ? new Uint8Array(0) : await ctx.crypto.sha256(previous.bytes),
+    action,
+    target,
+    members: members.map(([a, admin]) => ({ account: a, admin })),
+    name: 'club',
+    timestamp: 1,
+    ...overrides,
+  });
+}
+
+describe('membership chain verification', () => {
+  it('accepts create → add (by a companion admin) → remove → leave', async () => {
+    const alice = await account('alice');
+    const bob = await account('bob');
+    const carol = await account('carol');
+    const gid = groupIdFromBytes(ctx.random(16));
+    const l0 = await link(primary(alice), gid, undefined, 'create', '', [
+      ['alice', true],
+      ['bob', false],
+    ]);
+    const l1 = await link(await companion(alice, 2), gid, l0, 'add', 'carol', [
+      ['alice', true],
+      ['bob', false],
+      ['carol', false],
+    ]);
+    const l2 = await link(primary(alice), gid, l1, 'remove', 'bob', [
+      ['alice', true],
+      ['carol', false],
+    ]);
+    const l3 = await link(primary(carol), gid, l2, 'leave', 'carol', [['alice', true]]);
+    const verdict = await verifyChain(ctx, gid, [l0, l1, l2, l3], trustOf(alice, bob, carol));
+    assert.equal(verdict.refused, undefined);
+    assert.equal(verdict.state?.version, 3);
+    assert.deepEqual([...(verdict.state?.members.keys() ?? [])], ['alice']);
+    // Links survive the wire: parsing the bytes again gives the same link.
+    assert.deepEqual(parseSignedChange(l1.bytes).change, l1.change);
+  });
+
+  const cases: Array<[string, string, (c: Ctx) => Promise<GroupLink[]>]> = [
+    [
+      'a change signed by a key the server holds (claiming device 1)',
+      'untrusted-author',
+      async (c) => {
+        const forger = await account('alice');
+        return [
+          c.l0,
+          await link(primary(forger), c.gid, c.l0, 'add', 'mallory', [
+            ['alice', true],
+            ['bob', false],
+            ['mallory', false],
+          ]),
+        ];
+      },
+    ],
+    [
+      'a companion without an ADV identity',
+      'untrusted-author',
+      async (c) => {
+        const comp = await companion(c.alice, 2);
+        return [
+          c.l0,
+          await link({ ...comp, signedDeviceIdentity: undefined }, c.gid, c.l0, 'add', 'mallory', [
+            ['alice', true],
+            ['bob', false],
+            ['mallory', false],
+          ]),
+        ];
+      },
+    ],
+    [
+      "a companion of another account posing as alice's",
+      'untrusted-author',
+      async (c) => {
+        const comp = await companion(c.bob, 2);
+        return [
+          c.l0,
+          await link({ ...comp, account: 'alice' }, c.gid, c.l0, 'add', 'mallory', [
+            ['alice', true],
+            ['bob', false],
+            ['mallory', false],
+          ]),
+        ];
+      },
+    ],
+    [
+      'a tampered signature',
+      'bad-signature',
+      async (c) => {
+        const l1 = await link(primary(c.alice), c.gid, c.l0, 'add', 'carol', [
+          ['alice', true],
+          ['bob', false],
+          ['carol', false],
+        ]);
+        const sig = l1.signature.slice();
+        sig[5] = (sig[5] ?? 0) ^ 1;
+        return [c.l0, { ...l1, signature: sig }];
+      },
+    ],
+    [
+      'a non-admin adding',
+      'not-authorized',
+      async (c) => [
+        c.l0,
+        await link(primary(c.bob), c.gid, c.l0, 'add', 'mallory', [
+          ['alice', true],
+          ['bob', false],
+          ['mallory', false],
+        ]),
+      ],
+    ],
+    [
+      'a member list that adds more than the target',
+      'bad-membership',
+      async (c) => [
+        c.l0,
+        await link(primary(c.alice), c.gid, c.l0, 'add', 'carol', [
+          ['alice', true],
+          ['bob', false],
+          ['carol', false],
+          ['mallory', false],
+        ]),
+      ],
+    ],
+    [
+      'a leave on behalf of someone else',
+      'not-authorized',
+      async (c) => [
+        c.l0,
+        await link(primary(c.alice), c.gid, c.l0, 'leave', 'bob', [['alice', true]]),
+      ],
+    ],
+    [
+      'a wrong previous hash (a dropped or reordered change)',
+      'broken-chain',
+      async (c) => [
+        c.l0,
+        await link(primary(c.alice), c.gid, c.l0, 'remove', 'bob', [['alice', true]], {
+          previousHash: new Uint8Array(32),
+        }),
+      ],
+    ],
+    [
+      'a skipped version',
+      'broken-chain',
+      async (c) => [
+        c.l0,
+        await link(primary(c.alice), c.gid, c.l0, 'remove', 'bob', [['alice', true]], {
+          version: 2,
+        }),
+      ],
+    ],
+    [
+      'a second create',
+      'broken-chain',
+      async (c) => [
+        c.l0,
+        await link(primary(c.alice), c.gid, c.l0, 'create', '', [
+          ['alice', true],
+          ['mallory', false],
+        ]),
+      ],
+    ],
+    [
+      'a change by a removed admin',
+      'not-authorized',
+      async (c) => {
+        const l1 = await link(primary(c.alice), c.gid, c.l0, 'remove', 'bob', [['alice', true]]);
+        return [
+          c.l0,
+          l1,
+          await link(primary(c.bob), c.gid, l1, 'add', 'mallory', [
+            ['alice', true],
+            ['mallory', false],
+          ]),
+        ];
+      },
+    ],
+  ];
+
+  interface Ctx {
+    readonly alice: Account;
+    readonly bob: Account;
+    readonly gid: GroupId;
+    readonly l0: GroupLink;
+  }
+
+  for (const [what, code, build] of cases) {
+    it(`refuses ${what} (${code}) and keeps the last verified state`, async () => {
+      const alice = await account('alice');
+      const bob = await account('bob');
+      const gid = groupIdFromBytes(ctx.random(16));
+      const l0 = await link(primary(alice), gid, undefined, 'create', '', [
+        ['alice', true],
+        ['bob', false],
+      ]);
+      const links = await build({ alice, bob, gid, l0 });
+      const verdict = await verifyChain(
+        ctx,
+        gid,
+        links,
+        trustOf(alice, bob, await account('carol')),
+      );
+      assert.equal(verdict.refused?.code, code);
+      assert.equal(verdict.refused?.version, links.length - 1);
+      assert.equal(verdict.state?.version, links.length - 2);
+      assert.ok(!(verdict.state?.members.has('mallory') ?? false));
+    });
+  }
+
+  it('refuses a served chain that hides a verified change (rollback)', async () => {
+    const alice = await account('alice');
+    const gid = groupIdFromBytes(ctx.random(16));
+    const l0 = await link(primary(alice), gid, undefined, 'create', '', [
+      ['alice', true],
+      ['bob', false],
+    ]);
+    const l1 = await link(primary(alice), gid, l0, 'remove', 'bob', [['alice', true]]);
+    const full = await verifyChain(ctx, gid, [l0, l1], trustOf(alice));
+    assert.ok(full.state !== undefined);
+    const rolled = await verifyChain(ctx, gid, [l0], trustOf(alice), full.state);
+    assert.equal(rolled.refused?.code, 'rollback');
+    assert.equal(rolled.state?.version, 1, 'the verified removal stays in force');
+  });
+});
+
+describe('sender key plan', () => {
+  const dev = (account: string, deviceId: number, registrationId = 1) => ({
+    account,
+    deviceId,
+    registrationId,
+  });
+  it('hands the key only to devices without it', () => {
+    const holders = new Map([['bob.1', dev('bob', 1)]]);
+    const plan = planSenderKey([dev('bob', 1), dev('bob', 2)], holders);
+    assert.equal(plan.rotate, false);
+    assert.deepEqual(plan.needKey, [dev('bob', 2)]);
+  });
+  it('rotates when a holder left, was unlinked or reinstalled', () => {
+    const holders = new Map([
+      ['bob.1', dev('bob', 1)],
+      ['carol.1', dev('carol', 1)],
+    ]);
+    assert.equal(planSenderKey([dev('bob', 1)], holders).rotate, true, 'carol gone');
+    assert.equal(
+      planSenderKey([dev('bob', 1), dev('carol', 1, 9)], holders).rotate,
+      true,
+      'reinstall',
+    );
+    const rotated = planSenderKey([dev('bob', 1)], holders);
+    assert.deepEqual(rotated.needKey, [dev('bob', 1)], 'everyone gets the new key');
+  });
+});
+
+describe('KV-backed sender key store (memory backend)', () => {
+  runSenderKeyStoreConformance(
+    'device store',
+    () => createDeviceStore(new MemoryBackend()).senderKeys,
+  );
+});
