@@ -159,7 +159,7 @@ describe('groups property (real server)', { timeout: 300_000 }, () => {
           for (const d of all()) await d.client.close();
         }
       }),
-      { numRuns: 4 },
+      { numRuns: 4, seed: -166756897, path: "1:3:1:1:1:0", endOnFailure: true, verbose: 2 },
     );
   });
 });
