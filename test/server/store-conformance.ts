@@ -260,6 +260,21 @@ export function runServerStoreConformance(
           assert.equal(await queue.totalCount(), 2);
         }));
 
+      it('deletes nothing for a guid that differs from a queued one in a single byte', () =>
+        withStore(async ({ queue }) => {
+          const queued = envelope('bob', 1, 1);
+          await queue.enqueue([queued]);
+          // Guards any backend that finds rows by part of the guid (say, a row id
+          // in its first bytes): the whole guid must match, so acks cannot be guessed.
+          const nearMisses = [0, 7, 8, 15].map((index) => {
+            const guid = queued.guid.slice();
+            guid[index] = (guid[index] ?? 0) ^ 0x01;
+            return guid;
+          });
+          assert.equal(await queue.ack('bob', 1, nearMisses), 0);
+          assert.equal(await queue.count('bob', 1), 1);
+        }));
+
       it('expires envelopes accepted before a cut-off', () =>
         withStore(async ({ queue }) => {
           const old = envelope('bob', 1, 1, 1_000);
