@@ -79,13 +79,21 @@ async function companion(a: Account, deviceId: number): Promise<ChangeAuthor> {
   };
 }
 
-function trustOf(...accounts: Account[]): AuthorTrust {
+/** Trust in `accounts`; every ADV-valid companion is current unless `removed`. */
+function trustOf(...accounts: Account[]): AuthorTrust & { removed: ChangeAuthor[] } {
   const keys = new Map(accounts.map((a) => [a.name, a.key.publicKey]));
+  const removed: ChangeAuthor[] = [];
   return {
+    removed,
     async accountKey(name) {
       const key = keys.get(name);
       if (key === undefined) throw new Error(`unknown ${name}`);
       return key;
+    },
+    async isCurrentDevice(name, deviceId, identityKey) {
+      return !removed.some(
+        (r) => r.account === name && r.deviceId === deviceId && r.identityKey.equals(identityKey),
+      );
     },
   };
 }
@@ -327,6 +335,84 @@ describe('membership chain verification', () => {
     const rolled = await verifyChain(ctx, gid, [l0], trustOf(alice), full.state);
     assert.equal(rolled.refused?.code, 'rollback');
     assert.equal(rolled.state?.version, 1, 'the verified removal stays in force');
+  });
+});
+
+describe('companion authors removed from their account', () => {
+  async function setup() {
+    const alice = await account('alice');
+    const gid = groupIdFromBytes(ctx.random(16));
+    const l0 = await link(primary(alice), gid, undefined, 'create', '', [
+      ['alice', true],
+      ['bob', false],
+    ]);
+    const comp = await companion(alice, 2);
+    const l1 = await link(comp, gid, l0, 'add', 'mallory', [
+      ['alice', true],
+      ['bob', false],
+      ['mallory', false],
+    ]);
+    return { alice, gid, l0, comp, l1 };
+  }
+
+  it("refuses a removed companion's new change (its ADV identity still verifies)", async () => {
+    const { alice, gid, l0, comp, l1 } = await setup();
+    const trust = trustOf(alice);
+    trust.removed.push(comp);
+    const verdict = await verifyChain(ctx, gid, [l0, l1], trust);
+    assert.equal(verdict.refused?.code, 'untrusted-author');
+    assert.equal(verdict.refused?.version, 1);
+    assert.equal(verdict.state?.version, 0);
+    assert.ok(!(verdict.state?.members.has('mallory') ?? true));
+    assert.deepEqual(verdict.accepted, [l0]);
+  });
+
+  it("accepts a current companion's change", async () => {
+    const { alice, gid, l0, l1 } = await setup();
+    const verdict = await verifyChain(ctx, gid, [l0, l1], trustOf(alice));
+    assert.equal(verdict.refused, undefined);
+    assert.equal(verdict.state?.version, 1);
+  });
+
+  it('keeps a change this client accepted before its companion was removed', async () => {
+    const { alice, gid, l0, comp, l1 } = await setup();
+    const trust = trustOf(alice);
+    const first = await verifyChain(ctx, gid, [l0, l1], trust);
+    assert.ok(first.state !== undefined);
+    trust.removed.push(comp);
+    const l2 = await link(primary(alice), gid, l1, 'remove', 'bob', [
+      ['alice', true],
+      ['mallory', false],
+    ]);
+    const again = await verifyChain(ctx, gid, [l0, l1, l2], trust, first.state);
+    assert.equal(again.refused, undefined);
+    assert.equal(again.state?.version, 2);
+    assert.ok(again.state?.members.has('mallory'));
+  });
+
+  it("a current admin's later change releases a held change; a non-admin's does not", async () => {
+    const { alice, gid, l0, comp, l1 } = await setup();
+    const bob = await account('bob');
+    const trust = trustOf(alice, bob);
+    trust.removed.push(comp);
+    // Bob (no admin) leaving on top cannot vouch for the removed companion's add.
+    const byBob = await link(primary(bob), gid, l1, 'leave', 'bob', [
+      ['alice', true],
+      ['mallory', false],
+    ]);
+    const refused = await verifyChain(ctx, gid, [l0, l1, byBob], trust);
+    assert.equal(refused.refused?.code, 'untrusted-author');
+    assert.equal(refused.refused?.version, 1);
+    assert.equal(refused.state?.version, 0);
+    // Alice's primary built on it, so her client verified it while it was current.
+    const byAlice = await link(primary(alice), gid, l1, 'remove', 'bob', [
+      ['alice', true],
+      ['mallory', false],
+    ]);
+    const released = await verifyChain(ctx, gid, [l0, l1, byAlice], trust);
+    assert.equal(released.refused, undefined);
+    assert.equal(released.state?.version, 2);
+    assert.deepEqual(released.accepted, [l0, l1, byAlice]);
   });
 });
 

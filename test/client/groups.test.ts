@@ -188,6 +188,80 @@ describe('groups (real server, client core)', { timeout: 120_000 }, () => {
     for (const c of [f1, g1, m1]) await c.client.close();
   });
 
+  it("refuses a change signed by an admin's removed companion (its ADV identity still verifies)", async () => {
+    const hal = await registerDevice(server, 'g-hal');
+    const hal2 = await linkDevice(server, hal, 'hal laptop');
+    const ivy = await registerDevice(server, 'g-ivy');
+    await registerDevice(server, 'g-kim');
+    await registerDevice(server, 'g-max');
+    const h1 = await hal.online();
+    const group = await h1.client.groups.create('club', ['g-ivy']);
+    const gidBytes = groupIdToBytes(group.groupId);
+    // A current companion's change is accepted by the other members.
+    const h2 = await hal2.online();
+    await h2.client.groups.add(group.groupId, 'g-kim');
+    const i1 = await ivy.online();
+    const legit = await i1.client.groups.refresh(group.groupId);
+    assert.deepEqual([...legit.members.keys()].sort(), ['g-hal', 'g-ivy', 'g-kim']);
+    await i1.client.close();
+    await h2.client.close();
+    await h1.client.close();
+
+    // Hal removes the laptop; its keys (a thief's, say) and the server then
+    // append an ADD. The laptop's ADV identity still verifies against hal's
+    // account key, but hal's signed list no longer holds it.
+    await unlinkDevice(server, hal, hal2.deviceId);
+    const head = await server.store.groups.getGroup(gidBytes);
+    assert.ok(head !== undefined);
+    const pair = await hal2.store.protocol.identity.getIdentityKeyPair();
+    const local = await hal2.store.account.getRequired();
+    const members = [
+      { account: 'g-hal', admin: true },
+      { account: 'g-ivy', admin: false },
+      { account: 'g-kim', admin: false },
+      { account: 'g-max', admin: false },
+    ];
+    const stolen = await signGroupChange(
+      ctx,
+      {
+        account: 'g-hal',
+        deviceId: hal2.deviceId,
+        identityKey: pair.publicKey,
+        privateKey: pair.privateKey,
+        signedDeviceIdentity: local.signedDeviceIdentity,
+      },
+      {
+        groupId: group.groupId,
+        version: head.version + 1,
+        previousHash: head.headHash,
+        action: 'add',
+        target: 'g-max',
+        members,
+        name: 'club',
+        timestamp: Date.now(),
+      },
+    );
+    await server.store.groups.appendChange(gidBytes, {
+      version: head.version + 1,
+      signedChange: stolen.bytes,
+      headHash: await ctx.crypto.sha256(stolen.bytes),
+      members,
+    });
+
+    const i2 = await ivy.online();
+    const view = await i2.client.groups.refresh(group.groupId);
+    assert.equal(view.version, head.version, 'the legit add stays, the stolen one is refused');
+    assert.deepEqual([...view.members.keys()].sort(), ['g-hal', 'g-ivy', 'g-kim']);
+    assert.deepEqual(view.unverifiedMembers, ['g-max']);
+    const refused = await i2.events.next(
+      'group-change-refused',
+      5_000,
+      (e) => e.version === head.version + 1,
+    );
+    assert.equal(refused.code, 'untrusted-author');
+    await i2.client.close();
+  });
+
   it('rotates when a member device is unlinked: the removed device cannot decrypt', async () => {
     const dana = await registerDevice(server, 'g-dana');
     const erin = await registerDevice(server, 'g-erin');

@@ -12,7 +12,8 @@
 import { protocolAddress } from '../../../protocol/address.js';
 import type { ProtocolContext } from '../../../protocol/context.js';
 import type { PublicKey } from '../../../protocol/curve.js';
-import type { DeviceDirectory } from '../devices/device-directory.js';
+import type { AccountDevices, DeviceDirectory } from '../devices/device-directory.js';
+import { sameBytes } from '../bytes.js';
 import { ownAccountKey } from '../devices/account-key.js';
 import type { ClientEvent } from '../events.js';
 import type { DeviceStore } from '../store/device-store.js';
@@ -70,6 +71,16 @@ export class GroupMembership {
           if (own !== undefined) return own;
         }
         return (await directory.devices(account)).accountKey;
+      },
+      isCurrentDevice: async (account, deviceId, identityKey): Promise<boolean> => {
+        const matches = (view: AccountDevices): boolean => {
+          const device = view.accepted.get(deviceId);
+          return device !== undefined && sameBytes(device.identityKey, identityKey.serialize());
+        };
+        if (matches(await directory.devices(account))) return true;
+        // The run's view may predate a freshly linked companion: refetch and
+        // run ADV on the account's current signed list before refusing.
+        return matches(await directory.refresh(account));
       },
     };
   }

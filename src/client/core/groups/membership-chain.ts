@@ -42,6 +42,13 @@ export interface GroupState {
 export interface AuthorTrust {
   /** The trusted account key of `account` (pinned, or first use). */
   accountKey(account: string): Promise<PublicKey>;
+  /**
+   * Whether `deviceId` is, right now, an ADV-accepted device of `account`
+   * with exactly `identityKey` (the account's current signed key-index list
+   * still lists it). A companion's ADV identity keeps verifying after the
+   * primary removed it, so only this tells a removed companion apart.
+   */
+  isCurrentDevice(account: string, deviceId: number, identityKey: PublicKey): Promise<boolean>;
 }
 
 /** The outcome of verifying a served chain. */
@@ -78,14 +85,22 @@ function memberMap(members: readonly GroupMemberInfo[]): Map<string, boolean> {
  * ADV identity, signed by the account key, for exactly the signing key —
  * otherwise anyone holding any key (the server) could claim to be an admin's
  * companion.
+ *
+ * Returns whether the author device is current: always for device 1 (its
+ * key is the trusted account key); for a companion, whether the account's
+ * current verified device list still has it with that key. A companion the
+ * primary removed keeps a valid ADV identity, so without this it could,
+ * with the server's help, go on signing changes (adding a reader) after its
+ * owner revoked it. The caller decides what a non-current author means.
  */
 async function checkAuthor(
   ctx: ProtocolContext,
   link: GroupLink,
   trust: AuthorTrust,
-): Promise<void> {
+): Promise<boolean> {
   const { change } = link;
   const accountKey = await trust.accountKey(change.author);
+  let current = true;
   if (change.authorDevice === PRIMARY_DEVICE_ID) {
     if (!link.authorIdentityKey.equals(accountKey)) {
       throw new GroupError('untrusted-author', "the signing key is not the author's account key", {
@@ -110,6 +125,11 @@ async function checkAuthor(
         version: change.version,
       });
     }
+    current = await trust.isCurrentDevice(
+      change.author,
+      change.authorDevice,
+      link.authorIdentityKey,
+    );
   }
   const ok = await verify(
     ctx.crypto,
@@ -122,6 +142,16 @@ async function checkAuthor(
       version: change.version,
     });
   }
+  return current;
+}
+
+/** The refusal for a link whose companion author is no longer a device of its account. */
+function notCurrent(version: number): GroupError {
+  return new GroupError(
+    'untrusted-author',
+    "the author companion is not a current device of the author's account",
+    { version },
+  );
 }
 
 function refuse(
@@ -189,7 +219,9 @@ function sameMembers(a: ReadonlyMap<string, boolean>, b: ReadonlyMap<string, boo
 
 /**
  * Verifies one link on top of `previous` (undefined: the creation) and
- * returns the new state; throws `GroupError` naming the link's version.
+ * returns the new state; throws `GroupError` naming the link's version,
+ * including `untrusted-author` when a companion author is not a current
+ * device of its account.
  */
 export async function verifyLink(
   ctx: ProtocolContext,
@@ -198,6 +230,19 @@ export async function verifyLink(
   link: GroupLink,
   trust: AuthorTrust,
 ): Promise<GroupState> {
+  const { state, current } = await checkLink(ctx, groupId, previous, link, trust);
+  if (!current) throw notCurrent(link.change.version);
+  return state;
+}
+
+/** Every rule of `verifyLink`, with the author's currency returned, not enforced. */
+async function checkLink(
+  ctx: ProtocolContext,
+  groupId: GroupId,
+  previous: GroupState | undefined,
+  link: GroupLink,
+  trust: AuthorTrust,
+): Promise<{ readonly state: GroupState; readonly current: boolean }> {
   const { change } = link;
   const v = change.version;
   if (previous === undefined) {
@@ -213,15 +258,28 @@ export async function verifyLink(
     }
   }
   // Cheap structural rules first; the signature and ADV work only after.
-  await checkAuthor(ctx, link, trust);
-  return stateFromHead(ctx, link);
+  const current = await checkAuthor(ctx, link, trust);
+  return { state: await stateFromHead(ctx, link), current };
 }
 
 /**
  * Verifies a served chain (oldest first). With `known` (the state verified
  * earlier) the served chain must contain that exact head at its version —
  * else `rollback`: the server hides or rewrites changes — and only the
- * links after it are verified; the hash chain pins everything before.
+ * links after it are verified; the hash chain pins everything before, so
+ * links accepted earlier stay valid even if their companion author has
+ * been removed since.
+ *
+ * A newly verified link whose companion author is no longer current is held
+ * back, not accepted: it counts only once a LATER link by a current device
+ * of an admin verifies on top of it. That admin's client checked the held
+ * link when it built on it (a client signs only on its verified head), and
+ * its signature covers the held link through `previous_hash`. So a
+ * legitimate change signed before its companion was removed becomes valid
+ * again once a current admin builds on it, while a removed companion and
+ * the server alone can only produce a tail that no current admin endorsed —
+ * refused as `untrusted-author` at its first link. No timestamp is used:
+ * the server could choose them.
  */
 export async function verifyChain(
   ctx: ProtocolContext,
@@ -250,18 +308,37 @@ export async function verifyChain(
     }
     start = known.version + 1;
   }
+  // Links by non-current companions, waiting for a current author's link.
+  let held: GroupLink[] = [];
+  let heldState: GroupState | undefined;
+  let heldError: GroupError | undefined;
   for (let i = start; i < links.length; i++) {
     const link = links[i];
     if (link === undefined) break;
     try {
       // Position and version must agree, so a served list cannot skip links.
       if (link.change.version !== i) refuse('broken-chain', 'links are out of order', i);
-      state = await verifyLink(ctx, groupId, state, link, trust);
-      accepted.push(link);
+      const checked = await checkLink(ctx, groupId, heldState ?? state, link, trust);
+      // Only an admin's link may release held links: an admin could have
+      // made those changes itself, while a non-admin member colluding with
+      // a removed companion would otherwise gain an admin's power.
+      const releases = held.length === 0 || heldState?.members.get(link.change.author) === true;
+      if (checked.current && releases) {
+        accepted.push(...held, link);
+        state = checked.state;
+        held = [];
+        heldState = undefined;
+        heldError = undefined;
+      } else {
+        held.push(link);
+        heldState = checked.state;
+        heldError ??= notCurrent(i);
+      }
     } catch (error) {
       if (!GroupError.is(error)) throw error;
-      return { state, accepted, refused: error, servedMembers };
+      // The first held link is where the verified chain really stops.
+      return { state, accepted, refused: heldError ?? error, servedMembers };
     }
   }
-  return { state, accepted, refused: undefined, servedMembers };
+  return { state, accepted, refused: heldError, servedMembers };
 }
