@@ -19,6 +19,13 @@ import { StoreError } from '../types.js';
 
 interface PendingOp {
   readonly run: () => unknown;
+  /**
+   * Set inside the transaction, settled only after it commits. Kept on the
+   * op itself rather than in a parallel array of outcome objects: that was
+   * two allocations per message on the hot path.
+   */
+  failed: boolean;
+  result: unknown;
   /** False for a single statement, which is atomic by itself (saves a SAVEPOINT). */
   readonly savepoint: boolean;
   readonly resolve: (value: unknown) => void;
@@ -27,8 +34,6 @@ interface PendingOp {
 
 /** How long a deferred operation may wait for a batch to join, in ms. */
 export const DEFAULT_DEFER_MS = 20;
-
-type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 /** Batches synchronous write operations into one transaction per event-loop turn. */
 export class GroupCommitter {
@@ -41,24 +46,22 @@ export class GroupCommitter {
   /** Transactions committed so far (for metrics and tests). */
   commits = 0;
   /** Built once: better-sqlite3 wraps a function per `transaction()` call. */
-  private readonly runBatch: (batch: readonly PendingOp[]) => Outcome[];
+  private readonly runBatch: (batch: readonly PendingOp[]) => void;
 
   constructor(
     private readonly db: Database,
     private readonly deferMs = DEFAULT_DEFER_MS,
   ) {
     this.runBatch = db.transaction((batch: readonly PendingOp[]) => {
-      const outcomes: Outcome[] = [];
       for (const op of batch) {
         try {
           // A nested better-sqlite3 transaction is a SAVEPOINT.
-          const value = op.savepoint ? this.db.transaction(op.run)() : op.run();
-          outcomes.push({ ok: true, value });
+          op.result = op.savepoint ? this.db.transaction(op.run)() : op.run();
         } catch (error) {
-          outcomes.push({ ok: false, error });
+          op.failed = true;
+          op.result = error;
         }
       }
-      return outcomes;
     });
   }
 
@@ -90,6 +93,8 @@ export class GroupCommitter {
     return new Promise<T>((resolve, reject) => {
       this.pending.push({
         run: op,
+        failed: false,
+        result: undefined,
         savepoint,
         resolve: resolve as (value: unknown) => void,
         reject,
@@ -119,21 +124,18 @@ export class GroupCommitter {
     const batch = this.pending;
     if (batch.length === 0) return;
     this.pending = [];
-    let outcomes: Outcome[];
     try {
-      outcomes = this.runBatch(batch);
+      this.runBatch(batch);
       this.commits += 1;
     } catch (error) {
       // The commit itself failed (disk full, I/O error): nothing is durable.
       for (const op of batch) op.reject(error);
       return;
     }
-    batch.forEach((op, i) => {
-      const outcome = outcomes[i];
-      if (outcome === undefined) op.reject(new StoreError('corrupt', 'lost batch outcome'));
-      else if (outcome.ok) op.resolve(outcome.value);
-      else op.reject(outcome.error);
-    });
+    for (const op of batch) {
+      if (op.failed) op.reject(op.result);
+      else op.resolve(op.result);
+    }
   }
 
   /** Flushes and refuses further writes. */
