@@ -12,8 +12,7 @@
  *   refused by the members' clients: no sender key, no message.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { nodeCrypto } from '../../src/crypto/node.js';
@@ -24,10 +23,16 @@ import { groupDecrypt } from '../../src/protocol/group-cipher.js';
 import { groupIdToBytes, parseGroupId } from '../../src/client/core/groups/group-id.js';
 import { createDeviceStore } from '../../src/client/core/store/device-store.js';
 import { SqliteBackend } from '../../src/client/storage/sqlite-backend.js';
-import { ensureBuilt, runCli, startServer, tempDir, type ServerProcess } from './harness.js';
+import {
+  ensureBuilt,
+  linkWithCli,
+  runCli,
+  startServer,
+  tempDir,
+  type ServerProcess,
+} from './harness.js';
 
 const PIN = '2468';
-const BIN = join(resolve(import.meta.dirname, '..', '..'), 'bin', 'quintet.js');
 const SENDER_KEY = 3;
 const ctx = {
   crypto: nodeCrypto,
@@ -51,29 +56,9 @@ describe('groups end to end (CLI)', { timeout: 240_000 }, () => {
     runCli([...args, '--profile', profile(name)], { QUINTET_PIN: PIN });
 
   async function link(name: string, primary: string): Promise<void> {
-    const child = spawn(
-      process.execPath,
-      [BIN, 'link', '--profile', profile(name), '--server', server.url, '--name', name],
-      { env: { ...process.env, QUINTET_PROFILE: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    await linkWithCli(server.url, profile(name), name, (code) =>
+      cli(primary, 'devices', 'approve', code, '--pin', PIN),
     );
-    let out = '';
-    let err = '';
-    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-    const code = await new Promise<string>((resolveCode, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no link code: ${out} ${err}`)), 15_000);
-      child.stdout.on('data', (chunk: Buffer) => {
-        out += chunk.toString();
-        const match = /link code: (\S+)/.exec(out);
-        if (match?.[1] !== undefined) {
-          clearTimeout(timer);
-          resolveCode(match[1]);
-        }
-      });
-    });
-    const exited = new Promise<number | null>((done) => child.once('close', (c) => done(c)));
-    const approved = await cli(primary, 'devices', 'approve', code, '--pin', PIN);
-    assert.equal(approved.code, 0, approved.stderr);
-    assert.equal(await exited, 0, err);
   }
 
   /** Drains `name`'s queue; returns the group message texts it printed. */

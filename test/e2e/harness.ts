@@ -137,3 +137,43 @@ export function messagesOf(result: CliResult): Array<Record<string, unknown>> {
     .filter((line) => line.trim() !== '')
     .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
+
+/**
+ * Links `profile` as a companion with the real CLI: runs `quintet link`,
+ * reads the printed link code, hands it to `approve` (the primary's
+ * `devices approve`), and returns the device id the companion reports.
+ */
+export async function linkWithCli(
+  serverUrl: string,
+  profile: string,
+  name: string,
+  approve: (code: string) => Promise<CliResult>,
+): Promise<number> {
+  const child = spawn(
+    process.execPath,
+    [BIN, 'link', '--profile', profile, '--server', serverUrl, '--name', name],
+    { env: { ...process.env, QUINTET_PROFILE: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  const exited = new Promise<number | null>((done) => child.once('close', (c) => done(c)));
+  const code = await new Promise<string>((resolveCode, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no link code: ${out} ${err}`)), 15_000);
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /link code: (\S+)/.exec(out);
+      if (match?.[1] !== undefined) {
+        clearTimeout(timer);
+        resolveCode(match[1]);
+      }
+    });
+  });
+  const approved = await approve(code);
+  if (approved.code !== 0) throw new Error(`approve failed: ${approved.stderr}`);
+  const status = await exited;
+  if (status !== 0) throw new Error(`quintet link exited ${String(status)}: ${err}`);
+  const linked = /linked: \S+ device (\d+)/.exec(out);
+  if (linked?.[1] === undefined) throw new Error(`no "linked:" line: ${out}`);
+  return Number(linked[1]);
+}

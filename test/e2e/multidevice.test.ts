@@ -17,7 +17,14 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ensureBuilt, runCli, startServer, tempDir, type ServerProcess } from './harness.js';
+import {
+  ensureBuilt,
+  linkWithCli,
+  runCli,
+  startServer,
+  tempDir,
+  type ServerProcess,
+} from './harness.js';
 
 const PIN = '2468';
 const BIN = join(resolve(import.meta.dirname, '..', '..'), 'bin', 'quintet.js');
@@ -106,33 +113,10 @@ describe('multi-device end to end (CLI)', { timeout: 120_000 }, () => {
   const followers = new Map<string, Follower>();
 
   /** Links profile `name` as a companion of `primary` with the real CLI. */
-  async function link(name: string, primary: string): Promise<number> {
-    const child = spawn(
-      process.execPath,
-      [BIN, 'link', '--profile', profile(name), '--server', server.url, '--name', name],
-      { env: { ...process.env, QUINTET_PROFILE: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
+  function link(name: string, primary: string): Promise<number> {
+    return linkWithCli(server.url, profile(name), name, (code) =>
+      cli(primary, 'devices', 'approve', code, '--pin', PIN),
     );
-    let out = '';
-    let err = '';
-    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-    const code = await new Promise<string>((resolveCode, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no link code: ${out} ${err}`)), 15_000);
-      child.stdout.on('data', (chunk: Buffer) => {
-        out += chunk.toString();
-        const match = /link code: (\S+)/.exec(out);
-        if (match?.[1] !== undefined) {
-          clearTimeout(timer);
-          resolveCode(match[1]);
-        }
-      });
-    });
-    const exited = new Promise<number | null>((done) => child.once('close', (c) => done(c)));
-    const approved = await cli(primary, 'devices', 'approve', code, '--pin', PIN);
-    assert.equal(approved.code, 0, approved.stderr);
-    assert.equal(await exited, 0, err);
-    const match = /linked: \S+ device (\d+)/.exec(out);
-    assert.ok(match?.[1], out);
-    return Number(match[1]);
   }
 
   function follow(name: string): Follower {
