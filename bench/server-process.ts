@@ -1,16 +1,30 @@
 /**
  * The Quintet server as a benchmark child process: SQLite store with group
  * commit under a temporary data directory (argv[2]), warnings-only logging.
+ *
+ * It runs the compiled server in dist/ — what `npm start` runs — not the
+ * TypeScript sources through the test-time loader, whose transform adds
+ * work of its own to every function the server creates per message.
+ * `npm run bench:server` compiles first.
  */
-import { startServer } from '../src/server/main.js';
+import type * as ServerModule from '../src/server/main.js';
 import { onControl } from './server-ipc.js';
 
 const dataDir = process.argv[2];
 if (dataDir === undefined) throw new Error('usage: server-process.ts DATA_DIR');
+const compiled = new URL('../dist/server/main.js', import.meta.url).href;
+const { startServer } = (await import(compiled)) as typeof ServerModule;
 const server = await startServer({
   port: 0,
   dataDir,
   logLevel: 'warn',
   // The benchmark fetches no bundles; keep limits at their defaults otherwise.
 });
-onControl(server.wsUrl, () => server.close());
+
+/** The store's commit count, from the server's own Prometheus endpoint. */
+async function commits(): Promise<number> {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const line = /^quintet_store_commits_total (\d+)$/m.exec(text);
+  return Number(line?.[1] ?? Number.NaN);
+}
+onControl(server.wsUrl, () => server.close(), commits);

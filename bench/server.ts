@@ -19,7 +19,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { LoadCommand, LoadResult } from './server-load.js';
 import type { ReportMessage } from './server-ipc.js';
 
@@ -31,9 +31,16 @@ const DURATION_MS = quick ? 1000 : 4000;
 const CONNS = 100;
 const IDLE_CONNS = quick ? 500 : 10_000;
 const here = import.meta.dirname;
-// `--profile DIR`: the server process writes a V8 CPU profile into DIR on exit.
+// `--profile DIR`: the server and the relay write a V8 CPU profile of each
+// measurement window into DIR/server and DIR/relay.
 const profileArg = process.argv.indexOf('--profile');
 const PROFILE_DIR = profileArg >= 0 ? process.argv[profileArg + 1] : undefined;
+// `--against DIR`: the baseline is the Quintet server of another checkout
+// (say a git worktree of the previous commit) instead of the relay, so the
+// ratio compares two versions of the server under the same load.
+const againstArg = process.argv.indexOf('--against');
+const AGAINST = againstArg >= 0 ? process.argv[againstArg + 1] : undefined;
+const BASE_MODE = AGAINST === undefined ? 'relay' : 'quintet';
 // `--inflight N`: only the closed-loop row with N in flight (while iterating).
 const inflightArg = process.argv.indexOf('--inflight');
 const ONLY_INFLIGHT = inflightArg >= 0 ? Number(process.argv[inflightArg + 1]) : undefined;
@@ -72,14 +79,11 @@ class Child {
     gc: boolean,
     profileDir?: string,
   ): Promise<{ child: Child; first: unknown }> {
-    const proc = fork(join(here, script), args, {
-      execArgv: [
-        ...(gc ? ['--expose-gc'] : []),
-        ...(profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir]),
-        '--import',
-        'tsx',
-      ],
+    const proc = fork(resolve(here, script), args, {
+      execArgv: [...(gc ? ['--expose-gc'] : []), '--import', 'tsx'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      env:
+        profileDir === undefined ? process.env : { ...process.env, BENCH_PROFILE_DIR: profileDir },
     });
     const child = new Child(proc);
     const first = await child.next();
@@ -163,6 +167,12 @@ type Measured = LoadResult & {
   serverCpuUsPerMsg: number;
   /** The kernel's share of the server's CPU time (sockets, WAL writes). */
   serverSystemPct: number;
+  /** Write system calls (socket writev + WAL pwrite) per delivered message. */
+  serverWritesPerMsg: number;
+  /** Read system calls per delivered message. */
+  serverReadsPerMsg: number;
+  /** Delivered messages per store commit (the relay has none). */
+  msgsPerCommit: number | undefined;
 };
 
 /** Runs a load and reads the target's CPU time over the load's measurement window only. */
@@ -183,13 +193,28 @@ async function measured(
     serverCpuPct: round((100 * cpu) / (result.seconds * 1000), 0),
     serverCpuUsPerMsg: round((cpu * 1000) / Math.max(1, result.received), 1),
     serverSystemPct: round((100 * (end.systemMs - start.systemMs)) / Math.max(1, cpu), 0),
+    serverWritesPerMsg: round((end.writeCalls - start.writeCalls) / Math.max(1, result.received)),
+    serverReadsPerMsg: round((end.readCalls - start.readCalls) / Math.max(1, result.received)),
+    msgsPerCommit:
+      end.commits === undefined || start.commits === undefined
+        ? undefined
+        : round(result.received / Math.max(1, end.commits - start.commits), 1),
   };
 }
 
 async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'quintet-bench-'));
-  const server = await startTarget('server-process.ts', [dataDir], PROFILE_DIR);
-  const relay = await startTarget('relay.ts', []);
+  const server = await startTarget(
+    'server-process.ts',
+    [dataDir],
+    PROFILE_DIR === undefined ? undefined : join(PROFILE_DIR, 'server'),
+  );
+  const baseDataDir = mkdtempSync(join(tmpdir(), 'quintet-bench-base-'));
+  const relay = await startTarget(
+    AGAINST === undefined ? 'relay.ts' : resolve(AGAINST, 'bench/server-process.ts'),
+    AGAINST === undefined ? [] : [baseDataDir],
+    PROFILE_DIR === undefined ? undefined : join(PROFILE_DIR, 'relay'),
+  );
   const { child: loader } = await Child.start('server-load.ts', [], false);
   try {
     let peak = 0;
@@ -200,7 +225,7 @@ async function main(): Promise<void> {
         base.push(
           await measured(loader, relay.child, () =>
             load(loader, {
-              mode: 'relay',
+              mode: BASE_MODE,
               url: relay.url,
               conns: CONNS,
               inflight,
@@ -235,6 +260,14 @@ async function main(): Promise<void> {
         relayP50Ms: round(b.p50Ms),
         relayP99Ms: round(b.p99Ms),
         ratioToRelay: round(q.msgsPerSec / b.msgsPerSec),
+        // Each Quintet run over the relay run just before it: steadier than
+        // the ratio of medians when the machine's speed drifts.
+        pairedRatioMedian: round(
+          median(
+            ours.map((x, i) => x.msgsPerSec / (base[i]?.msgsPerSec ?? Number.NaN)),
+            (x) => x,
+          ),
+        ),
         target: 'ratio >= 0.7',
         latency: LATENCY,
         errors: q.errors,
@@ -244,6 +277,11 @@ async function main(): Promise<void> {
         relaySystemSharePct: b.serverSystemPct,
         relayCpuPct: b.serverCpuPct,
         relayCpuUsPerMsg: b.serverCpuUsPerMsg,
+        serverWritesPerMsg: q.serverWritesPerMsg,
+        relayWritesPerMsg: b.serverWritesPerMsg,
+        serverReadsPerMsg: q.serverReadsPerMsg,
+        msgsPerCommit: q.msgsPerCommit,
+        relayReadsPerMsg: b.serverReadsPerMsg,
         wsMessagesPerDelivery: WS_MESSAGES,
         loadGenCpuPct: round((100 * q.loadCpuMs) / (q.seconds * 1000), 0),
         relayLoadGenCpuPct: round((100 * b.loadCpuMs) / (b.seconds * 1000), 0),
@@ -259,7 +297,7 @@ async function main(): Promise<void> {
     for (let r = 0; r < RUNS; r++) {
       halfRelay.push(
         await load(loader, {
-          mode: 'relay',
+          mode: BASE_MODE,
           url: relay.url,
           conns: CONNS,
           rate,
@@ -336,6 +374,7 @@ async function main(): Promise<void> {
     await server.child.stop();
     await relay.child.stop();
     rmSync(dataDir, { recursive: true, force: true });
+    rmSync(baseDataDir, { recursive: true, force: true });
   }
 }
 

@@ -30,6 +30,7 @@ import type { DeviceEndpoint } from './device-registry.js';
 import { preKeysLowPush } from './envelope-frames.js';
 import { ServiceError } from './errors.js';
 import type { QueuedEnvelope } from './store/types.js';
+import { atTurnEnd } from './turn-end.js';
 
 /** WebSocket close codes the server uses (4000–4999 are application codes). */
 export const CloseCodes = {
@@ -61,12 +62,12 @@ export type RequestDispatcher = (
 let nextConnectionId = 1;
 
 /**
- * Sockets corked since the current callback began; uncorked together once
- * it and every promise continuation it started have run. ws writes each
- * message with its own writev (one syscall each); corking coalesces all the
- * responses and pushes a connection gets in one turn — after a group commit
- * that is often dozens — into one write, without delaying any of them past
- * the turn that produced them.
+ * Sockets corked during the current event-loop turn; uncorked together at
+ * its end, after the group commit (see turn-end.ts). ws writes each message
+ * with its own writev (one system call each); corking coalesces everything
+ * a connection gets in one turn — acknowledgement responses, send responses,
+ * pushes — into one write, without delaying any of it past the turn that
+ * produced it.
  */
 const corked: Socket[] = [];
 function uncorkAll(): void {
@@ -76,9 +77,7 @@ function uncorkAll(): void {
 function corkForThisTurn(socket: Socket): void {
   if (socket.writableCorked > 0) return;
   socket.cork();
-  // nextTick (not a microtask): it runs only after the microtask queue is
-  // empty, i.e. after every continuation of this turn has had its say.
-  if (corked.length === 0) process.nextTick(uncorkAll);
+  if (corked.length === 0) atTurnEnd('write', uncorkAll);
   corked.push(socket);
 }
 

@@ -35,6 +35,7 @@ import { CachedAccountStore } from './store/cached-accounts.js';
 import { createMemoryStore } from './store/memory.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 import type { ServerStore } from './store/types.js';
+import { atTurnEnd } from './turn-end.js';
 
 /** Options of `startServer`. Everything has a default. */
 export interface StartServerOptions {
@@ -107,6 +108,8 @@ function openStore(options: StartServerOptions): ServerStore & { commitCount?: (
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   return openSqliteStore({
     path: databasePath(dataDir),
+    // Commit before the turn's socket writes are flushed (see turn-end.ts).
+    scheduleCommit: (flush) => atTurnEnd('commit', flush),
     ...(options.synchronous === undefined ? {} : { synchronous: options.synchronous }),
   });
 }

@@ -48,9 +48,14 @@ export class GroupCommitter {
   /** Built once: better-sqlite3 wraps a function per `transaction()` call. */
   private readonly runBatch: (batch: readonly PendingOp[]) => void;
 
+  /**
+   * @param schedule runs the flush at the end of the current event-loop turn
+   *   (default `setImmediate`; the server orders it before its socket writes).
+   */
   constructor(
     private readonly db: Database,
     private readonly deferMs = DEFAULT_DEFER_MS,
+    private readonly schedule: (flush: () => void) => void = setImmediate,
   ) {
     this.runBatch = db.transaction((batch: readonly PendingOp[]) => {
       for (const op of batch) {
@@ -106,9 +111,9 @@ export class GroupCommitter {
         }
       } else if (!this.scheduled) {
         this.scheduled = true;
-        // setImmediate runs after the I/O callbacks of this turn, so every
-        // frame read in the turn lands in the same batch.
-        setImmediate(() => this.flush());
+        // The end of the turn comes after its I/O callbacks, so every frame
+        // read in the turn lands in the same batch.
+        this.schedule(() => this.flush());
       }
     });
   }

@@ -34,6 +34,8 @@ export interface SqliteStoreOptions {
   readonly checkpointIntervalMs?: number;
   /** Hears background checkpoint failures (they do not lose data, but the WAL grows). */
   readonly onCheckpointError?: (message: string) => void;
+  /** Runs a group commit at the end of the event-loop turn (default `setImmediate`). */
+  readonly scheduleCommit?: (flush: () => void) => void;
 }
 
 /** A SQLite-backed store, plus backend-specific diagnostics. */
@@ -65,7 +67,7 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteServerStore 
       options.onCheckpointError ?? ((message) => process.emitWarning(`WAL checkpoint: ${message}`)),
     );
   }
-  const committer = new GroupCommitter(db);
+  const committer = new GroupCommitter(db, undefined, options.scheduleCommit);
   let closed = false;
   const checkOpen = (): void => {
     if (closed) throw new StoreError('closed', 'store is closed');

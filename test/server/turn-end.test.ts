@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { atTurnEnd } from '../../src/server/turn-end.js';
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 5));
+
+describe('turn end', () => {
+  it('runs the commit phase, then its continuations, then the writes', async () => {
+    const order: string[] = [];
+    // The write is registered first, as when an ack response is written
+    // before any send of the turn submits to the store.
+    atTurnEnd('write', () => order.push('write'));
+    atTurnEnd('commit', () => {
+      order.push('commit');
+      void Promise.resolve().then(() => order.push('continuation'));
+    });
+    assert.deepEqual(order, []);
+    await nextTurn();
+    assert.deepEqual(order, ['commit', 'continuation', 'write']);
+  });
+
+  it('takes work queued after the commit phase into the next turn', async () => {
+    const order: string[] = [];
+    atTurnEnd('commit', () => {
+      order.push('commit 1');
+      void Promise.resolve().then(() => atTurnEnd('commit', () => order.push('commit 2')));
+    });
+    atTurnEnd('write', () => order.push('write 1'));
+    await nextTurn();
+    assert.deepEqual(order, ['commit 1', 'write 1', 'commit 2']);
+  });
+
+  it('runs every task of a phase when one throws, then reports the error', () => {
+    // In a child process: the rethrown error is uncaught by design (a task
+    // that throws is a bug), and the test runner would claim it.
+    const script = `
+      import { atTurnEnd } from './src/server/turn-end.ts';
+      const ran = [];
+      process.on('uncaughtException', (error) => {
+        ran.push('error: ' + error.message);
+        atTurnEnd('commit', () => { ran.push('later'); console.log(JSON.stringify(ran)); });
+      });
+      atTurnEnd('write', () => { throw new Error('socket gone'); });
+      atTurnEnd('write', () => ran.push('second'));
+    `;
+    const child = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', script],
+      {
+        encoding: 'utf8',
+      },
+    );
+    assert.equal(child.status, 0, child.stderr);
+    assert.deepEqual(JSON.parse(child.stdout), ['second', 'error: socket gone', 'later']);
+  });
+});
