@@ -27,7 +27,7 @@ import {
 import type { DeviceAddress, ServerContext } from './context.js';
 import { DeviceDelivery } from './delivery.js';
 import type { DeviceEndpoint } from './device-registry.js';
-import { preKeysLowPush } from './envelope-frames.js';
+import { pooledBuffer, preKeysLowPush } from './envelope-frames.js';
 import { ServiceError } from './errors.js';
 import type { QueuedEnvelope } from './store/types.js';
 import { atTurnEnd } from './turn-end.js';
@@ -303,9 +303,9 @@ function responseBytes(id: bigint, body: ResponseBody): Uint8Array {
   // Only bodies with no fields beyond the ones the hand encoder writes, so a
   // field added to these responses later is never dropped silently.
   if (body?.case === 'sendMessage' && onlyFields(body.value, 'queuedOnly')) {
-    bytes = sendMessageResponseBytes(id, body.value.queuedOnly === true);
+    bytes = sendMessageResponseBytes(id, body.value.queuedOnly === true, pooledBuffer);
   } else if (body?.case === 'ack' && onlyFields(body.value)) {
-    bytes = ackResponseBytes(id);
+    bytes = ackResponseBytes(id, pooledBuffer);
   }
   return bytes ?? encodeFrame(responseFrame(id, body));
 }

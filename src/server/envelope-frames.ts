@@ -2,7 +2,7 @@
 import { create } from '@bufbuild/protobuf';
 import { EnvelopeSchema } from '../gen/quintet/v1/transport_pb.js';
 import { encodeFrame, pushFrame } from '../wire/frame.js';
-import { envelopePushBytes } from '../wire/hot-frames.js';
+import { envelopePushBytes, type FrameAllocator } from '../wire/hot-frames.js';
 import type { QueuedEnvelope } from './store/types.js';
 
 /**
@@ -11,8 +11,15 @@ import type { QueuedEnvelope } from './store/types.js';
  * values the hand encoder leaves to it.
  */
 export function envelopePush(envelope: QueuedEnvelope): Uint8Array {
-  return envelopePushBytes(envelope) ?? genericEnvelopePush(envelope);
+  return envelopePushBytes(envelope, pooledBuffer) ?? genericEnvelopePush(envelope);
 }
+
+/**
+ * Frames the server sends come from Node's buffer pool: no backing store
+ * per frame for the garbage collector to track, and ws sends a Buffer as is
+ * instead of wrapping it in one.
+ */
+export const pooledBuffer: FrameAllocator = (length) => Buffer.allocUnsafe(length);
 
 function genericEnvelopePush(envelope: QueuedEnvelope): Uint8Array {
   return encodeFrame(

@@ -15,8 +15,12 @@ export function pooledRandom(source: RandomSource, poolSize = 4096): RandomSourc
       pool = source(poolSize);
       offset = 0;
     }
-    // A copy, so no caller ever shares bytes with another.
-    const out = pool.slice(offset, offset + length);
+    // A view, not a copy: a copy is a backing store of its own per guid,
+    // which the garbage collector tracks one by one. Callers never share
+    // bytes — each view is a distinct range, and a used-up pool is replaced,
+    // never refilled — but a view keeps its whole pool alive, so a caller
+    // that keeps random bytes for long should copy them.
+    const out = pool.subarray(offset, offset + length);
     offset += length;
     return out;
   };

@@ -101,15 +101,19 @@ export function databasePath(dataDir: string): string {
   return join(dataDir, 'quintet.db');
 }
 
-function openStore(options: StartServerOptions): ServerStore & { commitCount?: () => number } {
+function openStore(
+  options: StartServerOptions,
+  random: RandomSource,
+): ServerStore & { commitCount?: () => number } {
   if (options.store !== undefined) return options.store;
-  if (options.memory === true) return createMemoryStore();
+  if (options.memory === true) return createMemoryStore(random);
   const dataDir = options.dataDir ?? 'data';
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   return openSqliteStore({
     path: databasePath(dataDir),
     // Commit before the turn's socket writes are flushed (see turn-end.ts).
     scheduleCommit: (flush) => atTurnEnd('commit', flush),
+    random,
     ...(options.synchronous === undefined ? {} : { synchronous: options.synchronous }),
   });
 }
@@ -137,7 +141,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   const clock = options.clock ?? systemClock;
   const crypto = options.crypto ?? nodeCrypto;
   const random = options.random ?? pooledRandom((n: number) => crypto.randomBytes(n));
-  const opened = openStore(options);
+  const opened = openStore(options, random);
   const store: ServerStore = {
     accounts: new CachedAccountStore(opened.accounts),
     preKeys: opened.preKeys,

@@ -217,6 +217,34 @@ export function decodeHotRequest(bytes: Uint8Array): Request | undefined {
 
 // ------------------------------------------------------------------ encoding
 
+/**
+ * Allocates an encoder's output. The server passes Node's pooled
+ * `Buffer.allocUnsafe`, which carves small buffers out of a shared slab:
+ * a fresh `Uint8Array` per frame is a backing store of its own, and
+ * tracking thousands of those per second was a visible share of the
+ * server's garbage-collection time. The contents may be uninitialised:
+ * every encoder here writes each byte of its output, and `finish` checks.
+ */
+export type FrameAllocator = (length: number) => Uint8Array;
+
+const newBytes: FrameAllocator = (length) => new Uint8Array(length);
+
+/** Returns the written buffer after checking that every byte was written. */
+function finish(w: Writer): Uint8Array {
+  // An unwritten byte of an `allocUnsafe` buffer could hold earlier
+  // memory contents; a length mismatch is a bug, never sent.
+  if (w.pos !== w.buf.length) throw new Error('frame encoder left bytes unwritten');
+  return w.buf;
+}
+
+/** The byte length of `value` in UTF-8 if it is all ASCII, else -1. */
+function asciiLength(value: string): number {
+  for (let i = 0; i < value.length; i++) {
+    if (value.charCodeAt(i) >= 0x80) return -1;
+  }
+  return value.length;
+}
+
 function varintSize(value: number): number {
   let size = 1;
   while (value >= 0x80) {
@@ -244,6 +272,14 @@ class Writer {
     this.pos += value.length;
   }
 
+  /** An ASCII string's bytes (see `asciiLength`), with no intermediate array. */
+  ascii(tag: number, value: string): void {
+    if (value.length === 0) return;
+    this.varint(tag);
+    this.varint(value.length);
+    for (let i = 0; i < value.length; i++) this.buf[this.pos++] = value.charCodeAt(i);
+  }
+
   /** A length-delimited field, omitted when empty (proto3 implicit presence). */
   bytesField(tag: number, value: Uint8Array): void {
     if (value.length === 0) return;
@@ -265,13 +301,17 @@ function plainUint(value: number): boolean {
 }
 
 /** `Frame{response{id, <field>{...}}}` whose body message is `body` (already encoded). */
-function responseFrame(id: bigint, fieldTag: number, body: Uint8Array): Uint8Array | undefined {
+function responseFrame(
+  id: bigint,
+  fieldTag: number,
+  body: Uint8Array,
+  alloc: FrameAllocator,
+): Uint8Array | undefined {
   const idNum = Number(id);
   if (!plainUint(idNum) || BigInt(idNum) !== id) return undefined;
   const idPart = idNum === 0 ? 0 : 1 + varintSize(idNum);
   const responseLength = idPart + 2 + varintSize(body.length) + body.length;
-  const out = new Uint8Array(1 + varintSize(responseLength) + responseLength);
-  const w = new Writer(out);
+  const w = new Writer(alloc(1 + varintSize(responseLength) + responseLength));
   w.varint(0x12);
   w.varint(responseLength);
   if (idNum !== 0) {
@@ -280,20 +320,27 @@ function responseFrame(id: bigint, fieldTag: number, body: Uint8Array): Uint8Arr
   }
   w.varint(fieldTag);
   w.bytes(body);
-  return out;
+  return finish(w);
 }
 
 const QUEUED_ONLY = Uint8Array.of(0x08, 0x01);
 const EMPTY = new Uint8Array(0);
 
 /** The encoded `Frame{response{id, send_message{queued_only}}}`; `undefined` if id > 2^53. */
-export function sendMessageResponseBytes(id: bigint, queuedOnly: boolean): Uint8Array | undefined {
-  return responseFrame(id, SEND_MESSAGE_TAG, queuedOnly ? QUEUED_ONLY : EMPTY);
+export function sendMessageResponseBytes(
+  id: bigint,
+  queuedOnly: boolean,
+  alloc: FrameAllocator = newBytes,
+): Uint8Array | undefined {
+  return responseFrame(id, SEND_MESSAGE_TAG, queuedOnly ? QUEUED_ONLY : EMPTY, alloc);
 }
 
 /** The encoded `Frame{response{id, ack{}}}`; `undefined` if id > 2^53. */
-export function ackResponseBytes(id: bigint): Uint8Array | undefined {
-  return responseFrame(id, ACK_TAG, EMPTY);
+export function ackResponseBytes(
+  id: bigint,
+  alloc: FrameAllocator = newBytes,
+): Uint8Array | undefined {
+  return responseFrame(id, ACK_TAG, EMPTY, alloc);
 }
 
 /** The fields of a pushed `Envelope`. */
@@ -323,7 +370,10 @@ function varintField(value: number): number {
  * zero values omitted, as `toBinary` writes them; `undefined` for values it
  * does not write (negative or beyond 2^53), which `toBinary` then handles.
  */
-export function envelopePushBytes(e: EnvelopeFields): Uint8Array | undefined {
+export function envelopePushBytes(
+  e: EnvelopeFields,
+  alloc: FrameAllocator = newBytes,
+): Uint8Array | undefined {
   const { timestamp, serverTimestamp } = e;
   if (
     !plainUint(timestamp) ||
@@ -337,12 +387,14 @@ export function envelopePushBytes(e: EnvelopeFields): Uint8Array | undefined {
   ) {
     return undefined;
   }
-  const source = utf8.encode(e.source);
+  // Account names are ASCII: written straight into the frame.
+  const sourceAscii = asciiLength(e.source);
+  const source = sourceAscii < 0 ? utf8.encode(e.source) : EMPTY;
   const identity = e.sourceDeviceIdentity ?? EMPTY;
   const groupId = e.groupId ?? EMPTY;
   const envelopeLength =
     bytesField(e.guid.length) +
-    bytesField(source.length) +
+    bytesField(sourceAscii < 0 ? source.length : sourceAscii) +
     varintField(e.sourceDevice) +
     varintField(e.destinationDevice) +
     varintField(e.type) +
@@ -352,15 +404,15 @@ export function envelopePushBytes(e: EnvelopeFields): Uint8Array | undefined {
     bytesField(identity.length) +
     bytesField(groupId.length);
   const pushLength = 1 + varintSize(envelopeLength) + envelopeLength;
-  const out = new Uint8Array(1 + varintSize(pushLength) + pushLength);
-  const w = new Writer(out);
+  const w = new Writer(alloc(1 + varintSize(pushLength) + pushLength));
   w.varint(0x1a);
   w.varint(pushLength);
   w.varint(0x0a);
   w.varint(envelopeLength);
   // Straight-line on purpose: no per-call closures on this path.
   w.bytesField(0x0a, e.guid);
-  w.bytesField(0x12, source);
+  if (sourceAscii < 0) w.bytesField(0x12, source);
+  else w.ascii(0x12, e.source);
   w.varintField(0x18, e.sourceDevice);
   w.varintField(0x20, e.destinationDevice);
   w.varintField(0x28, e.type);
@@ -369,7 +421,7 @@ export function envelopePushBytes(e: EnvelopeFields): Uint8Array | undefined {
   w.varintField(0x40, serverTimestamp);
   w.bytesField(0x4a, identity);
   w.bytesField(0x52, groupId);
-  return out;
+  return finish(w);
 }
 
 // ------------------------------------------------------------ client side

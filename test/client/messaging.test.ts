@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { RunningServer } from '../../src/server/main.js';
-import { ctx, registerDevice, testServer } from './helpers/clients.js';
+import { registerDevice, testServer } from './helpers/clients.js';
 import { toHex } from '../../src/client/core/bytes.js';
 
 describe('client messaging', () => {
@@ -94,7 +94,8 @@ describe('client messaging', () => {
     // The server re-queues the first under a fresh guid, as after a lost ack.
     const [first] = queued.envelopes;
     assert.ok(first);
-    await server.store.queue.enqueue([{ ...first, guid: ctx.random(16) }]);
+    const { guid: _guid, ...copy } = first;
+    await server.store.queue.enqueue([copy]);
     const again = await bob.online();
     await again.events.next('queue-drained');
     await again.client.idle();

@@ -139,6 +139,9 @@ describe('hot frames: decoding', () => {
   });
 });
 
+/** An allocator whose buffers start out full of 0xee, like reused memory. */
+const dirty = (length: number): Uint8Array => new Uint8Array(length).fill(0xee);
+
 describe('hot frames: encoding', () => {
   it('writes send and ack responses byte for byte as toBinary', () => {
     fc.assert(
@@ -151,6 +154,11 @@ describe('hot frames: encoding', () => {
           ackResponseBytes(id),
           encodeFrame(responseFrame(id, { case: 'ack', value: {} })),
         );
+        assert.deepEqual(
+          sendMessageResponseBytes(id, queuedOnly, dirty),
+          sendMessageResponseBytes(id, queuedOnly),
+        );
+        assert.deepEqual(ackResponseBytes(id, dirty), ackResponseBytes(id));
       }),
     );
     assert.equal(ackResponseBytes(1n << 60n), undefined);
@@ -189,7 +197,10 @@ describe('hot frames: encoding', () => {
             }),
           );
           assert.deepEqual(envelopePushBytes(e), expected);
-          assert.deepEqual(envelopePush({ ...e, destination: 'x' }), expected);
+          // Output from an allocator handing out dirty memory (as the
+          // server's pooled `allocUnsafe` may): every byte is overwritten.
+          assert.deepEqual(envelopePushBytes(e, dirty), expected);
+          assert.deepEqual(new Uint8Array(envelopePush({ ...e, destination: 'x' })), expected);
         },
       ),
     );

@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import {
   StoreError,
   type NewDevice,
-  type QueuedEnvelope,
+  type NewEnvelope,
   type ServerStore,
 } from '../../src/server/store/types.js';
 
@@ -27,14 +27,8 @@ function device(fill: number, extra: Partial<NewDevice> = {}): NewDevice {
   };
 }
 
-let guidCounter = 0;
-function envelope(destination: string, destinationDevice: number): QueuedEnvelope {
-  guidCounter += 1;
-  const guid = new Uint8Array(16);
-  new DataView(guid.buffer).setUint32(12, guidCounter);
-  guid[0] = 0x5d;
+function envelope(destination: string, destinationDevice: number): NewEnvelope {
   return {
-    guid,
     destination,
     destinationDevice,
     source: 'sender',
@@ -217,9 +211,10 @@ export function runDeviceStoreConformance(
       withStore(async ({ queue }) => {
         const withIdentity = { ...envelope('gus', 1), sourceDeviceIdentity: bytes(120, 4) };
         const without = envelope('gus', 1);
-        await queue.enqueue([withIdentity, without]);
+        const queued = await queue.enqueue([withIdentity, without]);
         const page = await queue.page('gus', 1, 0, 10);
-        assert.deepEqual(page.envelopes, [withIdentity, without]);
+        assert.deepEqual(page.envelopes, queued);
+        assert.deepEqual(page.envelopes[0]?.sourceDeviceIdentity, bytes(120, 4));
         assert.equal(page.envelopes[1]?.sourceDeviceIdentity, undefined);
       }));
 

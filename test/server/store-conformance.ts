@@ -8,21 +8,12 @@ import { describe, it } from 'node:test';
 import {
   StoreError,
   type NewDevice,
-  type QueuedEnvelope,
+  type NewEnvelope,
   type ServerStore,
 } from '../../src/server/store/types.js';
 
 function bytes(length: number, fill: number): Uint8Array {
   return new Uint8Array(length).fill(fill);
-}
-
-let guidCounter = 0;
-function guid(): Uint8Array {
-  guidCounter += 1;
-  const out = new Uint8Array(16);
-  new DataView(out.buffer).setUint32(12, guidCounter);
-  out[0] = 0xa5;
-  return out;
 }
 
 function device(fill: number, registrationId = 1000 + fill): NewDevice {
@@ -34,9 +25,8 @@ function envelope(
   destinationDevice: number,
   content: number,
   serverTimestamp = 5_000,
-): QueuedEnvelope {
+): NewEnvelope {
   return {
-    guid: guid(),
     destination,
     destinationDevice,
     source: 'sender',
@@ -216,19 +206,38 @@ export function runServerStoreConformance(
       it('returns a device’s envelopes in insertion order, page by page', () =>
         withStore(async ({ queue }) => {
           const sent = Array.from({ length: 5 }, (_, i) => envelope('bob', 1, i));
-          await queue.enqueue(sent.slice(0, 2));
-          await queue.enqueue([envelope('bob', 2, 99)]);
-          await queue.enqueue(sent.slice(2));
+          const queued = [
+            ...(await queue.enqueue(sent.slice(0, 2))),
+            ...(await queue.enqueue([envelope('bob', 2, 99)])),
+            ...(await queue.enqueue(sent.slice(2))),
+          ];
+          const bob1 = queued.filter((e) => e.destinationDevice === 1);
+          // What enqueue returns is what was given, plus the store's guid.
+          assert.deepEqual(
+            bob1.map(({ guid: _guid, ...rest }) => rest),
+            sent,
+          );
           const first = await queue.page('bob', 1, 0, 3);
-          assert.deepEqual(first.envelopes, sent.slice(0, 3));
+          assert.deepEqual(first.envelopes, bob1.slice(0, 3));
           const second = await queue.page('bob', 1, first.cursor, 3);
-          assert.deepEqual(second.envelopes, sent.slice(3));
+          assert.deepEqual(second.envelopes, bob1.slice(3));
           const empty = await queue.page('bob', 1, second.cursor, 3);
           assert.deepEqual(empty.envelopes, []);
           assert.equal(empty.cursor, second.cursor);
           assert.equal(await queue.count('bob', 1), 5);
           assert.equal(await queue.count('bob', 2), 1);
           assert.equal(await queue.totalCount(), 6);
+        }));
+
+      it('gives every envelope its own 16-byte guid', () =>
+        withStore(async ({ queue }) => {
+          const queued = [
+            ...(await queue.enqueue([envelope('bob', 1, 1), envelope('bob', 2, 1)])),
+            ...(await queue.enqueue([envelope('bob', 1, 1)])),
+          ];
+          for (const e of queued) assert.equal(e.guid.length, 16);
+          const distinct = new Set(queued.map((e) => Buffer.from(e.guid).toString('hex')));
+          assert.equal(distinct.size, queued.length);
         }));
 
       it('keeps concurrent enqueues (one batch) all durable', () =>
@@ -245,10 +254,12 @@ export function runServerStoreConformance(
 
       it('deletes on ack only from the acking device’s own queue', () =>
         withStore(async ({ queue }) => {
-          const mine = envelope('bob', 1, 1);
-          const other = envelope('bob', 2, 2);
-          const stranger = envelope('carol', 1, 3);
-          await queue.enqueue([mine, other, stranger]);
+          const [mine, other, stranger] = await queue.enqueue([
+            envelope('bob', 1, 1),
+            envelope('bob', 2, 2),
+            envelope('carol', 1, 3),
+          ]);
+          assert.ok(mine !== undefined && other !== undefined && stranger !== undefined);
           // Device bob.1 acks its own guid plus two it does not own.
           assert.equal(await queue.ack('bob', 1, [other.guid, stranger.guid]), 0);
           assert.equal(await queue.ack('bob', 1, [mine.guid, other.guid, stranger.guid]), 1);
@@ -262,24 +273,26 @@ export function runServerStoreConformance(
 
       it('deletes nothing for a guid that differs from a queued one in a single byte', () =>
         withStore(async ({ queue }) => {
-          const queued = envelope('bob', 1, 1);
-          await queue.enqueue([queued]);
-          // Guards any backend that finds rows by part of the guid (say, a row id
-          // in its first bytes): the whole guid must match, so acks cannot be guessed.
+          const [queued] = await queue.enqueue([envelope('bob', 1, 1)]);
+          assert.ok(queued !== undefined);
+          // Guards backends that find rows by part of the guid (a row id in
+          // its first bytes): the whole guid must match, so acks cannot be guessed.
           const nearMisses = [0, 7, 8, 15].map((index) => {
             const guid = queued.guid.slice();
             guid[index] = (guid[index] ?? 0) ^ 0x01;
             return guid;
           });
           assert.equal(await queue.ack('bob', 1, nearMisses), 0);
+          assert.equal(await queue.ack('bob', 1, [new Uint8Array(16), new Uint8Array(3)]), 0);
           assert.equal(await queue.count('bob', 1), 1);
         }));
 
       it('expires envelopes accepted before a cut-off', () =>
         withStore(async ({ queue }) => {
-          const old = envelope('bob', 1, 1, 1_000);
-          const fresh = envelope('bob', 1, 2, 2_000);
-          await queue.enqueue([old, fresh]);
+          const [, fresh] = await queue.enqueue([
+            envelope('bob', 1, 1, 1_000),
+            envelope('bob', 1, 2, 2_000),
+          ]);
           assert.equal(await queue.expire(2_000), 1);
           assert.deepEqual((await queue.page('bob', 1, 0, 10)).envelopes, [fresh]);
           assert.equal(await queue.totalCount(), 1);
@@ -287,13 +300,16 @@ export function runServerStoreConformance(
 
       it('enqueues all or nothing', () =>
         withStore(async ({ queue }) => {
-          const first = envelope('bob', 1, 1);
-          await queue.enqueue([first]);
-          // A duplicate guid in the second batch must not leave its first envelope behind.
-          const second = envelope('bob', 1, 2);
-          const duplicate = { ...envelope('bob', 1, 3), guid: first.guid };
-          await rejectsWith(queue.enqueue([second, duplicate]), 'duplicate-guid');
+          const [first] = await queue.enqueue([envelope('bob', 1, 1)]);
+          // An envelope the backend cannot store must not leave the one
+          // before it in the same batch behind.
+          const unstorable = {
+            ...envelope('bob', 1, 3),
+            content: undefined as unknown as Uint8Array,
+          };
+          await assert.rejects(queue.enqueue([envelope('bob', 1, 2), unstorable]));
           assert.deepEqual((await queue.page('bob', 1, 0, 10)).envelopes, [first]);
+          assert.equal(await queue.totalCount(), 1);
         }));
     });
 

@@ -62,10 +62,9 @@ describe('sqlite backend specifics', () => {
     const store = openSqliteStore({ path: join(dir, 'group.db') });
     const before = store.commitCount();
     await Promise.all(
-      Array.from({ length: 200 }, (_, i) =>
+      Array.from({ length: 200 }, () =>
         store.queue.enqueue([
           {
-            guid: new Uint8Array(16).fill(i % 256).map((b, j) => (j === 0 ? i >> 8 : b)),
             destination: 'bob',
             destinationDevice: 1,
             source: 'alice',
@@ -100,6 +99,13 @@ describe('sqlite backend specifics', () => {
     db.prepare(
       "INSERT INTO envelopes (guid, account, device_id, source, source_device, type, content, timestamp, server_timestamp) VALUES (?, 'old', 1, 'x', 1, 1, ?, 1, 2)",
     ).run(Buffer.alloc(16, 3), Buffer.alloc(4, 4));
+    // A random guid that happens to read as a valid row id (that of the
+    // first envelope): the ack must still find this row by its whole guid.
+    const lookalike = Buffer.alloc(16, 5);
+    lookalike.writeBigUInt64BE(1n, 0);
+    db.prepare(
+      "INSERT INTO envelopes (guid, account, device_id, source, source_device, type, content, timestamp, server_timestamp) VALUES (?, 'old', 1, 'x', 1, 1, ?, 1, 2)",
+    ).run(lookalike, Buffer.alloc(4, 6));
     db.close();
     const store = openSqliteStore({ path });
     const primary = await store.accounts.getDevice('old', 1);
@@ -108,9 +114,29 @@ describe('sqlite backend specifics', () => {
     assert.deepEqual(primary?.signedDeviceIdentity, new Uint8Array(0));
     assert.equal(await store.accounts.getDeviceList('old'), undefined);
     const page = await store.queue.page('old', 1, 0, 10);
-    assert.equal(page.envelopes.length, 1);
+    assert.equal(page.envelopes.length, 2);
     assert.equal(page.envelopes[0]?.sourceDeviceIdentity, undefined);
+    assert.deepEqual(page.envelopes[0]?.guid, new Uint8Array(16).fill(3));
     assert.equal(await store.accounts.reserveDeviceId('old'), 2);
+    // Queued after the upgrade: numbered after the old rows, guid with a row id.
+    const [fresh] = await store.queue.enqueue([
+      {
+        destination: 'old',
+        destinationDevice: 1,
+        source: 'x',
+        sourceDevice: 1,
+        type: 1,
+        content: new Uint8Array(4),
+        timestamp: 1,
+        serverTimestamp: 2,
+      },
+    ]);
+    assert.deepEqual(fresh?.guid.subarray(0, 8), new Uint8Array([0, 0, 0, 0, 0, 0, 0, 3]));
+    // Acks of the random guids queued before the upgrade still delete them.
+    assert.equal(await store.queue.ack('old', 1, [new Uint8Array(16).fill(7)]), 0);
+    assert.equal(await store.queue.ack('old', 1, [new Uint8Array(lookalike)]), 1);
+    assert.equal(await store.queue.ack('old', 1, [new Uint8Array(16).fill(3)]), 1);
+    assert.equal(await store.queue.count('old', 1), 1);
     await store.close();
   });
 });

@@ -25,11 +25,10 @@ import type {
 } from '../../gen/quintet/v1/transport_pb.js';
 import { EnvelopeType } from '../../gen/quintet/v1/transport_pb.js';
 import type { AccountMismatchDetails } from '../../wire/frame.js';
-import { SERVER_GUID_LENGTH } from '../../wire/limits.js';
 import type { ClientConnection, HandlerResult } from '../connection.js';
 import type { DeviceAddress, ServerContext } from '../context.js';
 import { ServiceError } from '../errors.js';
-import type { QueuedEnvelope } from '../store/types.js';
+import type { NewEnvelope } from '../store/types.js';
 import { requireAccountName, requireDevice } from './common.js';
 import { requireGroup, requireGroupId } from './groups.js';
 
@@ -41,8 +40,8 @@ const PAIRWISE_TYPES: ReadonlySet<number> = new Set([EnvelopeType.SIGNAL, Envelo
 
 /** What differs between the envelopes of one send. */
 type EnvelopeFields = Omit<
-  QueuedEnvelope,
-  'guid' | 'source' | 'sourceDevice' | 'serverTimestamp' | 'timestamp'
+  NewEnvelope,
+  'source' | 'sourceDevice' | 'serverTimestamp' | 'timestamp'
 >;
 
 /** One account's devices as named by the request: device id → registration id. */
@@ -154,9 +153,9 @@ function distributionEnvelopes(
   ctx: ServerContext,
   distributions: readonly SendMessageRequest[],
   recipients: Named,
-  envelope: (fields: EnvelopeFields, timestamp: bigint) => QueuedEnvelope,
-): QueuedEnvelope[] {
-  const out: QueuedEnvelope[] = [];
+  envelope: (fields: EnvelopeFields, timestamp: bigint) => NewEnvelope,
+): NewEnvelope[] {
+  const out: NewEnvelope[] = [];
   const seen = new Set<string>();
   const extra: AccountMismatchDetails[] = [];
   const stale: AccountMismatchDetails[] = [];
@@ -251,8 +250,7 @@ export async function handleSendGroupMessage(
     const n = Number(t);
     return Number.isSafeInteger(n) ? n : 0;
   };
-  const make = (fields: EnvelopeFields, timestamp: bigint): QueuedEnvelope => ({
-    guid: ctx.random(SERVER_GUID_LENGTH),
+  const make = (fields: EnvelopeFields, timestamp: bigint): NewEnvelope => ({
     source: self.account,
     sourceDevice: self.deviceId,
     timestamp: safe(timestamp),
@@ -260,11 +258,11 @@ export async function handleSendGroupMessage(
     ...fields,
   });
   // Distributions first: a device must read the key before the message.
-  const queued = distributionEnvelopes(ctx, request.distributions, recipients, make);
+  const fresh = distributionEnvelopes(ctx, request.distributions, recipients, make);
   if (request.ciphertext.length > 0) {
     for (const [account, devices] of recipients) {
       for (const deviceId of devices.keys()) {
-        queued.push(
+        fresh.push(
           make(
             {
               destination: account,
@@ -279,7 +277,7 @@ export async function handleSendGroupMessage(
       }
     }
   }
-  if (queued.length > 0) await ctx.store.queue.enqueue(queued);
+  const queued = fresh.length > 0 ? await ctx.store.queue.enqueue(fresh) : [];
   ctx.metrics.messagesReceived += queued.length;
   for (const send of request.distributions)
     ctx.subscriptions.record(send.destination, self.account);

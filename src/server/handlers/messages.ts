@@ -20,7 +20,7 @@ import { SERVER_GUID_LENGTH } from '../../wire/limits.js';
 import type { ClientConnection, HandlerResult } from '../connection.js';
 import type { ServerContext } from '../context.js';
 import { ServiceError } from '../errors.js';
-import type { QueuedEnvelope } from '../store/types.js';
+import type { NewEnvelope } from '../store/types.js';
 import { requireAccountName, requireDevice } from './common.js';
 
 /** Largest `sender_device_identity` copied onto envelopes (real ones are ~200 bytes). */
@@ -139,16 +139,14 @@ export async function handleSendMessage(
   const serverTimestamp = ctx.clock.now();
   const requestTimestamp = Number(request.timestamp);
   const timestamp = Number.isSafeInteger(requestTimestamp) ? requestTimestamp : 0;
-  const queued: QueuedEnvelope[] = [];
+  const fresh: NewEnvelope[] = [];
   for (const envelope of envelopes) {
-    const guid = ctx.random(SERVER_GUID_LENGTH);
     // Two literals rather than a conditional spread: a spread builds the
     // object through a slow generic path on every send.
     // Only a session-starting envelope needs the sender's ADV identity.
-    queued.push(
+    fresh.push(
       envelope.type === EnvelopeType.PREKEY && senderIdentity.length > 0
         ? {
-            guid,
             destination,
             destinationDevice: envelope.deviceId,
             source: self.account,
@@ -160,7 +158,6 @@ export async function handleSendMessage(
             sourceDeviceIdentity: senderIdentity,
           }
         : {
-            guid,
             destination,
             destinationDevice: envelope.deviceId,
             source: self.account,
@@ -172,7 +169,7 @@ export async function handleSendMessage(
           },
     );
   }
-  await ctx.store.queue.enqueue(queued);
+  const queued = await ctx.store.queue.enqueue(fresh);
   ctx.metrics.messagesReceived += queued.length;
   ctx.subscriptions.record(destination, self.account);
 

@@ -13,6 +13,7 @@ import {
   type InactiveCompanion,
   type MessageQueueStore,
   type NewDevice,
+  type NewEnvelope,
   type OneTimePreKeyRecord,
   type PreKeyStore,
   type QueuePage,
@@ -22,6 +23,8 @@ import {
   type StoredDeviceList,
   type SubscriberStore,
 } from './types.js';
+import type { RandomSource } from '../../crypto/provider.js';
+import { envelopeGuid } from './envelope-guid.js';
 import { MemoryGroupStore } from './memory-groups.js';
 
 interface AccountEntry {
@@ -337,27 +340,27 @@ class MemoryQueueStore implements MessageQueueStore {
   private readonly owners = new Map<string, string>();
   private nextSeq = 1;
   private total = 0;
-  constructor(private readonly state: Closable) {}
+  constructor(
+    private readonly state: Closable,
+    private readonly random: RandomSource,
+  ) {}
 
-  async enqueue(envelopes: readonly QueuedEnvelope[]): Promise<void> {
+  async enqueue(envelopes: readonly NewEnvelope[]): Promise<readonly QueuedEnvelope[]> {
     this.state.check();
-    // Validate the whole batch first so a failure leaves nothing behind.
-    const batch = new Set<string>();
-    for (const envelope of envelopes) {
-      const g = guidKey(envelope.guid);
-      if (this.owners.has(g) || batch.has(g)) {
-        throw new StoreError('duplicate-guid', 'envelope guid already queued');
-      }
-      batch.add(g);
-    }
-    for (const envelope of envelopes) {
+    // Copy the whole batch first, so an envelope that cannot be stored
+    // leaves nothing of the batch behind.
+    const stored = envelopes.map((envelope, i) =>
+      copyEnvelope({ ...envelope, guid: envelopeGuid(this.nextSeq + i, this.random) }),
+    );
+    for (const envelope of stored) {
       const k = deviceKey(envelope.destination, envelope.destinationDevice);
       const queue = this.queues.get(k) ?? [];
-      queue.push({ seq: this.nextSeq++, envelope: copyEnvelope(envelope) });
+      queue.push({ seq: this.nextSeq++, envelope });
       this.queues.set(k, queue);
       this.owners.set(guidKey(envelope.guid), k);
       this.total += 1;
     }
+    return stored.map(copyEnvelope);
   }
 
   async page(account: string, deviceId: number, after: number, limit: number): Promise<QueuePage> {
@@ -430,13 +433,15 @@ class MemoryQueueStore implements MessageQueueStore {
   }
 }
 
-/** Creates an empty in-memory store. */
-export function createMemoryStore(): ServerStore {
+/** Creates an empty in-memory store; `random` fills the random half of envelope guids. */
+export function createMemoryStore(
+  random: RandomSource = (n) => globalThis.crypto.getRandomValues(new Uint8Array(n)),
+): ServerStore {
   const state = new Closable();
   return {
     accounts: new MemoryAccountStore(state),
     preKeys: new MemoryPreKeyStore(state),
-    queue: new MemoryQueueStore(state),
+    queue: new MemoryQueueStore(state, random),
     subscribers: new MemorySubscriberStore(state),
     groups: new MemoryGroupStore(() => state.check()),
     close: async () => {

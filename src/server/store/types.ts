@@ -207,7 +207,10 @@ export interface PreKeyStore {
 
 /** One envelope in one device's queue. */
 export interface QueuedEnvelope {
-  /** 16 random bytes, unique across the store. */
+  /**
+   * 16 bytes the store assigned: unique across the store and not guessable
+   * (see envelope-guid.ts). The device acknowledges the envelope with it.
+   */
   readonly guid: Uint8Array;
   readonly destination: string;
   readonly destinationDevice: number;
@@ -226,6 +229,13 @@ export interface QueuedEnvelope {
   readonly groupId?: Uint8Array;
 }
 
+/**
+ * An envelope to queue: everything but the guid, which the store assigns
+ * (`guid?: never` makes passing an already-queued envelope a type error
+ * instead of a guid silently replaced).
+ */
+export type NewEnvelope = Omit<QueuedEnvelope, 'guid'> & { readonly guid?: never };
+
 /** Where to resume reading a queue: the sequence of the last envelope read. */
 export interface QueuePage {
   readonly envelopes: readonly QueuedEnvelope[];
@@ -236,10 +246,11 @@ export interface QueuePage {
 /** Per-device durable message queues. */
 export interface MessageQueueStore {
   /**
-   * Durably appends every envelope (all or nothing). When the promise
+   * Durably appends every envelope (all or nothing) and returns them, in the
+   * same order, with the guids the store gave them. When the promise
    * resolves the envelopes survive a crash of the process.
    */
-  enqueue(envelopes: readonly QueuedEnvelope[]): Promise<void>;
+  enqueue(envelopes: readonly NewEnvelope[]): Promise<readonly QueuedEnvelope[]>;
   /** Envelopes of one device in insertion order, after cursor `after` (0 = from the start). */
   page(account: string, deviceId: number, after: number, limit: number): Promise<QueuePage>;
   /**
@@ -278,8 +289,6 @@ export type StoreErrorCode =
   /** A signed device list not newer than the stored one. */
   | 'device-list-rollback'
   | 'limit-exceeded'
-  /** An envelope guid that is already queued (guids are random: a bug or an attack). */
-  | 'duplicate-guid'
   | 'closed'
   /** A group id that is already taken. */
   | 'group-exists'

@@ -7,7 +7,9 @@
  * `synchronous: 'full'` to fsync every commit. Group commit (see
  * group-commit.ts) keeps either setting fast.
  */
+import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
+import type { RandomSource } from '../../../crypto/provider.js';
 import { SqliteAccountStore } from './accounts.js';
 import { startCheckpointer, type Checkpointer } from './checkpointer.js';
 import { GroupCommitter } from './group-commit.js';
@@ -36,6 +38,8 @@ export interface SqliteStoreOptions {
   readonly onCheckpointError?: (message: string) => void;
   /** Runs a group commit at the end of the event-loop turn (default `setImmediate`). */
   readonly scheduleCommit?: (flush: () => void) => void;
+  /** Fills the random half of envelope guids (default: node:crypto). */
+  readonly random?: RandomSource;
 }
 
 /** A SQLite-backed store, plus backend-specific diagnostics. */
@@ -75,7 +79,12 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteServerStore 
   return {
     accounts: new SqliteAccountStore(db, committer, checkOpen),
     preKeys: new SqlitePreKeyStore(db, committer, checkOpen),
-    queue: new SqliteQueueStore(db, committer, checkOpen),
+    queue: new SqliteQueueStore(
+      db,
+      committer,
+      checkOpen,
+      options.random ?? ((n: number) => new Uint8Array(randomBytes(n))),
+    ),
     subscribers: new SqliteSubscriberStore(db, committer, checkOpen),
     groups: new SqliteGroupStore(db, committer, checkOpen),
     commitCount: () => committer.commits,

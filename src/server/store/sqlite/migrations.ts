@@ -124,6 +124,41 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE envelopes ADD COLUMN group_id BLOB;
     `,
   },
+  {
+    version: 4,
+    description: 'envelope guids carry the row id; no unique index on guid',
+    sql: `
+      -- Guids are now the row's seq (8 bytes, big-endian) and 8 random
+      -- bytes, so an ack deletes by primary key and the unique index on
+      -- guid, written on every send and every ack, goes. Envelopes queued
+      -- before keep their random guids, marked legacy_guid = 1 and found
+      -- through a partial index until they are acked or expire.
+      CREATE TABLE envelopes_v4 (
+        seq INTEGER PRIMARY KEY,
+        guid BLOB NOT NULL,
+        account TEXT NOT NULL,
+        device_id INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        source_device INTEGER NOT NULL,
+        type INTEGER NOT NULL,
+        content BLOB NOT NULL,
+        timestamp INTEGER NOT NULL,
+        server_timestamp INTEGER NOT NULL,
+        source_device_identity BLOB,
+        group_id BLOB,
+        legacy_guid INTEGER
+      );
+      INSERT INTO envelopes_v4 (seq, guid, account, device_id, source, source_device, type,
+          content, timestamp, server_timestamp, source_device_identity, group_id, legacy_guid)
+        SELECT seq, guid, account, device_id, source, source_device, type, content, timestamp,
+          server_timestamp, source_device_identity, group_id, 1
+        FROM envelopes;
+      DROP TABLE envelopes;
+      ALTER TABLE envelopes_v4 RENAME TO envelopes;
+      CREATE INDEX envelopes_by_device ON envelopes (account, device_id, seq);
+      CREATE INDEX envelopes_legacy_guid ON envelopes (guid) WHERE legacy_guid IS NOT NULL;
+    `,
+  },
 ];
 
 /** The schema version this code writes. */

@@ -1,24 +1,38 @@
 /** SQLite implementation of `MessageQueueStore`. */
-import Database, { type Statement } from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import type { Statement } from 'better-sqlite3';
+import type { RandomSource } from '../../../crypto/provider.js';
+import { envelopeGuid, guidSequence } from '../envelope-guid.js';
 import type { GroupCommitter } from './group-commit.js';
 import { asRow, bind, blob, int, text, type Row } from './rows.js';
-import {
-  StoreError,
-  type MessageQueueStore,
-  type QueuePage,
-  type QueuedEnvelope,
-} from '../types.js';
+import type { MessageQueueStore, NewEnvelope, QueuePage, QueuedEnvelope } from '../types.js';
 
-/** Runs an insert, turning a guid collision into a typed error (the savepoint rolls back the batch). */
-function insertOrThrow(statement: Statement, params: unknown[]): void {
-  try {
-    statement.run(...params);
-  } catch (error) {
-    if (error instanceof Database.SqliteError && error.code.startsWith('SQLITE_CONSTRAINT')) {
-      throw new StoreError('duplicate-guid', 'envelope guid already queued', { cause: error });
-    }
-    throw error;
-  }
+/**
+ * `envelope` with its guid, built as a literal of the same shape as the
+ * envelopes read back from the table (guid first): the push encoder reads
+ * every delivered envelope, and a spread copy would give it objects of
+ * other shapes to look up fields in.
+ */
+function withGuid(e: NewEnvelope, guid: Uint8Array): QueuedEnvelope {
+  const base = {
+    guid,
+    destination: e.destination,
+    destinationDevice: e.destinationDevice,
+    source: e.source,
+    sourceDevice: e.sourceDevice,
+    type: e.type,
+    content: e.content,
+    timestamp: e.timestamp,
+    serverTimestamp: e.serverTimestamp,
+  };
+  if (e.sourceDeviceIdentity === undefined && e.groupId === undefined) return base;
+  return {
+    ...base,
+    ...(e.sourceDeviceIdentity === undefined
+      ? {}
+      : { sourceDeviceIdentity: e.sourceDeviceIdentity }),
+    ...(e.groupId === undefined ? {} : { groupId: e.groupId }),
+  };
 }
 
 function toEnvelope(row: Row): QueuedEnvelope {
@@ -51,11 +65,20 @@ function sourceIdentity(row: Row): { sourceDeviceIdentity?: Uint8Array } {
     : { sourceDeviceIdentity: blob(row, 'source_device_identity') };
 }
 
-/** Durable per-device queues. Enqueues and acks are group-committed. */
+/**
+ * Durable per-device queues. Enqueues and acks are group-committed.
+ *
+ * The store numbers envelopes itself (`seq`, the row id) and puts the number
+ * in the guid (envelope-guid.ts), so an ack deletes by primary key. That
+ * assumes one server process writes the database, as the rest of the
+ * server does.
+ */
 export class SqliteQueueStore implements MessageQueueStore {
   private readonly insert: Statement;
   private readonly selectPage: Statement;
   private readonly deleteOne: Statement;
+  private readonly deleteLegacy: Statement;
+  private readonly anyLegacy: Statement;
   private readonly deleteExpired: Statement;
   private readonly countDevice: Statement;
   private readonly countAll: Statement;
@@ -65,25 +88,41 @@ export class SqliteQueueStore implements MessageQueueStore {
    * queue-depth gauge is scraped often and COUNT(*) scans the table.
    */
   private total: number | undefined;
+  /** The last sequence number handed out (numbers of deleted rows may come again; see envelope-guid.ts). */
+  private lastSeq: number;
+  /** Whether envelopes queued before schema version 4 (random guids) may remain. */
+  private legacy: boolean;
 
   constructor(
     db: Database.Database,
     private readonly committer: GroupCommitter,
     private readonly checkOpen: () => void,
+    private readonly random: RandomSource,
   ) {
     this.insert = db.prepare(
-      `INSERT INTO envelopes (guid, account, device_id, source, source_device, type, content,
+      `INSERT INTO envelopes (seq, guid, account, device_id, source, source_device, type, content,
          timestamp, server_timestamp, source_device_identity, group_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.selectPage = db.prepare(
       `SELECT seq, guid, account, device_id, source, source_device, type, content, timestamp,
          server_timestamp, source_device_identity, group_id FROM envelopes WHERE account = ? AND device_id = ? AND seq > ?
        ORDER BY seq LIMIT ?`,
     );
-    // Ownership is part of the key: another device's guid matches no row.
+    // The whole guid and the owner must match, not just the row id: another
+    // device's guid, or a guessed one, deletes nothing.
     this.deleteOne = db.prepare(
-      'DELETE FROM envelopes WHERE guid = ? AND account = ? AND device_id = ?',
+      'DELETE FROM envelopes WHERE seq = ? AND guid = ? AND account = ? AND device_id = ?',
+    );
+    this.deleteLegacy = db.prepare(
+      `DELETE FROM envelopes WHERE guid = ? AND legacy_guid IS NOT NULL
+         AND account = ? AND device_id = ?`,
+    );
+    this.anyLegacy = db.prepare('SELECT 1 FROM envelopes WHERE legacy_guid IS NOT NULL LIMIT 1');
+    this.legacy = this.anyLegacy.get() !== undefined;
+    this.lastSeq = int(
+      asRow(db.prepare('SELECT COALESCE(MAX(seq), 0) AS n FROM envelopes').get()),
+      'n',
     );
     this.deleteExpired = db.prepare('DELETE FROM envelopes WHERE server_timestamp < ?');
     this.countDevice = db.prepare(
@@ -93,12 +132,18 @@ export class SqliteQueueStore implements MessageQueueStore {
     this.deleteOfDevice = db.prepare('DELETE FROM envelopes WHERE account = ? AND device_id = ?');
   }
 
-  enqueue(envelopes: readonly QueuedEnvelope[]): Promise<void> {
+  enqueue(envelopes: readonly NewEnvelope[]): Promise<readonly QueuedEnvelope[]> {
     return this.committer.submit(
       () => {
+        const queued: QueuedEnvelope[] = [];
         for (const e of envelopes) {
-          insertOrThrow(this.insert, [
-            bind(e.guid),
+          // Numbered inside the batch's transaction, so numbers follow commit
+          // order: a device reading its queue by `seq` never skips one.
+          this.lastSeq += 1;
+          const guid = envelopeGuid(this.lastSeq, this.random);
+          this.insert.run(
+            this.lastSeq,
+            bind(guid),
             e.destination,
             e.destinationDevice,
             e.source,
@@ -109,9 +154,11 @@ export class SqliteQueueStore implements MessageQueueStore {
             e.serverTimestamp,
             e.sourceDeviceIdentity === undefined ? null : bind(e.sourceDeviceIdentity),
             e.groupId === undefined ? null : bind(e.groupId),
-          ]);
+          );
+          queued.push(withGuid(e, guid));
         }
         if (this.total !== undefined) this.total += envelopes.length;
+        return queued;
       },
       // One insert is atomic by itself; several need a savepoint for all-or-nothing.
       { savepoint: envelopes.length > 1 },
@@ -141,7 +188,15 @@ export class SqliteQueueStore implements MessageQueueStore {
       () => {
         let deleted = 0;
         for (const guid of guids) {
-          deleted += this.deleteOne.run(bind(guid), account, deviceId).changes;
+          const seq = guidSequence(guid);
+          let changes =
+            seq === undefined ? 0 : this.deleteOne.run(seq, bind(guid), account, deviceId).changes;
+          // An envelope queued before guids carried row ids: found through
+          // the partial index on those rows alone.
+          if (changes === 0 && this.legacy) {
+            changes = this.deleteLegacy.run(bind(guid), account, deviceId).changes;
+          }
+          deleted += changes;
         }
         if (this.total !== undefined) this.total -= deleted;
         return deleted;
@@ -155,6 +210,7 @@ export class SqliteQueueStore implements MessageQueueStore {
     return this.committer.submit(() => {
       const deleted = this.deleteExpired.run(before).changes;
       if (this.total !== undefined) this.total -= deleted;
+      if (this.legacy) this.legacy = this.anyLegacy.get() !== undefined;
       return deleted;
     });
   }
