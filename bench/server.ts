@@ -1,20 +1,28 @@
 /**
- * `npm run bench:server [-- --quick] [-- --runs N]`
+ * `npm run bench:server [-- FLAGS]` (compiles the server to dist/ first)
  *
  * Many devices exchange ~300-byte envelopes through the Quintet server
  * (durable SQLite queues with group commit, acks) and, in the same run,
  * through a plain `ws` relay with no storage that makes the same WebSocket
- * round trips (send → response, push → ack → response; see bench/relay.ts). The server, the relay and the
- * load generator are separate processes, so the server has a core of its
- * own. Prints one JSON object per row (the median run of each):
+ * round trips (send → response, push → ack → response; see bench/relay.ts).
+ * The server, the relay and the load generator are separate processes; on
+ * a two-core machine the load generator and the server share the cores.
+ * Prints one JSON object per row (the median run of each):
  *
  *   1. 100 connections × 1 message in flight each
  *   2. 100 connections × 32 in flight
  *   3. p99 latency at half the peak rate (open loop)
  *   4. 10,000 idle authenticated connections: server memory per connection
  *
- * Not a test: it asserts nothing and is never timed in CI (only `--quick`
- * as a smoke run).
+ * Alongside: server CPU per message, its system calls per message
+ * (/proc/self/io) and messages per store commit — what explains a ratio.
+ *
+ * Flags: `--quick` (smoke run), `--runs N`, `--inflight N` (one closed-loop
+ * row), `--rate N` (only the latency row, at N msgs/s), `--profile DIR`
+ * (V8 CPU profiles of each measurement window), `--against DIR` (baseline:
+ * another checkout's server instead of the relay).
+ *
+ * Not a test: it asserts nothing and is never timed in CI.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -41,6 +49,9 @@ const PROFILE_DIR = profileArg >= 0 ? process.argv[profileArg + 1] : undefined;
 const againstArg = process.argv.indexOf('--against');
 const AGAINST = againstArg >= 0 ? process.argv[againstArg + 1] : undefined;
 const BASE_MODE = AGAINST === undefined ? 'relay' : 'quintet';
+// `--rate N`: only the open-loop latency row, at N messages per second.
+const rateArg = process.argv.indexOf('--rate');
+const ONLY_RATE = rateArg >= 0 ? Number(process.argv[rateArg + 1]) : undefined;
 // `--inflight N`: only the closed-loop row with N in flight (while iterating).
 const inflightArg = process.argv.indexOf('--inflight');
 const ONLY_INFLIGHT = inflightArg >= 0 ? Number(process.argv[inflightArg + 1]) : undefined;
@@ -218,7 +229,9 @@ async function main(): Promise<void> {
   const { child: loader } = await Child.start('server-load.ts', [], false);
   try {
     let peak = 0;
-    for (const inflight of ONLY_INFLIGHT === undefined ? [1, 32] : [ONLY_INFLIGHT]) {
+    const closedLoops =
+      ONLY_RATE !== undefined ? [] : ONLY_INFLIGHT === undefined ? [1, 32] : [ONLY_INFLIGHT];
+    for (const inflight of closedLoops) {
       const ours: Measured[] = [];
       const base: Measured[] = [];
       for (let r = 0; r < RUNS; r++) {
@@ -291,29 +304,33 @@ async function main(): Promise<void> {
     }
 
     if (ONLY_INFLIGHT !== undefined) return;
-    const rate = Math.floor(peak / 2);
-    const half: LoadResult[] = [];
-    const halfRelay: LoadResult[] = [];
+    const rate = ONLY_RATE ?? Math.floor(peak / 2);
+    const half: Measured[] = [];
+    const halfRelay: Measured[] = [];
     for (let r = 0; r < RUNS; r++) {
       halfRelay.push(
-        await load(loader, {
-          mode: BASE_MODE,
-          url: relay.url,
-          conns: CONNS,
-          rate,
-          warmupMs: WARMUP_MS,
-          durationMs: DURATION_MS,
-        }),
+        await measured(loader, relay.child, () =>
+          load(loader, {
+            mode: BASE_MODE,
+            url: relay.url,
+            conns: CONNS,
+            rate,
+            warmupMs: WARMUP_MS,
+            durationMs: DURATION_MS,
+          }),
+        ),
       );
       half.push(
-        await load(loader, {
-          mode: 'quintet',
-          url: server.url,
-          conns: CONNS,
-          rate,
-          warmupMs: WARMUP_MS,
-          durationMs: DURATION_MS,
-        }),
+        await measured(loader, server.child, () =>
+          load(loader, {
+            mode: 'quintet',
+            url: server.url,
+            conns: CONNS,
+            rate,
+            warmupMs: WARMUP_MS,
+            durationMs: DURATION_MS,
+          }),
+        ),
       );
     }
     const h = median(half, (x) => x.p99Ms);
@@ -332,7 +349,15 @@ async function main(): Promise<void> {
       latency: LATENCY,
       errors: h.errors,
       allRunsP99Ms: half.map((x) => round(x.p99Ms)),
+      allRunsRelayP99Ms: halfRelay.map((x) => round(x.p99Ms)),
+      serverCpuPct: h.serverCpuPct,
+      serverCpuUsPerMsg: h.serverCpuUsPerMsg,
+      relayCpuPct: hr.serverCpuPct,
+      msgsPerCommit: h.msgsPerCommit,
+      loadGenCpuPct: round((100 * h.loadCpuMs) / (h.seconds * 1000), 0),
+      relayLoadGenCpuPct: round((100 * hr.loadCpuMs) / (hr.seconds * 1000), 0),
     });
+    if (ONLY_RATE !== undefined) return;
 
     // Idle connections: register them all, disconnect, take the baseline,
     // then reconnect and authenticate every device and measure again.
