@@ -28,11 +28,11 @@ import { handleAck, handleSendMessage } from './messages.js';
 import { handleGetPreKeyBundles, handlePreKeyStatus, handleUploadPreKeys } from './prekeys.js';
 
 /** The server's `RequestDispatcher`. */
-export async function dispatchRequest(
+export function dispatchRequest(
   ctx: ServerContext,
   connection: ClientConnection,
   request: Request,
-): Promise<HandlerResult> {
+): HandlerResult | Promise<HandlerResult> {
   const body = request.body;
   switch (body.case) {
     case 'challenge':

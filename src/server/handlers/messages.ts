@@ -14,13 +14,17 @@
  * device's durable queue (group-committed with the rest of the event-loop
  * turn); then connected devices get it pushed at once.
  */
-import type { AckRequest, SendMessageRequest } from '../../gen/quintet/v1/transport_pb.js';
+import type {
+  AckRequest,
+  OutgoingEnvelope,
+  SendMessageRequest,
+} from '../../gen/quintet/v1/transport_pb.js';
 import { EnvelopeType } from '../../gen/quintet/v1/transport_pb.js';
 import { SERVER_GUID_LENGTH } from '../../wire/limits.js';
 import type { ClientConnection, HandlerResult } from '../connection.js';
-import type { ServerContext } from '../context.js';
+import type { DeviceAddress, ServerContext } from '../context.js';
 import { ServiceError } from '../errors.js';
-import type { NewEnvelope } from '../store/types.js';
+import type { DeviceRecord, NewEnvelope, QueuedEnvelope } from '../store/types.js';
 import { requireAccountName, requireDevice } from './common.js';
 
 /** Largest `sender_device_identity` copied onto envelopes (real ones are ~200 bytes). */
@@ -54,8 +58,11 @@ function mismatchedDevices(
   });
 }
 
+/** No refused devices: shared, so the common send allocates no set. */
+const NONE_REFUSED: ReadonlySet<number> = new Set();
+
 /** Validates, queues durably, answers, then pushes. */
-export async function handleSendMessage(
+export function handleSendMessage(
   ctx: ServerContext,
   connection: ClientConnection,
   request: SendMessageRequest,
@@ -88,7 +95,8 @@ export async function handleSendMessage(
     }
     given.set(envelope.deviceId, envelope);
   }
-  const refused = new Set(request.refusedDevices);
+  const refused =
+    request.refusedDevices.length === 0 ? NONE_REFUSED : new Set(request.refusedDevices);
   if (refused.size > ctx.limits.maxEnvelopesPerRequest) {
     throw new ServiceError('malformed-request', 'too many refused devices');
   }
@@ -101,8 +109,30 @@ export async function handleSendMessage(
     throw new ServiceError('malformed-request', 'sender device identity is too large');
   }
 
-  const devices = await ctx.store.accounts.listDevices(destination);
+  // A cached device list is checked in this same turn: no promise, no
+  // microtask before the envelope joins the turn's group commit.
+  const cached = ctx.store.accounts.cachedDevices?.(destination);
+  if (cached !== undefined) {
+    return queueSend(ctx, self, destination, request, given, refused, cached);
+  }
+  return ctx.store.accounts
+    .listDevices(destination)
+    .then((devices) => queueSend(ctx, self, destination, request, given, refused, devices));
+}
+
+/** The device-set check against `devices`, then the durable enqueue. */
+function queueSend(
+  ctx: ServerContext,
+  self: DeviceAddress,
+  destination: string,
+  request: SendMessageRequest,
+  given: ReadonlyMap<number, OutgoingEnvelope>,
+  refused: ReadonlySet<number>,
+  devices: readonly DeviceRecord[] | undefined,
+): Promise<HandlerResult> {
   if (devices === undefined) throw new ServiceError('unknown-account', 'no such account');
+  const { envelopes } = request;
+  const senderIdentity = request.senderDeviceIdentity;
   // One pass over the device list with no intermediate arrays: this check
   // runs on every send, and the filter/map chains showed up in profiles.
   // The error lists are only built when something is wrong.
@@ -169,7 +199,16 @@ export async function handleSendMessage(
           },
     );
   }
-  const queued = await ctx.store.queue.enqueue(fresh);
+  return ctx.store.queue.enqueue(fresh).then((queued) => sent(ctx, self, destination, queued));
+}
+
+/** After the commit: the response, and the pushes to connected devices. */
+function sent(
+  ctx: ServerContext,
+  self: DeviceAddress,
+  destination: string,
+  queued: readonly QueuedEnvelope[],
+): HandlerResult {
   ctx.metrics.messagesReceived += queued.length;
   ctx.subscriptions.record(destination, self.account);
 
@@ -194,11 +233,11 @@ export async function handleSendMessage(
 }
 
 /** Deletes acknowledged envelopes — only ever from the calling device's own queue. */
-export async function handleAck(
+export function handleAck(
   ctx: ServerContext,
   connection: ClientConnection,
   request: AckRequest,
-): Promise<HandlerResult> {
+): HandlerResult {
   const self = requireDevice(connection);
   if (request.serverGuids.length > ctx.limits.maxAcksPerRequest) {
     throw new ServiceError(

@@ -16,7 +16,9 @@ const DEFAULT_MAX_REMEMBERED = 100_000;
 
 /** Writes (account, subscriber) pairs once each, off the request's critical path. */
 export class SubscriptionRecorder {
-  private readonly written = new Set<string>();
+  /** account → subscribers written (two levels: no key string built per send). */
+  private readonly written = new Map<string, Set<string>>();
+  private size = 0;
 
   constructor(
     private readonly store: SubscriberStore,
@@ -31,16 +33,28 @@ export class SubscriptionRecorder {
    */
   record(account: string, subscriber: string): void {
     if (account === subscriber) return; // own devices are always told
-    const key = `${account} ${subscriber}`;
-    if (this.written.has(key)) return;
-    if (this.written.size >= this.maxRemembered) {
-      const oldest = this.written.values().next();
-      if (oldest.done !== true) this.written.delete(oldest.value);
+    if (this.written.get(account)?.has(subscriber) === true) return;
+    if (this.size >= this.maxRemembered) this.forgetOldestAccount();
+    let subscribers = this.written.get(account);
+    if (subscribers === undefined) {
+      subscribers = new Set();
+      this.written.set(account, subscribers);
     }
-    this.written.add(key);
+    subscribers.add(subscriber);
+    this.size += 1;
+    const remembered = subscribers;
     this.store.addSubscriber(account, subscriber).catch((error: unknown) => {
-      this.written.delete(key);
+      if (remembered.delete(subscriber)) this.size -= 1;
       this.logger.warn({ err: error }, 'could not record a device-list subscriber');
     });
+  }
+
+  /** Bounds memory: the least recently added account's pairs are written again when next seen. */
+  private forgetOldestAccount(): void {
+    const oldest = this.written.entries().next();
+    if (oldest.done === true) return;
+    const [account, subscribers] = oldest.value;
+    this.written.delete(account);
+    this.size -= subscribers.size;
   }
 }

@@ -54,6 +54,10 @@ export class CachedAccountStore implements AccountStore {
     return this.inner.getDevice(account, deviceId);
   }
 
+  cachedDevices(account: string): readonly DeviceRecord[] | undefined {
+    return this.lists.get(account);
+  }
+
   async listDevices(account: string): Promise<readonly DeviceRecord[] | undefined> {
     const cached = this.lists.get(account);
     if (cached !== undefined) return cached;

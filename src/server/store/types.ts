@@ -101,6 +101,13 @@ export interface AccountStore {
   getDevice(account: string, deviceId: number): Promise<DeviceRecord | undefined>;
   /** Every device of the account by ascending id, or undefined when there is no such account. */
   listDevices(account: string): Promise<readonly DeviceRecord[] | undefined>;
+  /**
+   * `listDevices` answered synchronously when the list is held in memory
+   * (the device-list cache); undefined when it is not — then ask
+   * `listDevices`. Every send checks the list, and skipping the promise
+   * matters there.
+   */
+  cachedDevices?(account: string): readonly DeviceRecord[] | undefined;
   /** Records activity; a no-op for an unknown device. */
   touchDevice(account: string, deviceId: number, at: number): Promise<void>;
   /**
