@@ -300,6 +300,9 @@ function plainUint(value: number): boolean {
   return Number.isSafeInteger(value) && value >= 0;
 }
 
+/** The largest request id the hand encoders write (2^53 - 1); larger ones take `toBinary`. */
+const MAX_PLAIN_ID = BigInt(Number.MAX_SAFE_INTEGER);
+
 /** `Frame{response{id, <field>{...}}}` whose body message is `body` (already encoded). */
 function responseFrame(
   id: bigint,
@@ -307,8 +310,9 @@ function responseFrame(
   body: Uint8Array,
   alloc: FrameAllocator,
 ): Uint8Array | undefined {
+  // Compared as bigints, not converted back: no allocation per response.
+  if (id < 0n || id > MAX_PLAIN_ID) return undefined;
   const idNum = Number(id);
-  if (!plainUint(idNum) || BigInt(idNum) !== id) return undefined;
   const idPart = idNum === 0 ? 0 : 1 + varintSize(idNum);
   const responseLength = idPart + 2 + varintSize(body.length) + body.length;
   const w = new Writer(alloc(1 + varintSize(responseLength) + responseLength));

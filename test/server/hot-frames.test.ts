@@ -162,6 +162,8 @@ describe('hot frames: encoding', () => {
       }),
     );
     assert.equal(ackResponseBytes(1n << 60n), undefined);
+    assert.equal(ackResponseBytes(1n << 53n), undefined);
+    assert.equal(sendMessageResponseBytes(-1n, false), undefined);
   });
 
   it('writes envelope pushes byte for byte as toBinary', () => {
