@@ -66,8 +66,8 @@ class QuintetConn {
   private readonly waiting = new Map<bigint, (r: Response) => void>();
   private acks: Uint8Array[] = [];
   private ackScheduled = false;
-  /** Ids of `postBytes` requests whose responses only count errors. */
-  private readonly posted = new Set<bigint>();
+  /** Ids of `postBytes` requests whose responses only count errors (plain numbers: no bigint per message). */
+  private readonly posted = new Set<number>();
   onEnvelope: (content: Uint8Array) => void = () => undefined;
   onDrained: () => void = () => undefined;
   errors = 0;
@@ -107,7 +107,7 @@ class QuintetConn {
 
   /** Sends a pre-encoded request frame (hot path: sends and acks) and counts error responses. */
   postBytes(id: number, frame: Uint8Array): void {
-    this.posted.add(BigInt(id));
+    this.posted.add(id);
     this.ws.send(frame);
   }
 
@@ -129,7 +129,7 @@ class QuintetConn {
     const frame = decodeFrame(bytes);
     if (frame.kind.case === 'response') {
       const response = frame.kind.value;
-      if (this.posted.delete(response.id)) {
+      if (this.posted.delete(Number(response.id))) {
         if (response.error !== undefined) this.errors += 1;
         return;
       }
@@ -165,56 +165,61 @@ class QuintetConn {
 }
 
 type Hot =
-  | { kind: 'ok'; id: bigint }
+  | { kind: 'ok'; id: number }
   | { kind: 'envelope'; guid: Uint8Array; content: Uint8Array }
   | undefined;
+
+/** The read position of `varintAt` (module state: no closure per frame). */
+let at = 0;
+
+/** The varint at `at` in `b`, advancing `at`; -1 if cut short or too long. */
+function varintAt(b: Uint8Array): number {
+  let value = 0;
+  let scale = 1;
+  for (;;) {
+    const byte = b[at++];
+    if (byte === undefined || scale > 2 ** 49) return -1;
+    value += (byte & 0x7f) * scale;
+    if (byte < 0x80) return value;
+    scale *= 128;
+  }
+}
 
 /**
  * Recognises `Frame{response{id, no error}}` and `Frame{push{envelope}}`
  * (taking only guid and content); `undefined` for anything else.
  */
 function peekHot(b: Uint8Array): Hot {
-  let pos = 0;
-  const varint = (): number => {
-    let value = 0;
-    let scale = 1;
-    for (;;) {
-      const byte = b[pos++];
-      if (byte === undefined || scale > 2 ** 49) return -1;
-      value += (byte & 0x7f) * scale;
-      if (byte < 0x80) return value;
-      scale *= 128;
-    }
-  };
-  const outer = b[pos++];
-  const length = varint();
-  if (length < 0 || pos + length !== b.length) return undefined;
+  at = 0;
+  const outer = b[at++];
+  const length = varintAt(b);
+  if (length < 0 || at + length !== b.length) return undefined;
   if (outer === 0x12) {
     let id = 0;
-    while (pos < b.length) {
-      const tag = varint();
-      if (tag === 0x08) id = varint();
+    while (at < b.length) {
+      const tag = varintAt(b);
+      if (tag === 0x08) id = varintAt(b);
       else if (tag === 0x10 || tag === 0x12 || tag < 0)
         return undefined; // error: slow path
-      else if ((tag & 7) === 2) pos += Math.max(0, varint());
+      else if ((tag & 7) === 2) at += Math.max(0, varintAt(b));
       else return undefined;
     }
-    return id < 0 ? undefined : { kind: 'ok', id: BigInt(id) };
+    return id < 0 ? undefined : { kind: 'ok', id };
   }
-  if (outer !== 0x1a || b[pos++] !== 0x0a) return undefined;
-  const end = varint() + pos;
+  if (outer !== 0x1a || b[at++] !== 0x0a) return undefined;
+  const end = varintAt(b) + at;
   let guid: Uint8Array | undefined;
   let content: Uint8Array | undefined;
-  while (pos < end) {
-    const tag = varint();
+  while (at < end) {
+    const tag = varintAt(b);
     if ((tag & 7) === 0) {
-      varint();
+      varintAt(b);
     } else if ((tag & 7) === 2) {
-      const n = varint();
+      const n = varintAt(b);
       if (n < 0) return undefined;
-      if (tag === 0x0a) guid = b.subarray(pos, pos + n);
-      if (tag === 0x32) content = b.subarray(pos, pos + n);
-      pos += n;
+      if (tag === 0x0a) guid = b.subarray(at, at + n);
+      if (tag === 0x32) content = b.subarray(at, at + n);
+      at += n;
     } else {
       return undefined;
     }
