@@ -201,13 +201,20 @@ function peekHot(b: Uint8Array): Hot {
       if (tag === 0x08) id = varintAt(b);
       else if (tag === 0x10 || tag === 0x12 || tag < 0)
         return undefined; // error: slow path
-      else if ((tag & 7) === 2) at += Math.max(0, varintAt(b));
-      else return undefined;
+      else if ((tag & 7) === 2) {
+        // Read the length first: `at += varintAt(b)` would add it to the
+        // position from before the length's own bytes.
+        const skip = varintAt(b);
+        if (skip < 0) return undefined;
+        at += skip;
+      } else return undefined;
     }
     return id < 0 ? undefined : { kind: 'ok', id };
   }
   if (outer !== 0x1a || b[at++] !== 0x0a) return undefined;
-  const end = varintAt(b) + at;
+  const envelopeLength = varintAt(b);
+  if (envelopeLength < 0) return undefined;
+  const end = at + envelopeLength;
   let guid: Uint8Array | undefined;
   let content: Uint8Array | undefined;
   while (at < end) {
