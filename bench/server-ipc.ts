@@ -44,14 +44,18 @@ export type ReportMessage =
  * the count explains much of a throughput difference.
  */
 function syscallCounts(): { readCalls: number; writeCalls: number } {
+  let io: string;
   try {
-    const io = readFileSync('/proc/self/io', 'utf8');
-    const field = (name: string): number =>
-      Number(new RegExp(`${name}: (\\d+)`).exec(io)?.[1] ?? -1);
-    return { readCalls: field('syscr'), writeCalls: field('syscw') };
-  } catch {
-    return { readCalls: -1, writeCalls: -1 };
+    io = readFileSync('/proc/self/io', 'utf8');
+  } catch (error) {
+    // Only the absence of /proc (not Linux) is expected; anything else is news.
+    if (error instanceof Error && 'code' in error && error.code === 'ENOENT') {
+      return { readCalls: -1, writeCalls: -1 };
+    }
+    throw error;
   }
+  const field = (name: string): number => Number(new RegExp(`${name}: (\\d+)`).exec(io)?.[1] ?? -1);
+  return { readCalls: field('syscr'), writeCalls: field('syscw') };
 }
 
 function fullGc(): void {

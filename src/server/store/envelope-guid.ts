@@ -36,9 +36,18 @@ export function envelopeGuid(sequence: number, random: RandomSource): Uint8Array
  */
 export function guidSequence(guid: Uint8Array): number | undefined {
   if (guid.length !== SERVER_GUID_LENGTH) return undefined;
-  const view = new DataView(guid.buffer, guid.byteOffset, guid.byteLength);
-  const high = view.getUint32(0);
+  // Read by hand, as written above: no view object per acked guid.
+  const high = readUint32(guid, 0);
   if (high > 0x1fffff) return undefined;
-  const sequence = high * 2 ** 32 + view.getUint32(4);
+  const sequence = high * 2 ** 32 + readUint32(guid, 4);
   return sequence > 0 ? sequence : undefined;
+}
+
+function readUint32(bytes: Uint8Array, at: number): number {
+  return (
+    (bytes[at] ?? 0) * 2 ** 24 +
+    ((bytes[at + 1] ?? 0) << 16) +
+    ((bytes[at + 2] ?? 0) << 8) +
+    (bytes[at + 3] ?? 0)
+  );
 }
