@@ -44,6 +44,12 @@ export const CloseCodes = {
   malformedFrames: 4002,
   /** The device was removed (a `LoggedOut` push precedes this). */
   loggedOut: 4003,
+  /** The client did not read what the server sent it: its output budget stayed full. */
+  outputStuck: 4004,
+  /** The connection did not authenticate within the deadline. */
+  authTimeout: 4005,
+  /** A storage fault while delivering this device's queue; reconnect to resume. */
+  deliveryFailed: 4006,
 } as const;
 
 /** What a handler returns: the response body, and work to do after the response is sent. */

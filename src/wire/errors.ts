@@ -30,7 +30,9 @@
  * - `envelope-too-large` — one envelope exceeds the server's limit.
  * - `too-many-envelopes` — a send carries more envelopes than the server allows.
  * - `too-many-pre-keys` — a prekey upload exceeds the batch size or the per-device maximum.
- * - `rate-limited` — slow down; retry after `retry_after_ms`.
+ * - `rate-limited` — slow down; `limit` names the limit that was hit, retry after `retry_after_ms`.
+ * - `queue-full` — a recipient device's queue is at its bound (count or bytes; `limit` says which); the queued messages are kept, this send is refused.
+ * - `storage-full` — the server's disk is full; nothing of this request was stored. Retry later (`retry_after_ms`).
  * - `internal` — a server fault; the request may be retried.
  * - `not-primary` — only the primary device (device 1) may do that (approve a link, remove a device, publish a device list).
  * - `primary-cannot-logout` — the primary holds the account key and cannot log itself out.
@@ -87,7 +89,9 @@ export type ServerErrorCode =
   | 'not-group-admin'
   | 'invalid-group-change'
   | 'group-version-conflict'
-  | 'group-too-large';
+  | 'group-too-large'
+  | 'queue-full'
+  | 'storage-full';
 
 /** All server error codes, for validation and for pre-registering metrics. */
 export const SERVER_ERROR_CODES: readonly ServerErrorCode[] = [
@@ -128,6 +132,8 @@ export const SERVER_ERROR_CODES: readonly ServerErrorCode[] = [
   'invalid-group-change',
   'group-version-conflict',
   'group-too-large',
+  'queue-full',
+  'storage-full',
 ];
 
 const CODE_SET: ReadonlySet<string> = new Set(SERVER_ERROR_CODES);

@@ -67,6 +67,8 @@ export interface ErrorDetails {
   readonly extraDevices?: readonly number[];
   readonly staleDevices?: readonly number[];
   readonly retryAfterMs?: number;
+  /** With rate-limited / queue-full / storage-full: the stable name of the limit that was hit. */
+  readonly limit?: string;
   /** Group sends: the mismatch of each account that has one. */
   readonly accountMismatches?: readonly AccountMismatchDetails[];
 }
@@ -92,6 +94,7 @@ export function errorMessage(
     extraDevices: [...(details.extraDevices ?? [])],
     staleDevices: [...(details.staleDevices ?? [])],
     retryAfterMs: details.retryAfterMs ?? 0,
+    limit: details.limit ?? '',
     accountMismatches: (details.accountMismatches ?? []).map((m) => ({
       account: m.account,
       missingDevices: [...(m.missingDevices ?? [])],

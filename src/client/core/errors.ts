@@ -37,6 +37,8 @@ export interface ServerErrorDetails {
   readonly extraDevices: readonly number[];
   readonly staleDevices: readonly number[];
   readonly retryAfterMs: number;
+  /** With rate-limited / queue-full / storage-full: which limit the server applied. */
+  readonly limit: string;
 }
 
 /** A typed client failure; `serverCode` is set for `server-error`. */

@@ -190,6 +190,7 @@ export class ServerApi {
           extraDevices: error.extraDevices,
           staleDevices: error.staleDevices,
           retryAfterMs: error.retryAfterMs,
+          limit: error.limit,
         },
       });
     }
