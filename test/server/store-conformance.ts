@@ -313,6 +313,101 @@ export function runServerStoreConformance(
         }));
     });
 
+    describe('queue bounds and shared contents', () => {
+      const bounds = { maxCount: 3, maxBytes: 25 };
+
+      it('refuses a batch past the count bound, keeping what is queued', () =>
+        withStore(async ({ queue }) => {
+          const kept = await queue.enqueue([envelope('bob', 1, 1), envelope('bob', 1, 2)], {
+            maxCount: 3,
+            maxBytes: 1_000,
+          });
+          // Two more would make four: the whole batch is refused, including
+          // the envelope for another device that has room.
+          await assert.rejects(
+            queue.enqueue([envelope('bob', 2, 3), envelope('bob', 1, 3), envelope('bob', 1, 4)], {
+              maxCount: 3,
+              maxBytes: 1_000,
+            }),
+            (error: unknown) => StoreError.is(error, 'queue-full') && error.limit === 'queue-count',
+          );
+          assert.deepEqual((await queue.page('bob', 1, 0, 10)).envelopes, kept);
+          assert.equal(await queue.count('bob', 2), 0);
+          // Exactly at the bound is allowed.
+          await queue.enqueue([envelope('bob', 1, 3)], { maxCount: 3, maxBytes: 1_000 });
+          assert.equal(await queue.count('bob', 1), 3);
+          await rejectsWith(
+            queue.enqueue([envelope('bob', 1, 4)], { maxCount: 3, maxBytes: 1_000 }),
+            'queue-full',
+          );
+          assert.equal(await queue.totalCount(), 3);
+        }));
+
+      it('refuses a batch past the byte bound, and takes more once acks free room', () =>
+        withStore(async ({ queue }) => {
+          // 10-byte contents: two fit under 25 bytes, a third does not.
+          const [first] = await queue.enqueue([envelope('bob', 1, 1)], bounds);
+          await queue.enqueue([envelope('bob', 1, 2)], bounds);
+          assert.equal(await queue.queuedBytes('bob', 1), 20);
+          await assert.rejects(
+            queue.enqueue([envelope('bob', 1, 3)], bounds),
+            (error: unknown) => StoreError.is(error, 'queue-full') && error.limit === 'queue-bytes',
+          );
+          assert.equal(await queue.count('bob', 1), 2);
+          assert.ok(first !== undefined);
+          assert.equal(await queue.ack('bob', 1, [first.guid]), 1);
+          assert.equal(await queue.queuedBytes('bob', 1), 10);
+          await queue.enqueue([envelope('bob', 1, 3)], bounds);
+          assert.equal(await queue.count('bob', 1), 2);
+        }));
+
+      it('counts envelopes queued without bounds, and frees room on expiry and device removal', () =>
+        withStore(async ({ queue }) => {
+          await queue.enqueue([envelope('bob', 1, 1, 1_000), envelope('bob', 1, 2, 1_000)]);
+          await queue.enqueue([envelope('bob', 1, 3, 9_000)]);
+          await rejectsWith(queue.enqueue([envelope('bob', 1, 4)], bounds), 'queue-full');
+          assert.equal(await queue.expire(2_000), 2);
+          await queue.enqueue([envelope('bob', 1, 4)], bounds);
+          await rejectsWith(queue.enqueue([envelope('bob', 1, 5)], bounds), 'queue-full');
+          assert.equal(await queue.deleteDevice('bob', 1), 2);
+          await queue.enqueue([envelope('bob', 1, 5)], bounds);
+          assert.equal(await queue.count('bob', 1), 1);
+        }));
+
+      it('stores one content for a fanout, readable and ackable by every device', () =>
+        withStore(async ({ queue }) => {
+          const content = bytes(10, 42);
+          const fanout: NewEnvelope[] = [1, 2, 3].map((deviceId) => ({
+            ...envelope('carol', deviceId, 0),
+            content,
+          }));
+          const queued = await queue.enqueue([envelope('carol', 1, 7), ...fanout]);
+          assert.equal(queued.length, 4);
+          // Every device reads the full content; each counts it in full.
+          for (const deviceId of [1, 2, 3]) {
+            const page = await queue.page('carol', deviceId, 0, 10);
+            const last = page.envelopes[page.envelopes.length - 1];
+            assert.deepEqual(last?.content, bytes(10, 42));
+          }
+          assert.equal(await queue.queuedBytes('carol', 1), 20);
+          assert.equal(await queue.queuedBytes('carol', 2), 10);
+          // Acking it on two devices leaves it intact for the third.
+          for (const envelopeOf of [queued[2], queued[3]]) {
+            assert.ok(envelopeOf !== undefined);
+            assert.equal(
+              await queue.ack('carol', envelopeOf.destinationDevice, [envelopeOf.guid]),
+              1,
+            );
+          }
+          const left = await queue.page('carol', 1, 0, 10);
+          assert.deepEqual(
+            left.envelopes.map((e) => e.content),
+            [bytes(10, 7), bytes(10, 42)],
+          );
+          assert.equal(await queue.totalCount(), 2);
+        }));
+    });
+
     it('rejects use after close', async () => {
       const store = await makeStore();
       await store.close();

@@ -139,4 +139,103 @@ describe('sqlite backend specifics', () => {
     assert.equal(await store.queue.count('old', 1), 1);
     await store.close();
   });
+
+  it('stores a fanout content once and deletes it with the last envelope that uses it', async () => {
+    const path = join(dir, 'payloads.db');
+    const store = openSqliteStore({ path });
+    const content = new Uint8Array(5_000).fill(9);
+    const fanout = Array.from({ length: 50 }, (_, i) => ({
+      destination: `member${i}`,
+      destinationDevice: 1,
+      source: 'alice',
+      sourceDevice: 1,
+      type: 3,
+      content,
+      timestamp: 1,
+      serverTimestamp: 10,
+    }));
+    const queued = await store.queue.enqueue(fanout);
+    const db = new Database(path, { readonly: true });
+    const stored = (): unknown =>
+      db
+        .prepare(
+          `SELECT (SELECT COUNT(*) FROM payloads) AS payloads,
+             (SELECT COALESCE(SUM(length(content)), 0) FROM payloads) AS payloadBytes,
+             (SELECT COALESCE(SUM(length(content)), 0) FROM envelopes) AS inlineBytes`,
+        )
+        .get();
+    // 5,000 bytes once, not 50 times.
+    assert.deepEqual(stored(), { payloads: 1, payloadBytes: 5_000, inlineBytes: 0 });
+    for (const e of queued.slice(0, 49)) {
+      assert.equal(await store.queue.ack(e.destination, 1, [e.guid]), 1);
+    }
+    assert.deepEqual(stored(), { payloads: 1, payloadBytes: 5_000, inlineBytes: 0 });
+    const last = queued[49];
+    assert.ok(last !== undefined);
+    assert.deepEqual((await store.queue.page('member49', 1, 0, 1)).envelopes[0]?.content, content);
+    assert.equal(await store.queue.ack('member49', 1, [last.guid]), 1);
+    assert.deepEqual(stored(), { payloads: 0, payloadBytes: 0, inlineBytes: 0 });
+    // Expiry releases payloads as well.
+    await store.queue.enqueue(fanout);
+    assert.equal(await store.queue.expire(11), 50);
+    assert.deepEqual(stored(), { payloads: 0, payloadBytes: 0, inlineBytes: 0 });
+    db.close();
+    await store.close();
+  });
+
+  it('upgrades a version-4 database to shared payloads, keeping queued envelopes readable and ackable', async () => {
+    const path = join(dir, 'v4.db');
+    const db = new Database(path);
+    db.exec(
+      'CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)',
+    );
+    for (const migration of MIGRATIONS.filter((m) => m.version <= 4)) {
+      db.exec(migration.sql);
+      db.prepare('INSERT INTO schema_version (version, applied_at) VALUES (?, 0)').run(
+        migration.version,
+      );
+    }
+    // A group fanout as version 4 stored it: the ciphertext in every row.
+    const guids: Buffer[] = [];
+    for (const member of ['m1', 'm2']) {
+      const guid = Buffer.alloc(16, 8);
+      guid.writeBigUInt64BE(BigInt(guids.length + 1), 0);
+      guids.push(guid);
+      db.prepare(
+        `INSERT INTO envelopes (seq, guid, account, device_id, source, source_device, type,
+           content, timestamp, server_timestamp, group_id)
+         VALUES (?, ?, ?, 1, 'alice', 1, 3, ?, 1, 2, ?)`,
+      ).run(guids.length, guid, member, Buffer.alloc(300, 6), Buffer.alloc(16, 1));
+    }
+    db.close();
+    const store = openSqliteStore({ path });
+    const page = await store.queue.page('m1', 1, 0, 10);
+    assert.equal(page.envelopes.length, 1);
+    assert.deepEqual(page.envelopes[0]?.content, new Uint8Array(300).fill(6));
+    assert.deepEqual(page.envelopes[0]?.groupId, new Uint8Array(16).fill(1));
+    assert.equal(await store.queue.queuedBytes('m2', 1), 300);
+    // Bounds count the old rows too.
+    await assert.rejects(
+      store.queue.enqueue(
+        [
+          {
+            destination: 'm2',
+            destinationDevice: 1,
+            source: 'alice',
+            sourceDevice: 1,
+            type: 1,
+            content: new Uint8Array(4),
+            timestamp: 1,
+            serverTimestamp: 3,
+          },
+        ],
+        { maxCount: 1, maxBytes: 1_000_000 },
+      ),
+      (error: unknown) => StoreError.is(error, 'queue-full'),
+    );
+    assert.equal(await store.queue.ack('m1', 1, [new Uint8Array(guids[0] ?? [])]), 1);
+    assert.equal(await store.queue.ack('m2', 1, [new Uint8Array(guids[1] ?? [])]), 1);
+    assert.equal(await store.queue.totalCount(), 0);
+    await store.close();
+  });
 });

@@ -16,6 +16,7 @@ import {
   type NewEnvelope,
   type OneTimePreKeyRecord,
   type PreKeyStore,
+  type QueueBounds,
   type QueuePage,
   type QueuedEnvelope,
   type ServerStore,
@@ -26,6 +27,7 @@ import {
 import type { RandomSource } from '../../crypto/provider.js';
 import { envelopeGuid } from './envelope-guid.js';
 import { MemoryGroupStore } from './memory-groups.js';
+import { QueueSizes } from './queue-sizes.js';
 
 interface AccountEntry {
   nextDeviceId: number;
@@ -338,6 +340,12 @@ class MemoryQueueStore implements MessageQueueStore {
   private readonly queues = new Map<string, QueuedEntry[]>();
   /** guid → the device queue holding it, so acks check ownership in O(1). */
   private readonly owners = new Map<string, string>();
+  private readonly sizes = new QueueSizes((account, deviceId) => {
+    const queue = this.queues.get(deviceKey(account, deviceId)) ?? [];
+    let bytes = 0;
+    for (const entry of queue) bytes += entry.envelope.content.length;
+    return { count: queue.length, bytes };
+  });
   private nextSeq = 1;
   private total = 0;
   constructor(
@@ -345,13 +353,26 @@ class MemoryQueueStore implements MessageQueueStore {
     private readonly random: RandomSource,
   ) {}
 
-  async enqueue(envelopes: readonly NewEnvelope[]): Promise<readonly QueuedEnvelope[]> {
+  async enqueue(
+    envelopes: readonly NewEnvelope[],
+    bounds?: QueueBounds,
+  ): Promise<readonly QueuedEnvelope[]> {
     this.state.check();
     // Copy the whole batch first, so an envelope that cannot be stored
-    // leaves nothing of the batch behind.
-    const stored = envelopes.map((envelope, i) =>
-      copyEnvelope({ ...envelope, guid: envelopeGuid(this.nextSeq + i, this.random) }),
-    );
+    // leaves nothing of the batch behind. Consecutive envelopes sharing a
+    // content object share one stored copy (a group fanout).
+    let previous: Uint8Array | undefined;
+    let shared: Uint8Array | undefined;
+    const stored = envelopes.map((envelope, i) => {
+      const copy = copyEnvelope({ ...envelope, guid: envelopeGuid(this.nextSeq + i, this.random) });
+      if (envelope.content === previous && shared !== undefined) {
+        return { ...copy, content: shared };
+      }
+      previous = envelope.content;
+      shared = copy.content;
+      return copy;
+    });
+    this.sizes.add(envelopes, bounds);
     for (const envelope of stored) {
       const k = deviceKey(envelope.destination, envelope.destinationDevice);
       const queue = this.queues.get(k) ?? [];
@@ -385,11 +406,17 @@ class MemoryQueueStore implements MessageQueueStore {
     }
     if (wanted.size === 0) return 0;
     const queue = this.queues.get(k) ?? [];
-    const kept = queue.filter((entry) => !wanted.has(guidKey(entry.envelope.guid)));
+    const kept: QueuedEntry[] = [];
+    let bytes = 0;
+    for (const entry of queue) {
+      if (wanted.has(guidKey(entry.envelope.guid))) bytes += entry.envelope.content.length;
+      else kept.push(entry);
+    }
     const deleted = queue.length - kept.length;
     this.queues.set(k, kept);
     for (const g of wanted) this.owners.delete(g);
     this.total -= deleted;
+    this.sizes.remove(account, deviceId, deleted, bytes);
     return deleted;
   }
 
@@ -409,12 +436,22 @@ class MemoryQueueStore implements MessageQueueStore {
       this.queues.set(k, kept);
     }
     this.total -= deleted;
+    if (deleted > 0) this.sizes.clear();
     return deleted;
   }
 
   async count(account: string, deviceId: number): Promise<number> {
     this.state.check();
     return this.queues.get(deviceKey(account, deviceId))?.length ?? 0;
+  }
+
+  async queuedBytes(account: string, deviceId: number): Promise<number> {
+    this.state.check();
+    let bytes = 0;
+    for (const entry of this.queues.get(deviceKey(account, deviceId)) ?? []) {
+      bytes += entry.envelope.content.length;
+    }
+    return bytes;
   }
 
   async totalCount(): Promise<number> {
@@ -429,6 +466,7 @@ class MemoryQueueStore implements MessageQueueStore {
     for (const entry of queue) this.owners.delete(guidKey(entry.envelope.guid));
     this.queues.delete(k);
     this.total -= queue.length;
+    this.sizes.forget(account, deviceId);
     return queue.length;
   }
 }

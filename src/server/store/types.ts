@@ -250,14 +250,37 @@ export interface QueuePage {
   readonly cursor: number;
 }
 
+/**
+ * The most a device's queue may hold. Bytes are content bytes as the device
+ * would download them: an envelope whose content is stored once for many
+ * devices (a group fanout) counts in full against each of them.
+ */
+export interface QueueBounds {
+  readonly maxCount: number;
+  readonly maxBytes: number;
+}
+
 /** Per-device durable message queues. */
 export interface MessageQueueStore {
   /**
    * Durably appends every envelope (all or nothing) and returns them, in the
    * same order, with the guids the store gave them. When the promise
    * resolves the envelopes survive a crash of the process.
+   *
+   * Consecutive envelopes whose `content` is the same `Uint8Array` object (a
+   * group send's ciphertext for each member device) share one stored copy,
+   * kept until the last of them is acknowledged, expired or deleted.
+   *
+   * With `bounds`, a batch that would take any device's queue past either
+   * bound stores nothing and rejects with `StoreError('queue-full')` naming
+   * the bound (`limit`: `queue-count` or `queue-bytes`); what is queued
+   * already stays. Checked against counters the store keeps per device, not
+   * by counting rows on every send.
    */
-  enqueue(envelopes: readonly NewEnvelope[]): Promise<readonly QueuedEnvelope[]>;
+  enqueue(
+    envelopes: readonly NewEnvelope[],
+    bounds?: QueueBounds,
+  ): Promise<readonly QueuedEnvelope[]>;
   /** Envelopes of one device in insertion order, after cursor `after` (0 = from the start). */
   page(account: string, deviceId: number, after: number, limit: number): Promise<QueuePage>;
   /**
@@ -270,6 +293,8 @@ export interface MessageQueueStore {
   expire(before: number): Promise<number>;
   /** Envelopes queued for one device. */
   count(account: string, deviceId: number): Promise<number>;
+  /** Content bytes queued for one device (shared contents counted for each device). */
+  queuedBytes(account: string, deviceId: number): Promise<number>;
   /** Envelopes queued in total (the queue-depth metric). */
   totalCount(): Promise<number>;
   /** Deletes a removed device's whole queue; returns how many envelopes. */
@@ -306,17 +331,27 @@ export type StoreErrorCode =
   /** The database is from a newer version, or a migration failed. */
   | 'schema'
   /** A stored row does not have the expected shape. */
-  | 'corrupt';
+  | 'corrupt'
+  /** A device's queue is at one of its bounds (`StoreError.limit` says which). */
+  | 'queue-full'
+  /** The disk (or the database's size limit) is full; nothing of the write was stored. */
+  | 'storage-full';
+
+/** The queue bound a `queue-full` error names. */
+export type QueueLimit = 'queue-count' | 'queue-bytes';
 
 /** A typed store failure. Messages never contain keys or content. */
 export class StoreError extends Error {
   override readonly name = 'StoreError';
+  /** With `queue-full`: the bound that was reached. */
+  readonly limit: QueueLimit | undefined;
   constructor(
     readonly code: StoreErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; limit?: QueueLimit },
   ) {
-    super(message, options);
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.limit = options?.limit;
   }
   /** Type guard: `StoreError.is(err, 'account-exists')`. */
   static is(value: unknown, code?: StoreErrorCode): value is StoreError {

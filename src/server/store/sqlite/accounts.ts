@@ -218,11 +218,16 @@ export class SqliteAccountStore implements AccountStore {
   }
 
   removeDevice(account: string, deviceId: number, removal: DeviceRemoval): Promise<boolean> {
-    return this.committer.submit(() => {
-      if (this.deleteDevice.run(account, deviceId).changes === 0) return false;
-      this.insertRemoval.run(account, deviceId, removal.reason, removal.removedAt);
-      return true;
-    });
+    return this.committer.submit(
+      () => {
+        if (this.deleteDevice.run(account, deviceId).changes === 0) return false;
+        this.insertRemoval.run(account, deviceId, removal.reason, removal.removedAt);
+        return true;
+      },
+      // A device row out, a small tombstone in: allowed while the disk is
+      // full, so removals (and the queue deletes that follow) still happen.
+      { freesSpace: true },
+    );
   }
 
   async getRemoval(account: string, deviceId: number): Promise<DeviceRemoval | undefined> {

@@ -13,6 +13,11 @@
  * they ride along with the next batch, or are committed after
  * `deferMs` when nothing else comes. That takes a whole commit (its WAL
  * pages) off every delivered message when load is light.
+ *
+ * A full disk (SQLITE_FULL) fails the writes with `StoreError('storage-full')`
+ * and tells the `SpaceGuard`, which frees its reserve; while it reports low
+ * space only writes that free space (acks, expiry, device removal) run, and
+ * those of a batch that failed for space are retried at once on their own.
  */
 import type { Database } from 'better-sqlite3';
 import { StoreError } from '../types.js';
@@ -28,12 +33,39 @@ interface PendingOp {
   result: unknown;
   /** False for a single statement, which is atomic by itself (saves a SAVEPOINT). */
   readonly savepoint: boolean;
+  /** A delete: allowed, and retried alone, when the disk is full. */
+  readonly freesSpace: boolean;
   readonly resolve: (value: unknown) => void;
   readonly reject: (reason: unknown) => void;
 }
 
 /** How long a deferred operation may wait for a batch to join, in ms. */
 export const DEFAULT_DEFER_MS = 20;
+
+/** Options of one submitted write. */
+export interface WriteOptions {
+  /** Run inside its own savepoint (default true); false only for one statement. */
+  readonly savepoint?: boolean;
+  /** The write only deletes: it may run (and frees space) while space is low. */
+  readonly freesSpace?: boolean;
+}
+
+/** What the committer tells about, and asks of, the disk's free space. */
+export interface SpaceGuard {
+  /** True while space is low: writes that do not free space are refused. */
+  readonly low: boolean;
+  /** A write failed for space. */
+  full(): void;
+}
+
+/** Whether `error` is SQLite's "database or disk is full". */
+export function isDiskFull(error: unknown): boolean {
+  return error instanceof Error && 'code' in error && error.code === 'SQLITE_FULL';
+}
+
+function storageFull(cause: unknown): StoreError {
+  return new StoreError('storage-full', 'the server has no storage space left', { cause });
+}
 
 /** Batches synchronous write operations into one transaction per event-loop turn. */
 export class GroupCommitter {
@@ -47,6 +79,9 @@ export class GroupCommitter {
   commits = 0;
   /** Built once: better-sqlite3 wraps a function per `transaction()` call. */
   private readonly runBatch: (batch: readonly PendingOp[]) => void;
+  private readonly rollbackListeners: Array<() => void> = [];
+  /** Set while a batch runs when one of its operations failed for space. */
+  private sawFull = false;
 
   /**
    * @param schedule runs the flush at the end of the current event-loop turn
@@ -56,6 +91,7 @@ export class GroupCommitter {
     private readonly db: Database,
     private readonly deferMs = DEFAULT_DEFER_MS,
     private readonly schedule: (flush: () => void) => void = setImmediate,
+    private readonly space?: SpaceGuard,
   ) {
     this.runBatch = db.transaction((batch: readonly PendingOp[]) => {
       for (const op of batch) {
@@ -65,9 +101,22 @@ export class GroupCommitter {
         } catch (error) {
           op.failed = true;
           op.result = error;
+          if (isDiskFull(error)) {
+            this.sawFull = true;
+            op.result = storageFull(error);
+          }
+          // SQLite may roll the whole transaction back on some errors (a
+          // full disk among them): then nothing before this op stands
+          // either, and nothing after it may run outside a transaction.
+          if (!this.db.inTransaction) throw error;
         }
       }
     });
+  }
+
+  /** Calls `listener` after a batch failed to commit (in-memory counts must be reloaded). */
+  onRollback(listener: () => void): void {
+    this.rollbackListeners.push(listener);
   }
 
   /**
@@ -75,8 +124,8 @@ export class GroupCommitter {
    * batch commits. Pass `savepoint: false` only for an op whose failure
    * cannot leave partial writes (a single statement).
    */
-  submit<T>(op: () => T, options: { savepoint?: boolean } = {}): Promise<T> {
-    return this.enqueue(op, options.savepoint ?? true, false);
+  submit<T>(op: () => T, options: WriteOptions = {}): Promise<T> {
+    return this.enqueue(op, options, false);
   }
 
   /**
@@ -84,8 +133,8 @@ export class GroupCommitter {
    * `deferMs` from now, whichever comes first. For writes whose caller does
    * not wait on them to answer anyone (see `SqliteQueueStore.ack`).
    */
-  submitDeferred<T>(op: () => T, options: { savepoint?: boolean } = {}): Promise<T> {
-    return this.enqueue(op, options.savepoint ?? true, true);
+  submitDeferred<T>(op: () => T, options: WriteOptions = {}): Promise<T> {
+    return this.enqueue(op, options, true);
   }
 
   /** Commits now if deferred writes are waiting, so a read sees them. */
@@ -93,14 +142,19 @@ export class GroupCommitter {
     if (this.hasDeferred) this.flush();
   }
 
-  private enqueue<T>(op: () => T, savepoint: boolean, deferred: boolean): Promise<T> {
+  private enqueue<T>(op: () => T, options: WriteOptions, deferred: boolean): Promise<T> {
     if (this.closed) return Promise.reject(new StoreError('closed', 'store is closed'));
+    const freesSpace = options.freesSpace === true;
+    // While space is low, refuse new data before it can take the reserve
+    // that acks need.
+    if (this.space?.low === true && !freesSpace) return Promise.reject(storageFull(undefined));
     return new Promise<T>((resolve, reject) => {
       this.pending.push({
         run: op,
         failed: false,
         result: undefined,
-        savepoint,
+        savepoint: options.savepoint ?? true,
+        freesSpace,
         resolve: resolve as (value: unknown) => void,
         reject,
       });
@@ -129,14 +183,36 @@ export class GroupCommitter {
     const batch = this.pending;
     if (batch.length === 0) return;
     this.pending = [];
+    this.commitBatch(batch, true);
+  }
+
+  /** Runs `batch` in one transaction and settles its operations. */
+  private commitBatch(batch: PendingOp[], retry: boolean): void {
+    this.sawFull = false;
     try {
       this.runBatch(batch);
       this.commits += 1;
     } catch (error) {
       // The commit itself failed (disk full, I/O error): nothing is durable.
-      for (const op of batch) op.reject(error);
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      for (const listener of this.rollbackListeners) listener();
+      const full = this.sawFull || isDiskFull(error);
+      if (full) this.space?.full();
+      // With the reserve freed, the deletes of the batch may fit: an ack
+      // must be able to free space, so they get one more try on their own.
+      const again = full && retry ? batch.filter((op) => op.freesSpace) : [];
+      for (const op of batch) {
+        if (again.includes(op)) {
+          op.failed = false;
+          op.result = undefined;
+        } else {
+          op.reject(full ? storageFull(error) : error);
+        }
+      }
+      if (again.length > 0) this.commitBatch(again, false);
       return;
     }
+    if (this.sawFull) this.space?.full();
     for (const op of batch) {
       if (op.failed) op.reject(op.result);
       else op.resolve(op.result);

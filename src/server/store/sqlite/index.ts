@@ -17,6 +17,7 @@ import { SqliteGroupStore } from './groups.js';
 import { migrate } from './migrations.js';
 import { SqlitePreKeyStore } from './prekeys.js';
 import { SqliteQueueStore } from './queue.js';
+import { StorageReserve } from './storage-reserve.js';
 import { SqliteSubscriberStore } from './subscribers.js';
 import { StoreError, type ServerStore } from '../types.js';
 
@@ -40,6 +41,15 @@ export interface SqliteStoreOptions {
   readonly scheduleCommit?: (flush: () => void) => void;
   /** Fills the random half of envelope guids (default: node:crypto). */
   readonly random?: RandomSource;
+  /**
+   * Bytes kept free in `<path>.reserve` so acks can commit on a full disk
+   * (see storage-reserve.ts); default 0, no reserve.
+   */
+  readonly reserveBytes?: number;
+  /** How often a released reserve is retried, ms (default 1000). */
+  readonly reserveRetryMs?: number;
+  /** Hears the store enter and leave the low-space state. */
+  readonly onStorageChange?: (low: boolean, reason: string) => void;
 }
 
 /** A SQLite-backed store, plus backend-specific diagnostics. */
@@ -71,7 +81,17 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteServerStore 
       options.onCheckpointError ?? ((message) => process.emitWarning(`WAL checkpoint: ${message}`)),
     );
   }
-  const committer = new GroupCommitter(db, undefined, options.scheduleCommit);
+  const reserve =
+    options.path === ':memory:' || (options.reserveBytes ?? 0) <= 0
+      ? undefined
+      : new StorageReserve({
+          path: `${options.path}.reserve`,
+          bytes: options.reserveBytes ?? 0,
+          ...(options.reserveRetryMs === undefined ? {} : { retryMs: options.reserveRetryMs }),
+          ...(options.onStorageChange === undefined ? {} : { onChange: options.onStorageChange }),
+        });
+  reserve?.open();
+  const committer = new GroupCommitter(db, undefined, options.scheduleCommit, reserve);
   let closed = false;
   const checkOpen = (): void => {
     if (closed) throw new StoreError('closed', 'store is closed');
@@ -91,6 +111,7 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteServerStore 
     close: async () => {
       if (closed) return;
       committer.close();
+      reserve?.close();
       closed = true;
       await checkpointer?.close();
       // The last connection to close checkpoints and removes the WAL.

@@ -159,6 +159,33 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX envelopes_legacy_guid ON envelopes (guid) WHERE legacy_guid IS NOT NULL;
     `,
   },
+  {
+    version: 5,
+    description: 'group sends store their ciphertext once: shared payloads',
+    sql: `
+      -- One row per group-send ciphertext; every member device's envelope
+      -- row points at it (payload_id) with an empty content of its own.
+      -- refs counts those rows; the last one deleted deletes the payload.
+      CREATE TABLE payloads (
+        id INTEGER PRIMARY KEY,
+        content BLOB NOT NULL,
+        refs INTEGER NOT NULL
+      );
+      -- Envelopes queued before keep their content inline (payload_id NULL)
+      -- and read and ack exactly as before. payload_size is the shared
+      -- content's length, so an ack knows the bytes it frees without a join.
+      ALTER TABLE envelopes ADD COLUMN payload_id INTEGER;
+      ALTER TABLE envelopes ADD COLUMN payload_size INTEGER;
+      -- Every way an envelope row goes (ack, expiry, device removal) releases
+      -- its payload, in the same transaction.
+      CREATE TRIGGER envelopes_release_payload AFTER DELETE ON envelopes
+        WHEN old.payload_id IS NOT NULL
+      BEGIN
+        UPDATE payloads SET refs = refs - 1 WHERE id = old.payload_id;
+        DELETE FROM payloads WHERE id = old.payload_id AND refs <= 0;
+      END;
+    `,
+  },
 ];
 
 /** The schema version this code writes. */

@@ -120,9 +120,13 @@ export class SqlitePreKeyStore implements PreKeyStore {
   }
 
   deleteDevice(account: string, deviceId: number): Promise<void> {
-    return this.committer.submit(() => {
-      this.deleteSignedOfDevice.run(account, deviceId);
-      this.deleteOneTimeOfDevice.run(account, deviceId);
-    });
+    return this.committer.submit(
+      () => {
+        this.deleteSignedOfDevice.run(account, deviceId);
+        this.deleteOneTimeOfDevice.run(account, deviceId);
+      },
+      // Only deletes: allowed while the disk is full.
+      { freesSpace: true },
+    );
   }
 }

@@ -5,7 +5,14 @@ import type { RandomSource } from '../../../crypto/provider.js';
 import { envelopeGuid, guidSequence } from '../envelope-guid.js';
 import type { GroupCommitter } from './group-commit.js';
 import { asRow, bind, blob, int, text, type Row } from './rows.js';
-import type { MessageQueueStore, NewEnvelope, QueuePage, QueuedEnvelope } from '../types.js';
+import { QueueSizes, type QueueSize } from '../queue-sizes.js';
+import type {
+  MessageQueueStore,
+  NewEnvelope,
+  QueueBounds,
+  QueuePage,
+  QueuedEnvelope,
+} from '../types.js';
 
 /**
  * `envelope` with its guid, built as a literal of the same shape as the
@@ -34,6 +41,9 @@ function withGuid(e: NewEnvelope, guid: Uint8Array): QueuedEnvelope {
     ...(e.groupId === undefined ? {} : { groupId: e.groupId }),
   };
 }
+
+/** The content of a row whose content lives in `payloads`. */
+const EMPTY = Buffer.alloc(0);
 
 function toEnvelope(row: Row): QueuedEnvelope {
   return {
@@ -75,7 +85,9 @@ function sourceIdentity(row: Row): { sourceDeviceIdentity?: Uint8Array } {
  */
 export class SqliteQueueStore implements MessageQueueStore {
   private readonly insert: Statement;
+  private readonly insertPayload: Statement;
   private readonly selectPage: Statement;
+  private readonly selectSize: Statement;
   private readonly deleteOne: Statement;
   private readonly deleteLegacy: Statement;
   private readonly anyLegacy: Statement;
@@ -92,6 +104,8 @@ export class SqliteQueueStore implements MessageQueueStore {
   private lastSeq: number;
   /** Whether envelopes queued before schema version 4 (random guids) may remain. */
   private legacy: boolean;
+  /** Per-device queue sizes for the bound check on every send. */
+  private readonly sizes: QueueSizes;
 
   constructor(
     db: Database.Database,
@@ -101,22 +115,34 @@ export class SqliteQueueStore implements MessageQueueStore {
   ) {
     this.insert = db.prepare(
       `INSERT INTO envelopes (seq, guid, account, device_id, source, source_device, type, content,
-         timestamp, server_timestamp, source_device_identity, group_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         timestamp, server_timestamp, source_device_identity, group_id, payload_id, payload_size)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
+    this.insertPayload = db.prepare('INSERT INTO payloads (content, refs) VALUES (?, ?)');
+    // A shared payload's content replaces the row's own (empty) content.
     this.selectPage = db.prepare(
-      `SELECT seq, guid, account, device_id, source, source_device, type, content, timestamp,
-         server_timestamp, source_device_identity, group_id FROM envelopes WHERE account = ? AND device_id = ? AND seq > ?
-       ORDER BY seq LIMIT ?`,
+      `SELECT e.seq, e.guid, e.account, e.device_id, e.source, e.source_device, e.type,
+         CASE WHEN e.payload_id IS NULL THEN e.content ELSE p.content END AS content,
+         e.timestamp, e.server_timestamp, e.source_device_identity, e.group_id
+       FROM envelopes e LEFT JOIN payloads p ON p.id = e.payload_id
+       WHERE e.account = ? AND e.device_id = ? AND e.seq > ?
+       ORDER BY e.seq LIMIT ?`,
+    );
+    this.selectSize = db.prepare(
+      `SELECT COUNT(*) AS n, COALESCE(SUM(COALESCE(payload_size, length(content))), 0) AS b
+       FROM envelopes WHERE account = ? AND device_id = ?`,
     );
     // The whole guid and the owner must match, not just the row id: another
-    // device's guid, or a guessed one, deletes nothing.
+    // device's guid, or a guessed one, deletes nothing. The deleted row's
+    // content size comes back for the device's queue size.
     this.deleteOne = db.prepare(
-      'DELETE FROM envelopes WHERE seq = ? AND guid = ? AND account = ? AND device_id = ?',
+      `DELETE FROM envelopes WHERE seq = ? AND guid = ? AND account = ? AND device_id = ?
+       RETURNING COALESCE(payload_size, length(content)) AS n`,
     );
     this.deleteLegacy = db.prepare(
       `DELETE FROM envelopes WHERE guid = ? AND legacy_guid IS NOT NULL
-         AND account = ? AND device_id = ?`,
+         AND account = ? AND device_id = ?
+       RETURNING COALESCE(payload_size, length(content)) AS n`,
     );
     this.anyLegacy = db.prepare('SELECT 1 FROM envelopes WHERE legacy_guid IS NOT NULL LIMIT 1');
     this.legacy = this.anyLegacy.get() !== undefined;
@@ -130,39 +156,83 @@ export class SqliteQueueStore implements MessageQueueStore {
     );
     this.countAll = db.prepare('SELECT COUNT(*) AS n FROM envelopes');
     this.deleteOfDevice = db.prepare('DELETE FROM envelopes WHERE account = ? AND device_id = ?');
+    this.sizes = new QueueSizes((account, deviceId) => this.loadSize(account, deviceId));
+    // A failed commit undoes writes the in-memory counts already took in.
+    committer.onRollback(() => {
+      this.sizes.clear();
+      this.total = undefined;
+    });
   }
 
-  enqueue(envelopes: readonly NewEnvelope[]): Promise<readonly QueuedEnvelope[]> {
+  private loadSize(account: string, deviceId: number): QueueSize {
+    const row = asRow(this.selectSize.get(account, deviceId));
+    return { count: int(row, 'n'), bytes: int(row, 'b') };
+  }
+
+  enqueue(
+    envelopes: readonly NewEnvelope[],
+    bounds?: QueueBounds,
+  ): Promise<readonly QueuedEnvelope[]> {
     return this.committer.submit(
       () => {
-        const queued: QueuedEnvelope[] = [];
-        for (const e of envelopes) {
-          // Numbered inside the batch's transaction, so numbers follow commit
-          // order: a device reading its queue by `seq` never skips one.
-          this.lastSeq += 1;
-          const guid = envelopeGuid(this.lastSeq, this.random);
-          this.insert.run(
-            this.lastSeq,
-            bind(guid),
-            e.destination,
-            e.destinationDevice,
-            e.source,
-            e.sourceDevice,
-            e.type,
-            bind(e.content),
-            e.timestamp,
-            e.serverTimestamp,
-            e.sourceDeviceIdentity === undefined ? null : bind(e.sourceDeviceIdentity),
-            e.groupId === undefined ? null : bind(e.groupId),
-          );
-          queued.push(withGuid(e, guid));
+        // Checked and counted in the batch's transaction, so two batches
+        // racing for a device's last free slot cannot both pass.
+        this.sizes.add(envelopes, bounds);
+        try {
+          return this.insertAll(envelopes);
+        } catch (error) {
+          this.sizes.undo(envelopes);
+          throw error;
         }
-        if (this.total !== undefined) this.total += envelopes.length;
-        return queued;
       },
       // One insert is atomic by itself; several need a savepoint for all-or-nothing.
       { savepoint: envelopes.length > 1 },
     );
+  }
+
+  private insertAll(envelopes: readonly NewEnvelope[]): QueuedEnvelope[] {
+    const queued: QueuedEnvelope[] = [];
+    let payloadId: number | bigint | null = null;
+    let shared: Uint8Array | undefined;
+    for (let i = 0; i < envelopes.length; i += 1) {
+      const e = envelopes[i];
+      if (e === undefined) continue;
+      if (e.content !== shared) {
+        shared = undefined;
+        payloadId = null;
+        // A run of envelopes with one content object (a group fanout)
+        // stores the content once, referenced by every row of the run.
+        let run = 1;
+        while (envelopes[i + run]?.content === e.content) run += 1;
+        if (run > 1) {
+          shared = e.content;
+          payloadId = this.insertPayload.run(bind(e.content), run).lastInsertRowid;
+        }
+      }
+      // Numbered inside the batch's transaction, so numbers follow commit
+      // order: a device reading its queue by `seq` never skips one.
+      this.lastSeq += 1;
+      const guid = envelopeGuid(this.lastSeq, this.random);
+      this.insert.run(
+        this.lastSeq,
+        bind(guid),
+        e.destination,
+        e.destinationDevice,
+        e.source,
+        e.sourceDevice,
+        e.type,
+        payloadId === null ? bind(e.content) : EMPTY,
+        e.timestamp,
+        e.serverTimestamp,
+        e.sourceDeviceIdentity === undefined ? null : bind(e.sourceDeviceIdentity),
+        e.groupId === undefined ? null : bind(e.groupId),
+        payloadId,
+        payloadId === null ? null : e.content.length,
+      );
+      queued.push(withGuid(e, guid));
+    }
+    if (this.total !== undefined) this.total += envelopes.length;
+    return queued;
   }
 
   async page(account: string, deviceId: number, after: number, limit: number): Promise<QueuePage> {
@@ -187,32 +257,42 @@ export class SqliteQueueStore implements MessageQueueStore {
     return this.committer.submitDeferred(
       () => {
         let deleted = 0;
+        let bytes = 0;
         for (const guid of guids) {
           const seq = guidSequence(guid);
-          let changes =
-            seq === undefined ? 0 : this.deleteOne.run(seq, bind(guid), account, deviceId).changes;
+          let row: unknown =
+            seq === undefined ? undefined : this.deleteOne.get(seq, bind(guid), account, deviceId);
           // An envelope queued before guids carried row ids: found through
           // the partial index on those rows alone.
-          if (changes === 0 && this.legacy) {
-            changes = this.deleteLegacy.run(bind(guid), account, deviceId).changes;
+          if (row === undefined && this.legacy) {
+            row = this.deleteLegacy.get(bind(guid), account, deviceId);
           }
-          deleted += changes;
+          if (row !== undefined) {
+            deleted += 1;
+            bytes += int(asRow(row), 'n');
+          }
         }
         if (this.total !== undefined) this.total -= deleted;
+        if (deleted > 0) this.sizes.remove(account, deviceId, deleted, bytes);
         return deleted;
       },
       // Each delete stands alone: a partial ack is still a correct ack.
-      { savepoint: false },
+      // An ack frees space: it still runs when the disk is full.
+      { savepoint: false, freesSpace: true },
     );
   }
 
   expire(before: number): Promise<number> {
-    return this.committer.submit(() => {
-      const deleted = this.deleteExpired.run(before).changes;
-      if (this.total !== undefined) this.total -= deleted;
-      if (this.legacy) this.legacy = this.anyLegacy.get() !== undefined;
-      return deleted;
-    });
+    return this.committer.submit(
+      () => {
+        const deleted = this.deleteExpired.run(before).changes;
+        if (this.total !== undefined) this.total -= deleted;
+        if (this.legacy) this.legacy = this.anyLegacy.get() !== undefined;
+        if (deleted > 0) this.sizes.clear();
+        return deleted;
+      },
+      { freesSpace: true },
+    );
   }
 
   async count(account: string, deviceId: number): Promise<number> {
@@ -227,11 +307,21 @@ export class SqliteQueueStore implements MessageQueueStore {
     return this.total;
   }
 
+  async queuedBytes(account: string, deviceId: number): Promise<number> {
+    this.checkOpen();
+    this.committer.flushDeferred();
+    return this.loadSize(account, deviceId).bytes;
+  }
+
   deleteDevice(account: string, deviceId: number): Promise<number> {
-    return this.committer.submit(() => {
-      const deleted = this.deleteOfDevice.run(account, deviceId).changes;
-      if (this.total !== undefined) this.total -= deleted;
-      return deleted;
-    });
+    return this.committer.submit(
+      () => {
+        const deleted = this.deleteOfDevice.run(account, deviceId).changes;
+        if (this.total !== undefined) this.total -= deleted;
+        this.sizes.forget(account, deviceId);
+        return deleted;
+      },
+      { freesSpace: true },
+    );
   }
 }

@@ -1,0 +1,107 @@
+/**
+ * Per-device queue sizes (envelopes and content bytes), kept in memory so a
+ * send checks its recipients' queue bounds in O(1) instead of counting rows.
+ *
+ * A device's size is loaded from the backend the first time it is needed and
+ * then kept up to date by the backend's own writes; entries of emptied
+ * queues are dropped, so memory follows the number of non-empty queues
+ * touched since start. Whenever the backend cannot tell exactly what changed
+ * (an expiry sweep, a failed commit) it calls `clear` and sizes are loaded
+ * again on next use.
+ */
+import { StoreError, type NewEnvelope, type QueueBounds } from './types.js';
+
+/** One device's queue size. */
+export interface QueueSize {
+  count: number;
+  bytes: number;
+}
+
+/** Loads a device's size from the backend (0/0 for an empty queue). */
+export type QueueSizeLoader = (account: string, deviceId: number) => QueueSize;
+
+/** The sizes of every device queue touched since start (or the last `clear`). */
+export class QueueSizes {
+  /** account → device id → size: no key string built per envelope. */
+  private readonly sizes = new Map<string, Map<number, QueueSize>>();
+
+  constructor(private readonly load: QueueSizeLoader) {}
+
+  /** The device's size (loaded on first use); the object is live, do not keep it. */
+  get(account: string, deviceId: number): QueueSize {
+    let devices = this.sizes.get(account);
+    if (devices === undefined) {
+      devices = new Map();
+      this.sizes.set(account, devices);
+    }
+    let size = devices.get(deviceId);
+    if (size === undefined) {
+      size = this.load(account, deviceId);
+      devices.set(deviceId, size);
+    }
+    return size;
+  }
+
+  /**
+   * Counts `envelopes` in, or — when `bounds` is given and any device's queue
+   * would pass a bound — counts nothing and throws `StoreError('queue-full')`.
+   * Allocates nothing: sizes are raised in place and lowered again on refusal.
+   */
+  add(envelopes: readonly NewEnvelope[], bounds: QueueBounds | undefined): void {
+    for (let i = 0; i < envelopes.length; i += 1) {
+      const e = envelopes[i];
+      if (e === undefined) continue;
+      const size = this.get(e.destination, e.destinationDevice);
+      size.count += 1;
+      size.bytes += e.content.length;
+      if (bounds === undefined) continue;
+      const limit =
+        size.count > bounds.maxCount
+          ? 'queue-count'
+          : size.bytes > bounds.maxBytes
+            ? 'queue-bytes'
+            : undefined;
+      if (limit !== undefined) {
+        this.undo(envelopes, i);
+        throw new StoreError(
+          'queue-full',
+          limit === 'queue-count'
+            ? `a recipient device's queue holds its maximum of ${bounds.maxCount} envelopes`
+            : `a recipient device's queue holds its maximum of ${bounds.maxBytes} bytes`,
+          { limit },
+        );
+      }
+    }
+  }
+
+  /** Takes back `add` of `envelopes[0..last]` (after a failed insert). */
+  undo(envelopes: readonly NewEnvelope[], last = envelopes.length - 1): void {
+    for (let j = 0; j <= last; j += 1) {
+      const e = envelopes[j];
+      if (e !== undefined) this.remove(e.destination, e.destinationDevice, 1, e.content.length);
+    }
+  }
+
+  /** Counts `count` envelopes of `bytes` in total out of a device's queue. */
+  remove(account: string, deviceId: number, count: number, bytes: number): void {
+    const devices = this.sizes.get(account);
+    const size = devices?.get(deviceId);
+    if (devices === undefined || size === undefined) return;
+    size.count -= count;
+    size.bytes -= bytes;
+    if (size.count <= 0) this.forget(account, deviceId);
+  }
+
+  /** Drops a device's entry (its queue was deleted, or it is empty). */
+  forget(account: string, deviceId: number): void {
+    const devices = this.sizes.get(account);
+    if (devices === undefined) return;
+    devices.delete(deviceId);
+    if (devices.size === 0) this.sizes.delete(account);
+  }
+
+  /** Drops every entry: sizes are loaded again on next use. */
+  clear(): void {
+    this.sizes.clear();
+  }
+}
