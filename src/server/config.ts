@@ -13,6 +13,7 @@ import {
 } from '../wire/limits.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+const MIB = 1024 * 1024;
 
 /** Limits and policies that shape request handling. */
 export interface ServerLimits {
@@ -53,6 +54,19 @@ export interface ServerLimits {
    * many distribution envelopes.
    */
   readonly maxGroupMembers: number;
+  // Disk: queue bounds, per-account send rates, storage reserve.
+  /** Envelopes one device's queue may hold; a send past it fails with `queue-full`. */
+  readonly maxQueuedEnvelopes: number;
+  /** Content bytes one device's queue may hold (fanout contents count per device). */
+  readonly maxQueuedBytes: number;
+  /** Sends (1:1 and group) per account: bucket size and refill per second. */
+  readonly sendRateBurst: number;
+  readonly sendRatePerSecond: number;
+  /** Bytes an account's sends may store: bucket size and refill per second. */
+  readonly sendBytesBurst: number;
+  readonly sendBytesPerSecond: number;
+  /** Disk kept free beside the database so acks commit on a full disk (0: none). */
+  readonly storageReserveBytes: number;
 }
 
 /** The defaults, chosen to match WhatsApp/Signal practice where one exists. */
@@ -76,4 +90,16 @@ export const DEFAULT_LIMITS: ServerLimits = {
   primaryInactiveMs: 14 * DAY_MS,
   companionInactiveMs: 30 * DAY_MS,
   maxGroupMembers: DEFAULT_MAX_GROUP_MEMBERS,
+  // Disk. 50,000 envelopes: a month offline at over one message a minute,
+  // day and night (Signal-Server keeps up to ~100k per device for 30 days);
+  // 256 MiB: a thousand largest envelopes. 1,000 sends at once and 50 a
+  // second cover a returning phone answering its backlog with receipts; 64
+  // MiB at once and 1 MiB a second hold one account to 124 MiB a minute.
+  maxQueuedEnvelopes: 50_000,
+  maxQueuedBytes: 256 * MIB,
+  sendRateBurst: 1_000,
+  sendRatePerSecond: 50,
+  sendBytesBurst: 64 * MIB,
+  sendBytesPerSecond: MIB,
+  storageReserveBytes: 16 * MIB,
 };

@@ -29,7 +29,7 @@ import { DeviceDelivery } from './delivery.js';
 import type { DeviceEndpoint } from './device-registry.js';
 import { pooledBuffer, preKeysLowPush } from './envelope-frames.js';
 import { ServiceError } from './errors.js';
-import type { QueuedEnvelope } from './store/types.js';
+import { StoreError, type QueuedEnvelope } from './store/types.js';
 import { atTurnEnd } from './turn-end.js';
 
 /** WebSocket close codes the server uses (4000–4999 are application codes). */
@@ -112,6 +112,13 @@ export class ClientConnection implements DeviceEndpoint {
   alive = true;
   private readonly logger: Logger;
   private readonly tcp: Socket | undefined;
+  /**
+   * Sends that arrived while an earlier send of this connection was still
+   * preparing asynchronously (see `holdSends`); undefined when none is.
+   */
+  private heldSends: Request[] | undefined;
+  /** Set by `holdSends` during the current dispatch. */
+  private holdAsked = false;
 
   constructor(
     private readonly ctx: ServerContext,
@@ -155,10 +162,23 @@ export class ClientConnection implements DeviceEndpoint {
         send: (bytes) => this.sendAndWait(bytes),
         sendNow: (bytes) => this.sendBytes(bytes),
         isOpen: () => !this.closed,
+        fail: () => this.close(CloseCodes.deliveryFailed, 'delivery failed; reconnect to resume'),
       },
       this.logger,
     );
     this.ctx.devices.attach(address, this);
+  }
+
+  /**
+   * Called by a send handler, during its dispatch, when it must wait for the
+   * store before it can queue its envelopes (an uncached device list, a
+   * group lookup). Later sends of this connection then wait until this one
+   * is answered, so sends are committed and answered in request order — a
+   * cached send arriving just after would otherwise be queued first. Sends
+   * that need no wait never hold anything (the hot path stays synchronous).
+   */
+  holdSends(): void {
+    this.holdAsked = true;
   }
 
   /** Begins backlog delivery (see `bindDevice`). */
@@ -263,6 +283,12 @@ export class ClientConnection implements DeviceEndpoint {
   }
 
   private handle(request: Request): void {
+    const isSend = request.body.case === 'sendMessage' || request.body.case === 'sendGroupMessage';
+    if (isSend && this.heldSends !== undefined) {
+      this.heldSends.push(request);
+      return;
+    }
+    this.holdAsked = false;
     let outcome: HandlerResult | Promise<HandlerResult>;
     try {
       outcome = this.dispatch(this.ctx, this, request);
@@ -271,12 +297,45 @@ export class ClientConnection implements DeviceEndpoint {
       return;
     }
     if (outcome instanceof Promise) {
+      const holds = isSend && this.holdAsked;
+      if (holds) this.heldSends = [];
       outcome.then(
-        (result) => this.respond(request.id, result),
-        (error: unknown) => this.sendError(request.id, error, request.body.case),
+        (result) => {
+          this.respond(request.id, result);
+          if (holds) this.releaseSends();
+        },
+        (error: unknown) => {
+          this.sendError(request.id, error, request.body.case);
+          if (holds) this.releaseSends();
+        },
       );
     } else {
       this.respond(request.id, outcome);
+    }
+  }
+
+  private currentHold(): Request[] | undefined {
+    return this.heldSends;
+  }
+
+  /** The holding send was answered: runs the sends that waited, in order, until one holds again. */
+  private releaseSends(): void {
+    const waiting = this.heldSends;
+    this.heldSends = undefined;
+    if (waiting === undefined) return;
+    for (let i = 0; i < waiting.length; i += 1) {
+      // Unanswered sends of a closed connection were never queued; the
+      // client sends them again after it reconnects.
+      if (this.closed) return;
+      const next = waiting[i];
+      if (next !== undefined) this.handle(next);
+      // `handle` may have started a new hold (read through a call: the
+      // compiler cannot see that `handle` sets the field).
+      const held = this.currentHold();
+      if (held !== undefined) {
+        held.push(...waiting.slice(i + 1));
+        return;
+      }
     }
   }
 
@@ -286,6 +345,8 @@ export class ClientConnection implements DeviceEndpoint {
   }
 
   private sendError(id: bigint, error: unknown, requestCase?: string): void {
+    // Store outcomes the client can act on are request faults, not `internal`.
+    if (error instanceof StoreError) error = storeServiceError(error) ?? error;
     if (error instanceof ServiceError) {
       this.ctx.metrics.error(error.code);
       this.sendBytes(encodeFrame(errorResponseFrame(id, error.code, error.message, error.details)));
@@ -316,6 +377,24 @@ export class ClientConnection implements DeviceEndpoint {
         });
     }
   }
+}
+
+/** How long a client should wait before retrying after `storage-full`, ms. */
+const STORAGE_FULL_RETRY_MS = 5_000;
+
+/** The wire error for a store failure a client can act on (undefined: `internal`). */
+function storeServiceError(error: StoreError): ServiceError | undefined {
+  if (error.code === 'queue-full') {
+    return new ServiceError('queue-full', error.message, {
+      ...(error.limit === undefined ? {} : { limit: error.limit }),
+    });
+  }
+  if (error.code === 'storage-full') {
+    return new ServiceError('storage-full', 'the server is out of storage space; retry later', {
+      retryAfterMs: STORAGE_FULL_RETRY_MS,
+    });
+  }
+  return undefined;
 }
 
 /** Encodes a response, by hand for the two on the message hot path. */

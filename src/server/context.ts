@@ -12,6 +12,7 @@ import type { LinkSessions } from './linking/link-sessions.js';
 import type { SubscriptionRecorder } from './linking/subscriptions.js';
 import type { ServerMetrics } from './metrics.js';
 import type { TokenBucketLimiter } from './rate-limit.js';
+import type { SendLimits } from './send-limits.js';
 import type { ServerStore } from './store/types.js';
 
 /** The services and state every handler may use. */
@@ -34,6 +35,8 @@ export interface ServerContext {
   readonly subscriptions: SubscriptionRecorder;
   /** Whether an existing account name may be registered again (a reinstalled primary). */
   readonly allowReregistration: boolean;
+  /** Per-account send rate limits (sends and stored bytes). */
+  readonly sendLimits: SendLimits;
 }
 
 /** The device a connection is authenticated as. */

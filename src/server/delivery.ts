@@ -7,6 +7,13 @@
  * held back during the drain and pushed afterwards only if the drain did not
  * already send them. Envelopes stay in the store until the device acks
  * them; an unacked one is sent again on the next connection.
+ *
+ * Envelopes past their lifetime (accepted more than `messageTtlMs` ago) are
+ * never sent, even when the expiry sweep has not deleted them yet.
+ *
+ * A store failure while reading the backlog closes the connection
+ * (`PushChannel.fail`): the client reconnects and the drain starts over,
+ * rather than the device staying connected but never hearing of its queue.
  */
 import type { Logger } from 'pino';
 import type { DeviceAddress, ServerContext } from './context.js';
@@ -26,6 +33,8 @@ export interface PushChannel {
   /** Sends without waiting. */
   sendNow(bytes: Uint8Array): void;
   isOpen(): boolean;
+  /** Delivery cannot go on (a store failure): close so the client reconnects. */
+  fail(): void;
 }
 
 /** One device's delivery state on one connection. */
@@ -47,8 +56,9 @@ export class DeviceDelivery {
     this.drain().catch((error: unknown) => {
       // A store failure mid-drain: the envelopes stay queued; the device gets
       // them on its next connection, so close this one rather than go quiet.
-      this.logger.error({ err: error }, 'backlog delivery failed');
-      this.stopped = true;
+      this.logger.error({ err: error }, 'backlog delivery failed; closing the connection');
+      this.stop();
+      this.channel.fail();
     });
   }
 
@@ -87,8 +97,12 @@ export class DeviceDelivery {
       );
       cursor = page.cursor;
       let last: Promise<void> | undefined;
+      // Read per page: a long drain moves with the clock.
+      const expiredBefore = this.ctx.clock.now() - this.ctx.limits.messageTtlMs;
       for (const envelope of page.envelopes) {
         if (this.stopped) return;
+        // Past its lifetime, awaiting the sweep: never delivered.
+        if (envelope.serverTimestamp < expiredBefore) continue;
         this.drained.add(guidKey(envelope.guid));
         last = this.channel.send(envelopePush(envelope));
         this.ctx.metrics.messagesDelivered += 1;

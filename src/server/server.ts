@@ -31,6 +31,7 @@ import { createLogger, type LogLevel } from './logger.js';
 import { ServerMetrics } from './metrics.js';
 import { TokenBucketLimiter } from './rate-limit.js';
 import { pooledRandom } from './random-pool.js';
+import { SendLimits } from './send-limits.js';
 import { CachedAccountStore } from './store/cached-accounts.js';
 import { createMemoryStore } from './store/memory.js';
 import { openSqliteStore } from './store/sqlite/index.js';
@@ -73,6 +74,8 @@ export interface StartServerOptions {
    * (like SMS re-verification); default off.
    */
   readonly allowReregistration?: boolean;
+  /** How often a released storage reserve is retried, ms (default 1000; tests shorten it). */
+  readonly storageReserveRetryMs?: number;
 }
 
 /** A started server. */
@@ -104,6 +107,8 @@ export function databasePath(dataDir: string): string {
 function openStore(
   options: StartServerOptions,
   random: RandomSource,
+  limits: ServerLimits,
+  logger: Logger,
 ): ServerStore & { commitCount?: () => number } {
   if (options.store !== undefined) return options.store;
   if (options.memory === true) return createMemoryStore(random);
@@ -115,6 +120,12 @@ function openStore(
     scheduleCommit: (flush) => atTurnEnd('commit', flush),
     random,
     ...(options.synchronous === undefined ? {} : { synchronous: options.synchronous }),
+    reserveBytes: limits.storageReserveBytes,
+    ...(options.storageReserveRetryMs === undefined
+      ? {}
+      : { reserveRetryMs: options.storageReserveRetryMs }),
+    onStorageChange: (low, reason) =>
+      low ? logger.error({ storageLow: true }, reason) : logger.warn({ storageLow: false }, reason),
   });
 }
 
@@ -141,7 +152,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   const clock = options.clock ?? systemClock;
   const crypto = options.crypto ?? nodeCrypto;
   const random = options.random ?? pooledRandom((n: number) => crypto.randomBytes(n));
-  const opened = openStore(options, random);
+  const opened = openStore(options, random, limits, logger);
   const store: ServerStore = {
     accounts: new CachedAccountStore(opened.accounts),
     preKeys: opened.preKeys,
@@ -170,6 +181,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     links: new LinkSessions(clock, random, limits.linkRefTtlMs, limits.linkCompleteTtlMs),
     subscriptions: new SubscriptionRecorder(opened.subscribers, logger),
     allowReregistration: options.allowReregistration === true,
+    sendLimits: new SendLimits(clock, limits),
   };
   const startedAt = Date.now();
   const connections = new Set<ClientConnection>();
@@ -232,6 +244,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
         logger.error({ err: error }, 'device lifetime sweep failed'),
       );
       ctx.bundleLimiter.prune();
+      ctx.sendLimits.prune();
       ctx.links.prune();
     },
     options.expirySweepMs ?? 60 * 60 * 1000,

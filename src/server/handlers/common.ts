@@ -1,8 +1,9 @@
 /** Small checks shared by request handlers. */
 import { isValidAccountName } from '../../wire/account-name.js';
 import type { ClientConnection } from '../connection.js';
-import type { DeviceAddress } from '../context.js';
+import type { DeviceAddress, ServerContext } from '../context.js';
 import { ServiceError } from '../errors.js';
+import type { QueueBounds } from '../store/types.js';
 
 /** The connection's device, or `unauthenticated`. */
 export function requireDevice(connection: ClientConnection): DeviceAddress {
@@ -47,4 +48,9 @@ export function requirePrimary(connection: ClientConnection): DeviceAddress {
     throw new ServiceError('not-primary', 'only the primary device may do this');
   }
   return device;
+}
+
+/** Each recipient device's queue bounds: the store refuses a send past them (`queue-full`). */
+export function queueBounds(ctx: ServerContext): QueueBounds {
+  return { maxCount: ctx.limits.maxQueuedEnvelopes, maxBytes: ctx.limits.maxQueuedBytes };
 }

@@ -29,7 +29,8 @@ import type { ClientConnection, HandlerResult } from '../connection.js';
 import type { DeviceAddress, ServerContext } from '../context.js';
 import { ServiceError } from '../errors.js';
 import type { NewEnvelope } from '../store/types.js';
-import { requireAccountName, requireDevice } from './common.js';
+import { storedBytes } from '../send-limits.js';
+import { queueBounds, requireAccountName, requireDevice } from './common.js';
 import { requireGroup, requireGroupId } from './groups.js';
 
 /** Largest `sender_device_identity` copied onto envelopes (as for 1:1 sends). */
@@ -238,6 +239,17 @@ export async function handleSendGroupMessage(
   if (named > limit || distributionCount > limit) {
     throw new ServiceError('too-many-envelopes', `at most ${limit} devices per group send`);
   }
+  // The ciphertext is stored once however many devices it goes to; each
+  // distribution and each queued row costs its own bytes.
+  let contentBytes = request.ciphertext.length;
+  for (const send of request.distributions) {
+    for (const e of send.envelopes) contentBytes += e.content.length;
+  }
+  const rows = distributionCount + (request.ciphertext.length > 0 ? named : 0);
+  ctx.sendLimits.charge(self.account, storedBytes(contentBytes, rows));
+  // The group and device lists are read from the store before anything is
+  // queued: later sends of this connection wait until this one is answered.
+  connection.holdSends();
   const group = await requireGroup(ctx, groupId);
   const memberAccounts = group.members.map((m) => m.account);
   if (!memberAccounts.includes(self.account)) {
@@ -277,7 +289,9 @@ export async function handleSendGroupMessage(
       }
     }
   }
-  const queued = fresh.length > 0 ? await ctx.store.queue.enqueue(fresh) : [];
+  // The ciphertext envelopes are consecutive and share one content object,
+  // so the store keeps one copy for all of them.
+  const queued = fresh.length > 0 ? await ctx.store.queue.enqueue(fresh, queueBounds(ctx)) : [];
   ctx.metrics.messagesReceived += queued.length;
   for (const send of request.distributions)
     ctx.subscriptions.record(send.destination, self.account);

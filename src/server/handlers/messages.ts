@@ -25,7 +25,8 @@ import type { ClientConnection, HandlerResult } from '../connection.js';
 import type { DeviceAddress, ServerContext } from '../context.js';
 import { ServiceError } from '../errors.js';
 import type { DeviceRecord, NewEnvelope, QueuedEnvelope } from '../store/types.js';
-import { requireAccountName, requireDevice } from './common.js';
+import { storedBytes } from '../send-limits.js';
+import { queueBounds, requireAccountName, requireDevice } from './common.js';
 
 /** Largest `sender_device_identity` copied onto envelopes (real ones are ~200 bytes). */
 const MAX_SENDER_IDENTITY_BYTES = 4096;
@@ -108,6 +109,9 @@ export function handleSendMessage(
   if (senderIdentity.length > MAX_SENDER_IDENTITY_BYTES) {
     throw new ServiceError('malformed-request', 'sender device identity is too large');
   }
+  let contentBytes = 0;
+  for (const envelope of envelopes) contentBytes += envelope.content.length;
+  ctx.sendLimits.charge(self.account, storedBytes(contentBytes, envelopes.length));
 
   // A cached device list is checked in this same turn: no promise, no
   // microtask before the envelope joins the turn's group commit.
@@ -115,6 +119,9 @@ export function handleSendMessage(
   if (cached !== undefined) {
     return queueSend(ctx, self, destination, request, given, refused, cached);
   }
+  // Later sends of this connection wait until this one is answered, or a
+  // cached one could be queued before it.
+  connection.holdSends();
   return ctx.store.accounts
     .listDevices(destination)
     .then((devices) => queueSend(ctx, self, destination, request, given, refused, devices));
@@ -199,7 +206,9 @@ function queueSend(
           },
     );
   }
-  return ctx.store.queue.enqueue(fresh).then((queued) => sent(ctx, self, destination, queued));
+  return ctx.store.queue
+    .enqueue(fresh, queueBounds(ctx))
+    .then((queued) => sent(ctx, self, destination, queued));
 }
 
 /** After the commit: the response, and the pushes to connected devices. */
