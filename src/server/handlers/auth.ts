@@ -225,7 +225,12 @@ export async function handleAuthenticate(
     throw new ServiceError('forbidden', 'connection is already authenticated');
   }
   connection.bindDevice({ account, deviceId });
-  await ctx.store.accounts.touchDevice(account, deviceId, ctx.clock.now());
+  // Best effort: a login must not need a write that can fail for space (a
+  // full disk must not lock every device out). Last-seen is written again
+  // when the connection closes.
+  ctx.store.accounts.touchDevice(account, deviceId, ctx.clock.now()).catch((error: unknown) => {
+    ctx.logger.warn({ err: error }, 'could not record last-seen time at login');
+  });
   const remaining = await ctx.store.preKeys.countOneTimePreKeys(account, deviceId);
   ctx.logger.debug({ account, deviceId }, 'device authenticated');
   return {

@@ -50,12 +50,16 @@ export interface SqliteStoreOptions {
   readonly reserveRetryMs?: number;
   /** Hears the store enter and leave the low-space state. */
   readonly onStorageChange?: (low: boolean, reason: string) => void;
+  /** Caps the database at this many pages (SQLite `max_page_count`): a size quota. */
+  readonly maxPageCount?: number;
 }
 
 /** A SQLite-backed store, plus backend-specific diagnostics. */
 export interface SqliteServerStore extends ServerStore {
   /** Transactions committed by the group committer so far. */
   readonly commitCount: () => number;
+  /** Changes the page cap (`maxPageCount`) of the running store. */
+  readonly setMaxPageCount: (pages: number) => void;
 }
 
 /** Opens (creating and migrating as needed) the database at `options.path`. */
@@ -67,6 +71,7 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteServerStore 
     db.pragma('foreign_keys = ON');
     db.pragma('busy_timeout = 5000');
     migrate(db, options.now ?? Date.now());
+    if (options.maxPageCount !== undefined) db.pragma(`max_page_count = ${options.maxPageCount}`);
   } catch (error) {
     db.close();
     throw error;
@@ -108,6 +113,9 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteServerStore 
     subscribers: new SqliteSubscriberStore(db, committer, checkOpen),
     groups: new SqliteGroupStore(db, committer, checkOpen),
     commitCount: () => committer.commits,
+    setMaxPageCount: (pages) => {
+      db.pragma(`max_page_count = ${Math.floor(pages)}`);
+    },
     close: async () => {
       if (closed) return;
       committer.close();
