@@ -18,7 +18,16 @@ const server = await startServer({
   port: 0,
   dataDir,
   logLevel: 'warn',
-  // The benchmark fetches no bundles; keep limits at their defaults otherwise.
+  // The benchmark fetches no bundles; keep limits at their defaults otherwise,
+  // except the per-account send rates: each benchmark account sends hundreds
+  // of messages a second (and the group benchmark's sender fans out to 5,120
+  // devices per send), far beyond what one person does.
+  limits: {
+    sendRateBurst: 1_000_000,
+    sendRatePerSecond: 1_000_000,
+    sendBytesBurst: 1024 * 1024 * 1024,
+    sendBytesPerSecond: 1024 * 1024 * 1024,
+  },
 });
 
 /** The store's commit count, from the server's own Prometheus endpoint. */

@@ -16,7 +16,8 @@ import { TokenBucketLimiter } from './rate-limit.js';
 /**
  * What one queued envelope row costs on disk besides its content: the guid,
  * names, numbers, the index entry and page slack. Measured on SQLite with
- * bench/disk-abuse.ts (~90–110 bytes a row); rounded up.
+ * bench/disk-abuse.ts (~81 bytes a row with short account names); rounded up
+ * for longer names.
  */
 export const ROW_OVERHEAD_BYTES = 128;
 
