@@ -167,3 +167,52 @@ describe('a full disk', () => {
     bob.client.close();
   });
 });
+
+describe('a full disk, at the store', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'quintet-diskfull-store-'));
+  const mode: Mode = tryMountTmpfs(dir) ? 'tmpfs' : 'max_page_count';
+  after(() => {
+    if (mode === 'tmpfs') execFileSync('umount', [dir]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('commits an ack that shares its batch with a send that no longer fits', async (t) => {
+    t.diagnostic(`the disk is filled with: ${mode}`);
+    const path = join(dir, 'quintet.db');
+    const options = { path, reserveBytes: RESERVE_BYTES, reserveRetryMs: 60_000 };
+    let store = openSqliteStore(options);
+    const envelope = (n: number) => ({
+      destination: 'bob',
+      destinationDevice: 1,
+      source: 'alice',
+      sourceDevice: 1,
+      type: 1,
+      content: new Uint8Array(3_000).fill(n),
+      timestamp: 1,
+      serverTimestamp: 1,
+    });
+    const queued = await store.queue.enqueue(Array.from({ length: 200 }, (_, i) => envelope(i)));
+    // Reopened, so the WAL is checkpointed (the steady state: the background
+    // checkpointer keeps the WAL within the reserve's size).
+    await store.close();
+    store = openSqliteStore(options);
+    if (mode === 'tmpfs') fillDisk(join(dir, 'filler'));
+    else store.setMaxPageCount(1);
+    let failedSends = 0;
+    for (const e of queued) {
+      // Same turn: the deferred ack rides in the send's batch.
+      const [acked, sent] = await Promise.allSettled([
+        store.queue.ack('bob', 1, [e.guid]),
+        store.queue.enqueue([envelope(1), envelope(2)]),
+      ]);
+      assert.ok(
+        acked.status === 'fulfilled',
+        `ack failed: ${acked.status === 'rejected' ? String(acked.reason) + String((acked.reason as Error).cause) : ''}`,
+      );
+      assert.equal(acked.value, 1);
+      if (sent.status === 'rejected') failedSends += 1;
+    }
+    assert.ok(failedSends > 0, 'the disk never filled');
+    await store.close();
+  });
+});

@@ -56,6 +56,8 @@ export interface SpaceGuard {
   readonly low: boolean;
   /** A write failed for space. */
   full(): void;
+  /** Hears a problem worth logging (a checkpoint that failed while space is low). */
+  warn(reason: string): void;
 }
 
 /** Whether `error` is SQLite's "database or disk is full". */
@@ -197,7 +199,10 @@ export class GroupCommitter {
       if (this.db.inTransaction) this.db.exec('ROLLBACK');
       for (const listener of this.rollbackListeners) listener();
       const full = this.sawFull || isDiskFull(error);
-      if (full) this.space?.full();
+      if (full) {
+        this.space?.full();
+        this.checkpointWhileLow();
+      }
       // With the reserve freed, the deletes of the batch may fit: an ack
       // must be able to free space, so they get one more try on their own.
       const again = full && retry ? batch.filter((op) => op.freesSpace) : [];
@@ -213,9 +218,27 @@ export class GroupCommitter {
       return;
     }
     if (this.sawFull) this.space?.full();
+    this.checkpointWhileLow();
     for (const op of batch) {
       if (op.failed) op.reject(op.result);
       else op.resolve(op.result);
+    }
+  }
+
+  /**
+   * While space is low, checkpoints after every commit, on this connection.
+   * A delete's pages are checkpointed into space the database file already
+   * has, and the WAL then starts over from its beginning, reusing its own
+   * space: acks keep committing on a full disk instead of growing the WAL
+   * until even the reserve is gone. (The background checkpointer runs only
+   * every few hundred ms, and commits in between would each append.)
+   */
+  private checkpointWhileLow(): void {
+    if (this.space?.low !== true) return;
+    try {
+      this.db.pragma('wal_checkpoint(PASSIVE)');
+    } catch (error) {
+      this.space.warn(`checkpoint while space is low failed: ${String(error)}`);
     }
   }
 

@@ -64,6 +64,11 @@ export class StorageReserve implements SpaceGuard {
     return true;
   }
 
+  /** Passes a problem on to the log. */
+  warn(reason: string): void {
+    this.options.onChange?.(this.isLow, reason);
+  }
+
   /** Stops retrying (the reserve file stays for the next start). */
   close(): void {
     if (this.timer !== undefined) clearInterval(this.timer);
