@@ -157,94 +157,92 @@ export async function runServerCommand(options: ServerCommandOptions): Promise<R
 
 /** Adds the `server` subcommand to the `quintet` program. */
 export function addServerCommand(program: Command): Command {
-  return (
-    program
-      .command('server')
-      .description('run a Quintet server (WebSocket + /healthz + /metrics on one port)')
-      .option('--host <host>', 'interface to listen on', '127.0.0.1')
-      .option('--port <port>', 'port to listen on (0: any free port)', port, 8080)
-      .option('--data <dir>', 'data directory (SQLite database quintet.db)', './data')
-      .option('--memory', 'keep everything in memory; nothing survives a restart')
-      .option(
-        '--registration-token <token>',
-        'require this token to register (or set QUINTET_REGISTRATION_TOKEN)',
-      )
-      .option('--message-ttl-days <days>', 'delete undelivered envelopes after', positiveNumber, 30)
-      .option('--max-envelope-bytes <n>', 'largest envelope content', positiveInt)
-      .option('--max-envelopes <n>', 'most envelopes in one send', positiveInt)
-      .option('--max-frame-bytes <n>', 'largest WebSocket message', positiveInt)
-      .option('--max-companions <n>', 'companion devices per account (default 4)', positiveInt)
-      .option('--max-group-members <n>', 'members per group (default 1024)', positiveInt)
-      .option(
-        '--primary-inactive-days <days>',
-        'log companions out when their primary has been away this long (default 14)',
-        positiveNumber,
-      )
-      .option(
-        '--companion-inactive-days <days>',
-        'remove a companion that has been away this long (default 30)',
-        positiveNumber,
-      )
-      .option(
-        '--allow-reregistration',
-        'let an existing account name register again (a reinstalled phone); logs out its companions',
-      )
-      .addOption(
-        new Option(
-          '--sync <mode>',
-          'SQLite durability: normal (process crash) or full (power loss)',
-        )
-          .choices(['normal', 'full'])
-          .default('normal'),
-      )
-      .addOption(
-        new Option('--log-level <level>', 'log level')
-          .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
-          .default('info'),
-      )
-      .option(
-        '--web <dir>',
-        'serve the web app from this directory at / (default: the built-in one)',
-      )
-      .option('--no-web', 'serve no web app')
-      // Disk: queue bounds, per-account send rates, storage reserve.
-      .option(
-        '--max-queued-envelopes <n>',
-        'envelopes one device may have queued (default 50000)',
-        positiveInt,
-      )
-      .option(
-        '--max-queued-bytes <n>',
-        'bytes one device may have queued (default 268435456)',
-        positiveInt,
-      )
-      .option(
-        '--send-rate-burst <n>',
-        'sends one account may make at once (default 1000)',
-        positiveInt,
-      )
-      .option(
-        '--send-rate-per-second <n>',
-        'sends per second one account may sustain (default 50)',
-        positiveNumber,
-      )
-      .option(
-        '--send-bytes-burst <n>',
-        'bytes one account may store at once (default 67108864)',
-        positiveInt,
-      )
-      .option(
-        '--send-bytes-per-second <n>',
-        'bytes per second one account may store (default 1048576)',
-        positiveNumber,
-      )
-      .option(
-        '--storage-reserve-bytes <n>',
-        'disk kept free so acks work on a full disk; 0 for none (default 16777216)',
-        nonNegativeInt,
-      )
-      .action(async (options: ServerCommandOptions) => {
-        await runServerCommand(options);
-      })
-  );
+  const command = program
+    .command('server')
+    .description('run a Quintet server (WebSocket + /healthz + /metrics on one port)')
+    .option('--host <host>', 'interface to listen on', '127.0.0.1')
+    .option('--port <port>', 'port to listen on (0: any free port)', port, 8080)
+    .option('--data <dir>', 'data directory (SQLite database quintet.db)', './data')
+    .option('--memory', 'keep everything in memory; nothing survives a restart')
+    .option(
+      '--registration-token <token>',
+      'require this token to register (or set QUINTET_REGISTRATION_TOKEN)',
+    )
+    .option('--message-ttl-days <days>', 'delete undelivered envelopes after', positiveNumber, 30)
+    .option('--max-envelope-bytes <n>', 'largest envelope content', positiveInt)
+    .option('--max-envelopes <n>', 'most envelopes in one send', positiveInt)
+    .option('--max-frame-bytes <n>', 'largest WebSocket message', positiveInt)
+    .option('--max-companions <n>', 'companion devices per account (default 4)', positiveInt)
+    .option('--max-group-members <n>', 'members per group (default 1024)', positiveInt)
+    .option(
+      '--primary-inactive-days <days>',
+      'log companions out when their primary has been away this long (default 14)',
+      positiveNumber,
+    )
+    .option(
+      '--companion-inactive-days <days>',
+      'remove a companion that has been away this long (default 30)',
+      positiveNumber,
+    )
+    .option(
+      '--allow-reregistration',
+      'let an existing account name register again (a reinstalled phone); logs out its companions',
+    )
+    .addOption(
+      new Option('--sync <mode>', 'SQLite durability: normal (process crash) or full (power loss)')
+        .choices(['normal', 'full'])
+        .default('normal'),
+    )
+    .addOption(
+      new Option('--log-level <level>', 'log level')
+        .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+        .default('info'),
+    )
+    .option('--web <dir>', 'serve the web app from this directory at / (default: the built-in one)')
+    .option('--no-web', 'serve no web app')
+    .action(async (options: ServerCommandOptions) => {
+      await runServerCommand(options);
+    });
+  addDiskOptions(command);
+  return command;
+}
+
+// Disk: queue bounds, per-account send rates, storage reserve.
+function addDiskOptions(command: Command): void {
+  command
+    .option(
+      '--max-queued-envelopes <n>',
+      'envelopes one device may have queued (default 50000)',
+      positiveInt,
+    )
+    .option(
+      '--max-queued-bytes <n>',
+      'bytes one device may have queued (default 268435456)',
+      positiveInt,
+    )
+    .option(
+      '--send-rate-burst <n>',
+      'sends one account may make at once (default 1000)',
+      positiveInt,
+    )
+    .option(
+      '--send-rate-per-second <n>',
+      'sends per second one account may sustain (default 50)',
+      positiveNumber,
+    )
+    .option(
+      '--send-bytes-burst <n>',
+      'bytes one account may store at once (default 67108864)',
+      positiveInt,
+    )
+    .option(
+      '--send-bytes-per-second <n>',
+      'bytes per second one account may store (default 1048576)',
+      positiveNumber,
+    )
+    .option(
+      '--storage-reserve-bytes <n>',
+      'disk kept free so acks work on a full disk; 0 for none (default 16777216)',
+      nonNegativeInt,
+    );
 }
