@@ -12,7 +12,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, unlinkSync, writeSync, openSync, closeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -216,5 +216,23 @@ describe('a full disk, at the store', () => {
       if (sent.status === 'rejected') failedSends += 1;
     }
     assert.ok(failedSends > 0, 'the disk never filled');
+  });
+});
+
+describe('the storage reserve', () => {
+  it('is kept beside the database, sized by the server limit', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'quintet-reserve-'));
+    try {
+      const server = await startServer({
+        port: 0,
+        dataDir: dir,
+        limits: { storageReserveBytes: 100_000 },
+        logger: pino({ level: 'silent' }),
+      });
+      assert.equal(statSync(join(dir, 'quintet.db.reserve')).size, 100_000);
+      await server.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
