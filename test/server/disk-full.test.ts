@@ -229,8 +229,11 @@ describe('the storage reserve', () => {
         limits: { storageReserveBytes: 100_000 },
         logger: pino({ level: 'silent' }),
       });
-      assert.equal(statSync(join(dir, 'quintet.db.reserve')).size, 100_000);
-      await server.close();
+      try {
+        assert.equal(statSync(join(dir, 'quintet.db.reserve')).size, 100_000);
+      } finally {
+        await server.close();
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
