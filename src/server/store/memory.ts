@@ -428,6 +428,8 @@ class MemoryQueueStore implements MessageQueueStore {
       for (const entry of queue) {
         if (entry.envelope.serverTimestamp < before) {
           this.owners.delete(guidKey(entry.envelope.guid));
+          const { destination, destinationDevice, content } = entry.envelope;
+          this.sizes.remove(destination, destinationDevice, 1, content.length);
           deleted += 1;
         } else {
           kept.push(entry);
@@ -436,7 +438,6 @@ class MemoryQueueStore implements MessageQueueStore {
       this.queues.set(k, kept);
     }
     this.total -= deleted;
-    if (deleted > 0) this.sizes.clear();
     return deleted;
   }
 

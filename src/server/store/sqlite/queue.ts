@@ -150,7 +150,11 @@ export class SqliteQueueStore implements MessageQueueStore {
       asRow(db.prepare('SELECT COALESCE(MAX(seq), 0) AS n FROM envelopes').get()),
       'n',
     );
-    this.deleteExpired = db.prepare('DELETE FROM envelopes WHERE server_timestamp < ?');
+    // What each deleted row freed, so queue sizes stay exact without a reload.
+    this.deleteExpired = db.prepare(
+      `DELETE FROM envelopes WHERE server_timestamp < ?
+       RETURNING account, device_id, COALESCE(payload_size, length(content)) AS n`,
+    );
     this.countDevice = db.prepare(
       'SELECT COUNT(*) AS n FROM envelopes WHERE account = ? AND device_id = ?',
     );
@@ -285,10 +289,14 @@ export class SqliteQueueStore implements MessageQueueStore {
   expire(before: number): Promise<number> {
     return this.committer.submit(
       () => {
-        const deleted = this.deleteExpired.run(before).changes;
+        let deleted = 0;
+        for (const value of this.deleteExpired.iterate(before)) {
+          const row = asRow(value);
+          this.sizes.remove(text(row, 'account'), int(row, 'device_id'), 1, int(row, 'n'));
+          deleted += 1;
+        }
         if (this.total !== undefined) this.total -= deleted;
         if (this.legacy) this.legacy = this.anyLegacy.get() !== undefined;
-        if (deleted > 0) this.sizes.clear();
         return deleted;
       },
       { freesSpace: true },
