@@ -10,6 +10,7 @@ import { startServer } from '../../src/server/main.js';
 import { createMemoryStore } from '../../src/server/store/memory.js';
 import type { AccountStore, MessageQueueStore, ServerStore } from '../../src/server/store/types.js';
 import { registeredDevice, sendTo } from './helpers/device.js';
+import { assertGroupChanged, createGroupOver } from './helpers/groups.js';
 import { ManualClock } from './helpers/server.js';
 
 /**
@@ -78,5 +79,46 @@ describe('send order on one connection', () => {
     assert.deepEqual(gated.enqueued, ['carol', 'bob']);
     assert.deepEqual(answered, ['carol', 'bob']);
     for (const d of [alice, bob, carol]) d.client.close();
+  });
+});
+
+describe('send order on one connection: group sends', () => {
+  const gated = gatedStore('dave');
+  const running = startServer({
+    port: 0,
+    store: gated.store,
+    clock: new ManualClock(),
+    logger: pino({ level: 'silent' }),
+  });
+  after(async () => (await running).close());
+
+  it('commits a 1:1 send after an earlier group send that reads the store first', async () => {
+    const { wsUrl } = await running;
+    const alice = await registeredDevice(wsUrl, 'alice');
+    const bob = await registeredDevice(wsUrl, 'bob');
+    const dave = await registeredDevice(wsUrl, 'dave');
+    const { groupId } = await createGroupOver(alice, ['dave']);
+    assertGroupChanged(await dave.client.nextPush(), groupId);
+    const toBob = [{ deviceId: 1, registrationId: bob.identity.registrationId }];
+    assert.equal((await sendTo(alice.client, 'bob', toBob)).error, undefined);
+    gated.enqueued.length = 0;
+
+    const group = alice.client.request({
+      case: 'sendGroupMessage',
+      value: {
+        groupId,
+        ciphertext: new Uint8Array([1]),
+        timestamp: 1n,
+        recipients: [
+          { account: 'dave', deviceIds: [1], registrationIds: [dave.identity.registrationId] },
+        ],
+      },
+    });
+    const direct = sendTo(alice.client, 'bob', toBob);
+    const [r1, r2] = await Promise.all([group, direct]);
+    assert.equal(r1.error, undefined, r1.error?.message);
+    assert.equal(r2.error, undefined);
+    assert.deepEqual(gated.enqueued, ['dave', 'bob']);
+    for (const d of [alice, bob, dave]) d.client.close();
   });
 });
