@@ -21,7 +21,12 @@ import { Outbox, type SentText } from './outbox.js';
 import { Receipts } from './receipts.js';
 import { Receiver } from './receiver.js';
 import { RetryManager } from './retry.js';
-import { accountSafetyNumber, ownAccountKey } from './devices/account-key.js';
+import {
+  acceptAccountKey,
+  accountSafetyNumber,
+  ownAccountKey,
+  type TrustDecision,
+} from './devices/account-key.js';
 import { DeviceDirectory } from './devices/device-directory.js';
 import { ServerApi } from './server-api.js';
 import { SessionManager } from './session-manager.js';
@@ -205,10 +210,23 @@ export class QuintetClient {
   /**
    * The safety number with `account`: one per account pair, from both
    * account keys (refreshes the peer's device view first, so a changed key
-   * is reported as an `account-key-changed` event).
+   * is reported as an `account-key-changed` event; while the new key is not
+   * accepted, the number is the new key's).
    */
   async safetyNumber(account: string): Promise<Fingerprint> {
     return accountSafetyNumber(this.#ctx, this.#store, this.#started().directory, account);
+  }
+
+  /**
+   * The user's trust decision about `account`, after comparing the safety
+   * number: accepts a changed account key (sending to `account` fails with
+   * `untrusted-identity` until then), and with `verified` marks the key
+   * verified. A contact whose old key was verified needs `verified`
+   * (`verification-required` otherwise).
+   */
+  async trust(account: string, options: { verified?: boolean } = {}): Promise<TrustDecision> {
+    const directory = this.#started().directory;
+    return acceptAccountKey(this.#ctx, this.#store, directory, account, options.verified === true);
   }
 
   /**

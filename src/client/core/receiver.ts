@@ -17,7 +17,9 @@
  *
  * Before step 2, a prekey envelope (one that can create a session) must come
  * from a device ADV vouches for (devices/incoming-trust.ts); otherwise it is
- * refused — marked, acked, reported, and no session is stored.
+ * refused — marked, acked, reported, and no session is stored — or, when it
+ * comes from a new account key the user has not accepted yet, held: neither
+ * marked nor acked, so the server delivers it again on the next connection.
  */
 import { addressKey, protocolAddress, type ProtocolAddress } from '../../protocol/address.js';
 import type { ProtocolContext } from '../../protocol/context.js';
@@ -71,7 +73,7 @@ type Outcome =
     }
   | { readonly kind: 'retry-request'; readonly request: DecryptionErrorMessage }
   | { readonly kind: 'read-sync'; readonly chat: string; readonly ids: readonly Uint8Array[] }
-  | { readonly kind: 'refused'; readonly reason: string }
+  | { readonly kind: 'refused'; readonly reason: string; readonly held?: boolean }
   | { readonly kind: 'failed'; readonly code: string; readonly retry: boolean }
   | { readonly kind: 'nothing' };
 
@@ -141,6 +143,12 @@ export class Receiver {
       return undefined;
     }
     const refusal = await this.#checkNewSession(envelope);
+    if (refusal?.kind === 'refused' && refusal.held === true) {
+      // From a new account key awaiting the user's acceptance: no mark and no
+      // ack, so the server keeps it and delivers it again on the next
+      // connection, when the key may have been accepted.
+      return refusal;
+    }
     if (envelope.type === EnvelopeType.SENDER_KEY) await this.prepareGroupEnvelope(envelope);
     const outcome = await this.store.transaction(async (tx) => {
       const result = refusal ?? (await this.#decryptAndApply(tx, envelope, address));
@@ -173,7 +181,8 @@ export class Receiver {
       registrationId: message.registrationId,
       sourceDeviceIdentity: envelope.sourceDeviceIdentity,
     });
-    return verdict.trusted ? undefined : { kind: 'refused', reason: verdict.reason };
+    if (verdict.trusted) return undefined;
+    return { kind: 'refused', reason: verdict.reason, held: verdict.hold === true };
   }
 
   async #decryptAndApply(
@@ -366,6 +375,7 @@ export class Receiver {
           fromDevice,
           timestamp: Number(envelope.timestamp),
           reason: outcome.reason,
+          held: outcome.held === true,
         });
         return;
       case 'failed': {
