@@ -42,6 +42,14 @@ export function describeError(error: unknown, context: ErrorContext = {}): strin
         return 'the server did not answer in time';
       case 'server-error':
         return describeServerError(error.serverCode ?? '', context);
+      case 'untrusted-identity': {
+        const who = error.account ?? context.account ?? '<account>';
+        return `untrusted-identity: the account key of ${who} changed and nothing was sent; compare the new safety number, then run "quintet trust ${who}"`;
+      }
+      case 'verification-required': {
+        const who = error.account ?? context.account ?? '<account>';
+        return `verification-required: ${who} was verified; compare the new safety number with ${who}, then run "quintet trust ${who} --verified"`;
+      }
       default:
         return error.message;
     }

@@ -180,14 +180,24 @@ export class DeviceDirectory {
       })),
     ];
     // No device-refused events: the account-key-changed event covers them.
-    return { account, accountKey: trusted, accepted: new Map(), refused, pendingAccountKey: served };
+    return {
+      account,
+      accountKey: trusted,
+      accepted: new Map(),
+      refused,
+      pendingAccountKey: served,
+    };
   }
 
   /** The served key is the pinned one again: a pending change is void. */
   async #clearPending(account: string): Promise<void> {
     const trust = await this.store.accountTrust.get(account);
     if (trust?.pendingKey === undefined) return;
-    await this.store.accountTrust.put(account, { ...trust, pendingKey: undefined, pendingSince: 0 });
+    await this.store.accountTrust.put(account, {
+      ...trust,
+      pendingKey: undefined,
+      pendingSince: 0,
+    });
   }
 
   /**
@@ -222,11 +232,7 @@ export class DeviceDirectory {
       const trust = await this.store.accountTrust.get(account);
       const expectedBytes = expected.serialize().slice();
       const changed = stored !== undefined && !sameBytes(stored.accountKey, expectedBytes);
-      if (
-        changed &&
-        !verified &&
-        isVerified(trust, PublicKey.deserialize(stored.accountKey))
-      ) {
+      if (changed && !verified && isVerified(trust, PublicKey.deserialize(stored.accountKey))) {
         throw new ClientError(
           'verification-required',
           `${account} was verified: compare the new safety number, then accept it as verified`,
