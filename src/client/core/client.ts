@@ -142,7 +142,7 @@ export class QuintetClient {
       emit,
       self,
     });
-    const retries = new RetryManager(store, outbox, sessions, this.#events, self);
+    const retries = new RetryManager(this.#ctx, store, outbox, sessions, this.#events, self);
     const background = this.#background;
     const receiver = new Receiver(
       this.#ctx,
@@ -157,8 +157,11 @@ export class QuintetClient {
               ? receipts.sendDelivery(from, ids)
               : groupClient.sendDelivery(from, ids, groupId),
           ),
-        requestRetry: (from, device, timestamp) =>
-          background.spawn('retry request', () => retries.requestRetry(from, device, timestamp)),
+        requestRetry: (from, device, timestamp) => {
+          if (!retries.mayRequestRetry(from, device)) return false;
+          background.spawn('retry request', () => retries.requestRetry(from, device, timestamp));
+          return true;
+        },
         retryRequested: (from, device, request) =>
           background.spawn('re-send', () => retries.handleRequest(from, device, request)),
       },

@@ -25,6 +25,8 @@ export interface ReceiptEvent {
  * An envelope could not be decrypted or parsed. For decryption failures a
  * retry request went to the sender (`retryRequested`), which re-encrypts on a
  * fresh session, so the message usually follows as a `message` event.
+ * `retryRequested` is false when the sender device already got its share of
+ * retry requests lately (a flood of undecryptable envelopes).
  */
 export interface DecryptionFailureEvent {
   readonly type: 'decryption-failure';
@@ -43,8 +45,12 @@ export interface RetryRequestEvent {
   readonly from: string;
   readonly fromDevice: number;
   readonly timestamp: number;
-  /** `resent`: re-encrypted on a fresh session; `unknown`: no longer kept; `exhausted`: 5 retries used. */
-  readonly outcome: 'resent' | 'unknown' | 'exhausted' | 'failed';
+  /**
+   * `resent`: re-encrypted on a fresh session; `unknown`: no longer kept;
+   * `exhausted`: 5 retries used; `rate-limited`: this device sent too many
+   * requests lately (nothing was reset or re-sent).
+   */
+  readonly outcome: 'resent' | 'unknown' | 'exhausted' | 'failed' | 'rate-limited';
 }
 
 /** Every envelope queued at connect time has been processed (stored and acked). */

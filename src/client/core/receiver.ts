@@ -51,8 +51,11 @@ import { groupIdFromBytes } from './groups/group-id.js';
 export interface ReceiverFollowUps {
   /** A new message was stored: send a delivery receipt (naming the group for group messages). */
   delivered(from: string, messageIds: readonly Uint8Array[], groupId?: string): void;
-  /** An envelope did not decrypt: ask the sender to re-send it. */
-  requestRetry(from: string, fromDevice: number, timestamp: number): void;
+  /**
+   * An envelope did not decrypt: ask the sender to re-send it. Returns
+   * whether a request goes out (false: rate-limited for that device).
+   */
+  requestRetry(from: string, fromDevice: number, timestamp: number): boolean;
   /** A peer asks this device to re-send a message. */
   retryRequested(from: string, fromDevice: number, request: DecryptionErrorMessage): void;
 }
@@ -380,15 +383,15 @@ export class Receiver {
         return;
       case 'failed': {
         const timestamp = Number(envelope.timestamp);
+        const requested = outcome.retry && this.followUps.requestRetry(from, fromDevice, timestamp);
         this.events.emit({
           type: 'decryption-failure',
           from,
           fromDevice,
           timestamp,
           code: outcome.code,
-          retryRequested: outcome.retry,
+          retryRequested: requested,
         });
-        if (outcome.retry) this.followUps.requestRetry(from, fromDevice, timestamp);
         return;
       }
       case 'nothing':

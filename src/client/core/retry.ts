@@ -10,6 +10,12 @@
  * and re-send the kept content on a new session from a fresh bundle. At most
  * `MAX_RETRIES` times per message and device, so two broken peers cannot
  * loop forever.
+ *
+ * Both directions are rate-limited per peer device (retry-limiter.ts): a
+ * flood of undecryptable envelopes from one device gets at most a burst of
+ * retry requests, and a flood of retry requests at most a burst of session
+ * resets. Past the limit nothing is sent; the envelope was already acked and
+ * recorded as failed, so nothing loops.
  */
 import { protocolAddress } from '../../protocol/address.js';
 import type { DecryptionErrorMessage } from '../../gen/quintet/v1/content_pb.js';
@@ -19,19 +25,39 @@ import type { EventStream } from './event-stream.js';
 import type { Outbox } from './outbox.js';
 import type { SessionManager } from './session-manager.js';
 import type { DeviceStore } from './store/device-store.js';
+import type { ProtocolContext } from '../../protocol/context.js';
+import { RETRY_REQUEST_LIMIT, RetryLimiter, SESSION_RESET_LIMIT } from './retry-limiter.js';
 
 /** Retry requests answered per message and requesting device (WhatsApp's limit). */
 export const MAX_RETRIES = 5;
 
 /** Both halves of the retry flow. */
 export class RetryManager {
+  /** Retry requests this device may send, per sender device. */
+  readonly #requests: RetryLimiter;
+  /** Session resets this device may do on request, per requesting device. */
+  readonly #resets: RetryLimiter;
+
   constructor(
+    ctx: ProtocolContext,
     private readonly store: DeviceStore,
     private readonly outbox: Outbox,
     private readonly sessions: SessionManager,
     private readonly events: EventStream<ClientEvent>,
     private readonly self: { readonly account: string; readonly deviceId: number },
-  ) {}
+  ) {
+    this.#requests = new RetryLimiter(ctx.clock, RETRY_REQUEST_LIMIT);
+    this.#resets = new RetryLimiter(ctx.clock, SESSION_RESET_LIMIT);
+  }
+
+  /**
+   * Whether a retry request to `source`/`sourceDevice` may go out now (takes
+   * a token). Called synchronously when a failure is reported, so the
+   * `decryption-failure` event can say whether the sender was asked.
+   */
+  mayRequestRetry(source: string, sourceDevice: number): boolean {
+    return this.#requests.take(source, sourceDevice);
+  }
 
   /** Receiver side: asks `source`'s device `sourceDevice` to re-send the envelope sent at `timestamp`. */
   async requestRetry(source: string, sourceDevice: number, timestamp: number): Promise<void> {
@@ -70,6 +96,12 @@ export class RetryManager {
     const used = sent.retries[fromDevice] ?? 0;
     if (used >= MAX_RETRIES) {
       emit('exhausted');
+      return;
+    }
+    // A flood of requests from one device must not reset sessions (and use
+    // up prekey bundles) without bound.
+    if (!this.#resets.take(from, fromDevice)) {
+      emit('rate-limited');
       return;
     }
     // Count first: a crash after re-sending must not grant an extra try.
