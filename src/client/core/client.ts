@@ -142,7 +142,15 @@ export class QuintetClient {
       emit,
       self,
     });
-    const retries = new RetryManager(this.#ctx, store, outbox, sessions, this.#events, self);
+    const retries = new RetryManager(
+      this.#ctx,
+      store,
+      outbox,
+      sessions,
+      this.#events,
+      self,
+      groupClient,
+    );
     const background = this.#background;
     const receiver = new Receiver(
       this.#ctx,
@@ -157,9 +165,11 @@ export class QuintetClient {
               ? receipts.sendDelivery(from, ids)
               : groupClient.sendDelivery(from, ids, groupId),
           ),
-        requestRetry: (from, device, timestamp) => {
+        requestRetry: (from, device, timestamp, groupId) => {
           if (!retries.mayRequestRetry(from, device)) return false;
-          background.spawn('retry request', () => retries.requestRetry(from, device, timestamp));
+          background.spawn('retry request', () =>
+            retries.requestRetry(from, device, timestamp, groupId),
+          );
           return true;
         },
         retryRequested: (from, device, request) =>

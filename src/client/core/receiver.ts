@@ -43,6 +43,7 @@ import type { StoredMessage } from './store/records.js';
 import {
   acceptDistribution,
   receiveGroupMessage,
+  receivePairwiseGroupMessage,
   type GroupReceiveResult,
 } from './groups/group-receive.js';
 import { groupIdFromBytes } from './groups/group-id.js';
@@ -55,7 +56,12 @@ export interface ReceiverFollowUps {
    * An envelope did not decrypt: ask the sender to re-send it. Returns
    * whether a request goes out (false: rate-limited for that device).
    */
-  requestRetry(from: string, fromDevice: number, timestamp: number): boolean;
+  requestRetry(
+    from: string,
+    fromDevice: number,
+    timestamp: number,
+    groupId: Uint8Array | undefined,
+  ): boolean;
   /** A peer asks this device to re-send a message. */
   retryRequested(from: string, fromDevice: number, request: DecryptionErrorMessage): void;
 }
@@ -77,7 +83,13 @@ type Outcome =
   | { readonly kind: 'retry-request'; readonly request: DecryptionErrorMessage }
   | { readonly kind: 'read-sync'; readonly chat: string; readonly ids: readonly Uint8Array[] }
   | { readonly kind: 'refused'; readonly reason: string; readonly held?: boolean }
-  | { readonly kind: 'failed'; readonly code: string; readonly retry: boolean }
+  | {
+      readonly kind: 'failed';
+      readonly code: string;
+      readonly retry: boolean;
+      /** For a group message: the group the retry request names. */
+      readonly retryGroupId?: Uint8Array | undefined;
+    }
   | { readonly kind: 'nothing' };
 
 /** Decrypts, stores and acks envelopes. */
@@ -254,6 +266,12 @@ export class Receiver {
     const body = content.body;
     switch (body.case) {
       case 'dataMessage': {
+        if (body.value.groupId.length > 0) {
+          // A group message the sender re-sent pairwise after a retry request.
+          return groupOutcome(
+            await receivePairwiseGroupMessage(this.ctx, tx, body.value, address, this.self),
+          );
+        }
         const id = body.value.messageId;
         // A re-sent copy (after a retry, or fanned out again) is shown once.
         if ((await tx.messages.get(envelope.source, id)) !== undefined) return { kind: 'nothing' };
@@ -383,7 +401,9 @@ export class Receiver {
         return;
       case 'failed': {
         const timestamp = Number(envelope.timestamp);
-        const requested = outcome.retry && this.followUps.requestRetry(from, fromDevice, timestamp);
+        const requested =
+          outcome.retry &&
+          this.followUps.requestRetry(from, fromDevice, timestamp, outcome.retryGroupId);
         this.events.emit({
           type: 'decryption-failure',
           from,
@@ -431,8 +451,13 @@ function groupOutcome(result: GroupReceiveResult): Outcome {
     case 'refused':
       return { kind: 'group-refused', groupId: result.groupId, reason: result.reason };
     case 'failed':
-      // A group message cannot be re-sent pairwise on request: no retry.
-      return { kind: 'failed', code: result.code, retry: false };
+      // Only a sender key failure is worth a (group-aware) retry request.
+      return {
+        kind: 'failed',
+        code: result.code,
+        retry: result.retryGroupId !== undefined,
+        retryGroupId: result.retryGroupId,
+      };
     case 'key':
     case 'nothing':
       return { kind: 'nothing' };
