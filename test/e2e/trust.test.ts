@@ -86,6 +86,14 @@ describe('trust and terminal safety end to end', { timeout: 120_000 }, () => {
       'the warning comes first',
     );
     assert.equal(queued('bob', 1), 0, 'nothing was queued for the new key');
+    // A later run still says so, and the number shown is the new key's.
+    const pendingNumber = await cli('alice', 'safety-number', 'bob');
+    assert.match(pendingNumber.stderr, /NEW account key, not accepted yet.*"quintet trust bob"/);
+    assert.equal(
+      (await cli('alice', 'send', 'bob', 'still blocked')).code,
+      1,
+      'still refused in a later run',
+    );
 
     const trusted = await cli('alice', 'trust', 'bob');
     assert.equal(trusted.code, 0, trusted.stderr);
@@ -93,7 +101,10 @@ describe('trust and terminal safety end to end', { timeout: 120_000 }, () => {
     const digits = /safety number: ([\d ]+)\n/.exec(trusted.stdout)?.[1];
     assert.ok(digits !== undefined && digits.replace(/ /g, '').length === 60, trusted.stdout);
     assert.notEqual(digits, before.stdout.trim(), 'a new safety number');
-    assert.equal((await cli('alice', 'safety-number', 'bob')).stdout.trim(), digits);
+    assert.equal(pendingNumber.stdout.trim(), digits, 'the number compared is the one accepted');
+    const after = await cli('alice', 'safety-number', 'bob');
+    assert.equal(after.stdout.trim(), digits);
+    assert.doesNotMatch(after.stderr, /not accepted/);
 
     const sent = await cli('alice', 'send', 'bob', 'hi new bob');
     assert.equal(sent.code, 0, sent.stderr);

@@ -13,6 +13,7 @@ import type { Fingerprint } from '../../protocol/fingerprint.js';
 import type { Push } from '../../gen/quintet/v1/transport_pb.js';
 import { authenticateDevice, topUpPreKeys } from './account-setup.js';
 import { BackgroundTasks } from './background.js';
+import { sameBytes } from './bytes.js';
 import { ClientError } from './errors.js';
 import { EventStream } from './event-stream.js';
 import { errorCode, type ClientEvent } from './events.js';
@@ -240,6 +241,21 @@ export class QuintetClient {
   async trust(account: string, options: { verified?: boolean } = {}): Promise<TrustDecision> {
     const directory = this.#started().directory;
     return acceptAccountKey(this.#ctx, this.#store, directory, account, options.verified === true);
+  }
+
+  /**
+   * The stored trust state of `account` (no network): whether a changed
+   * account key waits for the user's acceptance, and whether the pinned key
+   * is marked verified.
+   */
+  async trustState(account: string): Promise<{ pending: boolean; verified: boolean }> {
+    const trust = await this.#store.accountTrust.get(account);
+    const pinned = await this.#store.verifiedDevices.getAccount(account);
+    const verified =
+      trust?.verifiedKey !== undefined &&
+      pinned !== undefined &&
+      sameBytes(trust.verifiedKey, pinned.accountKey);
+    return { pending: trust?.pendingKey !== undefined, verified };
   }
 
   /**
