@@ -5,6 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { formatDevices } from '../../src/cli/commands/devices.js';
+import { groupNoticeLine } from '../../src/cli/commands/group.js';
+import { noticeLine } from '../../src/cli/commands/notices.js';
+import { formatMessage } from '../../src/cli/commands/receive.js';
+import { describeError } from '../../src/cli/cli-error.js';
+import { ClientError } from '../../src/client/core/errors.js';
 import { terminalMessage, terminalText } from '../../src/cli/terminal-text.js';
 
 // eslint-disable-next-line no-control-regex
@@ -46,5 +52,62 @@ describe('terminal text', () => {
     assert.doesNotMatch(terminalText(all), CONTROL);
     const message = terminalMessage(all).replace(/[\n\t]/g, '');
     assert.doesNotMatch(message, CONTROL);
+  });
+
+  it('is applied by every human printing path, and not by --json', () => {
+    const evil = 'x\u001b[2J\u001b]0;pwned\u0007\u202ey';
+    const message = {
+      id: new Uint8Array(16),
+      chat: evil,
+      sender: evil,
+      senderDevice: 1,
+      text: `${evil}\nline two`,
+      sentAt: 0,
+      receivedAt: 0,
+      outgoing: true,
+      receipts: {},
+    };
+    const lines = [
+      formatMessage(message, false),
+      noticeLine({ type: 'device-refused', account: evil, deviceId: 2, reason: evil }),
+      noticeLine({ type: 'account-key-changed', account: evil, verified: false }),
+      noticeLine({
+        type: 'session-refused',
+        from: evil,
+        fromDevice: 2,
+        timestamp: 0,
+        reason: evil,
+        held: true,
+      }),
+      groupNoticeLine({
+        type: 'group-message-refused',
+        groupId: evil,
+        from: evil,
+        fromDevice: 1,
+        reason: evil,
+      }),
+      groupNoticeLine({ type: 'group-change-refused', groupId: evil, version: 2, code: evil }),
+      formatDevices([
+        {
+          deviceId: 2,
+          name: evil,
+          primary: false,
+          current: false,
+          keyIndex: 1,
+          linkedAt: 0,
+          lastSeenAt: 0,
+        },
+      ]),
+      describeError(new ClientError('untrusted-identity', 'x', { account: evil })),
+    ];
+    for (const line of lines) {
+      assert.ok(line !== undefined);
+      assert.ok(line.includes('pwned'), line);
+      assert.doesNotMatch(line.replace(/\n/g, ''), CONTROL, JSON.stringify(line));
+    }
+    // --json keeps the text exactly (JSON escapes the controls itself).
+    const json = JSON.parse(formatMessage(message, true)) as { text: string; from: string };
+    assert.equal(json.text, message.text);
+    assert.equal(json.from, evil);
   });
 });
