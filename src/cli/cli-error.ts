@@ -5,6 +5,7 @@
  */
 import { ClientError } from '../client/core/errors.js';
 import { WireError } from '../wire/errors.js';
+import { terminalText } from './terminal-text.js';
 
 /** A failure the CLI reports as-is, with an exit code. */
 export class CliError extends Error {
@@ -24,8 +25,15 @@ export interface ErrorContext {
   readonly server?: string;
 }
 
-/** The one line printed for `error`. */
+/**
+ * The one line printed for `error`, terminal-safe: server messages and
+ * account names in it come from others.
+ */
 export function describeError(error: unknown, context: ErrorContext = {}): string {
+  return terminalText(rawDescription(error, context));
+}
+
+function rawDescription(error: unknown, context: ErrorContext): string {
   if (error instanceof CliError) return error.message;
   if (WireError.is(error)) return error.message;
   if (ClientError.is(error)) {
@@ -42,6 +50,14 @@ export function describeError(error: unknown, context: ErrorContext = {}): strin
         return 'the server did not answer in time';
       case 'server-error':
         return describeServerError(error.serverCode ?? '', context);
+      case 'untrusted-identity': {
+        const who = error.account ?? context.account ?? '<account>';
+        return `untrusted-identity: the account key of ${who} changed and nothing was sent; compare the new safety number, then run "quintet trust ${who}"`;
+      }
+      case 'verification-required': {
+        const who = error.account ?? context.account ?? '<account>';
+        return `verification-required: ${who} was verified; compare the new safety number with ${who}, then run "quintet trust ${who} --verified"`;
+      }
       default:
         return error.message;
     }

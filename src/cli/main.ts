@@ -1,6 +1,6 @@
 /**
  * The `quintet` command line: `server` (run a server) and the client
- * commands `register`, `send`, `receive`, `safety-number`, and device
+ * commands `register`, `send`, `receive`, `safety-number`, `trust`, and device
  * management: `link`, `devices` (list / approve / remove), `logout`. This module only
  * assembles the program; each command lives in its own module.
  */
@@ -14,6 +14,7 @@ import { addRegisterCommand } from './commands/register.js';
 import { addSafetyNumberCommand } from './commands/safety-number.js';
 import { addSendCommand } from './commands/send.js';
 import { addServerCommand } from './server-command.js';
+import { addTrustCommand } from './commands/trust.js';
 
 const program = new Command()
   .name('quintet')
@@ -27,6 +28,7 @@ addSendCommand(program);
 addGroupCommands(program);
 addReceiveCommand(program);
 addSafetyNumberCommand(program);
+addTrustCommand(program);
 addLinkCommand(program);
 addDevicesCommand(program);
 addLogoutCommand(program);

@@ -4,6 +4,7 @@
  */
 import { describeError, CliError } from './cli-error.js';
 import type { SessionContext } from './session.js';
+import { terminalText } from './terminal-text.js';
 
 /** Runs `body`; on failure prints one line and sets the exit code. */
 export async function runCommand(
@@ -15,7 +16,7 @@ export async function runCommand(
     await body(context);
   } catch (error) {
     const line = describeError(error, { ...context, account: initial.account });
-    process.stderr.write(`quintet: ${line}\n`);
+    process.stderr.write(`quintet: ${terminalText(line)}\n`);
     process.exitCode = error instanceof CliError ? error.exitCode : 1;
   }
 }

@@ -102,7 +102,10 @@ describe('helpers', () => {
 
 describe('event notices', () => {
   it('words trust events once per key, and ignores the rest', () => {
-    const changed = eventNotice({ type: 'account-key-changed', account: 'bob' }, 'alice');
+    const changed = eventNotice(
+      { type: 'account-key-changed', account: 'bob', verified: false },
+      'alice',
+    );
     assert.equal(changed?.kind, 'error');
     assert.match(changed?.text ?? '', /bob's account key changed/);
     const refused = eventNotice(

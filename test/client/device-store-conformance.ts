@@ -309,6 +309,48 @@ export function runDeviceStoreConformance(
         assert.equal(await trusted('bob', 1, other), false);
       }));
 
+    it('keeps account trust decisions per account, and refuses damaged ones', () =>
+      withStore(async (store) => {
+        const key = new Uint8Array(33).fill(7);
+        const other = new Uint8Array(33).fill(8);
+        assert.equal(await store.accountTrust.get('bob'), undefined);
+        await store.accountTrust.put('bob', {
+          verifiedKey: key,
+          pendingKey: other,
+          pendingSince: 1234,
+        });
+        await store.accountTrust.put('bobby', {
+          verifiedKey: undefined,
+          pendingKey: undefined,
+          pendingSince: 0,
+        });
+        assert.deepEqual(await store.accountTrust.get('bob'), {
+          verifiedKey: key,
+          pendingKey: other,
+          pendingSince: 1234,
+        });
+        assert.deepEqual(await store.accountTrust.get('bobby'), {
+          verifiedKey: undefined,
+          pendingKey: undefined,
+          pendingSince: 0,
+        });
+        await assert.rejects(
+          store.transaction(async (tx) => {
+            await tx.accountTrust.put('bob', {
+              verifiedKey: new Uint8Array(3),
+              pendingKey: undefined,
+              pendingSince: 0,
+            });
+            await tx.accountTrust.get('bob');
+          }),
+          (e) => ClientError.is(e, 'invalid-record'),
+        );
+        assert.deepEqual((await store.accountTrust.get('bob'))?.pendingKey, other, 'unchanged');
+        await store.accountTrust.delete('bob');
+        assert.equal(await store.accountTrust.get('bob'), undefined);
+        assert.ok(await store.accountTrust.get('bobby'));
+      }));
+
     it('keeps read marks per chat and message', () =>
       withStore(async (store) => {
         const id = new Uint8Array(16).fill(3);

@@ -46,8 +46,15 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Starts `quintet server` on `port` (0: any) with `dataDir`; resolves when it listens. */
-export function startServer(dataDir: string, port = 0): Promise<ServerProcess> {
+/**
+ * Starts `quintet server` on `port` (0: any) with `dataDir` and any `extraArgs`
+ * (server flags); resolves when it listens.
+ */
+export function startServer(
+  dataDir: string,
+  port = 0,
+  extraArgs: readonly string[] = [],
+): Promise<ServerProcess> {
   const child = spawn(
     process.execPath,
     [
@@ -61,6 +68,7 @@ export function startServer(dataDir: string, port = 0): Promise<ServerProcess> {
       dataDir,
       '--log-level',
       'silent',
+      ...extraArgs,
     ],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   );

@@ -7,6 +7,7 @@
  * over to `onLoggedOut`, which wipes the profile.
  */
 import { LOGOUT_REASONS } from '../../src/client/core/device-admin.js';
+import { sameBytes } from '../../src/client/core/bytes.js';
 import { ClientError } from '../../src/client/core/errors.js';
 import type { ClientEvent } from '../../src/client/core/events.js';
 import type { DeviceStore } from '../../src/client/core/store/device-store.js';
@@ -19,7 +20,7 @@ import { h, replaceChildren } from './dom.js';
 import type { Notices } from './notices.js';
 import { eventNotice, removalReason } from './trust-notices.js';
 import { chatList } from './ui/chat-list.js';
-import { ConversationView } from './ui/conversation.js';
+import { ConversationView, type KeyWarning } from './ui/conversation.js';
 import { DevicesView } from './ui/devices.js';
 import { newChatPane } from './ui/new-chat.js';
 import { safetyNumberPane } from './ui/safety-number.js';
@@ -157,6 +158,9 @@ export class App {
       case 'pre-keys-uploaded':
       case 'disconnected':
       case 'account-key-changed':
+        // The open chat shows the warning and its accept button (from the store).
+        this.refresh();
+        return;
       case 'device-refused':
       case 'session-refused':
         return;
@@ -197,6 +201,7 @@ export class App {
     if (conversation !== undefined) {
       const messages = await this.store.messages.list(conversation.chat);
       conversation.update(messages);
+      conversation.setKeyWarning(await this.#keyWarning(conversation.chat));
       await this.#markRead(conversation.chat);
     }
   }
@@ -248,6 +253,7 @@ export class App {
         this.#conversation = new ConversationView(view.chat, {
           send: (text) => this.#send(view.chat, text),
           showSafetyNumber: () => void this.#openSafetyNumber(view.chat),
+          acceptNewKey: (verified) => this.#acceptNewKey(view.chat, verified),
         });
         replaceChildren(this.#pane, this.#conversation.element);
         return;
@@ -372,6 +378,35 @@ export class App {
     }
     this.#draftChats.add(account);
     this.#show({ kind: 'chat', chat: account });
+  }
+
+  /** The chat contact's changed account key waiting for acceptance, if any (from the store). */
+  async #keyWarning(chat: string): Promise<KeyWarning | undefined> {
+    const trust = await this.store.accountTrust.get(chat);
+    if (trust?.pendingKey === undefined) return undefined;
+    const pinned = await this.store.verifiedDevices.getAccount(chat);
+    const verified =
+      trust.verifiedKey !== undefined &&
+      pinned !== undefined &&
+      sameBytes(trust.verifiedKey, pinned.accountKey);
+    return { verified };
+  }
+
+  /** The "Accept new key" button: the user's trust decision. */
+  async #acceptNewKey(chat: string, verified: boolean): Promise<void> {
+    const client = this.#connection.client;
+    if (client === undefined) {
+      this.notices.show('error', 'Not connected. Accepting a key needs the server.');
+      throw new ClientError('transport-closed', 'not connected');
+    }
+    try {
+      const decision = await client.trust(chat, { verified });
+      this.notices.show('info', `Accepted ${chat}'s new account key. You can send again.`);
+      this.#show({ kind: 'safety', chat, digits: decision.safetyNumber.displayable });
+    } catch (error) {
+      this.notices.error(error);
+      throw error;
+    }
   }
 
   async #openSafetyNumber(chat: string): Promise<void> {

@@ -121,6 +121,10 @@ export function describeError(error: unknown): string {
         return 'The data stored in this browser could not be read.';
       case 'server-error':
         return `The server refused the request (${error.serverCode ?? 'unknown'}).`;
+      case 'untrusted-identity':
+        return `Not sent: ${error.account ?? 'the contact'}'s account key changed (see the chat).`;
+      case 'verification-required':
+        return `${error.account ?? 'The contact'} was verified: compare the new safety number before accepting the new key.`;
       default:
         return `Something went wrong (${error.code}).`;
     }

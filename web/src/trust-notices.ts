@@ -24,7 +24,8 @@ export function eventNotice(event: ClientEvent, self: string): EventNotice | und
         key: `key:${event.account}`,
         text:
           `${event.account}'s account key changed — ${event.account} may have reinstalled Quintet. ` +
-          'Compare safety numbers again before trusting this chat.',
+          `Nothing is sent to ${event.account} until you compare the safety number and press ` +
+          '"Accept new key" in the chat.',
       };
     case 'device-refused':
       return {
@@ -35,6 +36,15 @@ export function eventNotice(event: ClientEvent, self: string): EventNotice | und
           `${event.account}'s account key (${event.reason}).`,
       };
     case 'session-refused':
+      if (event.held) {
+        return {
+          kind: 'info',
+          key: `held:${event.from}`,
+          text:
+            `A message from ${event.from}'s new account key waits on the server until you ` +
+            'accept the new key.',
+        };
+      }
       return {
         kind: 'error',
         key: `session:${event.from}:${event.fromDevice}:${event.reason}`,

@@ -22,6 +22,7 @@ import { nodeContext, type SessionContext } from '../session.js';
 import { obtainApprovalPin, pinGate } from '../pin.js';
 import { openAdminSession, type AdminSession } from './admin-session.js';
 import { explainLinkingFailure } from './device-errors.js';
+import { terminalText } from '../terminal-text.js';
 
 interface CommonOptions {
   readonly profile?: string;
@@ -51,7 +52,7 @@ export function formatDevices(devices: readonly DeviceSummary[]): string {
       d.current ? '*' : ' ',
       String(d.deviceId).padStart(3),
       (d.primary ? 'primary' : 'companion').padEnd(9),
-      (d.name === '' ? '-' : d.name).padEnd(16),
+      (d.name === '' ? '-' : terminalText(d.name)).padEnd(16),
       `linked ${when(d.linkedAt)}`,
       `last seen ${when(d.lastSeenAt)}`,
     ].join('  '),

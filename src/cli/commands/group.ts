@@ -15,16 +15,21 @@ import { validateAccountName } from '../../wire/account-name.js';
 import { runCommand } from '../run.js';
 import { noticeLine } from './notices.js';
 import { openClientSession, type ClientCommandOptions, type ClientSession } from '../session.js';
+import { terminalText } from '../terminal-text.js';
 
 type Options = ClientCommandOptions & { json?: boolean };
 
-/** The stderr line for a group event; undefined for other events. */
+/** The stderr line for a group event (terminal-safe); undefined for other events. */
 export function groupNoticeLine(event: ClientEvent): string | undefined {
   switch (event.type) {
     case 'group-change-refused':
-      return `warning: group ${event.groupId}: change ${event.version} refused (${event.code}); a change nobody legitimate signed is ignored`;
+      return terminalText(
+        `warning: group ${event.groupId}: change ${event.version} refused (${event.code}); a change nobody legitimate signed is ignored`,
+      );
     case 'group-message-refused':
-      return `warning: group ${event.groupId}: refused a message from ${event.from} device ${event.fromDevice} (${event.reason})`;
+      return terminalText(
+        `warning: group ${event.groupId}: refused a message from ${event.from} device ${event.fromDevice} (${event.reason})`,
+      );
     default:
       return noticeLine(event);
   }
@@ -62,7 +67,7 @@ function printView(view: GroupView, json: boolean, verb: string): void {
   if (json) process.stdout.write(`${JSON.stringify(describe(view))}\n`);
   else
     process.stdout.write(
-      `${verb} ${view.groupId} (version ${view.version}, ${view.members.size} members)\n`,
+      `${terminalText(`${verb} ${view.groupId}`)} (version ${view.version}, ${view.members.size} members)\n`,
     );
 }
 
@@ -87,7 +92,7 @@ export function addGroupCommands(program: Command): void {
       for (const account of accounts) validateAccountName(account);
       const view = await session.client.groups.create(name, accounts);
       if (options.json === true) process.stdout.write(`${JSON.stringify(describe(view))}\n`);
-      else process.stdout.write(`${view.groupId}\n`);
+      else process.stdout.write(`${terminalText(view.groupId)}\n`);
     }),
   );
   for (const [verb, past] of [
@@ -136,7 +141,7 @@ export function addGroupCommands(program: Command): void {
         );
       } else {
         process.stdout.write(
-          `sent ${id} to group ${sent.message.chat} (${sent.recipients} device(s))\n`,
+          `sent ${id} to group ${terminalText(sent.message.chat)} (${sent.recipients} device(s))\n`,
         );
       }
     }),
@@ -151,8 +156,11 @@ export function addGroupCommands(program: Command): void {
               `${JSON.stringify({ group: g.groupId, name: g.name, version: g.version, members: g.members })}\n`,
             );
           } else {
+            // Group and account names are chosen by others: terminal-safe.
             const members = g.members.map((m) => (m.admin ? `${m.account} (admin)` : m.account));
-            process.stdout.write(`${g.groupId} ${g.name}: ${members.join(', ')}\n`);
+            process.stdout.write(
+              `${terminalText(`${g.groupId} ${g.name}: ${members.join(', ')}`)}\n`,
+            );
           }
         }
       }),

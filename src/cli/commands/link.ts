@@ -22,6 +22,7 @@ import { runCommand } from '../run.js';
 import { nodeContext } from '../session.js';
 import { explainLinkingFailure } from './device-errors.js';
 import { removeProfileDatabase } from './logged-out.js';
+import { terminalText } from '../terminal-text.js';
 
 interface LinkOptions {
   readonly profile?: string;
@@ -109,7 +110,7 @@ export function addLinkCommand(program: Command): void {
           await store.close();
         }
         process.stdout.write(
-          `linked: ${linked.account.account} device ${linked.account.deviceId}; profile ${dir}\n`,
+          `linked: ${terminalText(linked.account.account)} device ${linked.account.deviceId}; profile ${dir}\n`,
         );
       }),
     );

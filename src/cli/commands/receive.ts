@@ -15,6 +15,7 @@ import { loggedOutError, markProfileLoggedOut } from './logged-out.js';
 import { noticeLine } from './notices.js';
 import { groupNoticeLine } from './group.js';
 import { openClientSession, type ClientCommandOptions } from '../session.js';
+import { terminalMessage, terminalText } from '../terminal-text.js';
 
 interface ReceiveOptions extends ClientCommandOptions {
   readonly follow?: boolean;
@@ -47,11 +48,12 @@ export function formatMessage(message: StoredMessage, json: boolean): string {
       receivedAt: message.receivedAt,
     });
   }
+  // Everything but the digits came from peers: terminal-safe (JSON above is exact).
   const when = new Date(message.sentAt).toISOString();
   const who = message.outgoing
-    ? `${message.sender}.${message.senderDevice} → ${message.chat}`
-    : `${message.sender}.${message.senderDevice}`;
-  return `[${when}] ${who}: ${message.text}`;
+    ? `${terminalText(message.sender)}.${message.senderDevice} → ${terminalText(message.chat)}`
+    : `${terminalText(message.sender)}.${message.senderDevice}`;
+  return `[${when}] ${who}: ${terminalMessage(message.text)}`;
 }
 
 function report(event: ClientEvent, json: boolean): void {
@@ -61,11 +63,11 @@ function report(event: ClientEvent, json: boolean): void {
       return;
     case 'decryption-failure':
       process.stderr.write(
-        `warning: a message from ${event.from}.${event.fromDevice} could not be decrypted (${event.code})${event.retryRequested ? '; asked the sender to re-send it' : ''}\n`,
+        `${terminalText(`warning: a message from ${event.from}.${event.fromDevice} could not be decrypted (${event.code})${event.retryRequested ? '; asked the sender to re-send it' : ''}`)}\n`,
       );
       return;
     case 'error':
-      process.stderr.write(`warning: ${event.message} (${event.code})\n`);
+      process.stderr.write(`${terminalText(`warning: ${event.message} (${event.code})`)}\n`);
       return;
     case 'read':
       if (json) {

@@ -3,7 +3,8 @@
  * peer in person or over another channel; equal numbers mean no one
  * substituted either side's keys. One number per account pair, from the
  * account keys: linking or removing companions does not change it, a
- * reinstalled primary does (with a notice on stderr).
+ * reinstalled primary does (with a notice on stderr). While a changed key
+ * waits for `quintet trust`, the number is the new key's, and stderr says so.
  */
 import type { Command } from 'commander';
 import { validateAccountName } from '../../wire/account-name.js';
@@ -31,6 +32,15 @@ export function addSafetyNumberCommand(program: Command): void {
         try {
           const fingerprint = await session.client.safetyNumber(account);
           process.stdout.write(`${formatSafetyNumber(fingerprint.displayable)}\n`);
+          const state = await session.client.trustState(account);
+          if (state.pending) {
+            // Said every time, not only when the change is first seen.
+            process.stderr.write(
+              `notice: this is the number of ${account}'s NEW account key, not accepted yet; nothing is sent to ${account} until you run "quintet trust ${account}"${state.verified ? ' --verified' : ''} after comparing it\n`,
+            );
+          } else if (state.verified) {
+            process.stderr.write(`notice: ${account} is marked verified\n`);
+          }
         } finally {
           await session.close();
           await printNotices(session.events);

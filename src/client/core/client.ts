@@ -13,6 +13,7 @@ import type { Fingerprint } from '../../protocol/fingerprint.js';
 import type { Push } from '../../gen/quintet/v1/transport_pb.js';
 import { authenticateDevice, topUpPreKeys } from './account-setup.js';
 import { BackgroundTasks } from './background.js';
+import { sameBytes } from './bytes.js';
 import { ClientError } from './errors.js';
 import { EventStream } from './event-stream.js';
 import { errorCode, type ClientEvent } from './events.js';
@@ -21,7 +22,12 @@ import { Outbox, type SentText } from './outbox.js';
 import { Receipts } from './receipts.js';
 import { Receiver } from './receiver.js';
 import { RetryManager } from './retry.js';
-import { accountSafetyNumber, ownAccountKey } from './devices/account-key.js';
+import {
+  acceptAccountKey,
+  accountSafetyNumber,
+  ownAccountKey,
+  type TrustDecision,
+} from './devices/account-key.js';
 import { DeviceDirectory } from './devices/device-directory.js';
 import { ServerApi } from './server-api.js';
 import { SessionManager } from './session-manager.js';
@@ -137,7 +143,15 @@ export class QuintetClient {
       emit,
       self,
     });
-    const retries = new RetryManager(store, outbox, sessions, this.#events, self);
+    const retries = new RetryManager(
+      this.#ctx,
+      store,
+      outbox,
+      sessions,
+      this.#events,
+      self,
+      groupClient,
+    );
     const background = this.#background;
     const receiver = new Receiver(
       this.#ctx,
@@ -152,8 +166,13 @@ export class QuintetClient {
               ? receipts.sendDelivery(from, ids)
               : groupClient.sendDelivery(from, ids, groupId),
           ),
-        requestRetry: (from, device, timestamp) =>
-          background.spawn('retry request', () => retries.requestRetry(from, device, timestamp)),
+        requestRetry: (from, device, timestamp, groupId) => {
+          if (!retries.mayRequestRetry(from, device)) return false;
+          background.spawn('retry request', () =>
+            retries.requestRetry(from, device, timestamp, groupId),
+          );
+          return true;
+        },
         retryRequested: (from, device, request) =>
           background.spawn('re-send', () => retries.handleRequest(from, device, request)),
       },
@@ -205,10 +224,38 @@ export class QuintetClient {
   /**
    * The safety number with `account`: one per account pair, from both
    * account keys (refreshes the peer's device view first, so a changed key
-   * is reported as an `account-key-changed` event).
+   * is reported as an `account-key-changed` event; while the new key is not
+   * accepted, the number is the new key's).
    */
   async safetyNumber(account: string): Promise<Fingerprint> {
     return accountSafetyNumber(this.#ctx, this.#store, this.#started().directory, account);
+  }
+
+  /**
+   * The user's trust decision about `account`, after comparing the safety
+   * number: accepts a changed account key (sending to `account` fails with
+   * `untrusted-identity` until then), and with `verified` marks the key
+   * verified. A contact whose old key was verified needs `verified`
+   * (`verification-required` otherwise).
+   */
+  async trust(account: string, options: { verified?: boolean } = {}): Promise<TrustDecision> {
+    const directory = this.#started().directory;
+    return acceptAccountKey(this.#ctx, this.#store, directory, account, options.verified === true);
+  }
+
+  /**
+   * The stored trust state of `account` (no network): whether a changed
+   * account key waits for the user's acceptance, and whether the pinned key
+   * is marked verified.
+   */
+  async trustState(account: string): Promise<{ pending: boolean; verified: boolean }> {
+    const trust = await this.#store.accountTrust.get(account);
+    const pinned = await this.#store.verifiedDevices.getAccount(account);
+    const verified =
+      trust?.verifiedKey !== undefined &&
+      pinned !== undefined &&
+      sameBytes(trust.verifiedKey, pinned.accountKey);
+    return { pending: trust?.pendingKey !== undefined, verified };
   }
 
   /**

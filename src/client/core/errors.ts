@@ -29,7 +29,15 @@ export type ClientErrorCode =
   /** An argument the caller passed is out of range. */
   | 'invalid-argument'
   /** The client was closed. */
-  | 'closed';
+  | 'closed'
+  /**
+   * The contact's account key changed and the user has not accepted the new
+   * one (`quintet trust <account>`): nothing was encrypted or sent. `account`
+   * names the contact.
+   */
+  | 'untrusted-identity'
+  /** The contact was verified: its new account key can only be accepted as verified. */
+  | 'verification-required';
 
 /** Structured fields of a `server-error`. */
 export interface ServerErrorDetails {
@@ -51,6 +59,8 @@ export class ClientError extends Error {
    * wire contract); e.g. `device-removed` names the logout reason in it.
    */
   readonly serverMessage: string | undefined;
+  /** The contact account an `untrusted-identity` / `verification-required` error is about. */
+  readonly account: string | undefined;
   constructor(
     readonly code: ClientErrorCode,
     message: string,
@@ -59,12 +69,14 @@ export class ClientError extends Error {
       serverCode?: string;
       details?: ServerErrorDetails;
       serverMessage?: string;
+      account?: string;
     },
   ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.serverCode = options?.serverCode;
     this.details = options?.details;
     this.serverMessage = options?.serverMessage;
+    this.account = options?.account;
   }
   /** Type guard: `ClientError.is(err, 'server-error')`. */
   static is(value: unknown, code?: ClientErrorCode): value is ClientError {

@@ -25,6 +25,8 @@ export interface ReceiptEvent {
  * An envelope could not be decrypted or parsed. For decryption failures a
  * retry request went to the sender (`retryRequested`), which re-encrypts on a
  * fresh session, so the message usually follows as a `message` event.
+ * `retryRequested` is false when the sender device already got its share of
+ * retry requests lately (a flood of undecryptable envelopes).
  */
 export interface DecryptionFailureEvent {
   readonly type: 'decryption-failure';
@@ -43,8 +45,12 @@ export interface RetryRequestEvent {
   readonly from: string;
   readonly fromDevice: number;
   readonly timestamp: number;
-  /** `resent`: re-encrypted on a fresh session; `unknown`: no longer kept; `exhausted`: 5 retries used. */
-  readonly outcome: 'resent' | 'unknown' | 'exhausted' | 'failed';
+  /**
+   * `resent`: re-encrypted on a fresh session; `unknown`: no longer kept;
+   * `exhausted`: 5 retries used; `rate-limited`: this device sent too many
+   * requests lately (nothing was reset or re-sent).
+   */
+  readonly outcome: 'resent' | 'unknown' | 'exhausted' | 'failed' | 'rate-limited';
 }
 
 /** Every envelope queued at connect time has been processed (stored and acked). */
@@ -84,20 +90,26 @@ export interface DeviceRefusedEvent {
 
 /**
  * The account key (primary identity) of `account` changed: its owner
- * reinstalled Quintet on the primary, or the server substitutes keys. All
- * sessions with the old devices were dropped and the new key is trusted
- * from now on; the safety number changed, so the user should compare it
- * again.
+ * reinstalled Quintet on the primary, or the server substitutes keys. Told
+ * once per new key, before anything is sent: nothing is encrypted to the
+ * new key (sends fail with `untrusted-identity`, group sends leave the
+ * account out) until the user compares the new safety number and accepts it
+ * (`client.trust(account)`, `quintet trust <account>`). When `verified`, the
+ * user had verified the old key and must verify the new one
+ * (`quintet trust <account> --verified`).
  */
 export interface AccountKeyChangedEvent {
   readonly type: 'account-key-changed';
   readonly account: string;
+  /** The old key was marked verified. */
+  readonly verified: boolean;
 }
 
 /**
  * An incoming first message (a prekey message) from `from`/`fromDevice` was
  * refused: the sending device could not be verified as vouched for by the
- * account key, so no session was created and the message was dropped.
+ * account key, so no session was created and the message was dropped (or,
+ * with `held`, kept on the server for later).
  */
 export interface SessionRefusedEvent {
   readonly type: 'session-refused';
@@ -105,6 +117,12 @@ export interface SessionRefusedEvent {
   readonly fromDevice: number;
   readonly timestamp: number;
   readonly reason: string;
+  /**
+   * True when the sender is a device of a new account key the user has not
+   * accepted: the envelope was left on the server (not acked) and is read on
+   * a later connection once the key is accepted, instead of being dropped.
+   */
+  readonly held: boolean;
 }
 
 /** The verified device set of `account` changed (a companion linked or removed). */

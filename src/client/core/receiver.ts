@@ -17,7 +17,9 @@
  *
  * Before step 2, a prekey envelope (one that can create a session) must come
  * from a device ADV vouches for (devices/incoming-trust.ts); otherwise it is
- * refused — marked, acked, reported, and no session is stored.
+ * refused — marked, acked, reported, and no session is stored — or, when it
+ * comes from a new account key the user has not accepted yet, held: neither
+ * marked nor acked, so the server delivers it again on the next connection.
  */
 import { addressKey, protocolAddress, type ProtocolAddress } from '../../protocol/address.js';
 import type { ProtocolContext } from '../../protocol/context.js';
@@ -41,6 +43,7 @@ import type { StoredMessage } from './store/records.js';
 import {
   acceptDistribution,
   receiveGroupMessage,
+  receivePairwiseGroupMessage,
   type GroupReceiveResult,
 } from './groups/group-receive.js';
 import { groupIdFromBytes } from './groups/group-id.js';
@@ -49,8 +52,16 @@ import { groupIdFromBytes } from './groups/group-id.js';
 export interface ReceiverFollowUps {
   /** A new message was stored: send a delivery receipt (naming the group for group messages). */
   delivered(from: string, messageIds: readonly Uint8Array[], groupId?: string): void;
-  /** An envelope did not decrypt: ask the sender to re-send it. */
-  requestRetry(from: string, fromDevice: number, timestamp: number): void;
+  /**
+   * An envelope did not decrypt: ask the sender to re-send it. Returns
+   * whether a request goes out (false: rate-limited for that device).
+   */
+  requestRetry(
+    from: string,
+    fromDevice: number,
+    timestamp: number,
+    groupId: Uint8Array | undefined,
+  ): boolean;
   /** A peer asks this device to re-send a message. */
   retryRequested(from: string, fromDevice: number, request: DecryptionErrorMessage): void;
 }
@@ -71,8 +82,14 @@ type Outcome =
     }
   | { readonly kind: 'retry-request'; readonly request: DecryptionErrorMessage }
   | { readonly kind: 'read-sync'; readonly chat: string; readonly ids: readonly Uint8Array[] }
-  | { readonly kind: 'refused'; readonly reason: string }
-  | { readonly kind: 'failed'; readonly code: string; readonly retry: boolean }
+  | { readonly kind: 'refused'; readonly reason: string; readonly held?: boolean }
+  | {
+      readonly kind: 'failed';
+      readonly code: string;
+      readonly retry: boolean;
+      /** For a group message: the group the retry request names. */
+      readonly retryGroupId?: Uint8Array | undefined;
+    }
   | { readonly kind: 'nothing' };
 
 /** Decrypts, stores and acks envelopes. */
@@ -141,6 +158,12 @@ export class Receiver {
       return undefined;
     }
     const refusal = await this.#checkNewSession(envelope);
+    if (refusal?.kind === 'refused' && refusal.held === true) {
+      // From a new account key awaiting the user's acceptance: no mark and no
+      // ack, so the server keeps it and delivers it again on the next
+      // connection, when the key may have been accepted.
+      return refusal;
+    }
     if (envelope.type === EnvelopeType.SENDER_KEY) await this.prepareGroupEnvelope(envelope);
     const outcome = await this.store.transaction(async (tx) => {
       const result = refusal ?? (await this.#decryptAndApply(tx, envelope, address));
@@ -173,7 +196,8 @@ export class Receiver {
       registrationId: message.registrationId,
       sourceDeviceIdentity: envelope.sourceDeviceIdentity,
     });
-    return verdict.trusted ? undefined : { kind: 'refused', reason: verdict.reason };
+    if (verdict.trusted) return undefined;
+    return { kind: 'refused', reason: verdict.reason, held: verdict.hold === true };
   }
 
   async #decryptAndApply(
@@ -242,6 +266,12 @@ export class Receiver {
     const body = content.body;
     switch (body.case) {
       case 'dataMessage': {
+        if (body.value.groupId.length > 0) {
+          // A group message the sender re-sent pairwise after a retry request.
+          return groupOutcome(
+            await receivePairwiseGroupMessage(this.ctx, tx, body.value, address, this.self),
+          );
+        }
         const id = body.value.messageId;
         // A re-sent copy (after a retry, or fanned out again) is shown once.
         if ((await tx.messages.get(envelope.source, id)) !== undefined) return { kind: 'nothing' };
@@ -366,19 +396,22 @@ export class Receiver {
           fromDevice,
           timestamp: Number(envelope.timestamp),
           reason: outcome.reason,
+          held: outcome.held === true,
         });
         return;
       case 'failed': {
         const timestamp = Number(envelope.timestamp);
+        const requested =
+          outcome.retry &&
+          this.followUps.requestRetry(from, fromDevice, timestamp, outcome.retryGroupId);
         this.events.emit({
           type: 'decryption-failure',
           from,
           fromDevice,
           timestamp,
           code: outcome.code,
-          retryRequested: outcome.retry,
+          retryRequested: requested,
         });
-        if (outcome.retry) this.followUps.requestRetry(from, fromDevice, timestamp);
         return;
       }
       case 'nothing':
@@ -418,8 +451,13 @@ function groupOutcome(result: GroupReceiveResult): Outcome {
     case 'refused':
       return { kind: 'group-refused', groupId: result.groupId, reason: result.reason };
     case 'failed':
-      // A group message cannot be re-sent pairwise on request: no retry.
-      return { kind: 'failed', code: result.code, retry: false };
+      // Only a sender key failure is worth a (group-aware) retry request.
+      return {
+        kind: 'failed',
+        code: result.code,
+        retry: result.retryGroupId !== undefined,
+        retryGroupId: result.retryGroupId,
+      };
     case 'key':
     case 'nothing':
       return { kind: 'nothing' };

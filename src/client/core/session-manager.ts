@@ -15,6 +15,10 @@
  * fetched and validated again and the send is retried — so the client's view
  * of a peer's devices cannot drift for longer than one send.
  *
+ * A destination whose account key changed and was not accepted by the user
+ * (devices/device-directory.ts) gets nothing: the send fails with
+ * `ClientError('untrusted-identity')` before anything is encrypted.
+ *
  * Session work for an address runs on the shared per-address queue, so an
  * encryption never interleaves with a decryption for the same device; the
  * devices of one send are encrypted concurrently.
@@ -89,6 +93,15 @@ export class SessionManager {
     let lastError: unknown;
     for (let attempt = 0; attempt < MAX_DEVICE_SET_ATTEMPTS; attempt++) {
       const view = await this.directory.devices(destination);
+      if (view.pendingAccountKey !== undefined) {
+        // A new account key nobody accepted yet: encrypt nothing, send
+        // nothing (not even to the old devices), and say how to accept it.
+        throw new ClientError(
+          'untrusted-identity',
+          `the account key of ${destination} changed; nothing was sent. Compare the new safety number and accept it`,
+          { account: destination },
+        );
+      }
       const own = destination === this.self.account;
       const targets = [...view.accepted.values()].filter(
         (device) => !(own && device.deviceId === this.self.deviceId),

@@ -13,17 +13,33 @@ export interface ConversationHandlers {
   /** Sends `text`; resolves once stored and sent, rejects with the failure. */
   readonly send: (text: string) => Promise<void>;
   readonly showSafetyNumber: () => void;
+  /**
+   * Accepts the contact's new account key (after the user compared the
+   * safety number); `verified` when the old key had been verified.
+   */
+  readonly acceptNewKey: (verified: boolean) => Promise<void>;
+}
+
+/** A changed account key of this chat's contact that the user has not accepted. */
+export interface KeyWarning {
+  /** The old key had been verified: the new one is accepted as verified. */
+  readonly verified: boolean;
 }
 
 /** The view of one chat. */
 export class ConversationView {
   readonly element: HTMLElement;
   readonly #list: HTMLElement;
+  readonly #warning: HTMLElement;
+  readonly #handlers: ConversationHandlers;
+  #warningShown: KeyWarning | undefined;
 
   constructor(
     readonly chat: string,
     handlers: ConversationHandlers,
   ) {
+    this.#handlers = handlers;
+    this.#warning = h('div', { class: 'key-warning-slot' });
     this.#list = h('div', {
       class: 'messages',
       testid: 'messages',
@@ -84,8 +100,65 @@ export class ConversationView {
           'Safety number',
         ),
       ),
+      this.#warning,
       this.#list,
       form,
+    );
+  }
+
+  /**
+   * Shows (or, with undefined, removes) the warning that the contact's
+   * account key changed, with the button that accepts the new key. Nothing
+   * is sent to the contact until it is pressed.
+   */
+  setKeyWarning(warning: KeyWarning | undefined): void {
+    if (warning?.verified === this.#warningShown?.verified) return;
+    this.#warningShown = warning;
+    if (warning === undefined) {
+      replaceChildren(this.#warning);
+      return;
+    }
+    const chat = this.chat;
+    const accept = h(
+      'button',
+      { type: 'button', class: 'primary small', testid: 'accept-key' },
+      warning.verified ? 'Verified — accept new key' : 'Accept new key',
+    );
+    accept.onclick = () => {
+      accept.disabled = true;
+      // The app shows a failure; the warning stays to try again.
+      this.#handlers.acceptNewKey(warning.verified).then(
+        () => this.setKeyWarning(undefined),
+        () => {
+          accept.disabled = false;
+        },
+      );
+    };
+    replaceChildren(
+      this.#warning,
+      h(
+        'div',
+        { class: 'key-warning', testid: 'key-warning', role: 'alert' },
+        h(
+          'p',
+          {},
+          `${chat}'s account key changed — ${chat} may have reinstalled Quintet, or someone is ` +
+            `intercepting. Nothing is sent to ${chat} until you accept the new key. ` +
+            (warning.verified
+              ? `You had verified ${chat}: compare the new safety number before accepting.`
+              : 'Compare the safety number first.'),
+        ),
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'secondary small',
+            onclick: this.#handlers.showSafetyNumber,
+          },
+          'Safety number',
+        ),
+        accept,
+      ),
     );
   }
 

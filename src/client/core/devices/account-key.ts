@@ -39,8 +39,10 @@ export async function ownAccountKey(store: DeviceStore): Promise<PublicKey | und
 
 /**
  * The safety number with `account`: own account key against the peer's
- * account key as verified by the directory (refreshing it first, so a
- * changed key is reported before the new number is shown).
+ * account key as served now (refreshing the view first, so a changed key is
+ * reported before the new number is shown). While a new key waits for the
+ * user's acceptance, the number is the one of the new key: the number to
+ * compare before accepting it.
  */
 export async function accountSafetyNumber(
   ctx: ProtocolContext,
@@ -48,16 +50,67 @@ export async function accountSafetyNumber(
   directory: DeviceDirectory,
   account: string,
 ): Promise<Fingerprint> {
+  const remote = await directory.refresh(account);
+  return fingerprintWith(ctx, store, account, remote.pendingAccountKey ?? remote.accountKey);
+}
+
+/** The outcome of a trust decision. */
+export interface TrustDecision {
+  readonly account: string;
+  /** The safety number of the key now trusted. */
+  readonly safetyNumber: Fingerprint;
+  /** True when a changed account key was accepted (false: the key was already trusted). */
+  readonly changed: boolean;
+  /** Whether the key is now marked verified. */
+  readonly verified: boolean;
+}
+
+/**
+ * Accepts the account key `account` serves now, after the user saw its
+ * safety number: the pending new key if there is one (then sending works
+ * again), else the pinned key (only `verified` changes anything). The key
+ * accepted is exactly the one the number was computed from; if the server
+ * serves another one by the time of acceptance, nothing is accepted.
+ */
+export async function acceptAccountKey(
+  ctx: ProtocolContext,
+  store: DeviceStore,
+  directory: DeviceDirectory,
+  account: string,
+  verified: boolean,
+): Promise<TrustDecision> {
+  const view = await directory.refresh(account);
+  const key = view.pendingAccountKey ?? view.accountKey;
+  const safetyNumber = await fingerprintWith(ctx, store, account, key);
+  const trust = await directory.trustOf(account);
+  await directory.acceptAccountKey(account, key, verified);
+  const keptVerified =
+    trust?.verifiedKey !== undefined &&
+    view.pendingAccountKey === undefined &&
+    PublicKey.deserialize(trust.verifiedKey).equals(key);
+  return {
+    account,
+    safetyNumber,
+    changed: view.pendingAccountKey !== undefined,
+    verified: verified || keptVerified,
+  };
+}
+
+async function fingerprintWith(
+  ctx: ProtocolContext,
+  store: DeviceStore,
+  account: string,
+  remoteKey: PublicKey,
+): Promise<Fingerprint> {
   const local = await store.account.getRequired();
   const localKey = await ownAccountKey(store);
   if (localKey === undefined) {
     throw new ClientError('not-registered', 'this device does not know its account key');
   }
-  const remote = await directory.refresh(account);
   return createFingerprint(ctx.crypto, {
     localIdentifier: utf8(local.account),
     localKey,
     remoteIdentifier: utf8(account),
-    remoteKey: remote.accountKey,
+    remoteKey,
   });
 }

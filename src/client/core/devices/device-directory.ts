@@ -16,9 +16,16 @@
  * view (store/verified-devices.ts), which identity trust reads: a device a
  * malicious server adds fails ADV, is listed as refused and gets nothing.
  *
- * A changed account key (the owner reinstalled the primary) is reported in
- * plain words, every session with the old key's devices is dropped and the
- * new key is trusted; the safety number changes with it.
+ * A changed account key of a contact (the owner reinstalled the primary, or
+ * the server substitutes keys — the two look the same) is never trusted by
+ * itself: the new key is recorded as pending (store/account-trust.ts), an
+ * `account-key-changed` event says so once, and until the user accepts it
+ * (`acceptAccountKey`, the `quintet trust` command) the view has no accepted
+ * device and names the key in `pendingAccountKey`, so the session manager
+ * refuses to send and group sends refuse every device of the account. The
+ * old view and sessions stay as they were: identity trust keeps pinning the
+ * old key, so not even a session can be built with the new one. A contact
+ * the user marked verified can only be accepted as verified again.
  */
 import { protocolAddress } from '../../../protocol/address.js';
 import type { ProtocolContext } from '../../../protocol/context.js';
@@ -35,6 +42,7 @@ import type { ClientEvent } from '../events.js';
 import { KeyedQueue } from '../keyed-queue.js';
 import type { ServerApi } from '../server-api.js';
 import type { DeviceStore, DeviceStoreView } from '../store/device-store.js';
+import type { AccountTrust } from '../store/account-trust.js';
 import type { VerifiedAccount, VerifiedDevice } from '../store/verified-devices.js';
 import {
   acceptedListOf,
@@ -53,6 +61,11 @@ export interface AccountDevices {
   readonly accepted: ReadonlyMap<number, VerifiedDevice>;
   /** Served devices that get nothing (listed in `refused_devices` on a send). */
   readonly refused: readonly RefusedDevice[];
+  /**
+   * A new account key the server serves and the user has not accepted: while
+   * set, `accepted` is empty and every served device is refused.
+   */
+  readonly pendingAccountKey?: PublicKey | undefined;
 }
 
 /** This device, and how to learn the account key that vouched for it. */
@@ -111,34 +124,156 @@ export class DeviceDirectory {
     const stored = await this.store.verifiedDevices.getAccount(account);
     const trusted = await this.#trustedKey(account, stored, parsed);
     try {
-      return await this.#accept(account, trusted, stored, parsed, response.signedKeyIndexList);
+      const result = await this.#accept(
+        account,
+        trusted,
+        stored,
+        parsed,
+        response.signedKeyIndexList,
+      );
+      if (account !== this.self.account) await this.#clearPending(account);
+      return result;
     } catch (error) {
       if (!AdvError.is(error, 'account-key-changed') || account === this.self.account) {
         if (AdvError.is(error)) return this.#keepLastView(account, trusted, parsed, error.code);
         throw error;
       }
     }
-    // The served primary key differs from the pinned one.
+    // The served primary key differs from the pinned one: hold it until the
+    // user accepts it (see the module comment).
     const primary = parsed.served.find((device) => device.deviceId === PRIMARY_DEVICE_ID);
     if (primary === undefined) {
       throw new ClientError('unexpected-response', 'the account has no primary device');
     }
-    await this.#forgetAccount(account);
-    this.emit({ type: 'account-key-changed', account });
-    try {
-      return await this.#accept(
+    return this.#holdNewKey(account, trusted, primary.identityKey, parsed);
+  }
+
+  /**
+   * Records `served` as the pending account key of `account` (telling the
+   * user once per new key) and returns a view that sends to nothing.
+   */
+  async #holdNewKey(
+    account: string,
+    trusted: PublicKey,
+    served: PublicKey,
+    parsed: ParsedDevices,
+  ): Promise<AccountDevices> {
+    const trust = await this.store.accountTrust.get(account);
+    const servedBytes = served.serialize();
+    if (trust?.pendingKey === undefined || !sameBytes(trust.pendingKey, servedBytes)) {
+      await this.store.accountTrust.put(account, {
+        verifiedKey: trust?.verifiedKey,
+        pendingKey: servedBytes.slice(),
+        pendingSince: this.ctx.clock.now(),
+      });
+      this.emit({
+        type: 'account-key-changed',
         account,
-        primary.identityKey,
-        undefined,
-        parsed,
-        response.signedKeyIndexList,
-      );
-    } catch (error) {
-      if (AdvError.is(error)) {
-        return this.#keepLastView(account, primary.identityKey, parsed, error.code);
-      }
-      throw error;
+        verified: isVerified(trust, trusted),
+      });
     }
+    const refused: RefusedDevice[] = [
+      ...parsed.unparsable,
+      ...parsed.served.map((device) => ({
+        deviceId: device.deviceId,
+        reason: 'untrusted-identity',
+      })),
+    ];
+    // No device-refused events: the account-key-changed event covers them.
+    return {
+      account,
+      accountKey: trusted,
+      accepted: new Map(),
+      refused,
+      pendingAccountKey: served,
+    };
+  }
+
+  /** The served key is the pinned one again: a pending change is void. */
+  async #clearPending(account: string): Promise<void> {
+    const trust = await this.store.accountTrust.get(account);
+    if (trust?.pendingKey === undefined) return;
+    await this.store.accountTrust.put(account, {
+      ...trust,
+      pendingKey: undefined,
+      pendingSince: 0,
+    });
+  }
+
+  /**
+   * The user's decision: trust `expected` as the account key of `account`
+   * (the key whose safety number the user was shown), marking it verified
+   * when `verified`. A changed key replaces the old one: the old view and
+   * every session with the old key's devices are dropped. Refused with
+   * `untrusted-identity` when the server now serves another key, and with
+   * `verification-required` when the old key was verified and `verified`
+   * is false (a verified contact stays blocked until verified again).
+   */
+  async acceptAccountKey(
+    account: string,
+    expected: PublicKey,
+    verified: boolean,
+  ): Promise<AccountDevices> {
+    if (account === this.self.account) {
+      throw new ClientError('invalid-argument', 'the own account key is not a trust decision');
+    }
+    return this.#queue.run(account, async () => {
+      const response = await this.api.getDeviceList(account);
+      const parsed = parseServedDevices(response.devices);
+      const primary = parsed.served.find((device) => device.deviceId === PRIMARY_DEVICE_ID);
+      if (primary === undefined || !primary.identityKey.equals(expected)) {
+        throw new ClientError(
+          'untrusted-identity',
+          `the account key of ${account} changed again; compare the new safety number`,
+          { account },
+        );
+      }
+      const stored = await this.store.verifiedDevices.getAccount(account);
+      const trust = await this.store.accountTrust.get(account);
+      const expectedBytes = expected.serialize().slice();
+      const changed = stored !== undefined && !sameBytes(stored.accountKey, expectedBytes);
+      if (changed && !verified && isVerified(trust, PublicKey.deserialize(stored.accountKey))) {
+        throw new ClientError(
+          'verification-required',
+          `${account} was verified: compare the new safety number, then accept it as verified`,
+          { account },
+        );
+      }
+      const decision = {
+        verifiedKey: verified ? expectedBytes : changed ? undefined : trust?.verifiedKey,
+        pendingKey: undefined,
+        pendingSince: 0,
+      };
+      // One transaction: the old key's view and sessions go together with
+      // the decision, so a crash cannot leave the new key half-trusted.
+      await this.store.transaction(async (tx) => {
+        if (changed) {
+          await tx.verifiedDevices.delete(account);
+          await tx.protocol.sessions.deleteAllSessions(account);
+        }
+        await tx.accountTrust.put(account, decision);
+      });
+      let result: AccountDevices;
+      try {
+        result = await this.#accept(
+          account,
+          expected,
+          changed ? undefined : stored,
+          parsed,
+          response.signedKeyIndexList,
+        );
+      } catch (error) {
+        if (!AdvError.is(error)) throw error;
+        result = await this.#keepLastView(account, expected, parsed, error.code);
+      }
+      this.#fresh.set(account, result);
+      return result;
+    });
+  }
+
+  /** The trust decisions about `account` (undefined: none recorded). */
+  async trustOf(account: string): Promise<AccountTrust | undefined> {
+    return this.store.accountTrust.get(account);
   }
 
   /**
@@ -293,14 +428,6 @@ export class DeviceDirectory {
     }
   }
 
-  /** Drops everything tied to the old account key: view, sessions, seen identities. */
-  async #forgetAccount(account: string): Promise<void> {
-    await this.store.transaction(async (tx) => {
-      await tx.verifiedDevices.delete(account);
-      await tx.protocol.sessions.deleteAllSessions(account);
-    });
-  }
-
   #result(
     account: string,
     accountKey: PublicKey,
@@ -319,4 +446,9 @@ export class DeviceDirectory {
     }
     return { account, accountKey, accepted, refused };
   }
+}
+
+/** Whether the user verified `key` (the pinned account key) for this contact. */
+function isVerified(trust: AccountTrust | undefined, key: PublicKey): boolean {
+  return trust?.verifiedKey !== undefined && sameBytes(trust.verifiedKey, key.serialize());
 }

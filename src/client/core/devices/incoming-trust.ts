@@ -4,8 +4,10 @@
  * must be one the verified view trusts.
  *
  * - device 1: the pinned account key. A different key makes the view
- *   refresh first, which reports a reinstalled primary in plain words and
- *   pins its new key; a key the server does not serve either is refused.
+ *   refresh first, which reports a reinstalled primary in plain words; until
+ *   the user accepts the new key, envelopes from its devices are held (left
+ *   unacked on the server, read after acceptance on the next connection); a
+ *   key the server does not serve either is refused.
  * - a companion: the key its ADV identity vouched for — from the served
  *   device list, or from the `source_device_identity` the server copied onto
  *   the envelope (for a companion linked after the last fetch). That identity
@@ -23,7 +25,16 @@ import type { DeviceDirectory } from './device-directory.js';
 
 /** The verdict on an incoming session. */
 export type IncomingVerdict =
-  { readonly trusted: true } | { readonly trusted: false; readonly reason: string };
+  | { readonly trusted: true }
+  | {
+      readonly trusted: false;
+      readonly reason: string;
+      /**
+       * The account's new key waits for the user's acceptance: keep the
+       * envelope on the server (no ack) so it is read once the key is accepted.
+       */
+      readonly hold?: boolean;
+    };
 
 /** What is known about the message's sender. */
 export interface IncomingSender {
@@ -58,9 +69,14 @@ export async function verifyIncomingSession(
   if ((await matchesView(store, sender)) === 'match') return TRUSTED;
   // Unknown sender, a new companion, or a new primary key: learn the
   // account's current verified devices first (this reports a key change).
-  await directory.refresh(sender.account);
+  const view = await directory.refresh(sender.account);
   const afterRefresh = await matchesView(store, sender);
   if (afterRefresh === 'match') return TRUSTED;
+  // A device of a new account key the user has not accepted: no session with
+  // it before the user decides, but no message lost either.
+  if (view.pendingAccountKey !== undefined) {
+    return { trusted: false, reason: 'account-key-not-accepted', hold: true };
+  }
   if (sender.deviceId === PRIMARY_DEVICE_ID)
     return { trusted: false, reason: 'untrusted-identity' };
   if (afterRefresh === 'mismatch') return { trusted: false, reason: 'untrusted-identity' };

@@ -10,7 +10,8 @@
  */
 import { protocolAddress } from '../../../protocol/address.js';
 import type { ProtocolContext } from '../../../protocol/context.js';
-import { ReceiptMessage_Type } from '../../../gen/quintet/v1/content_pb.js';
+import { ReceiptMessage_Type, type Content } from '../../../gen/quintet/v1/content_pb.js';
+import { createSenderKeyDistributionMessage } from '../../../protocol/group-cipher.js';
 import type { Envelope } from '../../../gen/quintet/v1/transport_pb.js';
 import { toHex } from '../bytes.js';
 import type { DeviceDirectory } from '../devices/device-directory.js';
@@ -115,6 +116,49 @@ export class GroupClient {
   async send(groupId: GroupId, text: string): Promise<GroupSendOutcome> {
     const timestamp = this.#deps.outbox.nextTimestamp();
     return this.#groupQueue.run(groupId, () => this.#sender.send(groupId, text, timestamp));
+  }
+
+  /**
+   * Group-aware retry, sender side (retry.ts): `account`'s device `deviceId`
+   * could not decrypt the group message `content` sent at `timestamp`.
+   * Re-sends this device's current sender key distribution and the message
+   * over the pairwise sessions with `account` — only to a verified member's
+   * verified device (false otherwise, nothing sent): the request itself is
+   * unauthenticated plaintext, and the message must not reach a non-member.
+   */
+  async resend(
+    groupId: GroupId,
+    account: string,
+    deviceId: number,
+    content: Content,
+    timestamp: number,
+  ): Promise<boolean> {
+    return this.#groupQueue.run(groupId, async () => {
+      const { ctx, store, directory, outbox, self } = this.#deps;
+      const view = await this.#membership.current(groupId);
+      if (!view.members.has(account) || !view.members.has(self.account)) return false;
+      if (!(await directory.devices(account)).accepted.has(deviceId)) return false;
+      const selfAddress = protocolAddress(self.account, self.deviceId);
+      // Only an existing chain is re-sent: creating one here would skip the
+      // holder tracking, and after a rotation the next send distributes the
+      // new chain to everyone anyway.
+      if ((await store.senderKeys.loadSenderKey(selfAddress, groupId)) !== undefined) {
+        const distribution = await createSenderKeyDistributionMessage(
+          ctx,
+          store.senderKeys,
+          selfAddress,
+          groupId,
+        );
+        await outbox.sendContent(account, {
+          body: {
+            case: 'senderKeyDistribution',
+            value: { groupId: groupIdToBytes(groupId), distribution },
+          },
+        });
+      }
+      await outbox.sendContent(account, content, timestamp);
+      return true;
+    });
   }
 
   /** Fetches and verifies the chain now. */

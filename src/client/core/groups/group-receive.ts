@@ -11,6 +11,10 @@
  *   could otherwise hand out its own key and then post into the group. The
  *   content must be a data message naming the same group as the envelope.
  *
+ * - a `DataMessage` naming a group that arrives pairwise is a message the
+ *   sender re-sent after this device asked (group-aware retry): the same
+ *   membership rule applies, and it is stored once per message id.
+ *
  * Before the transaction (`prepare`), a message from an account the stored
  * chain does not list makes the chain be fetched and verified first — it may
  * be a member added by a change this device has not seen yet.
@@ -23,7 +27,7 @@ import {
   processSenderKeyDistributionMessage,
 } from '../../../protocol/group-cipher.js';
 import { SenderKeyDistributionMessage } from '../../../protocol/sender-key-messages.js';
-import type { SenderKeyDistribution } from '../../../gen/quintet/v1/content_pb.js';
+import type { DataMessage, SenderKeyDistribution } from '../../../gen/quintet/v1/content_pb.js';
 import type { Envelope } from '../../../gen/quintet/v1/transport_pb.js';
 import { ClientError } from '../errors.js';
 import { decodeContent } from '../content.js';
@@ -36,7 +40,15 @@ import { groupIdFromBytes, type GroupId } from './group-id.js';
 export type GroupReceiveResult =
   | { readonly kind: 'message'; readonly message: StoredMessage; readonly groupId: GroupId }
   | { readonly kind: 'refused'; readonly groupId: string; readonly reason: string }
-  | { readonly kind: 'failed'; readonly code: string }
+  | {
+      readonly kind: 'failed';
+      readonly code: string;
+      /**
+       * Set when the sender key could not decrypt (no key, a missing chain
+       * step): the sender is asked to re-send pairwise, naming this group.
+       */
+      readonly retryGroupId?: Uint8Array;
+    }
   | { readonly kind: 'key'; readonly groupId: GroupId }
   | { readonly kind: 'nothing' };
 
@@ -100,7 +112,11 @@ export async function receiveGroupMessage(
     padded = await groupDecrypt(ctx, tx.senderKeys, sender, envelope.content);
   } catch (error) {
     if (ProtocolError.is(error, 'duplicate-message')) return { kind: 'nothing' };
-    if (ProtocolError.is(error)) return { kind: 'failed', code: error.code };
+    // A lost distribution, or a chain this device never got: only the sender
+    // can help, by re-sending key and message pairwise (group-aware retry).
+    if (ProtocolError.is(error)) {
+      return { kind: 'failed', code: error.code, retryGroupId: envelope.groupId };
+    }
     throw error;
   }
   let body;
@@ -115,17 +131,48 @@ export async function receiveGroupMessage(
   if (body.case !== 'dataMessage' || groupIdOf(body.value.groupId) !== groupId) {
     return { kind: 'failed', code: 'invalid-content' };
   }
-  const data = body.value;
+  return storeGroupMessage(ctx, tx, groupId, body.value, sender, self);
+}
+
+/**
+ * A group message re-sent pairwise (the sender's answer to a group retry
+ * request): the same membership rule as for SENDER_KEY envelopes, and the
+ * same message id, so a member that gets both stores it once.
+ */
+export async function receivePairwiseGroupMessage(
+  ctx: ProtocolContext,
+  tx: DeviceStoreView,
+  data: DataMessage,
+  sender: ProtocolAddress,
+  self: { readonly account: string },
+): Promise<GroupReceiveResult> {
+  const groupId = groupIdOf(data.groupId);
+  if (groupId === undefined) return { kind: 'failed', code: 'invalid-content' };
+  if (!(await isVerifiedMember(tx, groupId, sender.name))) {
+    return { kind: 'refused', groupId, reason: 'not-a-verified-member' };
+  }
+  return storeGroupMessage(ctx, tx, groupId, data, sender, self);
+}
+
+/** Stores a decrypted group chat message once per message id. */
+async function storeGroupMessage(
+  ctx: ProtocolContext,
+  tx: DeviceStoreView,
+  groupId: GroupId,
+  data: DataMessage,
+  sender: ProtocolAddress,
+  self: { readonly account: string },
+): Promise<GroupReceiveResult> {
   if ((await tx.messages.get(groupId, data.messageId)) !== undefined) return { kind: 'nothing' };
   const message: StoredMessage = {
     id: data.messageId,
     chat: groupId,
-    sender: envelope.source,
-    senderDevice: envelope.sourceDevice,
+    sender: sender.name,
+    senderDevice: sender.deviceId,
     text: data.text,
     sentAt: Number(data.timestamp),
     receivedAt: ctx.clock.now(),
-    outgoing: envelope.source === self.account,
+    outgoing: sender.name === self.account,
     receipts: {},
   };
   await tx.messages.put(message);

@@ -30,7 +30,12 @@ import {
 } from '../../../protocol/group-cipher.js';
 import { GROUP_SEND_CHUNK_BYTES } from '../../../wire/limits.js';
 import { toHex } from '../bytes.js';
-import { encodeContent, MESSAGE_ID_LENGTH } from '../content.js';
+import {
+  encodeContent,
+  MESSAGE_ID_LENGTH,
+  serializeContent,
+  type ContentInit,
+} from '../content.js';
 import type { DeviceDirectory } from '../devices/device-directory.js';
 import { ClientError } from '../errors.js';
 import type { ClientEvent } from '../events.js';
@@ -117,7 +122,7 @@ export class GroupSender {
   /** Sends `text` to every verified member device of the group. */
   async send(groupId: GroupId, text: string, timestamp: number): Promise<GroupSendOutcome> {
     const id = this.ctx.random(MESSAGE_ID_LENGTH);
-    const padded = encodeContent({
+    const content: ContentInit = {
       body: {
         case: 'dataMessage',
         value: {
@@ -127,6 +132,15 @@ export class GroupSender {
           groupId: groupIdToBytes(groupId),
         },
       },
+    };
+    const padded = encodeContent(content);
+    // Kept for group-aware retries (retry.ts), before sending: a member's
+    // request can arrive before the send returns.
+    await this.store.sent.put({
+      destination: groupId,
+      timestamp,
+      content: serializeContent(content),
+      retries: {},
     });
     const selfAddress = protocolAddress(this.self.account, this.self.deviceId);
     let lastError: unknown;

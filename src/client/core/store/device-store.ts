@@ -27,6 +27,7 @@ import {
 import { directView, StagedView, type KeyValueBackend, type KeyValueView } from './kv.js';
 import { protocolStores, type DeviceProtocolStores } from './protocol-stores.js';
 import { verifiedDeviceStore, type VerifiedDeviceStore } from './verified-devices.js';
+import { accountTrustStore, type AccountTrustStore } from './account-trust.js';
 import {
   groupStore,
   senderKeyStore,
@@ -46,6 +47,8 @@ export interface DeviceStoreView {
   readonly read: ReadStateStore;
   /** The ADV-verified device view of each account (identity trust). */
   readonly verifiedDevices: VerifiedDeviceStore;
+  /** The user's trust decisions: verified and not yet accepted account keys. */
+  readonly accountTrust: AccountTrustStore;
   /** Verified group heads and who holds this device's sender keys (groups/). */
   readonly groups: GroupStore;
   /** Sender Keys records, own and other members' (groups/). */
@@ -73,6 +76,7 @@ function viewOf(kv: KeyValueView): DeviceStoreView {
     settings: settingsStore(kv),
     read: readStateStore(kv),
     verifiedDevices: verifiedDeviceStore(kv),
+    accountTrust: accountTrustStore(kv),
     groups: groupStore(kv),
     senderKeys: senderKeyStore(kv),
   };
@@ -90,6 +94,7 @@ export function createDeviceStore(backend: KeyValueBackend): DeviceStore {
     settings: direct.settings,
     read: direct.read,
     verifiedDevices: direct.verifiedDevices,
+    accountTrust: direct.accountTrust,
     groups: direct.groups,
     senderKeys: direct.senderKeys,
     async transaction<T>(fn: (tx: DeviceStoreView) => Promise<T>): Promise<T> {
