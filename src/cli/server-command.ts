@@ -52,6 +52,11 @@ export interface ServerCommandOptions {
   readonly primaryInactiveDays?: number;
   readonly companionInactiveDays?: number;
   readonly allowReregistration?: boolean;
+  // Prekey bundles: per-requester and per-target limits.
+  readonly bundleRateBurst?: number;
+  readonly bundleRatePerSecond?: number;
+  readonly bundleTargetBurst?: number;
+  readonly bundleTargetPerSecond?: number;
 }
 
 /**
@@ -79,6 +84,15 @@ export function serverOptionsFromCli(options: ServerCommandOptions): StartServer
   }
   if (options.companionInactiveDays !== undefined) {
     limits.companionInactiveMs = Math.round(options.companionInactiveDays * DAY_MS);
+  }
+  // Prekey bundles: per-requester and per-target limits.
+  if (options.bundleRateBurst !== undefined) limits.bundleRateBurst = options.bundleRateBurst;
+  if (options.bundleRatePerSecond !== undefined) {
+    limits.bundleRatePerSecond = options.bundleRatePerSecond;
+  }
+  if (options.bundleTargetBurst !== undefined) limits.bundleTargetBurst = options.bundleTargetBurst;
+  if (options.bundleTargetPerSecond !== undefined) {
+    limits.bundleTargetPerSecond = options.bundleTargetPerSecond;
   }
   const token = options.registrationToken ?? process.env['QUINTET_REGISTRATION_TOKEN'];
   return {
@@ -127,50 +141,79 @@ export async function runServerCommand(options: ServerCommandOptions): Promise<R
 
 /** Adds the `server` subcommand to the `quintet` program. */
 export function addServerCommand(program: Command): Command {
-  return program
-    .command('server')
-    .description('run a Quintet server (WebSocket + /healthz + /metrics on one port)')
-    .option('--host <host>', 'interface to listen on', '127.0.0.1')
-    .option('--port <port>', 'port to listen on (0: any free port)', port, 8080)
-    .option('--data <dir>', 'data directory (SQLite database quintet.db)', './data')
-    .option('--memory', 'keep everything in memory; nothing survives a restart')
-    .option(
-      '--registration-token <token>',
-      'require this token to register (or set QUINTET_REGISTRATION_TOKEN)',
-    )
-    .option('--message-ttl-days <days>', 'delete undelivered envelopes after', positiveNumber, 30)
-    .option('--max-envelope-bytes <n>', 'largest envelope content', positiveInt)
-    .option('--max-envelopes <n>', 'most envelopes in one send', positiveInt)
-    .option('--max-frame-bytes <n>', 'largest WebSocket message', positiveInt)
-    .option('--max-companions <n>', 'companion devices per account (default 4)', positiveInt)
-    .option('--max-group-members <n>', 'members per group (default 1024)', positiveInt)
-    .option(
-      '--primary-inactive-days <days>',
-      'log companions out when their primary has been away this long (default 14)',
-      positiveNumber,
-    )
-    .option(
-      '--companion-inactive-days <days>',
-      'remove a companion that has been away this long (default 30)',
-      positiveNumber,
-    )
-    .option(
-      '--allow-reregistration',
-      'let an existing account name register again (a reinstalled phone); logs out its companions',
-    )
-    .addOption(
-      new Option('--sync <mode>', 'SQLite durability: normal (process crash) or full (power loss)')
-        .choices(['normal', 'full'])
-        .default('normal'),
-    )
-    .addOption(
-      new Option('--log-level <level>', 'log level')
-        .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
-        .default('info'),
-    )
-    .option('--web <dir>', 'serve the web app from this directory at / (default: the built-in one)')
-    .option('--no-web', 'serve no web app')
-    .action(async (options: ServerCommandOptions) => {
-      await runServerCommand(options);
-    });
+  return (
+    program
+      .command('server')
+      .description('run a Quintet server (WebSocket + /healthz + /metrics on one port)')
+      .option('--host <host>', 'interface to listen on', '127.0.0.1')
+      .option('--port <port>', 'port to listen on (0: any free port)', port, 8080)
+      .option('--data <dir>', 'data directory (SQLite database quintet.db)', './data')
+      .option('--memory', 'keep everything in memory; nothing survives a restart')
+      .option(
+        '--registration-token <token>',
+        'require this token to register (or set QUINTET_REGISTRATION_TOKEN)',
+      )
+      .option('--message-ttl-days <days>', 'delete undelivered envelopes after', positiveNumber, 30)
+      .option('--max-envelope-bytes <n>', 'largest envelope content', positiveInt)
+      .option('--max-envelopes <n>', 'most envelopes in one send', positiveInt)
+      .option('--max-frame-bytes <n>', 'largest WebSocket message', positiveInt)
+      .option('--max-companions <n>', 'companion devices per account (default 4)', positiveInt)
+      .option('--max-group-members <n>', 'members per group (default 1024)', positiveInt)
+      .option(
+        '--primary-inactive-days <days>',
+        'log companions out when their primary has been away this long (default 14)',
+        positiveNumber,
+      )
+      .option(
+        '--companion-inactive-days <days>',
+        'remove a companion that has been away this long (default 30)',
+        positiveNumber,
+      )
+      .option(
+        '--allow-reregistration',
+        'let an existing account name register again (a reinstalled phone); logs out its companions',
+      )
+      .addOption(
+        new Option(
+          '--sync <mode>',
+          'SQLite durability: normal (process crash) or full (power loss)',
+        )
+          .choices(['normal', 'full'])
+          .default('normal'),
+      )
+      .addOption(
+        new Option('--log-level <level>', 'log level')
+          .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+          .default('info'),
+      )
+      .option(
+        '--web <dir>',
+        'serve the web app from this directory at / (default: the built-in one)',
+      )
+      .option('--no-web', 'serve no web app')
+      // Prekey bundles: per-requester and per-target limits.
+      .option(
+        '--bundle-rate-burst <n>',
+        'bundle fetches per device, burst (default 100)',
+        positiveInt,
+      )
+      .option(
+        '--bundle-rate-per-second <n>',
+        'bundle fetches per device, refill per second (default 2)',
+        positiveNumber,
+      )
+      .option(
+        '--bundle-target-burst <n>',
+        'one-time prekey hand-outs per target account, burst (default 50)',
+        positiveInt,
+      )
+      .option(
+        '--bundle-target-per-second <n>',
+        'one-time prekey hand-outs per target account, refill per second (default 0.05)',
+        positiveNumber,
+      )
+      .action(async (options: ServerCommandOptions) => {
+        await runServerCommand(options);
+      })
+  );
 }

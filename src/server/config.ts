@@ -53,6 +53,14 @@ export interface ServerLimits {
    * many distribution envelopes.
    */
   readonly maxGroupMembers: number;
+  // Prekey bundles: per-target limit on one-time prekeys handed out.
+  /**
+   * Bundle fetches that may take one-time prekeys of one target account:
+   * bucket size and refill per second, shared by every requester. Past it
+   * the target's bundles carry the signed prekey only (see handlers/prekeys.ts).
+   */
+  readonly bundleTargetBurst: number;
+  readonly bundleTargetPerSecond: number;
 }
 
 /** The defaults, chosen to match WhatsApp/Signal practice where one exists. */
@@ -76,4 +84,7 @@ export const DEFAULT_LIMITS: ServerLimits = {
   primaryInactiveMs: 14 * DAY_MS,
   companionInactiveMs: 30 * DAY_MS,
   maxGroupMembers: DEFAULT_MAX_GROUP_MEMBERS,
+  // Prekey bundles: per-target limit on one-time prekeys handed out.
+  bundleTargetBurst: 50,
+  bundleTargetPerSecond: 0.05,
 };

@@ -34,6 +34,8 @@ export interface ServerContext {
   readonly subscriptions: SubscriptionRecorder;
   /** Whether an existing account name may be registered again (a reinstalled primary). */
   readonly allowReregistration: boolean;
+  /** One-time prekeys handed out per target account (see handlers/prekeys.ts). */
+  readonly bundleTargetLimiter: TokenBucketLimiter;
 }
 
 /** The device a connection is authenticated as. */

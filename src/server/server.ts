@@ -170,6 +170,11 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     links: new LinkSessions(clock, random, limits.linkRefTtlMs, limits.linkCompleteTtlMs),
     subscriptions: new SubscriptionRecorder(opened.subscribers, logger),
     allowReregistration: options.allowReregistration === true,
+    bundleTargetLimiter: new TokenBucketLimiter(
+      clock,
+      limits.bundleTargetBurst,
+      limits.bundleTargetPerSecond,
+    ),
   };
   const startedAt = Date.now();
   const connections = new Set<ClientConnection>();
@@ -232,6 +237,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
         logger.error({ err: error }, 'device lifetime sweep failed'),
       );
       ctx.bundleLimiter.prune();
+      ctx.bundleTargetLimiter.prune();
       ctx.links.prune();
     },
     options.expirySweepMs ?? 60 * 60 * 1000,
