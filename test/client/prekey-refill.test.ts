@@ -66,6 +66,6 @@ describe('prekey refill', () => {
     const ids = new Set(uploads[0]?.map((k) => k.id));
     assert.equal(ids.size, PRE_KEY_BATCH - 3);
     // Ids continue after the registration batch: none reused.
-    assert.ok([...ids].every((id) => id > PRE_KEY_BATCH));
+    assert.ok([...ids].every((id) => (id ?? 0) > PRE_KEY_BATCH));
   });
 });

@@ -43,6 +43,12 @@ export interface ClientOptions {
    * the server for the next `receive`, instead of being consumed unseen.
    */
   readonly receive?: boolean;
+  /**
+   * Waits `ms` before a rate-limited request is retried (default: a timer;
+   * tests pass one that moves their fake clock, which must then also be
+   * `ctx.clock`).
+   */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 /** The parts that exist once the device is authenticated. */
@@ -75,7 +81,10 @@ export class QuintetClient {
     this.#ctx = options.ctx;
     this.#store = options.store;
     this.#transport = options.transport;
-    this.#api = new ServerApi(options.transport);
+    this.#api = new ServerApi(options.transport, {
+      clock: options.ctx.clock,
+      ...(options.sleep === undefined ? {} : { sleep: options.sleep }),
+    });
     this.#receive = options.receive ?? true;
   }
 
