@@ -148,7 +148,7 @@ describe('authentication', () => {
   after(() => t.close());
 
   it('authenticates an existing device with a fresh signature', async () => {
-    const device = await registeredDevice(t.wsUrl, 'dave');
+    const device = await registeredDevice(t.wsUrl, 'dave', { preKeys: 0 });
     device.client.close();
     const client = await RawClient.connect(t.wsUrl);
     const response = await authenticateOver(client, 'dave', 1, device.identity);

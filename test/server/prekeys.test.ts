@@ -138,7 +138,7 @@ describe('prekeys', () => {
   });
 
   it('uploads prekeys, verifies the signed prekey, and bounds batch and total', async () => {
-    const grace = await registeredDevice(t.wsUrl, 'grace');
+    const grace = await registeredDevice(t.wsUrl, 'grace', { preKeys: 0 });
     const status = async (): Promise<number> => {
       const response = await grace.client.request({ case: 'preKeyStatus', value: {} });
       assert.ok(response.body.case === 'preKeyStatus');

@@ -11,7 +11,12 @@
  * mismatch, which also makes the sender refetch.
  */
 import { fromBinary } from '@bufbuild/protobuf';
-import { SignedGroupChangeSchema } from '../../gen/quintet/v1/groups_pb.js';
+import {
+  GroupChangeSchema,
+  GroupChange_Action,
+  SignedGroupChangeSchema,
+  type SignedGroupChange,
+} from '../../gen/quintet/v1/groups_pb.js';
 import type {
   CreateGroupRequest,
   GetGroupRequest,
@@ -155,7 +160,16 @@ export async function handleUpdateGroup(
   };
 }
 
-/** The whole chain, to members and to the account the head change removed. */
+/**
+ * Changes of the chain, to members and to the account the head change
+ * removed. A caller that names the version it has verified gets only the
+ * changes after it; one with no state (a new member, a reinstalled device)
+ * gets the newest snapshot link that lists it and the changes after it —
+ * never the whole history, which would grow without bound with every
+ * change. A snapshot link is a change signed by an admin that carries the
+ * whole membership (create, add); the reader checks that signature before
+ * trusting it (docs/groups.md, "Reading the chain").
+ */
 export async function handleGetGroup(
   ctx: ServerContext,
   connection: ClientConnection,
@@ -169,15 +183,52 @@ export async function handleGetGroup(
     throw new ServiceError('not-group-member', 'not a member of this group');
   }
   const stored = await ctx.store.groups.getChanges(groupId);
-  const changes = stored.map((bytes) => {
-    try {
-      return fromBinary(SignedGroupChangeSchema, bytes);
-    } catch (cause) {
-      // Only verified changes are written, so this is local corruption.
-      throw new StoreError('corrupt', 'stored group change does not parse', { cause });
+  const head = stored.length - 1;
+  let first: number;
+  let changes: SignedGroupChange[];
+  if (request.knownVersion !== undefined) {
+    // A version past the head serves nothing; the caller sees head_version
+    // below its own and reports the rollback.
+    first = Math.min(request.knownVersion + 1, stored.length);
+    changes = stored.slice(first).map(parseStored);
+  } else {
+    first = 0;
+    changes = [];
+    for (let version = head; version >= 0; version--) {
+      const signed = parseStored(stored[version] ?? new Uint8Array(0));
+      changes.push(signed);
+      if (isSnapshotFor(signed, self.account)) {
+        first = version;
+        break;
+      }
     }
-  });
-  return { body: { case: 'getGroup', value: { changes } } };
+    changes.reverse();
+  }
+  return {
+    body: { case: 'getGroup', value: { changes, firstVersion: first, headVersion: head } },
+  };
+}
+
+function parseStored(bytes: Uint8Array): SignedGroupChange {
+  try {
+    return fromBinary(SignedGroupChangeSchema, bytes);
+  } catch (cause) {
+    // Only verified changes are written, so this is local corruption.
+    throw new StoreError('corrupt', 'stored group change does not parse', { cause });
+  }
+}
+
+/** Whether a reader with no state may start verifying at `signed` (see handleGetGroup). */
+function isSnapshotFor(signed: SignedGroupChange, account: string): boolean {
+  let change;
+  try {
+    change = fromBinary(GroupChangeSchema, signed.change);
+  } catch (cause) {
+    throw new StoreError('corrupt', 'stored group change does not parse', { cause });
+  }
+  const snapshot =
+    change.action === GroupChange_Action.CREATE || change.action === GroupChange_Action.ADD;
+  return snapshot && change.members.some((m) => m.account === account);
 }
 
 /** Ids of the caller account's groups. */

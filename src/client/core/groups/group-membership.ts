@@ -107,23 +107,32 @@ export class GroupMembership {
    * verified change and any refusal.
    */
   async refresh(groupId: GroupId): Promise<GroupView> {
-    const served = await this.api.getGroup(groupIdToBytes(groupId));
     const known = await this.stored(groupId);
+    // Only what this device has not verified yet is fetched: the changes
+    // after its head, or (no state) a snapshot and the changes after it.
+    const served = await this.api.getGroup(groupIdToBytes(groupId), known?.version);
     const links: GroupLink[] = [];
     let parseError: GroupError | undefined;
-    for (const [index, signed] of served.entries()) {
+    for (const [index, signed] of served.changes.entries()) {
       try {
         links.push(parseSignedChange(signed));
       } catch (error) {
         if (!GroupError.is(error)) throw error;
         parseError = new GroupError(error.code, 'a served link does not parse', {
           cause: error,
-          version: index,
+          version: served.firstVersion + index,
         });
         break;
       }
     }
-    const verdict = await verifyChain(this.ctx, groupId, links, this.#trust, known);
+    const verdict = await verifyChain(
+      this.ctx,
+      groupId,
+      { links, firstVersion: served.firstVersion, headVersion: served.headVersion },
+      this.#trust,
+      known,
+      this.self.account,
+    );
     const refused =
       verdict.refused ??
       (parseError !== undefined && verdict.state !== undefined ? parseError : undefined);
@@ -131,7 +140,7 @@ export class GroupMembership {
     if (state === undefined) {
       const code = verdict.refused?.code ?? parseError?.code ?? 'invalid-change';
       this.emit({ type: 'group-change-refused', groupId, version: 0, code });
-      throw new GroupError('unknown-group', 'the group has no verifiable creation');
+      throw new GroupError('unknown-group', 'the group has no verifiable creation or snapshot');
     }
     if (verdict.accepted.length > 0) await this.#apply(groupId, state, verdict.accepted);
     if (refused !== undefined) {
