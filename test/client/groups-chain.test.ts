@@ -448,6 +448,43 @@ describe('snapshots for readers with no state', () => {
     assert.equal(notListed.refused?.code, 'bad-membership');
   });
 
+  it('verifies checkpoints in the chain (admin only, unchanged) and starts readers at them', async () => {
+    const { alice, gid, chain } = await history();
+    const carol = await account('carol');
+    const l4 = chain[4];
+    assert.ok(l4 !== undefined);
+    const members: Members = [
+      ['alice', true],
+      ['carol', false],
+    ];
+    const trust = trustOf(alice, carol);
+    const cp = await link(primary(alice), gid, l4, 'checkpoint', '', members);
+    const inChain = await verifyChain(ctx, gid, served([...chain, cp]), trust);
+    assert.equal(inChain.refused, undefined);
+    assert.equal(inChain.state?.version, 5);
+    const fromCheckpoint = await verifyChain(
+      ctx,
+      gid,
+      tail([...chain, cp], 5),
+      trust,
+      undefined,
+      'carol',
+    );
+    assert.equal(fromCheckpoint.refused, undefined);
+    assert.deepEqual([...(fromCheckpoint.state?.members ?? [])], members);
+    // A non-admin's checkpoint, and one that slips in a member, are refused.
+    const byCarol = await link(primary(carol), gid, l4, 'checkpoint', '', members);
+    const notAdmin = await verifyChain(ctx, gid, served([...chain, byCarol]), trust);
+    assert.equal(notAdmin.refused?.code, 'not-authorized');
+    const slipped = await link(primary(alice), gid, l4, 'checkpoint', '', [
+      ...members,
+      ['mallory', false],
+    ]);
+    const changed = await verifyChain(ctx, gid, served([...chain, slipped]), trust);
+    assert.equal(changed.refused?.code, 'bad-membership');
+    assert.equal(changed.state?.version, 4);
+  });
+
   it('never lets a member holding a verified head start over at a snapshot', async () => {
     const { alice, gid, chain } = await history();
     const trust = trustOf(alice);

@@ -21,6 +21,9 @@ describe('groups: membership chain', () => {
   });
   after(() => t.close());
 
+  const update = (device: ConnectedDevice, change: Awaited<ReturnType<typeof signChange>>) =>
+    device.client.request({ case: 'updateGroup', value: { change } });
+
   async function trio(): Promise<[ConnectedDevice, ConnectedDevice, ConnectedDevice]> {
     n += 1;
     return [
@@ -317,6 +320,58 @@ describe('groups: membership chain', () => {
     // (the last add), then what follows — not the whole history.
     assert.deepEqual(await fetch(bob), { count: 2, firstVersion: 5 });
     assert.deepEqual(await fetch(carol), { count: 2, firstVersion: 5 });
+    for (const d of [alice, bob, carol]) d.client.close();
+  });
+
+  it('accepts checkpoints from admins only, unchanged, and starts readers with no state there', async () => {
+    const [alice, bob, carol] = await trio();
+    const { groupId, head } = await createGroupOver(alice, [bob.account, carol.account]);
+    const all = [
+      { account: alice.account, admin: true },
+      { account: bob.account, admin: false },
+      { account: carol.account, admin: false },
+    ];
+    const rest = all.filter((m) => m.account !== carol.account);
+    const removeCarol = await signChange(alice, {
+      groupId,
+      version: 1,
+      previousHash: await linkHash(head),
+      action: GroupChange_Action.REMOVE,
+      target: carol.account,
+      members: rest,
+    });
+    assertOk(await update(alice, removeCarol));
+    const at2 = { groupId, version: 2, previousHash: await linkHash(removeCarol) };
+    const checkpoint = { ...at2, action: GroupChange_Action.CHECKPOINT };
+    assertError(
+      await update(bob, await signChange(bob, { ...checkpoint, members: rest })),
+      'not-group-admin',
+    );
+    assertError(
+      await update(alice, await signChange(alice, { ...checkpoint, members: all })),
+      'invalid-group-change',
+    );
+    assertError(
+      await update(
+        alice,
+        await signChange(alice, { ...checkpoint, target: bob.account, members: rest }),
+      ),
+      'invalid-group-change',
+    );
+    const good = await signChange(alice, { ...checkpoint, members: rest });
+    assertOk(await update(alice, good));
+    const fromScratch = await bob.client.request({ case: 'getGroup', value: { groupId } });
+    assert.ok(fromScratch.body.case === 'getGroup', fromScratch.error?.message);
+    assert.equal(fromScratch.body.value.firstVersion, 2);
+    assert.equal(fromScratch.body.value.snapshotVersion, 2);
+    assert.deepEqual(fromScratch.body.value.changes[0]?.signature, good.signature);
+    // Carol, removed just before the checkpoint, can still read her removal.
+    const carolView = await carol.client.request({
+      case: 'getGroup',
+      value: { groupId, knownVersion: 0 },
+    });
+    assert.ok(carolView.body.case === 'getGroup', carolView.error?.message);
+    assert.equal(carolView.body.value.changes.length, 2);
     for (const d of [alice, bob, carol]) d.client.close();
   });
 

@@ -139,8 +139,12 @@ export async function handleUpdateGroup(
   const verified = await verifySignedChange(ctx, self, request.change);
   const groupId = verified.change.groupId;
   const head = await requireGroup(ctx, groupId);
-  const removed = checkUpdate(verified, head, self);
-  if (removed === undefined) await requireAccountsExist(ctx, [verified.change.target]);
+  const checkpoint = verified.change.action === GroupChange_Action.CHECKPOINT;
+  // A checkpoint keeps the account the head removed able to read its
+  // removal: it changes nobody's membership.
+  const removed = checkpoint ? head.removed : checkUpdate(verified, head, self);
+  if (checkpoint) checkUpdate(verified, head, self);
+  else if (removed === undefined) await requireAccountsExist(ctx, [verified.change.target]);
   await ctx.store.groups
     .appendChange(groupId, {
       version: verified.change.version,
@@ -167,7 +171,7 @@ export async function handleUpdateGroup(
  * gets the newest snapshot link that lists it and the changes after it —
  * never the whole history, which would grow without bound with every
  * change. A snapshot link is a change signed by an admin that carries the
- * whole membership (create, add); the reader checks that signature before
+ * whole membership (create, add, checkpoint); the reader checks it before
  * trusting it (docs/groups.md, "Reading the chain").
  */
 export async function handleGetGroup(
@@ -197,15 +201,27 @@ export async function handleGetGroup(
     for (let version = head; version >= 0; version--) {
       const signed = parseStored(stored[version] ?? new Uint8Array(0));
       changes.push(signed);
-      if (isSnapshotFor(signed, self.account)) {
+      if (snapshotListing(signed, self.account) === 'lists') {
         first = version;
         break;
       }
     }
     changes.reverse();
   }
+  // Admins checkpoint when this falls far behind; checkpoints keep the walk short.
+  let snapshotVersion = 0;
+  for (let version = head; version > 0; version--) {
+    const signed = parseStored(stored[version] ?? new Uint8Array(0));
+    if (snapshotListing(signed, self.account) !== 'no') {
+      snapshotVersion = version;
+      break;
+    }
+  }
   return {
-    body: { case: 'getGroup', value: { changes, firstVersion: first, headVersion: head } },
+    body: {
+      case: 'getGroup',
+      value: { changes, firstVersion: first, headVersion: head, snapshotVersion },
+    },
   };
 }
 
@@ -218,8 +234,12 @@ function parseStored(bytes: Uint8Array): SignedGroupChange {
   }
 }
 
-/** Whether a reader with no state may start verifying at `signed` (see handleGetGroup). */
-function isSnapshotFor(signed: SignedGroupChange, account: string): boolean {
+/**
+ * Whether `signed` is a snapshot link (create, add, checkpoint: the whole
+ * membership, signed by an admin), and whether it lists `account` — where a
+ * reader with no state may start verifying (see handleGetGroup).
+ */
+function snapshotListing(signed: SignedGroupChange, account: string): 'no' | 'lists' | 'other' {
   let change;
   try {
     change = fromBinary(GroupChangeSchema, signed.change);
@@ -227,8 +247,11 @@ function isSnapshotFor(signed: SignedGroupChange, account: string): boolean {
     throw new StoreError('corrupt', 'stored group change does not parse', { cause });
   }
   const snapshot =
-    change.action === GroupChange_Action.CREATE || change.action === GroupChange_Action.ADD;
-  return snapshot && change.members.some((m) => m.account === account);
+    change.action === GroupChange_Action.CREATE ||
+    change.action === GroupChange_Action.ADD ||
+    change.action === GroupChange_Action.CHECKPOINT;
+  if (!snapshot) return 'no';
+  return change.members.some((m) => m.account === account) ? 'lists' : 'other';
 }
 
 /** Ids of the caller account's groups. */

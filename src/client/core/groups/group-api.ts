@@ -64,6 +64,8 @@ export interface ServedChain {
   readonly changes: SignedGroupChange[];
   readonly firstVersion: number;
   readonly headVersion: number;
+  /** The server's word for its newest snapshot link (create, add, checkpoint). */
+  readonly snapshotVersion: number;
 }
 
 /** The server's group requests, typed. */
@@ -94,6 +96,7 @@ export class GroupApi {
       changes: body.changes,
       firstVersion: body.firstVersion,
       headVersion: body.headVersion,
+      snapshotVersion: body.snapshotVersion,
     };
   }
 

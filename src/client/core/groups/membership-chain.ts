@@ -164,7 +164,7 @@ function refuse(
 
 /**
  * Rules for the first link a reader with no stored state verifies: the
- * creation, or a snapshot — an add that lists `reader`, signed by an
+ * creation, or a snapshot — an add or checkpoint that lists `reader`, signed by an
  * account its own member list names as an admin (the signature itself is
  * checked by `checkAuthor` like every link's). Such a reader cannot tell a
  * forged creation from a real one either: what it gets either way is a
@@ -180,15 +180,17 @@ function checkStart(link: GroupLink, groupId: GroupId, reader: string | undefine
   }
   const v = change.version;
   if (change.groupId !== groupId) refuse('broken-chain', 'the change is for another group', v);
-  if (change.action !== 'add') {
-    refuse('broken-chain', 'a reader starts at the creation or at an add', v);
+  if (change.action !== 'add' && change.action !== 'checkpoint') {
+    refuse('broken-chain', 'a reader starts at the creation, an add or a checkpoint', v);
   }
   const members = memberMap(change.members);
   if (members.get(change.author) !== true) {
     refuse('not-authorized', 'a snapshot is signed by an admin it lists', v);
   }
-  if (!members.has(reader) || members.get(change.target) !== false) {
-    refuse('bad-membership', 'a snapshot lists its reader and the added member', v);
+  const targetOk =
+    change.action === 'add' ? members.get(change.target) === false : change.target === '';
+  if (!members.has(reader) || !targetOk) {
+    refuse('bad-membership', 'a snapshot lists its reader (and an add its new member)', v);
   }
 }
 
@@ -237,6 +239,12 @@ function expectedMembers(previous: GroupState, link: GroupLink): Map<string, boo
       if (change.target !== change.author)
         refuse('not-authorized', 'only a member leaves itself', v);
       next.delete(change.author);
+      return next;
+    case 'checkpoint':
+      // Readers with no state trust a checkpoint's member list as it is:
+      // only an admin may restate it, and only unchanged.
+      if (!authorAdmin) refuse('not-authorized', 'only admins write checkpoints', v);
+      if (change.target !== '') refuse('bad-membership', 'a checkpoint names no target', v);
       return next;
   }
 }
