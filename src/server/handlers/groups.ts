@@ -186,36 +186,43 @@ export async function handleGetGroup(
   if (!isMember && group.removed !== self.account) {
     throw new ServiceError('not-group-member', 'not a member of this group');
   }
-  const stored = await ctx.store.groups.getChanges(groupId);
-  const head = stored.length - 1;
+  const head = group.version;
   let first: number;
   let changes: SignedGroupChange[];
+  // The newest snapshot of any reader, and the one that lists the caller.
+  let snapshotVersion: number | undefined;
+  let readerSnapshot: number | undefined;
   if (request.knownVersion !== undefined) {
     // A version past the head serves nothing; the caller sees head_version
     // below its own and reports the rollback.
-    first = Math.min(request.knownVersion + 1, stored.length);
-    changes = stored.slice(first).map(parseStored);
+    first = Math.min(request.knownVersion + 1, head + 1);
+    changes = (await ctx.store.groups.getChanges(groupId, first)).map(parseStored);
+    snapshotVersion = newestSnapshot(changes, first, self.account).any;
   } else {
-    first = 0;
-    changes = [];
-    for (let version = head; version >= 0; version--) {
-      const signed = parseStored(stored[version] ?? new Uint8Array(0));
-      changes.push(signed);
-      if (snapshotListing(signed, self.account) === 'lists') {
-        first = version;
-        break;
-      }
+    // Read back from the head in growing windows until a snapshot listing
+    // the caller turns up: checkpoints keep that within a few dozen links.
+    let window = SNAPSHOT_SEARCH_WINDOW;
+    for (;;) {
+      first = Math.max(0, head + 1 - window);
+      changes = (await ctx.store.groups.getChanges(groupId, first)).map(parseStored);
+      const found = newestSnapshot(changes, first, self.account);
+      snapshotVersion = found.any;
+      readerSnapshot = found.listing;
+      if (readerSnapshot !== undefined || first === 0) break;
+      window *= 4;
     }
-    changes.reverse();
+    if (readerSnapshot !== undefined) {
+      changes = changes.slice(readerSnapshot - first);
+      first = readerSnapshot;
+    }
   }
-  // Admins checkpoint when this falls far behind; checkpoints keep the walk short.
-  let snapshotVersion = 0;
-  for (let version = head; version > 0; version--) {
-    const signed = parseStored(stored[version] ?? new Uint8Array(0));
-    if (snapshotListing(signed, self.account) !== 'no') {
-      snapshotVersion = version;
-      break;
-    }
+  if (snapshotVersion === undefined) {
+    // Not within what was read: look further back, for the admins' checkpoint decision.
+    const start = Math.max(0, first - SNAPSHOT_SEARCH_WINDOW);
+    const before = (await ctx.store.groups.getChanges(groupId, start))
+      .slice(0, first - start)
+      .map(parseStored);
+    snapshotVersion = newestSnapshot(before, start, self.account).any ?? start;
   }
   return {
     body: {
@@ -223,6 +230,27 @@ export async function handleGetGroup(
       value: { changes, firstVersion: first, headVersion: head, snapshotVersion },
     },
   };
+}
+
+/** Links read back from the head at a time when looking for a snapshot. */
+const SNAPSHOT_SEARCH_WINDOW = 64;
+
+/** The newest snapshot among `changes` (which start at `first`), and the newest listing `account`. */
+function newestSnapshot(
+  changes: readonly SignedGroupChange[],
+  first: number,
+  account: string,
+): { readonly any: number | undefined; readonly listing: number | undefined } {
+  let any: number | undefined;
+  for (let i = changes.length - 1; i >= 0; i--) {
+    const signed = changes[i];
+    if (signed === undefined) continue;
+    const kind = snapshotListing(signed, account);
+    if (kind === 'no') continue;
+    any ??= first + i;
+    if (kind === 'lists') return { any, listing: first + i };
+  }
+  return { any, listing: undefined };
 }
 
 function parseStored(bytes: Uint8Array): SignedGroupChange {
