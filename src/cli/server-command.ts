@@ -68,6 +68,11 @@ export interface ServerCommandOptions {
   readonly sendBytesBurst?: number;
   readonly sendBytesPerSecond?: number;
   readonly storageReserveBytes?: number;
+  // Prekey bundles: per-requester and per-target limits.
+  readonly bundleRateBurst?: number;
+  readonly bundleRatePerSecond?: number;
+  readonly bundleTargetBurst?: number;
+  readonly bundleTargetPerSecond?: number;
 }
 
 /**
@@ -109,6 +114,15 @@ export function serverOptionsFromCli(options: ServerCommandOptions): StartServer
   }
   if (options.storageReserveBytes !== undefined) {
     limits.storageReserveBytes = options.storageReserveBytes;
+  }
+  // Prekey bundles: per-requester and per-target limits.
+  if (options.bundleRateBurst !== undefined) limits.bundleRateBurst = options.bundleRateBurst;
+  if (options.bundleRatePerSecond !== undefined) {
+    limits.bundleRatePerSecond = options.bundleRatePerSecond;
+  }
+  if (options.bundleTargetBurst !== undefined) limits.bundleTargetBurst = options.bundleTargetBurst;
+  if (options.bundleTargetPerSecond !== undefined) {
+    limits.bundleTargetPerSecond = options.bundleTargetPerSecond;
   }
   const token = options.registrationToken ?? process.env['QUINTET_REGISTRATION_TOKEN'];
   return {
@@ -204,6 +218,7 @@ export function addServerCommand(program: Command): Command {
       await runServerCommand(options);
     });
   addDiskOptions(command);
+  addBundleOptions(command);
   return command;
 }
 
@@ -244,5 +259,30 @@ function addDiskOptions(command: Command): void {
       '--storage-reserve-bytes <n>',
       'disk kept free so acks work on a full disk; 0 for none (default 16777216)',
       nonNegativeInt,
+    );
+}
+
+// Prekey bundles: per-requester and per-target limits.
+function addBundleOptions(command: Command): void {
+  command
+    .option(
+      '--bundle-rate-burst <n>',
+      'bundle fetches per device, burst (default 100)',
+      positiveInt,
+    )
+    .option(
+      '--bundle-rate-per-second <n>',
+      'bundle fetches per device, refill per second (default 2)',
+      positiveNumber,
+    )
+    .option(
+      '--bundle-target-burst <n>',
+      'one-time prekey hand-outs per target account, burst (default 50)',
+      positiveInt,
+    )
+    .option(
+      '--bundle-target-per-second <n>',
+      'one-time prekey hand-outs per target account, refill per second (default 0.05)',
+      positiveNumber,
     );
 }

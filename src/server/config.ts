@@ -67,6 +67,14 @@ export interface ServerLimits {
   readonly sendBytesPerSecond: number;
   /** Disk kept free beside the database so acks commit on a full disk (0: none). */
   readonly storageReserveBytes: number;
+  // Prekey bundles: per-target limit on one-time prekeys handed out.
+  /**
+   * Bundle fetches that may take one-time prekeys of one target account:
+   * bucket size and refill per second, shared by every requester. Past it
+   * the target's bundles carry the signed prekey only (see handlers/prekeys.ts).
+   */
+  readonly bundleTargetBurst: number;
+  readonly bundleTargetPerSecond: number;
 }
 
 /** The defaults, chosen to match WhatsApp/Signal practice where one exists. */
@@ -102,4 +110,7 @@ export const DEFAULT_LIMITS: ServerLimits = {
   sendBytesBurst: 64 * MIB,
   sendBytesPerSecond: MIB,
   storageReserveBytes: 16 * MIB,
+  // Prekey bundles: per-target limit on one-time prekeys handed out.
+  bundleTargetBurst: 50,
+  bundleTargetPerSecond: 0.05,
 };

@@ -37,6 +37,8 @@ export interface ServerContext {
   readonly allowReregistration: boolean;
   /** Per-account send rate limits (sends and stored bytes). */
   readonly sendLimits: SendLimits;
+  /** One-time prekeys handed out per target account (see handlers/prekeys.ts). */
+  readonly bundleTargetLimiter: TokenBucketLimiter;
 }
 
 /** The device a connection is authenticated as. */

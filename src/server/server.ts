@@ -182,6 +182,11 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     subscriptions: new SubscriptionRecorder(opened.subscribers, logger),
     allowReregistration: options.allowReregistration === true,
     sendLimits: new SendLimits(clock, limits),
+    bundleTargetLimiter: new TokenBucketLimiter(
+      clock,
+      limits.bundleTargetBurst,
+      limits.bundleTargetPerSecond,
+    ),
   };
   const startedAt = Date.now();
   const connections = new Set<ClientConnection>();
@@ -245,6 +250,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       );
       ctx.bundleLimiter.prune();
       ctx.sendLimits.prune();
+      ctx.bundleTargetLimiter.prune();
       ctx.links.prune();
     },
     options.expirySweepMs ?? 60 * 60 * 1000,

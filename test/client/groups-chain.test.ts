@@ -23,11 +23,22 @@ import {
   type GroupLink,
 } from '../../src/client/core/groups/group-change.js';
 import { groupIdFromBytes, type GroupId } from '../../src/client/core/groups/group-id.js';
-import { verifyChain, type AuthorTrust } from '../../src/client/core/groups/membership-chain.js';
+import {
+  verifyChain,
+  type AuthorTrust,
+  type GroupState,
+  type ServedLinks,
+} from '../../src/client/core/groups/membership-chain.js';
 import { planSenderKey } from '../../src/client/core/groups/sender-key-tracker.js';
 import { createDeviceStore } from '../../src/client/core/store/device-store.js';
 import { MemoryBackend } from '../../src/client/core/store/memory-backend.js';
 import { runSenderKeyStoreConformance } from '../protocol/sender-key-store-conformance.js';
+
+/** What a server serves: the whole chain, or the links after the `known` head. */
+function served(links: readonly GroupLink[], known?: GroupState): ServedLinks {
+  const firstVersion = known === undefined ? 0 : known.version + 1;
+  return { links: links.slice(firstVersion), firstVersion, headVersion: links.length - 1 };
+}
 
 const ctx: ProtocolContext = {
   crypto: nodeCrypto,
@@ -143,7 +154,12 @@ describe('membership chain verification', () => {
       ['carol', false],
     ]);
     const l3 = await link(primary(carol), gid, l2, 'leave', 'carol', [['alice', true]]);
-    const verdict = await verifyChain(ctx, gid, [l0, l1, l2, l3], trustOf(alice, bob, carol));
+    const verdict = await verifyChain(
+      ctx,
+      gid,
+      served([l0, l1, l2, l3]),
+      trustOf(alice, bob, carol),
+    );
     assert.equal(verdict.refused, undefined);
     assert.equal(verdict.state?.version, 3);
     assert.deepEqual([...(verdict.state?.members.keys() ?? [])], ['alice']);
@@ -312,7 +328,7 @@ describe('membership chain verification', () => {
       const verdict = await verifyChain(
         ctx,
         gid,
-        links,
+        served(links),
         trustOf(alice, bob, await account('carol')),
       );
       assert.equal(verdict.refused?.code, code);
@@ -330,11 +346,165 @@ describe('membership chain verification', () => {
       ['bob', false],
     ]);
     const l1 = await link(primary(alice), gid, l0, 'remove', 'bob', [['alice', true]]);
-    const full = await verifyChain(ctx, gid, [l0, l1], trustOf(alice));
+    const full = await verifyChain(ctx, gid, served([l0, l1]), trustOf(alice));
     assert.ok(full.state !== undefined);
-    const rolled = await verifyChain(ctx, gid, [l0], trustOf(alice), full.state);
+    const rolled = await verifyChain(
+      ctx,
+      gid,
+      served([l0], full.state),
+      trustOf(alice),
+      full.state,
+    );
     assert.equal(rolled.refused?.code, 'rollback');
     assert.equal(rolled.state?.version, 1, 'the verified removal stays in force');
+  });
+});
+
+describe('snapshots for readers with no state', () => {
+  /** create(alice; bob) → remove bob → add carol (v2) → remove carol → add dave (v4) → remove dave. */
+  async function history() {
+    const alice = await account('alice');
+    const mallory = await account('mallory');
+    const gid = groupIdFromBytes(ctx.random(16));
+    const a = primary(alice);
+    const l0 = await link(a, gid, undefined, 'create', '', [
+      ['alice', true],
+      ['bob', false],
+    ]);
+    const l1 = await link(a, gid, l0, 'remove', 'bob', [['alice', true]]);
+    const l2 = await link(a, gid, l1, 'add', 'carol', [
+      ['alice', true],
+      ['carol', false],
+    ]);
+    const l3 = await link(a, gid, l2, 'add', 'dave', [
+      ['alice', true],
+      ['carol', false],
+      ['dave', false],
+    ]);
+    const l4 = await link(a, gid, l3, 'remove', 'dave', [
+      ['alice', true],
+      ['carol', false],
+    ]);
+    return { alice, mallory, gid, chain: [l0, l1, l2, l3, l4] };
+  }
+
+  /** Served from `from` on, as to a reader with no state. */
+  function tail(chain: readonly GroupLink[], from: number): ServedLinks {
+    return { links: chain.slice(from), firstVersion: from, headVersion: chain.length - 1 };
+  }
+
+  it('starts a new member at an admin-signed add listing it, then verifies what follows', async () => {
+    const { alice, gid, chain } = await history();
+    const verdict = await verifyChain(ctx, gid, tail(chain, 3), trustOf(alice), undefined, 'carol');
+    assert.equal(verdict.refused, undefined);
+    assert.equal(verdict.state?.version, 4);
+    assert.deepEqual([...(verdict.state?.members.keys() ?? [])], ['alice', 'carol']);
+    assert.deepEqual(verdict.accepted, chain.slice(3));
+  });
+
+  it('refuses a forged snapshot: not signed by an admin it lists, or not by the author', async () => {
+    const { alice, mallory, gid, chain } = await history();
+    const l4 = chain[4];
+    assert.ok(l4 !== undefined);
+    // Mallory (an account, with the server) signs a "snapshot" adding herself.
+    const byOutsider = await link(primary(mallory), gid, l4, 'add', 'mallory', [
+      ['alice', true],
+      ['carol', false],
+      ['mallory', false],
+    ]);
+    const trust = trustOf(alice, mallory);
+    const outsider = await verifyChain(
+      ctx,
+      gid,
+      tail([...chain, byOutsider], 5),
+      trust,
+      undefined,
+      'carol',
+    );
+    assert.equal(outsider.refused?.code, 'not-authorized');
+    assert.equal(outsider.state, undefined);
+    // The server signs one in an admin's name with its own key.
+    const forgedKey = await account('alice');
+    const inAlicesName = await link(primary(forgedKey), gid, l4, 'add', 'mallory', [
+      ['alice', true],
+      ['carol', false],
+      ['mallory', false],
+    ]);
+    const forged = await verifyChain(
+      ctx,
+      gid,
+      tail([...chain, inAlicesName], 5),
+      trust,
+      undefined,
+      'carol',
+    );
+    assert.equal(forged.refused?.code, 'untrusted-author');
+    assert.equal(forged.state, undefined);
+    // A remove is no snapshot: it says nothing of who else was added before.
+    const fromRemove = await verifyChain(ctx, gid, tail(chain, 4), trust, undefined, 'carol');
+    assert.equal(fromRemove.refused?.code, 'broken-chain');
+    // A snapshot that does not list the reader.
+    const notListed = await verifyChain(ctx, gid, tail(chain, 3), trust, undefined, 'erin');
+    assert.equal(notListed.refused?.code, 'bad-membership');
+  });
+
+  it('verifies checkpoints in the chain (admin only, unchanged) and starts readers at them', async () => {
+    const { alice, gid, chain } = await history();
+    const carol = await account('carol');
+    const l4 = chain[4];
+    assert.ok(l4 !== undefined);
+    const members: Members = [
+      ['alice', true],
+      ['carol', false],
+    ];
+    const trust = trustOf(alice, carol);
+    const cp = await link(primary(alice), gid, l4, 'checkpoint', '', members);
+    const inChain = await verifyChain(ctx, gid, served([...chain, cp]), trust);
+    assert.equal(inChain.refused, undefined);
+    assert.equal(inChain.state?.version, 5);
+    const fromCheckpoint = await verifyChain(
+      ctx,
+      gid,
+      tail([...chain, cp], 5),
+      trust,
+      undefined,
+      'carol',
+    );
+    assert.equal(fromCheckpoint.refused, undefined);
+    assert.deepEqual([...(fromCheckpoint.state?.members ?? [])], members);
+    // A non-admin's checkpoint, and one that slips in a member, are refused.
+    const byCarol = await link(primary(carol), gid, l4, 'checkpoint', '', members);
+    const notAdmin = await verifyChain(ctx, gid, served([...chain, byCarol]), trust);
+    assert.equal(notAdmin.refused?.code, 'not-authorized');
+    const slipped = await link(primary(alice), gid, l4, 'checkpoint', '', [
+      ...members,
+      ['mallory', false],
+    ]);
+    const changed = await verifyChain(ctx, gid, served([...chain, slipped]), trust);
+    assert.equal(changed.refused?.code, 'bad-membership');
+    assert.equal(changed.state?.version, 4);
+  });
+
+  it('never lets a member holding a verified head start over at a snapshot', async () => {
+    const { alice, gid, chain } = await history();
+    const trust = trustOf(alice);
+    const known = await verifyChain(ctx, gid, served(chain.slice(0, 3)), trust);
+    assert.equal(known.state?.version, 2);
+    // The server skips v3 and serves the later links as if they followed.
+    const skipped = await verifyChain(ctx, gid, tail(chain, 4), trust, known.state, 'carol');
+    assert.equal(skipped.refused?.code, 'rollback');
+    assert.equal(skipped.state?.version, 2);
+    // Served properly (after v2), the member gets just the two new links.
+    const fresh = await verifyChain(
+      ctx,
+      gid,
+      served(chain, known.state),
+      trust,
+      known.state,
+      'carol',
+    );
+    assert.equal(fresh.refused, undefined);
+    assert.deepEqual(fresh.accepted, chain.slice(3));
   });
 });
 
@@ -359,7 +529,7 @@ describe('companion authors removed from their account', () => {
     const { alice, gid, l0, comp, l1 } = await setup();
     const trust = trustOf(alice);
     trust.removed.push(comp);
-    const verdict = await verifyChain(ctx, gid, [l0, l1], trust);
+    const verdict = await verifyChain(ctx, gid, served([l0, l1]), trust);
     assert.equal(verdict.refused?.code, 'untrusted-author');
     assert.equal(verdict.refused?.version, 1);
     assert.equal(verdict.state?.version, 0);
@@ -369,7 +539,7 @@ describe('companion authors removed from their account', () => {
 
   it("accepts a current companion's change", async () => {
     const { alice, gid, l0, l1 } = await setup();
-    const verdict = await verifyChain(ctx, gid, [l0, l1], trustOf(alice));
+    const verdict = await verifyChain(ctx, gid, served([l0, l1]), trustOf(alice));
     assert.equal(verdict.refused, undefined);
     assert.equal(verdict.state?.version, 1);
   });
@@ -377,14 +547,20 @@ describe('companion authors removed from their account', () => {
   it('keeps a change this client accepted before its companion was removed', async () => {
     const { alice, gid, l0, comp, l1 } = await setup();
     const trust = trustOf(alice);
-    const first = await verifyChain(ctx, gid, [l0, l1], trust);
+    const first = await verifyChain(ctx, gid, served([l0, l1]), trust);
     assert.ok(first.state !== undefined);
     trust.removed.push(comp);
     const l2 = await link(primary(alice), gid, l1, 'remove', 'bob', [
       ['alice', true],
       ['mallory', false],
     ]);
-    const again = await verifyChain(ctx, gid, [l0, l1, l2], trust, first.state);
+    const again = await verifyChain(
+      ctx,
+      gid,
+      served([l0, l1, l2], first.state),
+      trust,
+      first.state,
+    );
     assert.equal(again.refused, undefined);
     assert.equal(again.state?.version, 2);
     assert.ok(again.state?.members.has('mallory'));
@@ -400,7 +576,7 @@ describe('companion authors removed from their account', () => {
       ['alice', true],
       ['mallory', false],
     ]);
-    const refused = await verifyChain(ctx, gid, [l0, l1, byBob], trust);
+    const refused = await verifyChain(ctx, gid, served([l0, l1, byBob]), trust);
     assert.equal(refused.refused?.code, 'untrusted-author');
     assert.equal(refused.refused?.version, 1);
     assert.equal(refused.state?.version, 0);
@@ -409,7 +585,7 @@ describe('companion authors removed from their account', () => {
       ['alice', true],
       ['mallory', false],
     ]);
-    const released = await verifyChain(ctx, gid, [l0, l1, byAlice], trust);
+    const released = await verifyChain(ctx, gid, served([l0, l1, byAlice]), trust);
     assert.equal(released.refused, undefined);
     assert.equal(released.state?.version, 2);
     assert.deepEqual(released.accepted, [l0, l1, byAlice]);

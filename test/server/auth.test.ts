@@ -148,13 +148,28 @@ describe('authentication', () => {
   after(() => t.close());
 
   it('authenticates an existing device with a fresh signature', async () => {
-    const device = await registeredDevice(t.wsUrl, 'dave');
+    const device = await registeredDevice(t.wsUrl, 'dave', { preKeys: 0 });
     device.client.close();
     const client = await RawClient.connect(t.wsUrl);
     const response = await authenticateOver(client, 'dave', 1, device.identity);
     assert.equal(response.error, undefined);
     assert.ok(response.body.case === 'authenticate');
     assert.equal(response.body.value.preKeyThreshold, 10);
+    // Registered without one-time prekeys: told so at login, before the backlog.
+    const low = await client.nextPush();
+    assert.ok(low.kind.case === 'preKeysLow', `got ${low.kind.case}`);
+    assert.equal(low.kind.value.preKeysRemaining, 0);
+    assert.equal((await client.nextPush()).kind.case, 'queueDrained');
+    client.close();
+  });
+
+  it('sends no PreKeysLow at login while the device has enough one-time prekeys', async () => {
+    const device = await registeredDevice(t.wsUrl, 'dave2', { preKeys: 10 });
+    device.client.close();
+    const client = await RawClient.connect(t.wsUrl);
+    const response = await authenticateOver(client, 'dave2', 1, device.identity);
+    assert.ok(response.body.case === 'authenticate', response.error?.message);
+    assert.equal(response.body.value.preKeysRemaining, 10);
     assert.equal((await client.nextPush()).kind.case, 'queueDrained');
     client.close();
   });

@@ -239,4 +239,38 @@ describe('device management', () => {
     assert.deepEqual(envelopes[1]?.sourceDeviceIdentity, identity);
     for (const c of [alice.client, aliceCompanion.client, bob.client]) c.close();
   });
+
+  it("shows names and times only for the caller's own devices; others get ids and keys", async () => {
+    const owner = await registeredDevice(t.wsUrl, 'priv1', { deviceName: 'Home laptop' });
+    const companion = await linkCompanion(t.wsUrl, owner, { keyIndex: 1, listTimestamp: 1001 });
+    const stranger = await registeredDevice(t.wsUrl, 'privwatch1');
+    const ownView = await companion.client.request({
+      case: 'getDevices',
+      value: { account: 'priv1' },
+    });
+    assert.ok(ownView.body.case === 'getDevices', ownView.error?.message);
+    const mine = ownView.body.value.devices.find((d) => d.deviceId === 1);
+    assert.equal(mine?.name, 'Home laptop');
+    assert.ok((mine?.createdAt ?? 0n) > 0n && (mine?.lastSeenAt ?? 0n) > 0n);
+
+    const otherView = await stranger.client.request({
+      case: 'getDevices',
+      value: { account: 'priv1' },
+    });
+    assert.ok(otherView.body.case === 'getDevices', otherView.error?.message);
+    assert.deepEqual(
+      otherView.body.value.devices.map((d) => d.deviceId),
+      [1, 2],
+    );
+    for (const device of otherView.body.value.devices) {
+      assert.equal(device.name, '');
+      assert.equal(device.createdAt, 0n);
+      assert.equal(device.lastSeenAt, 0n);
+      // What a sender needs is still there.
+      assert.equal(device.identityKey.length, 33);
+      assert.ok(device.registrationId > 0);
+    }
+    assert.ok((otherView.body.value.devices[1]?.signedDeviceIdentity.length ?? 0) > 0);
+    for (const c of [owner.client, companion.client, stranger.client]) c.close();
+  });
 });

@@ -37,6 +37,8 @@ describe('groups: sending', () => {
     });
     const client = await RawClient.connect(t.wsUrl);
     assertOk(await authenticateOver(client, owner.account, record.deviceId, identity));
+    // Stored without one-time prekeys: told so at login, before the backlog.
+    assert.equal((await client.nextPush()).kind.case, 'preKeysLow');
     assert.equal((await client.nextPush()).kind.case, 'queueDrained');
     return { client, account: owner.account, deviceId: record.deviceId, identity };
   }

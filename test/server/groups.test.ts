@@ -21,6 +21,9 @@ describe('groups: membership chain', () => {
   });
   after(() => t.close());
 
+  const update = (device: ConnectedDevice, change: Awaited<ReturnType<typeof signChange>>) =>
+    device.client.request({ case: 'updateGroup', value: { change } });
+
   async function trio(): Promise<[ConnectedDevice, ConnectedDevice, ConnectedDevice]> {
     n += 1;
     return [
@@ -237,7 +240,10 @@ describe('groups: membership chain', () => {
     const chain = await bob.client.request({ case: 'getGroup', value: { groupId } });
     assertOk(chain);
     assert.ok(chain.body.case === 'getGroup');
-    assert.equal(chain.body.value.changes.length, 3);
+    // With no state, from the newest snapshot listing him (the add of carol).
+    assert.equal(chain.body.value.firstVersion, 1);
+    assert.equal(chain.body.value.headVersion, 2);
+    assert.equal(chain.body.value.changes.length, 2);
     const bobList = await bob.client.request({ case: 'listGroups', value: {} });
     assert.ok(bobList.body.case === 'listGroups');
     assert.equal(bobList.body.value.groupIds.length, 0);
@@ -266,6 +272,107 @@ describe('groups: membership chain', () => {
       await alice.client.request({ case: 'getGroup', value: { groupId: new Uint8Array(3) } }),
       'malformed-request',
     );
+  });
+
+  it('serves only the changes after a known version, and a snapshot to a reader with none', async () => {
+    const [alice, bob, carol] = await trio();
+    const { groupId, head } = await createGroupOver(alice, [bob.account]);
+    const base = [
+      { account: alice.account, admin: true },
+      { account: bob.account, admin: false },
+    ];
+    const withCarol = [...base, { account: carol.account, admin: false }];
+    const links = [head];
+    // Six changes: carol added and removed three times.
+    for (let version = 1; version <= 6; version++) {
+      const adding = version % 2 === 1;
+      const previous = links[links.length - 1];
+      assert.ok(previous !== undefined);
+      const link = await signChange(alice, {
+        groupId,
+        version,
+        previousHash: await linkHash(previous),
+        action: adding ? GroupChange_Action.ADD : GroupChange_Action.REMOVE,
+        target: carol.account,
+        members: adding ? withCarol : base,
+      });
+      assertOk(await alice.client.request({ case: 'updateGroup', value: { change: link } }));
+      links.push(link);
+    }
+    const fetch = async (by: ConnectedDevice, knownVersion?: number) => {
+      const response = await by.client.request({
+        case: 'getGroup',
+        value: { groupId, ...(knownVersion === undefined ? {} : { knownVersion }) },
+      });
+      assertOk(response);
+      assert.ok(response.body.case === 'getGroup');
+      const { changes, firstVersion, headVersion } = response.body.value;
+      assert.equal(headVersion, 6);
+      // Each served change is the stored link of its version, byte for byte.
+      changes.forEach((c, i) => assert.deepEqual(c.signature, links[firstVersion + i]?.signature));
+      return { count: changes.length, firstVersion };
+    };
+    assert.deepEqual(await fetch(bob, 4), { count: 2, firstVersion: 5 });
+    assert.deepEqual(await fetch(bob, 0), { count: 6, firstVersion: 1 });
+    assert.deepEqual(await fetch(bob, 6), { count: 0, firstVersion: 7 });
+    assert.deepEqual(await fetch(bob, 40), { count: 0, firstVersion: 7 });
+    // No state: the newest admin-signed full membership listing the reader
+    // (the last add), then what follows — not the whole history.
+    assert.deepEqual(await fetch(bob), { count: 2, firstVersion: 5 });
+    assert.deepEqual(await fetch(carol), { count: 2, firstVersion: 5 });
+    for (const d of [alice, bob, carol]) d.client.close();
+  });
+
+  it('accepts checkpoints from admins only, unchanged, and starts readers with no state there', async () => {
+    const [alice, bob, carol] = await trio();
+    const { groupId, head } = await createGroupOver(alice, [bob.account, carol.account]);
+    const all = [
+      { account: alice.account, admin: true },
+      { account: bob.account, admin: false },
+      { account: carol.account, admin: false },
+    ];
+    const rest = all.filter((m) => m.account !== carol.account);
+    const removeCarol = await signChange(alice, {
+      groupId,
+      version: 1,
+      previousHash: await linkHash(head),
+      action: GroupChange_Action.REMOVE,
+      target: carol.account,
+      members: rest,
+    });
+    assertOk(await update(alice, removeCarol));
+    const at2 = { groupId, version: 2, previousHash: await linkHash(removeCarol) };
+    const checkpoint = { ...at2, action: GroupChange_Action.CHECKPOINT };
+    assertError(
+      await update(bob, await signChange(bob, { ...checkpoint, members: rest })),
+      'not-group-admin',
+    );
+    assertError(
+      await update(alice, await signChange(alice, { ...checkpoint, members: all })),
+      'invalid-group-change',
+    );
+    assertError(
+      await update(
+        alice,
+        await signChange(alice, { ...checkpoint, target: bob.account, members: rest }),
+      ),
+      'invalid-group-change',
+    );
+    const good = await signChange(alice, { ...checkpoint, members: rest });
+    assertOk(await update(alice, good));
+    const fromScratch = await bob.client.request({ case: 'getGroup', value: { groupId } });
+    assert.ok(fromScratch.body.case === 'getGroup', fromScratch.error?.message);
+    assert.equal(fromScratch.body.value.firstVersion, 2);
+    assert.equal(fromScratch.body.value.snapshotVersion, 2);
+    assert.deepEqual(fromScratch.body.value.changes[0]?.signature, good.signature);
+    // Carol, removed just before the checkpoint, can still read her removal.
+    const carolView = await carol.client.request({
+      case: 'getGroup',
+      value: { groupId, knownVersion: 0 },
+    });
+    assert.ok(carolView.body.case === 'getGroup', carolView.error?.message);
+    assert.equal(carolView.body.value.changes.length, 2);
+    for (const d of [alice, bob, carol]) d.client.close();
   });
 
   it('lets a test rewrite membership through the store without a change (malicious server)', async () => {

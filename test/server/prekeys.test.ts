@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { newIdentity, oneTimePreKeys, registeredDevice, signedPreKey } from './helpers/device.js';
+import {
+  newIdentity,
+  oneTimePreKeys,
+  registeredDevice,
+  signedPreKey,
+  type ConnectedDevice,
+} from './helpers/device.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 describe('prekeys', () => {
@@ -117,6 +123,11 @@ describe('prekeys', () => {
     assert.deepEqual(codes.slice(0, 5), [undefined, undefined, undefined, undefined, undefined]);
     assert.deepEqual(codes.slice(5), ['rate-limited', 'rate-limited']);
     assert.ok(retry > 0 && retry <= 1000);
+    const refused = await frank.client.request({
+      case: 'getPreKeyBundles',
+      value: { account: 'erin', deviceId: 1 },
+    });
+    assert.equal(refused.error?.limit, 'prekey-bundles-per-device');
     t.clock.advance(1000);
     const again = await frank.client.request({
       case: 'getPreKeyBundles',
@@ -127,7 +138,7 @@ describe('prekeys', () => {
   });
 
   it('uploads prekeys, verifies the signed prekey, and bounds batch and total', async () => {
-    const grace = await registeredDevice(t.wsUrl, 'grace');
+    const grace = await registeredDevice(t.wsUrl, 'grace', { preKeys: 0 });
     const status = async (): Promise<number> => {
       const response = await grace.client.request({ case: 'preKeyStatus', value: {} });
       assert.ok(response.body.case === 'preKeyStatus');
@@ -177,5 +188,65 @@ describe('prekeys', () => {
     assert.equal(duplicate.error?.code, 'malformed-request');
     assert.equal(await status(), 20);
     grace.client.close();
+  });
+});
+
+describe('prekeys: per-target budget', () => {
+  let t: TestServer;
+  before(async () => {
+    t = await startTestServer({
+      limits: { bundleRateBurst: 100, bundleTargetBurst: 4, bundleTargetPerSecond: 0.5 },
+    });
+  });
+  after(() => t.close());
+
+  /** One bundle fetch of `account`'s primary by `by`; whether it carried a one-time prekey. */
+  async function fetchHasOneTime(by: ConnectedDevice, account: string): Promise<boolean> {
+    const response = await by.client.request({
+      case: 'getPreKeyBundles',
+      value: { account, deviceId: 1 },
+    });
+    assert.ok(response.body.case === 'getPreKeyBundles', response.error?.message);
+    const bundle = response.body.value.bundles[0];
+    assert.ok(bundle?.signedPreKey !== undefined, 'the signed prekey is always served');
+    return bundle.preKey !== undefined;
+  }
+
+  it('throwaway requesters cannot drain a victim: past the budget bundles carry the signed prekey only', async () => {
+    const victim = await registeredDevice(t.wsUrl, 'victim', { preKeys: 20 });
+    const attackers: ConnectedDevice[] = [];
+    for (let i = 0; i < 3; i++) attackers.push(await registeredDevice(t.wsUrl, `throwaway${i}`));
+    const served: boolean[] = [];
+    // Each attacker is well inside its own per-requester budget.
+    for (const attacker of attackers) {
+      for (let i = 0; i < 3; i++) served.push(await fetchHasOneTime(attacker, 'victim'));
+    }
+    assert.deepEqual(served, [true, true, true, true, false, false, false, false, false]);
+    assert.equal(await t.store.preKeys.countOneTimePreKeys('victim', 1), 16);
+    // A legitimate new contact still reaches the victim (signed prekey only).
+    const friend = await registeredDevice(t.wsUrl, 'friend');
+    assert.equal(await fetchHasOneTime(friend, 'victim'), false);
+    // The budget refills with time: one-time prekeys are handed out again.
+    t.clock.advance(2_000);
+    assert.equal(await fetchHasOneTime(friend, 'victim'), true);
+    assert.equal(await fetchHasOneTime(friend, 'victim'), false);
+    assert.equal(await t.store.preKeys.countOneTimePreKeys('victim', 1), 15);
+    // Another account's budget is its own.
+    await registeredDevice(t.wsUrl, 'bystander', { preKeys: 2 }).then((d) => d.client.close());
+    assert.equal(await fetchHasOneTime(friend, 'bystander'), true);
+    for (const d of [victim, friend, ...attackers]) d.client.close();
+  });
+
+  it('tells the owner right after a fetch takes its count under the threshold', async () => {
+    const owner = await registeredDevice(t.wsUrl, 'lowowner', { preKeys: 11 });
+    const other = await registeredDevice(t.wsUrl, 'lowfetcher');
+    assert.equal(await fetchHasOneTime(other, 'lowowner'), true); // 10 left: not low yet
+    assert.deepEqual(await owner.client.drainPushesFor(50), []);
+    assert.equal(await fetchHasOneTime(other, 'lowowner'), true); // 9 left: under 10
+    const low = await owner.client.nextPush();
+    assert.ok(low.kind.case === 'preKeysLow', `got ${low.kind.case}`);
+    assert.equal(low.kind.value.preKeysRemaining, 9);
+    owner.client.close();
+    other.client.close();
   });
 });

@@ -98,6 +98,9 @@ export function runGroupStoreConformance(
         assert.deepEqual(group?.headHash, bytes(32, 2));
         assert.deepEqual(group?.members, [{ account: 'alice', admin: true }]);
         assert.deepEqual(await groups.getChanges(id(3)), [bytes(40, 1), bytes(50, 2)]);
+        // From a version on: what a reader holding the head before it lacks.
+        assert.deepEqual(await groups.getChanges(id(3), 1), [bytes(50, 2)]);
+        assert.deepEqual(await groups.getChanges(id(3), 2), []);
         await groups.appendChange(id(3), {
           version: 2,
           signedChange: bytes(5, 4),

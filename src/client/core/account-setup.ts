@@ -139,20 +139,25 @@ export async function authenticateDevice(
 }
 
 /**
- * Tops the server's one-time prekeys back up to `PRE_KEY_BATCH` when fewer
- * than `threshold` remain. New ids continue from the account record, so an
- * id is never reused (a reused id would make a peer's prekey message open
- * with the wrong key). Returns how many were uploaded.
+ * Refills the server's one-time prekeys to the full `target`, whatever the
+ * count was when the refill was asked for. The count is read from the
+ * server now rather than taken from the login answer or a `PreKeysLow`
+ * push: bundles fetched in between would otherwise leave the supply short
+ * of the target (a partial refill), and a second refill for the same push
+ * would overshoot the server's per-device cap. New ids continue from the
+ * account record, so an id is never reused (a reused id would make a
+ * peer's prekey message open with the wrong key). Callers run refills one
+ * at a time. Returns how many were uploaded.
  */
-export async function topUpPreKeys(
+export async function refillPreKeys(
   ctx: ProtocolContext,
   store: DeviceStore,
   api: ServerApi,
-  remaining: number,
-  threshold: number,
+  target: number = PRE_KEY_BATCH,
 ): Promise<number> {
-  if (remaining >= threshold || remaining >= PRE_KEY_BATCH) return 0;
-  const count = PRE_KEY_BATCH - remaining;
+  const { remaining } = await api.preKeyStatus();
+  const count = target - remaining;
+  if (count <= 0) return 0;
   const records = await store.transaction(async (tx) => {
     const account = await tx.account.getRequired();
     const made = await generatePreKeys(ctx, account.nextPreKeyId, count);

@@ -11,7 +11,7 @@
 import type { ProtocolContext } from '../../protocol/context.js';
 import type { Fingerprint } from '../../protocol/fingerprint.js';
 import type { Push } from '../../gen/quintet/v1/transport_pb.js';
-import { authenticateDevice, topUpPreKeys } from './account-setup.js';
+import { authenticateDevice, PRE_KEY_BATCH, refillPreKeys } from './account-setup.js';
 import { BackgroundTasks } from './background.js';
 import { sameBytes } from './bytes.js';
 import { ClientError } from './errors.js';
@@ -49,6 +49,12 @@ export interface ClientOptions {
    * the server for the next `receive`, instead of being consumed unseen.
    */
   readonly receive?: boolean;
+  /**
+   * Waits `ms` before a rate-limited request is retried (default: a timer;
+   * tests pass one that moves their fake clock, which must then also be
+   * `ctx.clock`).
+   */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 /** The parts that exist once the device is authenticated. */
@@ -74,12 +80,17 @@ export class QuintetClient {
   readonly #inFlight = new Set<Promise<void>>();
   readonly #receive: boolean;
   #running: Running | undefined;
+  /** The last queued prekey refill (see `#refillPreKeys`). */
+  #preKeyRefill: Promise<void> = Promise.resolve();
 
   constructor(options: ClientOptions) {
     this.#ctx = options.ctx;
     this.#store = options.store;
     this.#transport = options.transport;
-    this.#api = new ServerApi(options.transport);
+    this.#api = new ServerApi(options.transport, {
+      clock: options.ctx.clock,
+      ...(options.sleep === undefined ? {} : { sleep: options.sleep }),
+    });
     this.#receive = options.receive ?? true;
   }
 
@@ -196,9 +207,10 @@ export class QuintetClient {
     background.spawn('sent-message pruning', async () => {
       await outbox.prune();
     });
-    background.spawn('prekey top-up', () =>
-      this.#topUp(auth.preKeysRemaining, auth.preKeyThreshold),
-    );
+    // Anything under the target is refilled at login, not only a count
+    // under the server's threshold: keys taken while this device was
+    // offline would otherwise stay missing until the supply ran low.
+    if (auth.preKeysRemaining < PRE_KEY_BATCH) this.#refillPreKeys();
   }
 
   /**
@@ -326,11 +338,9 @@ export class QuintetClient {
           this.#events.emit({ type: 'queue-drained' });
         });
         return;
-      case 'preKeysLow': {
-        const remaining = push.kind.value.preKeysRemaining;
-        this.#background.spawn('prekey top-up', () => this.#topUp(remaining, Infinity));
+      case 'preKeysLow':
+        this.#refillPreKeys();
         return;
-      }
       case 'deviceListChanged': {
         // Revalidate now: removed devices lose their sessions at once, and
         // the next send already uses the new set.
@@ -359,8 +369,19 @@ export class QuintetClient {
     }
   }
 
-  async #topUp(remaining: number, threshold: number): Promise<void> {
-    const count = await topUpPreKeys(this.#ctx, this.#store, this.#api, remaining, threshold);
-    if (count > 0) this.#events.emit({ type: 'pre-keys-uploaded', count });
+  /**
+   * Queues a refill to the full target. Refills run one after another (the
+   * login answer and a `PreKeysLow` push often ask at the same time), and
+   * each reads the server's count afresh, so the second one uploads nothing.
+   */
+  #refillPreKeys(): void {
+    const run = this.#preKeyRefill.then(async () => {
+      const count = await refillPreKeys(this.#ctx, this.#store, this.#api);
+      if (count > 0) this.#events.emit({ type: 'pre-keys-uploaded', count });
+    });
+    // The chain only orders refills; a failure is reported by the spawned
+    // task below, so the next refill still runs.
+    this.#preKeyRefill = run.catch(() => undefined);
+    this.#background.spawn('prekey refill', () => run);
   }
 }

@@ -20,6 +20,7 @@ import type {
 } from '../../gen/quintet/v1/transport_pb.js';
 import type { RequestBody } from '../../wire/frame.js';
 import { ClientError } from './errors.js';
+import { RateLimitedRequests, type RateLimitRetryOptions } from './rate-limit-retry.js';
 import type { Transport } from './transport.js';
 
 type ResponseBody = Response['body'];
@@ -55,9 +56,20 @@ export interface ApproveLinkInit {
   readonly keyIndex: number;
 }
 
-/** The server's requests, typed. */
+/**
+ * The server's requests, typed. Prekey-bundle fetches refused with
+ * `rate-limited` are retried after the server's `retry_after_ms`
+ * (`rateLimits` sets the clock, sleep and bounds; see rate-limit-retry.ts).
+ */
 export class ServerApi {
-  constructor(private readonly transport: Transport) {}
+  readonly #bundleFetches: RateLimitedRequests;
+
+  constructor(
+    private readonly transport: Transport,
+    rateLimits: RateLimitRetryOptions = {},
+  ) {
+    this.#bundleFetches = new RateLimitedRequests(rateLimits);
+  }
 
   async challenge(): Promise<Uint8Array> {
     return (await this.#call({ case: 'challenge', value: {} }, 'challenge')).nonce;
@@ -90,9 +102,8 @@ export class ServerApi {
 
   /** Bundles for one device, or every device of the account when `deviceId` is 0. */
   async getPreKeyBundles(account: string, deviceId: number): Promise<PreKeyBundle[]> {
-    const body = await this.#call(
-      { case: 'getPreKeyBundles', value: { account, deviceId } },
-      'getPreKeyBundles',
+    const body = await this.#bundleFetches.run(() =>
+      this.#call({ case: 'getPreKeyBundles', value: { account, deviceId } }, 'getPreKeyBundles'),
     );
     return body.bundles;
   }

@@ -238,7 +238,12 @@ export async function handleAuthenticate(
       case: 'authenticate',
       value: { preKeysRemaining: remaining, preKeyThreshold: ctx.limits.preKeyLowThreshold },
     },
-    after: () => connection.startDelivery(),
+    after: () => {
+      // Told at every login, not only when a fetch crosses the threshold:
+      // keys taken while the device was offline could not be announced.
+      if (remaining < ctx.limits.preKeyLowThreshold) connection.notifyPreKeysLow(remaining);
+      connection.startDelivery();
+    },
   };
 }
 

@@ -28,6 +28,10 @@ import {
 /**
  * Every device of an account with its public identity key, registration
  * id, key index and signed identity, plus the account's signed list.
+ * Names and created/last-seen times are given only for the caller's own
+ * account: anyone may fetch anyone's device list (senders need the keys),
+ * and those fields would tell a stranger what devices a person owns and
+ * when each of them was last online.
  */
 export async function handleGetDevices(
   ctx: ServerContext,
@@ -40,6 +44,7 @@ export async function handleGetDevices(
   if (devices === undefined) throw new ServiceError('unknown-account', 'no such account');
   const list = await ctx.store.accounts.getDeviceList(account);
   ctx.subscriptions.record(account, self.account);
+  const own = account === self.account;
   return {
     body: {
       case: 'getDevices',
@@ -48,11 +53,11 @@ export async function handleGetDevices(
           deviceId: d.deviceId,
           registrationId: d.registrationId,
           identityKey: d.identityKey,
-          name: d.name,
-          createdAt: BigInt(d.createdAt),
-          lastSeenAt: BigInt(d.lastSeenAt),
           keyIndex: d.keyIndex,
           signedDeviceIdentity: d.signedDeviceIdentity,
+          ...(own
+            ? { name: d.name, createdAt: BigInt(d.createdAt), lastSeenAt: BigInt(d.lastSeenAt) }
+            : {}),
         })),
         signedKeyIndexList: list?.signedList ?? new Uint8Array(0),
       },

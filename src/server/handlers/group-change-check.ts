@@ -168,7 +168,8 @@ export function checkCreate(verified: VerifiedChange, self: DeviceAddress): void
 /**
  * The update rules against the current head: next version, previous hash,
  * the author's right to the action, and a member list that differs from the
- * current one by exactly the target (everyone else's admin flag unchanged).
+ * current one by exactly the target (everyone else's admin flag unchanged;
+ * a checkpoint changes nobody).
  * Returns the account the change removes, if any.
  */
 export function checkUpdate(
@@ -214,8 +215,15 @@ export function checkUpdate(
       expectedSize = current.size - 1;
       removed = target;
       break;
+    case GroupChange_Action.CHECKPOINT:
+      // Readers with no state may start here, so only an admin may write
+      // one, restating the membership unchanged (clients check it again).
+      if (!authorAdmin) throw new ServiceError('not-group-admin', 'only admins write checkpoints');
+      if (target !== '') throw invalid('CHECKPOINT has no target');
+      expectedSize = current.size;
+      break;
     default:
-      throw invalid('an update is ADD, REMOVE or LEAVE');
+      throw invalid('an update is ADD, REMOVE, LEAVE or CHECKPOINT');
   }
   if (next.size !== expectedSize) throw invalid('members must change by exactly the target');
   for (const [account, admin] of next) {

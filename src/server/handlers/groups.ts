@@ -11,7 +11,12 @@
  * mismatch, which also makes the sender refetch.
  */
 import { fromBinary } from '@bufbuild/protobuf';
-import { SignedGroupChangeSchema } from '../../gen/quintet/v1/groups_pb.js';
+import {
+  GroupChangeSchema,
+  GroupChange_Action,
+  SignedGroupChangeSchema,
+  type SignedGroupChange,
+} from '../../gen/quintet/v1/groups_pb.js';
 import type {
   CreateGroupRequest,
   GetGroupRequest,
@@ -134,8 +139,12 @@ export async function handleUpdateGroup(
   const verified = await verifySignedChange(ctx, self, request.change);
   const groupId = verified.change.groupId;
   const head = await requireGroup(ctx, groupId);
-  const removed = checkUpdate(verified, head, self);
-  if (removed === undefined) await requireAccountsExist(ctx, [verified.change.target]);
+  const checkpoint = verified.change.action === GroupChange_Action.CHECKPOINT;
+  // A checkpoint keeps the account the head removed able to read its
+  // removal: it changes nobody's membership.
+  const removed = checkpoint ? head.removed : checkUpdate(verified, head, self);
+  if (checkpoint) checkUpdate(verified, head, self);
+  else if (removed === undefined) await requireAccountsExist(ctx, [verified.change.target]);
   await ctx.store.groups
     .appendChange(groupId, {
       version: verified.change.version,
@@ -155,7 +164,16 @@ export async function handleUpdateGroup(
   };
 }
 
-/** The whole chain, to members and to the account the head change removed. */
+/**
+ * Changes of the chain, to members and to the account the head change
+ * removed. A caller that names the version it has verified gets only the
+ * changes after it; one with no state (a new member, a reinstalled device)
+ * gets the newest snapshot link that lists it and the changes after it —
+ * never the whole history, which would grow without bound with every
+ * change. A snapshot link is a change signed by an admin that carries the
+ * whole membership (create, add, checkpoint); the reader checks it before
+ * trusting it (docs/groups.md, "Reading the chain").
+ */
 export async function handleGetGroup(
   ctx: ServerContext,
   connection: ClientConnection,
@@ -168,16 +186,100 @@ export async function handleGetGroup(
   if (!isMember && group.removed !== self.account) {
     throw new ServiceError('not-group-member', 'not a member of this group');
   }
-  const stored = await ctx.store.groups.getChanges(groupId);
-  const changes = stored.map((bytes) => {
-    try {
-      return fromBinary(SignedGroupChangeSchema, bytes);
-    } catch (cause) {
-      // Only verified changes are written, so this is local corruption.
-      throw new StoreError('corrupt', 'stored group change does not parse', { cause });
+  const head = group.version;
+  let first: number;
+  let changes: SignedGroupChange[];
+  // The newest snapshot of any reader, and the one that lists the caller.
+  let snapshotVersion: number | undefined;
+  let readerSnapshot: number | undefined;
+  if (request.knownVersion !== undefined) {
+    // A version past the head serves nothing; the caller sees head_version
+    // below its own and reports the rollback.
+    first = Math.min(request.knownVersion + 1, head + 1);
+    changes = (await ctx.store.groups.getChanges(groupId, first)).map(parseStored);
+    snapshotVersion = newestSnapshot(changes, first, self.account).any;
+  } else {
+    // Read back from the head in growing windows until a snapshot listing
+    // the caller turns up: checkpoints keep that within a few dozen links.
+    let window = SNAPSHOT_SEARCH_WINDOW;
+    for (;;) {
+      first = Math.max(0, head + 1 - window);
+      changes = (await ctx.store.groups.getChanges(groupId, first)).map(parseStored);
+      const found = newestSnapshot(changes, first, self.account);
+      snapshotVersion = found.any;
+      readerSnapshot = found.listing;
+      if (readerSnapshot !== undefined || first === 0) break;
+      window *= 4;
     }
-  });
-  return { body: { case: 'getGroup', value: { changes } } };
+    if (readerSnapshot !== undefined) {
+      changes = changes.slice(readerSnapshot - first);
+      first = readerSnapshot;
+    }
+  }
+  if (snapshotVersion === undefined) {
+    // Not within what was read: look further back, for the admins' checkpoint decision.
+    const start = Math.max(0, first - SNAPSHOT_SEARCH_WINDOW);
+    const before = (await ctx.store.groups.getChanges(groupId, start))
+      .slice(0, first - start)
+      .map(parseStored);
+    snapshotVersion = newestSnapshot(before, start, self.account).any ?? start;
+  }
+  return {
+    body: {
+      case: 'getGroup',
+      value: { changes, firstVersion: first, headVersion: head, snapshotVersion },
+    },
+  };
+}
+
+/** Links read back from the head at a time when looking for a snapshot. */
+const SNAPSHOT_SEARCH_WINDOW = 64;
+
+/** The newest snapshot among `changes` (which start at `first`), and the newest listing `account`. */
+function newestSnapshot(
+  changes: readonly SignedGroupChange[],
+  first: number,
+  account: string,
+): { readonly any: number | undefined; readonly listing: number | undefined } {
+  let any: number | undefined;
+  for (let i = changes.length - 1; i >= 0; i--) {
+    const signed = changes[i];
+    if (signed === undefined) continue;
+    const kind = snapshotListing(signed, account);
+    if (kind === 'no') continue;
+    any ??= first + i;
+    if (kind === 'lists') return { any, listing: first + i };
+  }
+  return { any, listing: undefined };
+}
+
+function parseStored(bytes: Uint8Array): SignedGroupChange {
+  try {
+    return fromBinary(SignedGroupChangeSchema, bytes);
+  } catch (cause) {
+    // Only verified changes are written, so this is local corruption.
+    throw new StoreError('corrupt', 'stored group change does not parse', { cause });
+  }
+}
+
+/**
+ * Whether `signed` is a snapshot link (create, add, checkpoint: the whole
+ * membership, signed by an admin), and whether it lists `account` — where a
+ * reader with no state may start verifying (see handleGetGroup).
+ */
+function snapshotListing(signed: SignedGroupChange, account: string): 'no' | 'lists' | 'other' {
+  let change;
+  try {
+    change = fromBinary(GroupChangeSchema, signed.change);
+  } catch (cause) {
+    throw new StoreError('corrupt', 'stored group change does not parse', { cause });
+  }
+  const snapshot =
+    change.action === GroupChange_Action.CREATE ||
+    change.action === GroupChange_Action.ADD ||
+    change.action === GroupChange_Action.CHECKPOINT;
+  if (!snapshot) return 'no';
+  return change.members.some((m) => m.account === account) ? 'lists' : 'other';
 }
 
 /** Ids of the caller account's groups. */

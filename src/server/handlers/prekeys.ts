@@ -5,7 +5,9 @@
  * the store atomically so no key is ever given to two senders (reuse would
  * let two sessions share their first key). When none remain the bundle
  * carries the signed prekey alone. Fetches are rate-limited per requesting
- * device, and the owner is told when its supply runs low. Bundles carry
+ * device (refused past the limit), and the one-time prekeys handed out are
+ * limited per target account (past that limit bundles carry the signed
+ * prekey alone); the owner is told when its supply runs low. Bundles carry
  * each companion's signed identity and the account's signed device list,
  * which the sender verifies before building a session.
  */
@@ -141,8 +143,23 @@ export async function handleGetPreKeyBundles(
   if (!decision.allowed) {
     throw new ServiceError('rate-limited', 'too many prekey bundle requests', {
       retryAfterMs: decision.retryAfterMs,
+      limit: BUNDLE_REQUESTER_LIMIT,
     });
   }
+  // The per-requester bucket alone does not protect a victim: a few
+  // throwaway accounts, each within its own budget, could still take every
+  // one-time prekey the victim uploaded and leave all later contacts with
+  // signed-prekey-only sessions. So one-time prekeys are also budgeted per
+  // target account. Signal-Server limits fetches per (requester, target)
+  // pair, which stops one requester but not many; refusing the fetch
+  // outright once the target's budget is spent would instead let those
+  // accounts make the victim unreachable for every new contact. Past the
+  // target's budget the fetch therefore still succeeds, with the signed
+  // prekey only: X3DH/PQXDH without a one-time prekey is still authenticated
+  // and forward-secret once the ratchet turns, it only loses the one-time
+  // key's protection of the very first message — the same outcome as a
+  // drained supply, without draining it for the legitimate contacts.
+  const handOutOneTime = ctx.bundleTargetLimiter.take(account).allowed;
   let targets: readonly DeviceRecord[];
   if (request.deviceId > 0) {
     const device = await ctx.store.accounts.getDevice(account, request.deviceId);
@@ -165,7 +182,9 @@ export async function handleGetPreKeyBundles(
     // Registration requires a signed prekey, so a device without one is not
     // reachable yet; leave it out rather than hand out a useless bundle.
     if (signed === undefined) continue;
-    const oneTime = await ctx.store.preKeys.takeOneTimePreKey(account, device.deviceId);
+    const oneTime = handOutOneTime
+      ? await ctx.store.preKeys.takeOneTimePreKey(account, device.deviceId)
+      : undefined;
     if (oneTime !== undefined) notifyIfLow(ctx, account, device.deviceId);
     bundles.push({
       deviceId: device.deviceId,
@@ -186,6 +205,9 @@ export async function handleGetPreKeyBundles(
     },
   };
 }
+
+/** The `limit` named in the refusal of a requester over its bundle budget. */
+export const BUNDLE_REQUESTER_LIMIT = 'prekey-bundles-per-device';
 
 /** Pushes `PreKeysLow` to the owner if connected and below the threshold. */
 function notifyIfLow(ctx: ServerContext, account: string, deviceId: number): void {

@@ -63,8 +63,11 @@ export interface GroupStore {
   appendChange(groupId: Uint8Array, change: GroupAppend): Promise<void>;
   /** The group's current state, or undefined. */
   getGroup(groupId: Uint8Array): Promise<GroupRecord | undefined>;
-  /** The signed changes, oldest first (empty for an unknown group). */
-  getChanges(groupId: Uint8Array): Promise<readonly Uint8Array[]>;
+  /**
+   * The signed changes from version `fromVersion` (default 0) on, oldest
+   * first (empty for an unknown group): readers fetch only what they lack.
+   */
+  getChanges(groupId: Uint8Array, fromVersion?: number): Promise<readonly Uint8Array[]>;
   /** Ids of the groups `account` is a member of, in ascending byte order. */
   listGroups(account: string): Promise<readonly Uint8Array[]>;
   /**

@@ -79,10 +79,12 @@ export class MemoryGroupStore implements GroupStore {
     };
   }
 
-  async getChanges(groupId: Uint8Array): Promise<readonly Uint8Array[]> {
+  async getChanges(groupId: Uint8Array, fromVersion = 0): Promise<readonly Uint8Array[]> {
     this.checkOpen();
     const entry = this.groups.get(groupIdHex(groupId));
-    return entry === undefined ? [] : entry.changes.map((c) => new Uint8Array(c));
+    return entry === undefined
+      ? []
+      : entry.changes.slice(fromVersion).map((c) => new Uint8Array(c));
   }
 
   async listGroups(account: string): Promise<readonly Uint8Array[]> {

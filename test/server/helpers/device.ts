@@ -13,6 +13,7 @@ import {
 import type { Response } from '../../../src/gen/quintet/v1/transport_pb.js';
 import { createSignedKeyIndexList } from '../../../src/protocol/adv/index.js';
 import { authenticationPayload } from '../../../src/wire/auth.js';
+import { DEFAULT_PRE_KEY_LOW_THRESHOLD } from '../../../src/wire/limits.js';
 import { RawClient } from './raw-client.js';
 
 const random = (n: number): Uint8Array => nodeCrypto.randomBytes(n);
@@ -110,6 +111,10 @@ export async function challenge(client: RawClient): Promise<Uint8Array> {
 /** Options of `registerOver`. */
 export interface RegisterOptions {
   readonly token?: string;
+  /**
+   * One-time prekeys to upload; default: as many as the default "prekeys
+   * low" threshold, so a login is not answered with `PreKeysLow` first.
+   */
   readonly preKeys?: number;
   readonly deviceName?: string;
   /** The signed device list to send; default: a fresh primary-only list. */
@@ -134,7 +139,7 @@ export async function registerOver(
       signature: await signAuth(identity, nonce, account, 1),
       registrationToken: options.token ?? '',
       signedPreKey: await signedPreKey(identity),
-      preKeys: await oneTimePreKeys(options.preKeys ?? 0),
+      preKeys: await oneTimePreKeys(options.preKeys ?? DEFAULT_PRE_KEY_LOW_THRESHOLD),
       deviceName: options.deviceName ?? 'test',
       signedKeyIndexList: options.signedKeyIndexList ?? (await signedList(identity)),
     },

@@ -59,6 +59,15 @@ export interface GroupSendInit {
   readonly timestamp: number;
 }
 
+/** What `getGroup` serves: links from `firstVersion` on, and the server's head version. */
+export interface ServedChain {
+  readonly changes: SignedGroupChange[];
+  readonly firstVersion: number;
+  readonly headVersion: number;
+  /** The server's word for its newest snapshot link (create, add, checkpoint). */
+  readonly snapshotVersion: number;
+}
+
 /** The server's group requests, typed. */
 export class GroupApi {
   constructor(private readonly transport: Transport) {}
@@ -71,9 +80,24 @@ export class GroupApi {
     await this.#call({ case: 'updateGroup', value: { change } }, 'updateGroup');
   }
 
-  /** The whole served chain, oldest first. */
-  async getGroup(groupId: Uint8Array): Promise<SignedGroupChange[]> {
-    return (await this.#call({ case: 'getGroup', value: { groupId } }, 'getGroup')).changes;
+  /**
+   * The served changes after `knownVersion` (the verified head), or with
+   * none, a snapshot link and the changes after it; oldest first.
+   */
+  async getGroup(groupId: Uint8Array, knownVersion?: number): Promise<ServedChain> {
+    const body = await this.#call(
+      {
+        case: 'getGroup',
+        value: { groupId, ...(knownVersion === undefined ? {} : { knownVersion }) },
+      },
+      'getGroup',
+    );
+    return {
+      changes: body.changes,
+      firstVersion: body.firstVersion,
+      headVersion: body.headVersion,
+      snapshotVersion: body.snapshotVersion,
+    };
   }
 
   async listGroups(): Promise<Uint8Array[]> {

@@ -34,8 +34,11 @@ const PUBLIC_KEY_LENGTH = 33;
 /** Signature domain of group changes. */
 export const GROUP_CHANGE_DOMAIN = utf8('quintet-group-change-v1');
 
-/** What a change does. */
-export type GroupAction = 'create' | 'add' | 'remove' | 'leave';
+/**
+ * What a change does. A `checkpoint` restates the membership unchanged (an
+ * admin's snapshot for readers with no state; docs/groups.md).
+ */
+export type GroupAction = 'create' | 'add' | 'remove' | 'leave' | 'checkpoint';
 
 /** One member as a change lists it. */
 export interface GroupMemberInfo {
@@ -79,6 +82,7 @@ const ACTIONS: ReadonlyMap<GroupChange_Action, GroupAction> = new Map([
   [GroupChange_Action.ADD, 'add'],
   [GroupChange_Action.REMOVE, 'remove'],
   [GroupChange_Action.LEAVE, 'leave'],
+  [GroupChange_Action.CHECKPOINT, 'checkpoint'],
 ]);
 
 const WIRE_ACTIONS: Readonly<Record<GroupAction, GroupChange_Action>> = {
@@ -86,6 +90,7 @@ const WIRE_ACTIONS: Readonly<Record<GroupAction, GroupChange_Action>> = {
   add: GroupChange_Action.ADD,
   remove: GroupChange_Action.REMOVE,
   leave: GroupChange_Action.LEAVE,
+  checkpoint: GroupChange_Action.CHECKPOINT,
 };
 
 /** The bytes an author signs: domain ‖ 0x00 ‖ change. */

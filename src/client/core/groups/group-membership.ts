@@ -37,6 +37,13 @@ import {
   type GroupState,
 } from './membership-chain.js';
 
+/**
+ * Changes after the newest snapshot link (create, add, checkpoint) past
+ * which an admin's client writes a checkpoint: what a reader with no state
+ * verifies stays under this many links (plus the changes in flight).
+ */
+export const CHECKPOINT_INTERVAL = 32;
+
 /** A verified group, plus what the server claims beyond it. */
 export interface GroupView extends GroupState {
   /** Members the server's newest link lists but verification refused. */
@@ -107,23 +114,32 @@ export class GroupMembership {
    * verified change and any refusal.
    */
   async refresh(groupId: GroupId): Promise<GroupView> {
-    const served = await this.api.getGroup(groupIdToBytes(groupId));
     const known = await this.stored(groupId);
+    // Only what this device has not verified yet is fetched: the changes
+    // after its head, or (no state) a snapshot and the changes after it.
+    const served = await this.api.getGroup(groupIdToBytes(groupId), known?.version);
     const links: GroupLink[] = [];
     let parseError: GroupError | undefined;
-    for (const [index, signed] of served.entries()) {
+    for (const [index, signed] of served.changes.entries()) {
       try {
         links.push(parseSignedChange(signed));
       } catch (error) {
         if (!GroupError.is(error)) throw error;
         parseError = new GroupError(error.code, 'a served link does not parse', {
           cause: error,
-          version: index,
+          version: served.firstVersion + index,
         });
         break;
       }
     }
-    const verdict = await verifyChain(this.ctx, groupId, links, this.#trust, known);
+    const verdict = await verifyChain(
+      this.ctx,
+      groupId,
+      { links, firstVersion: served.firstVersion, headVersion: served.headVersion },
+      this.#trust,
+      known,
+      this.self.account,
+    );
     const refused =
       verdict.refused ??
       (parseError !== undefined && verdict.state !== undefined ? parseError : undefined);
@@ -131,7 +147,7 @@ export class GroupMembership {
     if (state === undefined) {
       const code = verdict.refused?.code ?? parseError?.code ?? 'invalid-change';
       this.emit({ type: 'group-change-refused', groupId, version: 0, code });
-      throw new GroupError('unknown-group', 'the group has no verifiable creation');
+      throw new GroupError('unknown-group', 'the group has no verifiable creation or snapshot');
     }
     if (verdict.accepted.length > 0) await this.#apply(groupId, state, verdict.accepted);
     if (refused !== undefined) {
@@ -147,7 +163,47 @@ export class GroupMembership {
     );
     const view: GroupView = { ...state, unverifiedMembers };
     this.#fresh.set(groupId, view);
-    return view;
+    const due =
+      refused === undefined &&
+      served.headVersion === state.version &&
+      state.version - served.snapshotVersion >= CHECKPOINT_INTERVAL;
+    return due ? this.#checkpoint(groupId, view) : view;
+  }
+
+  /**
+   * Writes a checkpoint on top of `view` when this account is an admin:
+   * the membership restated unchanged and signed, so that readers with no
+   * state start here rather than at an older snapshot followed by every
+   * removal since. The server's `snapshot_version` only decides when; a
+   * wrong one costs a redundant checkpoint or a longer read, nothing more.
+   * Losing a race to another change is fine: that change moved the head.
+   */
+  async #checkpoint(groupId: GroupId, view: GroupView): Promise<GroupView> {
+    if (view.members.get(this.self.account) !== true) return view;
+    const link = await this.#sign({
+      groupId,
+      version: view.version + 1,
+      previousHash: view.headHash,
+      action: 'checkpoint',
+      target: '',
+      members: [...view.members].map(([account, admin]) => ({ account, admin })),
+      name: view.name,
+      timestamp: this.ctx.clock.now(),
+    });
+    const state = await verifyLink(this.ctx, groupId, view, link, this.#trust);
+    try {
+      await this.api.updateGroup(linkMessage(link));
+    } catch (error) {
+      if (error instanceof GroupRequestError && error.serverCode === 'group-version-conflict') {
+        this.invalidate(groupId);
+        return view;
+      }
+      throw error;
+    }
+    await this.#apply(groupId, state, [link]);
+    const next: GroupView = { ...state, unverifiedMembers: view.unverifiedMembers };
+    this.#fresh.set(groupId, next);
+    return next;
   }
 
   async #apply(groupId: GroupId, state: GroupState, accepted: readonly GroupLink[]): Promise<void> {
@@ -168,6 +224,8 @@ export class GroupMembership {
     });
     for (const link of accepted) {
       const c = link.change;
+      // A checkpoint changes nobody's membership: nothing to tell the user.
+      if (c.action === 'checkpoint') continue;
       this.emit({
         type: 'group-changed',
         groupId,

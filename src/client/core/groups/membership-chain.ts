@@ -162,6 +162,38 @@ function refuse(
   throw new GroupError(code, message, { version });
 }
 
+/**
+ * Rules for the first link a reader with no stored state verifies: the
+ * creation, or a snapshot — an add or checkpoint that lists `reader`, signed by an
+ * account its own member list names as an admin (the signature itself is
+ * checked by `checkAuthor` like every link's). Such a reader cannot tell a
+ * forged creation from a real one either: what it gets either way is a
+ * membership signed by a device of an account holding it as admin, never
+ * one the server made up. Members that hold a verified head never start
+ * over: they only accept links that continue it.
+ */
+function checkStart(link: GroupLink, groupId: GroupId, reader: string | undefined): void {
+  const { change } = link;
+  if (change.version === 0 || reader === undefined) {
+    checkCreate(link, groupId);
+    return;
+  }
+  const v = change.version;
+  if (change.groupId !== groupId) refuse('broken-chain', 'the change is for another group', v);
+  if (change.action !== 'add' && change.action !== 'checkpoint') {
+    refuse('broken-chain', 'a reader starts at the creation, an add or a checkpoint', v);
+  }
+  const members = memberMap(change.members);
+  if (members.get(change.author) !== true) {
+    refuse('not-authorized', 'a snapshot is signed by an admin it lists', v);
+  }
+  const targetOk =
+    change.action === 'add' ? members.get(change.target) === false : change.target === '';
+  if (!members.has(reader) || !targetOk) {
+    refuse('bad-membership', 'a snapshot lists its reader (and an add its new member)', v);
+  }
+}
+
 /** Rules for the creation link. */
 function checkCreate(link: GroupLink, groupId: GroupId): void {
   const { change } = link;
@@ -208,6 +240,12 @@ function expectedMembers(previous: GroupState, link: GroupLink): Map<string, boo
         refuse('not-authorized', 'only a member leaves itself', v);
       next.delete(change.author);
       return next;
+    case 'checkpoint':
+      // Readers with no state trust a checkpoint's member list as it is:
+      // only an admin may restate it, and only unchanged.
+      if (!authorAdmin) refuse('not-authorized', 'only admins write checkpoints', v);
+      if (change.target !== '') refuse('bad-membership', 'a checkpoint names no target', v);
+      return next;
   }
 }
 
@@ -242,11 +280,12 @@ async function checkLink(
   previous: GroupState | undefined,
   link: GroupLink,
   trust: AuthorTrust,
+  reader?: string,
 ): Promise<{ readonly state: GroupState; readonly current: boolean }> {
   const { change } = link;
   const v = change.version;
   if (previous === undefined) {
-    checkCreate(link, groupId);
+    checkStart(link, groupId, reader);
   } else {
     if (change.groupId !== groupId) refuse('broken-chain', 'the change is for another group', v);
     if (v !== previous.version + 1 || !sameBytes(change.previousHash, previous.headHash)) {
@@ -262,13 +301,25 @@ async function checkLink(
   return { state: await stateFromHead(ctx, link), current };
 }
 
+/** What the server served for one fetch (see `GroupApi.getGroup`). */
+export interface ServedLinks {
+  /** Parsed links, oldest first. */
+  readonly links: readonly GroupLink[];
+  /** The version of `links[0]`. */
+  readonly firstVersion: number;
+  /** The server's head version. */
+  readonly headVersion: number;
+}
+
 /**
- * Verifies a served chain (oldest first). With `known` (the state verified
- * earlier) the served chain must contain that exact head at its version —
- * else `rollback`: the server hides or rewrites changes — and only the
- * links after it are verified; the hash chain pins everything before, so
- * links accepted earlier stay valid even if their companion author has
- * been removed since.
+ * Verifies served links (oldest first). With `known` (the state verified
+ * earlier) the links must continue that exact head: the first one names
+ * its hash — else `rollback`: the server hides or rewrites changes — and
+ * a head version below the known one is a `rollback` too. Links accepted
+ * earlier are pinned by that hash and never re-checked, so they stay valid
+ * even if their companion author has been removed since. Without `known`,
+ * the first link is the creation or a snapshot listing `reader`
+ * (`checkStart`).
  *
  * A newly verified link whose companion author is no longer current is held
  * back, not accepted: it counts only once a LATER link by a current device
@@ -284,41 +335,49 @@ async function checkLink(
 export async function verifyChain(
   ctx: ProtocolContext,
   groupId: GroupId,
-  links: readonly GroupLink[],
+  served: ServedLinks,
   trust: AuthorTrust,
   known?: GroupState,
+  reader?: string,
 ): Promise<ChainVerdict> {
+  const { links, firstVersion } = served;
   const last = links[links.length - 1];
   const servedMembers =
-    last === undefined ? new Map<string, boolean>() : memberMap(last.change.members);
+    last === undefined
+      ? new Map<string, boolean>(known?.members ?? [])
+      : memberMap(last.change.members);
   let state = known;
   const accepted: GroupLink[] = [];
-  let start = 0;
   if (known !== undefined) {
-    const at = links[known.version];
-    if (at === undefined || !sameBytes(await ctx.crypto.sha256(at.bytes), known.headHash)) {
+    const first = links[0];
+    const continues =
+      served.headVersion >= known.version &&
+      (first === undefined ||
+        (firstVersion === known.version + 1 &&
+          first.change.version === firstVersion &&
+          sameBytes(first.change.previousHash, known.headHash)));
+    if (!continues) {
       const refused = new GroupError(
         'rollback',
-        'the served chain does not contain the verified head',
+        'the served chain does not continue the verified head',
         {
           version: known.version,
         },
       );
       return { state, accepted, refused, servedMembers };
     }
-    start = known.version + 1;
   }
   // Links by non-current companions, waiting for a current author's link.
   let held: GroupLink[] = [];
   let heldState: GroupState | undefined;
   let heldError: GroupError | undefined;
-  for (let i = start; i < links.length; i++) {
-    const link = links[i];
-    if (link === undefined) break;
+  for (const [index, link] of links.entries()) {
+    const version = firstVersion + index;
     try {
       // Position and version must agree, so a served list cannot skip links.
-      if (link.change.version !== i) refuse('broken-chain', 'links are out of order', i);
-      const checked = await checkLink(ctx, groupId, heldState ?? state, link, trust);
+      if (link.change.version !== version)
+        refuse('broken-chain', 'links are out of order', version);
+      const checked = await checkLink(ctx, groupId, heldState ?? state, link, trust, reader);
       // Only an admin's link may release held links: an admin could have
       // made those changes itself, while a non-admin member colluding with
       // a removed companion would otherwise gain an admin's power.
@@ -332,7 +391,7 @@ export async function verifyChain(
       } else {
         held.push(link);
         heldState = checked.state;
-        heldError ??= notCurrent(i);
+        heldError ??= notCurrent(version);
       }
     } catch (error) {
       if (!GroupError.is(error)) throw error;

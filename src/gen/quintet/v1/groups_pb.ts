@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file quintet/v1/groups.proto.
  */
 export const file_quintet_v1_groups: GenFile = /*@__PURE__*/
-  fileDesc("ChdxdWludGV0L3YxL2dyb3Vwcy5wcm90bxIKcXVpbnRldC52MSItCgtHcm91cE1lbWJlchIPCgdhY2NvdW50GAEgASgJEg0KBWFkbWluGAIgASgIIuMCCgtHcm91cENoYW5nZRIQCghncm91cF9pZBgBIAEoDBIPCgd2ZXJzaW9uGAIgASgNEhUKDXByZXZpb3VzX2hhc2gYAyABKAwSLgoGYWN0aW9uGAQgASgOMh4ucXVpbnRldC52MS5Hcm91cENoYW5nZS5BY3Rpb24SDgoGdGFyZ2V0GAUgASgJEigKB21lbWJlcnMYBiADKAsyFy5xdWludGV0LnYxLkdyb3VwTWVtYmVyEgwKBG5hbWUYByABKAkSDgoGYXV0aG9yGAggASgJEhUKDWF1dGhvcl9kZXZpY2UYCSABKA0SEQoJdGltZXN0YW1wGAogASgEImgKBkFjdGlvbhIWChJBQ1RJT05fVU5TUEVDSUZJRUQQABIRCg1BQ1RJT05fQ1JFQVRFEAESDgoKQUNUSU9OX0FERBACEhEKDUFDVElPTl9SRU1PVkUQAxIQCgxBQ1RJT05fTEVBVkUQBCJzChFTaWduZWRHcm91cENoYW5nZRIOCgZjaGFuZ2UYASABKAwSGwoTYXV0aG9yX2lkZW50aXR5X2tleRgCIAEoDBIRCglzaWduYXR1cmUYAyABKAwSHgoWYXV0aG9yX2RldmljZV9pZGVudGl0eRgEIAEoDGIGcHJvdG8z");
+  fileDesc("ChdxdWludGV0L3YxL2dyb3Vwcy5wcm90bxIKcXVpbnRldC52MSItCgtHcm91cE1lbWJlchIPCgdhY2NvdW50GAEgASgJEg0KBWFkbWluGAIgASgIIvoCCgtHcm91cENoYW5nZRIQCghncm91cF9pZBgBIAEoDBIPCgd2ZXJzaW9uGAIgASgNEhUKDXByZXZpb3VzX2hhc2gYAyABKAwSLgoGYWN0aW9uGAQgASgOMh4ucXVpbnRldC52MS5Hcm91cENoYW5nZS5BY3Rpb24SDgoGdGFyZ2V0GAUgASgJEigKB21lbWJlcnMYBiADKAsyFy5xdWludGV0LnYxLkdyb3VwTWVtYmVyEgwKBG5hbWUYByABKAkSDgoGYXV0aG9yGAggASgJEhUKDWF1dGhvcl9kZXZpY2UYCSABKA0SEQoJdGltZXN0YW1wGAogASgEIn8KBkFjdGlvbhIWChJBQ1RJT05fVU5TUEVDSUZJRUQQABIRCg1BQ1RJT05fQ1JFQVRFEAESDgoKQUNUSU9OX0FERBACEhEKDUFDVElPTl9SRU1PVkUQAxIQCgxBQ1RJT05fTEVBVkUQBBIVChFBQ1RJT05fQ0hFQ0tQT0lOVBAFInMKEVNpZ25lZEdyb3VwQ2hhbmdlEg4KBmNoYW5nZRgBIAEoDBIbChNhdXRob3JfaWRlbnRpdHlfa2V5GAIgASgMEhEKCXNpZ25hdHVyZRgDIAEoDBIeChZhdXRob3JfZGV2aWNlX2lkZW50aXR5GAQgASgMYgZwcm90bzM");
 
 /**
  * @generated from message quintet.v1.GroupMember
@@ -71,7 +71,7 @@ export type GroupChange = Message<"quintet.v1.GroupChange"> & {
   action: GroupChange_Action;
 
   /**
-   * the account added, removed or leaving; empty for create
+   * the account added, removed or leaving; empty for create and checkpoint
    *
    * @generated from field: string target = 5;
    */
@@ -144,6 +144,14 @@ export enum GroupChange_Action {
    * @generated from enum value: ACTION_LEAVE = 4;
    */
   LEAVE = 4,
+
+  /**
+   * An admin restates the current membership unchanged, so readers with no
+   * state can start here instead of at an older snapshot (docs/groups.md).
+   *
+   * @generated from enum value: ACTION_CHECKPOINT = 5;
+   */
+  CHECKPOINT = 5,
 }
 
 /**

@@ -53,7 +53,7 @@ export class SqliteGroupStore implements GroupStore {
       'SELECT account, admin FROM group_members WHERE group_id = ? ORDER BY account',
     );
     this.selectChanges = db.prepare(
-      'SELECT signed_change FROM group_changes WHERE group_id = ? ORDER BY version',
+      'SELECT signed_change FROM group_changes WHERE group_id = ? AND version >= ? ORDER BY version',
     );
     this.selectOfAccount = db.prepare(
       'SELECT group_id FROM group_members WHERE account = ? ORDER BY group_id',
@@ -113,9 +113,11 @@ export class SqliteGroupStore implements GroupStore {
     };
   }
 
-  async getChanges(groupId: Uint8Array): Promise<readonly Uint8Array[]> {
+  async getChanges(groupId: Uint8Array, fromVersion = 0): Promise<readonly Uint8Array[]> {
     this.checkOpen();
-    return this.selectChanges.all(bind(groupId)).map((r) => blob(asRow(r), 'signed_change'));
+    return this.selectChanges
+      .all(bind(groupId), fromVersion)
+      .map((r) => blob(asRow(r), 'signed_change'));
   }
 
   async listGroups(account: string): Promise<readonly Uint8Array[]> {
