@@ -58,6 +58,15 @@ function rawDescription(error: unknown, context: ErrorContext): string {
         const who = error.account ?? context.account ?? '<account>';
         return `verification-required: ${who} was verified; compare the new safety number with ${who}, then run "quintet trust ${who} --verified"`;
       }
+      case 'queue-full': {
+        const who =
+          error.account === undefined ? 'a recipient device' : `a device of ${error.account}`;
+        const limit =
+          error.details?.limit !== undefined && error.details.limit !== ''
+            ? error.details.limit
+            : 'queue bound';
+        return `queue-full: the server queue of ${who} is at its bound (${limit}); nothing was sent. Try again after the recipient has fetched its messages`;
+      }
       default:
         return error.message;
     }
@@ -82,6 +91,8 @@ function describeServerError(code: string, context: ErrorContext): string {
       return 'the server does not recognise this device (was the server reset?)';
     case 'rate-limited':
       return 'the server is rate-limiting this device; try again shortly';
+    case 'storage-full':
+      return 'the server is out of storage space; nothing was sent, try again later';
     default:
       return `the server refused the request (${code})`;
   }

@@ -37,7 +37,14 @@ export type ClientErrorCode =
    */
   | 'untrusted-identity'
   /** The contact was verified: its new account key can only be accepted as verified. */
-  | 'verification-required';
+  | 'verification-required'
+  /**
+   * A recipient device's queue on the server is at its bound (`details.limit`:
+   * `queue-count` or `queue-bytes`); nothing of the send was stored. Waiting
+   * a little does not help: that device must fetch its messages first.
+   * `account` names the recipient when the send had only one.
+   */
+  | 'queue-full';
 
 /** Structured fields of a `server-error`. */
 export interface ServerErrorDetails {
@@ -82,6 +89,31 @@ export class ClientError extends Error {
   static is(value: unknown, code?: ClientErrorCode): value is ClientError {
     return value instanceof ClientError && (code === undefined || value.code === code);
   }
+  /**
+   * The typed `queue-full` failure for a `queue-full` refusal of a send to
+   * `recipient` (an account, or undefined when the send had several); any
+   * other error is returned unchanged.
+   */
+  static queueFull(error: unknown, recipient: string | undefined): unknown {
+    if (!ClientError.isServer(error, 'queue-full')) return error;
+    const limit =
+      error.details?.limit !== undefined && error.details.limit !== ''
+        ? error.details.limit
+        : 'queue bound';
+    const who = recipient === undefined ? 'a recipient device' : `a device of ${recipient}`;
+    return new ClientError(
+      'queue-full',
+      `the server queue of ${who} is full (${limit}); nothing was sent. The recipient must fetch its waiting messages first`,
+      {
+        cause: error,
+        serverCode: 'queue-full',
+        ...(error.details === undefined ? {} : { details: error.details }),
+        ...(error.serverMessage === undefined ? {} : { serverMessage: error.serverMessage }),
+        ...(recipient === undefined ? {} : { account: recipient }),
+      },
+    );
+  }
+
   /** Whether `value` is a server refusal with the given wire code ("account-taken", ...). */
   static isServer(value: unknown, serverCode: string): value is ClientError {
     return ClientError.is(value, 'server-error') && value.serverCode === serverCode;

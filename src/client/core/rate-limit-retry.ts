@@ -3,13 +3,20 @@
  * waits the `retry_after_ms` the server named and is sent again, a bounded
  * number of times, instead of failing the operation that needed it.
  *
- * Used for prekey-bundle fetches. A first group send to many new accounts
+ * Used for prekey-bundle fetches and for sends (1:1 and group, which share
+ * one account bucket on the server). A first group send to many new accounts
  * needs one fetch per account, more than the server's per-device burst
  * (100 by default): without waiting, every account past the burst would be
  * left without the sender key. Once one fetch is refused, the following
  * ones queue behind it and go one at a time after the announced wait, so
  * concurrent fetches do not all hit the empty bucket together and use up
  * their retries on each other.
+ *
+ * A send is retried with the SAME request, already encrypted: encrypting
+ * again would advance the ratchets and the recipient would see a gap. That
+ * is safe because a refused send stored nothing (the server checks its
+ * limits, and fails `storage-full` writes, before anything is queued) and
+ * the server assigns guids only on accept, so the retry is the one copy.
  *
  * Time comes from the injected clock and sleep, so tests move a fake clock
  * instead of waiting.
@@ -30,6 +37,11 @@ export interface RateLimitRetryOptions {
    * fails the request at once rather than stalling the operation for long.
    */
   readonly maxWaitMs?: number;
+  /**
+   * Server codes waited out (default `rate-limited` only). Sends add
+   * `storage-full`: the server names a wait and recovers once space returns.
+   */
+  readonly waitOut?: readonly string[];
 }
 
 /** Used when a refusal names no wait. */
@@ -47,6 +59,7 @@ export class RateLimitedRequests {
   readonly #sleep: (ms: number) => Promise<void>;
   readonly #maxRetries: number;
   readonly #maxWaitMs: number;
+  readonly #waitOut: ReadonlySet<string>;
   /** No request goes out before this time (set by the last refusal). */
   #notBefore = 0;
   /** Requests waiting their turn after a refusal, run one at a time. */
@@ -58,9 +71,10 @@ export class RateLimitedRequests {
     this.#sleep = options.sleep ?? timerSleep;
     this.#maxRetries = options.maxRetries ?? 8;
     this.#maxWaitMs = options.maxWaitMs ?? 60_000;
+    this.#waitOut = new Set(options.waitOut ?? ['rate-limited']);
   }
 
-  /** Runs `request`, retrying it after `rate-limited` refusals as described above. */
+  /** Runs `request`, retrying it after refusals to wait (`waitOut`) as described above. */
   async run<T>(request: () => Promise<T>): Promise<T> {
     if (this.#queued === 0 && this.#clock.now() >= this.#notBefore) {
       try {
@@ -101,7 +115,8 @@ export class RateLimitedRequests {
 
   /** Rethrows anything but a refusal that may still be waited out; else records the wait. */
   #noteRefusal(error: unknown, refused: number): void {
-    if (!ClientError.isServer(error, 'rate-limited')) throw error;
+    if (!ClientError.is(error, 'server-error') || !this.#waitOut.has(error.serverCode ?? ''))
+      throw error;
     const named = error.details?.retryAfterMs ?? 0;
     const wait = named > 0 ? named : DEFAULT_WAIT_MS;
     if (refused > this.#maxRetries || wait > this.#maxWaitMs) throw error;

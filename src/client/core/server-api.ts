@@ -58,17 +58,27 @@ export interface ApproveLinkInit {
 
 /**
  * The server's requests, typed. Prekey-bundle fetches refused with
- * `rate-limited` are retried after the server's `retry_after_ms`
- * (`rateLimits` sets the clock, sleep and bounds; see rate-limit-retry.ts).
+ * `rate-limited`, and sends refused with `rate-limited` or `storage-full`,
+ * are retried after the server's `retry_after_ms` (`rateLimits` sets the
+ * clock, sleep and bounds; see rate-limit-retry.ts).
  */
 export class ServerApi {
   readonly #bundleFetches: RateLimitedRequests;
+  /**
+   * The retry lane of every send, 1:1 and group (`GroupApi` uses it too):
+   * the server counts both against one per-account bucket.
+   */
+  readonly sends: RateLimitedRequests;
 
   constructor(
     private readonly transport: Transport,
     rateLimits: RateLimitRetryOptions = {},
   ) {
     this.#bundleFetches = new RateLimitedRequests(rateLimits);
+    this.sends = new RateLimitedRequests({
+      ...rateLimits,
+      waitOut: ['rate-limited', 'storage-full'],
+    });
   }
 
   async challenge(): Promise<Uint8Array> {
@@ -159,6 +169,10 @@ export class ServerApi {
    * `extras.refusedDevices`: current devices left out because they failed
    * ADV; `extras.senderDeviceIdentity`: a companion's own signed identity,
    * copied by the server onto prekey envelopes.
+   *
+   * A `rate-limited` or `storage-full` refusal is waited out and the same
+   * envelopes sent again (see `sends`); `queue-full` fails with
+   * `ClientError('queue-full')` naming `destination`.
    */
   async sendMessage(
     destination: string,
@@ -166,20 +180,23 @@ export class ServerApi {
     timestamp: number,
     extras: { refusedDevices?: number[]; senderDeviceIdentity?: Uint8Array } = {},
   ): Promise<{ queuedOnly: boolean }> {
-    const body = await this.#call(
-      {
-        case: 'sendMessage',
-        value: {
-          destination,
-          envelopes,
-          timestamp: BigInt(timestamp),
-          refusedDevices: extras.refusedDevices ?? [],
-          senderDeviceIdentity: extras.senderDeviceIdentity ?? new Uint8Array(0),
-        },
+    // Built once: every retry carries exactly these bytes.
+    const request: RequestBody = {
+      case: 'sendMessage',
+      value: {
+        destination,
+        envelopes,
+        timestamp: BigInt(timestamp),
+        refusedDevices: extras.refusedDevices ?? [],
+        senderDeviceIdentity: extras.senderDeviceIdentity ?? new Uint8Array(0),
       },
-      'sendMessage',
-    );
-    return { queuedOnly: body.queuedOnly };
+    };
+    try {
+      const body = await this.sends.run(() => this.#call(request, 'sendMessage'));
+      return { queuedOnly: body.queuedOnly };
+    } catch (error) {
+      throw ClientError.queueFull(error, destination);
+    }
   }
 
   async ack(serverGuids: Uint8Array[]): Promise<void> {

@@ -12,7 +12,8 @@ import type {
   SendMessageRequestSchema,
 } from '../../../gen/quintet/v1/transport_pb.js';
 import type { RequestBody } from '../../../wire/frame.js';
-import { ClientError } from '../errors.js';
+import { ClientError, type ServerErrorDetails } from '../errors.js';
+import { RateLimitedRequests } from '../rate-limit-retry.js';
 import type { Transport } from '../transport.js';
 
 /** The recipients of one account in a group send. */
@@ -34,10 +35,12 @@ export class GroupRequestError extends ClientError {
     serverCode: string,
     serverMessage: string,
     readonly mismatches: readonly AccountMismatch[],
+    details?: ServerErrorDetails,
   ) {
     super('server-error', `server refused a group request: ${serverCode}`, {
       serverCode,
       serverMessage,
+      ...(details === undefined ? {} : { details }),
     });
   }
 }
@@ -68,9 +71,18 @@ export interface ServedChain {
   readonly snapshotVersion: number;
 }
 
-/** The server's group requests, typed. */
+/**
+ * The server's group requests, typed. Group sends share `sends`, the retry
+ * lane of `ServerApi` (one per-account bucket on the server): `rate-limited`
+ * and `storage-full` refusals are waited out and the same request re-sent.
+ */
 export class GroupApi {
-  constructor(private readonly transport: Transport) {}
+  constructor(
+    private readonly transport: Transport,
+    private readonly sends: RateLimitedRequests = new RateLimitedRequests({
+      waitOut: ['rate-limited', 'storage-full'],
+    }),
+  ) {}
 
   async createGroup(change: SignedGroupChange): Promise<void> {
     await this.#call({ case: 'createGroup', value: { change } }, 'createGroup');
@@ -104,22 +116,31 @@ export class GroupApi {
     return (await this.#call({ case: 'listGroups', value: {} }, 'listGroups')).groupIds;
   }
 
+  /**
+   * One group send. A `queue-full` refusal fails with
+   * `ClientError('queue-full')`, naming the recipient account when the
+   * request had only one (the server does not say which device was full).
+   */
   async sendGroupMessage(init: GroupSendInit): Promise<{ queuedOnly: boolean }> {
-    const body = await this.#call(
-      {
-        case: 'sendGroupMessage',
-        value: {
-          groupId: init.groupId,
-          ciphertext: init.ciphertext,
-          recipients: init.recipients,
-          distributions: init.distributions,
-          refused: init.refused,
-          timestamp: BigInt(init.timestamp),
-        },
+    // Built once: every retry carries exactly these bytes (the sender key
+    // message and the distributions are already encrypted).
+    const request: RequestBody = {
+      case: 'sendGroupMessage',
+      value: {
+        groupId: init.groupId,
+        ciphertext: init.ciphertext,
+        recipients: init.recipients,
+        distributions: init.distributions,
+        refused: init.refused,
+        timestamp: BigInt(init.timestamp),
       },
-      'sendGroupMessage',
-    );
-    return { queuedOnly: body.queuedOnly };
+    };
+    try {
+      const body = await this.sends.run(() => this.#call(request, 'sendGroupMessage'));
+      return { queuedOnly: body.queuedOnly };
+    } catch (error) {
+      throw ClientError.queueFull(error, soleRecipient(init));
+    }
   }
 
   async #call<C extends NonNullable<ResponseBody['case']>>(
@@ -138,6 +159,13 @@ export class GroupApi {
           extra: m.extraDevices,
           stale: m.staleDevices,
         })),
+        {
+          missingDevices: error.missingDevices,
+          extraDevices: error.extraDevices,
+          staleDevices: error.staleDevices,
+          retryAfterMs: error.retryAfterMs,
+          limit: error.limit,
+        },
       );
     }
     if (response.body.case !== expected) {
@@ -145,4 +173,14 @@ export class GroupApi {
     }
     return response.body.value as BodyOf<C>;
   }
+}
+
+/** The one account a group send reaches, or undefined when it reaches several. */
+function soleRecipient(init: GroupSendInit): string | undefined {
+  const accounts = new Set<string>();
+  for (const r of init.recipients) if (r.account !== undefined) accounts.add(r.account);
+  for (const d of init.distributions) if (d.destination !== undefined) accounts.add(d.destination);
+  if (accounts.size !== 1) return undefined;
+  const [only] = accounts;
+  return only;
 }

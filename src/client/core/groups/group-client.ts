@@ -70,7 +70,7 @@ export class GroupClient {
 
   constructor(deps: GroupClientDeps) {
     this.#deps = deps;
-    const api = new GroupApi(deps.transport);
+    const api = new GroupApi(deps.transport, deps.api.sends);
     this.#membership = new GroupMembership(
       deps.ctx,
       deps.store,
