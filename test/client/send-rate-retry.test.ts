@@ -98,7 +98,7 @@ describe('sends past the server limits', { timeout: 120_000 }, () => {
     assert.deepEqual(received, texts);
     await b.client.idle();
     assert.equal(b.events.all('message').length, texts.length, 'nothing shown twice');
-    assert.equal(b.events.all('decrypt-failed').length, 0);
+    assert.equal(b.events.all('decryption-failure').length, 0);
   });
 
   it('waits out a group send refused by the send limit, re-sending the same request', async () => {
