@@ -26,6 +26,10 @@ describe('cli helpers', () => {
       describeError(new ClientError('connect-failed', 'x'), { server: 'http://h:1' }),
       'cannot reach the server at http://h:1',
     );
+    assert.equal(
+      describeError(refused('storage-full')),
+      'the server is out of storage space; nothing was sent, try again later',
+    );
     assert.equal(describeError(new CliError('plain')), 'plain');
     assert.doesNotMatch(describeError(refused('weird')), /\n/);
   });
