@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { describeError } from '../../src/cli/cli-error.js';
 import { QuintetClient } from '../../src/client/core/client.js';
+import { toHex } from '../../src/client/core/bytes.js';
 import { ClientError } from '../../src/client/core/errors.js';
 import { WsTransport } from '../../src/client/transport/ws-transport.js';
 import { startServer, type RunningServer } from '../../src/server/main.js';
@@ -22,10 +23,13 @@ describe('sends past the server limits', { timeout: 120_000 }, () => {
   const clients: QuintetClient[] = [];
   let clock: ManualClock;
   let slept: number[];
+  /** Every 1:1 send request on the wire: its envelope contents and its refusal, if any. */
+  let sends: { contents: string[]; refused: string | undefined }[];
 
   beforeEach(() => {
     clock = new ManualClock(Date.now());
     slept = [];
+    sends = [];
   });
   afterEach(async () => {
     for (const client of clients.splice(0)) await client.close();
@@ -44,6 +48,18 @@ describe('sends past the server limits', { timeout: 120_000 }, () => {
     device: TestDevice,
   ): Promise<{ client: QuintetClient; events: EventQueue }> {
     const transport = await WsTransport.connect(running.url);
+    const request = transport.request.bind(transport);
+    transport.request = async (body) => {
+      const response = await request(body);
+      if (body?.case === 'sendMessage') {
+        const envelopes = body.value.envelopes ?? [];
+        sends.push({
+          contents: envelopes.map((e) => toHex(e.content ?? new Uint8Array())),
+          refused: response.error?.code,
+        });
+      }
+      return response;
+    };
     const client = new QuintetClient({
       ctx: { ...ctx, clock },
       store: device.store,
@@ -89,6 +105,14 @@ describe('sends past the server limits', { timeout: 120_000 }, () => {
       `waits ${slept.join(',')}`,
     );
     assert.equal(await running.store.queue.count('sr-bob', 1), texts.length);
+    // Each refused request went out again byte for byte (not re-encrypted).
+    const refused = sends.filter((send) => send.refused !== undefined);
+    assert.ok(refused.length > 0);
+    for (const [i, send] of sends.entries()) {
+      if (send.refused === undefined) continue;
+      assert.equal(send.refused, 'rate-limited');
+      assert.deepEqual(sends[i + 1]?.contents, send.contents, `retry of request ${i}`);
+    }
 
     const b = await online(running, bob);
     const received: string[] = [];
