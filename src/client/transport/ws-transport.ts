@@ -5,8 +5,9 @@
  * client reads them, so nothing the server sends between `connect` and the
  * first read is lost.
  *
- * No automatic reconnect: the CLI runs one connection per command, and an
- * application decides itself when to open a new `WsTransport`.
+ * No automatic reconnect here: one transport is one connection. The
+ * reconnecting loop (client/core/reconnector.ts) opens a new `WsTransport`
+ * per attempt and decides from `closeCode` whether to.
  */
 import WebSocket from 'ws';
 import type { Push, Response } from '../../gen/quintet/v1/transport_pb.js';
@@ -30,6 +31,7 @@ export interface WsTransportOptions {
 export class WsTransport implements Transport {
   readonly #socket: WebSocket;
   readonly #channel: FrameChannel;
+  #closeCode: number | undefined;
 
   private constructor(socket: WebSocket, requestTimeoutMs: number) {
     this.#socket = socket;
@@ -46,7 +48,10 @@ export class WsTransport implements Transport {
       const bytes = new Uint8Array(Array.isArray(data) ? Buffer.concat(data) : data);
       if (!this.#channel.receive(bytes)) socket.terminate();
     });
-    socket.on('close', () => this.#channel.close());
+    socket.on('close', (code) => {
+      this.#closeCode = code;
+      this.#channel.close();
+    });
     // 'close' follows every 'error'; the failure is reported there.
     socket.on('error', () => undefined);
   }
@@ -71,6 +76,11 @@ export class WsTransport implements Transport {
         resolve(new WsTransport(socket, options.requestTimeoutMs ?? 30_000));
       });
     });
+  }
+
+  /** The close code once closed (1006 for a drop without a close frame). */
+  get closeCode(): number | undefined {
+    return this.#closeCode;
   }
 
   request(body: RequestBody): Promise<Response> {
