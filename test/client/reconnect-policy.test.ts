@@ -16,7 +16,11 @@ const fixed = (value: number) => () => value;
 
 describe('reconnect policy', () => {
   it('doubles the ceiling per attempt up to the cap', () => {
-    const policy = new ReconnectPolicy({ baseDelayMs: 1_000, maxDelayMs: 30_000, random: fixed(1) });
+    const policy = new ReconnectPolicy({
+      baseDelayMs: 1_000,
+      maxDelayMs: 30_000,
+      random: fixed(1),
+    });
     const delays = Array.from({ length: 8 }, () => policy.nextDelay());
     assert.deepEqual(delays, [1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000, 30_000]);
   });

@@ -23,7 +23,13 @@ import type { Transport } from '../../src/client/core/transport.js';
 import { WsTransport } from '../../src/client/transport/ws-transport.js';
 import { startServer, type RunningServer } from '../../src/server/main.js';
 import { tempDir } from '../e2e/harness.js';
-import { ctx, linkDevice, registerDevice, unlinkDevice, type TestDevice } from './helpers/clients.js';
+import {
+  ctx,
+  linkDevice,
+  registerDevice,
+  unlinkDevice,
+  type TestDevice,
+} from './helpers/clients.js';
 import { startTcpProxy } from './helpers/tcp-proxy.js';
 
 /** Collects a reconnector's events and waits for conditions on them. */
@@ -124,7 +130,7 @@ class ControlledTransport implements Transport {
   ) {}
 
   async request(body: RequestBody): Promise<Response> {
-    if (body.case === 'ack' && this.loseNextAck) {
+    if (body?.case === 'ack' && this.loseNextAck) {
       this.loseNextAck = false;
       await this.inner.close();
       throw new ClientError('transport-closed', 'the test dropped the connection before the ack');
@@ -192,7 +198,12 @@ describe('reconnecting client', { timeout: 180_000 }, () => {
   const follow = (
     device: TestDevice,
     options: Partial<ReconnectorOptions> = {},
-  ): { reconnector: Reconnector; events: Collected; delays: number[]; done: Promise<StopReason> } => {
+  ): {
+    reconnector: Reconnector;
+    events: Collected;
+    delays: number[];
+    done: Promise<StopReason>;
+  } => {
     const delays: number[] = [];
     const reconnector = new Reconnector({
       ctx,
@@ -262,7 +273,12 @@ describe('reconnecting client', { timeout: 180_000 }, () => {
     await events.message('after the drop');
     await reconnector.stop();
     await proxy.close();
-    assert.deepEqual(events.texts, ['over the proxy', 'while away 1', 'while away 2', 'after the drop']);
+    assert.deepEqual(events.texts, [
+      'over the proxy',
+      'while away 1',
+      'while away 2',
+      'after the drop',
+    ]);
     const waits = events.seen.flatMap((e) =>
       e.type === 'connection' && e.state === 'waiting' ? [e] : [],
     );
