@@ -92,8 +92,19 @@ export class Follower {
     return this.#exited;
   }
 
-  /** Resolves with the exit code once the process exits by itself. */
-  exited(): Promise<number | null> {
-    return this.#exited;
+  /** Resolves with the exit code once the process exits by itself (rejects after `timeoutMs`). */
+  async exited(timeoutMs = 60_000): Promise<number | null> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const hang = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`the follower did not exit; ${this.stderr}`)),
+        timeoutMs,
+      );
+    });
+    try {
+      return await Promise.race([this.#exited, hang]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }
