@@ -90,6 +90,8 @@ export type ConnectionStateEvent =
       readonly cause: string;
       /** With `cause: 'closed'`: the WebSocket close code, when known. */
       readonly closeCode?: number | undefined;
+      /** Otherwise: the error of the failed connect or login. */
+      readonly error?: unknown;
     }
   | {
       readonly type: 'connection';
@@ -104,7 +106,12 @@ export type ReconnectorEvent = ClientEvent | ConnectionStateEvent;
 
 /** The outcome of one connection attempt. */
 type Attempt =
-  | { readonly kind: 'retry'; readonly cause: string; readonly closeCode?: number | undefined }
+  | {
+      readonly kind: 'retry';
+      readonly cause: string;
+      readonly closeCode?: number | undefined;
+      readonly error?: unknown;
+    }
   | { readonly kind: 'stop'; readonly reason: StopReason; readonly error?: unknown };
 
 /**
@@ -211,6 +218,7 @@ export class Reconnector {
         delayMs,
         cause: outcome.cause,
         closeCode: outcome.closeCode,
+        error: outcome.error,
       });
       await this.#sleep(delayMs);
     }
@@ -232,7 +240,7 @@ export class Reconnector {
     } catch (error) {
       this.#lastError = error;
       if (!ClientError.is(error)) throw error;
-      return { kind: 'retry', cause: error.code };
+      return { kind: 'retry', cause: error.code, error };
     }
     if (this.#stopping) {
       await transport.close();
@@ -292,7 +300,7 @@ export class Reconnector {
       const reason = error.serverCode === 'device-removed' ? 'logged-out' : 'failed';
       return { kind: 'stop', reason, error };
     }
-    return { kind: 'retry', cause: errorCode(error) };
+    return { kind: 'retry', cause: errorCode(error), error };
   }
 
   /** Waits `ms`, or less if `wake()` or `stop()` is called. */
