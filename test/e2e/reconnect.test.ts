@@ -132,6 +132,20 @@ describe(
       }
     });
 
+    it('fails at once, in one line, when the server cannot be reached at start', async () => {
+      const result = await runCli([
+        'receive',
+        '--follow',
+        '--profile',
+        profile('bob'),
+        '--server',
+        'http://127.0.0.1:9',
+      ]);
+      assert.notEqual(result.code, 0);
+      assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+      assert.match(result.stderr, /cannot reach the server/);
+    });
+
     it('stops with a clear error when another command on the profile replaces its connection', async () => {
       const bob = follow('bob');
       await send('to the follower');
