@@ -402,6 +402,39 @@ describe('reconnecting client', { timeout: 180_000 }, () => {
     await proxy.close();
   });
 
+  it('grows the backoff over failed attempts and resets it after a stable connection', async () => {
+    const proxy = await startTcpProxy(server.port);
+    let now = Date.now();
+    const { reconnector, events, delays } = follow(bob, {
+      ctx: { ...ctx, clock: { now: () => now } },
+      connect: () => WsTransport.connect(proxy.url),
+      // Every delay at its ceiling, so the sequence shows the backoff state.
+      backoff: { random: () => 1, baseDelayMs: 1_000, stableAfterMs: 60_000 },
+    });
+    await events.online(1);
+    // A drop, then failed attempts: the ceilings double (1 s, 2 s, 4 s, …).
+    proxy.refuse(true);
+    proxy.cut();
+    await events.until('four waits', () => (delays.length >= 4 ? true : undefined));
+    proxy.refuse(false);
+    await events.online(2);
+    const waited = delays.length;
+    // Up only briefly (by the injected clock): the backoff keeps growing.
+    now += 5_000;
+    proxy.cut();
+    await events.online(3);
+    // Up for a minute: stable, so the next drop starts over at the base.
+    now += 60_000;
+    proxy.cut();
+    await events.online(4);
+    await reconnector.stop();
+    await proxy.close();
+    assert.deepEqual(delays.slice(0, 4), [1_000, 2_000, 4_000, 8_000]);
+    assert.equal(delays.length, waited + 2);
+    assert.equal(delays[waited], Math.min(30_000, 1_000 * 2 ** waited), 'not reset');
+    assert.equal(delays[waited + 1], 1_000, 'reset after a stable connection');
+  });
+
   it('waits its backoff delay, and wake() or stop() cut the wait short', async () => {
     const proxy = await startTcpProxy(server.port);
     proxy.refuse(true);
