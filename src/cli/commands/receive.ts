@@ -212,7 +212,10 @@ export function addReceiveCommand(program: Command): void {
     .description('fetch and print messages queued for this device')
     .option('--profile <dir>', 'profile directory (default $QUINTET_PROFILE or ~/.quintet)')
     .option('--server <url>', "server URL (default: the profile's)")
-    .option('--follow', 'keep printing new messages until interrupted')
+    .option(
+      '--follow',
+      'keep printing new messages until interrupted, reconnecting when the connection drops',
+    )
     .option('--json', 'print one JSON object per line')
     .option('--timeout <seconds>', 'give up after this long', seconds)
     .action((options: ReceiveOptions) =>
