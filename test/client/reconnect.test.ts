@@ -289,6 +289,34 @@ describe('reconnecting client', { timeout: 180_000 }, () => {
     for (const [i, delay] of delays.entries()) assert.ok(delay <= 1_000 * 2 ** i, `delay ${i}`);
   });
 
+  it('notices a connection that went silent (no close, no RST) and reconnects', async () => {
+    // The server pings every 200 ms here; the client drops a connection
+    // that stayed silent for 2 s (in production: pings every 30 s, 75 s).
+    const port = server.port;
+    await server.close();
+    server = await startServer({
+      port,
+      dataDir: join(dir.path, 'data'),
+      logLevel: 'silent',
+      heartbeatMs: 200,
+    });
+    const proxy = await startTcpProxy(server.port);
+    const { reconnector, events } = follow(bob, {
+      connect: () => WsTransport.connect(proxy.url, { idleTimeoutMs: 2_000 }),
+    });
+    await events.online(1);
+    proxy.stall();
+    await events.until('a wait after the silent drop', (seen) =>
+      seen.find((e) => e.type === 'connection' && e.state === 'waiting' && e.closeCode === 1006),
+    );
+    await send('after the silence');
+    await events.message('after the silence');
+    await reconnector.stop();
+    await proxy.close();
+    await restart();
+    assert.deepEqual(events.texts, ['after the silence']);
+  });
+
   it('shows a message whose ack was lost in a drop once, though the server delivers it twice', async () => {
     let envelopes = 0;
     const transports: ControlledTransport[] = [];

@@ -25,15 +25,28 @@ export interface WsTransportOptions {
   readonly connectTimeoutMs?: number;
   /** How long to wait for each response, ms. */
   readonly requestTimeoutMs?: number;
+  /**
+   * Drop the connection (close code 1006) when nothing at all — no frame,
+   * no ping — arrived for this long, ms. The server pings every 30 s, so
+   * silence means the network died without telling either side (a NAT
+   * forgot the mapping, Wi-Fi changed): TCP alone would wait for many
+   * minutes, and a follower would sit there receiving nothing. Default
+   * `DEFAULT_IDLE_TIMEOUT_MS`; 0 disables.
+   */
+  readonly idleTimeoutMs?: number;
 }
+
+/** Two and a half server heartbeat intervals (30 s): one late ping is not a dead network. */
+export const DEFAULT_IDLE_TIMEOUT_MS = 75_000;
 
 /** A `Transport` over one WebSocket. */
 export class WsTransport implements Transport {
   readonly #socket: WebSocket;
   readonly #channel: FrameChannel;
   #closeCode: number | undefined;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
 
-  private constructor(socket: WebSocket, requestTimeoutMs: number) {
+  private constructor(socket: WebSocket, requestTimeoutMs: number, idleTimeoutMs: number) {
     this.#socket = socket;
     this.#channel = new FrameChannel(
       (bytes, onError) =>
@@ -49,9 +62,23 @@ export class WsTransport implements Transport {
       if (!this.#channel.receive(bytes)) socket.terminate();
     });
     socket.on('close', (code) => {
+      clearTimeout(this.#idleTimer);
       this.#closeCode = code;
       this.#channel.close();
     });
+    if (idleTimeoutMs > 0) {
+      const heard = (): void => {
+        clearTimeout(this.#idleTimer);
+        // terminate() closes without a handshake: the peer is not listening.
+        this.#idleTimer = setTimeout(() => socket.terminate(), idleTimeoutMs);
+        // The timer must not keep a process alive whose work is done.
+        this.#idleTimer.unref();
+      };
+      socket.on('ping', heard);
+      socket.on('pong', heard);
+      socket.on('message', heard);
+      heard();
+    }
     // 'close' follows every 'error'; the failure is reported there.
     socket.on('error', () => undefined);
   }
@@ -73,7 +100,13 @@ export class WsTransport implements Transport {
       socket.once('error', onError);
       socket.once('open', () => {
         socket.off('error', onError);
-        resolve(new WsTransport(socket, options.requestTimeoutMs ?? 30_000));
+        resolve(
+          new WsTransport(
+            socket,
+            options.requestTimeoutMs ?? 30_000,
+            options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+          ),
+        );
       });
     });
   }

@@ -2,7 +2,9 @@
  * A TCP proxy a test can cut: clients connect to the proxy's port, every
  * connection is piped to the target. `cut()` destroys every open connection
  * without a WebSocket close frame (a dropped network: the client sees 1006),
- * and `refuse(true)` makes new connections fail until `refuse(false)`.
+ * `stall()` silently stops forwarding on every open connection without
+ * closing it (a network that dies without telling anyone), and
+ * `refuse(true)` makes new connections fail until `refuse(false)`.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
@@ -15,6 +17,8 @@ export interface TcpProxy {
   readonly accepted: number;
   /** Destroys every open connection (both sides), without any closing handshake. */
   cut(): void;
+  /** Stops forwarding on every open connection, leaving them open (a black hole). */
+  stall(): void;
   /** While true, new connections are destroyed as soon as they arrive. */
   refuse(on: boolean): void;
   close(): Promise<void>;
@@ -23,6 +27,7 @@ export interface TcpProxy {
 /** Starts a proxy on a free port forwarding to `targetPort` on 127.0.0.1. */
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const open = new Set<Socket>();
+  const pairs = new Set<readonly [Socket, Socket]>();
   let refusing = false;
   let accepted = 0;
   const server: Server = createServer((client) => {
@@ -44,6 +49,9 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     }
     client.pipe(upstream);
     upstream.pipe(client);
+    const pair = [client, upstream] as const;
+    pairs.add(pair);
+    client.on('close', () => pairs.delete(pair));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
@@ -56,6 +64,14 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     },
     cut() {
       for (const socket of open) socket.resetAndDestroy();
+    },
+    stall() {
+      for (const [client, upstream] of pairs) {
+        client.unpipe(upstream);
+        upstream.unpipe(client);
+        client.pause();
+        upstream.pause();
+      }
     },
     refuse(on: boolean) {
       refusing = on;
