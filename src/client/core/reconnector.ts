@@ -138,8 +138,6 @@ export class Reconnector {
   #stopping = false;
   #wake: (() => void) | undefined;
   #finished: Promise<StopReason> | undefined;
-  /** The error of the last failed connect or login (reported by `failFast`). */
-  #lastError: unknown;
 
   constructor(options: ReconnectorOptions) {
     this.#options = options;
@@ -207,7 +205,7 @@ export class Reconnector {
       }
       if (outcome.kind === 'stop') break;
       if (this.#options.failFast === true && attempt === 1 && outcome.cause !== 'closed') {
-        outcome = { kind: 'stop', reason: 'failed', error: this.#lastError };
+        outcome = { kind: 'stop', reason: 'failed', error: outcome.error };
         break;
       }
       if (this.#stopping) continue;
@@ -238,7 +236,6 @@ export class Reconnector {
     try {
       transport = await this.#options.connect();
     } catch (error) {
-      this.#lastError = error;
       if (!ClientError.is(error)) throw error;
       return { kind: 'retry', cause: error.code, error };
     }
@@ -253,7 +250,6 @@ export class Reconnector {
     try {
       await client.start();
     } catch (error) {
-      this.#lastError = error;
       // Read the close code before closing, which would overwrite it.
       const closeCode = transport.closeCode;
       await client.close();
