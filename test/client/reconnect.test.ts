@@ -317,6 +317,27 @@ describe('reconnecting client', { timeout: 180_000 }, () => {
     assert.deepEqual(events.texts, ['after the silence']);
   });
 
+  it('with keep-alive probes, drops a silent connection the transport cannot see die', async () => {
+    const proxy = await startTcpProxy(server.port);
+    const { reconnector, events } = follow(bob, {
+      // No ping watchdog (as in a browser): only the probes can notice.
+      connect: () => WsTransport.connect(proxy.url, { idleTimeoutMs: 0, requestTimeoutMs: 1_000 }),
+      keepAliveMs: 100,
+      schedule: (ms, callback) => {
+        const timer = setTimeout(callback, Math.min(ms, 100));
+        return () => clearTimeout(timer);
+      },
+    });
+    await events.online(1);
+    proxy.stall();
+    await events.online(2);
+    await send('after the probe noticed');
+    await events.message('after the probe noticed');
+    await reconnector.stop();
+    await proxy.close();
+    assert.deepEqual(events.texts, ['after the probe noticed']);
+  });
+
   it('shows a message whose ack was lost in a drop once, though the server delivers it twice', async () => {
     let envelopes = 0;
     const transports: ControlledTransport[] = [];

@@ -35,6 +35,9 @@ export interface ConnectionHandlers {
   onStopped(reason: Exclude<StopReason, 'stopped'>, error: unknown): void;
 }
 
+/** How often an idle page checks that its connection still answers, ms. */
+const KEEP_ALIVE_MS = 30_000;
+
 /** The running connection of the registered device. */
 export class Connection {
   readonly #reconnector: Reconnector;
@@ -49,6 +52,9 @@ export class Connection {
       ctx: browserContext,
       store,
       connect: () => BrowserWsTransport.connect(url),
+      // The browser hides WebSocket pings: probe, so a connection that died
+      // silently (sleep, network change) is noticed within about a minute.
+      keepAliveMs: KEEP_ALIVE_MS,
     });
     // Coming back online should not wait out a long backoff.
     window.addEventListener('online', () => this.#reconnector.wake());

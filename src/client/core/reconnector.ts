@@ -60,6 +60,16 @@ export interface ReconnectorOptions {
    * wait silently). Default false: keep trying, as an app does.
    */
   readonly failFast?: boolean;
+  /**
+   * Probe an online connection every this many ms with a cheap request
+   * (`PreKeyStatus`), and drop it when the probe times out. For transports
+   * that cannot see the server's WebSocket pings (the browser's): without
+   * it, a network that died silently (a laptop waking from sleep, a NAT
+   * that forgot the mapping) leaves the page "online" and deaf until TCP
+   * gives up, many minutes later. Default 0: no probes (the Node transport
+   * watches pings itself).
+   */
+  readonly keepAliveMs?: number;
 }
 
 /** Why a `Reconnector` stopped for good. */
@@ -265,6 +275,7 @@ export class Reconnector {
     }
     this.#policy.connected(ctx.clock.now());
     this.#events.emit({ type: 'connection', state: 'online' });
+    const stopProbing = this.#keepAlive(this.#current.api, transport);
     let closeCode: number | undefined;
     let loggedOut = false;
     for await (const event of events) {
@@ -275,6 +286,7 @@ export class Reconnector {
         break;
       }
     }
+    stopProbing();
     this.#current = undefined;
     this.#policy.disconnected(ctx.clock.now());
     // Waits for every envelope already received to be stored and acked (or
@@ -297,6 +309,41 @@ export class Reconnector {
       return { kind: 'stop', reason, error };
     }
     return { kind: 'retry', cause: errorCode(error), error };
+  }
+
+  /**
+   * Sends a probe every `keepAliveMs` while the connection is up; closes the
+   * transport when one gets no answer in time (its `timeout`), which ends the
+   * connection and lets the loop reconnect. Returns the function that stops
+   * probing.
+   */
+  #keepAlive(api: ServerApi, transport: Transport): () => void {
+    const every = this.#options.keepAliveMs ?? 0;
+    if (every <= 0) return () => undefined;
+    let stopped = false;
+    let cancel: () => void = () => undefined;
+    const probe = (): void => {
+      api.preKeyStatus().then(
+        () => {
+          if (!stopped) cancel = this.#schedule(every, probe);
+        },
+        (error: unknown) => {
+          if (stopped) return;
+          if (ClientError.is(error, 'timeout')) {
+            // The answer never came: the connection is dead without knowing it.
+            void transport.close();
+            return;
+          }
+          // A refusal (rate limit, server fault) still proves the connection lives.
+          if (ClientError.is(error, 'server-error')) cancel = this.#schedule(every, probe);
+        },
+      );
+    };
+    cancel = this.#schedule(every, probe);
+    return () => {
+      stopped = true;
+      cancel();
+    };
   }
 
   /** Waits `ms`, or less if `wake()` or `stop()` is called. */
