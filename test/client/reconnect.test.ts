@@ -291,7 +291,7 @@ describe('reconnecting client', { timeout: 180_000 }, () => {
 
   it('notices a connection that went silent (no close, no RST) and reconnects', async () => {
     // The server pings every 200 ms here; the client drops a connection
-    // that stayed silent for 2 s (in production: pings every 30 s, 75 s).
+    // that stayed silent for 2 s (in production: pings every 30 s, 60 s).
     const port = server.port;
     await server.close();
     server = await startServer({

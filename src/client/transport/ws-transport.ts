@@ -27,7 +27,8 @@ export interface WsTransportOptions {
   readonly requestTimeoutMs?: number;
   /**
    * Drop the connection (close code 1006) when nothing at all — no frame,
-   * no ping — arrived for this long, ms. The server pings every 30 s, so
+   * no ping — arrived during a whole interval of this many ms (so it is
+   * noticed after one to two intervals). The server pings every 30 s, so
    * silence means the network died without telling either side (a NAT
    * forgot the mapping, Wi-Fi changed): TCP alone would wait for many
    * minutes, and a follower would sit there receiving nothing. Default
@@ -36,15 +37,15 @@ export interface WsTransportOptions {
   readonly idleTimeoutMs?: number;
 }
 
-/** Two and a half server heartbeat intervals (30 s): one late ping is not a dead network. */
-export const DEFAULT_IDLE_TIMEOUT_MS = 75_000;
+/** Two server heartbeat intervals (30 s): one late ping is not a dead network. */
+export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 
 /** A `Transport` over one WebSocket. */
 export class WsTransport implements Transport {
   readonly #socket: WebSocket;
   readonly #channel: FrameChannel;
   #closeCode: number | undefined;
-  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #idleTimer: ReturnType<typeof setInterval> | undefined;
 
   private constructor(socket: WebSocket, requestTimeoutMs: number, idleTimeoutMs: number) {
     this.#socket = socket;
@@ -62,22 +63,26 @@ export class WsTransport implements Transport {
       if (!this.#channel.receive(bytes)) socket.terminate();
     });
     socket.on('close', (code) => {
-      clearTimeout(this.#idleTimer);
+      clearInterval(this.#idleTimer);
       this.#closeCode = code;
       this.#channel.close();
     });
     if (idleTimeoutMs > 0) {
-      const heard = (): void => {
-        clearTimeout(this.#idleTimer);
-        // terminate() closes without a handshake: the peer is not listening.
-        this.#idleTimer = setTimeout(() => socket.terminate(), idleTimeoutMs);
-        // The timer must not keep a process alive whose work is done.
-        this.#idleTimer.unref();
+      // A flag per frame and one timer per interval: no timer churn on the hot path.
+      let heard = false;
+      const hear = (): void => {
+        heard = true;
       };
-      socket.on('ping', heard);
-      socket.on('pong', heard);
-      socket.on('message', heard);
-      heard();
+      socket.on('ping', hear);
+      socket.on('pong', hear);
+      socket.on('message', hear);
+      this.#idleTimer = setInterval(() => {
+        // terminate() closes without a handshake: the peer is not listening.
+        if (!heard) socket.terminate();
+        heard = false;
+      }, idleTimeoutMs);
+      // The timer must not keep a process alive whose work is done.
+      this.#idleTimer.unref();
     }
     // 'close' follows every 'error'; the failure is reported there.
     socket.on('error', () => undefined);
