@@ -8,6 +8,7 @@ import { systemClock } from '../crypto/provider.js';
 import type { ProtocolContext } from '../protocol/context.js';
 import { QuintetClient } from '../client/core/client.js';
 import type { ClientEvent } from '../client/core/events.js';
+import { Reconnector, type ReconnectorEvent, type StopReason } from '../client/core/reconnector.js';
 import type { DeviceStore } from '../client/core/store/device-store.js';
 import { WsTransport } from '../client/transport/ws-transport.js';
 import { DEFAULT_SERVER_URL, openProfileStore, profileDir } from './profile.js';
@@ -88,6 +89,64 @@ export async function openClientSession(
       async close() {
         try {
           await client.close();
+        } finally {
+          await store.close();
+        }
+      },
+    };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}
+
+/** A reconnecting client (`receive --follow`) on an open profile. */
+export interface FollowSession {
+  readonly reconnector: Reconnector;
+  readonly store: DeviceStore;
+  /** Every client's events plus the connection's state changes. */
+  readonly events: AsyncIterable<ReconnectorEvent>;
+  /** Resolves once the reconnector stopped for good. */
+  readonly done: Promise<StopReason>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the profile and starts a connection that survives server restarts
+ * and dropped connections (client/core/reconnector.ts). The first attempt
+ * fails fast, so an unreachable server is reported at once as with every
+ * other command; after that the connection is retried with backoff until
+ * the server replaces or logs out this device, or `close()`.
+ */
+export async function openFollowSession(
+  options: ClientCommandOptions,
+  context: SessionContext,
+): Promise<FollowSession> {
+  const dir = profileDir(options.profile);
+  context.profile = dir;
+  const store = openProfileStore(dir);
+  try {
+    const account = await store.account.getRequired();
+    refuseIfLoggedOut(account);
+    const serverUrl =
+      options.server ?? (account.serverUrl !== '' ? account.serverUrl : DEFAULT_SERVER_URL);
+    context.server = serverUrl;
+    const reconnector = new Reconnector({
+      ctx: nodeContext,
+      store,
+      connect: () => WsTransport.connect(serverUrl),
+      failFast: true,
+    });
+    const events = reconnector.events();
+    const done = reconnector.start();
+    return {
+      reconnector,
+      store,
+      events,
+      done,
+      async close() {
+        try {
+          await reconnector.stop();
         } finally {
           await store.close();
         }

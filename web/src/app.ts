@@ -75,15 +75,34 @@ export class App {
       },
       onEvent: (event) => this.#onEvent(event),
       onFailure: (error) => {
-        // A removed device is refused at login: that is a logout, not a retry.
-        if (ClientError.isServer(error, 'device-removed')) {
-          this.#loggedOut(removalReason(error.serverMessage, Object.keys(LOGOUT_REASONS)));
-          return;
-        }
         // One notice per kind of failure, not one per retry.
         const code = ClientError.is(error) ? error.code : 'unknown';
         if (code !== this.#lastFailure) notices.error(error);
         this.#lastFailure = code;
+      },
+      onStopped: (reason, error) => {
+        switch (reason) {
+          case 'logged-out':
+            // A removed device is refused at login (the reason is in the
+            // refusal), or was told so by a LoggedOut push (already handled).
+            this.#loggedOut(
+              ClientError.isServer(error, 'device-removed')
+                ? removalReason(error.serverMessage, Object.keys(LOGOUT_REASONS))
+                : 'removed',
+            );
+            return;
+          case 'replaced':
+            // Reconnecting would evict the newer connection, which would
+            // then evict this one: the two would take turns for ever.
+            notices.show(
+              'error',
+              'This device connected again from another tab or window, so this page stopped. Reload it to use it here.',
+            );
+            return;
+          case 'failed':
+            notices.error(error);
+            return;
+        }
       },
     });
     this.#devices = new DeviceActions(store, () => this.#connection.api);

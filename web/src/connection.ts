@@ -1,18 +1,29 @@
 /**
  * Keeps one authenticated `QuintetClient` running against the page's own
- * server, reconnecting with capped exponential backoff after a drop. The
- * core never reconnects by itself (see the transports), so this is the
- * app's job; everything above sees only a status and the client's events.
+ * server. The reconnecting itself — backoff with jitter, which close codes
+ * end it, no overlapping clients — is the client core's `Reconnector`, the
+ * same one `quintet receive --follow` runs; this adapter only turns its
+ * events into a status for the header and callbacks for the app, and
+ * retries at once when the browser comes back online.
  */
-import { QuintetClient } from '../../src/client/core/client.js';
 import type { ClientEvent } from '../../src/client/core/events.js';
-import { ServerApi } from '../../src/client/core/server-api.js';
+import type { QuintetClient } from '../../src/client/core/client.js';
+import {
+  Reconnector,
+  type ReconnectorEvent,
+  type StopReason,
+} from '../../src/client/core/reconnector.js';
+import type { ServerApi } from '../../src/client/core/server-api.js';
 import type { DeviceStore } from '../../src/client/core/store/device-store.js';
 import { BrowserWsTransport } from '../../src/client/transport/browser-ws-transport.js';
 import { browserContext } from './profile.js';
 
-/** What the header shows. */
-export type ConnectionStatus = 'connecting' | 'online' | 'offline';
+/**
+ * What the header shows: `connecting` the first time, `reconnecting` after
+ * the connection was lost (until it is back), `offline` once it stopped for
+ * good (replaced by another tab, or refused).
+ */
+export type ConnectionStatus = 'connecting' | 'online' | 'reconnecting' | 'offline';
 
 /** What a `Connection` reports to the app. */
 export interface ConnectionHandlers {
@@ -20,95 +31,80 @@ export interface ConnectionHandlers {
   onEvent(event: ClientEvent): void;
   /** A connect or authentication attempt failed; it will be retried. */
   onFailure(error: unknown): void;
+  /** The connection stopped for good (not after `stop()`); `error` says why, when known. */
+  onStopped(reason: Exclude<StopReason, 'stopped'>, error: unknown): void;
 }
 
-const FIRST_RETRY_MS = 1_000;
-const MAX_RETRY_MS = 30_000;
+/** How often an idle page checks that its connection still answers, ms. */
+const KEEP_ALIVE_MS = 30_000;
 
 /** The running connection of the registered device. */
 export class Connection {
-  #client: QuintetClient | undefined;
-  #transport: BrowserWsTransport | undefined;
-  #stopped = false;
-  #retryMs = FIRST_RETRY_MS;
-  #wakeRetry: (() => void) | undefined;
+  readonly #reconnector: Reconnector;
+  #everOnline = false;
 
   constructor(
-    private readonly store: DeviceStore,
-    private readonly url: string,
+    store: DeviceStore,
+    url: string,
     private readonly handlers: ConnectionHandlers,
   ) {
+    this.#reconnector = new Reconnector({
+      ctx: browserContext,
+      store,
+      connect: () => BrowserWsTransport.connect(url),
+      // The browser hides WebSocket pings: probe, so a connection that died
+      // silently (sleep, network change) is noticed within about a minute.
+      keepAliveMs: KEEP_ALIVE_MS,
+    });
     // Coming back online should not wait out a long backoff.
-    window.addEventListener('online', () => this.#wakeRetry?.());
+    window.addEventListener('online', () => this.#reconnector.wake());
   }
 
   /** The started client, when online. */
   get client(): QuintetClient | undefined {
-    return this.#client;
+    return this.#reconnector.client;
   }
 
   /** Server calls outside the client (account lookup), when online. */
   get api(): ServerApi | undefined {
-    return this.#client === undefined || this.#transport === undefined
-      ? undefined
-      : new ServerApi(this.#transport);
+    return this.#reconnector.api;
   }
 
   /** Runs until `stop`; returns at once (the loop runs in the background). */
   start(): void {
-    void this.#loop();
+    const events = this.#reconnector.events();
+    void this.#reconnector.start();
+    void this.#pump(events);
   }
 
   /** Closes the client and stops reconnecting. */
   async stop(): Promise<void> {
-    this.#stopped = true;
-    this.#wakeRetry?.();
-    await this.#client?.close();
+    await this.#reconnector.stop();
   }
 
-  async #loop(): Promise<void> {
-    while (!this.#stopped) {
-      this.handlers.onStatus('connecting');
-      try {
-        await this.#runOnce();
-        this.#retryMs = FIRST_RETRY_MS;
-      } catch (error) {
-        this.handlers.onFailure(error);
-      }
-      this.#client = undefined;
-      this.#transport = undefined;
-      if (this.#stopped) break;
-      this.handlers.onStatus('offline');
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.#retryMs);
-        this.#wakeRetry = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.#wakeRetry = undefined;
-      this.#retryMs = Math.min(this.#retryMs * 2, MAX_RETRY_MS);
-    }
-  }
-
-  /** One connection's life: connect, authenticate, pump events until it drops. */
-  async #runOnce(): Promise<void> {
-    const transport = await BrowserWsTransport.connect(this.url);
-    const client = new QuintetClient({ ctx: browserContext, store: this.store, transport });
-    // Subscribe before start, so envelopes queued on the server are not missed.
-    const events = client.events();
-    try {
-      await client.start();
-    } catch (error) {
-      await transport.close();
-      throw error;
-    }
-    this.#transport = transport;
-    this.#client = client;
-    this.handlers.onStatus('online');
+  async #pump(events: AsyncIterable<ReconnectorEvent>): Promise<void> {
     for await (const event of events) {
-      this.handlers.onEvent(event);
-      if (event.type === 'disconnected') break;
+      if (event.type !== 'connection') {
+        this.handlers.onEvent(event);
+        continue;
+      }
+      switch (event.state) {
+        case 'connecting':
+          this.handlers.onStatus(this.#everOnline ? 'reconnecting' : 'connecting');
+          break;
+        case 'online':
+          this.#everOnline = true;
+          this.handlers.onStatus('online');
+          break;
+        case 'waiting':
+          if (event.error !== undefined) this.handlers.onFailure(event.error);
+          this.handlers.onStatus(this.#everOnline ? 'reconnecting' : 'connecting');
+          break;
+        case 'stopped':
+          this.handlers.onStatus('offline');
+          if (event.reason !== 'stopped') this.handlers.onStopped(event.reason, event.error);
+          break;
+      }
     }
   }
 }

@@ -2,20 +2,32 @@
  * `quintet receive`: fetches everything queued for this device, prints one
  * line per message, acks, and exits once the server's QueueDrained has been
  * processed (plus a short grace for in-flight work) — or keeps going with
- * `--follow`.
+ * `--follow`, reconnecting with backoff after a server restart or a dropped
+ * connection (client/core/reconnector.ts) until interrupted.
  */
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { toHex } from '../../client/core/bytes.js';
 import type { ClientEvent } from '../../client/core/events.js';
+import type { ConnectionStateEvent } from '../../client/core/reconnector.js';
 import type { StoredMessage } from '../../client/core/store/records.js';
 import { CliError } from '../cli-error.js';
 import { runCommand } from '../run.js';
-import { loggedOutError, markProfileLoggedOut } from './logged-out.js';
+import {
+  isDeviceRemovedError,
+  loggedOutError,
+  markProfileLoggedOut,
+  removalReason,
+} from './logged-out.js';
 import { noticeLine } from './notices.js';
 import { groupNoticeLine } from './group.js';
-import { openClientSession, type ClientCommandOptions } from '../session.js';
 import { terminalMessage, terminalText } from '../terminal-text.js';
+import {
+  openClientSession,
+  openFollowSession,
+  type ClientCommandOptions,
+  type SessionContext,
+} from '../session.js';
 
 interface ReceiveOptions extends ClientCommandOptions {
   readonly follow?: boolean;
@@ -106,6 +118,95 @@ function report(event: ClientEvent, json: boolean): void {
   }
 }
 
+/**
+ * The stderr line for a change of the following connection (stdout stays
+ * messages only, so `--json` consumers see no difference). `recovering`:
+ * the connection had been up before and was lost since (the first
+ * connection is not news; a recovery is).
+ */
+export function connectionLine(
+  event: ConnectionStateEvent,
+  recovering: boolean,
+): string | undefined {
+  switch (event.state) {
+    case 'waiting': {
+      const next = `reconnecting in ${(event.delayMs / 1000).toFixed(1)} s`;
+      if (event.cause === 'closed') {
+        const code = event.closeCode === undefined ? '' : ` (close ${event.closeCode})`;
+        return `warning: the connection to the server was lost${code}; ${next}`;
+      }
+      return `warning: reconnecting failed (${event.cause}); ${next}`;
+    }
+    case 'online':
+      return recovering ? 'reconnected to the server' : undefined;
+    case 'connecting':
+    case 'stopped':
+      return undefined;
+  }
+}
+
+/**
+ * `receive --follow`: prints messages until interrupted (or `--timeout`),
+ * surviving server restarts and dropped connections. Ends with an error
+ * only when reconnecting is wrong: the device was logged out, or a newer
+ * connection of this device (another command on this profile) replaced it.
+ */
+async function follow(
+  options: ReceiveOptions,
+  json: boolean,
+  context: SessionContext,
+): Promise<void> {
+  const session = await openFollowSession(options, context);
+  const stop = (): void => void session.reconnector.stop();
+  const timer =
+    options.timeout === undefined ? undefined : setTimeout(stop, options.timeout * 1000);
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  let stopped: Extract<ConnectionStateEvent, { state: 'stopped' }> | undefined;
+  let loggedOut: string | undefined;
+  let online = false;
+  let everOnline = false;
+  try {
+    for await (const event of session.events) {
+      if (event.type === 'connection') {
+        const line = connectionLine(event, everOnline && !online);
+        if (line !== undefined) process.stderr.write(`${line}\n`);
+        online = event.state === 'online';
+        everOnline ||= online;
+        if (event.state === 'stopped') stopped = event;
+        continue;
+      }
+      report(event, json);
+      if (event.type === 'logged-out') loggedOut = event.reason;
+    }
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    await session.close();
+  }
+  switch (stopped?.reason) {
+    case 'stopped':
+      return;
+    case 'logged-out': {
+      const error = stopped.error;
+      const reason = loggedOut ?? (isDeviceRemovedError(error) ? removalReason(error) : 'removed');
+      // Wipe the keys and say so, exactly as the next command would.
+      if (context.profile !== undefined) await markProfileLoggedOut(context.profile, reason);
+      throw loggedOutError(reason === '' ? 'removed' : reason);
+    }
+    case 'replaced':
+      throw new CliError(
+        'another connection of this device replaced this one (another quintet command on this profile?); stopped following',
+      );
+    case 'failed':
+      if (stopped.error !== undefined) throw stopped.error;
+      throw new CliError('the connection to the server failed');
+    case undefined:
+      throw new CliError('the connection to the server closed unexpectedly');
+  }
+}
+
 /** Adds `receive` to the program. */
 export function addReceiveCommand(program: Command): void {
   program
@@ -113,12 +214,19 @@ export function addReceiveCommand(program: Command): void {
     .description('fetch and print messages queued for this device')
     .option('--profile <dir>', 'profile directory (default $QUINTET_PROFILE or ~/.quintet)')
     .option('--server <url>', "server URL (default: the profile's)")
-    .option('--follow', 'keep printing new messages until interrupted')
+    .option(
+      '--follow',
+      'keep printing new messages until interrupted, reconnecting when the connection drops',
+    )
     .option('--json', 'print one JSON object per line')
     .option('--timeout <seconds>', 'give up after this long', seconds)
     .action((options: ReceiveOptions) =>
       runCommand({}, async (context) => {
         const json = options.json === true;
+        if (options.follow === true) {
+          await follow(options, json, context);
+          return;
+        }
         const session = await openClientSession(options, true, context);
         let timedOut = false;
         let interrupted = false;
@@ -146,7 +254,7 @@ export function addReceiveCommand(program: Command): void {
               disconnected = true;
               break;
             }
-            if (event.type === 'queue-drained' && options.follow !== true && !drained) {
+            if (event.type === 'queue-drained' && !drained) {
               drained = true;
               setTimeout(() => void session.client.close(), DRAIN_GRACE_MS);
             }
@@ -165,7 +273,6 @@ export function addReceiveCommand(program: Command): void {
         }
         if (interrupted || drained) return;
         if (timedOut) {
-          if (options.follow === true) return;
           throw new CliError('timed out before the server finished sending queued messages');
         }
         if (disconnected) throw new CliError('the connection to the server closed unexpectedly');

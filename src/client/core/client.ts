@@ -317,7 +317,7 @@ export class QuintetClient {
       this.#events.emit({ type: 'error', code: errorCode(error), message: 'connection failed' });
     }
     await this.idle();
-    this.#events.emit({ type: 'disconnected' });
+    this.#events.emit({ type: 'disconnected', closeCode: this.#transport.closeCode });
   }
 
   #onPush(receiver: Receiver, directory: DeviceDirectory, push: Push): void {

@@ -196,6 +196,12 @@ export interface GroupMessageRefusedEvent {
 /** The connection to the server ended. */
 export interface DisconnectedEvent {
   readonly type: 'disconnected';
+  /**
+   * The WebSocket close code, when the transport knows it: 4001 (replaced
+   * by a newer connection of this device) and 4003 (logged out) are final,
+   * anything else is worth reconnecting (reconnect-policy.ts).
+   */
+  readonly closeCode?: number | undefined;
 }
 
 /** Everything `QuintetClient.events()` yields. */

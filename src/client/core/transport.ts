@@ -18,4 +18,11 @@ export interface Transport {
   readonly pushes: AsyncIterable<Push>;
   /** Closes the connection; pending requests reject, `pushes` ends. */
   close(): Promise<void>;
+  /**
+   * The WebSocket close code once the connection closed (1006: it dropped
+   * without a close frame); undefined while open. Whether to reconnect
+   * depends on it (reconnect-policy.ts). Optional: a transport that cannot
+   * know it (a test fake) leaves it out, which reads as a transient drop.
+   */
+  readonly closeCode?: number | undefined;
 }

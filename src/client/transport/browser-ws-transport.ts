@@ -3,7 +3,8 @@
  * browser's `WebSocket`. Request matching and the push queue are the shared
  * pure `FrameChannel`; this file only moves bytes (the Node transport imports
  * the `ws` package, which must not reach the browser bundle). No automatic
- * reconnect: the app opens a new transport after a `disconnected` event.
+ * reconnect here: the reconnecting loop (client/core/reconnector.ts) opens a
+ * new transport per attempt and decides from `closeCode` whether to.
  */
 import type { Push, Response } from '../../gen/quintet/v1/transport_pb.js';
 import type { RequestBody } from '../../wire/frame.js';
@@ -33,6 +34,7 @@ export function websocketUrlForOrigin(origin: string): string {
 export class BrowserWsTransport implements Transport {
   readonly #socket: WebSocket;
   readonly #channel: FrameChannel;
+  #closeCode: number | undefined;
 
   private constructor(socket: WebSocket, requestTimeoutMs: number) {
     this.#socket = socket;
@@ -47,7 +49,10 @@ export class BrowserWsTransport implements Transport {
     };
     // 'close' follows every 'error'; the failure is reported there.
     socket.onerror = null;
-    socket.onclose = () => this.#channel.close();
+    socket.onclose = (event: CloseEvent) => {
+      this.#closeCode = event.code;
+      this.#channel.close();
+    };
   }
 
   /** Connects to `url` (ws: or wss:); rejects with `ClientError('connect-failed')`. */
@@ -83,6 +88,11 @@ export class BrowserWsTransport implements Transport {
         resolve(new BrowserWsTransport(socket, options.requestTimeoutMs ?? 30_000));
       };
     });
+  }
+
+  /** The close code once closed (1006 for a drop without a close frame). */
+  get closeCode(): number | undefined {
+    return this.#closeCode;
   }
 
   request(body: RequestBody): Promise<Response> {

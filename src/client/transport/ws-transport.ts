@@ -5,8 +5,9 @@
  * client reads them, so nothing the server sends between `connect` and the
  * first read is lost.
  *
- * No automatic reconnect: the CLI runs one connection per command, and an
- * application decides itself when to open a new `WsTransport`.
+ * No automatic reconnect here: one transport is one connection. The
+ * reconnecting loop (client/core/reconnector.ts) opens a new `WsTransport`
+ * per attempt and decides from `closeCode` whether to.
  */
 import WebSocket from 'ws';
 import type { Push, Response } from '../../gen/quintet/v1/transport_pb.js';
@@ -24,14 +25,29 @@ export interface WsTransportOptions {
   readonly connectTimeoutMs?: number;
   /** How long to wait for each response, ms. */
   readonly requestTimeoutMs?: number;
+  /**
+   * Drop the connection (close code 1006) when nothing at all — no frame,
+   * no ping — arrived during a whole interval of this many ms (so it is
+   * noticed after one to two intervals). The server pings every 30 s, so
+   * silence means the network died without telling either side (a NAT
+   * forgot the mapping, Wi-Fi changed): TCP alone would wait for many
+   * minutes, and a follower would sit there receiving nothing. Default
+   * `DEFAULT_IDLE_TIMEOUT_MS`; 0 disables.
+   */
+  readonly idleTimeoutMs?: number;
 }
+
+/** Two server heartbeat intervals (30 s): one late ping is not a dead network. */
+export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 
 /** A `Transport` over one WebSocket. */
 export class WsTransport implements Transport {
   readonly #socket: WebSocket;
   readonly #channel: FrameChannel;
+  #closeCode: number | undefined;
+  #idleTimer: ReturnType<typeof setInterval> | undefined;
 
-  private constructor(socket: WebSocket, requestTimeoutMs: number) {
+  private constructor(socket: WebSocket, requestTimeoutMs: number, idleTimeoutMs: number) {
     this.#socket = socket;
     this.#channel = new FrameChannel(
       (bytes, onError) =>
@@ -46,7 +62,28 @@ export class WsTransport implements Transport {
       const bytes = new Uint8Array(Array.isArray(data) ? Buffer.concat(data) : data);
       if (!this.#channel.receive(bytes)) socket.terminate();
     });
-    socket.on('close', () => this.#channel.close());
+    socket.on('close', (code) => {
+      clearInterval(this.#idleTimer);
+      this.#closeCode = code;
+      this.#channel.close();
+    });
+    if (idleTimeoutMs > 0) {
+      // A flag per frame and one timer per interval: no timer churn on the hot path.
+      let heard = false;
+      const hear = (): void => {
+        heard = true;
+      };
+      socket.on('ping', hear);
+      socket.on('pong', hear);
+      socket.on('message', hear);
+      this.#idleTimer = setInterval(() => {
+        // terminate() closes without a handshake: the peer is not listening.
+        if (!heard) socket.terminate();
+        heard = false;
+      }, idleTimeoutMs);
+      // The timer must not keep a process alive whose work is done.
+      this.#idleTimer.unref();
+    }
     // 'close' follows every 'error'; the failure is reported there.
     socket.on('error', () => undefined);
   }
@@ -68,9 +105,20 @@ export class WsTransport implements Transport {
       socket.once('error', onError);
       socket.once('open', () => {
         socket.off('error', onError);
-        resolve(new WsTransport(socket, options.requestTimeoutMs ?? 30_000));
+        resolve(
+          new WsTransport(
+            socket,
+            options.requestTimeoutMs ?? 30_000,
+            options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+          ),
+        );
       });
     });
+  }
+
+  /** The close code once closed (1006 for a drop without a close frame). */
+  get closeCode(): number | undefined {
+    return this.#closeCode;
   }
 
   request(body: RequestBody): Promise<Response> {

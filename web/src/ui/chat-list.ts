@@ -21,7 +21,8 @@ export interface ChatListProps {
 const STATUS_TEXT: Record<ConnectionStatus, string> = {
   connecting: 'Connecting…',
   online: 'Online',
-  offline: 'Offline — reconnecting',
+  reconnecting: 'Reconnecting…',
+  offline: 'Offline',
 };
 
 /** Renders the sidebar. */

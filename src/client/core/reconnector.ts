@@ -1,0 +1,360 @@
+/**
+ * A device that stays connected: opens a connection, authenticates a fresh
+ * `QuintetClient` on it, forwards its events, and when the connection ends
+ * for a transient reason (server restart 1001, a drop 1006, stuck output
+ * 4004, failed delivery 4006, a connect or login that failed on the way)
+ * waits a backoff delay (reconnect-policy.ts) and does it again. On login
+ * the server re-delivers everything still queued, so delivery resumes where
+ * it stopped; an envelope whose ack was lost in the drop comes again and the
+ * receiver's processed mark makes it a no-op, so nothing is shown twice.
+ *
+ * It stops for good on a close that says reconnecting is wrong — 4001 (a
+ * newer connection of this device took over; reconnecting would evict it in
+ * turn, and the two would take turns forever) and 4003 (logged out) — and on
+ * a login the server refuses for good (`device-removed`, unknown device,
+ * bad signature).
+ *
+ * Connections never overlap: the next client starts only after the previous
+ * one has finished every envelope it received (its `close()` waits), so the
+ * two never race on the same session or processed mark.
+ */
+import type { ProtocolContext } from '../../protocol/context.js';
+import { QuintetClient } from './client.js';
+import { ClientError } from './errors.js';
+import { EventStream } from './event-stream.js';
+import { errorCode, type ClientEvent } from './events.js';
+import {
+  closeDisposition,
+  ReconnectPolicy,
+  unitRandom,
+  type ReconnectPolicyOptions,
+} from './reconnect-policy.js';
+import { ServerApi } from './server-api.js';
+import type { DeviceStore } from './store/device-store.js';
+import type { Transport } from './transport.js';
+
+/** Runs `callback` after `ms`; returns a function that cancels it. */
+export type Scheduler = (ms: number, callback: () => void) => () => void;
+
+/** The platform timer. */
+const timerScheduler: Scheduler = (ms, callback) => {
+  const timer = setTimeout(callback, ms);
+  return () => clearTimeout(timer);
+};
+
+/** What a `Reconnector` needs. */
+export interface ReconnectorOptions {
+  readonly ctx: ProtocolContext;
+  readonly store: DeviceStore;
+  /** Opens one new connection to the server (called once per attempt). */
+  readonly connect: () => Promise<Transport>;
+  /** Passed to every `QuintetClient` (default true). */
+  readonly receive?: boolean;
+  /** Backoff tunables; the jitter's random source defaults to `ctx.random`. */
+  readonly backoff?: Partial<ReconnectPolicyOptions>;
+  /** Timer for the backoff waits (default `setTimeout`); tests inject their own. */
+  readonly schedule?: Scheduler;
+  /**
+   * Stop instead of retrying when the very first attempt fails (a command
+   * run by hand should say at once that the server cannot be reached, not
+   * wait silently). Default false: keep trying, as an app does.
+   */
+  readonly failFast?: boolean;
+  /**
+   * Probe an online connection every this many ms with a cheap request
+   * (`PreKeyStatus`), and drop it when the probe times out. For transports
+   * that cannot see the server's WebSocket pings (the browser's): without
+   * it, a network that died silently (a laptop waking from sleep, a NAT
+   * that forgot the mapping) leaves the page "online" and deaf until TCP
+   * gives up, many minutes later. Default 0: no probes (the Node transport
+   * watches pings itself).
+   */
+  readonly keepAliveMs?: number;
+}
+
+/** Why a `Reconnector` stopped for good. */
+export type StopReason =
+  /** `stop()` was called. */
+  | 'stopped'
+  /** Close 4001: a newer connection of this same device replaced this one. */
+  | 'replaced'
+  /** Close 4003, a `LoggedOut` push, or a `device-removed` refusal at login. */
+  | 'logged-out'
+  /**
+   * The server refused the login for good (unknown account or device, bad
+   * signature), a local failure (store), or — with `failFast` — the first
+   * attempt failed. `error` says which.
+   */
+  | 'failed';
+
+/** The connection's state changed; the CLI prints it, the browser shows it. */
+export type ConnectionStateEvent =
+  | { readonly type: 'connection'; readonly state: 'connecting'; readonly attempt: number }
+  | { readonly type: 'connection'; readonly state: 'online' }
+  | {
+      readonly type: 'connection';
+      readonly state: 'waiting';
+      /** Until the next attempt, ms. */
+      readonly delayMs: number;
+      /** Why the last connection or attempt ended: a `ClientErrorCode` or `closed`. */
+      readonly cause: string;
+      /** With `cause: 'closed'`: the WebSocket close code, when known. */
+      readonly closeCode?: number | undefined;
+      /** Otherwise: the error of the failed connect or login. */
+      readonly error?: unknown;
+    }
+  | {
+      readonly type: 'connection';
+      readonly state: 'stopped';
+      readonly reason: StopReason;
+      /** For `failed` and a refused login: what failed. */
+      readonly error?: unknown;
+    };
+
+/** Everything `Reconnector.events()` yields: every client's events plus state changes. */
+export type ReconnectorEvent = ClientEvent | ConnectionStateEvent;
+
+/** The outcome of one connection attempt. */
+type Attempt =
+  | {
+      readonly kind: 'retry';
+      readonly cause: string;
+      readonly closeCode?: number | undefined;
+      readonly error?: unknown;
+    }
+  | { readonly kind: 'stop'; readonly reason: StopReason; readonly error?: unknown };
+
+/**
+ * Server refusals at login that no retry can fix. `device-removed` is a
+ * logout; the others mean this profile does not match the server's records.
+ */
+const FINAL_LOGIN_REFUSALS = new Set([
+  'device-removed',
+  'unknown-account',
+  'unknown-device',
+  'invalid-signature',
+  'forbidden',
+]);
+
+/** One device's self-healing connection; see the module comment. */
+export class Reconnector {
+  readonly #options: ReconnectorOptions;
+  readonly #policy: ReconnectPolicy;
+  readonly #schedule: Scheduler;
+  readonly #events = new EventStream<ReconnectorEvent>();
+  #current: { client: QuintetClient; api: ServerApi } | undefined;
+  /** The transport of the attempt in progress, closed by `stop()`. */
+  #attemptTransport: Transport | undefined;
+  #stopping = false;
+  #wake: (() => void) | undefined;
+  #finished: Promise<StopReason> | undefined;
+
+  constructor(options: ReconnectorOptions) {
+    this.#options = options;
+    this.#policy = new ReconnectPolicy({
+      random: unitRandom(options.ctx.random),
+      ...options.backoff,
+    });
+    this.#schedule = options.schedule ?? timerScheduler;
+  }
+
+  /** A new subscription to every event from now on; subscribe before `start`. */
+  events(): AsyncIterable<ReconnectorEvent> {
+    return this.#events.subscribe();
+  }
+
+  /** The authenticated client of the current connection; undefined while (re)connecting. */
+  get client(): QuintetClient | undefined {
+    return this.#current?.client;
+  }
+
+  /** Server calls outside the client (account lookup) on the current connection. */
+  get api(): ServerApi | undefined {
+    return this.#current?.api;
+  }
+
+  /**
+   * Starts the loop in the background. The returned promise resolves with
+   * the reason once it stopped for good (after the `stopped` event).
+   */
+  start(): Promise<StopReason> {
+    this.#finished ??= this.#run();
+    return this.#finished;
+  }
+
+  /** Skips the current backoff wait and starts the backoff over (the network came back). */
+  wake(): void {
+    this.#policy.reset();
+    this.#wake?.();
+  }
+
+  /** Closes the current connection, stops reconnecting, and waits for the loop to end. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    this.#wake?.();
+    const closing = [this.#current?.client.close(), this.#attemptTransport?.close()];
+    await Promise.all(closing);
+    await this.#finished;
+  }
+
+  async #run(): Promise<StopReason> {
+    let attempt = 0;
+    let outcome: Attempt = { kind: 'retry', cause: 'start' };
+    for (;;) {
+      if (this.#stopping) {
+        outcome = { kind: 'stop', reason: 'stopped' };
+        break;
+      }
+      attempt += 1;
+      this.#events.emit({ type: 'connection', state: 'connecting', attempt });
+      try {
+        outcome = await this.#attempt();
+      } catch (error) {
+        // A local failure (the store, a bug): retrying would fail the same way.
+        outcome = { kind: 'stop', reason: 'failed', error };
+      }
+      if (outcome.kind === 'stop') break;
+      if (this.#options.failFast === true && attempt === 1 && outcome.cause !== 'closed') {
+        outcome = { kind: 'stop', reason: 'failed', error: outcome.error };
+        break;
+      }
+      if (this.#stopping) continue;
+      const delayMs = this.#policy.nextDelay();
+      this.#events.emit({
+        type: 'connection',
+        state: 'waiting',
+        delayMs,
+        cause: outcome.cause,
+        closeCode: outcome.closeCode,
+        error: outcome.error,
+      });
+      await this.#sleep(delayMs);
+    }
+    const stopped: ConnectionStateEvent =
+      outcome.error === undefined
+        ? { type: 'connection', state: 'stopped', reason: outcome.reason }
+        : { type: 'connection', state: 'stopped', reason: outcome.reason, error: outcome.error };
+    this.#events.emit(stopped);
+    this.#events.close();
+    return outcome.reason;
+  }
+
+  /** One connection's life: connect, log in, forward events until it ends. */
+  async #attempt(): Promise<Attempt> {
+    const { ctx, store } = this.#options;
+    let transport: Transport;
+    try {
+      transport = await this.#options.connect();
+    } catch (error) {
+      if (!ClientError.is(error)) throw error;
+      return { kind: 'retry', cause: error.code, error };
+    }
+    if (this.#stopping) {
+      await transport.close();
+      return { kind: 'stop', reason: 'stopped' };
+    }
+    this.#attemptTransport = transport;
+    const client = new QuintetClient({ ctx, store, transport, receive: this.#options.receive });
+    // Subscribe before start, so envelopes queued on the server are not missed.
+    const events = client.events();
+    try {
+      await client.start();
+    } catch (error) {
+      // Read the close code before closing, which would overwrite it.
+      const closeCode = transport.closeCode;
+      await client.close();
+      this.#attemptTransport = undefined;
+      return this.#afterFailedLogin(error, closeCode);
+    }
+    this.#attemptTransport = undefined;
+    this.#current = { client, api: new ServerApi(transport) };
+    if (this.#stopping) {
+      await client.close();
+      this.#current = undefined;
+      return { kind: 'stop', reason: 'stopped' };
+    }
+    this.#policy.connected(ctx.clock.now());
+    this.#events.emit({ type: 'connection', state: 'online' });
+    const stopProbing = this.#keepAlive(this.#current.api, transport);
+    let closeCode: number | undefined;
+    let loggedOut = false;
+    for await (const event of events) {
+      this.#events.emit(event);
+      if (event.type === 'logged-out') loggedOut = true;
+      if (event.type === 'disconnected') {
+        closeCode = event.closeCode;
+        break;
+      }
+    }
+    stopProbing();
+    this.#current = undefined;
+    this.#policy.disconnected(ctx.clock.now());
+    // Waits for every envelope already received to be stored and acked (or
+    // left for redelivery), so the next client cannot race it.
+    await client.close();
+    if (this.#stopping) return { kind: 'stop', reason: 'stopped' };
+    if (loggedOut) return { kind: 'stop', reason: 'logged-out' };
+    const disposition = closeDisposition(closeCode);
+    if (disposition !== 'reconnect') return { kind: 'stop', reason: disposition };
+    return { kind: 'retry', cause: 'closed', closeCode };
+  }
+
+  #afterFailedLogin(error: unknown, closeCode: number | undefined): Attempt {
+    if (this.#stopping) return { kind: 'stop', reason: 'stopped' };
+    const disposition = closeDisposition(closeCode);
+    if (disposition !== 'reconnect') return { kind: 'stop', reason: disposition };
+    if (!ClientError.is(error)) return { kind: 'stop', reason: 'failed', error };
+    if (error.code === 'server-error' && FINAL_LOGIN_REFUSALS.has(error.serverCode ?? '')) {
+      const reason = error.serverCode === 'device-removed' ? 'logged-out' : 'failed';
+      return { kind: 'stop', reason, error };
+    }
+    return { kind: 'retry', cause: errorCode(error), error };
+  }
+
+  /**
+   * Sends a probe every `keepAliveMs` while the connection is up; closes the
+   * transport when one gets no answer in time (its `timeout`), which ends the
+   * connection and lets the loop reconnect. Returns the function that stops
+   * probing.
+   */
+  #keepAlive(api: ServerApi, transport: Transport): () => void {
+    const every = this.#options.keepAliveMs ?? 0;
+    if (every <= 0) return () => undefined;
+    let stopped = false;
+    let cancel: () => void = () => undefined;
+    const probe = (): void => {
+      api.preKeyStatus().then(
+        () => {
+          if (!stopped) cancel = this.#schedule(every, probe);
+        },
+        (error: unknown) => {
+          if (stopped) return;
+          if (ClientError.is(error, 'timeout')) {
+            // The answer never came: the connection is dead without knowing it.
+            void transport.close();
+            return;
+          }
+          // A refusal (rate limit, server fault) still proves the connection lives.
+          if (ClientError.is(error, 'server-error')) cancel = this.#schedule(every, probe);
+        },
+      );
+    };
+    cancel = this.#schedule(every, probe);
+    return () => {
+      stopped = true;
+      cancel();
+    };
+  }
+
+  /** Waits `ms`, or less if `wake()` or `stop()` is called. */
+  async #sleep(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const cancel = this.#schedule(ms, resolve);
+      this.#wake = () => {
+        cancel();
+        resolve();
+      };
+    });
+    this.#wake = undefined;
+  }
+}
