@@ -27,7 +27,7 @@ import type { ClientEvent } from '../../src/client/core/events.js';
 import { SenderKeyMessage } from '../../src/protocol/sender-key-messages.js';
 import { checkProperty } from '../property.js';
 import {
-  GroupCiphertextRecorder,
+  SendRecorder,
   linkDevice,
   registerDevice,
   testServer,
@@ -97,7 +97,7 @@ interface Device {
   readonly deviceId: number;
   client: QuintetClient;
   events: EventQueue;
-  recorder: GroupCiphertextRecorder;
+  recorder: SendRecorder;
 }
 
 interface Sent {
@@ -136,7 +136,7 @@ describe('groups property (real server)', { timeout: 600_000 }, () => {
         const names = [`p${run}-a`, `p${run}-b`, `p${run}-c`];
         const primaries = await Promise.all(names.map((n) => registerDevice(server, n)));
         const goOnline = async (device: TestDevice, account: string, deviceId: number) => {
-          const recorder = new GroupCiphertextRecorder();
+          const recorder = new SendRecorder();
           const { client, events } = await device.online({ wrap: recorder.wrap });
           return {
             device,

@@ -17,7 +17,7 @@ import {
   registerDevice,
   testServer,
   unlinkDevice,
-  GroupCiphertextRecorder,
+  SendRecorder,
   tryGroupDecrypt,
   type EventQueue,
 } from './helpers/clients.js';
@@ -41,8 +41,8 @@ describe('groups (real server, client core)', { timeout: 120_000 }, () => {
     const alice2 = await linkDevice(server, alice, 'laptop');
     const bob = await registerDevice(server, 'g-bob');
     const carol = await registerDevice(server, 'g-carol');
-    const aliceSent = new GroupCiphertextRecorder();
-    const bobSent = new GroupCiphertextRecorder();
+    const aliceSent = new SendRecorder();
+    const bobSent = new SendRecorder();
     const a1 = await alice.online({ wrap: aliceSent.wrap });
     const a2 = await alice2.online();
     const b1 = await bob.online({ wrap: bobSent.wrap });
@@ -283,8 +283,8 @@ describe('groups (real server, client core)', { timeout: 120_000 }, () => {
     const lia = await registerDevice(server, 'g-lia');
     const moe = await registerDevice(server, 'g-moe');
     const ned = await registerDevice(server, 'g-ned');
-    const liaSent = new GroupCiphertextRecorder();
-    const moeSent = new GroupCiphertextRecorder();
+    const liaSent = new SendRecorder();
+    const moeSent = new SendRecorder();
     const l1 = await lia.online({ wrap: liaSent.wrap });
     const m1 = await moe.online({ wrap: moeSent.wrap });
     const n1 = await ned.online();

@@ -26,6 +26,8 @@ import { MemoryBackend } from '../../../src/client/core/store/memory-backend.js'
 import { WsTransport } from '../../../src/client/transport/ws-transport.js';
 import type { Transport } from '../../../src/client/core/transport.js';
 import type { RequestBody } from '../../../src/wire/frame.js';
+import { EnvelopeType } from '../../../src/gen/quintet/v1/transport_pb.js';
+import { decryptEnvelope } from '../../../src/client/core/session-ops.js';
 import { startServer, type RunningServer } from '../../../src/server/main.js';
 
 /** The real crypto with the system clock. */
@@ -203,13 +205,21 @@ export async function unlinkDevice(
 }
 
 /**
- * A transport that records the Sender Keys ciphertext of every group send
- * passing through it, so a test can try to decrypt exactly what the server
- * was given to deliver (with a removed member's or device's keys).
+ * A transport that records the ciphertexts of every send passing through it
+ * (Sender Keys group ciphertexts and pairwise envelopes), so a test can try
+ * to decrypt exactly what the server was given to deliver, with a removed
+ * member's or device's own keys.
  */
-export class GroupCiphertextRecorder {
+export class SendRecorder {
   /** Every non-empty group ciphertext sent, oldest first. */
   readonly ciphertexts: Uint8Array[] = [];
+  /** Every pairwise envelope sent, oldest first. */
+  readonly envelopes: Array<{
+    readonly destination: string;
+    readonly deviceId: number;
+    readonly type: EnvelopeType;
+    readonly content: Uint8Array;
+  }> = [];
 
   /** Wraps `transport` (pass as `online({ wrap })`). */
   readonly wrap = (transport: Transport): Transport => ({
@@ -217,6 +227,15 @@ export class GroupCiphertextRecorder {
       if (body?.case === 'sendGroupMessage') {
         const ciphertext = body.value.ciphertext;
         if (ciphertext !== undefined && ciphertext.length > 0) this.ciphertexts.push(ciphertext);
+      } else if (body?.case === 'sendMessage') {
+        for (const envelope of body.value.envelopes ?? []) {
+          this.envelopes.push({
+            destination: body.value.destination ?? '',
+            deviceId: envelope.deviceId ?? 0,
+            type: envelope.type ?? EnvelopeType.UNSPECIFIED,
+            content: envelope.content ?? new Uint8Array(0),
+          });
+        }
       }
       return transport.request(body);
     },
@@ -226,11 +245,28 @@ export class GroupCiphertextRecorder {
     close: () => transport.close(),
   });
 
-  /** The newest recorded ciphertext; throws when none was sent. */
+  /** The newest recorded group ciphertext; throws when none was sent. */
   last(): Uint8Array {
     const last = this.ciphertexts[this.ciphertexts.length - 1];
     if (last === undefined) throw new Error('no group ciphertext was sent');
     return last;
+  }
+}
+
+/** Pairwise decryption with `store`'s sessions: `decrypted`, or the ProtocolError code. */
+export async function tryPairwiseDecrypt(
+  store: DeviceStore,
+  from: string,
+  fromDevice: number,
+  type: EnvelopeType,
+  content: Uint8Array,
+): Promise<string> {
+  try {
+    await decryptEnvelope(ctx, store.protocol, protocolAddress(from, fromDevice), type, content);
+    return 'decrypted';
+  } catch (error) {
+    if (ProtocolError.is(error)) return error.code;
+    throw error;
   }
 }
 
