@@ -13,12 +13,15 @@
  * seed replays the same schedule. The key material is fresh each run.
  *
  * Environment:
- * - QUINTET_CHURN_MESSAGES: how many messages (default 20,000; the full
- *   property is 100,000: `QUINTET_CHURN_MESSAGES=100000`);
+ * - QUINTET_CHURN_MESSAGES: how many messages (default 15,000, a few
+ *   minutes on 2 cores; the full property is 100,000:
+ *   `QUINTET_CHURN_MESSAGES=100000`, about 20 minutes);
  * - QUINTET_CHURN_SEED: the schedule's seed (default fixed);
- * - QUINTET_CHURN_DROP=1: the test transport acks one envelope without
- *   handing it to the client — a lost message the test must report (it
- *   then fails: this is how to see that it can).
+ * - QUINTET_CHURN_DROP=1: halfway through, the test transport acks 20
+ *   envelopes without handing them to the client — lost messages the test
+ *   must report (it then fails: this is how to see that it can);
+ * - QUINTET_CHURN_WINDOW: pushes held back for reordering (default 4);
+ * - QUINTET_CHURN_DEBUG=1: progress and failure lines.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -39,10 +42,10 @@ import {
   type TestDevice,
 } from './helpers/clients.js';
 
-const MESSAGES = Number(process.env['QUINTET_CHURN_MESSAGES'] ?? 20_000);
+const MESSAGES = Number(process.env['QUINTET_CHURN_MESSAGES'] ?? 15_000);
 const SEED = Number(process.env['QUINTET_CHURN_SEED'] ?? 0x0c4a_2026);
 const DROP = process.env['QUINTET_CHURN_DROP'] === '1';
-const ACCOUNTS = ['churn-a', 'churn-b', 'churn-c'];
+const ACCOUNTS = ['churn-a', 'churn-b', 'churn-c', 'churn-d', 'churn-e', 'churn-f'];
 /** Messages per sending device per round. */
 const PER_SENDER = 20;
 /** Pushes held back and released in random order. */
@@ -94,14 +97,15 @@ interface Device {
 /**
  * A transport that holds back up to REORDER_WINDOW envelope pushes and hands
  * them over in random order (released when the window is full, when another
- * kind of push arrives, or after a few idle milliseconds). With `drop`, one
- * envelope is acked to the server and never handed over.
+ * kind of push arrives, or after a few idle milliseconds). While
+ * `drop.remaining` is above 0, envelopes are acked to the server and never
+ * handed over (QUINTET_CHURN_DROP).
  */
 function churnTransport(
   inner: Transport,
   random: () => number,
   counters: Counters,
-  drop: { pending: boolean },
+  drop: { remaining: number },
 ): Transport {
   const idle = Symbol('idle');
   async function* reordered(): AsyncGenerator<Push> {
@@ -139,8 +143,8 @@ function churnTransport(
         yield push;
         continue;
       }
-      if (drop.pending) {
-        drop.pending = false;
+      if (drop.remaining > 0) {
+        drop.remaining--;
         counters.dropped++;
         await inner.request({ case: 'ack', value: { serverGuids: [push.kind.value.serverGuid] } });
         continue;
@@ -178,7 +182,7 @@ describe('churn (real server on SQLite, in process)', { timeout: 900_000 }, () =
       dropped: 0,
       decryptionFailures: 0,
     };
-    const drop = { pending: false };
+    const drop = { remaining: 0 };
     // Restarts are clean (close, reopen), so the file's content is what
     // matters, not fsync: a RAM-backed directory keeps the run CPU-bound.
     const scratch = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
@@ -280,7 +284,7 @@ describe('churn (real server on SQLite, in process)', { timeout: 900_000 }, () =
             for (let i = 0; i < PER_SENDER && counters.sent < MESSAGES; i++) {
               const to = pick(ACCOUNTS.filter((a) => a !== sender.account));
               counters.sent++;
-              if (DROP && counters.sent === Math.floor(MESSAGES / 2)) drop.pending = true;
+              if (DROP && counters.sent === Math.floor(MESSAGES / 2)) drop.remaining = 20;
               const client = sender.client;
               if (client === undefined) throw new Error(`${sender.label} went offline mid-round`);
               const sent = await client.sendText(to, `m${counters.sent}`);
