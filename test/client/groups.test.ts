@@ -8,8 +8,6 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { RunningServer } from '../../src/server/main.js';
 import { protocolAddress } from '../../src/protocol/address.js';
-import { groupDecrypt } from '../../src/protocol/group-cipher.js';
-import { ProtocolError } from '../../src/protocol/errors.js';
 import { groupIdToBytes, type GroupId } from '../../src/client/core/groups/group-id.js';
 import { signGroupChange } from '../../src/client/core/groups/group-change.js';
 import { generateKeyPair } from '../../src/protocol/curve.js';
@@ -19,9 +17,11 @@ import {
   registerDevice,
   testServer,
   unlinkDevice,
+  SendRecorder,
+  tryGroupDecrypt,
   type EventQueue,
-  type TestDevice,
 } from './helpers/clients.js';
+import { SenderKeyMessage } from '../../src/protocol/sender-key-messages.js';
 
 async function got(queue: EventQueue, text: string): Promise<void> {
   await queue.next('message', 8_000, (e) => e.message.text === text);
@@ -41,9 +41,11 @@ describe('groups (real server, client core)', { timeout: 120_000 }, () => {
     const alice2 = await linkDevice(server, alice, 'laptop');
     const bob = await registerDevice(server, 'g-bob');
     const carol = await registerDevice(server, 'g-carol');
-    const a1 = await alice.online();
+    const aliceSent = new SendRecorder();
+    const bobSent = new SendRecorder();
+    const a1 = await alice.online({ wrap: aliceSent.wrap });
     const a2 = await alice2.online();
-    const b1 = await bob.online();
+    const b1 = await bob.online({ wrap: bobSent.wrap });
     const c1 = await carol.online();
 
     const group = await a1.client.groups.create('friends', ['g-bob', 'g-carol']);
@@ -95,11 +97,26 @@ describe('groups (real server, client core)', { timeout: 120_000 }, () => {
     assert.equal(after2.recipients, 2);
     for (const q of [a2.events, b1.events]) await got(q, 'without carol');
     await got(a1.events, 'bob without carol');
-    // Carol's stored sender keys cannot open the new chains.
+    // Carol's stored sender keys cannot open the new chains: the very
+    // ciphertexts the server was given are tried with her store.
+    assert.equal(await tryGroupDecrypt(carol.store, 'g-alice', 1, aliceSent.last()), 'no-session');
+    assert.equal(await tryGroupDecrypt(carol.store, 'g-bob', 1, bobSent.last()), 'no-session');
+    // Carol stayed connected throughout and was handed nothing.
     await c1.client.idle();
     const carolMessages = (await carol.store.messages.list(gid)).map((m) => m.text);
-    assert.ok(!carolMessages.includes('without carol'));
-    assert.ok(!carolMessages.includes('bob without carol'));
+    assert.deepEqual(carolMessages.sort(), ['from bob', 'hello group', 'second']);
+    assert.deepEqual(
+      c1.events
+        .all('message')
+        .map((e) => e.message.text)
+        .sort(),
+      ['from bob', 'hello group', 'second'],
+    );
+    assert.deepEqual(
+      c1.events.all('decryption-failure'),
+      [],
+      'nothing undecryptable was delivered to carol either',
+    );
 
     for (const c of [a1, a2, b1, c1]) await c.client.close();
   });
@@ -262,6 +279,54 @@ describe('groups (real server, client core)', { timeout: 120_000 }, () => {
     await i2.client.close();
   });
 
+  it('rotates on leave: the remaining members move to new chains the leaver cannot open', async () => {
+    const lia = await registerDevice(server, 'g-lia');
+    const moe = await registerDevice(server, 'g-moe');
+    const ned = await registerDevice(server, 'g-ned');
+    const liaSent = new SendRecorder();
+    const moeSent = new SendRecorder();
+    const l1 = await lia.online({ wrap: liaSent.wrap });
+    const m1 = await moe.online({ wrap: moeSent.wrap });
+    const n1 = await ned.online();
+    const group = await l1.client.groups.create('leavers', ['g-moe', 'g-ned']);
+    const gid = group.groupId;
+    // Everyone holds lia's and moe's current chains, ned included.
+    await l1.client.groups.send(gid, 'lia before');
+    await m1.client.groups.send(gid, 'moe before');
+    for (const [q, t] of [
+      [m1.events, 'lia before'],
+      [n1.events, 'lia before'],
+      [l1.events, 'moe before'],
+      [n1.events, 'moe before'],
+    ] as const) {
+      await got(q, t);
+    }
+    const chainOf = (bytes: Uint8Array): number => SenderKeyMessage.deserialize(bytes).chainId;
+    const liaChain = chainOf(liaSent.last());
+    const moeChain = chainOf(moeSent.last());
+
+    await n1.client.groups.leave(gid);
+    for (const q of [l1.events, m1.events]) {
+      await q.next('group-changed', 8_000, (e) => e.action === 'leave' && e.target === 'g-ned');
+    }
+    const liaAfter = await l1.client.groups.send(gid, 'lia after');
+    const moeAfter = await m1.client.groups.send(gid, 'moe after');
+    assert.equal(liaAfter.recipients, 1);
+    assert.equal(moeAfter.recipients, 1);
+    await got(m1.events, 'lia after');
+    await got(l1.events, 'moe after');
+    assert.notEqual(chainOf(liaSent.last()), liaChain, "lia's next message uses a new chain");
+    assert.notEqual(chainOf(moeSent.last()), moeChain, "moe's next message uses a new chain");
+    // The leaver's own keys cannot open what the server was given.
+    assert.equal(await tryGroupDecrypt(ned.store, 'g-lia', 1, liaSent.last()), 'no-session');
+    assert.equal(await tryGroupDecrypt(ned.store, 'g-moe', 1, moeSent.last()), 'no-session');
+    // Ned stayed connected and got neither message.
+    await n1.client.idle();
+    const nedTexts = (await ned.store.messages.list(gid)).map((m) => m.text).sort();
+    assert.deepEqual(nedTexts, ['lia before', 'moe before']);
+    for (const c of [l1, m1, n1]) await c.client.close();
+  });
+
   it('rotates when a member device is unlinked: the removed device cannot decrypt', async () => {
     const dana = await registerDevice(server, 'g-dana');
     const erin = await registerDevice(server, 'g-erin');
@@ -289,26 +354,10 @@ describe('groups (real server, client core)', { timeout: 120_000 }, () => {
     const last = ciphertexts[ciphertexts.length - 1];
     assert.ok(last !== undefined);
     // The unlinked device's stored keys (it held dana's old chain) cannot open it.
-    assert.equal(await tryDecrypt(erin2, 'g-dana', 1, last), 'no-session');
+    assert.equal(await tryGroupDecrypt(erin2.store, 'g-dana', 1, last), 'no-session');
     // Control: erin 2 could decrypt the message sent before the unlink.
     e1 = await erin.online();
     await got(e1.events, 'after unlink');
     for (const c of [d1, e1]) await c.client.close();
   });
 });
-
-/** groupDecrypt with `device`'s stored sender keys: `decrypted` or the error code. */
-async function tryDecrypt(
-  device: TestDevice,
-  from: string,
-  fromDevice: number,
-  bytes: Uint8Array,
-): Promise<string> {
-  try {
-    await groupDecrypt(ctx, device.store.senderKeys, protocolAddress(from, fromDevice), bytes);
-    return 'decrypted';
-  } catch (error) {
-    if (ProtocolError.is(error)) return error.code;
-    throw error;
-  }
-}

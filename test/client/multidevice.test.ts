@@ -12,6 +12,8 @@ import { protocolAddress } from '../../src/protocol/address.js';
 import {
   linkDevice,
   registerDevice,
+  SendRecorder,
+  tryPairwiseDecrypt,
   testServer,
   unlinkDevice,
   type EventQueue,
@@ -102,7 +104,8 @@ describe('multi-device messaging (real server)', { timeout: 60_000 }, () => {
     const alice2 = await linkDevice(server, alice, 'laptop');
     const bob = await registerDevice(server, 'r-bob');
     const a2 = await alice2.online();
-    const b1 = await bob.online();
+    const bobSent = new SendRecorder();
+    const b1 = await bob.online({ wrap: bobSent.wrap });
     await b1.client.sendText('r-alice', 'before removal');
     await messageWith(a2.events, 'before removal');
     assert.ok(await bob.store.protocol.sessions.loadSession(protocolAddress('r-alice', 2)));
@@ -117,9 +120,30 @@ describe('multi-device messaging (real server)', { timeout: 60_000 }, () => {
       await bob.store.protocol.sessions.loadSession(protocolAddress('r-alice', 2)),
       undefined,
     );
+    const sentBefore = bobSent.envelopes.length;
     const after = await b1.client.sendText('r-alice', 'after removal');
     assert.deepEqual(after.outcome.devices, [1]);
     assert.equal(await server.store.queue.count('r-alice', 2), 0);
+    // What bob handed the server after the removal: nothing for device 2,
+    // and the removed device's own sessions cannot open any of it.
+    const afterRemoval = bobSent.envelopes.slice(sentBefore);
+    assert.ok(afterRemoval.length >= 1);
+    assert.deepEqual(
+      afterRemoval.filter((e) => e.destination === 'r-alice' && e.deviceId === 2),
+      [],
+    );
+    for (const envelope of afterRemoval) {
+      assert.notEqual(
+        await tryPairwiseDecrypt(alice2.store, 'r-bob', 1, envelope.type, envelope.content),
+        'decrypted',
+      );
+    }
+    // The removed device cannot come back to collect anything either.
+    await assert.rejects(alice2.online());
+    assert.deepEqual(
+      a2.events.all('message').map((e) => e.message.text),
+      ['before removal'],
+    );
     await b1.client.close();
     await a2.client.close();
   });

@@ -5,13 +5,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { checkProperty } from '../property.js';
 import { pad, unpad, PADDING_BLOCK } from '../../src/client/core/padding.js';
 import { ClientError } from '../../src/client/core/errors.js';
 import { decodeContent, encodeContent, parseContent } from '../../src/client/core/content.js';
 
 describe('padding', () => {
   it('round-trips any content', () => {
-    fc.assert(
+    checkProperty(
       fc.property(fc.uint8Array({ maxLength: 2_000 }), (content) => {
         const padded = pad(content);
         assert.equal(padded.length % PADDING_BLOCK, 0);
@@ -29,7 +30,7 @@ describe('padding', () => {
   });
 
   it('rejects a length that is not a multiple of the block', () => {
-    fc.assert(
+    checkProperty(
       fc.property(fc.uint8Array({ maxLength: 1_000 }), (bytes) => {
         fc.pre(bytes.length % PADDING_BLOCK !== 0 || bytes.length === 0);
         assert.throws(
@@ -41,7 +42,7 @@ describe('padding', () => {
   });
 
   it('rejects a non-zero byte after the marker, or a missing marker', () => {
-    fc.assert(
+    checkProperty(
       fc.property(
         fc.uint8Array({ maxLength: 300 }),
         fc.integer({ min: 1, max: 255 }),
@@ -68,7 +69,7 @@ describe('padding', () => {
   });
 
   it('never throws anything but a typed error on random bytes', () => {
-    fc.assert(
+    checkProperty(
       fc.property(fc.uint8Array({ minLength: 160, maxLength: 480 }), (bytes) => {
         try {
           decodeContent(bytes);

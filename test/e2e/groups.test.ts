@@ -115,7 +115,8 @@ describe('groups end to end (CLI)', { timeout: 240_000 }, () => {
 
   /** groupDecrypt with the sender keys stored in `name`'s profile: 'decrypted' or the error code. */
   async function tryDecrypt(name: string, c: QueuedCiphertext): Promise<string> {
-    const store = createDeviceStore(new SqliteBackend(join(profile(name), 'device.db')));
+    const file = join(profile(name), 'device.db');
+    const store = createDeviceStore(new SqliteBackend(file));
     try {
       await groupDecrypt(
         ctx,
@@ -201,7 +202,21 @@ describe('groups end to end (CLI)', { timeout: 240_000 }, () => {
         );
       }
     }
+    for (const c of afterRemoval) {
+      for (const name of ['carol', 'carol-2']) {
+        assert.equal(
+          await tryDecrypt(name, c),
+          'no-session',
+          `${name} holds no chain of ${c.source}'s`,
+        );
+      }
+    }
     assert.deepEqual((await receive('bob-2', gid)).sort(), ['alice.1:m3', 'bob.1:m4']);
+    // Control: the same attempt on a member's store finds the chain (the
+    // message key is used up by now, so it reports a duplicate).
+    const forBob2 = afterRemoval.find((c) => c.account === 'bob' && c.deviceId === 2);
+    assert.ok(forBob2 !== undefined);
+    assert.equal(await tryDecrypt('bob-2', forBob2), 'duplicate-message');
     assert.deepEqual((await receive('alice-2', gid)).sort(), ['alice.1:m3', 'bob.1:m4']);
     assert.deepEqual(await receive('carol', gid), []);
 

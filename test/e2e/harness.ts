@@ -1,34 +1,90 @@
 /**
  * The e2e harness: the real server and the real `quintet` CLI as separate
  * processes (`node bin/quintet.js …`), with temporary data and profile
- * directories. Builds dist/ once if it is missing.
+ * directories. Rebuilds dist/ once if any of it is older than src/.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const BIN = join(ROOT, 'bin', 'quintet.js');
 
-/** Builds dist/ (tsc emits even with type errors elsewhere) unless it exists. */
+/**
+ * Every TypeScript file under src/ whose compiled file under dist/ is missing or older
+ * than the source (relative paths). Empty when dist/ is current.
+ */
+export function staleOutputs(root = ROOT): string[] {
+  const stale: string[] = [];
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(join(root, 'src', dir), { withFileTypes: true })) {
+      const rel = dir === '' ? entry.name : join(dir, entry.name);
+      if (entry.isDirectory()) walk(rel);
+      else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) {
+        const output = join(root, 'dist', rel.replace(/\.ts$/, '.js'));
+        const source = statSync(join(root, 'src', rel)).mtimeMs;
+        if (!existsSync(output) || statSync(output).mtimeMs < source) stale.push(rel);
+      }
+    }
+  };
+  walk('');
+  return stale;
+}
+
+/** Blocks this thread for `ms` (the build check is synchronous). */
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * Makes sure the processes the e2e tests spawn (`bin/quintet.js` loads
+ * dist/) run the current sources: a stale or missing dist/ is rebuilt once
+ * with `tsc -p tsconfig.build.json`, under a lock directory so test files
+ * running in parallel do not build over each other. If dist/ is still older
+ * than src/ afterwards (the build failed), this throws naming the files, so
+ * a test never passes or fails against yesterday's build.
+ * `QUINTET_E2E_REBUILD=1` forces a build.
+ */
 export function ensureBuilt(): void {
-  if (
-    existsSync(join(ROOT, 'dist', 'cli', 'main.js')) &&
-    process.env['QUINTET_E2E_REBUILD'] !== '1'
-  ) {
-    return;
+  if (process.env['QUINTET_E2E_REBUILD'] !== '1' && staleOutputs().length === 0) return;
+  const lock = join(ROOT, '.tmp', 'build.lock');
+  mkdirSync(join(ROOT, '.tmp'), { recursive: true });
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      // Another test file is building; a lock older than the deadline is
+      // left over from a killed run.
+      if (Date.now() - statSync(lock).mtimeMs > 300_000)
+        rmSync(lock, { recursive: true, force: true });
+      if (Date.now() > deadline) throw new Error(`timed out waiting for the build lock ${lock}`);
+      sleepSync(250);
+    }
   }
-  spawnSync(
-    process.execPath,
-    [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
-    {
-      cwd: ROOT,
-      stdio: 'inherit',
-    },
-  );
-  if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js')))
-    throw new Error('build produced no dist/cli/main.js');
+  try {
+    // The other builder may have finished while this one waited.
+    if (process.env['QUINTET_E2E_REBUILD'] === '1' || staleOutputs().length > 0) {
+      const built = spawnSync(
+        process.execPath,
+        [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
+        { cwd: ROOT, encoding: 'utf8' },
+      );
+      const stale = staleOutputs();
+      if (stale.length > 0) {
+        throw new Error(
+          `dist/ is older than src/ after \`tsc -p tsconfig.build.json\` ` +
+            `(exit ${String(built.status)}); stale: ${stale.slice(0, 5).join(', ')}` +
+            `${stale.length > 5 ? ` and ${stale.length - 5} more` : ''}\n${built.stdout}${built.stderr}`,
+        );
+      }
+    }
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
 }
 
 /** A temporary directory removed by `cleanup()`. */

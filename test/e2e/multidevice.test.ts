@@ -9,14 +9,24 @@
  * - a reply from any of alice's devices reaches all of bob's and all of
  *   alice's other devices;
  * - with alice's primary never started again, her companions keep talking;
- * - a removed companion gets nothing sent afterwards and is told it was
- *   logged out;
+ * - a removed companion is told it was logged out, nothing is queued for
+ *   it afterwards, its own sessions cannot decrypt what is queued for its
+ *   account, and it cannot log in again to collect anything;
  * - the safety number stays the same while companions come and go.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { nodeCrypto } from '../../src/crypto/node.js';
+import { systemClock } from '../../src/crypto/provider.js';
+import { protocolAddress } from '../../src/protocol/address.js';
+import { ProtocolError } from '../../src/protocol/errors.js';
+import type { EnvelopeType } from '../../src/gen/quintet/v1/transport_pb.js';
+import { decryptEnvelope } from '../../src/client/core/session-ops.js';
+import { createDeviceStore } from '../../src/client/core/store/device-store.js';
+import { SqliteBackend } from '../../src/client/storage/sqlite-backend.js';
 import {
   ensureBuilt,
   linkWithCli,
@@ -27,6 +37,19 @@ import {
 } from './harness.js';
 
 const PIN = '2468';
+const ctx = {
+  crypto: nodeCrypto,
+  random: (n: number) => nodeCrypto.randomBytes(n),
+  clock: systemClock,
+};
+
+interface QueuedEnvelope {
+  readonly deviceId: number;
+  readonly source: string;
+  readonly sourceDevice: number;
+  readonly type: EnvelopeType;
+  readonly content: Uint8Array;
+}
 const BIN = join(resolve(import.meta.dirname, '..', '..'), 'bin', 'quintet.js');
 
 /** A `receive --follow --json` child whose stdout is read line by line. */
@@ -134,6 +157,56 @@ describe('multi-device end to end (CLI)', { timeout: 120_000 }, () => {
     return JSON.parse(result.stdout) as Record<string, unknown>;
   }
 
+  /** Pairwise envelopes still queued on the server for `account` (read-only). */
+  function queuedFor(account: string): QueuedEnvelope[] {
+    const db = new Database(join(dir.path, 'data', 'quintet.db'), {
+      readonly: true,
+      fileMustExist: true,
+    });
+    try {
+      const rows = db
+        .prepare(
+          'SELECT device_id, source, source_device, type, content FROM envelopes WHERE account = ? ORDER BY seq',
+        )
+        .all(account) as Array<{
+        device_id: number;
+        source: string;
+        source_device: number;
+        type: number;
+        content: Buffer;
+      }>;
+      return rows.map((r) => ({
+        deviceId: r.device_id,
+        source: r.source,
+        sourceDevice: r.source_device,
+        type: r.type as EnvelopeType,
+        content: new Uint8Array(r.content),
+      }));
+    } finally {
+      db.close();
+    }
+  }
+
+  /** Decrypts `envelope` with the sessions in profile `name`: 'decrypted' or the error code. */
+  async function tryDecrypt(name: string, envelope: QueuedEnvelope): Promise<string> {
+    const store = createDeviceStore(new SqliteBackend(join(profile(name), 'device.db')));
+    try {
+      await decryptEnvelope(
+        ctx,
+        store.protocol,
+        protocolAddress(envelope.source, envelope.sourceDevice),
+        envelope.type,
+        envelope.content,
+      );
+      return 'decrypted';
+    } catch (error) {
+      if (ProtocolError.is(error)) return error.code;
+      throw error;
+    } finally {
+      await store.close();
+    }
+  }
+
   async function safetyNumber(name: string, peer: string): Promise<string> {
     const result = await cli(name, 'safety-number', peer);
     assert.equal(result.code, 0, result.stderr);
@@ -212,11 +285,31 @@ describe('multi-device end to end (CLI)', { timeout: 120_000 }, () => {
     await followers.get('bob')?.stop();
     const removed = await cli('bob', 'devices', 'remove', '2', '--pin', PIN);
     assert.equal(removed.code, 0, removed.stderr);
-    follow('bob');
     await followers.get('bob-2')?.line((l) => l['type'] === 'logged-out');
-    await send('alice-2', 'bob', 'after the removal');
+    // Sent while bob's primary is offline, so the ciphertexts stay queued on
+    // the server, where they are read back and tried with bob-2's own keys.
+    const toBob = await send('alice-2', 'bob', 'after the removal');
+    assert.deepEqual(toBob['devices'], [1], 'only the primary is addressed');
+    const queued = queuedFor('bob');
+    assert.ok(queued.length >= 1, 'the message is queued for bob');
+    assert.deepEqual(
+      queued.filter((e) => e.deviceId === 2),
+      [],
+      'nothing is queued for the removed device',
+    );
+    for (const envelope of queued) {
+      assert.notEqual(
+        await tryDecrypt('bob-2', envelope),
+        'decrypted',
+        'the removed device cannot read what was queued for its account',
+      );
+    }
+    // The removed device cannot collect anything: a new receive is refused.
+    const again = await cli('bob-2', 'receive', '--json', '--timeout', '2');
+    assert.notEqual(again.code, 0, 'a removed device cannot log in again');
+    assert.doesNotMatch(again.stdout, /after the removal/);
+    follow('bob');
     await followers.get('bob')?.message('after the removal');
-    await new Promise((done) => setTimeout(done, 500));
     assert.equal(
       followers.get('bob-2')?.lines.some((l) => l['text'] === 'after the removal'),
       false,

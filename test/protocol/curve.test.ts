@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 import fc from 'fast-check';
+import { checkProperty } from '../property.js';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import {
   DJB_TYPE,
@@ -98,7 +99,7 @@ describe('PublicKey', () => {
   });
 
   it('random bytes into deserialize give a key or ProtocolError, nothing else', () => {
-    fc.assert(
+    checkProperty(
       fc.property(fc.uint8Array({ maxLength: 40 }), fc.boolean(), (bytes, typed) => {
         const input =
           typed && bytes.length > 0 ? Uint8Array.from([DJB_TYPE, ...bytes.subarray(1)]) : bytes;
@@ -183,7 +184,7 @@ describe('PrivateKey', () => {
     const unclamped = new Uint8Array(33).fill(0xff);
     unclamped[0] = 0x01;
     assert.throws(() => PrivateKey.fromStorageBytes(unclamped), isInvalidKey);
-    fc.assert(
+    checkProperty(
       fc.property(fc.uint8Array({ maxLength: 40 }), (bytes) => {
         try {
           return PrivateKey.fromStorageBytes(bytes).serialize().length === 32;

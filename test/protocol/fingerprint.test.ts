@@ -5,6 +5,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { checkProperty } from '../property.js';
 import {
   Fingerprint as SignalFingerprint,
   PublicKey as SignalPublicKey,
@@ -166,7 +167,7 @@ describe('fingerprint', () => {
         (e: unknown) => ProtocolError.is(e),
       );
     }
-    fc.assert(
+    checkProperty(
       fc.property(fc.uint8Array({ maxLength: 120 }), (bytes) => {
         try {
           return compareScannable(good.scannable, bytes) === false;

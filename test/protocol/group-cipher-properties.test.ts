@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { checkProperty } from '../property.js';
 import { nodeCrypto } from '../../src/crypto/node.js';
 import { systemClock } from '../../src/crypto/provider.js';
 import { protocolAddress } from '../../src/protocol/address.js';
@@ -106,7 +107,7 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 describe('group cipher properties', () => {
   it('any delivery order, with redeliveries, decrypts each message exactly once', async () => {
-    await fc.assert(
+    await checkProperty(
       fc.asyncProperty(
         fc.integer({ min: 1, max: 25 }).chain((count) =>
           fc.tuple(
@@ -149,7 +150,7 @@ describe('group cipher properties', () => {
 
   it('mutated group messages are rejected with a ProtocolError and change nothing', async () => {
     const { receiverStore, messages } = await fixture(4);
-    await fc.assert(
+    await checkProperty(
       fc.asyncProperty(fc.nat({ max: 3 }), mutation, async (index, m) => {
         const original = messages[index];
         assert.ok(original !== undefined);
@@ -181,7 +182,7 @@ describe('group cipher properties', () => {
       fc.constantFrom(0x33, 0x23, 0x43, 0x03, 0xff),
       fc.uint8Array({ maxLength: 200 }),
     );
-    await fc.assert(
+    await checkProperty(
       fc.asyncProperty(
         fc.oneof(
           fc.uint8Array({ maxLength: 300 }),
@@ -202,7 +203,7 @@ describe('group cipher properties', () => {
 
   it('mutated distribution messages either apply cleanly or fail typed without a change', async () => {
     const { skdm } = await fixture(0);
-    await fc.assert(
+    await checkProperty(
       fc.asyncProperty(mutation, async (m) => {
         const store = new MemorySenderKeyStore();
         const bad = mutate(skdm, m);
@@ -221,7 +222,7 @@ describe('group cipher properties', () => {
       (await receiverStore.loadSenderKey(alice, DIST))?.serialize(),
       (await senderStore.loadSenderKey(alice, DIST))?.serialize(),
     ].flatMap((r) => (r === undefined ? [] : [r]));
-    await fc.assert(
+    await checkProperty(
       fc.asyncProperty(fc.nat({ max: records.length - 1 }), mutation, async (index, m) => {
         const bytes = mutate(records[index] ?? new Uint8Array(), m);
         try {

@@ -21,7 +21,12 @@ import {
   SenderKeyDistributionMessage,
   SenderKeyMessage,
 } from '../../src/protocol/sender-key-messages.js';
-import { MAX_SENDER_MESSAGE_KEYS } from '../../src/protocol/sender-key-record.js';
+import {
+  MAX_SENDER_MESSAGE_KEYS,
+  SenderKeyRecord,
+  SenderKeyState,
+} from '../../src/protocol/sender-key-record.js';
+import { sign } from '../../src/protocol/curve.js';
 import { MemorySenderKeyStore } from '../../src/protocol/stores/sender-key-store.js';
 
 /** A deterministic random source: SHA-256 in counter mode over a label. */
@@ -315,7 +320,7 @@ describe('group cipher', () => {
     assert.deepEqual(receiverStore.snapshot(), before);
   });
 
-  it('rejects a message whose version differs from its chain', async () => {
+  it('rejects a message with an unknown version byte before looking for its chain', async () => {
     const { ctx, senderStore, receiverStore } = await pair();
     const ct = await groupEncrypt(ctx, senderStore, alice, DIST, text('x'));
     for (const first of [0x23, 0x43]) {
@@ -323,6 +328,65 @@ describe('group cipher', () => {
       bad[0] = first;
       await rejectsWith(groupDecrypt(ctx, receiverStore, alice, bad), 'invalid-version');
     }
+  });
+
+  it('rejects a message whose version differs from the version of the chain it names', async () => {
+    // Parsing accepts only version 3, so this check is reached only when the
+    // held chain has another version (a record written by another version
+    // of the code): the message must not be read under that chain's rules.
+    const { ctx, senderStore, receiverStore } = await pair('version');
+    const ct = await groupEncrypt(ctx, senderStore, alice, DIST, text('x'));
+    const held = (await receiverStore.loadSenderKey(alice, DIST))?.currentState();
+    assert.ok(held !== undefined);
+    const record = SenderKeyRecord.empty();
+    record.addState(
+      new SenderKeyState(
+        2,
+        held.chainId,
+        held.chainIteration,
+        held.chainKey,
+        held.signingPublic,
+        undefined,
+      ),
+    );
+    await receiverStore.storeSenderKey(alice, DIST, record);
+    const before = receiverStore.snapshot();
+    await rejectsWith(groupDecrypt(ctx, receiverStore, alice, ct), 'invalid-version');
+    assert.deepEqual(receiverStore.snapshot(), before);
+  });
+
+  it('rejects a message naming a chain id the receiver does not hold, even signed by the right key', async () => {
+    // The sender's own signing key signs a message that names another chain
+    // id. Only the chain-id lookup stops it: the signature verifies and the
+    // message key for its iteration exists on the chain the receiver holds.
+    const { ctx, senderStore, receiverStore } = await pair('chain-id');
+    const state = (await senderStore.loadSenderKey(alice, DIST))?.currentState();
+    assert.ok(state?.signingPrivate !== undefined);
+    const genuine = SenderKeyMessage.deserialize(
+      await groupEncrypt(ctx, senderStore, alice, DIST, text('chain')),
+    );
+    const unsigned = SenderKeyMessage.encodeUnsigned({
+      ...genuine,
+      chainId: genuine.chainId ^ 1,
+    });
+    const forged = SenderKeyMessage.withSignature(
+      unsigned,
+      await sign(nodeCrypto, state.signingPrivate, unsigned, ctx.random),
+    );
+    const before = receiverStore.snapshot();
+    await rejectsWith(groupDecrypt(ctx, receiverStore, alice, forged), 'no-session');
+    assert.deepEqual(receiverStore.snapshot(), before, 'a refused message burns no key');
+    // Control: the same message under its real chain id decrypts.
+    const real = SenderKeyMessage.withSignature(
+      SenderKeyMessage.encodeUnsigned(genuine),
+      await sign(
+        nodeCrypto,
+        state.signingPrivate,
+        SenderKeyMessage.encodeUnsigned(genuine),
+        ctx.random,
+      ),
+    );
+    assert.equal(str(await groupDecrypt(ctx, receiverStore, alice, real)), 'chain');
   });
 
   it('prints no key material', async () => {

@@ -98,21 +98,32 @@ export class LibsignalPeer {
 
   constructor(readonly name: string) {}
 
-  /** A fresh one-time prekey and the bundle fields a Quintet peer needs. */
-  bundle(): {
+  /**
+   * The bundle fields a Quintet peer needs, with a fresh one-time prekey
+   * unless `oneTime` is false (a server that ran out of them hands out the
+   * signed prekey alone).
+   */
+  bundle(options: { oneTime?: boolean } = {}): {
     registrationId: number;
     identityKey: Buffer;
-    preKeyId: number;
-    preKey: Buffer;
+    preKeyId?: number;
+    preKey?: Buffer;
     signedPreKeyId: number;
     signedPreKey: Buffer;
     signature: Buffer;
   } {
+    const base = {
+      registrationId: this.registrationId,
+      identityKey: this.identity.pubKey,
+      signedPreKeyId: this.signedPreKey.keyId,
+      signedPreKey: this.signedPreKey.keyPair.pubKey,
+      signature: this.signedPreKey.signature,
+    };
+    if (options.oneTime === false) return base;
     const pk = libsignal.keyhelper.generatePreKey(this.#nextPreKey++);
     this.preKeys.set(pk.keyId, pk.keyPair);
     return {
-      registrationId: this.registrationId,
-      identityKey: this.identity.pubKey,
+      ...base,
       preKeyId: pk.keyId,
       preKey: pk.keyPair.pubKey,
       signedPreKeyId: this.signedPreKey.keyId,

@@ -1,7 +1,9 @@
 /**
  * Interop with the npm `libsignal` package (libsignal v3 in JavaScript): both
- * directions of session setup, many DH ratchet turns, out-of-order delivery,
- * and messages that must decrypt under archived session states.
+ * directions of session setup (with and without a one-time prekey), many DH
+ * ratchet turns, out-of-order delivery, messages that must decrypt under
+ * archived session states, and plaintexts from 0 bytes to 64 KiB across the
+ * AES block boundaries.
  */
 import assert from 'node:assert/strict';
 import { before, describe, it, mock } from 'node:test';
@@ -39,8 +41,9 @@ async function pair(): Promise<Pair> {
   };
 }
 
-async function quintetInitiates(p: Pair): Promise<void> {
-  const b = p.l.bundle();
+/** Quintet starts a session from libsignal's bundle (with a one-time prekey unless `oneTime` is false). */
+async function quintetInitiates(p: Pair, oneTime = true): Promise<void> {
+  const b = p.l.bundle({ oneTime });
   await processPreKeyBundle(
     p.q.ctx,
     p.q.stores,
@@ -48,8 +51,9 @@ async function quintetInitiates(p: Pair): Promise<void> {
     {
       registrationId: b.registrationId,
       deviceId: 1,
-      preKeyId: b.preKeyId,
-      preKey: PublicKey.deserialize(b.preKey),
+      ...(b.preKeyId !== undefined && b.preKey !== undefined
+        ? { preKeyId: b.preKeyId, preKey: PublicKey.deserialize(b.preKey) }
+        : {}),
       signedPreKeyId: b.signedPreKeyId,
       signedPreKey: PublicKey.deserialize(b.signedPreKey),
       signedPreKeySignature: b.signature,
@@ -58,9 +62,10 @@ async function quintetInitiates(p: Pair): Promise<void> {
   );
 }
 
-async function libsignalInitiates(p: Pair): Promise<void> {
-  const b = await p.q.bundle();
-  assert.ok(b.preKey !== undefined && b.preKeyId !== undefined);
+/** libsignal starts a session from Quintet's bundle (with a one-time prekey unless `oneTime` is false). */
+async function libsignalInitiates(p: Pair, oneTime = true): Promise<void> {
+  const b = await p.q.bundle({ oneTime });
+  assert.equal(b.preKey !== undefined && b.preKeyId !== undefined, oneTime);
   const builder = new (await import('./libsignal-adapter.js')).libsignal.SessionBuilder(
     p.l.storage,
     p.l.address('quintet', 1),
@@ -68,7 +73,9 @@ async function libsignalInitiates(p: Pair): Promise<void> {
   await builder.initOutgoing({
     identityKey: Buffer.from(b.identityKey.serialize()),
     registrationId: b.registrationId,
-    preKey: { keyId: b.preKeyId, publicKey: Buffer.from(b.preKey.serialize()) },
+    ...(b.preKeyId !== undefined && b.preKey !== undefined
+      ? { preKey: { keyId: b.preKeyId, publicKey: Buffer.from(b.preKey.serialize()) } }
+      : {}),
     signedPreKey: {
       keyId: b.signedPreKeyId,
       publicKey: Buffer.from(b.signedPreKey.serialize()),
@@ -245,4 +252,58 @@ describe('interop with npm libsignal', () => {
     assert.equal(await toQuintet(p, await fromLib(p, 'again')), 'again');
     await pingPong(p, false);
   });
+
+  for (const quintetFirst of [true, false]) {
+    const who = quintetFirst ? 'Quintet' : 'libsignal';
+    it(`${who} initiates from a bundle without a one-time prekey`, async () => {
+      const p = await pair();
+      if (quintetFirst) {
+        await quintetInitiates(p, false);
+        const first = await p.qCipher.encrypt(utf8('no one-time prekey'));
+        assert.equal(first.type, 'prekey');
+        assert.equal(await toLib(p, first), 'no one-time prekey');
+        assert.equal(await toQuintet(p, await fromLib(p, 'reply')), 'reply');
+      } else {
+        const before = await p.q.stores.preKeys.loadPreKey(1);
+        await libsignalInitiates(p, false);
+        const first = await fromLib(p, 'no one-time prekey');
+        assert.equal(first.type, LS_PREKEY);
+        assert.equal(await toQuintet(p, first), 'no one-time prekey');
+        // No one-time prekey was named, so none is consumed.
+        assert.deepEqual(await p.q.stores.preKeys.loadPreKey(1), before);
+        assert.equal(await toLib(p, await p.qCipher.encrypt(utf8('reply'))), 'reply');
+      }
+      await pingPong(p, quintetFirst);
+    });
+  }
+
+  // Block boundaries of AES-CBC (15, 16, 17 bytes), empty, a few KiB, 64 KiB,
+  // in both directions, before and after a ratchet turn.
+  const sizes = [0, 1, 15, 16, 17, 31, 32, 33, 1000, 4096, 4097, 65_535, 65_536];
+  const payload = (size: number, salt: number): Uint8Array =>
+    Uint8Array.from({ length: size }, (_, i) => (i * 31 + salt) & 0xff);
+
+  for (const oneTime of [true, false]) {
+    it(`carries plaintexts of 0 to 64 KiB both ways (${oneTime ? 'with' : 'without'} a one-time prekey)`, async () => {
+      const p = await pair();
+      await quintetInitiates(p, oneTime);
+      for (const [round, size] of sizes.entries()) {
+        const out = payload(size, round);
+        const m = await p.qCipher.encrypt(out);
+        const body = Buffer.from(m.body);
+        const got =
+          m.type === 'prekey'
+            ? await p.lCipher.decryptPreKeyWhisperMessage(body)
+            : await p.lCipher.decryptWhisperMessage(body);
+        assert.deepEqual(new Uint8Array(got), out, `Quintet → libsignal, ${size} bytes`);
+        const back = payload(size, round + 100);
+        const reply = await p.lCipher.encrypt(Buffer.from(back));
+        const opened =
+          reply.type === LS_PREKEY
+            ? await p.qCipher.decryptPreKeySignalMessage(reply.body)
+            : await p.qCipher.decryptSignalMessage(reply.body);
+        assert.deepEqual(opened, back, `libsignal → Quintet, ${size} bytes`);
+      }
+    });
+  }
 });

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { checkProperty } from '../property.js';
 import { bytesEqual } from '../../src/protocol/bytes.js';
 import { ProtocolError } from '../../src/protocol/errors.js';
 import { PreKeyRecord, SignedPreKeyRecord } from '../../src/protocol/prekey-records.js';
@@ -120,14 +121,14 @@ describe('decoder fuzzing', { timeout: 120_000 }, () => {
   it('random bytes into every decoder: ProtocolError or a value, never a crash', async () => {
     const { decoders } = await fixtures();
     for (const [, decode] of decoders) {
-      fc.assert(
+      checkProperty(
         fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) =>
           onlyProtocolErrors(() => decode(bytes)),
         ),
         { numRuns: 500 },
       );
       // A valid version byte gets random bytes past the first check.
-      fc.assert(
+      checkProperty(
         fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) =>
           onlyProtocolErrors(() => decode(Uint8Array.from([0x33, ...bytes]))),
         ),
@@ -140,7 +141,7 @@ describe('decoder fuzzing', { timeout: 120_000 }, () => {
     const { decoders } = await fixtures();
     for (const [, decode, valid] of decoders) {
       decode(valid); // the unmutated input parses
-      fc.assert(
+      checkProperty(
         fc.property(fc.array(mutationArb, { minLength: 1, maxLength: 4 }), (mutations) =>
           onlyProtocolErrors(() => decode(mutate(valid, mutations))),
         ),
@@ -152,7 +153,7 @@ describe('decoder fuzzing', { timeout: 120_000 }, () => {
   it('mutated messages into decrypt: typed errors, stores unchanged, original still decrypts', async () => {
     const { prekeyBody, signalBody, receiver, cipher } = await fixtures();
     const before = snapshotStores(receiver.stores);
-    await fc.assert(
+    await checkProperty(
       fc.asyncProperty(
         fc.array(mutationArb, { minLength: 1, maxLength: 3 }),
         fc.boolean(),
@@ -174,7 +175,7 @@ describe('decoder fuzzing', { timeout: 120_000 }, () => {
       ),
       { numRuns: 300 },
     );
-    await fc.assert(
+    await checkProperty(
       fc.asyncProperty(fc.uint8Array({ maxLength: 200 }), fc.boolean(), async (bytes, prekey) => {
         const run = prekey
           ? cipher.decryptPreKeySignalMessage(bytes)

@@ -14,6 +14,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { checkProperty } from '../property.js';
 import { bytesEqual } from '../../src/protocol/bytes.js';
 import { ProtocolError } from '../../src/protocol/errors.js';
 import { PreKeySignalMessage } from '../../src/protocol/prekey-signal-message.js';
@@ -117,7 +118,7 @@ async function hasChain(
 
 describe('session property: random interleavings', { timeout: 300_000 }, () => {
   it('never loses, never repeats, never changes stores on failure', async () => {
-    await fc.assert(
+    await checkProperty(
       fc.asyncProperty(
         fc.array(commandArb, { minLength: 1, maxLength: 60, size: 'max' }),
         async (commands) => {

@@ -6,6 +6,7 @@
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { checkProperty } from '../property.js';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import {
   PrivateKey,
@@ -49,7 +50,7 @@ for (const crypto of providers) {
     });
 
     it('sign/verify round trip for any message (seed and raw keys)', async () => {
-      await fc.assert(
+      await checkProperty(
         fc.asyncProperty(
           fc.uint8Array({ maxLength: 300 }),
           fc.boolean(),
@@ -66,7 +67,7 @@ for (const crypto of providers) {
     });
 
     it('any single-bit flip of message, signature or key fails', async () => {
-      await fc.assert(
+      await checkProperty(
         fc.asyncProperty(
           fc.uint8Array({ minLength: 1, maxLength: 64 }),
           fc.boolean(),
@@ -105,7 +106,7 @@ for (const crypto of providers) {
     });
 
     it('random bytes as signature or key are false, never a throw', async () => {
-      await fc.assert(
+      await checkProperty(
         fc.asyncProperty(
           fc.uint8Array({ maxLength: 80 }),
           fc.uint8Array({ minLength: 32, maxLength: 32 }),

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { checkProperty } from '../property.js';
 import { envelopeGuid, guidSequence } from '../../src/server/store/envelope-guid.js';
 
 const randomHalf = (fill: number) => (n: number) => new Uint8Array(n).fill(fill);
@@ -15,7 +16,7 @@ describe('envelope guids', () => {
   });
 
   it('give back every safe sequence number they were made from', () => {
-    fc.assert(
+    checkProperty(
       fc.property(
         fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
         fc.nat(255),

@@ -8,7 +8,14 @@ import {
   registeredDevice,
   type ConnectedDevice,
 } from './helpers/device.js';
-import { assertGroupChanged, assertOk, createGroupOver } from './helpers/groups.js';
+import {
+  assertGroupChanged,
+  assertOk,
+  createGroupOver,
+  GroupChange_Action,
+  linkHash,
+  signChange,
+} from './helpers/groups.js';
 import { assertError } from './helpers/linking.js';
 import { RawClient } from './helpers/raw-client.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -264,6 +271,56 @@ describe('groups: sending', () => {
     envelopeOf(await carol.client.nextPush());
     assert.deepEqual(await bob2.client.drainPushesFor(50), []);
     assert.equal(await t.store.queue.count(bob.account, bob2.deviceId), 0);
+  });
+
+  it('gives a removed member nothing, though it stays connected', async () => {
+    n += 1;
+    const alice = await registeredDevice(t.wsUrl, `sa${n}`);
+    const bob = await registeredDevice(t.wsUrl, `sb${n}`);
+    const carol = await registeredDevice(t.wsUrl, `sc${n}`);
+    const { groupId, head } = await createGroupOver(alice, [bob.account, carol.account]);
+    for (const d of [bob, carol]) assertGroupChanged(await d.client.nextPush(), groupId);
+    const removeCarol = await signChange(alice, {
+      groupId,
+      version: 1,
+      previousHash: await linkHash(head),
+      action: GroupChange_Action.REMOVE,
+      target: carol.account,
+      members: [
+        { account: alice.account, admin: true },
+        { account: bob.account, admin: false },
+      ],
+    });
+    assertOk(await alice.client.request({ case: 'updateGroup', value: { change: removeCarol } }));
+    for (const d of [bob, carol]) assertGroupChanged(await d.client.nextPush(), groupId);
+
+    // A sender that still lists carol is refused, and nothing is queued.
+    const stale = await send(alice, {
+      groupId,
+      ciphertext: new Uint8Array([8]),
+      recipients: [recipient(bob), recipient(carol)],
+    });
+    assert.notEqual(stale.error, undefined, 'a send naming a removed member is refused');
+    assert.equal(await t.store.queue.count(bob.account, bob.deviceId), 0);
+    // The right set reaches bob; carol, connected all along, gets no push.
+    assertOk(
+      await send(alice, { groupId, ciphertext: new Uint8Array([9]), recipients: [recipient(bob)] }),
+    );
+    assert.deepEqual(
+      new Uint8Array(envelopeOf(await bob.client.nextPush()).content),
+      new Uint8Array([9]),
+    );
+    assert.deepEqual(await carol.client.drainPushesFor(100), []);
+    assert.equal(await t.store.queue.count(carol.account, carol.deviceId), 0);
+    // Nor can carol send into the group any more.
+    assertError(
+      await send(carol, {
+        groupId,
+        ciphertext: new Uint8Array([1]),
+        recipients: [recipient(alice), recipient(bob)],
+      }),
+      'not-group-member',
+    );
   });
 
   it('refuses non-members, unknown groups and malformed sends', async () => {

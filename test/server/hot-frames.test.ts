@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import fc from 'fast-check';
+import { checkProperty } from '../property.js';
 import {
   EnvelopeSchema,
   FrameSchema,
@@ -75,7 +76,7 @@ function generic(bytes: Uint8Array): unknown {
 
 describe('hot frames: decoding', () => {
   it('decodes sends exactly as fromBinary does', () => {
-    fc.assert(
+    checkProperty(
       fc.property(sendMessage, (m) => {
         const wire = sendFrameBytes(m);
         const hot = decodeHotRequest(wire);
@@ -86,7 +87,7 @@ describe('hot frames: decoding', () => {
   });
 
   it('decodes acks exactly as fromBinary does', () => {
-    fc.assert(
+    checkProperty(
       fc.property(u64, fc.array(fc.uint8Array({ minLength: 16, maxLength: 16 })), (id, guids) => {
         const wire = encodeFrame(requestFrame(id, { case: 'ack', value: { serverGuids: guids } }));
         const hot = decodeHotRequest(wire);
@@ -116,7 +117,7 @@ describe('hot frames: decoding', () => {
   });
 
   it('never disagrees with fromBinary on mutated or random bytes', () => {
-    fc.assert(
+    checkProperty(
       fc.property(
         sendMessage,
         fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }),
@@ -129,7 +130,7 @@ describe('hot frames: decoding', () => {
       ),
       { numRuns: 2000 },
     );
-    fc.assert(
+    checkProperty(
       fc.property(fc.uint8Array({ maxLength: 80 }), (wire) => {
         const hot = decodeHotRequest(wire);
         if (hot !== undefined) assert.deepStrictEqual(hot, generic(wire));
@@ -144,7 +145,7 @@ const dirty = (length: number): Uint8Array => new Uint8Array(length).fill(0xee);
 
 describe('hot frames: encoding', () => {
   it('writes send and ack responses byte for byte as toBinary', () => {
-    fc.assert(
+    checkProperty(
       fc.property(fc.bigInt({ min: 0n, max: (1n << 53n) - 1n }), fc.boolean(), (id, queuedOnly) => {
         assert.deepEqual(
           sendMessageResponseBytes(id, queuedOnly),
@@ -167,7 +168,7 @@ describe('hot frames: encoding', () => {
   });
 
   it('writes envelope pushes byte for byte as toBinary', () => {
-    fc.assert(
+    checkProperty(
       fc.property(
         fc.record({
           guid: fc.uint8Array({ minLength: 16, maxLength: 16 }),
@@ -211,7 +212,7 @@ describe('hot frames: encoding', () => {
 
 describe('hot frames: client-side encoding', () => {
   it('writes sends and acks byte for byte as toBinary', () => {
-    fc.assert(
+    checkProperty(
       fc.property(sendMessage, (m) => {
         assert.deepEqual(
           sendMessageRequestBytes(Number(m.id), m.destination, Number(m.timestamp), m.envelopes),
@@ -219,7 +220,7 @@ describe('hot frames: client-side encoding', () => {
         );
       }),
     );
-    fc.assert(
+    checkProperty(
       fc.property(u64, fc.array(fc.uint8Array({ maxLength: 20 })), (id, guids) => {
         assert.deepEqual(
           ackRequestBytes(Number(id), guids),

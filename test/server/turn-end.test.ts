@@ -3,7 +3,13 @@ import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { atTurnEnd } from '../../src/server/turn-end.js';
 
-const nextTurn = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 5));
+/**
+ * Resolves after the immediates queued so far and those they queue in turn
+ * (two check phases), not after a wall-clock delay: under load a 5 ms
+ * timer could fire between the two turns and fail the test spuriously.
+ */
+const nextTurn = (): Promise<void> =>
+  new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
 
 describe('turn end', () => {
   it('runs the commit phase, then its continuations, then the writes', async () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { checkProperty } from '../property.js';
 import {
   AUTH_LABEL,
   authenticationPayload,
@@ -73,7 +74,7 @@ describe('wire: frames', () => {
   });
 
   it('turns garbage into WireError(malformed-frame), never another exception', () => {
-    fc.assert(
+    checkProperty(
       fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
         try {
           decodeFrame(bytes);

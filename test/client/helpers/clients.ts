@@ -6,6 +6,9 @@
 import { nodeCrypto } from '../../../src/crypto/node.js';
 import { systemClock } from '../../../src/crypto/provider.js';
 import type { ProtocolContext } from '../../../src/protocol/context.js';
+import { protocolAddress } from '../../../src/protocol/address.js';
+import { ProtocolError } from '../../../src/protocol/errors.js';
+import { groupDecrypt } from '../../../src/protocol/group-cipher.js';
 import { authenticateDevice, registerAccount } from '../../../src/client/core/account-setup.js';
 import { removeCompanion } from '../../../src/client/core/device-admin.js';
 import { approveCompanion } from '../../../src/client/core/linking/approve.js';
@@ -21,6 +24,10 @@ import {
 import type { KeyValueBackend } from '../../../src/client/core/store/kv.js';
 import { MemoryBackend } from '../../../src/client/core/store/memory-backend.js';
 import { WsTransport } from '../../../src/client/transport/ws-transport.js';
+import type { Transport } from '../../../src/client/core/transport.js';
+import type { RequestBody } from '../../../src/wire/frame.js';
+import { EnvelopeType } from '../../../src/gen/quintet/v1/transport_pb.js';
+import { decryptEnvelope } from '../../../src/client/core/session-ops.js';
 import { startServer, type RunningServer } from '../../../src/server/main.js';
 
 /** The real crypto with the system clock. */
@@ -42,8 +49,13 @@ export interface TestDevice {
   readonly name: string;
   readonly backend: KeyValueBackend;
   readonly store: DeviceStore;
-  /** Connects a new client; its event subscription starts before `start()`. */
-  online(): Promise<{ client: QuintetClient; events: EventQueue }>;
+  /**
+   * Connects a new client; its event subscription starts before `start()`.
+   * `wrap` lets a test watch or alter what goes over the connection.
+   */
+  online(options?: {
+    wrap?: (transport: Transport) => Transport;
+  }): Promise<{ client: QuintetClient; events: EventQueue }>;
 }
 
 /** A device around an existing store (registered or linked). */
@@ -57,8 +69,9 @@ export function deviceOn(
     name,
     backend,
     store,
-    async online() {
-      const transport = await WsTransport.connect(server.url);
+    async online(options = {}) {
+      const socket = await WsTransport.connect(server.url);
+      const transport = options.wrap === undefined ? socket : options.wrap(socket);
       const client = new QuintetClient({ ctx, store, transport });
       const events = new EventQueue(client.events());
       await client.start();
@@ -189,4 +202,86 @@ export async function unlinkDevice(
   deviceId: number,
 ): Promise<void> {
   await withApi(server, primary.store, (api) => removeCompanion(ctx, primary.store, api, deviceId));
+}
+
+/**
+ * A transport that records the ciphertexts of every send passing through it
+ * (Sender Keys group ciphertexts and pairwise envelopes), so a test can try
+ * to decrypt exactly what the server was given to deliver, with a removed
+ * member's or device's own keys.
+ */
+export class SendRecorder {
+  /** Every non-empty group ciphertext sent, oldest first. */
+  readonly ciphertexts: Uint8Array[] = [];
+  /** Every pairwise envelope sent, oldest first. */
+  readonly envelopes: Array<{
+    readonly destination: string;
+    readonly deviceId: number;
+    readonly type: EnvelopeType;
+    readonly content: Uint8Array;
+  }> = [];
+
+  /** Wraps `transport` (pass as `online({ wrap })`). */
+  readonly wrap = (transport: Transport): Transport => ({
+    request: (body: RequestBody) => {
+      if (body?.case === 'sendGroupMessage') {
+        const ciphertext = body.value.ciphertext;
+        if (ciphertext !== undefined && ciphertext.length > 0) this.ciphertexts.push(ciphertext);
+      } else if (body?.case === 'sendMessage') {
+        for (const envelope of body.value.envelopes ?? []) {
+          this.envelopes.push({
+            destination: body.value.destination ?? '',
+            deviceId: envelope.deviceId ?? 0,
+            type: envelope.type ?? EnvelopeType.UNSPECIFIED,
+            content: envelope.content ?? new Uint8Array(0),
+          });
+        }
+      }
+      return transport.request(body);
+    },
+    get pushes() {
+      return transport.pushes;
+    },
+    close: () => transport.close(),
+  });
+
+  /** The newest recorded group ciphertext; throws when none was sent. */
+  last(): Uint8Array {
+    const last = this.ciphertexts[this.ciphertexts.length - 1];
+    if (last === undefined) throw new Error('no group ciphertext was sent');
+    return last;
+  }
+}
+
+/** Pairwise decryption with `store`'s sessions: `decrypted`, or the ProtocolError code. */
+export async function tryPairwiseDecrypt(
+  store: DeviceStore,
+  from: string,
+  fromDevice: number,
+  type: EnvelopeType,
+  content: Uint8Array,
+): Promise<string> {
+  try {
+    await decryptEnvelope(ctx, store.protocol, protocolAddress(from, fromDevice), type, content);
+    return 'decrypted';
+  } catch (error) {
+    if (ProtocolError.is(error)) return error.code;
+    throw error;
+  }
+}
+
+/** groupDecrypt with `store`'s sender keys: `decrypted`, or the ProtocolError code. */
+export async function tryGroupDecrypt(
+  store: DeviceStore,
+  from: string,
+  fromDevice: number,
+  ciphertext: Uint8Array,
+): Promise<string> {
+  try {
+    await groupDecrypt(ctx, store.senderKeys, protocolAddress(from, fromDevice), ciphertext);
+    return 'decrypted';
+  } catch (error) {
+    if (ProtocolError.is(error)) return error.code;
+    throw error;
+  }
 }

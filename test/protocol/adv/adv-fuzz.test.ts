@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { checkProperty } from '../../property.js';
 import {
   decodeDeviceIdentity,
   decodeKeyIndexList,
@@ -75,7 +76,7 @@ describe('ADV fuzzing', () => {
       decodeKeyIndexList,
       decodeSignedKeyIndexList,
     ];
-    fc.assert(
+    checkProperty(
       fc.property(bytesArb, (bytes) => {
         for (const decode of decoders) {
           try {
@@ -91,7 +92,7 @@ describe('ADV fuzzing', () => {
 
   it('verifiers fail only with AdvError on random bytes', async () => {
     const f = await fixture();
-    await fc.assert(
+    await checkProperty(
       fc.asyncProperty(bytesArb, async (bytes) => {
         await acceptLinkPayload(f.ctx, {
           linkingSecret: f.secret,
@@ -139,7 +140,7 @@ describe('ADV fuzzing', () => {
       }
       return Uint8Array.from(bytes);
     };
-    await fc.assert(
+    await checkProperty(
       fc.asyncProperty(edit, async (edits) => {
         const payload = apply(f.hmacBytes, edits);
         const identity = apply(f.identity, edits);
@@ -195,7 +196,7 @@ describe('ADV fuzzing', () => {
       assert.deepEqual(result.accepted, [1]);
     };
     for (let at = 0; at < f.identity.length; at++) await check(at, 0x01);
-    await fc.assert(
+    await checkProperty(
       fc.asyncProperty(
         fc.nat({ max: f.identity.length - 1 }),
         fc.integer({ min: 1, max: 255 }),
@@ -218,7 +219,7 @@ describe('ADV fuzzing', () => {
       }).then(() => assert.fail(`mutation at ${at} accepted`), typed);
     };
     for (let at = 0; at < f.list.length; at++) await check(at, 0x01);
-    await fc.assert(
+    await checkProperty(
       fc.asyncProperty(fc.nat({ max: f.list.length - 1 }), fc.integer({ min: 1, max: 255 }), check),
       { numRuns: 300 },
     );

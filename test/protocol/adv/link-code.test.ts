@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { checkProperty } from '../../property.js';
 import { AdvError } from '../../../src/protocol/adv/errors.js';
 import {
   base64UrlDecode,
@@ -126,7 +127,7 @@ describe('ADV link code', () => {
   });
 
   it('base64url round-trips every length and matches the platform encoder', () => {
-    fc.assert(
+    checkProperty(
       fc.property(fc.uint8Array({ maxLength: 80 }), (bytes) => {
         const text = base64UrlEncode(bytes);
         assert.equal(text, Buffer.from(bytes).toString('base64url'));
@@ -137,7 +138,7 @@ describe('ADV link code', () => {
 
   it('any text decodes to a link code or fails with invalid-link-code', async () => {
     const code = await sample();
-    fc.assert(
+    checkProperty(
       fc.property(
         fc.oneof(
           fc.string({ maxLength: 300 }),
