@@ -92,7 +92,12 @@ describe('groups end to end (CLI)', { timeout: 240_000 }, () => {
     try {
       const rows = db
         .prepare(
-          'SELECT account, device_id, source, source_device, content FROM envelopes WHERE type = ? AND group_id = ? ORDER BY seq',
+          // A group send's ciphertext is stored once (payloads) and shared by
+          // every member device's row.
+          `SELECT e.account, e.device_id, e.source, e.source_device,
+             COALESCE(p.content, e.content) AS content
+           FROM envelopes e LEFT JOIN payloads p ON p.id = e.payload_id
+           WHERE e.type = ? AND e.group_id = ? ORDER BY e.seq`,
         )
         .all(SENDER_KEY, Buffer.from(groupIdToBytes(parseGroupId(gid)))) as Array<{
         account: string;

@@ -166,7 +166,11 @@ describe('multi-device end to end (CLI)', { timeout: 120_000 }, () => {
     try {
       const rows = db
         .prepare(
-          'SELECT device_id, source, source_device, type, content FROM envelopes WHERE account = ? ORDER BY seq',
+          // Shared group payloads live in their own table (stored once).
+          `SELECT e.device_id, e.source, e.source_device, e.type,
+             COALESCE(p.content, e.content) AS content
+           FROM envelopes e LEFT JOIN payloads p ON p.id = e.payload_id
+           WHERE e.account = ? ORDER BY e.seq`,
         )
         .all(account) as Array<{
         device_id: number;
