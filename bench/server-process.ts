@@ -18,7 +18,16 @@ const server = await startServer({
   port: 0,
   dataDir,
   logLevel: 'warn',
-  // The benchmark fetches no bundles; keep limits at their defaults otherwise.
+  // The benchmarks open thousands of connections and register thousands of
+  // accounts (bench/server.ts: 10,000 idle devices; bench/group.ts: a
+  // 1,024-member group), all from 127.0.0.1, so the per-address and total
+  // connection caps and the per-address registration limit are raised. The
+  // benchmark fetches no bundles; other limits keep their defaults.
+  limits: {
+    maxConnections: 100_000,
+    maxConnectionsPerAddress: 100_000,
+    registrationBurst: 1_000_000,
+  },
 });
 
 /** The store's commit count, from the server's own Prometheus endpoint. */

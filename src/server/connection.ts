@@ -6,6 +6,16 @@
  * Untrusted input never crashes the server: a frame that does not parse
  * gets a `malformed-frame` error response, and after a few of those the
  * connection is closed (4002) instead of spending work on an abuser.
+ *
+ * Nothing a client has not read may pile up in server memory: everything
+ * sent to a connection counts against its output budget
+ * (`maxConnectionOutputBytes`). Past it the server stops reading the
+ * connection's requests — the socket is paused, so TCP backpressure holds
+ * the client back instead of the server buffering its requests — and its
+ * backlog delivery waits, until the output drains to half the budget. A
+ * connection that stays over budget for `outputStuckMs`, or reaches twice
+ * the budget, is closed (4004). A connection that has not authenticated
+ * within `authTimeoutMs` is closed too (4005).
  */
 import { Socket } from 'node:net';
 import type { Logger } from 'pino';
@@ -101,6 +111,9 @@ function tcpSocket(ws: WebSocket): Socket | undefined {
   return socket instanceof Socket ? socket : undefined;
 }
 
+/** How often a connection over its output budget checks whether it drained (besides `drain`). */
+const OUTPUT_POLL_MS = 250;
+
 /** The server side of one WebSocket connection. */
 export class ClientConnection implements DeviceEndpoint {
   readonly connectionId = nextConnectionId++;
@@ -112,14 +125,25 @@ export class ClientConnection implements DeviceEndpoint {
   alive = true;
   private readonly logger: Logger;
   private readonly tcp: Socket | undefined;
+  /** Closes the connection if it has not authenticated in time (cleared once it has). */
+  private authTimer: NodeJS.Timeout | undefined;
+  /** Set while the output is over budget and requests are not read: closes the connection. */
+  private stuckTimer: NodeJS.Timeout | undefined;
+  private drainPoll: NodeJS.Timeout | undefined;
+  /** Backlog delivery waiting for the output to drain. */
+  private roomWaiters: Array<() => void> = [];
+  private readonly onSocketDrain = (): void => this.checkDrained();
 
   constructor(
     private readonly ctx: ServerContext,
     private readonly socket: WebSocket,
     private readonly dispatch: RequestDispatcher,
+    /** The peer's IP address (registration is rate-limited per address). */
+    readonly remoteAddress = '',
   ) {
     this.logger = ctx.logger.child({ conn: this.connectionId });
     this.tcp = tcpSocket(socket);
+    this.authTimer = setTimeout(() => this.onAuthTimeout(), ctx.limits.authTimeoutMs);
     socket.on('message', (data, isBinary) => this.onMessage(data, isBinary));
     socket.on('pong', () => {
       this.alive = true;
@@ -147,6 +171,8 @@ export class ClientConnection implements DeviceEndpoint {
       throw new ServiceError('forbidden', 'connection is already authenticated');
     }
     this.authenticated = address;
+    clearTimeout(this.authTimer);
+    this.authTimer = undefined;
     this.ctx.metrics.authenticatedDevices += 1;
     this.delivery = new DeviceDelivery(
       this.ctx,
@@ -155,6 +181,8 @@ export class ClientConnection implements DeviceEndpoint {
         send: (bytes) => this.sendAndWait(bytes),
         sendNow: (bytes) => this.sendBytes(bytes),
         isOpen: () => !this.closed,
+        hasRoom: () => this.hasOutputRoom(),
+        waitForRoom: () => this.waitForOutputRoom(),
       },
       this.logger,
     );
@@ -193,6 +221,22 @@ export class ClientConnection implements DeviceEndpoint {
     this.socket.close(code, reason);
   }
 
+  /**
+   * Gives a connection that is still unauthenticated `ms` more from now: a
+   * companion waiting for its link to be approved (and then completing it)
+   * legitimately stays anonymous for longer than `authTimeoutMs`.
+   */
+  extendAuthDeadline(ms: number): void {
+    if (this.authTimer === undefined || this.closed) return;
+    clearTimeout(this.authTimer);
+    this.authTimer = setTimeout(() => this.onAuthTimeout(), Math.max(ms, 0));
+  }
+
+  /** Bytes sent to this connection and not yet taken by the client. */
+  get outputBytes(): number {
+    return this.socket.bufferedAmount;
+  }
+
   /** Drops the connection without a closing handshake (dead peer). */
   terminate(): void {
     this.socket.terminate();
@@ -200,6 +244,12 @@ export class ClientConnection implements DeviceEndpoint {
 
   /** Sends a ping; the peer's pong sets `alive`. */
   ping(): void {
+    // While its requests are not read its pongs are not either; the output
+    // deadline decides about such a connection, not the heartbeat.
+    if (this.stuckTimer !== undefined) {
+      this.alive = true;
+      return;
+    }
     this.alive = false;
     this.socket.ping();
   }
@@ -208,16 +258,107 @@ export class ClientConnection implements DeviceEndpoint {
     if (this.closed || this.socket.readyState !== this.socket.OPEN) return;
     if (this.tcp !== undefined) corkForThisTurn(this.tcp);
     this.socket.send(bytes, { binary: true });
+    this.checkOutputBudget();
   }
 
   private sendAndWait(bytes: Uint8Array): Promise<void> {
     if (this.closed || this.socket.readyState !== this.socket.OPEN) return Promise.resolve();
     if (this.tcp !== undefined) corkForThisTurn(this.tcp);
-    return new Promise((resolve) => {
+    const sent = new Promise<void>((resolve) => {
       // An error here means the socket died; its close handler cleans up and
       // the envelope stays queued for the next connection.
       this.socket.send(bytes, { binary: true }, () => resolve());
     });
+    this.checkOutputBudget();
+    return sent;
+  }
+
+  /** After each write: past the budget, stop reading; past twice the budget, close. */
+  private checkOutputBudget(): void {
+    const budget = this.ctx.limits.maxConnectionOutputBytes;
+    const buffered = this.socket.bufferedAmount;
+    if (buffered <= budget) return;
+    if (buffered > 2 * budget) {
+      // Responses to requests read before the pause, and pushes, can still
+      // arrive; this is the hard bound on what one connection holds.
+      this.closeStuck('output reached twice its budget');
+      return;
+    }
+    if (this.stuckTimer === undefined) this.pauseReading();
+  }
+
+  private hasOutputRoom(): boolean {
+    return (
+      !this.closed &&
+      this.stuckTimer === undefined &&
+      this.socket.bufferedAmount <= this.ctx.limits.maxConnectionOutputBytes
+    );
+  }
+
+  /** Resolves once the output has drained below the low-water mark (or the connection closed). */
+  private waitForOutputRoom(): Promise<void> {
+    if (this.closed || this.hasOutputRoom()) return Promise.resolve();
+    if (this.stuckTimer === undefined) this.pauseReading();
+    return new Promise((resolve) => this.roomWaiters.push(resolve));
+  }
+
+  /**
+   * Stops reading requests: the TCP socket is paused, so what the client
+   * keeps sending waits in its own buffers, not ours (a frame ws has already
+   * read is still handled, which bounds the overshoot).
+   */
+  private pauseReading(): void {
+    this.ctx.metrics.outputPauses += 1;
+    this.socket.pause();
+    this.stuckTimer = setTimeout(
+      () => this.closeStuck('output stayed over budget'),
+      this.ctx.limits.outputStuckMs,
+    );
+    this.drainPoll = setInterval(() => this.checkDrained(), OUTPUT_POLL_MS);
+    this.tcp?.on('drain', this.onSocketDrain);
+  }
+
+  /** Resumes reading once the output is at or below half the budget. */
+  private checkDrained(): void {
+    if (this.closed || this.stuckTimer === undefined) return;
+    if (this.socket.bufferedAmount > this.ctx.limits.maxConnectionOutputBytes / 2) return;
+    this.clearOutputWait();
+    this.socket.resume();
+    this.wakeRoomWaiters();
+  }
+
+  private clearOutputWait(): void {
+    clearTimeout(this.stuckTimer);
+    clearInterval(this.drainPoll);
+    this.stuckTimer = undefined;
+    this.drainPoll = undefined;
+    this.tcp?.off('drain', this.onSocketDrain);
+  }
+
+  private wakeRoomWaiters(): void {
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /**
+   * Closes a connection that does not read what it is sent. The closing
+   * handshake would queue behind everything unread, so the socket is cut
+   * right after the close frame is written.
+   */
+  private closeStuck(why: string): void {
+    if (this.closed) return;
+    this.ctx.metrics.outputStuckCloses += 1;
+    this.logger.info({ outputBytes: this.socket.bufferedAmount, why }, 'closing stuck connection');
+    this.close(CloseCodes.outputStuck, 'output not read');
+    this.socket.terminate();
+  }
+
+  private onAuthTimeout(): void {
+    this.authTimer = undefined;
+    if (this.closed || this.authenticated !== undefined) return;
+    this.ctx.metrics.authTimeouts += 1;
+    this.close(CloseCodes.authTimeout, 'authentication timed out');
   }
 
   private onMessage(data: unknown, isBinary: boolean): void {
@@ -301,6 +442,10 @@ export class ClientConnection implements DeviceEndpoint {
   private onClose(): void {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.authTimer);
+    this.authTimer = undefined;
+    this.clearOutputWait();
+    this.wakeRoomWaiters();
     this.ctx.metrics.connections -= 1;
     this.ctx.challenges.dropConnection(this.connectionId);
     this.ctx.links.dropConnection(this.connectionId);

@@ -34,6 +34,8 @@ export interface ServerContext {
   readonly subscriptions: SubscriptionRecorder;
   /** Whether an existing account name may be registered again (a reinstalled primary). */
   readonly allowReregistration: boolean;
+  /** Registrations per remote address (`registrationBurst`, `registrationsPerHour`). */
+  readonly registrationLimiter: TokenBucketLimiter;
 }
 
 /** The device a connection is authenticated as. */

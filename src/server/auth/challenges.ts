@@ -21,15 +21,29 @@ function key(nonce: Uint8Array): string {
   return out;
 }
 
-/** Issues and consumes nonces. */
+/**
+ * Issues and consumes nonces. Every operation costs O(1) (amortised)
+ * whatever the number outstanding, so a flood of challenge requests cannot
+ * make each one dearer: the table is a `Map` in insertion order, and since
+ * every nonce lives the same `ttlMs` that is also expiry order — expired
+ * ones are swept from the front. A connection's own nonces (at most
+ * `maxPerConnection`) are listed per connection for `dropConnection`.
+ */
 export class ChallengeRegistry {
   private readonly issued = new Map<string, Issued>();
-  private readonly perConnection = new Map<number, number>();
+  private readonly perConnection = new Map<number, string[]>();
 
   constructor(
     private readonly clock: Clock,
     private readonly random: RandomSource,
     private readonly maxPerConnection: number,
+    /**
+     * Outstanding nonces server-wide. Past it the oldest is forgotten rather
+     * than new ones refused: refusing would let one flooder lock everybody
+     * out of logging in, while evicting only costs an honest client whose
+     * nonce was pushed out a retry.
+     */
+    private readonly maxOutstanding = Number.POSITIVE_INFINITY,
     private readonly ttlMs = CHALLENGE_TTL_MS,
   ) {}
 
@@ -39,11 +53,16 @@ export class ChallengeRegistry {
    */
   issue(connectionId: number): Uint8Array | undefined {
     this.sweep();
-    const held = this.perConnection.get(connectionId) ?? 0;
-    if (held >= this.maxPerConnection) return undefined;
+    const held = this.perConnection.get(connectionId);
+    if (held !== undefined && held.length >= this.maxPerConnection) return undefined;
+    while (this.issued.size >= this.maxOutstanding) {
+      if (!this.forgetOldest()) break;
+    }
     const nonce = this.random(NONCE_LENGTH);
-    this.issued.set(key(nonce), { connectionId, expiresAt: this.clock.now() + this.ttlMs });
-    this.perConnection.set(connectionId, held + 1);
+    const k = key(nonce);
+    this.issued.set(k, { connectionId, expiresAt: this.clock.now() + this.ttlMs });
+    if (held === undefined) this.perConnection.set(connectionId, [k]);
+    else held.push(k);
     return nonce;
   }
 
@@ -59,16 +78,15 @@ export class ChallengeRegistry {
     // Only the owner may burn it; another connection guessing it learns nothing.
     if (entry.connectionId !== connectionId) return false;
     this.issued.delete(k);
-    this.release(connectionId);
+    this.release(connectionId, k);
     return entry.expiresAt > this.clock.now();
   }
 
   /** Forgets every nonce of a closed connection. */
   dropConnection(connectionId: number): void {
-    if (!this.perConnection.has(connectionId)) return;
-    for (const [k, entry] of this.issued) {
-      if (entry.connectionId === connectionId) this.issued.delete(k);
-    }
+    const held = this.perConnection.get(connectionId);
+    if (held === undefined) return;
+    for (const k of held) this.issued.delete(k);
     this.perConnection.delete(connectionId);
   }
 
@@ -77,19 +95,31 @@ export class ChallengeRegistry {
     return this.issued.size;
   }
 
-  private release(connectionId: number): void {
-    const held = (this.perConnection.get(connectionId) ?? 1) - 1;
-    if (held <= 0) this.perConnection.delete(connectionId);
-    else this.perConnection.set(connectionId, held);
+  private release(connectionId: number, k: string): void {
+    const held = this.perConnection.get(connectionId);
+    if (held === undefined) return;
+    const index = held.indexOf(k);
+    if (index >= 0) held.splice(index, 1);
+    if (held.length === 0) this.perConnection.delete(connectionId);
   }
 
+  /** Drops the oldest nonce; false when there is none. */
+  private forgetOldest(): boolean {
+    for (const [k, entry] of this.issued) {
+      this.issued.delete(k);
+      this.release(entry.connectionId, k);
+      return true;
+    }
+    return false;
+  }
+
+  /** Drops expired nonces; they are at the front (insertion order is expiry order). */
   private sweep(): void {
     const now = this.clock.now();
     for (const [k, entry] of this.issued) {
-      if (entry.expiresAt <= now) {
-        this.issued.delete(k);
-        this.release(entry.connectionId);
-      }
+      if (entry.expiresAt > now) return;
+      this.issued.delete(k);
+      this.release(entry.connectionId, k);
     }
   }
 }
