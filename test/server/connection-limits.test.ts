@@ -5,7 +5,10 @@
  * the per-address registration limit at its production default.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
 import { CloseCodes } from '../../src/server/connection.js';
@@ -15,6 +18,7 @@ import { openCompanion } from './helpers/linking.js';
 import { RawClient, withTimeout } from './helpers/raw-client.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
+const BIG_BYTES = 64 * 1024 * 1024;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The HTTP status an upgrade attempt got: 101 when it opened (then closed again). */
@@ -122,13 +126,19 @@ describe('connection caps', () => {
 describe('sockets that never finish a request', () => {
   let t: TestServer;
   let port: number;
+  let webDir: string;
   before(async () => {
     t = await startTestServer({
       limits: { httpHeadersTimeoutMs: 400, httpRequestTimeoutMs: 800 },
     });
     port = t.server.port;
+    webDir = mkdtempSync(join(tmpdir(), 'quintet-web-'));
+    writeFileSync(join(webDir, 'big.bin'), new Uint8Array(BIG_BYTES));
   });
-  after(() => t.close());
+  after(async () => {
+    await t.close();
+    rmSync(webDir, { recursive: true, force: true });
+  });
 
   it('closes a socket that sends nothing', async () => {
     const socket = connect(port, '127.0.0.1');
@@ -149,6 +159,31 @@ describe('sockets that never finish a request', () => {
       await sleep(100);
     }
     assert.equal(open, false, 'the server kept a trickling socket open for 10 s');
+  });
+
+  it('closes a socket that does not read its HTTP response', async () => {
+    // A response bigger than the kernel buffers: its writes stall, and the
+    // idle timer (not the request deadlines: the request was complete) ends it.
+    const big = await startTestServer({
+      staticDir: webDir,
+      limits: { httpHeadersTimeoutMs: 400, httpRequestTimeoutMs: 800 },
+    });
+    try {
+      const socket = connect(big.server.port, '127.0.0.1');
+      socket.pause();
+      socket.write('GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n');
+      // Read nothing for well past the idle time, then see what arrives: a
+      // socket the server dropped ends early, one it kept gets everything.
+      await sleep(2000);
+      let received = 0;
+      socket.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+      });
+      await withTimeout(socketClosed(socket), 10_000, 'the dropped response to end');
+      assert.ok(received < BIG_BYTES, `got all ${received} bytes: the socket was kept`);
+    } finally {
+      await big.close();
+    }
   });
 
   it('does not close an upgraded WebSocket that is idle', async () => {
