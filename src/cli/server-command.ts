@@ -165,105 +165,97 @@ export async function runServerCommand(options: ServerCommandOptions): Promise<R
 
 /** Adds the `server` subcommand to the `quintet` program. */
 export function addServerCommand(program: Command): Command {
-  return (
-    program
-      .command('server')
-      .description('run a Quintet server (WebSocket + /healthz + /metrics on one port)')
-      .option('--host <host>', 'interface to listen on', '127.0.0.1')
-      .option('--port <port>', 'port to listen on (0: any free port)', port, 8080)
-      .option('--data <dir>', 'data directory (SQLite database quintet.db)', './data')
-      .option('--memory', 'keep everything in memory; nothing survives a restart')
-      .option(
-        '--registration-token <token>',
-        'require this token to register (or set QUINTET_REGISTRATION_TOKEN)',
-      )
-      .option('--message-ttl-days <days>', 'delete undelivered envelopes after', positiveNumber, 30)
-      .option('--max-envelope-bytes <n>', 'largest envelope content', positiveInt)
-      .option('--max-envelopes <n>', 'most envelopes in one send', positiveInt)
-      .option('--max-frame-bytes <n>', 'largest WebSocket message', positiveInt)
-      .option('--max-companions <n>', 'companion devices per account (default 4)', positiveInt)
-      .option('--max-group-members <n>', 'members per group (default 1024)', positiveInt)
-      .option(
-        '--primary-inactive-days <days>',
-        'log companions out when their primary has been away this long (default 14)',
-        positiveNumber,
-      )
-      .option(
-        '--companion-inactive-days <days>',
-        'remove a companion that has been away this long (default 30)',
-        positiveNumber,
-      )
-      .option(
-        '--allow-reregistration',
-        'let an existing account name register again (a reinstalled phone); logs out its companions',
-      )
-      .addOption(
-        new Option(
-          '--sync <mode>',
-          'SQLite durability: normal (process crash) or full (power loss)',
-        )
-          .choices(['normal', 'full'])
-          .default('normal'),
-      )
-      .addOption(
-        new Option('--log-level <level>', 'log level')
-          .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
-          .default('info'),
-      )
-      .option(
-        '--web <dir>',
-        'serve the web app from this directory at / (default: the built-in one)',
-      )
-      .option('--no-web', 'serve no web app')
+  return program
+    .command('server')
+    .description('run a Quintet server (WebSocket + /healthz + /metrics on one port)')
+    .option('--host <host>', 'interface to listen on', '127.0.0.1')
+    .option('--port <port>', 'port to listen on (0: any free port)', port, 8080)
+    .option('--data <dir>', 'data directory (SQLite database quintet.db)', './data')
+    .option('--memory', 'keep everything in memory; nothing survives a restart')
+    .option(
+      '--registration-token <token>',
+      'require this token to register (or set QUINTET_REGISTRATION_TOKEN)',
+    )
+    .option('--message-ttl-days <days>', 'delete undelivered envelopes after', positiveNumber, 30)
+    .option('--max-envelope-bytes <n>', 'largest envelope content', positiveInt)
+    .option('--max-envelopes <n>', 'most envelopes in one send', positiveInt)
+    .option('--max-frame-bytes <n>', 'largest WebSocket message', positiveInt)
+    .option('--max-companions <n>', 'companion devices per account (default 4)', positiveInt)
+    .option('--max-group-members <n>', 'members per group (default 1024)', positiveInt)
+    .option(
+      '--primary-inactive-days <days>',
+      'log companions out when their primary has been away this long (default 14)',
+      positiveNumber,
+    )
+    .option(
+      '--companion-inactive-days <days>',
+      'remove a companion that has been away this long (default 30)',
+      positiveNumber,
+    )
+    .option(
+      '--allow-reregistration',
+      'let an existing account name register again (a reinstalled phone); logs out its companions',
+    )
+    .addOption(
+      new Option('--sync <mode>', 'SQLite durability: normal (process crash) or full (power loss)')
+        .choices(['normal', 'full'])
+        .default('normal'),
+    )
+    .addOption(
+      new Option('--log-level <level>', 'log level')
+        .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+        .default('info'),
+    )
+    .option('--web <dir>', 'serve the web app from this directory at / (default: the built-in one)')
+    .option('--no-web', 'serve no web app')
+    .option(
       // Connections and HTTP: output budget, unauthenticated sockets, caps, challenges, registration.
-      .option(
-        '--max-connection-output-bytes <n>',
-        'unread output per connection before its requests stop being read (default 4194304)',
-        positiveInt,
-      )
-      .option(
-        '--output-stuck-seconds <s>',
-        'close a connection whose output stays over budget this long (default 30)',
-        positiveNumber,
-      )
-      .option(
-        '--auth-timeout-seconds <s>',
-        'close a connection that has not authenticated by then (default 10)',
-        positiveNumber,
-      )
-      .option('--max-connections <n>', 'open WebSocket connections (default 20000)', positiveInt)
-      .option(
-        '--max-connections-per-address <n>',
-        'open WebSocket connections from one IP address (default 200)',
-        positiveInt,
-      )
-      .option(
-        '--http-headers-timeout-seconds <s>',
-        'time to send request headers / idle time before upgrading (default 10)',
-        positiveNumber,
-      )
-      .option(
-        '--http-request-timeout-seconds <s>',
-        'time to send a whole HTTP request (default 30)',
-        positiveNumber,
-      )
-      .option(
-        '--max-outstanding-challenges <n>',
-        'unused login challenges server-wide; the oldest go first (default 100000)',
-        positiveInt,
-      )
-      .option(
-        '--registration-burst <n>',
-        'registrations one IP address may make at once (default 10)',
-        positiveInt,
-      )
-      .option(
-        '--registrations-per-hour <n>',
-        'registrations one IP address regains per hour (default 10)',
-        positiveNumber,
-      )
-      .action(async (options: ServerCommandOptions) => {
-        await runServerCommand(options);
-      })
-  );
+      '--max-connection-output-bytes <n>',
+      'unread output per connection before its requests stop being read (default 4194304)',
+      positiveInt,
+    )
+    .option(
+      '--output-stuck-seconds <s>',
+      'close a connection whose output stays over budget this long (default 30)',
+      positiveNumber,
+    )
+    .option(
+      '--auth-timeout-seconds <s>',
+      'close a connection that has not authenticated by then (default 10)',
+      positiveNumber,
+    )
+    .option('--max-connections <n>', 'open WebSocket connections (default 20000)', positiveInt)
+    .option(
+      '--max-connections-per-address <n>',
+      'open WebSocket connections from one IP address (default 200)',
+      positiveInt,
+    )
+    .option(
+      '--http-headers-timeout-seconds <s>',
+      'time to send request headers / idle time before upgrading (default 10)',
+      positiveNumber,
+    )
+    .option(
+      '--http-request-timeout-seconds <s>',
+      'time to send a whole HTTP request (default 30)',
+      positiveNumber,
+    )
+    .option(
+      '--max-outstanding-challenges <n>',
+      'unused login challenges server-wide; the oldest go first (default 100000)',
+      positiveInt,
+    )
+    .option(
+      '--registration-burst <n>',
+      'registrations one IP address may make at once (default 10)',
+      positiveInt,
+    )
+    .option(
+      '--registrations-per-hour <n>',
+      'registrations one IP address regains per hour (default 10)',
+      positiveNumber,
+    )
+    .action(async (options: ServerCommandOptions) => {
+      await runServerCommand(options);
+    });
 }
