@@ -11,6 +11,7 @@ import type { Clock, RandomSource } from '../../crypto/provider.js';
 import { CHALLENGE_TTL_MS, NONCE_LENGTH } from '../../wire/auth.js';
 
 interface Issued {
+  readonly key: string;
   readonly connectionId: number;
   readonly expiresAt: number;
 }
@@ -21,17 +22,27 @@ function key(nonce: Uint8Array): string {
   return out;
 }
 
+/** Stale queue entries tolerated beyond the live ones before the queue is rebuilt. */
+const QUEUE_SLACK = 1024;
+
 /**
  * Issues and consumes nonces. Every operation costs O(1) (amortised)
  * whatever the number outstanding, so a flood of challenge requests cannot
- * make each one dearer: the table is a `Map` in insertion order, and since
- * every nonce lives the same `ttlMs` that is also expiry order — expired
- * ones are swept from the front. A connection's own nonces (at most
- * `maxPerConnection`) are listed per connection for `dropConnection`.
+ * make each one dearer. Nonces are looked up in a `Map`; a queue in issue
+ * order — which, since every nonce lives the same `ttlMs`, is also expiry
+ * order — finds the expired and the oldest ones from its front. (Iterating
+ * the `Map` itself would not do: deleted entries stay in its table as
+ * holes until it is rebuilt, so walking from the front is O(deletions).)
+ * Entries of nonces already used stay in the queue until they reach its
+ * front; the queue is rebuilt when they outnumber the live ones. A
+ * connection's own nonces (at most `maxPerConnection`) are listed per
+ * connection for `dropConnection`.
  */
 export class ChallengeRegistry {
   private readonly issued = new Map<string, Issued>();
   private readonly perConnection = new Map<number, string[]>();
+  private queue: Issued[] = [];
+  private head = 0;
 
   constructor(
     private readonly clock: Clock,
@@ -60,9 +71,12 @@ export class ChallengeRegistry {
     }
     const nonce = this.random(NONCE_LENGTH);
     const k = key(nonce);
-    this.issued.set(k, { connectionId, expiresAt: this.clock.now() + this.ttlMs });
+    const entry: Issued = { key: k, connectionId, expiresAt: this.clock.now() + this.ttlMs };
+    this.issued.set(k, entry);
+    this.queue.push(entry);
     if (held === undefined) this.perConnection.set(connectionId, [k]);
     else held.push(k);
+    this.compact();
     return nonce;
   }
 
@@ -103,23 +117,54 @@ export class ChallengeRegistry {
     if (held.length === 0) this.perConnection.delete(connectionId);
   }
 
-  /** Drops the oldest nonce; false when there is none. */
+  /** Whether a queue entry is still an outstanding nonce (not used, dropped or evicted). */
+  private live(entry: Issued): boolean {
+    return this.issued.get(entry.key) === entry;
+  }
+
+  /** Drops the oldest outstanding nonce; false when there is none. */
   private forgetOldest(): boolean {
-    for (const [k, entry] of this.issued) {
-      this.issued.delete(k);
-      this.release(entry.connectionId, k);
-      return true;
+    while (this.head < this.queue.length) {
+      const entry = this.queue[this.head];
+      this.head += 1;
+      if (entry !== undefined && this.live(entry)) {
+        this.issued.delete(entry.key);
+        this.release(entry.connectionId, entry.key);
+        return true;
+      }
     }
     return false;
   }
 
-  /** Drops expired nonces; they are at the front (insertion order is expiry order). */
+  /** Drops expired nonces from the front of the queue. */
   private sweep(): void {
     const now = this.clock.now();
-    for (const [k, entry] of this.issued) {
-      if (entry.expiresAt > now) return;
-      this.issued.delete(k);
-      this.release(entry.connectionId, k);
+    while (this.head < this.queue.length) {
+      const entry = this.queue[this.head];
+      if (entry === undefined) break;
+      if (this.live(entry)) {
+        if (entry.expiresAt > now) break;
+        this.issued.delete(entry.key);
+        this.release(entry.connectionId, entry.key);
+      }
+      this.head += 1;
+    }
+  }
+
+  /**
+   * Keeps the queue proportional to the outstanding nonces: the consumed
+   * front is cut off, and stale entries are filtered out once they
+   * outnumber the live ones (each rebuild follows as many operations as it
+   * costs, so it is O(1) amortised).
+   */
+  private compact(): void {
+    const length = this.queue.length - this.head;
+    if (length > 2 * this.issued.size + QUEUE_SLACK) {
+      this.queue = this.queue.slice(this.head).filter((entry) => this.live(entry));
+      this.head = 0;
+    } else if (this.head > QUEUE_SLACK && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
     }
   }
 }
