@@ -9,7 +9,7 @@
  *
  * Nothing a client has not read may pile up in server memory: everything
  * sent to a connection counts against its output budget
- * (`maxConnectionOutputBytes`). Past it the server stops reading the
+ * (`maxConnectionOutputBytes`, see output-budget.ts). Past it the server stops reading the
  * connection's requests — the socket is paused, so TCP backpressure holds
  * the client back instead of the server buffering its requests — and its
  * backlog delivery waits, until the output drains to half the budget. A
@@ -39,6 +39,7 @@ import { DeviceDelivery } from './delivery.js';
 import type { DeviceEndpoint } from './device-registry.js';
 import { pooledBuffer, preKeysLowPush } from './envelope-frames.js';
 import { ServiceError } from './errors.js';
+import { OutputBudget } from './output-budget.js';
 import type { QueuedEnvelope } from './store/types.js';
 import { atTurnEnd } from './turn-end.js';
 
@@ -111,9 +112,6 @@ function tcpSocket(ws: WebSocket): Socket | undefined {
   return socket instanceof Socket ? socket : undefined;
 }
 
-/** How often a connection over its output budget checks whether it drained (besides `drain`). */
-const OUTPUT_POLL_MS = 250;
-
 /** The server side of one WebSocket connection. */
 export class ClientConnection implements DeviceEndpoint {
   readonly connectionId = nextConnectionId++;
@@ -127,12 +125,7 @@ export class ClientConnection implements DeviceEndpoint {
   private readonly tcp: Socket | undefined;
   /** Closes the connection if it has not authenticated in time (cleared once it has). */
   private authTimer: NodeJS.Timeout | undefined;
-  /** Set while the output is over budget and requests are not read: closes the connection. */
-  private stuckTimer: NodeJS.Timeout | undefined;
-  private drainPoll: NodeJS.Timeout | undefined;
-  /** Backlog delivery waiting for the output to drain. */
-  private roomWaiters: Array<() => void> = [];
-  private readonly onSocketDrain = (): void => this.checkDrained();
+  private readonly output: OutputBudget;
 
   constructor(
     private readonly ctx: ServerContext,
@@ -143,6 +136,9 @@ export class ClientConnection implements DeviceEndpoint {
   ) {
     this.logger = ctx.logger.child({ conn: this.connectionId });
     this.tcp = tcpSocket(socket);
+    this.output = new OutputBudget(socket, this.tcp, ctx.limits, ctx.metrics, (why) =>
+      this.closeStuck(why),
+    );
     this.authTimer = setTimeout(() => this.onAuthTimeout(), ctx.limits.authTimeoutMs);
     socket.on('message', (data, isBinary) => this.onMessage(data, isBinary));
     socket.on('pong', () => {
@@ -181,8 +177,8 @@ export class ClientConnection implements DeviceEndpoint {
         send: (bytes) => this.sendAndWait(bytes),
         sendNow: (bytes) => this.sendBytes(bytes),
         isOpen: () => !this.closed,
-        hasRoom: () => this.hasOutputRoom(),
-        waitForRoom: () => this.waitForOutputRoom(),
+        hasRoom: () => this.output.hasRoom(),
+        waitForRoom: () => this.output.waitForRoom(),
       },
       this.logger,
     );
@@ -246,7 +242,7 @@ export class ClientConnection implements DeviceEndpoint {
   ping(): void {
     // While its requests are not read its pongs are not either; the output
     // deadline decides about such a connection, not the heartbeat.
-    if (this.stuckTimer !== undefined) {
+    if (this.output.paused) {
       this.alive = true;
       return;
     }
@@ -258,7 +254,7 @@ export class ClientConnection implements DeviceEndpoint {
     if (this.closed || this.socket.readyState !== this.socket.OPEN) return;
     if (this.tcp !== undefined) corkForThisTurn(this.tcp);
     this.socket.send(bytes, { binary: true });
-    this.checkOutputBudget();
+    this.output.afterWrite();
   }
 
   private sendAndWait(bytes: Uint8Array): Promise<void> {
@@ -269,76 +265,8 @@ export class ClientConnection implements DeviceEndpoint {
       // the envelope stays queued for the next connection.
       this.socket.send(bytes, { binary: true }, () => resolve());
     });
-    this.checkOutputBudget();
+    this.output.afterWrite();
     return sent;
-  }
-
-  /** After each write: past the budget, stop reading; past twice the budget, close. */
-  private checkOutputBudget(): void {
-    const budget = this.ctx.limits.maxConnectionOutputBytes;
-    const buffered = this.socket.bufferedAmount;
-    if (buffered <= budget) return;
-    if (buffered > 2 * budget) {
-      // Responses to requests read before the pause, and pushes, can still
-      // arrive; this is the hard bound on what one connection holds.
-      this.closeStuck('output reached twice its budget');
-      return;
-    }
-    if (this.stuckTimer === undefined) this.pauseReading();
-  }
-
-  private hasOutputRoom(): boolean {
-    return (
-      !this.closed &&
-      this.stuckTimer === undefined &&
-      this.socket.bufferedAmount <= this.ctx.limits.maxConnectionOutputBytes
-    );
-  }
-
-  /** Resolves once the output has drained below the low-water mark (or the connection closed). */
-  private waitForOutputRoom(): Promise<void> {
-    if (this.closed || this.hasOutputRoom()) return Promise.resolve();
-    if (this.stuckTimer === undefined) this.pauseReading();
-    return new Promise((resolve) => this.roomWaiters.push(resolve));
-  }
-
-  /**
-   * Stops reading requests: the TCP socket is paused, so what the client
-   * keeps sending waits in its own buffers, not ours (a frame ws has already
-   * read is still handled, which bounds the overshoot).
-   */
-  private pauseReading(): void {
-    this.ctx.metrics.outputPauses += 1;
-    this.socket.pause();
-    this.stuckTimer = setTimeout(
-      () => this.closeStuck('output stayed over budget'),
-      this.ctx.limits.outputStuckMs,
-    );
-    this.drainPoll = setInterval(() => this.checkDrained(), OUTPUT_POLL_MS);
-    this.tcp?.on('drain', this.onSocketDrain);
-  }
-
-  /** Resumes reading once the output is at or below half the budget. */
-  private checkDrained(): void {
-    if (this.closed || this.stuckTimer === undefined) return;
-    if (this.socket.bufferedAmount > this.ctx.limits.maxConnectionOutputBytes / 2) return;
-    this.clearOutputWait();
-    this.socket.resume();
-    this.wakeRoomWaiters();
-  }
-
-  private clearOutputWait(): void {
-    clearTimeout(this.stuckTimer);
-    clearInterval(this.drainPoll);
-    this.stuckTimer = undefined;
-    this.drainPoll = undefined;
-    this.tcp?.off('drain', this.onSocketDrain);
-  }
-
-  private wakeRoomWaiters(): void {
-    const waiters = this.roomWaiters;
-    this.roomWaiters = [];
-    for (const wake of waiters) wake();
   }
 
   /**
@@ -348,7 +276,6 @@ export class ClientConnection implements DeviceEndpoint {
    */
   private closeStuck(why: string): void {
     if (this.closed) return;
-    this.ctx.metrics.outputStuckCloses += 1;
     this.logger.info({ outputBytes: this.socket.bufferedAmount, why }, 'closing stuck connection');
     this.close(CloseCodes.outputStuck, 'output not read');
     this.socket.terminate();
@@ -444,8 +371,7 @@ export class ClientConnection implements DeviceEndpoint {
     this.closed = true;
     clearTimeout(this.authTimer);
     this.authTimer = undefined;
-    this.clearOutputWait();
-    this.wakeRoomWaiters();
+    this.output.dispose();
     this.ctx.metrics.connections -= 1;
     this.ctx.challenges.dropConnection(this.connectionId);
     this.ctx.links.dropConnection(this.connectionId);
