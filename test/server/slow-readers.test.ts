@@ -95,6 +95,10 @@ class ServerProcess {
     });
   }
 
+  get alive(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
   get wsUrl(): string {
     return `${this.url.replace(/^http/, 'ws')}/v1/websocket`;
   }
@@ -172,7 +176,8 @@ async function underLoad(
   let peak = baseline;
   let done = false;
   const sampler = setInterval(() => {
-    peak = Math.max(peak, server.rssBytes());
+    // A server that died (out of memory) fails the checks below instead.
+    if (server.alive) peak = Math.max(peak, server.rssBytes());
   }, 25);
   let loadOver = false;
   const running = load(() => done).finally(() => {
@@ -181,19 +186,25 @@ async function underLoad(
   let closed = 0;
   let overSince: number | undefined;
   const deadline = Date.now() + 120_000;
-  while (Date.now() < deadline) {
-    closed = (await server.stuckCloses()) - before;
-    if (closed >= expected) break;
-    if (loadOver) {
-      overSince ??= Date.now();
-      if (Date.now() - overSince > (STUCK_SECONDS * 5 + 5) * 1000) break;
+  try {
+    while (Date.now() < deadline) {
+      assert.ok(server.alive, 'the server died (out of memory?)');
+      closed = (await server.stuckCloses()) - before;
+      if (closed >= expected) break;
+      if (loadOver) {
+        overSince ??= Date.now();
+        if (Date.now() - overSince > (STUCK_SECONDS * 5 + 5) * 1000) break;
+      }
+      await sleep(250);
     }
-    await sleep(250);
+    peak = Math.max(peak, server.rssBytes());
+  } finally {
+    // Stop the clients whatever happened: a paused socket does not notice
+    // that the server went away.
+    done = true;
+    clearInterval(sampler);
+    await running;
   }
-  done = true;
-  await running;
-  peak = Math.max(peak, server.rssBytes());
-  clearInterval(sampler);
   return { growth: peak - baseline, peak, closed };
 }
 
