@@ -252,6 +252,7 @@ export class ClientConnection implements DeviceEndpoint {
 
   private sendBytes(bytes: Uint8Array): void {
     if (this.closed || this.socket.readyState !== this.socket.OPEN) return;
+    this.output.beforeWrite();
     if (this.tcp !== undefined) corkForThisTurn(this.tcp);
     this.socket.send(bytes, { binary: true });
     this.output.afterWrite();
@@ -259,6 +260,7 @@ export class ClientConnection implements DeviceEndpoint {
 
   private sendAndWait(bytes: Uint8Array): Promise<void> {
     if (this.closed || this.socket.readyState !== this.socket.OPEN) return Promise.resolve();
+    this.output.beforeWrite();
     if (this.tcp !== undefined) corkForThisTurn(this.tcp);
     const sent = new Promise<void>((resolve) => {
       // An error here means the socket died; its close handler cleans up and

@@ -20,6 +20,14 @@ import type { ServerMetrics } from './metrics.js';
 /** How often an over-budget connection checks whether it drained (besides `drain`). */
 const POLL_MS = 250;
 
+/**
+ * What one queued message costs beyond its bytes: its own buffer object,
+ * ws's frame header and the write queue's entry. Charged so that a flood of
+ * tiny responses (a 90-byte error each) is held to the budget in memory,
+ * not only in bytes — uncharged, 4 MiB of them held about 35 MiB.
+ */
+const MESSAGE_OVERHEAD_BYTES = 512;
+
 /** Tracks and enforces one connection's output budget. */
 export class OutputBudget {
   /** Set while over budget (requests not read); fires the stuck deadline. */
@@ -28,6 +36,8 @@ export class OutputBudget {
   /** Backlog delivery waiting for the output to drain. */
   private waiters: Array<() => void> = [];
   private disposed = false;
+  /** Messages written since the output was last seen empty (an overestimate of those queued). */
+  private messages = 0;
   private readonly onDrain = (): void => this.checkDrained();
 
   constructor(
@@ -44,9 +54,15 @@ export class OutputBudget {
     return this.stuckTimer !== undefined;
   }
 
+  /** Before each write: an empty output has nothing queued, so the message count restarts. */
+  beforeWrite(): void {
+    if (this.messages > 0 && this.socket.bufferedAmount === 0) this.messages = 0;
+  }
+
   /** After each write: past the budget, stop reading; past twice the budget, stuck. */
   afterWrite(): void {
-    const buffered = this.socket.bufferedAmount;
+    this.messages += 1;
+    const buffered = this.queued();
     if (buffered <= this.limits.maxConnectionOutputBytes) return;
     if (buffered > 2 * this.limits.maxConnectionOutputBytes) {
       this.stuck('output reached twice its budget');
@@ -57,11 +73,7 @@ export class OutputBudget {
 
   /** Whether more may be sent now. */
   hasRoom(): boolean {
-    return (
-      !this.disposed &&
-      !this.paused &&
-      this.socket.bufferedAmount <= this.limits.maxConnectionOutputBytes
-    );
+    return !this.disposed && !this.paused && this.queued() <= this.limits.maxConnectionOutputBytes;
   }
 
   /** Resolves once the output has drained below half the budget (or the connection closed). */
@@ -97,10 +109,16 @@ export class OutputBudget {
   /** Resumes reading once the output is at or below half the budget. */
   private checkDrained(): void {
     if (this.disposed || !this.paused) return;
-    if (this.socket.bufferedAmount > this.limits.maxConnectionOutputBytes / 2) return;
+    if (this.socket.bufferedAmount === 0) this.messages = 0;
+    if (this.queued() > this.limits.maxConnectionOutputBytes / 2) return;
     this.clear();
     this.socket.resume();
     this.wake();
+  }
+
+  /** Bytes not yet taken by the client plus the per-message overhead. */
+  private queued(): number {
+    return this.socket.bufferedAmount + this.messages * MESSAGE_OVERHEAD_BYTES;
   }
 
   private stuck(why: string): void {
