@@ -73,6 +73,17 @@ export interface ServerCommandOptions {
   readonly bundleRatePerSecond?: number;
   readonly bundleTargetBurst?: number;
   readonly bundleTargetPerSecond?: number;
+  // Connections and HTTP: output budget, unauthenticated sockets, caps, challenges, registration.
+  readonly maxConnectionOutputBytes?: number;
+  readonly outputStuckSeconds?: number;
+  readonly authTimeoutSeconds?: number;
+  readonly maxConnections?: number;
+  readonly maxConnectionsPerAddress?: number;
+  readonly httpHeadersTimeoutSeconds?: number;
+  readonly httpRequestTimeoutSeconds?: number;
+  readonly maxOutstandingChallenges?: number;
+  readonly registrationBurst?: number;
+  readonly registrationsPerHour?: number;
 }
 
 /**
@@ -123,6 +134,33 @@ export function serverOptionsFromCli(options: ServerCommandOptions): StartServer
   if (options.bundleTargetBurst !== undefined) limits.bundleTargetBurst = options.bundleTargetBurst;
   if (options.bundleTargetPerSecond !== undefined) {
     limits.bundleTargetPerSecond = options.bundleTargetPerSecond;
+  }
+  // Connections and HTTP: output budget, unauthenticated sockets, caps, challenges, registration.
+  if (options.maxConnectionOutputBytes !== undefined) {
+    limits.maxConnectionOutputBytes = options.maxConnectionOutputBytes;
+  }
+  if (options.outputStuckSeconds !== undefined) {
+    limits.outputStuckMs = Math.round(options.outputStuckSeconds * 1000);
+  }
+  if (options.authTimeoutSeconds !== undefined) {
+    limits.authTimeoutMs = Math.round(options.authTimeoutSeconds * 1000);
+  }
+  if (options.maxConnections !== undefined) limits.maxConnections = options.maxConnections;
+  if (options.maxConnectionsPerAddress !== undefined) {
+    limits.maxConnectionsPerAddress = options.maxConnectionsPerAddress;
+  }
+  if (options.httpHeadersTimeoutSeconds !== undefined) {
+    limits.httpHeadersTimeoutMs = Math.round(options.httpHeadersTimeoutSeconds * 1000);
+  }
+  if (options.httpRequestTimeoutSeconds !== undefined) {
+    limits.httpRequestTimeoutMs = Math.round(options.httpRequestTimeoutSeconds * 1000);
+  }
+  if (options.maxOutstandingChallenges !== undefined) {
+    limits.maxOutstandingChallenges = options.maxOutstandingChallenges;
+  }
+  if (options.registrationBurst !== undefined) limits.registrationBurst = options.registrationBurst;
+  if (options.registrationsPerHour !== undefined) {
+    limits.registrationsPerHour = options.registrationsPerHour;
   }
   const token = options.registrationToken ?? process.env['QUINTET_REGISTRATION_TOKEN'];
   return {
@@ -214,6 +252,53 @@ export function addServerCommand(program: Command): Command {
     )
     .option('--web <dir>', 'serve the web app from this directory at / (default: the built-in one)')
     .option('--no-web', 'serve no web app')
+    .option(
+      // Connections and HTTP: output budget, unauthenticated sockets, caps, challenges, registration.
+      '--max-connection-output-bytes <n>',
+      'unread output per connection before its requests stop being read (default 4194304)',
+      positiveInt,
+    )
+    .option(
+      '--output-stuck-seconds <s>',
+      'close a connection whose output stays over budget this long (default 30)',
+      positiveNumber,
+    )
+    .option(
+      '--auth-timeout-seconds <s>',
+      'close a connection that has not authenticated by then (default 10)',
+      positiveNumber,
+    )
+    .option('--max-connections <n>', 'open WebSocket connections (default 20000)', positiveInt)
+    .option(
+      '--max-connections-per-address <n>',
+      'open WebSocket connections from one IP address (default 200)',
+      positiveInt,
+    )
+    .option(
+      '--http-headers-timeout-seconds <s>',
+      'time to send request headers / idle time before upgrading (default 10)',
+      positiveNumber,
+    )
+    .option(
+      '--http-request-timeout-seconds <s>',
+      'time to send a whole HTTP request (default 30)',
+      positiveNumber,
+    )
+    .option(
+      '--max-outstanding-challenges <n>',
+      'unused login challenges server-wide; the oldest go first (default 100000)',
+      positiveInt,
+    )
+    .option(
+      '--registration-burst <n>',
+      'registrations one IP address may make at once (default 10)',
+      positiveInt,
+    )
+    .option(
+      '--registrations-per-hour <n>',
+      'registrations one IP address regains per hour (default 10)',
+      positiveNumber,
+    )
     .action(async (options: ServerCommandOptions) => {
       await runServerCommand(options);
     });

@@ -75,6 +75,35 @@ export interface ServerLimits {
    */
   readonly bundleTargetBurst: number;
   readonly bundleTargetPerSecond: number;
+  // Connections and HTTP: output budget, unauthenticated sockets, caps, challenges, registration.
+  /**
+   * Bytes sent to one connection and not yet taken by its client (responses,
+   * pushes, notices; before and after authentication). Past it the server
+   * stops reading the connection's requests and stops reading its backlog
+   * until it drains to half; past twice this it closes the connection (4004).
+   */
+  readonly maxConnectionOutputBytes: number;
+  /** A connection whose output stays over budget this long is closed (4004). */
+  readonly outputStuckMs: number;
+  /** Time a connection has to authenticate (or open a link) before it is closed (4005). */
+  readonly authTimeoutMs: number;
+  /** Open WebSocket connections; more upgrades are refused with HTTP 503. */
+  readonly maxConnections: number;
+  /** Open WebSocket connections from one remote address (HTTP 503 past it). */
+  readonly maxConnectionsPerAddress: number;
+  /**
+   * Time a socket has to send a complete request line and headers (the
+   * WebSocket upgrade included); also how long a socket that has not yet
+   * upgraded may sit idle.
+   */
+  readonly httpHeadersTimeoutMs: number;
+  /** Time a socket has to send a complete HTTP request. */
+  readonly httpRequestTimeoutMs: number;
+  /** Outstanding challenges server-wide; past it the oldest is forgotten. */
+  readonly maxOutstandingChallenges: number;
+  /** Registrations per remote address: bucket size and refill per hour. */
+  readonly registrationBurst: number;
+  readonly registrationsPerHour: number;
 }
 
 /** The defaults, chosen to match WhatsApp/Signal practice where one exists. */
@@ -113,4 +142,15 @@ export const DEFAULT_LIMITS: ServerLimits = {
   // Prekey bundles: per-target limit on one-time prekeys handed out.
   bundleTargetBurst: 50,
   bundleTargetPerSecond: 0.05,
+  // Connections and HTTP: output budget, unauthenticated sockets, caps, challenges, registration.
+  maxConnectionOutputBytes: 4 * 1024 * 1024,
+  outputStuckMs: 30_000,
+  authTimeoutMs: 10_000,
+  maxConnections: 20_000,
+  maxConnectionsPerAddress: 200,
+  httpHeadersTimeoutMs: 10_000,
+  httpRequestTimeoutMs: 30_000,
+  maxOutstandingChallenges: 100_000,
+  registrationBurst: 10,
+  registrationsPerHour: 10,
 };

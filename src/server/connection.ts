@@ -6,6 +6,16 @@
  * Untrusted input never crashes the server: a frame that does not parse
  * gets a `malformed-frame` error response, and after a few of those the
  * connection is closed (4002) instead of spending work on an abuser.
+ *
+ * Nothing a client has not read may pile up in server memory: everything
+ * sent to a connection counts against its output budget
+ * (`maxConnectionOutputBytes`, see output-budget.ts). Past it the server stops reading the
+ * connection's requests — the socket is paused, so TCP backpressure holds
+ * the client back instead of the server buffering its requests — and its
+ * backlog delivery waits, until the output drains to half the budget. A
+ * connection that stays over budget for `outputStuckMs`, or reaches twice
+ * the budget, is closed (4004). A connection that has not authenticated
+ * within `authTimeoutMs` is closed too (4005).
  */
 import { Socket } from 'node:net';
 import type { Logger } from 'pino';
@@ -29,6 +39,7 @@ import { DeviceDelivery } from './delivery.js';
 import type { DeviceEndpoint } from './device-registry.js';
 import { pooledBuffer, preKeysLowPush } from './envelope-frames.js';
 import { ServiceError } from './errors.js';
+import { OutputBudget } from './output-budget.js';
 import { StoreError, type QueuedEnvelope } from './store/types.js';
 import { atTurnEnd } from './turn-end.js';
 
@@ -119,14 +130,23 @@ export class ClientConnection implements DeviceEndpoint {
   private heldSends: Request[] | undefined;
   /** Set by `holdSends` during the current dispatch. */
   private holdAsked = false;
+  /** Closes the connection if it has not authenticated in time (cleared once it has). */
+  private authTimer: NodeJS.Timeout | undefined;
+  private readonly output: OutputBudget;
 
   constructor(
     private readonly ctx: ServerContext,
     private readonly socket: WebSocket,
     private readonly dispatch: RequestDispatcher,
+    /** The peer's IP address (registration is rate-limited per address). */
+    readonly remoteAddress = '',
   ) {
     this.logger = ctx.logger.child({ conn: this.connectionId });
     this.tcp = tcpSocket(socket);
+    this.output = new OutputBudget(socket, this.tcp, ctx.limits, ctx.metrics, (why) =>
+      this.closeStuck(why),
+    );
+    this.authTimer = setTimeout(() => this.onAuthTimeout(), ctx.limits.authTimeoutMs);
     socket.on('message', (data, isBinary) => this.onMessage(data, isBinary));
     socket.on('pong', () => {
       this.alive = true;
@@ -154,6 +174,8 @@ export class ClientConnection implements DeviceEndpoint {
       throw new ServiceError('forbidden', 'connection is already authenticated');
     }
     this.authenticated = address;
+    clearTimeout(this.authTimer);
+    this.authTimer = undefined;
     this.ctx.metrics.authenticatedDevices += 1;
     this.delivery = new DeviceDelivery(
       this.ctx,
@@ -163,6 +185,8 @@ export class ClientConnection implements DeviceEndpoint {
         sendNow: (bytes) => this.sendBytes(bytes),
         isOpen: () => !this.closed,
         fail: () => this.close(CloseCodes.deliveryFailed, 'delivery failed; reconnect to resume'),
+        hasRoom: () => this.output.hasRoom(),
+        waitForRoom: () => this.output.waitForRoom(),
       },
       this.logger,
     );
@@ -213,6 +237,22 @@ export class ClientConnection implements DeviceEndpoint {
     this.socket.close(code, reason);
   }
 
+  /**
+   * Gives a connection that is still unauthenticated `ms` more from now: a
+   * companion waiting for its link to be approved (and then completing it)
+   * legitimately stays anonymous for longer than `authTimeoutMs`.
+   */
+  extendAuthDeadline(ms: number): void {
+    if (this.authTimer === undefined || this.closed) return;
+    clearTimeout(this.authTimer);
+    this.authTimer = setTimeout(() => this.onAuthTimeout(), Math.max(ms, 0));
+  }
+
+  /** Bytes sent to this connection and not yet taken by the client. */
+  get outputBytes(): number {
+    return this.socket.bufferedAmount;
+  }
+
   /** Drops the connection without a closing handshake (dead peer). */
   terminate(): void {
     this.socket.terminate();
@@ -220,24 +260,54 @@ export class ClientConnection implements DeviceEndpoint {
 
   /** Sends a ping; the peer's pong sets `alive`. */
   ping(): void {
+    // While its requests are not read its pongs are not either; the output
+    // deadline decides about such a connection, not the heartbeat.
+    if (this.output.paused) {
+      this.alive = true;
+      return;
+    }
     this.alive = false;
     this.socket.ping();
   }
 
   private sendBytes(bytes: Uint8Array): void {
     if (this.closed || this.socket.readyState !== this.socket.OPEN) return;
+    this.output.beforeWrite();
     if (this.tcp !== undefined) corkForThisTurn(this.tcp);
     this.socket.send(bytes, { binary: true });
+    this.output.afterWrite();
   }
 
   private sendAndWait(bytes: Uint8Array): Promise<void> {
     if (this.closed || this.socket.readyState !== this.socket.OPEN) return Promise.resolve();
+    this.output.beforeWrite();
     if (this.tcp !== undefined) corkForThisTurn(this.tcp);
-    return new Promise((resolve) => {
+    const sent = new Promise<void>((resolve) => {
       // An error here means the socket died; its close handler cleans up and
       // the envelope stays queued for the next connection.
       this.socket.send(bytes, { binary: true }, () => resolve());
     });
+    this.output.afterWrite();
+    return sent;
+  }
+
+  /**
+   * Closes a connection that does not read what it is sent. The closing
+   * handshake would queue behind everything unread, so the socket is cut
+   * right after the close frame is written.
+   */
+  private closeStuck(why: string): void {
+    if (this.closed) return;
+    this.logger.info({ outputBytes: this.socket.bufferedAmount, why }, 'closing stuck connection');
+    this.close(CloseCodes.outputStuck, 'output not read');
+    this.socket.terminate();
+  }
+
+  private onAuthTimeout(): void {
+    this.authTimer = undefined;
+    if (this.closed || this.authenticated !== undefined) return;
+    this.ctx.metrics.authTimeouts += 1;
+    this.close(CloseCodes.authTimeout, 'authentication timed out');
   }
 
   private onMessage(data: unknown, isBinary: boolean): void {
@@ -298,7 +368,12 @@ export class ClientConnection implements DeviceEndpoint {
     }
     if (outcome instanceof Promise) {
       const holds = isSend && this.holdAsked;
-      if (holds) this.heldSends = [];
+      if (holds) {
+        this.heldSends = [];
+        // Held sends would otherwise pile up in memory (each up to a frame);
+        // stop reading until this one is answered.
+        this.output.holdReading();
+      }
       outcome.then(
         (result) => {
           this.respond(request.id, result);
@@ -323,6 +398,16 @@ export class ClientConnection implements DeviceEndpoint {
     const waiting = this.heldSends;
     this.heldSends = undefined;
     if (waiting === undefined) return;
+    try {
+      this.runHeldSends(waiting);
+    } finally {
+      // After the loop: a send in it that holds again has taken its own hold.
+      this.output.releaseReading();
+    }
+  }
+
+  /** Handles the sends that waited, in order, until one of them holds again. */
+  private runHeldSends(waiting: Request[]): void {
     for (let i = 0; i < waiting.length; i += 1) {
       // Unanswered sends of a closed connection were never queued; the
       // client sends them again after it reconnects.
@@ -362,6 +447,9 @@ export class ClientConnection implements DeviceEndpoint {
   private onClose(): void {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.authTimer);
+    this.authTimer = undefined;
+    this.output.dispose();
     this.ctx.metrics.connections -= 1;
     this.ctx.challenges.dropConnection(this.connectionId);
     this.ctx.links.dropConnection(this.connectionId);

@@ -39,6 +39,8 @@ export interface ServerContext {
   readonly sendLimits: SendLimits;
   /** One-time prekeys handed out per target account (see handlers/prekeys.ts). */
   readonly bundleTargetLimiter: TokenBucketLimiter;
+  /** Registrations per remote address (`registrationBurst`, `registrationsPerHour`). */
+  readonly registrationLimiter: TokenBucketLimiter;
 }
 
 /** The device a connection is authenticated as. */

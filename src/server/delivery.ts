@@ -14,6 +14,15 @@
  * A store failure while reading the backlog closes the connection
  * (`PushChannel.fail`): the client reconnects and the drain starts over,
  * rather than the device staying connected but never hearing of its queue.
+ *
+ * What is held back in memory is bounded too: past a page's worth, held
+ * envelopes are dropped and read from the store again after the drain
+ * (they are there until acked). Pages are only read, and envelopes only
+ * sent, while the connection's output has room (see connection.ts); a live
+ * envelope arriving while it has none sends delivery back to reading the
+ * store from where the backlog ended, so nothing waits in memory for a
+ * client that does not read. Envelopes that this re-reads and the client
+ * already has are redeliveries, which clients recognise.
  */
 import type { Logger } from 'pino';
 import type { DeviceAddress, ServerContext } from './context.js';
@@ -35,12 +44,24 @@ export interface PushChannel {
   isOpen(): boolean;
   /** Delivery cannot go on (a store failure): close so the client reconnects. */
   fail(): void;
+  /** Whether the connection's output is within its budget. */
+  hasRoom(): boolean;
+  /** Resolves once the output has drained (or the connection closed). */
+  waitForRoom(): Promise<void>;
 }
 
 /** One device's delivery state on one connection. */
 export class DeviceDelivery {
   /** Live envelopes held back while the backlog drains (undefined once drained). */
   private held: QueuedEnvelope[] | undefined = [];
+  /** Content bytes in `held`. */
+  private heldBytes = 0;
+  /** Live envelopes were dropped during the drain: read on from the store. */
+  private missed = false;
+  /** Where reading the store resumes: the last envelope read. */
+  private cursor = 0;
+  /** `QueueDrained` went out (it is sent once per connection). */
+  private announced = false;
   private readonly drained = new Set<string>();
   private stopped = false;
 
@@ -66,16 +87,42 @@ export class DeviceDelivery {
   offer(envelopes: readonly QueuedEnvelope[]): void {
     if (this.stopped) return;
     if (this.held !== undefined) {
-      this.held.push(...envelopes);
+      this.hold(envelopes);
+      return;
+    }
+    if (!this.channel.hasRoom()) {
+      // The client is behind: keep nothing for it in memory; these are in
+      // the store, and a drain from the cursor sends them once it catches up.
+      this.held = [];
+      this.heldBytes = 0;
+      this.start();
       return;
     }
     for (const envelope of envelopes) this.push(envelope);
+  }
+
+  /** Holds live envelopes during a drain, up to a page and half the output budget. */
+  private hold(envelopes: readonly QueuedEnvelope[]): void {
+    if (this.held === undefined) return;
+    for (const envelope of envelopes) {
+      this.heldBytes += envelope.content.length;
+      this.held.push(envelope);
+    }
+    if (
+      this.held.length > this.ctx.limits.backlogPageSize ||
+      this.heldBytes > this.ctx.limits.maxConnectionOutputBytes / 2
+    ) {
+      this.held = [];
+      this.heldBytes = 0;
+      this.missed = true;
+    }
   }
 
   /** Stops all delivery (connection closed or replaced). */
   stop(): void {
     this.stopped = true;
     this.held = undefined;
+    this.heldBytes = 0;
     this.drained.clear();
   }
 
@@ -86,21 +133,23 @@ export class DeviceDelivery {
 
   private async drain(): Promise<void> {
     const { queue } = this.ctx.store;
-    let cursor = 0;
     for (;;) {
+      // No page is read while the client has not taken what it was sent.
+      if (!this.channel.hasRoom()) await this.channel.waitForRoom();
       if (this.stopped || !this.channel.isOpen()) return;
       const page = await queue.page(
         this.address.account,
         this.address.deviceId,
-        cursor,
+        this.cursor,
         this.ctx.limits.backlogPageSize,
       );
-      cursor = page.cursor;
+      this.cursor = page.cursor;
       let last: Promise<void> | undefined;
       // Read per page: a long drain moves with the clock.
       const expiredBefore = this.ctx.clock.now() - this.ctx.limits.messageTtlMs;
       for (const envelope of page.envelopes) {
-        if (this.stopped) return;
+        if (!this.channel.hasRoom()) await this.channel.waitForRoom();
+        if (this.stopped || !this.channel.isOpen()) return;
         // Past its lifetime, awaiting the sweep: never delivered.
         if (envelope.serverTimestamp < expiredBefore) continue;
         this.drained.add(guidKey(envelope.guid));
@@ -110,12 +159,22 @@ export class DeviceDelivery {
       // Wait for the socket to take each page before reading the next, so a
       // large backlog never sits in memory at once.
       if (last !== undefined) await last;
-      if (page.envelopes.length < this.ctx.limits.backlogPageSize) break;
+      if (page.envelopes.length < this.ctx.limits.backlogPageSize) {
+        if (!this.missed) break;
+        // Held envelopes were dropped: they are in the store past the cursor.
+        this.missed = false;
+        this.held = [];
+        this.heldBytes = 0;
+      }
     }
     if (this.stopped || !this.channel.isOpen()) return;
-    this.channel.sendNow(QUEUE_DRAINED_PUSH);
+    if (!this.announced) {
+      this.announced = true;
+      this.channel.sendNow(QUEUE_DRAINED_PUSH);
+    }
     const held = this.held ?? [];
     this.held = undefined;
+    this.heldBytes = 0;
     for (const envelope of held) {
       if (!this.drained.has(guidKey(envelope.guid))) this.push(envelope);
     }

@@ -2,8 +2,15 @@
  * Plain HTTP on the WebSocket port: `/healthz` for load balancers and
  * supervisors, `/metrics` for Prometheus, and — when a directory is
  * configured — static files (the browser companion app) at `/`.
+ *
+ * Every response forbids framing (clickjacking: a hostile page overlaying
+ * the companion's "approve" and "trust" buttons) and carries the same
+ * Content-Security-Policy as web/index.html, which the app is built to
+ * satisfy (scripts and styles from this origin, the socket to this origin).
+ * Files are only served from inside the web directory: a symlink in it that
+ * points elsewhere is not followed.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, realpath, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import type { Logger } from 'pino';
@@ -30,11 +37,22 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = {
   '.txt': 'text/plain; charset=utf-8',
 };
 
+/**
+ * web/index.html's policy plus `frame-ancestors 'none'`, which only works
+ * as a header (browsers ignore it in a meta tag).
+ */
+export const CONTENT_SECURITY_POLICY =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+  "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
 function send(res: ServerResponse, status: number, type: string, body: string | Uint8Array): void {
   res.writeHead(status, {
     'content-type': type,
     'cache-control': 'no-store',
     'x-content-type-options': 'nosniff',
+    'x-frame-options': 'DENY',
+    'content-security-policy': CONTENT_SECURITY_POLICY,
+    'referrer-policy': 'no-referrer',
   });
   res.end(body);
 }
@@ -53,12 +71,29 @@ function safePath(root: string, urlPath: string): string | undefined {
   return full === root || full.startsWith(root + sep) ? full : undefined;
 }
 
+/**
+ * The real path of `path` if it exists and lies inside `realRoot` (so a
+ * symlink out of the web directory — to /etc, to the database — is never
+ * followed), else undefined.
+ */
+async function realPathInside(realRoot: string, path: string): Promise<string | undefined> {
+  // A missing file or a dangling link is simply not there (404).
+  const real = await realpath(path).catch(() => undefined);
+  if (real === undefined) return undefined;
+  return real === realRoot || real.startsWith(realRoot + sep) ? real : undefined;
+}
+
 async function serveStatic(root: string, urlPath: string, res: ServerResponse): Promise<boolean> {
-  let path = safePath(root, urlPath);
+  const lexical = safePath(root, urlPath);
+  if (lexical === undefined) return false;
+  const realRoot = await realpath(root).catch(() => undefined);
+  if (realRoot === undefined) return false;
+  let path = await realPathInside(realRoot, lexical);
   if (path === undefined) return false;
   let info = await stat(path).catch(() => undefined);
   if (info?.isDirectory() === true) {
-    path = join(path, 'index.html');
+    path = await realPathInside(realRoot, join(path, 'index.html'));
+    if (path === undefined) return false;
     info = await stat(path).catch(() => undefined);
   }
   if (info?.isFile() !== true) return false;

@@ -21,6 +21,23 @@ export class ServerMetrics {
   /** Devices removed, by `LoggedOut` reason (a fixed vocabulary). */
   readonly devicesRemoved = new Map<string, number>();
   readonly errors = new Map<ServerErrorCode, number>(SERVER_ERROR_CODES.map((c) => [c, 0]));
+  // Connections and HTTP: output budget, unauthenticated sockets, caps.
+  /** Times a connection went over its output budget and its requests stopped being read. */
+  outputPauses = 0;
+  /** Connections closed because they did not read their output (4004). */
+  outputStuckCloses = 0;
+  /** Connections closed for not authenticating in time (4005). */
+  authTimeouts = 0;
+  /** WebSocket upgrades refused (HTTP 503), by cap: `total` or `per-address`. */
+  readonly upgradesRefused = new Map<string, number>([
+    ['total', 0],
+    ['per-address', 0],
+  ]);
+
+  /** Counts one refused upgrade. */
+  upgradeRefused(cap: 'total' | 'per-address'): void {
+    this.upgradesRefused.set(cap, (this.upgradesRefused.get(cap) ?? 0) + 1);
+  }
 
   /** Counts one error response. */
   error(code: ServerErrorCode): void {
@@ -108,6 +125,31 @@ export class ServerMetrics {
     );
     for (const [code, count] of this.errors)
       lines.push(`quintet_errors_total{code="${code}"} ${count}`);
+    // Connections and HTTP: output budget, unauthenticated sockets, caps.
+    metric(
+      'quintet_output_pauses_total',
+      'counter',
+      'Times a connection went over its output budget (its requests were not read until it drained).',
+      this.outputPauses,
+    );
+    metric(
+      'quintet_output_stuck_closes_total',
+      'counter',
+      'Connections closed because they did not read their output (4004).',
+      this.outputStuckCloses,
+    );
+    metric(
+      'quintet_auth_timeouts_total',
+      'counter',
+      'Connections closed for not authenticating in time (4005).',
+      this.authTimeouts,
+    );
+    lines.push(
+      '# HELP quintet_upgrades_refused_total WebSocket upgrades refused with 503, by cap.',
+      '# TYPE quintet_upgrades_refused_total counter',
+    );
+    for (const [cap, count] of this.upgradesRefused)
+      lines.push(`quintet_upgrades_refused_total{cap="${cap}"} ${count}`);
     return `${lines.join('\n')}\n`;
   }
 }

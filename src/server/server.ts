@@ -5,7 +5,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
@@ -144,6 +144,17 @@ function listen(server: Server, port: number, host: string): Promise<AddressInfo
   });
 }
 
+/**
+ * The peer's address for per-address caps: IPv4 peers of a dual-stack
+ * socket appear as `::ffff:a.b.c.d` and count as `a.b.c.d`. Behind a
+ * reverse proxy every connection has the proxy's address (forwarded headers
+ * are not trusted: any client could set them).
+ */
+function remoteAddress(socket: Socket): string {
+  const address = socket.remoteAddress ?? 'unknown';
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
+}
+
 /** Starts a server and resolves once it is listening. */
 export async function startServer(options: StartServerOptions = {}): Promise<RunningServer> {
   const host = options.host ?? '127.0.0.1';
@@ -171,7 +182,12 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     registrationToken: options.registrationToken === '' ? undefined : options.registrationToken,
     logger,
     metrics,
-    challenges: new ChallengeRegistry(clock, random, limits.maxChallengesPerConnection),
+    challenges: new ChallengeRegistry(
+      clock,
+      random,
+      limits.maxChallengesPerConnection,
+      limits.maxOutstandingChallenges,
+    ),
     devices: new DeviceRegistry(),
     bundleLimiter: new TokenBucketLimiter(
       clock,
@@ -187,11 +203,23 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       limits.bundleTargetBurst,
       limits.bundleTargetPerSecond,
     ),
+    registrationLimiter: new TokenBucketLimiter(
+      clock,
+      limits.registrationBurst,
+      limits.registrationsPerHour / 3600,
+    ),
   };
   const startedAt = Date.now();
   const connections = new Set<ClientConnection>();
 
   const http = createServer(
+    {
+      // Sockets that never finish a request (or an upgrade) are closed:
+      // slow-loris connections would otherwise hold a descriptor each.
+      headersTimeout: Math.min(limits.httpHeadersTimeoutMs, limits.httpRequestTimeoutMs),
+      requestTimeout: limits.httpRequestTimeoutMs,
+      connectionsCheckingInterval: Math.max(100, Math.min(5000, limits.httpHeadersTimeoutMs / 4)),
+    },
     createHttpHandler({
       logger,
       ...(options.staticDir === undefined ? {} : { staticDir: options.staticDir }),
@@ -216,18 +244,46 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     perMessageDeflate: false,
     clientTracking: false,
   });
-  http.on('upgrade', (req, socket, head) => {
+  // A socket that sends nothing (or stops) before upgrading is closed after
+  // this idle time; the upgrade clears it (ws sets no timeout on its sockets).
+  http.on('connection', (socket: Socket) => socket.setTimeout(limits.httpHeadersTimeoutMs));
+  const perAddress = new Map<string, number>();
+  http.on('upgrade', (req, socket: Socket, head) => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     if (path !== WEBSOCKET_PATH && path !== '/') {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
       return;
     }
+    // Caps are checked before anything is allocated for the connection.
+    const remote = remoteAddress(socket);
+    const fromRemote = perAddress.get(remote) ?? 0;
+    const cap =
+      connections.size >= limits.maxConnections
+        ? 'total'
+        : fromRemote >= limits.maxConnectionsPerAddress
+          ? 'per-address'
+          : undefined;
+    if (cap !== undefined) {
+      metrics.upgradeRefused(cap);
+      socket.end(
+        'HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 10\r\n' +
+          `Content-Length: 0\r\nX-Quintet-Limit: connections-${cap}\r\n\r\n`,
+      );
+      return;
+    }
+    socket.setTimeout(0);
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const connection = new ClientConnection(ctx, ws, dispatchRequest);
+      const connection = new ClientConnection(ctx, ws, dispatchRequest, remote);
       connections.add(connection);
+      perAddress.set(remote, (perAddress.get(remote) ?? 0) + 1);
       metrics.connectionsOpened += 1;
       metrics.connections += 1;
-      ws.on('close', () => connections.delete(connection));
+      ws.on('close', () => {
+        connections.delete(connection);
+        const left = (perAddress.get(remote) ?? 1) - 1;
+        if (left <= 0) perAddress.delete(remote);
+        else perAddress.set(remote, left);
+      });
     });
   });
 
@@ -251,6 +307,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       ctx.bundleLimiter.prune();
       ctx.sendLimits.prune();
       ctx.bundleTargetLimiter.prune();
+      ctx.registrationLimiter.prune();
       ctx.links.prune();
     },
     options.expirySweepMs ?? 60 * 60 * 1000,

@@ -125,6 +125,9 @@ export function startServer(
       '--log-level',
       'silent',
       ...extraArgs,
+      // Tests register many accounts from 127.0.0.1.
+      '--registration-burst',
+      '100000',
     ],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   );

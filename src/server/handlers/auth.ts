@@ -42,6 +42,7 @@ export function handleChallenge(
   if (nonce === undefined) {
     throw new ServiceError('rate-limited', 'too many unused challenges on this connection', {
       retryAfterMs: 1000,
+      limit: 'challenges-per-connection',
     });
   }
   return { body: { case: 'challenge', value: { nonce } } };
@@ -64,6 +65,16 @@ export async function handleRegister(
   const nonceValid = ctx.challenges.consume(connection.connectionId, request.nonce);
   if (connection.device !== undefined) {
     throw new ServiceError('forbidden', 'connection is already authenticated');
+  }
+  // Every attempt from an address costs a token, failed ones too: an
+  // unthrottled address could mint accounts by the thousand (each then
+  // free to fetch prekey bundles and fill queues) or probe tokens.
+  const allowed = ctx.registrationLimiter.take(connection.remoteAddress);
+  if (!allowed.allowed) {
+    throw new ServiceError('rate-limited', 'too many registrations from this address', {
+      retryAfterMs: allowed.retryAfterMs,
+      limit: 'registration-per-address',
+    });
   }
   if (ctx.registrationToken !== undefined) {
     if (request.registrationToken === '') {

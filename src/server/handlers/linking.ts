@@ -52,6 +52,9 @@ export function handleOpenLink(
     throw new ServiceError('forbidden', 'an authenticated connection cannot be linked');
   }
   const opened = ctx.links.open(connection);
+  // The companion waits, anonymous, for the primary to scan its code (and
+  // then has the usual time to ask for a fresh one).
+  connection.extendAuthDeadline(opened.expiresAt - ctx.clock.now() + ctx.limits.authTimeoutMs);
   return {
     body: { case: 'openLink', value: { ref: opened.ref, expiresAt: BigInt(opened.expiresAt) } },
   };
@@ -104,6 +107,8 @@ export async function handleApproveLink(
       keyIndex: request.keyIndex,
       companionIdentityKey: companionKey.serialize(),
     });
+    // The companion now has until the link completes to authenticate.
+    claimed.waiter.extendAuthDeadline(ctx.limits.linkCompleteTtlMs + ctx.limits.authTimeoutMs);
     claimed.waiter.sendPush(
       linkApprovedPush({
         account: self.account,

@@ -27,6 +27,8 @@ export interface LinkWaiter {
   /** False once the socket closed: the approval would reach nobody. */
   readonly isOpen: boolean;
   sendPush(bytes: Uint8Array): void;
+  /** Lets the still-anonymous waiter stay connected `ms` longer (it is waiting on purpose). */
+  extendAuthDeadline(ms: number): void;
 }
 
 /** A reference handed to a companion, as `open` returns it. */

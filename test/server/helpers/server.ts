@@ -34,6 +34,13 @@ export interface TestServerOptions {
   readonly allowReregistration?: boolean;
 }
 
+/**
+ * Limits tests run with unless they say otherwise: tests register many
+ * accounts from 127.0.0.1, so the per-address registration limit is lifted
+ * (test/server/connection-limits.test.ts checks the production default).
+ */
+export const TEST_LIMITS: Partial<ServerLimits> = { registrationBurst: 1_000_000 };
+
 /** Starts a server on a free loopback port. */
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const store = createMemoryStore();
@@ -44,6 +51,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     clock,
     logger: pino({ level: 'silent' }),
     ...options,
+    limits: { ...TEST_LIMITS, ...options.limits },
   });
   // The server's own view of the store: writes through it keep its caches coherent.
   return { server, store: server.store, clock, wsUrl: server.wsUrl, close: () => server.close() };
