@@ -68,6 +68,16 @@ export interface ServerCommandOptions {
   readonly sendBytesBurst?: number;
   readonly sendBytesPerSecond?: number;
   readonly storageReserveBytes?: number;
+  // Request limits that had fixed defaults: prekeys, acks, frames, challenges, backlog, links.
+  readonly maxPreKeysPerUpload?: number;
+  readonly maxPreKeysStored?: number;
+  readonly preKeyLowThreshold?: number;
+  readonly maxAcksPerRequest?: number;
+  readonly maxMalformedFrames?: number;
+  readonly maxChallengesPerConnection?: number;
+  readonly backlogPageSize?: number;
+  readonly linkRefTtlSeconds?: number;
+  readonly linkCompleteTtlSeconds?: number;
   // Prekey bundles: per-requester and per-target limits.
   readonly bundleRateBurst?: number;
   readonly bundleRatePerSecond?: number;
@@ -125,6 +135,26 @@ export function serverOptionsFromCli(options: ServerCommandOptions): StartServer
   }
   if (options.storageReserveBytes !== undefined) {
     limits.storageReserveBytes = options.storageReserveBytes;
+  }
+  // Request limits that had fixed defaults.
+  const plain = [
+    'maxPreKeysPerUpload',
+    'maxPreKeysStored',
+    'preKeyLowThreshold',
+    'maxAcksPerRequest',
+    'maxMalformedFrames',
+    'maxChallengesPerConnection',
+    'backlogPageSize',
+  ] as const;
+  for (const key of plain) {
+    const value = options[key];
+    if (value !== undefined) limits[key] = value;
+  }
+  if (options.linkRefTtlSeconds !== undefined) {
+    limits.linkRefTtlMs = Math.round(options.linkRefTtlSeconds * 1000);
+  }
+  if (options.linkCompleteTtlSeconds !== undefined) {
+    limits.linkCompleteTtlMs = Math.round(options.linkCompleteTtlSeconds * 1000);
   }
   // Prekey bundles: per-requester and per-target limits.
   if (options.bundleRateBurst !== undefined) limits.bundleRateBurst = options.bundleRateBurst;
@@ -304,6 +334,7 @@ export function addServerCommand(program: Command): Command {
     });
   addDiskOptions(command);
   addBundleOptions(command);
+  addRequestLimitOptions(command);
   return command;
 }
 
@@ -368,6 +399,52 @@ function addBundleOptions(command: Command): void {
     .option(
       '--bundle-target-per-second <n>',
       'one-time prekey hand-outs per target account, refill per second (default 0.05)',
+      positiveNumber,
+    );
+}
+
+// Request limits that had fixed defaults: prekeys, acks, frames, challenges, backlog, links.
+function addRequestLimitOptions(command: Command): void {
+  command
+    .option(
+      '--max-pre-keys-per-upload <n>',
+      'one-time prekeys in one upload (default 100)',
+      positiveInt,
+    )
+    .option(
+      '--max-pre-keys-stored <n>',
+      'one-time prekeys kept per device (default 200)',
+      positiveInt,
+    )
+    .option(
+      '--pre-key-low-threshold <n>',
+      'tell a device to upload prekeys below this many (default 10)',
+      nonNegativeInt,
+    )
+    .option('--max-acks-per-request <n>', 'envelope guids in one ack (default 1024)', positiveInt)
+    .option(
+      '--max-malformed-frames <n>',
+      'unparseable frames tolerated before closing with 4002 (default 3)',
+      positiveInt,
+    )
+    .option(
+      '--max-challenges-per-connection <n>',
+      'unused login challenges one connection may hold (default 4)',
+      positiveInt,
+    )
+    .option(
+      '--backlog-page-size <n>',
+      'envelopes read from the store per page when draining a queue (default 100)',
+      positiveInt,
+    )
+    .option(
+      '--link-ref-ttl-seconds <s>',
+      'lifetime of a link reference shown in a QR code (default 60)',
+      positiveNumber,
+    )
+    .option(
+      '--link-complete-ttl-seconds <s>',
+      'time a companion has to complete an approved link (default 300)',
       positiveNumber,
     );
 }
