@@ -5,6 +5,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 
 const args = process.argv.slice(2);
 const roots = args.length > 0 ? args : ['test'];
@@ -58,7 +59,8 @@ const before = modifiedTrackedFiles();
 const result = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-concurrency=2', `--test-timeout=${timeoutMs}`, ...files],
-  { stdio: 'inherit' },
+  // One id per run: test files build shared outputs (web/dist) once per run.
+  { stdio: 'inherit', env: { ...process.env, QUINTET_TEST_RUN_ID: randomUUID() } },
 );
 let status = result.status ?? 1;
 const after = modifiedTrackedFiles();

@@ -7,7 +7,7 @@
  * test-artifacts/browser/.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { ensureWebBuilt } from '../e2e/harness.js';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -53,11 +53,7 @@ describe('web app in Chromium', { timeout: 240_000 }, () => {
   let bob: Awaited<ReturnType<typeof startBob>> | undefined;
 
   before(async () => {
-    const built = spawnSync(process.execPath, ['scripts/build-web.mjs'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-    });
-    assert.equal(built.status, 0, `build-web failed:\n${built.stderr}`);
+    ensureWebBuilt();
     server = await startServer({
       memory: true,
       port: 0,

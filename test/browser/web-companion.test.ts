@@ -13,14 +13,14 @@
  * to copy the chat screenshot over it on purpose.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { startServer, type RunningServer } from '../../src/server/main.js';
-import { ensureBuilt, messagesOf, runCli, tempDir } from '../e2e/harness.js';
+import { ensureBuilt, messagesOf, runCli, tempDir, ensureWebBuilt } from '../e2e/harness.js';
 import { ARTIFACTS, launchChromium, watchProblems } from './fixtures/chromium.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -62,11 +62,7 @@ describe('browser companion in Chromium', { timeout: 300_000 }, () => {
 
   before(async () => {
     ensureBuilt();
-    const built = spawnSync(process.execPath, ['scripts/build-web.mjs'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-    });
-    assert.equal(built.status, 0, `build-web failed:\n${built.stderr}`);
+    ensureWebBuilt();
     server = await startServer({
       memory: true,
       port: 0,

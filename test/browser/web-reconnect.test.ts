@@ -8,7 +8,6 @@
  * send again. A screenshot of each step goes to test-artifacts/browser/.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +20,7 @@ import { MemoryBackend } from '../../src/client/core/store/memory-backend.js';
 import { WsTransport } from '../../src/client/transport/ws-transport.js';
 import { startServer, type RunningServer } from '../../src/server/main.js';
 import { ctx, EventQueue } from '../client/helpers/clients.js';
-import { tempDir } from '../e2e/harness.js';
+import { tempDir, ensureWebBuilt } from '../e2e/harness.js';
 import { ARTIFACTS, launchChromium, watchProblems } from './fixtures/chromium.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -53,11 +52,7 @@ describe('web app reconnecting in Chromium', { timeout: 240_000 }, () => {
   let browser: Browser | undefined;
 
   before(async () => {
-    const built = spawnSync(process.execPath, ['scripts/build-web.mjs'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-    });
-    assert.equal(built.status, 0, `build-web failed:\n${built.stderr}`);
+    ensureWebBuilt();
     server = await startServer({ ...options, port: 0 });
     browser = await launchChromium();
   });

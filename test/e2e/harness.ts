@@ -4,7 +4,15 @@
  * directories. Rebuilds dist/ once if any of it is older than src/.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -48,7 +56,53 @@ function sleepSync(ms: number): void {
  */
 export function ensureBuilt(): void {
   if (process.env['QUINTET_E2E_REBUILD'] !== '1' && staleOutputs().length === 0) return;
-  const lock = join(ROOT, '.tmp', 'build.lock');
+  withBuildLock('build.lock', () => {
+    // The other builder may have finished while this one waited.
+    if (process.env['QUINTET_E2E_REBUILD'] !== '1' && staleOutputs().length === 0) return;
+    const built = spawnSync(
+      process.execPath,
+      [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
+      { cwd: ROOT, encoding: 'utf8' },
+    );
+    const stale = staleOutputs();
+    if (stale.length > 0) {
+      throw new Error(
+        `dist/ is older than src/ after \`tsc -p tsconfig.build.json\` ` +
+          `(exit ${String(built.status)}); stale: ${stale.slice(0, 5).join(', ')}` +
+          `${stale.length > 5 ? ` and ${stale.length - 5} more` : ''}\n${built.stdout}${built.stderr}`,
+      );
+    }
+  });
+}
+
+/**
+ * Builds the browser app (web/dist) once per test run, under a lock. The
+ * browser test files run two at a time: one rebuilding web/dist while
+ * another reads or serves it fails both, so the first file builds it and
+ * the others of the same run (`QUINTET_TEST_RUN_ID`, set by the runner)
+ * reuse that build.
+ */
+export function ensureWebBuilt(): void {
+  withBuildLock('web-build.lock', () => {
+    // The runner names each run; without it (a file run on its own), the
+    // parent process stands for the run.
+    const run = process.env['QUINTET_TEST_RUN_ID'] ?? `pid-${String(process.ppid)}`;
+    const marker = join(ROOT, '.tmp', `web-built-${run.replace(/[^a-zA-Z0-9-]/g, '')}`);
+    if (existsSync(marker)) return;
+    const built = spawnSync(process.execPath, [join(ROOT, 'scripts', 'build-web.mjs')], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
+    if (built.status !== 0) {
+      throw new Error(`build-web failed (exit ${String(built.status)}):\n${built.stderr}`);
+    }
+    writeFileSync(marker, '');
+  });
+}
+
+/** Runs `build` holding `.tmp/<name>` (a directory: mkdir is atomic), so parallel test files never build over each other. */
+function withBuildLock(name: string, build: () => void): void {
+  const lock = join(ROOT, '.tmp', name);
   mkdirSync(join(ROOT, '.tmp'), { recursive: true });
   const deadline = Date.now() + 300_000;
   for (;;) {
@@ -66,22 +120,7 @@ export function ensureBuilt(): void {
     }
   }
   try {
-    // The other builder may have finished while this one waited.
-    if (process.env['QUINTET_E2E_REBUILD'] === '1' || staleOutputs().length > 0) {
-      const built = spawnSync(
-        process.execPath,
-        [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
-        { cwd: ROOT, encoding: 'utf8' },
-      );
-      const stale = staleOutputs();
-      if (stale.length > 0) {
-        throw new Error(
-          `dist/ is older than src/ after \`tsc -p tsconfig.build.json\` ` +
-            `(exit ${String(built.status)}); stale: ${stale.slice(0, 5).join(', ')}` +
-            `${stale.length > 5 ? ` and ${stale.length - 5} more` : ''}\n${built.stdout}${built.stderr}`,
-        );
-      }
-    }
+    build();
   } finally {
     rmSync(lock, { recursive: true, force: true });
   }
