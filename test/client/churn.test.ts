@@ -16,8 +16,9 @@
  *
  * Environment:
  * - QUINTET_CHURN_MESSAGES: how many messages (default 100,000, the full
- *   property: about 6 minutes on 2 busy cores, with some 60 restarts, 60
- *   links, 60 unlinks and 300 offline periods);
+ *   property: 3.5 to 5 minutes on 2 shared cores, about 115,000 deliveries
+ *   with some 60 restarts, 60 links, 60 unlinks, 250 to 300 offline periods
+ *   and 130,000 reordered pushes);
  * - QUINTET_CHURN_SEED: the schedule's seed (default fixed);
  * - QUINTET_CHURN_DROP=1: halfway through, the test transport acks 20
  *   envelopes without handing them to the client — lost messages the test
