@@ -135,6 +135,12 @@ function sentKey(destination: string, timestamp: number): string {
   return `${destination}/${timestamp.toString().padStart(16, '0')}`;
 }
 
+// The timestamp a `sentKey` ends in (after its last '/'), or NaN if the
+// key is not one this module wrote.
+function sentKeyTimestamp(key: string): number {
+  return Number(key.slice(key.lastIndexOf('/') + 1));
+}
+
 export function sentMessageStore(view: KeyValueView): SentMessageStore {
   return {
     get: async (destination, timestamp) => {
@@ -150,7 +156,13 @@ export function sentMessageStore(view: KeyValueView): SentMessageStore {
     prune: async (cutoff) => {
       let removed = 0;
       for (const entry of await view.list(TABLES.sent, '')) {
-        if (decodeSentMessage(entry.value).timestamp < cutoff) {
+        // The key ends in the record's timestamp: no need to decode every
+        // record (pruning runs at every start, over the whole sent history).
+        const fromKey = sentKeyTimestamp(entry.key);
+        const timestamp = Number.isFinite(fromKey)
+          ? fromKey
+          : decodeSentMessage(entry.value).timestamp;
+        if (timestamp < cutoff) {
           await view.delete(TABLES.sent, entry.key);
           removed++;
         }
