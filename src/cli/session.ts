@@ -10,6 +10,7 @@ import { QuintetClient } from '../client/core/client.js';
 import type { ClientEvent } from '../client/core/events.js';
 import { Reconnector, type ReconnectorEvent, type StopReason } from '../client/core/reconnector.js';
 import type { DeviceStore } from '../client/core/store/device-store.js';
+import type { LocalAccount } from '../client/core/store/records.js';
 import { WsTransport } from '../client/transport/ws-transport.js';
 import { DEFAULT_SERVER_URL, openProfileStore, profileDir } from './profile.js';
 import {
@@ -48,6 +49,34 @@ export interface SessionContext {
   server?: string;
 }
 
+/** Opens the profile's store and records where it is for error messages. */
+function openProfile(
+  options: ClientCommandOptions,
+  context: SessionContext,
+): { dir: string; store: DeviceStore } {
+  const dir = profileDir(options.profile);
+  context.profile = dir;
+  return { dir, store: openProfileStore(dir) };
+}
+
+/**
+ * The profile's account and the server to use (`--server`, else the one it
+ * registered with). A removed device says so, every time, instead of
+ * failing obscurely.
+ */
+async function profileServer(
+  store: DeviceStore,
+  options: ClientCommandOptions,
+  context: SessionContext,
+): Promise<{ account: LocalAccount; serverUrl: string }> {
+  const account = await store.account.getRequired();
+  refuseIfLoggedOut(account);
+  const serverUrl =
+    options.server ?? (account.serverUrl !== '' ? account.serverUrl : DEFAULT_SERVER_URL);
+  context.server = serverUrl;
+  return { account, serverUrl };
+}
+
 /**
  * Opens the profile, connects to its server (or `--server`) and
  * authenticates. `receive: false` leaves queued envelopes on the server.
@@ -57,16 +86,9 @@ export async function openClientSession(
   receive: boolean,
   context: SessionContext,
 ): Promise<ClientSession> {
-  const dir = profileDir(options.profile);
-  context.profile = dir;
-  const store = openProfileStore(dir);
+  const { dir, store } = openProfile(options, context);
   try {
-    const account = await store.account.getRequired();
-    // A removed device says so, every time, instead of failing obscurely.
-    refuseIfLoggedOut(account);
-    const serverUrl =
-      options.server ?? (account.serverUrl !== '' ? account.serverUrl : DEFAULT_SERVER_URL);
-    context.server = serverUrl;
+    const { account, serverUrl } = await profileServer(store, options, context);
     const transport = await WsTransport.connect(serverUrl);
     const client = new QuintetClient({ ctx: nodeContext, store, transport, receive });
     const events = client.events();
@@ -122,15 +144,9 @@ export async function openFollowSession(
   options: ClientCommandOptions,
   context: SessionContext,
 ): Promise<FollowSession> {
-  const dir = profileDir(options.profile);
-  context.profile = dir;
-  const store = openProfileStore(dir);
+  const { store } = openProfile(options, context);
   try {
-    const account = await store.account.getRequired();
-    refuseIfLoggedOut(account);
-    const serverUrl =
-      options.server ?? (account.serverUrl !== '' ? account.serverUrl : DEFAULT_SERVER_URL);
-    context.server = serverUrl;
+    const { serverUrl } = await profileServer(store, options, context);
     const reconnector = new Reconnector({
       ctx: nodeContext,
       store,

@@ -81,9 +81,24 @@ export class Follower {
     }
   }
 
-  /** Waits for the message line with `text`. */
-  message(text: string, timeoutMs?: number): Promise<void> {
-    return this.until(`message "${text}"`, () => this.texts.includes(text), timeoutMs);
+  /** Waits for a line matching `match` and returns it. */
+  async line(
+    match: (line: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>> {
+    let found: Record<string, unknown> | undefined;
+    await this.until(
+      'a matching line',
+      () => (found = this.#lines.find(match)) !== undefined,
+      timeoutMs,
+    );
+    if (found === undefined) throw new Error('unreachable: until() returned without a match');
+    return found;
+  }
+
+  /** Waits for the message line with `text` and returns it. */
+  message(text: string, timeoutMs?: number): Promise<Record<string, unknown>> {
+    return this.line((l) => l['type'] === 'message' && l['text'] === text, timeoutMs);
   }
 
   /** Sends SIGTERM (the follower stops cleanly) and resolves with the exit code. */

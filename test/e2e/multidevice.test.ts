@@ -15,8 +15,8 @@
  * - the safety number stays the same while companions come and go.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { Follower } from './follower.js';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { nodeCrypto } from '../../src/crypto/node.js';
@@ -49,82 +49,6 @@ interface QueuedEnvelope {
   readonly sourceDevice: number;
   readonly type: EnvelopeType;
   readonly content: Uint8Array;
-}
-const BIN = join(resolve(import.meta.dirname, '..', '..'), 'bin', 'quintet.js');
-
-/** A `receive --follow --json` child whose stdout is read line by line. */
-class Follower {
-  readonly #child: ChildProcess;
-  readonly #lines: Array<Record<string, unknown>> = [];
-  #wake: (() => void) | undefined;
-  stderr = '';
-
-  constructor(profile: string) {
-    this.#child = spawn(
-      process.execPath,
-      [BIN, 'receive', '--follow', '--json', '--profile', profile],
-      {
-        env: { ...process.env, QUINTET_PROFILE: '', QUINTET_PIN: '' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let buffer = '';
-    this.#child.stdout?.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString();
-      let newline = buffer.indexOf('\n');
-      while (newline >= 0) {
-        const line = buffer.slice(0, newline).trim();
-        buffer = buffer.slice(newline + 1);
-        if (line !== '') this.#lines.push(JSON.parse(line) as Record<string, unknown>);
-        newline = buffer.indexOf('\n');
-      }
-      this.#wake?.();
-    });
-    this.#child.stderr?.on('data', (chunk: Buffer) => {
-      this.stderr += chunk.toString();
-      this.#wake?.();
-    });
-  }
-
-  /** Every line so far. */
-  get lines(): ReadonlyArray<Record<string, unknown>> {
-    return this.#lines;
-  }
-
-  /** Waits for a line matching `match`. */
-  async line(
-    match: (line: Record<string, unknown>) => boolean,
-    timeoutMs = 15_000,
-  ): Promise<Record<string, unknown>> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = this.#lines.find(match);
-      if (found !== undefined) return found;
-      const left = deadline - Date.now();
-      if (left <= 0) {
-        throw new Error(`no matching line; got ${JSON.stringify(this.#lines)}; ${this.stderr}`);
-      }
-      await new Promise<void>((done) => {
-        const timer = setTimeout(done, Math.min(left, 200));
-        this.#wake = () => {
-          clearTimeout(timer);
-          done();
-        };
-      });
-    }
-  }
-
-  /** The message line with `text`. */
-  message(text: string, timeoutMs?: number): Promise<Record<string, unknown>> {
-    return this.line((l) => l['type'] === 'message' && l['text'] === text, timeoutMs);
-  }
-
-  async stop(): Promise<void> {
-    if (this.#child.exitCode !== null || this.#child.signalCode !== null) return;
-    const exited = new Promise<void>((done) => this.#child.once('exit', () => done()));
-    this.#child.kill('SIGTERM');
-    await exited;
-  }
 }
 
 describe('multi-device end to end (CLI)', { timeout: 120_000 }, () => {
