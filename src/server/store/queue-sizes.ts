@@ -14,7 +14,14 @@ import { StoreError, type NewEnvelope, type QueueBounds } from './types.js';
 /** One device's queue size. */
 export interface QueueSize {
   count: number;
+  /** Content bytes; an upper bound while `bytesExact` is false. */
   bytes: number;
+  /**
+   * False after removals whose sizes the backend did not read (an ack's
+   * delete reads nothing back, which halves its cost): `bytes` then only
+   * overstates, and is read again from the backend before it refuses a send.
+   */
+  bytesExact?: boolean;
 }
 
 /** Loads a device's size from the backend (0/0 for an empty queue). */
@@ -55,6 +62,9 @@ export class QueueSizes {
       size.count += 1;
       size.bytes += e.content.length;
       if (bounds === undefined) continue;
+      if (size.bytes > bounds.maxBytes && size.bytesExact === false) {
+        this.reload(e.destination, e.destinationDevice, envelopes, i, size);
+      }
       const limit =
         size.count > bounds.maxCount
           ? 'queue-count'
@@ -72,6 +82,45 @@ export class QueueSizes {
         );
       }
     }
+  }
+
+  /**
+   * Replaces an overstated size with the backend's exact one, plus what
+   * `envelopes[0..last]` already added for that device in this call (not
+   * yet written). Only at the byte bound, so acks stay cheap.
+   */
+  private reload(
+    account: string,
+    deviceId: number,
+    envelopes: readonly NewEnvelope[],
+    last: number,
+    size: QueueSize,
+  ): void {
+    const stored = this.load(account, deviceId);
+    let count = stored.count;
+    let bytes = stored.bytes;
+    for (let j = 0; j <= last; j += 1) {
+      const e = envelopes[j];
+      if (e !== undefined && e.destination === account && e.destinationDevice === deviceId) {
+        count += 1;
+        bytes += e.content.length;
+      }
+    }
+    size.count = count;
+    size.bytes = bytes;
+    size.bytesExact = true;
+  }
+
+  /**
+   * Counts `count` envelopes out of a device's queue without their sizes:
+   * its byte total becomes an upper bound until it is read again.
+   */
+  removeCount(account: string, deviceId: number, count: number): void {
+    const size = this.sizes.get(account)?.get(deviceId);
+    if (size === undefined) return;
+    size.count -= count;
+    size.bytesExact = false;
+    if (size.count <= 0) this.forget(account, deviceId);
   }
 
   /** Takes back `add` of `envelopes[0..last]` (after a failed insert). */
