@@ -76,6 +76,17 @@ class ServerProcess {
         '600',
         '--registration-burst',
         '1000',
+        // Pattern (c) floods its victims from three accounts, far past what
+        // the per-account send limits allow one person; those limits are
+        // tested elsewhere (disk-limits.test.ts).
+        '--send-rate-burst',
+        '100000',
+        '--send-rate-per-second',
+        '100000',
+        '--send-bytes-burst',
+        String(1024 * 1024 * 1024),
+        '--send-bytes-per-second',
+        String(1024 * 1024 * 1024),
       ],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
