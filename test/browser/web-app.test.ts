@@ -12,15 +12,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { registerAccount } from '../../src/client/core/account-setup.js';
-import { QuintetClient } from '../../src/client/core/client.js';
-import { ServerApi } from '../../src/client/core/server-api.js';
-import { createDeviceStore } from '../../src/client/core/store/device-store.js';
-import { MemoryBackend } from '../../src/client/core/store/memory-backend.js';
-import { WsTransport } from '../../src/client/transport/ws-transport.js';
 import { startServer, type RunningServer } from '../../src/server/main.js';
-import { ctx, EventQueue } from '../client/helpers/clients.js';
 import { ARTIFACTS, launchChromium, watchProblems } from './fixtures/chromium.js';
+import { startNodeParty, type NodeParty } from './fixtures/node-party.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -28,29 +22,10 @@ async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(ARTIFACTS, `web-app-${name}.png`) });
 }
 
-/** The Node party: "bob", registered and online. */
-async function startBob(server: RunningServer) {
-  const store = createDeviceStore(new MemoryBackend());
-  const setup = await WsTransport.connect(server.url);
-  await registerAccount(ctx, store, new ServerApi(setup), {
-    account: 'bob',
-    serverUrl: server.url,
-  });
-  await setup.close();
-  const client = new QuintetClient({
-    ctx,
-    store,
-    transport: await WsTransport.connect(server.url),
-  });
-  const events = new EventQueue(client.events());
-  await client.start();
-  return { client, events };
-}
-
 describe('web app in Chromium', { timeout: 240_000 }, () => {
   let server: RunningServer | undefined;
   let browser: Browser | undefined;
-  let bob: Awaited<ReturnType<typeof startBob>> | undefined;
+  let bob: NodeParty | undefined;
 
   before(async () => {
     ensureWebBuilt();
@@ -61,7 +36,7 @@ describe('web app in Chromium', { timeout: 240_000 }, () => {
       logLevel: 'silent',
     });
     browser = await launchChromium();
-    bob = await startBob(server);
+    bob = await startNodeParty(server, 'bob');
   });
 
   after(async () => {

@@ -12,33 +12,15 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import { registerAccount } from '../../src/client/core/account-setup.js';
-import { QuintetClient } from '../../src/client/core/client.js';
-import { ServerApi } from '../../src/client/core/server-api.js';
-import { createDeviceStore, type DeviceStore } from '../../src/client/core/store/device-store.js';
-import { MemoryBackend } from '../../src/client/core/store/memory-backend.js';
-import { WsTransport } from '../../src/client/transport/ws-transport.js';
 import { startServer, type RunningServer } from '../../src/server/main.js';
-import { ctx, EventQueue } from '../client/helpers/clients.js';
 import { tempDir, ensureWebBuilt } from '../e2e/harness.js';
 import { ARTIFACTS, launchChromium, watchProblems } from './fixtures/chromium.js';
+import { connectNodeParty, registerNodeParty } from './fixtures/node-party.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(ARTIFACTS, `web-reconnect-${name}.png`) });
-}
-
-/** Bob, a Node client: connects a new client on his store for each use. */
-async function online(server: RunningServer, store: DeviceStore) {
-  const client = new QuintetClient({
-    ctx,
-    store,
-    transport: await WsTransport.connect(server.url),
-  });
-  const events = new EventQueue(client.events());
-  await client.start();
-  return { client, events };
 }
 
 describe('web app reconnecting in Chromium', { timeout: 240_000 }, () => {
@@ -65,13 +47,7 @@ describe('web app reconnecting in Chromium', { timeout: 240_000 }, () => {
 
   it('reconnects after a server restart and shows a message sent after it exactly once', async () => {
     assert.ok(server && browser, 'setup failed');
-    const bobStore = createDeviceStore(new MemoryBackend());
-    const setup = await WsTransport.connect(server.url);
-    await registerAccount(ctx, bobStore, new ServerApi(setup), {
-      account: 'bob',
-      serverUrl: server.url,
-    });
-    await setup.close();
+    const bobStore = await registerNodeParty(server, 'bob');
 
     const context = await browser.newContext({ viewport: { width: 1100, height: 700 } });
     const page = await context.newPage();
@@ -84,7 +60,7 @@ describe('web app reconnecting in Chromium', { timeout: 240_000 }, () => {
     const status = page.getByTestId('status');
     await status.getByText('Online').waitFor({ timeout: 30_000 });
 
-    let bob = await online(server, bobStore);
+    let bob = await connectNodeParty(server, bobStore);
     await bob.client.sendText('alice', 'before the restart');
     await bob.client.close();
     await page.getByTestId('chat').filter({ hasText: 'bob' }).click();
@@ -101,7 +77,7 @@ describe('web app reconnecting in Chromium', { timeout: 240_000 }, () => {
     // Back on the same port and data: the page reconnects without a reload.
     server = await startServer({ ...options, port });
     await status.getByText('Online').waitFor({ timeout: 60_000 });
-    bob = await online(server, bobStore);
+    bob = await connectNodeParty(server, bobStore);
     await bob.client.sendText('alice', 'after the restart');
     await messages.getByText('after the restart').waitFor({ timeout: 30_000 });
     await shot(page, '02-reconnected');

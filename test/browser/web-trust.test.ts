@@ -12,36 +12,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
-import { registerAccount } from '../../src/client/core/account-setup.js';
-import { QuintetClient } from '../../src/client/core/client.js';
-import { ServerApi } from '../../src/client/core/server-api.js';
-import { createDeviceStore } from '../../src/client/core/store/device-store.js';
-import { MemoryBackend } from '../../src/client/core/store/memory-backend.js';
-import { WsTransport } from '../../src/client/transport/ws-transport.js';
 import { startServer, type RunningServer } from '../../src/server/main.js';
-import { ctx, EventQueue } from '../client/helpers/clients.js';
 import { ARTIFACTS, launchChromium, watchProblems } from './fixtures/chromium.js';
+import { startNodeParty } from './fixtures/node-party.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-/** Registers "bob" (again: a reinstall) with a fresh store and brings him online. */
-async function installBob(server: RunningServer) {
-  const store = createDeviceStore(new MemoryBackend());
-  const setup = await WsTransport.connect(server.url);
-  await registerAccount(ctx, store, new ServerApi(setup), {
-    account: 'bob',
-    serverUrl: server.url,
-  });
-  await setup.close();
-  const client = new QuintetClient({
-    ctx,
-    store,
-    transport: await WsTransport.connect(server.url),
-  });
-  const events = new EventQueue(client.events());
-  await client.start();
-  return { client, events };
-}
 
 describe('web app: a changed account key in Chromium', { timeout: 240_000 }, () => {
   let server: RunningServer | undefined;
@@ -76,7 +51,7 @@ describe('web app: a changed account key in Chromium', { timeout: 240_000 }, () 
     await page.getByTestId('register').click();
     await page.getByTestId('status').getByText('Online').waitFor({ timeout: 30_000 });
 
-    const oldBob = await installBob(server);
+    const oldBob = await startNodeParty(server, 'bob');
     await oldBob.client.sendText('alice', 'hello from the old install');
     await page.getByTestId('chat').filter({ hasText: 'bob' }).click();
     await page.getByTestId('message').getByText('hello from the old install').waitFor();
@@ -86,7 +61,7 @@ describe('web app: a changed account key in Chromium', { timeout: 240_000 }, () 
     await oldBob.client.close();
 
     // bob reinstalls: the server pushes a device-list change to alice.
-    const newBob = await installBob(server);
+    const newBob = await startNodeParty(server, 'bob');
     await page.getByTestId('compose').fill('hi new bob');
     await page.getByTestId('send').click();
     const warning = page.getByTestId('key-warning');
