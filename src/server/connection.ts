@@ -38,7 +38,7 @@ import type { DeviceAddress, ServerContext } from './context.js';
 import { DeviceDelivery } from './delivery.js';
 import type { DeviceEndpoint } from './device-registry.js';
 import { pooledBuffer, preKeysLowPush } from './envelope-frames.js';
-import { ServiceError } from './errors.js';
+import { ServiceError, storeServiceError } from './errors.js';
 import { OutputBudget } from './output-budget.js';
 import { StoreError, type QueuedEnvelope } from './store/types.js';
 import { atTurnEnd } from './turn-end.js';
@@ -465,24 +465,6 @@ export class ClientConnection implements DeviceEndpoint {
         });
     }
   }
-}
-
-/** How long a client should wait before retrying after `storage-full`, ms. */
-const STORAGE_FULL_RETRY_MS = 5_000;
-
-/** The wire error for a store failure a client can act on (undefined: `internal`). */
-function storeServiceError(error: StoreError): ServiceError | undefined {
-  if (error.code === 'queue-full') {
-    return new ServiceError('queue-full', error.message, {
-      ...(error.limit === undefined ? {} : { limit: error.limit }),
-    });
-  }
-  if (error.code === 'storage-full') {
-    return new ServiceError('storage-full', 'the server is out of storage space; retry later', {
-      retryAfterMs: STORAGE_FULL_RETRY_MS,
-    });
-  }
-  return undefined;
 }
 
 /** Encodes a response, by hand for the two on the message hot path. */

@@ -6,6 +6,7 @@
  */
 import type { ServerErrorCode } from '../wire/errors.js';
 import type { ErrorDetails } from '../wire/frame.js';
+import type { StoreError } from './store/types.js';
 
 /** A request failure with a stable wire code and optional structured details. */
 export class ServiceError extends Error {
@@ -22,4 +23,22 @@ export class ServiceError extends Error {
   static is(value: unknown, code?: ServerErrorCode): value is ServiceError {
     return value instanceof ServiceError && (code === undefined || value.code === code);
   }
+}
+
+/** How long a client should wait before retrying after `storage-full`, ms. */
+const STORAGE_FULL_RETRY_MS = 5_000;
+
+/** The wire error for a store failure a client can act on (undefined: `internal`). */
+export function storeServiceError(error: StoreError): ServiceError | undefined {
+  if (error.code === 'queue-full') {
+    return new ServiceError('queue-full', error.message, {
+      ...(error.limit === undefined ? {} : { limit: error.limit }),
+    });
+  }
+  if (error.code === 'storage-full') {
+    return new ServiceError('storage-full', 'the server is out of storage space; retry later', {
+      retryAfterMs: STORAGE_FULL_RETRY_MS,
+    });
+  }
+  return undefined;
 }
