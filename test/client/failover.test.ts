@@ -20,7 +20,7 @@ import { WsTransport } from '../../src/client/transport/ws-transport.js';
 import { startServer, type RunningServer } from '../../src/server/main.js';
 import { createMemoryStore } from '../../src/server/store/memory.js';
 import type { ServerStore } from '../../src/server/store/types.js';
-import { ctx, EventQueue, registerDevice, type TestDevice } from './helpers/clients.js';
+import { ctx, registerDevice, type TestDevice } from './helpers/clients.js';
 
 /** Two servers on one store. */
 interface Pair {
