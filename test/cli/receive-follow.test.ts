@@ -18,6 +18,23 @@ describe('receive --follow connection lines', () => {
     );
   });
 
+  it('names the next server when it fails over between several', () => {
+    assert.equal(
+      connectionLine(
+        {
+          type: 'connection',
+          state: 'waiting',
+          delayMs: 400,
+          cause: 'closed',
+          closeCode: 1001,
+          server: 'https://node-b.example',
+        },
+        true,
+      ),
+      'warning: the connection to the server was lost (close 1001); reconnecting to https://node-b.example in 0.4 s',
+    );
+  });
+
   it('names the cause of a failed attempt', () => {
     assert.equal(
       connectionLine(

@@ -199,6 +199,9 @@ describe('failover between servers sharing one store', { timeout: 120_000 }, () 
       e.type === 'connection' && e.state === 'connecting' ? [e.server] : [],
     );
     assert.deepEqual(attempts.slice(0, 2), [one.url, two.url]);
+    const firstWait = seen.events.find((e) => e.type === 'connection' && e.state === 'waiting');
+    assert.ok(firstWait?.type === 'connection' && firstWait.state === 'waiting');
+    assert.equal(firstWait.server, two.url);
     // Server 2 re-delivered m1..m5 and bob acked them there without showing them again.
     assert.equal(await store.queue.count('bob', 1), 0);
     await reconnector.stop();

@@ -131,7 +131,8 @@ export function connectionLine(
 ): string | undefined {
   switch (event.state) {
     case 'waiting': {
-      const next = `reconnecting in ${(event.delayMs / 1000).toFixed(1)} s`;
+      const to = event.server === undefined ? '' : ` to ${event.server}`;
+      const next = `reconnecting${to} in ${(event.delayMs / 1000).toFixed(1)} s`;
       if (event.cause === 'closed') {
         const code = event.closeCode === undefined ? '' : ` (close ${event.closeCode})`;
         return `warning: the connection to the server was lost${code}; ${next}`;

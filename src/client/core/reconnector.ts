@@ -124,6 +124,8 @@ export type ConnectionStateEvent =
       readonly closeCode?: number | undefined;
       /** Otherwise: the error of the failed connect or login. */
       readonly error?: unknown;
+      /** With several `servers`: the URL the next attempt uses. */
+      readonly server?: string | undefined;
     }
   | {
       readonly type: 'connection';
@@ -328,7 +330,8 @@ export class Reconnector {
         break;
       }
       if (this.#stopping) continue;
-      const { delayMs } = this.#policy.failed();
+      const next = this.#policy.failed();
+      const delayMs = next.delayMs;
       this.#events.emit({
         type: 'connection',
         state: 'waiting',
@@ -336,6 +339,7 @@ export class Reconnector {
         cause: outcome.cause,
         closeCode: outcome.closeCode,
         error: outcome.error,
+        server: this.#policy.servers.length > 1 ? next.server : undefined,
       });
       await this.#sleep(delayMs);
     }
