@@ -382,9 +382,19 @@ interface Driver {
   close(): void;
 }
 
+/**
+ * `url` may list several servers separated by commas (the nodes of a
+ * cluster): device i connects to the i-th modulo their number, so partners
+ * i and i^1 are always on different nodes and every message crosses the bus.
+ */
+function urlOf(url: string, index: number): string {
+  const urls = url.split(',');
+  return urls[index % urls.length] ?? url;
+}
+
 async function quintetDriver(url: string, conns: number, prefix: string): Promise<Driver> {
   const devices = await makeDevices(prefix, conns);
-  const clients = await inBatches(devices, 50, (d) => register(url, d));
+  const clients = await inBatches(devices, 50, (d) => register(urlOf(url, devices.indexOf(d)), d));
   let onDelivered: (sender: number, sentAt: number) => void = () => undefined;
   for (const client of clients) {
     client.onEnvelope = (bytes) => {

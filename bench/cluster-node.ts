@@ -1,0 +1,38 @@
+/**
+ * One node of a benchmark cluster as a child process of bench/cluster.ts:
+ * the compiled server (dist/, what `quintet server` runs) on PostgreSQL
+ * (argv[2]: the URL, argv[3]: the schema) and NATS (argv[4]), with node id
+ * argv[5]. Speaks the same IPC as bench/server-process.ts.
+ */
+import type * as ServerModule from '../src/server/main.js';
+import { BENCH_LIMITS } from './bench-limits.js';
+import { onControl } from './server-ipc.js';
+
+const [database, databaseSchema, bus, nodeId] = process.argv.slice(2);
+if (
+  database === undefined ||
+  databaseSchema === undefined ||
+  bus === undefined ||
+  nodeId === undefined
+) {
+  throw new Error('usage: cluster-node.ts DATABASE_URL SCHEMA BUS_URL NODE_ID');
+}
+const compiled = new URL('../dist/server/main.js', import.meta.url).href;
+const { startServer } = (await import(compiled)) as typeof ServerModule;
+const server = await startServer({
+  port: 0,
+  database,
+  databaseSchema,
+  bus,
+  nodeId,
+  logLevel: 'warn',
+  limits: BENCH_LIMITS,
+});
+
+/** The store's commit count, from the node's own Prometheus endpoint (NaN when it has none). */
+async function commits(): Promise<number> {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const line = /^quintet_store_commits_total(?:\{[^}]*\})? (\d+)$/m.exec(text);
+  return Number(line?.[1] ?? Number.NaN);
+}
+onControl(server.wsUrl, () => server.close(), commits);

@@ -1,0 +1,215 @@
+/**
+ * `npm run bench:cluster [-- --quick] [-- --runs N]` (compiles the server to dist/ first)
+ *
+ * The cost of being a cluster, measured side by side in one run with the
+ * load generator of `bench:server` (100 connections, ~300-byte envelopes,
+ * 1 and 32 in flight per connection):
+ *
+ *   relay       a plain `ws` relay with no storage (bench/relay.ts)
+ *   sqlite      the embedded single node (`npm start`)
+ *   pg-1        one node on PostgreSQL + NATS
+ *   pg-3        three nodes on one PostgreSQL + NATS; partners are always
+ *               connected to different nodes, so every message goes through
+ *               PostgreSQL and a NATS wake-up to the other node
+ *
+ * Each configuration runs RUNS times, interleaved (the machine's speed
+ * drifts); rows give the median run, every run's figure, and server CPU µs
+ * per delivered message for each node. A last row measures memory per idle
+ * authenticated connection on a PostgreSQL + NATS node.
+ *
+ * Needs the machine's PostgreSQL and NATS (QUINTET_BENCH_DATABASE_URL,
+ * QUINTET_BENCH_BUS_URL override). Not a test: it asserts nothing.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import type { LoadResult } from './server-load.js';
+import { Child, cpuMs, emit, load, median, memory, round, startTarget } from './children.js';
+import type { CpuReport } from './children.js';
+
+const quick = process.argv.includes('--quick');
+const runsArg = process.argv.indexOf('--runs');
+const RUNS = quick ? 1 : Number(process.argv[runsArg + 1] ?? 3) || 3;
+const WARMUP_MS = quick ? 300 : 1000;
+const DURATION_MS = quick ? 1000 : 4000;
+const CONNS = 100;
+const IDLE_CONNS = quick ? 500 : 5_000;
+const DATABASE =
+  process.env.QUINTET_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const BUS = process.env.QUINTET_BENCH_BUS_URL ?? 'nats://127.0.0.1:4222';
+
+/** A configuration under test: its processes and the URLs clients spread over. */
+interface Target {
+  readonly name: 'relay' | 'sqlite' | 'pg-1' | 'pg-3';
+  readonly nodes: readonly Child[];
+  readonly urls: readonly string[];
+}
+
+interface Run extends LoadResult {
+  /** Server CPU µs per delivered message, per node. */
+  readonly cpuUsPerMsg: readonly number[];
+  readonly cpuPct: readonly number[];
+}
+
+async function withSchema(admin: pg.Client, name: string): Promise<string> {
+  await admin.query(`DROP SCHEMA IF EXISTS "${name}" CASCADE`);
+  await admin.query(`CREATE SCHEMA "${name}"`);
+  return name;
+}
+
+async function startCluster(name: 'pg-1' | 'pg-3', schema: string, n: number): Promise<Target> {
+  const nodes: Child[] = [];
+  const urls: string[] = [];
+  // One at a time: the first migrates the schema, the others find it done.
+  for (let i = 1; i <= n; i++) {
+    const started = await startTarget('cluster-node.ts', [DATABASE, schema, BUS, `${name}-${i}`]);
+    nodes.push(started.child);
+    urls.push(started.url);
+  }
+  return { name, nodes, urls };
+}
+
+/** One load run against `target`, with every node's CPU time over the measurement window. */
+async function measure(loader: Child, target: Target, inflight: number): Promise<Run> {
+  const marks: Array<Promise<CpuReport[]>> = [];
+  loader.onWindow = () => marks.push(Promise.all(target.nodes.map((node) => cpuMs(node))));
+  const result = await load(loader, {
+    mode: target.name === 'relay' ? 'relay' : 'quintet',
+    url: target.urls.join(','),
+    conns: CONNS,
+    inflight,
+    warmupMs: WARMUP_MS,
+    durationMs: DURATION_MS,
+  });
+  loader.onWindow = () => undefined;
+  const [start, end] = await Promise.all(marks);
+  if (start === undefined || end === undefined) throw new Error('no measurement window');
+  const cpu = end.map((report, i) => report.cpuMs - (start[i]?.cpuMs ?? Number.NaN));
+  return {
+    ...result,
+    cpuUsPerMsg: cpu.map((ms) => round((ms * 1000) / Math.max(1, result.received), 1)),
+    cpuPct: cpu.map((ms) => round((100 * ms) / (result.seconds * 1000), 0)),
+  };
+}
+
+const TARGETS_OF_RATIO = {
+  'sqlite/relay': 'ratio >= 0.7',
+  'pg-1/sqlite': 'ratio >= 0.5',
+  'pg-3/pg-1': 'ratio >= 0.9',
+} as const;
+
+async function main(): Promise<void> {
+  const admin = new pg.Client({ connectionString: DATABASE });
+  await admin.connect();
+  const schemas = [`bench_pg1_${process.pid}`, `bench_pg3_${process.pid}`];
+  const dataDir = mkdtempSync(join(tmpdir(), 'quintet-bench-cluster-'));
+  const targets: Target[] = [];
+  const { child: loader } = await Child.start('server-load.ts', [], false);
+  try {
+    const relay = await startTarget('relay.ts', []);
+    targets.push({ name: 'relay', nodes: [relay.child], urls: [relay.url] });
+    const sqlite = await startTarget('server-process.ts', [dataDir]);
+    targets.push({ name: 'sqlite', nodes: [sqlite.child], urls: [sqlite.url] });
+    targets.push(await startCluster('pg-1', await withSchema(admin, schemas[0] ?? ''), 1));
+    targets.push(await startCluster('pg-3', await withSchema(admin, schemas[1] ?? ''), 3));
+
+    for (const inflight of [1, 32]) {
+      const runs = new Map<string, Run[]>(targets.map((t) => [t.name, []]));
+      for (let r = 0; r < RUNS; r++) {
+        for (const target of targets)
+          runs.get(target.name)?.push(await measure(loader, target, inflight));
+      }
+      const medians = new Map<string, Run>();
+      for (const target of targets) {
+        const all = runs.get(target.name) ?? [];
+        const m = median(all, (x) => x.msgsPerSec);
+        medians.set(target.name, m);
+        emit({
+          row: `${target.name}: ${CONNS} connections x ${inflight} in flight`,
+          nodes: target.nodes.length,
+          runs: RUNS,
+          msgsPerSec: round(m.msgsPerSec, 0),
+          p50Ms: round(m.p50Ms),
+          p99Ms: round(m.p99Ms),
+          errors: m.errors,
+          serverCpuUsPerMsgPerNode: m.cpuUsPerMsg,
+          serverCpuPctPerNode: m.cpuPct,
+          allRunsMsgsPerSec: all.map((x) => round(x.msgsPerSec, 0)),
+          spreadPct: round(
+            (100 *
+              (Math.max(...all.map((x) => x.msgsPerSec)) -
+                Math.min(...all.map((x) => x.msgsPerSec)))) /
+              Math.max(1, m.msgsPerSec),
+            0,
+          ),
+        });
+      }
+      for (const [pair, target] of Object.entries(TARGETS_OF_RATIO)) {
+        const [top, bottom] = pair.split('/');
+        const a = medians.get(top ?? '');
+        const b = medians.get(bottom ?? '');
+        if (a === undefined || b === undefined) continue;
+        // Paired: each run over the other configuration's run of the same round.
+        const aRuns = runs.get(top ?? '') ?? [];
+        const bRuns = runs.get(bottom ?? '') ?? [];
+        emit({
+          row: `${pair} at ${inflight} in flight`,
+          ratio: round(a.msgsPerSec / b.msgsPerSec),
+          pairedRatioMedian: round(
+            median(
+              aRuns.map((x, i) => x.msgsPerSec / (bRuns[i]?.msgsPerSec ?? Number.NaN)),
+              (x) => x,
+            ),
+          ),
+          target,
+        });
+      }
+    }
+
+    // Memory per idle authenticated connection on a PostgreSQL + NATS node
+    // (each connected device also holds a NATS subscription there).
+    const node = targets.find((t) => t.name === 'pg-1');
+    const nodeChild = node?.nodes[0];
+    const nodeUrl = node?.urls[0];
+    if (nodeChild !== undefined && nodeUrl !== undefined) {
+      const idle = async (phase: 'register' | 'connect' | 'disconnect'): Promise<void> => {
+        const answer = (await loader.ask({
+          cmd: 'idle',
+          url: nodeUrl,
+          conns: IDLE_CONNS,
+          prefix: 'cidle',
+          phase,
+        })) as { ok: boolean; error?: string };
+        if (!answer.ok) throw new Error(`idle ${phase} failed: ${answer.error}`);
+      };
+      await idle('register');
+      await idle('disconnect');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const baseline = await memory(nodeChild);
+      await idle('connect');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const loaded = await memory(nodeChild);
+      emit({
+        row: `pg-1: ${IDLE_CONNS} idle authenticated connections`,
+        rssPerConnKiB: round((loaded.rss - baseline.rss) / IDLE_CONNS / 1024, 1),
+        heapPerConnKiB: round(
+          (loaded.heapUsed + loaded.external - baseline.heapUsed - baseline.external) /
+            IDLE_CONNS /
+            1024,
+          1,
+        ),
+        target: '<= 16 KiB per connection',
+      });
+      await idle('disconnect');
+    }
+  } finally {
+    loader.process.kill();
+    for (const target of targets) for (const node of target.nodes) await node.stop();
+    for (const schema of schemas) await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await admin.end();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+await main();
