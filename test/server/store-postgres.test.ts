@@ -109,11 +109,11 @@ describe('postgres store', { skip }, () => {
       const schema = await freshSchema('lock');
       const a = await openPostgresStore({ url: schema.url, schema: schema.name });
       const b = await openPostgresStore({ url: schema.url, schema: schema.name });
+      let release = (): void => undefined;
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
       try {
-        let release = (): void => undefined;
-        const gate = new Promise<void>((resolve) => {
-          release = resolve;
-        });
         let entered = (): void => undefined;
         const inside = new Promise<void>((resolve) => {
           entered = resolve;
@@ -131,6 +131,8 @@ describe('postgres store', { skip }, () => {
         assert.equal(await held, 'a');
         assert.equal(await b.withLock('sweep', () => Promise.resolve('b')), 'b');
       } finally {
+        // Let a's body end even when an assertion failed, or close would wait for it.
+        release();
         await a.close();
         await b.close();
       }
