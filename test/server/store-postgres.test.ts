@@ -165,6 +165,44 @@ describe('postgres store', { skip }, () => {
       }
     });
 
+    it('survives losing the lock connection mid-body, and frees the lock with it', async () => {
+      const schema = await freshSchema('lost');
+      const heard: unknown[] = [];
+      const a = await openPostgresStore({
+        url: schema.url,
+        schema: schema.name,
+        onError: (error) => heard.push(error),
+      });
+      const b = await openPostgresStore({ url: schema.url, schema: schema.name });
+      try {
+        const result = await a.withLock('sweep', async () => {
+          // The lock holder is the one backend with an advisory lock granted.
+          await admin((c) =>
+            c.query(
+              `SELECT pg_terminate_backend(l.pid) FROM pg_locks l
+               JOIN pg_stat_activity s ON s.pid = l.pid
+               WHERE l.locktype = 'advisory' AND l.granted AND s.application_name = $1`,
+              [`quintet/${schema.name}`],
+            ),
+          );
+          // Wait (by polling, not by time) for the node to notice.
+          while (heard.length === 0) await new Promise((resolve) => setImmediate(resolve));
+          return 'done';
+        });
+        assert.equal(result, 'done');
+        assert.ok(
+          heard.every((error) => StoreError.is(error, 'unavailable')),
+          String(heard),
+        );
+        assert.equal(await b.withLock('sweep', () => Promise.resolve('b')), 'b');
+        // The node goes on working on fresh connections.
+        assert.deepEqual(await a.health(), { ok: true });
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    });
+
     it('reports health, and not after close', async () => {
       const store = await freshStore('health');
       assert.deepEqual(await store.health(), { ok: true });

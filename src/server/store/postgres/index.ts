@@ -95,10 +95,17 @@ export async function openPostgresStore(
   pool.on('error', (error) => onError(mapPgError(error)));
   try {
     const client = await pool.connect();
+    // A checked-out client has no pool listener: a connection dying
+    // between two statements would otherwise be an unhandled event. The
+    // failure also reaches `migrate` through its next statement.
+    const onLost = (error: unknown): void => onError(mapPgError(error));
+    client.on('error', onLost);
     try {
       await migrate(client, schema, Date.now());
+      client.off('error', onLost);
       client.release();
     } catch (error) {
+      client.off('error', onLost);
       client.release(true);
       throw error;
     }
@@ -169,6 +176,20 @@ async function withLock<T>(
   } catch (error) {
     throw mapPgError(error);
   }
+  // A checked-out client has no pool listener: without this one, the
+  // connection dying while the body runs (no query in flight) would be an
+  // unhandled 'error' event and end the process. The lock is gone with
+  // the session, which is what the operator needs to hear.
+  let lost = false;
+  const onLost = (error: unknown): void => {
+    lost = true;
+    onError(mapPgError(error));
+  };
+  client.on('error', onLost);
+  const done = (destroy: boolean): void => {
+    client.off('error', onLost);
+    client.release(destroy);
+  };
   // Session locks belong to the connection: the unlock must go to this
   // same client, never to whichever pooled connection is free.
   const key = `quintet:lock:${schema}:${name}`;
@@ -180,23 +201,27 @@ async function withLock<T>(
     );
     acquired = result.rows[0]?.ok === true;
   } catch (error) {
-    client.release(true);
+    done(true);
     throw mapPgError(error);
   }
   if (!acquired) {
-    client.release();
+    done(lost);
     return undefined;
   }
   try {
     return await body();
   } finally {
-    try {
-      await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [key]);
-      client.release();
-    } catch (error) {
-      // Destroying the connection ends the session, which drops the lock.
-      client.release(true);
-      onError(mapPgError(error));
+    if (lost) {
+      done(true);
+    } else {
+      try {
+        await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [key]);
+        done(false);
+      } catch (error) {
+        // Destroying the connection ends the session, which drops the lock.
+        done(true);
+        if (!lost) onError(mapPgError(error));
+      }
     }
   }
 }

@@ -49,6 +49,19 @@ export async function transaction<T>(
   } catch (error) {
     throw mapPgError(error);
   }
+  // A checked-out client has no pool listener: the connection dying between
+  // two statements (no query in flight) would otherwise be an unhandled
+  // 'error' event and end the process. The next statement then fails with
+  // "not queryable", mapped to `unavailable` for the caller.
+  let lost = false;
+  const onLost = (): void => {
+    lost = true;
+  };
+  client.on('error', onLost);
+  const done = (destroy: Error | boolean): void => {
+    client.off('error', onLost);
+    client.release(destroy);
+  };
   const run: Queryable = {
     query: <R extends Row = Row>(text: string, values: readonly unknown[] = []) =>
       client.query<R>(text, [...values]),
@@ -57,7 +70,7 @@ export async function transaction<T>(
     await client.query('BEGIN');
     const result = await body(run);
     await client.query('COMMIT');
-    client.release();
+    done(lost);
     return result;
   } catch (error) {
     let broken: Error | undefined;
@@ -68,7 +81,7 @@ export async function transaction<T>(
       // is the one the caller hears about; this one only retires the client).
       broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
     }
-    client.release(broken ?? false);
+    done(broken ?? lost);
     throw mapPgError(error);
   }
 }
