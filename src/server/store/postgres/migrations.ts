@@ -76,8 +76,11 @@ export async function migrate(
       `quintet:migrate:${schema}`,
     ]);
     // Inside the lock: concurrent CREATE SCHEMA IF NOT EXISTS can still
-    // collide on the catalog's unique index.
-    await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+    // collide on the catalog's unique index. Looked up first because CREATE
+    // SCHEMA needs the CREATE privilege on the database even when the schema
+    // exists, which a role given only its own schema lacks.
+    const found = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
+    if (found.rowCount === 0) await client.query(`CREATE SCHEMA "${schema}"`);
     await client.query(
       `CREATE TABLE IF NOT EXISTS schema_migrations (
          version INTEGER PRIMARY KEY,
