@@ -14,6 +14,10 @@ function notImplemented(): Promise<never> {
 /** Placeholder: see the module comment. */
 export class PostgresGroupStore implements GroupStore {
   constructor(readonly pool: pg.Pool) {}
+  /** Refuses further calls (the pool is the owner's to end). */
+  close(): void {
+    return undefined;
+  }
   createGroup(): Promise<void> {
     return notImplemented();
   }

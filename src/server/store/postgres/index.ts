@@ -18,6 +18,7 @@ import { checkSchemaName, migrate } from './migrations.js';
 import { PostgresPreKeyStore } from './prekeys.js';
 import { PostgresQueueStore } from './queue.js';
 import { PostgresSubscriberStore } from './subscribers.js';
+import type { GroupStore } from '../group-store.js';
 import { StoreError, type MessageQueueStore, type ServerStore } from '../types.js';
 
 /** Options of `openPostgresStore`. */
@@ -69,6 +70,8 @@ function defaultOnError(error: unknown): void {
 
 /** A queue store may hold batched writes that must reach the database before the pool ends. */
 type FlushableQueue = MessageQueueStore & { close?: () => Promise<void> };
+/** A group store may refuse calls once closed (it does not own the pool). */
+type ClosableGroups = GroupStore & { close?: () => void };
 
 /**
  * Connects, creates the schema if missing, migrates it (once across nodes
@@ -119,6 +122,7 @@ export async function openPostgresStore(
     scheduleCommit: options.scheduleCommit ?? ((flush) => setImmediate(flush)),
     onError,
   });
+  const groups: ClosableGroups = new PostgresGroupStore(pool);
   let closed = false;
 
   return {
@@ -128,12 +132,13 @@ export async function openPostgresStore(
     preKeys: new PostgresPreKeyStore(pool),
     queue,
     subscribers: new PostgresSubscriberStore(pool),
-    groups: new PostgresGroupStore(pool),
+    groups,
     health: () => health(pool),
     withLock: (name, body) => withLock(pool, schema, name, body, onError),
     close: async () => {
       if (closed) return;
       closed = true;
+      groups.close?.();
       try {
         await queue.close?.();
       } finally {
