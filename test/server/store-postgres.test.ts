@@ -231,10 +231,15 @@ describe('postgres store', { skip }, () => {
           await blocker.query(
             `SELECT 1 FROM "${store.schema}".accounts WHERE name = 'alice' FOR UPDATE`,
           );
-          const pending = store.accounts.setDeviceList('alice', {
-            signedList: new Uint8Array(8),
-            timestamp: 9,
-          });
+          // Its failure is awaited below; the check is attached now so the
+          // rejection is never unhandled in between.
+          const failed = assert.rejects(
+            store.accounts.setDeviceList('alice', {
+              signedList: new Uint8Array(8),
+              timestamp: 9,
+            }),
+            (error: unknown) => StoreError.is(error, 'unavailable'),
+          );
           // Wait (by polling, not by time) until the store's backend is blocked.
           for (;;) {
             const waiting = await blocker.query(
@@ -249,7 +254,7 @@ describe('postgres store', { skip }, () => {
             `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`,
             [appName],
           );
-          await assert.rejects(pending, (error: unknown) => StoreError.is(error, 'unavailable'));
+          await failed;
           await blocker.query('ROLLBACK');
         } finally {
           await blocker.end();
