@@ -93,6 +93,8 @@ function describeServerError(code: string, context: ErrorContext): string {
       return 'the server is rate-limiting this device; try again shortly';
     case 'storage-full':
       return 'the server is out of storage space; nothing was sent, try again later';
+    case 'unavailable':
+      return 'the server cannot reach its database right now; try again shortly';
     default:
       return `the server refused the request (${code})`;
   }

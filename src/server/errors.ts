@@ -28,6 +28,12 @@ export class ServiceError extends Error {
 /** How long a client should wait before retrying after `storage-full`, ms. */
 const STORAGE_FULL_RETRY_MS = 5_000;
 
+/**
+ * How long a client should wait before retrying after `unavailable`, ms:
+ * about what a database restart or failover takes to answer again.
+ */
+const UNAVAILABLE_RETRY_MS = 1_000;
+
 /** The wire error for a store failure a client can act on (undefined: `internal`). */
 export function storeServiceError(error: StoreError): ServiceError | undefined {
   if (error.code === 'queue-full') {
@@ -38,6 +44,11 @@ export function storeServiceError(error: StoreError): ServiceError | undefined {
   if (error.code === 'storage-full') {
     return new ServiceError('storage-full', 'the server is out of storage space; retry later', {
       retryAfterMs: STORAGE_FULL_RETRY_MS,
+    });
+  }
+  if (error.code === 'unavailable') {
+    return new ServiceError('unavailable', 'the server cannot reach its database; retry later', {
+      retryAfterMs: UNAVAILABLE_RETRY_MS,
     });
   }
   return undefined;

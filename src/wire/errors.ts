@@ -33,6 +33,7 @@
  * - `rate-limited` — slow down; `limit` names the limit that was hit, retry after `retry_after_ms`.
  * - `queue-full` — a recipient device's queue is at its bound (count or bytes; `limit` says which); the queued messages are kept, this send is refused.
  * - `storage-full` — the server's disk is full; nothing of this request was stored. Retry later (`retry_after_ms`).
+ * - `unavailable` — the server's database cannot be reached right now (restart, failover). The request may or may not have been stored; retry the same request after `retry_after_ms` (or on another server).
  * - `internal` — a server fault; the request may be retried.
  * - `not-primary` — only the primary device (device 1) may do that (approve a link, remove a device, publish a device list).
  * - `primary-cannot-logout` — the primary holds the account key and cannot log itself out.
@@ -91,7 +92,8 @@ export type ServerErrorCode =
   | 'group-version-conflict'
   | 'group-too-large'
   | 'queue-full'
-  | 'storage-full';
+  | 'storage-full'
+  | 'unavailable';
 
 /** All server error codes, for validation and for pre-registering metrics. */
 export const SERVER_ERROR_CODES: readonly ServerErrorCode[] = [
@@ -134,6 +136,7 @@ export const SERVER_ERROR_CODES: readonly ServerErrorCode[] = [
   'group-too-large',
   'queue-full',
   'storage-full',
+  'unavailable',
 ];
 
 const CODE_SET: ReadonlySet<string> = new Set(SERVER_ERROR_CODES);

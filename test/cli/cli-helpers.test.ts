@@ -30,6 +30,10 @@ describe('cli helpers', () => {
       describeError(refused('storage-full')),
       'the server is out of storage space; nothing was sent, try again later',
     );
+    assert.equal(
+      describeError(refused('unavailable')),
+      'the server cannot reach its database right now; try again shortly',
+    );
     assert.equal(describeError(new CliError('plain')), 'plain');
     assert.doesNotMatch(describeError(refused('weird')), /\n/);
   });

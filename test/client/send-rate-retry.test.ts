@@ -76,15 +76,19 @@ describe('sends past the server limits', { timeout: 120_000 }, () => {
     return { client, events };
   }
 
-  /** Makes the next `times` enqueues fail as a full disk does; returns the attempt count. */
-  function failEnqueues(running: RunningServer, times: number): { attempts: number } {
+  /** Makes the next `times` enqueues fail as a full disk does (or `code`); returns the attempt count. */
+  function failEnqueues(
+    running: RunningServer,
+    times: number,
+    code: 'storage-full' | 'unavailable' = 'storage-full',
+  ): { attempts: number } {
     const queue = running.store.queue;
     const enqueue = queue.enqueue.bind(queue);
     const seen = { attempts: 0 };
     queue.enqueue = (...args) => {
       seen.attempts++;
       if (seen.attempts <= times) {
-        return Promise.reject(new StoreError('storage-full', 'no space left (test)'));
+        return Promise.reject(new StoreError(code, 'refused (test)'));
       }
       return enqueue(...args);
     };
@@ -152,6 +156,20 @@ describe('sends past the server limits', { timeout: 120_000 }, () => {
     assert.equal(await running.store.queue.count('sf-bob', 1), 1);
     const b = await online(running, bob);
     assert.equal((await b.events.next('message')).message.text, 'after the disk filled');
+  });
+
+  it('retries a send refused because the database is unavailable and delivers it once', async () => {
+    const running = await start({});
+    const alice = await registerDevice(running, 'su-alice');
+    const bob = await registerDevice(running, 'su-bob');
+    const a = await online(running, alice);
+    const refusals = failEnqueues(running, 2, 'unavailable');
+    await a.client.sendText('su-bob', 'after the failover');
+    assert.equal(refusals.attempts, 3);
+    assert.deepEqual(slept, [1_000, 1_000]);
+    assert.equal(await running.store.queue.count('su-bob', 1), 1);
+    const b = await online(running, bob);
+    assert.equal((await b.events.next('message')).message.text, 'after the failover');
   });
 
   it('gives up after a bounded number of refusals', async () => {

@@ -39,10 +39,19 @@ export interface RateLimitRetryOptions {
   readonly maxWaitMs?: number;
   /**
    * Server codes waited out (default `rate-limited` only). Sends add
-   * `storage-full`: the server names a wait and recovers once space returns.
+   * `storage-full` (the server names a wait and recovers once space
+   * returns) and `unavailable` (its database restarts or fails over).
    */
   readonly waitOut?: readonly string[];
 }
+
+/**
+ * Send refusals waited out and re-sent unchanged. `unavailable` (the
+ * server lost its database) may come after the send was stored; the re-sent
+ * copy is then a duplicate the recipient drops (`duplicate-message` in the
+ * receiver), never a second message.
+ */
+export const SEND_WAIT_OUT: readonly string[] = ['rate-limited', 'storage-full', 'unavailable'];
 
 /** Used when a refusal names no wait. */
 const DEFAULT_WAIT_MS = 1_000;

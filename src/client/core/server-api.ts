@@ -20,7 +20,11 @@ import type {
 } from '../../gen/quintet/v1/transport_pb.js';
 import type { RequestBody } from '../../wire/frame.js';
 import { ClientError } from './errors.js';
-import { RateLimitedRequests, type RateLimitRetryOptions } from './rate-limit-retry.js';
+import {
+  RateLimitedRequests,
+  SEND_WAIT_OUT,
+  type RateLimitRetryOptions,
+} from './rate-limit-retry.js';
 import type { Transport } from './transport.js';
 
 type ResponseBody = Response['body'];
@@ -58,8 +62,8 @@ export interface ApproveLinkInit {
 
 /**
  * The server's requests, typed. Prekey-bundle fetches refused with
- * `rate-limited`, and sends refused with `rate-limited` or `storage-full`,
- * are retried after the server's `retry_after_ms` (`rateLimits` sets the
+ * `rate-limited`, and sends refused with `rate-limited`, `storage-full` or
+ * `unavailable`, are retried after the server's `retry_after_ms` (`rateLimits` sets the
  * clock, sleep and bounds; see rate-limit-retry.ts).
  */
 export class ServerApi {
@@ -77,7 +81,7 @@ export class ServerApi {
     this.#bundleFetches = new RateLimitedRequests(rateLimits);
     this.sends = new RateLimitedRequests({
       ...rateLimits,
-      waitOut: ['rate-limited', 'storage-full'],
+      waitOut: SEND_WAIT_OUT,
     });
   }
 
@@ -170,7 +174,7 @@ export class ServerApi {
    * ADV; `extras.senderDeviceIdentity`: a companion's own signed identity,
    * copied by the server onto prekey envelopes.
    *
-   * A `rate-limited` or `storage-full` refusal is waited out and the same
+   * A `rate-limited`, `storage-full` or `unavailable` refusal is waited out and the same
    * envelopes sent again (see `sends`); `queue-full` fails with
    * `ClientError('queue-full')` naming `destination`.
    */

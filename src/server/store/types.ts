@@ -335,7 +335,14 @@ export type StoreErrorCode =
   /** A device's queue is at one of its bounds (`StoreError.limit` says which). */
   | 'queue-full'
   /** The disk (or the database's size limit) is full; nothing of the write was stored. */
-  | 'storage-full';
+  | 'storage-full'
+  /**
+   * The database cannot be reached, or restarted under the request
+   * (PostgreSQL). Nothing of the write is known to be stored unless the
+   * promise resolved (a commit whose answer was lost may have landed).
+   * Retryable: the caller may try again after a short wait.
+   */
+  | 'unavailable';
 
 /** The queue bound a `queue-full` error names. */
 export type QueueLimit = 'queue-count' | 'queue-bytes';

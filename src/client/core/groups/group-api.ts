@@ -13,7 +13,7 @@ import type {
 } from '../../../gen/quintet/v1/transport_pb.js';
 import type { RequestBody } from '../../../wire/frame.js';
 import { ClientError, type ServerErrorDetails } from '../errors.js';
-import { RateLimitedRequests } from '../rate-limit-retry.js';
+import { RateLimitedRequests, SEND_WAIT_OUT } from '../rate-limit-retry.js';
 import type { Transport } from '../transport.js';
 
 /** The recipients of one account in a group send. */
@@ -73,14 +73,15 @@ export interface ServedChain {
 
 /**
  * The server's group requests, typed. Group sends share `sends`, the retry
- * lane of `ServerApi` (one per-account bucket on the server): `rate-limited`
- * and `storage-full` refusals are waited out and the same request re-sent.
+ * lane of `ServerApi` (one per-account bucket on the server): `rate-limited`,
+ * `storage-full` and `unavailable` refusals are waited out and the same
+ * request re-sent.
  */
 export class GroupApi {
   constructor(
     private readonly transport: Transport,
     private readonly sends: RateLimitedRequests = new RateLimitedRequests({
-      waitOut: ['rate-limited', 'storage-full'],
+      waitOut: SEND_WAIT_OUT,
     }),
   ) {}
 
