@@ -42,6 +42,11 @@ export interface PostgresQueueOptions {
   readonly onError?: (error: unknown) => void;
   /** Rows one TTL statement deletes at most (default 1000): bounded locks per statement. */
   readonly expireBatchSize?: number;
+  /**
+   * Deletes by this store after which it vacuums the queue tables (default
+   * 5000; 0 = never, leaving it to the operator's autovacuum). See `vacuum`.
+   */
+  readonly vacuumAfterDeletes?: number;
 }
 
 interface Pending {
@@ -118,6 +123,11 @@ export class PostgresQueueStore implements MessageQueueStore {
   private readonly scheduleCommit: (flush: () => void) => void;
   private readonly onError: (error: unknown) => void;
   private readonly expireBatchSize: number;
+  private readonly vacuumAfterDeletes: number;
+  private deletedSinceVacuum = 0;
+  private vacuuming: Promise<void> | undefined;
+  /** Vacuums this store ran (tests and metrics). */
+  vacuums = 0;
   /** Collecting submissions of the current turn. */
   private next: Batch = newBatch();
   private inFlight: Batch | undefined;
@@ -139,6 +149,7 @@ export class PostgresQueueStore implements MessageQueueStore {
         console.error('postgres queue:', error);
       });
     this.expireBatchSize = options.expireBatchSize ?? 1000;
+    this.vacuumAfterDeletes = options.vacuumAfterDeletes ?? 5000;
   }
 
   enqueue(
@@ -203,6 +214,7 @@ export class PostgresQueueStore implements MessageQueueStore {
     try {
       await this.transaction((client) => writeBatch(client, ops, this.random));
       this.commits += 1;
+      for (const op of ops) if (op.kind === 'ack') this.deleted(op.deleted);
     } catch (error) {
       const failure = toStoreError(error);
       for (const entry of batch.entries) entry.reject(failure);
@@ -351,17 +363,61 @@ export class PostgresQueueStore implements MessageQueueStore {
         throw toStoreError(error);
       }
       total += result.deleted;
+      this.deleted(result.deleted);
       if (!result.more || this.closed) return total;
     }
   }
 
   async deleteDevice(account: string, deviceId: number): Promise<number> {
     this.checkOpen();
+    let deleted: number;
     try {
-      return await this.transaction((client) => purgeDevice(client, account, deviceId));
+      deleted = await this.transaction((client) => purgeDevice(client, account, deviceId));
     } catch (error) {
       throw toStoreError(error);
     }
+    this.deleted(deleted);
+    return deleted;
+  }
+
+  /**
+   * Makes the space of acknowledged envelopes reusable: a plain VACUUM of
+   * the queue tables (no lock that blocks sends or acks). Every message is
+   * deleted soon after it is inserted, so without this the tables grow with
+   * the traffic instead of the queued backlog — and autovacuum cannot be
+   * relied on for that: it wakes once per `autovacuum_naptime` (a minute by
+   * default) and may be switched off altogether. So each store runs it
+   * itself after `vacuumAfterDeletes` of its own deletes, in the
+   * background; SKIP_LOCKED makes a node whose peer is vacuuming skip its
+   * turn instead of queueing behind it. bench/queue-bloat.ts measures it.
+   */
+  async vacuum(): Promise<void> {
+    this.checkOpen();
+    try {
+      await this.pool.query('VACUUM (SKIP_LOCKED) queue_envelopes, queue_payloads, queue_heads');
+      this.vacuums += 1;
+    } catch (error) {
+      throw toStoreError(error);
+    }
+  }
+
+  /** Counts deletes and starts a background vacuum once enough have piled up. */
+  private deleted(count: number): void {
+    this.deletedSinceVacuum += count;
+    if (
+      this.vacuumAfterDeletes === 0 ||
+      this.deletedSinceVacuum < this.vacuumAfterDeletes ||
+      this.vacuuming !== undefined ||
+      this.closed
+    ) {
+      return;
+    }
+    this.deletedSinceVacuum = 0;
+    this.vacuuming = this.vacuum()
+      .catch((error: unknown) => this.onError(error))
+      .finally(() => {
+        this.vacuuming = undefined;
+      });
   }
 
   /** Commits what is pending and refuses further calls with `StoreError('closed')`. */
@@ -373,6 +429,7 @@ export class PostgresQueueStore implements MessageQueueStore {
       await (this.inFlight ?? this.next).settled;
       this.flush();
     }
+    await this.vacuuming;
   }
 }
 
