@@ -22,7 +22,7 @@ import type { NewEnvelope, QueuedEnvelope } from '../src/server/store/types.js';
 function arg(name: string, fallback: number): number {
   const at = process.argv.indexOf(name);
   const value = at >= 0 ? Number(process.argv[at + 1]) : NaN;
-  return Number.isFinite(value) && value > 0 ? value : fallback;
+  return Number.isFinite(value) && value >= 0 ? value : fallback;
 }
 
 const URL = process.env.QUINTET_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
