@@ -250,6 +250,8 @@ describe('postgres queue: two nodes, failed commits, expiry', { skip }, () => {
       ]);
       flush?.();
       for (;;) {
+        // pg_stat_activity is read once per transaction unless cleared.
+        await c.query('SELECT pg_stat_clear_snapshot()');
         const killed = await c.query(
           `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
            WHERE application_name = 'quintet-lost' AND wait_event_type = 'Lock'`,
@@ -301,6 +303,31 @@ describe('postgres queue: two nodes, failed commits, expiry', { skip }, () => {
     assert.equal(await a.count('bob', 22), 0);
     const payloads = await admin((c) => c.query('SELECT count(*)::int AS n FROM queue_payloads'));
     assert.deepEqual(payloads.rows, [{ n: 0 }]);
+  });
+
+  it('vacuums the queue tables itself once enough rows were deleted', async () => {
+    const a = node('quintet-vacuum', { vacuumAfterDeletes: 10 });
+    const queued = await a.enqueue(Array.from({ length: 30 }, (_, i) => envelope(40, `v${i}`)));
+    assert.equal(
+      await a.ack(
+        'bob',
+        40,
+        queued.slice(0, 5).map((e) => e.guid),
+      ),
+      5,
+    );
+    assert.equal(a.vacuums, 0);
+    assert.equal(
+      await a.ack(
+        'bob',
+        40,
+        queued.slice(5).map((e) => e.guid),
+      ),
+      25,
+    );
+    // The vacuum runs in the background; close waits for it.
+    await a.close();
+    assert.equal(a.vacuums, 1);
   });
 
   it('keeps each device’s group ciphertext until its last device acks it', async () => {

@@ -23,6 +23,12 @@ import { booleanOf, bytesOf, numberOf, optionalTextOf, textOf, type PgRow } from
 /** Groups, change chains and memberships in PostgreSQL. */
 export class PostgresGroupStore implements GroupStore {
   private closed = false;
+  /**
+   * Writes of this store run one after another, in call order: of two
+   * appends of one version from this node, the first called wins, as with
+   * the other backends (across nodes, the database decides).
+   */
+  private tail: Promise<void> = Promise.resolve();
 
   constructor(private readonly pool: pg.Pool) {}
 
@@ -134,8 +140,15 @@ export class PostgresGroupStore implements GroupStore {
     }
   }
 
-  private async write(body: (client: pg.PoolClient) => Promise<void>): Promise<void> {
-    if (this.closed) throw new StoreError('closed', 'store is closed');
+  private write(body: (client: pg.PoolClient) => Promise<void>): Promise<void> {
+    if (this.closed) return Promise.reject(new StoreError('closed', 'store is closed'));
+    const run = this.tail.then(() => this.transaction(body));
+    // The next write waits for this one to settle, not to succeed.
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  private async transaction(body: (client: pg.PoolClient) => Promise<void>): Promise<void> {
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
