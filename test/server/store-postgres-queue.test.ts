@@ -130,7 +130,7 @@ describe('postgres queue: two nodes, failed commits, expiry', { skip }, () => {
     const a = node('quintet-order-a');
     const b = node('quintet-order-b');
     const reader = node('quintet-order-r');
-    const n = 120;
+    const n = 300;
     let writing = true;
     const seen: string[] = [];
     // Pages only forward from its cursor while both nodes write: a sequence
