@@ -18,7 +18,7 @@ import {
 } from '../group-store.js';
 import { StoreError } from '../types.js';
 import { toStoreError } from './local-errors.js';
-import { booleanOf, bytesOf, numberOf, optionalTextOf, textOf, type PgRow } from './rows.js';
+import { booleanOf, bytesOf, numberOf, optionalTextOf, textOf, type PgRow } from './typed-rows.js';
 
 /** Groups, change chains and memberships in PostgreSQL. */
 export class PostgresGroupStore implements GroupStore {

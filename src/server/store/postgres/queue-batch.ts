@@ -24,7 +24,7 @@ import {
   type QueueLimit,
   type QueuedEnvelope,
 } from '../types.js';
-import { numberOf, textOf, type PgRow } from './rows.js';
+import { numberOf, textOf, type PgRow } from './typed-rows.js';
 
 /** A submitted `enqueue`. */
 export interface EnqueueOp {

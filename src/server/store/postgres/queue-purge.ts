@@ -7,7 +7,7 @@
  */
 import type pg from 'pg';
 import { releasePayloads } from './queue-batch.js';
-import { numberOf, textOf, type PgRow } from './rows.js';
+import { numberOf, textOf, type PgRow } from './typed-rows.js';
 
 /**
  * One step of the TTL sweep, inside the caller's transaction: deletes at

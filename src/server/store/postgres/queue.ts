@@ -30,7 +30,7 @@ import {
 import { toStoreError } from './local-errors.js';
 import { expireBatch, purgeDevice } from './queue-purge.js';
 import { deviceKey, writeBatch, type AckOp, type BatchOp, type EnqueueOp } from './queue-batch.js';
-import { bytesOf, numberOf, optionalBytesOf, textOf, type PgRow } from './rows.js';
+import { bytesOf, numberOf, optionalBytesOf, textOf, type PgRow } from './typed-rows.js';
 
 /** Options of `PostgresQueueStore`. */
 export interface PostgresQueueOptions {
