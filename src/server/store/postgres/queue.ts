@@ -1,63 +1,438 @@
 /**
- * PLACEHOLDER (owned by the queue part, branch h/pgqueue): the PostgreSQL
- * message queue. Every method rejects until the owner's version replaces
- * this file at merge. The constructor is the agreed one.
+ * PostgreSQL implementation of `MessageQueueStore` (tables: queue-schema.ts).
+ *
+ * Writes are group-committed like the SQLite backend's: every `enqueue` and
+ * `ack` submitted during one event-loop turn goes to PostgreSQL as one
+ * transaction (queue-batch.ts), and each caller's promise settles only after
+ * COMMIT. If the transaction fails, every caller of the batch rejects — with
+ * `StoreError('unavailable')` when the connection was lost — and nothing of
+ * it is stored. One batch is in flight at a time; the next accumulates
+ * meanwhile and goes as soon as the first settles, so this node's writes
+ * for a device reach the table in submission order.
+ *
+ * Queue sizes for the bounds are exact across the cluster rather than
+ * per-node approximations: they live in the device's `queue_heads` row,
+ * which every writer of that device (any node) locks for the sequence
+ * number anyway, so the bound check reads locked, current values at the
+ * cost of one row update per device and batch.
  */
 import type pg from 'pg';
 import type { RandomSource } from '../../../crypto/provider.js';
+import { guidSequence } from '../envelope-guid.js';
 import {
   StoreError,
   type MessageQueueStore,
-  type QueuedEnvelope,
+  type NewEnvelope,
+  type QueueBounds,
   type QueuePage,
+  type QueuedEnvelope,
 } from '../types.js';
+import { mapPgError as toStoreError } from './errors.js';
+import { expireBatch, purgeDevice } from './queue-purge.js';
+import { deviceKey, writeBatch, type AckOp, type BatchOp, type EnqueueOp } from './queue-batch.js';
+import { bytesOf, numberOf, optionalBytesOf, textOf, type PgRow } from './typed-rows.js';
 
 /** Options of `PostgresQueueStore`. */
 export interface PostgresQueueOptions {
-  /** Fills the random half of envelope guids. */
-  readonly random: RandomSource;
-  /** Runs a batched write at the end of the event-loop turn. */
-  readonly scheduleCommit: (flush: () => void) => void;
-  /** Hears background failures. */
-  readonly onError: (error: unknown) => void;
+  /** Source of the guids' random half (default: node:crypto). */
+  readonly random?: RandomSource;
+  /** Decides when a batch flushes (default `setImmediate`: the end of the turn). */
+  readonly scheduleCommit?: (flush: () => void) => void;
+  /** Hears failures no caller is waiting on (a ROLLBACK that failed, say). */
+  readonly onError?: (error: unknown) => void;
+  /** Rows one TTL statement deletes at most (default 1000): bounded locks per statement. */
+  readonly expireBatchSize?: number;
+  /**
+   * Deletes by this store after which it vacuums the queue tables (default
+   * 5000; 0 = never, leaving it to the operator's autovacuum). See `vacuum`.
+   */
+  readonly vacuumAfterDeletes?: number;
 }
 
-function notImplemented(): Promise<never> {
-  return Promise.reject(new StoreError('closed', 'not implemented'));
+interface Pending {
+  readonly op: BatchOp;
+  readonly resolve: (value: never) => void;
+  readonly reject: (reason: unknown) => void;
 }
 
-/** Placeholder: see the module comment. */
+/** A batch waiting or in flight, and who waits for it to settle. */
+interface Batch {
+  readonly entries: Pending[];
+  /** Devices whose acks it carries: their reads wait for it. */
+  readonly ackedDevices: Set<string>;
+  readonly settled: Promise<void>;
+  readonly settle: () => void;
+}
+
+function newBatch(): Batch {
+  let settle = (): void => undefined;
+  const settled = new Promise<void>((resolve) => {
+    settle = resolve;
+  });
+  return { entries: [], ackedDevices: new Set(), settled, settle };
+}
+
+function defaultRandom(length: number): Uint8Array {
+  return crypto.getRandomValues(new Uint8Array(length));
+}
+
+function isSafeInt(value: unknown): boolean {
+  return typeof value === 'number' && Number.isSafeInteger(value);
+}
+
+/**
+ * Whether `e` can be written at all. Checked at submission so one malformed
+ * envelope fails only its own caller, not the whole batch it would join.
+ */
+function storable(e: NewEnvelope): boolean {
+  return (
+    typeof e.destination === 'string' &&
+    typeof e.source === 'string' &&
+    isSafeInt(e.destinationDevice) &&
+    isSafeInt(e.sourceDevice) &&
+    isSafeInt(e.type) &&
+    isSafeInt(e.timestamp) &&
+    isSafeInt(e.serverTimestamp) &&
+    e.content instanceof Uint8Array &&
+    (e.sourceDeviceIdentity === undefined || e.sourceDeviceIdentity instanceof Uint8Array) &&
+    (e.groupId === undefined || e.groupId instanceof Uint8Array)
+  );
+}
+
+function toEnvelope(row: PgRow): QueuedEnvelope {
+  const identity = optionalBytesOf(row, 'source_device_identity');
+  const groupId = optionalBytesOf(row, 'group_id');
+  return {
+    guid: bytesOf(row, 'guid'),
+    destination: textOf(row, 'account'),
+    destinationDevice: numberOf(row, 'device_id'),
+    source: textOf(row, 'source'),
+    sourceDevice: numberOf(row, 'source_device'),
+    type: numberOf(row, 'type'),
+    content: bytesOf(row, 'content'),
+    timestamp: numberOf(row, 'timestamp'),
+    serverTimestamp: numberOf(row, 'server_timestamp'),
+    ...(identity === undefined ? {} : { sourceDeviceIdentity: identity }),
+    ...(groupId === undefined ? {} : { groupId }),
+  };
+}
+
+/** Durable per-device queues in PostgreSQL, group-committed per event-loop turn. */
 export class PostgresQueueStore implements MessageQueueStore {
+  private readonly random: RandomSource;
+  private readonly scheduleCommit: (flush: () => void) => void;
+  private readonly onError: (error: unknown) => void;
+  private readonly expireBatchSize: number;
+  private readonly vacuumAfterDeletes: number;
+  private deletedSinceVacuum = 0;
+  private vacuuming: Promise<void> | undefined;
+  /** Vacuums this store ran (tests and metrics). */
+  vacuums = 0;
+  /** Collecting submissions of the current turn. */
+  private next: Batch = newBatch();
+  private inFlight: Batch | undefined;
+  private scheduled = false;
+  private closed = false;
+  /** Transactions committed so far (tests and metrics). */
+  commits = 0;
+
   constructor(
-    readonly pool: pg.Pool,
-    readonly options: PostgresQueueOptions,
-  ) {}
-  enqueue(): Promise<readonly QueuedEnvelope[]> {
-    return notImplemented();
+    private readonly pool: pg.Pool,
+    options: PostgresQueueOptions = {},
+  ) {
+    this.random = options.random ?? defaultRandom;
+    this.scheduleCommit = options.scheduleCommit ?? setImmediate;
+    this.onError =
+      options.onError ??
+      ((error: unknown) => {
+        // No logger was given: stderr rather than a silently lost failure.
+        console.error('postgres queue:', error);
+      });
+    this.expireBatchSize = options.expireBatchSize ?? 1000;
+    this.vacuumAfterDeletes = options.vacuumAfterDeletes ?? 5000;
   }
-  page(): Promise<QueuePage> {
-    return notImplemented();
+
+  enqueue(
+    envelopes: readonly NewEnvelope[],
+    bounds?: QueueBounds,
+  ): Promise<readonly QueuedEnvelope[]> {
+    if (!envelopes.every(storable)) {
+      return Promise.reject(new StoreError('corrupt', 'an envelope has a field of the wrong type'));
+    }
+    if (envelopes.length === 0) return this.closed ? this.closedError() : Promise.resolve([]);
+    const op: EnqueueOp = { kind: 'enqueue', envelopes, bounds, result: undefined };
+    return this.submit<readonly QueuedEnvelope[]>(op);
   }
-  ack(): Promise<number> {
-    return notImplemented();
+
+  ack(account: string, deviceId: number, guids: readonly Uint8Array[]): Promise<number> {
+    const seqs: number[] = [];
+    const valid: Uint8Array[] = [];
+    for (const guid of guids) {
+      // A guid naming no sequence cannot be one this store made.
+      const seq = guidSequence(guid);
+      if (seq === undefined) continue;
+      seqs.push(seq);
+      valid.push(guid);
+    }
+    const op: AckOp = { kind: 'ack', account, deviceId, seqs, guids: valid, deleted: 0 };
+    if (seqs.length === 0) return this.closed ? this.closedError() : Promise.resolve(0);
+    this.next.ackedDevices.add(deviceKey(account, deviceId));
+    return this.submit<number>(op);
   }
-  expire(): Promise<number> {
-    return notImplemented();
+
+  private closedError(): Promise<never> {
+    return Promise.reject(new StoreError('closed', 'store is closed'));
   }
-  count(): Promise<number> {
-    return notImplemented();
+
+  private submit<T>(op: BatchOp): Promise<T> {
+    if (this.closed) return this.closedError();
+    return new Promise<T>((resolve, reject) => {
+      this.next.entries.push({ op, resolve: resolve as (value: never) => void, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        this.scheduleCommit(() => this.flush());
+      }
+    });
   }
-  queuedBytes(): Promise<number> {
-    return notImplemented();
+
+  /** Sends the collected batch, unless one is in flight (then it goes when that settles). */
+  private flush(): void {
+    this.scheduled = false;
+    if (this.inFlight !== undefined || this.next.entries.length === 0) return;
+    const batch = this.next;
+    this.next = newBatch();
+    this.inFlight = batch;
+    void this.commit(batch).finally(() => {
+      this.inFlight = undefined;
+      batch.settle();
+      if (this.next.entries.length > 0) this.flush();
+    });
   }
-  totalCount(): Promise<number> {
-    return notImplemented();
+
+  private async commit(batch: Batch): Promise<void> {
+    const ops = batch.entries.map((entry) => entry.op);
+    try {
+      await this.transaction((client) => writeBatch(client, ops, this.random));
+      this.commits += 1;
+      for (const op of ops) if (op.kind === 'ack') this.deleted(op.deleted);
+    } catch (error) {
+      const failure = toStoreError(error);
+      for (const entry of batch.entries) entry.reject(failure);
+      return;
+    }
+    for (const entry of batch.entries) {
+      const { op } = entry;
+      if (op.kind === 'ack') {
+        entry.resolve(op.deleted as never);
+      } else if (op.result instanceof StoreError) {
+        entry.reject(op.result);
+      } else {
+        entry.resolve((op.result ?? []) as never);
+      }
+    }
   }
-  deleteDevice(): Promise<number> {
-    return notImplemented();
+
+  /**
+   * Runs `body` in a transaction on a pooled connection. A connection that
+   * failed is destroyed rather than returned, so the pool never hands out a
+   * dead socket; a ROLLBACK that fails is reported, the body's error thrown.
+   */
+  private async transaction<T>(body: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken: unknown;
+    // A checked-out client reports a lost connection as an 'error' event
+    // besides failing its query; unheard, that event would crash the process.
+    const lost = (error: unknown): void => {
+      broken = error;
+    };
+    client.on('error', lost);
+    try {
+      await client.query('BEGIN');
+      const result = await body(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      try {
+        await client.query('ROLLBACK');
+      } catch (rollbackError) {
+        broken = rollbackError;
+        this.onError(rollbackError);
+      }
+      throw error;
+    } finally {
+      client.off('error', lost);
+      client.release(broken === undefined ? undefined : toError(broken));
+    }
   }
-  /** Flushes batched writes before the pool closes. */
-  close(): Promise<void> {
-    return Promise.resolve();
+
+  /**
+   * Waits until no batch carrying an ack of this device is pending or in
+   * flight, so a read never returns what the device already acknowledged.
+   */
+  private async acksSettled(account: string, deviceId: number): Promise<void> {
+    const key = deviceKey(account, deviceId);
+    for (;;) {
+      if (this.inFlight?.ackedDevices.has(key) === true) {
+        await this.inFlight.settled;
+      } else if (this.next.ackedDevices.has(key)) {
+        await this.next.settled;
+      } else {
+        return;
+      }
+    }
   }
+
+  private checkOpen(): void {
+    if (this.closed) throw new StoreError('closed', 'store is closed');
+  }
+
+  private async read(text: string, values: readonly unknown[]): Promise<PgRow[]> {
+    this.checkOpen();
+    try {
+      return (await this.pool.query<PgRow>(text, [...values])).rows;
+    } catch (error) {
+      throw toStoreError(error);
+    }
+  }
+
+  async page(account: string, deviceId: number, after: number, limit: number): Promise<QueuePage> {
+    this.checkOpen();
+    await this.acksSettled(account, deviceId);
+    // A shared payload's content replaces the row's own (empty) content.
+    const rows = await this.read(
+      `SELECT e.seq, e.guid, e.account, e.device_id, e.source, e.source_device, e.type,
+         CASE WHEN e.payload_id IS NULL THEN e.content ELSE p.content END AS content,
+         e.timestamp, e.server_timestamp, e.source_device_identity, e.group_id
+       FROM queue_envelopes e LEFT JOIN queue_payloads p ON p.id = e.payload_id
+       WHERE e.account = $1 AND e.device_id = $2 AND e.seq > $3
+       ORDER BY e.seq LIMIT $4`,
+      [account, deviceId, after, limit],
+    );
+    const last = rows[rows.length - 1];
+    return {
+      envelopes: rows.map(toEnvelope),
+      cursor: last === undefined ? after : numberOf(last, 'seq'),
+    };
+  }
+
+  async count(account: string, deviceId: number): Promise<number> {
+    return (await this.size(account, deviceId)).count;
+  }
+
+  async queuedBytes(account: string, deviceId: number): Promise<number> {
+    return (await this.size(account, deviceId)).bytes;
+  }
+
+  private async size(account: string, deviceId: number): Promise<{ count: number; bytes: number }> {
+    this.checkOpen();
+    await this.acksSettled(account, deviceId);
+    const rows = await this.read(
+      'SELECT count, bytes FROM queue_heads WHERE account = $1 AND device_id = $2',
+      [account, deviceId],
+    );
+    const row = rows[0];
+    return row === undefined
+      ? { count: 0, bytes: 0 }
+      : { count: numberOf(row, 'count'), bytes: numberOf(row, 'bytes') };
+  }
+
+  async totalCount(): Promise<number> {
+    // The heads' counters, not COUNT(*) over the queue: the gauge is scraped often.
+    const rows = await this.read(
+      'SELECT COALESCE(sum(count), 0)::bigint AS n FROM queue_heads',
+      [],
+    );
+    return rows[0] === undefined ? 0 : numberOf(rows[0], 'n');
+  }
+
+  /**
+   * Deletes in transactions of at most `expireBatchSize` rows, each holding
+   * its locks only for that many: run on one node (the caller's advisory
+   * lock) while every node keeps enqueueing and acking.
+   */
+  async expire(before: number): Promise<number> {
+    this.checkOpen();
+    let total = 0;
+    for (;;) {
+      let result: { deleted: number; more: boolean };
+      try {
+        result = await this.transaction((client) =>
+          expireBatch(client, before, this.expireBatchSize),
+        );
+      } catch (error) {
+        throw toStoreError(error);
+      }
+      total += result.deleted;
+      this.deleted(result.deleted);
+      if (!result.more || this.closed) return total;
+    }
+  }
+
+  async deleteDevice(account: string, deviceId: number): Promise<number> {
+    this.checkOpen();
+    let deleted: number;
+    try {
+      deleted = await this.transaction((client) => purgeDevice(client, account, deviceId));
+    } catch (error) {
+      throw toStoreError(error);
+    }
+    this.deleted(deleted);
+    return deleted;
+  }
+
+  /**
+   * Makes the space of acknowledged envelopes reusable: a plain VACUUM of
+   * the queue tables (no lock that blocks sends or acks). Every message is
+   * deleted soon after it is inserted, so without this the tables grow with
+   * the traffic instead of the queued backlog — and autovacuum cannot be
+   * relied on for that: it wakes once per `autovacuum_naptime` (a minute by
+   * default) and may be switched off altogether. So each store runs it
+   * itself after `vacuumAfterDeletes` of its own deletes, in the
+   * background; SKIP_LOCKED makes a node whose peer is vacuuming skip its
+   * turn instead of queueing behind it. bench/queue-bloat.ts measures it.
+   */
+  async vacuum(): Promise<void> {
+    this.checkOpen();
+    try {
+      await this.pool.query('VACUUM (SKIP_LOCKED) queue_envelopes, queue_payloads, queue_heads');
+      this.vacuums += 1;
+    } catch (error) {
+      throw toStoreError(error);
+    }
+  }
+
+  /** Counts deletes and starts a background vacuum once enough have piled up. */
+  private deleted(count: number): void {
+    this.deletedSinceVacuum += count;
+    if (
+      this.vacuumAfterDeletes === 0 ||
+      this.deletedSinceVacuum < this.vacuumAfterDeletes ||
+      this.vacuuming !== undefined ||
+      this.closed
+    ) {
+      return;
+    }
+    this.deletedSinceVacuum = 0;
+    this.vacuuming = this.vacuum()
+      .catch((error: unknown) => this.onError(error))
+      .finally(() => {
+        this.vacuuming = undefined;
+      });
+  }
+
+  /** Commits what is pending and refuses further calls with `StoreError('closed')`. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.flush();
+    while (this.inFlight !== undefined || this.next.entries.length > 0) {
+      await (this.inFlight ?? this.next).settled;
+      this.flush();
+    }
+    await this.vacuuming;
+  }
+}
+
+function toError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
 }

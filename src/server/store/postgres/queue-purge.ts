@@ -1,0 +1,97 @@
+/**
+ * Deletes of the PostgreSQL queue outside the per-turn batches: the TTL
+ * sweep, a bounded number of rows per transaction, and a removed device's
+ * whole queue. Both take the devices' head rows first, in key order, like
+ * every batch does (queue-batch.ts), so they interleave with live traffic
+ * from any node without deadlocks, and keep the heads' sizes exact.
+ */
+import type pg from 'pg';
+import { releasePayloads } from './queue-batch.js';
+import { numberOf, textOf, type PgRow } from './typed-rows.js';
+
+/**
+ * One step of the TTL sweep, inside the caller's transaction: deletes at
+ * most `limit` envelopes accepted before `before`, oldest first. `more`
+ * says whether a full step was taken (there may be more to delete).
+ */
+export async function expireBatch(
+  client: pg.PoolClient,
+  before: number,
+  limit: number,
+): Promise<{ deleted: number; more: boolean }> {
+  // The index on server_timestamp bounds the scan to the rows taken.
+  const victims = await client.query<PgRow>(
+    `SELECT account, device_id, seq FROM queue_envelopes
+     WHERE server_timestamp < $1 ORDER BY server_timestamp LIMIT $2`,
+    [before, limit],
+  );
+  if (victims.rows.length === 0) return { deleted: 0, more: false };
+  const account: string[] = [];
+  const deviceId: number[] = [];
+  const seq: number[] = [];
+  for (const row of victims.rows) {
+    account.push(textOf(row, 'account'));
+    deviceId.push(numberOf(row, 'device_id'));
+    seq.push(numberOf(row, 'seq'));
+  }
+  await client.query(
+    `SELECT 1 FROM queue_heads h
+     WHERE (h.account, h.device_id) IN (SELECT * FROM unnest($1::text[], $2::int[]))
+     ORDER BY h.account, h.device_id FOR UPDATE`,
+    [account, deviceId],
+  );
+  // An envelope acked since the SELECT above is simply not found; the
+  // timestamp is checked again in case a row was replaced meanwhile.
+  const { rows } = await client.query<PgRow>(
+    `WITH d AS (
+       DELETE FROM queue_envelopes e
+       USING unnest($1::text[], $2::int[], $3::bigint[]) AS v(account, device_id, seq)
+       WHERE e.account = v.account AND e.device_id = v.device_id AND e.seq = v.seq
+         AND e.server_timestamp < $4
+       RETURNING e.account, e.device_id, e.size, e.payload_id
+     ), h AS (
+       UPDATE queue_heads h SET count = h.count - x.n, bytes = h.bytes - x.b
+       FROM (SELECT account, device_id, count(*)::int AS n, sum(size)::bigint AS b
+             FROM d GROUP BY account, device_id) AS x
+       WHERE h.account = x.account AND h.device_id = x.device_id
+     )
+     SELECT payload_id::text AS payload_id FROM d`,
+    [account, deviceId, seq, before],
+  );
+  await releasePayloads(client, payloadIds(rows));
+  return { deleted: rows.length, more: victims.rows.length === limit };
+}
+
+/** Deletes a removed device's queue and its head, inside the caller's transaction. */
+export async function purgeDevice(
+  client: pg.PoolClient,
+  account: string,
+  deviceId: number,
+): Promise<number> {
+  await client.query('SELECT 1 FROM queue_heads WHERE account = $1 AND device_id = $2 FOR UPDATE', [
+    account,
+    deviceId,
+  ]);
+  const { rows } = await client.query<PgRow>(
+    `DELETE FROM queue_envelopes WHERE account = $1 AND device_id = $2
+     RETURNING payload_id::text AS payload_id`,
+    [account, deviceId],
+  );
+  await releasePayloads(client, payloadIds(rows));
+  // Device ids are never reused, so the sequence need not survive; an
+  // enqueue racing the removal recreates the head with its own count.
+  await client.query('DELETE FROM queue_heads WHERE account = $1 AND device_id = $2', [
+    account,
+    deviceId,
+  ]);
+  return rows.length;
+}
+
+function payloadIds(rows: readonly PgRow[]): string[] {
+  const ids: string[] = [];
+  for (const row of rows) {
+    const id = row['payload_id'];
+    if (typeof id === 'string') ids.push(id);
+  }
+  return ids;
+}
