@@ -335,7 +335,9 @@ export type StoreErrorCode =
   /** A device's queue is at one of its bounds (`StoreError.limit` says which). */
   | 'queue-full'
   /** The disk (or the database's size limit) is full; nothing of the write was stored. */
-  | 'storage-full';
+  | 'storage-full'
+  /** The database cannot be reached right now (connection lost, shutting down); retryable. */
+  | 'unavailable';
 
 /** The queue bound a `queue-full` error names. */
 export type QueueLimit = 'queue-count' | 'queue-bytes';
