@@ -123,8 +123,9 @@ export function runLinkSessionConformance(
         // A claimed reference is replaced too: the claim no longer holds it.
         const third = await a.open(nodeA(2));
         const claimed = await b.claim(third.ref);
-        await a.open(nodeA(2));
+        const renewed = await a.open(nodeA(2));
         assert.equal(await b.isHeld(claimed), false);
+        assert.deepEqual((await b.claim(renewed.ref)).waiter, nodeA(2));
       }));
 
     it('refuses an expired reference', () =>
