@@ -77,6 +77,8 @@ export interface StartServerOptions {
   readonly allowReregistration?: boolean;
   /** How often a released storage reserve is retried, ms (default 1000; tests shorten it). */
   readonly storageReserveRetryMs?: number;
+  /** This node's id in a cluster (placeholder until the cluster wiring; default 'local'). */
+  readonly nodeId?: string;
 }
 
 /** A started server. */
@@ -175,7 +177,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   };
   const metrics = new ServerMetrics();
   // Linking sessions: in PostgreSQL when the store is (a cluster), else in memory.
-  const nodeId = 'local';
+  const nodeId = options.nodeId ?? 'local';
   const links = linkSessionStoreFor(opened, {
     clock,
     random,
