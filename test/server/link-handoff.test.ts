@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { pino } from 'pino';
 import { startServer, type RunningServer } from '../../src/server/main.js';
+import { linkApprovedPush } from '../../src/server/linking/push-frames.js';
 import { LINKS_MIGRATION_SQL } from '../../src/server/store/postgres/links-schema.js';
 import { createMemoryStore } from '../../src/server/store/memory.js';
 import { createTestSchema, serviceSkip, type TestSchema } from '../helpers/services.js';
@@ -54,6 +55,22 @@ describe('linking across two nodes', { skip }, () => {
     await schema.drop();
   });
 
+  /**
+   * Whether `condition` came true within ~10 s of checking (bounded, so a
+   * node that never does it fails the test instead of hanging it).
+   */
+  async function until(condition: () => Promise<boolean>): Promise<boolean> {
+    for (let i = 0; i < 1000; i++) {
+      if (await condition()) return true;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    return false;
+  }
+
+  async function pendingPushes(): Promise<number> {
+    return (await pool.query('SELECT 1 FROM link_approvals WHERE push IS NOT NULL')).rows.length;
+  }
+
   it('delivers an approval made on another node, once, and the link completes', async () => {
     const primary = await registeredDevice(nodeB.wsUrl, 'handoff1');
     const companion = await openCompanion(nodeA.wsUrl);
@@ -62,12 +79,18 @@ describe('linking across two nodes', { skip }, () => {
     const approved = await linkApproved(companion);
     assert.equal(approved.deviceId, 2);
     assert.equal(approved.account, 'handoff1');
+    // The same push arriving by the second path (here: filed again, as if
+    // the bus copy had come first) is not sent to the companion again.
+    await pool.query('UPDATE link_approvals SET push = $1 WHERE account = $2', [
+      linkApprovedPush({ ...approved }),
+      'handoff1',
+    ]);
+    assert.ok(await until(async () => (await pendingPushes()) === 0), 'node A never took it');
     const completed = await completeOver(companion, approved);
     assert.equal(completed.error, undefined, completed.error?.message);
     // The next push is the drained queue, not the approval again.
     assert.equal((await companion.client.nextPush()).kind.case, 'queueDrained');
-    const { rows } = await pool.query('SELECT 1 FROM link_approvals WHERE push IS NOT NULL');
-    assert.equal(rows.length, 0);
+    assert.equal(await pendingPushes(), 0);
     primary.client.close();
     companion.client.close();
   });
@@ -78,11 +101,11 @@ describe('linking across two nodes', { skip }, () => {
     gone.client.close();
     await gone.client.closed;
     // Node A drops the reference when it sees the close.
-    for (;;) {
+    const dropped = await until(async () => {
       const { rows } = await pool.query('SELECT 1 FROM link_refs WHERE ref = $1', [gone.ref]);
-      if (rows.length === 0) break;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+      return rows.length === 0;
+    });
+    assert.ok(dropped, "node A kept the closed companion's reference");
     assertError(
       await approveOver(primary, gone, { keyIndex: 1, listTimestamp: 1001 }),
       'unknown-link',

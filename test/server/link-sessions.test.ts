@@ -7,10 +7,12 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
+import { pino } from 'pino';
 import type { LinkSessionOptions } from '../../src/server/linking/memory-link-sessions.js';
 import { MemoryLinkSessionStore } from '../../src/server/linking/memory-link-sessions.js';
 import { COMPLETION_GRACE_MS } from '../../src/server/linking/link-sessions.js';
 import { linkSessionStoreFor } from '../../src/server/linking/link-session-backend.js';
+import { LinkWaiters } from '../../src/server/linking/link-waiters.js';
 import { PostgresLinkSessionStore } from '../../src/server/store/postgres/links.js';
 import { LINKS_MIGRATION_SQL } from '../../src/server/store/postgres/links-schema.js';
 import { StoreError } from '../../src/server/store/types.js';
@@ -23,6 +25,53 @@ const postgresSkip = await serviceSkip('postgres');
 runLinkSessionConformance('memory', (options) => {
   const store = new MemoryLinkSessionStore(options);
   return Promise.resolve({ a: store, b: store, close: () => Promise.resolve() });
+});
+
+describe('link waiters of one node', () => {
+  it('delivers the pushes filed for its open waiters, with their deadline, once', async () => {
+    const clock = new ManualClock();
+    const store = new MemoryLinkSessionStore({
+      clock,
+      random: (n) => new Uint8Array(randomBytes(n)),
+      refTtlMs: 60_000,
+      completeTtlMs: 300_000,
+    });
+    const waiters = new LinkWaiters({
+      links: store,
+      nodeId: 'here',
+      clock,
+      authTimeoutMs: 10_000,
+      logger: pino({ level: 'silent' }),
+    });
+    const got = new Map<number, { pushes: number[][]; deadlines: number[] }>();
+    const waiter = (id: number) => {
+      const seen = { pushes: [] as number[][], deadlines: [] as number[] };
+      got.set(id, seen);
+      waiters.add(id, {
+        sendPush: (bytes) => seen.pushes.push([...bytes]),
+        extendAuthDeadline: (ms) => seen.deadlines.push(ms),
+      });
+    };
+    waiter(1);
+    waiter(2);
+    const approve = async (connectionId: number, push: number) => {
+      const { ref } = await store.open({ nodeId: 'here', connectionId });
+      await store.approve(
+        await store.claim(ref),
+        { account: 'a', deviceId: 2, keyIndex: 1, companionIdentityKey: new Uint8Array(33) },
+        () => Uint8Array.from([push]),
+      );
+    };
+    await approve(1, 7);
+    await approve(2, 8);
+    waiters.remove(2);
+    clock.advance(1_000);
+    assert.equal(await waiters.poll(), 1);
+    assert.deepEqual(got.get(1), { pushes: [[7]], deadlines: [299_000 + 10_000] });
+    assert.equal(await waiters.poll(), 0);
+    assert.deepEqual(got.get(2), { pushes: [], deadlines: [] });
+    waiters.close();
+  });
 });
 
 function poolOn(schema: TestSchema): pg.Pool {
