@@ -206,13 +206,6 @@ export class MemoryLinkSessionStore implements LinkSessionStore {
     return Promise.resolve(this.pruneNow());
   }
 
-  /** Open references plus approvals not yet consumed (tests). */
-  get size(): number {
-    let open = 0;
-    for (const link of this.approved.values()) if (link.consumedAt === undefined) open += 1;
-    return this.byRef.size + open;
-  }
-
   private pruneNow(): number {
     const now = this.options.clock.now();
     let dropped = 0;

@@ -77,7 +77,10 @@ function text(value: unknown): string {
 
 /** SQLSTATE classes meaning "the database is not there right now" (retryable). */
 function isUnavailable(error: unknown): boolean {
-  const code: unknown = error instanceof Error ? Reflect.get(error, 'code') : undefined;
+  if (!(error instanceof Error)) return false;
+  // pg's own words when the server closed the connection under it (no SQLSTATE).
+  if (error.message.startsWith('Connection terminated')) return true;
+  const code: unknown = Reflect.get(error, 'code');
   if (typeof code !== 'string') return false;
   return (
     code.startsWith('08') ||
