@@ -82,6 +82,9 @@ export type RequestDispatcher = (
 
 let nextConnectionId = 1;
 
+/** Distinct `LinkApproved` pushes an anonymous connection remembers (see `isRepeatedLinkPush`). */
+const MAX_LINK_PUSHES_REMEMBERED = 16;
+
 /**
  * Sockets corked during the current event-loop turn; uncorked together at
  * its end, after the group commit (see turn-end.ts). ws writes each message
@@ -133,6 +136,8 @@ export class ClientConnection implements DeviceEndpoint {
   /** Closes the connection if it has not authenticated in time (cleared once it has). */
   private authTimer: NodeJS.Timeout | undefined;
   private readonly output: OutputBudget;
+  /** `LinkApproved` pushes sent while anonymous (see `isRepeatedLinkPush`). */
+  private linkPushesSeen: Set<string> | undefined;
 
   constructor(
     private readonly ctx: ServerContext,
@@ -147,6 +152,7 @@ export class ClientConnection implements DeviceEndpoint {
       this.closeStuck(why),
     );
     this.authTimer = setTimeout(() => this.onAuthTimeout(), ctx.limits.authTimeoutMs);
+    ctx.devices.addConnection(this);
     socket.on('message', (data, isBinary) => this.onMessage(data, isBinary));
     socket.on('pong', () => {
       this.alive = true;
@@ -174,6 +180,7 @@ export class ClientConnection implements DeviceEndpoint {
       throw new ServiceError('forbidden', 'connection is already authenticated');
     }
     this.authenticated = address;
+    this.ctx.linkWaiters.remove(this.connectionId);
     clearTimeout(this.authTimer);
     this.authTimer = undefined;
     this.ctx.metrics.authenticatedDevices += 1;
@@ -223,7 +230,25 @@ export class ClientConnection implements DeviceEndpoint {
   }
 
   sendPush(bytes: Uint8Array): void {
+    if (this.authenticated === undefined && this.isRepeatedLinkPush(bytes)) return;
     this.sendBytes(bytes);
+  }
+
+  /**
+   * An anonymous connection is only ever pushed `LinkApproved`, and one
+   * approved on another node may arrive twice: over the bus and from this
+   * node's check of the store (linking/link-waiters.ts). The companion must
+   * get it once, so the second copy is dropped. Each copy arrives at most
+   * twice, so a key is forgotten once matched.
+   */
+  private isRepeatedLinkPush(bytes: Uint8Array): boolean {
+    const key = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+    this.linkPushesSeen ??= new Set();
+    if (this.linkPushesSeen.delete(key)) return true;
+    // Bounded: each entry needs an approval by the account's primary.
+    if (this.linkPushesSeen.size >= MAX_LINK_PUSHES_REMEMBERED) this.linkPushesSeen.clear();
+    this.linkPushesSeen.add(key);
+    return false;
   }
 
   /** Whether the socket is still open (a waiting companion may have gone). */
@@ -452,7 +477,15 @@ export class ClientConnection implements DeviceEndpoint {
     this.output.dispose();
     this.ctx.metrics.connections -= 1;
     this.ctx.challenges.dropConnection(this.connectionId);
-    this.ctx.links.dropConnection(this.connectionId);
+    this.ctx.devices.removeConnection(this);
+    this.ctx.linkWaiters.remove(this.connectionId);
+    this.ctx.links
+      .dropConnection({ nodeId: this.ctx.nodeId, connectionId: this.connectionId })
+      .catch((error: unknown) => {
+        // Its reference then lives until it expires; an approval of it
+        // would reach nobody and burn one device id.
+        this.logger.warn({ err: error }, 'could not drop the link reference');
+      });
     this.delivery?.stop();
     const device = this.authenticated;
     if (device !== undefined) {

@@ -8,7 +8,8 @@ import type { Clock, CryptoProvider, RandomSource } from '../crypto/provider.js'
 import type { ChallengeRegistry } from './auth/challenges.js';
 import type { ServerLimits } from './config.js';
 import type { DeviceRegistry } from './device-registry.js';
-import type { LinkSessions } from './linking/link-sessions.js';
+import type { LinkSessionStore } from './linking/link-sessions.js';
+import type { LinkWaiters } from './linking/link-waiters.js';
 import type { SubscriptionRecorder } from './linking/subscriptions.js';
 import type { ServerMetrics } from './metrics.js';
 import type { TokenBucketLimiter } from './rate-limit.js';
@@ -29,8 +30,12 @@ export interface ServerContext {
   readonly challenges: ChallengeRegistry;
   readonly devices: DeviceRegistry;
   readonly bundleLimiter: TokenBucketLimiter;
-  /** Open and approved linking sessions (in memory: they live minutes). */
-  readonly links: LinkSessions;
+  /** Open and approved linking sessions (memory on one node, PostgreSQL in a cluster). */
+  readonly links: LinkSessionStore;
+  /** Companions waiting on this node for an approval (delivers filed pushes). */
+  readonly linkWaiters: LinkWaiters;
+  /** This node's id in a cluster (placeholder: 'local' until the cluster wiring sets it). */
+  readonly nodeId: string;
   /** Records who watches whose device list, writing each pair once. */
   readonly subscriptions: SubscriptionRecorder;
   /** Whether an existing account name may be registered again (a reinstalled primary). */

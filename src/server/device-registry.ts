@@ -22,9 +22,50 @@ export interface DeviceEndpoint {
   close(code: number, reason: string): void;
 }
 
+/** What `toConnection` may do to a connection by id (the linking hand-off). */
+export interface ConnectionEndpoint {
+  readonly connectionId: number;
+  sendPush(bytes: Uint8Array): void;
+  extendAuthDeadline(ms: number): void;
+}
+
 /** The live device → connection map. */
 export class DeviceRegistry {
   private readonly endpoints = new Map<string, DeviceEndpoint>();
+  // Placeholder until the cluster router: connections by id, this node only.
+  private readonly connections = new Map<number, ConnectionEndpoint>();
+
+  constructor(readonly nodeId = 'local') {}
+
+  /** Makes `endpoint` reachable by `toConnection` (until `removeConnection`). */
+  addConnection(endpoint: ConnectionEndpoint): void {
+    this.connections.set(endpoint.connectionId, endpoint);
+  }
+
+  removeConnection(endpoint: ConnectionEndpoint): void {
+    if (this.connections.get(endpoint.connectionId) === endpoint) {
+      this.connections.delete(endpoint.connectionId);
+    }
+  }
+
+  /**
+   * Pushes to / extends the deadline of a connection by id. Placeholder:
+   * only this node's connections are reached (the cluster router also sends
+   * to other nodes over the bus); a waiter elsewhere still gets its filed
+   * push from its own node (linking/link-waiters.ts).
+   */
+  toConnection(
+    nodeId: string,
+    connectionId: number,
+    op: { push?: Uint8Array; extendAuthDeadlineMs?: number },
+  ): void {
+    if (nodeId !== this.nodeId) return;
+    const connection = this.connections.get(connectionId);
+    if (connection === undefined) return;
+    if (op.extendAuthDeadlineMs !== undefined)
+      connection.extendAuthDeadline(op.extendAuthDeadlineMs);
+    if (op.push !== undefined) connection.sendPush(op.push);
+  }
 
   /** Makes `endpoint` the device's connection, closing the one it replaces. */
   attach(address: DeviceAddress, endpoint: DeviceEndpoint): void {

@@ -24,7 +24,8 @@ import type { ServerContext } from './context.js';
 import { DeviceRegistry } from './device-registry.js';
 import { dispatchRequest } from './handlers/index.js';
 import { sweepInactiveDevices } from './lifetimes.js';
-import { LinkSessions } from './linking/link-sessions.js';
+import { linkSessionStoreFor } from './linking/link-session-backend.js';
+import { LinkWaiters } from './linking/link-waiters.js';
 import { SubscriptionRecorder } from './linking/subscriptions.js';
 import { createHttpHandler } from './http.js';
 import { createLogger, type LogLevel } from './logger.js';
@@ -76,6 +77,8 @@ export interface StartServerOptions {
   readonly allowReregistration?: boolean;
   /** How often a released storage reserve is retried, ms (default 1000; tests shorten it). */
   readonly storageReserveRetryMs?: number;
+  /** This node's id in a cluster (placeholder until the cluster wiring; default 'local'). */
+  readonly nodeId?: string;
 }
 
 /** A started server. */
@@ -173,6 +176,21 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     close: () => opened.close(),
   };
   const metrics = new ServerMetrics();
+  // Linking sessions: in PostgreSQL when the store is (a cluster), else in memory.
+  const nodeId = options.nodeId ?? 'local';
+  const links = linkSessionStoreFor(opened, {
+    clock,
+    random,
+    refTtlMs: limits.linkRefTtlMs,
+    completeTtlMs: limits.linkCompleteTtlMs,
+  });
+  const linkWaiters = new LinkWaiters({
+    links,
+    nodeId,
+    clock,
+    authTimeoutMs: limits.authTimeoutMs,
+    logger,
+  });
   const ctx: ServerContext = {
     store,
     clock,
@@ -188,13 +206,15 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       limits.maxChallengesPerConnection,
       limits.maxOutstandingChallenges,
     ),
-    devices: new DeviceRegistry(),
+    devices: new DeviceRegistry(nodeId),
     bundleLimiter: new TokenBucketLimiter(
       clock,
       limits.bundleRateBurst,
       limits.bundleRatePerSecond,
     ),
-    links: new LinkSessions(clock, random, limits.linkRefTtlMs, limits.linkCompleteTtlMs),
+    links,
+    linkWaiters,
+    nodeId,
     subscriptions: new SubscriptionRecorder(opened.subscribers, logger),
     allowReregistration: options.allowReregistration === true,
     sendLimits: new SendLimits(clock, limits),
@@ -308,7 +328,9 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       ctx.sendLimits.prune();
       ctx.bundleTargetLimiter.prune();
       ctx.registrationLimiter.prune();
-      ctx.links.prune();
+      ctx.links
+        .prune()
+        .catch((error: unknown) => logger.error({ err: error }, 'link session prune failed'));
     },
     options.expirySweepMs ?? 60 * 60 * 1000,
   );
@@ -324,6 +346,9 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   let address: AddressInfo;
   try {
     await sweepExpired();
+    // Connection ids start over with the process: what this node's earlier
+    // run left waiting must not reach a new connection with a reused id.
+    await links.dropNode(nodeId);
     address = await listen(http, options.port ?? 8080, host);
   } catch (error) {
     clearInterval(sweepTimer);
@@ -340,6 +365,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     closing ??= (async () => {
       clearInterval(sweepTimer);
       clearInterval(heartbeatTimer);
+      linkWaiters.close();
       const stopped = new Promise<void>((resolve) => http.close(() => resolve()));
       for (const connection of connections) {
         connection.close(CloseCodes.goingAway, 'server shutting down');

@@ -30,7 +30,12 @@ import type { ClientConnection, HandlerResult } from '../connection.js';
 import type { ServerContext } from '../context.js';
 import { ServiceError } from '../errors.js';
 import { checkDeviceList, requireNewerList, saveDeviceList } from '../linking/device-list.js';
-import { LINK_TOKEN_LENGTH, MAX_REF_LENGTH, type ClaimedLink } from '../linking/link-sessions.js';
+import {
+  LINK_TOKEN_LENGTH,
+  MAX_REF_LENGTH,
+  type ClaimedLink,
+  type LinkAdmission,
+} from '../linking/link-sessions.js';
 import { announceDeviceChangeLater } from '../linking/notices.js';
 import { linkApprovedPush } from '../linking/push-frames.js';
 import { StoreError } from '../store/types.js';
@@ -43,15 +48,25 @@ const SIGNATURE_LENGTH = 64;
 const MAX_DEVICE_NAME = 64;
 
 /** Gives an anonymous connection a fresh link reference (replacing its previous one). */
-export function handleOpenLink(
+export async function handleOpenLink(
   ctx: ServerContext,
   connection: ClientConnection,
   _request: OpenLinkRequest,
-): HandlerResult {
+): Promise<HandlerResult> {
   if (connection.device !== undefined) {
     throw new ServiceError('forbidden', 'an authenticated connection cannot be linked');
   }
-  const opened = ctx.links.open(connection);
+  const opened = await ctx.links.open({
+    nodeId: ctx.nodeId,
+    connectionId: connection.connectionId,
+  });
+  if (!connection.isOpen) {
+    // Closed while the reference was being filed: its close handler may
+    // have run before the row existed.
+    await ctx.links.dropConnection({ nodeId: ctx.nodeId, connectionId: connection.connectionId });
+    throw new ServiceError('link-expired', 'the connection closed');
+  }
+  ctx.linkWaiters.add(connection.connectionId, connection);
   // The companion waits, anonymous, for the primary to scan its code (and
   // then has the usual time to ask for a fresh one).
   connection.extendAuthDeadline(opened.expiresAt - ctx.clock.now() + ctx.limits.authTimeoutMs);
@@ -78,14 +93,18 @@ export async function handleApproveLink(
     // Index 0 is the primary's own; a companion holding it would pass every filter.
     throw new ServiceError('malformed-request', 'a companion key index must be at least 1');
   }
-  const claimed = ctx.links.claim(request.ref);
-  let endCount: (() => void) | undefined;
+  const claimed = await ctx.links.claim(request.ref);
+  let admission: LinkAdmission | undefined;
   try {
     const devices = (await ctx.store.accounts.listDevices(self.account)) ?? [];
     const primary = devices.find((d) => d.deviceId === PRIMARY_DEVICE_ID);
     if (primary === undefined) throw new ServiceError('unknown-device', 'no primary device');
     const companions = devices.filter((d) => d.deviceId !== PRIMARY_DEVICE_ID);
-    endCount = ctx.links.beginApproval(self.account, companions.length, ctx.limits.maxCompanions);
+    admission = await ctx.links.admit(
+      self.account,
+      companions.map((d) => d.deviceId),
+      ctx.limits.maxCompanions,
+    );
     const list = await checkDeviceList(ctx, request.signedKeyIndexList, primary.identityKey);
     if (!list.validIndexes.includes(request.keyIndex)) {
       throw new ServiceError('invalid-device-list', "the list does not name the companion's index");
@@ -95,43 +114,73 @@ export async function handleApproveLink(
     }
     await requireNewerList(ctx, self.account, list);
     // Checked last before anything is written: an approval nobody will
-    // receive must not burn a device id.
-    if (!claimed.waiter.isOpen) {
+    // receive must not burn a device id. The waiter's close (on whichever
+    // node) drops its reference.
+    if (!(await ctx.links.isHeld(claimed))) {
       throw new ServiceError('link-expired', 'the companion is no longer connected');
     }
     const deviceId = await ctx.store.accounts.reserveDeviceId(self.account);
     await saveDeviceList(ctx, self.account, list);
-    const linkToken = ctx.links.approve(claimed, {
-      account: self.account,
-      deviceId,
-      keyIndex: request.keyIndex,
-      companionIdentityKey: companionKey.serialize(),
-    });
-    // The companion now has until the link completes to authenticate.
-    claimed.waiter.extendAuthDeadline(ctx.limits.linkCompleteTtlMs + ctx.limits.authTimeoutMs);
-    claimed.waiter.sendPush(
+    const pushFor = (linkToken: Uint8Array): Uint8Array =>
       linkApprovedPush({
         account: self.account,
         deviceId,
         payload: request.payload,
         linkToken,
         keyIndex: request.keyIndex,
-      }),
+      });
+    const { waiter } = claimed;
+    // A waiter on another node is reached over the bus, which may drop the
+    // message: the push is then filed too, for the waiter's node to find.
+    const remote = waiter.nodeId !== ctx.nodeId;
+    const filed = await ctx.links.approve(
+      claimed,
+      {
+        account: self.account,
+        deviceId,
+        keyIndex: request.keyIndex,
+        companionIdentityKey: companionKey.serialize(),
+      },
+      remote ? pushFor : undefined,
     );
+    ctx.devices.toConnection(waiter.nodeId, waiter.connectionId, {
+      // The companion now has until the link completes to authenticate.
+      extendAuthDeadlineMs: ctx.limits.linkCompleteTtlMs + ctx.limits.authTimeoutMs,
+      push: pushFor(filed.token),
+    });
     ctx.logger.info({ account: self.account, deviceId }, 'link approved');
     return { body: { case: 'approveLink', value: { deviceId } } };
   } catch (error) {
-    releaseUnlessGone(ctx, claimed, error);
+    await releaseUnlessGone(ctx, claimed, error);
     throw error;
   } finally {
-    endCount?.();
+    if (admission !== undefined) await endAdmission(ctx, admission);
+  }
+}
+
+/** Stops counting an approval; a failure only delays the slot until the admission expires. */
+async function endAdmission(ctx: ServerContext, admission: LinkAdmission): Promise<void> {
+  try {
+    await admission.end();
+  } catch (error) {
+    ctx.logger.warn({ err: error }, 'could not end a link admission');
   }
 }
 
 /** A failed approval hands the reference back, unless the companion is gone. */
-function releaseUnlessGone(ctx: ServerContext, claimed: ClaimedLink, error: unknown): void {
+async function releaseUnlessGone(
+  ctx: ServerContext,
+  claimed: ClaimedLink,
+  error: unknown,
+): Promise<void> {
   if (ServiceError.is(error, 'link-expired')) return;
-  ctx.links.release(claimed);
+  try {
+    await ctx.links.release(claimed);
+  } catch (releaseError) {
+    // The approval's own error is what the primary hears; the reference
+    // stays claimed until it expires.
+    ctx.logger.warn({ err: releaseError }, 'could not release a link reference');
+  }
 }
 
 /** Checks the shape of a completion before the single-use token is spent. */
@@ -168,7 +217,7 @@ export async function handleCompleteLink(
   const identityKey = parsePublicKey(request.identityKey, 'identity key');
   checkCompleteShape(request);
   // Single use from here on: a failed completion needs a new link.
-  const link = ctx.links.takeApproved(request.linkToken);
+  const link = await ctx.links.takeApproved(request.linkToken);
   const { account, deviceId } = link;
   if (!bytesEqual(identityKey.serialize(), link.companionIdentityKey)) {
     // Someone holding the token but not the approved key (e.g. a server-side
