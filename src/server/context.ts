@@ -6,8 +6,8 @@
 import type { Logger } from 'pino';
 import type { Clock, CryptoProvider, RandomSource } from '../crypto/provider.js';
 import type { ChallengeRegistry } from './auth/challenges.js';
+import type { DeviceRouter } from './cluster/device-router.js';
 import type { ServerLimits } from './config.js';
-import type { DeviceRegistry } from './device-registry.js';
 import type { LinkSessions } from './linking/link-sessions.js';
 import type { SubscriptionRecorder } from './linking/subscriptions.js';
 import type { ServerMetrics } from './metrics.js';
@@ -27,7 +27,10 @@ export interface ServerContext {
   readonly logger: Logger;
   readonly metrics: ServerMetrics;
   readonly challenges: ChallengeRegistry;
-  readonly devices: DeviceRegistry;
+  /** Device connections here and, in a cluster, on the other nodes (cluster/device-router.ts). */
+  readonly devices: DeviceRouter;
+  /** This node's id (`--node-id`; default hostname:port): names its connections in a cluster. */
+  readonly nodeId: string;
   readonly bundleLimiter: TokenBucketLimiter;
   /** Open and approved linking sessions (in memory: they live minutes). */
   readonly links: LinkSessions;
