@@ -1,0 +1,276 @@
+/**
+ * Several nodes in one process over the real NATS: each `startServer`
+ * shares one in-memory store object (standing in for PostgreSQL: every node
+ * sees every write, and wraps it in its own caches) and talks to the others
+ * only through the bus, on a subject prefix of its own per run.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { connect } from '@nats-io/transport-node';
+import { pino } from 'pino';
+import type { Push } from '../../src/gen/quintet/v1/transport_pb.js';
+import { ClusterSubjects } from '../../src/server/cluster/subjects.js';
+import { startServer, type RunningServer } from '../../src/server/main.js';
+import { CachedAccountStore } from '../../src/server/store/cached-accounts.js';
+import { createMemoryStore } from '../../src/server/store/memory.js';
+import type { ServerStore } from '../../src/server/store/types.js';
+import { serviceSkip, TEST_BUS_URL } from '../helpers/services.js';
+import {
+  reconnect,
+  registeredDevice,
+  sendTo,
+  signedList,
+  type ConnectedDevice,
+} from './helpers/device.js';
+import { assertGroupChanged, assertOk, createGroupOver } from './helpers/groups.js';
+import { linkCompanion } from './helpers/linking.js';
+import type { RawClient } from './helpers/raw-client.js';
+import { TEST_LIMITS } from './helpers/server.js';
+
+/** Generous: these wait for an event, they do not measure how fast it came. */
+const EVENT_TIMEOUT_MS = 15_000;
+
+const skip = await serviceSkip('nats');
+
+async function startNode(
+  store: ServerStore,
+  nodeId: string,
+  prefix: string,
+  bus = TEST_BUS_URL,
+): Promise<RunningServer> {
+  return startServer({
+    port: 0,
+    store,
+    nodeId,
+    bus,
+    busSubjectPrefix: prefix,
+    logger: pino({ level: 'silent' }),
+    limits: TEST_LIMITS,
+  });
+}
+
+async function health(node: RunningServer): Promise<{ bus: { state: string }; nodeId: string }> {
+  const response = await fetch(`${node.url}/healthz`);
+  return (await response.json()) as { bus: { state: string }; nodeId: string };
+}
+
+async function metric(node: RunningServer, name: string): Promise<number> {
+  const text = await (await fetch(`${node.url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{`));
+  assert.ok(line !== undefined, `no ${name} in /metrics`);
+  return Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+/** Polls `check` until it holds (an event, not a deadline: fails only after a long wait). */
+async function waitFor(what: string, check: () => Promise<boolean> | boolean): Promise<void> {
+  const deadline = Date.now() + EVENT_TIMEOUT_MS;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** The next push that is neither QueueDrained nor PreKeysLow. */
+async function nextNotice(client: RawClient): Promise<Push> {
+  for (;;) {
+    const push = await client.nextPush(EVENT_TIMEOUT_MS);
+    if (push.kind.case !== 'queueDrained' && push.kind.case !== 'preKeysLow') return push;
+  }
+}
+
+async function nextEnvelope(client: RawClient): Promise<Uint8Array> {
+  const push = await nextNotice(client);
+  assert.ok(push.kind.case === 'envelope', `expected an envelope, got ${push.kind.case}`);
+  return new Uint8Array(push.kind.value.content);
+}
+
+function sendOne(from: ConnectedDevice, to: ConnectedDevice, content: Uint8Array) {
+  return sendTo(
+    from.client,
+    to.account,
+    [{ deviceId: to.deviceId, registrationId: to.identity.registrationId }],
+    content,
+  );
+}
+
+describe('cluster: nodes over the bus', { skip }, () => {
+  const prefix = `qtest${randomBytes(6).toString('hex')}`;
+  const store = createMemoryStore();
+  let a: RunningServer;
+  let b: RunningServer;
+  let n = 0;
+  const name = (what: string): string => `${what}.${(n += 1)}-x`;
+
+  before(async () => {
+    a = await startNode(store, 'node-a', prefix);
+    b = await startNode(store, 'node-b', prefix);
+    await waitFor('both nodes on the bus', async () => {
+      const [ha, hb] = await Promise.all([health(a), health(b)]);
+      return ha.bus.state === 'connected' && hb.bus.state === 'connected';
+    });
+  });
+  after(async () => {
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('reports its node id and bus state', async () => {
+    const h = await health(a);
+    assert.equal(h.nodeId, 'node-a');
+    assert.equal(await metric(a, 'quintet_bus_connected'), 1);
+  });
+
+  it('delivers a message sent via node A live to a device on node B', async () => {
+    const alice = await registeredDevice(a.wsUrl, name('alice'));
+    const bob = await registeredDevice(b.wsUrl, name('bob'));
+    const sent = await sendOne(alice, bob, new Uint8Array([1, 2, 3]));
+    assertOk(sent);
+    // Not connected to node A: as far as A knows, only queued.
+    assert.ok(sent.body.case === 'sendMessage');
+    assert.equal(sent.body.value.queuedOnly, true);
+    assert.deepEqual(await nextEnvelope(bob.client), new Uint8Array([1, 2, 3]));
+    for (const d of [alice, bob]) d.client.close();
+  });
+
+  it('closes the older connection when the device connects to another node', async () => {
+    const bob = await registeredDevice(a.wsUrl, name('bob'));
+    const alice = await registeredDevice(a.wsUrl, name('alice'));
+    const moved = await reconnect(b.wsUrl, bob);
+    const closed = await bob.client.closed;
+    assert.equal(closed.code, 4001);
+    // The newer one survives and receives.
+    assertOk(await sendOne(alice, moved, new Uint8Array([9])));
+    assert.deepEqual(await nextEnvelope(moved.client), new Uint8Array([9]));
+    for (const d of [alice, moved]) d.client.close();
+  });
+
+  it('logs out a device connected to another node', async () => {
+    const primary = await registeredDevice(a.wsUrl, name('rm'));
+    const linked = await linkCompanion(a.wsUrl, primary, { keyIndex: 1, listTimestamp: 1001 });
+    const companion = await reconnect(b.wsUrl, linked);
+    assert.equal((await linked.client.closed).code, 4001);
+    const removal = await primary.client.request({
+      case: 'removeDevice',
+      value: {
+        deviceId: companion.deviceId,
+        signedKeyIndexList: await signedList(primary.identity, {
+          timestamp: 1002,
+          currentIndex: 1,
+        }),
+      },
+    });
+    assertOk(removal);
+    const push = await nextNotice(companion.client);
+    assert.ok(push.kind.case === 'loggedOut', `got ${push.kind.case}`);
+    assert.equal(push.kind.value.reason, 'removed');
+    assert.equal((await companion.client.closed).code, 4003);
+    primary.client.close();
+  });
+
+  it("tells watchers on another node of a list change, and drops that node's cached list", async () => {
+    const primary = await registeredDevice(a.wsUrl, name('list'));
+    const watcher = await registeredDevice(b.wsUrl, name('watch'));
+    const ids = async (): Promise<number[]> => {
+      const response = await watcher.client.request({
+        case: 'getDevices',
+        value: { account: primary.account },
+      });
+      assert.ok(response.body.case === 'getDevices', response.error?.message);
+      return response.body.value.devices.map((d) => d.deviceId);
+    };
+    // Read (and cached) on node B, which also records the subscription.
+    assert.deepEqual(await ids(), [1]);
+    const cache = b.store.accounts;
+    assert.ok(cache instanceof CachedAccountStore);
+    assert.ok(cache.cachedDevices(primary.account) !== undefined);
+    await waitFor('the subscription', async () =>
+      (await store.subscribers.listSubscribers(primary.account)).includes(watcher.account),
+    );
+    const companion = await linkCompanion(a.wsUrl, primary, { keyIndex: 1, listTimestamp: 1001 });
+    const push = await nextNotice(watcher.client);
+    assert.ok(push.kind.case === 'deviceListChanged', `got ${push.kind.case}`);
+    assert.equal(push.kind.value.account, primary.account);
+    // Node B's answer is the new list, not its stale cached one.
+    assert.deepEqual(await ids(), [1, 2]);
+    for (const d of [primary, watcher, companion]) d.client.close();
+  });
+
+  it('fans a group send out to devices on another node', async () => {
+    const alice = await registeredDevice(a.wsUrl, name('ga'));
+    const bob = await registeredDevice(b.wsUrl, name('gb'));
+    const carol = await registeredDevice(b.wsUrl, name('gc'));
+    const { groupId } = await createGroupOver(alice, [bob.account, carol.account]);
+    // The group-change notice is forwarded to node B too.
+    for (const d of [bob, carol]) assertGroupChanged(await nextNotice(d.client), groupId);
+    const response = await alice.client.request({
+      case: 'sendGroupMessage',
+      value: {
+        groupId,
+        ciphertext: new Uint8Array([7, 7]),
+        recipients: [bob, carol].map((d) => ({
+          account: d.account,
+          deviceIds: [d.deviceId],
+          registrationIds: [d.identity.registrationId],
+        })),
+        timestamp: 5n,
+      },
+    });
+    assertOk(response);
+    for (const d of [bob, carol])
+      assert.deepEqual(await nextEnvelope(d.client), new Uint8Array([7, 7]));
+    for (const d of [alice, bob, carol]) d.client.close();
+  });
+
+  it('drops malformed bus messages and keeps working', async () => {
+    const bob = await registeredDevice(b.wsUrl, name('bob'));
+    const alice = await registeredDevice(a.wsUrl, name('alice'));
+    const subjects = new ClusterSubjects(prefix);
+    const before = await metric(b, 'quintet_bus_messages_dropped_total');
+    const nc = await connect({ servers: TEST_BUS_URL });
+    try {
+      const subject = subjects.device({ account: bob.account, deviceId: 1 });
+      nc.publish(subject, new Uint8Array([1])); // truncated
+      nc.publish(subject, new Uint8Array([9, 9, 9])); // unknown version
+      nc.publish(subject, new Uint8Array([1, 3, 0, 1, 0x41, 0xff, 0xff, 0xff, 0xff])); // blob past the end
+      nc.publish(subjects.lists, new Uint8Array([1, 1, 0, 1, 0x41])); // a wake on the lists subject
+      await nc.flush();
+    } finally {
+      await nc.close();
+    }
+    await waitFor(
+      'the malformed messages to be dropped',
+      async () => (await metric(b, 'quintet_bus_messages_dropped_total')) >= before + 4,
+    );
+    assertOk(await sendOne(alice, bob, new Uint8Array([4])));
+    assert.deepEqual(await nextEnvelope(bob.client), new Uint8Array([4]));
+    for (const d of [alice, bob]) d.client.close();
+  });
+});
+
+describe('cluster: the bus is down', { skip }, () => {
+  const prefix = `qtest${randomBytes(6).toString('hex')}`;
+  const store = createMemoryStore();
+  let a: RunningServer;
+  let b: RunningServer;
+
+  before(async () => {
+    // Nothing listens on port 1: the nodes never reach a bus.
+    a = await startNode(store, 'dead-a', prefix, 'nats://127.0.0.1:1');
+    b = await startNode(store, 'dead-b', prefix, 'nats://127.0.0.1:1');
+  });
+  after(async () => {
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('serves degraded and delivers through the queue sweep', async () => {
+    const h = await health(a);
+    assert.notEqual(h.bus.state, 'connected');
+    assert.equal(await metric(a, 'quintet_bus_connected'), 0);
+    const alice = await registeredDevice(a.wsUrl, 'dead.alice');
+    const bob = await registeredDevice(b.wsUrl, 'dead.bob');
+    assertOk(await sendOne(alice, bob, new Uint8Array([5, 5])));
+    // No bus to wake node B: its sweep re-reads bob's queue.
+    assert.deepEqual(await nextEnvelope(bob.client), new Uint8Array([5, 5]));
+    for (const d of [alice, bob]) d.client.close();
+  });
+});
