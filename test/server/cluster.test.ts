@@ -25,7 +25,7 @@ import {
 } from './helpers/device.js';
 import { assertGroupChanged, assertOk, createGroupOver } from './helpers/groups.js';
 import { linkCompanion } from './helpers/linking.js';
-import type { RawClient } from './helpers/raw-client.js';
+import { withTimeout, type RawClient } from './helpers/raw-client.js';
 import { TEST_LIMITS } from './helpers/server.js';
 
 /** Generous: these wait for an event, they do not measure how fast it came. */
@@ -136,7 +136,7 @@ describe('cluster: nodes over the bus', { skip }, () => {
     const bob = await registeredDevice(a.wsUrl, name('bob'));
     const alice = await registeredDevice(a.wsUrl, name('alice'));
     const moved = await reconnect(b.wsUrl, bob);
-    const closed = await bob.client.closed;
+    const closed = await withTimeout(bob.client.closed, EVENT_TIMEOUT_MS, 'the close');
     assert.equal(closed.code, 4001);
     // The newer one survives and receives.
     assertOk(await sendOne(alice, moved, new Uint8Array([9])));
@@ -148,7 +148,10 @@ describe('cluster: nodes over the bus', { skip }, () => {
     const primary = await registeredDevice(a.wsUrl, name('rm'));
     const linked = await linkCompanion(a.wsUrl, primary, { keyIndex: 1, listTimestamp: 1001 });
     const companion = await reconnect(b.wsUrl, linked);
-    assert.equal((await linked.client.closed).code, 4001);
+    assert.equal(
+      (await withTimeout(linked.client.closed, EVENT_TIMEOUT_MS, 'the close')).code,
+      4001,
+    );
     const removal = await primary.client.request({
       case: 'removeDevice',
       value: {
@@ -163,7 +166,10 @@ describe('cluster: nodes over the bus', { skip }, () => {
     const push = await nextNotice(companion.client);
     assert.ok(push.kind.case === 'loggedOut', `got ${push.kind.case}`);
     assert.equal(push.kind.value.reason, 'removed');
-    assert.equal((await companion.client.closed).code, 4003);
+    assert.equal(
+      (await withTimeout(companion.client.closed, EVENT_TIMEOUT_MS, 'the close')).code,
+      4003,
+    );
     primary.client.close();
   });
 
