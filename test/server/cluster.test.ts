@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { connect } from '@nats-io/transport-node';
 import { pino } from 'pino';
@@ -277,6 +278,89 @@ describe('cluster: the bus is down', { skip }, () => {
     assertOk(await sendOne(alice, bob, new Uint8Array([5, 5])));
     // No bus to wake node B: its sweep re-reads bob's queue.
     assert.deepEqual(await nextEnvelope(bob.client), new Uint8Array([5, 5]));
+    for (const d of [alice, bob]) d.client.close();
+  });
+});
+
+/**
+ * A TCP relay in front of NATS that the test can cut and restore: the bus
+ * goes away for the nodes behind it while NATS itself (shared with other
+ * test runs) stays up.
+ */
+class BusRelay {
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  port = 0;
+
+  async open(): Promise<void> {
+    const target = new URL(TEST_BUS_URL);
+    const server = createServer((client) => {
+      const upstream = tcpConnect(Number(target.port || 4222), target.hostname);
+      for (const socket of [client, upstream]) {
+        this.sockets.add(socket);
+        socket.on('close', () => this.sockets.delete(socket));
+        socket.on('error', () => socket.destroy());
+      }
+      client.pipe(upstream).pipe(client);
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
+    const address = server.address();
+    assert.ok(address !== null && typeof address !== 'string');
+    this.port = address.port;
+    this.server = server;
+  }
+
+  /** Stops accepting and drops every relayed connection. */
+  async cut(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    const closed = new Promise<void>((resolve) => server?.close(() => resolve()) ?? resolve());
+    for (const socket of this.sockets) socket.destroy();
+    await closed;
+  }
+}
+
+describe('cluster: the bus goes away and comes back', { skip }, () => {
+  const prefix = `qtest${randomBytes(6).toString('hex')}`;
+  const store = createMemoryStore();
+  const relay = new BusRelay();
+  let a: RunningServer;
+  let b: RunningServer;
+
+  before(async () => {
+    await relay.open();
+    const url = `nats://127.0.0.1:${relay.port}`;
+    a = await startNode(store, 'flap-a', prefix, url);
+    b = await startNode(store, 'flap-b', prefix, url);
+    await waitFor('both nodes on the bus', async () => {
+      const [ha, hb] = await Promise.all([health(a), health(b)]);
+      return ha.bus.state === 'connected' && hb.bus.state === 'connected';
+    });
+  });
+  after(async () => {
+    await Promise.all([a.close(), b.close()]);
+    await relay.cut();
+  });
+
+  it('serves degraded while it is away and recovers by itself', async () => {
+    const alice = await registeredDevice(a.wsUrl, 'flap.alice');
+    const bob = await registeredDevice(b.wsUrl, 'flap.bob');
+    await relay.cut();
+    await waitFor('node B to notice', async () => (await metric(b, 'quintet_bus_connected')) === 0);
+    assertOk(await sendOne(alice, bob, new Uint8Array([1])));
+    // Through node B's sweep: no bus to ring.
+    assert.deepEqual(await nextEnvelope(bob.client), new Uint8Array([1]));
+
+    await relay.open();
+    await waitFor('both nodes back on the bus', async () => {
+      const [ha, hb] = await Promise.all([health(a), health(b)]);
+      return ha.bus.state === 'connected' && hb.bus.state === 'connected';
+    });
+    assert.ok((await metric(b, 'quintet_bus_reconnects_total')) >= 1);
+    assertOk(await sendOne(alice, bob, new Uint8Array([2])));
+    assert.deepEqual(await nextEnvelope(bob.client), new Uint8Array([2]));
     for (const d of [alice, bob]) d.client.close();
   });
 });
