@@ -145,6 +145,27 @@ describe('cluster: nodes over the bus', { skip }, () => {
     for (const d of [alice, moved]) d.client.close();
   });
 
+  it('keeps one of two connections made at about the same time on two nodes', async () => {
+    const bob = await registeredDevice(a.wsUrl, name('bob'));
+    const alice = await registeredDevice(a.wsUrl, name('alice'));
+    bob.client.close();
+    const [onA, onB] = await Promise.all([reconnect(a.wsUrl, bob), reconnect(b.wsUrl, bob)]);
+    // One of them is closed as replaced (neither survives both: the wait fails then)...
+    const loser = await withTimeout(
+      Promise.race([
+        onA.client.closed.then((info) => ({ info, survivor: onB })),
+        onB.client.closed.then((info) => ({ info, survivor: onA })),
+      ]),
+      EVENT_TIMEOUT_MS,
+      'one connection to be replaced',
+    );
+    assert.equal(loser.info.code, 4001);
+    // ...and the other still receives (not both closed).
+    assertOk(await sendOne(alice, loser.survivor, new Uint8Array([3])));
+    assert.deepEqual(await nextEnvelope(loser.survivor.client), new Uint8Array([3]));
+    for (const c of [alice.client, onA.client, onB.client]) c.close();
+  });
+
   it('logs out a device connected to another node', async () => {
     const primary = await registeredDevice(a.wsUrl, name('rm'));
     const linked = await linkCompanion(a.wsUrl, primary, { keyIndex: 1, listTimestamp: 1001 });
@@ -226,6 +247,20 @@ describe('cluster: nodes over the bus', { skip }, () => {
     for (const d of [bob, carol])
       assert.deepEqual(await nextEnvelope(d.client), new Uint8Array([7, 7]));
     for (const d of [alice, bob, carol]) d.client.close();
+  });
+
+  it('does not remove as inactive a companion connected to another node', async () => {
+    // Linked on node B and connected there; node A runs the sweep.
+    const primary = await registeredDevice(b.wsUrl, name('idle'));
+    const companion = await linkCompanion(b.wsUrl, primary, { keyIndex: 1, listTimestamp: 1001 });
+    // Stored as long unseen: only its live connection on B keeps it.
+    await b.store.accounts.touchDevice(primary.account, companion.deviceId, 1);
+    await a.sweepInactiveDevices();
+    assert.deepEqual(
+      (await store.accounts.listDevices(primary.account))?.map((d) => d.deviceId),
+      [1, companion.deviceId],
+    );
+    for (const d of [primary, companion]) d.client.close();
   });
 
   it('drops malformed bus messages and keeps working', async () => {
