@@ -53,6 +53,7 @@ export class ClusterNode implements RemoteDevices {
   private readonly fixed: BusSubscription[] = [];
   private degradedTimer: NodeJS.Timeout | undefined;
   private degradedSince: number | undefined;
+  private stopped = false;
   readonly nodeId: string;
   readonly bus: ClusterBus;
   private readonly subjects: ClusterSubjects;
@@ -83,6 +84,8 @@ export class ClusterNode implements RemoteDevices {
 
   /** Reacts to the bus connecting, dropping or closing (wired to `ClusterBus.onState`). */
   onBusState(state: BusState, previous: BusState): void {
+    // Shutting down: the bus closing is not a reason to start sweeping.
+    if (this.stopped) return;
     this.logger.info({ bus: state, previous }, 'bus state changed');
     if (state === 'connected') this.leaveDegraded();
     else this.enterDegraded(`bus ${state}`);
@@ -111,6 +114,9 @@ export class ClusterNode implements RemoteDevices {
     this.options.accounts.invalidateAll();
     this.options.accounts.setBypass(false);
     this.wakeAll();
+    // Takeovers published while the bus was down were lost: a device may
+    // now be connected on two nodes. Claiming again closes the older one.
+    this.router.forEachLocal((attachment) => this.claim(attachment));
     this.logger.info({ degradedMs: Date.now() - since }, 'bus connected; left degraded mode');
   }
 
@@ -328,6 +334,7 @@ export class ClusterNode implements RemoteDevices {
 
   /** Stops the sweep and unsubscribes (the bus itself is closed by its owner). */
   stop(): void {
+    this.stopped = true;
     clearInterval(this.degradedTimer);
     this.degradedTimer = undefined;
     for (const subscription of this.deviceSubscriptions.values()) subscription.unsubscribe();
