@@ -19,7 +19,13 @@ import {
 import { WEBSOCKET_PATH } from '../wire/limits.js';
 import { ChallengeRegistry } from './auth/challenges.js';
 import { DEFAULT_LIMITS, type ServerLimits } from './config.js';
-import { joinCluster, defaultNodeId, DeviceRouter, type ClusterNode } from './cluster/index.js';
+import {
+  joinCluster,
+  defaultNodeId,
+  DeviceRouter,
+  renderNodeMetrics,
+  type ClusterNode,
+} from './cluster/index.js';
 import { ClientConnection, CloseCodes, SocketCorker } from './connection.js';
 import type { ServerContext } from './context.js';
 import { dispatchRequest } from './handlers/index.js';
@@ -307,7 +313,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
         metrics.render({
           queueDepth: await store.queue.totalCount(),
           ...(opened.commitCount === undefined ? {} : { storeCommits: opened.commitCount() }),
-        }) + (cluster?.renderMetrics() ?? ''),
+        }) + renderNodeMetrics(nodeId, cluster?.bus),
     }),
   );
   const wss = new WebSocketServer({

@@ -296,19 +296,40 @@ export class ClusterNode implements RemoteDevices {
 
   /** Prometheus lines for the bus (appended to /metrics). */
   renderMetrics(): string {
-    const node = this.nodeId.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-    const label = `{node="${node}"}`;
-    const { stats } = this.bus;
-    const lines: string[] = [];
-    const metric = (name: string, type: string, help: string, value: number): void => {
-      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name}${label} ${value}`);
-    };
-    metric('quintet_node_info', 'gauge', 'This node (its id is the label).', 1);
+    return renderNodeMetrics(this.nodeId, this.bus);
+  }
+
+  /** Stops the sweep and unsubscribes (the bus itself is closed by its owner). */
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.degradedTimer);
+    this.degradedTimer = undefined;
+    for (const subscription of this.deviceSubscriptions.values()) subscription.unsubscribe();
+    this.deviceSubscriptions.clear();
+    for (const subscription of this.fixed) subscription.unsubscribe();
+    this.fixed.length = 0;
+  }
+}
+
+/**
+ * The node's lines of /metrics, each labelled with its id: `quintet_node_info`
+ * always, the bus gauges and counters when a bus is configured.
+ */
+export function renderNodeMetrics(nodeId: string, bus: ClusterBus | undefined): string {
+  const node = nodeId.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+  const label = `{node="${node}"}`;
+  const lines: string[] = [];
+  const metric = (name: string, type: string, help: string, value: number): void => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name}${label} ${value}`);
+  };
+  metric('quintet_node_info', 'gauge', 'This node (its id is the label).', 1);
+  if (bus !== undefined) {
+    const { stats } = bus;
     metric(
       'quintet_bus_connected',
       'gauge',
-      'Whether the NATS bus is connected (0 = degraded).',
-      this.bus.connected ? 1 : 0,
+      'Whether the NATS bus is connected (0: degraded mode).',
+      bus.connected ? 1 : 0,
     );
     metric(
       'quintet_bus_reconnects_total',
@@ -329,17 +350,6 @@ export class ClusterNode implements RemoteDevices {
       'Bus messages dropped (malformed, unexpected, or published with no bus).',
       stats.messagesDropped,
     );
-    return `${lines.join('\n')}\n`;
   }
-
-  /** Stops the sweep and unsubscribes (the bus itself is closed by its owner). */
-  stop(): void {
-    this.stopped = true;
-    clearInterval(this.degradedTimer);
-    this.degradedTimer = undefined;
-    for (const subscription of this.deviceSubscriptions.values()) subscription.unsubscribe();
-    this.deviceSubscriptions.clear();
-    for (const subscription of this.fixed) subscription.unsubscribe();
-    this.fixed.length = 0;
-  }
+  return `${lines.join('\n')}\n`;
 }

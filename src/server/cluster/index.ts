@@ -14,7 +14,7 @@ import type { DeviceRouter } from './device-router.js';
 import { ClusterSubjects, DEFAULT_SUBJECT_PREFIX } from './subjects.js';
 
 export { ClusterBus, type BusState } from './bus.js';
-export { ClusterNode } from './cluster-node.js';
+export { ClusterNode, renderNodeMetrics } from './cluster-node.js';
 export { DeviceRouter } from './device-router.js';
 export { ClusterSubjects, DEFAULT_SUBJECT_PREFIX } from './subjects.js';
 
