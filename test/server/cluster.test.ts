@@ -11,7 +11,9 @@ import { after, before, describe, it } from 'node:test';
 import { connect } from '@nats-io/transport-node';
 import { pino } from 'pino';
 import type { Push } from '../../src/gen/quintet/v1/transport_pb.js';
+import { encodeBusMessage } from '../../src/server/cluster/bus-frames.js';
 import { ClusterSubjects } from '../../src/server/cluster/subjects.js';
+import { deviceListChangedPush } from '../../src/server/linking/push-frames.js';
 import { startServer, type RunningServer } from '../../src/server/main.js';
 import { CachedAccountStore } from '../../src/server/store/cached-accounts.js';
 import { createMemoryStore } from '../../src/server/store/memory.js';
@@ -26,7 +28,7 @@ import {
 } from './helpers/device.js';
 import { assertGroupChanged, assertOk, createGroupOver } from './helpers/groups.js';
 import { linkCompanion } from './helpers/linking.js';
-import { withTimeout, type RawClient } from './helpers/raw-client.js';
+import { RawClient, withTimeout } from './helpers/raw-client.js';
 import { TEST_LIMITS } from './helpers/server.js';
 
 /** Generous: these wait for an event, they do not measure how fast it came. */
@@ -261,6 +263,38 @@ describe('cluster: nodes over the bus', { skip }, () => {
       [1, companion.deviceId],
     );
     for (const d of [primary, companion]) d.client.close();
+  });
+
+  it('reaches a connection of another node by its id (linking hand-off)', async () => {
+    // A fresh node (with a store of its own: closing a node closes its
+    // store): its first connection has id 1.
+    const c = await startNode(createMemoryStore(), 'node-c', prefix);
+    try {
+      await waitFor('node C on the bus', async () => (await health(c)).bus.state === 'connected');
+      const anonymous = await RawClient.connect(c.wsUrl);
+      const nc = await connect({ servers: TEST_BUS_URL });
+      try {
+        nc.publish(
+          new ClusterSubjects(prefix).node('node-c'),
+          encodeBusMessage({
+            kind: 'connection-op',
+            origin: 'node-a',
+            connectionId: 1,
+            push: deviceListChangedPush('handed.over'),
+            extendMs: -1,
+          }),
+        );
+        await nc.flush();
+      } finally {
+        await nc.close();
+      }
+      const push = await anonymous.nextPush(EVENT_TIMEOUT_MS);
+      assert.ok(push.kind.case === 'deviceListChanged', `got ${push.kind.case}`);
+      assert.equal(push.kind.value.account, 'handed.over');
+      anonymous.close();
+    } finally {
+      await c.close();
+    }
   });
 
   it('drops malformed bus messages and keeps working', async () => {
