@@ -115,6 +115,8 @@ export interface RunningServer {
   /** `ws://host:port/v1/websocket` */
   readonly wsUrl: string;
   readonly port: number;
+  /** This node's id (`nodeId` option, or `hostname:port`). */
+  readonly nodeId: string;
   readonly metrics: ServerMetrics;
   /**
    * The server's store (with its caches). Change accounts through this
@@ -454,6 +456,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     url,
     wsUrl: `ws://${urlHost}:${address.port}${WEBSOCKET_PATH}`,
     port: address.port,
+    nodeId,
     metrics,
     store,
     sweepExpired,
