@@ -135,6 +135,20 @@ describe('cluster: nodes over the bus', { skip }, () => {
     for (const d of [alice, bob]) d.client.close();
   });
 
+  it('does not push again what was pushed live when a wake re-reads the queue', async () => {
+    const bob = await registeredDevice(b.wsUrl, name('bob'));
+    const near = await registeredDevice(b.wsUrl, name('near'));
+    const far = await registeredDevice(a.wsUrl, name('far'));
+    assertOk(await sendOne(near, bob, new Uint8Array([1])));
+    assert.deepEqual(await nextEnvelope(bob.client), new Uint8Array([1]));
+    // Unacked, [1] is still queued: the wake's read must skip it.
+    assertOk(await sendOne(far, bob, new Uint8Array([2])));
+    assert.deepEqual(await nextEnvelope(bob.client), new Uint8Array([2]));
+    assertOk(await sendOne(near, bob, new Uint8Array([3])));
+    assert.deepEqual(await nextEnvelope(bob.client), new Uint8Array([3]));
+    for (const d of [bob, near, far]) d.client.close();
+  });
+
   it('closes the older connection when the device connects to another node', async () => {
     const bob = await registeredDevice(a.wsUrl, name('bob'));
     const alice = await registeredDevice(a.wsUrl, name('alice'));
