@@ -94,6 +94,10 @@ export interface ServerCommandOptions {
   readonly maxOutstandingChallenges?: number;
   readonly registrationBurst?: number;
   readonly registrationsPerHour?: number;
+  // Cluster mode: PostgreSQL, the NATS bus, the node id.
+  readonly database?: string;
+  readonly bus?: string;
+  readonly nodeId?: string;
 }
 
 /**
@@ -194,6 +198,7 @@ export function serverOptionsFromCli(options: ServerCommandOptions): StartServer
   }
   const token = options.registrationToken ?? process.env['QUINTET_REGISTRATION_TOKEN'];
   return {
+    ...clusterOptions(options),
     host: options.host,
     port: options.port,
     dataDir: options.data,
@@ -204,6 +209,21 @@ export function serverOptionsFromCli(options: ServerCommandOptions): StartServer
     allowReregistration: options.allowReregistration === true,
     ...(token === undefined || token === '' ? {} : { registrationToken: token }),
     ...webOption(options.web),
+  };
+}
+
+// Cluster mode: flags win over the environment (URLs with passwords belong
+// in the environment, out of the process list).
+function clusterOptions(
+  options: ServerCommandOptions,
+): Pick<StartServerOptions, 'database' | 'bus' | 'nodeId'> {
+  const database = options.database ?? process.env['QUINTET_DATABASE_URL'];
+  const bus = options.bus ?? process.env['QUINTET_BUS_URL'];
+  const nodeId = options.nodeId ?? process.env['QUINTET_NODE_ID'];
+  return {
+    ...(database === undefined || database === '' ? {} : { database }),
+    ...(bus === undefined || bus === '' ? {} : { bus }),
+    ...(nodeId === undefined || nodeId === '' ? {} : { nodeId }),
   };
 }
 
@@ -333,6 +353,7 @@ export function addServerCommand(program: Command): Command {
       await runServerCommand(options);
     });
   addDiskOptions(command);
+  addClusterOptions(command);
   addBundleOptions(command);
   addRequestLimitOptions(command);
   return command;
@@ -376,6 +397,17 @@ function addDiskOptions(command: Command): void {
       'disk kept free so acks work on a full disk; 0 for none (default 16777216)',
       nonNegativeInt,
     );
+}
+
+// Cluster mode: PostgreSQL, the NATS bus, the node id.
+function addClusterOptions(command: Command): void {
+  command
+    .option(
+      '--database <url>',
+      'PostgreSQL URL (postgres://…) instead of SQLite; or set QUINTET_DATABASE_URL',
+    )
+    .option('--bus <url>', 'NATS URL (nats://…) linking the nodes; or set QUINTET_BUS_URL')
+    .option('--node-id <id>', "this node's id (default hostname:port); or set QUINTET_NODE_ID");
 }
 
 // Prekey bundles: per-requester and per-target limits.

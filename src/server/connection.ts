@@ -36,12 +36,12 @@ import {
 } from '../wire/hot-frames.js';
 import type { DeviceAddress, ServerContext } from './context.js';
 import { DeviceDelivery } from './delivery.js';
-import type { DeviceEndpoint } from './device-registry.js';
+import type { DeviceEndpoint } from './cluster/device-router.js';
 import { pooledBuffer, preKeysLowPush } from './envelope-frames.js';
 import { ServiceError, storeServiceError } from './errors.js';
 import { OutputBudget } from './output-budget.js';
 import { StoreError, type QueuedEnvelope } from './store/types.js';
-import { atTurnEnd } from './turn-end.js';
+import type { TurnScheduler } from './turn-end.js';
 
 /** WebSocket close codes the server uses (4000–4999 are application codes). */
 export const CloseCodes = {
@@ -80,8 +80,6 @@ export type RequestDispatcher = (
   request: Request,
 ) => HandlerResult | Promise<HandlerResult>;
 
-let nextConnectionId = 1;
-
 /** Distinct `LinkApproved` pushes an anonymous connection remembers (see `isRepeatedLinkPush`). */
 const MAX_LINK_PUSHES_REMEMBERED = 16;
 
@@ -91,18 +89,24 @@ const MAX_LINK_PUSHES_REMEMBERED = 16;
  * with its own writev (one system call each); corking coalesces everything
  * a connection gets in one turn — acknowledgement responses, send responses,
  * pushes — into one write, without delaying any of it past the turn that
- * produced it.
+ * produced it. One per server (with the server's turn scheduler).
  */
-const corked: Socket[] = [];
-function uncorkAll(): void {
-  for (const socket of corked) socket.uncork();
-  corked.length = 0;
-}
-function corkForThisTurn(socket: Socket): void {
-  if (socket.writableCorked > 0) return;
-  socket.cork();
-  if (corked.length === 0) atTurnEnd('write', uncorkAll);
-  corked.push(socket);
+export class SocketCorker {
+  private readonly corked: Socket[] = [];
+
+  constructor(private readonly turns: TurnScheduler) {}
+
+  corkForThisTurn(socket: Socket): void {
+    if (socket.writableCorked > 0) return;
+    socket.cork();
+    if (this.corked.length === 0) this.turns.atTurnEnd('write', this.uncorkAll);
+    this.corked.push(socket);
+  }
+
+  private readonly uncorkAll = (): void => {
+    for (const socket of this.corked) socket.uncork();
+    this.corked.length = 0;
+  };
 }
 
 /**
@@ -117,7 +121,7 @@ function tcpSocket(ws: WebSocket): Socket | undefined {
 
 /** The server side of one WebSocket connection. */
 export class ClientConnection implements DeviceEndpoint {
-  readonly connectionId = nextConnectionId++;
+  readonly connectionId: number;
   private authenticated: DeviceAddress | undefined;
   private delivery: DeviceDelivery | undefined;
   private malformed = 0;
@@ -143,16 +147,18 @@ export class ClientConnection implements DeviceEndpoint {
     private readonly ctx: ServerContext,
     private readonly socket: WebSocket,
     private readonly dispatch: RequestDispatcher,
+    private readonly corker: SocketCorker,
     /** The peer's IP address (registration is rate-limited per address). */
     readonly remoteAddress = '',
   ) {
+    // Registered before authentication: a waiting companion is reached by id.
+    this.connectionId = ctx.devices.register(this);
     this.logger = ctx.logger.child({ conn: this.connectionId });
     this.tcp = tcpSocket(socket);
     this.output = new OutputBudget(socket, this.tcp, ctx.limits, ctx.metrics, (why) =>
       this.closeStuck(why),
     );
     this.authTimer = setTimeout(() => this.onAuthTimeout(), ctx.limits.authTimeoutMs);
-    ctx.devices.addConnection(this);
     socket.on('message', (data, isBinary) => this.onMessage(data, isBinary));
     socket.on('pong', () => {
       this.alive = true;
@@ -196,6 +202,7 @@ export class ClientConnection implements DeviceEndpoint {
         waitForRoom: () => this.output.waitForRoom(),
       },
       this.logger,
+      { trackLive: this.ctx.devices.clustered },
     );
     this.ctx.devices.attach(address, this);
   }
@@ -221,6 +228,11 @@ export class ClientConnection implements DeviceEndpoint {
     this.delivery?.offer(envelopes);
   }
 
+  wake(): void {
+    this.delivery?.wake();
+  }
+
+  /** Tells the device its one-time prekeys are running low. */
   notifyPreKeysLow(remaining: number): void {
     this.sendBytes(preKeysLowPush(remaining));
   }
@@ -298,7 +310,7 @@ export class ClientConnection implements DeviceEndpoint {
   private sendBytes(bytes: Uint8Array): void {
     if (this.closed || this.socket.readyState !== this.socket.OPEN) return;
     this.output.beforeWrite();
-    if (this.tcp !== undefined) corkForThisTurn(this.tcp);
+    if (this.tcp !== undefined) this.corker.corkForThisTurn(this.tcp);
     this.socket.send(bytes, { binary: true });
     this.output.afterWrite();
   }
@@ -306,7 +318,7 @@ export class ClientConnection implements DeviceEndpoint {
   private sendAndWait(bytes: Uint8Array): Promise<void> {
     if (this.closed || this.socket.readyState !== this.socket.OPEN) return Promise.resolve();
     this.output.beforeWrite();
-    if (this.tcp !== undefined) corkForThisTurn(this.tcp);
+    if (this.tcp !== undefined) this.corker.corkForThisTurn(this.tcp);
     const sent = new Promise<void>((resolve) => {
       // An error here means the socket died; its close handler cleans up and
       // the envelope stays queued for the next connection.
@@ -477,7 +489,7 @@ export class ClientConnection implements DeviceEndpoint {
     this.output.dispose();
     this.ctx.metrics.connections -= 1;
     this.ctx.challenges.dropConnection(this.connectionId);
-    this.ctx.devices.removeConnection(this);
+    this.ctx.devices.unregister(this.connectionId);
     this.ctx.linkWaiters.remove(this.connectionId);
     this.ctx.links
       .dropConnection({ nodeId: this.ctx.nodeId, connectionId: this.connectionId })

@@ -6,8 +6,8 @@
 import type { Logger } from 'pino';
 import type { Clock, CryptoProvider, RandomSource } from '../crypto/provider.js';
 import type { ChallengeRegistry } from './auth/challenges.js';
+import type { DeviceRouter } from './cluster/device-router.js';
 import type { ServerLimits } from './config.js';
-import type { DeviceRegistry } from './device-registry.js';
 import type { LinkSessionStore } from './linking/link-sessions.js';
 import type { LinkWaiters } from './linking/link-waiters.js';
 import type { SubscriptionRecorder } from './linking/subscriptions.js';
@@ -28,14 +28,15 @@ export interface ServerContext {
   readonly logger: Logger;
   readonly metrics: ServerMetrics;
   readonly challenges: ChallengeRegistry;
-  readonly devices: DeviceRegistry;
+  /** Device connections here and, in a cluster, on the other nodes (cluster/device-router.ts). */
+  readonly devices: DeviceRouter;
+  /** This node's id (`--node-id`; default hostname:port): names its connections in a cluster. */
+  readonly nodeId: string;
   readonly bundleLimiter: TokenBucketLimiter;
   /** Open and approved linking sessions (memory on one node, PostgreSQL in a cluster). */
   readonly links: LinkSessionStore;
   /** Companions waiting on this node for an approval (delivers filed pushes). */
   readonly linkWaiters: LinkWaiters;
-  /** This node's id in a cluster (placeholder: 'local' until the cluster wiring sets it). */
-  readonly nodeId: string;
   /** Records who watches whose device list, writing each pair once. */
   readonly subscriptions: SubscriptionRecorder;
   /** Whether an existing account name may be registered again (a reinstalled primary). */

@@ -64,13 +64,22 @@ export class DeviceDelivery {
   private announced = false;
   private readonly drained = new Set<string>();
   private stopped = false;
+  /**
+   * In a cluster only: guids pushed live since the cursor, so a wake (which
+   * re-reads from the cursor) does not send them a second time. Undefined
+   * on a single node, where nothing re-reads behind live pushes.
+   */
+  private readonly livePushed: Set<string> | undefined;
 
   constructor(
     private readonly ctx: ServerContext,
     private readonly address: DeviceAddress,
     private readonly channel: PushChannel,
     private readonly logger: Logger,
-  ) {}
+    options: { readonly trackLive?: boolean } = {},
+  ) {
+    this.livePushed = options.trackLive === true ? new Set() : undefined;
+  }
 
   /** Starts draining the backlog; live envelopes flow once it is done. */
   start(): void {
@@ -118,6 +127,23 @@ export class DeviceDelivery {
     }
   }
 
+  /**
+   * Envelopes were queued for this device where it could not be handed over
+   * (another node took the send, or the bus is down): read the store on
+   * from the cursor. Wakes arriving while a read is under way coalesce into
+   * one more pass of that read.
+   */
+  wake(): void {
+    if (this.stopped) return;
+    if (this.held !== undefined) {
+      this.missed = true;
+      return;
+    }
+    this.held = [];
+    this.heldBytes = 0;
+    this.start();
+  }
+
   /** Stops all delivery (connection closed or replaced). */
   stop(): void {
     this.stopped = true;
@@ -129,6 +155,11 @@ export class DeviceDelivery {
   private push(envelope: QueuedEnvelope): void {
     this.channel.sendNow(envelopePush(envelope));
     this.ctx.metrics.messagesDelivered += 1;
+    if (this.livePushed !== undefined) {
+      // Bounded: past this, a later wake may redeliver (clients drop redeliveries).
+      if (this.livePushed.size >= this.ctx.limits.backlogPageSize * 4) this.livePushed.clear();
+      this.livePushed.add(guidKey(envelope.guid));
+    }
   }
 
   private async drain(): Promise<void> {
@@ -152,7 +183,9 @@ export class DeviceDelivery {
         if (this.stopped || !this.channel.isOpen()) return;
         // Past its lifetime, awaiting the sweep: never delivered.
         if (envelope.serverTimestamp < expiredBefore) continue;
-        this.drained.add(guidKey(envelope.guid));
+        const key = guidKey(envelope.guid);
+        if (this.livePushed?.delete(key) === true) continue;
+        this.drained.add(key);
         last = this.channel.send(envelopePush(envelope));
         this.ctx.metrics.messagesDelivered += 1;
       }

@@ -114,7 +114,10 @@ export function createHttpHandler(
       return;
     }
     if (path === '/healthz') {
-      send(res, 200, 'application/json', `${JSON.stringify(await options.health())}\n`);
+      const health = await options.health();
+      // Anything but "ok" (the database is down) takes the node out of a load balancer's pool.
+      const code = health.status === 'ok' ? 200 : 503;
+      send(res, code, 'application/json', `${JSON.stringify(health)}\n`);
       return;
     }
     if (path === '/metrics') {

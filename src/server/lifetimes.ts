@@ -57,13 +57,14 @@ async function stillInactive(
   const { account, deviceId } = found;
   // An absent primary logs its companions out even while they are online:
   // they hold copies of the account that nobody with the account key oversees.
+  // Connected on any node counts (`isConnected` says yes when the bus cannot tell).
   if (
     found.reason === 'primary-inactive' &&
-    ctx.devices.get({ account, deviceId: PRIMARY_DEVICE_ID }) === undefined
+    !(await ctx.devices.isConnected({ account, deviceId: PRIMARY_DEVICE_ID }))
   ) {
     return 'primary-inactive';
   }
-  if (ctx.devices.get({ account, deviceId }) !== undefined) return undefined;
+  if (await ctx.devices.isConnected({ account, deviceId })) return undefined;
   if (found.reason === 'inactive') return 'inactive';
   const device = await ctx.store.accounts.getDevice(account, deviceId);
   if (device !== undefined && device.lastSeenAt < now - ctx.limits.companionInactiveMs) {
@@ -84,8 +85,10 @@ export async function expireAtLogin(
   const now = ctx.clock.now();
   let reason: RemovalReason | undefined;
   const primary = await ctx.store.accounts.getDevice(device.account, PRIMARY_DEVICE_ID);
-  const primaryConnected =
-    ctx.devices.get({ account: device.account, deviceId: PRIMARY_DEVICE_ID }) !== undefined;
+  const primaryConnected = await ctx.devices.isConnected({
+    account: device.account,
+    deviceId: PRIMARY_DEVICE_ID,
+  });
   if (
     !primaryConnected &&
     (primary === undefined || primary.lastSeenAt < now - ctx.limits.primaryInactiveMs)

@@ -19,13 +19,20 @@ import {
 import { WEBSOCKET_PATH } from '../wire/limits.js';
 import { ChallengeRegistry } from './auth/challenges.js';
 import { DEFAULT_LIMITS, type ServerLimits } from './config.js';
-import { ClientConnection, CloseCodes } from './connection.js';
+import {
+  joinCluster,
+  defaultNodeId,
+  DeviceRouter,
+  renderNodeMetrics,
+  type ClusterNode,
+} from './cluster/index.js';
+import { ClientConnection, CloseCodes, SocketCorker } from './connection.js';
 import type { ServerContext } from './context.js';
-import { DeviceRegistry } from './device-registry.js';
 import { dispatchRequest } from './handlers/index.js';
 import { sweepInactiveDevices } from './lifetimes.js';
 import { linkSessionStoreFor } from './linking/link-session-backend.js';
 import { LinkWaiters } from './linking/link-waiters.js';
+import { pushDeviceListChangedLocally } from './linking/notices.js';
 import { SubscriptionRecorder } from './linking/subscriptions.js';
 import { createHttpHandler } from './http.js';
 import { createLogger, type LogLevel } from './logger.js';
@@ -35,9 +42,10 @@ import { pooledRandom } from './random-pool.js';
 import { SendLimits } from './send-limits.js';
 import { CachedAccountStore } from './store/cached-accounts.js';
 import { createMemoryStore } from './store/memory.js';
+import { openPostgresStore } from './store/postgres/index.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 import type { ServerStore } from './store/types.js';
-import { atTurnEnd } from './turn-end.js';
+import { TurnScheduler } from './turn-end.js';
 
 /** Options of `startServer`. Everything has a default. */
 export interface StartServerOptions {
@@ -77,9 +85,29 @@ export interface StartServerOptions {
   readonly allowReregistration?: boolean;
   /** How often a released storage reserve is retried, ms (default 1000; tests shorten it). */
   readonly storageReserveRetryMs?: number;
-  /** This node's id in a cluster (placeholder until the cluster wiring; default 'local'). */
+  // Cluster mode (docs/operations.md, "Running a cluster").
+  /** A postgres:// URL: use PostgreSQL instead of SQLite (several nodes may share it). */
+  readonly database?: string;
+  /** PostgreSQL schema (tests use one per run); default the store's. */
+  readonly databaseSchema?: string;
+  /** A nats:// URL: the bus between nodes. Without it the node is alone. */
+  readonly bus?: string;
+  /** This node's id in the cluster; default `hostname:port`. */
   readonly nodeId?: string;
+  /** First token of every bus subject (default `quintet`; tests use a random one per run). */
+  readonly busSubjectPrefix?: string;
+  /** Period of the degraded-mode queue sweep while the bus is down, ms (default 2000). */
+  readonly degradedSweepMs?: number;
 }
+
+/** What the server uses of a store beyond `ServerStore`, when the store has it. */
+type OpenedStore = ServerStore & {
+  commitCount?: () => number;
+  /** PostgreSQL: database reachability for /healthz. */
+  health?: () => Promise<{ ok: boolean; error?: string }>;
+  /** PostgreSQL: run `body` on one node at a time (undefined when another holds it). */
+  withLock?: <T>(name: string, body: () => Promise<T>) => Promise<T | undefined>;
+};
 
 /** A started server. */
 export interface RunningServer {
@@ -88,6 +116,8 @@ export interface RunningServer {
   /** `ws://host:port/v1/websocket` */
   readonly wsUrl: string;
   readonly port: number;
+  /** This node's id (`nodeId` option, or `hostname:port`). */
+  readonly nodeId: string;
   readonly metrics: ServerMetrics;
   /**
    * The server's store (with its caches). Change accounts through this
@@ -107,20 +137,31 @@ export function databasePath(dataDir: string): string {
   return join(dataDir, 'quintet.db');
 }
 
-function openStore(
+async function openStore(
   options: StartServerOptions,
   random: RandomSource,
   limits: ServerLimits,
   logger: Logger,
-): ServerStore & { commitCount?: () => number } {
+  turns: TurnScheduler,
+): Promise<OpenedStore> {
   if (options.store !== undefined) return options.store;
+  if (options.database !== undefined) {
+    return openPostgresStore({
+      url: options.database,
+      ...(options.databaseSchema === undefined ? {} : { schema: options.databaseSchema }),
+      random,
+      // Commit before the turn's socket writes are flushed (see turn-end.ts).
+      scheduleCommit: (flush) => turns.atTurnEnd('commit', flush),
+      onError: (error) => logger.error({ err: error }, 'database error'),
+    });
+  }
   if (options.memory === true) return createMemoryStore(random);
   const dataDir = options.dataDir ?? 'data';
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   return openSqliteStore({
     path: databasePath(dataDir),
     // Commit before the turn's socket writes are flushed (see turn-end.ts).
-    scheduleCommit: (flush) => atTurnEnd('commit', flush),
+    scheduleCommit: (flush) => turns.atTurnEnd('commit', flush),
     random,
     ...(options.synchronous === undefined ? {} : { synchronous: options.synchronous }),
     reserveBytes: limits.storageReserveBytes,
@@ -161,14 +202,23 @@ function remoteAddress(socket: Socket): string {
 /** Starts a server and resolves once it is listening. */
 export async function startServer(options: StartServerOptions = {}): Promise<RunningServer> {
   const host = options.host ?? '127.0.0.1';
-  const logger = options.logger ?? createLogger(options.logLevel ?? 'info');
+  const nodeId = options.nodeId ?? defaultNodeId(options.port ?? 8080);
+  // Every log line names the node (several nodes share one log pipeline).
+  const logger = (options.logger ?? createLogger(options.logLevel ?? 'info')).child({
+    node: nodeId,
+  });
+  // Per server, never per module: several servers may run in one process.
+  const turns = new TurnScheduler();
+  const corker = new SocketCorker(turns);
   const limits: ServerLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const clock = options.clock ?? systemClock;
   const crypto = options.crypto ?? nodeCrypto;
   const random = options.random ?? pooledRandom((n: number) => crypto.randomBytes(n));
-  const opened = openStore(options, random, limits, logger);
+  const opened = await openStore(options, random, limits, logger, turns);
+  const accounts = new CachedAccountStore(opened.accounts);
+  const devices = new DeviceRouter(nodeId);
   const store: ServerStore = {
-    accounts: new CachedAccountStore(opened.accounts),
+    accounts,
     preKeys: opened.preKeys,
     queue: opened.queue,
     subscribers: opened.subscribers,
@@ -177,7 +227,6 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   };
   const metrics = new ServerMetrics();
   // Linking sessions: in PostgreSQL when the store is (a cluster), else in memory.
-  const nodeId = options.nodeId ?? 'local';
   const links = linkSessionStoreFor(opened, {
     clock,
     random,
@@ -206,7 +255,8 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       limits.maxChallengesPerConnection,
       limits.maxOutstandingChallenges,
     ),
-    devices: new DeviceRegistry(nodeId),
+    devices,
+    nodeId,
     bundleLimiter: new TokenBucketLimiter(
       clock,
       limits.bundleRateBurst,
@@ -214,7 +264,6 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     ),
     links,
     linkWaiters,
-    nodeId,
     subscriptions: new SubscriptionRecorder(opened.subscribers, logger),
     allowReregistration: options.allowReregistration === true,
     sendLimits: new SendLimits(clock, limits),
@@ -229,6 +278,27 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       limits.registrationsPerHour / 3600,
     ),
   };
+  let cluster: ClusterNode | undefined;
+  if (options.bus !== undefined) {
+    cluster = joinCluster({
+      busUrl: options.bus,
+      nodeId,
+      ...(options.busSubjectPrefix === undefined
+        ? {}
+        : { subjectPrefix: options.busSubjectPrefix }),
+      router: devices,
+      accounts,
+      logger,
+      announceLocally: (account, except) => {
+        pushDeviceListChangedLocally(ctx, account, except).catch((error: unknown) => {
+          logger.warn({ err: error, account }, 'could not push a device-list change');
+        });
+      },
+      ...(options.degradedSweepMs === undefined
+        ? {}
+        : { degradedSweepMs: options.degradedSweepMs }),
+    });
+  }
   const startedAt = Date.now();
   const connections = new Set<ClientConnection>();
 
@@ -243,17 +313,25 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     createHttpHandler({
       logger,
       ...(options.staticDir === undefined ? {} : { staticDir: options.staticDir }),
-      health: async () => ({
-        status: 'ok',
-        uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
-        connections: metrics.connections,
-        authenticatedDevices: metrics.authenticatedDevices,
-      }),
+      health: async () => {
+        const database = opened.health === undefined ? { ok: true } : await opened.health();
+        return {
+          // Without its database a node cannot serve: out of the pool (503).
+          status: database.ok ? 'ok' : 'unavailable',
+          uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+          connections: metrics.connections,
+          authenticatedDevices: metrics.authenticatedDevices,
+          nodeId,
+          database,
+          // The bus only costs latency when down: reported, not a failure.
+          bus: { state: cluster?.bus.state ?? 'none' },
+        };
+      },
       metrics: async () =>
         metrics.render({
           queueDepth: await store.queue.totalCount(),
           ...(opened.commitCount === undefined ? {} : { storeCommits: opened.commitCount() }),
-        }),
+        }) + renderNodeMetrics(nodeId, cluster?.bus),
     }),
   );
   const wss = new WebSocketServer({
@@ -293,7 +371,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     }
     socket.setTimeout(0);
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const connection = new ClientConnection(ctx, ws, dispatchRequest, remote);
+      const connection = new ClientConnection(ctx, ws, dispatchRequest, corker, remote);
       connections.add(connection);
       perAddress.set(remote, (perAddress.get(remote) ?? 0) + 1);
       metrics.connectionsOpened += 1;
@@ -307,13 +385,18 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     });
   });
 
-  const sweepExpired = async (): Promise<number> => {
+  // With a shared database one node at a time runs each sweep.
+  const oneNode = async (name: string, body: () => Promise<number>): Promise<number> =>
+    opened.withLock === undefined ? body() : ((await opened.withLock(name, body)) ?? 0);
+  const sweepExpired = (): Promise<number> => oneNode('quintet-expiry-sweep', expireNow);
+  const expireNow = async (): Promise<number> => {
     const deleted = await store.queue.expire(clock.now() - limits.messageTtlMs);
     metrics.messagesExpired += deleted;
     if (deleted > 0) logger.info({ deleted }, 'expired undelivered envelopes');
     return deleted;
   };
-  const sweepDevices = async (): Promise<number> => {
+  const sweepDevices = (): Promise<number> => oneNode('quintet-device-sweep', removeInactiveNow);
+  const removeInactiveNow = async (): Promise<number> => {
     const removed = await sweepInactiveDevices(ctx);
     if (removed > 0) logger.info({ removed }, 'removed inactive companion devices');
     return removed;
@@ -353,6 +436,8 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   } catch (error) {
     clearInterval(sweepTimer);
     clearInterval(heartbeatTimer);
+    cluster?.stop();
+    await cluster?.bus.close();
     await store.close();
     throw error;
   }
@@ -381,6 +466,8 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       while (connections.size > 0 && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
+      cluster?.stop();
+      await cluster?.bus.close();
       await store.close();
       logger.info('server stopped');
     })();
@@ -391,6 +478,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     url,
     wsUrl: `ws://${urlHost}:${address.port}${WEBSOCKET_PATH}`,
     port: address.port,
+    nodeId,
     metrics,
     store,
     sweepExpired,

@@ -15,38 +15,45 @@
 /** The phases, in the order they run. */
 export type TurnPhase = 'commit' | 'write';
 
-const commits: Array<() => void> = [];
-const writes: Array<() => void> = [];
-let scheduled = false;
+/**
+ * One server's turn-end queues. Per server, not per module: two servers in
+ * one process (tests, an embedding host) must not flush each other's work
+ * or see each other's tasks fail.
+ */
+export class TurnScheduler {
+  private readonly commits: Array<() => void> = [];
+  private readonly writes: Array<() => void> = [];
+  private scheduled = false;
 
-/** Runs `task` at the end of the current turn, after every task of an earlier phase. */
-export function atTurnEnd(phase: TurnPhase, task: () => void): void {
-  (phase === 'commit' ? commits : writes).push(task);
-  if (!scheduled) schedule();
-}
-
-function schedule(): void {
-  scheduled = true;
-  // Two immediates of one check phase: Node drains the microtask queue
-  // between them, so every continuation of the commit has written its
-  // frames before the write phase flushes the sockets.
-  setImmediate(runCommits);
-  setImmediate(runWrites);
-}
-
-function runCommits(): void {
-  runAll(commits);
-}
-
-function runWrites(): void {
-  scheduled = false;
-  try {
-    runAll(writes);
-  } finally {
-    // Work queued after this turn's commit phase had run (a continuation
-    // that submitted another write, say) goes with the next turn.
-    if (!scheduled && (commits.length > 0 || writes.length > 0)) schedule();
+  /** Runs `task` at the end of the current turn, after every task of an earlier phase. */
+  atTurnEnd(phase: TurnPhase, task: () => void): void {
+    (phase === 'commit' ? this.commits : this.writes).push(task);
+    if (!this.scheduled) this.schedule();
   }
+
+  private schedule(): void {
+    this.scheduled = true;
+    // Two immediates of one check phase: Node drains the microtask queue
+    // between them, so every continuation of the commit has written its
+    // frames before the write phase flushes the sockets.
+    setImmediate(this.runCommits);
+    setImmediate(this.runWrites);
+  }
+
+  private readonly runCommits = (): void => {
+    runAll(this.commits);
+  };
+
+  private readonly runWrites = (): void => {
+    this.scheduled = false;
+    try {
+      runAll(this.writes);
+    } finally {
+      // Work queued after this turn's commit phase had run (a continuation
+      // that submitted another write, say) goes with the next turn.
+      if (!this.scheduled && (this.commits.length > 0 || this.writes.length > 0)) this.schedule();
+    }
+  };
 }
 
 /** Runs every task even if one throws (that one's error is rethrown after the rest ran). */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { atTurnEnd } from '../../src/server/turn-end.js';
+import { TurnScheduler } from '../../src/server/turn-end.js';
 
 /**
  * Resolves after the immediates queued so far and those they queue in turn
@@ -13,6 +13,8 @@ const nextTurn = (): Promise<void> =>
 
 describe('turn end', () => {
   it('runs the commit phase, then its continuations, then the writes', async () => {
+    const turns = new TurnScheduler();
+    const atTurnEnd = turns.atTurnEnd.bind(turns);
     const order: string[] = [];
     // The write is registered first, as when an ack response is written
     // before any send of the turn submits to the store.
@@ -27,6 +29,8 @@ describe('turn end', () => {
   });
 
   it('takes work queued after the commit phase into the next turn', async () => {
+    const turns = new TurnScheduler();
+    const atTurnEnd = turns.atTurnEnd.bind(turns);
     const order: string[] = [];
     atTurnEnd('commit', () => {
       order.push('commit 1');
@@ -41,7 +45,9 @@ describe('turn end', () => {
     // In a child process: the rethrown error is uncaught by design (a task
     // that throws is a bug), and the test runner would claim it.
     const script = `
-      import { atTurnEnd } from './src/server/turn-end.ts';
+      import { TurnScheduler } from './src/server/turn-end.ts';
+      const turns = new TurnScheduler();
+      const atTurnEnd = turns.atTurnEnd.bind(turns);
       const ran = [];
       process.on('uncaughtException', (error) => {
         ran.push('error: ' + error.message);
@@ -59,5 +65,24 @@ describe('turn end', () => {
     );
     assert.equal(child.status, 0, child.stderr);
     assert.deepEqual(JSON.parse(child.stdout), ['second', 'error: socket gone', 'later']);
+  });
+
+  it('keeps two schedulers (two servers in one process) apart', async () => {
+    const a = new TurnScheduler();
+    const b = new TurnScheduler();
+    const order: string[] = [];
+    a.atTurnEnd('write', () => order.push('a write'));
+    // b is asked while a's flush is already scheduled: state shared between
+    // them (the old module-level `scheduled` flag) would leave b's task unrun.
+    b.atTurnEnd('commit', () => order.push('b commit'));
+    a.atTurnEnd('commit', () => order.push('a commit'));
+    await nextTurn();
+    // Each runs its own phases in order; between the two there is no order.
+    assert.deepEqual([...order].sort(), ['a commit', 'a write', 'b commit']);
+    assert.ok(order.indexOf('a commit') < order.indexOf('a write'));
+    // b's write queue was never touched by a's flush.
+    b.atTurnEnd('write', () => order.push('b write'));
+    await nextTurn();
+    assert.deepEqual(order.slice(3), ['b write']);
   });
 });

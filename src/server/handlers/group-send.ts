@@ -296,6 +296,10 @@ export async function handleSendGroupMessage(
   for (const send of request.distributions)
     ctx.subscriptions.record(send.destination, self.account);
 
+  // `queuedOnly` is this node's knowledge: true when no destination device
+  // is connected here. In a cluster a device on another node is woken
+  // through the bus and may still get the envelope live; the flag then
+  // only says it was not handed over by this node.
   let anyConnected = false;
   const endpoints = queued.map((envelope) => {
     const endpoint = ctx.devices.get({
@@ -308,8 +312,15 @@ export async function handleSendGroupMessage(
   return {
     body: { case: 'sendGroupMessage', value: { queuedOnly: !anyConnected } },
     after: () => {
-      // In array order: each device gets its distribution before the ciphertext.
-      queued.forEach((envelope, i) => endpoints[i]?.deliver([envelope]));
+      // In array order: each device gets its distribution before the ciphertext
+      // (devices on other nodes get one wake each, read from the store in order).
+      queued.forEach((envelope, i) =>
+        ctx.devices.deliver(
+          { account: envelope.destination, deviceId: envelope.destinationDevice },
+          [envelope],
+          endpoints[i],
+        ),
+      );
     },
   };
 }

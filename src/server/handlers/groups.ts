@@ -96,7 +96,7 @@ function announceGroupChange(
       const devices = (await ctx.store.accounts.listDevices(account)) ?? [];
       for (const device of devices) {
         if (account === except.account && device.deviceId === except.deviceId) continue;
-        ctx.devices.get({ account, deviceId: device.deviceId })?.sendPush(push);
+        ctx.devices.sendPush({ account, deviceId: device.deviceId }, push);
       }
     }
   })().catch((error: unknown) => {

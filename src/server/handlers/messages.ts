@@ -221,6 +221,10 @@ function sent(
   ctx.metrics.messagesReceived += queued.length;
   ctx.subscriptions.record(destination, self.account);
 
+  // `queuedOnly` is this node's knowledge: true when no destination device
+  // is connected here. In a cluster a device on another node is woken
+  // through the bus and may still get the envelope live; the flag then
+  // only says it was not handed over by this node.
   let anyConnected = false;
   const endpoints = queued.map((envelope) => {
     const endpoint = ctx.devices.get({
@@ -235,7 +239,12 @@ function sent(
     after: () => {
       for (let i = 0; i < queued.length; i += 1) {
         const envelope = queued[i];
-        if (envelope !== undefined) endpoints[i]?.deliver([envelope]);
+        if (envelope === undefined) continue;
+        ctx.devices.deliver(
+          { account: envelope.destination, deviceId: envelope.destinationDevice },
+          [envelope],
+          endpoints[i],
+        );
       }
     },
   };

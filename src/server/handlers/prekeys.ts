@@ -23,6 +23,7 @@ import { checkSignedPreKey, parsePublicKey } from '../auth/signatures.js';
 import type { ClientConnection, HandlerResult } from '../connection.js';
 import { deviceKey, type ServerContext } from '../context.js';
 import { ServiceError } from '../errors.js';
+import { preKeysLowPush } from '../envelope-frames.js';
 import {
   StoreError,
   type DeviceRecord,
@@ -209,14 +210,18 @@ export async function handleGetPreKeyBundles(
 /** The `limit` named in the refusal of a requester over its bundle budget. */
 export const BUNDLE_REQUESTER_LIMIT = 'prekey-bundles-per-device';
 
-/** Pushes `PreKeysLow` to the owner if connected and below the threshold. */
+/** Pushes `PreKeysLow` to the owner if connected (here, or on another node) and below the threshold. */
 function notifyIfLow(ctx: ServerContext, account: string, deviceId: number): void {
-  const endpoint = ctx.devices.get({ account, deviceId });
-  if (endpoint === undefined) return;
+  const address = { account, deviceId };
+  // On a single node an unconnected owner costs no count; in a cluster the
+  // owner may be on another node, so the count is read and the push routed.
+  if (!ctx.devices.clustered && ctx.devices.get(address) === undefined) return;
   ctx.store.preKeys
     .countOneTimePreKeys(account, deviceId)
     .then((remaining) => {
-      if (remaining < ctx.limits.preKeyLowThreshold) endpoint.notifyPreKeysLow(remaining);
+      if (remaining < ctx.limits.preKeyLowThreshold) {
+        ctx.devices.sendPush(address, preKeysLowPush(remaining));
+      }
     })
     .catch((error: unknown) => {
       ctx.logger.warn({ err: error, account, deviceId }, 'could not count prekeys');

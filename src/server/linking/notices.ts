@@ -4,6 +4,10 @@
  * connected device of the account itself and of its subscribers is told to
  * re-fetch and re-validate the list. Offline devices learn it on their next
  * send from the device-set check.
+ *
+ * In a cluster the change is also published on the bus: every other node
+ * drops its cached list of the account and runs the local part
+ * (`pushDeviceListChangedLocally`) for the watchers connected to it.
  */
 import type { DeviceAddress, ServerContext } from '../context.js';
 import { deviceListChangedPush } from './push-frames.js';
@@ -14,12 +18,25 @@ export async function announceDeviceChange(
   account: string,
   except?: DeviceAddress,
 ): Promise<void> {
+  ctx.devices.listChanged(account, true, except);
+  await pushDeviceListChangedLocally(ctx, account, except);
+}
+
+/** The part of `announceDeviceChange` every node runs: watchers connected to this node. */
+export async function pushDeviceListChangedLocally(
+  ctx: ServerContext,
+  account: string,
+  except?: DeviceAddress,
+): Promise<void> {
+  // Nobody connected here: nothing to read the watchers for.
+  if (ctx.devices.size === 0) return;
   const push = deviceListChangedPush(account);
   const watchers = [account, ...(await ctx.store.subscribers.listSubscribers(account))];
   for (const watcher of watchers) {
     const devices = (await ctx.store.accounts.listDevices(watcher)) ?? [];
     for (const device of devices) {
       if (except?.account === watcher && except.deviceId === device.deviceId) continue;
+      // Local only: every node runs this for its own connections.
       ctx.devices.get({ account: watcher, deviceId: device.deviceId })?.sendPush(push);
     }
   }

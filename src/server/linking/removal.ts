@@ -44,14 +44,11 @@ export async function purgeDeviceData(ctx: ServerContext, address: DeviceAddress
   await ctx.store.queue.deleteDevice(address.account, address.deviceId);
 }
 
-/** Sends `LoggedOut{reason}` to the device's live connection, if any, and closes it. */
+/** Sends `LoggedOut{reason}` to the device's live connection, if any (on any node), and closes it. */
 export function disconnectRemoved(
   ctx: ServerContext,
   address: DeviceAddress,
   reason: RemovalReason,
 ): void {
-  const endpoint = ctx.devices.get(address);
-  if (endpoint === undefined) return;
-  endpoint.sendPush(loggedOutPush(reason));
-  endpoint.close(CloseCodes.loggedOut, 'device removed');
+  ctx.devices.disconnect(address, loggedOutPush(reason), CloseCodes.loggedOut, 'device removed');
 }

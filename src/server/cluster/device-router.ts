@@ -1,0 +1,260 @@
+/**
+ * Which connection speaks for each device, on this node and — through the
+ * bus — on the others. At most one connection per device survives across
+ * the cluster: when a device connects again, the newest connection wins and
+ * the older one is closed (here directly, on another node by a takeover
+ * message), so pushes never go to a stale socket and two sockets never race
+ * over one queue.
+ *
+ * Without a bus (a single node) every operation is the local one, taken
+ * synchronously exactly as before: the send hot path pays one map lookup.
+ * With a bus, what cannot be done here is handed to `RemoteDevices`.
+ */
+import { deviceKey, type DeviceAddress } from '../context.js';
+import type { QueuedEnvelope } from '../store/types.js';
+
+/** What the router needs from an authenticated connection. */
+export interface DeviceEndpoint {
+  readonly connectionId: number;
+  /** Hands freshly committed envelopes to the device (pushed now or after its backlog). */
+  deliver(envelopes: readonly QueuedEnvelope[]): void;
+  /** Envelopes were queued elsewhere: re-read the queue from the delivery cursor. */
+  wake(): void;
+  /** Closes the connection because a newer one took over. */
+  replace(): void;
+  /** Sends an encoded push frame now (device-list notices, logout). */
+  sendPush(bytes: Uint8Array): void;
+  /** Closes the connection with a WebSocket close code and a reason for people. */
+  close(code: number, reason: string): void;
+}
+
+/** What the router needs from any connection, authenticated or not (linking hand-off). */
+export interface ConnectionEndpoint {
+  readonly connectionId: number;
+  sendPush(bytes: Uint8Array): void;
+  extendAuthDeadline(ms: number): void;
+}
+
+/** An operation on one connection, possibly on another node. */
+export interface ConnectionOp {
+  readonly push?: Uint8Array;
+  readonly extendAuthDeadlineMs?: number;
+}
+
+/** A device's connection on this node. */
+export interface LocalAttachment {
+  readonly address: DeviceAddress;
+  readonly endpoint: DeviceEndpoint;
+  /** Wall-clock ms (comparable across nodes) of the attach, for takeovers. */
+  readonly attachedAt: number;
+}
+
+/** The cluster side: implemented by `ClusterNode` over the bus. */
+export interface RemoteDevices {
+  /** The device attached here: listen for it and tell older connections elsewhere. */
+  attached(attachment: LocalAttachment): void;
+  /** The device has no connection here any more. */
+  detached(address: DeviceAddress): void;
+  /** Envelopes were queued for a device not connected here. */
+  wake(address: DeviceAddress): void;
+  push(address: DeviceAddress, bytes: Uint8Array): void;
+  disconnect(address: DeviceAddress, push: Uint8Array, code: number, reason: string): void;
+  isConnected(address: DeviceAddress): Promise<boolean>;
+  toConnection(nodeId: string, connectionId: number, op: ConnectionOp): void;
+  /** The account's devices changed here: other nodes drop cached lists (and announce). */
+  listChanged(account: string, announce: boolean, except: DeviceAddress | undefined): void;
+}
+
+/**
+ * Orders two connections of one device: the later attach wins; equal
+ * times (clock resolution, skew) fall to the node id, then the connection
+ * id, so two nodes comparing the same pair always agree on one survivor.
+ */
+export function isNewer(
+  a: { attachedAt: number; nodeId: string; connectionId: number },
+  b: { attachedAt: number; nodeId: string; connectionId: number },
+): boolean {
+  if (a.attachedAt !== b.attachedAt) return a.attachedAt > b.attachedAt;
+  if (a.nodeId !== b.nodeId) return a.nodeId > b.nodeId;
+  return a.connectionId > b.connectionId;
+}
+
+/** The device → connection router. */
+export class DeviceRouter {
+  private readonly attachments = new Map<string, LocalAttachment>();
+  private readonly connections = new Map<number, ConnectionEndpoint>();
+  private nextConnectionId = 1;
+  private remote: RemoteDevices | undefined;
+  private readonly pendingWakes = new Map<string, DeviceAddress>();
+  private wakeFlushQueued = false;
+
+  constructor(
+    readonly nodeId: string,
+    /** Wall clock for attach times (tests of takeovers inject one). */
+    private readonly wallClock: () => number = Date.now,
+  ) {}
+
+  /** Connects the router to the cluster (set once, before any connection). */
+  useRemote(remote: RemoteDevices): void {
+    this.remote = remote;
+  }
+
+  /** Whether there is a cluster behind this router (a bus is configured). */
+  get clustered(): boolean {
+    return this.remote !== undefined;
+  }
+
+  /** A new connection's id, unique on this node. */
+  register(connection: Omit<ConnectionEndpoint, 'connectionId'>): number {
+    const id = this.nextConnectionId++;
+    this.connections.set(id, { ...bindConnection(connection), connectionId: id });
+    return id;
+  }
+
+  /** Forgets a closed connection. */
+  unregister(connectionId: number): void {
+    this.connections.delete(connectionId);
+  }
+
+  /** Makes `endpoint` the device's connection, closing the one it replaces (here or elsewhere). */
+  attach(address: DeviceAddress, endpoint: DeviceEndpoint): void {
+    const key = deviceKey(address);
+    const previous = this.attachments.get(key);
+    const attachment: LocalAttachment = { address, endpoint, attachedAt: this.wallClock() };
+    this.attachments.set(key, attachment);
+    if (previous !== undefined && previous.endpoint !== endpoint) previous.endpoint.replace();
+    this.remote?.attached(attachment);
+  }
+
+  /** Removes `endpoint` if (and only if) it is still the device's connection. */
+  detach(address: DeviceAddress, endpoint: DeviceEndpoint): void {
+    const key = deviceKey(address);
+    if (this.attachments.get(key)?.endpoint !== endpoint) return;
+    this.attachments.delete(key);
+    this.remote?.detached(address);
+  }
+
+  /** The device's live connection on this node, if any. */
+  get(address: DeviceAddress): DeviceEndpoint | undefined {
+    return this.attachments.get(deviceKey(address))?.endpoint;
+  }
+
+  /** The device's attachment on this node (takeover comparisons). */
+  attachment(address: DeviceAddress): LocalAttachment | undefined {
+    return this.attachments.get(deviceKey(address));
+  }
+
+  /** A connection of this node by id. */
+  connection(connectionId: number): ConnectionEndpoint | undefined {
+    return this.connections.get(connectionId);
+  }
+
+  /**
+   * Hands committed envelopes to the device: directly when it is connected
+   * here (`local`, if the caller already looked it up), else a wake to
+   * whichever node holds it (coalesced per device within the turn).
+   */
+  deliver(
+    address: DeviceAddress,
+    envelopes: readonly QueuedEnvelope[],
+    local: DeviceEndpoint | undefined = this.get(address),
+  ): void {
+    if (local !== undefined) {
+      local.deliver(envelopes);
+      return;
+    }
+    if (this.remote === undefined) return;
+    this.pendingWakes.set(deviceKey(address), address);
+    if (!this.wakeFlushQueued) {
+      this.wakeFlushQueued = true;
+      queueMicrotask(() => this.flushWakes());
+    }
+  }
+
+  private flushWakes(): void {
+    this.wakeFlushQueued = false;
+    const remote = this.remote;
+    const wakes = [...this.pendingWakes.values()];
+    this.pendingWakes.clear();
+    if (remote === undefined) return;
+    for (const address of wakes) remote.wake(address);
+  }
+
+  /** Sends a push frame to the device wherever it is connected. */
+  sendPush(address: DeviceAddress, bytes: Uint8Array): void {
+    const local = this.get(address);
+    if (local !== undefined) local.sendPush(bytes);
+    else this.remote?.push(address, bytes);
+  }
+
+  /**
+   * Sends `push` (if not empty) and closes the device's connection wherever
+   * it is. Published to the bus even when the device is here: during a
+   * takeover race a second connection may exist on another node.
+   */
+  disconnect(address: DeviceAddress, push: Uint8Array, code: number, reason: string): void {
+    const local = this.get(address);
+    if (local !== undefined) {
+      if (push.length > 0) local.sendPush(push);
+      local.close(code, reason);
+    }
+    this.remote?.disconnect(address, push, code, reason);
+  }
+
+  /**
+   * Whether the device is connected anywhere. When the bus cannot tell
+   * (down, or no answer in time) this says true: callers use it to decide
+   * whether a device is inactive, and a device must never be removed
+   * because the bus was down.
+   */
+  isConnected(address: DeviceAddress): Promise<boolean> {
+    if (this.get(address) !== undefined) return Promise.resolve(true);
+    if (this.remote === undefined) return Promise.resolve(false);
+    return this.remote.isConnected(address);
+  }
+
+  /** Applies `op` to a connection on `nodeId` (here, or over the bus). */
+  toConnection(nodeId: string, connectionId: number, op: ConnectionOp): void {
+    if (nodeId !== this.nodeId) {
+      this.remote?.toConnection(nodeId, connectionId, op);
+      return;
+    }
+    this.applyToConnection(connectionId, op);
+  }
+
+  /** `toConnection` for a connection of this node; false when it is gone. */
+  applyToConnection(connectionId: number, op: ConnectionOp): boolean {
+    const connection = this.connections.get(connectionId);
+    if (connection === undefined) return false;
+    if (op.extendAuthDeadlineMs !== undefined) {
+      connection.extendAuthDeadline(op.extendAuthDeadlineMs);
+    }
+    if (op.push !== undefined && op.push.length > 0) connection.sendPush(op.push);
+    return true;
+  }
+
+  /** Tells the cluster that `account`'s devices changed (no-op on a single node). */
+  listChanged(account: string, announce: boolean, except?: DeviceAddress): void {
+    this.remote?.listChanged(account, announce, except);
+  }
+
+  /** Every device connected here (degraded-mode sweep, bus recovery). */
+  forEachLocal(visit: (attachment: LocalAttachment) => void): void {
+    for (const attachment of this.attachments.values()) visit(attachment);
+  }
+
+  /** Devices connected to this node. */
+  get size(): number {
+    return this.attachments.size;
+  }
+}
+
+/** Keeps the connection's methods bound (they are called off the object). */
+function bindConnection(
+  connection: Omit<ConnectionEndpoint, 'connectionId'>,
+): Omit<ConnectionEndpoint, 'connectionId'> {
+  return {
+    sendPush: (bytes) => connection.sendPush(bytes),
+    extendAuthDeadline: (ms) => connection.extendAuthDeadline(ms),
+  };
+}
