@@ -96,6 +96,7 @@ export interface ServerCommandOptions {
   readonly registrationsPerHour?: number;
   // Cluster mode: PostgreSQL, the NATS bus, the node id.
   readonly database?: string;
+  readonly databaseSchema?: string;
   readonly bus?: string;
   readonly nodeId?: string;
 }
@@ -216,12 +217,14 @@ export function serverOptionsFromCli(options: ServerCommandOptions): StartServer
 // in the environment, out of the process list).
 function clusterOptions(
   options: ServerCommandOptions,
-): Pick<StartServerOptions, 'database' | 'bus' | 'nodeId'> {
+): Pick<StartServerOptions, 'database' | 'databaseSchema' | 'bus' | 'nodeId'> {
   const database = options.database ?? process.env['QUINTET_DATABASE_URL'];
+  const databaseSchema = options.databaseSchema ?? process.env['QUINTET_DATABASE_SCHEMA'];
   const bus = options.bus ?? process.env['QUINTET_BUS_URL'];
   const nodeId = options.nodeId ?? process.env['QUINTET_NODE_ID'];
   return {
     ...(database === undefined || database === '' ? {} : { database }),
+    ...(databaseSchema === undefined || databaseSchema === '' ? {} : { databaseSchema }),
     ...(bus === undefined || bus === '' ? {} : { bus }),
     ...(nodeId === undefined || nodeId === '' ? {} : { nodeId }),
   };
@@ -405,6 +408,10 @@ function addClusterOptions(command: Command): void {
     .option(
       '--database <url>',
       'PostgreSQL URL (postgres://…) instead of SQLite; or set QUINTET_DATABASE_URL',
+    )
+    .option(
+      '--database-schema <name>',
+      'PostgreSQL schema holding the tables (default public); or set QUINTET_DATABASE_SCHEMA',
     )
     .option('--bus <url>', 'NATS URL (nats://…) linking the nodes; or set QUINTET_BUS_URL')
     .option('--node-id <id>', "this node's id (default hostname:port); or set QUINTET_NODE_ID");

@@ -9,7 +9,12 @@ import {
 } from '../../src/cli/server-command.js';
 import type { StartServerOptions } from '../../src/server/main.js';
 
-const ENV = ['QUINTET_DATABASE_URL', 'QUINTET_BUS_URL', 'QUINTET_NODE_ID'] as const;
+const ENV = [
+  'QUINTET_DATABASE_URL',
+  'QUINTET_DATABASE_SCHEMA',
+  'QUINTET_BUS_URL',
+  'QUINTET_NODE_ID',
+] as const;
 
 function optionsFrom(args: readonly string[]): StartServerOptions {
   const program = new Command();
@@ -48,8 +53,11 @@ describe('quintet server cluster flags', () => {
       'nats://bus:4222',
       '--node-id',
       'q1',
+      '--database-schema',
+      'chat',
     ]);
     assert.equal(options.database, 'postgres://db/q');
+    assert.equal(options.databaseSchema, 'chat');
     assert.equal(options.bus, 'nats://bus:4222');
     assert.equal(options.nodeId, 'q1');
   });
@@ -58,7 +66,9 @@ describe('quintet server cluster flags', () => {
     process.env.QUINTET_DATABASE_URL = 'postgres://env/q';
     process.env.QUINTET_BUS_URL = 'nats://env:4222';
     process.env.QUINTET_NODE_ID = 'env-node';
+    process.env.QUINTET_DATABASE_SCHEMA = 'env_schema';
     const fromEnv = optionsFrom([]);
+    assert.equal(fromEnv.databaseSchema, 'env_schema');
     assert.equal(fromEnv.database, 'postgres://env/q');
     assert.equal(fromEnv.bus, 'nats://env:4222');
     assert.equal(fromEnv.nodeId, 'env-node');
