@@ -12,7 +12,9 @@ import { Reconnector, type ReconnectorEvent, type StopReason } from '../client/c
 import type { DeviceStore } from '../client/core/store/device-store.js';
 import type { LocalAccount } from '../client/core/store/records.js';
 import { WsTransport } from '../client/transport/ws-transport.js';
+import { parseServerList } from '../client/core/server-list.js';
 import { DEFAULT_SERVER_URL, openProfileStore, profileDir } from './profile.js';
+import { chooseServers, connectFirst } from './server-option.js';
 import {
   isDeviceRemovedError,
   loggedOutError,
@@ -39,6 +41,7 @@ export interface ClientSession {
   readonly client: QuintetClient;
   readonly store: DeviceStore;
   readonly events: AsyncIterable<ClientEvent>;
+  /** The server connected to (the first reachable one of a list). */
   readonly serverUrl: string;
   close(): Promise<void>;
 }
@@ -71,8 +74,8 @@ async function profileServer(
 ): Promise<{ account: LocalAccount; serverUrl: string }> {
   const account = await store.account.getRequired();
   refuseIfLoggedOut(account);
-  const serverUrl =
-    options.server ?? (account.serverUrl !== '' ? account.serverUrl : DEFAULT_SERVER_URL);
+  // A comma-separated list: `--server` was checked when parsed, the profile's when stored.
+  const serverUrl = chooseServers(options.server, account.serverUrl, DEFAULT_SERVER_URL);
   context.server = serverUrl;
   return { account, serverUrl };
 }
@@ -88,8 +91,8 @@ export async function openClientSession(
 ): Promise<ClientSession> {
   const { dir, store } = openProfile(options, context);
   try {
-    const { account, serverUrl } = await profileServer(store, options, context);
-    const transport = await WsTransport.connect(serverUrl);
+    const { account, serverUrl: servers } = await profileServer(store, options, context);
+    const { transport, server: serverUrl } = await connectFirst(servers);
     const client = new QuintetClient({ ctx: nodeContext, store, transport, receive });
     const events = client.events();
     try {
@@ -147,10 +150,12 @@ export async function openFollowSession(
   const { store } = openProfile(options, context);
   try {
     const { serverUrl } = await profileServer(store, options, context);
+    const servers = parseServerList(serverUrl);
     const reconnector = new Reconnector({
       ctx: nodeContext,
       store,
-      connect: () => WsTransport.connect(serverUrl),
+      servers,
+      connect: (server) => WsTransport.connect(server ?? serverUrl),
       failFast: true,
     });
     const events = reconnector.events();

@@ -9,7 +9,8 @@ import { authenticateDevice } from '../../client/core/account-setup.js';
 import { ServerApi } from '../../client/core/server-api.js';
 import type { DeviceStore } from '../../client/core/store/device-store.js';
 import type { LocalAccount } from '../../client/core/store/records.js';
-import { WsTransport } from '../../client/transport/ws-transport.js';
+import type { WsTransport } from '../../client/transport/ws-transport.js';
+import { chooseServers, connectFirst } from '../server-option.js';
 import { DEFAULT_SERVER_URL, openProfileStore, profileDir } from '../profile.js';
 import { nodeContext, type SessionContext } from '../session.js';
 import {
@@ -45,10 +46,9 @@ export async function openAdminSession(
   try {
     account = await store.account.getRequired();
     refuseIfLoggedOut(account);
-    const serverUrl =
-      options.server ?? (account.serverUrl !== '' ? account.serverUrl : DEFAULT_SERVER_URL);
+    const serverUrl = chooseServers(options.server, account.serverUrl, DEFAULT_SERVER_URL);
     context.server = serverUrl;
-    transport = await WsTransport.connect(serverUrl);
+    ({ transport } = await connectFirst(serverUrl));
   } catch (error) {
     await store.close();
     throw error;

@@ -23,6 +23,7 @@ import { obtainApprovalPin, pinGate } from '../pin.js';
 import { openAdminSession, type AdminSession } from './admin-session.js';
 import { explainLinkingFailure } from './device-errors.js';
 import { terminalText } from '../terminal-text.js';
+import { serverHelp, serverOption } from '../server-option.js';
 
 interface CommonOptions {
   readonly profile?: string;
@@ -98,7 +99,7 @@ export function addDevicesCommand(program: Command): void {
     .command('list', { isDefault: true })
     .description("list this account's devices (the current one is marked *)")
     .option('--profile <dir>', 'profile directory (default $QUINTET_PROFILE or ~/.quintet)')
-    .option('--server <url>', "server URL (default: the profile's)")
+    .option('--server <urls>', serverHelp("the profile's"), serverOption)
     .option('--json', 'print a JSON array')
     .action((options: CommonOptions & { json?: boolean }) =>
       runCommand({}, (context) =>
@@ -123,7 +124,7 @@ export function addDevicesCommand(program: Command): void {
     .description('link the companion showing <link-code> (primary only; asks for the PIN)')
     .argument('<link-code>', 'the "quintet://link#…" text the new device shows')
     .option('--profile <dir>', 'profile directory (default $QUINTET_PROFILE or ~/.quintet)')
-    .option('--server <url>', "server URL (default: the profile's)")
+    .option('--server <urls>', serverHelp("the profile's"), serverOption)
     .option('--pin <pin>', 'the local PIN (or QUINTET_PIN, or asked on a terminal)')
     .action((text: string, options: PinOptions) =>
       runCommand({}, (context) =>
@@ -144,7 +145,7 @@ export function addDevicesCommand(program: Command): void {
     .description('log a companion device out remotely (primary only; asks for the PIN)')
     .argument('<id>', 'the device id (see "quintet devices")', deviceIdArgument)
     .option('--profile <dir>', 'profile directory (default $QUINTET_PROFILE or ~/.quintet)')
-    .option('--server <url>', "server URL (default: the profile's)")
+    .option('--server <urls>', serverHelp("the profile's"), serverOption)
     .option('--pin <pin>', 'the local PIN (or QUINTET_PIN, or asked on a terminal)')
     .action((deviceId: number, options: PinOptions) =>
       runCommand({}, (context) =>

@@ -16,6 +16,7 @@ import { runCommand } from '../run.js';
 import { noticeLine } from './notices.js';
 import { openClientSession, type ClientCommandOptions, type ClientSession } from '../session.js';
 import { terminalText } from '../terminal-text.js';
+import { serverHelp, serverOption } from '../server-option.js';
 
 type Options = ClientCommandOptions & { json?: boolean };
 
@@ -74,7 +75,7 @@ function printView(view: GroupView, json: boolean, verb: string): void {
 function common(command: Command): Command {
   return command
     .option('--profile <dir>', 'profile directory (default $QUINTET_PROFILE or ~/.quintet)')
-    .option('--server <url>', "server URL (default: the profile's)")
+    .option('--server <urls>', serverHelp("the profile's"), serverOption)
     .option('--json', 'print the result as JSON');
 }
 

@@ -15,7 +15,6 @@ import {
   storeLinkedDevice,
   type LinkCodeOffer,
 } from '../../client/core/linking/companion.js';
-import { WsTransport } from '../../client/transport/ws-transport.js';
 import { CliError } from '../cli-error.js';
 import { createProfileStore, DEFAULT_SERVER_URL, profileDir, profileExists } from '../profile.js';
 import { runCommand } from '../run.js';
@@ -23,6 +22,7 @@ import { nodeContext } from '../session.js';
 import { explainLinkingFailure } from './device-errors.js';
 import { removeProfileDatabase } from './logged-out.js';
 import { terminalText } from '../terminal-text.js';
+import { connectFirst, serverHelp, serverOption } from '../server-option.js';
 
 interface LinkOptions {
   readonly profile?: string;
@@ -72,7 +72,7 @@ export function addLinkCommand(program: Command): void {
     .command('link')
     .description('link this new profile as a companion device of an existing account')
     .option('--profile <dir>', 'profile directory (default $QUINTET_PROFILE or ~/.quintet)')
-    .option('--server <url>', `server URL (default ${DEFAULT_SERVER_URL})`)
+    .option('--server <urls>', serverHelp(DEFAULT_SERVER_URL), serverOption)
     .option('--name <name>', 'a name for this device in the device list', 'quintet-cli')
     .option(
       '--timeout <seconds>',
@@ -87,7 +87,8 @@ export function addLinkCommand(program: Command): void {
         const serverUrl = options.server ?? DEFAULT_SERVER_URL;
         context.server = serverUrl;
         const replacesLoggedOut = await checkProfileFree(dir);
-        const transport = await WsTransport.connect(serverUrl);
+        // The hand-off happens on this one connection; the whole list is stored.
+        const { transport } = await connectFirst(serverUrl);
         let linked;
         try {
           linked = await linkCompanion(nodeContext, transport, {

@@ -9,6 +9,7 @@ import { runCommand } from '../run.js';
 import { openAdminSession } from './admin-session.js';
 import { explainLinkingFailure } from './device-errors.js';
 import { wipeProfile } from './logged-out.js';
+import { serverHelp, serverOption } from '../server-option.js';
 
 /** Adds `logout` to the program. */
 export function addLogoutCommand(program: Command): void {
@@ -16,7 +17,7 @@ export function addLogoutCommand(program: Command): void {
     .command('logout')
     .description('log this companion device out of its account and wipe its keys')
     .option('--profile <dir>', 'profile directory (default $QUINTET_PROFILE or ~/.quintet)')
-    .option('--server <url>', "server URL (default: the profile's)")
+    .option('--server <urls>', serverHelp("the profile's"), serverOption)
     .action((options: { profile?: string; server?: string }) =>
       runCommand({}, async (context) => {
         const session = await openAdminSession(options, context);

@@ -28,6 +28,7 @@ import {
   type ClientCommandOptions,
   type SessionContext,
 } from '../session.js';
+import { serverHelp, serverOption } from '../server-option.js';
 
 interface ReceiveOptions extends ClientCommandOptions {
   readonly follow?: boolean;
@@ -213,7 +214,7 @@ export function addReceiveCommand(program: Command): void {
     .command('receive')
     .description('fetch and print messages queued for this device')
     .option('--profile <dir>', 'profile directory (default $QUINTET_PROFILE or ~/.quintet)')
-    .option('--server <url>', "server URL (default: the profile's)")
+    .option('--server <urls>', serverHelp("the profile's"), serverOption)
     .option(
       '--follow',
       'keep printing new messages until interrupted, reconnecting when the connection drops',

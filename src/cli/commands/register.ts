@@ -5,13 +5,13 @@
 import type { Command } from 'commander';
 import { registerAccount } from '../../client/core/account-setup.js';
 import { ServerApi } from '../../client/core/server-api.js';
-import { WsTransport } from '../../client/transport/ws-transport.js';
 import { validateAccountName } from '../../wire/account-name.js';
 import { runCommand } from '../run.js';
 import { savePin, obtainPin } from '../pin.js';
 import { createProfileStore, DEFAULT_SERVER_URL, profileDir, profileExists } from '../profile.js';
 import { CliError } from '../cli-error.js';
 import { nodeContext } from '../session.js';
+import { connectFirst, serverHelp, serverOption } from '../server-option.js';
 
 interface RegisterOptions {
   readonly profile?: string;
@@ -28,7 +28,7 @@ export function addRegisterCommand(program: Command): void {
     .description('create a profile and register a new account with this device as its primary')
     .argument('<account>', 'account name: 3-32 of a-z 0-9 _ . - starting with a letter')
     .option('--profile <dir>', 'profile directory (default $QUINTET_PROFILE or ~/.quintet)')
-    .option('--server <url>', `server URL (default ${DEFAULT_SERVER_URL})`)
+    .option('--server <urls>', serverHelp(DEFAULT_SERVER_URL), serverOption)
     .option(
       '--pin <pin>',
       'local PIN (or QUINTET_PIN, or asked on a terminal); only its hash is kept',
@@ -50,7 +50,8 @@ export function addRegisterCommand(program: Command): void {
           }
         }
         const pin = await obtainPin(options.pin);
-        const transport = await WsTransport.connect(serverUrl);
+        // The whole list is stored: later commands fail over between its servers.
+        const { transport, server } = await connectFirst(serverUrl);
         const store = createProfileStore(dir);
         try {
           const local = await registerAccount(nodeContext, store, new ServerApi(transport), {
@@ -62,7 +63,7 @@ export function addRegisterCommand(program: Command): void {
           });
           await savePin(store.settings, pin);
           process.stdout.write(
-            `registered ${local.account} (device ${local.deviceId}) on ${serverUrl}; profile ${dir}\n`,
+            `registered ${local.account} (device ${local.deviceId}) on ${server}; profile ${dir}\n`,
           );
         } finally {
           await transport.close();

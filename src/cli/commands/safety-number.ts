@@ -11,6 +11,7 @@ import { validateAccountName } from '../../wire/account-name.js';
 import { runCommand } from '../run.js';
 import { printNotices } from './notices.js';
 import { openClientSession, type ClientCommandOptions } from '../session.js';
+import { serverHelp, serverOption } from '../server-option.js';
 
 /** Groups the 60 digits in twelve blocks of five, as Signal shows them. */
 export function formatSafetyNumber(digits: string): string {
@@ -24,7 +25,7 @@ export function addSafetyNumberCommand(program: Command): void {
     .description('show the safety number of your conversation with an account')
     .argument('<account>', 'the other account')
     .option('--profile <dir>', 'profile directory (default $QUINTET_PROFILE or ~/.quintet)')
-    .option('--server <url>', "server URL (default: the profile's)")
+    .option('--server <urls>', serverHelp("the profile's"), serverOption)
     .action((account: string, options: ClientCommandOptions) =>
       runCommand({ account }, async (context) => {
         validateAccountName(account);

@@ -8,7 +8,17 @@ import { toHex } from '../../client/core/bytes.js';
 import { validateAccountName } from '../../wire/account-name.js';
 import { runCommand } from '../run.js';
 import { printNotices } from './notices.js';
-import { openClientSession, type ClientCommandOptions } from '../session.js';
+import { MESSAGE_ID_LENGTH } from '../../client/core/content.js';
+import { ClientError } from '../../client/core/errors.js';
+import type { SentText } from '../../client/core/outbox.js';
+import { formatServerList, parseServerList } from '../../client/core/server-list.js';
+import {
+  nodeContext,
+  openClientSession,
+  type ClientCommandOptions,
+  type SessionContext,
+} from '../session.js';
+import { serverHelp, serverOption } from '../server-option.js';
 
 /** Adds `send` to the program. */
 export function addSendCommand(program: Command): void {
@@ -18,29 +28,58 @@ export function addSendCommand(program: Command): void {
     .argument('<account>', 'recipient account')
     .argument('<text>', 'message text')
     .option('--profile <dir>', 'profile directory (default $QUINTET_PROFILE or ~/.quintet)')
-    .option('--server <url>', "server URL (default: the profile's)")
+    .option('--server <urls>', serverHelp("the profile's"), serverOption)
     .option('--json', 'print the result as JSON')
     .action((account: string, text: string, options: ClientCommandOptions & { json?: boolean }) =>
       runCommand({ account }, async (context) => {
         validateAccountName(account);
-        const session = await openClientSession(options, false, context);
-        try {
-          const sent = await session.client.sendText(account, text);
-          const id = toHex(sent.message.id);
-          if (options.json === true) {
-            process.stdout.write(
-              `${JSON.stringify({ id, to: account, devices: sent.outcome.devices, refused: sent.outcome.refused, ownDevices: sent.ownDevices?.devices ?? [], queuedOnly: sent.outcome.queuedOnly, sentAt: sent.message.sentAt })}\n`,
-            );
-          } else {
-            const where = sent.outcome.queuedOnly ? 'queued' : 'delivered to the server';
-            process.stdout.write(
-              `sent ${id} to ${account} (${sent.outcome.devices.length} device(s), ${where})\n`,
-            );
-          }
-        } finally {
-          await session.close();
-          await printNotices(session.events);
+        const sent = await sendWithFailover(options, context, account, text);
+        const id = toHex(sent.message.id);
+        if (options.json === true) {
+          process.stdout.write(
+            `${JSON.stringify({ id, to: account, devices: sent.outcome.devices, refused: sent.outcome.refused, ownDevices: sent.ownDevices?.devices ?? [], queuedOnly: sent.outcome.queuedOnly, sentAt: sent.message.sentAt })}\n`,
+          );
+        } else {
+          const where = sent.outcome.queuedOnly ? 'queued' : 'delivered to the server';
+          process.stdout.write(
+            `sent ${id} to ${account} (${sent.outcome.devices.length} device(s), ${where})\n`,
+          );
         }
       }),
     );
+}
+
+/**
+ * Sends over a session on the first reachable server; when the connection
+ * is lost with the send in flight (the server may or may not have queued
+ * it), sends it again from the next server of the list, under the same
+ * message id and timestamp, which the recipient shows once.
+ */
+async function sendWithFailover(
+  options: ClientCommandOptions,
+  context: SessionContext,
+  account: string,
+  text: string,
+): Promise<SentText> {
+  const prepared = {
+    id: nodeContext.random(MESSAGE_ID_LENGTH),
+    timestamp: nodeContext.clock.now(),
+  };
+  let server = options.server;
+  for (let attempt = 1; ; attempt++) {
+    const session = await openClientSession({ ...options, server }, false, context);
+    try {
+      return await session.client.sendText(account, text, prepared);
+    } catch (error) {
+      const servers = parseServerList(context.server ?? session.serverUrl);
+      const lost = ClientError.is(error, 'transport-closed') || ClientError.is(error, 'timeout');
+      if (!lost || attempt >= servers.length + 1) throw error;
+      // The server that dropped the send goes last.
+      const rest = servers.filter((url) => url !== session.serverUrl);
+      server = formatServerList([...rest, session.serverUrl]);
+    } finally {
+      await session.close();
+      await printNotices(session.events);
+    }
+  }
 }

@@ -14,6 +14,7 @@ import { terminalText } from '../terminal-text.js';
 import { printNotices } from './notices.js';
 import { formatSafetyNumber } from './safety-number.js';
 import { openClientSession, type ClientCommandOptions } from '../session.js';
+import { serverHelp, serverOption } from '../server-option.js';
 
 type TrustOptions = ClientCommandOptions & { verified?: boolean; json?: boolean };
 
@@ -25,7 +26,7 @@ export function addTrustCommand(program: Command): void {
     .argument('<account>', 'the contact account')
     .option('--verified', 'mark the key verified: you compared the safety number with the contact')
     .option('--profile <dir>', 'profile directory (default $QUINTET_PROFILE or ~/.quintet)')
-    .option('--server <url>', "server URL (default: the profile's)")
+    .option('--server <urls>', serverHelp("the profile's"), serverOption)
     .option('--json', 'print the result as JSON')
     .action((account: string, options: TrustOptions) =>
       runCommand({ account }, async (context) => {

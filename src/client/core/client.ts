@@ -18,7 +18,7 @@ import { ClientError } from './errors.js';
 import { EventStream } from './event-stream.js';
 import { errorCode, type ClientEvent } from './events.js';
 import { KeyedQueue } from './keyed-queue.js';
-import { Outbox, type SentText } from './outbox.js';
+import { Outbox, type PreparedText, type SentText } from './outbox.js';
 import { Receipts } from './receipts.js';
 import { Receiver } from './receiver.js';
 import { RetryManager } from './retry.js';
@@ -215,10 +215,11 @@ export class QuintetClient {
 
   /**
    * Sends a text message to every verified device of `to`, and a copy to
-   * this account's other devices.
+   * this account's other devices. `prepared` re-sends a message whose first
+   * send was cut off with its connection (see `Reconnector.sendText`).
    */
-  async sendText(to: string, text: string): Promise<SentText> {
-    return this.#started().outbox.sendText(to, text);
+  async sendText(to: string, text: string, prepared?: PreparedText): Promise<SentText> {
+    return this.#started().outbox.sendText(to, text, prepared);
   }
 
   /**

@@ -27,6 +27,16 @@ export interface SentText {
   readonly ownDevices: SendOutcome | undefined;
 }
 
+/**
+ * The identity of a text message sent again after a lost connection: the
+ * same id (the recipient shows a known id once) and the same timestamp
+ * (retry requests name a message by it).
+ */
+export interface PreparedText {
+  readonly id: Uint8Array;
+  readonly timestamp: number;
+}
+
 /** Sends contents and remembers them for retries. */
 export class Outbox {
   #lastTimestamp = 0;
@@ -55,9 +65,16 @@ export class Outbox {
    * (the recipient already has the message, so failing would invite a
    * duplicate re-send).
    */
-  async sendText(destination: string, text: string): Promise<SentText> {
-    const timestamp = this.nextTimestamp();
-    const id = this.ctx.random(MESSAGE_ID_LENGTH);
+  async sendText(destination: string, text: string, prepared?: PreparedText): Promise<SentText> {
+    let timestamp: number;
+    if (prepared === undefined) {
+      timestamp = this.nextTimestamp();
+    } else {
+      timestamp = prepared.timestamp;
+      // Later sends of this client must not reuse the re-sent message's timestamp.
+      this.#lastTimestamp = Math.max(this.#lastTimestamp, timestamp);
+    }
+    const id = prepared?.id ?? this.ctx.random(MESSAGE_ID_LENGTH);
     const message: StoredMessage = {
       id,
       chat: destination,

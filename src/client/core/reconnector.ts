@@ -17,18 +17,25 @@
  * Connections never overlap: the next client starts only after the previous
  * one has finished every envelope it received (its `close()` waits), so the
  * two never race on the same session or processed mark.
+ *
+ * Several servers (`servers`, e.g. the nodes of a cluster): each ended
+ * connection or failed attempt moves to the next URL, round robin, after the
+ * same jittered backoff (failover-policy.ts). A node sharing the cluster's
+ * database holds the same queue, so logging in there re-delivers whatever
+ * the lost node had not seen acked, and the processed mark again makes the
+ * redeliveries no-ops. `sendText` here survives the switch: a send cut off
+ * by the drop is sent again on the next connection under the same message
+ * id, which the recipient shows once (receiver.ts drops a known id).
  */
 import type { ProtocolContext } from '../../protocol/context.js';
 import { QuintetClient } from './client.js';
 import { ClientError } from './errors.js';
 import { EventStream } from './event-stream.js';
 import { errorCode, type ClientEvent } from './events.js';
-import {
-  closeDisposition,
-  ReconnectPolicy,
-  unitRandom,
-  type ReconnectPolicyOptions,
-} from './reconnect-policy.js';
+import { MESSAGE_ID_LENGTH } from './content.js';
+import { FailoverPolicy } from './failover-policy.js';
+import type { SentText } from './outbox.js';
+import { closeDisposition, unitRandom, type ReconnectPolicyOptions } from './reconnect-policy.js';
 import { ServerApi } from './server-api.js';
 import type { DeviceStore } from './store/device-store.js';
 import type { Transport } from './transport.js';
@@ -46,8 +53,17 @@ const timerScheduler: Scheduler = (ms, callback) => {
 export interface ReconnectorOptions {
   readonly ctx: ProtocolContext;
   readonly store: DeviceStore;
-  /** Opens one new connection to the server (called once per attempt). */
-  readonly connect: () => Promise<Transport>;
+  /**
+   * Opens one new connection (called once per attempt) to `server`, the
+   * entry of `servers` whose turn it is; undefined without `servers` (the
+   * caller knows its one server).
+   */
+  readonly connect: (server: string | undefined) => Promise<Transport>;
+  /**
+   * The server URLs to rotate over (see the module comment); the first
+   * attempt uses the first. Default: the one server `connect` knows.
+   */
+  readonly servers?: readonly string[];
   /** Passed to every `QuintetClient` (default true). */
   readonly receive?: boolean;
   /** Backoff tunables; the jitter's random source defaults to `ctx.random`. */
@@ -89,7 +105,13 @@ export type StopReason =
 
 /** The connection's state changed; the CLI prints it, the browser shows it. */
 export type ConnectionStateEvent =
-  | { readonly type: 'connection'; readonly state: 'connecting'; readonly attempt: number }
+  | {
+      readonly type: 'connection';
+      readonly state: 'connecting';
+      readonly attempt: number;
+      /** The URL this attempt uses (with `servers`). */
+      readonly server?: string | undefined;
+    }
   | { readonly type: 'connection'; readonly state: 'online' }
   | {
       readonly type: 'connection';
@@ -139,21 +161,31 @@ const FINAL_LOGIN_REFUSALS = new Set([
 /** One device's self-healing connection; see the module comment. */
 export class Reconnector {
   readonly #options: ReconnectorOptions;
-  readonly #policy: ReconnectPolicy;
+  readonly #policy: FailoverPolicy;
   readonly #schedule: Scheduler;
   readonly #events = new EventStream<ReconnectorEvent>();
   #current: { client: QuintetClient; api: ServerApi } | undefined;
   /** The transport of the attempt in progress, closed by `stop()`. */
   #attemptTransport: Transport | undefined;
   #stopping = false;
+  /** The loop ended (stopped for good). */
+  #ended = false;
   #wake: (() => void) | undefined;
   #finished: Promise<StopReason> | undefined;
+  /** Woken whenever `#current` changes or the loop stops (see `#nextClient`). */
+  readonly #clientWaiters = new Set<() => void>();
+  /** The last send timestamp handed out (see `sendText`). */
+  #lastTimestamp = 0;
 
   constructor(options: ReconnectorOptions) {
     this.#options = options;
-    this.#policy = new ReconnectPolicy({
+    const servers = options.servers;
+    if (servers?.length === 0) throw new RangeError('reconnector: empty server list');
+    this.#policy = new FailoverPolicy({
       random: unitRandom(options.ctx.random),
       ...options.backoff,
+      // '' stands for the one server `connect` knows; it is passed as undefined.
+      servers: servers ?? [''],
     });
     this.#schedule = options.schedule ?? timerScheduler;
   }
@@ -171,6 +203,73 @@ export class Reconnector {
   /** Server calls outside the client (account lookup) on the current connection. */
   get api(): ServerApi | undefined {
     return this.#current?.api;
+  }
+
+  /** The URL of the current (or next) connection; undefined without `servers`. */
+  get server(): string | undefined {
+    return this.#options.servers === undefined ? undefined : this.#policy.server;
+  }
+
+  /**
+   * Sends a text message like `QuintetClient.sendText`, on whichever
+   * connection is up, and survives losing it: when the connection drops
+   * while the send is in flight, the server may or may not have queued it
+   * (the answer was lost with the connection), so it is sent again on the
+   * next connection — possibly to another server — with the same message id
+   * and timestamp. A recipient that got both copies stores and shows it once
+   * (receiver.ts skips a message id it already has; the own-device copy
+   * likewise), and a retry request names the same (destination, timestamp).
+   * Waits for a connection while there is none; rejects with
+   * `ClientError('closed')` once stopped, and with the send's own error for
+   * anything but a lost connection.
+   */
+  async sendText(to: string, text: string): Promise<SentText> {
+    const prepared = { id: this.#options.ctx.random(MESSAGE_ID_LENGTH), timestamp: this.#stamp() };
+    let failed: QuintetClient | undefined;
+    // A bound against a server that drops every connection mid-send forever.
+    const tries = this.#policy.servers.length + 3;
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.#nextClient(failed);
+      try {
+        return await client.sendText(to, text, prepared);
+      } catch (error) {
+        const lost =
+          ClientError.is(error, 'transport-closed') ||
+          ClientError.is(error, 'closed') ||
+          ClientError.is(error, 'timeout');
+        if (!lost || attempt >= tries || this.#stopping) throw error;
+        // A timeout may leave the connection up: the next try may use it again.
+        failed = ClientError.is(error, 'timeout') ? undefined : client;
+      }
+    }
+  }
+
+  /**
+   * A send timestamp strictly increasing across this device's connections:
+   * a message re-sent on a later connection keeps its first timestamp, and
+   * a new one must not collide with it.
+   */
+  #stamp(): number {
+    this.#lastTimestamp = Math.max(this.#options.ctx.clock.now(), this.#lastTimestamp + 1);
+    return this.#lastTimestamp;
+  }
+
+  /** The online client, once there is one other than `not`; rejects once stopped. */
+  async #nextClient(not: QuintetClient | undefined): Promise<QuintetClient> {
+    for (;;) {
+      if (this.#stopping || this.#ended) {
+        throw new ClientError('closed', 'the connection was stopped');
+      }
+      const client = this.#current?.client;
+      if (client !== undefined && client !== not) return client;
+      await new Promise<void>((resolve) => this.#clientWaiters.add(resolve));
+    }
+  }
+
+  #clientChanged(): void {
+    const waiters = [...this.#clientWaiters];
+    this.#clientWaiters.clear();
+    for (const wake of waiters) wake();
   }
 
   /**
@@ -191,6 +290,7 @@ export class Reconnector {
   /** Closes the current connection, stops reconnecting, and waits for the loop to end. */
   async stop(): Promise<void> {
     this.#stopping = true;
+    this.#clientChanged();
     this.#wake?.();
     const closing = [this.#current?.client.close(), this.#attemptTransport?.close()];
     await Promise.all(closing);
@@ -199,6 +299,7 @@ export class Reconnector {
 
   async #run(): Promise<StopReason> {
     let attempt = 0;
+    let everOnline = false;
     let outcome: Attempt = { kind: 'retry', cause: 'start' };
     for (;;) {
       if (this.#stopping) {
@@ -206,20 +307,28 @@ export class Reconnector {
         break;
       }
       attempt += 1;
-      this.#events.emit({ type: 'connection', state: 'connecting', attempt });
+      const server = this.server;
+      this.#events.emit(
+        server === undefined
+          ? { type: 'connection', state: 'connecting', attempt }
+          : { type: 'connection', state: 'connecting', attempt, server },
+      );
       try {
-        outcome = await this.#attempt();
+        outcome = await this.#attempt(server);
       } catch (error) {
         // A local failure (the store, a bug): retrying would fail the same way.
         outcome = { kind: 'stop', reason: 'failed', error };
       }
       if (outcome.kind === 'stop') break;
-      if (this.#options.failFast === true && attempt === 1 && outcome.cause !== 'closed') {
+      if (outcome.cause === 'closed') everOnline = true;
+      // Fail fast only once every server was tried (a list's first node may be the one down).
+      const firstPass = !everOnline && attempt >= this.#policy.servers.length;
+      if (this.#options.failFast === true && firstPass && outcome.cause !== 'closed') {
         outcome = { kind: 'stop', reason: 'failed', error: outcome.error };
         break;
       }
       if (this.#stopping) continue;
-      const delayMs = this.#policy.nextDelay();
+      const { delayMs } = this.#policy.failed();
       this.#events.emit({
         type: 'connection',
         state: 'waiting',
@@ -234,17 +343,19 @@ export class Reconnector {
       outcome.error === undefined
         ? { type: 'connection', state: 'stopped', reason: outcome.reason }
         : { type: 'connection', state: 'stopped', reason: outcome.reason, error: outcome.error };
+    this.#ended = true;
+    this.#clientChanged();
     this.#events.emit(stopped);
     this.#events.close();
     return outcome.reason;
   }
 
   /** One connection's life: connect, log in, forward events until it ends. */
-  async #attempt(): Promise<Attempt> {
+  async #attempt(server: string | undefined): Promise<Attempt> {
     const { ctx, store } = this.#options;
     let transport: Transport;
     try {
-      transport = await this.#options.connect();
+      transport = await this.#options.connect(server);
     } catch (error) {
       if (!ClientError.is(error)) throw error;
       return { kind: 'retry', cause: error.code, error };
@@ -274,6 +385,7 @@ export class Reconnector {
       return { kind: 'stop', reason: 'stopped' };
     }
     this.#policy.connected(ctx.clock.now());
+    this.#clientChanged();
     this.#events.emit({ type: 'connection', state: 'online' });
     const stopProbing = this.#keepAlive(this.#current.api, transport);
     let closeCode: number | undefined;
@@ -288,6 +400,7 @@ export class Reconnector {
     }
     stopProbing();
     this.#current = undefined;
+    this.#clientChanged();
     this.#policy.disconnected(ctx.clock.now());
     // Waits for every envelope already received to be stored and acked (or
     // left for redelivery), so the next client cannot race it.
