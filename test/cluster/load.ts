@@ -7,11 +7,14 @@
  *
  * - every text reaches every receiving device (nothing lost);
  * - in each sender's order;
- * - exactly once — except a text whose send died with the connection
- *   (`transport-closed`, `timeout`: the server may have committed it before
- *   the answer was lost, and the retry is a new message), which may show
- *   twice; those are counted and printed. A text the server refused with a
- *   clear error was not committed, so it must show exactly once.
+ * - exactly once. A send cut off with its connection is sent again by the
+ *   client core under the same message id, which the recipient shows once.
+ *   Should the core give up and fail it (`transport-closed`, `timeout`: the
+ *   server may have committed it before the answer was lost), this driver
+ *   sends it again as a new message, and a second copy is reported apart
+ *   (`ambiguousTwice`) so a test can tell the two failures apart. A text the
+ *   server refused with a clear error was not committed, so it must show
+ *   exactly once.
  */
 import { ClientError } from '../../src/client/core/errors.js';
 import type { FailoverDevice, Shown } from './sdk-devices.js';
@@ -117,9 +120,8 @@ async function sendUntilAccepted(
 ): Promise<void> {
   const deadline = Date.now() + 300_000;
   for (;;) {
-    const client = await sender.client();
     try {
-      await client.sendText(recipient, record.text);
+      await sender.sendText(recipient, record.text);
       record.attempts.push({ kind: 'ok' });
       record.ackedAt = Date.now();
       return;

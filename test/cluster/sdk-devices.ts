@@ -4,10 +4,10 @@
  * in-memory stores, over real WebSockets to the node processes. Two CLI
  * processes per message would not fit 2,000 messages on two cores.
  *
- * A `FailoverDevice` keeps one connection up through a `Reconnector` whose
- * every attempt goes to the next URL of its list (its home node first), so
- * when a node dies its devices move to a surviving one, as `--server a,b,c`
- * does for the CLI.
+ * A `FailoverDevice` keeps one connection up through the client core's
+ * `Reconnector` with a server list (its home node first), so when a node
+ * dies its devices move to a surviving one, as `--server a,b,c` does for the
+ * CLI, and a send cut off by the drop goes again under the same message id.
  */
 import { nodeCrypto } from '../../src/crypto/node.js';
 import { systemClock } from '../../src/crypto/provider.js';
@@ -116,9 +116,6 @@ export class FailoverDevice {
   /** The node URL of each connection that went online, in order. */
   readonly connectedTo: string[] = [];
   readonly #reconnector: Reconnector;
-  readonly #urls: readonly string[];
-  #next = 0;
-  #attemptUrl = '';
   #waiters: Array<() => void> = [];
   #finished: Promise<unknown> | undefined;
   #pump: Promise<void> | undefined;
@@ -127,16 +124,12 @@ export class FailoverDevice {
   constructor(label: string, device: SdkDevice, urls: readonly string[]) {
     this.label = label;
     this.device = device;
-    this.#urls = urls;
     this.#reconnector = new Reconnector({
       ctx,
       store: device.store,
-      connect: () => {
-        const url = this.#urls[this.#next % this.#urls.length] ?? '';
-        this.#next += 1;
-        this.#attemptUrl = url;
-        return WsTransport.connect(url, { connectTimeoutMs: 3_000 });
-      },
+      // The client core's own failover: round robin over the list.
+      servers: urls,
+      connect: (server) => WsTransport.connect(server ?? '', { connectTimeoutMs: 3_000 }),
       // Short waits: a failed-over device should be back within a second or two.
       backoff: { baseDelayMs: 200, maxDelayMs: 2_000 },
     });
@@ -156,9 +149,7 @@ export class FailoverDevice {
     if (event.type === 'message' && !event.message.outgoing) {
       this.shown.push({ from: event.message.sender, text: event.message.text, at: Date.now() });
     } else if (event.type === 'connection' && event.state === 'online') {
-      // Try the same node again first on the next drop (a restart of the bus, say).
-      this.#next = Math.max(0, this.#urls.indexOf(this.#attemptUrl));
-      this.connectedTo.push(this.#attemptUrl);
+      this.connectedTo.push(this.#reconnector.server ?? '');
     }
     for (const wake of this.#waiters.splice(0)) wake();
   }
@@ -166,6 +157,14 @@ export class FailoverDevice {
   /** The node URL of the current (or last) connection. */
   get url(): string {
     return this.connectedTo.at(-1) ?? '';
+  }
+
+  /**
+   * Sends a text through the reconnector: a send cut off with its connection
+   * goes again on the next one under the same message id (shown once).
+   */
+  async sendText(to: string, text: string): Promise<void> {
+    await this.#reconnector.sendText(to, text);
   }
 
   /** The client of the current connection, waiting while the device reconnects. */

@@ -1,0 +1,21 @@
+// A node:test reporter for scripts/run-tests.mjs: one JSON line per skipped
+// test or suite (file, name, reason) so the runner can list them after the
+// run, and a last line with the counts of tests passed, failed and skipped
+// (suites are not tests), which the runner prints as the run's closing line.
+// A skipped suite's tests are not reported by node, so they get no lines.
+export default async function* skipReporter(source) {
+  const counts = { passed: 0, failed: 0, skipped: 0 };
+  for await (const event of source) {
+    if (event.type !== 'test:pass' && event.type !== 'test:fail') continue;
+    const { skip, name, file, nesting, details } = event.data;
+    const skipped = skip !== undefined && skip !== false;
+    if (skipped) {
+      yield `${JSON.stringify({ kind: 'skip', file, name, nesting, reason: skip === true ? '' : String(skip) })}\n`;
+    }
+    if (details?.type === 'suite') continue;
+    if (skipped) counts.skipped += 1;
+    else if (event.type === 'test:pass') counts.passed += 1;
+    else counts.failed += 1;
+  }
+  yield `${JSON.stringify({ kind: 'counts', ...counts })}\n`;
+}
