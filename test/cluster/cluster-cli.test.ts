@@ -137,7 +137,7 @@ describe('cluster: three nodes with CLI clients', { skip, timeout: 300_000 }, ()
       assert.ok(id >= 2, `${name} got device id ${id}`);
     }
     const listed = await cli('alice-n3', 'devices', '--json');
-    assert.equal(listed.match(/"id":/g)?.length, 3, `three devices listed: ${listed}`);
+    assert.equal(listed.match(/"deviceId":/g)?.length, 3, `three devices listed: ${listed}`);
   });
 
   it('delivers 1:1 messages both ways to devices connected to other nodes', async () => {
@@ -213,7 +213,7 @@ describe('cluster: three nodes with CLI clients', { skip, timeout: 300_000 }, ()
     >;
     const target = listed.find((d) => d['name'] === 'alice-n3');
     assert.ok(target, `alice-n3 in ${JSON.stringify(listed)}`);
-    await paused('alice', 'devices', 'remove', String(target['id']), '--pin', PIN);
+    await paused('alice', 'devices', 'remove', String(target['deviceId']), '--pin', PIN);
     await follower.line((l) => l['type'] === 'logged-out', 30_000);
     await follower.exited(30_000);
     assert.equal(follower.running, false);
