@@ -20,6 +20,7 @@ import { linkCompanion, storeLinkedDevice } from '../../src/client/core/linking/
 import { Reconnector, type ReconnectorEvent } from '../../src/client/core/reconnector.js';
 import { ServerApi } from '../../src/client/core/server-api.js';
 import { createDeviceStore, type DeviceStore } from '../../src/client/core/store/device-store.js';
+import type { Transport } from '../../src/client/core/transport.js';
 import { MemoryBackend } from '../../src/client/core/store/memory-backend.js';
 import { WsTransport } from '../../src/client/transport/ws-transport.js';
 
@@ -120,8 +121,16 @@ export class FailoverDevice {
   #finished: Promise<unknown> | undefined;
   #pump: Promise<void> | undefined;
 
-  /** `urls`: the node URLs this device may use, its home node first. */
-  constructor(label: string, device: SdkDevice, urls: readonly string[]) {
+  /**
+   * `urls`: the node URLs this device may use, its home node first; `wrap`
+   * lets a test watch or alter each connection.
+   */
+  constructor(
+    label: string,
+    device: SdkDevice,
+    urls: readonly string[],
+    wrap: (transport: Transport) => Transport = (transport) => transport,
+  ) {
     this.label = label;
     this.device = device;
     this.#reconnector = new Reconnector({
@@ -129,7 +138,8 @@ export class FailoverDevice {
       store: device.store,
       // The client core's own failover: round robin over the list.
       servers: urls,
-      connect: (server) => WsTransport.connect(server ?? '', { connectTimeoutMs: 3_000 }),
+      connect: async (server) =>
+        wrap(await WsTransport.connect(server ?? '', { connectTimeoutMs: 3_000 })),
       // Short waits: a failed-over device should be back within a second or two.
       backoff: { baseDelayMs: 200, maxDelayMs: 2_000 },
     });
