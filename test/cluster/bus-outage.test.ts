@@ -1,9 +1,11 @@
 /**
  * NATS stopped for 10 s while three senders stream 2,000 messages to an
  * account with a device on every node. PostgreSQL is the truth and the bus
- * only a doorbell: nothing is lost, nothing shows twice, and delivery
- * resumes within seconds of the bus's return (the issue asks ≤ 5 s; the
- * assertion allows 15 s for a loaded 2-core machine and prints the figure).
+ * only a doorbell: nothing is lost, nothing shows twice, a message sent
+ * while the bus is down still arrives within seconds (the degraded sweep;
+ * asserted ≤ 8 s, the issue's target is 5 s), and delivery resumes soon
+ * after the bus's return (the issue asks ≤ 5 s; the assertion allows 15 s
+ * for a loaded 2-core machine). The measured figures are printed.
  * `/healthz` shows the bus down and up again while the database stays ok.
  */
 import assert from 'node:assert/strict';
@@ -19,6 +21,12 @@ const MESSAGES = Number(process.env['QUINTET_CLUSTER_MESSAGES'] ?? 2_000);
 const OUTAGE_MS = 10_000;
 /** The bound asserted on the resume time (the issue's target is 5 s). */
 const RESUME_BOUND_MS = 15_000;
+/**
+ * The bound on the delay of a message sent while the bus is down: the
+ * degraded sweep keeps it within ~5 s; without the sweep it would wait for
+ * the bus's return, up to the whole 10 s outage.
+ */
+const DURING_BOUND_MS = 8_000;
 
 function busState(health: Record<string, unknown>): unknown {
   return (health['bus'] as Record<string, unknown> | undefined)?.['state'];
@@ -110,6 +118,10 @@ describe('cluster: the bus stopped for 10 s under load', { skip, timeout: 600_00
     assert.ok(
       resumeMs <= RESUME_BOUND_MS,
       `backlog delivered ${resumeMs} ms after the bus returned`,
+    );
+    assert.ok(
+      worstDuringMs <= DURING_BOUND_MS,
+      `a message sent while the bus was down took ${worstDuringMs} ms (the sweep bounds it)`,
     );
     assert.ok(
       worstAfterMs <= RESUME_BOUND_MS,
