@@ -36,6 +36,8 @@ export interface SentRecord {
   readonly index: number;
   readonly text: string;
   readonly attempts: AttemptOutcome[];
+  /** When the first attempt started. */
+  startedAt: number;
   /** When the send that succeeded returned. */
   ackedAt: number;
 }
@@ -99,6 +101,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
           index,
           text: `${sender.device.account}#${String(index).padStart(5, '0')}`,
           attempts: [],
+          startedAt: 0,
           ackedAt: 0,
         };
         sent.push(record);
@@ -119,6 +122,7 @@ async function sendUntilAccepted(
   record: SentRecord,
 ): Promise<void> {
   const deadline = Date.now() + 300_000;
+  record.startedAt = Date.now();
   for (;;) {
     try {
       await sender.sendText(recipient, record.text);
