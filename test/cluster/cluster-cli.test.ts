@@ -12,7 +12,9 @@
  * - a group message fans out to devices on every node;
  * - `DeviceListChanged` reaches connected devices on every node (SDK
  *   devices, since the CLI prints no such line);
- * - a companion connected to node3 is logged out by the primary on node1.
+ * - a companion connected to node3 is logged out by the primary on node1;
+ * - a `receive --follow --server node3,node1` process moves to node1 when
+ *   node3 is killed, and keeps receiving.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -217,5 +219,27 @@ describe('cluster: three nodes with CLI clients', { skip, timeout: 300_000 }, ()
     await follower.line((l) => l['type'] === 'logged-out', 30_000);
     await follower.exited(30_000);
     assert.equal(follower.running, false);
+  });
+
+  // Last: it kills node3.
+  it('moves a `--server node3,node1` follower to node1 when node3 is killed', async () => {
+    assert.ok(cluster, 'setup failed');
+    await followers.get('carol')?.stop();
+    const follower = new Follower(profile('carol'), [
+      '--server',
+      `${url('node3')},${url('node1')}`,
+    ]);
+    followers.set('carol', follower);
+    await cluster.waitAuthenticated(new Map([['node3', 1]]));
+    await paused('bob', 'send', 'carol', 'before node3 dies');
+    await follower.message('before node3 dies', 30_000);
+    await cluster.kill('node3');
+    await paused('bob', 'send', 'carol', 'after node3 died');
+    await follower.message('after node3 died', 60_000);
+    assert.equal(follower.running, true);
+    assert.deepEqual(
+      follower.texts.filter((t) => t.startsWith('before node3') || t.startsWith('after node3')),
+      ['before node3 dies', 'after node3 died'],
+    );
   });
 });
