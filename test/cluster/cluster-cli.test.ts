@@ -234,6 +234,8 @@ describe('cluster: three nodes with CLI clients', { skip, timeout: 300_000 }, ()
     await paused('bob', 'send', 'carol', 'before node3 dies');
     await follower.message('before node3 dies', 30_000);
     await cluster.kill('node3');
+    // From here carol's follower belongs on node1: `paused` waits until it is there.
+    home.set('carol', 'node1');
     await paused('bob', 'send', 'carol', 'after node3 died');
     await follower.message('after node3 died', 60_000);
     assert.equal(follower.running, true);

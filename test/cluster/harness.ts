@@ -303,10 +303,11 @@ export class Cluster {
     return match?.[1] === undefined ? 0 : Number(match[1]);
   }
 
-  /** Waits until each node has at least `counts[nodeId]` authenticated devices. */
+  /** Waits until each live node has at least `counts[nodeId]` authenticated devices. */
   async waitAuthenticated(counts: ReadonlyMap<string, number>, timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (const [nodeId, count] of counts) {
+      if (!this.node(nodeId).alive) continue;
       let now = await this.authenticated(nodeId);
       while (now < count) {
         if (Date.now() > deadline) {
