@@ -1,15 +1,18 @@
 #!/usr/bin/env node
 // Runs every `*.test.ts` under the given folders (default: test/, without the
-// browser suite) in one `node --test` process tree, so the runner prints one
-// summary. TypeScript is loaded through tsx.
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+// browser and cluster suites) in one `node --test` process tree, so the
+// runner prints one summary, then lists every suite or test that was
+// skipped and why. TypeScript is loaded through tsx.
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 
 const args = process.argv.slice(2);
 const roots = args.length > 0 ? args : ['test'];
-const excluded = args.length > 0 ? [] : [join('test', 'browser')];
+// The extra suites (README): real Chromium, and real processes of a cluster.
+const excluded = args.length > 0 ? [] : [join('test', 'browser'), join('test', 'cluster')];
 
 function collect(dir, out) {
   if (excluded.includes(dir)) return;
@@ -56,13 +59,58 @@ function modifiedTrackedFiles() {
 }
 
 const before = modifiedTrackedFiles();
+// A second reporter records what was skipped; the first is node's default.
+const skipDir = mkdtempSync(join(tmpdir(), 'quintet-skips-'));
+const skipFile = join(skipDir, 'skipped.jsonl');
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', `--test-timeout=${timeoutMs}`, ...files],
+  [
+    '--import',
+    'tsx',
+    '--test',
+    '--test-concurrency=2',
+    `--test-timeout=${timeoutMs}`,
+    `--test-reporter=${process.stdout.isTTY ? 'spec' : 'tap'}`,
+    '--test-reporter-destination=stdout',
+    `--test-reporter=${join(import.meta.dirname, 'skip-reporter.mjs')}`,
+    `--test-reporter-destination=${skipFile}`,
+    ...files,
+  ],
   // One id per run: test files build shared outputs (web/dist) once per run.
   { stdio: 'inherit', env: { ...process.env, QUINTET_TEST_RUN_ID: randomUUID() } },
 );
 let status = result.status ?? 1;
+
+/**
+ * Lists what the run skipped, so a reader sees at once what did not run and
+ * why, then repeats the counts as the last line (the list would otherwise
+ * stand after node's own summary).
+ */
+function printSkipped(path) {
+  let entries;
+  try {
+    entries = readFileSync(path, 'utf8')
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .map((line) => JSON.parse(line));
+  } catch (error) {
+    console.error(`# could not read the list of skipped tests: ${error.message}`);
+    return;
+  }
+  const skipped = entries.filter((e) => e.kind === 'skip');
+  console.log(skipped.length === 0 ? '# skipped: nothing' : `# skipped (${skipped.length}):`);
+  for (const { file, name, reason } of skipped) {
+    const where = file === undefined ? '' : `${relative(process.cwd(), file)}: `;
+    console.log(`#   ${where}${name}${reason === '' ? '' : ` — ${reason}`}`);
+  }
+  const counts = entries.find((e) => e.kind === 'counts');
+  if (counts !== undefined) {
+    console.log(
+      `tests: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`,
+    );
+  }
+}
+
 const after = modifiedTrackedFiles();
 if (before === undefined || after === undefined) {
   console.error('# not a git checkout: skipped the check that tests leave tracked files alone');
@@ -81,4 +129,6 @@ if (before === undefined || after === undefined) {
     status = status === 0 ? 1 : status;
   }
 }
+printSkipped(skipFile);
+rmSync(skipDir, { recursive: true, force: true });
 process.exit(status);
