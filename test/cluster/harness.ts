@@ -8,14 +8,11 @@
  * `close()` (called from `after()`) kills every process even when the test
  * failed half-way.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, connect, type AddressInfo } from 'node:net';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { startServer, tempDir, type ServerProcess } from '../e2e/harness.js';
-
-const ROOT = resolve(import.meta.dirname, '..', '..');
-const BIN = join(ROOT, 'bin', 'quintet.js');
 
 /** Debian's nats-server (the `nats-server` package). */
 export const NATS_SERVER = '/usr/sbin/nats-server';
@@ -133,31 +130,9 @@ export interface ClusterDatabase {
   readonly schema: string;
 }
 
-let schemaFlag: boolean | undefined;
-
-/**
- * Whether `quintet server` takes `--database-schema`. Without the flag the
- * schema goes into the URL as the connection's `search_path`, which every
- * pooled connection applies at start.
- */
-function serverHasSchemaFlag(): boolean {
-  if (schemaFlag === undefined) {
-    const help = spawnSync(process.execPath, [BIN, 'server', '--help'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-    });
-    schemaFlag = help.stdout.includes('--database-schema');
-  }
-  return schemaFlag;
-}
-
 /** The `quintet server` arguments that point a node at `database`. */
 export function databaseArgs(database: ClusterDatabase): string[] {
-  if (serverHasSchemaFlag())
-    return ['--database', database.url, '--database-schema', database.schema];
-  const url = new URL(database.url);
-  url.searchParams.set('options', `-c search_path=${database.schema}`);
-  return ['--database', url.toString()];
+  return ['--database', database.url, '--database-schema', database.schema];
 }
 
 /** Server flags every node gets: the load tests send far above the per-account defaults. */
