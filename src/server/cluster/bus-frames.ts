@@ -11,6 +11,8 @@
  * logs and drops (it never reaches a connection).
  */
 
+import type { QueuedEnvelope } from '../store/types.js';
+
 /** Layout version; a message of another version is dropped. */
 export const BUS_FRAME_VERSION = 1;
 
@@ -21,6 +23,19 @@ const MAX_BLOB_BYTES = 1 << 20;
 export type BusMessage =
   /** Envelopes were queued for the device: read its queue from the cursor. */
   | { readonly kind: 'wake'; readonly origin: string }
+  /**
+   * Envelopes just committed for the device, carried so the node holding
+   * it can push them without reading the store. Only a doorbell with a
+   * parcel: the store still has them, and the holder reads from its cursor
+   * instead whenever what arrives does not follow what it has seen. Whoever
+   * can publish here could already push any bytes to the device (`push`),
+   * so carrying envelopes opens nothing new.
+   */
+  | {
+      readonly kind: 'envelopes';
+      readonly origin: string;
+      readonly envelopes: readonly QueuedEnvelope[];
+    }
   /** A newer connection of the device attached on `origin` (see device-router.ts). */
   | {
       readonly kind: 'takeover';
@@ -69,6 +84,7 @@ const KIND_CODES = {
   presence: 6,
   'connection-op': 7,
   'list-changed': 8,
+  envelopes: 9,
 } as const satisfies Record<BusMessage['kind'], number>;
 
 /** A bus message that does not parse. */
@@ -218,6 +234,10 @@ export function encodeBusMessage(message: BusMessage): Uint8Array {
         .u8(message.announce ? 1 : 0)
         .u32(message.exceptDeviceId);
       break;
+    case 'envelopes':
+      w.u32(message.envelopes.length);
+      for (const e of message.envelopes) writeEnvelope(w, e);
+      break;
   }
   return w.finish();
 }
@@ -269,11 +289,77 @@ export function decodeBusMessage(bytes: Uint8Array): BusMessage {
         exceptDeviceId: r.u32(),
       };
       break;
+    case KIND_CODES.envelopes: {
+      const count = r.u32();
+      // Each envelope takes well over 16 bytes: a larger count is a lie.
+      if (count > bytes.length / 16) throw new BusFrameError('envelope count too large');
+      const envelopes: QueuedEnvelope[] = [];
+      for (let i = 0; i < count; i += 1) envelopes.push(readEnvelope(r));
+      message = { kind: 'envelopes', origin, envelopes };
+      break;
+    }
     default:
       throw new BusFrameError(`unknown kind ${code}`);
   }
   r.end();
   return message;
+}
+
+const HAS_IDENTITY = 1;
+const HAS_GROUP = 2;
+
+function writeEnvelope(w: Writer, e: QueuedEnvelope): void {
+  w.blob(e.guid)
+    .str(e.destination)
+    .u32(e.destinationDevice)
+    .str(e.source)
+    .u32(e.sourceDevice)
+    .u32(e.type)
+    .blob(e.content)
+    .f64(e.timestamp)
+    .f64(e.serverTimestamp)
+    .u8(
+      (e.sourceDeviceIdentity === undefined ? 0 : HAS_IDENTITY) |
+        (e.groupId === undefined ? 0 : HAS_GROUP),
+    );
+  if (e.sourceDeviceIdentity !== undefined) w.blob(e.sourceDeviceIdentity);
+  if (e.groupId !== undefined) w.blob(e.groupId);
+}
+
+function readEnvelope(r: Reader): QueuedEnvelope {
+  const guid = r.blob();
+  const destination = r.str();
+  const destinationDevice = r.u32();
+  const source = r.str();
+  const sourceDevice = r.u32();
+  const type = r.u32();
+  const content = r.blob();
+  const timestamp = r.f64();
+  const serverTimestamp = r.f64();
+  if (!Number.isSafeInteger(timestamp) || !Number.isSafeInteger(serverTimestamp)) {
+    throw new BusFrameError('envelope time is not an integer');
+  }
+  const flags = r.u8();
+  if (flags > (HAS_IDENTITY | HAS_GROUP)) throw new BusFrameError('unknown envelope flags');
+  const base = {
+    guid,
+    destination,
+    destinationDevice,
+    source,
+    sourceDevice,
+    type,
+    content,
+    timestamp,
+    serverTimestamp,
+  };
+  if (flags === 0) return base;
+  const identity = (flags & HAS_IDENTITY) === 0 ? undefined : r.blob();
+  const groupId = (flags & HAS_GROUP) === 0 ? undefined : r.blob();
+  return {
+    ...base,
+    ...(identity === undefined ? {} : { sourceDeviceIdentity: identity }),
+    ...(groupId === undefined ? {} : { groupId }),
+  };
 }
 
 function flag(value: number): boolean {

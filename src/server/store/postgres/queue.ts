@@ -135,6 +135,8 @@ export class PostgresQueueStore implements MessageQueueStore {
   private closed = false;
   /** Transactions committed so far (tests and metrics). */
   commits = 0;
+  /** Sequences come from each device's `queue_heads` row, taken under its lock. */
+  readonly contiguousSequences = true;
 
   constructor(
     private readonly pool: pg.Pool,
