@@ -67,6 +67,10 @@ interface Run extends LoadResult {
   /** Server CPU µs per delivered message, per node. */
   readonly cpuUsPerMsg: readonly number[];
   readonly cpuPct: readonly number[];
+  /** read + write system calls per delivered message, per node (less noisy than CPU). */
+  readonly syscallsPerMsg: readonly number[];
+  /** Delivered messages per store commit, per node (the group commit's batch). */
+  readonly msgsPerCommit: readonly number[];
 }
 
 async function withSchema(admin: pg.Client, name: string): Promise<string> {
@@ -107,8 +111,20 @@ async function measure(loader: Child, target: Target, inflight: number): Promise
   const [start, end] = await Promise.all(marks);
   if (start === undefined || end === undefined) throw new Error('no measurement window');
   const cpu = end.map((report, i) => report.cpuMs - (start[i]?.cpuMs ?? Number.NaN));
+  const per = (n: number): number => round(n / Math.max(1, result.received), 2);
   return {
     ...result,
+    syscallsPerMsg: end.map((report, i) =>
+      per(
+        report.readCalls +
+          report.writeCalls -
+          (start[i]?.readCalls ?? Number.NaN) -
+          (start[i]?.writeCalls ?? Number.NaN),
+      ),
+    ),
+    msgsPerCommit: end.map((report, i) =>
+      round(result.received / Math.max(1, (report.commits ?? 0) - (start[i]?.commits ?? 0)), 1),
+    ),
     cpuUsPerMsg: cpu.map((ms) => round((ms * 1000) / Math.max(1, result.received), 1)),
     cpuPct: cpu.map((ms) => round((100 * ms) / (result.seconds * 1000), 0)),
   };
@@ -162,6 +178,8 @@ async function main(): Promise<void> {
           errors: m.errors,
           serverCpuUsPerMsgPerNode: m.cpuUsPerMsg,
           serverCpuPctPerNode: m.cpuPct,
+          syscallsPerMsgPerNode: m.syscallsPerMsg,
+          msgsPerCommitPerNode: m.msgsPerCommit,
           allRunsMsgsPerSec: all.map((x) => round(x.msgsPerSec, 0)),
           spreadPct: round(
             (100 *

@@ -116,6 +116,13 @@ export class DeviceRouter {
     readonly nodeId: string,
     /** Wall clock for attach times (tests of takeovers inject one). */
     private readonly wallClock: () => number = Date.now,
+    /**
+     * Runs the turn's wake flush. The server passes its turn end (after
+     * the group commit's continuations), so every wake of a turn goes to
+     * NATS in one socket write; the NATS client writes once per microtask
+     * burst, and a turn's sends finish over many of them.
+     */
+    private readonly atTurnEnd: (task: () => void) => void = queueMicrotask,
   ) {}
 
   /** Connects the router to the cluster (set once, before any connection). */
@@ -204,18 +211,18 @@ export class DeviceRouter {
     }
     if (!this.wakeFlushQueued) {
       this.wakeFlushQueued = true;
-      queueMicrotask(() => this.flushWakes());
+      this.atTurnEnd(this.flushWakes);
     }
   }
 
-  private flushWakes(): void {
+  private readonly flushWakes = (): void => {
     this.wakeFlushQueued = false;
     const remote = this.remote;
     const wakes = [...this.pendingWakes.values()];
     this.pendingWakes.clear();
     if (remote === undefined) return;
     for (const wake of wakes) remote.wake(wake.address, wake.envelopes ?? []);
-  }
+  };
 
   /** Sends a push frame to the device wherever it is connected. */
   sendPush(address: DeviceAddress, bytes: Uint8Array): void {

@@ -13,6 +13,10 @@
  * 3. insert shared payloads, then every envelope;
  * 4. delete every acked envelope, lowering the heads' sizes in the same
  *    statement, and release the payloads they pointed at.
+ *
+ * The statements run on every batch are named, so each pooled connection
+ * parses and plans them once rather than on every batch (PostgreSQL's CPU
+ * is shared with the nodes').
  */
 import type pg from 'pg';
 import type { RandomSource } from '../../../crypto/provider.js';
@@ -150,8 +154,9 @@ async function lockHeads(
   heads: ReadonlyMap<string, Head>,
 ): Promise<Map<string, Running>> {
   const list = [...heads.values()];
-  const { rows } = await client.query<PgRow>(
-    `INSERT INTO queue_heads AS h (account, device_id, last_seq, count, bytes)
+  const { rows } = await client.query<PgRow>({
+    name: 'quintet_queue_lock_heads',
+    text: `INSERT INTO queue_heads AS h (account, device_id, last_seq, count, bytes)
        SELECT account, device_id, n, n, b
        FROM unnest($1::text[], $2::int[], $3::int[], $4::bigint[]) AS t(account, device_id, n, b)
        ORDER BY account, device_id
@@ -160,13 +165,13 @@ async function lockHeads(
        count = h.count + excluded.count,
        bytes = h.bytes + excluded.bytes
      RETURNING account, device_id, last_seq, count, bytes`,
-    [
+    values: [
       list.map((h) => h.account),
       list.map((h) => h.deviceId),
       list.map((h) => h.count),
       list.map((h) => h.bytes),
     ],
-  );
+  });
   const running = new Map<string, Running>();
   for (const row of rows) {
     const key = deviceKey(textOf(row, 'account'), numberOf(row, 'device_id'));
@@ -337,13 +342,14 @@ async function insertEnvelopes(
       [payloads.id, payloads.content, payloads.refs],
     );
   }
-  await client.query(
-    `INSERT INTO queue_envelopes (account, device_id, seq, guid, source, source_device, type,
+  await client.query({
+    name: 'quintet_queue_insert',
+    text: `INSERT INTO queue_envelopes (account, device_id, seq, guid, source, source_device, type,
        content, timestamp, server_timestamp, source_device_identity, group_id, payload_id, size)
      SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bytea[], $5::text[],
        $6::int[], $7::int[], $8::bytea[], $9::bigint[], $10::bigint[], $11::bytea[],
        $12::bytea[], $13::bigint[], $14::int[])`,
-    [
+    values: [
       rows.account,
       rows.deviceId,
       rows.seq,
@@ -359,7 +365,7 @@ async function insertEnvelopes(
       rows.payloadId,
       rows.size,
     ],
-  );
+  });
 }
 
 async function nextPayloadIds(client: pg.PoolClient, n: number): Promise<string[]> {
@@ -394,8 +400,9 @@ async function deleteAcked(client: pg.PoolClient, ops: readonly BatchOp[]): Prom
     ackOps.push(op);
   }
   if (ackOps.length === 0) return;
-  const { rows } = await client.query<PgRow>(
-    `WITH d AS (
+  const { rows } = await client.query<PgRow>({
+    name: 'quintet_queue_delete_acked',
+    text: `WITH d AS (
        DELETE FROM queue_envelopes e
        USING unnest($1::int[], $2::text[], $3::int[], $4::bigint[], $5::bytea[])
          AS a(op, account, device_id, seq, guid)
@@ -409,8 +416,8 @@ async function deleteAcked(client: pg.PoolClient, ops: readonly BatchOp[]): Prom
        WHERE h.account = x.account AND h.device_id = x.device_id
      )
      SELECT op, payload_id::text AS payload_id FROM d`,
-    [acks.op, acks.account, acks.deviceId, keys.seq, keys.guid],
-  );
+    values: [acks.op, acks.account, acks.deviceId, keys.seq, keys.guid],
+  });
   const released: string[] = [];
   for (const row of rows) {
     const op = ackOps[numberOf(row, 'op')];
