@@ -96,52 +96,70 @@ export class BusFrameError extends Error {
   }
 }
 
+/** One of each for the process: building them per string showed in profiles. */
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** Writes into one growing buffer (a wake is encoded for every cross-node message). */
 class Writer {
-  private readonly parts: Uint8Array[] = [];
-  private length = 0;
+  private bytes: Uint8Array;
+  private view: DataView;
+  private at = 0;
+
+  constructor(capacity: number) {
+    this.bytes = new Uint8Array(capacity);
+    this.view = new DataView(this.bytes.buffer);
+  }
 
   u8(value: number): this {
-    return this.raw(Uint8Array.of(value & 0xff));
+    this.room(1);
+    this.bytes[this.at] = value & 0xff;
+    this.at += 1;
+    return this;
   }
 
   u32(value: number): this {
-    const bytes = new Uint8Array(4);
-    new DataView(bytes.buffer).setUint32(0, value >>> 0);
-    return this.raw(bytes);
+    this.room(4);
+    this.view.setUint32(this.at, value >>> 0);
+    this.at += 4;
+    return this;
   }
 
   f64(value: number): this {
-    const bytes = new Uint8Array(8);
-    new DataView(bytes.buffer).setFloat64(0, value);
-    return this.raw(bytes);
+    this.room(8);
+    this.view.setFloat64(this.at, value);
+    this.at += 8;
+    return this;
   }
 
   str(value: string): this {
-    const bytes = new TextEncoder().encode(value);
-    if (bytes.length > 0xffff) throw new RangeError('bus string too long');
-    const head = new Uint8Array(2);
-    new DataView(head.buffer).setUint16(0, bytes.length);
-    return this.raw(head).raw(bytes);
+    // UTF-8 takes at most 3 bytes per UTF-16 unit.
+    this.room(2 + value.length * 3);
+    const { written } = utf8Encoder.encodeInto(value, this.bytes.subarray(this.at + 2));
+    if (written > 0xffff) throw new RangeError('bus string too long');
+    this.view.setUint16(this.at, written);
+    this.at += 2 + written;
+    return this;
   }
 
   blob(value: Uint8Array): this {
-    return this.u32(value.length).raw(value);
+    this.u32(value.length);
+    this.room(value.length);
+    this.bytes.set(value, this.at);
+    this.at += value.length;
+    return this;
   }
 
   finish(): Uint8Array {
-    const out = new Uint8Array(this.length);
-    let at = 0;
-    for (const part of this.parts) {
-      out.set(part, at);
-      at += part.length;
-    }
-    return out;
+    return this.bytes.subarray(0, this.at);
   }
 
-  private raw(bytes: Uint8Array): this {
-    this.parts.push(bytes);
-    this.length += bytes.length;
-    return this;
+  private room(count: number): void {
+    if (this.at + count <= this.bytes.length) return;
+    const bigger = new Uint8Array(Math.max(this.bytes.length * 2, this.at + count));
+    bigger.set(this.bytes.subarray(0, this.at));
+    this.bytes = bigger;
+    this.view = new DataView(bigger.buffer);
   }
 }
 
@@ -182,7 +200,7 @@ class Reader {
     const slice = this.bytes.subarray(this.at, this.at + length);
     this.at += length;
     try {
-      return new TextDecoder('utf-8', { fatal: true }).decode(slice);
+      return utf8Decoder.decode(slice);
     } catch {
       throw new BusFrameError('string is not UTF-8');
     }
@@ -209,7 +227,15 @@ class Reader {
 
 /** Encodes a bus message. */
 export function encodeBusMessage(message: BusMessage): Uint8Array {
-  const w = new Writer().u8(BUS_FRAME_VERSION).u8(KIND_CODES[message.kind]).str(message.origin);
+  // Sized for the common message at once: envelopes are most of the traffic.
+  let capacity = 128;
+  if (message.kind === 'envelopes') {
+    for (const e of message.envelopes) capacity += 128 + e.content.length;
+  }
+  const w = new Writer(capacity)
+    .u8(BUS_FRAME_VERSION)
+    .u8(KIND_CODES[message.kind])
+    .str(message.origin);
   switch (message.kind) {
     case 'wake':
     case 'presence-query':
