@@ -25,7 +25,8 @@ const server = await startServer({
   databaseSchema,
   bus,
   nodeId,
-  logLevel: 'warn',
+  // QUINTET_BENCH_LOG_LEVEL=info shows the bus state changes (degraded mode left).
+  logLevel: process.env['QUINTET_BENCH_LOG_LEVEL'] === 'info' ? 'info' : 'warn',
   limits: BENCH_LIMITS,
 });
 

@@ -17,6 +17,10 @@
  * per delivered message for each node. A last row measures memory per idle
  * authenticated connection on a PostgreSQL + NATS node.
  *
+ * Options: `--only pg-1,pg-3` (only these configurations; no memory row),
+ * `--inflight N`, `--profile DIR` (V8 CPU profiles of every node's
+ * measurement windows in DIR/<node>).
+ *
  * Needs the machine's PostgreSQL and NATS (QUINTET_BENCH_DATABASE_URL,
  * QUINTET_BENCH_BUS_URL override). Not a test: it asserts nothing.
  */
@@ -38,6 +42,19 @@ const IDLE_CONNS = quick ? 500 : 5_000;
 const DATABASE =
   process.env.QUINTET_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const BUS = process.env.QUINTET_BENCH_BUS_URL ?? 'nats://127.0.0.1:4222';
+// `--only pg-1,pg-3`: only these configurations (while iterating on one).
+const onlyArg = process.argv.indexOf('--only');
+const ONLY = onlyArg >= 0 ? new Set((process.argv[onlyArg + 1] ?? '').split(',')) : undefined;
+const wanted = (name: Target['name']): boolean => ONLY === undefined || ONLY.has(name);
+// `--inflight N`: only the closed-loop rows with N in flight.
+const inflightArg = process.argv.indexOf('--inflight');
+const INFLIGHTS = inflightArg >= 0 ? [Number(process.argv[inflightArg + 1])] : [1, 32];
+// `--profile DIR`: every node writes a V8 CPU profile of each measurement
+// window into DIR/<node> (window-N.cpuprofile, in run order).
+const profileArg = process.argv.indexOf('--profile');
+const PROFILE_DIR = profileArg >= 0 ? process.argv[profileArg + 1] : undefined;
+const profileOf = (node: string): string | undefined =>
+  PROFILE_DIR === undefined ? undefined : join(PROFILE_DIR, node);
 
 /** A configuration under test: its processes and the URLs clients spread over. */
 interface Target {
@@ -50,6 +67,10 @@ interface Run extends LoadResult {
   /** Server CPU µs per delivered message, per node. */
   readonly cpuUsPerMsg: readonly number[];
   readonly cpuPct: readonly number[];
+  /** read + write system calls per delivered message, per node (less noisy than CPU). */
+  readonly syscallsPerMsg: readonly number[];
+  /** Delivered messages per store commit, per node (the group commit's batch). */
+  readonly msgsPerCommit: readonly number[];
 }
 
 async function withSchema(admin: pg.Client, name: string): Promise<string> {
@@ -63,7 +84,11 @@ async function startCluster(name: 'pg-1' | 'pg-3', schema: string, n: number): P
   const urls: string[] = [];
   // One at a time: the first migrates the schema, the others find it done.
   for (let i = 1; i <= n; i++) {
-    const started = await startTarget('cluster-node.ts', [DATABASE, schema, BUS, `${name}-${i}`]);
+    const started = await startTarget(
+      'cluster-node.ts',
+      [DATABASE, schema, BUS, `${name}-${i}`],
+      profileOf(`${name}-${i}`),
+    );
     nodes.push(started.child);
     urls.push(started.url);
   }
@@ -86,8 +111,20 @@ async function measure(loader: Child, target: Target, inflight: number): Promise
   const [start, end] = await Promise.all(marks);
   if (start === undefined || end === undefined) throw new Error('no measurement window');
   const cpu = end.map((report, i) => report.cpuMs - (start[i]?.cpuMs ?? Number.NaN));
+  const per = (n: number): number => round(n / Math.max(1, result.received), 2);
   return {
     ...result,
+    syscallsPerMsg: end.map((report, i) =>
+      per(
+        report.readCalls +
+          report.writeCalls -
+          (start[i]?.readCalls ?? Number.NaN) -
+          (start[i]?.writeCalls ?? Number.NaN),
+      ),
+    ),
+    msgsPerCommit: end.map((report, i) =>
+      round(result.received / Math.max(1, (report.commits ?? 0) - (start[i]?.commits ?? 0)), 1),
+    ),
     cpuUsPerMsg: cpu.map((ms) => round((ms * 1000) / Math.max(1, result.received), 1)),
     cpuPct: cpu.map((ms) => round((100 * ms) / (result.seconds * 1000), 0)),
   };
@@ -107,14 +144,20 @@ async function main(): Promise<void> {
   const targets: Target[] = [];
   const { child: loader } = await Child.start('server-load.ts', [], false);
   try {
-    const relay = await startTarget('relay.ts', []);
-    targets.push({ name: 'relay', nodes: [relay.child], urls: [relay.url] });
-    const sqlite = await startTarget('server-process.ts', [dataDir]);
-    targets.push({ name: 'sqlite', nodes: [sqlite.child], urls: [sqlite.url] });
-    targets.push(await startCluster('pg-1', await withSchema(admin, schemas[0] ?? ''), 1));
-    targets.push(await startCluster('pg-3', await withSchema(admin, schemas[1] ?? ''), 3));
+    if (wanted('relay')) {
+      const relay = await startTarget('relay.ts', [], profileOf('relay'));
+      targets.push({ name: 'relay', nodes: [relay.child], urls: [relay.url] });
+    }
+    if (wanted('sqlite')) {
+      const sqlite = await startTarget('server-process.ts', [dataDir], profileOf('sqlite'));
+      targets.push({ name: 'sqlite', nodes: [sqlite.child], urls: [sqlite.url] });
+    }
+    if (wanted('pg-1'))
+      targets.push(await startCluster('pg-1', await withSchema(admin, schemas[0] ?? ''), 1));
+    if (wanted('pg-3'))
+      targets.push(await startCluster('pg-3', await withSchema(admin, schemas[1] ?? ''), 3));
 
-    for (const inflight of [1, 32]) {
+    for (const inflight of INFLIGHTS) {
       const runs = new Map<string, Run[]>(targets.map((t) => [t.name, []]));
       for (let r = 0; r < RUNS; r++) {
         for (const target of targets)
@@ -135,6 +178,8 @@ async function main(): Promise<void> {
           errors: m.errors,
           serverCpuUsPerMsgPerNode: m.cpuUsPerMsg,
           serverCpuPctPerNode: m.cpuPct,
+          syscallsPerMsgPerNode: m.syscallsPerMsg,
+          msgsPerCommitPerNode: m.msgsPerCommit,
           allRunsMsgsPerSec: all.map((x) => round(x.msgsPerSec, 0)),
           spreadPct: round(
             (100 *
@@ -169,7 +214,7 @@ async function main(): Promise<void> {
 
     // Memory per idle authenticated connection on a PostgreSQL + NATS node
     // (each connected device also holds a NATS subscription there).
-    const node = targets.find((t) => t.name === 'pg-1');
+    const node = ONLY === undefined ? targets.find((t) => t.name === 'pg-1') : undefined;
     const nodeChild = node?.nodes[0];
     const nodeUrl = node?.urls[0];
     if (nodeChild !== undefined && nodeUrl !== undefined) {

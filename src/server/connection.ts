@@ -232,6 +232,10 @@ export class ClientConnection implements DeviceEndpoint {
     this.delivery?.wake();
   }
 
+  deliverRemote(envelopes: readonly QueuedEnvelope[]): void {
+    this.delivery?.offerRemote(envelopes);
+  }
+
   /** Tells the device its one-time prekeys are running low. */
   notifyPreKeysLow(remaining: number): void {
     this.sendBytes(preKeysLowPush(remaining));

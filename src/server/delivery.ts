@@ -27,7 +27,17 @@
 import type { Logger } from 'pino';
 import type { DeviceAddress, ServerContext } from './context.js';
 import { QUEUE_DRAINED_PUSH, envelopePush } from './envelope-frames.js';
+import { guidSequence } from './store/envelope-guid.js';
 import type { QueuedEnvelope } from './store/types.js';
+
+/** Pushed live already (a read never returns what an earlier read of this connection did). */
+function wasSeenBy(
+  seen: { readonly through: number; readonly ahead: ReadonlySet<number> },
+  envelope: QueuedEnvelope,
+): boolean {
+  const seq = guidSequence(envelope.guid);
+  return seq !== undefined && (seq <= seen.through || seen.ahead.has(seq));
+}
 
 function guidKey(guid: Uint8Array): string {
   let out = '';
@@ -65,11 +75,16 @@ export class DeviceDelivery {
   private readonly drained = new Set<string>();
   private stopped = false;
   /**
-   * In a cluster only: guids pushed live since the cursor, so a wake (which
-   * re-reads from the cursor) does not send them a second time. Undefined
-   * on a single node, where nothing re-reads behind live pushes.
+   * In a cluster only (undefined on a single node, where nothing re-reads
+   * behind live pushes): what this connection has seen of the queue, by
+   * sequence number. Every envelope up to `through` was pushed or read from
+   * the store; `ahead` holds the ones pushed beyond a gap. A wake re-reads
+   * from the cursor and skips what was seen, so nothing is pushed twice;
+   * envelopes another node carries in its wake are pushed without a store
+   * read only when they come next (a lost or late wake leaves a gap, and a
+   * gap sends delivery to the store).
    */
-  private readonly livePushed: Set<string> | undefined;
+  private readonly seen: { through: number; readonly ahead: Set<number> } | undefined;
 
   constructor(
     private readonly ctx: ServerContext,
@@ -78,7 +93,7 @@ export class DeviceDelivery {
     private readonly logger: Logger,
     options: { readonly trackLive?: boolean } = {},
   ) {
-    this.livePushed = options.trackLive === true ? new Set() : undefined;
+    this.seen = options.trackLive === true ? { through: 0, ahead: new Set() } : undefined;
   }
 
   /** Starts draining the backlog; live envelopes flow once it is done. */
@@ -144,6 +159,35 @@ export class DeviceDelivery {
     this.start();
   }
 
+  /**
+   * Envelopes another node committed for this device, in queue order: each
+   * is pushed if it is the next one this connection has not seen; on a gap
+   * (a wake lost or overtaken, a refused enqueue's unused sequence) the
+   * store is read from the cursor instead, which is the truth.
+   */
+  offerRemote(envelopes: readonly QueuedEnvelope[]): void {
+    if (this.stopped) return;
+    const seen = this.seen;
+    if (
+      seen === undefined ||
+      this.ctx.store.queue.contiguousSequences !== true ||
+      this.held !== undefined ||
+      !this.channel.hasRoom()
+    ) {
+      this.wake();
+      return;
+    }
+    for (const envelope of envelopes) {
+      const seq = guidSequence(envelope.guid);
+      if (seq === undefined || seq > seen.through + 1) {
+        this.wake();
+        return;
+      }
+      if (seq <= seen.through || seen.ahead.has(seq)) continue;
+      this.push(envelope);
+    }
+  }
+
   /** Stops all delivery (connection closed or replaced). */
   stop(): void {
     this.stopped = true;
@@ -155,11 +199,32 @@ export class DeviceDelivery {
   private push(envelope: QueuedEnvelope): void {
     this.channel.sendNow(envelopePush(envelope));
     this.ctx.metrics.messagesDelivered += 1;
-    if (this.livePushed !== undefined) {
-      // Bounded: past this, a later wake may redeliver (clients drop redeliveries).
-      if (this.livePushed.size >= this.ctx.limits.backlogPageSize * 4) this.livePushed.clear();
-      this.livePushed.add(guidKey(envelope.guid));
+    if (this.seen !== undefined) this.sawPushed(this.seen, guidSequence(envelope.guid));
+  }
+
+  private sawPushed(seen: { through: number; readonly ahead: Set<number> }, seq?: number): void {
+    if (seq === undefined || seq <= seen.through) return;
+    if (seq === seen.through + 1) {
+      seen.through = seq;
+      while (seen.ahead.delete(seen.through + 1)) seen.through += 1;
+      return;
     }
+    // Bounded: past this, a later wake may redeliver (clients drop redeliveries).
+    if (seen.ahead.size >= this.ctx.limits.backlogPageSize * 4) seen.ahead.clear();
+    seen.ahead.add(seq);
+  }
+
+  /**
+   * A store read ended at `cursor`: sequences are taken under the device's
+   * queue-head lock and committed in that order, so every envelope up to
+   * the cursor was in the read (or acked, or a refused enqueue's gap).
+   */
+  private sawRead(cursor: number): void {
+    const seen = this.seen;
+    if (seen === undefined || cursor <= seen.through) return;
+    seen.through = cursor;
+    for (const seq of seen.ahead) if (seq <= cursor) seen.ahead.delete(seq);
+    while (seen.ahead.delete(seen.through + 1)) seen.through += 1;
   }
 
   private async drain(): Promise<void> {
@@ -183,12 +248,12 @@ export class DeviceDelivery {
         if (this.stopped || !this.channel.isOpen()) return;
         // Past its lifetime, awaiting the sweep: never delivered.
         if (envelope.serverTimestamp < expiredBefore) continue;
-        const key = guidKey(envelope.guid);
-        if (this.livePushed?.delete(key) === true) continue;
-        this.drained.add(key);
+        if (this.seen !== undefined && wasSeenBy(this.seen, envelope)) continue;
+        this.drained.add(guidKey(envelope.guid));
         last = this.channel.send(envelopePush(envelope));
         this.ctx.metrics.messagesDelivered += 1;
       }
+      this.sawRead(page.cursor);
       // Wait for the socket to take each page before reading the next, so a
       // large backlog never sits in memory at once.
       if (last !== undefined) await last;

@@ -216,7 +216,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   const random = options.random ?? pooledRandom((n: number) => crypto.randomBytes(n));
   const opened = await openStore(options, random, limits, logger, turns);
   const accounts = new CachedAccountStore(opened.accounts);
-  const devices = new DeviceRouter(nodeId);
+  const devices = new DeviceRouter(nodeId, Date.now, (task) => turns.atTurnEnd('write', task));
   const store: ServerStore = {
     accounts,
     preKeys: opened.preKeys,

@@ -24,6 +24,36 @@ const samples: BusMessage[] = [
   { kind: 'presence', origin: 'n', connected: true },
   { kind: 'connection-op', origin: 'n', connectionId: 7, push: new Uint8Array(0), extendMs: -1 },
   { kind: 'list-changed', origin: 'n', account: 'a.b-c', announce: true, exceptDeviceId: 2 },
+  {
+    kind: 'envelopes',
+    origin: 'n',
+    envelopes: [
+      {
+        guid: new Uint8Array(16).fill(7),
+        destination: 'bob',
+        destinationDevice: 2,
+        source: 'alice',
+        sourceDevice: 1,
+        type: 1,
+        content: new Uint8Array([1, 2, 3]),
+        timestamp: 1_700_000_000_000,
+        serverTimestamp: 1_700_000_000_001,
+      },
+      {
+        guid: new Uint8Array(16).fill(8),
+        destination: 'bob',
+        destinationDevice: 2,
+        source: 'carol',
+        sourceDevice: 3,
+        type: 3,
+        content: new Uint8Array([4]),
+        timestamp: 0,
+        serverTimestamp: 5,
+        sourceDeviceIdentity: new Uint8Array([9, 9]),
+        groupId: new Uint8Array([6]),
+      },
+    ],
+  },
 ];
 
 describe('bus frames', () => {

@@ -149,6 +149,68 @@ describe('cluster: nodes over the bus', { skip }, () => {
     for (const d of [bob, near, far]) d.client.close();
   });
 
+  it('reads the queue when a wake went missing, so what it announced still arrives, in order', async () => {
+    const alice = await registeredDevice(a.wsUrl, name('alice'));
+    const bob = await registeredDevice(b.wsUrl, name('bob'));
+    assertOk(await sendOne(alice, bob, new Uint8Array([1])));
+    assert.deepEqual(await nextEnvelope(bob.client), new Uint8Array([1]));
+    // Queued with no wake at all (a lost bus message): the next wake carries
+    // a later envelope, and its gap must send node B to the store.
+    await store.queue.enqueue([
+      {
+        destination: bob.account,
+        destinationDevice: bob.deviceId,
+        source: alice.account,
+        sourceDevice: alice.deviceId,
+        type: 1,
+        content: new Uint8Array([2]),
+        timestamp: 0,
+        serverTimestamp: Date.now(),
+      },
+    ]);
+    assertOk(await sendOne(alice, bob, new Uint8Array([3])));
+    assert.deepEqual(await nextEnvelope(bob.client), new Uint8Array([2]));
+    assert.deepEqual(await nextEnvelope(bob.client), new Uint8Array([3]));
+    for (const d of [alice, bob]) d.client.close();
+  });
+
+  it('does not push a carried envelope that skips ahead of the queue', async () => {
+    const alice = await registeredDevice(a.wsUrl, name('alice'));
+    const bob = await registeredDevice(b.wsUrl, name('bob'));
+    const nc = await connect({ servers: TEST_BUS_URL });
+    try {
+      const guid = new Uint8Array(16);
+      guid[7] = 50; // sequence 50: nothing before it was seen
+      nc.publish(
+        new ClusterSubjects(prefix).device({ account: bob.account, deviceId: bob.deviceId }),
+        encodeBusMessage({
+          kind: 'envelopes',
+          origin: 'elsewhere',
+          envelopes: [
+            {
+              guid,
+              destination: bob.account,
+              destinationDevice: bob.deviceId,
+              source: alice.account,
+              sourceDevice: 1,
+              type: 1,
+              content: new Uint8Array([66]),
+              timestamp: 0,
+              serverTimestamp: Date.now(),
+            },
+          ],
+        }),
+      );
+      await nc.flush();
+    } finally {
+      await nc.close();
+    }
+    // The gap sent node B to the store, which does not hold it.
+    assertOk(await sendOne(alice, bob, new Uint8Array([5])));
+    assert.deepEqual(await nextEnvelope(bob.client), new Uint8Array([5]));
+    for (const d of [alice, bob]) d.client.close();
+  });
+
   it('closes the older connection when the device connects to another node', async () => {
     const bob = await registeredDevice(a.wsUrl, name('bob'));
     const alice = await registeredDevice(a.wsUrl, name('alice'));

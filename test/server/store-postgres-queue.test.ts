@@ -201,6 +201,29 @@ describe('postgres queue: two nodes, failed commits, expiry', { skip }, () => {
     assert.equal(await b.queuedBytes('bob', 9), 0);
   });
 
+  it('acks and enqueues of one batch (one statement) both take effect, sizes included', async () => {
+    const a = node('quintet-mixed');
+    const [first] = await a.enqueue([envelope(21, 'first')]);
+    assert.ok(first !== undefined);
+    // Same turn: one batch carrying an ack and an enqueue of the same device.
+    const [acked, queued] = await Promise.all([
+      a.ack('bob', 21, [first.guid]),
+      a.enqueue([envelope(21, 'second'), envelope(22, 'other')]),
+    ]);
+    assert.equal(acked, 1);
+    assert.equal(queued.length, 2);
+    const page = await a.page('bob', 21, 0, 10);
+    assert.deepEqual(
+      page.envelopes.map((e) => e.source),
+      ['second'],
+    );
+    assert.equal(await a.count('bob', 21), 1);
+    assert.equal(await a.queuedBytes('bob', 21), 'second'.length);
+    assert.equal(await a.count('bob', 22), 1);
+    // Leave the schema's queue empty for the expiry test.
+    for (const e of queued) assert.equal(await a.ack('bob', e.destinationDevice, [e.guid]), 1);
+  });
+
   it('rejects every caller of a batch whose transaction fails, and stores none of it', async () => {
     const a = node('quintet-fail');
     const [kept] = await a.enqueue([envelope(11, 'kept')]);

@@ -11,6 +11,8 @@
  * logs and drops (it never reaches a connection).
  */
 
+import type { QueuedEnvelope } from '../store/types.js';
+
 /** Layout version; a message of another version is dropped. */
 export const BUS_FRAME_VERSION = 1;
 
@@ -21,6 +23,19 @@ const MAX_BLOB_BYTES = 1 << 20;
 export type BusMessage =
   /** Envelopes were queued for the device: read its queue from the cursor. */
   | { readonly kind: 'wake'; readonly origin: string }
+  /**
+   * Envelopes just committed for the device, carried so the node holding
+   * it can push them without reading the store. Only a doorbell with a
+   * parcel: the store still has them, and the holder reads from its cursor
+   * instead whenever what arrives does not follow what it has seen. Whoever
+   * can publish here could already push any bytes to the device (`push`),
+   * so carrying envelopes opens nothing new.
+   */
+  | {
+      readonly kind: 'envelopes';
+      readonly origin: string;
+      readonly envelopes: readonly QueuedEnvelope[];
+    }
   /** A newer connection of the device attached on `origin` (see device-router.ts). */
   | {
       readonly kind: 'takeover';
@@ -69,6 +84,7 @@ const KIND_CODES = {
   presence: 6,
   'connection-op': 7,
   'list-changed': 8,
+  envelopes: 9,
 } as const satisfies Record<BusMessage['kind'], number>;
 
 /** A bus message that does not parse. */
@@ -80,52 +96,70 @@ export class BusFrameError extends Error {
   }
 }
 
+/** One of each for the process: building them per string showed in profiles. */
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** Writes into one growing buffer (a wake is encoded for every cross-node message). */
 class Writer {
-  private readonly parts: Uint8Array[] = [];
-  private length = 0;
+  private bytes: Uint8Array;
+  private view: DataView;
+  private at = 0;
+
+  constructor(capacity: number) {
+    this.bytes = new Uint8Array(capacity);
+    this.view = new DataView(this.bytes.buffer);
+  }
 
   u8(value: number): this {
-    return this.raw(Uint8Array.of(value & 0xff));
+    this.room(1);
+    this.bytes[this.at] = value & 0xff;
+    this.at += 1;
+    return this;
   }
 
   u32(value: number): this {
-    const bytes = new Uint8Array(4);
-    new DataView(bytes.buffer).setUint32(0, value >>> 0);
-    return this.raw(bytes);
+    this.room(4);
+    this.view.setUint32(this.at, value >>> 0);
+    this.at += 4;
+    return this;
   }
 
   f64(value: number): this {
-    const bytes = new Uint8Array(8);
-    new DataView(bytes.buffer).setFloat64(0, value);
-    return this.raw(bytes);
+    this.room(8);
+    this.view.setFloat64(this.at, value);
+    this.at += 8;
+    return this;
   }
 
   str(value: string): this {
-    const bytes = new TextEncoder().encode(value);
-    if (bytes.length > 0xffff) throw new RangeError('bus string too long');
-    const head = new Uint8Array(2);
-    new DataView(head.buffer).setUint16(0, bytes.length);
-    return this.raw(head).raw(bytes);
+    // UTF-8 takes at most 3 bytes per UTF-16 unit.
+    this.room(2 + value.length * 3);
+    const { written } = utf8Encoder.encodeInto(value, this.bytes.subarray(this.at + 2));
+    if (written > 0xffff) throw new RangeError('bus string too long');
+    this.view.setUint16(this.at, written);
+    this.at += 2 + written;
+    return this;
   }
 
   blob(value: Uint8Array): this {
-    return this.u32(value.length).raw(value);
+    this.u32(value.length);
+    this.room(value.length);
+    this.bytes.set(value, this.at);
+    this.at += value.length;
+    return this;
   }
 
   finish(): Uint8Array {
-    const out = new Uint8Array(this.length);
-    let at = 0;
-    for (const part of this.parts) {
-      out.set(part, at);
-      at += part.length;
-    }
-    return out;
+    return this.bytes.subarray(0, this.at);
   }
 
-  private raw(bytes: Uint8Array): this {
-    this.parts.push(bytes);
-    this.length += bytes.length;
-    return this;
+  private room(count: number): void {
+    if (this.at + count <= this.bytes.length) return;
+    const bigger = new Uint8Array(Math.max(this.bytes.length * 2, this.at + count));
+    bigger.set(this.bytes.subarray(0, this.at));
+    this.bytes = bigger;
+    this.view = new DataView(bigger.buffer);
   }
 }
 
@@ -166,7 +200,7 @@ class Reader {
     const slice = this.bytes.subarray(this.at, this.at + length);
     this.at += length;
     try {
-      return new TextDecoder('utf-8', { fatal: true }).decode(slice);
+      return utf8Decoder.decode(slice);
     } catch {
       throw new BusFrameError('string is not UTF-8');
     }
@@ -193,7 +227,15 @@ class Reader {
 
 /** Encodes a bus message. */
 export function encodeBusMessage(message: BusMessage): Uint8Array {
-  const w = new Writer().u8(BUS_FRAME_VERSION).u8(KIND_CODES[message.kind]).str(message.origin);
+  // Sized for the common message at once: envelopes are most of the traffic.
+  let capacity = 128;
+  if (message.kind === 'envelopes') {
+    for (const e of message.envelopes) capacity += 128 + e.content.length;
+  }
+  const w = new Writer(capacity)
+    .u8(BUS_FRAME_VERSION)
+    .u8(KIND_CODES[message.kind])
+    .str(message.origin);
   switch (message.kind) {
     case 'wake':
     case 'presence-query':
@@ -217,6 +259,10 @@ export function encodeBusMessage(message: BusMessage): Uint8Array {
       w.str(message.account)
         .u8(message.announce ? 1 : 0)
         .u32(message.exceptDeviceId);
+      break;
+    case 'envelopes':
+      w.u32(message.envelopes.length);
+      for (const e of message.envelopes) writeEnvelope(w, e);
       break;
   }
   return w.finish();
@@ -269,11 +315,77 @@ export function decodeBusMessage(bytes: Uint8Array): BusMessage {
         exceptDeviceId: r.u32(),
       };
       break;
+    case KIND_CODES.envelopes: {
+      const count = r.u32();
+      // Each envelope takes well over 16 bytes: a larger count is a lie.
+      if (count > bytes.length / 16) throw new BusFrameError('envelope count too large');
+      const envelopes: QueuedEnvelope[] = [];
+      for (let i = 0; i < count; i += 1) envelopes.push(readEnvelope(r));
+      message = { kind: 'envelopes', origin, envelopes };
+      break;
+    }
     default:
       throw new BusFrameError(`unknown kind ${code}`);
   }
   r.end();
   return message;
+}
+
+const HAS_IDENTITY = 1;
+const HAS_GROUP = 2;
+
+function writeEnvelope(w: Writer, e: QueuedEnvelope): void {
+  w.blob(e.guid)
+    .str(e.destination)
+    .u32(e.destinationDevice)
+    .str(e.source)
+    .u32(e.sourceDevice)
+    .u32(e.type)
+    .blob(e.content)
+    .f64(e.timestamp)
+    .f64(e.serverTimestamp)
+    .u8(
+      (e.sourceDeviceIdentity === undefined ? 0 : HAS_IDENTITY) |
+        (e.groupId === undefined ? 0 : HAS_GROUP),
+    );
+  if (e.sourceDeviceIdentity !== undefined) w.blob(e.sourceDeviceIdentity);
+  if (e.groupId !== undefined) w.blob(e.groupId);
+}
+
+function readEnvelope(r: Reader): QueuedEnvelope {
+  const guid = r.blob();
+  const destination = r.str();
+  const destinationDevice = r.u32();
+  const source = r.str();
+  const sourceDevice = r.u32();
+  const type = r.u32();
+  const content = r.blob();
+  const timestamp = r.f64();
+  const serverTimestamp = r.f64();
+  if (!Number.isSafeInteger(timestamp) || !Number.isSafeInteger(serverTimestamp)) {
+    throw new BusFrameError('envelope time is not an integer');
+  }
+  const flags = r.u8();
+  if (flags > (HAS_IDENTITY | HAS_GROUP)) throw new BusFrameError('unknown envelope flags');
+  const base = {
+    guid,
+    destination,
+    destinationDevice,
+    source,
+    sourceDevice,
+    type,
+    content,
+    timestamp,
+    serverTimestamp,
+  };
+  if (flags === 0) return base;
+  const identity = (flags & HAS_IDENTITY) === 0 ? undefined : r.blob();
+  const groupId = (flags & HAS_GROUP) === 0 ? undefined : r.blob();
+  return {
+    ...base,
+    ...(identity === undefined ? {} : { sourceDeviceIdentity: identity }),
+    ...(groupId === undefined ? {} : { groupId }),
+  };
 }
 
 function flag(value: number): boolean {

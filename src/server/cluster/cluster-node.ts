@@ -18,6 +18,7 @@
 import type { Logger } from 'pino';
 import { deviceKey, type DeviceAddress } from '../context.js';
 import type { CachedAccountStore } from '../store/cached-accounts.js';
+import type { QueuedEnvelope } from '../store/types.js';
 import type { BusMessage } from './bus-frames.js';
 import type { BusState, BusSubscription, ClusterBus } from './bus.js';
 import {
@@ -154,8 +155,13 @@ export class ClusterNode implements RemoteDevices {
     this.deviceSubscriptions.delete(key);
   }
 
-  wake(address: DeviceAddress): void {
-    this.bus.publish(this.subjects.device(address), { kind: 'wake', origin: this.nodeId });
+  wake(address: DeviceAddress, envelopes: readonly QueuedEnvelope[]): void {
+    this.bus.publish(
+      this.subjects.device(address),
+      envelopes.length === 0
+        ? { kind: 'wake', origin: this.nodeId }
+        : { kind: 'envelopes', origin: this.nodeId, envelopes },
+    );
   }
 
   push(address: DeviceAddress, bytes: Uint8Array): void {
@@ -217,6 +223,21 @@ export class ClusterNode implements RemoteDevices {
     switch (message.kind) {
       case 'wake':
         local?.endpoint.wake();
+        return;
+      case 'envelopes':
+        if (local === undefined) return;
+        // Only this device's envelopes: anything else on its subject is
+        // dropped, and the store read that a wake makes covers the rest.
+        if (
+          message.envelopes.every(
+            (e) => e.destination === address.account && e.destinationDevice === address.deviceId,
+          )
+        ) {
+          local.endpoint.deliverRemote(message.envelopes);
+        } else {
+          this.dropUnexpected(message, 'device');
+          local.endpoint.wake();
+        }
         return;
       case 'takeover':
         if (local === undefined) return;

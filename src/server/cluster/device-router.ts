@@ -20,6 +20,11 @@ export interface DeviceEndpoint {
   deliver(envelopes: readonly QueuedEnvelope[]): void;
   /** Envelopes were queued elsewhere: re-read the queue from the delivery cursor. */
   wake(): void;
+  /**
+   * Envelopes committed on another node, carried by its wake: pushed as
+   * they are when they follow what this connection has seen, else a wake.
+   */
+  deliverRemote(envelopes: readonly QueuedEnvelope[]): void;
   /** Closes the connection because a newer one took over. */
   replace(): void;
   /** Sends an encoded push frame now (device-list notices, logout). */
@@ -55,8 +60,12 @@ export interface RemoteDevices {
   attached(attachment: LocalAttachment): void;
   /** The device has no connection here any more. */
   detached(address: DeviceAddress): void;
-  /** Envelopes were queued for a device not connected here. */
-  wake(address: DeviceAddress): void;
+  /**
+   * Envelopes were queued for a device not connected here: `envelopes`
+   * (in queue order) travel with the wake, or none when they were too
+   * large to carry and the holder must read the store.
+   */
+  wake(address: DeviceAddress, envelopes: readonly QueuedEnvelope[]): void;
   push(address: DeviceAddress, bytes: Uint8Array): void;
   disconnect(address: DeviceAddress, push: Uint8Array, code: number, reason: string): void;
   isConnected(address: DeviceAddress): Promise<boolean>;
@@ -79,19 +88,41 @@ export function isNewer(
   return a.connectionId > b.connectionId;
 }
 
+/**
+ * Content bytes one wake carries at most (the rest of a turn's envelopes
+ * for that device are read from the store); well under NATS's default
+ * 1 MiB payload limit.
+ */
+const MAX_CARRIED_BYTES = 64 * 1024;
+
+/** A device's wake of this turn: one bus message per device per turn. */
+interface PendingWake {
+  readonly address: DeviceAddress;
+  /** What it carries; undefined once over `MAX_CARRIED_BYTES` (a plain wake). */
+  envelopes: QueuedEnvelope[] | undefined;
+  bytes: number;
+}
+
 /** The device → connection router. */
 export class DeviceRouter {
   private readonly attachments = new Map<string, LocalAttachment>();
   private readonly connections = new Map<number, ConnectionEndpoint>();
   private nextConnectionId = 1;
   private remote: RemoteDevices | undefined;
-  private readonly pendingWakes = new Map<string, DeviceAddress>();
+  private readonly pendingWakes = new Map<string, PendingWake>();
   private wakeFlushQueued = false;
 
   constructor(
     readonly nodeId: string,
     /** Wall clock for attach times (tests of takeovers inject one). */
     private readonly wallClock: () => number = Date.now,
+    /**
+     * Runs the turn's wake flush. The server passes its turn end (after
+     * the group commit's continuations), so every wake of a turn goes to
+     * NATS in one socket write; the NATS client writes once per microtask
+     * burst, and a turn's sends finish over many of them.
+     */
+    private readonly atTurnEnd: (task: () => void) => void = queueMicrotask,
   ) {}
 
   /** Connects the router to the cluster (set once, before any connection). */
@@ -164,21 +195,34 @@ export class DeviceRouter {
       return;
     }
     if (this.remote === undefined) return;
-    this.pendingWakes.set(deviceKey(address), address);
+    const key = deviceKey(address);
+    let pending = this.pendingWakes.get(key);
+    if (pending === undefined) {
+      pending = { address, envelopes: [], bytes: 0 };
+      this.pendingWakes.set(key, pending);
+    }
+    if (pending.envelopes !== undefined) {
+      for (const envelope of envelopes) {
+        pending.envelopes.push(envelope);
+        pending.bytes += envelope.content.length;
+      }
+      // Too much to carry in one bus message: a plain wake, the holder reads the store.
+      if (pending.bytes > MAX_CARRIED_BYTES) pending.envelopes = undefined;
+    }
     if (!this.wakeFlushQueued) {
       this.wakeFlushQueued = true;
-      queueMicrotask(() => this.flushWakes());
+      this.atTurnEnd(this.flushWakes);
     }
   }
 
-  private flushWakes(): void {
+  private readonly flushWakes = (): void => {
     this.wakeFlushQueued = false;
     const remote = this.remote;
     const wakes = [...this.pendingWakes.values()];
     this.pendingWakes.clear();
     if (remote === undefined) return;
-    for (const address of wakes) remote.wake(address);
-  }
+    for (const wake of wakes) remote.wake(wake.address, wake.envelopes ?? []);
+  };
 
   /** Sends a push frame to the device wherever it is connected. */
   sendPush(address: DeviceAddress, bytes: Uint8Array): void {

@@ -346,7 +346,9 @@ class MemoryQueueStore implements MessageQueueStore {
     for (const entry of queue) bytes += entry.envelope.content.length;
     return { count: queue.length, bytes };
   });
-  private nextSeq = 1;
+  /** Each device's last sequence number: numbered per device, as PostgreSQL does. */
+  private readonly lastSeq = new Map<string, number>();
+  readonly contiguousSequences = true;
   private total = 0;
   constructor(
     private readonly state: Closable,
@@ -363,8 +365,14 @@ class MemoryQueueStore implements MessageQueueStore {
     // content object share one stored copy (a group fanout).
     let previous: Uint8Array | undefined;
     let shared: Uint8Array | undefined;
-    const stored = envelopes.map((envelope, i) => {
-      const copy = copyEnvelope({ ...envelope, guid: envelopeGuid(this.nextSeq + i, this.random) });
+    const next = new Map<string, number>();
+    const seqs: number[] = [];
+    const stored = envelopes.map((envelope) => {
+      const k = deviceKey(envelope.destination, envelope.destinationDevice);
+      const seq = (next.get(k) ?? this.lastSeq.get(k) ?? 0) + 1;
+      next.set(k, seq);
+      seqs.push(seq);
+      const copy = copyEnvelope({ ...envelope, guid: envelopeGuid(seq, this.random) });
       if (envelope.content === previous && shared !== undefined) {
         return { ...copy, content: shared };
       }
@@ -373,10 +381,11 @@ class MemoryQueueStore implements MessageQueueStore {
       return copy;
     });
     this.sizes.add(envelopes, bounds);
-    for (const envelope of stored) {
+    for (const [k, seq] of next) this.lastSeq.set(k, seq);
+    for (const [i, envelope] of stored.entries()) {
       const k = deviceKey(envelope.destination, envelope.destinationDevice);
       const queue = this.queues.get(k) ?? [];
-      queue.push({ seq: this.nextSeq++, envelope });
+      queue.push({ seq: seqs[i] ?? 0, envelope });
       this.queues.set(k, queue);
       this.owners.set(guidKey(envelope.guid), k);
       this.total += 1;

@@ -263,6 +263,13 @@ export interface QueueBounds {
 /** Per-device durable message queues. */
 export interface MessageQueueStore {
   /**
+   * True when each device's envelopes are numbered 1, 2, 3 … in commit
+   * order (the guid's sequence half), with gaps only where an enqueue was
+   * refused: a cluster node may then push envelopes carried by another
+   * node's wake when they come next, and read the store on a gap.
+   */
+  readonly contiguousSequences?: boolean;
+  /**
    * Durably appends every envelope (all or nothing) and returns them, in the
    * same order, with the guids the store gave them. When the promise
    * resolves the envelopes survive a crash of the process.

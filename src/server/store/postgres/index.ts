@@ -55,6 +55,8 @@ export interface PostgresServerStore extends ServerStore {
    * bodies must be safe to overlap now and then (sweeps are).
    */
   withLock<T>(name: string, body: () => Promise<T>): Promise<T | undefined>;
+  /** Queue batches committed so far (`quintet_store_commits_total`, as the SQLite store). */
+  readonly commitCount: () => number;
 }
 
 /** Default size of the pool. */
@@ -117,11 +119,12 @@ export async function openPostgresStore(
     throw mapPgError(error);
   }
 
-  const queue: FlushableQueue = new PostgresQueueStore(pool, {
+  const queueStore = new PostgresQueueStore(pool, {
     random: options.random ?? ((n: number) => new Uint8Array(randomBytes(n))),
     scheduleCommit: options.scheduleCommit ?? ((flush) => setImmediate(flush)),
     onError,
   });
+  const queue: FlushableQueue = queueStore;
   const groups: ClosableGroups = new PostgresGroupStore(pool);
   let closed = false;
 
@@ -135,6 +138,7 @@ export async function openPostgresStore(
     groups,
     health: () => health(pool),
     withLock: (name, body) => withLock(pool, schema, name, body, onError),
+    commitCount: () => queueStore.commits,
     close: async () => {
       if (closed) return;
       closed = true;

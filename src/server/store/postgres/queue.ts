@@ -135,6 +135,8 @@ export class PostgresQueueStore implements MessageQueueStore {
   private closed = false;
   /** Transactions committed so far (tests and metrics). */
   commits = 0;
+  /** Sequences come from each device's `queue_heads` row, taken under its lock. */
+  readonly contiguousSequences = true;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -286,10 +288,15 @@ export class PostgresQueueStore implements MessageQueueStore {
     if (this.closed) throw new StoreError('closed', 'store is closed');
   }
 
-  private async read(text: string, values: readonly unknown[]): Promise<PgRow[]> {
+  /** One statement on the pool; `name` prepares it once per connection (hot reads). */
+  private async read(text: string, values: readonly unknown[], name?: string): Promise<PgRow[]> {
     this.checkOpen();
     try {
-      return (await this.pool.query<PgRow>(text, [...values])).rows;
+      return (
+        await this.pool.query<PgRow>(
+          name === undefined ? { text, values: [...values] } : { name, text, values: [...values] },
+        )
+      ).rows;
     } catch (error) {
       throw toStoreError(error);
     }
@@ -307,6 +314,7 @@ export class PostgresQueueStore implements MessageQueueStore {
        WHERE e.account = $1 AND e.device_id = $2 AND e.seq > $3
        ORDER BY e.seq LIMIT $4`,
       [account, deviceId, after, limit],
+      'quintet_queue_page',
     );
     const last = rows[rows.length - 1];
     return {
