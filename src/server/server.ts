@@ -330,7 +330,12 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       // Sockets that never finish a request (or an upgrade) are closed:
       // slow-loris connections would otherwise hold a descriptor each.
       headersTimeout: Math.min(limits.httpHeadersTimeoutMs, limits.httpRequestTimeoutMs),
-      requestTimeout: limits.httpRequestTimeoutMs,
+      // Node bounds a whole request, body included, with one server-wide
+      // timeout; only blob uploads have a body worth waiting for (any other
+      // request with a body is answered at once and its connection closed
+      // unread), so the bound is the longer of the two. Idle sockets are
+      // still cut after httpHeadersTimeoutMs (the 'connection' handler below).
+      requestTimeout: Math.max(limits.httpRequestTimeoutMs, limits.blobUploadTimeoutMs),
       connectionsCheckingInterval: Math.max(100, Math.min(5000, limits.httpHeadersTimeoutMs / 4)),
     },
     createHttpHandler({

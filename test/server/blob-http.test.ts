@@ -267,3 +267,29 @@ describe('blob HTTP API', () => {
     assert.equal(await metric(t.server.url, 'quintet_blob_bytes_stored'), before);
   });
 });
+
+describe('a blob upload slower than the HTTP request timeout', () => {
+  let t: TestServer;
+  before(async () => {
+    t = await startTestServer({
+      limits: { httpRequestTimeoutMs: 300, httpHeadersTimeoutMs: 2000 },
+    });
+  });
+  after(() => t.close());
+
+  it('completes within the blob upload timeout', async () => {
+    const device = await registeredDevice(t.wsUrl, 'slowuploader');
+    const token = await credentialFor(device);
+    device.client.close();
+    // 20 pieces 100 ms apart: well past the 300 ms request timeout, never idle for long.
+    async function* slowly(): AsyncIterable<Uint8Array> {
+      for (let i = 0; i < 20; i++) {
+        yield new Uint8Array(1000).fill(i);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    const blobs = new BlobClient(t.server.url, () => Promise.resolve(token));
+    const { id } = await blobs.upload(slowly(), 20_000, 'attachment');
+    assert.equal((await collect(blobs.download(id))).length, 20_000);
+  });
+});
