@@ -322,6 +322,15 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
         : { degradedSweepMs: options.degradedSweepMs }),
     });
   }
+  const blobRoutes = new BlobRoutes({
+    store: blobs,
+    accounts,
+    limits,
+    clock,
+    random,
+    metrics: blobMetrics,
+    logger,
+  });
   const startedAt = Date.now();
   const connections = new Set<ClientConnection>();
 
@@ -340,15 +349,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     },
     createHttpHandler({
       logger,
-      blobs: new BlobRoutes({
-        store: blobs,
-        accounts,
-        limits,
-        clock,
-        random,
-        metrics: blobMetrics,
-        logger,
-      }),
+      blobs: blobRoutes,
       ...(options.staticDir === undefined ? {} : { staticDir: options.staticDir }),
       health: async () => {
         const database = opened.health === undefined ? { ok: true } : await opened.health();
@@ -370,7 +371,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
           ...(opened.commitCount === undefined ? {} : { storeCommits: opened.commitCount() }),
         }) +
         renderNodeMetrics(nodeId, cluster?.bus) +
-        blobMetrics.render(await blobs.totalBytes()),
+        blobMetrics.render(await blobs.totalBytes(), blobRoutes.uploadsInProgress),
     }),
   );
   const wss = new WebSocketServer({

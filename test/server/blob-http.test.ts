@@ -15,6 +15,7 @@ import {
   eventually,
   metric,
   rawExchange,
+  startUpload,
   uploadHead,
 } from './helpers/blobs.js';
 import { registeredDevice, type ConnectedDevice } from './helpers/device.js';
@@ -222,6 +223,33 @@ describe('blob HTTP API', () => {
     const bobs = await client(bobToken).upload(randomBytes(10 * MIB), 10 * MIB, 'attachment');
     await client(bobToken).delete(bobs.id);
     await client(aliceToken).delete(first.id);
+  });
+
+  it('bounds the uploads one account has in progress', async () => {
+    const open = [1, 2, 3, 4].map(() => startUpload(t.server.url, aliceToken, MIB, 1000));
+    await eventually(
+      async () => (await metric(t.server.url, 'quintet_blob_uploads_in_progress')) === 4,
+      'four uploads in progress',
+    );
+    const fifth = await rawExchange(
+      t.server.url,
+      uploadHead(t.server.url, aliceToken, 10),
+      new Uint8Array(0),
+      { end: false },
+    );
+    assert.equal(fifth.status, 429);
+    assert.equal((JSON.parse(fifth.body) as { error: string }).error, 'rate-limited');
+    assert.equal(fifth.closedByServer, true);
+    // Another account is not affected.
+    const bobs = await client(bobToken).upload(randomBytes(10), 10, 'attachment');
+    await client(bobToken).delete(bobs.id);
+    for (const socket of open) socket.destroy();
+    await eventually(
+      async () => (await metric(t.server.url, 'quintet_blob_uploads_in_progress')) === 0,
+      'the cut uploads end',
+    );
+    const again = await client(aliceToken).upload(randomBytes(10), 10, 'attachment');
+    await client(aliceToken).delete(again.id);
   });
 
   it('refuses an upload without Content-Length or with a bad kind', async () => {

@@ -17,10 +17,9 @@ import pg from 'pg';
 import { BlobClient } from '../../src/client/transport/blob-client.js';
 import { WEBSOCKET_PATH } from '../../src/wire/limits.js';
 import { createTestSchema, serviceSkip, type TestSchema } from '../helpers/services.js';
-import { credentialFor, eventually, metric, uploadHead } from './helpers/blobs.js';
+import { credentialFor, eventually, metric, startUpload } from './helpers/blobs.js';
 import { registeredDevice, reconnect } from './helpers/device.js';
 import { withTimeout } from './helpers/raw-client.js';
-import { connect } from 'node:net';
 
 const ENTRY = join(import.meta.dirname, '../../src/server/bin.ts');
 const MIB = 1024 * 1024;
@@ -61,19 +60,6 @@ function kill(child: ChildProcess): Promise<void> {
       child.kill('SIGKILL');
     }
   });
-}
-
-/**
- * Starts an upload of `size` bytes, sends `sent` of them and keeps the
- * socket open (the upload stays in progress). Returns the socket.
- */
-function startUpload(url: string, token: string, size: number, sent: number) {
-  const { hostname, port } = new URL(url);
-  const socket = connect({ host: hostname, port: Number(port) });
-  socket.on('error', () => undefined);
-  socket.write(`${uploadHead(url, token, size)}\r\n\r\n`);
-  socket.write(randomBytes(sent));
-  return socket;
 }
 
 async function collect(stream: AsyncIterable<Uint8Array>): Promise<Buffer> {

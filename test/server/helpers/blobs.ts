@@ -1,5 +1,6 @@
 /** Helpers for blob API tests: credentials, raw uploads, a proxy that cuts a download. */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { ServerApi } from '../../../src/client/core/server-api.js';
 import type { ConnectedDevice } from './device.js';
@@ -159,4 +160,17 @@ export async function metric(url: string, name: string): Promise<number | undefi
   const text = await (await fetch(`${url}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
   return line === undefined ? undefined : Number(line.slice(name.length + 1));
+}
+
+/**
+ * Starts an upload of `size` bytes, sends `sent` of them and keeps the
+ * socket open (the upload stays in progress). Destroy the socket to cut it.
+ */
+export function startUpload(url: string, token: string, size: number, sent: number): Socket {
+  const { hostname, port } = new URL(url);
+  const socket = connect({ host: hostname, port: Number(port) });
+  socket.on('error', () => undefined);
+  socket.write(`${uploadHead(url, token, size)}\r\n\r\n`);
+  socket.write(randomBytes(sent));
+  return socket;
 }
