@@ -305,6 +305,20 @@ describe('a blob upload slower than the HTTP request timeout', () => {
   });
   after(() => t.close());
 
+  it('still closes other requests that carry a body, unread', async () => {
+    // The longer request bound must not let a body trickle into /healthz for 15 minutes.
+    const { host } = new URL(t.server.url);
+    for (const method of ['GET', 'POST']) {
+      const answer = await rawExchange(
+        t.server.url,
+        `${method} /healthz HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 100000000`,
+        new Uint8Array(10),
+        { end: false },
+      );
+      assert.equal(answer.closedByServer, true, method);
+    }
+  });
+
   it('completes within the blob upload timeout', async () => {
     const device = await registeredDevice(t.wsUrl, 'slowuploader');
     const token = await credentialFor(device);
