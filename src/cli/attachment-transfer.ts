@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { AttachmentError } from '../client/core/attachments/errors.js';
 import type { Attachment } from '../client/core/attachments/pointer.js';
 import { downloadAttachment, uploadAttachment } from '../client/core/attachments/transfer.js';
-import { BlobClient, BlobError } from '../client/transport/blob-client.js';
+import { BlobClient, BlobError, cachedBlobCredential } from '../client/transport/blob-client.js';
 import { CliError } from './cli-error.js';
 import { blobBaseUrl, fileSink, fileSource } from './attachment-files.js';
 import { formatBytes, progressBar } from './progress-bar.js';
@@ -19,18 +19,12 @@ export interface CredentialSource {
   getBlobCredential(): Promise<{ token: string; expiresAt: number }>;
 }
 
-/** Credentials are reused until shortly before they expire. */
-const CREDENTIAL_MARGIN_MS = 60_000;
-
-/** A blob client for `serverUrl`, authenticated through `source`. */
+/** A blob client for `serverUrl`, authenticated through `source` (token cached ~1 h). */
 export function sessionBlobs(source: CredentialSource, serverUrl: string): BlobClient {
-  let cached: { token: string; expiresAt: number } | undefined;
-  return new BlobClient(blobBaseUrl(serverUrl), async () => {
-    if (cached === undefined || cached.expiresAt - CREDENTIAL_MARGIN_MS < Date.now()) {
-      cached = await source.getBlobCredential();
-    }
-    return cached.token;
-  });
+  return new BlobClient(
+    blobBaseUrl(serverUrl),
+    cachedBlobCredential(() => source.getBlobCredential()),
+  );
 }
 
 /** Encrypts and uploads `path`, showing progress; the result goes into the message. */
@@ -83,7 +77,7 @@ export function attachmentFailure(error: unknown, size: number): unknown {
     );
   }
   if (error instanceof BlobError) {
-    const limit = blobLimit(error);
+    const limit = error.details.limit;
     switch (error.code) {
       case 'blob-too-large':
         return new CliError(
@@ -99,14 +93,14 @@ export function attachmentFailure(error: unknown, size: number): unknown {
         return new CliError('the server refused the blob credential');
       case 'unavailable':
         return new CliError('the server cannot store or serve attachments right now; try again');
+      case 'rate-limited':
+        return new CliError('too many transfers in progress for this account; try again shortly');
+      case 'network':
+        return new CliError('the connection to the server kept breaking during the transfer');
       case 'bad-request':
-        return new CliError(`the server refused the transfer (${error.message})`);
+      case 'bad-response':
+        return new CliError(`the transfer failed (${error.message})`);
     }
   }
   return error;
-}
-
-function blobLimit(error: BlobError): number | undefined {
-  const limit: unknown = (error as { limit?: unknown }).limit;
-  return typeof limit === 'number' ? limit : undefined;
 }
