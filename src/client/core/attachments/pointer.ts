@@ -80,11 +80,8 @@ export function attachmentOf(data: { attachment?: AttachmentPointer }): Attachme
  */
 export function safeFileName(name: string): string {
   const base = name.split(/[\\/]/).pop() ?? '';
-  // eslint-disable-next-line no-control-regex
-  const clean = base
-    .replace(/[\u0000-\u001f\u007f]/g, '')
-    .replace(/^\.+/, '')
-    .trim();
+  const printable = [...base].filter((ch) => ch >= ' ' && ch !== '\u007f').join('');
+  const clean = printable.replace(/^\.+/, '').trim();
   return clean.length === 0 ? 'attachment' : clean.slice(0, MAX_NAME);
 }
 
