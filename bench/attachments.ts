@@ -231,8 +231,11 @@ async function transferRuns(): Promise<void> {
       upMBps: round(median(ups)),
       downMBps: round(median(downs)),
       rssGrowthMiB: round(median(growth)),
+      // The first run's growth is the honest one: RSS rarely shrinks, so
+      // later runs reuse what the first one took.
+      rssGrowthMaxMiB: round(Math.max(...growth)),
       targets: { mbps: 100, rssGrowthMiB: 64 },
-      ok: median(ups) >= 100 && median(downs) >= 100 && median(growth) < 64,
+      ok: median(ups) >= 100 && median(downs) >= 100 && Math.max(...growth) < 64,
     });
   } finally {
     server.stop();
