@@ -100,6 +100,7 @@ export interface ServerCommandOptions {
   readonly maxBlobUploadsPerAccount?: number;
   readonly attachmentTtlDays?: number;
   readonly archiveTtlHours?: number;
+  readonly blobUploadTimeoutSeconds?: number;
   // Cluster mode: PostgreSQL, the NATS bus, the node id.
   readonly database?: string;
   readonly databaseSchema?: string;
@@ -214,6 +215,9 @@ export function serverOptionsFromCli(options: ServerCommandOptions): StartServer
   }
   if (options.archiveTtlHours !== undefined) {
     limits.archiveTtlMs = Math.round(options.archiveTtlHours * 60 * 60 * 1000);
+  }
+  if (options.blobUploadTimeoutSeconds !== undefined) {
+    limits.blobUploadTimeoutMs = Math.round(options.blobUploadTimeoutSeconds * 1000);
   }
   const token = options.registrationToken ?? process.env['QUINTET_REGISTRATION_TOKEN'];
   return {
@@ -403,6 +407,11 @@ function addBlobOptions(command: Command): void {
     .option(
       '--archive-ttl-hours <hours>',
       'history archives are deleted after this long unless deleted sooner (default 24)',
+      positiveNumber,
+    )
+    .option(
+      '--blob-upload-timeout-seconds <n>',
+      'time one blob upload may take (default 900)',
       positiveNumber,
     );
 }
