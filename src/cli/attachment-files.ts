@@ -36,6 +36,7 @@ export function mimeTypeOf(path: string): string {
 }
 
 const READ_CHUNK = 256 * 1024;
+const WRITE_BATCH = 1024 * 1024;
 
 /**
  * A file to send. Images small enough travel as their own thumbnail; larger
@@ -86,6 +87,17 @@ export async function fileSink(dir: string, fileName: string): Promise<FileSink>
   const handle: FileHandle = await open(temp, 'wx', 0o600);
   let final = '';
   let closed = false;
+  // Network chunks are small (tens of KiB): one writev per ~1 MiB instead of
+  // one thread-pool write per chunk.
+  let pending: Uint8Array[] = [];
+  let pendingBytes = 0;
+  const flush = async () => {
+    if (pending.length === 0) return;
+    const batch = pending;
+    pending = [];
+    pendingBytes = 0;
+    await handle.writev(batch);
+  };
   const close = async () => {
     if (closed) return;
     closed = true;
@@ -94,9 +106,12 @@ export async function fileSink(dir: string, fileName: string): Promise<FileSink>
   return {
     path: () => final,
     async write(chunk) {
-      await handle.write(chunk);
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+      if (pendingBytes >= WRITE_BATCH) await flush();
     },
     async commit() {
+      await flush();
       await handle.sync();
       await close();
       final = await publish(temp, dir, name);
