@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file quintet/v1/content.proto.
  */
 export const file_quintet_v1_content: GenFile = /*@__PURE__*/
-  fileDesc("ChhxdWludGV0L3YxL2NvbnRlbnQucHJvdG8SCnF1aW50ZXQudjEi9gIKB0NvbnRlbnQSLwoMZGF0YV9tZXNzYWdlGAEgASgLMhcucXVpbnRldC52MS5EYXRhTWVzc2FnZUgAEjUKD3JlY2VpcHRfbWVzc2FnZRgCIAEoCzIaLnF1aW50ZXQudjEuUmVjZWlwdE1lc3NhZ2VIABJGChhkZWNyeXB0aW9uX2Vycm9yX21lc3NhZ2UYAyABKAsyIi5xdWludGV0LnYxLkRlY3J5cHRpb25FcnJvck1lc3NhZ2VIABI8ChNkZXZpY2Vfc2VudF9tZXNzYWdlGAQgASgLMh0ucXVpbnRldC52MS5EZXZpY2VTZW50TWVzc2FnZUgAEi8KDHN5bmNfbWVzc2FnZRgFIAEoCzIXLnF1aW50ZXQudjEuU3luY01lc3NhZ2VIABJEChdzZW5kZXJfa2V5X2Rpc3RyaWJ1dGlvbhgGIAEoCzIhLnF1aW50ZXQudjEuU2VuZGVyS2V5RGlzdHJpYnV0aW9uSABCBgoEYm9keSI/ChVTZW5kZXJLZXlEaXN0cmlidXRpb24SEAoIZ3JvdXBfaWQYASABKAwSFAoMZGlzdHJpYnV0aW9uGAIgASgMIlQKC0RhdGFNZXNzYWdlEhIKCm1lc3NhZ2VfaWQYASABKAwSDAoEdGV4dBgCIAEoCRIRCgl0aW1lc3RhbXAYAyABKAQSEAoIZ3JvdXBfaWQYBCABKAwiuQEKDlJlY2VpcHRNZXNzYWdlEi0KBHR5cGUYASABKA4yHy5xdWludGV0LnYxLlJlY2VpcHRNZXNzYWdlLlR5cGUSEwoLbWVzc2FnZV9pZHMYAiADKAwSEQoJdGltZXN0YW1wGAMgASgEEhAKCGdyb3VwX2lkGAQgASgMIj4KBFR5cGUSFAoQVFlQRV9VTlNQRUNJRklFRBAAEhEKDVRZUEVfREVMSVZFUlkQARINCglUWVBFX1JFQUQQAiJtChZEZWNyeXB0aW9uRXJyb3JNZXNzYWdlEhEKCXRpbWVzdGFtcBgBIAEoBBIRCglkZXZpY2VfaWQYAiABKA0SGwoTcmVxdWVzdGVyX2RldmljZV9pZBgDIAEoDRIQCghncm91cF9pZBg8IAEoDCJSChFEZXZpY2VTZW50TWVzc2FnZRITCgtkZXN0aW5hdGlvbhgBIAEoCRIoCgdtZXNzYWdlGAIgASgLMhcucXVpbnRldC52MS5EYXRhTWVzc2FnZSI7CgtTeW5jTWVzc2FnZRIkCgRyZWFkGAEgASgLMhQucXVpbnRldC52MS5SZWFkU3luY0gAQgYKBGJvZHkiQAoIUmVhZFN5bmMSDAoEY2hhdBgBIAEoCRITCgttZXNzYWdlX2lkcxgCIAMoDBIRCgl0aW1lc3RhbXAYAyABKARiBnByb3RvMw");
+  fileDesc("ChhxdWludGV0L3YxL2NvbnRlbnQucHJvdG8SCnF1aW50ZXQudjEi9gIKB0NvbnRlbnQSLwoMZGF0YV9tZXNzYWdlGAEgASgLMhcucXVpbnRldC52MS5EYXRhTWVzc2FnZUgAEjUKD3JlY2VpcHRfbWVzc2FnZRgCIAEoCzIaLnF1aW50ZXQudjEuUmVjZWlwdE1lc3NhZ2VIABJGChhkZWNyeXB0aW9uX2Vycm9yX21lc3NhZ2UYAyABKAsyIi5xdWludGV0LnYxLkRlY3J5cHRpb25FcnJvck1lc3NhZ2VIABI8ChNkZXZpY2Vfc2VudF9tZXNzYWdlGAQgASgLMh0ucXVpbnRldC52MS5EZXZpY2VTZW50TWVzc2FnZUgAEi8KDHN5bmNfbWVzc2FnZRgFIAEoCzIXLnF1aW50ZXQudjEuU3luY01lc3NhZ2VIABJEChdzZW5kZXJfa2V5X2Rpc3RyaWJ1dGlvbhgGIAEoCzIhLnF1aW50ZXQudjEuU2VuZGVyS2V5RGlzdHJpYnV0aW9uSABCBgoEYm9keSI/ChVTZW5kZXJLZXlEaXN0cmlidXRpb24SEAoIZ3JvdXBfaWQYASABKAwSFAoMZGlzdHJpYnV0aW9uGAIgASgMIocBCgtEYXRhTWVzc2FnZRISCgptZXNzYWdlX2lkGAEgASgMEgwKBHRleHQYAiABKAkSEQoJdGltZXN0YW1wGAMgASgEEhAKCGdyb3VwX2lkGAQgASgMEjEKCmF0dGFjaG1lbnQYBSABKAsyHS5xdWludGV0LnYxLkF0dGFjaG1lbnRQb2ludGVyIrMBChFBdHRhY2htZW50UG9pbnRlchIPCgdibG9iX2lkGAEgASgJEhEKCW1lZGlhX2tleRgCIAEoDBIYChBwbGFpbnRleHRfc2hhMjU2GAMgASgMEhkKEWNpcGhlcnRleHRfc2hhMjU2GAQgASgMEgwKBHNpemUYBSABKAQSEQoJbWltZV90eXBlGAYgASgJEhEKCWZpbGVfbmFtZRgHIAEoCRIRCgl0aHVtYm5haWwYCCABKAwiuQEKDlJlY2VpcHRNZXNzYWdlEi0KBHR5cGUYASABKA4yHy5xdWludGV0LnYxLlJlY2VpcHRNZXNzYWdlLlR5cGUSEwoLbWVzc2FnZV9pZHMYAiADKAwSEQoJdGltZXN0YW1wGAMgASgEEhAKCGdyb3VwX2lkGAQgASgMIj4KBFR5cGUSFAoQVFlQRV9VTlNQRUNJRklFRBAAEhEKDVRZUEVfREVMSVZFUlkQARINCglUWVBFX1JFQUQQAiJtChZEZWNyeXB0aW9uRXJyb3JNZXNzYWdlEhEKCXRpbWVzdGFtcBgBIAEoBBIRCglkZXZpY2VfaWQYAiABKA0SGwoTcmVxdWVzdGVyX2RldmljZV9pZBgDIAEoDRIQCghncm91cF9pZBg8IAEoDCJSChFEZXZpY2VTZW50TWVzc2FnZRITCgtkZXN0aW5hdGlvbhgBIAEoCRIoCgdtZXNzYWdlGAIgASgLMhcucXVpbnRldC52MS5EYXRhTWVzc2FnZSI7CgtTeW5jTWVzc2FnZRIkCgRyZWFkGAEgASgLMhQucXVpbnRldC52MS5SZWFkU3luY0gAQgYKBGJvZHkiQAoIUmVhZFN5bmMSDAoEY2hhdBgBIAEoCRITCgttZXNzYWdlX2lkcxgCIAMoDBIRCgl0aW1lc3RhbXAYAyABKARiBnByb3RvMw");
 
 /**
  * @generated from message quintet.v1.Content
@@ -143,6 +143,14 @@ export type DataMessage = Message<"quintet.v1.DataMessage"> & {
    * @generated from field: bytes group_id = 4;
    */
   groupId: Uint8Array;
+
+  /**
+   * A file sent with the message (the text is its caption). The file itself
+   * is an encrypted blob on the server; this pointer carries its key.
+   *
+   * @generated from field: quintet.v1.AttachmentPointer attachment = 5;
+   */
+  attachment?: AttachmentPointer | undefined;
 };
 
 /**
@@ -151,6 +159,77 @@ export type DataMessage = Message<"quintet.v1.DataMessage"> & {
  */
 export const DataMessageSchema: GenMessage<DataMessage> = /*@__PURE__*/
   messageDesc(file_quintet_v1_content, 2);
+
+/**
+ * Where an encrypted attachment is and how to open it (docs/protocol.md,
+ * "Attachments"). Travels only inside the end-to-end encrypted content.
+ *
+ * @generated from message quintet.v1.AttachmentPointer
+ */
+export type AttachmentPointer = Message<"quintet.v1.AttachmentPointer"> & {
+  /**
+   * the blob store's id (base64url, unguessable)
+   *
+   * @generated from field: string blob_id = 1;
+   */
+  blobId: string;
+
+  /**
+   * 32 random bytes, fresh per file
+   *
+   * @generated from field: bytes media_key = 2;
+   */
+  mediaKey: Uint8Array;
+
+  /**
+   * 32 bytes
+   *
+   * @generated from field: bytes plaintext_sha256 = 3;
+   */
+  plaintextSha256: Uint8Array;
+
+  /**
+   * 32 bytes: the whole blob, MAC included
+   *
+   * @generated from field: bytes ciphertext_sha256 = 4;
+   */
+  ciphertextSha256: Uint8Array;
+
+  /**
+   * plaintext bytes
+   *
+   * @generated from field: uint64 size = 5;
+   */
+  size: bigint;
+
+  /**
+   * also selects the HKDF info string
+   *
+   * @generated from field: string mime_type = 6;
+   */
+  mimeType: string;
+
+  /**
+   * a base name; receivers never trust it as a path
+   *
+   * @generated from field: string file_name = 7;
+   */
+  fileName: string;
+
+  /**
+   * images only: a small inline JPEG/PNG, may be empty
+   *
+   * @generated from field: bytes thumbnail = 8;
+   */
+  thumbnail: Uint8Array;
+};
+
+/**
+ * Describes the message quintet.v1.AttachmentPointer.
+ * Use `create(AttachmentPointerSchema)` to create a new message.
+ */
+export const AttachmentPointerSchema: GenMessage<AttachmentPointer> = /*@__PURE__*/
+  messageDesc(file_quintet_v1_content, 3);
 
 /**
  * Per-device receipts: "delivered to this device" is sent automatically,
@@ -190,7 +269,7 @@ export type ReceiptMessage = Message<"quintet.v1.ReceiptMessage"> & {
  * Use `create(ReceiptMessageSchema)` to create a new message.
  */
 export const ReceiptMessageSchema: GenMessage<ReceiptMessage> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_content, 3);
+  messageDesc(file_quintet_v1_content, 4);
 
 /**
  * @generated from enum quintet.v1.ReceiptMessage.Type
@@ -216,7 +295,7 @@ export enum ReceiptMessage_Type {
  * Describes the enum quintet.v1.ReceiptMessage.Type.
  */
 export const ReceiptMessage_TypeSchema: GenEnum<ReceiptMessage_Type> = /*@__PURE__*/
-  enumDesc(file_quintet_v1_content, 3, 0);
+  enumDesc(file_quintet_v1_content, 4, 0);
 
 /**
  * "I could not decrypt what you sent me": the sender re-encrypts the message
@@ -264,7 +343,7 @@ export type DecryptionErrorMessage = Message<"quintet.v1.DecryptionErrorMessage"
  * Use `create(DecryptionErrorMessageSchema)` to create a new message.
  */
 export const DecryptionErrorMessageSchema: GenMessage<DecryptionErrorMessage> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_content, 4);
+  messageDesc(file_quintet_v1_content, 5);
 
 /**
  * The sender's own other devices get this wrapper instead of the bare data
@@ -289,7 +368,7 @@ export type DeviceSentMessage = Message<"quintet.v1.DeviceSentMessage"> & {
  * Use `create(DeviceSentMessageSchema)` to create a new message.
  */
 export const DeviceSentMessageSchema: GenMessage<DeviceSentMessage> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_content, 5);
+  messageDesc(file_quintet_v1_content, 6);
 
 /**
  * Between the devices of one account.
@@ -316,7 +395,7 @@ export type SyncMessage = Message<"quintet.v1.SyncMessage"> & {
  * Use `create(SyncMessageSchema)` to create a new message.
  */
 export const SyncMessageSchema: GenMessage<SyncMessage> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_content, 6);
+  messageDesc(file_quintet_v1_content, 7);
 
 /**
  * @generated from message quintet.v1.ReadSync
@@ -347,5 +426,5 @@ export type ReadSync = Message<"quintet.v1.ReadSync"> & {
  * Use `create(ReadSyncSchema)` to create a new message.
  */
 export const ReadSyncSchema: GenMessage<ReadSync> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_content, 7);
+  messageDesc(file_quintet_v1_content, 8);
 
