@@ -55,6 +55,13 @@ export class BlobError extends Error {
   }
 }
 
+/** The server's blob limits and what the account uses (`BlobClient.usage`). */
+export interface BlobUsage {
+  readonly maxBlobBytes: number;
+  readonly quotaBytes: number;
+  readonly usedBytes: number;
+}
+
 /** What `upload` resolves to. */
 export interface UploadedBlob {
   readonly id: string;
@@ -129,6 +136,10 @@ export class BlobClient {
     const init: StreamingInit = {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' },
+      // Following a redirect would need the body again: with 'follow' the
+      // fetch implementation keeps a copy of a streamed body (the whole
+      // file, unread) in case it has to resend it.
+      redirect: 'error',
     };
     if (isNode()) {
       init.body = streamOf(body, size, onProgress);
@@ -137,7 +148,15 @@ export class BlobClient {
     } else {
       init.body = body instanceof Uint8Array ? new Blob([body.slice()]) : await gather(body, size);
     }
-    const response = await this.#request(`${this.#base}/v1/blobs?kind=${kind}`, init);
+    let response: Response;
+    try {
+      response = await this.#request(`${this.#base}/v1/blobs?kind=${kind}`, init);
+    } catch (error) {
+      // The server refuses an upload over a limit before reading its body
+      // and closes the connection, which fetch reports as a network error:
+      // ask which limit it was, so the caller hears that instead.
+      throw (await this.#limitRefusal(size).catch(() => undefined)) ?? error;
+    }
     if (response.status !== 201) throw await errorOf(response);
     const json = (await response.json().catch(() => undefined)) as
       { id?: unknown; expiresAt?: unknown } | undefined;
@@ -233,6 +252,44 @@ export class BlobClient {
       headers: { authorization: `Bearer ${token}` },
     });
     if (response.status !== 204) throw await errorOf(response);
+  }
+
+  /** The account's limits and usage (`GET /v1/blobs`). */
+  async usage(): Promise<BlobUsage> {
+    const token = await this.credential();
+    const response = await this.#request(`${this.#base}/v1/blobs`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    if (response.status !== 200) throw await errorOf(response);
+    const json = (await response.json().catch(() => undefined)) as Partial<BlobUsage> | undefined;
+    const { maxBlobBytes, quotaBytes, usedBytes } = json ?? {};
+    if (
+      typeof maxBlobBytes !== 'number' ||
+      typeof quotaBytes !== 'number' ||
+      typeof usedBytes !== 'number'
+    ) {
+      throw new BlobError('bad-response', 'usage answer lacks its fields');
+    }
+    return { maxBlobBytes, quotaBytes, usedBytes };
+  }
+
+  /** The refusal an upload of `size` bytes met, if a limit explains it. */
+  async #limitRefusal(size: number): Promise<BlobError | undefined> {
+    const usage = await this.usage();
+    if (size > usage.maxBlobBytes) {
+      return new BlobError('blob-too-large', `blobs are limited to ${usage.maxBlobBytes} bytes`, {
+        status: 413,
+        limit: usage.maxBlobBytes,
+      });
+    }
+    if (usage.usedBytes + size > usage.quotaBytes) {
+      return new BlobError(
+        'quota-exceeded',
+        `this account's blobs are limited to ${usage.quotaBytes} bytes`,
+        { status: 413, limit: usage.quotaBytes },
+      );
+    }
+    return undefined;
   }
 
   async #request(url: string, init: StreamingInit): Promise<Response> {

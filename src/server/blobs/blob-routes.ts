@@ -1,6 +1,7 @@
 /**
  * The blob HTTP API (docs/protocol.md, "Blobs"): `POST /v1/blobs`,
- * `GET /v1/blobs/<id>` (with `Range`), `DELETE /v1/blobs/<id>`, each with a
+ * `GET /v1/blobs/<id>` (with `Range`), `DELETE /v1/blobs/<id>`, `GET
+ * /v1/blobs` (limits and usage), each with a
  * bearer credential from `get_blob_credential`.
  *
  * Bodies stream both ways with backpressure: an upload is read one piece at
@@ -81,6 +82,8 @@ export class BlobRoutes {
     try {
       if (id === undefined && req.method === 'POST') {
         await this.#upload(req, res);
+      } else if (id === undefined && req.method === 'GET') {
+        await this.#usage(req, res);
       } else if (id !== undefined && (req.method === 'GET' || req.method === 'HEAD')) {
         await this.#download(req, res, id);
       } else if (id !== undefined && req.method === 'DELETE') {
@@ -146,6 +149,25 @@ export class BlobRoutes {
       });
     }
     return principal;
+  }
+
+  /**
+   * `GET /v1/blobs`: the limits and the account's usage. A refused upload
+   * is answered before its body is read and the connection closed, which
+   * many HTTP clients report as a broken connection rather than the 413;
+   * the client asks here to say which limit it hit.
+   */
+  async #usage(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const principal = await this.#authorize(req, res);
+    if (principal === undefined) return;
+    const { limits, clock } = this.options;
+    const used = await this.options.store.usage(principal.account, clock.now());
+    this.#send(
+      res,
+      200,
+      { maxBlobBytes: limits.maxBlobBytes, quotaBytes: limits.blobQuotaBytes, usedBytes: used },
+      false,
+    );
   }
 
   async #upload(req: IncomingMessage, res: ServerResponse): Promise<void> {
