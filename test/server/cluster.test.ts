@@ -436,7 +436,22 @@ describe('cluster: the bus is down', () => {
 class BusRelay {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
+  /** Each relayed connection's node side and NATS side. */
+  private readonly pairs = new Set<{ client: Socket; upstream: Socket }>();
+  private holding = false;
   port = 0;
+
+  /** Holds what the nodes send to NATS (their subscriptions, say) until `release`. */
+  hold(): void {
+    this.holding = true;
+    for (const { client, upstream } of this.pairs) client.unpipe(upstream);
+  }
+
+  /** Lets the held bytes through, in order, and everything after them. */
+  release(): void {
+    this.holding = false;
+    for (const { client, upstream } of this.pairs) client.pipe(upstream);
+  }
 
   async open(): Promise<void> {
     const target = new URL(TEST_BUS_URL);
@@ -447,8 +462,14 @@ class BusRelay {
         socket.on('close', () => this.sockets.delete(socket));
         socket.on('error', () => socket.destroy());
       }
-      client.pipe(upstream).pipe(client);
-      client.on('close', () => upstream.destroy());
+      const pair = { client, upstream };
+      this.pairs.add(pair);
+      if (!this.holding) client.pipe(upstream);
+      upstream.pipe(client);
+      client.on('close', () => {
+        this.pairs.delete(pair);
+        upstream.destroy();
+      });
       upstream.on('close', () => client.destroy());
     });
     await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
@@ -467,6 +488,38 @@ class BusRelay {
     await closed;
   }
 }
+
+describe('cluster: a device subscribed late on the bus', { skip }, () => {
+  const prefix = `qtest${randomBytes(6).toString('hex')}`;
+  const store = createMemoryStore();
+  const relay = new BusRelay();
+  let a: RunningServer;
+  let b: RunningServer;
+
+  before(async () => {
+    await relay.open();
+    a = await startNode(store, 'late-a', prefix);
+    b = await startNode(store, 'late-b', prefix, `nats://127.0.0.1:${relay.port}`);
+    await waitFor('node B on the bus', async () => (await health(b)).bus.state === 'connected');
+  });
+  after(async () => {
+    await Promise.all([a.close(), b.close()]);
+    await relay.cut();
+  });
+
+  it('gets what was committed before NATS had its subscription', async () => {
+    const alice = await registeredDevice(a.wsUrl, 'late.alice');
+    // Node B's subscription for bob stays in the relay: node A's wake for
+    // the envelope below reaches nobody, and bob's first queue read came
+    // before the envelope was committed.
+    relay.hold();
+    const bob = await registeredDevice(b.wsUrl, 'late.bob');
+    assertOk(await sendOne(alice, bob, new Uint8Array([7])));
+    relay.release();
+    assert.deepEqual(await nextEnvelope(bob.client), new Uint8Array([7]));
+    for (const d of [alice, bob]) d.client.close();
+  });
+});
 
 describe('cluster: the bus goes away and comes back', { skip }, () => {
   const prefix = `qtest${randomBytes(6).toString('hex')}`;

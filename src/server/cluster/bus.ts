@@ -161,6 +161,22 @@ export class ClusterBus {
     this.options.onState(state, previous);
   }
 
+  /**
+   * Resolves once the NATS server has processed everything this node sent
+   * so far (subscriptions included); at once when the bus is down. A flush
+   * that fails (the connection dropped) resolves too: the reconnect path
+   * re-reads every queue anyway.
+   */
+  async flushed(): Promise<void> {
+    const nc = this.nc;
+    if (nc === undefined || nc.isClosed()) return;
+    try {
+      await nc.flush();
+    } catch (error) {
+      this.options.logger.debug({ err: error }, 'bus flush failed');
+    }
+  }
+
   /** Listens on `subject` (now, or once the bus is up). */
   subscribe(subject: string, handler: BusHandler): BusSubscription {
     const entry: Registered = { subject, handler, live: undefined, active: true };

@@ -135,6 +135,17 @@ export class ClusterNode implements RemoteDevices {
           this.onDeviceMessage(address, message, reply),
         ),
       );
+      // Until NATS has the subscription, a wake published by another node
+      // reaches nobody, and an envelope committed after the connection's
+      // first queue read would wait for the next reconnect. Once the
+      // subscription is in place, read the queue again: whatever was
+      // committed in between is found there, and later ones are woken.
+      this.bus
+        .flushed()
+        .then(() => {
+          if (this.router.attachment(address) === attachment) attachment.endpoint.wake();
+        })
+        .catch((error: unknown) => this.logger.warn({ err: error }, 'post-subscribe wake failed'));
     }
     this.claim(attachment);
   }
