@@ -26,6 +26,11 @@ export const TABLES = {
   sent: 'sent',
   settings: 'settings',
   read: 'read',
+  /**
+   * The messages again, keyed chat / zero-padded sender time / id, so a
+   * chat reads oldest first a page at a time (history, archive building).
+   */
+  chatOrder: 'chat-order',
 } as const;
 
 /** This device's account record. */
@@ -42,7 +47,29 @@ export interface MessageStore {
   put(message: StoredMessage): Promise<void>;
   /** Messages of one chat (or all chats), oldest first by the sender's clock. */
   list(chat?: string): Promise<StoredMessage[]>;
+  /**
+   * One page of a chat (or of every chat, chat by chat, when `chat` is
+   * undefined), oldest first by the sender's clock then id; `after` is the
+   * `next` cursor of the previous page.
+   */
+  page(chat: string | undefined, options?: MessagePageOptions): Promise<MessagePage>;
 }
+
+/** Which page of `MessageStore.page`. */
+export interface MessagePageOptions {
+  /** The previous page's `next`; the first page when absent. */
+  readonly after?: string;
+  /** At most this many messages (default 500). */
+  readonly limit?: number;
+}
+
+/** A page of messages and the cursor of the next one (absent at the end). */
+export interface MessagePage {
+  readonly messages: StoredMessage[];
+  readonly next?: string;
+}
+
+const DEFAULT_PAGE = 500;
 
 /** Marks of envelopes whose effects are committed (keyed by a ciphertext hash). */
 export interface ProcessedStore {
@@ -102,19 +129,49 @@ function messageKey(chat: string, id: Uint8Array): string {
   return `${chat}/${toHex(id)}`;
 }
 
+// 16 digits hold every ms timestamp until the year 318857; zero-padding
+// makes the key order the time order.
+function orderKey(message: StoredMessage): string {
+  const at = Math.max(0, Math.floor(message.sentAt)).toString().padStart(16, '0');
+  return `${message.chat}/${at}/${toHex(message.id)}`;
+}
+
+function byTime(a: StoredMessage, b: StoredMessage): number {
+  return a.sentAt - b.sentAt || a.receivedAt - b.receivedAt;
+}
+
 export function messageStore(view: KeyValueView): MessageStore {
+  const list = async (chat?: string): Promise<StoredMessage[]> => {
+    const entries = await view.list(TABLES.messages, chat === undefined ? '' : `${chat}/`);
+    return entries.map((entry) => decodeStoredMessage(entry.value)).sort(byTime);
+  };
   return {
     get: async (chat, id) => {
       const bytes = await view.get(TABLES.messages, messageKey(chat, id));
       return bytes === undefined ? undefined : decodeStoredMessage(bytes);
     },
-    put: (message) =>
-      view.put(TABLES.messages, messageKey(message.chat, message.id), encodeStoredMessage(message)),
-    list: async (chat) => {
-      const entries = await view.list(TABLES.messages, chat === undefined ? '' : `${chat}/`);
-      return entries
-        .map((entry) => decodeStoredMessage(entry.value))
-        .sort((a, b) => a.sentAt - b.sentAt || a.receivedAt - b.receivedAt);
+    put: async (message) => {
+      const bytes = encodeStoredMessage(message);
+      await view.put(TABLES.messages, messageKey(message.chat, message.id), bytes);
+      await view.put(TABLES.chatOrder, orderKey(message), bytes);
+    },
+    list,
+    page: async (chat, options = {}) => {
+      const limit = options.limit ?? DEFAULT_PAGE;
+      const prefix = chat === undefined ? '' : `${chat}/`;
+      const rows = await view.listPage(TABLES.chatOrder, prefix, options.after, limit);
+      if (rows.length === 0 && options.after === undefined && chat !== undefined) {
+        // A profile from before the ordered table: its messages exist only
+        // in `messages`. Answer from there (sorted in memory) rather than
+        // show an empty chat.
+        const legacy = await list(chat);
+        return { messages: legacy.slice(0, limit) };
+      }
+      const messages = rows.map((row) => decodeStoredMessage(row.value));
+      const last = rows[rows.length - 1];
+      return rows.length === limit && last !== undefined
+        ? { messages, next: last.key }
+        : { messages };
     },
   };
 }
