@@ -104,6 +104,17 @@ export interface ServerLimits {
   /** Registrations per remote address: bucket size and refill per hour. */
   readonly registrationBurst: number;
   readonly registrationsPerHour: number;
+  // Blob store (attachments, history archives): size, quota, uploads at once, lifetimes.
+  /** Largest blob one upload may store (`blob-too-large`, HTTP 413). */
+  readonly maxBlobBytes: number;
+  /** Bytes of unexpired blobs one account may hold (`quota-exceeded`, HTTP 413). */
+  readonly blobQuotaBytes: number;
+  /** Uploads one account may have in progress at once on one node (HTTP 429). */
+  readonly maxBlobUploadsPerAccount: number;
+  /** Lifetime of an attachment blob. */
+  readonly attachmentTtlMs: number;
+  /** Lifetime of a history archive blob (deleted sooner once imported). */
+  readonly archiveTtlMs: number;
 }
 
 /** The defaults, chosen to match WhatsApp/Signal practice where one exists. */
@@ -153,4 +164,12 @@ export const DEFAULT_LIMITS: ServerLimits = {
   maxOutstandingChallenges: 100_000,
   registrationBurst: 10,
   registrationsPerHour: 10,
+  // Blob store: 100 MiB per blob (WhatsApp's document limit is larger, but
+  // a history archive of 90 days fits easily); 1 GiB per account covers
+  // 30 days of attachments for a heavy user; 4 uploads at once per account.
+  maxBlobBytes: 100 * MIB,
+  blobQuotaBytes: 1024 * MIB,
+  maxBlobUploadsPerAccount: 4,
+  attachmentTtlMs: 30 * DAY_MS,
+  archiveTtlMs: DAY_MS,
 };

@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { Clock, CryptoProvider, RandomSource } from '../crypto/provider.js';
 import type { ChallengeRegistry } from './auth/challenges.js';
+import type { BlobStore } from './blobs/blob-store.js';
 import type { DeviceRouter } from './cluster/device-router.js';
 import type { ServerLimits } from './config.js';
 import type { LinkSessionStore } from './linking/link-sessions.js';
@@ -47,6 +48,8 @@ export interface ServerContext {
   readonly bundleTargetLimiter: TokenBucketLimiter;
   /** Registrations per remote address (`registrationBurst`, `registrationsPerHour`). */
   readonly registrationLimiter: TokenBucketLimiter;
+  /** Attachments and history archives (files in embedded mode, PostgreSQL in a cluster). */
+  readonly blobs: BlobStore;
 }
 
 /** The device a connection is authenticated as. */

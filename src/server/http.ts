@@ -1,7 +1,8 @@
 /**
  * Plain HTTP on the WebSocket port: `/healthz` for load balancers and
  * supervisors, `/metrics` for Prometheus, and — when a directory is
- * configured — static files (the browser companion app) at `/`.
+ * configured — static files (the browser companion app) at `/`; the blob
+ * API under `/v1/blobs` (blobs/blob-routes.ts).
  *
  * Every response forbids framing (clickjacking: a hostile page overlaying
  * the companion's "approve" and "trust" buttons) and carries the same
@@ -14,6 +15,7 @@ import { readFile, realpath, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import type { Logger } from 'pino';
+import type { BlobRoutes } from './blobs/blob-routes.js';
 
 /** What the HTTP routes read. */
 export interface HttpRoutesOptions {
@@ -22,6 +24,8 @@ export interface HttpRoutesOptions {
   /** Serve files from this directory at `/` (index.html for directories). */
   readonly staticDir?: string;
   readonly logger: Logger;
+  /** The blob API at `/v1/blobs` (blobs/blob-routes.ts). */
+  readonly blobs?: BlobRoutes;
 }
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
@@ -109,6 +113,7 @@ export function createHttpHandler(
   const root = options.staticDir === undefined ? undefined : resolve(options.staticDir);
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (options.blobs !== undefined && (await options.blobs.handle(req, res, path))) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       send(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n');
       return;

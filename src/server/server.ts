@@ -18,6 +18,9 @@ import {
 } from '../crypto/provider.js';
 import { WEBSOCKET_PATH } from '../wire/limits.js';
 import { ChallengeRegistry } from './auth/challenges.js';
+import { openBlobBackend } from './blobs/blob-backend.js';
+import { BlobMetrics } from './blobs/blob-metrics.js';
+import { BlobRoutes } from './blobs/blob-routes.js';
 import { DEFAULT_LIMITS, type ServerLimits } from './config.js';
 import {
   joinCluster,
@@ -126,6 +129,8 @@ export interface RunningServer {
   readonly store: ServerStore;
   /** Deletes expired envelopes now (also runs periodically); returns how many. */
   sweepExpired(): Promise<number>;
+  /** Deletes expired blobs now (also runs periodically); returns how many. */
+  sweepBlobs(): Promise<number>;
   /** Removes companions past their lifetime now (also runs periodically); returns how many. */
   sweepInactiveDevices(): Promise<number>;
   /** Stops accepting, closes every connection, flushes pending writes, closes the store. */
@@ -226,6 +231,23 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     close: () => opened.close(),
   };
   const metrics = new ServerMetrics();
+  // Blob store: the backend that matches the store (blobs/blob-backend.ts).
+  const blobMetrics = new BlobMetrics();
+  const blobs = await openBlobBackend(
+    options.database !== undefined
+      ? {
+          kind: 'postgres',
+          url: options.database,
+          ...(options.databaseSchema === undefined ? {} : { schema: options.databaseSchema }),
+        }
+      : options.store !== undefined || options.memory === true
+        ? { kind: 'temporary' }
+        : { kind: 'files', dataDir: options.dataDir ?? 'data' },
+    (error) => logger.error({ err: error }, 'blob store error'),
+  ).catch(async (error: unknown) => {
+    await opened.close();
+    throw error;
+  });
   // Linking sessions: in PostgreSQL when the store is (a cluster), else in memory.
   const links = linkSessionStoreFor(opened, {
     clock,
@@ -277,6 +299,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       limits.registrationBurst,
       limits.registrationsPerHour / 3600,
     ),
+    blobs,
   };
   let cluster: ClusterNode | undefined;
   if (options.bus !== undefined) {
@@ -312,6 +335,15 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     },
     createHttpHandler({
       logger,
+      blobs: new BlobRoutes({
+        store: blobs,
+        accounts,
+        limits,
+        clock,
+        random,
+        metrics: blobMetrics,
+        logger,
+      }),
       ...(options.staticDir === undefined ? {} : { staticDir: options.staticDir }),
       health: async () => {
         const database = opened.health === undefined ? { ok: true } : await opened.health();
@@ -331,7 +363,9 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
         metrics.render({
           queueDepth: await store.queue.totalCount(),
           ...(opened.commitCount === undefined ? {} : { storeCommits: opened.commitCount() }),
-        }) + renderNodeMetrics(nodeId, cluster?.bus),
+        }) +
+        renderNodeMetrics(nodeId, cluster?.bus) +
+        blobMetrics.render(await blobs.totalBytes()),
     }),
   );
   const wss = new WebSocketServer({
@@ -395,6 +429,13 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     if (deleted > 0) logger.info({ deleted }, 'expired undelivered envelopes');
     return deleted;
   };
+  const sweepBlobs = (): Promise<number> => oneNode('quintet-blob-sweep', expireBlobsNow);
+  const expireBlobsNow = async (): Promise<number> => {
+    const deleted = await blobs.expire(clock.now(), 1000);
+    blobMetrics.expired += deleted;
+    if (deleted > 0) logger.info({ deleted }, 'deleted expired blobs');
+    return deleted;
+  };
   const sweepDevices = (): Promise<number> => oneNode('quintet-device-sweep', removeInactiveNow);
   const removeInactiveNow = async (): Promise<number> => {
     const removed = await sweepInactiveDevices(ctx);
@@ -411,6 +452,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       ctx.sendLimits.prune();
       ctx.bundleTargetLimiter.prune();
       ctx.registrationLimiter.prune();
+      sweepBlobs().catch((error: unknown) => logger.error({ err: error }, 'blob sweep failed'));
       ctx.links
         .prune()
         .catch((error: unknown) => logger.error({ err: error }, 'link session prune failed'));
@@ -438,6 +480,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     clearInterval(heartbeatTimer);
     cluster?.stop();
     await cluster?.bus.close();
+    await blobs.close();
     await store.close();
     throw error;
   }
@@ -468,6 +511,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       }
       cluster?.stop();
       await cluster?.bus.close();
+      await blobs.close();
       await store.close();
       logger.info('server stopped');
     })();
@@ -482,6 +526,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     metrics,
     store,
     sweepExpired,
+    sweepBlobs,
     sweepInactiveDevices: sweepDevices,
     close,
   };

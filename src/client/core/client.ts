@@ -94,6 +94,15 @@ export class QuintetClient {
     this.#receive = options.receive ?? true;
   }
 
+  /**
+   * A bearer token for the blob HTTP API (transport/blob-client.ts), for
+   * this device; valid about an hour. Needs an authenticated connection.
+   */
+  async getBlobCredential(): Promise<{ token: string; expiresAt: number }> {
+    this.#started();
+    return this.#api.getBlobCredential();
+  }
+
   /** A new subscription to the client's events, from now on. */
   events(): AsyncIterable<ClientEvent> {
     return this.#events.subscribe();

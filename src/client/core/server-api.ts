@@ -207,6 +207,15 @@ export class ServerApi {
     await this.#call({ case: 'ack', value: { serverGuids } }, 'ack');
   }
 
+  /**
+   * A bearer token for the blob HTTP API (`/v1/blobs`) for this device,
+   * valid on every node until `expiresAt` (ms since the epoch; about an hour).
+   */
+  async getBlobCredential(): Promise<{ token: string; expiresAt: number }> {
+    const body = await this.#call({ case: 'getBlobCredential', value: {} }, 'getBlobCredential');
+    return { token: body.token, expiresAt: Number(body.expiresAt) };
+  }
+
   async #call<C extends NonNullable<ResponseBody['case']>>(
     body: RequestBody,
     expected: C,

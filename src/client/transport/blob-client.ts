@@ -1,56 +1,361 @@
 /**
- * PLACEHOLDER for the blobs part's HTTP blob client (issue 12 contract):
- * the same exported names and signatures, so the history part compiles and
- * can be tested against an in-memory stand-in. The blobs branch replaces
- * this file whole at merge.
+ * The client side of the blob HTTP API (docs/protocol.md, "Blobs"):
+ * upload, resumable download and delete of opaque (already encrypted)
+ * blobs, with `fetch`, so it runs on Node 20 and in a browser alike. No
+ * Node imports.
+ *
+ * Uploads stream: in Node the body is a `ReadableStream` pulled as the
+ * socket takes it (`duplex: 'half'`), with the Content-Length the server
+ * requires. Browsers only stream request bodies over HTTP/2 and never let
+ * a page set Content-Length, so there an iterable body is gathered into a
+ * `Blob` (which the browser may keep on disk) and sent with its length.
+ * Downloads resume: when the connection is cut, the next request asks for
+ * `Range: bytes=<received>-` and the caller sees one unbroken stream.
  */
 
-/** Error codes of the blob HTTP API. */
+/** Stable failure codes (the server's, plus `network` and `bad-response`). */
 export type BlobErrorCode =
   | 'unauthorized'
   | 'blob-too-large'
   | 'quota-exceeded'
   | 'not-found'
   | 'bad-request'
-  | 'unavailable';
+  | 'unavailable'
+  /** Too many uploads in progress for the account (HTTP 429); retry after `retryAfterMs`. */
+  | 'rate-limited'
+  /** The server could not be reached, or the connection kept breaking. */
+  | 'network'
+  /** The server answered something this client cannot use. */
+  | 'bad-response';
 
-/** A failed blob request. */
+const SERVER_CODES: readonly BlobErrorCode[] = [
+  'unauthorized',
+  'blob-too-large',
+  'quota-exceeded',
+  'not-found',
+  'bad-request',
+  'unavailable',
+  'rate-limited',
+];
+
+/** A failed blob request. Messages carry no content, keys or tokens. */
 export class BlobError extends Error {
   override readonly name = 'BlobError';
   constructor(
     readonly code: BlobErrorCode,
     message: string,
+    readonly details: { status?: number; limit?: number; retryAfterMs?: number } = {},
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
+  }
+  /** Type guard: `BlobError.is(err, 'quota-exceeded')`. */
+  static is(value: unknown, code?: BlobErrorCode): value is BlobError {
+    return value instanceof BlobError && (code === undefined || value.code === code);
   }
 }
 
-/** Upload, download and delete of opaque blobs on the server's blob store. */
+/** What `upload` resolves to. */
+export interface UploadedBlob {
+  readonly id: string;
+  readonly expiresAt: number;
+}
+
+/** Options of `download`. */
+export interface DownloadOptions {
+  /** Start at this byte (a download resumed by the caller). */
+  readonly offset?: number;
+  /** Called with the bytes received so far (offset included). */
+  readonly onProgress?: (received: number) => void;
+}
+
+/** Consecutive failed attempts (no byte received between them) before a download gives up. */
+const MAX_ATTEMPTS = 5;
+const BASE_BACKOFF_MS = 200;
+/** Upload pieces when a `Uint8Array` is streamed (progress granularity). */
+const UPLOAD_PIECE = 256 * 1024;
+
+/** fetch's init with the field Node needs for a streamed body (not in every lib typing). */
+type StreamingInit = RequestInit & { duplex?: 'half' };
+
+function isNode(): boolean {
+  const process = (globalThis as { process?: { versions?: { node?: string } } }).process;
+  return typeof process?.versions?.node === 'string';
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Blob API client for one server. */
 export class BlobClient {
+  readonly #base: string;
+  readonly #fetch: typeof fetch;
+
+  /**
+   * @param baseUrl the server's HTTP origin (`http://host:port`; a ws:// URL is mapped)
+   * @param credential a current bearer token (`getBlobCredential`, cached by the caller)
+   */
   constructor(
-    readonly baseUrl: string,
-    readonly credential: () => Promise<string>,
-    readonly fetchImpl: typeof fetch = fetch,
-  ) {}
-
-  upload(
-    _body: AsyncIterable<Uint8Array> | Uint8Array,
-    _size: number,
-    _kind: 'attachment' | 'archive',
-    _onProgress?: (sent: number) => void,
-  ): Promise<{ id: string; expiresAt: number }> {
-    return Promise.reject(new BlobError('unavailable', 'blob client placeholder'));
+    baseUrl: string,
+    private readonly credential: () => Promise<string>,
+    fetchImpl?: typeof fetch,
+  ) {
+    const url = new URL(baseUrl);
+    if (url.protocol === 'ws:') url.protocol = 'http:';
+    if (url.protocol === 'wss:') url.protocol = 'https:';
+    this.#base = url.origin;
+    this.#fetch = fetchImpl ?? ((input, init) => globalThis.fetch(input, init));
   }
 
-  // eslint-disable-next-line require-yield
-  async *download(
-    _id: string,
-    _options?: { offset?: number; onProgress?: (received: number) => void },
-  ): AsyncIterable<Uint8Array> {
-    throw new BlobError('unavailable', 'blob client placeholder');
+  /**
+   * Uploads `size` bytes of `body` as a new blob. The server refuses a
+   * blob over its limit or past the account's quota before reading the
+   * body (`blob-too-large`, `quota-exceeded`).
+   */
+  async upload(
+    body: AsyncIterable<Uint8Array> | Uint8Array,
+    size: number,
+    kind: 'attachment' | 'archive',
+    onProgress?: (sent: number) => void,
+  ): Promise<UploadedBlob> {
+    if (!Number.isSafeInteger(size) || size < 0) {
+      throw new BlobError('bad-request', 'size must be a non-negative integer');
+    }
+    if (body instanceof Uint8Array && body.length !== size) {
+      throw new BlobError('bad-request', 'size does not match the body');
+    }
+    const token = await this.credential();
+    const init: StreamingInit = {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' },
+    };
+    if (isNode()) {
+      init.body = streamOf(body, size, onProgress);
+      init.duplex = 'half';
+      (init.headers as Record<string, string>)['content-length'] = String(size);
+    } else {
+      init.body = body instanceof Uint8Array ? new Blob([body.slice()]) : await gather(body, size);
+    }
+    const response = await this.#request(`${this.#base}/v1/blobs?kind=${kind}`, init);
+    if (response.status !== 201) throw await errorOf(response);
+    const json = (await response.json().catch(() => undefined)) as
+      { id?: unknown; expiresAt?: unknown } | undefined;
+    if (typeof json?.id !== 'string' || typeof json.expiresAt !== 'number') {
+      throw new BlobError('bad-response', 'upload answer lacks id or expiresAt');
+    }
+    if (!isNode()) onProgress?.(size);
+    return { id: json.id, expiresAt: json.expiresAt };
   }
 
-  delete(_id: string): Promise<void> {
-    return Promise.reject(new BlobError('unavailable', 'blob client placeholder'));
+  /**
+   * The blob's bytes from `offset`, as they arrive. A cut connection is
+   * resumed with a Range request from the last byte received (up to
+   * `MAX_ATTEMPTS` times in a row without progress); the caller sees one
+   * stream. Breaking out of the loop cancels the request.
+   */
+  async *download(id: string, options: DownloadOptions = {}): AsyncIterable<Uint8Array> {
+    let received = options.offset ?? 0;
+    let total: number | undefined;
+    let failures = 0;
+    let lastError: unknown;
+    while (total === undefined || received < total) {
+      if (failures >= MAX_ATTEMPTS) {
+        throw new BlobError('network', 'download kept failing', {}, { cause: lastError });
+      }
+      if (failures > 0) await sleep(BASE_BACKOFF_MS * 2 ** (failures - 1));
+      const token = await this.credential();
+      const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+      if (received > 0) headers['range'] = `bytes=${received}-`;
+      let response: Response;
+      try {
+        response = await this.#request(`${this.#base}/v1/blobs/${encodeURIComponent(id)}`, {
+          headers,
+        });
+      } catch (error) {
+        failures += 1;
+        lastError = error;
+        continue;
+      }
+      if (response.status !== 200 && response.status !== 206) {
+        const error = await errorOf(response);
+        if (error.code === 'unavailable') {
+          failures += 1;
+          lastError = error;
+          continue;
+        }
+        throw error;
+      }
+      total = totalOf(response, received);
+      if (response.body === null) throw new BlobError('bad-response', 'download has no body');
+      const reader = response.body.getReader();
+      let finished = false;
+      try {
+        for (;;) {
+          let chunk: ReadableStreamReadResult<Uint8Array>;
+          try {
+            chunk = await reader.read();
+          } catch (error) {
+            // The connection broke mid-body: resume from `received`.
+            failures += 1;
+            lastError = error;
+            break;
+          }
+          if (chunk.done) {
+            finished = true;
+            break;
+          }
+          if (received + chunk.value.length > total) {
+            throw new BlobError('bad-response', 'more bytes than the blob has');
+          }
+          received += chunk.value.length;
+          failures = 0;
+          options.onProgress?.(received);
+          yield chunk.value;
+        }
+      } finally {
+        // The consumer stopped early or the body failed: free the connection.
+        if (!finished) await reader.cancel().catch(() => undefined);
+        reader.releaseLock();
+      }
+      if (finished && received < total) {
+        failures += 1;
+        lastError = new BlobError('network', 'body ended early');
+      }
+    }
   }
+
+  /** Deletes a blob this account uploaded (`not-found` otherwise). */
+  async delete(id: string): Promise<void> {
+    const token = await this.credential();
+    const response = await this.#request(`${this.#base}/v1/blobs/${encodeURIComponent(id)}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    if (response.status !== 204) throw await errorOf(response);
+  }
+
+  async #request(url: string, init: StreamingInit): Promise<Response> {
+    try {
+      return await this.#fetch(url, init);
+    } catch (error) {
+      if (error instanceof BlobError) throw error;
+      throw new BlobError('network', 'the blob server could not be reached', {}, { cause: error });
+    }
+  }
+}
+
+/**
+ * Wraps a credential source so a token is fetched once and reused until
+ * a minute before it expires (one WebSocket request per hour, not per blob).
+ */
+export function cachedBlobCredential(
+  fetchToken: () => Promise<{ token: string; expiresAt: number }>,
+  now: () => number = Date.now,
+): () => Promise<string> {
+  let current: { token: string; expiresAt: number } | undefined;
+  let pending: Promise<{ token: string; expiresAt: number }> | undefined;
+  return async () => {
+    if (current !== undefined && current.expiresAt - 60_000 > now()) return current.token;
+    pending ??= fetchToken().finally(() => {
+      pending = undefined;
+    });
+    current = await pending;
+    return current.token;
+  };
+}
+
+/** The blob's total size from Content-Range (206) or Content-Length (200). */
+function totalOf(response: Response, received: number): number {
+  if (response.status === 206) {
+    const match = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(response.headers.get('content-range') ?? '');
+    if (match === null || Number(match[1]) !== received) {
+      throw new BlobError('bad-response', 'range answer does not start where asked');
+    }
+    return Number(match[3]);
+  }
+  if (received > 0) throw new BlobError('bad-response', 'the server ignored the range');
+  const length = Number(response.headers.get('content-length') ?? NaN);
+  if (!Number.isSafeInteger(length)) throw new BlobError('bad-response', 'no content length');
+  return length;
+}
+
+/** The server's JSON error as a `BlobError` (the status decides when the body is not JSON). */
+async function errorOf(response: Response): Promise<BlobError> {
+  const json = (await response.json().catch(() => undefined)) as
+    { error?: unknown; message?: unknown; limit?: unknown; retryAfterMs?: unknown } | undefined;
+  const named = SERVER_CODES.find((code) => code === json?.error);
+  const code: BlobErrorCode =
+    named ??
+    (response.status === 401
+      ? 'unauthorized'
+      : response.status === 404
+        ? 'not-found'
+        : response.status === 503
+          ? 'unavailable'
+          : response.status === 429
+            ? 'rate-limited'
+            : response.status >= 500
+              ? 'unavailable'
+              : 'bad-request');
+  const message = typeof json?.message === 'string' ? json.message : `HTTP ${response.status}`;
+  return new BlobError(code, message, {
+    status: response.status,
+    ...(typeof json?.limit === 'number' ? { limit: json.limit } : {}),
+    ...(typeof json?.retryAfterMs === 'number' ? { retryAfterMs: json.retryAfterMs } : {}),
+  });
+}
+
+/** A pull-based stream of the body: the next piece is read only when fetch asks. */
+function streamOf(
+  body: AsyncIterable<Uint8Array> | Uint8Array,
+  size: number,
+  onProgress?: (sent: number) => void,
+): ReadableStream<Uint8Array> {
+  const source: AsyncIterable<Uint8Array> = body instanceof Uint8Array ? pieces(body) : body;
+  const iterator = source[Symbol.asyncIterator]();
+  let sent = 0;
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const next = await iterator.next();
+        if (next.done === true) {
+          if (sent !== size)
+            controller.error(new BlobError('bad-request', 'body shorter than size'));
+          else controller.close();
+          return;
+        }
+        sent += next.value.length;
+        if (sent > size) {
+          controller.error(new BlobError('bad-request', 'body longer than size'));
+          return;
+        }
+        controller.enqueue(next.value);
+        onProgress?.(sent);
+      },
+      async cancel() {
+        await iterator.return?.();
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+async function* pieces(bytes: Uint8Array): AsyncIterable<Uint8Array> {
+  for (let offset = 0; offset < bytes.length; offset += UPLOAD_PIECE) {
+    yield bytes.subarray(offset, offset + UPLOAD_PIECE);
+  }
+}
+
+/** Browser path: a `Blob` of the body (the browser may page it to disk). */
+async function gather(body: AsyncIterable<Uint8Array>, size: number): Promise<Blob> {
+  const parts: BlobPart[] = [];
+  let length = 0;
+  for await (const piece of body) {
+    length += piece.length;
+    // Copied: the producer may reuse its buffer for the next piece.
+    parts.push(piece.slice());
+  }
+  if (length !== size) throw new BlobError('bad-request', 'body length does not match size');
+  return new Blob(parts);
 }

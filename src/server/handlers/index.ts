@@ -9,6 +9,7 @@ import type { ClientConnection, HandlerResult } from '../connection.js';
 import type { ServerContext } from '../context.js';
 import { ServiceError } from '../errors.js';
 import { handleAuthenticate, handleChallenge, handleRegister } from './auth.js';
+import { handleGetBlobCredential } from './blobs.js';
 import { requireDevice } from './common.js';
 import {
   handleGetDevices,
@@ -81,5 +82,7 @@ export function dispatchRequest(
       return handleListGroups(ctx, connection, body.value);
     case 'sendGroupMessage':
       return handleSendGroupMessage(ctx, connection, body.value);
+    case 'getBlobCredential':
+      return handleGetBlobCredential(ctx, connection, body.value);
   }
 }

@@ -10,6 +10,7 @@
  * append-only: never edit one that has shipped, add the next number.
  */
 import type pg from 'pg';
+import { BLOBS_MIGRATION_SQL } from './blobs-schema.js';
 import { CORE_MIGRATION_SQL } from './core-schema.js';
 import { mapPgError } from './errors.js';
 import { GROUPS_MIGRATION_SQL } from './groups-schema.js';
@@ -35,6 +36,7 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
   { version: 2, name: 'per-device envelope queues', sql: QUEUE_MIGRATION_SQL },
   { version: 3, name: 'groups and change chains', sql: GROUPS_MIGRATION_SQL },
   { version: 4, name: 'link sessions', sql: LINKS_MIGRATION_SQL },
+  { version: 5, name: 'blob store', sql: BLOBS_MIGRATION_SQL },
 ];
 
 /** The schema version this code writes. */
