@@ -47,6 +47,7 @@ import {
   type GroupReceiveResult,
 } from './groups/group-receive.js';
 import { groupIdFromBytes } from './groups/group-id.js';
+import { receiveHistoryContent, type HistoryOutcome } from './history/history-receive.js';
 
 /** What the receiver asks other modules to do after an envelope is committed. */
 export interface ReceiverFollowUps {
@@ -64,6 +65,8 @@ export interface ReceiverFollowUps {
   ): boolean;
   /** A peer asks this device to re-send a message. */
   retryRequested(from: string, fromDevice: number, request: DecryptionErrorMessage): void;
+  /** A bootstrap state or history pointer was accepted or refused (history/). */
+  history(outcome: HistoryOutcome): void;
 }
 
 /** The committed result of one envelope. */
@@ -90,6 +93,7 @@ type Outcome =
       /** For a group message: the group the retry request names. */
       readonly retryGroupId?: Uint8Array | undefined;
     }
+  | HistoryOutcome
   | { readonly kind: 'nothing' };
 
 /** Decrypts, stores and acks envelopes. */
@@ -349,6 +353,14 @@ export class Receiver {
       }
       case 'senderKeyDistribution':
         return groupOutcome(await acceptDistribution(this.ctx, tx, address, body.value));
+      case 'historySync':
+      case 'bootstrapState':
+        return receiveHistoryContent(
+          tx,
+          { account: envelope.source, deviceId: envelope.sourceDevice },
+          this.self,
+          body,
+        );
       case undefined:
         return { kind: 'nothing' };
     }
@@ -414,6 +426,11 @@ export class Receiver {
         });
         return;
       }
+      case 'history-import':
+      case 'history-bootstrap':
+      case 'history-refused':
+        this.followUps.history(outcome);
+        return;
       case 'nothing':
         return;
     }

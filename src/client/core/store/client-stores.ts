@@ -53,6 +53,8 @@ export interface MessageStore {
    * `next` cursor of the previous page.
    */
   page(chat: string | undefined, options?: MessagePageOptions): Promise<MessagePage>;
+  /** Every chat that holds a message, in key order (one read per chat). */
+  chats(): Promise<string[]>;
 }
 
 /** Which page of `MessageStore.page`. */
@@ -101,6 +103,8 @@ export interface ReadStateStore {
   /** When the message was read (ms), or undefined when unread. */
   readAt(chat: string, id: Uint8Array): Promise<number | undefined>;
   markRead(chat: string, id: Uint8Array, at: number): Promise<void>;
+  /** Per chat, the newest time (ms) one of its messages was read. */
+  latestPerChat(): Promise<Map<string, number>>;
 }
 
 const ACCOUNT_KEY = 'self';
@@ -156,6 +160,18 @@ export function messageStore(view: KeyValueView): MessageStore {
       await view.put(TABLES.chatOrder, orderKey(message), bytes);
     },
     list,
+    chats: async () => {
+      const out: string[] = [];
+      let after: string | undefined;
+      for (;;) {
+        const [row] = await view.listPage(TABLES.chatOrder, '', after, 1);
+        if (row === undefined) return out;
+        const chat = row.key.slice(0, row.key.indexOf('/'));
+        out.push(chat);
+        // Every key of this chat sorts below chat + "/\uffff": skip them all.
+        after = `${chat}/\uffff`;
+      }
+    },
     page: async (chat, options = {}) => {
       const limit = options.limit ?? DEFAULT_PAGE;
       const prefix = chat === undefined ? '' : `${chat}/`;
@@ -242,6 +258,16 @@ export function readStateStore(view: KeyValueView): ReadStateStore {
       const bytes = new Uint8Array(8);
       new DataView(bytes.buffer).setFloat64(0, at, false);
       return view.put(TABLES.read, messageKey(chat, id), bytes);
+    },
+    async latestPerChat() {
+      const out = new Map<string, number>();
+      for (const entry of await view.list(TABLES.read, '')) {
+        if (entry.value.length !== 8) continue;
+        const chat = entry.key.slice(0, entry.key.lastIndexOf('/'));
+        const at = new DataView(entry.value.buffer, entry.value.byteOffset, 8).getFloat64(0, false);
+        if (at > (out.get(chat) ?? 0)) out.set(chat, at);
+      }
+      return out;
     },
   };
 }
