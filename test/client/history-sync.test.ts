@@ -89,8 +89,12 @@ function isHistory(phase: HistorySyncEvent['phase']) {
   return (event: ClientEvent): boolean => event.type === 'history-sync' && event.phase === phase;
 }
 
-async function seed(primary: Primary, now: number, count: number): Promise<StoredMessage[]> {
-  const chats = ['bob', 'carol', GROUP];
+async function seed(
+  primary: Primary,
+  now: number,
+  count: number,
+  chats = ['bob', 'carol', GROUP],
+): Promise<StoredMessage[]> {
   const messages: StoredMessage[] = [];
   // 100 older than 90 days (left out by default), the rest within.
   for (let i = 0; i < count + 100; i++) {
@@ -139,7 +143,7 @@ describe('history sync', { timeout: 120_000 }, () => {
   it('links a companion with 90 days of history while live messages arrive', async () => {
     const alice = await registerPrimary(server, 'hs-alice');
     const bob = await registerPrimary(server, 'hs-bob');
-    const seeded = await seed(alice, server.clock.now(), 1500);
+    const seeded = await seed(alice, server.clock.now(), 1500, ['hs-bob', 'carol', GROUP]);
     const { store, linked } = await linkOne(server, alice);
     const primary = await online(server, alice.store);
     const bobOnline = await online(server, bob.store);
@@ -162,12 +166,17 @@ describe('history sync', { timeout: 120_000 }, () => {
       },
     }));
 
+    // Sent before the archive is built: both in the archive and live.
+    const early = await bobOnline.client.sendText('hs-alice', 'early');
+    await primary.waitFor((e) => e.type === 'message' && e.message.text === 'early');
+    await companion.waitFor((e) => e.type === 'message' && e.message.text === 'early');
     const sent = await primary.client.sendHistory(linked.account.deviceId, { days: 90 });
-    assert.equal(sent.messages, seeded.length);
+    assert.equal(sent.messages, seeded.length + 1);
+    assert.ok(early.message.id.length === 16);
     await companion.waitFor(isHistory('bootstrap'));
     await companion.waitFor(isHistory('started'));
     const live: Uint8Array[] = [];
-    for (let i = 0; i < 20; i++) {
+    for (let i = 0; i < 100; i++) {
       live.push((await bobOnline.client.sendText('hs-alice', `live ${i}`)).message.id);
     }
     for (const id of live) {
@@ -177,12 +186,14 @@ describe('history sync', { timeout: 120_000 }, () => {
     }
     release();
     const done = await companion.waitFor(isHistory('done'));
-    assert.equal(done.type === 'history-sync' && done.messages, seeded.length);
+    assert.equal(done.type === 'history-sync' && done.messages, seeded.length + 1);
 
     let total = 0;
-    for (const chat of ['bob', 'carol', GROUP, 'hs-bob']) {
+    for (const chat of ['carol', GROUP, 'hs-bob']) {
       const messages = await allOf(store, chat);
-      const expected = chat === 'hs-bob' ? 20 : seeded.filter((m) => m.chat === chat).length;
+      // hs-bob: the archived ones, "early" (archived and live: once), 100 live.
+      const extra = chat === 'hs-bob' ? 101 : 0;
+      const expected = seeded.filter((m) => m.chat === chat).length + extra;
       assert.equal(messages.length, expected, chat);
       const ids = new Set(messages.map((m) => Buffer.from(m.id).toString('hex')));
       assert.equal(ids.size, messages.length, `no duplicates in ${chat}`);
@@ -194,7 +205,7 @@ describe('history sync', { timeout: 120_000 }, () => {
       );
       total += messages.length;
     }
-    assert.equal(total, seeded.length + 20);
+    assert.equal(total, seeded.length + 101);
     // The import record is gone and the blob deleted.
     assert.equal(await store.settings.get('history-import'), undefined);
     const progress = companion.seen.filter(isHistory('progress'));
