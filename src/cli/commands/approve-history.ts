@@ -5,7 +5,7 @@
  * session); a failure here never undoes the approval.
  */
 import type { HistoryChoice } from '../../client/core/history/archive-builder.js';
-import { ProgressBar } from '../progress-bar.js';
+import { HistoryProgressBar } from '../history-progress-bar.js';
 import { openClientSession, type SessionContext } from '../session.js';
 
 /** How long to wait for the companion to finish linking before giving up, ms. */
@@ -20,7 +20,7 @@ export async function sendCompanionHistory(
   // Not receiving: a one-shot command must leave queued envelopes for `receive`.
   const session = await openClientSession(options, false, context);
   try {
-    const bar = new ProgressBar('sending history');
+    const bar = new HistoryProgressBar('sending history');
     const result = await session.client.sendHistory(deviceId, choice, {
       timeoutMs: COMPANION_WAIT_MS,
       onProgress: (progress) => {

@@ -6,7 +6,7 @@
  * anything that arrives later is applied by the next `receive`.
  */
 import type { ClientEvent } from '../../client/core/events.js';
-import { ProgressBar } from '../progress-bar.js';
+import { HistoryProgressBar } from '../history-progress-bar.js';
 import { openClientSession, type SessionContext } from '../session.js';
 
 export async function awaitLinkHistory(
@@ -15,7 +15,7 @@ export async function awaitLinkHistory(
   waitMs: number,
 ): Promise<void> {
   const session = await openClientSession(options, true, context);
-  const bar = new ProgressBar('syncing history');
+  const bar = new HistoryProgressBar('syncing history');
   let timer: NodeJS.Timeout | undefined;
   try {
     const iterator = session.events[Symbol.asyncIterator]();

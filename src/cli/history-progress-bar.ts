@@ -11,7 +11,7 @@ export function formatCount(value: number): string {
 }
 
 /** A progress line that redraws itself on a terminal. */
-export class ProgressBar {
+export class HistoryProgressBar {
   readonly #tty: boolean;
   #drawn = false;
   #lastText = '';
