@@ -94,6 +94,13 @@ export interface ServerCommandOptions {
   readonly maxOutstandingChallenges?: number;
   readonly registrationBurst?: number;
   readonly registrationsPerHour?: number;
+  // Blob store: size, quota, uploads at once, lifetimes.
+  readonly maxBlobBytes?: number;
+  readonly blobQuotaBytes?: number;
+  readonly maxBlobUploadsPerAccount?: number;
+  readonly attachmentTtlDays?: number;
+  readonly archiveTtlHours?: number;
+  readonly blobUploadTimeoutSeconds?: number;
   // Cluster mode: PostgreSQL, the NATS bus, the node id.
   readonly database?: string;
   readonly databaseSchema?: string;
@@ -196,6 +203,21 @@ export function serverOptionsFromCli(options: ServerCommandOptions): StartServer
   if (options.registrationBurst !== undefined) limits.registrationBurst = options.registrationBurst;
   if (options.registrationsPerHour !== undefined) {
     limits.registrationsPerHour = options.registrationsPerHour;
+  }
+  // Blob store: size, quota, uploads at once, lifetimes.
+  if (options.maxBlobBytes !== undefined) limits.maxBlobBytes = options.maxBlobBytes;
+  if (options.blobQuotaBytes !== undefined) limits.blobQuotaBytes = options.blobQuotaBytes;
+  if (options.maxBlobUploadsPerAccount !== undefined) {
+    limits.maxBlobUploadsPerAccount = options.maxBlobUploadsPerAccount;
+  }
+  if (options.attachmentTtlDays !== undefined) {
+    limits.attachmentTtlMs = Math.round(options.attachmentTtlDays * DAY_MS);
+  }
+  if (options.archiveTtlHours !== undefined) {
+    limits.archiveTtlMs = Math.round(options.archiveTtlHours * 60 * 60 * 1000);
+  }
+  if (options.blobUploadTimeoutSeconds !== undefined) {
+    limits.blobUploadTimeoutMs = Math.round(options.blobUploadTimeoutSeconds * 1000);
   }
   const token = options.registrationToken ?? process.env['QUINTET_REGISTRATION_TOKEN'];
   return {
@@ -359,7 +381,39 @@ export function addServerCommand(program: Command): Command {
   addClusterOptions(command);
   addBundleOptions(command);
   addRequestLimitOptions(command);
+  addBlobOptions(command);
   return command;
+}
+
+// Blob store: size, quota, uploads at once, lifetimes.
+function addBlobOptions(command: Command): void {
+  command
+    .option('--max-blob-bytes <n>', 'largest blob (default 104857600)', positiveInt)
+    .option(
+      '--blob-quota-bytes <n>',
+      'bytes of unexpired blobs per account (default 1073741824)',
+      positiveInt,
+    )
+    .option(
+      '--max-blob-uploads-per-account <n>',
+      'uploads one account may have in progress on a node (default 4)',
+      positiveInt,
+    )
+    .option(
+      '--attachment-ttl-days <days>',
+      'attachment blobs are deleted after this long (default 30)',
+      positiveNumber,
+    )
+    .option(
+      '--archive-ttl-hours <hours>',
+      'history archives are deleted after this long unless deleted sooner (default 24)',
+      positiveNumber,
+    )
+    .option(
+      '--blob-upload-timeout-seconds <n>',
+      'time one blob upload may take (default 900)',
+      positiveNumber,
+    );
 }
 
 // Disk: queue bounds, per-account send rates, storage reserve.

@@ -8,6 +8,12 @@
  * can also be tested in Node, whose WebCrypto has the same API.
  */
 import { ed25519, x25519 as nobleX25519 } from '@noble/curves/ed25519.js';
+import {
+  nobleHmacSha256,
+  nobleSha256,
+  webCbcDecryptor,
+  webCbcEncryptor,
+} from './browser-stream.js';
 import { CryptoError, type CryptoProvider } from './provider.js';
 
 /** RFC 8410 PKCS#8 prefixes that wrap a raw 32-byte private key (see node.ts). */
@@ -404,6 +410,21 @@ export function createBrowserCrypto(options: BrowserCryptoOptions = {}): CryptoP
         throw cause;
       }
     },
+
+    createAes256CbcEncryptor(key, iv) {
+      requireLength(key, 32, 'AES-256 key');
+      requireLength(iv, AES_BLOCK, 'CBC IV');
+      return webCbcEncryptor(cbcKeys.get(key), iv);
+    },
+
+    createAes256CbcDecryptor(key, iv) {
+      requireLength(key, 32, 'AES-256 key');
+      requireLength(iv, AES_BLOCK, 'CBC IV');
+      return webCbcDecryptor(cbcKeys.get(key), iv);
+    },
+
+    createHmacSha256: nobleHmacSha256,
+    createSha256: nobleSha256,
   };
 }
 

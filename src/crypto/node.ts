@@ -20,7 +20,12 @@ import {
   verify as nodeVerify,
   type KeyObject,
 } from 'node:crypto';
-import { CryptoError, type CryptoProvider } from './provider.js';
+import {
+  CryptoError,
+  type CryptoProvider,
+  type StreamingCipher,
+  type StreamingDigest,
+} from './provider.js';
 
 /*
  * Keys are imported as JWK (RFC 8037 "OKP" keys), not as PKCS#8/SPKI DER:
@@ -331,5 +336,41 @@ export const nodeCrypto: CryptoProvider = {
       if (CryptoError.is(cause, 'invalid-key') || cause instanceof Error) return false;
       throw cause;
     }
+  },
+
+  createAes256CbcEncryptor(key, iv): StreamingCipher {
+    requireLength(key, 32, 'AES-256 key');
+    requireLength(iv, AES_BLOCK, 'CBC IV');
+    const cipher = createCipheriv('aes-256-cbc', key, iv);
+    return {
+      update: async (chunk) => plain(cipher.update(chunk)),
+      final: async () => plain(cipher.final()),
+    };
+  },
+
+  createAes256CbcDecryptor(key, iv): StreamingCipher {
+    requireLength(key, 32, 'AES-256 key');
+    requireLength(iv, AES_BLOCK, 'CBC IV');
+    const decipher = createDecipheriv('aes-256-cbc', key, iv);
+    return {
+      update: async (chunk) => plain(decipher.update(chunk)),
+      final: async () => {
+        try {
+          return plain(decipher.final());
+        } catch (cause) {
+          throw decryptFailed('CBC padding check', cause);
+        }
+      },
+    };
+  },
+
+  createHmacSha256(key): StreamingDigest {
+    const hmac = createHmac('sha256', key);
+    return { update: (chunk) => void hmac.update(chunk), digest: () => plain(hmac.digest()) };
+  },
+
+  createSha256(): StreamingDigest {
+    const hash = createHash('sha256');
+    return { update: (chunk) => void hash.update(chunk), digest: () => plain(hash.digest()) };
   },
 };

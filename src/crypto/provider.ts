@@ -59,6 +59,34 @@ export interface CryptoProvider {
     message: Uint8Array,
     signature: Uint8Array,
   ): Promise<boolean>;
+  /**
+   * Streaming AES-256-CBC with PKCS#7 padding, for inputs too large to hold
+   * in memory (attachments). `update` may return less than it was given (a
+   * partial block waits for the next call); `final` pads and flushes.
+   */
+  createAes256CbcEncryptor(key: Uint8Array, iv: Uint8Array): StreamingCipher;
+  /**
+   * Streaming AES-256-CBC decryption. `update` keeps the last block back;
+   * `final` checks and strips the padding and rejects with
+   * `CryptoError('decrypt-failed')` when it is wrong.
+   */
+  createAes256CbcDecryptor(key: Uint8Array, iv: Uint8Array): StreamingCipher;
+  /** Incremental HMAC-SHA256. */
+  createHmacSha256(key: Uint8Array): StreamingDigest;
+  /** Incremental SHA-256. */
+  createSha256(): StreamingDigest;
+}
+
+/** An incremental cipher: feed chunks in order, then call `final` once. */
+export interface StreamingCipher {
+  update(chunk: Uint8Array): Promise<Uint8Array>;
+  final(): Promise<Uint8Array>;
+}
+
+/** An incremental hash or MAC: feed chunks in order, then call `digest` once. */
+export interface StreamingDigest {
+  update(chunk: Uint8Array): void;
+  digest(): Uint8Array;
 }
 
 /** Error codes a crypto provider can raise. */

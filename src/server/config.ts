@@ -115,6 +115,12 @@ export interface ServerLimits {
   readonly attachmentTtlMs: number;
   /** Lifetime of a history archive blob (deleted sooner once imported). */
   readonly archiveTtlMs: number;
+  /**
+   * Time one blob upload may take (its body arrives over a slow link).
+   * Replaces `httpRequestTimeoutMs` for uploads; a stalled upload is still
+   * cut by the socket's idle timeout (`httpHeadersTimeoutMs`).
+   */
+  readonly blobUploadTimeoutMs: number;
 }
 
 /** The defaults, chosen to match WhatsApp/Signal practice where one exists. */
@@ -172,4 +178,6 @@ export const DEFAULT_LIMITS: ServerLimits = {
   maxBlobUploadsPerAccount: 4,
   attachmentTtlMs: 30 * DAY_MS,
   archiveTtlMs: DAY_MS,
+  // 100 MiB in 15 minutes: about 1 Mbit/s, a poor mobile uplink.
+  blobUploadTimeoutMs: 15 * 60_000,
 };

@@ -43,10 +43,12 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = {
 
 /**
  * web/index.html's policy plus `frame-ancestors 'none'`, which only works
- * as a header (browsers ignore it in a meta tag).
+ * as a header (browsers ignore it in a meta tag). `img-src blob:` admits
+ * the object URLs the page makes itself for decrypted, verified image
+ * attachments; no remote image can be loaded through it.
  */
 export const CONTENT_SECURITY_POLICY =
-  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; " +
   "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 function send(res: ServerResponse, status: number, type: string, body: string | Uint8Array): void {

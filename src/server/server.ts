@@ -322,6 +322,15 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
         : { degradedSweepMs: options.degradedSweepMs }),
     });
   }
+  const blobRoutes = new BlobRoutes({
+    store: blobs,
+    accounts,
+    limits,
+    clock,
+    random,
+    metrics: blobMetrics,
+    logger,
+  });
   const startedAt = Date.now();
   const connections = new Set<ClientConnection>();
 
@@ -330,20 +339,17 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       // Sockets that never finish a request (or an upgrade) are closed:
       // slow-loris connections would otherwise hold a descriptor each.
       headersTimeout: Math.min(limits.httpHeadersTimeoutMs, limits.httpRequestTimeoutMs),
-      requestTimeout: limits.httpRequestTimeoutMs,
+      // Node bounds a whole request, body included, with one server-wide
+      // timeout; only blob uploads have a body worth waiting for (any other
+      // request with a body is answered at once and its connection closed
+      // unread), so the bound is the longer of the two. Idle sockets are
+      // still cut after httpHeadersTimeoutMs (the 'connection' handler below).
+      requestTimeout: Math.max(limits.httpRequestTimeoutMs, limits.blobUploadTimeoutMs),
       connectionsCheckingInterval: Math.max(100, Math.min(5000, limits.httpHeadersTimeoutMs / 4)),
     },
     createHttpHandler({
       logger,
-      blobs: new BlobRoutes({
-        store: blobs,
-        accounts,
-        limits,
-        clock,
-        random,
-        metrics: blobMetrics,
-        logger,
-      }),
+      blobs: blobRoutes,
       ...(options.staticDir === undefined ? {} : { staticDir: options.staticDir }),
       health: async () => {
         const database = opened.health === undefined ? { ok: true } : await opened.health();
@@ -365,7 +371,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
           ...(opened.commitCount === undefined ? {} : { storeCommits: opened.commitCount() }),
         }) +
         renderNodeMetrics(nodeId, cluster?.bus) +
-        blobMetrics.render(await blobs.totalBytes()),
+        blobMetrics.render(await blobs.totalBytes(), blobRoutes.uploadsInProgress),
     }),
   );
   const wss = new WebSocketServer({

@@ -21,6 +21,7 @@ import { isPrimaryAccount, type LocalAccount } from '../../src/client/core/store
 import { isValidAccountName } from '../../src/wire/account-name.js';
 import { listChats, readMark, setReadMark, unreadOf } from './chats.js';
 import { Connection, type ConnectionStatus } from './connection.js';
+import { WebAttachments } from './attachments.js';
 import { DeviceActions } from './device-actions.js';
 import { h, replaceChildren } from './dom.js';
 import type { Notices } from './notices.js';
@@ -46,6 +47,7 @@ export class App {
   readonly #historyBar = historyProgressBar();
   readonly #pane = h('main', { class: 'pane' });
   readonly #connection: Connection;
+  readonly #attachments: WebAttachments;
   #status: ConnectionStatus = 'connecting';
   #view: Pane = { kind: 'empty' };
   #conversation: ConversationView | undefined;
@@ -71,6 +73,13 @@ export class App {
     private readonly onLoggedOut: (reason: string) => Promise<void>,
   ) {
     this.#root = root;
+    const blobOrigin = new URL(serverUrl);
+    blobOrigin.protocol = blobOrigin.protocol === 'wss:' ? 'https:' : 'http:';
+    this.#attachments = new WebAttachments(
+      blobOrigin.origin,
+      () => this.#connection.client,
+      () => this.refresh(),
+    );
     this.#connection = new Connection(store, serverUrl, {
       onStatus: (status) => {
         this.#status = status;
@@ -287,6 +296,8 @@ export class App {
       case 'chat':
         this.#conversation = new ConversationView(view.chat, {
           send: (text) => this.#send(view.chat, text),
+          sendFile: (file, caption, progress) => this.#sendFile(view.chat, file, caption, progress),
+          attachment: (message) => this.#attachments.state(message),
           showSafetyNumber: () => void this.#openSafetyNumber(view.chat),
           acceptNewKey: (verified) => this.#acceptNewKey(view.chat, verified),
         });
@@ -395,6 +406,28 @@ export class App {
       throw error;
     }
     this.#loggedOut('logout');
+  }
+
+  async #sendFile(
+    chat: string,
+    file: File,
+    caption: string,
+    progress: (fraction: number) => void,
+  ): Promise<void> {
+    const client = this.#connection.client;
+    if (client === undefined) {
+      this.notices.show('error', 'Not connected. The file was not sent.');
+      throw new ClientError('transport-closed', 'not connected');
+    }
+    try {
+      const attachment = await this.#attachments.upload(file, progress);
+      await client.sendText(chat, caption, undefined, attachment);
+    } catch (error) {
+      this.notices.error(error);
+      throw error;
+    }
+    this.#draftChats.delete(chat);
+    this.refresh();
   }
 
   async #send(chat: string, text: string): Promise<void> {

@@ -16,6 +16,8 @@ import { runCommand } from '../run.js';
 import { noticeLine } from './notices.js';
 import { openClientSession, type ClientCommandOptions, type ClientSession } from '../session.js';
 import { terminalText } from '../terminal-text.js';
+import { sessionBlobs, uploadFile } from '../attachment-transfer.js';
+import { attachmentJson, messageBody } from './send.js';
 import { serverHelp, serverOption } from '../server-option.js';
 
 type Options = ClientCommandOptions & { json?: boolean };
@@ -131,21 +133,34 @@ export function addGroupCommands(program: Command): void {
       .command('send')
       .description('send a text message to every member device')
       .argument('<group>', 'group id')
-      .argument('<text>', 'message text'),
-  ).action((groupText: string, text: string, options: Options) =>
-    withSession(options, undefined, async (session) => {
-      const sent = await session.client.groups.send(parseGroupId(groupText), text);
-      const id = toHex(sent.message.id);
-      if (options.json === true) {
-        process.stdout.write(
-          `${JSON.stringify({ id, group: sent.message.chat, recipients: sent.recipients, distributed: sent.distributed, rotated: sent.rotated, refused: sent.refused, queuedOnly: sent.queuedOnly, sentAt: sent.message.sentAt })}\n`,
-        );
-      } else {
-        process.stdout.write(
-          `sent ${id} to group ${terminalText(sent.message.chat)} (${sent.recipients} device(s))\n`,
-        );
-      }
-    }),
+      .argument('[text]', 'message text (with --file: the caption)')
+      .option('--file <path>', 'send this file as an encrypted attachment')
+      .option('--caption <text>', 'caption of the --file attachment'),
+  ).action(
+    (
+      groupText: string,
+      text: string | undefined,
+      options: Options & { file?: string; caption?: string },
+    ) =>
+      withSession(options, undefined, async (session) => {
+        const body = messageBody(text, options);
+        // One session does both: the upload's credential and the group send.
+        const attachment =
+          options.file === undefined
+            ? undefined
+            : await uploadFile(sessionBlobs(session.client, session.serverUrl), options.file);
+        const sent = await session.client.groups.send(parseGroupId(groupText), body, attachment);
+        const id = toHex(sent.message.id);
+        if (options.json === true) {
+          process.stdout.write(
+            `${JSON.stringify({ id, group: sent.message.chat, recipients: sent.recipients, distributed: sent.distributed, rotated: sent.rotated, refused: sent.refused, queuedOnly: sent.queuedOnly, sentAt: sent.message.sentAt, ...attachmentJson(attachment) })}\n`,
+          );
+        } else {
+          process.stdout.write(
+            `sent ${id} to group ${terminalText(sent.message.chat)} (${sent.recipients} device(s))\n`,
+          );
+        }
+      }),
   );
   common(program.command('groups').description('list your groups with their members')).action(
     (options: Options) =>

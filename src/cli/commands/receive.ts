@@ -29,8 +29,12 @@ import {
   type SessionContext,
 } from '../session.js';
 import { serverHelp, serverOption } from '../server-option.js';
+import { AttachmentSaver, type SavedAttachment } from '../attachment-saver.js';
+import { mediaDir } from '../attachment-transfer.js';
+import { formatBytes } from '../progress-bar.js';
 
 interface ReceiveOptions extends ClientCommandOptions {
+  readonly mediaDir?: string;
   readonly follow?: boolean;
   readonly json?: boolean;
   readonly timeout?: number;
@@ -46,8 +50,17 @@ function seconds(value: string): number {
   return parsed;
 }
 
-/** One output line for a message. */
-export function formatMessage(message: StoredMessage, json: boolean): string {
+function printMessage(message: StoredMessage, json: boolean, saved?: SavedAttachment): void {
+  process.stdout.write(`${formatMessage(message, json, saved)}\n`);
+}
+
+/** One output line for a message (two with an attachment, in text mode). */
+export function formatMessage(
+  message: StoredMessage,
+  json: boolean,
+  saved?: SavedAttachment,
+): string {
+  const attachment = message.attachment;
   if (json) {
     return JSON.stringify({
       type: 'message',
@@ -59,6 +72,19 @@ export function formatMessage(message: StoredMessage, json: boolean): string {
       text: message.text,
       sentAt: message.sentAt,
       receivedAt: message.receivedAt,
+      // Never the media key: it stays in the device store.
+      ...(attachment === undefined
+        ? {}
+        : {
+            attachment: {
+              ...(saved !== undefined && 'path' in saved ? { path: saved.path } : {}),
+              ...(saved !== undefined && 'error' in saved ? { error: saved.error } : {}),
+              name: attachment.fileName,
+              mime: attachment.mimeType,
+              size: attachment.size,
+              sha256: toHex(attachment.plaintextSha256),
+            },
+          }),
     });
   }
   // Everything but the digits came from peers: terminal-safe (JSON above is exact).
@@ -66,13 +92,21 @@ export function formatMessage(message: StoredMessage, json: boolean): string {
   const who = message.outgoing
     ? `${terminalText(message.sender)}.${message.senderDevice} → ${terminalText(message.chat)}`
     : `${terminalText(message.sender)}.${message.senderDevice}`;
-  return `[${when}] ${who}: ${terminalMessage(message.text)}`;
+  const line = `[${when}] ${who}: ${terminalMessage(message.text)}`;
+  if (attachment === undefined) return line;
+  const file =
+    saved === undefined
+      ? terminalText(attachment.fileName)
+      : 'path' in saved
+        ? terminalText(saved.path)
+        : `not saved (${terminalText(saved.error)})`;
+  return `${line}\n  attachment (${terminalText(attachment.mimeType)}, ${formatBytes(attachment.size)}): ${file}`;
 }
 
-function report(event: ClientEvent, json: boolean): void {
+function report(event: ClientEvent, json: boolean, saver: AttachmentSaver): void {
   switch (event.type) {
     case 'message':
-      process.stdout.write(`${formatMessage(event.message, json)}\n`);
+      saver.add(event.message);
       return;
     case 'decryption-failure':
       process.stderr.write(
@@ -159,6 +193,18 @@ async function follow(
   context: SessionContext,
 ): Promise<void> {
   const session = await openFollowSession(options, context);
+  const saver = new AttachmentSaver(
+    {
+      getBlobCredential: () => {
+        const api = session.reconnector.api;
+        if (api === undefined) throw new CliError('not connected to the server');
+        return api.getBlobCredential();
+      },
+    },
+    () => session.reconnector.server ?? context.server ?? '',
+    mediaDir(options.mediaDir, context.profile),
+    (message, saved) => printMessage(message, json, saved),
+  );
   const stop = (): void => void session.reconnector.stop();
   const timer =
     options.timeout === undefined ? undefined : setTimeout(stop, options.timeout * 1000);
@@ -178,9 +224,10 @@ async function follow(
         if (event.state === 'stopped') stopped = event;
         continue;
       }
-      report(event, json);
+      report(event, json, saver);
       if (event.type === 'logged-out') loggedOut = event.reason;
     }
+    await saver.settled();
   } finally {
     if (timer !== undefined) clearTimeout(timer);
     process.off('SIGINT', stop);
@@ -189,6 +236,7 @@ async function follow(
   }
   switch (stopped?.reason) {
     case 'stopped':
+      if (saver.failures > 0) process.exitCode = 1;
       return;
     case 'logged-out': {
       const error = stopped.error;
@@ -221,6 +269,7 @@ export function addReceiveCommand(program: Command): void {
       'keep printing new messages until interrupted, reconnecting when the connection drops',
     )
     .option('--json', 'print one JSON object per line')
+    .option('--media-dir <dir>', 'save attachments here (default: <profile>/media)')
     .option('--timeout <seconds>', 'give up after this long', seconds)
     .action((options: ReceiveOptions) =>
       runCommand({}, async (context) => {
@@ -230,6 +279,12 @@ export function addReceiveCommand(program: Command): void {
           return;
         }
         const session = await openClientSession(options, true, context);
+        const saver = new AttachmentSaver(
+          session.client,
+          () => session.serverUrl,
+          mediaDir(options.mediaDir, context.profile),
+          (message, saved) => printMessage(message, json, saved),
+        );
         let timedOut = false;
         let interrupted = false;
         const timer =
@@ -250,7 +305,7 @@ export function addReceiveCommand(program: Command): void {
         let loggedOut: string | undefined;
         try {
           for await (const event of session.events) {
-            report(event, json);
+            report(event, json, saver);
             if (event.type === 'logged-out') loggedOut = event.reason;
             if (event.type === 'disconnected') {
               disconnected = true;
@@ -258,9 +313,14 @@ export function addReceiveCommand(program: Command): void {
             }
             if (event.type === 'queue-drained' && !drained) {
               drained = true;
-              setTimeout(() => void session.client.close(), DRAIN_GRACE_MS);
+              // Downloads need the connection (their credential): close after them.
+              setTimeout(
+                () => void saver.settled().then(() => session.client.close()),
+                DRAIN_GRACE_MS,
+              );
             }
           }
+          await saver.settled();
         } finally {
           if (timer !== undefined) clearTimeout(timer);
           process.off('SIGINT', onSignal);
@@ -273,6 +333,7 @@ export function addReceiveCommand(program: Command): void {
           await markProfileLoggedOut(context.profile, loggedOut);
           throw loggedOutError(loggedOut === '' ? 'removed' : loggedOut);
         }
+        if (saver.failures > 0) process.exitCode = 1;
         if (interrupted || drained) return;
         if (timedOut) {
           throw new CliError('timed out before the server finished sending queued messages');

@@ -1,6 +1,8 @@
 /**
  * `quintet send <account> <text>`: encrypts a message for every device of
- * the account and hands it to the server. Queued incoming messages stay on
+ * the account and hands it to the server. `--file` uploads the file once,
+ * encrypted under a fresh media key, and sends its pointer with the message
+ * (the text, or `--caption`, is its caption). Queued incoming messages stay on
  * the server for `quintet receive`.
  */
 import type { Command } from 'commander';
@@ -19,6 +21,58 @@ import {
   type SessionContext,
 } from '../session.js';
 import { serverHelp, serverOption } from '../server-option.js';
+import type { Attachment } from '../../client/core/attachments/pointer.js';
+import { CliError } from '../cli-error.js';
+import { sessionBlobs, uploadFile } from '../attachment-transfer.js';
+
+interface SendOptions extends ClientCommandOptions {
+  readonly json?: boolean;
+  readonly file?: string;
+  readonly caption?: string;
+}
+
+/** The message text: the argument, or the caption of a file. */
+export function messageBody(
+  text: string | undefined,
+  options: { readonly file?: string; readonly caption?: string },
+): string {
+  if (options.file === undefined) {
+    if (options.caption !== undefined) throw new CliError('--caption needs --file');
+    if (text === undefined) throw new CliError('nothing to send: give a text or --file <path>');
+    return text;
+  }
+  if (text !== undefined && options.caption !== undefined) {
+    throw new CliError('give the caption either as the text or as --caption, not both');
+  }
+  return options.caption ?? text ?? '';
+}
+
+/** Uploads `--file` over its own authenticated session (the blob credential needs one). */
+export async function uploadWithSession(
+  options: ClientCommandOptions & { readonly file?: string },
+  context: SessionContext,
+): Promise<Attachment | undefined> {
+  if (options.file === undefined) return undefined;
+  const session = await openClientSession(options, false, context);
+  try {
+    return await uploadFile(sessionBlobs(session.client, session.serverUrl), options.file);
+  } finally {
+    await session.close();
+  }
+}
+
+/** The `--json` description of a sent attachment (never its key). */
+export function attachmentJson(attachment: Attachment | undefined): object {
+  if (attachment === undefined) return {};
+  return {
+    attachment: {
+      name: attachment.fileName,
+      mime: attachment.mimeType,
+      size: attachment.size,
+      sha256: toHex(attachment.plaintextSha256),
+    },
+  };
+}
 
 /** Adds `send` to the program. */
 export function addSendCommand(program: Command): void {
@@ -26,18 +80,23 @@ export function addSendCommand(program: Command): void {
     .command('send')
     .description('send a text message to every device of an account')
     .argument('<account>', 'recipient account')
-    .argument('<text>', 'message text')
+    .argument('[text]', 'message text (with --file: the caption)')
+    .option('--file <path>', 'send this file as an encrypted attachment')
+    .option('--caption <text>', 'caption of the --file attachment')
     .option('--profile <dir>', 'profile directory (default $QUINTET_PROFILE or ~/.quintet)')
     .option('--server <urls>', serverHelp("the profile's"), serverOption)
     .option('--json', 'print the result as JSON')
-    .action((account: string, text: string, options: ClientCommandOptions & { json?: boolean }) =>
+    .action((account: string, text: string | undefined, options: SendOptions) =>
       runCommand({ account }, async (context) => {
         validateAccountName(account);
-        const sent = await sendWithFailover(options, context, account, text);
+        const body = messageBody(text, options);
+        const attachment =
+          options.file === undefined ? undefined : await uploadWithSession(options, context);
+        const sent = await sendWithFailover(options, context, account, body, attachment);
         const id = toHex(sent.message.id);
         if (options.json === true) {
           process.stdout.write(
-            `${JSON.stringify({ id, to: account, devices: sent.outcome.devices, refused: sent.outcome.refused, ownDevices: sent.ownDevices?.devices ?? [], queuedOnly: sent.outcome.queuedOnly, sentAt: sent.message.sentAt })}\n`,
+            `${JSON.stringify({ id, to: account, devices: sent.outcome.devices, refused: sent.outcome.refused, ownDevices: sent.ownDevices?.devices ?? [], queuedOnly: sent.outcome.queuedOnly, sentAt: sent.message.sentAt, ...attachmentJson(attachment) })}\n`,
           );
         } else {
           const where = sent.outcome.queuedOnly ? 'queued' : 'delivered to the server';
@@ -60,6 +119,7 @@ async function sendWithFailover(
   context: SessionContext,
   account: string,
   text: string,
+  attachment?: Attachment,
 ): Promise<SentText> {
   const prepared = {
     id: nodeContext.random(MESSAGE_ID_LENGTH),
@@ -69,7 +129,7 @@ async function sendWithFailover(
   for (let attempt = 1; ; attempt++) {
     const session = await openClientSession({ ...options, server }, false, context);
     try {
-      return await session.client.sendText(account, text, prepared);
+      return await session.client.sendText(account, text, prepared, attachment);
     } catch (error) {
       const servers = parseServerList(context.server ?? session.serverUrl);
       const lost = ClientError.is(error, 'transport-closed') || ClientError.is(error, 'timeout');

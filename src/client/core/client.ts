@@ -34,6 +34,7 @@ import { SessionManager } from './session-manager.js';
 import type { AccountDevices } from './devices/device-directory.js';
 import type { DeviceStore } from './store/device-store.js';
 import type { LocalAccount } from './store/records.js';
+import type { Attachment } from './attachments/pointer.js';
 import type { Transport } from './transport.js';
 import { GroupClient } from './groups/group-client.js';
 import { isGroupChat, parseGroupId } from './groups/group-id.js';
@@ -250,8 +251,13 @@ export class QuintetClient {
    * this account's other devices. `prepared` re-sends a message whose first
    * send was cut off with its connection (see `Reconnector.sendText`).
    */
-  async sendText(to: string, text: string, prepared?: PreparedText): Promise<SentText> {
-    return this.#started().outbox.sendText(to, text, prepared);
+  async sendText(
+    to: string,
+    text: string,
+    prepared?: PreparedText,
+    attachment?: Attachment,
+  ): Promise<SentText> {
+    return this.#started().outbox.sendText(to, text, prepared, attachment);
   }
 
   /**

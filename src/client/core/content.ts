@@ -5,9 +5,10 @@
  * failure is a `ClientError('invalid-content' | 'invalid-padding')`.
  */
 import { create, fromBinary, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
-import { ContentSchema, type Content } from '../../gen/quintet/v1/content_pb.js';
+import { ContentSchema, type Content, type DataMessage } from '../../gen/quintet/v1/content_pb.js';
 import { ClientError } from './errors.js';
 import { pad, unpad } from './padding.js';
+import { attachmentOf } from './attachments/pointer.js';
 
 /** Length of a message id. */
 export const MESSAGE_ID_LENGTH = 16;
@@ -39,6 +40,7 @@ export function parseContent(bytes: Uint8Array): Content {
       if (body.value.messageId.length !== MESSAGE_ID_LENGTH) {
         throw new ClientError('invalid-content', 'data message id must be 16 bytes');
       }
+      checkAttachment(body.value);
       break;
     case 'receiptMessage':
       if (body.value.messageIds.some((id) => id.length !== MESSAGE_ID_LENGTH)) {
@@ -49,6 +51,7 @@ export function parseContent(bytes: Uint8Array): Content {
       if (body.value.message?.messageId.length !== MESSAGE_ID_LENGTH) {
         throw new ClientError('invalid-content', 'sent message id must be 16 bytes');
       }
+      checkAttachment(body.value.message);
       break;
     case 'syncMessage': {
       const sync = body.value.body;
@@ -67,6 +70,17 @@ export function parseContent(bytes: Uint8Array): Content {
       throw new ClientError('invalid-content', 'content carries no message');
   }
   return content;
+}
+
+/** A malformed attachment pointer makes the whole content invalid. */
+function checkAttachment(data: DataMessage): void {
+  try {
+    attachmentOf(data);
+  } catch (error) {
+    throw new ClientError('invalid-content', 'the attachment pointer is malformed', {
+      cause: error,
+    });
+  }
 }
 
 /** Unpads and parses decrypted bytes. */

@@ -8,12 +8,14 @@
  * in the right chat (self-sync).
  */
 import type { ProtocolContext } from '../../protocol/context.js';
-import type { Content, DataMessage } from '../../gen/quintet/v1/content_pb.js';
+import type { MessageInitShape } from '@bufbuild/protobuf';
+import type { Content, DataMessageSchema } from '../../gen/quintet/v1/content_pb.js';
 import { encodeContent, MESSAGE_ID_LENGTH, serializeContent, type ContentInit } from './content.js';
 import { errorCode, type ClientEvent } from './events.js';
 import type { SessionManager, SendOutcome } from './session-manager.js';
 import type { DeviceStore } from './store/device-store.js';
 import type { StoredMessage } from './store/records.js';
+import { attachmentToPointer, type Attachment } from './attachments/pointer.js';
 
 /** How long sent messages are kept for retry requests. */
 export const SENT_MESSAGE_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
@@ -65,7 +67,12 @@ export class Outbox {
    * (the recipient already has the message, so failing would invite a
    * duplicate re-send).
    */
-  async sendText(destination: string, text: string, prepared?: PreparedText): Promise<SentText> {
+  async sendText(
+    destination: string,
+    text: string,
+    prepared?: PreparedText,
+    attachment?: Attachment,
+  ): Promise<SentText> {
     let timestamp: number;
     if (prepared === undefined) {
       timestamp = this.nextTimestamp();
@@ -85,8 +92,16 @@ export class Outbox {
       receivedAt: 0,
       outgoing: true,
       receipts: {},
+      ...(attachment !== undefined ? { attachment } : {}),
     };
-    const data = { messageId: id, text, timestamp: BigInt(timestamp) };
+    // The same pointer goes to the recipient's devices and the own copy: the
+    // file was uploaded once.
+    const data = {
+      messageId: id,
+      text,
+      timestamp: BigInt(timestamp),
+      ...(attachment !== undefined ? { attachment: attachmentToPointer(attachment) } : {}),
+    };
     const toRecipient = this.sendContent(
       destination,
       { body: { case: 'dataMessage', value: data } },
@@ -103,7 +118,7 @@ export class Outbox {
 
   async #sendOwnCopy(
     destination: string,
-    data: Pick<DataMessage, 'messageId' | 'text' | 'timestamp'>,
+    data: MessageInitShape<typeof DataMessageSchema>,
     timestamp: number,
   ): Promise<SendOutcome | undefined> {
     try {

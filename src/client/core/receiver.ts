@@ -40,6 +40,7 @@ import type { ServerApi } from './server-api.js';
 import { decryptEnvelope } from './session-ops.js';
 import type { DeviceStoreView, DeviceStore } from './store/device-store.js';
 import type { StoredMessage } from './store/records.js';
+import { withAttachment } from './attachments/pointer.js';
 import {
   acceptDistribution,
   receiveGroupMessage,
@@ -289,6 +290,7 @@ export class Receiver {
           receivedAt: this.ctx.clock.now(),
           outgoing: false,
           receipts: {},
+          ...withAttachment(body.value),
         };
         await tx.messages.put(message);
         return { kind: 'message', message };
@@ -347,6 +349,7 @@ export class Receiver {
           receivedAt: this.ctx.clock.now(),
           outgoing: true,
           receipts: {},
+          ...withAttachment(sent),
         };
         await tx.messages.put(message);
         return { kind: 'message', message };

@@ -27,6 +27,7 @@
  * by the drop is sent again on the next connection under the same message
  * id, which the recipient shows once (receiver.ts drops a known id).
  */
+import type { Attachment } from './attachments/pointer.js';
 import type { ProtocolContext } from '../../protocol/context.js';
 import type { HistoryServices } from './history/importer.js';
 import { QuintetClient } from './client.js';
@@ -231,7 +232,7 @@ export class Reconnector {
    * `ClientError('closed')` once stopped, and with the send's own error for
    * anything but a lost connection.
    */
-  async sendText(to: string, text: string): Promise<SentText> {
+  async sendText(to: string, text: string, attachment?: Attachment): Promise<SentText> {
     const prepared = { id: this.#options.ctx.random(MESSAGE_ID_LENGTH), timestamp: this.#stamp() };
     let failed: QuintetClient | undefined;
     // A bound against a server that drops every connection mid-send forever.
@@ -239,7 +240,7 @@ export class Reconnector {
     for (let attempt = 1; ; attempt++) {
       const client = await this.#nextClient(failed);
       try {
-        return await client.sendText(to, text, prepared);
+        return await client.sendText(to, text, prepared, attachment);
       } catch (error) {
         const lost =
           ClientError.is(error, 'transport-closed') ||

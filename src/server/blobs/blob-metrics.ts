@@ -40,13 +40,19 @@ export class BlobMetrics {
     this.refusals.set(reason, (this.refusals.get(reason) ?? 0) + 1);
   }
 
-  /** The Prometheus text for these counters plus the stored-bytes gauge. */
-  render(storedBytes: number): string {
+  /** The Prometheus text for these counters plus the gauges read elsewhere. */
+  render(storedBytes: number, uploadsInProgress: number): string {
     const lines: string[] = [];
     const metric = (name: string, type: string, help: string, value: number): void => {
       lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${value}`);
     };
     metric('quintet_blob_bytes_stored', 'gauge', 'Bytes of stored blobs.', storedBytes);
+    metric(
+      'quintet_blob_uploads_in_progress',
+      'gauge',
+      'Blob uploads being received by this node.',
+      uploadsInProgress,
+    );
     metric('quintet_blob_uploads_total', 'counter', 'Blobs uploaded completely.', this.uploads);
     metric(
       'quintet_blob_uploaded_bytes_total',

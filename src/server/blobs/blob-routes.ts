@@ -67,6 +67,13 @@ export class BlobRoutes {
 
   constructor(private readonly options: BlobRoutesOptions) {}
 
+  /** Uploads in progress on this node (for /metrics). */
+  get uploadsInProgress(): number {
+    let count = 0;
+    for (const entry of this.#inFlight.values()) count += entry.count;
+    return count;
+  }
+
   /** Serves `req` if its path is under `/v1/blobs`; false otherwise. */
   async handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
     if (path !== BLOBS_PATH && !path.startsWith(`${BLOBS_PATH}/`)) return false;

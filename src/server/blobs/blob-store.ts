@@ -39,6 +39,10 @@ export type BlobStoreErrorCode =
   | 'storage-full'
   /** The blob vanished while it was being read (deleted or expired meanwhile). */
   | 'gone'
+  /** A blob with this id already exists (ids are random: a caller bug). */
+  | 'exists'
+  /** Stored metadata or the credential key does not have the expected shape. */
+  | 'corrupt'
   | 'closed';
 
 /** A blob-store failure with a stable code. */

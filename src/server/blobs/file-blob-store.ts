@@ -110,7 +110,7 @@ class FileBlobStore implements BlobStore {
   async put(record: BlobRecord, body: AsyncIterable<Uint8Array>): Promise<void> {
     this.#open();
     if (!isBlobId(record.id) || this.#index.has(record.id)) {
-      throw new BlobStoreError('size-mismatch', 'blob id is not new');
+      throw new BlobStoreError('exists', 'blob id is not new');
     }
     const header = encodeHeader(record);
     const tmp = join(this.#dir, 'tmp', `${record.id}.${randomBytes(6).toString('hex')}`);
@@ -233,7 +233,7 @@ class FileBlobStore implements BlobStore {
       this.#key = new Uint8Array(key);
     }
     if (this.#key.length !== 32) {
-      throw new BlobStoreError('closed', 'blobs/credential.key is not a 32-byte key');
+      throw new BlobStoreError('corrupt', 'blobs/credential.key is not a 32-byte key');
     }
     return this.#key;
   }

@@ -7,11 +7,20 @@ import type { StoredMessage } from '../../../src/client/core/store/records.js';
 import { fieldValue, h, replaceChildren } from '../dom.js';
 import { tickGlyph, tickState } from '../ticks.js';
 import { avatar, shortTime } from './common.js';
+import { thumbnailUrl, type AttachmentState } from '../attachments.js';
 
 /** What the conversation reports to the app. */
 export interface ConversationHandlers {
   /** Sends `text`; resolves once stored and sent, rejects with the failure. */
   readonly send: (text: string) => Promise<void>;
+  /** Sends `file` with `caption`, reporting the fraction uploaded. */
+  readonly sendFile: (
+    file: File,
+    caption: string,
+    progress: (fraction: number) => void,
+  ) => Promise<void>;
+  /** The download state of a message's attachment (starts the download). */
+  readonly attachment: (message: StoredMessage) => AttachmentState | undefined;
   readonly showSafetyNumber: () => void;
   /**
    * Accepts the contact's new account key (after the user compared the
@@ -56,6 +65,49 @@ export class ConversationView {
     input.name = 'text';
     input.dataset['testid'] = 'compose';
     const button = h('button', { type: 'submit', class: 'primary', testid: 'send' }, 'Send');
+    const picker = h('input', { type: 'file' });
+    picker.dataset['testid'] = 'attach-input';
+    picker.hidden = true;
+    const progress = h('progress', { class: 'transfer', testid: 'send-progress' });
+    progress.max = 1;
+    progress.hidden = true;
+    const sendFile = (file: File): void => {
+      const caption = input.value.trim();
+      progress.hidden = false;
+      progress.value = 0;
+      attach.disabled = true;
+      handlers
+        .sendFile(file, caption, (fraction) => {
+          progress.value = fraction;
+        })
+        .then(
+          () => {
+            input.value = '';
+          },
+          // The app shows the error; the caption stays to try again.
+          () => undefined,
+        )
+        .finally(() => {
+          progress.hidden = true;
+          attach.disabled = false;
+          picker.value = '';
+        });
+    };
+    picker.onchange = () => {
+      const file = picker.files?.[0];
+      if (file !== undefined) sendFile(file);
+    };
+    const attach = h(
+      'button',
+      {
+        type: 'button',
+        class: 'secondary',
+        testid: 'attach',
+        title: 'Attach a file',
+        onclick: () => picker.click(),
+      },
+      'Attach',
+    );
     const form = h(
       'form',
       {
@@ -78,8 +130,11 @@ export class ConversationView {
           );
         },
       },
+      attach,
+      picker,
       input,
       button,
+      progress,
     );
     this.element = h(
       'section',
@@ -104,6 +159,18 @@ export class ConversationView {
       this.#list,
       form,
     );
+    // Drag and drop anywhere on the conversation sends the first file.
+    this.element.addEventListener('dragover', (event) => {
+      event.preventDefault();
+      this.element.classList.add('dropping');
+    });
+    this.element.addEventListener('dragleave', () => this.element.classList.remove('dropping'));
+    this.element.addEventListener('drop', (event) => {
+      event.preventDefault();
+      this.element.classList.remove('dropping');
+      const file = event.dataTransfer?.files[0];
+      if (file !== undefined) sendFile(file);
+    });
   }
 
   /**
@@ -169,13 +236,13 @@ export class ConversationView {
     replaceChildren(
       list,
       messages.length === 0 && h('p', { class: 'empty' }, 'No messages yet. Say hello.'),
-      ...messages.map(bubble),
+      ...messages.map((message) => bubble(message, this.#handlers.attachment(message))),
     );
     if (atBottom) list.scrollTop = list.scrollHeight;
   }
 }
 
-function bubble(message: StoredMessage): HTMLElement {
+function bubble(message: StoredMessage, state: AttachmentState | undefined): HTMLElement {
   const meta = h('span', { class: 'meta' }, shortTime(message.sentAt));
   if (message.outgoing) {
     const state = tickState(message);
@@ -191,7 +258,61 @@ function bubble(message: StoredMessage): HTMLElement {
   return h(
     'div',
     { class: message.outgoing ? 'bubble out' : 'bubble in', testid: 'message' },
-    h('span', { class: 'text' }, message.text),
+    attachmentView(message, state),
+    message.text !== '' && h('span', { class: 'text' }, message.text),
     meta,
   );
+}
+
+/**
+ * An image shows its inline thumbnail until the full image is downloaded
+ * and verified; any other file becomes a download link once verified.
+ */
+function attachmentView(
+  message: StoredMessage,
+  state: AttachmentState | undefined,
+): HTMLElement | undefined {
+  const attachment = message.attachment;
+  if (attachment === undefined || state === undefined) return undefined;
+  const box = h('div', { class: 'attachment', testid: 'attachment' });
+  const image = attachment.mimeType.startsWith('image/');
+  if (state.kind === 'ready') {
+    if (image) {
+      const img = h('img', { class: 'attachment-image', testid: 'attachment-image' });
+      img.src = state.url;
+      img.alt = attachment.fileName;
+      box.append(img);
+    } else {
+      const link = h(
+        'a',
+        { class: 'attachment-file', testid: 'attachment-link' },
+        attachment.fileName,
+      );
+      link.href = state.url;
+      link.download = attachment.fileName;
+      box.append(link);
+    }
+    return box;
+  }
+  if (image && attachment.thumbnail !== undefined) {
+    const thumb = h('img', { class: 'attachment-thumb', testid: 'attachment-thumbnail' });
+    thumb.src = thumbnailUrl(message, attachment.thumbnail);
+    thumb.alt = attachment.fileName;
+    box.append(thumb);
+  }
+  if (state.kind === 'loading') {
+    const bar = h('progress', { class: 'transfer', testid: 'receive-progress' });
+    bar.max = Math.max(1, state.total);
+    bar.value = state.done;
+    box.append(h('span', { class: 'attachment-name' }, attachment.fileName), bar);
+  } else {
+    box.append(
+      h(
+        'span',
+        { class: 'attachment-failed', testid: 'attachment-failed' },
+        `${attachment.fileName}: ${state.reason}`,
+      ),
+    );
+  }
+  return box;
 }

@@ -10,6 +10,7 @@
  */
 import { protocolAddress } from '../../../protocol/address.js';
 import type { ProtocolContext } from '../../../protocol/context.js';
+import type { Attachment } from '../attachments/pointer.js';
 import { ReceiptMessage_Type, type Content } from '../../../gen/quintet/v1/content_pb.js';
 import { createSenderKeyDistributionMessage } from '../../../protocol/group-cipher.js';
 import type { Envelope } from '../../../gen/quintet/v1/transport_pb.js';
@@ -113,9 +114,11 @@ export class GroupClient {
   }
 
   /** Sends a text message to every verified member device. */
-  async send(groupId: GroupId, text: string): Promise<GroupSendOutcome> {
+  async send(groupId: GroupId, text: string, attachment?: Attachment): Promise<GroupSendOutcome> {
     const timestamp = this.#deps.outbox.nextTimestamp();
-    return this.#groupQueue.run(groupId, () => this.#sender.send(groupId, text, timestamp));
+    return this.#groupQueue.run(groupId, () =>
+      this.#sender.send(groupId, text, timestamp, attachment),
+    );
   }
 
   /**

@@ -21,6 +21,7 @@
  */
 import type { ProtocolAddress } from '../../../protocol/address.js';
 import type { ProtocolContext } from '../../../protocol/context.js';
+import { withAttachment } from '../attachments/pointer.js';
 import { ProtocolError } from '../../../protocol/errors.js';
 import {
   groupDecrypt,
@@ -174,6 +175,7 @@ async function storeGroupMessage(
     receivedAt: ctx.clock.now(),
     outgoing: sender.name === self.account,
     receipts: {},
+    ...withAttachment(data),
   };
   await tx.messages.put(message);
   return { kind: 'message', message, groupId };

@@ -24,6 +24,7 @@
  */
 import { addressKey, protocolAddress, type ProtocolAddress } from '../../../protocol/address.js';
 import type { ProtocolContext } from '../../../protocol/context.js';
+import { attachmentToPointer, type Attachment } from '../attachments/pointer.js';
 import {
   createSenderKeyDistributionMessage,
   groupEncrypt,
@@ -120,7 +121,12 @@ export class GroupSender {
   ) {}
 
   /** Sends `text` to every verified member device of the group. */
-  async send(groupId: GroupId, text: string, timestamp: number): Promise<GroupSendOutcome> {
+  async send(
+    groupId: GroupId,
+    text: string,
+    timestamp: number,
+    attachment?: Attachment,
+  ): Promise<GroupSendOutcome> {
     const id = this.ctx.random(MESSAGE_ID_LENGTH);
     const content: ContentInit = {
       body: {
@@ -130,6 +136,7 @@ export class GroupSender {
           text,
           timestamp: BigInt(timestamp),
           groupId: groupIdToBytes(groupId),
+          ...(attachment !== undefined ? { attachment: attachmentToPointer(attachment) } : {}),
         },
       },
     };
@@ -224,6 +231,7 @@ export class GroupSender {
           receivedAt: 0,
           outgoing: true,
           receipts: {},
+          ...(attachment !== undefined ? { attachment } : {}),
         };
         await this.store.transaction(async (tx) => {
           await tx.messages.put(message);

@@ -11,6 +11,11 @@ import {
   StoredMessageRecordSchema,
 } from '../../../gen/quintet/v1/client_store_pb.js';
 import { ClientError } from '../errors.js';
+import {
+  attachmentFromPointer,
+  attachmentToPointer,
+  type Attachment,
+} from '../attachments/pointer.js';
 
 /** Who this device is. */
 export interface LocalAccount {
@@ -101,6 +106,8 @@ export interface StoredMessage {
   readonly outgoing: boolean;
   /** Per destination device ("account.device"), for outgoing messages. */
   readonly receipts: Readonly<Record<string, ReceiptState>>;
+  /** A file sent with the message; `text` is then its caption. */
+  readonly attachment?: Attachment;
 }
 
 /** A recently sent message kept to answer retry requests. */
@@ -228,12 +235,16 @@ export function encodeStoredMessage(value: StoredMessage): Uint8Array {
       receivedAt: BigInt(value.receivedAt),
       outgoing: value.outgoing,
       receipts,
+      ...(value.attachment !== undefined
+        ? { attachment: attachmentToPointer(value.attachment) }
+        : {}),
     }),
   );
 }
 
 export function decodeStoredMessage(bytes: Uint8Array): StoredMessage {
   const record = decode('message', () => fromBinary(StoredMessageRecordSchema, bytes));
+  const pointer = record.attachment;
   const receipts: Record<string, ReceiptState> = {};
   for (const [device, code] of Object.entries(record.receipts)) {
     if (code === 1) receipts[device] = 'delivered';
@@ -250,6 +261,9 @@ export function decodeStoredMessage(bytes: Uint8Array): StoredMessage {
     receivedAt: Number(record.receivedAt),
     outgoing: record.outgoing,
     receipts,
+    ...(pointer !== undefined
+      ? { attachment: decode('attachment', () => attachmentFromPointer(pointer)) }
+      : {}),
   };
 }
 

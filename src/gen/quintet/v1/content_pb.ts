@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file quintet/v1/content.proto.
  */
 export const file_quintet_v1_content: GenFile = /*@__PURE__*/
-  fileDesc("ChhxdWludGV0L3YxL2NvbnRlbnQucHJvdG8SCnF1aW50ZXQudjEi6gMKB0NvbnRlbnQSLwoMZGF0YV9tZXNzYWdlGAEgASgLMhcucXVpbnRldC52MS5EYXRhTWVzc2FnZUgAEjUKD3JlY2VpcHRfbWVzc2FnZRgCIAEoCzIaLnF1aW50ZXQudjEuUmVjZWlwdE1lc3NhZ2VIABJGChhkZWNyeXB0aW9uX2Vycm9yX21lc3NhZ2UYAyABKAsyIi5xdWludGV0LnYxLkRlY3J5cHRpb25FcnJvck1lc3NhZ2VIABI8ChNkZXZpY2Vfc2VudF9tZXNzYWdlGAQgASgLMh0ucXVpbnRldC52MS5EZXZpY2VTZW50TWVzc2FnZUgAEi8KDHN5bmNfbWVzc2FnZRgFIAEoCzIXLnF1aW50ZXQudjEuU3luY01lc3NhZ2VIABJEChdzZW5kZXJfa2V5X2Rpc3RyaWJ1dGlvbhgGIAEoCzIhLnF1aW50ZXQudjEuU2VuZGVyS2V5RGlzdHJpYnV0aW9uSAASOwoMaGlzdG9yeV9zeW5jGAcgASgLMiMucXVpbnRldC52MS5IaXN0b3J5U3luY05vdGlmaWNhdGlvbkgAEjUKD2Jvb3RzdHJhcF9zdGF0ZRgIIAEoCzIaLnF1aW50ZXQudjEuQm9vdHN0cmFwU3RhdGVIAEIGCgRib2R5IqYBChdIaXN0b3J5U3luY05vdGlmaWNhdGlvbhIPCgdibG9iX2lkGAEgASgJEgsKA2tleRgCIAEoDBIZChFjaXBoZXJ0ZXh0X3NoYTI1NhgDIAEoDBIMCgRzaXplGAQgASgEEhUKDW1lc3NhZ2VfY291bnQYBSABKA0SDgoGb2xkZXN0GAYgASgEEg4KBm5ld2VzdBgHIAEoBBINCgVlcnJvchgIIAEoCSKCAgoOQm9vdHN0cmFwU3RhdGUSEQoJZ3JvdXBfaWRzGAEgAygMEhAKCGNvbnRhY3RzGAIgAygJEi4KC3JlYWRfc3RhdGVzGAMgAygLMhkucXVpbnRldC52MS5DaGF0UmVhZFN0YXRlEjoKCHNldHRpbmdzGAQgAygLMigucXVpbnRldC52MS5Cb290c3RyYXBTdGF0ZS5TZXR0aW5nc0VudHJ5EhcKD2hpc3Rvcnlfb2ZmZXJlZBgFIAEoCBIVCg1oaXN0b3J5X3NpbmNlGAYgASgEGi8KDVNldHRpbmdzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgMOgI4ASIzCg1DaGF0UmVhZFN0YXRlEgwKBGNoYXQYASABKAkSFAoMbGFzdF9yZWFkX2F0GAIgASgEIj8KFVNlbmRlcktleURpc3RyaWJ1dGlvbhIQCghncm91cF9pZBgBIAEoDBIUCgxkaXN0cmlidXRpb24YAiABKAwiVAoLRGF0YU1lc3NhZ2USEgoKbWVzc2FnZV9pZBgBIAEoDBIMCgR0ZXh0GAIgASgJEhEKCXRpbWVzdGFtcBgDIAEoBBIQCghncm91cF9pZBgEIAEoDCK5AQoOUmVjZWlwdE1lc3NhZ2USLQoEdHlwZRgBIAEoDjIfLnF1aW50ZXQudjEuUmVjZWlwdE1lc3NhZ2UuVHlwZRITCgttZXNzYWdlX2lkcxgCIAMoDBIRCgl0aW1lc3RhbXAYAyABKAQSEAoIZ3JvdXBfaWQYBCABKAwiPgoEVHlwZRIUChBUWVBFX1VOU1BFQ0lGSUVEEAASEQoNVFlQRV9ERUxJVkVSWRABEg0KCVRZUEVfUkVBRBACIm0KFkRlY3J5cHRpb25FcnJvck1lc3NhZ2USEQoJdGltZXN0YW1wGAEgASgEEhEKCWRldmljZV9pZBgCIAEoDRIbChNyZXF1ZXN0ZXJfZGV2aWNlX2lkGAMgASgNEhAKCGdyb3VwX2lkGDwgASgMIlIKEURldmljZVNlbnRNZXNzYWdlEhMKC2Rlc3RpbmF0aW9uGAEgASgJEigKB21lc3NhZ2UYAiABKAsyFy5xdWludGV0LnYxLkRhdGFNZXNzYWdlIjsKC1N5bmNNZXNzYWdlEiQKBHJlYWQYASABKAsyFC5xdWludGV0LnYxLlJlYWRTeW5jSABCBgoEYm9keSJACghSZWFkU3luYxIMCgRjaGF0GAEgASgJEhMKC21lc3NhZ2VfaWRzGAIgAygMEhEKCXRpbWVzdGFtcBgDIAEoBGIGcHJvdG8z");
+  fileDesc("ChhxdWludGV0L3YxL2NvbnRlbnQucHJvdG8SCnF1aW50ZXQudjEi6gMKB0NvbnRlbnQSLwoMZGF0YV9tZXNzYWdlGAEgASgLMhcucXVpbnRldC52MS5EYXRhTWVzc2FnZUgAEjUKD3JlY2VpcHRfbWVzc2FnZRgCIAEoCzIaLnF1aW50ZXQudjEuUmVjZWlwdE1lc3NhZ2VIABJGChhkZWNyeXB0aW9uX2Vycm9yX21lc3NhZ2UYAyABKAsyIi5xdWludGV0LnYxLkRlY3J5cHRpb25FcnJvck1lc3NhZ2VIABI8ChNkZXZpY2Vfc2VudF9tZXNzYWdlGAQgASgLMh0ucXVpbnRldC52MS5EZXZpY2VTZW50TWVzc2FnZUgAEi8KDHN5bmNfbWVzc2FnZRgFIAEoCzIXLnF1aW50ZXQudjEuU3luY01lc3NhZ2VIABJEChdzZW5kZXJfa2V5X2Rpc3RyaWJ1dGlvbhgGIAEoCzIhLnF1aW50ZXQudjEuU2VuZGVyS2V5RGlzdHJpYnV0aW9uSAASOwoMaGlzdG9yeV9zeW5jGAcgASgLMiMucXVpbnRldC52MS5IaXN0b3J5U3luY05vdGlmaWNhdGlvbkgAEjUKD2Jvb3RzdHJhcF9zdGF0ZRgIIAEoCzIaLnF1aW50ZXQudjEuQm9vdHN0cmFwU3RhdGVIAEIGCgRib2R5IqYBChdIaXN0b3J5U3luY05vdGlmaWNhdGlvbhIPCgdibG9iX2lkGAEgASgJEgsKA2tleRgCIAEoDBIZChFjaXBoZXJ0ZXh0X3NoYTI1NhgDIAEoDBIMCgRzaXplGAQgASgEEhUKDW1lc3NhZ2VfY291bnQYBSABKA0SDgoGb2xkZXN0GAYgASgEEg4KBm5ld2VzdBgHIAEoBBINCgVlcnJvchgIIAEoCSKCAgoOQm9vdHN0cmFwU3RhdGUSEQoJZ3JvdXBfaWRzGAEgAygMEhAKCGNvbnRhY3RzGAIgAygJEi4KC3JlYWRfc3RhdGVzGAMgAygLMhkucXVpbnRldC52MS5DaGF0UmVhZFN0YXRlEjoKCHNldHRpbmdzGAQgAygLMigucXVpbnRldC52MS5Cb290c3RyYXBTdGF0ZS5TZXR0aW5nc0VudHJ5EhcKD2hpc3Rvcnlfb2ZmZXJlZBgFIAEoCBIVCg1oaXN0b3J5X3NpbmNlGAYgASgEGi8KDVNldHRpbmdzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgMOgI4ASIzCg1DaGF0UmVhZFN0YXRlEgwKBGNoYXQYASABKAkSFAoMbGFzdF9yZWFkX2F0GAIgASgEIj8KFVNlbmRlcktleURpc3RyaWJ1dGlvbhIQCghncm91cF9pZBgBIAEoDBIUCgxkaXN0cmlidXRpb24YAiABKAwihwEKC0RhdGFNZXNzYWdlEhIKCm1lc3NhZ2VfaWQYASABKAwSDAoEdGV4dBgCIAEoCRIRCgl0aW1lc3RhbXAYAyABKAQSEAoIZ3JvdXBfaWQYBCABKAwSMQoKYXR0YWNobWVudBgFIAEoCzIdLnF1aW50ZXQudjEuQXR0YWNobWVudFBvaW50ZXIiswEKEUF0dGFjaG1lbnRQb2ludGVyEg8KB2Jsb2JfaWQYASABKAkSEQoJbWVkaWFfa2V5GAIgASgMEhgKEHBsYWludGV4dF9zaGEyNTYYAyABKAwSGQoRY2lwaGVydGV4dF9zaGEyNTYYBCABKAwSDAoEc2l6ZRgFIAEoBBIRCgltaW1lX3R5cGUYBiABKAkSEQoJZmlsZV9uYW1lGAcgASgJEhEKCXRodW1ibmFpbBgIIAEoDCK5AQoOUmVjZWlwdE1lc3NhZ2USLQoEdHlwZRgBIAEoDjIfLnF1aW50ZXQudjEuUmVjZWlwdE1lc3NhZ2UuVHlwZRITCgttZXNzYWdlX2lkcxgCIAMoDBIRCgl0aW1lc3RhbXAYAyABKAQSEAoIZ3JvdXBfaWQYBCABKAwiPgoEVHlwZRIUChBUWVBFX1VOU1BFQ0lGSUVEEAASEQoNVFlQRV9ERUxJVkVSWRABEg0KCVRZUEVfUkVBRBACIm0KFkRlY3J5cHRpb25FcnJvck1lc3NhZ2USEQoJdGltZXN0YW1wGAEgASgEEhEKCWRldmljZV9pZBgCIAEoDRIbChNyZXF1ZXN0ZXJfZGV2aWNlX2lkGAMgASgNEhAKCGdyb3VwX2lkGDwgASgMIlIKEURldmljZVNlbnRNZXNzYWdlEhMKC2Rlc3RpbmF0aW9uGAEgASgJEigKB21lc3NhZ2UYAiABKAsyFy5xdWludGV0LnYxLkRhdGFNZXNzYWdlIjsKC1N5bmNNZXNzYWdlEiQKBHJlYWQYASABKAsyFC5xdWludGV0LnYxLlJlYWRTeW5jSABCBgoEYm9keSJACghSZWFkU3luYxIMCgRjaGF0GAEgASgJEhMKC21lc3NhZ2VfaWRzGAIgAygMEhEKCXRpbWVzdGFtcBgDIAEoBGIGcHJvdG8z");
 
 /**
  * @generated from message quintet.v1.Content
@@ -310,6 +310,14 @@ export type DataMessage = Message<"quintet.v1.DataMessage"> & {
    * @generated from field: bytes group_id = 4;
    */
   groupId: Uint8Array;
+
+  /**
+   * A file sent with the message (the text is its caption). The file itself
+   * is an encrypted blob on the server; this pointer carries its key.
+   *
+   * @generated from field: quintet.v1.AttachmentPointer attachment = 5;
+   */
+  attachment?: AttachmentPointer | undefined;
 };
 
 /**
@@ -318,6 +326,77 @@ export type DataMessage = Message<"quintet.v1.DataMessage"> & {
  */
 export const DataMessageSchema: GenMessage<DataMessage> = /*@__PURE__*/
   messageDesc(file_quintet_v1_content, 5);
+
+/**
+ * Where an encrypted attachment is and how to open it (docs/protocol.md,
+ * "Attachments"). Travels only inside the end-to-end encrypted content.
+ *
+ * @generated from message quintet.v1.AttachmentPointer
+ */
+export type AttachmentPointer = Message<"quintet.v1.AttachmentPointer"> & {
+  /**
+   * the blob store's id (base64url, unguessable)
+   *
+   * @generated from field: string blob_id = 1;
+   */
+  blobId: string;
+
+  /**
+   * 32 random bytes, fresh per file
+   *
+   * @generated from field: bytes media_key = 2;
+   */
+  mediaKey: Uint8Array;
+
+  /**
+   * 32 bytes
+   *
+   * @generated from field: bytes plaintext_sha256 = 3;
+   */
+  plaintextSha256: Uint8Array;
+
+  /**
+   * 32 bytes: the whole blob, MAC included
+   *
+   * @generated from field: bytes ciphertext_sha256 = 4;
+   */
+  ciphertextSha256: Uint8Array;
+
+  /**
+   * plaintext bytes
+   *
+   * @generated from field: uint64 size = 5;
+   */
+  size: bigint;
+
+  /**
+   * also selects the HKDF info string
+   *
+   * @generated from field: string mime_type = 6;
+   */
+  mimeType: string;
+
+  /**
+   * a base name; receivers never trust it as a path
+   *
+   * @generated from field: string file_name = 7;
+   */
+  fileName: string;
+
+  /**
+   * images only: a small inline JPEG/PNG, may be empty
+   *
+   * @generated from field: bytes thumbnail = 8;
+   */
+  thumbnail: Uint8Array;
+};
+
+/**
+ * Describes the message quintet.v1.AttachmentPointer.
+ * Use `create(AttachmentPointerSchema)` to create a new message.
+ */
+export const AttachmentPointerSchema: GenMessage<AttachmentPointer> = /*@__PURE__*/
+  messageDesc(file_quintet_v1_content, 6);
 
 /**
  * Per-device receipts: "delivered to this device" is sent automatically,
@@ -357,7 +436,7 @@ export type ReceiptMessage = Message<"quintet.v1.ReceiptMessage"> & {
  * Use `create(ReceiptMessageSchema)` to create a new message.
  */
 export const ReceiptMessageSchema: GenMessage<ReceiptMessage> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_content, 6);
+  messageDesc(file_quintet_v1_content, 7);
 
 /**
  * @generated from enum quintet.v1.ReceiptMessage.Type
@@ -383,7 +462,7 @@ export enum ReceiptMessage_Type {
  * Describes the enum quintet.v1.ReceiptMessage.Type.
  */
 export const ReceiptMessage_TypeSchema: GenEnum<ReceiptMessage_Type> = /*@__PURE__*/
-  enumDesc(file_quintet_v1_content, 6, 0);
+  enumDesc(file_quintet_v1_content, 7, 0);
 
 /**
  * "I could not decrypt what you sent me": the sender re-encrypts the message
@@ -431,7 +510,7 @@ export type DecryptionErrorMessage = Message<"quintet.v1.DecryptionErrorMessage"
  * Use `create(DecryptionErrorMessageSchema)` to create a new message.
  */
 export const DecryptionErrorMessageSchema: GenMessage<DecryptionErrorMessage> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_content, 7);
+  messageDesc(file_quintet_v1_content, 8);
 
 /**
  * The sender's own other devices get this wrapper instead of the bare data
@@ -456,7 +535,7 @@ export type DeviceSentMessage = Message<"quintet.v1.DeviceSentMessage"> & {
  * Use `create(DeviceSentMessageSchema)` to create a new message.
  */
 export const DeviceSentMessageSchema: GenMessage<DeviceSentMessage> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_content, 8);
+  messageDesc(file_quintet_v1_content, 9);
 
 /**
  * Between the devices of one account.
@@ -483,7 +562,7 @@ export type SyncMessage = Message<"quintet.v1.SyncMessage"> & {
  * Use `create(SyncMessageSchema)` to create a new message.
  */
 export const SyncMessageSchema: GenMessage<SyncMessage> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_content, 9);
+  messageDesc(file_quintet_v1_content, 10);
 
 /**
  * @generated from message quintet.v1.ReadSync
@@ -514,5 +593,5 @@ export type ReadSync = Message<"quintet.v1.ReadSync"> & {
  * Use `create(ReadSyncSchema)` to create a new message.
  */
 export const ReadSyncSchema: GenMessage<ReadSync> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_content, 10);
+  messageDesc(file_quintet_v1_content, 11);
 
