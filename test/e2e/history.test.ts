@@ -9,6 +9,8 @@
  * than sending them through the protocol; a few real messages are mixed in.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { StoredMessage } from '../../src/client/core/store/records.js';
@@ -31,6 +33,7 @@ describe('history sync end to end', { timeout: 300_000 }, () => {
   const profile = (name: string): string => join(dir.path, `profile-${name}`);
   let server: ServerProcess;
   let groupId = '';
+  const files = new Map<string, string>();
   const cli = (name: string, ...args: string[]) =>
     runCli([...args, '--profile', profile(name)], {}, 120_000);
 
@@ -60,6 +63,22 @@ describe('history sync end to end', { timeout: 300_000 }, () => {
     assert.equal((await cli('bob', 'send', 'hx-alice', 'real one')).code, 0);
     assert.equal((await cli('phone', 'send', 'hx-carol', 'real two')).code, 0);
     assert.equal((await cli('phone', 'receive')).code, 0);
+    // Three attachments in three chats: history carries their pointers.
+    for (const [index, target] of [
+      ['send', 'hx-bob'],
+      ['send', 'hx-carol'],
+      ['group', groupId],
+    ].entries()) {
+      const file = join(dir.path, `file-${index}.bin`);
+      writeFileSync(file, randomBytes(20_000 + index * 1000));
+      files.set(`file-${index}.bin`, file);
+      const args =
+        target[0] === 'group'
+          ? ['group', 'send', target[1] ?? '', '--file', file]
+          : ['send', target[1] ?? '', '--file', file];
+      const sent = await cli('phone', ...args);
+      assert.equal(sent.code, 0, sent.stderr);
+    }
 
     // Seed the primary's profile: three chats, recent enough for any reach.
     const store = openProfileStore(profile('phone'));
@@ -143,7 +162,37 @@ describe('history sync end to end', { timeout: 300_000 }, () => {
       }
     }
     const group = messagesOf(await cli('laptop', 'history', groupId, '--json'));
-    assert.equal(group.length, Math.floor(SEEDED / 3), 'every seeded group message');
+    assert.equal(
+      group.length,
+      Math.floor(SEEDED / 3) + 1,
+      'every seeded group message and the attachment',
+    );
+    // Every attachment opens on the laptop from its existing blob.
+    let opened = 0;
+    for (const chat of ['hx-bob', 'hx-carol', groupId]) {
+      const saved = messagesOf(
+        await cli(
+          'laptop',
+          'history',
+          chat,
+          '--json',
+          '--save-attachments',
+          '--server',
+          server.url,
+        ),
+      );
+      for (const message of saved) {
+        const attachment = message['attachment'] as
+          { path?: string; name?: string; error?: string } | undefined;
+        if (attachment === undefined) continue;
+        assert.equal(attachment.error, undefined);
+        const original = files.get(attachment.name ?? '');
+        assert.ok(original !== undefined && attachment.path !== undefined);
+        assert.deepEqual(readFileSync(attachment.path), readFileSync(original));
+        opened++;
+      }
+    }
+    assert.equal(opened, 3);
     const limited = messagesOf(await cli('laptop', 'history', 'hx-bob', '--json', '--limit', '3'));
     const all = messagesOf(await cli('laptop', 'history', 'hx-bob', '--json'));
     assert.deepEqual(limited, all.slice(-3), '--limit keeps the newest, oldest first');
