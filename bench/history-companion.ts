@@ -16,7 +16,8 @@ import { nodeCrypto } from '../src/crypto/node.js';
 import { systemClock } from '../src/crypto/provider.js';
 
 const [url, token, blobId, key, sha, size, count, path] = process.argv.slice(2);
-if (path === undefined) throw new Error('usage: history-companion <url> <token> <id> <key> <sha> <size> <count> <db>');
+if (path === undefined)
+  throw new Error('usage: history-companion <url> <token> <id> <key> <sha> <size> <count> <db>');
 
 const store = createDeviceStore(new SqliteBackend(path));
 await store.transaction((tx) =>
