@@ -21,16 +21,26 @@ export async function sendCompanionHistory(
   const session = await openClientSession(options, false, context);
   try {
     const bar = new HistoryProgressBar('sending history');
-    const result = await session.client.sendHistory(deviceId, choice, {
-      timeoutMs: COMPANION_WAIT_MS,
-      onProgress: (progress) => {
-        if (progress.phase === 'waiting') {
-          process.stderr.write(`waiting for device ${deviceId} to finish linking…\n`);
-        } else if (progress.phase === 'uploading' && progress.totalBytes !== undefined) {
-          bar.update(progress.bytes ?? 0, progress.totalBytes, 'bytes');
-        }
-      },
-    });
+    let result;
+    try {
+      result = await session.client.sendHistory(deviceId, choice, {
+        timeoutMs: COMPANION_WAIT_MS,
+        onProgress: (progress) => {
+          if (progress.phase === 'waiting') {
+            process.stderr.write(`waiting for device ${deviceId} to finish linking…\n`);
+          } else if (progress.phase === 'uploading' && progress.totalBytes !== undefined) {
+            bar.update(progress.bytes ?? 0, progress.totalBytes, 'bytes');
+          }
+        },
+      });
+    } catch (error) {
+      // The approval stands: the device works, it only lacks account state
+      // until it is sent again (it also syncs groups from the server).
+      bar.finish(
+        `account state and history not sent: ${error instanceof Error ? error.message : 'failed'}`,
+      );
+      return;
+    }
     if (result.error !== undefined) {
       bar.finish(`history not sent (${result.error}); the device works without it`);
     } else if (result.messages === undefined) {
