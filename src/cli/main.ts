@@ -7,6 +7,7 @@
 import { Command } from 'commander';
 import { addDevicesCommand } from './commands/devices.js';
 import { addGroupCommands } from './commands/group.js';
+import { addHistoryCommand } from './commands/history.js';
 import { addLinkCommand } from './commands/link.js';
 import { addLogoutCommand } from './commands/logout.js';
 import { addReceiveCommand } from './commands/receive.js';
@@ -30,6 +31,7 @@ addReceiveCommand(program);
 addSafetyNumberCommand(program);
 addTrustCommand(program);
 addLinkCommand(program);
+addHistoryCommand(program);
 addDevicesCommand(program);
 addLogoutCommand(program);
 

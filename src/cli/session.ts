@@ -22,6 +22,7 @@ import {
   removalReason,
   wipeProfile,
 } from './commands/logged-out.js';
+import { cliHistoryServices } from './history-services.js';
 
 /** The real environment. */
 export const nodeContext: ProtocolContext = {
@@ -93,7 +94,13 @@ export async function openClientSession(
   try {
     const { account, serverUrl: servers } = await profileServer(store, options, context);
     const { transport, server: serverUrl } = await connectFirst(servers);
-    const client = new QuintetClient({ ctx: nodeContext, store, transport, receive });
+    const client: QuintetClient = new QuintetClient({
+      ctx: nodeContext,
+      store,
+      transport,
+      receive,
+      history: cliHistoryServices(serverUrl, () => client),
+    });
     const events = client.events();
     try {
       await client.start();
@@ -156,6 +163,7 @@ export async function openFollowSession(
       store,
       servers,
       connect: (server) => WsTransport.connect(server ?? serverUrl),
+      history: (server, client) => cliHistoryServices(server ?? serverUrl, client),
       failFast: true,
     });
     const events = reconnector.events();

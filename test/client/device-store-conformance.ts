@@ -12,7 +12,7 @@ import { generateKeyPair, generateSigningKeyPair } from '../../src/protocol/curv
 import { SessionRecord } from '../../src/protocol/session-record.js';
 import { ClientError } from '../../src/client/core/errors.js';
 import { createDeviceStore, type DeviceStore } from '../../src/client/core/store/device-store.js';
-import type { KeyValueBackend } from '../../src/client/core/store/kv.js';
+import { StagedView, type KeyValueBackend } from '../../src/client/core/store/kv.js';
 import type { StoredMessage } from '../../src/client/core/store/records.js';
 import { ctx } from './helpers/clients.js';
 
@@ -85,6 +85,88 @@ export function runDeviceStoreConformance(
         await store.messages.put(updated);
         assert.deepEqual(await store.messages.get('bob', updated.id), updated);
       }));
+
+    it('pages a chat oldest first, across chats without bleed, inside transactions too', () =>
+      withStore(async (store) => {
+        for (let i = 0; i < 25; i++) await store.messages.put(message('bob', i + 1, 1000 - i * 10));
+        await store.messages.put(message('bobby', 100, 1));
+        await store.messages.put(message('ann', 101, 5));
+        const seen: number[] = [];
+        let after: string | undefined;
+        let pages = 0;
+        for (;;) {
+          const page = await store.messages.page('bob', { limit: 10, ...(after ? { after } : {}) });
+          seen.push(...page.messages.map((m) => m.sentAt));
+          pages++;
+          if (page.next === undefined) break;
+          after = page.next;
+        }
+        assert.equal(pages, 3);
+        assert.deepEqual(
+          seen,
+          Array.from({ length: 25 }, (_, i) => 760 + i * 10),
+        );
+        // A receipt update rewrites the message in place, not a second copy.
+        const first = message('bob', 25, 760);
+        await store.messages.put({ ...first, receipts: { 'bob.1': 'read' as const } });
+        const again = await store.messages.page('bob', { limit: 100 });
+        assert.equal(again.messages.length, 25);
+        assert.deepEqual(again.messages[0]?.receipts, { 'bob.1': 'read' });
+        // Every chat, chat by chat.
+        const all = await store.messages.page(undefined, { limit: 100 });
+        assert.deepEqual(
+          all.messages.map((m) => m.chat),
+          ['ann', ...Array<string>(25).fill('bob'), 'bobby'],
+        );
+        // A transaction sees its own writes in order, and its deletes hide rows.
+        await store.transaction(async (tx) => {
+          await tx.messages.put(message('bob', 200, 765));
+          const page = await tx.messages.page('bob', { limit: 3 });
+          assert.deepEqual(
+            page.messages.map((m) => m.sentAt),
+            [760, 765, 770],
+          );
+          const next = await tx.messages.page('bob', { limit: 3, after: page.next ?? '' });
+          assert.deepEqual(
+            next.messages.map((m) => m.sentAt),
+            [780, 790, 800],
+          );
+        });
+      }));
+
+    it('lists a key page strictly after a cursor, bounded by prefix and limit', async () => {
+      const backend = await makeBackend();
+      try {
+        const put = (key: string, v: number) => ({ table: 't', key, value: new Uint8Array([v]) });
+        await backend.commit([
+          put('a', 1),
+          put('a/1', 2),
+          put('a/2', 3),
+          put('a/3', 4),
+          put('b', 5),
+        ]);
+        await backend.commit([{ table: 'u', key: 'a/9', value: new Uint8Array([9]) }]);
+        const keys = async (after: string | undefined, limit: number, prefix = 'a') =>
+          (await backend.listPage('t', prefix, after, limit)).map((e) => e.key);
+        assert.deepEqual(await keys(undefined, 10), ['a', 'a/1', 'a/2', 'a/3']);
+        assert.deepEqual(await keys(undefined, 2), ['a', 'a/1']);
+        assert.deepEqual(await keys('a/1', 10), ['a/2', 'a/3']);
+        assert.deepEqual(await keys('a/3', 10), []);
+        assert.deepEqual(await keys(undefined, 10, 'a/'), ['a/1', 'a/2', 'a/3']);
+        assert.deepEqual(await keys(undefined, 0), []);
+        const staged = new StagedView(backend);
+        await staged.delete('t', 'a/2');
+        await staged.put('t', 'a/0', new Uint8Array([6]));
+        await staged.put('t', 'a/4', new Uint8Array([7]));
+        const page = async (after: string | undefined, limit: number) =>
+          (await staged.listPage('t', 'a/', after, limit)).map((e) => e.key);
+        assert.deepEqual(await page(undefined, 2), ['a/0', 'a/1']);
+        assert.deepEqual(await page('a/1', 2), ['a/3', 'a/4']);
+        assert.deepEqual(await page(undefined, 10), ['a/0', 'a/1', 'a/3', 'a/4']);
+      } finally {
+        await backend.close();
+      }
+    });
 
     it('keeps processed marks', () =>
       withStore(async (store) => {

@@ -6,6 +6,12 @@
  * thing. When the server says this device was removed, it stops and hands
  * over to `onLoggedOut`, which wipes the profile.
  */
+import {
+  DEFAULT_HISTORY,
+  parseHistoryChoice,
+  type HistoryChoice,
+} from '../../src/client/core/history/archive-builder.js';
+import { historyProgressBar, showHistoryProgress } from './history-progress.js';
 import { LOGOUT_REASONS } from '../../src/client/core/device-admin.js';
 import { sameBytes } from '../../src/client/core/bytes.js';
 import { ClientError } from '../../src/client/core/errors.js';
@@ -38,6 +44,7 @@ type Pane =
 export class App {
   readonly #root: HTMLElement;
   readonly #sidebar = h('div', { class: 'sidebar-slot' });
+  readonly #historyBar = historyProgressBar();
   readonly #pane = h('main', { class: 'pane' });
   readonly #connection: Connection;
   readonly #attachments: WebAttachments;
@@ -120,7 +127,10 @@ export class App {
 
   /** Shows the app and starts the connection. */
   start(): void {
-    replaceChildren(this.#root, h('div', { class: 'app' }, this.#sidebar, this.#pane));
+    replaceChildren(
+      this.#root,
+      h('div', { class: 'app' }, h('div', {}, this.#historyBar, this.#sidebar), this.#pane),
+    );
     this.#renderPane();
     this.refresh();
     this.#connection.start();
@@ -189,8 +199,14 @@ export class App {
         // The open chat shows the warning and its accept button (from the store).
         this.refresh();
         return;
+      case 'history-sync':
+        if (showHistoryProgress(this.#historyBar, event)) this.refresh();
+        return;
       case 'device-refused':
       case 'session-refused':
+      case 'group-changed':
+      case 'group-change-refused':
+      case 'group-message-refused':
         return;
     }
   }
@@ -306,7 +322,7 @@ export class App {
         return;
       case 'devices':
         this.#devicesView = new DevicesView(isPrimaryAccount(this.account), {
-          approve: (code, pin) => this.#approve(code, pin),
+          approve: (code, pin, history) => this.#approve(code, pin, history),
           remove: (deviceId, pin) => this.#remove(deviceId, pin),
           logoutSelf: () => this.#logoutSelf(),
           scanFailed: (error) => this.notices.error(error),
@@ -338,15 +354,37 @@ export class App {
     );
   }
 
-  async #approve(code: string, pin: string): Promise<void> {
+  async #approve(code: string, pin: string, history: string): Promise<void> {
     try {
       const approved = await this.#devices.approve(code, pin);
       this.notices.show('info', `Approved. Device ${approved.deviceId} is finishing its link…`);
       this.#loadDevices(approved.deviceId);
+      this.#sendHistory(approved.deviceId, parseHistoryChoice(history) ?? DEFAULT_HISTORY);
     } catch (error) {
       this.notices.error(error);
       throw error;
     }
+  }
+
+  /** Bootstrap state, then (unless declined) history, to the approved device; in the background. */
+  #sendHistory(deviceId: number, choice: HistoryChoice): void {
+    const client = this.#connection.client;
+    if (client === undefined) {
+      this.notices.show('error', 'Offline: the new device gets no history from this tab.');
+      return;
+    }
+    client.sendHistory(deviceId, choice).then(
+      (result) =>
+        this.notices.show(
+          result.error === undefined ? 'info' : 'error',
+          result.error !== undefined
+            ? `History could not be sent (${result.error}); the device works without it.`
+            : result.messages === undefined
+              ? `Device ${deviceId} received your account state (no history).`
+              : `Device ${deviceId} received ${result.messages} messages of history.`,
+        ),
+      (error: unknown) => this.notices.error(error),
+    );
   }
 
   async #remove(deviceId: number, pin: string): Promise<void> {

@@ -16,6 +16,8 @@ import {
 import type { ServerApi } from '../../src/client/core/server-api.js';
 import type { DeviceStore } from '../../src/client/core/store/device-store.js';
 import { BrowserWsTransport } from '../../src/client/transport/browser-ws-transport.js';
+import { BlobClient, cachedBlobCredential } from '../../src/client/transport/blob-client.js';
+import { streamCompressor } from '../../src/client/platform/stream-compressor.js';
 import { browserContext } from './profile.js';
 
 /**
@@ -52,6 +54,13 @@ export class Connection {
       ctx: browserContext,
       store,
       connect: () => BrowserWsTransport.connect(url),
+      history: (_server, client) => ({
+        blobs: new BlobClient(
+          url,
+          cachedBlobCredential(() => client().getBlobCredential()),
+        ),
+        compressor: streamCompressor,
+      }),
       // The browser hides WebSocket pings: probe, so a connection that died
       // silently (sleep, network change) is noticed within about a minute.
       keepAliveMs: KEEP_ALIVE_MS,

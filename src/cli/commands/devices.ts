@@ -14,6 +14,11 @@ import {
   removeCompanion,
   type DeviceSummary,
 } from '../../client/core/device-admin.js';
+import {
+  DEFAULT_HISTORY,
+  parseHistoryChoice,
+  type HistoryChoice,
+} from '../../client/core/history/archive-builder.js';
 import { approveCompanion } from '../../client/core/linking/approve.js';
 import { LinkingError } from '../../client/core/linking/errors.js';
 import { isPrimaryAccount } from '../../client/core/store/records.js';
@@ -22,6 +27,7 @@ import { nodeContext, type SessionContext } from '../session.js';
 import { obtainApprovalPin, pinGate } from '../pin.js';
 import { openAdminSession, type AdminSession } from './admin-session.js';
 import { explainLinkingFailure } from './device-errors.js';
+import { sendCompanionHistory } from './approve-history.js';
 import { terminalText } from '../terminal-text.js';
 import { serverHelp, serverOption } from '../server-option.js';
 
@@ -40,6 +46,12 @@ function deviceIdArgument(value: string): number {
     throw new InvalidArgumentError('must be a device id (a positive integer)');
   }
   return parsed;
+}
+
+function historyOption(value: string): HistoryChoice {
+  const choice = parseHistoryChoice(value);
+  if (choice === undefined) throw new InvalidArgumentError('must be <N>d (e.g. 90d), all or none');
+  return choice;
 }
 
 function when(ms: number): string {
@@ -62,14 +74,14 @@ export function formatDevices(devices: readonly DeviceSummary[]): string {
 }
 
 /** Runs `body` on an authenticated session; failures get the linking explanations. */
-async function withSession(
+async function withSession<T>(
   options: CommonOptions,
   context: SessionContext,
-  body: (session: AdminSession) => Promise<void>,
-): Promise<void> {
+  body: (session: AdminSession) => Promise<T>,
+): Promise<T> {
   const session = await openAdminSession(options, context);
   try {
-    await body(session);
+    return await body(session);
   } catch (error) {
     throw explainLinkingFailure(error);
   } finally {
@@ -126,18 +138,25 @@ export function addDevicesCommand(program: Command): void {
     .option('--profile <dir>', 'profile directory (default $QUINTET_PROFILE or ~/.quintet)')
     .option('--server <urls>', serverHelp("the profile's"), serverOption)
     .option('--pin <pin>', 'the local PIN (or QUINTET_PIN, or asked on a terminal)')
-    .action((text: string, options: PinOptions) =>
-      runCommand({}, (context) =>
-        withSession(options, context, async (session) => {
+    .option(
+      '--history <reach>',
+      'history to send the new device: 90d (default), <N>d, all, or none',
+      historyOption,
+      DEFAULT_HISTORY,
+    )
+    .action((text: string, options: PinOptions & { history: HistoryChoice }) =>
+      runCommand({}, async (context) => {
+        const approved = await withSession(options, context, async (session) => {
           // PIN first: a wrong PIN must link nothing, whatever the code says.
           await authorize(session, options.pin);
           const code = decodeLinkCode(text.trim());
-          const approved = await approveCompanion(nodeContext, session.store, session.api, code);
-          process.stdout.write(
-            `approved: device ${approved.deviceId} (key index ${approved.keyIndex})\n`,
-          );
-        }),
-      ),
+          const done = await approveCompanion(nodeContext, session.store, session.api, code);
+          process.stdout.write(`approved: device ${done.deviceId} (key index ${done.keyIndex})\n`);
+          return done;
+        });
+        // Bootstrap state always; the archive unless declined.
+        await sendCompanionHistory(options, context, approved.deviceId, options.history);
+      }),
     );
 
   devices

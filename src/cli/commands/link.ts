@@ -20,6 +20,7 @@ import { createProfileStore, DEFAULT_SERVER_URL, profileDir, profileExists } fro
 import { runCommand } from '../run.js';
 import { nodeContext } from '../session.js';
 import { explainLinkingFailure } from './device-errors.js';
+import { awaitLinkHistory } from './link-history.js';
 import { removeProfileDatabase } from './logged-out.js';
 import { terminalText } from '../terminal-text.js';
 import { connectFirst, serverHelp, serverOption } from '../server-option.js';
@@ -29,6 +30,8 @@ interface LinkOptions {
   readonly server?: string;
   readonly name?: string;
   readonly timeout: number;
+  readonly history: boolean;
+  readonly historyWait: number;
 }
 
 /** How long `link` waits for an approval by default, seconds. */
@@ -80,6 +83,13 @@ export function addLinkCommand(program: Command): void {
       seconds,
       DEFAULT_TIMEOUT_S,
     )
+    .option('--no-history', 'do not wait for account state and history from the primary')
+    .option(
+      '--history-wait <seconds>',
+      'how long to wait for the primary to send account state (default 120)',
+      seconds,
+      120,
+    )
     .action((options: LinkOptions) =>
       runCommand({}, async (context) => {
         const dir = profileDir(options.profile);
@@ -113,6 +123,13 @@ export function addLinkCommand(program: Command): void {
         process.stdout.write(
           `linked: ${terminalText(linked.account.account)} device ${linked.account.deviceId}; profile ${dir}\n`,
         );
+        if (options.history) {
+          await awaitLinkHistory(
+            { profile: dir, server: serverUrl },
+            context,
+            options.historyWait * 1000,
+          );
+        }
       }),
     );
 }

@@ -38,6 +38,14 @@ import type { Attachment } from './attachments/pointer.js';
 import type { Transport } from './transport.js';
 import { GroupClient } from './groups/group-client.js';
 import { isGroupChat, parseGroupId } from './groups/group-id.js';
+import type { HistoryChoice } from './history/archive-builder.js';
+import type { HistoryOutcome } from './history/history-receive.js';
+import { HistoryImporter, type HistoryServices } from './history/importer.js';
+import {
+  sendHistoryToCompanion,
+  type PrimaryHistoryProgress,
+  type PrimaryHistoryResult,
+} from './history/primary-sync.js';
 
 /** What a client needs: environment, storage and a connection. */
 export interface ClientOptions {
@@ -56,6 +64,11 @@ export interface ClientOptions {
    * `ctx.clock`).
    */
   readonly sleep?: (ms: number) => Promise<void>;
+  /**
+   * History sync (docs/history.md): the blob store and a compressor. A
+   * companion without them still gets bootstrap state; its import waits.
+   */
+  readonly history?: HistoryServices;
 }
 
 /** The parts that exist once the device is authenticated. */
@@ -66,6 +79,7 @@ interface Running {
   readonly receiver: Receiver;
   readonly directory: DeviceDirectory;
   readonly groups: GroupClient;
+  readonly importer: HistoryImporter;
   readonly pushLoop: Promise<void>;
 }
 
@@ -80,6 +94,8 @@ export class QuintetClient {
   readonly #background = new BackgroundTasks(this.#events);
   readonly #inFlight = new Set<Promise<void>>();
   readonly #receive: boolean;
+  readonly #history: HistoryServices | undefined;
+  readonly #sleep: (ms: number) => Promise<void>;
   #running: Running | undefined;
   /** The last queued prekey refill (see `#refillPreKeys`). */
   #preKeyRefill: Promise<void> = Promise.resolve();
@@ -93,6 +109,8 @@ export class QuintetClient {
       ...(options.sleep === undefined ? {} : { sleep: options.sleep }),
     });
     this.#receive = options.receive ?? true;
+    this.#history = options.history;
+    this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
 
   /**
@@ -174,6 +192,7 @@ export class QuintetClient {
       groupClient,
     );
     const background = this.#background;
+    const importer = new HistoryImporter(this.#ctx, store, this.#history, emit);
     const receiver = new Receiver(
       this.#ctx,
       store,
@@ -196,6 +215,7 @@ export class QuintetClient {
         },
         retryRequested: (from, device, request) =>
           background.spawn('re-send', () => retries.handleRequest(from, device, request)),
+        history: (outcome) => this.#onHistory(outcome, importer, groupClient),
       },
       directory,
       self,
@@ -208,11 +228,14 @@ export class QuintetClient {
       receiver,
       directory,
       groups: groupClient,
+      importer,
       pushLoop: this.#pushLoop(receiver, directory),
     };
     if (this.#receive) {
       // GroupChanged is not queued for offline devices: catch up now.
       background.spawn('group sync', () => groupClient.syncAll());
+      // An import a restart interrupted resumes after its last batch.
+      background.spawn('history import', () => importer.run());
     }
     background.spawn('sent-message pruning', async () => {
       await outbox.prune();
@@ -300,6 +323,69 @@ export class QuintetClient {
    */
   get groups(): GroupClient {
     return this.#started().groups;
+  }
+
+  /**
+   * The primary, after approving `deviceId`: waits for it to complete its
+   * link, sends it bootstrap state and, unless `choice` is `none`, the
+   * history archive (docs/history.md).
+   */
+  async sendHistory(
+    deviceId: number,
+    choice: HistoryChoice,
+    options: { timeoutMs?: number; onProgress?: (progress: PrimaryHistoryProgress) => void } = {},
+  ): Promise<PrimaryHistoryResult> {
+    const running = this.#started();
+    return sendHistoryToCompanion(
+      {
+        ctx: this.#ctx,
+        store: this.#store,
+        directory: running.directory,
+        outbox: running.outbox,
+        self: running.account.account,
+        services: this.#history,
+        sleep: this.#sleep,
+      },
+      deviceId,
+      choice,
+      options,
+    );
+  }
+
+  /** Resumes (or retries) a recorded history import; resolves when it ends. */
+  async resumeHistoryImport(): Promise<void> {
+    await this.#started().importer.run();
+  }
+
+  #onHistory(outcome: HistoryOutcome, importer: HistoryImporter, groups: GroupClient): void {
+    const base = { messages: 0, totalMessages: 0, bytes: 0, totalBytes: 0, percent: 0 };
+    switch (outcome.kind) {
+      case 'history-import':
+        this.#background.spawn('history import', () => importer.run());
+        return;
+      case 'history-bootstrap': {
+        const state = outcome.state;
+        this.#events.emit({ type: 'history-sync', phase: 'bootstrap', ...base });
+        if (!state.historyOffered) {
+          this.#events.emit({ type: 'history-sync', phase: 'declined', ...base, percent: 100 });
+        }
+        // Memberships: fetch and verify each group's chain now, so group
+        // sends work on the new device at once.
+        this.#background.spawn('bootstrap groups', async () => {
+          for (const id of state.groupIds) if (id.length === 16) await groups.onGroupChanged(id);
+        });
+        return;
+      }
+      case 'history-refused':
+        this.#events.emit({
+          type: 'history-sync',
+          phase: 'failed',
+          ...base,
+          code: outcome.code,
+          reason: outcome.reason,
+        });
+        return;
+    }
   }
 
   /** Resolves when every envelope received so far and every follow-up has finished. */

@@ -62,6 +62,9 @@ export function parseContent(bytes: Uint8Array): Content {
       break;
     }
     case 'decryptionErrorMessage':
+    case 'senderKeyDistribution':
+    case 'historySync':
+    case 'bootstrapState':
       break;
     case undefined:
       throw new ClientError('invalid-content', 'content carries no message');

@@ -204,6 +204,29 @@ export interface DisconnectedEvent {
   readonly closeCode?: number | undefined;
 }
 
+/**
+ * History sync on a companion (docs/history.md): `bootstrap` once the
+ * primary's bootstrap state is applied; then `started`, `progress`, `done`
+ * for an archive, or `declined` (the primary sent none) or `failed` (with
+ * a stable code and a reason; the device keeps working either way).
+ */
+export interface HistorySyncEvent {
+  readonly type: 'history-sync';
+  readonly phase: 'bootstrap' | 'started' | 'progress' | 'done' | 'declined' | 'failed';
+  /** Archive messages imported so far, and in all. */
+  readonly messages: number;
+  readonly totalMessages: number;
+  /** Archive bytes downloaded so far, and in all. */
+  readonly bytes: number;
+  readonly totalBytes: number;
+  /** 0–100, by messages. */
+  readonly percent: number;
+  /** For `failed`: a stable code (`bad-mac`, `wrong-source`, `blob-failed`, …). */
+  readonly code?: string;
+  /** For `failed`: why, for people. */
+  readonly reason?: string;
+}
+
 /** Everything `QuintetClient.events()` yields. */
 export type ClientEvent =
   | MessageEvent
@@ -222,6 +245,7 @@ export type ClientEvent =
   | GroupChangedEvent
   | GroupChangeRefusedEvent
   | GroupMessageRefusedEvent
+  | HistorySyncEvent
   | DisconnectedEvent;
 
 /** Turns any thrown value into the stable code an event carries. */

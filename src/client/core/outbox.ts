@@ -154,6 +154,27 @@ export class Outbox {
     return this.sessions.send(destination, encodeContent(content), timestamp);
   }
 
+  /**
+   * Sends content to one other device of this account only (history: the
+   * archive key is for the new companion alone).
+   */
+  async sendToOwnDevice(deviceId: number, content: ContentInit): Promise<SendOutcome> {
+    const timestamp = this.nextTimestamp();
+    await this.store.sent.put({
+      destination: this.self.account,
+      timestamp,
+      content: serializeContent(content),
+      retries: {},
+    });
+    return this.sessions.send(
+      this.self.account,
+      encodeContent(content),
+      timestamp,
+      'encrypted',
+      deviceId,
+    );
+  }
+
   /** Sends an unencrypted notice (retry requests only). */
   async sendPlaintext(destination: string, content: ContentInit): Promise<SendOutcome> {
     return this.sessions.send(

@@ -48,6 +48,7 @@ import {
   type GroupReceiveResult,
 } from './groups/group-receive.js';
 import { groupIdFromBytes } from './groups/group-id.js';
+import { receiveHistoryContent, type HistoryOutcome } from './history/history-receive.js';
 
 /** What the receiver asks other modules to do after an envelope is committed. */
 export interface ReceiverFollowUps {
@@ -65,6 +66,8 @@ export interface ReceiverFollowUps {
   ): boolean;
   /** A peer asks this device to re-send a message. */
   retryRequested(from: string, fromDevice: number, request: DecryptionErrorMessage): void;
+  /** A bootstrap state or history pointer was accepted or refused (history/). */
+  history(outcome: HistoryOutcome): void;
 }
 
 /** The committed result of one envelope. */
@@ -91,6 +94,7 @@ type Outcome =
       /** For a group message: the group the retry request names. */
       readonly retryGroupId?: Uint8Array | undefined;
     }
+  | HistoryOutcome
   | { readonly kind: 'nothing' };
 
 /** Decrypts, stores and acks envelopes. */
@@ -352,6 +356,14 @@ export class Receiver {
       }
       case 'senderKeyDistribution':
         return groupOutcome(await acceptDistribution(this.ctx, tx, address, body.value));
+      case 'historySync':
+      case 'bootstrapState':
+        return receiveHistoryContent(
+          tx,
+          { account: envelope.source, deviceId: envelope.sourceDevice },
+          this.self,
+          body,
+        );
       case undefined:
         return { kind: 'nothing' };
     }
@@ -417,6 +429,11 @@ export class Receiver {
         });
         return;
       }
+      case 'history-import':
+      case 'history-bootstrap':
+      case 'history-refused':
+        this.followUps.history(outcome);
+        return;
       case 'nothing':
         return;
     }

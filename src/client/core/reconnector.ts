@@ -29,6 +29,7 @@
  */
 import type { Attachment } from './attachments/pointer.js';
 import type { ProtocolContext } from '../../protocol/context.js';
+import type { HistoryServices } from './history/importer.js';
 import { QuintetClient } from './client.js';
 import { ClientError } from './errors.js';
 import { EventStream } from './event-stream.js';
@@ -67,6 +68,11 @@ export interface ReconnectorOptions {
   readonly servers?: readonly string[];
   /** Passed to every `QuintetClient` (default true). */
   readonly receive?: boolean;
+  /**
+   * History sync services for each client, given the attempt's server and
+   * the client itself (for its blob credential).
+   */
+  readonly history?: (server: string | undefined, client: () => QuintetClient) => HistoryServices;
   /** Backoff tunables; the jitter's random source defaults to `ctx.random`. */
   readonly backoff?: Partial<ReconnectPolicyOptions>;
   /** Timer for the backoff waits (default `setTimeout`); tests inject their own. */
@@ -370,7 +376,14 @@ export class Reconnector {
       return { kind: 'stop', reason: 'stopped' };
     }
     this.#attemptTransport = transport;
-    const client = new QuintetClient({ ctx, store, transport, receive: this.#options.receive });
+    const history = this.#options.history;
+    const client: QuintetClient = new QuintetClient({
+      ctx,
+      store,
+      transport,
+      receive: this.#options.receive,
+      ...(history === undefined ? {} : { history: history(server, () => client) }),
+    });
     // Subscribe before start, so envelopes queued on the server are not missed.
     const events = client.events();
     try {

@@ -89,6 +89,7 @@ export class SessionManager {
     payload: Uint8Array,
     timestamp: number,
     mode: EnvelopeMode = 'encrypted',
+    only?: number,
   ): Promise<SendOutcome> {
     let lastError: unknown;
     for (let attempt = 0; attempt < MAX_DEVICE_SET_ATTEMPTS; attempt++) {
@@ -103,9 +104,19 @@ export class SessionManager {
         );
       }
       const own = destination === this.self.account;
-      const targets = [...view.accepted.values()].filter(
+      const others = [...view.accepted.values()].filter(
         (device) => !(own && device.deviceId === this.self.deviceId),
       );
+      // `only`: one device of the account gets the content (a history key
+      // must reach only the companion it is for). The server wants every
+      // current device accounted for, so the others are listed as skipped
+      // in `refused_devices`, which queues nothing for them.
+      const targets =
+        only === undefined ? others : others.filter((device) => device.deviceId === only);
+      if (only !== undefined && targets.length === 0) {
+        throw new ClientError('invalid-argument', `device ${only} is not a verified device`);
+      }
+      const skipped = others.filter((device) => !targets.includes(device));
       const refused = view.refused.filter(
         (device) => !(own && device.deviceId === this.self.deviceId),
       );
@@ -121,7 +132,7 @@ export class SessionManager {
       }
       try {
         const result = await this.api.sendMessage(destination, envelopes, timestamp, {
-          refusedDevices: refusedNow.map((device) => device.deviceId),
+          refusedDevices: [...refusedNow, ...skipped].map((device) => device.deviceId),
           ...(this.self.signedDeviceIdentity === undefined
             ? {}
             : { senderDeviceIdentity: this.self.signedDeviceIdentity }),

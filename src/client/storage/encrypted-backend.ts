@@ -49,6 +49,21 @@ export class EncryptedBackend implements KeyValueBackend {
     );
   }
 
+  async listPage(
+    table: string,
+    prefix: string,
+    after: string | undefined,
+    limit: number,
+  ): Promise<KeyValueEntry[]> {
+    const entries = await this.inner.listPage(table, prefix, after, limit);
+    return Promise.all(
+      entries.map(async (entry) => ({
+        key: entry.key,
+        value: await this.#open(table, entry.key, entry.value),
+      })),
+    );
+  }
+
   async commit(writes: readonly KeyValueWrite[]): Promise<void> {
     // Seal everything first: the inner commit must stay one synchronous step
     // (an IndexedDB transaction would auto-commit while we await WebCrypto).

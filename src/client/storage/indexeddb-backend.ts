@@ -132,6 +132,10 @@ export class IndexedDbBackend implements KeyValueBackend {
       request(store.getAllKeys(range)),
       request(store.getAll(range)),
     ]);
+    return this.#entries(keys, values);
+  }
+
+  #entries(keys: readonly IDBValidKey[], values: readonly unknown[]): KeyValueEntry[] {
     const entries: KeyValueEntry[] = [];
     keys.forEach((compound, index) => {
       const key = Array.isArray(compound) ? compound[1] : undefined;
@@ -141,6 +145,29 @@ export class IndexedDbBackend implements KeyValueBackend {
       entries.push({ key, value: toBytes(values[index]).slice() });
     });
     return entries;
+  }
+
+  async listPage(
+    table: string,
+    prefix: string,
+    after: string | undefined,
+    limit: number,
+  ): Promise<KeyValueEntry[]> {
+    if (limit <= 0) return [];
+    const upper = prefixUpperBound(prefix);
+    const fromAfter = after !== undefined && after >= prefix;
+    const range = IDBKeyRange.bound(
+      [table, fromAfter ? after : prefix],
+      [table, upper ?? []],
+      fromAfter,
+      true,
+    );
+    const store = this.#store('readonly');
+    const [keys, values] = await Promise.all([
+      request(store.getAllKeys(range, limit)),
+      request(store.getAll(range, limit)),
+    ]);
+    return this.#entries(keys, values);
   }
 
   async commit(writes: readonly KeyValueWrite[]): Promise<void> {

@@ -25,6 +25,7 @@ export class SqliteBackend implements KeyValueBackend {
   readonly #db: Database.Database;
   readonly #get: Database.Statement<[string, string], { value: Uint8Array }>;
   readonly #list: Database.Statement<[string, string, string], Row>;
+  readonly #page: Database.Statement<[string, string, string, number], Row>;
   readonly #put: Database.Statement<[string, string, Uint8Array]>;
   readonly #delete: Database.Statement<[string, string]>;
   readonly #commit: (writes: readonly KeyValueWrite[]) => void;
@@ -54,6 +55,9 @@ export class SqliteBackend implements KeyValueBackend {
     this.#list = this.#db.prepare(
       'SELECT key, value FROM kv WHERE tbl = ? AND key >= ? AND key < ? ORDER BY key',
     );
+    this.#page = this.#db.prepare(
+      'SELECT key, value FROM kv WHERE tbl = ? AND key > ? AND key < ? ORDER BY key LIMIT ?',
+    );
     this.#put = this.#db.prepare(
       'INSERT INTO kv (tbl, key, value) VALUES (?, ?, ?) ON CONFLICT (tbl, key) DO UPDATE SET value = excluded.value',
     );
@@ -74,6 +78,26 @@ export class SqliteBackend implements KeyValueBackend {
   async list(table: string, prefix: string): Promise<KeyValueEntry[]> {
     // Every key with the prefix sorts below prefix + U+FFFF.
     const rows = this.#list.all(table, prefix, `${prefix}\uffff`);
+    return rows.map((row) => ({ key: row.key, value: new Uint8Array(row.value) }));
+  }
+
+  async listPage(
+    table: string,
+    prefix: string,
+    after: string | undefined,
+    limit: number,
+  ): Promise<KeyValueEntry[]> {
+    if (limit <= 0) return [];
+    if (after === undefined || after < prefix) {
+      // "key > after" must still include the prefix itself as a key.
+      const exact = await this.get(table, prefix);
+      const rest = this.#page.all(table, prefix, `${prefix}\uffff`, limit);
+      const rows = exact === undefined ? rest : [{ key: prefix, value: exact }, ...rest];
+      return rows
+        .slice(0, limit)
+        .map((row) => ({ key: row.key, value: new Uint8Array(row.value) }));
+    }
+    const rows = this.#page.all(table, after, `${prefix}\uffff`, limit);
     return rows.map((row) => ({ key: row.key, value: new Uint8Array(row.value) }));
   }
 

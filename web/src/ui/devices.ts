@@ -16,7 +16,7 @@ import { scanButton } from './scan.js';
 /** What the devices pane asks the app to do; each rejects with the failure (the app shows it). */
 export interface DevicesHandlers {
   /** Checks the PIN, then approves the companion showing `code`. */
-  readonly approve: (code: string, pin: string) => Promise<void>;
+  readonly approve: (code: string, pin: string, history: string) => Promise<void>;
   /** Checks the PIN, then logs the companion `deviceId` out. */
   readonly remove: (deviceId: number, pin: string) => Promise<void>;
   /** Logs this companion out and wipes it. */
@@ -167,6 +167,14 @@ export class DevicesView {
       testid: 'approve-code',
     });
     const pin = pinField('approve-pin');
+    // What history the new device gets (docs/history.md); account state is always sent.
+    const history = h(
+      'select',
+      { ariaLabel: 'History to send', testid: 'approve-history' },
+      h('option', { value: '90d' }, 'Last 90 days'),
+      h('option', { value: 'all' }, 'All history'),
+      h('option', { value: 'none' }, 'No history'),
+    );
     const button = h('button', { type: 'submit', class: 'primary', testid: 'approve' }, 'Link');
     const form = h(
       'form',
@@ -175,7 +183,7 @@ export class DevicesView {
         onsubmit: (event) => {
           event.preventDefault();
           button.disabled = true;
-          this.handlers.approve(code.value.trim(), pin.value).then(
+          this.handlers.approve(code.value.trim(), pin.value, history.value).then(
             () => {
               code.value = '';
               pin.value = '';
@@ -195,6 +203,7 @@ export class DevicesView {
           'Your PIN is asked first: only you may add a device to your account.',
       ),
       h('label', {}, 'Link code', code),
+      h('label', {}, 'History', history),
       scanButton(
         (text) => {
           code.value = text;

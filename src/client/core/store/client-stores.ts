@@ -26,6 +26,11 @@ export const TABLES = {
   sent: 'sent',
   settings: 'settings',
   read: 'read',
+  /**
+   * The messages again, keyed chat / zero-padded sender time / id, so a
+   * chat reads oldest first a page at a time (history, archive building).
+   */
+  chatOrder: 'chat-order',
 } as const;
 
 /** This device's account record. */
@@ -42,7 +47,31 @@ export interface MessageStore {
   put(message: StoredMessage): Promise<void>;
   /** Messages of one chat (or all chats), oldest first by the sender's clock. */
   list(chat?: string): Promise<StoredMessage[]>;
+  /**
+   * One page of a chat (or of every chat, chat by chat, when `chat` is
+   * undefined), oldest first by the sender's clock then id; `after` is the
+   * `next` cursor of the previous page.
+   */
+  page(chat: string | undefined, options?: MessagePageOptions): Promise<MessagePage>;
+  /** Every chat that holds a message, in key order (one read per chat). */
+  chats(): Promise<string[]>;
 }
+
+/** Which page of `MessageStore.page`. */
+export interface MessagePageOptions {
+  /** The previous page's `next`; the first page when absent. */
+  readonly after?: string;
+  /** At most this many messages (default 500). */
+  readonly limit?: number;
+}
+
+/** A page of messages and the cursor of the next one (absent at the end). */
+export interface MessagePage {
+  readonly messages: StoredMessage[];
+  readonly next?: string;
+}
+
+const DEFAULT_PAGE = 500;
 
 /** Marks of envelopes whose effects are committed (keyed by a ciphertext hash). */
 export interface ProcessedStore {
@@ -74,6 +103,8 @@ export interface ReadStateStore {
   /** When the message was read (ms), or undefined when unread. */
   readAt(chat: string, id: Uint8Array): Promise<number | undefined>;
   markRead(chat: string, id: Uint8Array, at: number): Promise<void>;
+  /** Per chat, the newest time (ms) one of its messages was read. */
+  latestPerChat(): Promise<Map<string, number>>;
 }
 
 const ACCOUNT_KEY = 'self';
@@ -102,19 +133,61 @@ function messageKey(chat: string, id: Uint8Array): string {
   return `${chat}/${toHex(id)}`;
 }
 
+// 16 digits hold every ms timestamp until the year 318857; zero-padding
+// makes the key order the time order.
+function orderKey(message: StoredMessage): string {
+  const at = Math.max(0, Math.floor(message.sentAt)).toString().padStart(16, '0');
+  return `${message.chat}/${at}/${toHex(message.id)}`;
+}
+
+function byTime(a: StoredMessage, b: StoredMessage): number {
+  return a.sentAt - b.sentAt || a.receivedAt - b.receivedAt;
+}
+
 export function messageStore(view: KeyValueView): MessageStore {
+  const list = async (chat?: string): Promise<StoredMessage[]> => {
+    const entries = await view.list(TABLES.messages, chat === undefined ? '' : `${chat}/`);
+    return entries.map((entry) => decodeStoredMessage(entry.value)).sort(byTime);
+  };
   return {
     get: async (chat, id) => {
       const bytes = await view.get(TABLES.messages, messageKey(chat, id));
       return bytes === undefined ? undefined : decodeStoredMessage(bytes);
     },
-    put: (message) =>
-      view.put(TABLES.messages, messageKey(message.chat, message.id), encodeStoredMessage(message)),
-    list: async (chat) => {
-      const entries = await view.list(TABLES.messages, chat === undefined ? '' : `${chat}/`);
-      return entries
-        .map((entry) => decodeStoredMessage(entry.value))
-        .sort((a, b) => a.sentAt - b.sentAt || a.receivedAt - b.receivedAt);
+    put: async (message) => {
+      const bytes = encodeStoredMessage(message);
+      await view.put(TABLES.messages, messageKey(message.chat, message.id), bytes);
+      await view.put(TABLES.chatOrder, orderKey(message), bytes);
+    },
+    list,
+    chats: async () => {
+      const out: string[] = [];
+      let after: string | undefined;
+      for (;;) {
+        const [row] = await view.listPage(TABLES.chatOrder, '', after, 1);
+        if (row === undefined) return out;
+        const chat = row.key.slice(0, row.key.indexOf('/'));
+        out.push(chat);
+        // Every key of this chat sorts below chat + "/\uffff": skip them all.
+        after = `${chat}/\uffff`;
+      }
+    },
+    page: async (chat, options = {}) => {
+      const limit = options.limit ?? DEFAULT_PAGE;
+      const prefix = chat === undefined ? '' : `${chat}/`;
+      const rows = await view.listPage(TABLES.chatOrder, prefix, options.after, limit);
+      if (rows.length === 0 && options.after === undefined && chat !== undefined) {
+        // A profile from before the ordered table: its messages exist only
+        // in `messages`. Answer from there (sorted in memory) rather than
+        // show an empty chat.
+        const legacy = await list(chat);
+        return { messages: legacy.slice(0, limit) };
+      }
+      const messages = rows.map((row) => decodeStoredMessage(row.value));
+      const last = rows[rows.length - 1];
+      return rows.length === limit && last !== undefined
+        ? { messages, next: last.key }
+        : { messages };
     },
   };
 }
@@ -185,6 +258,16 @@ export function readStateStore(view: KeyValueView): ReadStateStore {
       const bytes = new Uint8Array(8);
       new DataView(bytes.buffer).setFloat64(0, at, false);
       return view.put(TABLES.read, messageKey(chat, id), bytes);
+    },
+    async latestPerChat() {
+      const out = new Map<string, number>();
+      for (const entry of await view.list(TABLES.read, '')) {
+        if (entry.value.length !== 8) continue;
+        const chat = entry.key.slice(0, entry.key.lastIndexOf('/'));
+        const at = new DataView(entry.value.buffer, entry.value.byteOffset, 8).getFloat64(0, false);
+        if (at > (out.get(chat) ?? 0)) out.set(chat, at);
+      }
+      return out;
     },
   };
 }

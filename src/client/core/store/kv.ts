@@ -31,6 +31,18 @@ export interface KeyValueBackend {
   get(table: string, key: string): Promise<Uint8Array | undefined>;
   /** Every entry of `table` whose key starts with `prefix`, in ascending key order. */
   list(table: string, prefix: string): Promise<KeyValueEntry[]>;
+  /**
+   * One page of `list`: the entries with `prefix` whose key sorts strictly
+   * after `after` (from the first when undefined), ascending, at most
+   * `limit`. History reads chats of tens of thousands of messages through
+   * this, so a backend must not load the whole prefix to answer it.
+   */
+  listPage(
+    table: string,
+    prefix: string,
+    after: string | undefined,
+    limit: number,
+  ): Promise<KeyValueEntry[]>;
   /** Applies all writes or none. */
   commit(writes: readonly KeyValueWrite[]): Promise<void>;
   close(): Promise<void>;
@@ -40,6 +52,13 @@ export interface KeyValueBackend {
 export interface KeyValueView {
   get(table: string, key: string): Promise<Uint8Array | undefined>;
   list(table: string, prefix: string): Promise<KeyValueEntry[]>;
+  /** See `KeyValueBackend.listPage`. */
+  listPage(
+    table: string,
+    prefix: string,
+    after: string | undefined,
+    limit: number,
+  ): Promise<KeyValueEntry[]>;
   put(table: string, key: string, value: Uint8Array): Promise<void>;
   delete(table: string, key: string): Promise<void>;
 }
@@ -49,6 +68,7 @@ export function directView(backend: KeyValueBackend): KeyValueView {
   return {
     get: (table, key) => backend.get(table, key),
     list: (table, prefix) => backend.list(table, prefix),
+    listPage: (table, prefix, after, limit) => backend.listPage(table, prefix, after, limit),
     put: (table, key, value) => backend.commit([{ table, key, value: value.slice() }]),
     delete: (table, key) => backend.commit([{ table, key, value: undefined }]),
   };
@@ -82,6 +102,39 @@ export class StagedView implements KeyValueView {
     }
     return [...merged.entries()]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([key, value]) => ({ key, value }));
+  }
+
+  async listPage(
+    table: string,
+    prefix: string,
+    after: string | undefined,
+    limit: number,
+  ): Promise<KeyValueEntry[]> {
+    // Staged deletes can hide backend rows: over-fetch by their number so
+    // the merged page is still full when more rows exist.
+    let hidden = 0;
+    const staged: KeyValueWrite[] = [];
+    for (const write of this.#staged.values()) {
+      if (write.table !== table || !write.key.startsWith(prefix)) continue;
+      if (after !== undefined && write.key <= after) continue;
+      staged.push(write);
+      if (write.value === undefined) hidden++;
+    }
+    const merged = new Map<string, Uint8Array>();
+    const rows = await this.backend.listPage(table, prefix, after, limit + hidden);
+    for (const entry of rows) merged.set(entry.key, entry.value);
+    // A staged key beyond the last backend row may sort after rows the
+    // backend did not return; only keep it when the backend page was short.
+    const last = rows.length === limit + hidden ? rows[rows.length - 1]?.key : undefined;
+    for (const write of staged) {
+      if (last !== undefined && write.key > last) continue;
+      if (write.value === undefined) merged.delete(write.key);
+      else merged.set(write.key, write.value.slice());
+    }
+    return [...merged.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .slice(0, limit)
       .map(([key, value]) => ({ key, value }));
   }
 

@@ -25,6 +25,16 @@ export class MemoryBackend implements KeyValueBackend {
       .map(([key, value]) => ({ key, value: value.slice() }));
   }
 
+  async listPage(
+    table: string,
+    prefix: string,
+    after: string | undefined,
+    limit: number,
+  ): Promise<KeyValueEntry[]> {
+    const all = await this.list(table, prefix);
+    return all.filter((entry) => after === undefined || entry.key > after).slice(0, limit);
+  }
+
   async commit(writes: readonly KeyValueWrite[]): Promise<void> {
     this.#check();
     // Nothing below can throw, so the batch lands whole.

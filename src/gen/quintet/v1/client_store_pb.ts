@@ -17,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file quintet/v1/client_store.proto.
  */
 export const file_quintet_v1_client_store: GenFile = /*@__PURE__*/
-  fileDesc("Ch1xdWludGV0L3YxL2NsaWVudF9zdG9yZS5wcm90bxIKcXVpbnRldC52MSLKAgoSTG9jYWxBY2NvdW50UmVjb3JkEg8KB2FjY291bnQYASABKAkSEQoJZGV2aWNlX2lkGAIgASgNEhcKD3JlZ2lzdHJhdGlvbl9pZBgDIAEoDRISCgpzZXJ2ZXJfdXJsGAQgASgJEhIKCmNyZWF0ZWRfYXQYBSABKAQSFwoPbmV4dF9wcmVfa2V5X2lkGAYgASgNEhkKEXNpZ25lZF9wcmVfa2V5X2lkGAcgASgNEhEKCWtleV9pbmRleBgIIAEoDRIeChZzaWduZWRfZGV2aWNlX2lkZW50aXR5GAkgASgMEjYKCmxpbmtfc3RhdGUYCiABKAsyIi5xdWludGV0LnYxLlByaW1hcnlMaW5rU3RhdGVSZWNvcmQSGQoRbG9nZ2VkX291dF9yZWFzb24YCyABKAkSFQoNbG9nZ2VkX291dF9hdBgMIAEoBCLuAgoWUHJpbWFyeUxpbmtTdGF0ZVJlY29yZBIOCgZyYXdfaWQYASABKA0SFgoObmV4dF9rZXlfaW5kZXgYAiABKA0SHQoVc2lnbmVkX2tleV9pbmRleF9saXN0GAMgASgMEhYKDmxpc3RfdGltZXN0YW1wGAQgASgEEkYKCmNvbXBhbmlvbnMYBSADKAsyMi5xdWludGV0LnYxLlByaW1hcnlMaW5rU3RhdGVSZWNvcmQuQ29tcGFuaW9uc0VudHJ5EkcKC2FwcHJvdmVkX2F0GAYgAygLMjIucXVpbnRldC52MS5QcmltYXJ5TGlua1N0YXRlUmVjb3JkLkFwcHJvdmVkQXRFbnRyeRoxCg9Db21wYW5pb25zRW50cnkSCwoDa2V5GAEgASgNEg0KBXZhbHVlGAIgASgNOgI4ARoxCg9BcHByb3ZlZEF0RW50cnkSCwoDa2V5GAEgASgNEg0KBXZhbHVlGAIgASgEOgI4ASLJAgoTU3RvcmVkTWVzc2FnZVJlY29yZBISCgptZXNzYWdlX2lkGAEgASgMEgwKBGNoYXQYAiABKAkSDgoGc2VuZGVyGAMgASgJEhUKDXNlbmRlcl9kZXZpY2UYBCABKA0SDAoEdGV4dBgFIAEoCRIPCgdzZW50X2F0GAYgASgEEhMKC3JlY2VpdmVkX2F0GAcgASgEEhAKCG91dGdvaW5nGAggASgIEj8KCHJlY2VpcHRzGAkgAygLMi0ucXVpbnRldC52MS5TdG9yZWRNZXNzYWdlUmVjb3JkLlJlY2VpcHRzRW50cnkSMQoKYXR0YWNobWVudBgKIAEoCzIdLnF1aW50ZXQudjEuQXR0YWNobWVudFBvaW50ZXIaLwoNUmVjZWlwdHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKA06AjgBIrkBChFTZW50TWVzc2FnZVJlY29yZBITCgtkZXN0aW5hdGlvbhgBIAEoCRIRCgl0aW1lc3RhbXAYAiABKAQSDwoHY29udGVudBgDIAEoDBI7CgdyZXRyaWVzGAQgAygLMioucXVpbnRldC52MS5TZW50TWVzc2FnZVJlY29yZC5SZXRyaWVzRW50cnkaLgoMUmV0cmllc0VudHJ5EgsKA2tleRgBIAEoDRINCgV2YWx1ZRgCIAEoDToCOAEiJwoPUHJvY2Vzc2VkUmVjb3JkEhQKDHByb2Nlc3NlZF9hdBgBIAEoBCKoAQoVVmVyaWZpZWRBY2NvdW50UmVjb3JkEhMKC2FjY291bnRfa2V5GAEgASgMEhAKCGhhc19saXN0GAIgASgIEhYKDmxpc3RfdGltZXN0YW1wGAMgASgEEg4KBnJhd19pZBgEIAEoDRIVCg1jdXJyZW50X2luZGV4GAUgASgNEhUKDXZhbGlkX2luZGV4ZXMYBiADKA0SEgoKdXBkYXRlZF9hdBgHIAEoBCJYChRWZXJpZmllZERldmljZVJlY29yZBIUCgxpZGVudGl0eV9rZXkYASABKAwSEQoJa2V5X2luZGV4GAIgASgNEhcKD3JlZ2lzdHJhdGlvbl9pZBgDIAEoDSJWChJBY2NvdW50VHJ1c3RSZWNvcmQSFAoMdmVyaWZpZWRfa2V5GAEgASgMEhMKC3BlbmRpbmdfa2V5GAIgASgMEhUKDXBlbmRpbmdfc2luY2UYAyABKARiBnByb3RvMw", [file_quintet_v1_content]);
+  fileDesc("Ch1xdWludGV0L3YxL2NsaWVudF9zdG9yZS5wcm90bxIKcXVpbnRldC52MSLKAgoSTG9jYWxBY2NvdW50UmVjb3JkEg8KB2FjY291bnQYASABKAkSEQoJZGV2aWNlX2lkGAIgASgNEhcKD3JlZ2lzdHJhdGlvbl9pZBgDIAEoDRISCgpzZXJ2ZXJfdXJsGAQgASgJEhIKCmNyZWF0ZWRfYXQYBSABKAQSFwoPbmV4dF9wcmVfa2V5X2lkGAYgASgNEhkKEXNpZ25lZF9wcmVfa2V5X2lkGAcgASgNEhEKCWtleV9pbmRleBgIIAEoDRIeChZzaWduZWRfZGV2aWNlX2lkZW50aXR5GAkgASgMEjYKCmxpbmtfc3RhdGUYCiABKAsyIi5xdWludGV0LnYxLlByaW1hcnlMaW5rU3RhdGVSZWNvcmQSGQoRbG9nZ2VkX291dF9yZWFzb24YCyABKAkSFQoNbG9nZ2VkX291dF9hdBgMIAEoBCLuAgoWUHJpbWFyeUxpbmtTdGF0ZVJlY29yZBIOCgZyYXdfaWQYASABKA0SFgoObmV4dF9rZXlfaW5kZXgYAiABKA0SHQoVc2lnbmVkX2tleV9pbmRleF9saXN0GAMgASgMEhYKDmxpc3RfdGltZXN0YW1wGAQgASgEEkYKCmNvbXBhbmlvbnMYBSADKAsyMi5xdWludGV0LnYxLlByaW1hcnlMaW5rU3RhdGVSZWNvcmQuQ29tcGFuaW9uc0VudHJ5EkcKC2FwcHJvdmVkX2F0GAYgAygLMjIucXVpbnRldC52MS5QcmltYXJ5TGlua1N0YXRlUmVjb3JkLkFwcHJvdmVkQXRFbnRyeRoxCg9Db21wYW5pb25zRW50cnkSCwoDa2V5GAEgASgNEg0KBXZhbHVlGAIgASgNOgI4ARoxCg9BcHByb3ZlZEF0RW50cnkSCwoDa2V5GAEgASgNEg0KBXZhbHVlGAIgASgEOgI4ASLJAgoTU3RvcmVkTWVzc2FnZVJlY29yZBISCgptZXNzYWdlX2lkGAEgASgMEgwKBGNoYXQYAiABKAkSDgoGc2VuZGVyGAMgASgJEhUKDXNlbmRlcl9kZXZpY2UYBCABKA0SDAoEdGV4dBgFIAEoCRIPCgdzZW50X2F0GAYgASgEEhMKC3JlY2VpdmVkX2F0GAcgASgEEhAKCG91dGdvaW5nGAggASgIEj8KCHJlY2VpcHRzGAkgAygLMi0ucXVpbnRldC52MS5TdG9yZWRNZXNzYWdlUmVjb3JkLlJlY2VpcHRzRW50cnkSMQoKYXR0YWNobWVudBgKIAEoCzIdLnF1aW50ZXQudjEuQXR0YWNobWVudFBvaW50ZXIaLwoNUmVjZWlwdHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKA06AjgBIrkBChFTZW50TWVzc2FnZVJlY29yZBITCgtkZXN0aW5hdGlvbhgBIAEoCRIRCgl0aW1lc3RhbXAYAiABKAQSDwoHY29udGVudBgDIAEoDBI7CgdyZXRyaWVzGAQgAygLMioucXVpbnRldC52MS5TZW50TWVzc2FnZVJlY29yZC5SZXRyaWVzRW50cnkaLgoMUmV0cmllc0VudHJ5EgsKA2tleRgBIAEoDRINCgV2YWx1ZRgCIAEoDToCOAEiJwoPUHJvY2Vzc2VkUmVjb3JkEhQKDHByb2Nlc3NlZF9hdBgBIAEoBCKoAQoVVmVyaWZpZWRBY2NvdW50UmVjb3JkEhMKC2FjY291bnRfa2V5GAEgASgMEhAKCGhhc19saXN0GAIgASgIEhYKDmxpc3RfdGltZXN0YW1wGAMgASgEEg4KBnJhd19pZBgEIAEoDRIVCg1jdXJyZW50X2luZGV4GAUgASgNEhUKDXZhbGlkX2luZGV4ZXMYBiADKA0SEgoKdXBkYXRlZF9hdBgHIAEoBCJYChRWZXJpZmllZERldmljZVJlY29yZBIUCgxpZGVudGl0eV9rZXkYASABKAwSEQoJa2V5X2luZGV4GAIgASgNEhcKD3JlZ2lzdHJhdGlvbl9pZBgDIAEoDSJWChJBY2NvdW50VHJ1c3RSZWNvcmQSFAoMdmVyaWZpZWRfa2V5GAEgASgMEhMKC3BlbmRpbmdfa2V5GAIgASgMEhUKDXBlbmRpbmdfc2luY2UYAyABKAQiWgoVQXJjaGl2ZWRNZXNzYWdlUmVjb3JkEjAKB21lc3NhZ2UYASABKAsyHy5xdWludGV0LnYxLlN0b3JlZE1lc3NhZ2VSZWNvcmQSDwoHcmVhZF9hdBgCIAEoBCKlAQoTSGlzdG9yeUltcG9ydFJlY29yZBIPCgdibG9iX2lkGAEgASgJEgsKA2tleRgCIAEoDBIZChFjaXBoZXJ0ZXh0X3NoYTI1NhgDIAEoDBIMCgRzaXplGAQgASgEEhUKDW1lc3NhZ2VfY291bnQYBSABKA0SEAoIaW1wb3J0ZWQYBiABKA0SDgoGb2xkZXN0GAcgASgEEg4KBm5ld2VzdBgIIAEoBGIGcHJvdG8z", [file_quintet_v1_content]);
 
 /**
  * Who this device is. Written once at registration.
@@ -427,4 +427,86 @@ export type AccountTrustRecord = Message<"quintet.v1.AccountTrustRecord"> & {
  */
 export const AccountTrustRecordSchema: GenMessage<AccountTrustRecord> = /*@__PURE__*/
   messageDesc(file_quintet_v1_client_store, 7);
+
+/**
+ * One message of a history archive (docs/history.md): the stored record as
+ * the primary holds it, and when it was read there (0 = unread). An archive's
+ * plaintext is a sequence of these, each preceded by its varint length.
+ *
+ * @generated from message quintet.v1.ArchivedMessageRecord
+ */
+export type ArchivedMessageRecord = Message<"quintet.v1.ArchivedMessageRecord"> & {
+  /**
+   * @generated from field: quintet.v1.StoredMessageRecord message = 1;
+   */
+  message?: StoredMessageRecord | undefined;
+
+  /**
+   * @generated from field: uint64 read_at = 2;
+   */
+  readAt: bigint;
+};
+
+/**
+ * Describes the message quintet.v1.ArchivedMessageRecord.
+ * Use `create(ArchivedMessageRecordSchema)` to create a new message.
+ */
+export const ArchivedMessageRecordSchema: GenMessage<ArchivedMessageRecord> = /*@__PURE__*/
+  messageDesc(file_quintet_v1_client_store, 8);
+
+/**
+ * A companion's history import in progress, kept so a restart resumes it.
+ *
+ * @generated from message quintet.v1.HistoryImportRecord
+ */
+export type HistoryImportRecord = Message<"quintet.v1.HistoryImportRecord"> & {
+  /**
+   * @generated from field: string blob_id = 1;
+   */
+  blobId: string;
+
+  /**
+   * @generated from field: bytes key = 2;
+   */
+  key: Uint8Array;
+
+  /**
+   * @generated from field: bytes ciphertext_sha256 = 3;
+   */
+  ciphertextSha256: Uint8Array;
+
+  /**
+   * @generated from field: uint64 size = 4;
+   */
+  size: bigint;
+
+  /**
+   * @generated from field: uint32 message_count = 5;
+   */
+  messageCount: number;
+
+  /**
+   * Messages of the archive already committed (skipped on a resume).
+   *
+   * @generated from field: uint32 imported = 6;
+   */
+  imported: number;
+
+  /**
+   * @generated from field: uint64 oldest = 7;
+   */
+  oldest: bigint;
+
+  /**
+   * @generated from field: uint64 newest = 8;
+   */
+  newest: bigint;
+};
+
+/**
+ * Describes the message quintet.v1.HistoryImportRecord.
+ * Use `create(HistoryImportRecordSchema)` to create a new message.
+ */
+export const HistoryImportRecordSchema: GenMessage<HistoryImportRecord> = /*@__PURE__*/
+  messageDesc(file_quintet_v1_client_store, 9);
 

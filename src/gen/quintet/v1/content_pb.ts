@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file quintet/v1/content.proto.
  */
 export const file_quintet_v1_content: GenFile = /*@__PURE__*/
-  fileDesc("ChhxdWludGV0L3YxL2NvbnRlbnQucHJvdG8SCnF1aW50ZXQudjEi9gIKB0NvbnRlbnQSLwoMZGF0YV9tZXNzYWdlGAEgASgLMhcucXVpbnRldC52MS5EYXRhTWVzc2FnZUgAEjUKD3JlY2VpcHRfbWVzc2FnZRgCIAEoCzIaLnF1aW50ZXQudjEuUmVjZWlwdE1lc3NhZ2VIABJGChhkZWNyeXB0aW9uX2Vycm9yX21lc3NhZ2UYAyABKAsyIi5xdWludGV0LnYxLkRlY3J5cHRpb25FcnJvck1lc3NhZ2VIABI8ChNkZXZpY2Vfc2VudF9tZXNzYWdlGAQgASgLMh0ucXVpbnRldC52MS5EZXZpY2VTZW50TWVzc2FnZUgAEi8KDHN5bmNfbWVzc2FnZRgFIAEoCzIXLnF1aW50ZXQudjEuU3luY01lc3NhZ2VIABJEChdzZW5kZXJfa2V5X2Rpc3RyaWJ1dGlvbhgGIAEoCzIhLnF1aW50ZXQudjEuU2VuZGVyS2V5RGlzdHJpYnV0aW9uSABCBgoEYm9keSI/ChVTZW5kZXJLZXlEaXN0cmlidXRpb24SEAoIZ3JvdXBfaWQYASABKAwSFAoMZGlzdHJpYnV0aW9uGAIgASgMIocBCgtEYXRhTWVzc2FnZRISCgptZXNzYWdlX2lkGAEgASgMEgwKBHRleHQYAiABKAkSEQoJdGltZXN0YW1wGAMgASgEEhAKCGdyb3VwX2lkGAQgASgMEjEKCmF0dGFjaG1lbnQYBSABKAsyHS5xdWludGV0LnYxLkF0dGFjaG1lbnRQb2ludGVyIrMBChFBdHRhY2htZW50UG9pbnRlchIPCgdibG9iX2lkGAEgASgJEhEKCW1lZGlhX2tleRgCIAEoDBIYChBwbGFpbnRleHRfc2hhMjU2GAMgASgMEhkKEWNpcGhlcnRleHRfc2hhMjU2GAQgASgMEgwKBHNpemUYBSABKAQSEQoJbWltZV90eXBlGAYgASgJEhEKCWZpbGVfbmFtZRgHIAEoCRIRCgl0aHVtYm5haWwYCCABKAwiuQEKDlJlY2VpcHRNZXNzYWdlEi0KBHR5cGUYASABKA4yHy5xdWludGV0LnYxLlJlY2VpcHRNZXNzYWdlLlR5cGUSEwoLbWVzc2FnZV9pZHMYAiADKAwSEQoJdGltZXN0YW1wGAMgASgEEhAKCGdyb3VwX2lkGAQgASgMIj4KBFR5cGUSFAoQVFlQRV9VTlNQRUNJRklFRBAAEhEKDVRZUEVfREVMSVZFUlkQARINCglUWVBFX1JFQUQQAiJtChZEZWNyeXB0aW9uRXJyb3JNZXNzYWdlEhEKCXRpbWVzdGFtcBgBIAEoBBIRCglkZXZpY2VfaWQYAiABKA0SGwoTcmVxdWVzdGVyX2RldmljZV9pZBgDIAEoDRIQCghncm91cF9pZBg8IAEoDCJSChFEZXZpY2VTZW50TWVzc2FnZRITCgtkZXN0aW5hdGlvbhgBIAEoCRIoCgdtZXNzYWdlGAIgASgLMhcucXVpbnRldC52MS5EYXRhTWVzc2FnZSI7CgtTeW5jTWVzc2FnZRIkCgRyZWFkGAEgASgLMhQucXVpbnRldC52MS5SZWFkU3luY0gAQgYKBGJvZHkiQAoIUmVhZFN5bmMSDAoEY2hhdBgBIAEoCRITCgttZXNzYWdlX2lkcxgCIAMoDBIRCgl0aW1lc3RhbXAYAyABKARiBnByb3RvMw");
+  fileDesc("ChhxdWludGV0L3YxL2NvbnRlbnQucHJvdG8SCnF1aW50ZXQudjEi6gMKB0NvbnRlbnQSLwoMZGF0YV9tZXNzYWdlGAEgASgLMhcucXVpbnRldC52MS5EYXRhTWVzc2FnZUgAEjUKD3JlY2VpcHRfbWVzc2FnZRgCIAEoCzIaLnF1aW50ZXQudjEuUmVjZWlwdE1lc3NhZ2VIABJGChhkZWNyeXB0aW9uX2Vycm9yX21lc3NhZ2UYAyABKAsyIi5xdWludGV0LnYxLkRlY3J5cHRpb25FcnJvck1lc3NhZ2VIABI8ChNkZXZpY2Vfc2VudF9tZXNzYWdlGAQgASgLMh0ucXVpbnRldC52MS5EZXZpY2VTZW50TWVzc2FnZUgAEi8KDHN5bmNfbWVzc2FnZRgFIAEoCzIXLnF1aW50ZXQudjEuU3luY01lc3NhZ2VIABJEChdzZW5kZXJfa2V5X2Rpc3RyaWJ1dGlvbhgGIAEoCzIhLnF1aW50ZXQudjEuU2VuZGVyS2V5RGlzdHJpYnV0aW9uSAASOwoMaGlzdG9yeV9zeW5jGAcgASgLMiMucXVpbnRldC52MS5IaXN0b3J5U3luY05vdGlmaWNhdGlvbkgAEjUKD2Jvb3RzdHJhcF9zdGF0ZRgIIAEoCzIaLnF1aW50ZXQudjEuQm9vdHN0cmFwU3RhdGVIAEIGCgRib2R5IqYBChdIaXN0b3J5U3luY05vdGlmaWNhdGlvbhIPCgdibG9iX2lkGAEgASgJEgsKA2tleRgCIAEoDBIZChFjaXBoZXJ0ZXh0X3NoYTI1NhgDIAEoDBIMCgRzaXplGAQgASgEEhUKDW1lc3NhZ2VfY291bnQYBSABKA0SDgoGb2xkZXN0GAYgASgEEg4KBm5ld2VzdBgHIAEoBBINCgVlcnJvchgIIAEoCSKCAgoOQm9vdHN0cmFwU3RhdGUSEQoJZ3JvdXBfaWRzGAEgAygMEhAKCGNvbnRhY3RzGAIgAygJEi4KC3JlYWRfc3RhdGVzGAMgAygLMhkucXVpbnRldC52MS5DaGF0UmVhZFN0YXRlEjoKCHNldHRpbmdzGAQgAygLMigucXVpbnRldC52MS5Cb290c3RyYXBTdGF0ZS5TZXR0aW5nc0VudHJ5EhcKD2hpc3Rvcnlfb2ZmZXJlZBgFIAEoCBIVCg1oaXN0b3J5X3NpbmNlGAYgASgEGi8KDVNldHRpbmdzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgMOgI4ASIzCg1DaGF0UmVhZFN0YXRlEgwKBGNoYXQYASABKAkSFAoMbGFzdF9yZWFkX2F0GAIgASgEIj8KFVNlbmRlcktleURpc3RyaWJ1dGlvbhIQCghncm91cF9pZBgBIAEoDBIUCgxkaXN0cmlidXRpb24YAiABKAwihwEKC0RhdGFNZXNzYWdlEhIKCm1lc3NhZ2VfaWQYASABKAwSDAoEdGV4dBgCIAEoCRIRCgl0aW1lc3RhbXAYAyABKAQSEAoIZ3JvdXBfaWQYBCABKAwSMQoKYXR0YWNobWVudBgFIAEoCzIdLnF1aW50ZXQudjEuQXR0YWNobWVudFBvaW50ZXIiswEKEUF0dGFjaG1lbnRQb2ludGVyEg8KB2Jsb2JfaWQYASABKAkSEQoJbWVkaWFfa2V5GAIgASgMEhgKEHBsYWludGV4dF9zaGEyNTYYAyABKAwSGQoRY2lwaGVydGV4dF9zaGEyNTYYBCABKAwSDAoEc2l6ZRgFIAEoBBIRCgltaW1lX3R5cGUYBiABKAkSEQoJZmlsZV9uYW1lGAcgASgJEhEKCXRodW1ibmFpbBgIIAEoDCK5AQoOUmVjZWlwdE1lc3NhZ2USLQoEdHlwZRgBIAEoDjIfLnF1aW50ZXQudjEuUmVjZWlwdE1lc3NhZ2UuVHlwZRITCgttZXNzYWdlX2lkcxgCIAMoDBIRCgl0aW1lc3RhbXAYAyABKAQSEAoIZ3JvdXBfaWQYBCABKAwiPgoEVHlwZRIUChBUWVBFX1VOU1BFQ0lGSUVEEAASEQoNVFlQRV9ERUxJVkVSWRABEg0KCVRZUEVfUkVBRBACIm0KFkRlY3J5cHRpb25FcnJvck1lc3NhZ2USEQoJdGltZXN0YW1wGAEgASgEEhEKCWRldmljZV9pZBgCIAEoDRIbChNyZXF1ZXN0ZXJfZGV2aWNlX2lkGAMgASgNEhAKCGdyb3VwX2lkGDwgASgMIlIKEURldmljZVNlbnRNZXNzYWdlEhMKC2Rlc3RpbmF0aW9uGAEgASgJEigKB21lc3NhZ2UYAiABKAsyFy5xdWludGV0LnYxLkRhdGFNZXNzYWdlIjsKC1N5bmNNZXNzYWdlEiQKBHJlYWQYASABKAsyFC5xdWludGV0LnYxLlJlYWRTeW5jSABCBgoEYm9keSJACghSZWFkU3luYxIMCgRjaGF0GAEgASgJEhMKC21lc3NhZ2VfaWRzGAIgAygMEhEKCXRpbWVzdGFtcBgDIAEoBGIGcHJvdG8z");
 
 /**
  * @generated from message quintet.v1.Content
@@ -72,6 +72,26 @@ export type Content = Message<"quintet.v1.Content"> & {
      */
     value: SenderKeyDistribution;
     case: "senderKeyDistribution";
+  } | {
+    /**
+     * Where this device's history archive is and how to open it (see
+     * docs/history.md). Accepted only from the account's primary device,
+     * and only by a companion.
+     *
+     * @generated from field: quintet.v1.HistorySyncNotification history_sync = 7;
+     */
+    value: HistorySyncNotification;
+    case: "historySync";
+  } | {
+    /**
+     * What a newly linked companion needs to work at once, sent by the
+     * primary that approved it, always (even when history is declined).
+     * Accepted only from the account's primary device.
+     *
+     * @generated from field: quintet.v1.BootstrapState bootstrap_state = 8;
+     */
+    value: BootstrapState;
+    case: "bootstrapState";
   } | { case: undefined; value?: undefined };
 };
 
@@ -81,6 +101,153 @@ export type Content = Message<"quintet.v1.Content"> & {
  */
 export const ContentSchema: GenMessage<Content> = /*@__PURE__*/
   messageDesc(file_quintet_v1_content, 0);
+
+/**
+ * The pointer to an encrypted history archive on the blob store.
+ *
+ * @generated from message quintet.v1.HistorySyncNotification
+ */
+export type HistorySyncNotification = Message<"quintet.v1.HistorySyncNotification"> & {
+  /**
+   * @generated from field: string blob_id = 1;
+   */
+  blobId: string;
+
+  /**
+   * The one-time 32-byte archive key; it travels only here, inside the
+   * pairwise session with the one companion the archive is for.
+   *
+   * @generated from field: bytes key = 2;
+   */
+  key: Uint8Array;
+
+  /**
+   * of the whole blob, 32 bytes
+   *
+   * @generated from field: bytes ciphertext_sha256 = 3;
+   */
+  ciphertextSha256: Uint8Array;
+
+  /**
+   * blob size in bytes
+   *
+   * @generated from field: uint64 size = 4;
+   */
+  size: bigint;
+
+  /**
+   * @generated from field: uint32 message_count = 5;
+   */
+  messageCount: number;
+
+  /**
+   * sent time of the oldest message, ms
+   *
+   * @generated from field: uint64 oldest = 6;
+   */
+  oldest: bigint;
+
+  /**
+   * sent time of the newest message, ms
+   *
+   * @generated from field: uint64 newest = 7;
+   */
+  newest: bigint;
+
+  /**
+   * Set instead of the pointer when the primary could not build or upload
+   * the archive: the companion stops waiting and reports why.
+   *
+   * @generated from field: string error = 8;
+   */
+  error: string;
+};
+
+/**
+ * Describes the message quintet.v1.HistorySyncNotification.
+ * Use `create(HistorySyncNotificationSchema)` to create a new message.
+ */
+export const HistorySyncNotificationSchema: GenMessage<HistorySyncNotification> = /*@__PURE__*/
+  messageDesc(file_quintet_v1_content, 1);
+
+/**
+ * Account state a companion needs whether or not it gets history.
+ *
+ * @generated from message quintet.v1.BootstrapState
+ */
+export type BootstrapState = Message<"quintet.v1.BootstrapState"> & {
+  /**
+   * The groups the account is a member of (16-byte ids); the companion
+   * fetches and verifies each group's chain from the server.
+   *
+   * @generated from field: repeated bytes group_ids = 1;
+   */
+  groupIds: Uint8Array[];
+
+  /**
+   * Accounts the primary has chats or verified devices with.
+   *
+   * @generated from field: repeated string contacts = 2;
+   */
+  contacts: string[];
+
+  /**
+   * @generated from field: repeated quintet.v1.ChatReadState read_states = 3;
+   */
+  readStates: ChatReadState[];
+
+  /**
+   * Account-wide settings shared by every device, by name.
+   *
+   * @generated from field: map<string, bytes> settings = 4;
+   */
+  settings: { [key: string]: Uint8Array };
+
+  /**
+   * Whether a HistorySyncNotification follows (false: history declined).
+   *
+   * @generated from field: bool history_offered = 5;
+   */
+  historyOffered: boolean;
+
+  /**
+   * How far back the archive goes (ms since the epoch; 0 = everything).
+   *
+   * @generated from field: uint64 history_since = 6;
+   */
+  historySince: bigint;
+};
+
+/**
+ * Describes the message quintet.v1.BootstrapState.
+ * Use `create(BootstrapStateSchema)` to create a new message.
+ */
+export const BootstrapStateSchema: GenMessage<BootstrapState> = /*@__PURE__*/
+  messageDesc(file_quintet_v1_content, 2);
+
+/**
+ * The newest time (ms) a message of `chat` was read on the primary.
+ *
+ * @generated from message quintet.v1.ChatReadState
+ */
+export type ChatReadState = Message<"quintet.v1.ChatReadState"> & {
+  /**
+   * @generated from field: string chat = 1;
+   */
+  chat: string;
+
+  /**
+   * @generated from field: uint64 last_read_at = 2;
+   */
+  lastReadAt: bigint;
+};
+
+/**
+ * Describes the message quintet.v1.ChatReadState.
+ * Use `create(ChatReadStateSchema)` to create a new message.
+ */
+export const ChatReadStateSchema: GenMessage<ChatReadState> = /*@__PURE__*/
+  messageDesc(file_quintet_v1_content, 3);
 
 /**
  * One device's sender key for one group.
@@ -108,7 +275,7 @@ export type SenderKeyDistribution = Message<"quintet.v1.SenderKeyDistribution"> 
  * Use `create(SenderKeyDistributionSchema)` to create a new message.
  */
 export const SenderKeyDistributionSchema: GenMessage<SenderKeyDistribution> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_content, 1);
+  messageDesc(file_quintet_v1_content, 4);
 
 /**
  * A chat message.
@@ -158,7 +325,7 @@ export type DataMessage = Message<"quintet.v1.DataMessage"> & {
  * Use `create(DataMessageSchema)` to create a new message.
  */
 export const DataMessageSchema: GenMessage<DataMessage> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_content, 2);
+  messageDesc(file_quintet_v1_content, 5);
 
 /**
  * Where an encrypted attachment is and how to open it (docs/protocol.md,
@@ -229,7 +396,7 @@ export type AttachmentPointer = Message<"quintet.v1.AttachmentPointer"> & {
  * Use `create(AttachmentPointerSchema)` to create a new message.
  */
 export const AttachmentPointerSchema: GenMessage<AttachmentPointer> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_content, 3);
+  messageDesc(file_quintet_v1_content, 6);
 
 /**
  * Per-device receipts: "delivered to this device" is sent automatically,
@@ -269,7 +436,7 @@ export type ReceiptMessage = Message<"quintet.v1.ReceiptMessage"> & {
  * Use `create(ReceiptMessageSchema)` to create a new message.
  */
 export const ReceiptMessageSchema: GenMessage<ReceiptMessage> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_content, 4);
+  messageDesc(file_quintet_v1_content, 7);
 
 /**
  * @generated from enum quintet.v1.ReceiptMessage.Type
@@ -295,7 +462,7 @@ export enum ReceiptMessage_Type {
  * Describes the enum quintet.v1.ReceiptMessage.Type.
  */
 export const ReceiptMessage_TypeSchema: GenEnum<ReceiptMessage_Type> = /*@__PURE__*/
-  enumDesc(file_quintet_v1_content, 4, 0);
+  enumDesc(file_quintet_v1_content, 7, 0);
 
 /**
  * "I could not decrypt what you sent me": the sender re-encrypts the message
@@ -343,7 +510,7 @@ export type DecryptionErrorMessage = Message<"quintet.v1.DecryptionErrorMessage"
  * Use `create(DecryptionErrorMessageSchema)` to create a new message.
  */
 export const DecryptionErrorMessageSchema: GenMessage<DecryptionErrorMessage> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_content, 5);
+  messageDesc(file_quintet_v1_content, 8);
 
 /**
  * The sender's own other devices get this wrapper instead of the bare data
@@ -368,7 +535,7 @@ export type DeviceSentMessage = Message<"quintet.v1.DeviceSentMessage"> & {
  * Use `create(DeviceSentMessageSchema)` to create a new message.
  */
 export const DeviceSentMessageSchema: GenMessage<DeviceSentMessage> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_content, 6);
+  messageDesc(file_quintet_v1_content, 9);
 
 /**
  * Between the devices of one account.
@@ -395,7 +562,7 @@ export type SyncMessage = Message<"quintet.v1.SyncMessage"> & {
  * Use `create(SyncMessageSchema)` to create a new message.
  */
 export const SyncMessageSchema: GenMessage<SyncMessage> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_content, 7);
+  messageDesc(file_quintet_v1_content, 10);
 
 /**
  * @generated from message quintet.v1.ReadSync
@@ -426,5 +593,5 @@ export type ReadSync = Message<"quintet.v1.ReadSync"> & {
  * Use `create(ReadSyncSchema)` to create a new message.
  */
 export const ReadSyncSchema: GenMessage<ReadSync> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_content, 8);
+  messageDesc(file_quintet_v1_content, 11);
 
