@@ -179,9 +179,10 @@ export class ClientConnection implements DeviceEndpoint {
   /**
    * Marks the connection as `address`, replacing any older connection of the
    * same device. Delivery starts when `startDelivery` is called (after the
-   * authenticate response went out, so the backlog follows it).
+   * authenticate response went out, so the backlog follows it). Resolves
+   * once other nodes see the device as connected: answer the login after.
    */
-  bindDevice(address: DeviceAddress): void {
+  bindDevice(address: DeviceAddress): Promise<void> {
     if (this.authenticated !== undefined) {
       throw new ServiceError('forbidden', 'connection is already authenticated');
     }
@@ -204,7 +205,7 @@ export class ClientConnection implements DeviceEndpoint {
       this.logger,
       { trackLive: this.ctx.devices.clustered },
     );
-    this.ctx.devices.attach(address, this);
+    return this.ctx.devices.attach(address, this);
   }
 
   /**

@@ -268,6 +268,28 @@ export class ClusterBus {
     }
   }
 
+  /**
+   * Resolves once the NATS server has processed everything this node sent
+   * so far (a PING answered), so a subscription just made is visible to
+   * every other node's publishes and requests; after `timeoutMs` at the
+   * latest (a hung server must not hold a login), and at once without a bus.
+   */
+  async settled(timeoutMs: number): Promise<void> {
+    const nc = this.nc;
+    if (nc === undefined || !this.connected) return;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    try {
+      await Promise.race([nc.flush(), late]);
+    } catch (error) {
+      this.options.logger.debug({ err: error }, 'bus flush failed');
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Closes the connection (publishes already made are flushed first). */
   async close(): Promise<void> {
     this.closing = true;

@@ -125,8 +125,9 @@ export class ClusterNode implements RemoteDevices {
     this.router.forEachLocal((attachment) => attachment.endpoint.wake());
   }
 
-  attached(attachment: LocalAttachment): void {
+  attached(attachment: LocalAttachment): Promise<void> {
     const key = deviceKey(attachment.address);
+    let visible = Promise.resolve();
     if (!this.deviceSubscriptions.has(key)) {
       const address = attachment.address;
       this.deviceSubscriptions.set(
@@ -135,8 +136,14 @@ export class ClusterNode implements RemoteDevices {
           this.onDeviceMessage(address, message, reply),
         ),
       );
+      // NATS orders nothing across connections: until the server has
+      // processed this SUB, another node's presence query finds no
+      // responder and takes the device for offline — the inactive-device
+      // sweep would then remove a companion that has just logged in.
+      visible = this.bus.settled(PRESENCE_TIMEOUT_MS);
     }
     this.claim(attachment);
+    return visible;
   }
 
   /** Tells other nodes this connection is the device's newest. */

@@ -56,8 +56,12 @@ export interface LocalAttachment {
 
 /** The cluster side: implemented by `ClusterNode` over the bus. */
 export interface RemoteDevices {
-  /** The device attached here: listen for it and tell older connections elsewhere. */
-  attached(attachment: LocalAttachment): void;
+  /**
+   * The device attached here: listen for it and tell older connections
+   * elsewhere. Resolves once other nodes can see the listener (`isConnected`
+   * from another node then says yes).
+   */
+  attached(attachment: LocalAttachment): Promise<void>;
   /** The device has no connection here any more. */
   detached(address: DeviceAddress): void;
   /**
@@ -147,14 +151,17 @@ export class DeviceRouter {
     this.connections.delete(connectionId);
   }
 
-  /** Makes `endpoint` the device's connection, closing the one it replaces (here or elsewhere). */
-  attach(address: DeviceAddress, endpoint: DeviceEndpoint): void {
+  /**
+   * Makes `endpoint` the device's connection, closing the one it replaces
+   * (here or elsewhere). Resolves once other nodes see it as connected.
+   */
+  attach(address: DeviceAddress, endpoint: DeviceEndpoint): Promise<void> {
     const key = deviceKey(address);
     const previous = this.attachments.get(key);
     const attachment: LocalAttachment = { address, endpoint, attachedAt: this.wallClock() };
     this.attachments.set(key, attachment);
     if (previous !== undefined && previous.endpoint !== endpoint) previous.endpoint.replace();
-    this.remote?.attached(attachment);
+    return this.remote?.attached(attachment) ?? Promise.resolve();
   }
 
   /** Removes `endpoint` if (and only if) it is still the device's connection. */

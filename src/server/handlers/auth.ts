@@ -150,7 +150,7 @@ export async function handleRegister(
       ctx.limits.maxPreKeysStored,
     );
   }
-  connection.bindDevice({ account, deviceId });
+  await connection.bindDevice({ account, deviceId });
   ctx.logger.info({ account, deviceId, reset }, 'account registered');
   return {
     body: { case: 'register', value: { deviceId } },
@@ -235,7 +235,7 @@ export async function handleAuthenticate(
     // Two authenticate requests raced on one connection; the first won.
     throw new ServiceError('forbidden', 'connection is already authenticated');
   }
-  connection.bindDevice({ account, deviceId });
+  await connection.bindDevice({ account, deviceId });
   // Best effort: a login must not need a write that can fail for space (a
   // full disk must not lock every device out). Last-seen is written again
   // when the connection closes.

@@ -284,7 +284,7 @@ export async function handleCompleteLink(
     );
   }
   const address = { account, deviceId };
-  connection.bindDevice(address);
+  await connection.bindDevice(address);
   ctx.metrics.devicesLinked += 1;
   ctx.logger.info(address, 'companion linked');
   return {
