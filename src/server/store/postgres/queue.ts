@@ -3,8 +3,8 @@
  *
  * Writes are group-committed like the SQLite backend's: every `enqueue` and
  * `ack` submitted during one event-loop turn goes to PostgreSQL as one
- * transaction (queue-batch.ts), and each caller's promise settles only after
- * COMMIT. If the transaction fails, every caller of the batch rejects — with
+ * statement, its own transaction (queue-batch.ts), and each caller's
+ * promise settles only after it committed. If the transaction fails, every caller of the batch rejects — with
  * `StoreError('unavailable')` when the connection was lost — and nothing of
  * it is stored. One batch is in flight at a time; the next accumulates
  * meanwhile and goes as soon as the first settles, so this node's writes
@@ -214,7 +214,7 @@ export class PostgresQueueStore implements MessageQueueStore {
   private async commit(batch: Batch): Promise<void> {
     const ops = batch.entries.map((entry) => entry.op);
     try {
-      await this.transaction((client) => writeBatch(client, ops, this.random));
+      await writeBatch(this.pool, ops, this.random);
       this.commits += 1;
       for (const op of ops) if (op.kind === 'ack') this.deleted(op.deleted);
     } catch (error) {
