@@ -179,10 +179,9 @@ export class ClientConnection implements DeviceEndpoint {
   /**
    * Marks the connection as `address`, replacing any older connection of the
    * same device. Delivery starts when `startDelivery` is called (after the
-   * authenticate response went out, so the backlog follows it). Resolves
-   * once other nodes see the device as connected: answer the login after.
+   * authenticate response went out, so the backlog follows it).
    */
-  bindDevice(address: DeviceAddress): Promise<void> {
+  bindDevice(address: DeviceAddress): void {
     if (this.authenticated !== undefined) {
       throw new ServiceError('forbidden', 'connection is already authenticated');
     }
@@ -205,7 +204,7 @@ export class ClientConnection implements DeviceEndpoint {
       this.logger,
       { trackLive: this.ctx.devices.clustered },
     );
-    return this.ctx.devices.attach(address, this);
+    this.ctx.devices.attach(address, this);
   }
 
   /**

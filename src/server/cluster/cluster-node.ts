@@ -125,25 +125,28 @@ export class ClusterNode implements RemoteDevices {
     this.router.forEachLocal((attachment) => attachment.endpoint.wake());
   }
 
-  attached(attachment: LocalAttachment): Promise<void> {
-    const key = deviceKey(attachment.address);
-    let visible = Promise.resolve();
-    if (!this.deviceSubscriptions.has(key)) {
-      const address = attachment.address;
-      this.deviceSubscriptions.set(
-        key,
-        this.bus.subscribe(this.subjects.device(address), (message, reply) =>
-          this.onDeviceMessage(address, message, reply),
-        ),
-      );
-      // NATS orders nothing across connections: until the server has
-      // processed this SUB, another node's presence query finds no
-      // responder and takes the device for offline — the inactive-device
-      // sweep would then remove a companion that has just logged in.
-      visible = this.bus.settled(PRESENCE_TIMEOUT_MS);
-    }
+  listen(address: DeviceAddress): Promise<void> {
+    return this.subscribeDevice(address)
+      ? this.bus.settled(PRESENCE_TIMEOUT_MS)
+      : Promise.resolve();
+  }
+
+  attached(attachment: LocalAttachment): void {
+    this.subscribeDevice(attachment.address);
     this.claim(attachment);
-    return visible;
+  }
+
+  /** Subscribes to the device's subject unless already; true when it subscribed now. */
+  private subscribeDevice(address: DeviceAddress): boolean {
+    const key = deviceKey(address);
+    if (this.deviceSubscriptions.has(key)) return false;
+    this.deviceSubscriptions.set(
+      key,
+      this.bus.subscribe(this.subjects.device(address), (message, reply) =>
+        this.onDeviceMessage(address, message, reply),
+      ),
+    );
+    return true;
   }
 
   /** Tells other nodes this connection is the device's newest. */

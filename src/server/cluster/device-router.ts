@@ -57,11 +57,12 @@ export interface LocalAttachment {
 /** The cluster side: implemented by `ClusterNode` over the bus. */
 export interface RemoteDevices {
   /**
-   * The device attached here: listen for it and tell older connections
-   * elsewhere. Resolves once other nodes can see the listener (`isConnected`
-   * from another node then says yes).
+   * Listens for the device (as `attached` does) and resolves once other
+   * nodes can see the listener: their `isConnected` then says yes.
    */
-  attached(attachment: LocalAttachment): Promise<void>;
+  listen(address: DeviceAddress): Promise<void>;
+  /** The device attached here: listen for it and tell older connections elsewhere. */
+  attached(attachment: LocalAttachment): void;
   /** The device has no connection here any more. */
   detached(address: DeviceAddress): void;
   /**
@@ -152,16 +153,24 @@ export class DeviceRouter {
   }
 
   /**
-   * Makes `endpoint` the device's connection, closing the one it replaces
-   * (here or elsewhere). Resolves once other nodes see it as connected.
+   * Call before `attach` at a login: resolves once other nodes will find
+   * the device connected here. NATS orders nothing across connections, so
+   * without it another node's presence query could still find no listener
+   * after the client saw its login answered — and the inactive-device
+   * sweep remove a companion that has just logged in.
    */
-  attach(address: DeviceAddress, endpoint: DeviceEndpoint): Promise<void> {
+  listen(address: DeviceAddress): Promise<void> {
+    return this.remote?.listen(address) ?? Promise.resolve();
+  }
+
+  /** Makes `endpoint` the device's connection, closing the one it replaces (here or elsewhere). */
+  attach(address: DeviceAddress, endpoint: DeviceEndpoint): void {
     const key = deviceKey(address);
     const previous = this.attachments.get(key);
     const attachment: LocalAttachment = { address, endpoint, attachedAt: this.wallClock() };
     this.attachments.set(key, attachment);
     if (previous !== undefined && previous.endpoint !== endpoint) previous.endpoint.replace();
-    return this.remote?.attached(attachment) ?? Promise.resolve();
+    this.remote?.attached(attachment);
   }
 
   /** Removes `endpoint` if (and only if) it is still the device's connection. */

@@ -150,7 +150,8 @@ export async function handleRegister(
       ctx.limits.maxPreKeysStored,
     );
   }
-  await connection.bindDevice({ account, deviceId });
+  await ctx.devices.listen({ account, deviceId });
+  connection.bindDevice({ account, deviceId });
   ctx.logger.info({ account, deviceId, reset }, 'account registered');
   return {
     body: { case: 'register', value: { deviceId } },
@@ -231,11 +232,12 @@ export async function handleAuthenticate(
   );
   const expired = await expireAtLogin(ctx, device);
   if (expired !== undefined) throw removedError(expired);
+  await ctx.devices.listen({ account, deviceId });
   if (connection.device !== undefined) {
     // Two authenticate requests raced on one connection; the first won.
     throw new ServiceError('forbidden', 'connection is already authenticated');
   }
-  await connection.bindDevice({ account, deviceId });
+  connection.bindDevice({ account, deviceId });
   // Best effort: a login must not need a write that can fail for space (a
   // full disk must not lock every device out). Last-seen is written again
   // when the connection closes.

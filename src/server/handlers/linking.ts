@@ -284,7 +284,8 @@ export async function handleCompleteLink(
     );
   }
   const address = { account, deviceId };
-  await connection.bindDevice(address);
+  await ctx.devices.listen(address);
+  connection.bindDevice(address);
   ctx.metrics.devicesLinked += 1;
   ctx.logger.info(address, 'companion linked');
   return {
