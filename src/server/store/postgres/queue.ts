@@ -15,7 +15,9 @@
  * submission order. At one message in flight per connection a batch's time
  * is mostly its commit (the WAL flush) and the scheduling around it; the
  * other devices' ops no longer wait for it. Callers hear of batches in the
- * order they started, so answers keep their request order.
+ * order they started, so ops writing a common device are answered in
+ * submission order; an op that waited may be answered after a later op of
+ * other devices (answers carry their request id).
  *
  * Queue sizes for the bounds are exact across the cluster rather than
  * per-node approximations: they live in the device's `queue_heads` row,
@@ -264,6 +266,7 @@ export class PostgresQueueStore implements MessageQueueStore {
     collected.settle();
     return taken;
   }
+
   private async commit(batch: Batch, previous: Batch | undefined): Promise<void> {
     const ops = batch.entries.map((entry) => entry.op);
     let failed = false;
