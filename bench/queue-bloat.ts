@@ -15,6 +15,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { QUEUE_BATCH_MIGRATION_SQL } from '../src/server/store/postgres/queue-batch-schema.js';
 import { QUEUE_MIGRATION_SQL } from '../src/server/store/postgres/queue-schema.js';
 import { PostgresQueueStore } from '../src/server/store/postgres/queue.js';
 import type { NewEnvelope, QueuedEnvelope } from '../src/server/store/types.js';
@@ -47,7 +48,7 @@ const pool = new pg.Pool({
   max: 4,
 });
 pool.on('error', (error) => console.error('pool:', error.message));
-await pool.query(QUEUE_MIGRATION_SQL);
+await pool.query(QUEUE_MIGRATION_SQL + QUEUE_BATCH_MIGRATION_SQL);
 const store = new PostgresQueueStore(pool, { vacuumAfterDeletes: VACUUM_AFTER });
 
 function device(): number {

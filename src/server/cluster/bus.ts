@@ -161,22 +161,6 @@ export class ClusterBus {
     this.options.onState(state, previous);
   }
 
-  /**
-   * Resolves once the NATS server has processed everything this node sent
-   * so far (subscriptions included); at once when the bus is down. A flush
-   * that fails (the connection dropped) resolves too: the reconnect path
-   * re-reads every queue anyway.
-   */
-  async flushed(): Promise<void> {
-    const nc = this.nc;
-    if (nc === undefined || nc.isClosed()) return;
-    try {
-      await nc.flush();
-    } catch (error) {
-      this.options.logger.debug({ err: error }, 'bus flush failed');
-    }
-  }
-
   /** Listens on `subject` (now, or once the bus is up). */
   subscribe(subject: string, handler: BusHandler): BusSubscription {
     const entry: Registered = { subject, handler, live: undefined, active: true };
@@ -281,6 +265,30 @@ export class ClusterBus {
       this.stats.messagesDropped += 1;
       this.options.logger.warn({ err: error, subject }, 'dropped a malformed bus answer');
       return { outcome: 'unknown' };
+    }
+  }
+
+  /**
+   * Resolves once the NATS server has processed everything this node sent
+   * so far (a PING answered), so a subscription just made is visible to
+   * every other node's publishes and requests; after `timeoutMs` at the
+   * latest when given (a hung server must not hold a login), and at once
+   * without a bus. A failed flush (the connection dropped) resolves too:
+   * the reconnect path re-reads every queue anyway.
+   */
+  async settled(timeoutMs = Number.POSITIVE_INFINITY): Promise<void> {
+    const nc = this.nc;
+    if (nc === undefined || !this.connected) return;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      if (Number.isFinite(timeoutMs)) timer = setTimeout(resolve, timeoutMs);
+    });
+    try {
+      await Promise.race([nc.flush(), late]);
+    } catch (error) {
+      this.options.logger.debug({ err: error }, 'bus flush failed');
+    } finally {
+      clearTimeout(timer);
     }
   }
 

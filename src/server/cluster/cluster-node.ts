@@ -125,29 +125,41 @@ export class ClusterNode implements RemoteDevices {
     this.router.forEachLocal((attachment) => attachment.endpoint.wake());
   }
 
+  listen(address: DeviceAddress): Promise<void> {
+    return this.subscribeDevice(address)
+      ? this.bus.settled(PRESENCE_TIMEOUT_MS)
+      : Promise.resolve();
+  }
+
   attached(attachment: LocalAttachment): void {
-    const key = deviceKey(attachment.address);
-    if (!this.deviceSubscriptions.has(key)) {
-      const address = attachment.address;
-      this.deviceSubscriptions.set(
-        key,
-        this.bus.subscribe(this.subjects.device(address), (message, reply) =>
-          this.onDeviceMessage(address, message, reply),
-        ),
-      );
-      // Until NATS has the subscription, a wake published by another node
-      // reaches nobody, and an envelope committed after the connection's
-      // first queue read would wait for the next reconnect. Once the
-      // subscription is in place, read the queue again: whatever was
-      // committed in between is found there, and later ones are woken.
-      this.bus
-        .flushed()
-        .then(() => {
-          if (this.router.attachment(address) === attachment) attachment.endpoint.wake();
-        })
-        .catch((error: unknown) => this.logger.warn({ err: error }, 'post-subscribe wake failed'));
-    }
+    const address = attachment.address;
+    this.subscribeDevice(address);
+    // `listen` (before the login's attach) normally waited until NATS had
+    // the subscription, but only so long; and until NATS has it, a wake
+    // published by another node reaches nobody, so an envelope committed
+    // after the connection's first queue read would wait for the next
+    // reconnect. Once the subscription is surely in place, read the queue
+    // again: whatever was committed in between is found there.
+    this.bus
+      .settled()
+      .then(() => {
+        if (this.router.attachment(address) === attachment) attachment.endpoint.wake();
+      })
+      .catch((error: unknown) => this.logger.warn({ err: error }, 'post-subscribe wake failed'));
     this.claim(attachment);
+  }
+
+  /** Subscribes to the device's subject unless already; true when it subscribed now. */
+  private subscribeDevice(address: DeviceAddress): boolean {
+    const key = deviceKey(address);
+    if (this.deviceSubscriptions.has(key)) return false;
+    this.deviceSubscriptions.set(
+      key,
+      this.bus.subscribe(this.subjects.device(address), (message, reply) =>
+        this.onDeviceMessage(address, message, reply),
+      ),
+    );
+    return true;
   }
 
   /** Tells other nodes this connection is the device's newest. */

@@ -56,6 +56,11 @@ export interface LocalAttachment {
 
 /** The cluster side: implemented by `ClusterNode` over the bus. */
 export interface RemoteDevices {
+  /**
+   * Listens for the device (as `attached` does) and resolves once other
+   * nodes can see the listener: their `isConnected` then says yes.
+   */
+  listen(address: DeviceAddress): Promise<void>;
   /** The device attached here: listen for it and tell older connections elsewhere. */
   attached(attachment: LocalAttachment): void;
   /** The device has no connection here any more. */
@@ -145,6 +150,17 @@ export class DeviceRouter {
   /** Forgets a closed connection. */
   unregister(connectionId: number): void {
     this.connections.delete(connectionId);
+  }
+
+  /**
+   * Call before `attach` at a login: resolves once other nodes will find
+   * the device connected here. NATS orders nothing across connections, so
+   * without it another node's presence query could still find no listener
+   * after the client saw its login answered — and the inactive-device
+   * sweep remove a companion that has just logged in.
+   */
+  listen(address: DeviceAddress): Promise<void> {
+    return this.remote?.listen(address) ?? Promise.resolve();
   }
 
   /** Makes `endpoint` the device's connection, closing the one it replaces (here or elsewhere). */

@@ -150,6 +150,7 @@ export async function handleRegister(
       ctx.limits.maxPreKeysStored,
     );
   }
+  await ctx.devices.listen({ account, deviceId });
   connection.bindDevice({ account, deviceId });
   ctx.logger.info({ account, deviceId, reset }, 'account registered');
   return {
@@ -231,6 +232,7 @@ export async function handleAuthenticate(
   );
   const expired = await expireAtLogin(ctx, device);
   if (expired !== undefined) throw removedError(expired);
+  await ctx.devices.listen({ account, deviceId });
   if (connection.device !== undefined) {
     // Two authenticate requests raced on one connection; the first won.
     throw new ServiceError('forbidden', 'connection is already authenticated');

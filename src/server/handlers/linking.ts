@@ -284,6 +284,7 @@ export async function handleCompleteLink(
     );
   }
   const address = { account, deviceId };
+  await ctx.devices.listen(address);
   connection.bindDevice(address);
   ctx.metrics.devicesLinked += 1;
   ctx.logger.info(address, 'companion linked');

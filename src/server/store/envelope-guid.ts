@@ -15,7 +15,11 @@ import { SERVER_GUID_LENGTH } from '../../wire/limits.js';
 export function envelopeGuid(sequence: number, random: RandomSource): Uint8Array {
   // One allocation per envelope (this runs for every message): draw all
   // 16 bytes and overwrite the first 8 with the sequence number.
-  const guid = random(SERVER_GUID_LENGTH);
+  return stampSequence(random(SERVER_GUID_LENGTH), sequence);
+}
+
+/** Writes `sequence` (a positive safe integer) into `guid`'s first 8 bytes, in place; returns `guid`. */
+export function stampSequence(guid: Uint8Array, sequence: number): Uint8Array {
   const high = Math.floor(sequence / 2 ** 32);
   const low = sequence >>> 0;
   guid[0] = high >>> 24;

@@ -3,12 +3,21 @@
  *
  * Writes are group-committed like the SQLite backend's: every `enqueue` and
  * `ack` submitted during one event-loop turn goes to PostgreSQL as one
- * transaction (queue-batch.ts), and each caller's promise settles only after
- * COMMIT. If the transaction fails, every caller of the batch rejects — with
+ * statement, its own transaction (queue-batch.ts), and each caller's
+ * promise settles only after it committed. If the transaction fails, every caller of the batch rejects — with
  * `StoreError('unavailable')` when the connection was lost — and nothing of
- * it is stored. One batch is in flight at a time; the next accumulates
- * meanwhile and goes as soon as the first settles, so this node's writes
- * for a device reach the table in submission order.
+ * it is stored.
+ *
+ * Up to `MAX_BATCHES_IN_FLIGHT` batches run at once, but never two touching
+ * one device (enqueued to or acked): an op naming a device of a batch in
+ * flight waits in `next`, and so does every later op naming any device of
+ * a waiting op, so this node's writes for a device still reach the table in
+ * submission order. At one message in flight per connection a batch's time
+ * is mostly its commit (the WAL flush) and the scheduling around it; the
+ * other devices' ops no longer wait for it. Callers hear of batches in the
+ * order they started, so ops writing a common device are answered in
+ * submission order; an op that waited may be answered after a later op of
+ * other devices (answers carry their request id).
  *
  * Queue sizes for the bounds are exact across the cluster rather than
  * per-node approximations: they live in the device's `queue_heads` row,
@@ -60,6 +69,8 @@ interface Batch {
   readonly entries: Pending[];
   /** Devices whose acks it carries: their reads wait for it. */
   readonly ackedDevices: Set<string>;
+  /** Every device it writes (set when it starts). */
+  readonly devices: Set<string>;
   readonly settled: Promise<void>;
   readonly settle: () => void;
 }
@@ -69,7 +80,29 @@ function newBatch(): Batch {
   const settled = new Promise<void>((resolve) => {
     settle = resolve;
   });
-  return { entries: [], ackedDevices: new Set(), settled, settle };
+  return { entries: [], ackedDevices: new Set(), devices: new Set(), settled, settle };
+}
+
+/**
+ * Batches of one node in flight at once (each holds a pooled connection).
+ * Two let a batch of other devices start while one commits, but under load
+ * they halve the batch size and cost CPU per message, and on the shared
+ * two-core test machine their gain could not be told from noise; one keeps
+ * every reply in request order. Per-device order holds with either.
+ */
+const MAX_BATCHES_IN_FLIGHT = 1;
+
+/** The devices `op` writes. */
+function opDevices(op: BatchOp): string[] {
+  if (op.kind === 'ack') return [deviceKey(op.account, op.deviceId)];
+  const keys: string[] = [];
+  let last = '';
+  for (const e of op.envelopes) {
+    const key = deviceKey(e.destination, e.destinationDevice);
+    if (key !== last) keys.push(key);
+    last = key;
+  }
+  return keys;
 }
 
 function defaultRandom(length: number): Uint8Array {
@@ -130,7 +163,8 @@ export class PostgresQueueStore implements MessageQueueStore {
   vacuums = 0;
   /** Collecting submissions of the current turn. */
   private next: Batch = newBatch();
-  private inFlight: Batch | undefined;
+  /** Started and not yet settled, oldest first. */
+  private readonly inFlight: Batch[] = [];
   private scheduled = false;
   private closed = false;
   /** Transactions committed so far (tests and metrics). */
@@ -197,28 +231,63 @@ export class PostgresQueueStore implements MessageQueueStore {
     });
   }
 
-  /** Sends the collected batch, unless one is in flight (then it goes when that settles). */
+  /**
+   * Starts what was collected, minus the ops that must wait for a batch in
+   * flight (see the top of the file); they go when it settles.
+   */
   private flush(): void {
     this.scheduled = false;
-    if (this.inFlight !== undefined || this.next.entries.length === 0) return;
-    const batch = this.next;
-    this.next = newBatch();
-    this.inFlight = batch;
-    void this.commit(batch).finally(() => {
-      this.inFlight = undefined;
+    if (this.next.entries.length === 0 || this.inFlight.length >= MAX_BATCHES_IN_FLIGHT) return;
+    const batch = this.take();
+    if (batch === undefined) return;
+    const previous = this.inFlight[this.inFlight.length - 1];
+    this.inFlight.push(batch);
+    void this.commit(batch, previous).finally(() => {
+      this.inFlight.splice(this.inFlight.indexOf(batch), 1);
       batch.settle();
-      if (this.next.entries.length > 0) this.flush();
+      this.flush();
     });
   }
 
-  private async commit(batch: Batch): Promise<void> {
+  /** Splits off of `next` the ops free to start now; undefined: none is. */
+  private take(): Batch | undefined {
+    const collected = this.next;
+    const busy = new Set<string>();
+    for (const b of this.inFlight) for (const key of b.devices) busy.add(key);
+    const taken = newBatch();
+    const rest = newBatch();
+    for (const entry of collected.entries) {
+      const keys = opDevices(entry.op);
+      const target = keys.some((key) => busy.has(key)) ? rest : taken;
+      target.entries.push(entry);
+      if (target === rest) for (const key of keys) busy.add(key);
+      else for (const key of keys) taken.devices.add(key);
+      if (entry.op.kind === 'ack') {
+        target.ackedDevices.add(deviceKey(entry.op.account, entry.op.deviceId));
+      }
+    }
+    if (taken.entries.length === 0) return undefined;
+    this.next = rest;
+    // Reads waiting on the collected batch look again, at the two halves.
+    collected.settle();
+    return taken;
+  }
+
+  private async commit(batch: Batch, previous: Batch | undefined): Promise<void> {
     const ops = batch.entries.map((entry) => entry.op);
+    let failed = false;
+    let failure: unknown;
     try {
-      await this.transaction((client) => writeBatch(client, ops, this.random));
+      await writeBatch(this.pool, ops, this.random);
       this.commits += 1;
       for (const op of ops) if (op.kind === 'ack') this.deleted(op.deleted);
     } catch (error) {
-      const failure = toStoreError(error);
+      failed = true;
+      failure = toStoreError(error);
+    }
+    // Answers in the order the batches started (request order).
+    await previous?.settled;
+    if (failed) {
       for (const entry of batch.entries) entry.reject(failure);
       return;
     }
@@ -274,8 +343,9 @@ export class PostgresQueueStore implements MessageQueueStore {
   private async acksSettled(account: string, deviceId: number): Promise<void> {
     const key = deviceKey(account, deviceId);
     for (;;) {
-      if (this.inFlight?.ackedDevices.has(key) === true) {
-        await this.inFlight.settled;
+      const inFlight = this.inFlight.find((b) => b.ackedDevices.has(key));
+      if (inFlight !== undefined) {
+        await inFlight.settled;
       } else if (this.next.ackedDevices.has(key)) {
         await this.next.settled;
       } else {
@@ -433,8 +503,8 @@ export class PostgresQueueStore implements MessageQueueStore {
     if (this.closed) return;
     this.closed = true;
     this.flush();
-    while (this.inFlight !== undefined || this.next.entries.length > 0) {
-      await (this.inFlight ?? this.next).settled;
+    while (this.inFlight.length > 0 || this.next.entries.length > 0) {
+      await (this.inFlight[0] ?? this.next).settled;
       this.flush();
     }
     await this.vacuuming;
