@@ -1,6 +1,6 @@
 /**
  * The one conformance suite every server store backend runs (memory, SQLite,
- * later PostgreSQL). A backend passes when it behaves exactly like the
+ * PostgreSQL). A backend passes when it behaves exactly like the
  * interface documentation in src/server/store/types.ts says.
  */
 import assert from 'node:assert/strict';

@@ -1,7 +1,7 @@
 /**
  * The server's storage interfaces, one per concern (accounts and devices,
  * prekeys, per-device message queues). Every backend — in-memory, SQLite,
- * later PostgreSQL — implements the same async, SQL-agnostic interfaces and
+ * PostgreSQL — implements the same async, SQL-agnostic interfaces and
  * runs the same conformance suite (test/server/store-conformance.ts).
  *
  * Stores never read a clock: callers pass timestamps, so the service's
