@@ -10,6 +10,7 @@
  */
 import type { RandomSource } from '../../crypto/provider.js';
 import { SERVER_GUID_LENGTH } from '../../wire/limits.js';
+import type { NewEnvelope, QueuedEnvelope } from './types.js';
 
 /** The guid of the envelope stored under `sequence` (a positive safe integer). */
 export function envelopeGuid(sequence: number, random: RandomSource): Uint8Array {
@@ -54,4 +55,32 @@ function readUint32(bytes: Uint8Array, at: number): number {
     ((bytes[at + 2] ?? 0) << 8) +
     (bytes[at + 3] ?? 0)
   );
+}
+
+/**
+ * `envelope` with its guid, built as a literal of the same shape as the
+ * envelopes read back from the table (guid first): the push encoder reads
+ * every delivered envelope, and a spread copy would give it objects of
+ * other shapes to look up fields in.
+ */
+export function withGuid(e: NewEnvelope, guid: Uint8Array): QueuedEnvelope {
+  const base = {
+    guid,
+    destination: e.destination,
+    destinationDevice: e.destinationDevice,
+    source: e.source,
+    sourceDevice: e.sourceDevice,
+    type: e.type,
+    content: e.content,
+    timestamp: e.timestamp,
+    serverTimestamp: e.serverTimestamp,
+  };
+  if (e.sourceDeviceIdentity === undefined && e.groupId === undefined) return base;
+  return {
+    ...base,
+    ...(e.sourceDeviceIdentity === undefined
+      ? {}
+      : { sourceDeviceIdentity: e.sourceDeviceIdentity }),
+    ...(e.groupId === undefined ? {} : { groupId: e.groupId }),
+  };
 }

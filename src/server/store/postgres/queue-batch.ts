@@ -17,7 +17,7 @@
 import type pg from 'pg';
 import type { RandomSource } from '../../../crypto/provider.js';
 import { SERVER_GUID_LENGTH } from '../../../wire/limits.js';
-import { stampSequence } from '../envelope-guid.js';
+import { stampSequence, withGuid } from '../envelope-guid.js';
 import {
   StoreError,
   type NewEnvelope,
@@ -53,29 +53,6 @@ const EMPTY = new Uint8Array(0);
 /** The `(account, device)` key of the in-memory maps (NUL cannot occur in an account name). */
 export function deviceKey(account: string, deviceId: number): string {
   return `${account}\u0000${deviceId}`;
-}
-
-/** `envelope` as queued, built as one literal shape (the push encoder reads many). */
-function withGuid(e: NewEnvelope, guid: Uint8Array): QueuedEnvelope {
-  const base = {
-    guid,
-    destination: e.destination,
-    destinationDevice: e.destinationDevice,
-    source: e.source,
-    sourceDevice: e.sourceDevice,
-    type: e.type,
-    content: e.content,
-    timestamp: e.timestamp,
-    serverTimestamp: e.serverTimestamp,
-  };
-  if (e.sourceDeviceIdentity === undefined && e.groupId === undefined) return base;
-  return {
-    ...base,
-    ...(e.sourceDeviceIdentity === undefined
-      ? {}
-      : { sourceDeviceIdentity: e.sourceDeviceIdentity }),
-    ...(e.groupId === undefined ? {} : { groupId: e.groupId }),
-  };
 }
 
 function queueFull(limit: QueueLimit, bounds: QueueBounds): StoreError {

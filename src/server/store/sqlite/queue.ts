@@ -2,7 +2,7 @@
 import type Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
 import type { RandomSource } from '../../../crypto/provider.js';
-import { envelopeGuid, guidSequence } from '../envelope-guid.js';
+import { envelopeGuid, guidSequence, withGuid } from '../envelope-guid.js';
 import type { GroupCommitter } from './group-commit.js';
 import { asRow, bind, blob, int, text, type Row } from './rows.js';
 import { QueueSizes, type QueueSize } from '../queue-sizes.js';
@@ -13,34 +13,6 @@ import type {
   QueuePage,
   QueuedEnvelope,
 } from '../types.js';
-
-/**
- * `envelope` with its guid, built as a literal of the same shape as the
- * envelopes read back from the table (guid first): the push encoder reads
- * every delivered envelope, and a spread copy would give it objects of
- * other shapes to look up fields in.
- */
-function withGuid(e: NewEnvelope, guid: Uint8Array): QueuedEnvelope {
-  const base = {
-    guid,
-    destination: e.destination,
-    destinationDevice: e.destinationDevice,
-    source: e.source,
-    sourceDevice: e.sourceDevice,
-    type: e.type,
-    content: e.content,
-    timestamp: e.timestamp,
-    serverTimestamp: e.serverTimestamp,
-  };
-  if (e.sourceDeviceIdentity === undefined && e.groupId === undefined) return base;
-  return {
-    ...base,
-    ...(e.sourceDeviceIdentity === undefined
-      ? {}
-      : { sourceDeviceIdentity: e.sourceDeviceIdentity }),
-    ...(e.groupId === undefined ? {} : { groupId: e.groupId }),
-  };
-}
 
 /** The content of a row whose content lives in `payloads`. */
 const EMPTY = Buffer.alloc(0);
