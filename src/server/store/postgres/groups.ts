@@ -18,7 +18,7 @@ import {
 } from '../group-store.js';
 import { StoreError } from '../types.js';
 import { mapPgError as toStoreError } from './errors.js';
-import { booleanOf, bytesOf, numberOf, optionalTextOf, textOf, type PgRow } from './typed-rows.js';
+import { bool, blob, int, optionalText, text, type Row } from './rows.js';
 
 /** Groups, change chains and memberships in PostgreSQL. */
 export class PostgresGroupStore implements GroupStore {
@@ -89,15 +89,15 @@ export class PostgresGroupStore implements GroupStore {
     const members: GroupMemberRecord[] = [];
     for (const row of rows) {
       if (row['account'] === null) continue;
-      members.push({ account: textOf(row, 'account'), admin: booleanOf(row, 'admin') });
+      members.push({ account: text(row, 'account'), admin: bool(row, 'admin') });
     }
     return {
-      groupId: bytesOf(first, 'group_id'),
-      version: numberOf(first, 'version'),
-      headHash: bytesOf(first, 'head_hash'),
+      groupId: blob(first, 'group_id'),
+      version: int(first, 'version'),
+      headHash: blob(first, 'head_hash'),
       // Sorted here, by code unit like every backend, not by the database's collation.
       members: sortMembers(members),
-      removed: optionalTextOf(first, 'removed'),
+      removed: optionalText(first, 'removed'),
     };
   }
 
@@ -107,7 +107,7 @@ export class PostgresGroupStore implements GroupStore {
        ORDER BY version`,
       [groupId, fromVersion],
     );
-    return rows.map((row) => bytesOf(row, 'signed_change'));
+    return rows.map((row) => blob(row, 'signed_change'));
   }
 
   async listGroups(account: string): Promise<readonly Uint8Array[]> {
@@ -116,7 +116,7 @@ export class PostgresGroupStore implements GroupStore {
       'SELECT group_id FROM group_members WHERE account = $1 ORDER BY group_id',
       [account],
     );
-    return rows.map((row) => bytesOf(row, 'group_id'));
+    return rows.map((row) => blob(row, 'group_id'));
   }
 
   setMembersUnsigned(groupId: Uint8Array, members: readonly GroupMemberRecord[]): Promise<void> {
@@ -131,10 +131,10 @@ export class PostgresGroupStore implements GroupStore {
     });
   }
 
-  private async read(text: string, values: readonly unknown[]): Promise<PgRow[]> {
+  private async read(text: string, values: readonly unknown[]): Promise<Row[]> {
     if (this.closed) throw new StoreError('closed', 'store is closed');
     try {
-      return (await this.pool.query<PgRow>(text, [...values])).rows;
+      return (await this.pool.query<Row>(text, [...values])).rows;
     } catch (error) {
       throw toStoreError(error);
     }

@@ -47,33 +47,14 @@ import {
   type PendingLinkPush,
 } from '../../linking/link-sessions.js';
 import type { LinkSessionOptions } from '../../linking/memory-link-sessions.js';
-import { StoreError } from '../types.js';
 import { mapPgError } from './errors.js';
+import { blob, int, text } from './rows.js';
 
 /** How often `open` also prunes expired rows (they are refused anyway; this bounds the tables). */
 const PRUNE_EVERY_MS = 60_000;
 
 function sha256(bytes: Uint8Array): Buffer {
   return createHash('sha256').update(bytes).digest();
-}
-
-/** A bigint column (pg hands those over as strings) as a number. */
-function num(value: unknown): number {
-  const n = typeof value === 'number' ? value : Number(value);
-  if (!Number.isSafeInteger(n))
-    throw new StoreError('corrupt', 'link session row has a bad number');
-  return n;
-}
-
-function bytes(value: unknown): Uint8Array {
-  if (!(value instanceof Uint8Array))
-    throw new StoreError('corrupt', 'link session row has bad bytes');
-  return new Uint8Array(value);
-}
-
-function text(value: unknown): string {
-  if (typeof value !== 'string') throw new StoreError('corrupt', 'link session row has bad text');
-  return value;
 }
 
 /** Rethrows a database failure typed: a lost connection is `StoreError('unavailable')`. */
@@ -127,12 +108,15 @@ export class PostgresLinkSessionStore implements LinkSessionStore {
     );
     const row = rows[0];
     if (row === undefined) throw unknownLink();
-    const expiresAt = num(row.expires_at);
+    const expiresAt = int(row, 'expires_at');
     if (expiresAt <= this.options.clock.now()) {
       await this.query('DELETE FROM link_refs WHERE ref = $1 AND claim_id = $2', [ref, claimId]);
       throw expiredLink();
     }
-    const waiter = { nodeId: text(row.waiter_node), connectionId: num(row.waiter_connection) };
+    const waiter = {
+      nodeId: text(row, 'waiter_node'),
+      connectionId: int(row, 'waiter_connection'),
+    };
     return { ref, waiter, expiresAt, claimId };
   }
 
@@ -175,7 +159,7 @@ export class PostgresLinkSessionStore implements LinkSessionStore {
            )) AS pending`,
         [account, now, now - COMPLETION_GRACE_MS, linkedDeviceIds],
       );
-      const pending = num(rows[0]?.pending ?? 0);
+      const pending = int(rows[0] ?? { pending: 0 }, 'pending');
       if (linkedDeviceIds.length + pending >= maxCompanions) {
         await client.query('ROLLBACK');
       } else {
@@ -183,7 +167,7 @@ export class PostgresLinkSessionStore implements LinkSessionStore {
           'INSERT INTO link_admissions (account, expires_at) VALUES ($1, $2) RETURNING id',
           [account, now + ADMISSION_TTL_MS],
         );
-        id = String(num(inserted.rows[0]?.id));
+        id = String(int(inserted.rows[0] ?? {}, 'id'));
         await client.query('COMMIT');
       }
     } catch (error) {
@@ -242,13 +226,13 @@ export class PostgresLinkSessionStore implements LinkSessionStore {
     );
     const row = rows[0];
     if (row === undefined) throw unknownToken();
-    const expiresAt = num(row.expires_at);
+    const expiresAt = int(row, 'expires_at');
     if (expiresAt <= now) throw expiredToken();
     return {
-      account: text(row.account),
-      deviceId: num(row.device_id),
-      keyIndex: num(row.key_index),
-      companionIdentityKey: bytes(row.companion_identity_key),
+      account: text(row, 'account'),
+      deviceId: int(row, 'device_id'),
+      keyIndex: int(row, 'key_index'),
+      companionIdentityKey: blob(row, 'companion_identity_key'),
       expiresAt,
     };
   }
@@ -269,9 +253,9 @@ export class PostgresLinkSessionStore implements LinkSessionStore {
       [nodeId, connectionIds, this.options.clock.now()],
     );
     return rows.map((row) => ({
-      connectionId: num(row.waiter_connection),
-      push: bytes(row.push),
-      expiresAt: num(row.expires_at),
+      connectionId: int(row, 'waiter_connection'),
+      push: blob(row, 'push'),
+      expiresAt: int(row, 'expires_at'),
     }));
   }
 
@@ -306,7 +290,7 @@ export class PostgresLinkSessionStore implements LinkSessionStore {
        SELECT (SELECT count(*) FROM r) + (SELECT count(*) FROM a) + (SELECT count(*) FROM m) AS n`,
       [now, now - CLAIM_LEASE_MS, now - COMPLETION_GRACE_MS],
     );
-    return num(rows[0]?.n ?? 0);
+    return int(rows[0] ?? { n: 0 }, 'n');
   }
 
   private query(sql: string, values: unknown[]): Promise<pg.QueryResult<Record<string, unknown>>> {

@@ -25,7 +25,7 @@ import {
   type QueueLimit,
   type QueuedEnvelope,
 } from '../types.js';
-import type { PgRow } from './typed-rows.js';
+import type { Row } from './rows.js';
 
 /** A submitted `enqueue`. */
 export interface EnqueueOp {
@@ -179,7 +179,7 @@ export async function writeBatch(
     }
   }
   if (heads.size === 0) return;
-  const { rows } = await pool.query<PgRow>({
+  const { rows } = await pool.query<Row>({
     name: 'quintet_queue_write_batch',
     text: `SELECT seqs::text[] AS seqs, refused, acked FROM queue_write_batch(
       $1::text[], $2::int[], $3::int[], $4::bigint[], $5::int[], $6::bigint[],
@@ -223,7 +223,7 @@ export async function writeBatch(
 }
 
 /** Hands each op its outcome from the function's result row. */
-function settle(ops: readonly BatchOp[], row: PgRow | undefined, guids: Uint8Array[]): void {
+function settle(ops: readonly BatchOp[], row: Row | undefined, guids: Uint8Array[]): void {
   const seqs = arrayOf(row, 'seqs');
   const refused = arrayOf(row, 'refused');
   const acked = arrayOf(row, 'acked');
@@ -256,7 +256,7 @@ function settle(ops: readonly BatchOp[], row: PgRow | undefined, guids: Uint8Arr
   }
 }
 
-function arrayOf(row: PgRow | undefined, column: string): readonly unknown[] {
+function arrayOf(row: Row | undefined, column: string): readonly unknown[] {
   const value = row?.[column];
   if (!Array.isArray(value)) throw new StoreError('corrupt', `queue batch returned no ${column}`);
   return value as readonly unknown[];

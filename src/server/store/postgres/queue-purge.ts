@@ -7,7 +7,7 @@
  */
 import type pg from 'pg';
 import { releasePayloads } from './queue-batch.js';
-import { numberOf, textOf, type PgRow } from './typed-rows.js';
+import { int, text, type Row } from './rows.js';
 
 /**
  * One step of the TTL sweep, inside the caller's transaction: deletes at
@@ -20,7 +20,7 @@ export async function expireBatch(
   limit: number,
 ): Promise<{ deleted: number; more: boolean }> {
   // The index on server_timestamp bounds the scan to the rows taken.
-  const victims = await client.query<PgRow>(
+  const victims = await client.query<Row>(
     `SELECT account, device_id, seq FROM queue_envelopes
      WHERE server_timestamp < $1 ORDER BY server_timestamp LIMIT $2`,
     [before, limit],
@@ -30,9 +30,9 @@ export async function expireBatch(
   const deviceId: number[] = [];
   const seq: number[] = [];
   for (const row of victims.rows) {
-    account.push(textOf(row, 'account'));
-    deviceId.push(numberOf(row, 'device_id'));
-    seq.push(numberOf(row, 'seq'));
+    account.push(text(row, 'account'));
+    deviceId.push(int(row, 'device_id'));
+    seq.push(int(row, 'seq'));
   }
   await client.query(
     `SELECT 1 FROM queue_heads h
@@ -42,7 +42,7 @@ export async function expireBatch(
   );
   // An envelope acked since the SELECT above is simply not found; the
   // timestamp is checked again in case a row was replaced meanwhile.
-  const { rows } = await client.query<PgRow>(
+  const { rows } = await client.query<Row>(
     `WITH d AS (
        DELETE FROM queue_envelopes e
        USING unnest($1::text[], $2::int[], $3::bigint[]) AS v(account, device_id, seq)
@@ -72,7 +72,7 @@ export async function purgeDevice(
     account,
     deviceId,
   ]);
-  const { rows } = await client.query<PgRow>(
+  const { rows } = await client.query<Row>(
     `DELETE FROM queue_envelopes WHERE account = $1 AND device_id = $2
      RETURNING payload_id::text AS payload_id`,
     [account, deviceId],
@@ -87,7 +87,7 @@ export async function purgeDevice(
   return rows.length;
 }
 
-function payloadIds(rows: readonly PgRow[]): string[] {
+function payloadIds(rows: readonly Row[]): string[] {
   const ids: string[] = [];
   for (const row of rows) {
     const id = row['payload_id'];

@@ -39,7 +39,7 @@ import {
 import { mapPgError as toStoreError } from './errors.js';
 import { expireBatch, purgeDevice } from './queue-purge.js';
 import { deviceKey, writeBatch, type AckOp, type BatchOp, type EnqueueOp } from './queue-batch.js';
-import { bytesOf, numberOf, optionalBytesOf, textOf, type PgRow } from './typed-rows.js';
+import { blob, int, optionalBlob, text, type Row } from './rows.js';
 
 /** Options of `PostgresQueueStore`. */
 export interface PostgresQueueOptions {
@@ -132,19 +132,19 @@ function storable(e: NewEnvelope): boolean {
   );
 }
 
-function toEnvelope(row: PgRow): QueuedEnvelope {
-  const identity = optionalBytesOf(row, 'source_device_identity');
-  const groupId = optionalBytesOf(row, 'group_id');
+function toEnvelope(row: Row): QueuedEnvelope {
+  const identity = optionalBlob(row, 'source_device_identity');
+  const groupId = optionalBlob(row, 'group_id');
   return {
-    guid: bytesOf(row, 'guid'),
-    destination: textOf(row, 'account'),
-    destinationDevice: numberOf(row, 'device_id'),
-    source: textOf(row, 'source'),
-    sourceDevice: numberOf(row, 'source_device'),
-    type: numberOf(row, 'type'),
-    content: bytesOf(row, 'content'),
-    timestamp: numberOf(row, 'timestamp'),
-    serverTimestamp: numberOf(row, 'server_timestamp'),
+    guid: blob(row, 'guid'),
+    destination: text(row, 'account'),
+    destinationDevice: int(row, 'device_id'),
+    source: text(row, 'source'),
+    sourceDevice: int(row, 'source_device'),
+    type: int(row, 'type'),
+    content: blob(row, 'content'),
+    timestamp: int(row, 'timestamp'),
+    serverTimestamp: int(row, 'server_timestamp'),
     ...(identity === undefined ? {} : { sourceDeviceIdentity: identity }),
     ...(groupId === undefined ? {} : { groupId }),
   };
@@ -359,11 +359,11 @@ export class PostgresQueueStore implements MessageQueueStore {
   }
 
   /** One statement on the pool; `name` prepares it once per connection (hot reads). */
-  private async read(text: string, values: readonly unknown[], name?: string): Promise<PgRow[]> {
+  private async read(text: string, values: readonly unknown[], name?: string): Promise<Row[]> {
     this.checkOpen();
     try {
       return (
-        await this.pool.query<PgRow>(
+        await this.pool.query<Row>(
           name === undefined ? { text, values: [...values] } : { name, text, values: [...values] },
         )
       ).rows;
@@ -389,7 +389,7 @@ export class PostgresQueueStore implements MessageQueueStore {
     const last = rows[rows.length - 1];
     return {
       envelopes: rows.map(toEnvelope),
-      cursor: last === undefined ? after : numberOf(last, 'seq'),
+      cursor: last === undefined ? after : int(last, 'seq'),
     };
   }
 
@@ -411,7 +411,7 @@ export class PostgresQueueStore implements MessageQueueStore {
     const row = rows[0];
     return row === undefined
       ? { count: 0, bytes: 0 }
-      : { count: numberOf(row, 'count'), bytes: numberOf(row, 'bytes') };
+      : { count: int(row, 'count'), bytes: int(row, 'bytes') };
   }
 
   async totalCount(): Promise<number> {
@@ -420,7 +420,7 @@ export class PostgresQueueStore implements MessageQueueStore {
       'SELECT COALESCE(sum(count), 0)::bigint AS n FROM queue_heads',
       [],
     );
-    return rows[0] === undefined ? 0 : numberOf(rows[0], 'n');
+    return rows[0] === undefined ? 0 : int(rows[0], 'n');
   }
 
   /**

@@ -34,6 +34,23 @@ export function blob(row: Row, column: string): Uint8Array {
   throw new StoreError('corrupt', `column ${column} is not bytea`);
 }
 
+/** A nullable bytea column. */
+export function optionalBlob(row: Row, column: string): Uint8Array | undefined {
+  return row[column] === null ? undefined : blob(row, column);
+}
+
+/** A nullable text column. */
+export function optionalText(row: Row, column: string): string | undefined {
+  return row[column] === null ? undefined : text(row, column);
+}
+
+/** A boolean column. */
+export function bool(row: Row, column: string): boolean {
+  const value = row[column];
+  if (typeof value === 'boolean') return value;
+  throw new StoreError('corrupt', `column ${column} is not a boolean`);
+}
+
 /** Wraps bytes for binding as bytea without copying. */
 export function bind(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
