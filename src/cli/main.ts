@@ -5,6 +5,7 @@
  * assembles the program; each command lives in its own module.
  */
 import { Command } from 'commander';
+import { addChatsCommand } from './commands/chats.js';
 import { addDevicesCommand } from './commands/devices.js';
 import { addGroupCommands } from './commands/group.js';
 import { addHistoryCommand } from './commands/history.js';
@@ -32,6 +33,7 @@ addSafetyNumberCommand(program);
 addTrustCommand(program);
 addLinkCommand(program);
 addHistoryCommand(program);
+addChatsCommand(program);
 addDevicesCommand(program);
 addLogoutCommand(program);
 

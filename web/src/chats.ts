@@ -42,6 +42,23 @@ export function unreadOf(messages: readonly StoredMessage[], mark: number): Stor
 }
 
 /**
+ * Of the messages past this tab's read mark, those with no read mark in the
+ * core either: read on another device of the account (a read sync) or on
+ * the primary before this companion linked (history, bootstrap state).
+ */
+async function countUnread(
+  store: DeviceStore,
+  chat: string,
+  candidates: readonly StoredMessage[],
+): Promise<number> {
+  let unread = 0;
+  for (const message of candidates) {
+    if ((await store.read.readAt(chat, message.id)) === undefined) unread++;
+  }
+  return unread;
+}
+
+/**
  * Every chat with its last message and unread count, most recent first.
  * `extra` adds chats that have no messages yet (a just-started new chat).
  */
@@ -50,7 +67,9 @@ export async function listChats(
   extra: readonly string[] = [],
 ): Promise<ChatSummary[]> {
   const byChat = new Map<string, StoredMessage[]>();
-  for (const chat of extra) byChat.set(chat, []);
+  // Contacts: a new companion's come from its primary's account state, so
+  // the account's chats show before any message arrives.
+  for (const chat of [...extra, ...(await store.contacts.list())]) byChat.set(chat, []);
   for (const message of await store.messages.list()) {
     const list = byChat.get(message.chat) ?? [];
     list.push(message);
@@ -60,7 +79,7 @@ export async function listChats(
     [...byChat].map(async ([chat, messages]) => ({
       chat,
       last: messages.at(-1),
-      unread: unreadOf(messages, await readMark(store, chat)).length,
+      unread: await countUnread(store, chat, unreadOf(messages, await readMark(store, chat))),
     })),
   );
   const time = (s: ChatSummary): number => s.last?.sentAt ?? Number.MAX_SAFE_INTEGER;

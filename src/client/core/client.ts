@@ -366,6 +366,14 @@ export class QuintetClient {
       case 'history-bootstrap': {
         const state = outcome.state;
         this.#events.emit({ type: 'history-sync', phase: 'bootstrap', ...base });
+        if (outcome.applied.skipped > 0) {
+          // The rest was applied; say what was not (entries only, no content).
+          this.#events.emit({
+            type: 'error',
+            code: 'invalid-bootstrap',
+            message: `${outcome.applied.skipped} entries of the primary's account state broke a rule or a bound and were skipped`,
+          });
+        }
         if (!state.historyOffered) {
           this.#events.emit({ type: 'history-sync', phase: 'declined', ...base, percent: 100 });
         }

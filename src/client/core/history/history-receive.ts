@@ -11,7 +11,7 @@ import type {
   HistorySyncNotification,
 } from '../../../gen/quintet/v1/content_pb.js';
 import type { DeviceStoreView } from '../store/device-store.js';
-import { applyBootstrap } from './bootstrap.js';
+import { applyBootstrap, type BootstrapApplied } from './bootstrap.js';
 import { recordImport } from './importer.js';
 
 /** The primary's device id. */
@@ -20,7 +20,11 @@ const PRIMARY_DEVICE = 1;
 /** What a history content did, for the receiver to report after the commit. */
 export type HistoryOutcome =
   | { readonly kind: 'history-import' }
-  | { readonly kind: 'history-bootstrap'; readonly state: BootstrapState }
+  | {
+      readonly kind: 'history-bootstrap';
+      readonly state: BootstrapState;
+      readonly applied: BootstrapApplied;
+    }
   | { readonly kind: 'history-refused'; readonly code: string; readonly reason: string };
 
 /** Checks the source and applies a bootstrap state or records an import. */
@@ -44,8 +48,8 @@ export async function receiveHistoryContent(
     };
   }
   if (body.case === 'bootstrapState') {
-    await applyBootstrap(tx, body.value);
-    return { kind: 'history-bootstrap', state: body.value };
+    const applied = await applyBootstrap(tx, body.value, self.account);
+    return { kind: 'history-bootstrap', state: body.value, applied };
   }
   const notification = body.value;
   if (notification.error !== '') {

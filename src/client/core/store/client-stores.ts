@@ -92,6 +92,8 @@ export interface SettingsStore {
   get(name: string): Promise<Uint8Array | undefined>;
   put(name: string, value: Uint8Array): Promise<void>;
   delete(name: string): Promise<void>;
+  /** Every setting whose name starts with `prefix`, in name order. */
+  list(prefix: string): Promise<Array<{ name: string; value: Uint8Array }>>;
 }
 
 /**
@@ -277,5 +279,10 @@ export function settingsStore(view: KeyValueView): SettingsStore {
     get: (name) => view.get(TABLES.settings, name),
     put: (name, value) => view.put(TABLES.settings, name, value),
     delete: (name) => view.delete(TABLES.settings, name),
+    list: async (prefix) =>
+      (await view.list(TABLES.settings, prefix)).map((entry) => ({
+        name: entry.key,
+        value: entry.value,
+      })),
   };
 }

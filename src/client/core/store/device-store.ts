@@ -28,6 +28,7 @@ import { directView, StagedView, type KeyValueBackend, type KeyValueView } from 
 import { protocolStores, type DeviceProtocolStores } from './protocol-stores.js';
 import { verifiedDeviceStore, type VerifiedDeviceStore } from './verified-devices.js';
 import { accountTrustStore, type AccountTrustStore } from './account-trust.js';
+import { contactStore, type ContactStore } from './contacts.js';
 import {
   groupStore,
   senderKeyStore,
@@ -49,6 +50,8 @@ export interface DeviceStoreView {
   readonly verifiedDevices: VerifiedDeviceStore;
   /** The user's trust decisions: verified and not yet accepted account keys. */
   readonly accountTrust: AccountTrustStore;
+  /** Known chat partners (a companion's come from its primary's bootstrap state). */
+  readonly contacts: ContactStore;
   /** Verified group heads and who holds this device's sender keys (groups/). */
   readonly groups: GroupStore;
   /** Sender Keys records, own and other members' (groups/). */
@@ -77,6 +80,7 @@ function viewOf(kv: KeyValueView): DeviceStoreView {
     read: readStateStore(kv),
     verifiedDevices: verifiedDeviceStore(kv),
     accountTrust: accountTrustStore(kv),
+    contacts: contactStore(kv),
     groups: groupStore(kv),
     senderKeys: senderKeyStore(kv),
   };
@@ -95,6 +99,7 @@ export function createDeviceStore(backend: KeyValueBackend): DeviceStore {
     read: direct.read,
     verifiedDevices: direct.verifiedDevices,
     accountTrust: direct.accountTrust,
+    contacts: direct.contacts,
     groups: direct.groups,
     senderKeys: direct.senderKeys,
     async transaction<T>(fn: (tx: DeviceStoreView) => Promise<T>): Promise<T> {
