@@ -14,6 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { QuintetClient } from '../../src/client/core/client.js';
 import type { ClientEvent, HistorySyncEvent } from '../../src/client/core/events.js';
 import type { HistoryServices } from '../../src/client/core/history/importer.js';
+import { listChats } from '../../src/client/core/chat-list.js';
 import type { DeviceStore } from '../../src/client/core/store/device-store.js';
 import type { StoredMessage } from '../../src/client/core/store/records.js';
 import {
@@ -293,6 +294,42 @@ describe('history sync', { timeout: 120_000 }, () => {
     assert.ok(groups.includes(group.groupId), 'the companion knows the group');
     await Promise.all([primary.client.close(), companion.client.close()]);
   });
+  it('a failing archive still delivers contacts, read states and shared settings', async () => {
+    const alice = await registerPrimary(server, 'hs-ava');
+    const seeded = await seed(alice, server.clock.now(), 30, ['hs-bo', 'hs-cy', GROUP]);
+    const read = seeded.find((m) => m.chat === 'hs-bo' && !m.outgoing);
+    assert.ok(read !== undefined);
+    const readAt = server.clock.now() - DAY;
+    await alice.store.read.markRead('hs-bo', read.id, readAt);
+    await alice.store.settings.put('shared.example', Uint8Array.of(42));
+    const { store, linked } = await linkOne(server, alice);
+    // The primary's blob store refuses the upload: the archive fails.
+    const primary = await online(server, alice.store, (blobs) => ({
+      compressor: zlibCompressor,
+      blobs: {
+        upload: () => Promise.reject(new BlobError('quota-exceeded', 'full')),
+        delete: (id) => blobs.delete(id),
+        download: (id, options) => blobs.download(id, options),
+      },
+    }));
+    const companion = await online(server, store);
+    const result = await primary.client.sendHistory(linked.account.deviceId, 'all');
+    assert.match(result.error ?? '', /quota-exceeded/);
+    await companion.waitFor(isHistory('bootstrap'));
+    const failed = await companion.waitFor(isHistory('failed'));
+    assert.equal(failed.type === 'history-sync' && failed.code, 'source-failed');
+    await companion.client.idle();
+    assert.deepEqual(await store.contacts.list(), ['hs-bo', 'hs-cy']);
+    assert.deepEqual(await store.settings.get('shared.example'), Uint8Array.of(42));
+    const chats = await listChats(store, 'hs-ava');
+    assert.deepEqual(
+      chats.map((c) => c.chat),
+      ['hs-bo', 'hs-cy'],
+      'both contacts, before any message',
+    );
+    await Promise.all([primary.client.close(), companion.client.close()]);
+  });
+
   it('resumes an import cut off by a failure after a restart, without duplicates', async () => {
     const alice = await registerPrimary(server, 'hs-ada');
     const seeded = await seed(alice, server.clock.now(), 3000, undefined, true);
