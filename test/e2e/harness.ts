@@ -254,10 +254,11 @@ export async function linkWithCli(
   profile: string,
   name: string,
   approve: (code: string) => Promise<CliResult>,
+  extraArgs: readonly string[] = [],
 ): Promise<number> {
   const child = spawn(
     process.execPath,
-    [BIN, 'link', '--profile', profile, '--server', serverUrl, '--name', name],
+    [BIN, 'link', '--profile', profile, '--server', serverUrl, '--name', name, ...extraArgs],
     { env: { ...process.env, QUINTET_PROFILE: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { StoredMessage } from '../../src/client/core/store/records.js';
 import { openProfileStore } from '../../src/cli/profile.js';
+import { Follower } from './follower.js';
 import {
   ensureBuilt,
   linkWithCli,
@@ -104,6 +105,8 @@ describe('history sync end to end', { timeout: 300_000 }, () => {
               receipts: {},
             };
             await tx.messages.put(message);
+            // Read on the phone: the first 3,000 incoming ones.
+            if (!outgoing && i < 3000) await tx.read.markRead(chat, id, now - 1000);
           }
         });
       }
@@ -193,6 +196,21 @@ describe('history sync end to end', { timeout: 300_000 }, () => {
       }
     }
     assert.equal(opened, 3);
+    // Read state travels: each chat has as many unread messages on the
+    // laptop as on the phone (some read, some not).
+    const unread = async (name: string): Promise<Map<string, number>> =>
+      new Map(
+        messagesOf(await cli(name, 'chats', '--json')).map((c) => [
+          String(c['chat']),
+          Number(c['unread']),
+        ]),
+      );
+    const phoneUnread = await unread('phone');
+    const laptopUnread = await unread('laptop');
+    for (const chat of ['hx-bob', 'hx-carol', groupId]) {
+      assert.ok((phoneUnread.get(chat) ?? 0) > 0, `${chat} has unread messages`);
+      assert.equal(laptopUnread.get(chat), phoneUnread.get(chat), `${chat}: unread count`);
+    }
     const limited = messagesOf(await cli('laptop', 'history', 'hx-bob', '--json', '--limit', '3'));
     const all = messagesOf(await cli('laptop', 'history', 'hx-bob', '--json'));
     assert.deepEqual(limited, all.slice(-3), '--limit keeps the newest, oldest first');
@@ -216,6 +234,14 @@ describe('history sync end to end', { timeout: 300_000 }, () => {
     });
     assert.match(approveOutput, /history declined/);
     assert.deepEqual(messagesOf(await cli('tablet', 'history', 'hx-bob', '--json')), []);
+    // Contacts travel without history: the chat list shows both 1:1 chats.
+    const chats = messagesOf(await cli('tablet', 'chats', '--json'));
+    for (const chat of ['hx-bob', 'hx-carol']) {
+      assert.ok(
+        chats.some((c) => c['chat'] === chat && c['kind'] === 'direct'),
+        JSON.stringify(chats),
+      );
+    }
     const sent = await cli('tablet', 'group', 'send', groupId, 'from the tablet');
     assert.equal(sent.code, 0, sent.stderr);
     const got = messagesOf(await cli('bob', 'receive', '--json'));
@@ -223,5 +249,82 @@ describe('history sync end to end', { timeout: 300_000 }, () => {
       got.some((m) => m['text'] === 'from the tablet' && m['chat'] === groupId),
       JSON.stringify(got),
     );
+  });
+
+  it('100 messages sent by CLI processes during an import arrive once, in time order', async () => {
+    // Linked without waiting: the bootstrap state and the archive pointer
+    // wait in the desktop's queue, and the first 60 live messages queue
+    // behind them, so the receiving process imports while it receives them.
+    await linkWithCli(
+      server.url,
+      profile('desktop'),
+      'desktop',
+      (code) => cli('phone', 'devices', 'approve', code, '--pin', PIN, '--history', 'all'),
+      ['--no-history'],
+    );
+    // Three senders at once (one process per profile at a time): bob and
+    // carol 1:1 and in the group, and the phone itself (its self-sync copies).
+    const lane = async (name: string, sends: ReadonlyArray<readonly string[]>): Promise<void> => {
+      for (const args of sends) {
+        const sent = await cli(name, ...args);
+        assert.equal(sent.code, 0, `${name} ${args.join(' ')}: ${sent.stderr}`);
+      }
+    };
+    const texts = (prefix: string, n: number): string[] =>
+      Array.from({ length: n }, (_, i) => `live ${prefix} ${i}`);
+    const wave = (
+      bob: readonly string[][],
+      carol: readonly string[][],
+      phone: readonly string[][],
+    ): Promise<unknown> =>
+      Promise.all([lane('bob', bob), lane('carol', carol), lane('phone', phone)]);
+    await wave(
+      texts('b', 20).map((t) => ['send', 'hx-alice', t]),
+      texts('c', 20).map((t) => ['send', 'hx-alice', t]),
+      texts('p', 20).map((t) => ['send', 'hx-bob', t]),
+    );
+    const desktop = new Follower(profile('desktop'));
+    try {
+      await wave(
+        texts('bg', 14).map((t) => ['group', 'send', groupId, t]),
+        texts('cg', 13).map((t) => ['group', 'send', groupId, t]),
+        texts('pc', 13).map((t) => ['send', 'hx-carol', t]),
+      );
+      const live = (): string[] => desktop.texts.filter((t) => t.startsWith('live '));
+      await desktop.until(
+        'the import and 100 live messages',
+        () => {
+          const done = desktop.lines.some(
+            (l) => l['type'] === 'history-sync' && l['phase'] === 'done',
+          );
+          return done && live().length >= 100;
+        },
+        180_000,
+      );
+      assert.equal(new Set(live()).size, 100, 'each live message shown once');
+    } finally {
+      await desktop.stop();
+    }
+    const done = desktop.lines.find((l) => l['type'] === 'history-sync' && l['phase'] === 'done');
+    const imported = Number(done?.['messages']);
+    assert.ok(imported > SEEDED, `imported ${imported}`);
+
+    let total = 0;
+    const liveSeen: string[] = [];
+    for (const chat of ['hx-bob', 'hx-carol', groupId]) {
+      const messages = messagesOf(await cli('desktop', 'history', chat, '--json'));
+      const ids = messages.map((m) => String(m['id']));
+      assert.equal(new Set(ids).size, ids.length, `${chat}: no message twice`);
+      const times = messages.map((m) => Number(m['sentAt']));
+      assert.deepEqual(
+        times,
+        [...times].sort((a, b) => a - b),
+        `${chat}: imported and live messages in time order`,
+      );
+      liveSeen.push(...messages.map((m) => String(m['text'])).filter((t) => t.startsWith('live ')));
+      total += messages.length;
+    }
+    assert.equal(liveSeen.length, 100, 'every live message stored once');
+    assert.equal(total, imported + 100, 'the archive and the live messages, nothing else');
   });
 });

@@ -8,7 +8,7 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { toHex } from '../../client/core/bytes.js';
-import type { ClientEvent } from '../../client/core/events.js';
+import type { ClientEvent, HistorySyncEvent } from '../../client/core/events.js';
 import type { ConnectionStateEvent } from '../../client/core/reconnector.js';
 import type { StoredMessage } from '../../client/core/store/records.js';
 import { CliError } from '../cli-error.js';
@@ -103,6 +103,35 @@ export function formatMessage(
   return `${line}\n  attachment (${terminalText(attachment.mimeType)}, ${formatBytes(attachment.size)}): ${file}`;
 }
 
+/**
+ * A history import (docs/history.md) runs in the receiving session: its
+ * milestones, never each batch, as a JSON line (with --json) and on stderr.
+ */
+function reportHistory(event: HistorySyncEvent, json: boolean): void {
+  if (event.phase === 'progress' || event.phase === 'started') return;
+  if (json) {
+    process.stdout.write(
+      `${JSON.stringify({
+        type: 'history-sync',
+        phase: event.phase,
+        messages: event.messages,
+        totalMessages: event.totalMessages,
+        ...(event.code === undefined ? {} : { code: event.code }),
+        ...(event.reason === undefined ? {} : { reason: event.reason }),
+      })}\n`,
+    );
+  }
+  const line =
+    event.phase === 'bootstrap'
+      ? 'received account state from the primary (groups, contacts, read markers)'
+      : event.phase === 'done'
+        ? `history synced: ${event.messages} messages`
+        : event.phase === 'declined'
+          ? 'history: none (declined on the primary)'
+          : `warning: history not imported (${event.code ?? 'failed'}): ${event.reason ?? ''}; this device works without it`;
+  process.stderr.write(`${terminalText(line)}\n`);
+}
+
 function report(event: ClientEvent, json: boolean, saver: AttachmentSaver): void {
   switch (event.type) {
     case 'message':
@@ -142,6 +171,9 @@ function report(event: ClientEvent, json: boolean, saver: AttachmentSaver): void
           `${JSON.stringify({ type: 'group-changed', group: event.groupId, version: event.version, action: event.action, target: event.target, author: event.author, members: event.members })}\n`,
         );
       }
+      return;
+    case 'history-sync':
+      reportHistory(event, json);
       return;
     case 'devices-changed':
     case 'receipt':
