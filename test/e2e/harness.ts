@@ -248,6 +248,7 @@ export function messagesOf(result: CliResult): Array<Record<string, unknown>> {
  * Links `profile` as a companion with the real CLI: runs `quintet link`,
  * reads the printed link code, hands it to `approve` (the primary's
  * `devices approve`), and returns the device id the companion reports.
+ * `extraArgs` go to `link` (e.g. `--no-history`).
  */
 export async function linkWithCli(
   serverUrl: string,
