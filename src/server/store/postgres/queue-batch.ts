@@ -1,8 +1,10 @@
 /**
  * One group-committed batch of the PostgreSQL queue: every `enqueue` and
  * `ack` submitted during an event-loop turn, written as ONE statement —
- * `queue_write_batch` (queue-batch-schema.ts), which locks the heads in key
- * order, checks the bounds with the locked sizes, inserts and deletes —
+ * `queue_write_batch` (queue-batch-schema.ts, its current body in
+ * queue-acks-schema.ts), which locks the enqueued devices' heads in key
+ * order, checks the bounds with the locked sizes, inserts, deletes the acked
+ * envelopes and counts them in the devices' ack rows —
  * called in autocommit, whatever the number of callers. One round trip per
  * batch: at one message in flight per connection, throughput follows the
  * batch's latency, and the heads another node may need stay locked only for
@@ -111,13 +113,7 @@ export async function writeBatch(
     size: [] as number[],
   };
   const p = { op: [] as number[], content: [] as Uint8Array[], refs: [] as number[] };
-  const a = {
-    op: [] as number[],
-    account: [] as string[],
-    deviceId: [] as number[],
-    seq: [] as number[],
-    guid: [] as Uint8Array[],
-  };
+  const acks: AckRow[] = [];
   for (let k = 0; k < ops.length; k += 1) {
     const op = ops[k];
     if (op === undefined) continue;
@@ -126,17 +122,12 @@ export async function writeBatch(
     o.maxCount.push(op.kind === 'enqueue' ? (op.bounds?.maxCount ?? null) : null);
     o.maxBytes.push(op.kind === 'enqueue' ? (op.bounds?.maxBytes ?? null) : null);
     if (op.kind === 'ack') {
-      if (op.seqs.length === 0) continue;
-      head(op.account, op.deviceId);
+      // Acks take no head (queue-acks-schema.ts): collected, sorted below.
       for (let i = 0; i < op.seqs.length; i += 1) {
         const seq = op.seqs[i];
         const guid = op.guids[i];
         if (seq === undefined || guid === undefined) continue;
-        a.op.push(opNo);
-        a.account.push(op.account);
-        a.deviceId.push(op.deviceId);
-        a.seq.push(seq);
-        a.guid.push(guid);
+        acks.push({ op: opNo, account: op.account, deviceId: op.deviceId, seq, guid });
       }
       continue;
     }
@@ -178,8 +169,20 @@ export async function writeBatch(
       e.size.push(env.content.length);
     }
   }
-  if (heads.size === 0) return;
-  const { rows } = await pool.query<Row>({
+  if (heads.size === 0 && acks.length === 0) return;
+  // Envelope rows are deleted in the order of these arrays, and an ack no
+  // longer serialises on the device's head: every writer deleting envelopes
+  // takes them in this one order, so two batches acking the same devices
+  // (or one racing the TTL sweep) queue instead of deadlocking.
+  acks.sort(compareRowKeys);
+  const a = {
+    op: acks.map((x) => x.op),
+    account: acks.map((x) => x.account),
+    deviceId: acks.map((x) => x.deviceId),
+    seq: acks.map((x) => x.seq),
+    guid: acks.map((x) => x.guid),
+  };
+  const query = {
     name: 'quintet_queue_write_batch',
     text: `SELECT seqs::text[] AS seqs, refused, acked FROM queue_write_batch(
       $1::text[], $2::int[], $3::int[], $4::bigint[], $5::int[], $6::bigint[],
@@ -218,8 +221,43 @@ export async function writeBatch(
       a.seq,
       a.guid,
     ],
-  });
-  settle(ops, rows[0], e.guid);
+  };
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      const { rows } = await pool.query<Row>(query);
+      settle(ops, rows[0], e.guid);
+      return;
+    } catch (error) {
+      // The statement is the whole transaction: a deadlock victim stored
+      // nothing and can run again as it is. Bounded, then the callers hear.
+      if (attempt >= DEADLOCK_ATTEMPTS || !isDeadlock(error)) throw error;
+    }
+  }
+}
+
+/** Runs of a batch PostgreSQL aborted as a deadlock victim, before giving up. */
+const DEADLOCK_ATTEMPTS = 3;
+
+function isDeadlock(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && 'code' in error && error.code === '40P01';
+}
+
+/** An envelope row by its key, as the deletes of acks and the TTL sweep take them. */
+export interface RowKey {
+  readonly account: string;
+  readonly deviceId: number;
+  readonly seq: number;
+}
+
+interface AckRow extends RowKey {
+  readonly op: number;
+  readonly guid: Uint8Array;
+}
+
+/** The one order every writer deletes envelope rows in (by code unit, not collation). */
+export function compareRowKeys(x: RowKey, y: RowKey): number {
+  if (x.account !== y.account) return x.account < y.account ? -1 : 1;
+  return x.deviceId - y.deviceId || x.seq - y.seq;
 }
 
 /** Hands each op its outcome from the function's result row. */
