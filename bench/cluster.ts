@@ -35,7 +35,7 @@ import pg from 'pg';
 import type { LoadResult } from './server-load.js';
 import { Child, cpuMs, emit, load, median, memory, round, startTarget } from './children.js';
 import type { CpuReport } from './children.js';
-import { backendCpuBetween, backendCpuMs } from './pg-cpu.js';
+import { backendCpuBetween, backendCpuMs, sampleLockWaits } from './pg-cpu.js';
 
 const sum = (values: readonly number[]): number => values.reduce((a, b) => a + b, 0);
 
@@ -85,6 +85,8 @@ interface Run extends LoadResult {
   readonly msgsPerCommit: readonly number[];
   /** CPU µs of the cluster's PostgreSQL backends (all of them) per delivered message. */
   readonly pgCpuUsPerMsg: number;
+  /** The cluster's backends waiting for a row or transaction lock, on average over the run. */
+  readonly pgLockWaiters: number;
 }
 
 async function withSchema(admin: pg.Client, name: string): Promise<string> {
@@ -128,6 +130,7 @@ async function measure(
     marks.push(Promise.all(target.nodes.map((node) => cpuMs(node))));
     if (schema !== undefined) pgMarks.push(backendCpuMs(admin, schema));
   };
+  const waits = schema === undefined ? undefined : sampleLockWaits(admin, schema);
   const result = await load(loader, {
     mode: target.name === 'relay' ? 'relay' : 'quintet',
     url: target.urls.join(','),
@@ -137,6 +140,7 @@ async function measure(
     durationMs: DURATION_MS,
   });
   loader.onWindow = () => undefined;
+  const pgLockWaiters = (await waits?.stop()) ?? Number.NaN;
   const [start, end] = await Promise.all(marks);
   if (start === undefined || end === undefined) throw new Error('no measurement window');
   const [pgStart, pgEnd] = await Promise.all(pgMarks);
@@ -159,6 +163,7 @@ async function measure(
     ),
     cpuUsPerMsg: cpu.map((ms) => round((ms * 1000) / Math.max(1, result.received), 1)),
     pgCpuUsPerMsg: round((pgCpu * 1000) / Math.max(1, result.received), 1),
+    pgLockWaiters,
     cpuPct: cpu.map((ms) => round((100 * ms) / (result.seconds * 1000), 0)),
   };
 }
@@ -235,6 +240,8 @@ async function main(): Promise<void> {
             1,
           ),
           pgCpuUsPerMsgMedian: round(median(all, (x) => x.pgCpuUsPerMsg).pgCpuUsPerMsg, 1),
+          // Contention between nodes, independent of the machine's speed.
+          pgLockWaitersMedian: round(median(all, (x) => x.pgLockWaiters).pgLockWaiters, 2),
           serverCpuPctPerNode: m.cpuPct,
           syscallsPerMsgPerNode: m.syscallsPerMsg,
           msgsPerCommitPerNode: m.msgsPerCommit,

@@ -4,7 +4,9 @@
  * their connections `quintet/<schema>` (application_name), so the backends
  * of each configuration are told apart from each other's and from whatever
  * else uses the server. Shared processes (WAL writer, checkpointer) are not
- * counted. Linux only; elsewhere, or when /proc is unreadable, NaN.
+ * counted. Linux only; elsewhere, or when /proc is unreadable, NaN. And
+ * how many of those backends wait for a lock (row or transaction: another
+ * node's batch holding what this one needs), sampled through a run.
  */
 import { readFile } from 'node:fs/promises';
 import type pg from 'pg';
@@ -47,4 +49,37 @@ export function backendCpuBetween(start: Map<number, number>, end: Map<number, n
   let total = 0;
   for (const [pid, ms] of end) total += ms - (start.get(pid) ?? 0);
   return total;
+}
+
+/**
+ * Samples pg_stat_activity every `everyMs` until `stop`, which resolves to
+ * the average number of `schema`'s backends waiting for a heavyweight lock.
+ */
+export function sampleLockWaits(
+  admin: pg.Client,
+  schema: string,
+  everyMs = 20,
+): { stop: () => Promise<number> } {
+  let samples = 0;
+  let waiting = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const { rows } = await admin.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity
+         WHERE application_name = $1 AND wait_event_type = 'Lock'`,
+        [`quintet/${schema}`.slice(0, 63)],
+      );
+      samples += 1;
+      waiting += rows[0]?.n ?? 0;
+      await new Promise((resolve) => setTimeout(resolve, everyMs));
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return samples === 0 ? Number.NaN : waiting / samples;
+    },
+  };
 }

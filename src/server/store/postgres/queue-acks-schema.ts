@@ -58,6 +58,12 @@ export const QUEUE_ACKS_MIGRATION_SQL = `
     OUT seqs bigint[], OUT refused text[], OUT acked int[])
   LANGUAGE plpgsql
   SET search_path FROM CURRENT
+  -- Every row this function reads or writes is found by its key. The
+  -- cached generic plans guess 10 rows per array and a small queue table,
+  -- and then hash the acks against a sequential scan of queue_envelopes
+  -- (dead rows included) instead of one index probe per ack. Off, the plan
+  -- takes the ack arrays in their order, the order the deletes lock in.
+  SET enable_seqscan = off
   AS $fn$
   DECLARE
     v_ops int := coalesce(array_length(o_max_count, 1), 0);
