@@ -1,10 +1,10 @@
 /**
- * `node --import tsx bench/queue-batch.ts [--batches N]`
+ * `node --import tsx bench/queue-batch.ts [--batches N] [--per-batch M]`
  *
  * The PostgreSQL queue's batch statement alone (queue_write_batch,
- * queue-batch.ts), without a server: batches of 50 one-envelope enqueues
- * (~300-byte contents, 50 devices) plus the acks of the previous batch's
- * envelopes — what one node's group commit writes at one message in flight
+ * queue-batch.ts), without a server: batches of M (default 50) one-envelope
+ * enqueues (~300-byte contents, M devices) plus the acks of the previous
+ * batch's envelopes — what one node's group commit writes at one message in flight
  * per connection. Prints PostgreSQL backend CPU and Node CPU per message
  * (steadier than wall time on a shared machine) and wall time per batch.
  * Needs the machine's PostgreSQL (QUINTET_BENCH_DATABASE_URL overrides).
@@ -21,7 +21,8 @@ const DATABASE =
   process.env.QUINTET_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const batchesArg = process.argv.indexOf('--batches');
 const BATCHES = batchesArg >= 0 ? Number(process.argv[batchesArg + 1]) : 400;
-const PER_BATCH = 50;
+const perBatchArg = process.argv.indexOf('--per-batch');
+const PER_BATCH = perBatchArg >= 0 ? Number(process.argv[perBatchArg + 1]) : 50;
 const REPEATS = 5;
 
 async function backendCpuMs(pid: number): Promise<number> {

@@ -94,14 +94,21 @@ describe('postgres queue: acks apart from the heads (migration 7)', { skip }, ()
         await client.query(m.sql);
         await client.query('INSERT INTO schema_migrations VALUES ($1, $2, 0)', [m.version, m.name]);
       }
-      // Queued by version 6's function (enqueues only: the store's calls
-      // that read or ack need the new table).
-      const old = node(schema);
-      const queued = await old.enqueue([envelope(1, 'one'), envelope(1, 'two'), envelope(1, 'x')]);
-      // An ack as version 6 did it: the row deleted, the head lowered.
-      const third = queued[2];
-      assert.ok(third !== undefined);
-      await client.query('DELETE FROM queue_envelopes WHERE guid = $1', [third.guid]);
+      // Queued by version 6's function (three envelopes), then the third
+      // acked as version 6 did it: row deleted, head lowered.
+      await client.query(
+        `SELECT queue_write_batch(
+           ARRAY['bob'], ARRAY[1], ARRAY[3], ARRAY[7]::bigint[], ARRAY[NULL, NULL, NULL]::int[],
+           ARRAY[NULL, NULL, NULL]::bigint[], ARRAY[1, 2, 3], ARRAY[1, 1, 1],
+           ARRAY['bob', 'bob', 'bob'], ARRAY[1, 1, 1], $1::bytea[], ARRAY['one', 'two', 'x'],
+           ARRAY[1, 1, 1], ARRAY[1, 1, 1], ARRAY['one', 'two', 'x']::bytea[],
+           ARRAY[1, 1, 1]::bigint[], ARRAY[5000, 5000, 5000]::bigint[],
+           ARRAY[NULL, NULL, NULL]::bytea[], ARRAY[NULL, NULL, NULL]::bytea[],
+           ARRAY[NULL, NULL, NULL]::int[], ARRAY[3, 3, 1], '{}', '{}', '{}',
+           '{}', '{}', '{}', '{}', '{}')`,
+        [[1, 2, 3].map(() => Buffer.alloc(16, 9))],
+      );
+      await client.query('DELETE FROM queue_envelopes WHERE seq = 3');
       await client.query('UPDATE queue_heads SET count = count - 1, bytes = bytes - 1');
 
       assert.deepEqual(await migrate(client, schema.name, 1), [7]);

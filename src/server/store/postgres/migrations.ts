@@ -40,7 +40,11 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
   { version: 4, name: 'link sessions', sql: LINKS_MIGRATION_SQL },
   { version: 5, name: 'blob store', sql: BLOBS_MIGRATION_SQL },
   { version: 6, name: 'queue batch in one statement', sql: QUEUE_BATCH_MIGRATION_SQL },
-  { version: 7, name: 'acks counted apart from the queue heads', sql: QUEUE_ACKS_MIGRATION_SQL },
+  {
+    version: 7,
+    name: 'queue acks apart from the heads; packed batch bytes',
+    sql: QUEUE_ACKS_MIGRATION_SQL,
+  },
 ];
 
 /** The schema version this code writes. */

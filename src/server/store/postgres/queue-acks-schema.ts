@@ -21,6 +21,12 @@
  * needs no change: the heads hold the current sizes and there are no acks
  * counted yet.
  *
+ * The function's byte fields (guids, contents, identities, group ids,
+ * shared payloads, acked guids) arrive packed, one bytea each with offsets
+ * and lengths (byte-pack.ts), instead of bytea[] sent as hex text; guids
+ * are 16 bytes (SERVER_GUID_LENGTH), row k's at k * 16 - 15. Migration 6's
+ * function is dropped: its signature differs.
+ *
  * Locks: heads (key order), then envelope rows, then ack rows (key order),
  * in every writer. Acks no longer serialise on the head, so two batches
  * deleting envelopes of the same devices take the rows in the order of the
@@ -46,15 +52,24 @@ export const QUEUE_ACKS_MIGRATION_SQL = `
   -- Cumulative enqueue counts from now on (see above).
   ALTER TABLE queue_heads ALTER COLUMN count TYPE bigint;
 
-  CREATE OR REPLACE FUNCTION queue_write_batch(
+  -- Byte fields now come packed, one bytea each (byte-pack.ts): a new
+  -- signature, so the version-6 function goes.
+  DROP FUNCTION queue_write_batch(text[], int[], int[], bigint[], int[], bigint[], int[], int[],
+    text[], int[], bytea[], text[], int[], int[], bytea[], bigint[], bigint[], bytea[], bytea[],
+    int[], int[], int[], bytea[], int[], int[], text[], int[], bigint[], bytea[]);
+
+  CREATE FUNCTION queue_write_batch(
     h_account text[], h_device int[], h_n int[], h_b bigint[],
     o_max_count int[], o_max_bytes bigint[],
-    e_op int[], e_head int[], e_account text[], e_device int[], e_guid bytea[],
-    e_source text[], e_source_device int[], e_type int[], e_content bytea[],
-    e_timestamp bigint[], e_server_timestamp bigint[], e_identity bytea[], e_group bytea[],
+    e_op int[], e_head int[], e_account text[], e_device int[], e_guids bytea,
+    e_source text[], e_source_device int[], e_type int[],
+    e_contents bytea, e_content_off int[], e_content_len int[],
+    e_timestamp bigint[], e_server_timestamp bigint[],
+    e_identities bytea, e_identity_off int[], e_identity_len int[],
+    e_groups bytea, e_group_off int[], e_group_len int[],
     e_payload int[], e_size int[],
-    p_op int[], p_content bytea[], p_refs int[],
-    a_op int[], a_account text[], a_device int[], a_seq bigint[], a_guid bytea[],
+    p_op int[], p_contents bytea, p_off int[], p_len int[], p_refs int[],
+    a_op int[], a_account text[], a_device int[], a_seq bigint[], a_guids bytea,
     OUT seqs bigint[], OUT refused text[], OUT acked int[])
   LANGUAGE plpgsql
   SET search_path FROM CURRENT
@@ -163,7 +178,8 @@ export const QUEUE_ACKS_MIGRATION_SQL = `
           INTO v_pay
           FROM unnest(p_op) WITH ORDINALITY AS u(o, k);
         INSERT INTO queue_payloads (id, content, refs)
-          SELECT u.id, u.c, u.r FROM unnest(v_pay, p_content, p_refs) AS u(id, c, r)
+          SELECT u.id, substring(p_contents FROM u.o + 1 FOR u.l), u.r
+          FROM unnest(v_pay, p_off, p_len, p_refs) AS u(id, o, l, r)
           WHERE u.id IS NOT NULL;
       END IF;
 
@@ -171,12 +187,17 @@ export const QUEUE_ACKS_MIGRATION_SQL = `
         INSERT INTO queue_envelopes (account, device_id, seq, guid, source, source_device,
             type, content, timestamp, server_timestamp, source_device_identity, group_id,
             payload_id, size)
-          SELECT u.a, u.d, u.s, overlay(u.g PLACING int8send(u.s) FROM 1 FOR 8), u.src, u.sd,
-            u.t, u.c, u.ts, u.sts, u.idn, u.gid,
+          SELECT u.a, u.d, u.s,
+            overlay(substring(e_guids FROM u.k::int * 16 - 15 FOR 16) PLACING int8send(u.s) FROM 1 FOR 8),
+            u.src, u.sd, u.t, substring(e_contents FROM u.co + 1 FOR u.cl), u.ts, u.sts,
+            CASE WHEN u.il IS NULL THEN NULL ELSE substring(e_identities FROM u.io + 1 FOR u.il) END,
+            CASE WHEN u.gl IS NULL THEN NULL ELSE substring(e_groups FROM u.go + 1 FOR u.gl) END,
             CASE WHEN u.p IS NULL THEN NULL ELSE v_pay[u.p] END, u.sz
-          FROM unnest(e_account, e_device, seqs, e_guid, e_source, e_source_device, e_type,
-            e_content, e_timestamp, e_server_timestamp, e_identity, e_group, e_payload, e_size)
-            AS u(a, d, s, g, src, sd, t, c, ts, sts, idn, gid, p, sz)
+          FROM unnest(e_account, e_device, seqs, e_source, e_source_device, e_type,
+            e_content_off, e_content_len, e_timestamp, e_server_timestamp,
+            e_identity_off, e_identity_len, e_group_off, e_group_len, e_payload, e_size)
+            WITH ORDINALITY
+            AS u(a, d, s, src, sd, t, co, cl, ts, sts, io, il, go, gl, p, sz, k)
           WHERE u.s IS NOT NULL;
       END IF;
     END IF;
@@ -185,8 +206,9 @@ export const QUEUE_ACKS_MIGRATION_SQL = `
       -- The ack rows are taken in key order, after every envelope row.
       WITH d AS (
         DELETE FROM queue_envelopes e
-        USING unnest(a_op, a_account, a_device, a_seq, a_guid) AS u(o, a, d, s, g)
-        WHERE e.account = u.a AND e.device_id = u.d AND e.seq = u.s AND e.guid = u.g
+        USING unnest(a_op, a_account, a_device, a_seq) WITH ORDINALITY AS u(o, a, d, s, k)
+        WHERE e.account = u.a AND e.device_id = u.d AND e.seq = u.s
+          AND e.guid = substring(a_guids FROM u.k::int * 16 - 15 FOR 16)
         RETURNING u.o, e.account, e.device_id, e.size, e.payload_id
       ), k AS (
         INSERT INTO queue_acks AS q (account, device_id, count, bytes)

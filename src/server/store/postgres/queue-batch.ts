@@ -20,6 +20,7 @@ import type pg from 'pg';
 import type { RandomSource } from '../../../crypto/provider.js';
 import { SERVER_GUID_LENGTH } from '../../../wire/limits.js';
 import { stampSequence, withGuid } from '../envelope-guid.js';
+import { BytePack, packFixed } from './byte-pack.js';
 import {
   StoreError,
   type NewEnvelope,
@@ -104,15 +105,15 @@ export async function writeBatch(
     source: [] as string[],
     sourceDevice: [] as number[],
     type: [] as number[],
-    content: [] as Uint8Array[],
+    content: new BytePack(),
     timestamp: [] as number[],
     serverTimestamp: [] as number[],
-    identity: [] as (Uint8Array | null)[],
-    groupId: [] as (Uint8Array | null)[],
+    identity: new BytePack(),
+    groupId: new BytePack(),
     payload: [] as (number | null)[],
     size: [] as number[],
   };
-  const p = { op: [] as number[], content: [] as Uint8Array[], refs: [] as number[] };
+  const p = { op: [] as number[], content: new BytePack(), refs: [] as number[] };
   const acks: AckRow[] = [];
   for (let k = 0; k < ops.length; k += 1) {
     const op = ops[k];
@@ -143,7 +144,7 @@ export async function writeBatch(
         while (op.envelopes[i + run]?.content === env.content) run += 1;
         if (run > 1) {
           p.op.push(opNo);
-          p.content.push(env.content);
+          p.content.add(env.content);
           p.refs.push(run);
           payload = p.op.length;
         }
@@ -160,11 +161,11 @@ export async function writeBatch(
       e.source.push(env.source);
       e.sourceDevice.push(env.sourceDevice);
       e.type.push(env.type);
-      e.content.push(payload === null ? env.content : EMPTY);
+      e.content.add(payload === null ? env.content : EMPTY);
       e.timestamp.push(env.timestamp);
       e.serverTimestamp.push(env.serverTimestamp);
-      e.identity.push(env.sourceDeviceIdentity ?? null);
-      e.groupId.push(env.groupId ?? null);
+      e.identity.add(env.sourceDeviceIdentity ?? null);
+      e.groupId.add(env.groupId ?? null);
       e.payload.push(payload);
       e.size.push(env.content.length);
     }
@@ -182,14 +183,16 @@ export async function writeBatch(
     seq: acks.map((x) => x.seq),
     guid: acks.map((x) => x.guid),
   };
+  // Byte fields go packed, in binary (byte-pack.ts); the rest as arrays.
   const query = {
-    name: 'quintet_queue_write_batch',
+    name: 'quintet_queue_write_batch_7',
     text: `SELECT seqs::text[] AS seqs, refused, acked FROM queue_write_batch(
       $1::text[], $2::int[], $3::int[], $4::bigint[], $5::int[], $6::bigint[],
-      $7::int[], $8::int[], $9::text[], $10::int[], $11::bytea[], $12::text[], $13::int[],
-      $14::int[], $15::bytea[], $16::bigint[], $17::bigint[], $18::bytea[], $19::bytea[],
-      $20::int[], $21::int[], $22::int[], $23::bytea[], $24::int[],
-      $25::int[], $26::text[], $27::int[], $28::bigint[], $29::bytea[])`,
+      $7::int[], $8::int[], $9::text[], $10::int[], $11::bytea, $12::text[], $13::int[],
+      $14::int[], $15::bytea, $16::int[], $17::int[], $18::bigint[], $19::bigint[],
+      $20::bytea, $21::int[], $22::int[], $23::bytea, $24::int[], $25::int[],
+      $26::int[], $27::int[], $28::int[], $29::bytea, $30::int[], $31::int[], $32::int[],
+      $33::int[], $34::text[], $35::int[], $36::bigint[], $37::bytea)`,
     values: [
       h.account,
       h.deviceId,
@@ -201,25 +204,33 @@ export async function writeBatch(
       e.head,
       e.account,
       e.deviceId,
-      e.guid,
+      packFixed(e.guid),
       e.source,
       e.sourceDevice,
       e.type,
-      e.content,
+      e.content.bytes(),
+      e.content.offsets,
+      e.content.lengths,
       e.timestamp,
       e.serverTimestamp,
-      e.identity,
-      e.groupId,
+      e.identity.bytes(),
+      e.identity.offsets,
+      e.identity.lengths,
+      e.groupId.bytes(),
+      e.groupId.offsets,
+      e.groupId.lengths,
       e.payload,
       e.size,
       p.op,
-      p.content,
+      p.content.bytes(),
+      p.content.offsets,
+      p.content.lengths,
       p.refs,
       a.op,
       a.account,
       a.deviceId,
       a.seq,
-      a.guid,
+      packFixed(a.guid),
     ],
   };
   for (let attempt = 1; ; attempt += 1) {
