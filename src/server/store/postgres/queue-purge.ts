@@ -36,6 +36,10 @@ export async function expireBatch(
   const account = keys.map((k) => k.account);
   const deviceId = keys.map((k) => k.deviceId);
   const seq = keys.map((k) => k.seq);
+  // The delete below must probe the primary key in the order of its arrays
+  // (the order acks lock in), not hash them against a scan of the table:
+  // for this transaction only, no sequential scans (as queue_write_batch).
+  await client.query('SET LOCAL enable_seqscan = off');
   await client.query(
     `SELECT 1 FROM queue_heads h
      WHERE (h.account, h.device_id) IN (SELECT * FROM unnest($1::text[], $2::int[]))
