@@ -19,7 +19,11 @@
  *
  * Options: `--only pg-1,pg-3` (only these configurations; no memory row),
  * `--inflight N`, `--profile DIR` (V8 CPU profiles of every node's
- * measurement windows in DIR/<node>).
+ * measurement windows in DIR/<node>), `--baseline DIR` (adds `pg-1@base`
+ * and `pg-3@base`: the same clusters running DIR/dist, another build of
+ * the server — e.g. `git archive` of an older commit, built there — so
+ * two versions are compared side by side in one run, interleaved, with
+ * `new/base` ratios; the machine's drift hits both alike).
  *
  * Needs the machine's PostgreSQL and NATS (QUINTET_BENCH_DATABASE_URL,
  * QUINTET_BENCH_BUS_URL override). Not a test: it asserts nothing.
@@ -31,6 +35,9 @@ import pg from 'pg';
 import type { LoadResult } from './server-load.js';
 import { Child, cpuMs, emit, load, median, memory, round, startTarget } from './children.js';
 import type { CpuReport } from './children.js';
+import { backendCpuBetween, backendCpuMs, sampleLockWaits } from './pg-cpu.js';
+
+const sum = (values: readonly number[]): number => values.reduce((a, b) => a + b, 0);
 
 const quick = process.argv.includes('--quick');
 const runsArg = process.argv.indexOf('--runs');
@@ -53,14 +60,19 @@ const INFLIGHTS = inflightArg >= 0 ? [Number(process.argv[inflightArg + 1])] : [
 // window into DIR/<node> (window-N.cpuprofile, in run order).
 const profileArg = process.argv.indexOf('--profile');
 const PROFILE_DIR = profileArg >= 0 ? process.argv[profileArg + 1] : undefined;
+// `--baseline DIR`: DIR/dist is the other version's compiled server.
+const baselineArg = process.argv.indexOf('--baseline');
+const BASELINE = baselineArg >= 0 ? process.argv[baselineArg + 1] : undefined;
 const profileOf = (node: string): string | undefined =>
   PROFILE_DIR === undefined ? undefined : join(PROFILE_DIR, node);
 
 /** A configuration under test: its processes and the URLs clients spread over. */
 interface Target {
-  readonly name: 'relay' | 'sqlite' | 'pg-1' | 'pg-3';
+  readonly name: 'relay' | 'sqlite' | 'pg-1' | 'pg-3' | 'pg-1@base' | 'pg-3@base';
   readonly nodes: readonly Child[];
   readonly urls: readonly string[];
+  /** The PostgreSQL schema of a cluster (its backends' CPU is measured). */
+  readonly schema?: string;
 }
 
 interface Run extends LoadResult {
@@ -71,6 +83,10 @@ interface Run extends LoadResult {
   readonly syscallsPerMsg: readonly number[];
   /** Delivered messages per store commit, per node (the group commit's batch). */
   readonly msgsPerCommit: readonly number[];
+  /** CPU µs of the cluster's PostgreSQL backends (all of them) per delivered message. */
+  readonly pgCpuUsPerMsg: number;
+  /** The cluster's backends waiting for a row or transaction lock, on average over the run. */
+  readonly pgLockWaiters: number;
 }
 
 async function withSchema(admin: pg.Client, name: string): Promise<string> {
@@ -79,26 +95,42 @@ async function withSchema(admin: pg.Client, name: string): Promise<string> {
   return name;
 }
 
-async function startCluster(name: 'pg-1' | 'pg-3', schema: string, n: number): Promise<Target> {
+async function startCluster(
+  name: 'pg-1' | 'pg-3' | 'pg-1@base' | 'pg-3@base',
+  schema: string,
+  n: number,
+  dist?: string,
+): Promise<Target> {
   const nodes: Child[] = [];
   const urls: string[] = [];
   // One at a time: the first migrates the schema, the others find it done.
   for (let i = 1; i <= n; i++) {
     const started = await startTarget(
       'cluster-node.ts',
-      [DATABASE, schema, BUS, `${name}-${i}`],
+      [DATABASE, schema, BUS, `${name}-${i}`, ...(dist === undefined ? [] : [dist])],
       profileOf(`${name}-${i}`),
     );
     nodes.push(started.child);
     urls.push(started.url);
   }
-  return { name, nodes, urls };
+  return { name, nodes, urls, schema };
 }
 
 /** One load run against `target`, with every node's CPU time over the measurement window. */
-async function measure(loader: Child, target: Target, inflight: number): Promise<Run> {
+async function measure(
+  admin: pg.Client,
+  loader: Child,
+  target: Target,
+  inflight: number,
+): Promise<Run> {
   const marks: Array<Promise<CpuReport[]>> = [];
-  loader.onWindow = () => marks.push(Promise.all(target.nodes.map((node) => cpuMs(node))));
+  const pgMarks: Array<Promise<Map<number, number>>> = [];
+  const { schema } = target;
+  loader.onWindow = () => {
+    marks.push(Promise.all(target.nodes.map((node) => cpuMs(node))));
+    if (schema !== undefined) pgMarks.push(backendCpuMs(admin, schema));
+  };
+  const waits = schema === undefined ? undefined : sampleLockWaits(admin, schema);
   const result = await load(loader, {
     mode: target.name === 'relay' ? 'relay' : 'quintet',
     url: target.urls.join(','),
@@ -108,8 +140,12 @@ async function measure(loader: Child, target: Target, inflight: number): Promise
     durationMs: DURATION_MS,
   });
   loader.onWindow = () => undefined;
+  const pgLockWaiters = (await waits?.stop()) ?? Number.NaN;
   const [start, end] = await Promise.all(marks);
   if (start === undefined || end === undefined) throw new Error('no measurement window');
+  const [pgStart, pgEnd] = await Promise.all(pgMarks);
+  const pgCpu =
+    pgStart === undefined || pgEnd === undefined ? Number.NaN : backendCpuBetween(pgStart, pgEnd);
   const cpu = end.map((report, i) => report.cpuMs - (start[i]?.cpuMs ?? Number.NaN));
   const per = (n: number): number => round(n / Math.max(1, result.received), 2);
   return {
@@ -126,6 +162,8 @@ async function measure(loader: Child, target: Target, inflight: number): Promise
       round(result.received / Math.max(1, (report.commits ?? 0) - (start[i]?.commits ?? 0)), 1),
     ),
     cpuUsPerMsg: cpu.map((ms) => round((ms * 1000) / Math.max(1, result.received), 1)),
+    pgCpuUsPerMsg: round((pgCpu * 1000) / Math.max(1, result.received), 1),
+    pgLockWaiters,
     cpuPct: cpu.map((ms) => round((100 * ms) / (result.seconds * 1000), 0)),
   };
 }
@@ -134,12 +172,20 @@ const TARGETS_OF_RATIO = {
   'sqlite/relay': 'ratio >= 0.7',
   'pg-1/sqlite': 'ratio >= 0.5',
   'pg-3/pg-1': 'ratio >= 0.9',
+  'pg-3@base/pg-1@base': 'ratio >= 0.9',
+  'pg-1/pg-1@base': 'this build over the baseline',
+  'pg-3/pg-3@base': 'this build over the baseline',
 } as const;
 
 async function main(): Promise<void> {
   const admin = new pg.Client({ connectionString: DATABASE });
   await admin.connect();
-  const schemas = [`bench_pg1_${process.pid}`, `bench_pg3_${process.pid}`];
+  const schemas = [
+    `bench_pg1_${process.pid}`,
+    `bench_pg3_${process.pid}`,
+    `bench_pg1b_${process.pid}`,
+    `bench_pg3b_${process.pid}`,
+  ];
   const dataDir = mkdtempSync(join(tmpdir(), 'quintet-bench-cluster-'));
   const targets: Target[] = [];
   const { child: loader } = await Child.start('server-load.ts', [], false);
@@ -156,12 +202,23 @@ async function main(): Promise<void> {
       targets.push(await startCluster('pg-1', await withSchema(admin, schemas[0] ?? ''), 1));
     if (wanted('pg-3'))
       targets.push(await startCluster('pg-3', await withSchema(admin, schemas[1] ?? ''), 3));
+    if (BASELINE !== undefined) {
+      const dist = join(BASELINE, 'dist');
+      if (wanted('pg-1'))
+        targets.push(
+          await startCluster('pg-1@base', await withSchema(admin, schemas[2] ?? ''), 1, dist),
+        );
+      if (wanted('pg-3'))
+        targets.push(
+          await startCluster('pg-3@base', await withSchema(admin, schemas[3] ?? ''), 3, dist),
+        );
+    }
 
     for (const inflight of INFLIGHTS) {
       const runs = new Map<string, Run[]>(targets.map((t) => [t.name, []]));
       for (let r = 0; r < RUNS; r++) {
         for (const target of targets)
-          runs.get(target.name)?.push(await measure(loader, target, inflight));
+          runs.get(target.name)?.push(await measure(admin, loader, target, inflight));
       }
       const medians = new Map<string, Run>();
       for (const target of targets) {
@@ -177,6 +234,14 @@ async function main(): Promise<void> {
           p99Ms: round(m.p99Ms),
           errors: m.errors,
           serverCpuUsPerMsgPerNode: m.cpuUsPerMsg,
+          // Medians over the runs (not the median run's): steadier than throughput.
+          serverCpuUsPerMsgMedian: round(
+            sum(median(all, (x) => sum(x.cpuUsPerMsg)).cpuUsPerMsg),
+            1,
+          ),
+          pgCpuUsPerMsgMedian: round(median(all, (x) => x.pgCpuUsPerMsg).pgCpuUsPerMsg, 1),
+          // Contention between nodes, independent of the machine's speed.
+          pgLockWaitersMedian: round(median(all, (x) => x.pgLockWaiters).pgLockWaiters, 2),
           serverCpuPctPerNode: m.cpuPct,
           syscallsPerMsgPerNode: m.syscallsPerMsg,
           msgsPerCommitPerNode: m.msgsPerCommit,

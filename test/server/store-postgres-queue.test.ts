@@ -13,6 +13,7 @@ import type { GroupAppend, GroupRecord } from '../../src/server/store/group-stor
 import { GROUPS_MIGRATION_SQL } from '../../src/server/store/postgres/groups-schema.js';
 import { PostgresGroupStore } from '../../src/server/store/postgres/groups.js';
 import { expireBatch } from '../../src/server/store/postgres/queue-purge.js';
+import { QUEUE_ACKS_MIGRATION_SQL } from '../../src/server/store/postgres/queue-acks-schema.js';
 import { QUEUE_BATCH_MIGRATION_SQL } from '../../src/server/store/postgres/queue-batch-schema.js';
 import { QUEUE_MIGRATION_SQL } from '../../src/server/store/postgres/queue-schema.js';
 import {
@@ -43,7 +44,12 @@ async function migratedSchema(label: string): Promise<TestSchema> {
   const schema = await createTestSchema(label);
   const pool = openPool(schema, 'quintet-migrate');
   try {
-    await pool.query(QUEUE_MIGRATION_SQL + QUEUE_BATCH_MIGRATION_SQL + GROUPS_MIGRATION_SQL);
+    await pool.query(
+      QUEUE_MIGRATION_SQL +
+        QUEUE_BATCH_MIGRATION_SQL +
+        QUEUE_ACKS_MIGRATION_SQL +
+        GROUPS_MIGRATION_SQL,
+    );
   } finally {
     await pool.end();
   }

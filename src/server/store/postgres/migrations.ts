@@ -15,6 +15,7 @@ import { CORE_MIGRATION_SQL } from './core-schema.js';
 import { mapPgError } from './errors.js';
 import { GROUPS_MIGRATION_SQL } from './groups-schema.js';
 import { LINKS_MIGRATION_SQL } from './links-schema.js';
+import { QUEUE_ACKS_MIGRATION_SQL } from './queue-acks-schema.js';
 import { QUEUE_BATCH_MIGRATION_SQL } from './queue-batch-schema.js';
 import { QUEUE_MIGRATION_SQL } from './queue-schema.js';
 import { int, type Row } from './rows.js';
@@ -39,6 +40,11 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
   { version: 4, name: 'link sessions', sql: LINKS_MIGRATION_SQL },
   { version: 5, name: 'blob store', sql: BLOBS_MIGRATION_SQL },
   { version: 6, name: 'queue batch in one statement', sql: QUEUE_BATCH_MIGRATION_SQL },
+  {
+    version: 7,
+    name: 'queue acks apart from the heads; packed batch bytes',
+    sql: QUEUE_ACKS_MIGRATION_SQL,
+  },
 ];
 
 /** The schema version this code writes. */

@@ -1,8 +1,10 @@
 /**
  * One group-committed batch of the PostgreSQL queue: every `enqueue` and
  * `ack` submitted during an event-loop turn, written as ONE statement —
- * `queue_write_batch` (queue-batch-schema.ts), which locks the heads in key
- * order, checks the bounds with the locked sizes, inserts and deletes —
+ * `queue_write_batch` (queue-batch-schema.ts, its current body in
+ * queue-acks-schema.ts), which locks the enqueued devices' heads in key
+ * order, checks the bounds with the locked sizes, inserts, deletes the acked
+ * envelopes and counts them in the devices' ack rows —
  * called in autocommit, whatever the number of callers. One round trip per
  * batch: at one message in flight per connection, throughput follows the
  * batch's latency, and the heads another node may need stay locked only for
@@ -18,6 +20,7 @@ import type pg from 'pg';
 import type { RandomSource } from '../../../crypto/provider.js';
 import { SERVER_GUID_LENGTH } from '../../../wire/limits.js';
 import { stampSequence, withGuid } from '../envelope-guid.js';
+import { BytePack, packFixed } from './byte-pack.js';
 import {
   StoreError,
   type NewEnvelope,
@@ -102,22 +105,16 @@ export async function writeBatch(
     source: [] as string[],
     sourceDevice: [] as number[],
     type: [] as number[],
-    content: [] as Uint8Array[],
+    content: new BytePack(),
     timestamp: [] as number[],
     serverTimestamp: [] as number[],
-    identity: [] as (Uint8Array | null)[],
-    groupId: [] as (Uint8Array | null)[],
+    identity: new BytePack(),
+    groupId: new BytePack(),
     payload: [] as (number | null)[],
     size: [] as number[],
   };
-  const p = { op: [] as number[], content: [] as Uint8Array[], refs: [] as number[] };
-  const a = {
-    op: [] as number[],
-    account: [] as string[],
-    deviceId: [] as number[],
-    seq: [] as number[],
-    guid: [] as Uint8Array[],
-  };
+  const p = { op: [] as number[], content: new BytePack(), refs: [] as number[] };
+  const acks: AckRow[] = [];
   for (let k = 0; k < ops.length; k += 1) {
     const op = ops[k];
     if (op === undefined) continue;
@@ -126,17 +123,12 @@ export async function writeBatch(
     o.maxCount.push(op.kind === 'enqueue' ? (op.bounds?.maxCount ?? null) : null);
     o.maxBytes.push(op.kind === 'enqueue' ? (op.bounds?.maxBytes ?? null) : null);
     if (op.kind === 'ack') {
-      if (op.seqs.length === 0) continue;
-      head(op.account, op.deviceId);
+      // Acks take no head (queue-acks-schema.ts): collected, sorted below.
       for (let i = 0; i < op.seqs.length; i += 1) {
         const seq = op.seqs[i];
         const guid = op.guids[i];
         if (seq === undefined || guid === undefined) continue;
-        a.op.push(opNo);
-        a.account.push(op.account);
-        a.deviceId.push(op.deviceId);
-        a.seq.push(seq);
-        a.guid.push(guid);
+        acks.push({ op: opNo, account: op.account, deviceId: op.deviceId, seq, guid });
       }
       continue;
     }
@@ -152,7 +144,7 @@ export async function writeBatch(
         while (op.envelopes[i + run]?.content === env.content) run += 1;
         if (run > 1) {
           p.op.push(opNo);
-          p.content.push(env.content);
+          p.content.add(env.content);
           p.refs.push(run);
           payload = p.op.length;
         }
@@ -169,24 +161,38 @@ export async function writeBatch(
       e.source.push(env.source);
       e.sourceDevice.push(env.sourceDevice);
       e.type.push(env.type);
-      e.content.push(payload === null ? env.content : EMPTY);
+      e.content.add(payload === null ? env.content : EMPTY);
       e.timestamp.push(env.timestamp);
       e.serverTimestamp.push(env.serverTimestamp);
-      e.identity.push(env.sourceDeviceIdentity ?? null);
-      e.groupId.push(env.groupId ?? null);
+      e.identity.add(env.sourceDeviceIdentity ?? null);
+      e.groupId.add(env.groupId ?? null);
       e.payload.push(payload);
       e.size.push(env.content.length);
     }
   }
-  if (heads.size === 0) return;
-  const { rows } = await pool.query<Row>({
-    name: 'quintet_queue_write_batch',
+  if (heads.size === 0 && acks.length === 0) return;
+  // Envelope rows are deleted in the order of these arrays, and an ack no
+  // longer serialises on the device's head: every writer deleting envelopes
+  // takes them in this one order, so two batches acking the same devices
+  // (or one racing the TTL sweep) queue instead of deadlocking.
+  acks.sort(compareRowKeys);
+  const a = {
+    op: acks.map((x) => x.op),
+    account: acks.map((x) => x.account),
+    deviceId: acks.map((x) => x.deviceId),
+    seq: acks.map((x) => x.seq),
+    guid: acks.map((x) => x.guid),
+  };
+  // Byte fields go packed, in binary (byte-pack.ts); the rest as arrays.
+  const query = {
+    name: 'quintet_queue_write_batch_7',
     text: `SELECT seqs::text[] AS seqs, refused, acked FROM queue_write_batch(
       $1::text[], $2::int[], $3::int[], $4::bigint[], $5::int[], $6::bigint[],
-      $7::int[], $8::int[], $9::text[], $10::int[], $11::bytea[], $12::text[], $13::int[],
-      $14::int[], $15::bytea[], $16::bigint[], $17::bigint[], $18::bytea[], $19::bytea[],
-      $20::int[], $21::int[], $22::int[], $23::bytea[], $24::int[],
-      $25::int[], $26::text[], $27::int[], $28::bigint[], $29::bytea[])`,
+      $7::int[], $8::int[], $9::text[], $10::int[], $11::bytea, $12::text[], $13::int[],
+      $14::int[], $15::bytea, $16::int[], $17::int[], $18::bigint[], $19::bigint[],
+      $20::bytea, $21::int[], $22::int[], $23::bytea, $24::int[], $25::int[],
+      $26::int[], $27::int[], $28::int[], $29::bytea, $30::int[], $31::int[], $32::int[],
+      $33::int[], $34::text[], $35::int[], $36::bigint[], $37::bytea)`,
     values: [
       h.account,
       h.deviceId,
@@ -198,28 +204,71 @@ export async function writeBatch(
       e.head,
       e.account,
       e.deviceId,
-      e.guid,
+      packFixed(e.guid),
       e.source,
       e.sourceDevice,
       e.type,
-      e.content,
+      e.content.bytes(),
+      e.content.offsets,
+      e.content.lengths,
       e.timestamp,
       e.serverTimestamp,
-      e.identity,
-      e.groupId,
+      e.identity.bytes(),
+      e.identity.offsets,
+      e.identity.lengths,
+      e.groupId.bytes(),
+      e.groupId.offsets,
+      e.groupId.lengths,
       e.payload,
       e.size,
       p.op,
-      p.content,
+      p.content.bytes(),
+      p.content.offsets,
+      p.content.lengths,
       p.refs,
       a.op,
       a.account,
       a.deviceId,
       a.seq,
-      a.guid,
+      packFixed(a.guid),
     ],
-  });
-  settle(ops, rows[0], e.guid);
+  };
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      const { rows } = await pool.query<Row>(query);
+      settle(ops, rows[0], e.guid);
+      return;
+    } catch (error) {
+      // The statement is the whole transaction: a deadlock victim stored
+      // nothing and can run again as it is. Bounded, then the callers hear.
+      if (attempt >= DEADLOCK_ATTEMPTS || !isDeadlock(error)) throw error;
+    }
+  }
+}
+
+/** Runs of a batch PostgreSQL aborted as a deadlock victim, before giving up. */
+const DEADLOCK_ATTEMPTS = 3;
+
+function isDeadlock(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && 'code' in error && error.code === '40P01';
+}
+
+/** An envelope row by its key, as the deletes of acks and the TTL sweep take them. */
+export interface RowKey {
+  readonly account: string;
+  readonly deviceId: number;
+  readonly seq: number;
+}
+
+interface AckRow extends RowKey {
+  readonly op: number;
+  readonly guid: Uint8Array;
+}
+
+/** The one order every writer deletes envelope rows in (by code unit, not collation). */
+export function compareRowKeys(x: RowKey, y: RowKey): number {
+  if (x.account !== y.account) return x.account < y.account ? -1 : 1;
+  return x.deviceId - y.deviceId || x.seq - y.seq;
 }
 
 /** Hands each op its outcome from the function's result row. */

@@ -2,11 +2,12 @@
  * Deletes of the PostgreSQL queue outside the per-turn batches: the TTL
  * sweep, a bounded number of rows per transaction, and a removed device's
  * whole queue. Both take the devices' head rows first, in key order, like
- * every batch does (queue-batch.ts), so they interleave with live traffic
- * from any node without deadlocks, and keep the heads' sizes exact.
+ * every batch does (queue-batch.ts), and delete envelope rows in the one
+ * order acks delete them (`compareRowKeys`), so they interleave with live
+ * traffic from any node without deadlocks, and keep the sizes exact.
  */
 import type pg from 'pg';
-import { releasePayloads } from './queue-batch.js';
+import { compareRowKeys, releasePayloads, type RowKey } from './queue-batch.js';
 import { int, text, type Row } from './rows.js';
 
 /**
@@ -26,14 +27,19 @@ export async function expireBatch(
     [before, limit],
   );
   if (victims.rows.length === 0) return { deleted: 0, more: false };
-  const account: string[] = [];
-  const deviceId: number[] = [];
-  const seq: number[] = [];
-  for (const row of victims.rows) {
-    account.push(text(row, 'account'));
-    deviceId.push(int(row, 'device_id'));
-    seq.push(int(row, 'seq'));
-  }
+  const keys: RowKey[] = victims.rows.map((row) => ({
+    account: text(row, 'account'),
+    deviceId: int(row, 'device_id'),
+    seq: int(row, 'seq'),
+  }));
+  keys.sort(compareRowKeys);
+  const account = keys.map((k) => k.account);
+  const deviceId = keys.map((k) => k.deviceId);
+  const seq = keys.map((k) => k.seq);
+  // The delete below must probe the primary key in the order of its arrays
+  // (the order acks lock in), not hash them against a scan of the table:
+  // for this transaction only, no sequential scans (as queue_write_batch).
+  await client.query('SET LOCAL enable_seqscan = off');
   await client.query(
     `SELECT 1 FROM queue_heads h
      WHERE (h.account, h.device_id) IN (SELECT * FROM unnest($1::text[], $2::int[]))
@@ -81,6 +87,13 @@ export async function purgeDevice(
   // Device ids are never reused, so the sequence need not survive; an
   // enqueue racing the removal recreates the head with its own count.
   await client.query('DELETE FROM queue_heads WHERE account = $1 AND device_id = $2', [
+    account,
+    deviceId,
+  ]);
+  // And its acks, taken last like every writer takes them: a head recreated
+  // by a racing enqueue must not have old acks subtracted from it. An ack
+  // batch racing this one finds the envelopes gone and counts nothing.
+  await client.query('DELETE FROM queue_acks WHERE account = $1 AND device_id = $2', [
     account,
     deviceId,
   ]);

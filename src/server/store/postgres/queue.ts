@@ -20,10 +20,12 @@
  * other devices (answers carry their request id).
  *
  * Queue sizes for the bounds are exact across the cluster rather than
- * per-node approximations: they live in the device's `queue_heads` row,
- * which every writer of that device (any node) locks for the sequence
- * number anyway, so the bound check reads locked, current values at the
- * cost of one row update per device and batch.
+ * per-node approximations: enqueues add to the device's `queue_heads` row,
+ * which every sender to that device (any node) locks for the sequence
+ * number anyway, and acks add to its `queue_acks` row, so an enqueue and an
+ * ack of one device never wait for each other (queue-acks-schema.ts). The
+ * bound check reads the locked head and the last committed acks: at worst
+ * it sees the queue fuller than it is, never emptier.
  */
 import type pg from 'pg';
 import type { RandomSource } from '../../../crypto/provider.js';
@@ -404,8 +406,12 @@ export class PostgresQueueStore implements MessageQueueStore {
   private async size(account: string, deviceId: number): Promise<{ count: number; bytes: number }> {
     this.checkOpen();
     await this.acksSettled(account, deviceId);
+    // One statement, one snapshot: a consistent head and ack row.
     const rows = await this.read(
-      'SELECT count, bytes FROM queue_heads WHERE account = $1 AND device_id = $2',
+      `SELECT h.count - coalesce(k.count, 0) AS count, h.bytes - coalesce(k.bytes, 0) AS bytes
+       FROM queue_heads h LEFT JOIN queue_acks k
+         ON k.account = h.account AND k.device_id = h.device_id
+       WHERE h.account = $1 AND h.device_id = $2`,
       [account, deviceId],
     );
     const row = rows[0];
@@ -417,7 +423,8 @@ export class PostgresQueueStore implements MessageQueueStore {
   async totalCount(): Promise<number> {
     // The heads' counters, not COUNT(*) over the queue: the gauge is scraped often.
     const rows = await this.read(
-      'SELECT COALESCE(sum(count), 0)::bigint AS n FROM queue_heads',
+      `SELECT (SELECT coalesce(sum(count), 0) FROM queue_heads)
+            - (SELECT coalesce(sum(count), 0) FROM queue_acks) AS n`,
       [],
     );
     return rows[0] === undefined ? 0 : int(rows[0], 'n');
@@ -472,7 +479,9 @@ export class PostgresQueueStore implements MessageQueueStore {
   async vacuum(): Promise<void> {
     this.checkOpen();
     try {
-      await this.pool.query('VACUUM (SKIP_LOCKED) queue_envelopes, queue_payloads, queue_heads');
+      await this.pool.query(
+        'VACUUM (SKIP_LOCKED) queue_envelopes, queue_payloads, queue_heads, queue_acks',
+      );
       this.vacuums += 1;
     } catch (error) {
       throw toStoreError(error);
