@@ -26,7 +26,7 @@ import { GroupApi } from './group-api.js';
 import { groupIdFromBytes, groupIdToBytes, parseGroupId, type GroupId } from './group-id.js';
 import { GroupMembership, type GroupSelf, type GroupView } from './group-membership.js';
 import { isVerifiedMember } from './group-receive.js';
-import { GroupSender, type GroupSendOutcome } from './group-sender.js';
+import { GroupSender, type GroupChatFields, type GroupSendOutcome } from './group-sender.js';
 
 /** A group as listed to the user. */
 export interface GroupSummary {
@@ -118,6 +118,22 @@ export class GroupClient {
     const timestamp = this.#deps.outbox.nextTimestamp();
     return this.#groupQueue.run(groupId, () =>
       this.#sender.send(groupId, text, timestamp, attachment),
+    );
+  }
+
+  /**
+   * Sends a data message with chat-state fields (a reply, a reaction, an
+   * edit, …; chat/chat-sender.ts) to every verified member device.
+   */
+  async sendChat(
+    groupId: GroupId,
+    text: string,
+    chat: GroupChatFields,
+    attachment?: Attachment,
+  ): Promise<GroupSendOutcome> {
+    const timestamp = this.#deps.outbox.nextTimestamp();
+    return this.#groupQueue.run(groupId, () =>
+      this.#sender.send(groupId, text, timestamp, attachment, chat),
     );
   }
 

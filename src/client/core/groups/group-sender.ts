@@ -42,7 +42,8 @@ import { ClientError } from '../errors.js';
 import type { ClientEvent } from '../events.js';
 import type { KeyedQueue } from '../keyed-queue.js';
 import type { ServerApi } from '../server-api.js';
-import type { DeviceStore } from '../store/device-store.js';
+import type { DeviceStore, DeviceStoreView } from '../store/device-store.js';
+import type { ChatDataFields } from '../chat/chat-fields.js';
 import type { StoredMessage } from '../store/records.js';
 import { distributeToAccount, type AccountDistribution } from './distribution.js';
 import { GroupError } from './errors.js';
@@ -75,6 +76,16 @@ export interface GroupSendOutcome {
   readonly rotated: boolean;
   readonly refused: readonly GroupRefusal[];
   readonly queuedOnly: boolean;
+}
+
+/**
+ * Chat-state fields of a group data message (chat/chat-sender.ts): the
+ * reply, event and timer fields, and how the sender commits its own copy
+ * (given the message id), instead of the plain message record.
+ */
+export interface GroupChatFields {
+  readonly fields: ChatDataFields;
+  readonly commit: (tx: DeviceStoreView, id: Uint8Array, timestamp: number) => Promise<void>;
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight, keeping order. */
@@ -126,6 +137,7 @@ export class GroupSender {
     text: string,
     timestamp: number,
     attachment?: Attachment,
+    chat?: GroupChatFields,
   ): Promise<GroupSendOutcome> {
     const id = this.ctx.random(MESSAGE_ID_LENGTH);
     const content: ContentInit = {
@@ -137,6 +149,7 @@ export class GroupSender {
           timestamp: BigInt(timestamp),
           groupId: groupIdToBytes(groupId),
           ...(attachment !== undefined ? { attachment: attachmentToPointer(attachment) } : {}),
+          ...chat?.fields,
         },
       },
     };
@@ -234,7 +247,9 @@ export class GroupSender {
           ...(attachment !== undefined ? { attachment } : {}),
         };
         await this.store.transaction(async (tx) => {
-          await tx.messages.put(message);
+          // A chat event (reaction, edit, …) is applied by its sender, not stored as a message.
+          if (chat === undefined) await tx.messages.put(message);
+          else await chat.commit(tx, id, timestamp);
           // Own devices send no receipts for own messages: not counted.
           await tx.groups.putSentTo(
             groupId,

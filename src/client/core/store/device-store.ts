@@ -34,6 +34,7 @@ import {
   type DeletableSenderKeyStore,
   type GroupStore,
 } from '../groups/group-store.js';
+import { chatStore, type ChatStore } from '../chat/chat-store.js';
 
 /** The stores of one device, either direct or inside a transaction. */
 export interface DeviceStoreView {
@@ -53,6 +54,8 @@ export interface DeviceStoreView {
   readonly groups: GroupStore;
   /** Sender Keys records, own and other members' (groups/). */
   readonly senderKeys: DeletableSenderKeyStore;
+  /** Chat timers, pending chat events, the expiry index (chat/). */
+  readonly chat: ChatStore;
 }
 
 /** A device store with atomic transactions. */
@@ -79,6 +82,7 @@ function viewOf(kv: KeyValueView): DeviceStoreView {
     accountTrust: accountTrustStore(kv),
     groups: groupStore(kv),
     senderKeys: senderKeyStore(kv),
+    chat: chatStore(kv),
   };
 }
 
@@ -97,6 +101,7 @@ export function createDeviceStore(backend: KeyValueBackend): DeviceStore {
     accountTrust: direct.accountTrust,
     groups: direct.groups,
     senderKeys: direct.senderKeys,
+    chat: direct.chat,
     async transaction<T>(fn: (tx: DeviceStoreView) => Promise<T>): Promise<T> {
       const staged = new StagedView(backend);
       const result = await fn(viewOf(staged));
