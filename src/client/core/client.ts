@@ -176,7 +176,7 @@ export class QuintetClient {
       emit,
       self,
     );
-    const outbox = new Outbox(this.#ctx, store, sessions, emit, self);
+    const outbox = new Outbox(this.#ctx, store, sessions, emit, self, this.#chatRules);
     const receipts = new Receipts(outbox, store, emit, self);
     const groupClient = new GroupClient({
       ctx: this.#ctx,
@@ -188,6 +188,7 @@ export class QuintetClient {
       outbox,
       emit,
       self,
+      chatRules: this.#chatRules,
     });
     const retries = new RetryManager(
       this.#ctx,

@@ -322,6 +322,8 @@ export class Receiver {
         const chat =
           body.value.groupId.length === 0 ? envelope.source : receiptGroup(body.value.groupId);
         if (chat === undefined) return { kind: 'nothing' };
+        // A receipt rewrites the message record: not from a stale read (chat/chat-locks.ts).
+        await tx.lockChat(chat);
         for (const id of body.value.messageIds) {
           const message = await tx.messages.get(chat, id);
           if (message === undefined || !message.outgoing) continue;

@@ -72,7 +72,7 @@ export type ChatUpdate =
       readonly reason: RefusalReason;
     };
 
-type Tx = Pick<DeviceStoreView, 'messages' | 'chat' | 'groups'>;
+type Tx = Pick<DeviceStoreView, 'messages' | 'chat' | 'groups' | 'lockChat'>;
 
 function targetOf(ref: MessageRef | undefined): { author: string; id: Uint8Array } {
   // content.ts checked every reference before this runs.
@@ -86,6 +86,9 @@ export async function applyChatData(
   data: DataMessage,
   env: ChatEnv,
 ): Promise<ChatUpdate[]> {
+  // Held until the commit: no concurrent transaction rewrites this chat's
+  // messages from a stale read (chat-locks.ts).
+  await tx.lockChat(origin.chat);
   const base = {
     chat: origin.chat,
     sender: origin.sender,
@@ -318,6 +321,7 @@ export async function applyDeleteForMe(
   env: ChatEnv,
 ): Promise<ChatUpdate[]> {
   const updates: ChatUpdate[] = [];
+  await tx.lockChat(sync.chat);
   for (const ref of sync.targets) {
     const event: MessageEvent = {
       kind: 'delete-for-me',

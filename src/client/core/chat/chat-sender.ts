@@ -11,24 +11,15 @@
  * clock, so a call that would be refused fails with a `ChatError` instead
  * of going out.
  */
-import { create } from '@bufbuild/protobuf';
-import { DataMessageSchema } from '../../../gen/quintet/v1/content_pb.js';
 import type { ProtocolContext } from '../../../protocol/context.js';
-import { attachmentToPointer, type Attachment } from '../attachments/pointer.js';
-import { MESSAGE_ID_LENGTH } from '../content.js';
+import type { Attachment } from '../attachments/pointer.js';
 import { errorCode, type ClientEvent } from '../events.js';
 import type { GroupClient } from '../groups/group-client.js';
 import { isGroupChat, parseGroupId } from '../groups/group-id.js';
 import type { Outbox } from '../outbox.js';
-import type { DeviceStore, DeviceStoreView } from '../store/device-store.js';
+import type { DeviceStore } from '../store/device-store.js';
 import type { StoredMessage } from '../store/records.js';
-import {
-  applyChatData,
-  applyMessageEvent,
-  sweepExpired,
-  type ChatEnv,
-  type ChatUpdate,
-} from './chat-apply.js';
+import { applyMessageEvent, sweepExpired, type ChatEnv, type ChatUpdate } from './chat-apply.js';
 import { chatUpdateEvents } from './chat-events.js';
 import type { ChatDataFields, MessageRefInit } from './chat-fields.js';
 import {
@@ -74,11 +65,8 @@ export class ChatSender {
         snippet: target.text.slice(0, SNIPPET_CHARS),
       };
     }
-    const timer = await this.timer(chat);
-    const fields: ChatDataFields = {
-      ...(quote !== undefined ? { quote } : {}),
-      ...(timer > 0 ? { expireTimer: timer } : {}),
-    };
+    // The chat's timer is added by the send path itself.
+    const fields: ChatDataFields = quote !== undefined ? { quote } : {};
     const { id } = await this.#send(chat, text, fields, options.attachment);
     const stored = await this.deps.store.messages.get(chat, id);
     if (stored === undefined)
@@ -221,7 +209,9 @@ export class ChatSender {
       const updates = await this.deps.store.transaction((tx) => sweepExpired(tx, now, SWEEP_BATCH));
       this.#emit(updates);
       removed += updates.length;
-      if (updates.length < SWEEP_BATCH) return removed;
+      // Done when nothing due is left (a batch covers one chat at a time).
+      const due = await this.deps.store.chat.expiredBy(now, 1);
+      if (due.length === 0) return removed;
     }
   }
 
@@ -267,71 +257,23 @@ export class ChatSender {
     return target;
   }
 
-  /** Sends one data message and applies it here; returns its id. */
+  /**
+   * Sends one data message through the 1:1 (outbox) or group path, which
+   * apply it here exactly as the receivers do; returns its id.
+   */
   async #send(
     chat: string,
     text: string,
     fields: ChatDataFields,
     attachment?: Attachment,
   ): Promise<{ id: Uint8Array }> {
-    const { ctx, outbox, self, store } = this.deps;
-    const origin = { chat, sender: self.account, senderDevice: self.deviceId, outgoing: true };
-    const pointer = attachment !== undefined ? { attachment: attachmentToPointer(attachment) } : {};
-    let updates: ChatUpdate[] = [];
-    const commit = async (
-      tx: DeviceStoreView,
-      id: Uint8Array,
-      timestamp: number,
-    ): Promise<void> => {
-      const data = create(DataMessageSchema, {
-        messageId: id,
-        text,
-        timestamp: BigInt(timestamp),
-        ...pointer,
-        ...fields,
-      });
-      updates = await applyChatData(tx, origin, data, this.#env());
-    };
     if (isGroupChat(chat)) {
-      const groupId = parseGroupId(chat);
-      const outcome = await this.deps.groups.sendChat(
-        groupId,
-        text,
-        { fields, commit },
-        attachment,
-      );
-      this.#emit(updates);
+      const outcome = await this.deps.groups.sendChat(parseGroupId(chat), text, fields, attachment);
+      this.#emit(outcome.updates);
       return { id: outcome.message.id };
     }
-    const id = ctx.random(MESSAGE_ID_LENGTH);
-    const timestamp = outbox.nextTimestamp();
-    const data = { messageId: id, text, timestamp: BigInt(timestamp), ...pointer, ...fields };
-    const toPeer = outbox.sendContent(
-      chat,
-      { body: { case: 'dataMessage', value: data } },
-      timestamp,
-    );
-    const toOwn =
-      chat === self.account
-        ? Promise.resolve()
-        : outbox
-            .sendContent(
-              self.account,
-              { body: { case: 'deviceSentMessage', value: { destination: chat, message: data } } },
-              timestamp,
-            )
-            .then(
-              () => undefined,
-              (error: unknown) =>
-                this.deps.emit({
-                  type: 'error',
-                  code: errorCode(error),
-                  message: 'the copy for your other devices could not be sent',
-                }),
-            );
-    await Promise.all([toPeer, toOwn]);
-    await store.transaction((tx) => commit(tx, id, timestamp));
-    this.#emit(updates);
-    return { id };
+    const sent = await this.deps.outbox.sendText(chat, text, undefined, attachment, fields);
+    this.#emit(sent.updates);
+    return { id: sent.message.id };
   }
 }

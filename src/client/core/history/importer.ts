@@ -219,6 +219,7 @@ export class HistoryImporter {
           // Already here (arrived live, or an earlier attempt): keep the
           // stored copy, which may carry newer receipts, joined with the
           // archive's chat state (edits, reactions, deletion; chat/).
+          await tx.lockChat(message.chat);
           const here = await tx.messages.get(message.chat, message.id);
           if (here === undefined) {
             const env = { now: this.ctx.clock.now(), rules: DEFAULT_CHAT_RULES };
