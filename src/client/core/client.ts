@@ -37,6 +37,8 @@ import type { LocalAccount } from './store/records.js';
 import type { Attachment } from './attachments/pointer.js';
 import type { Transport } from './transport.js';
 import { GroupClient } from './groups/group-client.js';
+import { ChatSender } from './chat/chat-sender.js';
+import { DEFAULT_CHAT_RULES, type ChatRules } from './chat/chat-rules.js';
 import { isGroupChat, parseGroupId } from './groups/group-id.js';
 import type { HistoryChoice } from './history/archive-builder.js';
 import type { HistoryOutcome } from './history/history-receive.js';
@@ -69,6 +71,8 @@ export interface ClientOptions {
    * companion without them still gets bootstrap state; its import waits.
    */
   readonly history?: HistoryServices;
+  /** Edit and delete windows of chat events (default: 15 min, 48 h; chat/chat-rules.ts). */
+  readonly chatRules?: ChatRules;
 }
 
 /** The parts that exist once the device is authenticated. */
@@ -80,6 +84,7 @@ interface Running {
   readonly directory: DeviceDirectory;
   readonly groups: GroupClient;
   readonly importer: HistoryImporter;
+  readonly chat: ChatSender;
   readonly pushLoop: Promise<void>;
 }
 
@@ -95,6 +100,7 @@ export class QuintetClient {
   readonly #inFlight = new Set<Promise<void>>();
   readonly #receive: boolean;
   readonly #history: HistoryServices | undefined;
+  readonly #chatRules: ChatRules;
   readonly #sleep: (ms: number) => Promise<void>;
   #running: Running | undefined;
   /** The last queued prekey refill (see `#refillPreKeys`). */
@@ -110,6 +116,7 @@ export class QuintetClient {
     });
     this.#receive = options.receive ?? true;
     this.#history = options.history;
+    this.#chatRules = options.chatRules ?? DEFAULT_CHAT_RULES;
     this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
 
@@ -169,7 +176,7 @@ export class QuintetClient {
       emit,
       self,
     );
-    const outbox = new Outbox(this.#ctx, store, sessions, emit, self);
+    const outbox = new Outbox(this.#ctx, store, sessions, emit, self, this.#chatRules);
     const receipts = new Receipts(outbox, store, emit, self);
     const groupClient = new GroupClient({
       ctx: this.#ctx,
@@ -181,6 +188,7 @@ export class QuintetClient {
       outbox,
       emit,
       self,
+      chatRules: this.#chatRules,
     });
     const retries = new RetryManager(
       this.#ctx,
@@ -220,7 +228,17 @@ export class QuintetClient {
       directory,
       self,
       (envelope) => groupClient.prepareEnvelope(envelope),
+      this.#chatRules,
     );
+    const chat = new ChatSender({
+      ctx: this.#ctx,
+      store,
+      outbox,
+      groups: groupClient,
+      self,
+      rules: this.#chatRules,
+      emit,
+    });
     this.#running = {
       account: auth.account,
       outbox,
@@ -229,8 +247,13 @@ export class QuintetClient {
       directory,
       groups: groupClient,
       importer,
+      chat,
       pushLoop: this.#pushLoop(receiver, directory),
     };
+    // Messages that expired while this device was off disappear at once.
+    background.spawn('expiry sweep', async () => {
+      await chat.sweepExpired();
+    });
     if (this.#receive) {
       // GroupChanged is not queued for offline devices: catch up now.
       background.spawn('group sync', () => groupClient.syncAll());
@@ -323,6 +346,14 @@ export class QuintetClient {
    */
   get groups(): GroupClient {
     return this.#started().groups;
+  }
+
+  /**
+   * Chat state: replies, reactions, edits, deletes, the disappearing timer
+   * and the expiry sweep (chat/chat-sender.ts, docs/protocol.md "Chat events").
+   */
+  get chat(): ChatSender {
+    return this.#started().chat;
   }
 
   /**

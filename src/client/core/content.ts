@@ -9,6 +9,7 @@ import { ContentSchema, type Content, type DataMessage } from '../../gen/quintet
 import { ClientError } from './errors.js';
 import { pad, unpad } from './padding.js';
 import { attachmentOf } from './attachments/pointer.js';
+import { checkChatData, checkDeleteForMe } from './chat/chat-content.js';
 
 /** Length of a message id. */
 export const MESSAGE_ID_LENGTH = 16;
@@ -41,6 +42,7 @@ export function parseContent(bytes: Uint8Array): Content {
         throw new ClientError('invalid-content', 'data message id must be 16 bytes');
       }
       checkAttachment(body.value);
+      checkChatData(body.value);
       break;
     case 'receiptMessage':
       if (body.value.messageIds.some((id) => id.length !== MESSAGE_ID_LENGTH)) {
@@ -52,10 +54,15 @@ export function parseContent(bytes: Uint8Array): Content {
         throw new ClientError('invalid-content', 'sent message id must be 16 bytes');
       }
       checkAttachment(body.value.message);
+      checkChatData(body.value.message);
       break;
     case 'syncMessage': {
       const sync = body.value.body;
       if (sync.case === undefined) throw new ClientError('invalid-content', 'empty sync message');
+      if (sync.case === 'deleteForMe') {
+        checkDeleteForMe(sync.value);
+        break;
+      }
       if (sync.value.messageIds.some((id) => id.length !== MESSAGE_ID_LENGTH)) {
         throw new ClientError('invalid-content', 'read sync message ids must be 16 bytes');
       }

@@ -4,6 +4,7 @@
  * only what an application needs to show; never keys.
  */
 import type { StoredMessage } from './store/records.js';
+import type { ChatStateEvent } from './chat/chat-events.js';
 
 /** A new chat message was stored (shown once, even if its envelope arrived twice). */
 export interface MessageEvent {
@@ -246,7 +247,8 @@ export type ClientEvent =
   | GroupChangeRefusedEvent
   | GroupMessageRefusedEvent
   | HistorySyncEvent
-  | DisconnectedEvent;
+  | DisconnectedEvent
+  | ChatStateEvent;
 
 /** Turns any thrown value into the stable code an event carries. */
 export function errorCode(error: unknown): string {

@@ -9,13 +9,17 @@
  */
 import type { ProtocolContext } from '../../protocol/context.js';
 import type { MessageInitShape } from '@bufbuild/protobuf';
-import type { Content, DataMessageSchema } from '../../gen/quintet/v1/content_pb.js';
+import { DataMessageSchema, type Content } from '../../gen/quintet/v1/content_pb.js';
 import { encodeContent, MESSAGE_ID_LENGTH, serializeContent, type ContentInit } from './content.js';
 import { errorCode, type ClientEvent } from './events.js';
 import type { SessionManager, SendOutcome } from './session-manager.js';
 import type { DeviceStore } from './store/device-store.js';
 import type { StoredMessage } from './store/records.js';
 import { attachmentToPointer, type Attachment } from './attachments/pointer.js';
+import { create } from '@bufbuild/protobuf';
+import { applyChatData, type ChatUpdate } from './chat/chat-apply.js';
+import type { ChatDataFields } from './chat/chat-fields.js';
+import { DEFAULT_CHAT_RULES, type ChatRules } from './chat/chat-rules.js';
 
 /** How long sent messages are kept for retry requests. */
 export const SENT_MESSAGE_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
@@ -27,6 +31,8 @@ export interface SentText {
   readonly outcome: SendOutcome;
   /** The copy to this account's other devices; undefined if that send failed (an `error` event says so). */
   readonly ownDevices: SendOutcome | undefined;
+  /** What applying it here changed (chat/chat-apply.ts), for the sender's own events. */
+  readonly updates: readonly ChatUpdate[];
 }
 
 /**
@@ -49,6 +55,7 @@ export class Outbox {
     private readonly sessions: SessionManager,
     private readonly emit: (event: ClientEvent) => void,
     private readonly self: { readonly account: string; readonly deviceId: number },
+    private readonly chatRules: ChatRules = DEFAULT_CHAT_RULES,
   ) {}
 
   /**
@@ -72,6 +79,7 @@ export class Outbox {
     text: string,
     prepared?: PreparedText,
     attachment?: Attachment,
+    fields: ChatDataFields = {},
   ): Promise<SentText> {
     let timestamp: number;
     if (prepared === undefined) {
@@ -82,18 +90,8 @@ export class Outbox {
       this.#lastTimestamp = Math.max(this.#lastTimestamp, timestamp);
     }
     const id = prepared?.id ?? this.ctx.random(MESSAGE_ID_LENGTH);
-    const message: StoredMessage = {
-      id,
-      chat: destination,
-      sender: this.self.account,
-      senderDevice: this.self.deviceId,
-      text,
-      sentAt: timestamp,
-      receivedAt: 0,
-      outgoing: true,
-      receipts: {},
-      ...(attachment !== undefined ? { attachment } : {}),
-    };
+    // Every message carries the chat's disappearing timer (chat/).
+    const timer = (await this.store.chat.timer(destination))?.seconds ?? 0;
     // The same pointer goes to the recipient's devices and the own copy: the
     // file was uploaded once.
     const data = {
@@ -101,6 +99,8 @@ export class Outbox {
       text,
       timestamp: BigInt(timestamp),
       ...(attachment !== undefined ? { attachment: attachmentToPointer(attachment) } : {}),
+      ...(timer > 0 ? { expireTimer: timer } : {}),
+      ...fields,
     };
     const toRecipient = this.sendContent(
       destination,
@@ -112,8 +112,32 @@ export class Outbox {
         ? Promise.resolve(undefined)
         : this.#sendOwnCopy(destination, data, timestamp);
     const [outcome, ownDevices] = await Promise.all([toRecipient, toOwn]);
-    await this.store.messages.put(message);
-    return { message, outcome, ownDevices };
+    // Applied as every receiver applies it, so events that came for it
+    // before this commit (a fast reaction) are applied too.
+    const origin = {
+      chat: destination,
+      sender: this.self.account,
+      senderDevice: this.self.deviceId,
+      outgoing: true,
+    };
+    const env = { now: this.ctx.clock.now(), rules: this.chatRules };
+    const updates = await this.store.transaction((tx) =>
+      applyChatData(tx, origin, create(DataMessageSchema, data), env),
+    );
+    // An event (reaction, edit, …) stores no message of its own: the plain
+    // record then only names what was sent.
+    const message: StoredMessage = (await this.store.messages.get(destination, id)) ?? {
+      id,
+      chat: destination,
+      sender: this.self.account,
+      senderDevice: this.self.deviceId,
+      text,
+      sentAt: timestamp,
+      receivedAt: 0,
+      outgoing: true,
+      receipts: {},
+    };
+    return { message, outcome, ownDevices, updates };
   }
 
   async #sendOwnCopy(

@@ -40,7 +40,14 @@ import type { ServerApi } from './server-api.js';
 import { decryptEnvelope } from './session-ops.js';
 import type { DeviceStoreView, DeviceStore } from './store/device-store.js';
 import type { StoredMessage } from './store/records.js';
-import { withAttachment } from './attachments/pointer.js';
+import {
+  applyChatData,
+  applyDeleteForMe,
+  type ChatEnv,
+  type ChatUpdate,
+} from './chat/chat-apply.js';
+import { chatUpdateEvents } from './chat/chat-events.js';
+import { DEFAULT_CHAT_RULES, type ChatRules } from './chat/chat-rules.js';
 import {
   acceptDistribution,
   receiveGroupMessage,
@@ -95,6 +102,7 @@ type Outcome =
       readonly retryGroupId?: Uint8Array | undefined;
     }
   | HistoryOutcome
+  | { readonly kind: 'chat'; readonly updates: readonly ChatUpdate[]; readonly groupId?: string }
   | { readonly kind: 'nothing' };
 
 /** Decrypts, stores and acks envelopes. */
@@ -114,7 +122,13 @@ export class Receiver {
      * sender is not a member in the stored one.
      */
     private readonly prepareGroupEnvelope: (envelope: Envelope) => Promise<void> = async () => {},
+    /** Edit and delete windows, pending bound (chat/chat-rules.ts). */
+    private readonly chatRules: ChatRules = DEFAULT_CHAT_RULES,
   ) {}
+
+  #chatEnv(): ChatEnv {
+    return { now: this.ctx.clock.now(), rules: this.chatRules };
+  }
 
   /**
    * Processes one envelope. Never rejects: every failure becomes an event
@@ -225,7 +239,9 @@ export class Receiver {
       return { kind: 'retry-request', request: content.body.value };
     }
     if (envelope.type === EnvelopeType.SENDER_KEY) {
-      return groupOutcome(await receiveGroupMessage(this.ctx, tx, envelope, address, this.self));
+      return groupOutcome(
+        await receiveGroupMessage(this.ctx, tx, envelope, address, this.self, this.chatRules),
+      );
     }
     let padded: Uint8Array;
     try {
@@ -274,26 +290,29 @@ export class Receiver {
         if (body.value.groupId.length > 0) {
           // A group message the sender re-sent pairwise after a retry request.
           return groupOutcome(
-            await receivePairwiseGroupMessage(this.ctx, tx, body.value, address, this.self),
+            await receivePairwiseGroupMessage(
+              this.ctx,
+              tx,
+              body.value,
+              address,
+              this.self,
+              this.chatRules,
+            ),
           );
         }
-        const id = body.value.messageId;
-        // A re-sent copy (after a retry, or fanned out again) is shown once.
-        if ((await tx.messages.get(envelope.source, id)) !== undefined) return { kind: 'nothing' };
-        const message: StoredMessage = {
-          id,
-          chat: envelope.source,
-          sender: envelope.source,
-          senderDevice: envelope.sourceDevice,
-          text: body.value.text,
-          sentAt: Number(body.value.timestamp),
-          receivedAt: this.ctx.clock.now(),
-          outgoing: false,
-          receipts: {},
-          ...withAttachment(body.value),
-        };
-        await tx.messages.put(message);
-        return { kind: 'message', message };
+        // A new message (stored once per id), or an event on one (chat/).
+        const updates = await applyChatData(
+          tx,
+          {
+            chat: envelope.source,
+            sender: envelope.source,
+            senderDevice: envelope.sourceDevice,
+            outgoing: false,
+          },
+          body.value,
+          this.#chatEnv(),
+        );
+        return { kind: 'chat', updates };
       }
       case 'receiptMessage': {
         const kind = receiptKind(body.value.type);
@@ -303,6 +322,8 @@ export class Receiver {
         const chat =
           body.value.groupId.length === 0 ? envelope.source : receiptGroup(body.value.groupId);
         if (chat === undefined) return { kind: 'nothing' };
+        // A receipt rewrites the message record: not from a stale read (chat/chat-locks.ts).
+        await tx.lockChat(chat);
         for (const id of body.value.messageIds) {
           const message = await tx.messages.get(chat, id);
           if (message === undefined || !message.outgoing) continue;
@@ -322,6 +343,11 @@ export class Receiver {
         // Only this account's own devices may change its read state.
         if (envelope.source !== this.self.account) return { kind: 'nothing' };
         const sync = body.value.body;
+        if (sync.case === 'deleteForMe') {
+          const source = { sender: envelope.source, senderDevice: envelope.sourceDevice };
+          const updates = await applyDeleteForMe(tx, source, sync.value, this.#chatEnv());
+          return { kind: 'chat', updates };
+        }
         if (sync.case !== 'read') return { kind: 'nothing' };
         const at = Number(sync.value.timestamp);
         for (const id of sync.value.messageIds) {
@@ -336,23 +362,18 @@ export class Receiver {
         if (envelope.source !== this.self.account) return { kind: 'nothing' };
         const sent = body.value.message;
         if (sent === undefined) return { kind: 'nothing' };
-        if ((await tx.messages.get(body.value.destination, sent.messageId)) !== undefined) {
-          return { kind: 'nothing' };
-        }
-        const message: StoredMessage = {
-          id: sent.messageId,
-          chat: body.value.destination,
-          sender: envelope.source,
-          senderDevice: envelope.sourceDevice,
-          text: sent.text,
-          sentAt: Number(sent.timestamp),
-          receivedAt: this.ctx.clock.now(),
-          outgoing: true,
-          receipts: {},
-          ...withAttachment(sent),
-        };
-        await tx.messages.put(message);
-        return { kind: 'message', message };
+        const updates = await applyChatData(
+          tx,
+          {
+            chat: body.value.destination,
+            sender: envelope.source,
+            senderDevice: envelope.sourceDevice,
+            outgoing: true,
+          },
+          sent,
+          this.#chatEnv(),
+        );
+        return { kind: 'chat', updates };
       }
       case 'senderKeyDistribution':
         return groupOutcome(await acceptDistribution(this.ctx, tx, address, body.value));
@@ -377,6 +398,14 @@ export class Receiver {
         this.events.emit({ type: 'message', message: outcome.message });
         if (!outcome.message.outgoing) {
           this.followUps.delivered(from, [outcome.message.id], outcome.groupId);
+        }
+        return;
+      case 'chat':
+        for (const event of chatUpdateEvents(outcome.updates)) {
+          this.events.emit(event);
+          if (event.type === 'message' && !event.message.outgoing) {
+            this.followUps.delivered(from, [event.message.id], outcome.groupId);
+          }
         }
         return;
       case 'group-refused':
@@ -468,6 +497,8 @@ function groupOutcome(result: GroupReceiveResult): Outcome {
   switch (result.kind) {
     case 'message':
       return { kind: 'message', message: result.message, groupId: result.groupId };
+    case 'chat':
+      return { kind: 'chat', updates: result.updates, groupId: result.groupId };
     case 'refused':
       return { kind: 'group-refused', groupId: result.groupId, reason: result.reason };
     case 'failed':

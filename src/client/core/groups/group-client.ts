@@ -27,6 +27,8 @@ import { groupIdFromBytes, groupIdToBytes, parseGroupId, type GroupId } from './
 import { GroupMembership, type GroupSelf, type GroupView } from './group-membership.js';
 import { isVerifiedMember } from './group-receive.js';
 import { GroupSender, type GroupSendOutcome } from './group-sender.js';
+import type { ChatDataFields } from '../chat/chat-fields.js';
+import type { ChatRules } from '../chat/chat-rules.js';
 
 /** A group as listed to the user. */
 export interface GroupSummary {
@@ -59,6 +61,8 @@ export interface GroupClientDeps {
   readonly outbox: Outbox;
   readonly emit: (event: ClientEvent) => void;
   readonly self: GroupSelf;
+  /** Windows of chat events, for events that waited for a sent message (chat/). */
+  readonly chatRules?: ChatRules;
 }
 
 /** Groups for one running client. */
@@ -90,6 +94,7 @@ export class GroupClient {
       this.#membership,
       deps.emit,
       deps.self,
+      deps.chatRules,
     );
   }
 
@@ -118,6 +123,22 @@ export class GroupClient {
     const timestamp = this.#deps.outbox.nextTimestamp();
     return this.#groupQueue.run(groupId, () =>
       this.#sender.send(groupId, text, timestamp, attachment),
+    );
+  }
+
+  /**
+   * Sends a data message with chat-state fields (a reply, a reaction, an
+   * edit, …; chat/chat-sender.ts) to every verified member device.
+   */
+  async sendChat(
+    groupId: GroupId,
+    text: string,
+    fields: ChatDataFields,
+    attachment?: Attachment,
+  ): Promise<GroupSendOutcome> {
+    const timestamp = this.#deps.outbox.nextTimestamp();
+    return this.#groupQueue.run(groupId, () =>
+      this.#sender.send(groupId, text, timestamp, attachment, fields),
     );
   }
 

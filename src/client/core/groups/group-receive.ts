@@ -21,7 +21,8 @@
  */
 import type { ProtocolAddress } from '../../../protocol/address.js';
 import type { ProtocolContext } from '../../../protocol/context.js';
-import { withAttachment } from '../attachments/pointer.js';
+import { applyChatData, type ChatUpdate } from '../chat/chat-apply.js';
+import { DEFAULT_CHAT_RULES, type ChatRules } from '../chat/chat-rules.js';
 import { ProtocolError } from '../../../protocol/errors.js';
 import {
   groupDecrypt,
@@ -40,6 +41,7 @@ import { groupIdFromBytes, type GroupId } from './group-id.js';
 /** What a group envelope or content became. */
 export type GroupReceiveResult =
   | { readonly kind: 'message'; readonly message: StoredMessage; readonly groupId: GroupId }
+  | { readonly kind: 'chat'; readonly updates: readonly ChatUpdate[]; readonly groupId: GroupId }
   | { readonly kind: 'refused'; readonly groupId: string; readonly reason: string }
   | {
       readonly kind: 'failed';
@@ -102,6 +104,7 @@ export async function receiveGroupMessage(
   envelope: Envelope,
   sender: ProtocolAddress,
   self: { readonly account: string },
+  rules: ChatRules = DEFAULT_CHAT_RULES,
 ): Promise<GroupReceiveResult> {
   const groupId = groupIdOf(envelope.groupId);
   if (groupId === undefined) return { kind: 'failed', code: 'invalid-message' };
@@ -132,7 +135,7 @@ export async function receiveGroupMessage(
   if (body.case !== 'dataMessage' || groupIdOf(body.value.groupId) !== groupId) {
     return { kind: 'failed', code: 'invalid-content' };
   }
-  return storeGroupMessage(ctx, tx, groupId, body.value, sender, self);
+  return storeGroupMessage(ctx, tx, groupId, body.value, sender, self, rules);
 }
 
 /**
@@ -146,16 +149,20 @@ export async function receivePairwiseGroupMessage(
   data: DataMessage,
   sender: ProtocolAddress,
   self: { readonly account: string },
+  rules: ChatRules = DEFAULT_CHAT_RULES,
 ): Promise<GroupReceiveResult> {
   const groupId = groupIdOf(data.groupId);
   if (groupId === undefined) return { kind: 'failed', code: 'invalid-content' };
   if (!(await isVerifiedMember(tx, groupId, sender.name))) {
     return { kind: 'refused', groupId, reason: 'not-a-verified-member' };
   }
-  return storeGroupMessage(ctx, tx, groupId, data, sender, self);
+  return storeGroupMessage(ctx, tx, groupId, data, sender, self, rules);
 }
 
-/** Stores a decrypted group chat message once per message id. */
+/**
+ * Stores a decrypted group chat message once per message id, or applies the
+ * chat event it carries (chat/chat-apply.ts).
+ */
 async function storeGroupMessage(
   ctx: ProtocolContext,
   tx: DeviceStoreView,
@@ -163,20 +170,14 @@ async function storeGroupMessage(
   data: DataMessage,
   sender: ProtocolAddress,
   self: { readonly account: string },
+  rules: ChatRules,
 ): Promise<GroupReceiveResult> {
-  if ((await tx.messages.get(groupId, data.messageId)) !== undefined) return { kind: 'nothing' };
-  const message: StoredMessage = {
-    id: data.messageId,
+  const origin = {
     chat: groupId,
     sender: sender.name,
     senderDevice: sender.deviceId,
-    text: data.text,
-    sentAt: Number(data.timestamp),
-    receivedAt: ctx.clock.now(),
     outgoing: sender.name === self.account,
-    receipts: {},
-    ...withAttachment(data),
   };
-  await tx.messages.put(message);
-  return { kind: 'message', message, groupId };
+  const updates = await applyChatData(tx, origin, data, { now: ctx.clock.now(), rules });
+  return { kind: 'chat', updates, groupId };
 }

@@ -43,6 +43,11 @@ import type { ClientEvent } from '../events.js';
 import type { KeyedQueue } from '../keyed-queue.js';
 import type { ServerApi } from '../server-api.js';
 import type { DeviceStore } from '../store/device-store.js';
+import type { ChatDataFields } from '../chat/chat-fields.js';
+import { applyChatData, type ChatUpdate } from '../chat/chat-apply.js';
+import { DEFAULT_CHAT_RULES, type ChatRules } from '../chat/chat-rules.js';
+import { create } from '@bufbuild/protobuf';
+import { DataMessageSchema } from '../../../gen/quintet/v1/content_pb.js';
 import type { StoredMessage } from '../store/records.js';
 import { distributeToAccount, type AccountDistribution } from './distribution.js';
 import { GroupError } from './errors.js';
@@ -75,6 +80,8 @@ export interface GroupSendOutcome {
   readonly rotated: boolean;
   readonly refused: readonly GroupRefusal[];
   readonly queuedOnly: boolean;
+  /** What applying it here changed (chat/chat-apply.ts), for the sender's own events. */
+  readonly updates: readonly ChatUpdate[];
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight, keeping order. */
@@ -118,6 +125,7 @@ export class GroupSender {
     private readonly membership: GroupMembership,
     private readonly emit: (event: ClientEvent) => void,
     private readonly self: GroupSelf,
+    private readonly chatRules: ChatRules = DEFAULT_CHAT_RULES,
   ) {}
 
   /** Sends `text` to every verified member device of the group. */
@@ -126,20 +134,21 @@ export class GroupSender {
     text: string,
     timestamp: number,
     attachment?: Attachment,
+    fields: ChatDataFields = {},
   ): Promise<GroupSendOutcome> {
     const id = this.ctx.random(MESSAGE_ID_LENGTH);
-    const content: ContentInit = {
-      body: {
-        case: 'dataMessage',
-        value: {
-          messageId: id,
-          text,
-          timestamp: BigInt(timestamp),
-          groupId: groupIdToBytes(groupId),
-          ...(attachment !== undefined ? { attachment: attachmentToPointer(attachment) } : {}),
-        },
-      },
-    };
+    // Every message carries the group's disappearing timer (chat/).
+    const timer = (await this.store.chat.timer(groupId))?.seconds ?? 0;
+    const data = create(DataMessageSchema, {
+      messageId: id,
+      text,
+      timestamp: BigInt(timestamp),
+      groupId: groupIdToBytes(groupId),
+      ...(attachment !== undefined ? { attachment: attachmentToPointer(attachment) } : {}),
+      ...(timer > 0 ? { expireTimer: timer } : {}),
+      ...fields,
+    });
+    const content: ContentInit = { body: { case: 'dataMessage', value: data } };
     const padded = encodeContent(content);
     // Kept for group-aware retries (retry.ts), before sending: a member's
     // request can arrive before the send returns.
@@ -233,8 +242,19 @@ export class GroupSender {
           receipts: {},
           ...(attachment !== undefined ? { attachment } : {}),
         };
-        await this.store.transaction(async (tx) => {
-          await tx.messages.put(message);
+        const origin = {
+          chat: groupId,
+          sender: this.self.account,
+          senderDevice: this.self.deviceId,
+          outgoing: true,
+        };
+        const updates = await this.store.transaction(async (tx) => {
+          // Applied as every member applies it: a new message, or the event
+          // (reaction, edit, …) it carries (chat/chat-apply.ts).
+          const applied = await applyChatData(tx, origin, data, {
+            now: this.ctx.clock.now(),
+            rules: this.chatRules,
+          });
           // Own devices send no receipts for own messages: not counted.
           await tx.groups.putSentTo(
             groupId,
@@ -243,9 +263,11 @@ export class GroupSender {
               .filter((d) => d.account !== this.self.account)
               .map((d) => deviceKey(d.account, d.deviceId)),
           );
+          return applied;
         });
         return {
-          message,
+          message: (await this.store.messages.get(groupId, id)) ?? message,
+          updates,
           recipients: targets.length,
           distributed: distributions.reduce((n, d) => n + d.delivered.length, 0),
           rotated: plan.rotate,

@@ -9,6 +9,7 @@
  */
 import type { ProtocolContext } from '../../../protocol/context.js';
 import type { DeviceStore } from '../store/device-store.js';
+import { isVisible } from '../chat/chat-state.js';
 import {
   encodeRecords,
   encryptArchive,
@@ -56,6 +57,7 @@ const PAGE = 500;
 async function* archiveItems(
   store: DeviceStore,
   since: number,
+  now: number,
   seen: { count: number; oldest: number; newest: number },
 ): AsyncIterable<ArchiveItem> {
   let after: string | undefined;
@@ -66,6 +68,9 @@ async function* archiveItems(
     });
     for (const message of page.messages) {
       if (message.sentAt < since) continue;
+      // Deleted (for everyone or for this account) and expired messages
+      // never reach a new device, not even as marks (chat/chat-state.ts).
+      if (!isVisible(message, now)) continue;
       const readAt = (await store.read.readAt(message.chat, message.id)) ?? 0;
       seen.count++;
       seen.oldest = seen.count === 1 ? message.sentAt : Math.min(seen.oldest, message.sentAt);
@@ -91,7 +96,7 @@ export async function buildArchive(
   const blob = encryptArchive(
     ctx.crypto,
     key,
-    compressor.compress(encodeRecords(archiveItems(store, since, seen))),
+    compressor.compress(encodeRecords(archiveItems(store, since, ctx.clock.now(), seen))),
   );
   for await (const frame of tap.tap(blob)) frames.push(frame);
   return {

@@ -18,6 +18,9 @@ import {
 import type { HistorySyncNotification } from '../../../gen/quintet/v1/content_pb.js';
 import type { ProtocolContext } from '../../../protocol/context.js';
 import { sameBytes } from '../bytes.js';
+import { adoptTimer, storeNewMessage } from '../chat/chat-apply.js';
+import { DEFAULT_CHAT_RULES } from '../chat/chat-rules.js';
+import { mergeMessage } from '../chat/chat-state.js';
 import { errorCode, type ClientEvent, type HistorySyncEvent } from '../events.js';
 import type { DeviceStore, DeviceStoreView } from '../store/device-store.js';
 import {
@@ -214,9 +217,17 @@ export class HistoryImporter {
       await this.store.transaction(async (tx) => {
         for (const { message, readAt } of items) {
           // Already here (arrived live, or an earlier attempt): keep the
-          // stored copy, which may carry newer receipts.
-          if ((await tx.messages.get(message.chat, message.id)) === undefined) {
-            await tx.messages.put(message);
+          // stored copy, which may carry newer receipts, joined with the
+          // archive's chat state (edits, reactions, deletion; chat/).
+          await tx.lockChat(message.chat);
+          const here = await tx.messages.get(message.chat, message.id);
+          if (here === undefined) {
+            const env = { now: this.ctx.clock.now(), rules: DEFAULT_CHAT_RULES };
+            await storeNewMessage(tx, message, env);
+            if (message.timerChange !== undefined) await adoptTimer(tx, message);
+          } else {
+            const merged = mergeMessage(here, message);
+            if (merged !== here) await tx.messages.put(merged);
           }
           if (readAt > 0 && (await tx.read.readAt(message.chat, message.id)) === undefined) {
             await tx.read.markRead(message.chat, message.id, readAt);

@@ -6,6 +6,7 @@
 import { ClientError } from '../errors.js';
 import { toHex } from '../bytes.js';
 import type { KeyValueView } from './kv.js';
+import { expiryKey } from '../chat/expiry-key.js';
 import {
   decodeLocalAccount,
   decodeSentMessage,
@@ -31,6 +32,10 @@ export const TABLES = {
    * chat reads oldest first a page at a time (history, archive building).
    */
   chatOrder: 'chat-order',
+  /** Chat state (chat/chat-store.ts): timers, pending events, the expiry index. */
+  chatTimer: 'chat-timer',
+  chatPending: 'chat-pending',
+  chatExpiry: 'chat-expiry',
 } as const;
 
 /** This device's account record. */
@@ -72,6 +77,9 @@ export interface MessagePage {
 }
 
 const DEFAULT_PAGE = 500;
+
+/** The value of an expiry index row (the key says everything). */
+const EXPIRY_MARK = new Uint8Array([1]);
 
 /** Marks of envelopes whose effects are committed (keyed by a ciphertext hash). */
 export interface ProcessedStore {
@@ -160,6 +168,13 @@ export function messageStore(view: KeyValueView): MessageStore {
       const bytes = encodeStoredMessage(message);
       await view.put(TABLES.messages, messageKey(message.chat, message.id), bytes);
       await view.put(TABLES.chatOrder, orderKey(message), bytes);
+      // The sweep finds disappearing messages through this index; a deleted
+      // message has nothing left to remove.
+      if (message.expiresAt !== undefined) {
+        const key = expiryKey(message.expiresAt, message.chat, message.id);
+        if (message.deleted === undefined) await view.put(TABLES.chatExpiry, key, EXPIRY_MARK);
+        else await view.delete(TABLES.chatExpiry, key);
+      }
     },
     list,
     chats: async () => {

@@ -35,6 +35,8 @@ import {
   type DeletableSenderKeyStore,
   type GroupStore,
 } from '../groups/group-store.js';
+import { chatStore, type ChatStore } from '../chat/chat-store.js';
+import { ChatLocks } from '../chat/chat-locks.js';
 
 /** The stores of one device, either direct or inside a transaction. */
 export interface DeviceStoreView {
@@ -56,6 +58,15 @@ export interface DeviceStoreView {
   readonly groups: GroupStore;
   /** Sender Keys records, own and other members' (groups/). */
   readonly senderKeys: DeletableSenderKeyStore;
+  /** Chat timers, pending chat events, the expiry index (chat/). */
+  readonly chat: ChatStore;
+  /**
+   * Inside a transaction: holds `chat` until the commit, so no other
+   * transaction changes its messages in between (chat/chat-locks.ts). Call
+   * it before reading a message that will be rewritten. Outside a
+   * transaction it does nothing.
+   */
+  lockChat(chat: string): Promise<void>;
 }
 
 /** A device store with atomic transactions. */
@@ -69,8 +80,12 @@ export interface DeviceStore extends DeviceStoreView {
   close(): Promise<void>;
 }
 
-function viewOf(kv: KeyValueView): DeviceStoreView {
+function viewOf(
+  kv: KeyValueView,
+  lockChat: (chat: string) => Promise<void> = async () => {},
+): DeviceStoreView {
   return {
+    lockChat,
     protocol: protocolStores(kv),
     account: localAccountStore(kv),
     messages: messageStore(kv),
@@ -83,13 +98,16 @@ function viewOf(kv: KeyValueView): DeviceStoreView {
     contacts: contactStore(kv),
     groups: groupStore(kv),
     senderKeys: senderKeyStore(kv),
+    chat: chatStore(kv),
   };
 }
 
 /** A device store over any backend (memory, SQLite, …). */
 export function createDeviceStore(backend: KeyValueBackend): DeviceStore {
   const direct = viewOf(directView(backend));
+  const locks = new ChatLocks();
   return {
+    lockChat: direct.lockChat,
     protocol: direct.protocol,
     account: direct.account,
     messages: direct.messages,
@@ -102,11 +120,22 @@ export function createDeviceStore(backend: KeyValueBackend): DeviceStore {
     contacts: direct.contacts,
     groups: direct.groups,
     senderKeys: direct.senderKeys,
+    chat: direct.chat,
     async transaction<T>(fn: (tx: DeviceStoreView) => Promise<T>): Promise<T> {
       const staged = new StagedView(backend);
-      const result = await fn(viewOf(staged));
-      await backend.commit(staged.writes());
-      return result;
+      const releases = new Map<string, () => void>();
+      const lockChat = async (chat: string): Promise<void> => {
+        if (releases.has(chat)) return;
+        releases.set(chat, () => {});
+        releases.set(chat, await locks.acquire(chat));
+      };
+      try {
+        const result = await fn(viewOf(staged, lockChat));
+        await backend.commit(staged.writes());
+        return result;
+      } finally {
+        for (const release of releases.values()) release();
+      }
     },
     close: () => backend.close(),
   };

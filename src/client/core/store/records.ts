@@ -4,11 +4,13 @@
  * still fail with a typed error rather than crash, so decoding wraps every
  * parse failure in `ClientError('invalid-record')`.
  */
-import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { create, fromBinary, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
+import type { ReactionMarkSchema } from '../../../gen/quintet/v1/client_store_pb.js';
 import {
   LocalAccountRecordSchema,
   SentMessageRecordSchema,
   StoredMessageRecordSchema,
+  type StoredMessageRecord,
 } from '../../../gen/quintet/v1/client_store_pb.js';
 import { ClientError } from '../errors.js';
 import {
@@ -108,6 +110,45 @@ export interface StoredMessage {
   readonly receipts: Readonly<Record<string, ReceiptState>>;
   /** A file sent with the message; `text` is then its caption. */
   readonly attachment?: Attachment;
+  /** Chat state (chat/chat-state.ts): the quoted message of a reply. */
+  readonly replyTo?: MessageQuote;
+  /** The disappearing timer the message was sent with, seconds (absent = off). */
+  readonly expireTimer?: number;
+  /** When the message disappears, ms (the sender's time + the timer). */
+  readonly expiresAt?: number;
+  /** The latest accepted edit; `text` holds its text. */
+  readonly edit?: EventMark;
+  /** Set once deleted: only the identity fields remain. */
+  readonly deleted?: DeletedState;
+  /** Per reacting account, its latest reaction (removals kept as marks). */
+  readonly reactions?: Readonly<Record<string, ReactionMark>>;
+  /** Set on a chat entry that records a disappearing-timer change: the new seconds. */
+  readonly timerChange?: number;
+}
+
+/** A reply's reference to the message it answers. */
+export interface MessageQuote {
+  readonly author: string;
+  readonly id: Uint8Array;
+  /** The quoted text as the replying device had it. */
+  readonly snippet: string;
+}
+
+/** Why a stored message no longer shows its content. */
+export type DeletedState = 'everyone' | 'me' | 'expired';
+
+/** The identity of an accepted edit or reaction, for last-writer-wins. */
+export interface EventMark {
+  readonly at: number;
+  readonly device: number;
+  readonly eventId: Uint8Array;
+}
+
+/** One account's reaction to a message. */
+export interface ReactionMark extends EventMark {
+  /** Empty when removed. */
+  readonly emoji: string;
+  readonly removed: boolean;
 }
 
 /** A recently sent message kept to answer retry requests. */
@@ -238,8 +279,97 @@ export function encodeStoredMessage(value: StoredMessage): Uint8Array {
       ...(value.attachment !== undefined
         ? { attachment: attachmentToPointer(value.attachment) }
         : {}),
+      ...chatStateFields(value),
     }),
   );
+}
+
+const DELETED_CODES: Record<DeletedState, number> = { everyone: 1, me: 2, expired: 3 };
+const DELETED_STATES: Record<number, DeletedState> = { 1: 'everyone', 2: 'me', 3: 'expired' };
+
+/** The chat-state fields of a stored message record (absent ones stay unset). */
+function chatStateFields(value: StoredMessage) {
+  const reactions: Record<string, MessageInitShape<typeof ReactionMarkSchema>> = {};
+  for (const [account, mark] of Object.entries(value.reactions ?? {})) {
+    reactions[account] = {
+      emoji: mark.emoji,
+      removed: mark.removed,
+      at: BigInt(mark.at),
+      device: mark.device,
+      eventId: mark.eventId,
+    };
+  }
+  return {
+    ...(value.replyTo !== undefined
+      ? {
+          replyTo: {
+            target: { author: value.replyTo.author, messageId: value.replyTo.id },
+            snippet: value.replyTo.snippet,
+          },
+        }
+      : {}),
+    expireTimer: value.expireTimer ?? 0,
+    expiresAt: BigInt(value.expiresAt ?? 0),
+    ...(value.edit !== undefined
+      ? {
+          edit: {
+            at: BigInt(value.edit.at),
+            device: value.edit.device,
+            eventId: value.edit.eventId,
+          },
+        }
+      : {}),
+    deleted: value.deleted === undefined ? 0 : DELETED_CODES[value.deleted],
+    reactions,
+    timerChange: value.timerChange === undefined ? 0 : value.timerChange + 1,
+  };
+}
+
+/** The chat-state fields of a decoded record, only those that are set. */
+function chatStateOf(record: StoredMessageRecord): Partial<StoredMessage> {
+  const quote = record.replyTo;
+  const reactions: Record<string, ReactionMark> = {};
+  for (const [account, mark] of Object.entries(record.reactions)) {
+    reactions[account] = {
+      emoji: mark.emoji,
+      removed: mark.removed,
+      at: Number(mark.at),
+      device: mark.device,
+      eventId: mark.eventId,
+    };
+  }
+  let deleted: DeletedState | undefined;
+  if (record.deleted !== 0) {
+    deleted = DELETED_STATES[record.deleted];
+    if (deleted === undefined) {
+      throw new ClientError('invalid-record', 'stored deletion state is unknown');
+    }
+  }
+  return {
+    ...(quote !== undefined
+      ? {
+          replyTo: {
+            author: quote.target?.author ?? '',
+            id: quote.target?.messageId ?? new Uint8Array(0),
+            snippet: quote.snippet,
+          },
+        }
+      : {}),
+    ...(record.expireTimer !== 0 ? { expireTimer: record.expireTimer } : {}),
+    ...(record.expiresAt !== 0n ? { expiresAt: Number(record.expiresAt) } : {}),
+    ...(record.edit !== undefined
+      ? {
+          edit: {
+            at: Number(record.edit.at),
+            device: record.edit.device,
+            eventId: record.edit.eventId,
+          },
+        }
+      : {}),
+    ...(deleted !== undefined ? { deleted } : {}),
+    ...(Object.keys(reactions).length > 0 ? { reactions } : {}),
+    ...(record.timerChange !== 0 ? { timerChange: record.timerChange - 1 } : {}),
+  };
 }
 
 export function decodeStoredMessage(bytes: Uint8Array): StoredMessage {
@@ -264,6 +394,7 @@ export function decodeStoredMessage(bytes: Uint8Array): StoredMessage {
     ...(pointer !== undefined
       ? { attachment: decode('attachment', () => attachmentFromPointer(pointer)) }
       : {}),
+    ...chatStateOf(record),
   };
 }
 

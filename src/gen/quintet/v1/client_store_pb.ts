@@ -9,7 +9,7 @@
 
 import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import type { AttachmentPointer } from "./content_pb.js";
+import type { AttachmentPointer, Edit, MessageRef, Quote, Reaction, RemoteDelete } from "./content_pb.js";
 import { file_quintet_v1_content } from "./content_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -17,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file quintet/v1/client_store.proto.
  */
 export const file_quintet_v1_client_store: GenFile = /*@__PURE__*/
-  fileDesc("Ch1xdWludGV0L3YxL2NsaWVudF9zdG9yZS5wcm90bxIKcXVpbnRldC52MSLKAgoSTG9jYWxBY2NvdW50UmVjb3JkEg8KB2FjY291bnQYASABKAkSEQoJZGV2aWNlX2lkGAIgASgNEhcKD3JlZ2lzdHJhdGlvbl9pZBgDIAEoDRISCgpzZXJ2ZXJfdXJsGAQgASgJEhIKCmNyZWF0ZWRfYXQYBSABKAQSFwoPbmV4dF9wcmVfa2V5X2lkGAYgASgNEhkKEXNpZ25lZF9wcmVfa2V5X2lkGAcgASgNEhEKCWtleV9pbmRleBgIIAEoDRIeChZzaWduZWRfZGV2aWNlX2lkZW50aXR5GAkgASgMEjYKCmxpbmtfc3RhdGUYCiABKAsyIi5xdWludGV0LnYxLlByaW1hcnlMaW5rU3RhdGVSZWNvcmQSGQoRbG9nZ2VkX291dF9yZWFzb24YCyABKAkSFQoNbG9nZ2VkX291dF9hdBgMIAEoBCLuAgoWUHJpbWFyeUxpbmtTdGF0ZVJlY29yZBIOCgZyYXdfaWQYASABKA0SFgoObmV4dF9rZXlfaW5kZXgYAiABKA0SHQoVc2lnbmVkX2tleV9pbmRleF9saXN0GAMgASgMEhYKDmxpc3RfdGltZXN0YW1wGAQgASgEEkYKCmNvbXBhbmlvbnMYBSADKAsyMi5xdWludGV0LnYxLlByaW1hcnlMaW5rU3RhdGVSZWNvcmQuQ29tcGFuaW9uc0VudHJ5EkcKC2FwcHJvdmVkX2F0GAYgAygLMjIucXVpbnRldC52MS5QcmltYXJ5TGlua1N0YXRlUmVjb3JkLkFwcHJvdmVkQXRFbnRyeRoxCg9Db21wYW5pb25zRW50cnkSCwoDa2V5GAEgASgNEg0KBXZhbHVlGAIgASgNOgI4ARoxCg9BcHByb3ZlZEF0RW50cnkSCwoDa2V5GAEgASgNEg0KBXZhbHVlGAIgASgEOgI4ASLJAgoTU3RvcmVkTWVzc2FnZVJlY29yZBISCgptZXNzYWdlX2lkGAEgASgMEgwKBGNoYXQYAiABKAkSDgoGc2VuZGVyGAMgASgJEhUKDXNlbmRlcl9kZXZpY2UYBCABKA0SDAoEdGV4dBgFIAEoCRIPCgdzZW50X2F0GAYgASgEEhMKC3JlY2VpdmVkX2F0GAcgASgEEhAKCG91dGdvaW5nGAggASgIEj8KCHJlY2VpcHRzGAkgAygLMi0ucXVpbnRldC52MS5TdG9yZWRNZXNzYWdlUmVjb3JkLlJlY2VpcHRzRW50cnkSMQoKYXR0YWNobWVudBgKIAEoCzIdLnF1aW50ZXQudjEuQXR0YWNobWVudFBvaW50ZXIaLwoNUmVjZWlwdHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKA06AjgBIrkBChFTZW50TWVzc2FnZVJlY29yZBITCgtkZXN0aW5hdGlvbhgBIAEoCRIRCgl0aW1lc3RhbXAYAiABKAQSDwoHY29udGVudBgDIAEoDBI7CgdyZXRyaWVzGAQgAygLMioucXVpbnRldC52MS5TZW50TWVzc2FnZVJlY29yZC5SZXRyaWVzRW50cnkaLgoMUmV0cmllc0VudHJ5EgsKA2tleRgBIAEoDRINCgV2YWx1ZRgCIAEoDToCOAEiJwoPUHJvY2Vzc2VkUmVjb3JkEhQKDHByb2Nlc3NlZF9hdBgBIAEoBCKoAQoVVmVyaWZpZWRBY2NvdW50UmVjb3JkEhMKC2FjY291bnRfa2V5GAEgASgMEhAKCGhhc19saXN0GAIgASgIEhYKDmxpc3RfdGltZXN0YW1wGAMgASgEEg4KBnJhd19pZBgEIAEoDRIVCg1jdXJyZW50X2luZGV4GAUgASgNEhUKDXZhbGlkX2luZGV4ZXMYBiADKA0SEgoKdXBkYXRlZF9hdBgHIAEoBCJYChRWZXJpZmllZERldmljZVJlY29yZBIUCgxpZGVudGl0eV9rZXkYASABKAwSEQoJa2V5X2luZGV4GAIgASgNEhcKD3JlZ2lzdHJhdGlvbl9pZBgDIAEoDSJWChJBY2NvdW50VHJ1c3RSZWNvcmQSFAoMdmVyaWZpZWRfa2V5GAEgASgMEhMKC3BlbmRpbmdfa2V5GAIgASgMEhUKDXBlbmRpbmdfc2luY2UYAyABKAQiWgoVQXJjaGl2ZWRNZXNzYWdlUmVjb3JkEjAKB21lc3NhZ2UYASABKAsyHy5xdWludGV0LnYxLlN0b3JlZE1lc3NhZ2VSZWNvcmQSDwoHcmVhZF9hdBgCIAEoBCKlAQoTSGlzdG9yeUltcG9ydFJlY29yZBIPCgdibG9iX2lkGAEgASgJEgsKA2tleRgCIAEoDBIZChFjaXBoZXJ0ZXh0X3NoYTI1NhgDIAEoDBIMCgRzaXplGAQgASgEEhUKDW1lc3NhZ2VfY291bnQYBSABKA0SEAoIaW1wb3J0ZWQYBiABKA0SDgoGb2xkZXN0GAcgASgEEg4KBm5ld2VzdBgIIAEoBGIGcHJvdG8z", [file_quintet_v1_content]);
+  fileDesc("Ch1xdWludGV0L3YxL2NsaWVudF9zdG9yZS5wcm90bxIKcXVpbnRldC52MSLKAgoSTG9jYWxBY2NvdW50UmVjb3JkEg8KB2FjY291bnQYASABKAkSEQoJZGV2aWNlX2lkGAIgASgNEhcKD3JlZ2lzdHJhdGlvbl9pZBgDIAEoDRISCgpzZXJ2ZXJfdXJsGAQgASgJEhIKCmNyZWF0ZWRfYXQYBSABKAQSFwoPbmV4dF9wcmVfa2V5X2lkGAYgASgNEhkKEXNpZ25lZF9wcmVfa2V5X2lkGAcgASgNEhEKCWtleV9pbmRleBgIIAEoDRIeChZzaWduZWRfZGV2aWNlX2lkZW50aXR5GAkgASgMEjYKCmxpbmtfc3RhdGUYCiABKAsyIi5xdWludGV0LnYxLlByaW1hcnlMaW5rU3RhdGVSZWNvcmQSGQoRbG9nZ2VkX291dF9yZWFzb24YCyABKAkSFQoNbG9nZ2VkX291dF9hdBgMIAEoBCLuAgoWUHJpbWFyeUxpbmtTdGF0ZVJlY29yZBIOCgZyYXdfaWQYASABKA0SFgoObmV4dF9rZXlfaW5kZXgYAiABKA0SHQoVc2lnbmVkX2tleV9pbmRleF9saXN0GAMgASgMEhYKDmxpc3RfdGltZXN0YW1wGAQgASgEEkYKCmNvbXBhbmlvbnMYBSADKAsyMi5xdWludGV0LnYxLlByaW1hcnlMaW5rU3RhdGVSZWNvcmQuQ29tcGFuaW9uc0VudHJ5EkcKC2FwcHJvdmVkX2F0GAYgAygLMjIucXVpbnRldC52MS5QcmltYXJ5TGlua1N0YXRlUmVjb3JkLkFwcHJvdmVkQXRFbnRyeRoxCg9Db21wYW5pb25zRW50cnkSCwoDa2V5GAEgASgNEg0KBXZhbHVlGAIgASgNOgI4ARoxCg9BcHByb3ZlZEF0RW50cnkSCwoDa2V5GAEgASgNEg0KBXZhbHVlGAIgASgEOgI4ASLyBAoTU3RvcmVkTWVzc2FnZVJlY29yZBISCgptZXNzYWdlX2lkGAEgASgMEgwKBGNoYXQYAiABKAkSDgoGc2VuZGVyGAMgASgJEhUKDXNlbmRlcl9kZXZpY2UYBCABKA0SDAoEdGV4dBgFIAEoCRIPCgdzZW50X2F0GAYgASgEEhMKC3JlY2VpdmVkX2F0GAcgASgEEhAKCG91dGdvaW5nGAggASgIEj8KCHJlY2VpcHRzGAkgAygLMi0ucXVpbnRldC52MS5TdG9yZWRNZXNzYWdlUmVjb3JkLlJlY2VpcHRzRW50cnkSMQoKYXR0YWNobWVudBgKIAEoCzIdLnF1aW50ZXQudjEuQXR0YWNobWVudFBvaW50ZXISIwoIcmVwbHlfdG8YCyABKAsyES5xdWludGV0LnYxLlF1b3RlEhQKDGV4cGlyZV90aW1lchgMIAEoDRISCgpleHBpcmVzX2F0GA0gASgEEiIKBGVkaXQYDiABKAsyFC5xdWludGV0LnYxLkVkaXRNYXJrEg8KB2RlbGV0ZWQYDyABKA0SQQoJcmVhY3Rpb25zGBAgAygLMi4ucXVpbnRldC52MS5TdG9yZWRNZXNzYWdlUmVjb3JkLlJlYWN0aW9uc0VudHJ5EhQKDHRpbWVyX2NoYW5nZRgRIAEoDRovCg1SZWNlaXB0c0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoDToCOAEaSgoOUmVhY3Rpb25zRW50cnkSCwoDa2V5GAEgASgJEicKBXZhbHVlGAIgASgLMhgucXVpbnRldC52MS5SZWFjdGlvbk1hcms6AjgBIjgKCEVkaXRNYXJrEgoKAmF0GAEgASgEEg4KBmRldmljZRgCIAEoDRIQCghldmVudF9pZBgDIAEoDCJcCgxSZWFjdGlvbk1hcmsSDQoFZW1vamkYASABKAkSDwoHcmVtb3ZlZBgCIAEoCBIKCgJhdBgDIAEoBBIOCgZkZXZpY2UYBCABKA0SEAoIZXZlbnRfaWQYBSABKAwirAIKFlBlbmRpbmdDaGF0RXZlbnRSZWNvcmQSDAoEY2hhdBgBIAEoCRIOCgZzZW5kZXIYAiABKAkSFQoNc2VuZGVyX2RldmljZRgDIAEoDRIQCghldmVudF9pZBgEIAEoDBIKCgJhdBgFIAEoBBImCgZ0YXJnZXQYBiABKAsyFi5xdWludGV0LnYxLk1lc3NhZ2VSZWYSKAoIcmVhY3Rpb24YByABKAsyFC5xdWludGV0LnYxLlJlYWN0aW9uSAASIAoEZWRpdBgIIAEoCzIQLnF1aW50ZXQudjEuRWRpdEgAEioKBmRlbGV0ZRgJIAEoCzIYLnF1aW50ZXQudjEuUmVtb3RlRGVsZXRlSAASFwoNZGVsZXRlX2Zvcl9tZRgKIAEoCEgAQgYKBGtpbmQiYAoPQ2hhdFRpbWVyUmVjb3JkEg8KB3NlY29uZHMYASABKA0SCgoCYXQYAiABKAQSDgoGc2VuZGVyGAMgASgJEg4KBmRldmljZRgEIAEoDRIQCghldmVudF9pZBgFIAEoDCK5AQoRU2VudE1lc3NhZ2VSZWNvcmQSEwoLZGVzdGluYXRpb24YASABKAkSEQoJdGltZXN0YW1wGAIgASgEEg8KB2NvbnRlbnQYAyABKAwSOwoHcmV0cmllcxgEIAMoCzIqLnF1aW50ZXQudjEuU2VudE1lc3NhZ2VSZWNvcmQuUmV0cmllc0VudHJ5Gi4KDFJldHJpZXNFbnRyeRILCgNrZXkYASABKA0SDQoFdmFsdWUYAiABKA06AjgBIicKD1Byb2Nlc3NlZFJlY29yZBIUCgxwcm9jZXNzZWRfYXQYASABKAQiqAEKFVZlcmlmaWVkQWNjb3VudFJlY29yZBITCgthY2NvdW50X2tleRgBIAEoDBIQCghoYXNfbGlzdBgCIAEoCBIWCg5saXN0X3RpbWVzdGFtcBgDIAEoBBIOCgZyYXdfaWQYBCABKA0SFQoNY3VycmVudF9pbmRleBgFIAEoDRIVCg12YWxpZF9pbmRleGVzGAYgAygNEhIKCnVwZGF0ZWRfYXQYByABKAQiWAoUVmVyaWZpZWREZXZpY2VSZWNvcmQSFAoMaWRlbnRpdHlfa2V5GAEgASgMEhEKCWtleV9pbmRleBgCIAEoDRIXCg9yZWdpc3RyYXRpb25faWQYAyABKA0iVgoSQWNjb3VudFRydXN0UmVjb3JkEhQKDHZlcmlmaWVkX2tleRgBIAEoDBITCgtwZW5kaW5nX2tleRgCIAEoDBIVCg1wZW5kaW5nX3NpbmNlGAMgASgEIloKFUFyY2hpdmVkTWVzc2FnZVJlY29yZBIwCgdtZXNzYWdlGAEgASgLMh8ucXVpbnRldC52MS5TdG9yZWRNZXNzYWdlUmVjb3JkEg8KB3JlYWRfYXQYAiABKAQipQEKE0hpc3RvcnlJbXBvcnRSZWNvcmQSDwoHYmxvYl9pZBgBIAEoCRILCgNrZXkYAiABKAwSGQoRY2lwaGVydGV4dF9zaGEyNTYYAyABKAwSDAoEc2l6ZRgEIAEoBBIVCg1tZXNzYWdlX2NvdW50GAUgASgNEhAKCGltcG9ydGVkGAYgASgNEg4KBm9sZGVzdBgHIAEoBBIOCgZuZXdlc3QYCCABKARiBnByb3RvMw", [file_quintet_v1_content]);
 
 /**
  * Who this device is. Written once at registration.
@@ -229,6 +229,60 @@ export type StoredMessageRecord = Message<"quintet.v1.StoredMessageRecord"> & {
    * @generated from field: quintet.v1.AttachmentPointer attachment = 10;
    */
   attachment?: AttachmentPointer | undefined;
+
+  /**
+   * Chat state (docs/protocol.md, "Chat events"); all absent on a plain
+   * message, so older records decode unchanged.
+   *
+   * @generated from field: quintet.v1.Quote reply_to = 11;
+   */
+  replyTo?: Quote | undefined;
+
+  /**
+   * seconds, as carried by the message
+   *
+   * @generated from field: uint32 expire_timer = 12;
+   */
+  expireTimer: number;
+
+  /**
+   * ms; 0 = never
+   *
+   * @generated from field: uint64 expires_at = 13;
+   */
+  expiresAt: bigint;
+
+  /**
+   * the latest accepted edit (`text` is its text)
+   *
+   * @generated from field: quintet.v1.EditMark edit = 14;
+   */
+  edit?: EditMark | undefined;
+
+  /**
+   * 0 = shown, 1 = deleted for everyone, 2 = deleted for me, 3 = expired.
+   * A deleted record keeps only its identity: text, attachment, quote,
+   * edit and reactions are gone.
+   *
+   * @generated from field: uint32 deleted = 15;
+   */
+  deleted: number;
+
+  /**
+   * Per reacting account: the latest reaction, removals included (a
+   * removal must beat an older reaction that arrives after it).
+   *
+   * @generated from field: map<string, quintet.v1.ReactionMark> reactions = 16;
+   */
+  reactions: { [key: string]: ReactionMark };
+
+  /**
+   * Set when this entry records a disappearing-timer change (the new
+   * seconds + 1, so that "off" is 1 and 0 means "not a timer entry").
+   *
+   * @generated from field: uint32 timer_change = 17;
+   */
+  timerChange: number;
 };
 
 /**
@@ -237,6 +291,189 @@ export type StoredMessageRecord = Message<"quintet.v1.StoredMessageRecord"> & {
  */
 export const StoredMessageRecordSchema: GenMessage<StoredMessageRecord> = /*@__PURE__*/
   messageDesc(file_quintet_v1_client_store, 2);
+
+/**
+ * The identity of an edit or reaction event, for last-writer-wins: the
+ * greater (at, device, event id) wins.
+ *
+ * @generated from message quintet.v1.EditMark
+ */
+export type EditMark = Message<"quintet.v1.EditMark"> & {
+  /**
+   * @generated from field: uint64 at = 1;
+   */
+  at: bigint;
+
+  /**
+   * @generated from field: uint32 device = 2;
+   */
+  device: number;
+
+  /**
+   * @generated from field: bytes event_id = 3;
+   */
+  eventId: Uint8Array;
+};
+
+/**
+ * Describes the message quintet.v1.EditMark.
+ * Use `create(EditMarkSchema)` to create a new message.
+ */
+export const EditMarkSchema: GenMessage<EditMark> = /*@__PURE__*/
+  messageDesc(file_quintet_v1_client_store, 3);
+
+/**
+ * @generated from message quintet.v1.ReactionMark
+ */
+export type ReactionMark = Message<"quintet.v1.ReactionMark"> & {
+  /**
+   * empty when removed
+   *
+   * @generated from field: string emoji = 1;
+   */
+  emoji: string;
+
+  /**
+   * @generated from field: bool removed = 2;
+   */
+  removed: boolean;
+
+  /**
+   * @generated from field: uint64 at = 3;
+   */
+  at: bigint;
+
+  /**
+   * @generated from field: uint32 device = 4;
+   */
+  device: number;
+
+  /**
+   * @generated from field: bytes event_id = 5;
+   */
+  eventId: Uint8Array;
+};
+
+/**
+ * Describes the message quintet.v1.ReactionMark.
+ * Use `create(ReactionMarkSchema)` to create a new message.
+ */
+export const ReactionMarkSchema: GenMessage<ReactionMark> = /*@__PURE__*/
+  messageDesc(file_quintet_v1_client_store, 4);
+
+/**
+ * A chat event whose target message this device does not have yet; applied
+ * when the message arrives (table `chat-pending`).
+ *
+ * @generated from message quintet.v1.PendingChatEventRecord
+ */
+export type PendingChatEventRecord = Message<"quintet.v1.PendingChatEventRecord"> & {
+  /**
+   * @generated from field: string chat = 1;
+   */
+  chat: string;
+
+  /**
+   * @generated from field: string sender = 2;
+   */
+  sender: string;
+
+  /**
+   * @generated from field: uint32 sender_device = 3;
+   */
+  senderDevice: number;
+
+  /**
+   * @generated from field: bytes event_id = 4;
+   */
+  eventId: Uint8Array;
+
+  /**
+   * @generated from field: uint64 at = 5;
+   */
+  at: bigint;
+
+  /**
+   * @generated from field: quintet.v1.MessageRef target = 6;
+   */
+  target?: MessageRef | undefined;
+
+  /**
+   * @generated from oneof quintet.v1.PendingChatEventRecord.kind
+   */
+  kind: {
+    /**
+     * @generated from field: quintet.v1.Reaction reaction = 7;
+     */
+    value: Reaction;
+    case: "reaction";
+  } | {
+    /**
+     * @generated from field: quintet.v1.Edit edit = 8;
+     */
+    value: Edit;
+    case: "edit";
+  } | {
+    /**
+     * @generated from field: quintet.v1.RemoteDelete delete = 9;
+     */
+    value: RemoteDelete;
+    case: "delete";
+  } | {
+    /**
+     * @generated from field: bool delete_for_me = 10;
+     */
+    value: boolean;
+    case: "deleteForMe";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message quintet.v1.PendingChatEventRecord.
+ * Use `create(PendingChatEventRecordSchema)` to create a new message.
+ */
+export const PendingChatEventRecordSchema: GenMessage<PendingChatEventRecord> = /*@__PURE__*/
+  messageDesc(file_quintet_v1_client_store, 5);
+
+/**
+ * A chat's disappearing-timer setting (table `chat-timer`), last writer
+ * wins by (at, sender, device, event id).
+ *
+ * @generated from message quintet.v1.ChatTimerRecord
+ */
+export type ChatTimerRecord = Message<"quintet.v1.ChatTimerRecord"> & {
+  /**
+   * @generated from field: uint32 seconds = 1;
+   */
+  seconds: number;
+
+  /**
+   * @generated from field: uint64 at = 2;
+   */
+  at: bigint;
+
+  /**
+   * @generated from field: string sender = 3;
+   */
+  sender: string;
+
+  /**
+   * @generated from field: uint32 device = 4;
+   */
+  device: number;
+
+  /**
+   * @generated from field: bytes event_id = 5;
+   */
+  eventId: Uint8Array;
+};
+
+/**
+ * Describes the message quintet.v1.ChatTimerRecord.
+ * Use `create(ChatTimerRecordSchema)` to create a new message.
+ */
+export const ChatTimerRecordSchema: GenMessage<ChatTimerRecord> = /*@__PURE__*/
+  messageDesc(file_quintet_v1_client_store, 6);
 
 /**
  * A message this device sent recently, kept so a retry request can be
@@ -275,7 +512,7 @@ export type SentMessageRecord = Message<"quintet.v1.SentMessageRecord"> & {
  * Use `create(SentMessageRecordSchema)` to create a new message.
  */
 export const SentMessageRecordSchema: GenMessage<SentMessageRecord> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_client_store, 3);
+  messageDesc(file_quintet_v1_client_store, 7);
 
 /**
  * A processed-envelope mark: the envelope was decrypted (or definitively
@@ -295,7 +532,7 @@ export type ProcessedRecord = Message<"quintet.v1.ProcessedRecord"> & {
  * Use `create(ProcessedRecordSchema)` to create a new message.
  */
 export const ProcessedRecordSchema: GenMessage<ProcessedRecord> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_client_store, 4);
+  messageDesc(file_quintet_v1_client_store, 8);
 
 /**
  * A contact's (or this account's own) verified device view, the header row:
@@ -354,7 +591,7 @@ export type VerifiedAccountRecord = Message<"quintet.v1.VerifiedAccountRecord"> 
  * Use `create(VerifiedAccountRecordSchema)` to create a new message.
  */
 export const VerifiedAccountRecordSchema: GenMessage<VerifiedAccountRecord> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_client_store, 5);
+  messageDesc(file_quintet_v1_client_store, 9);
 
 /**
  * One verified device of that view: the identity key the sender encrypts to
@@ -388,7 +625,7 @@ export type VerifiedDeviceRecord = Message<"quintet.v1.VerifiedDeviceRecord"> & 
  * Use `create(VerifiedDeviceRecordSchema)` to create a new message.
  */
 export const VerifiedDeviceRecordSchema: GenMessage<VerifiedDeviceRecord> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_client_store, 6);
+  messageDesc(file_quintet_v1_client_store, 10);
 
 /**
  * Identity trust decisions per contact account (table `account-trust`): the
@@ -426,7 +663,7 @@ export type AccountTrustRecord = Message<"quintet.v1.AccountTrustRecord"> & {
  * Use `create(AccountTrustRecordSchema)` to create a new message.
  */
 export const AccountTrustRecordSchema: GenMessage<AccountTrustRecord> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_client_store, 7);
+  messageDesc(file_quintet_v1_client_store, 11);
 
 /**
  * One message of a history archive (docs/history.md): the stored record as
@@ -452,7 +689,7 @@ export type ArchivedMessageRecord = Message<"quintet.v1.ArchivedMessageRecord"> 
  * Use `create(ArchivedMessageRecordSchema)` to create a new message.
  */
 export const ArchivedMessageRecordSchema: GenMessage<ArchivedMessageRecord> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_client_store, 8);
+  messageDesc(file_quintet_v1_client_store, 12);
 
 /**
  * A companion's history import in progress, kept so a restart resumes it.
@@ -508,5 +745,5 @@ export type HistoryImportRecord = Message<"quintet.v1.HistoryImportRecord"> & {
  * Use `create(HistoryImportRecordSchema)` to create a new message.
  */
 export const HistoryImportRecordSchema: GenMessage<HistoryImportRecord> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_client_store, 9);
+  messageDesc(file_quintet_v1_client_store, 13);
 

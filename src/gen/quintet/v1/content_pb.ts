@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file quintet/v1/content.proto.
  */
 export const file_quintet_v1_content: GenFile = /*@__PURE__*/
-  fileDesc("ChhxdWludGV0L3YxL2NvbnRlbnQucHJvdG8SCnF1aW50ZXQudjEi6gMKB0NvbnRlbnQSLwoMZGF0YV9tZXNzYWdlGAEgASgLMhcucXVpbnRldC52MS5EYXRhTWVzc2FnZUgAEjUKD3JlY2VpcHRfbWVzc2FnZRgCIAEoCzIaLnF1aW50ZXQudjEuUmVjZWlwdE1lc3NhZ2VIABJGChhkZWNyeXB0aW9uX2Vycm9yX21lc3NhZ2UYAyABKAsyIi5xdWludGV0LnYxLkRlY3J5cHRpb25FcnJvck1lc3NhZ2VIABI8ChNkZXZpY2Vfc2VudF9tZXNzYWdlGAQgASgLMh0ucXVpbnRldC52MS5EZXZpY2VTZW50TWVzc2FnZUgAEi8KDHN5bmNfbWVzc2FnZRgFIAEoCzIXLnF1aW50ZXQudjEuU3luY01lc3NhZ2VIABJEChdzZW5kZXJfa2V5X2Rpc3RyaWJ1dGlvbhgGIAEoCzIhLnF1aW50ZXQudjEuU2VuZGVyS2V5RGlzdHJpYnV0aW9uSAASOwoMaGlzdG9yeV9zeW5jGAcgASgLMiMucXVpbnRldC52MS5IaXN0b3J5U3luY05vdGlmaWNhdGlvbkgAEjUKD2Jvb3RzdHJhcF9zdGF0ZRgIIAEoCzIaLnF1aW50ZXQudjEuQm9vdHN0cmFwU3RhdGVIAEIGCgRib2R5IqYBChdIaXN0b3J5U3luY05vdGlmaWNhdGlvbhIPCgdibG9iX2lkGAEgASgJEgsKA2tleRgCIAEoDBIZChFjaXBoZXJ0ZXh0X3NoYTI1NhgDIAEoDBIMCgRzaXplGAQgASgEEhUKDW1lc3NhZ2VfY291bnQYBSABKA0SDgoGb2xkZXN0GAYgASgEEg4KBm5ld2VzdBgHIAEoBBINCgVlcnJvchgIIAEoCSKCAgoOQm9vdHN0cmFwU3RhdGUSEQoJZ3JvdXBfaWRzGAEgAygMEhAKCGNvbnRhY3RzGAIgAygJEi4KC3JlYWRfc3RhdGVzGAMgAygLMhkucXVpbnRldC52MS5DaGF0UmVhZFN0YXRlEjoKCHNldHRpbmdzGAQgAygLMigucXVpbnRldC52MS5Cb290c3RyYXBTdGF0ZS5TZXR0aW5nc0VudHJ5EhcKD2hpc3Rvcnlfb2ZmZXJlZBgFIAEoCBIVCg1oaXN0b3J5X3NpbmNlGAYgASgEGi8KDVNldHRpbmdzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgMOgI4ASIzCg1DaGF0UmVhZFN0YXRlEgwKBGNoYXQYASABKAkSFAoMbGFzdF9yZWFkX2F0GAIgASgEIj8KFVNlbmRlcktleURpc3RyaWJ1dGlvbhIQCghncm91cF9pZBgBIAEoDBIUCgxkaXN0cmlidXRpb24YAiABKAwihwEKC0RhdGFNZXNzYWdlEhIKCm1lc3NhZ2VfaWQYASABKAwSDAoEdGV4dBgCIAEoCRIRCgl0aW1lc3RhbXAYAyABKAQSEAoIZ3JvdXBfaWQYBCABKAwSMQoKYXR0YWNobWVudBgFIAEoCzIdLnF1aW50ZXQudjEuQXR0YWNobWVudFBvaW50ZXIiswEKEUF0dGFjaG1lbnRQb2ludGVyEg8KB2Jsb2JfaWQYASABKAkSEQoJbWVkaWFfa2V5GAIgASgMEhgKEHBsYWludGV4dF9zaGEyNTYYAyABKAwSGQoRY2lwaGVydGV4dF9zaGEyNTYYBCABKAwSDAoEc2l6ZRgFIAEoBBIRCgltaW1lX3R5cGUYBiABKAkSEQoJZmlsZV9uYW1lGAcgASgJEhEKCXRodW1ibmFpbBgIIAEoDCK5AQoOUmVjZWlwdE1lc3NhZ2USLQoEdHlwZRgBIAEoDjIfLnF1aW50ZXQudjEuUmVjZWlwdE1lc3NhZ2UuVHlwZRITCgttZXNzYWdlX2lkcxgCIAMoDBIRCgl0aW1lc3RhbXAYAyABKAQSEAoIZ3JvdXBfaWQYBCABKAwiPgoEVHlwZRIUChBUWVBFX1VOU1BFQ0lGSUVEEAASEQoNVFlQRV9ERUxJVkVSWRABEg0KCVRZUEVfUkVBRBACIm0KFkRlY3J5cHRpb25FcnJvck1lc3NhZ2USEQoJdGltZXN0YW1wGAEgASgEEhEKCWRldmljZV9pZBgCIAEoDRIbChNyZXF1ZXN0ZXJfZGV2aWNlX2lkGAMgASgNEhAKCGdyb3VwX2lkGDwgASgMIlIKEURldmljZVNlbnRNZXNzYWdlEhMKC2Rlc3RpbmF0aW9uGAEgASgJEigKB21lc3NhZ2UYAiABKAsyFy5xdWludGV0LnYxLkRhdGFNZXNzYWdlIjsKC1N5bmNNZXNzYWdlEiQKBHJlYWQYASABKAsyFC5xdWludGV0LnYxLlJlYWRTeW5jSABCBgoEYm9keSJACghSZWFkU3luYxIMCgRjaGF0GAEgASgJEhMKC21lc3NhZ2VfaWRzGAIgAygMEhEKCXRpbWVzdGFtcBgDIAEoBGIGcHJvdG8z");
+  fileDesc("ChhxdWludGV0L3YxL2NvbnRlbnQucHJvdG8SCnF1aW50ZXQudjEi6gMKB0NvbnRlbnQSLwoMZGF0YV9tZXNzYWdlGAEgASgLMhcucXVpbnRldC52MS5EYXRhTWVzc2FnZUgAEjUKD3JlY2VpcHRfbWVzc2FnZRgCIAEoCzIaLnF1aW50ZXQudjEuUmVjZWlwdE1lc3NhZ2VIABJGChhkZWNyeXB0aW9uX2Vycm9yX21lc3NhZ2UYAyABKAsyIi5xdWludGV0LnYxLkRlY3J5cHRpb25FcnJvck1lc3NhZ2VIABI8ChNkZXZpY2Vfc2VudF9tZXNzYWdlGAQgASgLMh0ucXVpbnRldC52MS5EZXZpY2VTZW50TWVzc2FnZUgAEi8KDHN5bmNfbWVzc2FnZRgFIAEoCzIXLnF1aW50ZXQudjEuU3luY01lc3NhZ2VIABJEChdzZW5kZXJfa2V5X2Rpc3RyaWJ1dGlvbhgGIAEoCzIhLnF1aW50ZXQudjEuU2VuZGVyS2V5RGlzdHJpYnV0aW9uSAASOwoMaGlzdG9yeV9zeW5jGAcgASgLMiMucXVpbnRldC52MS5IaXN0b3J5U3luY05vdGlmaWNhdGlvbkgAEjUKD2Jvb3RzdHJhcF9zdGF0ZRgIIAEoCzIaLnF1aW50ZXQudjEuQm9vdHN0cmFwU3RhdGVIAEIGCgRib2R5IqYBChdIaXN0b3J5U3luY05vdGlmaWNhdGlvbhIPCgdibG9iX2lkGAEgASgJEgsKA2tleRgCIAEoDBIZChFjaXBoZXJ0ZXh0X3NoYTI1NhgDIAEoDBIMCgRzaXplGAQgASgEEhUKDW1lc3NhZ2VfY291bnQYBSABKA0SDgoGb2xkZXN0GAYgASgEEg4KBm5ld2VzdBgHIAEoBBINCgVlcnJvchgIIAEoCSKCAgoOQm9vdHN0cmFwU3RhdGUSEQoJZ3JvdXBfaWRzGAEgAygMEhAKCGNvbnRhY3RzGAIgAygJEi4KC3JlYWRfc3RhdGVzGAMgAygLMhkucXVpbnRldC52MS5DaGF0UmVhZFN0YXRlEjoKCHNldHRpbmdzGAQgAygLMigucXVpbnRldC52MS5Cb290c3RyYXBTdGF0ZS5TZXR0aW5nc0VudHJ5EhcKD2hpc3Rvcnlfb2ZmZXJlZBgFIAEoCBIVCg1oaXN0b3J5X3NpbmNlGAYgASgEGi8KDVNldHRpbmdzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgMOgI4ASIzCg1DaGF0UmVhZFN0YXRlEgwKBGNoYXQYASABKAkSFAoMbGFzdF9yZWFkX2F0GAIgASgEIj8KFVNlbmRlcktleURpc3RyaWJ1dGlvbhIQCghncm91cF9pZBgBIAEoDBIUCgxkaXN0cmlidXRpb24YAiABKAwi8QIKC0RhdGFNZXNzYWdlEhIKCm1lc3NhZ2VfaWQYASABKAwSDAoEdGV4dBgCIAEoCRIRCgl0aW1lc3RhbXAYAyABKAQSEAoIZ3JvdXBfaWQYBCABKAwSMQoKYXR0YWNobWVudBgFIAEoCzIdLnF1aW50ZXQudjEuQXR0YWNobWVudFBvaW50ZXISIAoFcXVvdGUYBiABKAsyES5xdWludGV0LnYxLlF1b3RlEigKCHJlYWN0aW9uGAcgASgLMhQucXVpbnRldC52MS5SZWFjdGlvbkgAEiAKBGVkaXQYCCABKAsyEC5xdWludGV0LnYxLkVkaXRIABIqCgZkZWxldGUYCSABKAsyGC5xdWludGV0LnYxLlJlbW90ZURlbGV0ZUgAEi8KDHRpbWVyX2NoYW5nZRgKIAEoCzIXLnF1aW50ZXQudjEuVGltZXJDaGFuZ2VIABIUCgxleHBpcmVfdGltZXIYCyABKA1CBwoFZXZlbnQiMAoKTWVzc2FnZVJlZhIOCgZhdXRob3IYASABKAkSEgoKbWVzc2FnZV9pZBgCIAEoDCJACgVRdW90ZRImCgZ0YXJnZXQYASABKAsyFi5xdWludGV0LnYxLk1lc3NhZ2VSZWYSDwoHc25pcHBldBgCIAEoCSJRCghSZWFjdGlvbhImCgZ0YXJnZXQYASABKAsyFi5xdWludGV0LnYxLk1lc3NhZ2VSZWYSDQoFZW1vamkYAiABKAkSDgoGcmVtb3ZlGAMgASgIIjwKBEVkaXQSJgoGdGFyZ2V0GAEgASgLMhYucXVpbnRldC52MS5NZXNzYWdlUmVmEgwKBHRleHQYAiABKAkiNgoMUmVtb3RlRGVsZXRlEiYKBnRhcmdldBgBIAEoCzIWLnF1aW50ZXQudjEuTWVzc2FnZVJlZiIeCgtUaW1lckNoYW5nZRIPCgdzZWNvbmRzGAEgASgNIrMBChFBdHRhY2htZW50UG9pbnRlchIPCgdibG9iX2lkGAEgASgJEhEKCW1lZGlhX2tleRgCIAEoDBIYChBwbGFpbnRleHRfc2hhMjU2GAMgASgMEhkKEWNpcGhlcnRleHRfc2hhMjU2GAQgASgMEgwKBHNpemUYBSABKAQSEQoJbWltZV90eXBlGAYgASgJEhEKCWZpbGVfbmFtZRgHIAEoCRIRCgl0aHVtYm5haWwYCCABKAwiuQEKDlJlY2VpcHRNZXNzYWdlEi0KBHR5cGUYASABKA4yHy5xdWludGV0LnYxLlJlY2VpcHRNZXNzYWdlLlR5cGUSEwoLbWVzc2FnZV9pZHMYAiADKAwSEQoJdGltZXN0YW1wGAMgASgEEhAKCGdyb3VwX2lkGAQgASgMIj4KBFR5cGUSFAoQVFlQRV9VTlNQRUNJRklFRBAAEhEKDVRZUEVfREVMSVZFUlkQARINCglUWVBFX1JFQUQQAiJtChZEZWNyeXB0aW9uRXJyb3JNZXNzYWdlEhEKCXRpbWVzdGFtcBgBIAEoBBIRCglkZXZpY2VfaWQYAiABKA0SGwoTcmVxdWVzdGVyX2RldmljZV9pZBgDIAEoDRIQCghncm91cF9pZBg8IAEoDCJSChFEZXZpY2VTZW50TWVzc2FnZRITCgtkZXN0aW5hdGlvbhgBIAEoCRIoCgdtZXNzYWdlGAIgASgLMhcucXVpbnRldC52MS5EYXRhTWVzc2FnZSJtCgtTeW5jTWVzc2FnZRIkCgRyZWFkGAEgASgLMhQucXVpbnRldC52MS5SZWFkU3luY0gAEjAKDWRlbGV0ZV9mb3JfbWUYAiABKAsyFy5xdWludGV0LnYxLkRlbGV0ZUZvck1lSABCBgoEYm9keSJXCgtEZWxldGVGb3JNZRIMCgRjaGF0GAEgASgJEicKB3RhcmdldHMYAiADKAsyFi5xdWludGV0LnYxLk1lc3NhZ2VSZWYSEQoJdGltZXN0YW1wGAMgASgEIkAKCFJlYWRTeW5jEgwKBGNoYXQYASABKAkSEwoLbWVzc2FnZV9pZHMYAiADKAwSEQoJdGltZXN0YW1wGAMgASgEYgZwcm90bzM");
 
 /**
  * @generated from message quintet.v1.Content
@@ -318,6 +318,62 @@ export type DataMessage = Message<"quintet.v1.DataMessage"> & {
    * @generated from field: quintet.v1.AttachmentPointer attachment = 5;
    */
   attachment?: AttachmentPointer | undefined;
+
+  /**
+   * A reply: the message this one answers, with a snippet of it, so the
+   * quote shows even where the original is gone (docs/protocol.md, "Chat
+   * events").
+   *
+   * @generated from field: quintet.v1.Quote quote = 6;
+   */
+  quote?: Quote | undefined;
+
+  /**
+   * Set when this data message is an event on an earlier message or on the
+   * chat instead of a new chat message; such a data message carries no
+   * text, attachment or quote of its own. Its `message_id` identifies the
+   * event (deduplication, ordering ties) and its `timestamp` is the event's
+   * time (the edit time of an edit).
+   *
+   * @generated from oneof quintet.v1.DataMessage.event
+   */
+  event: {
+    /**
+     * @generated from field: quintet.v1.Reaction reaction = 7;
+     */
+    value: Reaction;
+    case: "reaction";
+  } | {
+    /**
+     * @generated from field: quintet.v1.Edit edit = 8;
+     */
+    value: Edit;
+    case: "edit";
+  } | {
+    /**
+     * Delete for everyone.
+     *
+     * @generated from field: quintet.v1.RemoteDelete delete = 9;
+     */
+    value: RemoteDelete;
+    case: "delete";
+  } | {
+    /**
+     * The chat's disappearing-message timer changed.
+     *
+     * @generated from field: quintet.v1.TimerChange timer_change = 10;
+     */
+    value: TimerChange;
+    case: "timerChange";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * The chat's disappearing timer (seconds, 0 = off) when this was sent; a
+   * receiver's expiry for the message is `timestamp + expire_timer`.
+   *
+   * @generated from field: uint32 expire_timer = 11;
+   */
+  expireTimer: number;
 };
 
 /**
@@ -326,6 +382,148 @@ export type DataMessage = Message<"quintet.v1.DataMessage"> & {
  */
 export const DataMessageSchema: GenMessage<DataMessage> = /*@__PURE__*/
   messageDesc(file_quintet_v1_content, 5);
+
+/**
+ * Names a chat message: its author (account) and message id (16 bytes).
+ *
+ * @generated from message quintet.v1.MessageRef
+ */
+export type MessageRef = Message<"quintet.v1.MessageRef"> & {
+  /**
+   * @generated from field: string author = 1;
+   */
+  author: string;
+
+  /**
+   * @generated from field: bytes message_id = 2;
+   */
+  messageId: Uint8Array;
+};
+
+/**
+ * Describes the message quintet.v1.MessageRef.
+ * Use `create(MessageRefSchema)` to create a new message.
+ */
+export const MessageRefSchema: GenMessage<MessageRef> = /*@__PURE__*/
+  messageDesc(file_quintet_v1_content, 6);
+
+/**
+ * @generated from message quintet.v1.Quote
+ */
+export type Quote = Message<"quintet.v1.Quote"> & {
+  /**
+   * @generated from field: quintet.v1.MessageRef target = 1;
+   */
+  target?: MessageRef | undefined;
+
+  /**
+   * at most 1,000 characters
+   *
+   * @generated from field: string snippet = 2;
+   */
+  snippet: string;
+};
+
+/**
+ * Describes the message quintet.v1.Quote.
+ * Use `create(QuoteSchema)` to create a new message.
+ */
+export const QuoteSchema: GenMessage<Quote> = /*@__PURE__*/
+  messageDesc(file_quintet_v1_content, 7);
+
+/**
+ * One emoji per reacting account and message; a later reaction of the same
+ * account replaces it, `remove` takes it away.
+ *
+ * @generated from message quintet.v1.Reaction
+ */
+export type Reaction = Message<"quintet.v1.Reaction"> & {
+  /**
+   * @generated from field: quintet.v1.MessageRef target = 1;
+   */
+  target?: MessageRef | undefined;
+
+  /**
+   * 1 to 64 UTF-8 bytes; empty when `remove`
+   *
+   * @generated from field: string emoji = 2;
+   */
+  emoji: string;
+
+  /**
+   * @generated from field: bool remove = 3;
+   */
+  remove: boolean;
+};
+
+/**
+ * Describes the message quintet.v1.Reaction.
+ * Use `create(ReactionSchema)` to create a new message.
+ */
+export const ReactionSchema: GenMessage<Reaction> = /*@__PURE__*/
+  messageDesc(file_quintet_v1_content, 8);
+
+/**
+ * The author's new text for their own message (within the edit window).
+ *
+ * @generated from message quintet.v1.Edit
+ */
+export type Edit = Message<"quintet.v1.Edit"> & {
+  /**
+   * @generated from field: quintet.v1.MessageRef target = 1;
+   */
+  target?: MessageRef | undefined;
+
+  /**
+   * @generated from field: string text = 2;
+   */
+  text: string;
+};
+
+/**
+ * Describes the message quintet.v1.Edit.
+ * Use `create(EditSchema)` to create a new message.
+ */
+export const EditSchema: GenMessage<Edit> = /*@__PURE__*/
+  messageDesc(file_quintet_v1_content, 9);
+
+/**
+ * The author removes their own message for everyone (within 48 h).
+ *
+ * @generated from message quintet.v1.RemoteDelete
+ */
+export type RemoteDelete = Message<"quintet.v1.RemoteDelete"> & {
+  /**
+   * @generated from field: quintet.v1.MessageRef target = 1;
+   */
+  target?: MessageRef | undefined;
+};
+
+/**
+ * Describes the message quintet.v1.RemoteDelete.
+ * Use `create(RemoteDeleteSchema)` to create a new message.
+ */
+export const RemoteDeleteSchema: GenMessage<RemoteDelete> = /*@__PURE__*/
+  messageDesc(file_quintet_v1_content, 10);
+
+/**
+ * @generated from message quintet.v1.TimerChange
+ */
+export type TimerChange = Message<"quintet.v1.TimerChange"> & {
+  /**
+   * 0 (off), 86400 (24 h), 604800 (7 d), 7776000 (90 d)
+   *
+   * @generated from field: uint32 seconds = 1;
+   */
+  seconds: number;
+};
+
+/**
+ * Describes the message quintet.v1.TimerChange.
+ * Use `create(TimerChangeSchema)` to create a new message.
+ */
+export const TimerChangeSchema: GenMessage<TimerChange> = /*@__PURE__*/
+  messageDesc(file_quintet_v1_content, 11);
 
 /**
  * Where an encrypted attachment is and how to open it (docs/protocol.md,
@@ -396,7 +594,7 @@ export type AttachmentPointer = Message<"quintet.v1.AttachmentPointer"> & {
  * Use `create(AttachmentPointerSchema)` to create a new message.
  */
 export const AttachmentPointerSchema: GenMessage<AttachmentPointer> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_content, 6);
+  messageDesc(file_quintet_v1_content, 12);
 
 /**
  * Per-device receipts: "delivered to this device" is sent automatically,
@@ -436,7 +634,7 @@ export type ReceiptMessage = Message<"quintet.v1.ReceiptMessage"> & {
  * Use `create(ReceiptMessageSchema)` to create a new message.
  */
 export const ReceiptMessageSchema: GenMessage<ReceiptMessage> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_content, 7);
+  messageDesc(file_quintet_v1_content, 13);
 
 /**
  * @generated from enum quintet.v1.ReceiptMessage.Type
@@ -462,7 +660,7 @@ export enum ReceiptMessage_Type {
  * Describes the enum quintet.v1.ReceiptMessage.Type.
  */
 export const ReceiptMessage_TypeSchema: GenEnum<ReceiptMessage_Type> = /*@__PURE__*/
-  enumDesc(file_quintet_v1_content, 7, 0);
+  enumDesc(file_quintet_v1_content, 13, 0);
 
 /**
  * "I could not decrypt what you sent me": the sender re-encrypts the message
@@ -510,7 +708,7 @@ export type DecryptionErrorMessage = Message<"quintet.v1.DecryptionErrorMessage"
  * Use `create(DecryptionErrorMessageSchema)` to create a new message.
  */
 export const DecryptionErrorMessageSchema: GenMessage<DecryptionErrorMessage> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_content, 8);
+  messageDesc(file_quintet_v1_content, 14);
 
 /**
  * The sender's own other devices get this wrapper instead of the bare data
@@ -535,7 +733,7 @@ export type DeviceSentMessage = Message<"quintet.v1.DeviceSentMessage"> & {
  * Use `create(DeviceSentMessageSchema)` to create a new message.
  */
 export const DeviceSentMessageSchema: GenMessage<DeviceSentMessage> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_content, 9);
+  messageDesc(file_quintet_v1_content, 15);
 
 /**
  * Between the devices of one account.
@@ -554,6 +752,14 @@ export type SyncMessage = Message<"quintet.v1.SyncMessage"> & {
      */
     value: ReadSync;
     case: "read";
+  } | {
+    /**
+     * "I deleted these messages for myself": the other devices hide them too.
+     *
+     * @generated from field: quintet.v1.DeleteForMe delete_for_me = 2;
+     */
+    value: DeleteForMe;
+    case: "deleteForMe";
   } | { case: undefined; value?: undefined };
 };
 
@@ -562,7 +768,38 @@ export type SyncMessage = Message<"quintet.v1.SyncMessage"> & {
  * Use `create(SyncMessageSchema)` to create a new message.
  */
 export const SyncMessageSchema: GenMessage<SyncMessage> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_content, 10);
+  messageDesc(file_quintet_v1_content, 16);
+
+/**
+ * @generated from message quintet.v1.DeleteForMe
+ */
+export type DeleteForMe = Message<"quintet.v1.DeleteForMe"> & {
+  /**
+   * @generated from field: string chat = 1;
+   */
+  chat: string;
+
+  /**
+   * at most 100
+   *
+   * @generated from field: repeated quintet.v1.MessageRef targets = 2;
+   */
+  targets: MessageRef[];
+
+  /**
+   * ms since the epoch
+   *
+   * @generated from field: uint64 timestamp = 3;
+   */
+  timestamp: bigint;
+};
+
+/**
+ * Describes the message quintet.v1.DeleteForMe.
+ * Use `create(DeleteForMeSchema)` to create a new message.
+ */
+export const DeleteForMeSchema: GenMessage<DeleteForMe> = /*@__PURE__*/
+  messageDesc(file_quintet_v1_content, 17);
 
 /**
  * @generated from message quintet.v1.ReadSync
@@ -593,5 +830,5 @@ export type ReadSync = Message<"quintet.v1.ReadSync"> & {
  * Use `create(ReadSyncSchema)` to create a new message.
  */
 export const ReadSyncSchema: GenMessage<ReadSync> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_content, 11);
+  messageDesc(file_quintet_v1_content, 18);
 
