@@ -8,7 +8,9 @@
  * AES + HMAC, so on a machine with two cores the hashes cost only a copy.
  *
  * Bounds: each running hash copies its input into staging batches of
- * `BATCH` bytes that are transferred (not copied again) to the worker, and
+ * `BATCH` bytes that are transferred (not copied again) to the worker and
+ * back with its acknowledgement, into a pool the next batches reuse (no
+ * allocation per batch, so no garbage for either thread's GC to lag on); and
  * at most `MAX_IN_FLIGHT` bytes per hash wait there; `update` returns a
  * promise when that budget is used up (backpressure), so a fast producer
  * cannot queue a whole file in memory.
@@ -26,6 +28,8 @@ import { CryptoError, type OffloadedDigest } from './provider.js';
 const BATCH = 256 * 1024;
 /** Bytes of one hash that may wait on the worker before `update` asks its caller to wait. */
 const MAX_IN_FLIGHT = 4 * 1024 * 1024;
+/** Pooled staging buffers kept (two hashes' budgets, plus their staging batch). */
+const POOL_LIMIT = (2 * MAX_IN_FLIGHT) / BATCH + 2;
 
 /*
  * The worker's whole program. Inline (eval) rather than a file beside this
@@ -45,8 +49,8 @@ parentPort.on('message', (m) => {
     if (m.t === 'open') hashes.set(m.id, createHash('sha256'));
     else if (m.t === 'data') {
       const hash = hashes.get(m.id);
-      if (hash !== undefined) hash.update(new Uint8Array(m.buf));
-      parentPort.postMessage({ t: 'ack', id: m.id, n: m.buf.byteLength });
+      if (hash !== undefined) hash.update(new Uint8Array(m.buf, 0, m.n));
+      parentPort.postMessage({ t: 'ack', id: m.id, n: m.n, buf: m.buf }, [m.buf]);
     } else if (m.t === 'end') {
       const hash = hashes.get(m.id);
       hashes.delete(m.id);
@@ -65,7 +69,7 @@ parentPort.on('message', (m) => {
 `;
 
 type FromWorker =
-  | { readonly t: 'ack'; readonly id: number; readonly n: number }
+  | { readonly t: 'ack'; readonly id: number; readonly n: number; readonly buf: ArrayBuffer }
   | { readonly t: 'digest'; readonly id: number; readonly buf: ArrayBuffer }
   | { readonly t: 'error'; readonly id: number; readonly message: string };
 
@@ -82,6 +86,8 @@ class HashWorker {
   readonly #worker: Worker;
   readonly #jobs = new Map<number, Job>();
   #nextId = 1;
+  /** Staging buffers back from the worker, for reuse. */
+  readonly #pool: ArrayBuffer[] = [];
   /** Callers awaiting the worker right now; the worker is ref'd only while > 0. */
   #waiting = 0;
   #dead = false;
@@ -101,20 +107,16 @@ class HashWorker {
     const job: Job = { inFlight: 0 };
     this.#jobs.set(id, job);
     this.#worker.postMessage({ t: 'open', id });
-    let staging = new Uint8Array(BATCH);
+    let staging: Uint8Array | undefined;
     let staged = 0;
     let state: 'open' | 'ended' | 'dropped' = 'open';
     const flush = (): void => {
-      if (staged === 0) return;
+      if (staging === undefined || staged === 0) return;
       // The staging buffer is handed over (transferred), not copied again.
-      const buf = staging.buffer;
-      const length = staged;
-      job.inFlight += length;
-      this.#worker.postMessage(
-        { t: 'data', id, buf: length === BATCH ? buf : buf.slice(0, length) },
-        length === BATCH ? [buf] : [],
-      );
-      staging = new Uint8Array(BATCH);
+      const buf = staging.buffer as ArrayBuffer;
+      job.inFlight += staged;
+      this.#worker.postMessage({ t: 'data', id, buf, n: staged }, [buf]);
+      staging = undefined;
       staged = 0;
     };
     return {
@@ -124,6 +126,7 @@ class HashWorker {
         // Copied now, so the caller may reuse or hand on `chunk` at once.
         let offset = 0;
         while (offset < chunk.length) {
+          staging ??= this.#take();
           const n = Math.min(BATCH - staged, chunk.length - offset);
           staging.set(chunk.subarray(offset, offset + n), staged);
           staged += n;
@@ -171,7 +174,14 @@ class HashWorker {
     }
   }
 
+  /** A staging buffer from the pool, or a new one. */
+  #take(): Uint8Array {
+    const buf = this.#pool.pop();
+    return buf === undefined ? new Uint8Array(BATCH) : new Uint8Array(buf);
+  }
+
   #receive(message: FromWorker): void {
+    if (message.t === 'ack' && this.#pool.length < POOL_LIMIT) this.#pool.push(message.buf);
     const job = this.#jobs.get(message.id);
     if (job === undefined) return;
     if (message.t === 'ack') {
