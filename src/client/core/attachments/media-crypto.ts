@@ -13,7 +13,9 @@
  * place and publish only after the iteration completed (see `AttachmentSink`).
  *
  * Both SHA-256 passes go through `hashStream`: on a provider that can hash
- * on another thread (Node) they run beside AES + HMAC instead of after them.
+ * on another thread (Node) they run beside AES + HMAC instead of after them,
+ * for files of `OFFLOAD_MIN_BYTES` or more (or of unknown size): below that
+ * the inline hash costs less than a first use of the other thread.
  *
  * Pure module: primitives come from the injected `CryptoProvider`.
  */
@@ -99,15 +101,18 @@ export function encryptAttachment(
   mediaKey: Uint8Array,
   type: MediaType,
   source: AsyncIterable<Uint8Array> | Uint8Array,
+  /** The plaintext size when the caller knows it (chooses where to hash). */
+  sizeHint?: number,
 ): AttachmentEncryption {
   let result: AttachmentDigests | undefined;
+  const size = source instanceof Uint8Array ? source.length : sizeHint;
   async function* run(): AsyncGenerator<Uint8Array> {
     const keys = await deriveMediaKeys(crypto, mediaKey, type);
     const cipher = crypto.createAes256CbcEncryptor(keys.cipherKey, keys.iv);
     const mac = crypto.createHmacSha256(keys.macKey);
     mac.update(keys.iv);
-    const plainHash = hashStream(crypto);
-    const cipherHash = hashStream(crypto);
+    const plainHash = hashStream(crypto, size);
+    const cipherHash = hashStream(crypto, size);
     try {
       let size = 0;
       let encrypted = 0;
@@ -180,8 +185,8 @@ export async function* decryptAttachment(
   const decipher = crypto.createAes256CbcDecryptor(keys.cipherKey, keys.iv);
   const mac = crypto.createHmacSha256(keys.macKey);
   mac.update(keys.iv);
-  const plainHash = hashStream(crypto);
-  const cipherHash = hashStream(crypto);
+  const plainHash = hashStream(crypto, expected.size);
+  const cipherHash = hashStream(crypto, expected.size);
   try {
     // The last MAC_LENGTH bytes seen so far may be the tag: held back.
     let tail: Uint8Array = new Uint8Array(0);
@@ -245,13 +250,17 @@ export async function* decryptAttachment(
   }
 }
 
+/** Smallest file whose hashes go to another thread (measured: a worker's first use costs ~60 ms). */
+export const OFFLOAD_MIN_BYTES = 1024 * 1024;
+
 /**
  * A SHA-256 for the attachment's bulk hashes: off the calling thread when
- * the provider offers it, else the provider's inline hash behind the same
- * interface.
+ * the provider offers it and the file is large or of unknown size, else the
+ * provider's inline hash behind the same interface.
  */
-function hashStream(crypto: CryptoProvider): OffloadedDigest {
-  const offloaded = crypto.createOffloadedSha256?.();
+function hashStream(crypto: CryptoProvider, size: number | undefined): OffloadedDigest {
+  const offloaded =
+    size === undefined || size >= OFFLOAD_MIN_BYTES ? crypto.createOffloadedSha256?.() : undefined;
   if (offloaded !== undefined) return offloaded;
   const hash = crypto.createSha256();
   return {
