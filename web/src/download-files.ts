@@ -54,27 +54,45 @@ export class DownloadFiles {
   }
 }
 
-async function openFolder(): Promise<FileSystemDirectoryHandle | undefined> {
+/** The OPFS root, or undefined where this browser has none or refuses it. */
+async function opfsRoot(): Promise<FileSystemDirectoryHandle | undefined> {
   // Feature checks, not error handling: these browsers have no OPFS at all.
   if (typeof navigator.storage?.getDirectory !== 'function') return undefined;
   if (typeof FileSystemFileHandle === 'undefined') return undefined;
   if (!('createWritable' in FileSystemFileHandle.prototype)) return undefined;
-  let root: FileSystemDirectoryHandle;
   try {
-    root = await navigator.storage.getDirectory();
+    return await navigator.storage.getDirectory();
   } catch (error) {
     // A browser may refuse OPFS (SecurityError in some private modes): the
     // bounded memory sink is the documented fallback for exactly that case.
     if (error instanceof DOMException && error.name === 'SecurityError') return undefined;
     throw error;
   }
+}
+
+async function removeFolder(root: FileSystemDirectoryHandle): Promise<void> {
   try {
     await root.removeEntry(FOLDER, { recursive: true });
   } catch (error) {
-    // The first load of this origin has no folder yet.
+    // Nothing was ever downloaded on this origin: nothing to remove.
     if (!(error instanceof DOMException && error.name === 'NotFoundError')) throw error;
   }
+}
+
+async function openFolder(): Promise<FileSystemDirectoryHandle | undefined> {
+  const root = await opfsRoot();
+  if (root === undefined) return undefined;
+  await removeFolder(root);
   return root.getDirectoryHandle(FOLDER, { create: true });
+}
+
+/**
+ * Deletes every downloaded (decrypted) attachment file: part of wiping a
+ * logged-out profile, which must leave no plaintext behind.
+ */
+export async function removeDownloadedFiles(): Promise<void> {
+  const root = await opfsRoot();
+  if (root !== undefined) await removeFolder(root);
 }
 
 function randomName(): string {
