@@ -4,6 +4,8 @@
  * 1. media-crypto encrypt and decrypt throughput against raw node:crypto
  *    AES-256-CBC + HMAC-SHA256 over the same chunks, in the same run
  *    (target ratio ≥ 0.8);
+ *    Also media-crypto with the SHA-256s inline (no worker thread), side by
+ *    side in the same run, to show what the offload buys;
  * 2. a 256 MiB file up and down through a real server (child process) on
  *    loopback: MB/s each way (target ≥ 100) and the client's RSS growth
  *    (target < 64 MiB).
@@ -17,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { nodeCrypto } from '../src/crypto/node.js';
-import { systemClock } from '../src/crypto/provider.js';
+import { systemClock, type CryptoProvider } from '../src/crypto/provider.js';
 import type { ProtocolContext } from '../src/protocol/context.js';
 import {
   decryptAttachment,
@@ -38,6 +40,10 @@ const RUNS = 3;
 const CRYPTO_BYTES = Number(process.env['QUINTET_BENCH_CRYPTO_MIB'] ?? 128) * MIB;
 const FILE_BYTES = Number(process.env['QUINTET_BENCH_FILE_MIB'] ?? 256) * MIB;
 const CHUNK = 256 * 1024;
+
+/** The Node provider without its worker-thread hashing: both SHA-256s inline. */
+const inlineHashing: CryptoProvider = { ...nodeCrypto };
+delete inlineHashing.createOffloadedSha256;
 
 const ctx: ProtocolContext = {
   crypto: nodeCrypto,
@@ -80,6 +86,8 @@ async function cryptoRun(): Promise<{
   decrypt: number;
   rawDecrypt: number;
   rawDecryptHashed: number;
+  encryptInline: number;
+  decryptInline: number;
 }> {
   const chunk = new Uint8Array(randomBytes(CHUNK));
   const key = nodeCrypto.randomBytes(32);
@@ -91,6 +99,12 @@ async function cryptoRun(): Promise<{
   const run = encryptAttachment(nodeCrypto, key, 'document', repeated(chunk, CRYPTO_BYTES));
   await drain(run.ciphertext);
   const encrypt = mbPerSecond(CRYPTO_BYTES, performance.now() - start);
+
+  start = performance.now();
+  await drain(
+    encryptAttachment(inlineHashing, key, 'document', repeated(chunk, CRYPTO_BYTES)).ciphertext,
+  );
+  const encryptInline = mbPerSecond(CRYPTO_BYTES, performance.now() - start);
 
   start = performance.now();
   const cipher = createCipheriv('aes-256-cbc', cipherKey, iv);
@@ -139,6 +153,12 @@ async function cryptoRun(): Promise<{
     );
     const decrypt = mbPerSecond(CRYPTO_BYTES, performance.now() - start);
 
+    start = performance.now();
+    await drain(
+      decryptAttachment(inlineHashing, { mediaKey: key, type: 'document', ...digests }, blob()),
+    );
+    const decryptInline = mbPerSecond(CRYPTO_BYTES, performance.now() - start);
+
     // Raw reference: the same blob through HMAC + AES-CBC decryption under
     // another key (padding off: only the work is comparable, not the result).
     start = performance.now();
@@ -168,7 +188,16 @@ async function cryptoRun(): Promise<{
     inHash.digest();
     outHash.digest();
     const rawDecryptHashed = mbPerSecond(CRYPTO_BYTES, performance.now() - start);
-    return { encrypt, rawEncrypt, rawEncryptHashed, decrypt, rawDecrypt, rawDecryptHashed };
+    return {
+      encrypt,
+      rawEncrypt,
+      rawEncryptHashed,
+      decrypt,
+      rawDecrypt,
+      rawDecryptHashed,
+      encryptInline,
+      decryptInline,
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -269,6 +298,8 @@ const dec = median(runs.map((r) => r.decrypt));
 const rawDec = median(runs.map((r) => r.rawDecrypt));
 const rawEncHashed = median(runs.map((r) => r.rawEncryptHashed));
 const rawDecHashed = median(runs.map((r) => r.rawDecryptHashed));
+const encInline = median(runs.map((r) => r.encryptInline));
+const decInline = median(runs.map((r) => r.decryptInline));
 row({
   bench: 'attachments-crypto',
   mib: CRYPTO_BYTES / MIB,
@@ -286,5 +317,10 @@ row({
   encryptRatioSameWork: Math.round((enc / rawEncHashed) * 100) / 100,
   rawDecryptWithHashesMBps: round(rawDecHashed),
   decryptRatioSameWork: Math.round((dec / rawDecHashed) * 100) / 100,
+  // media-crypto with both SHA-256s on the calling thread (no worker):
+  encryptInlineHashesMBps: round(encInline),
+  encryptInlineRatio: Math.round((encInline / rawEnc) * 100) / 100,
+  decryptInlineHashesMBps: round(decInline),
+  decryptInlineRatio: Math.round((decInline / rawDec) * 100) / 100,
 });
 await transferRuns();

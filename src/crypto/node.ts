@@ -20,6 +20,7 @@ import {
   verify as nodeVerify,
   type KeyObject,
 } from 'node:crypto';
+import { createOffloadedSha256 } from './node-sha256-offload.js';
 import {
   CryptoError,
   type CryptoProvider,
@@ -373,4 +374,6 @@ export const nodeCrypto: CryptoProvider = {
     const hash = createHash('sha256');
     return { update: (chunk) => void hash.update(chunk), digest: () => plain(hash.digest()) };
   },
+
+  createOffloadedSha256,
 };

@@ -75,6 +75,26 @@ export interface CryptoProvider {
   createHmacSha256(key: Uint8Array): StreamingDigest;
   /** Incremental SHA-256. */
   createSha256(): StreamingDigest;
+  /**
+   * Optional: an incremental SHA-256 computed away from the calling thread
+   * (Node: a worker thread, see `node-sha256-offload.ts`), for the bulk
+   * hashes of attachments. Absent where there is no second thread to use;
+   * callers then fall back to `createSha256`.
+   */
+  createOffloadedSha256?(): OffloadedDigest;
+}
+
+/**
+ * An incremental hash running elsewhere. `update` copies its input before it
+ * returns (the caller may reuse the chunk); when it returns a promise, the
+ * caller must await it before the next `update` (the queue to the other
+ * thread is full). `abort` discards an unfinished hash; it is a no-op after
+ * `digest` or a second `abort`.
+ */
+export interface OffloadedDigest {
+  update(chunk: Uint8Array): Promise<void> | undefined;
+  digest(): Promise<Uint8Array>;
+  abort(): void;
 }
 
 /** An incremental cipher: feed chunks in order, then call `final` once. */
@@ -90,7 +110,12 @@ export interface StreamingDigest {
 }
 
 /** Error codes a crypto provider can raise. */
-export type CryptoErrorCode = 'decrypt-failed' | 'invalid-key' | 'invalid-argument';
+export type CryptoErrorCode =
+  | 'decrypt-failed'
+  | 'invalid-key'
+  | 'invalid-argument'
+  /** The thread an offloaded operation ran on failed or was stopped. */
+  | 'offload-failed';
 
 /** A typed failure of a primitive. The message never contains key material. */
 export class CryptoError extends Error {

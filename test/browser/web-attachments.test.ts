@@ -2,16 +2,21 @@
  * Attachments in the browser app, in real Chromium against the real server
  * (which serves web/dist and the blob API): an image sent by a Node client
  * shows in the page (inline, decoded), and a file sent from the page's
- * attach input reaches the Node client intact (sha256). Screenshots go to
- * test-artifacts/browser/.
+ * attach input reaches the Node client intact (sha256); a download streams
+ * into a file in the Origin Private File System and is offered from it only
+ * once verified, and a tampered download is refused with no file left.
+ * Screenshots go to test-artifacts/browser/.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
+import { encryptAttachment } from '../../src/client/core/attachments/media-crypto.js';
+import type { Attachment } from '../../src/client/core/attachments/pointer.js';
 import {
   downloadAttachment,
   uploadAttachment,
@@ -69,6 +74,28 @@ function png(): Uint8Array {
 }
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+
+/** Name → size of the files the app keeps downloads in (OPFS), read in the page. */
+async function downloadFiles(page: Page): Promise<Record<string, number>> {
+  return page.evaluate(async () => {
+    const root = await navigator.storage.getDirectory();
+    const folder = await root.getDirectoryHandle('incoming-attachments');
+    const out: Record<string, number> = {};
+    // keys() is in Chromium but not in TypeScript's DOM lib without DOM.AsyncIterable.
+    const names = (folder as unknown as { keys(): AsyncIterable<string> }).keys();
+    for await (const name of names)
+      out[name] = (await (await folder.getFileHandle(name)).getFile()).size;
+    return out;
+  });
+}
+
+async function registerInPage(page: Page, account: string): Promise<void> {
+  await page.getByLabel('Account name').fill(account);
+  await page.getByLabel('PIN', { exact: true }).fill('2468');
+  await page.getByLabel('Repeat PIN').fill('2468');
+  await page.getByTestId('register').click();
+  await page.getByTestId('status').getByText('Online').waitFor({ timeout: 30_000 });
+}
 
 describe('web app attachments in Chromium', { timeout: 240_000 }, () => {
   let server: RunningServer | undefined;
@@ -176,6 +203,90 @@ describe('web app attachments in Chromium', { timeout: 240_000 }, () => {
       .getByTestId('attachment-link')
       .waitFor({ timeout: 30_000 });
     await shot(page, '02-file-sent');
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+  it('streams a download into a file, offers it once verified, and leaves no file when tampered', async () => {
+    assert.ok(server && browser && bob, 'setup failed');
+    const party = bob;
+    const blobs = new BlobClient(
+      server.url,
+      cachedBlobCredential(() => party.client.getBlobCredential()),
+    );
+    const context = await browser.newContext({ viewport: { width: 1100, height: 700 } });
+    const page = await context.newPage();
+    const problems = watchProblems(page);
+    await page.goto(server.url);
+    await registerInPage(page, 'carol');
+
+    // A 6 MiB file: written to OPFS as it decrypts, then offered from there.
+    const big = new Uint8Array(6 * 1024 * 1024);
+    for (let i = 0; i < big.length; i += 65536) big.set(nodeCrypto.randomBytes(65536), i);
+    const report = await uploadAttachment(nodeCrypto, blobs, {
+      size: big.length,
+      fileName: 'report.bin',
+      mimeType: 'application/octet-stream',
+      read: async function* () {
+        for (let i = 0; i < big.length; i += 1 << 20) yield big.subarray(i, i + (1 << 20));
+      },
+    });
+    await party.client.sendText('carol', 'the report', undefined, report);
+    await page.getByTestId('chat').filter({ hasText: 'bob' }).click();
+    const link = page
+      .getByTestId('message')
+      .filter({ hasText: 'the report' })
+      .getByTestId('attachment-link');
+    await link.waitFor({ timeout: 60_000 });
+    const files = await downloadFiles(page);
+    assert.deepEqual(Object.values(files), [big.length], 'one verified file in OPFS');
+    // What the link offers is the file, byte for byte: saved as a user would.
+    const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
+    assert.equal(download.suggestedFilename(), 'report.bin');
+    assert.equal(sha256(readFileSync(await download.path())), sha256(big));
+    assert.equal(await link.getAttribute('download'), 'report.bin');
+
+    // Tampered: the same kind of file with one ciphertext byte flipped on
+    // the server's copy. Every byte is written before the MAC check fails
+    // at the end, so this shows the partial file is removed.
+    const plain = nodeCrypto.randomBytes(2 * 1024 * 1024);
+    const mediaKey = nodeCrypto.randomBytes(32);
+    const sealed = encryptAttachment(nodeCrypto, mediaKey, 'document', plain);
+    const parts: Uint8Array[] = [];
+    for await (const part of sealed.ciphertext) parts.push(part);
+    const blob = new Uint8Array(Buffer.concat(parts));
+    const digests = sealed.digests();
+    blob[blob.length >> 1] = (blob[blob.length >> 1] ?? 0) ^ 0x01;
+    const { id } = await blobs.upload(blob, blob.length, 'attachment');
+    const tampered: Attachment = {
+      blobId: id,
+      mediaKey,
+      plaintextSha256: digests.plaintextSha256,
+      ciphertextSha256: digests.ciphertextSha256,
+      size: digests.size,
+      mimeType: 'application/pdf',
+      fileName: 'forged.pdf',
+    };
+    await party.client.sendText('carol', 'a forged file', undefined, tampered);
+    const failed = page
+      .getByTestId('message')
+      .filter({ hasText: 'a forged file' })
+      .getByTestId('attachment-failed');
+    await failed.waitFor({ timeout: 60_000 });
+    assert.match(
+      (await failed.textContent()) ?? '',
+      /forged\.pdf: the attachment MAC does not verify/,
+    );
+    assert.equal(
+      await page
+        .getByTestId('message')
+        .filter({ hasText: 'a forged file' })
+        .getByTestId('attachment-link')
+        .count(),
+      0,
+      'nothing offered',
+    );
+    assert.deepEqual(await downloadFiles(page), files, 'no file left by the refused download');
+    await shot(page, '03-download-verified-and-refused');
     assert.deepEqual(problems, []);
     await context.close();
   });

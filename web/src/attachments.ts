@@ -4,9 +4,11 @@
  * attachments are downloaded, verified and shown — images inline (the
  * thumbnail first, then the full image), other files as a download link.
  *
- * A download is kept in memory as blob parts and turned into an object URL
- * only after every check passed (`downloadAttachment` commits the sink
- * last), so a tampered file never reaches the page.
+ * A download streams through decryption into a file in the Origin Private
+ * File System (download-files.ts; bounded memory whatever the size) and is
+ * turned into an object URL only after every check passed
+ * (`downloadAttachment` commits the sink last); a tampered file is removed
+ * and never reaches the page.
  */
 import { toHex } from '../../src/client/core/bytes.js';
 import type { Attachment } from '../../src/client/core/attachments/pointer.js';
@@ -14,12 +16,12 @@ import { MAX_THUMBNAIL_BYTES } from '../../src/client/core/attachments/pointer.j
 import {
   downloadAttachment,
   uploadAttachment,
-  type AttachmentSink,
   type AttachmentSource,
 } from '../../src/client/core/attachments/transfer.js';
 import type { StoredMessage } from '../../src/client/core/store/records.js';
 import { browserCrypto } from '../../src/crypto/browser.js';
 import { BlobClient, cachedBlobCredential } from '../../src/client/transport/blob-client.js';
+import { DownloadFiles } from './download-files.js';
 
 /** What the page shows for one message's attachment. */
 export type AttachmentState =
@@ -37,6 +39,7 @@ const THUMBNAIL_EDGE = 160;
 export class WebAttachments {
   readonly #blobs: BlobClient;
   readonly #states = new Map<string, AttachmentState>();
+  readonly #files = new DownloadFiles();
 
   constructor(
     origin: string,
@@ -74,21 +77,19 @@ export class WebAttachments {
   }
 
   async #download(key: string, attachment: Attachment): Promise<void> {
-    const parts: Uint8Array<ArrayBuffer>[] = [];
-    let url: string | undefined;
-    const sink: AttachmentSink = {
-      write: async (chunk) => void parts.push(new Uint8Array(chunk)),
-      commit: async () => {
-        url = URL.createObjectURL(new Blob(parts, { type: attachment.mimeType }));
-      },
-      abort: async () => void parts.splice(0),
-    };
     try {
+      const sink = await this.#files.open(attachment.mimeType, attachment.size);
       await downloadAttachment(browserCrypto, this.#blobs, attachment, sink, (done, total) =>
         this.#set(key, { kind: 'loading', done, total }),
       );
-      if (url === undefined) throw new Error('download did not complete');
-      this.#set(key, { kind: 'ready', url });
+      const content = sink.result();
+      // An OPFS File carries no MIME type of its own; the pointer's is used
+      // (a slice is a view of the same file, not a copy).
+      const typed =
+        content.type === attachment.mimeType
+          ? content
+          : content.slice(0, content.size, attachment.mimeType);
+      this.#set(key, { kind: 'ready', url: URL.createObjectURL(typed) });
     } catch (error) {
       this.#set(key, {
         kind: 'failed',

@@ -8,6 +8,7 @@ import type { ProtocolContext } from '../../src/protocol/context.js';
 import { createDeviceStore, type DeviceStore } from '../../src/client/core/store/device-store.js';
 import { EncryptedBackend } from '../../src/client/storage/encrypted-backend.js';
 import { IndexedDbBackend } from '../../src/client/storage/indexeddb-backend.js';
+import { removeDownloadedFiles } from './download-files.js';
 
 /** The IndexedDB database of the (single) browser device. */
 export const PROFILE_DATABASE = 'quintet-device';
@@ -28,10 +29,13 @@ export async function openProfile(): Promise<DeviceStore> {
 /**
  * Deletes this browser's device for good: closes `store`, then deletes the
  * IndexedDB database, which holds the keys, sessions, prekeys, messages,
- * PIN hash and the at-rest key itself. Used after a logout: a removed
- * device must keep nothing that could still decrypt or authenticate.
+ * PIN hash and the at-rest key itself, then the downloaded attachment
+ * files. Used after a logout: a removed device must keep nothing that could
+ * still decrypt or authenticate, nor the plaintext it decrypted.
  */
 export async function wipeProfile(store: DeviceStore): Promise<void> {
   await store.close();
   await IndexedDbBackend.delete(PROFILE_DATABASE);
+  // Decrypted attachments the page downloaded (download-files.ts).
+  await removeDownloadedFiles();
 }

@@ -7,10 +7,13 @@ import {
   encryptAttachment,
   encryptedSize,
   MEDIA_KEY_INFO,
+  OFFLOAD_MIN_BYTES,
   mediaTypeOf,
   type MediaType,
 } from '../../../src/client/core/attachments/media-crypto.js';
 import { AttachmentError } from '../../../src/client/core/attachments/errors.js';
+import { nodeCrypto } from '../../../src/crypto/node.js';
+import { createOffloadedSha256 } from '../../../src/crypto/node-sha256-offload.js';
 import type { CryptoProvider } from '../../../src/crypto/provider.js';
 import { providers, sequence, toHex } from '../../crypto/providers.js';
 import { checkProperty } from '../../property.js';
@@ -141,6 +144,67 @@ describe('media crypto', () => {
       });
     });
   }
+});
+
+describe('media crypto with the SHA-256s on a worker thread (node)', () => {
+  /** nodeCrypto, counting the hashes it hands to the worker. */
+  function counting(): { crypto: CryptoProvider; offloaded: () => number } {
+    let n = 0;
+    const crypto: CryptoProvider = {
+      ...nodeCrypto,
+      createOffloadedSha256: () => {
+        n++;
+        return createOffloadedSha256();
+      },
+    };
+    return { crypto, offloaded: () => n };
+  }
+
+  it('offloads files of 1 MiB or more (or of unknown size), hashes smaller ones inline', async () => {
+    const small = counting();
+    const tiny = nodeCrypto.randomBytes(OFFLOAD_MIN_BYTES - 1);
+    const key = nodeCrypto.randomBytes(32);
+    const sealed = encryptAttachment(small.crypto, key, 'document', tiny);
+    const blob = await collect(sealed.ciphertext);
+    await collect(
+      decryptAttachment(
+        small.crypto,
+        { mediaKey: key, type: 'document', ...sealed.digests() },
+        blob,
+      ),
+    );
+    assert.equal(small.offloaded(), 0);
+
+    const large = counting();
+    const plain = nodeCrypto.randomBytes(OFFLOAD_MIN_BYTES + 100_000);
+    const run = encryptAttachment(large.crypto, key, 'video', split(plain, [70_000, 300_001]));
+    const big = await collect(run.ciphertext);
+    assert.equal(large.offloaded(), 2, 'unknown size: both hashes offloaded');
+    const digests = run.digests();
+    assert.deepEqual(digests.plaintextSha256, sha256(plain));
+    assert.deepEqual(digests.ciphertextSha256, sha256(big));
+    const expectation = { mediaKey: key, type: 'video' as const, ...digests };
+    assert.deepEqual(
+      await collect(decryptAttachment(large.crypto, expectation, split(big, [65_536]))),
+      plain,
+    );
+    assert.equal(large.offloaded(), 4);
+
+    // Refusals work the same through the worker.
+    const flipped = big.slice();
+    flipped[600_000] = (flipped[600_000] ?? 0) ^ 0x80;
+    for (const [bytes, pointer, what] of [
+      [flipped, expectation, 'a flipped byte'],
+      [big, { ...expectation, plaintextSha256: new Uint8Array(32) }, 'a wrong plaintext hash'],
+      [big, { ...expectation, ciphertextSha256: new Uint8Array(32) }, 'a wrong blob hash'],
+    ] as const) {
+      await assert.rejects(
+        collect(decryptAttachment(large.crypto, pointer, split(bytes, [65_536]))),
+        (error: unknown) => AttachmentError.is(error, 'tampered'),
+        what,
+      );
+    }
+  });
 });
 
 const KAT_IMAGE =

@@ -12,9 +12,14 @@
  * at the end and a mismatch throws, so callers must write to a temporary
  * place and publish only after the iteration completed (see `AttachmentSink`).
  *
+ * Both SHA-256 passes go through `hashStream`: on a provider that can hash
+ * on another thread (Node) they run beside AES + HMAC instead of after them,
+ * for files of `OFFLOAD_MIN_BYTES` or more (or of unknown size): below that
+ * the inline hash costs less than a first use of the other thread.
+ *
  * Pure module: primitives come from the injected `CryptoProvider`.
  */
-import type { CryptoProvider } from '../../../crypto/provider.js';
+import type { CryptoProvider, OffloadedDigest } from '../../../crypto/provider.js';
 import { AttachmentError } from './errors.js';
 
 export const MEDIA_KEY_LENGTH = 32;
@@ -96,41 +101,53 @@ export function encryptAttachment(
   mediaKey: Uint8Array,
   type: MediaType,
   source: AsyncIterable<Uint8Array> | Uint8Array,
+  /** The plaintext size when the caller knows it (chooses where to hash). */
+  sizeHint?: number,
 ): AttachmentEncryption {
   let result: AttachmentDigests | undefined;
+  const size = source instanceof Uint8Array ? source.length : sizeHint;
   async function* run(): AsyncGenerator<Uint8Array> {
     const keys = await deriveMediaKeys(crypto, mediaKey, type);
     const cipher = crypto.createAes256CbcEncryptor(keys.cipherKey, keys.iv);
     const mac = crypto.createHmacSha256(keys.macKey);
     mac.update(keys.iv);
-    const plainHash = crypto.createSha256();
-    const cipherHash = crypto.createSha256();
-    let size = 0;
-    let encrypted = 0;
-    const emit = (bytes: Uint8Array): Uint8Array => {
-      mac.update(bytes);
-      cipherHash.update(bytes);
-      encrypted += bytes.length;
-      return bytes;
-    };
-    for await (const chunk of chunks(source)) {
-      if (chunk.length === 0) continue;
-      plainHash.update(chunk);
-      size += chunk.length;
-      const out = await cipher.update(chunk);
-      if (out.length > 0) yield emit(out);
+    const plainHash = hashStream(crypto, size);
+    const cipherHash = hashStream(crypto, size);
+    try {
+      let size = 0;
+      let encrypted = 0;
+      for await (const chunk of chunks(source)) {
+        if (chunk.length === 0) continue;
+        await plainHash.update(chunk);
+        size += chunk.length;
+        const out = await cipher.update(chunk);
+        if (out.length > 0) {
+          mac.update(out);
+          await cipherHash.update(out);
+          encrypted += out.length;
+          yield out;
+        }
+      }
+      const last = await cipher.final();
+      mac.update(last);
+      await cipherHash.update(last);
+      encrypted += last.length;
+      yield last;
+      const tag = mac.digest().slice(0, MAC_LENGTH);
+      await cipherHash.update(tag);
+      encrypted += tag.length;
+      result = {
+        size,
+        encryptedSize: encrypted,
+        plaintextSha256: await plainHash.digest(),
+        ciphertextSha256: await cipherHash.digest(),
+      };
+      yield tag;
+    } finally {
+      // A consumer that stopped early (or an error) leaves no hash running.
+      plainHash.abort();
+      cipherHash.abort();
     }
-    yield emit(await cipher.final());
-    const tag = mac.digest().slice(0, MAC_LENGTH);
-    cipherHash.update(tag);
-    encrypted += tag.length;
-    result = {
-      size,
-      encryptedSize: encrypted,
-      plaintextSha256: plainHash.digest(),
-      ciphertextSha256: cipherHash.digest(),
-    };
-    yield tag;
   }
   return {
     ciphertext: run(),
@@ -168,64 +185,92 @@ export async function* decryptAttachment(
   const decipher = crypto.createAes256CbcDecryptor(keys.cipherKey, keys.iv);
   const mac = crypto.createHmacSha256(keys.macKey);
   mac.update(keys.iv);
-  const plainHash = crypto.createSha256();
-  const cipherHash = crypto.createSha256();
-  // The last MAC_LENGTH bytes seen so far may be the tag: held back.
-  let tail: Uint8Array = new Uint8Array(0);
-  let size = 0;
-  const limit = encryptedSize(expected.size);
-  let received = 0;
-  for await (const chunk of chunks(source)) {
-    received += chunk.length;
-    // A blob longer than the pointer promises is refused as soon as it shows,
-    // so a hostile server cannot make the receiver decrypt without bound.
-    if (received > limit) throw tampered('the blob is longer than the message says');
-    cipherHash.update(chunk);
-    // Split into what is surely ciphertext and the new held-back tail,
-    // without copying the (usually large) chunk itself.
-    let bodies: Uint8Array[];
-    if (chunk.length >= MAC_LENGTH) {
-      bodies = [tail, chunk.subarray(0, chunk.length - MAC_LENGTH)];
-      tail = chunk.slice(chunk.length - MAC_LENGTH);
-    } else {
-      const data = join(tail, chunk);
-      const cut = Math.max(0, data.length - MAC_LENGTH);
-      bodies = [data.subarray(0, cut)];
-      tail = data.slice(cut);
-    }
-    for (const body of bodies) {
-      if (body.length === 0) continue;
-      mac.update(body);
-      const out = await decipher.update(body);
-      if (out.length > 0) {
-        size += out.length;
-        plainHash.update(out);
-        yield out;
+  const plainHash = hashStream(crypto, expected.size);
+  const cipherHash = hashStream(crypto, expected.size);
+  try {
+    // The last MAC_LENGTH bytes seen so far may be the tag: held back.
+    let tail: Uint8Array = new Uint8Array(0);
+    let size = 0;
+    const limit = encryptedSize(expected.size);
+    let received = 0;
+    for await (const chunk of chunks(source)) {
+      received += chunk.length;
+      // A blob longer than the pointer promises is refused as soon as it shows,
+      // so a hostile server cannot make the receiver decrypt without bound.
+      if (received > limit) throw tampered('the blob is longer than the message says');
+      await cipherHash.update(chunk);
+      // Split into what is surely ciphertext and the new held-back tail,
+      // without copying the (usually large) chunk itself.
+      let bodies: Uint8Array[];
+      if (chunk.length >= MAC_LENGTH) {
+        bodies = [tail, chunk.subarray(0, chunk.length - MAC_LENGTH)];
+        tail = chunk.slice(chunk.length - MAC_LENGTH);
+      } else {
+        const data = join(tail, chunk);
+        const cut = Math.max(0, data.length - MAC_LENGTH);
+        bodies = [data.subarray(0, cut)];
+        tail = data.slice(cut);
+      }
+      for (const body of bodies) {
+        if (body.length === 0) continue;
+        mac.update(body);
+        const out = await decipher.update(body);
+        if (out.length > 0) {
+          size += out.length;
+          await plainHash.update(out);
+          yield out;
+        }
       }
     }
+    if (received !== limit || tail.length !== MAC_LENGTH) {
+      throw tampered('the blob size does not match the message');
+    }
+    if (!sameBytes(mac.digest().subarray(0, MAC_LENGTH), tail)) {
+      throw tampered('the attachment MAC does not verify');
+    }
+    if (!sameBytes(await cipherHash.digest(), expected.ciphertextSha256)) {
+      throw tampered('the encrypted attachment hash does not match');
+    }
+    let last: Uint8Array;
+    try {
+      last = await decipher.final();
+    } catch (cause) {
+      throw new AttachmentError('tampered', 'the attachment padding is invalid', { cause });
+    }
+    size += last.length;
+    await plainHash.update(last);
+    if (size !== expected.size) throw tampered('the attachment size does not match');
+    if (!sameBytes(await plainHash.digest(), expected.plaintextSha256)) {
+      throw tampered('the attachment hash does not match');
+    }
+    if (last.length > 0) yield last;
+  } finally {
+    plainHash.abort();
+    cipherHash.abort();
   }
-  if (received !== limit || tail.length !== MAC_LENGTH) {
-    throw tampered('the blob size does not match the message');
-  }
-  if (!sameBytes(mac.digest().subarray(0, MAC_LENGTH), tail)) {
-    throw tampered('the attachment MAC does not verify');
-  }
-  if (!sameBytes(cipherHash.digest(), expected.ciphertextSha256)) {
-    throw tampered('the encrypted attachment hash does not match');
-  }
-  let last: Uint8Array;
-  try {
-    last = await decipher.final();
-  } catch (cause) {
-    throw new AttachmentError('tampered', 'the attachment padding is invalid', { cause });
-  }
-  size += last.length;
-  plainHash.update(last);
-  if (size !== expected.size) throw tampered('the attachment size does not match');
-  if (!sameBytes(plainHash.digest(), expected.plaintextSha256)) {
-    throw tampered('the attachment hash does not match');
-  }
-  if (last.length > 0) yield last;
+}
+
+/** Smallest file whose hashes go to another thread (measured: a worker's first use costs ~60 ms). */
+export const OFFLOAD_MIN_BYTES = 1024 * 1024;
+
+/**
+ * A SHA-256 for the attachment's bulk hashes: off the calling thread when
+ * the provider offers it and the file is large or of unknown size, else the
+ * provider's inline hash behind the same interface.
+ */
+function hashStream(crypto: CryptoProvider, size: number | undefined): OffloadedDigest {
+  const offloaded =
+    size === undefined || size >= OFFLOAD_MIN_BYTES ? crypto.createOffloadedSha256?.() : undefined;
+  if (offloaded !== undefined) return offloaded;
+  const hash = crypto.createSha256();
+  return {
+    update: (chunk) => {
+      hash.update(chunk);
+      return undefined;
+    },
+    digest: () => Promise.resolve(hash.digest()),
+    abort: () => undefined,
+  };
 }
 
 function tampered(message: string): AttachmentError {

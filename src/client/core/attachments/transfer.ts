@@ -68,7 +68,13 @@ export async function uploadAttachment(
   }
   const mediaKey = newMediaKey(crypto);
   const mimeType = source.mimeType === '' ? 'application/octet-stream' : source.mimeType;
-  const run = encryptAttachment(crypto, mediaKey, mediaTypeOf(mimeType), source.read());
+  const run = encryptAttachment(
+    crypto,
+    mediaKey,
+    mediaTypeOf(mimeType),
+    source.read(),
+    source.size,
+  );
   const total = encryptedSize(source.size);
   const { id } = await blobs.upload(run.ciphertext, total, 'attachment', (sent) =>
     onProgress?.(sent, total),

@@ -36,6 +36,8 @@ export const TABLES = {
   chatTimer: 'chat-timer',
   chatPending: 'chat-pending',
   chatExpiry: 'chat-expiry',
+  /** Progress of one-time store upgrades (chat-order-upgrade.ts), by name. Never synced. */
+  upgrades: 'upgrades',
 } as const;
 
 /** This device's account record. */
@@ -145,7 +147,8 @@ function messageKey(chat: string, id: Uint8Array): string {
 
 // 16 digits hold every ms timestamp until the year 318857; zero-padding
 // makes the key order the time order.
-function orderKey(message: StoredMessage): string {
+/** The `chat-order` key of a message: chat / zero-padded sender time / id. */
+export function chatOrderKey(message: StoredMessage): string {
   const at = Math.max(0, Math.floor(message.sentAt)).toString().padStart(16, '0');
   return `${message.chat}/${at}/${toHex(message.id)}`;
 }
@@ -167,7 +170,7 @@ export function messageStore(view: KeyValueView): MessageStore {
     put: async (message) => {
       const bytes = encodeStoredMessage(message);
       await view.put(TABLES.messages, messageKey(message.chat, message.id), bytes);
-      await view.put(TABLES.chatOrder, orderKey(message), bytes);
+      await view.put(TABLES.chatOrder, chatOrderKey(message), bytes);
       // The sweep finds disappearing messages through this index; a deleted
       // message has nothing left to remove.
       if (message.expiresAt !== undefined) {
@@ -192,14 +195,9 @@ export function messageStore(view: KeyValueView): MessageStore {
     page: async (chat, options = {}) => {
       const limit = options.limit ?? DEFAULT_PAGE;
       const prefix = chat === undefined ? '' : `${chat}/`;
+      // Profiles from before `chat-order` existed get it built when their
+      // store opens (chat-order-upgrade.ts), so this table is complete.
       const rows = await view.listPage(TABLES.chatOrder, prefix, options.after, limit);
-      if (rows.length === 0 && options.after === undefined && chat !== undefined) {
-        // A profile from before the ordered table: its messages exist only
-        // in `messages`. Answer from there (sorted in memory) rather than
-        // show an empty chat.
-        const legacy = await list(chat);
-        return { messages: legacy.slice(0, limit) };
-      }
       const messages = rows.map((row) => decodeStoredMessage(row.value));
       const last = rows[rows.length - 1];
       return rows.length === limit && last !== undefined

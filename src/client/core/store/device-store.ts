@@ -24,6 +24,7 @@ import {
   type SentMessageStore,
   type SettingsStore,
 } from './client-stores.js';
+import { upgradeChatOrder } from './chat-order-upgrade.js';
 import { directView, StagedView, type KeyValueBackend, type KeyValueView } from './kv.js';
 import { protocolStores, type DeviceProtocolStores } from './protocol-stores.js';
 import { verifiedDeviceStore, type VerifiedDeviceStore } from './verified-devices.js';
@@ -106,11 +107,39 @@ function viewOf(
 export function createDeviceStore(backend: KeyValueBackend): DeviceStore {
   const direct = viewOf(directView(backend));
   const locks = new ChatLocks();
+  // Readers of `chat-order` wait for the one-time upgrade that builds it for
+  // an older profile (chat-order-upgrade.ts); after the first call it is a
+  // flag check. A failed upgrade is retried by the next reader.
+  let upgraded = false;
+  let upgrading: Promise<void> | undefined;
+  const chatOrderReady = async (): Promise<void> => {
+    if (upgraded) return;
+    upgrading ??= upgradeChatOrder(backend).then(
+      () => {
+        upgraded = true;
+      },
+      (error: unknown) => {
+        upgrading = undefined;
+        throw error;
+      },
+    );
+    await upgrading;
+  };
   return {
     lockChat: direct.lockChat,
     protocol: direct.protocol,
     account: direct.account,
-    messages: direct.messages,
+    messages: {
+      ...direct.messages,
+      page: async (chat, options) => {
+        await chatOrderReady();
+        return direct.messages.page(chat, options);
+      },
+      chats: async () => {
+        await chatOrderReady();
+        return direct.messages.chats();
+      },
+    },
     processed: direct.processed,
     sent: direct.sent,
     settings: direct.settings,
