@@ -10,12 +10,7 @@ import * as Signal from '@signalapp/libsignal-client';
 import { nodeCrypto } from '../../src/crypto/node.js';
 import type { ProtocolContext } from '../../src/protocol/context.js';
 import { generateSigningKeyPair, PublicKey } from '../../src/protocol/curve.js';
-import {
-  encapsulate,
-  KemKeyType,
-  KemPublicKey,
-  KemSecretKey,
-} from '../../src/protocol/pq/kem.js';
+import { encapsulate, KemKeyType, KemPublicKey, KemSecretKey } from '../../src/protocol/pq/kem.js';
 import {
   generateKyberPreKey,
   KyberPreKeyRecord,
@@ -89,8 +84,14 @@ describe('KEM prekeys against libsignal-client 0.103', () => {
     const theirs = Signal.KyberPreKeyRecord.deserialize(ab(ours.serialize()));
     assert.equal(theirs.id(), 123);
     assert.equal(theirs.timestamp(), 1_765_000_000_000);
-    assert.deepEqual(new Uint8Array(theirs.publicKey().serialize()), ours.keyPair.publicKey.serialize());
-    assert.deepEqual(new Uint8Array(theirs.secretKey().serialize()), ours.keyPair.secretKey.serialize());
+    assert.deepEqual(
+      new Uint8Array(theirs.publicKey().serialize()),
+      ours.keyPair.publicKey.serialize(),
+    );
+    assert.deepEqual(
+      new Uint8Array(theirs.secretKey().serialize()),
+      ours.keyPair.secretKey.serialize(),
+    );
     assert.deepEqual(new Uint8Array(theirs.signature()), ours.signature);
     assert.deepEqual(new Uint8Array(theirs.serialize()), ours.serialize());
     const signalIdentity = Signal.PublicKey.deserialize(ab(identity.publicKey.serialize()));

@@ -204,7 +204,7 @@ describe('PQXDH: Quintet → libsignal-client 0.103', () => {
       const { bob, sender, alice } = await setup(oneTime);
       // A header chunk of epoch 1 whose index is the SPQR chain key used.
       // libsignal buffers header chunks until it can decode the whole
-      // header (three chunks), so one chunk is accepted unchecked: this
+      // header (64 + 32 bytes: three chunks), so one chunk is accepted unchecked: this
       // proves PQXDH, the v4 formats and the SPQR epoch-0 keys, not SPQR.
       const chunk = ctx.random(32);
       const body = await sender.encrypt(text('hello libsignal, from Quintet'), (index) =>

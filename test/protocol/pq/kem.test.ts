@@ -141,7 +141,11 @@ describe('KEM', () => {
         fc.constantFrom(0x08, 0x0a, 0x07, 0x00),
         fc.uint8Array({ maxLength: 1600 }),
         (type, body) => {
-          for (const parse of [KemPublicKey.deserialize, KemSecretKey.deserialize, parseCiphertext]) {
+          for (const parse of [
+            KemPublicKey.deserialize,
+            KemSecretKey.deserialize,
+            parseCiphertext,
+          ]) {
             try {
               parse(typed(type, body));
             } catch (error) {

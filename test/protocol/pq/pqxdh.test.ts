@@ -102,7 +102,7 @@ describe('PQXDH between Quintet parties', () => {
     });
   }
 
-  it('the KDF label is libsignal\'s, whatever the KEM type', () => {
+  it("the KDF label is libsignal's, whatever the KEM type", () => {
     assert.equal(
       new TextDecoder().decode(PQXDH_INFO),
       'WhisperText_X25519_SHA-256_CRYSTALS-KYBER-1024',
@@ -128,7 +128,12 @@ describe('PQXDH between Quintet parties', () => {
     );
     const chunk = new Uint8Array(32).fill(7);
     const spqr = (index: number) =>
-      encodeSpqrMessage({ epoch: 1, index, type: SpqrMessageType.header, chunk: { index: 0, data: chunk } });
+      encodeSpqrMessage({
+        epoch: 1,
+        index,
+        type: SpqrMessageType.header,
+        chunk: { index: 0, data: chunk },
+      });
     const bodies = [
       await sender.encrypt(text('one'), spqr),
       await sender.encrypt(text(''), spqr),
@@ -230,7 +235,9 @@ describe('PQXDH attacks: refused with a typed error, nothing derived', () => {
     // The base key plus a point of order 8: same X25519 results with a
     // clamped scalar, but a torsion component libsignal refuses.
     const order8 = ed25519.Point.fromBytes(
-      Uint8Array.from(Buffer.from('c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a', 'hex')),
+      Uint8Array.from(
+        Buffer.from('c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a', 'hex'),
+      ),
     );
     assert.ok(order8.isSmallOrder() && !order8.is0());
     const edwards = montgomeryToEdwards(u, 0);
@@ -290,7 +297,12 @@ describe('version-4 messages', () => {
         counter: 3,
         previousCounter: 2,
         ciphertext: new Uint8Array(32).fill(9),
-        pqRatchet: encodeSpqrMessage({ epoch: 1, index: 4, type: SpqrMessageType.none, chunk: undefined }),
+        pqRatchet: encodeSpqrMessage({
+          epoch: 1,
+          index: 4,
+          type: SpqrMessageType.none,
+          chunk: undefined,
+        }),
       },
       macKey,
       identity.publicKey.serialize(),
@@ -355,7 +367,9 @@ describe('version-4 messages', () => {
     assert.throws(() => PreKeySignalMessageV4.deserialize(v3), { code: 'invalid-version' });
     const { PreKeySignalMessage } = await import('../../../src/protocol/prekey-signal-message.js');
     const { SignalMessage } = await import('../../../src/protocol/signal-message.js');
-    assert.throws(() => PreKeySignalMessage.deserialize(outer.serialized), { code: 'invalid-version' });
+    assert.throws(() => PreKeySignalMessage.deserialize(outer.serialized), {
+      code: 'invalid-version',
+    });
     assert.throws(() => SignalMessage.deserialize(inner.serialized), { code: 'invalid-version' });
   });
 
