@@ -25,7 +25,7 @@ import {
   generateKyberPreKey,
   verifiedKemPreKey,
 } from '../../src/protocol/pq/kyber-prekey-record.js';
-import { PQ_VERSION_BYTE } from '../../src/protocol/pq/messages-v4.js';
+import { PQ_VERSION_BYTE, SignalMessageV4 } from '../../src/protocol/pq/messages-v4.js';
 import {
   decodeSpqrMessage,
   encodeSpqrMessage,
@@ -219,6 +219,17 @@ describe('PQXDH: Quintet → libsignal-client 0.103', () => {
       assert.equal(str(plaintext), 'hello libsignal, from Quintet');
       const record = await bob.sessions.getSession(alice);
       assert.ok(record !== null);
+      // libsignal answers on a new DH chain with an SPQR message of its own
+      // (no chunk yet: it has not decoded a header); Quintet decrypts it.
+      const reply = await bob.encrypt(alice, text('hello Quintet, from libsignal'));
+      assert.equal(reply.prekey, false);
+      const spqr = decodeSpqrMessage(SignalMessageV4.deserialize(reply.body).pqRatchet);
+      assert.deepEqual(spqr && { epoch: spqr.epoch, index: spqr.index, type: spqr.type }, {
+        epoch: 1,
+        index: 1,
+        type: SpqrMessageType.none,
+      });
+      assert.equal(str(await sender.decryptReply(reply.body)), 'hello Quintet, from libsignal');
     });
   }
 

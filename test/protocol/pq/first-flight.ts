@@ -126,6 +126,8 @@ export async function firstFlightSender(
 ): Promise<{
   keys: PqxdhKeys;
   encrypt(plaintext: Uint8Array, pqRatchet: (spqrIndex: number) => Uint8Array): Promise<Uint8Array>;
+  /** Decrypts Bob's first reply (a v4 SignalMessage on his first chain, SPQR B→A epoch 0). */
+  decryptReply(body: Uint8Array): Promise<Uint8Array>;
 }> {
   const base = await generateKeyPair(ctx.crypto, ctx.random);
   const { keys, kemCiphertext } = await pqxdhInitiate(ctx, {
@@ -139,9 +141,36 @@ export async function firstFlightSender(
   const ratchet = await generateKeyPair(ctx.crypto, ctx.random);
   const step = await createChain(ctx.crypto, keys.rootKey, bundle.signedPreKey, ratchet.privateKey);
   let chain = step.chainKey;
-  const spqr = { dir: (await spqrChainStart(ctx.crypto, keys.pqrKey)).a2b };
+  const spqrStart = await spqrChainStart(ctx.crypto, keys.pqrKey);
+  const spqr = { dir: spqrStart.a2b };
+  const spqrReplies = { dir: spqrStart.b2a };
   return {
     keys,
+    async decryptReply(body) {
+      const { crypto } = ctx;
+      const message = SignalMessageV4.deserialize(body);
+      // Bob's reply starts a new chain: the DH ratchet step with his new key.
+      const receiving = await createChain(
+        crypto,
+        step.rootKey,
+        message.senderRatchetKey,
+        ratchet.privateKey,
+      );
+      let replyChain = receiving.chainKey;
+      while (replyChain.index < message.counter)
+        replyChain = await nextChainKey(crypto, replyChain);
+      const seed = await messageKeySeed(crypto, replyChain);
+      const pqrKey = await spqrKeyFor(ctx, spqrReplies, message.pqRatchet);
+      const messageKeys = await deriveMessageKeys(crypto, seed, message.counter, pqrKey);
+      const ok = await message.verifyMac(
+        crypto,
+        messageKeys.macKey,
+        bundle.identityKey.serialize(),
+        alice.identity.publicKey.serialize(),
+      );
+      if (!ok) throw new ProtocolError('bad-mac', 'MAC does not verify');
+      return crypto.aes256CbcDecrypt(messageKeys.cipherKey, messageKeys.iv, message.ciphertext);
+    },
     async encrypt(plaintext, pqRatchet) {
       const { crypto } = ctx;
       const seed = await messageKeySeed(crypto, chain);

@@ -423,6 +423,34 @@ describe('SPQR message codec and chain', () => {
     );
   });
 
+  it('property: encode/decode round-trip; any bytes decode or fail with ProtocolError', () => {
+    const messageArb = fc
+      .record({
+        epoch: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+        index: fc.integer({ min: 0, max: 0xffffffff }),
+        type: fc.constantFrom(...Object.values(SpqrMessageType)),
+        chunkIndex: fc.integer({ min: 0, max: 0xffff }),
+        data: fc.uint8Array({ minLength: 32, maxLength: 32 }),
+      })
+      .map(({ epoch, index, type, chunkIndex, data }) => ({
+        epoch,
+        index,
+        type,
+        chunk: [1, 2, 3, 5, 6].includes(type) ? { index: chunkIndex, data } : undefined,
+      }));
+    checkProperty(
+      fc.property(messageArb, fc.uint8Array({ maxLength: 60 }), (message, noise) => {
+        assert.deepEqual(decodeSpqrMessage(encodeSpqrMessage(message)), message);
+        try {
+          decodeSpqrMessage(noise);
+        } catch (error) {
+          assert.ok(error instanceof ProtocolError, String(error));
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('malformed SPQR messages are typed errors', () => {
     const cases: [number[], string][] = [
       [[2, 1, 0, 0], 'invalid-version'],
