@@ -25,11 +25,18 @@ import {
   generateKyberPreKey,
   verifiedKemPreKey,
 } from '../../src/protocol/pq/kyber-prekey-record.js';
-import { PQ_VERSION_BYTE, SignalMessageV4 } from '../../src/protocol/pq/messages-v4.js';
+import {
+  PQ_VERSION_BYTE,
+  PreKeySignalMessageV4,
+  SignalMessageV4,
+} from '../../src/protocol/pq/messages-v4.js';
+import { startAuthenticator, verifyHeader } from '../../src/protocol/pq/spqr-authenticator.js';
+import { encodeChunk, SpqrChunkDecoder } from '../../src/protocol/pq/spqr-erasure.js';
 import {
   decodeSpqrMessage,
   encodeSpqrMessage,
   SpqrMessageType,
+  type SpqrChunk,
 } from '../../src/protocol/pq/spqr-message.js';
 import { generatePreKeys, generateSignedPreKey } from '../../src/protocol/prekeys.js';
 import { processPreKeyBundle } from '../../src/protocol/session-builder.js';
@@ -122,6 +129,40 @@ describe('PQXDH: libsignal-client 0.103 → Quintet', () => {
       }
     });
   }
+
+  it("libsignal's SPQR header chunks: our erasure decoder rebuilds them, our encoder reproduces its parity chunks, and the header MAC verifies under PQXDH's PQR key", async () => {
+    const bob = await quintetBob(true);
+    const alice = new LibsignalDevice('alice', 1, 1234);
+    await alice.processBundle(bobAddress, bob.bundle);
+    const chunks: SpqrChunk[] = [];
+    let receiver: FirstFlightReceiver | undefined;
+    for (let i = 0; i < 6; i++) {
+      const wire = await alice.encrypt(bobAddress, text(`message ${i}`));
+      receiver ??= await FirstFlightReceiver.start(ctx, bob.keys, wire.body);
+      const spqr = decodeSpqrMessage(
+        PreKeySignalMessageV4.deserialize(wire.body).message.pqRatchet,
+      );
+      assert.ok(spqr?.chunk !== undefined && spqr.type === SpqrMessageType.header);
+      chunks.push(spqr.chunk);
+    }
+    assert.ok(receiver !== undefined);
+    assert.deepEqual(
+      chunks.map((c) => c.index),
+      [0, 1, 2, 3, 4, 5],
+    );
+    // Header (64 bytes) ‖ MAC (32 bytes) = 96 bytes: three chunks rebuild it.
+    const fromSystematic = new SpqrChunkDecoder(96);
+    for (const c of chunks.slice(0, 3)) fromSystematic.add(c);
+    const fromParity = new SpqrChunkDecoder(96);
+    for (const c of [chunks[5], chunks[3], chunks[1]]) if (c !== undefined) fromParity.add(c);
+    const blob = fromSystematic.decoded();
+    assert.ok(blob !== undefined);
+    assert.deepEqual(fromParity.decoded(), blob);
+    for (const c of chunks) assert.deepEqual(encodeChunk(blob, c.index), c);
+    const auth = await startAuthenticator(ctx.crypto, receiver.keys.pqrKey);
+    assert.ok(await verifyHeader(ctx.crypto, auth, 1, blob.subarray(0, 64), blob.subarray(64)));
+    assert.ok(!(await verifyHeader(ctx.crypto, auth, 2, blob.subarray(0, 64), blob.subarray(64))));
+  });
 
   it('a flipped bit in the Kyber ciphertext makes the first message fail its MAC', async () => {
     const bob = await quintetBob(true);
