@@ -16,7 +16,12 @@ const PURE_ROOTS = [
   'src/crypto/provider.ts',
 ];
 /** Packages a pure module may import: pure JavaScript, no platform APIs. */
-const ALLOWED_PACKAGES = ['@noble/curves', '@noble/hashes', '@bufbuild/protobuf'];
+const ALLOWED_PACKAGES = [
+  '@noble/curves',
+  '@noble/hashes',
+  '@noble/post-quantum',
+  '@bufbuild/protobuf',
+];
 
 const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
 const importRe =

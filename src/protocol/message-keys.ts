@@ -5,7 +5,10 @@
  *   HKDF-SHA256(ikm = seed, salt = none, info = "WhisperMessageKeys", 80)
  *     → AES-256 key (0..32) ‖ HMAC-SHA256 key (32..64) ‖ CBC IV (64..80)
  *
- * The IV comes from the KDF, so encryption draws no randomness.
+ * The IV comes from the KDF, so encryption draws no randomness. On a
+ * version-4 session the SPQR message key, when there is one, is the HKDF
+ * salt (libsignal `MessageKeyGenerator::generate_keys`): that is how the
+ * post-quantum ratchet is mixed into every message key.
  */
 import type { CryptoProvider } from '../crypto/provider.js';
 
@@ -21,13 +24,17 @@ export interface MessageKeys {
   readonly counter: number;
 }
 
-/** Expands a 32-byte message-key seed (HMAC(chain key, 0x01)) into the keys. */
+/**
+ * Expands a 32-byte message-key seed (HMAC(chain key, 0x01)) into the keys;
+ * `pqrKey` is the SPQR key of the message (v4 only; none means no salt).
+ */
 export async function deriveMessageKeys(
   crypto: CryptoProvider,
   seed: Uint8Array,
   counter: number,
+  pqrKey: Uint8Array = NO_SALT,
 ): Promise<MessageKeys> {
-  const okm = await crypto.hkdfSha256(seed, NO_SALT, MESSAGE_KEYS_INFO, 80);
+  const okm = await crypto.hkdfSha256(seed, pqrKey, MESSAGE_KEYS_INFO, 80);
   return {
     cipherKey: okm.subarray(0, 32),
     macKey: okm.subarray(32, 64),

@@ -1,0 +1,83 @@
+/**
+ * SPQR's erasure code: GF(2^16) arithmetic, the systematic layout, and
+ * decoding from any large-enough set of chunks in any order (property test).
+ * The live check against libsignal's own chunks is in test/interop/pqxdh.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { checkProperty } from '../../property.js';
+import {
+  encodeChunk,
+  gfInv,
+  gfMul,
+  SpqrChunkDecoder,
+} from '../../../src/protocol/pq/spqr-erasure.js';
+
+describe('SPQR erasure code', () => {
+  it('GF(2^16): identities, the reduction polynomial, inverses', () => {
+    assert.equal(gfMul(1, 0xabcd), 0xabcd);
+    assert.equal(gfMul(0, 0xabcd), 0);
+    // x^15 · x = x^16 = x^12 + x^3 + x + 1 (0x100B) modulo 0x1100B.
+    assert.equal(gfMul(0x8000, 2), 0x100b);
+    for (const a of [1, 2, 3, 0x100b, 0xffff, 0x1234]) {
+      assert.equal(gfMul(a, gfInv(a)), 1);
+      assert.equal(gfMul(a, 0x5a5a), gfMul(0x5a5a, a));
+    }
+    assert.throws(() => gfInv(0), RangeError);
+  });
+
+  it('chunks below ⌈len/32⌉ are the message itself (systematic)', () => {
+    const message = Uint8Array.from({ length: 96 }, (_, i) => (i * 37 + 11) & 0xff);
+    for (let k = 0; k < 3; k++) {
+      assert.deepEqual(encodeChunk(message, k).data, message.subarray(32 * k, 32 * k + 32));
+    }
+    assert.notDeepEqual(encodeChunk(message, 3).data, encodeChunk(message, 4).data);
+  });
+
+  it("spqr's own example: 'abcdefghij' decodes from chunks 1 and 2", () => {
+    const message = new TextEncoder().encode('abcdefghij');
+    const decoder = new SpqrChunkDecoder(10);
+    decoder.add(encodeChunk(message, 1));
+    assert.deepEqual(decoder.decoded(), message);
+    decoder.add(encodeChunk(message, 2));
+    assert.deepEqual(decoder.decoded(), message);
+  });
+
+  it('property: any ⌈len/32⌉ distinct chunks, in any order, rebuild the message; fewer do not', () => {
+    checkProperty(
+      fc.property(
+        fc.integer({ min: 1, max: 600 }).chain((half) =>
+          fc.record({
+            message: fc.uint8Array({ minLength: 2 * half, maxLength: 2 * half }),
+            order: fc.shuffledSubarray(
+              Array.from({ length: 3 * Math.ceil(half / 16) + 4 }, (_, i) => i),
+              { minLength: Math.ceil(half / 16), maxLength: Math.ceil(half / 16) },
+            ),
+            duplicate: fc.boolean(),
+          }),
+        ),
+        ({ message, order, duplicate }) => {
+          const decoder = new SpqrChunkDecoder(message.length);
+          order.forEach((index, i) => {
+            assert.equal(decoder.decoded(), undefined, 'decoded before enough chunks');
+            decoder.add(encodeChunk(message, index));
+            if (duplicate && i === 0) decoder.add(encodeChunk(message, index));
+          });
+          assert.deepEqual(decoder.decoded(), message);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('refuses lengths it cannot carry', () => {
+    assert.throws(() => encodeChunk(new Uint8Array(3), 0), RangeError);
+    assert.throws(() => encodeChunk(new Uint8Array(4), 70_000), RangeError);
+    assert.throws(() => new SpqrChunkDecoder(7), RangeError);
+    const decoder = new SpqrChunkDecoder(64);
+    assert.throws(() => decoder.add({ index: 0, data: new Uint8Array(31) }), {
+      code: 'invalid-message',
+    });
+  });
+});
