@@ -59,4 +59,44 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
+  // One way to open a session: the CLI and the browser app reach the client
+  // core only through the SDK entry points (src/sdk), so a second, hand-made
+  // way of wiring stores, transports and clients cannot creep back in.
+  {
+    files: ['src/cli/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(\\.\\./)+(client|protocol|wire|crypto|gen)/',
+              message: 'The CLI uses the SDK: import from src/sdk/index.js.',
+            },
+            {
+              regex: '^(\\.\\./)+sdk/(?!index\\.js$)',
+              message: 'Import the SDK through its entry point, src/sdk/index.js.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['web/src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(\\.\\./)+src/(?!sdk/browser\\.js$)',
+              message:
+                'The browser app uses the SDK browser build: import from src/sdk/browser.js.',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

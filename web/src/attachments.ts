@@ -8,18 +8,19 @@
  * only after every check passed (`downloadAttachment` commits the sink
  * last), so a tampered file never reaches the page.
  */
-import { toHex } from '../../src/client/core/bytes.js';
-import type { Attachment } from '../../src/client/core/attachments/pointer.js';
-import { MAX_THUMBNAIL_BYTES } from '../../src/client/core/attachments/pointer.js';
 import {
-  downloadAttachment,
-  uploadAttachment,
+  type Attachment,
   type AttachmentSink,
   type AttachmentSource,
-} from '../../src/client/core/attachments/transfer.js';
-import type { StoredMessage } from '../../src/client/core/store/records.js';
-import { browserCrypto } from '../../src/crypto/browser.js';
-import { BlobClient, cachedBlobCredential } from '../../src/client/transport/blob-client.js';
+  BlobClient,
+  browserCrypto,
+  cachedBlobCredential,
+  downloadAttachment,
+  MAX_THUMBNAIL_BYTES,
+  type StoredMessage,
+  toHex,
+  uploadAttachment,
+} from '../../src/sdk/browser.js';
 
 /** What the page shows for one message's attachment. */
 export type AttachmentState =

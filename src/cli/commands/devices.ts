@@ -7,27 +7,20 @@
  */
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import { decodeLinkCode } from '../../protocol/adv/index.js';
-import {
-  listOwnDevices,
-  pruneOwnDeviceList,
-  removeCompanion,
-  type DeviceSummary,
-} from '../../client/core/device-admin.js';
 import {
   DEFAULT_HISTORY,
+  LinkingError,
+  parseDeviceId,
   parseHistoryChoice,
+  type DeviceSummary,
   type HistoryChoice,
-} from '../../client/core/history/archive-builder.js';
-import { approveCompanion } from '../../client/core/linking/approve.js';
-import { LinkingError } from '../../client/core/linking/errors.js';
-import { isPrimaryAccount } from '../../client/core/store/records.js';
+  type QuintetDevice,
+} from '../../sdk/index.js';
+import { HistoryProgressBar } from '../history-progress-bar.js';
 import { runCommand } from '../run.js';
-import { nodeContext, type SessionContext } from '../session.js';
+import { openProfileDevice, type SessionContext } from '../session.js';
 import { obtainApprovalPin, pinGate } from '../pin.js';
-import { openAdminSession, type AdminSession } from './admin-session.js';
 import { explainLinkingFailure } from './device-errors.js';
-import { sendCompanionHistory } from './approve-history.js';
 import { terminalText } from '../terminal-text.js';
 import { serverHelp, serverOption } from '../server-option.js';
 
@@ -73,19 +66,20 @@ export function formatDevices(devices: readonly DeviceSummary[]): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** Runs `body` on an authenticated session; failures get the linking explanations. */
-async function withSession<T>(
+/** Runs `body` on the profile's device; failures get the linking explanations. */
+async function withDevice<T>(
   options: CommonOptions,
   context: SessionContext,
-  body: (session: AdminSession) => Promise<T>,
+  body: (device: QuintetDevice) => Promise<T>,
 ): Promise<T> {
-  const session = await openAdminSession(options, context);
+  // Not receiving: a one-shot command must leave queued envelopes for `receive`.
+  const device = await openProfileDevice(options, context, false);
   try {
-    return await body(session);
+    return await body(device);
   } catch (error) {
     throw explainLinkingFailure(error);
   } finally {
-    await session.close();
+    await device.close();
   }
 }
 
@@ -93,12 +87,59 @@ async function withSession<T>(
  * Local authentication: the PIN gate refuses (and counts) before anything is
  * signed. A companion is refused before it is asked for a PIN it does not have.
  */
-async function authorize(session: AdminSession, pinOption: string | undefined): Promise<void> {
-  if (!isPrimaryAccount(session.account)) {
-    throw new LinkingError('not-primary', 'only the primary device can manage devices');
+function authorizer(device: QuintetDevice, pinOption: string | undefined): () => Promise<void> {
+  return async () => {
+    if (!device.isPrimary) {
+      throw new LinkingError('not-primary', 'only the primary device can manage devices');
+    }
+    const pin = await obtainApprovalPin(pinOption);
+    await pinGate(device.store.settings).authorize(pin);
+  };
+}
+
+/** How long to wait for the companion to finish linking before giving up, ms. */
+const COMPANION_WAIT_MS = 300_000;
+
+/** Approves the companion showing `text`, then sends it account state and history. */
+async function approve(
+  device: QuintetDevice,
+  text: string,
+  options: PinOptions & { history: HistoryChoice },
+): Promise<void> {
+  const bar = new HistoryProgressBar('sending history');
+  let deviceId = 0;
+  const result = await device.approve(text, {
+    // PIN first: a wrong PIN must link nothing, whatever the code says.
+    authorize: authorizer(device, options.pin),
+    history: options.history,
+    timeoutMs: COMPANION_WAIT_MS,
+    onApproved: (done) => {
+      deviceId = done.deviceId;
+      process.stdout.write(`approved: device ${done.deviceId} (key index ${done.keyIndex})\n`);
+    },
+    onProgress: (progress) => {
+      if (progress.phase === 'waiting') {
+        process.stderr.write(`waiting for device ${deviceId} to finish linking…\n`);
+      } else if (progress.phase === 'uploading' && progress.totalBytes !== undefined) {
+        bar.update(progress.bytes ?? 0, progress.totalBytes, 'bytes');
+      }
+    },
+  });
+  // The approval stands whatever happened to the history: the device works,
+  // it only lacks account state until it is sent again.
+  const history = result.history;
+  if (history === undefined) {
+    const error = result.historyError;
+    bar.finish(
+      `account state and history not sent: ${error instanceof Error ? error.message : 'failed'}`,
+    );
+  } else if (history.error !== undefined) {
+    bar.finish(`history not sent (${history.error}); the device works without it`);
+  } else if (history.messages === undefined) {
+    bar.finish('sent account state; history declined');
+  } else {
+    bar.finish(`sent account state and ${history.messages} messages of history`);
   }
-  const pin = await obtainApprovalPin(pinOption);
-  await pinGate(session.store.settings).authorize(pin);
 }
 
 /** Adds `devices` (with `list`, `approve`, `remove`) to the program. */
@@ -115,15 +156,13 @@ export function addDevicesCommand(program: Command): void {
     .option('--json', 'print a JSON array')
     .action((options: CommonOptions & { json?: boolean }) =>
       runCommand({}, (context) =>
-        withSession(options, context, async (session) => {
-          if (isPrimaryAccount(session.account)) {
-            // A companion that logged itself out is still in the last signed
-            // list; re-sign without it so senders drop it too.
-            if (await pruneOwnDeviceList(nodeContext, session.store, session.api)) {
-              process.stderr.write('notice: published a new signed device list\n');
-            }
+        withDevice(options, context, async (device) => {
+          // A companion that logged itself out is still in the last signed
+          // list; re-sign without it so senders drop it too.
+          if (device.isPrimary && (await device.pruneDeviceList())) {
+            process.stderr.write('notice: published a new signed device list\n');
           }
-          const list = await listOwnDevices(session.store, session.api);
+          const list = await device.listDevices({ prune: false });
           process.stdout.write(
             options.json === true ? `${JSON.stringify(list)}\n` : formatDevices(list),
           );
@@ -145,18 +184,9 @@ export function addDevicesCommand(program: Command): void {
       DEFAULT_HISTORY,
     )
     .action((text: string, options: PinOptions & { history: HistoryChoice }) =>
-      runCommand({}, async (context) => {
-        const approved = await withSession(options, context, async (session) => {
-          // PIN first: a wrong PIN must link nothing, whatever the code says.
-          await authorize(session, options.pin);
-          const code = decodeLinkCode(text.trim());
-          const done = await approveCompanion(nodeContext, session.store, session.api, code);
-          process.stdout.write(`approved: device ${done.deviceId} (key index ${done.keyIndex})\n`);
-          return done;
-        });
-        // Bootstrap state always; the archive unless declined.
-        await sendCompanionHistory(options, context, approved.deviceId, options.history);
-      }),
+      runCommand({}, (context) =>
+        withDevice(options, context, (device) => approve(device, text, options)),
+      ),
     );
 
   devices
@@ -168,9 +198,8 @@ export function addDevicesCommand(program: Command): void {
     .option('--pin <pin>', 'the local PIN (or QUINTET_PIN, or asked on a terminal)')
     .action((deviceId: number, options: PinOptions) =>
       runCommand({}, (context) =>
-        withSession(options, context, async (session) => {
-          await authorize(session, options.pin);
-          await removeCompanion(nodeContext, session.store, session.api, deviceId);
+        withDevice(options, context, async (device) => {
+          await device.removeDevice(parseDeviceId(deviceId), authorizer(device, options.pin));
           process.stdout.write(`removed: device ${deviceId} was logged out\n`);
         }),
       ),

@@ -7,11 +7,13 @@
  * warnings, so a server that tampers with a group is never silent.
  */
 import type { Command } from 'commander';
-import { toHex } from '../../client/core/bytes.js';
-import type { ClientEvent } from '../../client/core/events.js';
-import { parseGroupId } from '../../client/core/groups/group-id.js';
-import type { GroupView } from '../../client/core/groups/group-membership.js';
-import { validateAccountName } from '../../wire/account-name.js';
+import {
+  type ClientEvent,
+  type GroupView,
+  parseGroupId,
+  toHex,
+  validateAccountName,
+} from '../../sdk/index.js';
 import { runCommand } from '../run.js';
 import { noticeLine } from './notices.js';
 import { openClientSession, type ClientCommandOptions, type ClientSession } from '../session.js';

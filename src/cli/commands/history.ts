@@ -5,12 +5,11 @@
  */
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import type { StoredMessage } from '../../client/core/store/records.js';
+import type { DeviceStore, StoredMessage } from '../../sdk/index.js';
 import { openProfileStore, profileDir } from '../profile.js';
 import { runCommand } from '../run.js';
 import { formatMessage } from './receive.js';
 import type { SavedAttachment } from '../attachment-saver.js';
-import type { DeviceStore } from '../../client/core/store/device-store.js';
 import { mediaDir, saveAttachment, sessionBlobs } from '../attachment-transfer.js';
 import { openClientSession, type SessionContext } from '../session.js';
 import { serverHelp, serverOption } from '../server-option.js';

@@ -10,20 +10,15 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import QRCode from 'qrcode';
-import {
-  linkCompanion,
-  storeLinkedDevice,
-  type LinkCodeOffer,
-} from '../../client/core/linking/companion.js';
+import { linkDevice, nodePlatform } from '../../sdk/index.js';
 import { CliError } from '../cli-error.js';
 import { createProfileStore, DEFAULT_SERVER_URL, profileDir, profileExists } from '../profile.js';
 import { runCommand } from '../run.js';
-import { nodeContext } from '../session.js';
 import { explainLinkingFailure } from './device-errors.js';
 import { awaitLinkHistory } from './link-history.js';
 import { removeProfileDatabase } from './logged-out.js';
 import { terminalText } from '../terminal-text.js';
-import { connectFirst, serverHelp, serverOption } from '../server-option.js';
+import { serverHelp, serverOption } from '../server-option.js';
 
 interface LinkOptions {
   readonly profile?: string;
@@ -45,7 +40,7 @@ function seconds(value: string): number {
   return parsed;
 }
 
-async function showCode(offer: LinkCodeOffer): Promise<void> {
+async function showCode(offer: { text: string; expiresAt: number }): Promise<void> {
   const qr = await QRCode.toString(offer.text, { type: 'terminal', small: true });
   const left = Math.max(1, Math.round((offer.expiresAt - Date.now()) / 1000));
   process.stdout.write(
@@ -97,31 +92,28 @@ export function addLinkCommand(program: Command): void {
         const serverUrl = options.server ?? DEFAULT_SERVER_URL;
         context.server = serverUrl;
         const replacesLoggedOut = await checkProfileFree(dir);
-        // The hand-off happens on this one connection; the whole list is stored.
-        const { transport } = await connectFirst(serverUrl);
+        // The hand-off happens on one connection; the whole list is stored.
+        // The profile is written only once the approval verified.
         let linked;
         try {
-          linked = await linkCompanion(nodeContext, transport, {
-            serverUrl,
+          linked = await linkDevice({
+            store: () => {
+              if (replacesLoggedOut) removeProfileDatabase(dir);
+              return createProfileStore(dir);
+            },
+            platform: nodePlatform,
+            servers: serverUrl,
             deviceName: options.name ?? 'quintet-cli',
-            platform: 'cli',
+            platformTag: 'cli',
             timeoutMs: options.timeout * 1000,
-            onCode: showCode,
+            onEvent: (event) => (event.type === 'link-code' ? showCode(event) : undefined),
           });
         } catch (error) {
           throw explainLinkingFailure(error);
-        } finally {
-          await transport.close();
         }
-        if (replacesLoggedOut) removeProfileDatabase(dir);
-        const store = createProfileStore(dir);
-        try {
-          await storeLinkedDevice(store, linked);
-        } finally {
-          await store.close();
-        }
+        await linked.store.close();
         process.stdout.write(
-          `linked: ${terminalText(linked.account.account)} device ${linked.account.deviceId}; profile ${dir}\n`,
+          `linked: ${terminalText(linked.account)} device ${linked.deviceId}; profile ${dir}\n`,
         );
         if (options.history) {
           await awaitLinkHistory(

@@ -3,10 +3,8 @@
  * its keys and messages and says so.
  */
 import type { Command } from 'commander';
-import { logoutCompanion } from '../../client/core/device-admin.js';
-import type { LocalAccount } from '../../client/core/store/records.js';
 import { runCommand } from '../run.js';
-import { openAdminSession } from './admin-session.js';
+import { openProfileDevice } from '../session.js';
 import { explainLinkingFailure } from './device-errors.js';
 import { wipeProfile } from './logged-out.js';
 import { serverHelp, serverOption } from '../server-option.js';
@@ -20,18 +18,19 @@ export function addLogoutCommand(program: Command): void {
     .option('--server <urls>', serverHelp("the profile's"), serverOption)
     .action((options: { profile?: string; server?: string }) =>
       runCommand({}, async (context) => {
-        const session = await openAdminSession(options, context);
-        let account: LocalAccount;
+        const device = await openProfileDevice(options, context, false);
+        const account = await device.store.account.getRequired();
         try {
-          account = await logoutCompanion(session.store, session.api);
+          await device.logout();
         } catch (error) {
-          await session.close();
           throw explainLinkingFailure(error);
+        } finally {
+          await device.close();
         }
-        await session.closeTransport();
-        await wipeProfile(session.dir, session.store, account, 'logout');
+        const dir = context.profile ?? '';
+        await wipeProfile(dir, undefined, account, 'logout');
         process.stdout.write(
-          `logged out: ${account.account} device ${account.deviceId}; keys and messages wiped from ${session.dir}\n`,
+          `logged out: ${account.account} device ${account.deviceId}; keys and messages wiped from ${dir}\n`,
         );
       }),
     );

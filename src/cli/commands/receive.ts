@@ -7,10 +7,12 @@
  */
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import { toHex } from '../../client/core/bytes.js';
-import type { ClientEvent } from '../../client/core/events.js';
-import type { ConnectionStateEvent } from '../../client/core/reconnector.js';
-import type { StoredMessage } from '../../client/core/store/records.js';
+import {
+  type ClientEvent,
+  type ConnectionStateEvent,
+  type StoredMessage,
+  toHex,
+} from '../../sdk/index.js';
 import { CliError } from '../cli-error.js';
 import { runCommand } from '../run.js';
 import {
@@ -196,16 +198,16 @@ async function follow(
   const saver = new AttachmentSaver(
     {
       getBlobCredential: () => {
-        const api = session.reconnector.api;
+        const api = session.device.api;
         if (api === undefined) throw new CliError('not connected to the server');
         return api.getBlobCredential();
       },
     },
-    () => session.reconnector.server ?? context.server ?? '',
+    () => session.device.server,
     mediaDir(options.mediaDir, context.profile),
     (message, saved) => printMessage(message, json, saved),
   );
-  const stop = (): void => void session.reconnector.stop();
+  const stop = (): void => void session.device.close();
   const timer =
     options.timeout === undefined ? undefined : setTimeout(stop, options.timeout * 1000);
   process.once('SIGINT', stop);

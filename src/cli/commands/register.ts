@@ -3,15 +3,12 @@
  * keys and registers the account with the server as its primary device.
  */
 import type { Command } from 'commander';
-import { registerAccount } from '../../client/core/account-setup.js';
-import { ServerApi } from '../../client/core/server-api.js';
-import { validateAccountName } from '../../wire/account-name.js';
+import { nodePlatform, registerDevice, validateAccountName } from '../../sdk/index.js';
 import { runCommand } from '../run.js';
 import { savePin, obtainPin } from '../pin.js';
 import { createProfileStore, DEFAULT_SERVER_URL, profileDir, profileExists } from '../profile.js';
 import { CliError } from '../cli-error.js';
-import { nodeContext } from '../session.js';
-import { connectFirst, serverHelp, serverOption } from '../server-option.js';
+import { serverHelp, serverOption } from '../server-option.js';
 
 interface RegisterOptions {
   readonly profile?: string;
@@ -51,23 +48,22 @@ export function addRegisterCommand(program: Command): void {
         }
         const pin = await obtainPin(options.pin);
         // The whole list is stored: later commands fail over between its servers.
-        const { transport, server } = await connectFirst(serverUrl);
-        const store = createProfileStore(dir);
+        // The profile is created only once a server answered.
+        const local = await registerDevice({
+          store: () => createProfileStore(dir),
+          platform: nodePlatform,
+          servers: serverUrl,
+          account,
+          deviceName: options.deviceName ?? 'quintet-cli',
+          registrationToken: options.registrationToken ?? process.env['QUINTET_REGISTRATION_TOKEN'],
+        });
         try {
-          const local = await registerAccount(nodeContext, store, new ServerApi(transport), {
-            account,
-            serverUrl,
-            deviceName: options.deviceName ?? 'quintet-cli',
-            registrationToken:
-              options.registrationToken ?? process.env['QUINTET_REGISTRATION_TOKEN'],
-          });
-          await savePin(store.settings, pin);
+          await savePin(local.store.settings, pin);
           process.stdout.write(
-            `registered ${local.account} (device ${local.deviceId}) on ${server}; profile ${dir}\n`,
+            `registered ${local.account} (device ${local.deviceId}) on ${local.server}; profile ${dir}\n`,
           );
         } finally {
-          await transport.close();
-          await store.close();
+          await local.store.close();
         }
       }),
     );

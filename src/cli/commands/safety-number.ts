@@ -7,7 +7,7 @@
  * waits for `quintet trust`, the number is the new key's, and stderr says so.
  */
 import type { Command } from 'commander';
-import { validateAccountName } from '../../wire/account-name.js';
+import { validateAccountName } from '../../sdk/index.js';
 import { runCommand } from '../run.js';
 import { printNotices } from './notices.js';
 import { openClientSession, type ClientCommandOptions } from '../session.js';

@@ -6,14 +6,18 @@
  * the server for `quintet receive`.
  */
 import type { Command } from 'commander';
-import { toHex } from '../../client/core/bytes.js';
-import { validateAccountName } from '../../wire/account-name.js';
+import {
+  type Attachment,
+  ClientError,
+  formatServerList,
+  MESSAGE_ID_LENGTH,
+  parseServerList,
+  type SentText,
+  toHex,
+  validateAccountName,
+} from '../../sdk/index.js';
 import { runCommand } from '../run.js';
 import { printNotices } from './notices.js';
-import { MESSAGE_ID_LENGTH } from '../../client/core/content.js';
-import { ClientError } from '../../client/core/errors.js';
-import type { SentText } from '../../client/core/outbox.js';
-import { formatServerList, parseServerList } from '../../client/core/server-list.js';
 import {
   nodeContext,
   openClientSession,
@@ -21,7 +25,6 @@ import {
   type SessionContext,
 } from '../session.js';
 import { serverHelp, serverOption } from '../server-option.js';
-import type { Attachment } from '../../client/core/attachments/pointer.js';
 import { CliError } from '../cli-error.js';
 import { sessionBlobs, uploadFile } from '../attachment-transfer.js';
 

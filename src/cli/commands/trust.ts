@@ -8,7 +8,7 @@
  * accepted again with `--verified`).
  */
 import type { Command } from 'commander';
-import { validateAccountName } from '../../wire/account-name.js';
+import { validateAccountName } from '../../sdk/index.js';
 import { runCommand } from '../run.js';
 import { terminalText } from '../terminal-text.js';
 import { printNotices } from './notices.js';
