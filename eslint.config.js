@@ -71,11 +71,12 @@ export default tseslint.config(
           patterns: [
             {
               regex: '^(\\.\\./)+(client|protocol|wire|crypto|gen)/',
-              message: 'The CLI uses the SDK: import from src/sdk/index.js.',
+              message: 'The CLI uses the SDK: import from src/sdk/index.js (or src/sdk/values.js).',
             },
             {
-              regex: '^(\\.\\./)+sdk/(?!index\\.js$)',
-              message: 'Import the SDK through its entry point, src/sdk/index.js.',
+              regex: '^(\\.\\./)+sdk/(?!(index|values)\\.js$)',
+              message:
+                'Import the SDK through its entry points: src/sdk/index.js, or src/sdk/values.js (argument checks without loading the client).',
             },
           ],
         },

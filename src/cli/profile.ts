@@ -14,7 +14,7 @@ import { CliError } from './cli-error.js';
 export { profileExists };
 
 /** The server a fresh profile talks to. */
-export const DEFAULT_SERVER_URL = 'http://127.0.0.1:8080';
+export { DEFAULT_SERVER_URL } from './server-option.js';
 
 /** The profile directory from the option or the environment. */
 export function profileDir(option: string | undefined): string {

@@ -5,7 +5,10 @@
  * profile stores (client/core/server-list.ts), so one URL is what it was.
  */
 import { InvalidArgumentError } from 'commander';
-import { ClientError, formatServerList, parseServerList } from '../sdk/index.js';
+import { ClientError, formatServerList, parseServerList } from '../sdk/values.js';
+
+/** The server a fresh profile talks to. */
+export const DEFAULT_SERVER_URL = 'http://127.0.0.1:8080';
 
 /** The help text of `--server`. */
 export function serverHelp(fallback: string): string {

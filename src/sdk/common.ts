@@ -13,19 +13,17 @@ export { openSession } from './session.js';
 export type { DeviceSession, SessionOptions } from './session.js';
 export { connectFirst, serverList } from './platform.js';
 export type { BlobCredentials, Platform } from './platform.js';
-export { isAccountName, parseAccountName, parseDeviceId } from './ids.js';
-export type { AccountName, DeviceId } from './ids.js';
+export * from './values.js';
 export * from './events.js';
 
-// Errors: every failure an SDK call can raise carries a stable `code`.
-export { ClientError } from '../client/core/errors.js';
-export type { ClientErrorCode, ServerErrorDetails } from '../client/core/errors.js';
+// Errors: every failure an SDK call can raise carries a stable `code`
+// (ClientError and WireError come with values.ts).
+export type { ServerErrorDetails } from '../client/core/errors.js';
 export { LinkingError } from '../client/core/linking/errors.js';
 export type { LinkingErrorCode } from '../client/core/linking/errors.js';
 export { AttachmentError } from '../client/core/attachments/errors.js';
 export { BlobError } from '../client/transport/blob-client.js';
 export { AdvError, LINK_CODE_PREFIX, decodeLinkCode } from '../protocol/adv/index.js';
-export { WireError } from '../wire/errors.js';
 
 // Stores and records.
 export type { DeviceStore } from '../client/core/store/device-store.js';
@@ -39,8 +37,6 @@ export type { ServerApi } from '../client/core/server-api.js';
 export type { Transport } from '../client/core/transport.js';
 export type { SentText } from '../client/core/outbox.js';
 export { MESSAGE_ID_LENGTH } from '../client/core/content.js';
-export { sameBytes, toHex } from '../client/core/bytes.js';
-export { formatServerList, parseServerList } from '../client/core/server-list.js';
 
 // Devices, linking and local authentication.
 export { LOGOUT_REASONS, loggedOutAccount } from '../client/core/device-admin.js';
@@ -50,12 +46,7 @@ export { LocalAuthGate } from '../client/core/linking/local-auth.js';
 export type { Clock } from '../crypto/provider.js';
 export { systemClock } from '../crypto/provider.js';
 
-// History.
-export {
-  DEFAULT_HISTORY,
-  parseHistoryChoice,
-  type HistoryChoice,
-} from '../client/core/history/archive-builder.js';
+// History (the choice parser comes with values.ts).
 export type { HistoryServices } from '../client/core/history/importer.js';
 export type {
   PrimaryHistoryProgress,
@@ -77,6 +68,3 @@ export type {
   TransferProgress,
 } from '../client/core/attachments/transfer.js';
 export { BlobClient, cachedBlobCredential } from '../client/transport/blob-client.js';
-
-// Account names.
-export { isValidAccountName, validateAccountName } from '../wire/account-name.js';

@@ -4,41 +4,37 @@
  * (`remove <id>`). Approving and removing first authenticate the user
  * locally with the PIN (persistent lockout after 5 wrong PINs), because
  * whoever holds the primary must not be able to link a device of their own.
+ * The bodies are in actions/devices.ts, loaded only when a command runs.
  */
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import {
   DEFAULT_HISTORY,
-  LinkingError,
   parseDeviceId,
   parseHistoryChoice,
-  type DeviceSummary,
+  type DeviceId,
   type HistoryChoice,
-  type QuintetDevice,
-} from '../../sdk/index.js';
-import { HistoryProgressBar } from '../history-progress-bar.js';
+} from '../../sdk/values.js';
+import type { DeviceSummary } from '../../sdk/index.js';
 import { runCommand } from '../run.js';
-import { openProfileDevice, type SessionContext } from '../session.js';
-import { obtainApprovalPin, pinGate } from '../pin.js';
-import { explainLinkingFailure } from './device-errors.js';
 import { terminalText } from '../terminal-text.js';
 import { serverHelp, serverOption } from '../server-option.js';
 
-interface CommonOptions {
+export interface CommonOptions {
   readonly profile?: string;
   readonly server?: string;
 }
 
-interface PinOptions extends CommonOptions {
+export interface PinOptions extends CommonOptions {
   readonly pin?: string;
 }
 
-function deviceIdArgument(value: string): number {
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 1 || parsed > 0x7fffffff) {
+function deviceIdArgument(value: string): DeviceId {
+  try {
+    return parseDeviceId(value.trim());
+  } catch {
     throw new InvalidArgumentError('must be a device id (a positive integer)');
   }
-  return parsed;
 }
 
 function historyOption(value: string): HistoryChoice {
@@ -66,82 +62,6 @@ export function formatDevices(devices: readonly DeviceSummary[]): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** Runs `body` on the profile's device; failures get the linking explanations. */
-async function withDevice<T>(
-  options: CommonOptions,
-  context: SessionContext,
-  body: (device: QuintetDevice) => Promise<T>,
-): Promise<T> {
-  // Not receiving: a one-shot command must leave queued envelopes for `receive`.
-  const device = await openProfileDevice(options, context, false);
-  try {
-    return await body(device);
-  } catch (error) {
-    throw explainLinkingFailure(error);
-  } finally {
-    await device.close();
-  }
-}
-
-/**
- * Local authentication: the PIN gate refuses (and counts) before anything is
- * signed. A companion is refused before it is asked for a PIN it does not have.
- */
-function authorizer(device: QuintetDevice, pinOption: string | undefined): () => Promise<void> {
-  return async () => {
-    if (!device.isPrimary) {
-      throw new LinkingError('not-primary', 'only the primary device can manage devices');
-    }
-    const pin = await obtainApprovalPin(pinOption);
-    await pinGate(device.store.settings).authorize(pin);
-  };
-}
-
-/** How long to wait for the companion to finish linking before giving up, ms. */
-const COMPANION_WAIT_MS = 300_000;
-
-/** Approves the companion showing `text`, then sends it account state and history. */
-async function approve(
-  device: QuintetDevice,
-  text: string,
-  options: PinOptions & { history: HistoryChoice },
-): Promise<void> {
-  const bar = new HistoryProgressBar('sending history');
-  let deviceId = 0;
-  const result = await device.approve(text, {
-    // PIN first: a wrong PIN must link nothing, whatever the code says.
-    authorize: authorizer(device, options.pin),
-    history: options.history,
-    timeoutMs: COMPANION_WAIT_MS,
-    onApproved: (done) => {
-      deviceId = done.deviceId;
-      process.stdout.write(`approved: device ${done.deviceId} (key index ${done.keyIndex})\n`);
-    },
-    onProgress: (progress) => {
-      if (progress.phase === 'waiting') {
-        process.stderr.write(`waiting for device ${deviceId} to finish linking…\n`);
-      } else if (progress.phase === 'uploading' && progress.totalBytes !== undefined) {
-        bar.update(progress.bytes ?? 0, progress.totalBytes, 'bytes');
-      }
-    },
-  });
-  // The approval stands whatever happened to the history: the device works,
-  // it only lacks account state until it is sent again.
-  const history = result.history;
-  if (history === undefined) {
-    const error = result.historyError;
-    bar.finish(
-      `account state and history not sent: ${error instanceof Error ? error.message : 'failed'}`,
-    );
-  } else if (history.error !== undefined) {
-    bar.finish(`history not sent (${history.error}); the device works without it`);
-  } else if (history.messages === undefined) {
-    bar.finish('sent account state; history declined');
-  } else {
-    bar.finish(`sent account state and ${history.messages} messages of history`);
-  }
-}
-
 /** Adds `devices` (with `list`, `approve`, `remove`) to the program. */
 export function addDevicesCommand(program: Command): void {
   const devices = program
@@ -155,18 +75,8 @@ export function addDevicesCommand(program: Command): void {
     .option('--server <urls>', serverHelp("the profile's"), serverOption)
     .option('--json', 'print a JSON array')
     .action((options: CommonOptions & { json?: boolean }) =>
-      runCommand({}, (context) =>
-        withDevice(options, context, async (device) => {
-          // A companion that logged itself out is still in the last signed
-          // list; re-sign without it so senders drop it too.
-          if (device.isPrimary && (await device.pruneDeviceList())) {
-            process.stderr.write('notice: published a new signed device list\n');
-          }
-          const list = await device.listDevices({ prune: false });
-          process.stdout.write(
-            options.json === true ? `${JSON.stringify(list)}\n` : formatDevices(list),
-          );
-        }),
+      runCommand({}, async (context) =>
+        (await import('../actions/devices.js')).list(options, context),
       ),
     );
 
@@ -184,8 +94,8 @@ export function addDevicesCommand(program: Command): void {
       DEFAULT_HISTORY,
     )
     .action((text: string, options: PinOptions & { history: HistoryChoice }) =>
-      runCommand({}, (context) =>
-        withDevice(options, context, (device) => approve(device, text, options)),
+      runCommand({}, async (context) =>
+        (await import('../actions/devices.js')).approve(text, options, context),
       ),
     );
 
@@ -196,12 +106,9 @@ export function addDevicesCommand(program: Command): void {
     .option('--profile <dir>', 'profile directory (default $QUINTET_PROFILE or ~/.quintet)')
     .option('--server <urls>', serverHelp("the profile's"), serverOption)
     .option('--pin <pin>', 'the local PIN (or QUINTET_PIN, or asked on a terminal)')
-    .action((deviceId: number, options: PinOptions) =>
-      runCommand({}, (context) =>
-        withDevice(options, context, async (device) => {
-          await device.removeDevice(parseDeviceId(deviceId), authorizer(device, options.pin));
-          process.stdout.write(`removed: device ${deviceId} was logged out\n`);
-        }),
+    .action((deviceId: DeviceId, options: PinOptions) =>
+      runCommand({}, async (context) =>
+        (await import('../actions/devices.js')).remove(deviceId, options, context),
       ),
     );
 }

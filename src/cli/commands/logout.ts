@@ -1,12 +1,10 @@
 /**
  * `quintet logout`: a companion removes itself from its account, then wipes
- * its keys and messages and says so.
+ * its keys and messages and says so. The body is in actions/logout.ts,
+ * loaded only when the command runs.
  */
 import type { Command } from 'commander';
 import { runCommand } from '../run.js';
-import { openProfileDevice } from '../session.js';
-import { explainLinkingFailure } from './device-errors.js';
-import { wipeProfile } from './logged-out.js';
 import { serverHelp, serverOption } from '../server-option.js';
 
 /** Adds `logout` to the program. */
@@ -17,21 +15,8 @@ export function addLogoutCommand(program: Command): void {
     .option('--profile <dir>', 'profile directory (default $QUINTET_PROFILE or ~/.quintet)')
     .option('--server <urls>', serverHelp("the profile's"), serverOption)
     .action((options: { profile?: string; server?: string }) =>
-      runCommand({}, async (context) => {
-        const device = await openProfileDevice(options, context, false);
-        const account = await device.store.account.getRequired();
-        try {
-          await device.logout();
-        } catch (error) {
-          throw explainLinkingFailure(error);
-        } finally {
-          await device.close();
-        }
-        const dir = context.profile ?? '';
-        await wipeProfile(dir, undefined, account, 'logout');
-        process.stdout.write(
-          `logged out: ${account.account} device ${account.deviceId}; keys and messages wiped from ${dir}\n`,
-        );
-      }),
+      runCommand({}, async (context) =>
+        (await import('../actions/logout.js')).logout(options, context),
+      ),
     );
 }
