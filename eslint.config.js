@@ -13,6 +13,7 @@ export default tseslint.config(
       'test-artifacts/**',
       'data/**',
       'tmp-*/**',
+      'api-docs/**',
     ],
   },
   js.configs.recommended,
