@@ -60,6 +60,11 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
+  // The example page is plain JavaScript run by the browser.
+  {
+    files: ['examples/web-page/**/*.js'],
+    languageOptions: { globals: { location: 'readonly', FormData: 'readonly' } },
+  },
   // One way to open a session: the CLI and the browser app reach the client
   // core only through the SDK entry points (src/sdk), so a second, hand-made
   // way of wiring stores, transports and clients cannot creep back in.
