@@ -12,7 +12,7 @@ export type { LinkOptions, NewDevice, RegisterOptions } from './setup.js';
 export { openSession } from './session.js';
 export type { DeviceSession, SessionOptions } from './session.js';
 export { connectFirst, serverList } from './platform.js';
-export type { BlobCredentials, Platform } from './platform.js';
+export type { BlobCredential, BlobCredentials, FirstConnection, Platform } from './platform.js';
 export * from './values.js';
 export * from './events.js';
 
@@ -22,8 +22,15 @@ export type { ServerErrorDetails } from '../client/core/errors.js';
 export { LinkingError } from '../client/core/linking/errors.js';
 export type { LinkingErrorCode } from '../client/core/linking/errors.js';
 export { AttachmentError } from '../client/core/attachments/errors.js';
+export type { AttachmentErrorCode } from '../client/core/attachments/errors.js';
+export { GroupError } from '../client/core/groups/errors.js';
+export type { GroupErrorCode } from '../client/core/groups/errors.js';
+export { HistoryError } from '../client/core/history/errors.js';
+export type { HistoryErrorCode } from '../client/core/history/errors.js';
 export { BlobError } from '../client/transport/blob-client.js';
+export type { BlobErrorCode } from '../client/transport/blob-client.js';
 export { AdvError, LINK_CODE_PREFIX, decodeLinkCode } from '../protocol/adv/index.js';
+export type { AdvErrorCode } from '../protocol/adv/index.js';
 
 // Stores and records.
 export type { DeviceStore } from '../client/core/store/device-store.js';

@@ -76,6 +76,7 @@ export interface OpenOptions {
   readonly ownsStore?: boolean;
   /** Backoff tunables and a timer for tests (see `ReconnectorOptions`). */
   readonly backoff?: ReconnectorOptions['backoff'];
+  /** The timer of the backoff waits (default `setTimeout`); tests inject their own. */
   readonly schedule?: ReconnectorOptions['schedule'];
 }
 

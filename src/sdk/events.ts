@@ -44,6 +44,7 @@ export type QuintetEvent = ClientEvent | ConnectionStateEvent;
  */
 export type LinkEvent =
   | {
+      /** A link code to show. */
       readonly type: 'link-code';
       /** `quintet://link#…` for a QR code or copying. Holds the linking secret: show it, never log it. */
       readonly text: string;
@@ -51,8 +52,11 @@ export type LinkEvent =
       readonly expiresAt: number;
     }
   | {
+      /** The primary approved, the approval verified, the device is stored. */
       readonly type: 'linked';
+      /** The account this device now belongs to. */
       readonly account: string;
+      /** This device's id in it. */
       readonly deviceId: number;
     };
 

@@ -11,10 +11,16 @@ declare const accountNameBrand: unique symbol;
 declare const deviceIdBrand: unique symbol;
 
 /** A valid account name (`parseAccountName`): 3–32 of `a-z 0-9 _ . -`, a letter first. */
-export type AccountName = string & { readonly [accountNameBrand]: true };
+export type AccountName = string & {
+  /** Compile-time brand only: no such property exists. */
+  readonly [accountNameBrand]: true;
+};
 
 /** A device id of an account (`parseDeviceId`): 1 is the primary, companions follow. */
-export type DeviceId = number & { readonly [deviceIdBrand]: true };
+export type DeviceId = number & {
+  /** Compile-time brand only: no such property exists. */
+  readonly [deviceIdBrand]: true;
+};
 
 /** The largest device id the wire carries (a signed 32-bit field). */
 const MAX_DEVICE_ID = 0x7fffffff;

@@ -10,8 +10,16 @@ import type { HistoryServices } from '../client/core/history/importer.js';
 import { parseServerList } from '../client/core/server-list.js';
 import type { Transport } from '../client/core/transport.js';
 
+/** A blob-store bearer token and when it expires (ms since the epoch). */
+export interface BlobCredential {
+  /** The bearer token. */
+  readonly token: string;
+  /** When it stops working, ms since the epoch. */
+  readonly expiresAt: number;
+}
+
 /** A source of blob-store credentials: the device's authenticated connection. */
-export type BlobCredentials = () => Promise<{ token: string; expiresAt: number }>;
+export type BlobCredentials = () => Promise<BlobCredential>;
 
 /** One platform's pieces. */
 export interface Platform {
@@ -33,6 +41,14 @@ export function serverList(servers: string | readonly string[]): string[] {
   return parseServerList(servers);
 }
 
+/** An open connection, and the URL it went to. */
+export interface FirstConnection {
+  /** The connection (unauthenticated). */
+  readonly transport: Transport;
+  /** The server URL that answered. */
+  readonly server: string;
+}
+
 /**
  * Connects to the first server of `servers` that can be reached, in order;
  * when none can, the last `connect-failed` is thrown.
@@ -40,7 +56,7 @@ export function serverList(servers: string | readonly string[]): string[] {
 export async function connectFirst(
   platform: Platform,
   servers: readonly string[],
-): Promise<{ transport: Transport; server: string }> {
+): Promise<FirstConnection> {
   let lastError: unknown = new ClientError('invalid-argument', 'no server URL given');
   for (const server of servers) {
     try {

@@ -15,7 +15,9 @@ import { connectFirst, serverList, type Platform } from './platform.js';
 
 /** How to open a session. */
 export interface SessionOptions {
+  /** The device's store (stays open: it is the caller's). */
   readonly store: DeviceStore;
+  /** The platform (`nodePlatform`, `browserPlatform`). */
   readonly platform: Platform;
   /** Server URLs; the first reachable is used. Default: the device's own list. */
   readonly servers?: string | readonly string[];
@@ -32,7 +34,9 @@ export interface DeviceSession {
   readonly client: QuintetClient;
   /** Server calls outside the client (device lists, approvals). */
   readonly api: ServerApi;
+  /** The store the session runs on. */
   readonly store: DeviceStore;
+  /** The authenticated account record. */
   readonly account: LocalAccount;
   /** The client's events, from before it started (nothing queued is missed). */
   readonly events: AsyncIterable<ClientEvent>;

@@ -32,7 +32,9 @@ async function emptyStore(source: StoreSource): Promise<DeviceStore> {
 
 /** A device that was just made. */
 export interface NewDevice {
+  /** The account the device belongs to. */
   readonly account: AccountName;
+  /** The device's id in it (1 for a registered primary). */
   readonly deviceId: DeviceId;
   /** The server that answered (the first reachable of the list). */
   readonly server: string;
@@ -44,6 +46,7 @@ export interface NewDevice {
 export interface RegisterOptions {
   /** The empty store for the new device (see `StoreSource`). */
   readonly store: StoreSource;
+  /** The platform (`nodePlatform`, `browserPlatform`). */
   readonly platform: Platform;
   /** Server URLs; the whole list is stored for later failover. */
   readonly servers: string | readonly string[];
@@ -95,7 +98,9 @@ export async function registerDevice(options: RegisterOptions): Promise<NewDevic
 export interface LinkOptions {
   /** The empty store for the new companion (see `StoreSource`). */
   readonly store: StoreSource;
+  /** The platform (`nodePlatform`, `browserPlatform`). */
   readonly platform: Platform;
+  /** Server URLs; the whole list is stored for later failover. */
   readonly servers: string | readonly string[];
   /** The name the device list shows for this device. */
   readonly deviceName: string;
