@@ -5,10 +5,10 @@
  * to a known peer (a session already exists) against a local server started
  * by this benchmark on a loopback port.
  *
- * Usage: `npm run bench:cli [-- --runs N] [-- --root DIR]`. `--root` measures
- * another checkout's build (its bin/ and dist/; e.g. a base commit), with
- * this checkout's server, so two roots can be compared side by side. The
- * root's dist/ must be built (`npm run build`).
+ * Usage: `npm run bench:cli [-- --runs N] [-- --base DIR]`. `--base` also
+ * measures another checkout's build (its bin/ and dist/, e.g. a base commit;
+ * `npm run build` there first) against the same server, alternating run by
+ * run with this checkout, and adds a row with the ratios.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -20,15 +20,22 @@ import { startServer } from '../src/server/main.js';
 const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '15' },
-    root: { type: 'string', default: resolve(import.meta.dirname, '..') },
+    base: { type: 'string' },
   },
 });
 const RUNS = Number(values.runs);
-const ROOT = resolve(values.root);
-const BIN = join(ROOT, 'bin', 'quintet.js');
+const ROOTS = [
+  resolve(import.meta.dirname, '..'),
+  ...(values.base === undefined ? [] : [resolve(values.base)]),
+];
 
-/** Runs the CLI once; resolves with its wall time in ms (rejects on a non-zero exit). */
-function timeCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<number> {
+/** Runs the CLI of `root` once; resolves with its wall time in ms (rejects on a non-zero exit). */
+function timeCli(
+  root: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<number> {
+  const BIN = join(root, 'bin', 'quintet.js');
   return new Promise((done, fail) => {
     const started = performance.now();
     const child = spawn(process.execPath, [BIN, ...args], {
@@ -51,12 +58,19 @@ function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.max(0, index)] ?? Number.NaN;
 }
 
-function row(name: string, samples: number[]): void {
+function median(samples: readonly number[]): number {
+  return quantile(
+    [...samples].sort((a, b) => a - b),
+    0.5,
+  );
+}
+
+function row(name: string, root: string, samples: number[]): void {
   const sorted = [...samples].sort((a, b) => a - b);
   const line = {
     bench: 'cli-startup',
     name,
-    root: ROOT,
+    root,
     runs: sorted.length,
     median_ms: Number(quantile(sorted, 0.5).toFixed(1)),
     p90_ms: Number(quantile(sorted, 0.9).toFixed(1)),
@@ -69,22 +83,36 @@ const work = mkdtempSync(join(tmpdir(), 'quintet-bench-cli-'));
 const server = await startServer({ port: 0, dataDir: join(work, 'data'), logLevel: 'silent' });
 try {
   const url = server.url;
-  const alice = join(work, 'alice');
-  const bob = join(work, 'bob');
   const env = { QUINTET_PIN: '1234' };
-  await timeCli(['register', 'alice', '--profile', alice, '--server', url], env);
-  await timeCli(['register', 'bob', '--profile', bob, '--server', url], env);
+  const main = ROOTS[0] ?? '';
+  const alice = join(work, 'alice');
+  await timeCli(main, ['register', 'alice', '--profile', alice, '--server', url], env);
+  await timeCli(main, ['register', 'bob', '--profile', join(work, 'bob'), '--server', url], env);
   // The first send builds the session: later ones go to a known peer.
-  await timeCli(['send', 'bob', 'warm-up', '--profile', alice]);
+  await timeCli(main, ['send', 'bob', 'warm-up', '--profile', alice]);
 
-  const help: number[] = [];
-  for (let i = 0; i < RUNS; i++) help.push(await timeCli(['--help']));
-  row('help', help);
-
-  const send: number[] = [];
-  for (let i = 0; i < RUNS; i++)
-    send.push(await timeCli(['send', 'bob', `m${i}`, '--profile', alice]));
-  row('send-known-peer', send);
+  const cases: Array<[string, (i: number) => string[]]> = [
+    ['help', () => ['--help']],
+    ['send-known-peer', (i) => ['send', 'bob', `m${i}`, '--profile', alice]],
+  ];
+  for (const [name, args] of cases) {
+    const samples = ROOTS.map((): number[] => []);
+    // Alternating roots run by run: both see the same machine load.
+    for (let i = 0; i < RUNS; i++) {
+      for (const [index, root] of ROOTS.entries())
+        samples[index]?.push(await timeCli(root, args(i)));
+    }
+    for (const [index, root] of ROOTS.entries()) row(name, root, samples[index] ?? []);
+    const [current, base] = samples;
+    if (current !== undefined && base !== undefined) {
+      const ratio = {
+        bench: 'cli-startup',
+        name: `${name}-ratio`,
+        base_over_current_median: Number((median(base) / median(current)).toFixed(2)),
+      };
+      process.stdout.write(`${JSON.stringify(ratio)}\n`);
+    }
+  }
 } finally {
   await server.close();
   rmSync(work, { recursive: true, force: true });
