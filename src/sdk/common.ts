@@ -6,7 +6,7 @@
  * browser.ts.
  */
 export { QuintetDevice } from './device.js';
-export type { ApproveOptions, ApproveResult, OpenOptions } from './device.js';
+export type { ApproveOptions, ApproveResult, OpenOptions } from './device-options.js';
 export { registerDevice, linkDevice } from './setup.js';
 export type { LinkOptions, NewDevice, RegisterOptions } from './setup.js';
 export { openSession } from './session.js';

@@ -28,86 +28,20 @@ import {
 import { ClientError } from '../client/core/errors.js';
 import { EventStream } from '../client/core/event-stream.js';
 import type { HistoryChoice } from '../client/core/history/archive-builder.js';
-import type { PrimaryHistoryResult } from '../client/core/history/primary-sync.js';
-import { approveCompanion, type ApprovedCompanion } from '../client/core/linking/approve.js';
+import { approveCompanion } from '../client/core/linking/approve.js';
 import { LinkingError } from '../client/core/linking/errors.js';
 import type { SentText } from '../client/core/outbox.js';
-import {
-  Reconnector,
-  type ReconnectorOptions,
-  type StopReason,
-} from '../client/core/reconnector.js';
+import { Reconnector, type StopReason } from '../client/core/reconnector.js';
 import type { ServerApi } from '../client/core/server-api.js';
 import type { DeviceStore } from '../client/core/store/device-store.js';
 import { isPrimaryAccount, type LocalAccount } from '../client/core/store/records.js';
 import { BlobClient, cachedBlobCredential } from '../client/transport/blob-client.js';
 import { decodeLinkCode } from '../protocol/adv/index.js';
 import type { Fingerprint } from '../protocol/fingerprint.js';
-import type { ApproveProgress, QuintetEvent } from './events.js';
+import type { QuintetEvent } from './events.js';
 import type { AccountName, DeviceId } from './ids.js';
+import type { ApproveOptions, ApproveResult, OpenOptions } from './device-options.js';
 import { serverList, type Platform } from './platform.js';
-
-/** How to open a device. */
-export interface OpenOptions {
-  /** The device's store (Node: `openProfileStore`; browser: `openBrowserStore`). */
-  readonly store: DeviceStore;
-  /** The platform (`nodePlatform` or `browserPlatform`). */
-  readonly platform: Platform;
-  /**
-   * Server URLs, tried in order and rotated over on failure (a cluster's
-   * nodes). Default: the list the device registered or linked with.
-   */
-  readonly servers?: string | readonly string[];
-  /**
-   * Process incoming envelopes (default true). A one-shot sender turns this
-   * off: what it does not read stays queued for the next reader.
-   */
-  readonly receive?: boolean;
-  /**
-   * Stop with `ready()` rejecting when the first attempt on every server
-   * fails (a command run by hand). Default false: keep retrying, as an app does.
-   */
-  readonly failFast?: boolean;
-  /**
-   * Whether `close()` also closes the store (default true). An app that
-   * keeps using the store after the device stops (to show stored messages,
-   * or to wipe it) passes false and closes it itself.
-   */
-  readonly ownsStore?: boolean;
-  /** Backoff tunables and a timer for tests (see `ReconnectorOptions`). */
-  readonly backoff?: ReconnectorOptions['backoff'];
-  /** The timer of the backoff waits (default `setTimeout`); tests inject their own. */
-  readonly schedule?: ReconnectorOptions['schedule'];
-}
-
-/** What `approve` needs besides the link code. */
-export interface ApproveOptions {
-  /**
-   * The local-authentication step (a PIN, a passkey): called before
-   * anything is signed; throw to refuse. Whoever holds an unlocked primary
-   * must not be able to link a device of their own without it.
-   */
-  readonly authorize: () => Promise<void>;
-  /** History to send the new companion (default `{ days: 90 }`; `none` sends only account state). */
-  readonly history?: HistoryChoice;
-  /** How long to wait for the companion to complete its link, ms (default 300000). */
-  readonly timeoutMs?: number;
-  /** Progress of the history send. */
-  readonly onProgress?: (progress: ApproveProgress) => void;
-  /**
-   * Called once the server accepted the approval, before the history send
-   * starts (which waits for the companion).
-   */
-  readonly onApproved?: (approved: ApprovedCompanion) => void;
-}
-
-/** The outcome of `approve`: the new device, and what history it was sent. */
-export interface ApproveResult extends ApprovedCompanion {
-  /** Undefined when the history send failed; the approval stands anyway (see `historyError`). */
-  readonly history: PrimaryHistoryResult | undefined;
-  /** Why the history send failed, if it did (the device works without it). */
-  readonly historyError?: unknown;
-}
 
 /** The default history reach for a new companion. */
 const DEFAULT_APPROVE_HISTORY: HistoryChoice = { days: 90 };
