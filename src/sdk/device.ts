@@ -84,7 +84,7 @@ export class QuintetDevice {
       this.#rejectClosed = reject;
     });
     // Raced against calls only; on its own it is expected to reject unobserved.
-    this.#closedSignal.catch(() => undefined);
+    void this.#closedSignal.catch(() => undefined);
     const platform = options.platform;
     this.#reconnector = new Reconnector({
       ctx: platform.ctx,
@@ -102,7 +102,7 @@ export class QuintetDevice {
     const events = this.#reconnector.events();
     this.#done = this.#reconnector.start();
     this.#ready = this.#waitReady();
-    this.#ready.catch(() => undefined);
+    void this.#ready.catch(() => undefined);
     this.#pumped = this.#pump(events);
   }
 

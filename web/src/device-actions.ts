@@ -69,7 +69,7 @@ export class DeviceActions {
           resolve({ approved: companion, done });
         },
       });
-      done.catch((error: unknown) => {
+      void done.catch((error: unknown) => {
         // Before the approval this is the approval's failure; after it,
         // `done`'s own consumer reports it.
         if (!approved) reject(error);
