@@ -13,6 +13,7 @@ export default tseslint.config(
       'test-artifacts/**',
       'data/**',
       'tmp-*/**',
+      'api-docs/**',
     ],
   },
   js.configs.recommended,
@@ -57,6 +58,52 @@ export default tseslint.config(
       ],
       'no-empty': ['error', { allowEmptyCatch: false }],
       '@typescript-eslint/consistent-type-imports': 'error',
+    },
+  },
+  // The example page is plain JavaScript run by the browser.
+  {
+    files: ['examples/web-page/**/*.js'],
+    languageOptions: { globals: { location: 'readonly', FormData: 'readonly' } },
+  },
+  // One way to open a session: the CLI and the browser app reach the client
+  // core only through the SDK entry points (src/sdk), so a second, hand-made
+  // way of wiring stores, transports and clients cannot creep back in.
+  {
+    files: ['src/cli/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(\\.\\./)+(client|protocol|wire|crypto|gen)/',
+              message: 'The CLI uses the SDK: import from src/sdk/index.js (or src/sdk/values.js).',
+            },
+            {
+              regex: '^(\\.\\./)+sdk/(?!(index|values)\\.js$)',
+              message:
+                'Import the SDK through its entry points: src/sdk/index.js, or src/sdk/values.js (argument checks without loading the client).',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['web/src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(\\.\\./)+src/(?!sdk/browser\\.js$)',
+              message:
+                'The browser app uses the SDK browser build: import from src/sdk/browser.js.',
+            },
+          ],
+        },
+      ],
     },
   },
 );

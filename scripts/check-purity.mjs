@@ -14,6 +14,8 @@ const PURE_ROOTS = [
   'src/client/core',
   'src/crypto/browser.ts',
   'src/crypto/provider.ts',
+  // The SDK's browser build: everything it reaches must run in a page.
+  'src/sdk/browser.ts',
 ];
 /** Packages a pure module may import: pure JavaScript, no platform APIs. */
 const ALLOWED_PACKAGES = [

@@ -9,8 +9,12 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { link, mkdir, open, readFile, rm, stat, type FileHandle } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
-import type { AttachmentSink, AttachmentSource } from '../client/core/attachments/transfer.js';
-import { MAX_THUMBNAIL_BYTES, safeFileName } from '../client/core/attachments/pointer.js';
+import {
+  type AttachmentSink,
+  type AttachmentSource,
+  MAX_THUMBNAIL_BYTES,
+  safeFileName,
+} from '../sdk/index.js';
 import { CliError } from './cli-error.js';
 
 const MIME_TYPES: Readonly<Record<string, string>> = {

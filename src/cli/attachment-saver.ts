@@ -5,12 +5,10 @@
  * progress bars do not overlap. A failed download prints the message with
  * the failure, a stderr line, and makes the command exit non-zero.
  */
-import { toHex } from '../client/core/bytes.js';
-import type { StoredMessage } from '../client/core/store/records.js';
+import { type BlobClient, type StoredMessage, toHex } from '../sdk/index.js';
 import { describeError } from './cli-error.js';
 import { saveAttachment, type CredentialSource, sessionBlobs } from './attachment-transfer.js';
 import { terminalText } from './terminal-text.js';
-import type { BlobClient } from '../client/transport/blob-client.js';
 
 /** What a line says about the message's attachment. */
 export type SavedAttachment = { readonly path: string } | { readonly error: string };

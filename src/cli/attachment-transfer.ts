@@ -5,10 +5,15 @@
  * (missing file, too large, quota, tampered download).
  */
 import { join } from 'node:path';
-import { AttachmentError } from '../client/core/attachments/errors.js';
-import type { Attachment } from '../client/core/attachments/pointer.js';
-import { downloadAttachment, uploadAttachment } from '../client/core/attachments/transfer.js';
-import { BlobClient, BlobError, cachedBlobCredential } from '../client/transport/blob-client.js';
+import {
+  type Attachment,
+  AttachmentError,
+  BlobClient,
+  BlobError,
+  cachedBlobCredential,
+  downloadAttachment,
+  uploadAttachment,
+} from '../sdk/index.js';
 import { CliError } from './cli-error.js';
 import { blobBaseUrl, fileSink, fileSource } from './attachment-files.js';
 import { formatBytes, progressBar } from './progress-bar.js';

@@ -3,8 +3,7 @@
  * failure maps to a sentence a user can act on; anything unexpected still
  * prints one line (its message, never a stack) and exits non-zero.
  */
-import { ClientError } from '../client/core/errors.js';
-import { WireError } from '../wire/errors.js';
+import { ClientError, WireError } from '../sdk/values.js';
 import { terminalText } from './terminal-text.js';
 
 /** A failure the CLI reports as-is, with an exit code. */

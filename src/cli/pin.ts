@@ -8,10 +8,7 @@
  * be raised later without breaking stored hashes.
  */
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
-import type { SettingsStore } from '../client/core/store/client-stores.js';
-import { LocalAuthGate } from '../client/core/linking/local-auth.js';
-import type { Clock } from '../crypto/provider.js';
-import { systemClock } from '../crypto/provider.js';
+import { type Clock, LocalAuthGate, type SettingsStore, systemClock } from '../sdk/index.js';
 import { CliError } from './cli-error.js';
 
 /** Settings key of the PIN hash. */

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { LogLevel } from '../server/logger.js';
-import { startServer, type RunningServer, type StartServerOptions } from '../server/main.js';
+import type { RunningServer, StartServerOptions } from '../server/main.js';
 import type { ServerLimits } from '../server/config.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -260,6 +260,9 @@ function webOption(web: string | false | undefined): { staticDir?: string } {
 
 /** Starts the server, prints where it listens, and stops cleanly on SIGINT/SIGTERM. */
 export async function runServerCommand(options: ServerCommandOptions): Promise<RunningServer> {
+  // Loaded only when the server runs: `quintet --help` and the client
+  // commands never load the server, its database drivers or the bus client.
+  const { startServer } = await import('../server/main.js');
   const server = await startServer(serverOptionsFromCli(options));
   process.stdout.write(`listening on ${server.url}\n`);
   let stopping = false;

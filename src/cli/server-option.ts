@@ -1,13 +1,14 @@
 /**
  * `--server a,b,c`: one server URL or several (a cluster's nodes), checked
- * when the command line is parsed, and the connection to the first of them
- * that answers. The list travels as its comma-separated string, the form the
+ * when the command line is parsed, (the SDK connects to the first of them that
+ * answers). The list travels as its comma-separated string, the form the
  * profile stores (client/core/server-list.ts), so one URL is what it was.
  */
 import { InvalidArgumentError } from 'commander';
-import { ClientError } from '../client/core/errors.js';
-import { formatServerList, parseServerList } from '../client/core/server-list.js';
-import { WsTransport } from '../client/transport/ws-transport.js';
+import { ClientError, formatServerList, parseServerList } from '../sdk/values.js';
+
+/** The server a fresh profile talks to. */
+export const DEFAULT_SERVER_URL = 'http://127.0.0.1:8080';
 
 /** The help text of `--server`. */
 export function serverHelp(fallback: string): string {
@@ -35,23 +36,4 @@ export function chooseServers(
 ): string {
   if (option !== undefined) return option;
   return stored !== '' ? stored : fallback;
-}
-
-/**
- * Connects to the first server of `servers` (a comma-separated list) that
- * can be reached, in order. When none can, the last failure is thrown.
- */
-export async function connectFirst(
-  servers: string,
-): Promise<{ transport: WsTransport; server: string }> {
-  let lastError: unknown;
-  for (const server of parseServerList(servers)) {
-    try {
-      return { transport: await WsTransport.connect(server), server };
-    } catch (error) {
-      if (!ClientError.is(error, 'connect-failed')) throw error;
-      lastError = error;
-    }
-  }
-  throw lastError;
 }

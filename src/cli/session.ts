@@ -1,20 +1,24 @@
 /**
- * Opening what a client command needs: the profile store, a connection to
- * the server, and (for authenticated commands) a started client. Everything
- * opened is closed by `close()`, in reverse order, even after a failure.
+ * Opening what a client command needs, through the SDK (src/sdk): the
+ * profile store, then a one-shot session (`openSession`) or a reconnecting
+ * device (`QuintetDevice`). This module only adds the CLI's part: which
+ * profile and servers, and wiping a profile whose device was removed.
  */
-import { nodeCrypto } from '../crypto/node.js';
-import { systemClock } from '../crypto/provider.js';
-import type { ProtocolContext } from '../protocol/context.js';
-import { QuintetClient } from '../client/core/client.js';
-import type { ClientEvent } from '../client/core/events.js';
-import { Reconnector, type ReconnectorEvent, type StopReason } from '../client/core/reconnector.js';
-import type { DeviceStore } from '../client/core/store/device-store.js';
-import type { LocalAccount } from '../client/core/store/records.js';
-import { WsTransport } from '../client/transport/ws-transport.js';
-import { parseServerList } from '../client/core/server-list.js';
+import {
+  nodeContext,
+  nodePlatform,
+  openSession,
+  parseServerList,
+  QuintetDevice,
+  type ClientEvent,
+  type DeviceStore,
+  type LocalAccount,
+  type QuintetClient,
+  type QuintetEvent,
+  type StopReason,
+} from '../sdk/index.js';
 import { DEFAULT_SERVER_URL, openProfileStore, profileDir } from './profile.js';
-import { chooseServers, connectFirst } from './server-option.js';
+import { chooseServers } from './server-option.js';
 import {
   isDeviceRemovedError,
   loggedOutError,
@@ -22,14 +26,9 @@ import {
   removalReason,
   wipeProfile,
 } from './commands/logged-out.js';
-import { cliHistoryServices } from './history-services.js';
 
-/** The real environment. */
-export const nodeContext: ProtocolContext = {
-  crypto: nodeCrypto,
-  random: (length) => nodeCrypto.randomBytes(length),
-  clock: systemClock,
-};
+/** The real environment (the SDK's Node context). */
+export { nodeContext };
 
 /** Options shared by every client command. */
 export interface ClientCommandOptions {
@@ -81,46 +80,48 @@ async function profileServer(
   return { account, serverUrl };
 }
 
+/** An authenticated one-shot session on an open profile (src/sdk/session.ts). */
+export interface ProfileSession extends ClientSession {
+  readonly dir: string;
+  readonly account: LocalAccount;
+  readonly api: NonNullable<QuintetDevice['api']>;
+  /** Closes the connection only (the store stays open). */
+  closeTransport(): Promise<void>;
+}
+
 /**
  * Opens the profile, connects to its server (or `--server`) and
  * authenticates. `receive: false` leaves queued envelopes on the server.
+ * A device the server removed is wiped here and reported in one line.
  */
 export async function openClientSession(
   options: ClientCommandOptions,
   receive: boolean,
   context: SessionContext,
-): Promise<ClientSession> {
+): Promise<ProfileSession> {
   const { dir, store } = openProfile(options, context);
+  let account: LocalAccount | undefined;
   try {
-    const { account, serverUrl: servers } = await profileServer(store, options, context);
-    const { transport, server: serverUrl } = await connectFirst(servers);
-    const client: QuintetClient = new QuintetClient({
-      ctx: nodeContext,
+    const chosen = await profileServer(store, options, context);
+    account = chosen.account;
+    const session = await openSession({
       store,
-      transport,
+      platform: nodePlatform,
+      servers: chosen.serverUrl,
       receive,
-      history: cliHistoryServices(serverUrl, () => client),
     });
-    const events = client.events();
-    try {
-      await client.start();
-    } catch (error) {
-      await transport.close();
-      if (isDeviceRemovedError(error)) {
-        const reason = removalReason(error);
-        await wipeProfile(dir, store, account, reason);
-        throw loggedOutError(reason);
-      }
-      throw error;
-    }
     return {
-      client,
+      dir,
+      account: session.account,
+      client: session.client,
+      api: session.api,
       store,
-      events,
-      serverUrl,
+      events: session.events,
+      serverUrl: session.server,
+      closeTransport: () => session.close(),
       async close() {
         try {
-          await client.close();
+          await session.close();
         } finally {
           await store.close();
         }
@@ -128,61 +129,94 @@ export async function openClientSession(
     };
   } catch (error) {
     await store.close();
+    if (isDeviceRemovedError(error) && account !== undefined) {
+      const reason = removalReason(error);
+      await wipeProfile(dir, undefined, account, reason);
+      throw loggedOutError(reason);
+    }
     throw error;
   }
 }
 
-/** A reconnecting client (`receive --follow`) on an open profile. */
+/**
+ * Opens the profile as a `QuintetDevice` and waits for its first
+ * connection (failing fast when no server answers). A device the server
+ * removed is wiped here and reported in one line.
+ */
+export async function openProfileDevice(
+  options: ClientCommandOptions,
+  context: SessionContext,
+  receive: boolean,
+): Promise<QuintetDevice> {
+  const { dir, store } = openProfile(options, context);
+  let account: LocalAccount | undefined;
+  let device: QuintetDevice | undefined;
+  try {
+    const chosen = await profileServer(store, options, context);
+    account = chosen.account;
+    device = await QuintetDevice.open({
+      store,
+      platform: nodePlatform,
+      servers: chosen.serverUrl,
+      receive,
+      failFast: true,
+    });
+    await device.ready();
+    return device;
+  } catch (error) {
+    // Closing the device closes the store; wiping reopens the profile.
+    if (device !== undefined) await device.close();
+    else await store.close();
+    if (isDeviceRemovedError(error) && account !== undefined) {
+      const reason = removalReason(error);
+      await wipeProfile(dir, undefined, account, reason);
+      throw loggedOutError(reason);
+    }
+    throw error;
+  }
+}
+
+/** A reconnecting device (`receive --follow`) on an open profile. */
 export interface FollowSession {
-  readonly reconnector: Reconnector;
+  readonly device: QuintetDevice;
   readonly store: DeviceStore;
   /** Every client's events plus the connection's state changes. */
-  readonly events: AsyncIterable<ReconnectorEvent>;
-  /** Resolves once the reconnector stopped for good. */
+  readonly events: AsyncIterable<QuintetEvent>;
+  /** Resolves once the device stopped for good. */
   readonly done: Promise<StopReason>;
   close(): Promise<void>;
 }
 
 /**
- * Opens the profile and starts a connection that survives server restarts
- * and dropped connections (client/core/reconnector.ts). The first attempt
- * fails fast, so an unreachable server is reported at once as with every
- * other command; after that the connection is retried with backoff until
- * the server replaces or logs out this device, or `close()`.
+ * Opens the profile as a `QuintetDevice`: a connection that survives server
+ * restarts and dropped connections. The first attempt fails fast, so an
+ * unreachable server is reported at once as with every other command; after
+ * that the connection is retried with backoff until the server replaces or
+ * logs out this device, or `close()`.
  */
 export async function openFollowSession(
   options: ClientCommandOptions,
   context: SessionContext,
 ): Promise<FollowSession> {
   const { store } = openProfile(options, context);
+  let device: QuintetDevice;
   try {
     const { serverUrl } = await profileServer(store, options, context);
-    const servers = parseServerList(serverUrl);
-    const reconnector = new Reconnector({
-      ctx: nodeContext,
+    device = await QuintetDevice.open({
       store,
-      servers,
-      connect: (server) => WsTransport.connect(server ?? serverUrl),
-      history: (server, client) => cliHistoryServices(server ?? serverUrl, client),
+      platform: nodePlatform,
+      servers: parseServerList(serverUrl),
       failFast: true,
     });
-    const events = reconnector.events();
-    const done = reconnector.start();
-    return {
-      reconnector,
-      store,
-      events,
-      done,
-      async close() {
-        try {
-          await reconnector.stop();
-        } finally {
-          await store.close();
-        }
-      },
-    };
   } catch (error) {
     await store.close();
     throw error;
   }
+  return {
+    device,
+    store,
+    events: device.events,
+    done: device.done(),
+    close: () => device.close(),
+  };
 }

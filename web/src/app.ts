@@ -6,19 +6,18 @@
  * thing. When the server says this device was removed, it stops and hands
  * over to `onLoggedOut`, which wipes the profile.
  */
-import {
-  DEFAULT_HISTORY,
-  parseHistoryChoice,
-  type HistoryChoice,
-} from '../../src/client/core/history/archive-builder.js';
+import { DEFAULT_HISTORY, parseHistoryChoice, type ApproveResult } from '../../src/sdk/browser.js';
 import { historyProgressBar, showHistoryProgress } from './history-progress.js';
-import { LOGOUT_REASONS } from '../../src/client/core/device-admin.js';
-import { sameBytes } from '../../src/client/core/bytes.js';
-import { ClientError } from '../../src/client/core/errors.js';
-import type { ClientEvent } from '../../src/client/core/events.js';
-import type { DeviceStore } from '../../src/client/core/store/device-store.js';
-import { isPrimaryAccount, type LocalAccount } from '../../src/client/core/store/records.js';
-import { isValidAccountName } from '../../src/wire/account-name.js';
+import {
+  ClientError,
+  type ClientEvent,
+  type DeviceStore,
+  isPrimaryAccount,
+  isValidAccountName,
+  type LocalAccount,
+  LOGOUT_REASONS,
+  sameBytes,
+} from '../../src/sdk/browser.js';
 import { listChats, readMark, setReadMark, unreadOf } from './chats.js';
 import { Connection, type ConnectionStatus } from './connection.js';
 import { WebAttachments } from './attachments.js';
@@ -121,7 +120,7 @@ export class App {
         }
       },
     });
-    this.#devices = new DeviceActions(store, () => this.#connection.api);
+    this.#devices = new DeviceActions(() => this.#connection.device);
     document.addEventListener('visibilitychange', () => this.refresh());
   }
 
@@ -356,10 +355,11 @@ export class App {
 
   async #approve(code: string, pin: string, history: string): Promise<void> {
     try {
-      const approved = await this.#devices.approve(code, pin);
+      const choice = parseHistoryChoice(history) ?? DEFAULT_HISTORY;
+      const { approved, done } = await this.#devices.approve(code, pin, choice);
       this.notices.show('info', `Approved. Device ${approved.deviceId} is finishing its link…`);
       this.#loadDevices(approved.deviceId);
-      this.#sendHistory(approved.deviceId, parseHistoryChoice(history) ?? DEFAULT_HISTORY);
+      this.#reportHistory(approved.deviceId, done);
     } catch (error) {
       this.notices.error(error);
       throw error;
@@ -367,22 +367,22 @@ export class App {
   }
 
   /** Bootstrap state, then (unless declined) history, to the approved device; in the background. */
-  #sendHistory(deviceId: number, choice: HistoryChoice): void {
-    const client = this.#connection.client;
-    if (client === undefined) {
-      this.notices.show('error', 'Offline: the new device gets no history from this tab.');
-      return;
-    }
-    client.sendHistory(deviceId, choice).then(
-      (result) =>
+  #reportHistory(deviceId: number, done: Promise<ApproveResult>): void {
+    done.then(
+      ({ history, historyError }) => {
+        if (history === undefined) {
+          this.notices.error(historyError);
+          return;
+        }
         this.notices.show(
-          result.error === undefined ? 'info' : 'error',
-          result.error !== undefined
-            ? `History could not be sent (${result.error}); the device works without it.`
-            : result.messages === undefined
+          history.error === undefined ? 'info' : 'error',
+          history.error !== undefined
+            ? `History could not be sent (${history.error}); the device works without it.`
+            : history.messages === undefined
               ? `Device ${deviceId} received your account state (no history).`
-              : `Device ${deviceId} received ${result.messages} messages of history.`,
-        ),
+              : `Device ${deviceId} received ${history.messages} messages of history.`,
+        );
+      },
       (error: unknown) => this.notices.error(error),
     );
   }

@@ -10,17 +10,18 @@
  * (`downloadAttachment` commits the sink last); a tampered file is removed
  * and never reaches the page.
  */
-import { toHex } from '../../src/client/core/bytes.js';
-import type { Attachment } from '../../src/client/core/attachments/pointer.js';
-import { MAX_THUMBNAIL_BYTES } from '../../src/client/core/attachments/pointer.js';
 import {
-  downloadAttachment,
-  uploadAttachment,
+  type Attachment,
   type AttachmentSource,
-} from '../../src/client/core/attachments/transfer.js';
-import type { StoredMessage } from '../../src/client/core/store/records.js';
-import { browserCrypto } from '../../src/crypto/browser.js';
-import { BlobClient, cachedBlobCredential } from '../../src/client/transport/blob-client.js';
+  BlobClient,
+  browserCrypto,
+  cachedBlobCredential,
+  downloadAttachment,
+  MAX_THUMBNAIL_BYTES,
+  type StoredMessage,
+  toHex,
+  uploadAttachment,
+} from '../../src/sdk/browser.js';
 import { DownloadFiles } from './download-files.js';
 
 /** What the page shows for one message's attachment. */

@@ -4,8 +4,7 @@
  * wire message, not local state), so the app keeps a per-chat high-water
  * mark: incoming messages received after it are unread.
  */
-import type { DeviceStore } from '../../src/client/core/store/device-store.js';
-import type { StoredMessage } from '../../src/client/core/store/records.js';
+import type { DeviceStore, StoredMessage } from '../../src/sdk/browser.js';
 
 /** One row of the chat list. */
 export interface ChatSummary {

@@ -1,24 +1,21 @@
 /**
- * Keeps one authenticated `QuintetClient` running against the page's own
- * server. The reconnecting itself — backoff with jitter, which close codes
- * end it, no overlapping clients — is the client core's `Reconnector`, the
- * same one `quintet receive --follow` runs; this adapter only turns its
- * events into a status for the header and callbacks for the app, and
- * retries at once when the browser comes back online.
+ * Keeps the registered device running against the page's own server, as a
+ * `QuintetDevice` from the SDK (src/sdk) — the same one `quintet receive
+ * --follow` and any bot run: backoff with jitter, which close codes end it,
+ * no overlapping clients, probes of an idle connection. This adapter only
+ * turns its events into a status for the header and callbacks for the app,
+ * and retries at once when the browser comes back online.
  */
-import type { ClientEvent } from '../../src/client/core/events.js';
-import type { QuintetClient } from '../../src/client/core/client.js';
 import {
-  Reconnector,
-  type ReconnectorEvent,
+  browserPlatform,
+  QuintetDevice,
+  type ClientEvent,
+  type DeviceStore,
+  type QuintetClient,
+  type QuintetEvent,
+  type ServerApi,
   type StopReason,
-} from '../../src/client/core/reconnector.js';
-import type { ServerApi } from '../../src/client/core/server-api.js';
-import type { DeviceStore } from '../../src/client/core/store/device-store.js';
-import { BrowserWsTransport } from '../../src/client/transport/browser-ws-transport.js';
-import { BlobClient, cachedBlobCredential } from '../../src/client/transport/blob-client.js';
-import { streamCompressor } from '../../src/client/platform/stream-compressor.js';
-import { browserContext } from './profile.js';
+} from '../../src/sdk/browser.js';
 
 /**
  * What the header shows: `connecting` the first time, `reconnecting` after
@@ -37,61 +34,69 @@ export interface ConnectionHandlers {
   onStopped(reason: Exclude<StopReason, 'stopped'>, error: unknown): void;
 }
 
-/** How often an idle page checks that its connection still answers, ms. */
-const KEEP_ALIVE_MS = 30_000;
-
 /** The running connection of the registered device. */
 export class Connection {
-  readonly #reconnector: Reconnector;
+  #device: QuintetDevice | undefined;
+  #opening: Promise<QuintetDevice | undefined> | undefined;
+  #stopping = false;
   #everOnline = false;
 
   constructor(
-    store: DeviceStore,
-    url: string,
+    private readonly store: DeviceStore,
+    private readonly url: string,
     private readonly handlers: ConnectionHandlers,
-  ) {
-    this.#reconnector = new Reconnector({
-      ctx: browserContext,
-      store,
-      connect: () => BrowserWsTransport.connect(url),
-      history: (_server, client) => ({
-        blobs: new BlobClient(
-          url,
-          cachedBlobCredential(() => client().getBlobCredential()),
-        ),
-        compressor: streamCompressor,
-      }),
-      // The browser hides WebSocket pings: probe, so a connection that died
-      // silently (sleep, network change) is noticed within about a minute.
-      keepAliveMs: KEEP_ALIVE_MS,
-    });
-    // Coming back online should not wait out a long backoff.
-    window.addEventListener('online', () => this.#reconnector.wake());
+  ) {}
+
+  /** The running device, once opened. */
+  get device(): QuintetDevice | undefined {
+    return this.#device;
   }
 
   /** The started client, when online. */
   get client(): QuintetClient | undefined {
-    return this.#reconnector.client;
+    return this.#device?.client;
   }
 
   /** Server calls outside the client (account lookup), when online. */
   get api(): ServerApi | undefined {
-    return this.#reconnector.api;
+    return this.#device?.api;
   }
 
-  /** Runs until `stop`; returns at once (the loop runs in the background). */
+  /** Runs until `stop`; returns at once (the device runs in the background). */
   start(): void {
-    const events = this.#reconnector.events();
-    void this.#reconnector.start();
-    void this.#pump(events);
+    this.#opening ??= this.#open();
   }
 
-  /** Closes the client and stops reconnecting. */
+  /** Closes the device and stops reconnecting (the store stays open: the app owns it). */
   async stop(): Promise<void> {
-    await this.#reconnector.stop();
+    this.#stopping = true;
+    const device = await this.#opening;
+    await device?.close();
   }
 
-  async #pump(events: AsyncIterable<ReconnectorEvent>): Promise<void> {
+  async #open(): Promise<QuintetDevice | undefined> {
+    let device: QuintetDevice;
+    try {
+      device = await QuintetDevice.open({
+        store: this.store,
+        platform: browserPlatform,
+        servers: this.url,
+        ownsStore: false,
+      });
+    } catch (error) {
+      this.handlers.onStatus('offline');
+      this.handlers.onStopped('failed', error);
+      return undefined;
+    }
+    this.#device = device;
+    // Coming back online should not wait out a long backoff.
+    window.addEventListener('online', () => device.wake());
+    void this.#pump(device.events);
+    if (this.#stopping) await device.close();
+    return device;
+  }
+
+  async #pump(events: AsyncIterable<QuintetEvent>): Promise<void> {
     for await (const event of events) {
       if (event.type !== 'connection') {
         this.handlers.onEvent(event);

@@ -1,43 +1,43 @@
 /**
- * The device-management steps the devices pane triggers, over the running
- * connection: listing, approving a companion and logging one out (primary
- * only, PIN first), and a companion logging itself out. The PIN gate comes
- * before anything is decoded or signed, so a wrong PIN links nothing and
- * every wrong guess counts towards the lockout.
+ * The device-management steps the devices pane triggers, on the running
+ * device (src/sdk): listing, approving a companion and logging one out
+ * (primary only, PIN first), and a companion logging itself out. The PIN
+ * gate comes before anything is decoded or signed, so a wrong PIN links
+ * nothing and every wrong guess counts towards the lockout.
  */
 import {
-  listOwnDevices,
-  logoutCompanion,
-  pruneOwnDeviceList,
-  removeCompanion,
+  ClientError,
+  parseDeviceId,
+  type ApprovedCompanion,
+  type ApproveResult,
   type DeviceSummary,
-} from '../../src/client/core/device-admin.js';
-import { ClientError } from '../../src/client/core/errors.js';
-import { approveCompanion, type ApprovedCompanion } from '../../src/client/core/linking/approve.js';
-import { LinkingError } from '../../src/client/core/linking/errors.js';
-import type { ServerApi } from '../../src/client/core/server-api.js';
-import type { DeviceStore } from '../../src/client/core/store/device-store.js';
-import { isPrimaryAccount } from '../../src/client/core/store/records.js';
-import { decodeLinkCode } from '../../src/protocol/adv/index.js';
+  type HistoryChoice,
+  type QuintetDevice,
+} from '../../src/sdk/browser.js';
 import { pinGate } from './pin.js';
-import { browserContext } from './profile.js';
 
-/** Device management for one profile; `api` is the running connection's, when online. */
+/** An approval: the companion as soon as the server accepted it, and the history send after. */
+export interface Approval {
+  readonly approved: ApprovedCompanion;
+  /** Resolves once account state and history were sent (or failed: see the result). */
+  readonly done: Promise<ApproveResult>;
+}
+
+/** Device management for one profile, on the running device when online. */
 export class DeviceActions {
-  constructor(
-    private readonly store: DeviceStore,
-    private readonly api: () => ServerApi | undefined,
-  ) {}
+  constructor(private readonly device: () => QuintetDevice | undefined) {}
 
-  #online(): ServerApi {
-    const api = this.api();
-    if (api === undefined) throw new ClientError('transport-closed', 'not connected');
-    return api;
+  /** The online device; offline, a clear error at once instead of waiting. */
+  #online(): QuintetDevice {
+    const device = this.device();
+    if (device?.api === undefined) throw new ClientError('transport-closed', 'not connected');
+    return device;
   }
 
   /** The account's devices, as the server lists them. */
   async list(): Promise<DeviceSummary[]> {
-    return listOwnDevices(this.store, this.#online());
+    // Not pruned on a plain listing: see `pruneRemoved`.
+    return this.#online().listDevices({ prune: false });
   }
 
   /**
@@ -48,37 +48,45 @@ export class DeviceActions {
    * then would drop it from the list it was just added to.
    */
   async pruneRemoved(): Promise<boolean> {
-    const account = await this.store.account.getRequired();
-    if (!isPrimaryAccount(account)) return false;
-    return pruneOwnDeviceList(browserContext, this.store, this.#online());
+    const device = this.#online();
+    if (!device.isPrimary) return false;
+    return device.pruneDeviceList();
   }
 
-  /** PIN, then the link code, then the approval. */
-  async approve(codeText: string, pin: string): Promise<ApprovedCompanion> {
-    const api = this.#online();
-    await this.#authorize(pin);
-    const code = decodeLinkCode(codeText);
-    return approveCompanion(browserContext, this.store, api, code);
+  /**
+   * PIN, then the link code, then the approval; account state and history
+   * follow in the background (`done`).
+   */
+  async approve(codeText: string, pin: string, history: HistoryChoice): Promise<Approval> {
+    const device = this.#online();
+    return new Promise<Approval>((resolve, reject) => {
+      let approved = false;
+      const done = device.approve(codeText, {
+        authorize: () => pinGate(device.store.settings).authorize(pin),
+        history,
+        onApproved: (companion) => {
+          approved = true;
+          resolve({ approved: companion, done });
+        },
+      });
+      void done.catch((error: unknown) => {
+        // Before the approval this is the approval's failure; after it,
+        // `done`'s own consumer reports it.
+        if (!approved) reject(error);
+      });
+    });
   }
 
   /** PIN, then the remote logout of companion `deviceId`. */
   async remove(deviceId: number, pin: string): Promise<void> {
-    const api = this.#online();
-    await this.#authorize(pin);
-    await removeCompanion(browserContext, this.store, api, deviceId);
+    const device = this.#online();
+    await device.removeDevice(parseDeviceId(deviceId), () =>
+      pinGate(device.store.settings).authorize(pin),
+    );
   }
 
   /** A companion removes itself from the account (the caller wipes it afterwards). */
   async logoutSelf(): Promise<void> {
-    await logoutCompanion(this.store, this.#online());
-  }
-
-  /** A companion has no PIN: it is refused before it is asked to guess one. */
-  async #authorize(pin: string): Promise<void> {
-    const account = await this.store.account.getRequired();
-    if (!isPrimaryAccount(account)) {
-      throw new LinkingError('not-primary', 'only the primary device can manage devices');
-    }
-    await pinGate(this.store.settings).authorize(pin);
+    await this.#online().logout();
   }
 }

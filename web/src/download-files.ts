@@ -19,7 +19,7 @@
  * `MEMORY_FALLBACK_LIMIT` is refused with a clear error instead of growing
  * the tab without bound.
  */
-import type { AttachmentSink } from '../../src/client/core/attachments/transfer.js';
+import type { AttachmentSink } from '../../src/sdk/browser.js';
 
 const FOLDER = 'incoming-attachments';
 /** The largest download held in memory when there is no OPFS. */

@@ -3,7 +3,7 @@
  * list ("Syncing history: 12,345 / 50,000 messages"), the chats filling in
  * as batches commit, then a final line.
  */
-import type { HistorySyncEvent } from '../../src/client/core/events.js';
+import type { HistorySyncEvent } from '../../src/sdk/browser.js';
 import { h } from './dom.js';
 
 /** The (hidden until needed) progress element. */

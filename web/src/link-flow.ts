@@ -6,11 +6,14 @@
  * identity key, prekeys and account record, all made here — to the profile.
  * The keys never leave this browser; only public keys go to the server.
  */
-import { linkCompanion, storeLinkedDevice } from '../../src/client/core/linking/companion.js';
-import type { LinkCodeOffer, LinkedDevice } from '../../src/client/core/linking/companion.js';
-import type { DeviceStore } from '../../src/client/core/store/device-store.js';
-import { BrowserWsTransport } from '../../src/client/transport/browser-ws-transport.js';
-import { browserContext } from './profile.js';
+import {
+  browserPlatform,
+  ClientError,
+  linkDevice,
+  type DeviceStore,
+  type Platform,
+  type Transport,
+} from '../../src/sdk/browser.js';
 
 /** How long one linking attempt shows codes before it stops and offers a restart. */
 export const LINK_ATTEMPT_MS = 10 * 60 * 1000;
@@ -51,6 +54,14 @@ export function browserDeviceName(userAgent: string = navigator.userAgent): stri
   return system === '' ? browser : `${browser} on ${system}`;
 }
 
+/** One link code to show (QR code plus text); replaced when its reference expires. */
+export interface LinkCodeOffer {
+  /** `quintet://link#…`: contains the linking secret; shown, never logged. */
+  readonly text: string;
+  /** When this code stops working, ms since the epoch. */
+  readonly expiresAt: number;
+}
+
 /**
  * Starts linking this (empty) profile as a companion. `onCode` gets the
  * first code and every refresh; it contains the linking secret, so it is
@@ -62,42 +73,47 @@ export function startCompanionLink(
   onCode: (offer: LinkCodeOffer) => void,
 ): CompanionLink {
   let cancelled = false;
-  let transport: BrowserWsTransport | undefined;
+  const opened: Transport[] = [];
+  // The SDK's platform, with each connection kept so `cancel` can close it.
+  const platform: Platform = {
+    ...browserPlatform,
+    connect: async (server) => {
+      const transport = await browserPlatform.connect(server);
+      opened.push(transport);
+      if (cancelled) await transport.close();
+      return transport;
+    },
+  };
   const run = async (): Promise<'linked' | 'cancelled'> => {
-    const opened = await BrowserWsTransport.connect(serverUrl);
-    transport = opened;
-    if (cancelled) {
-      await opened.close();
-      return 'cancelled';
-    }
-    let linked: LinkedDevice;
     try {
-      linked = await linkCompanion(browserContext, opened, {
-        serverUrl: location.origin,
+      await linkDevice({
+        // The approval is committed only if it verified and this was not cancelled.
+        store: () => {
+          if (cancelled) throw new ClientError('closed', 'linking was cancelled');
+          return store;
+        },
+        platform,
+        servers: serverUrl,
         deviceName: browserDeviceName(),
-        platform: WEB_PLATFORM,
+        platformTag: WEB_PLATFORM,
         timeoutMs: LINK_ATTEMPT_MS,
-        onCode: (offer) => {
-          if (!cancelled) onCode(offer);
+        onEvent: (event) => {
+          if (event.type === 'link-code' && !cancelled) onCode(event);
         },
       });
     } catch (error) {
-      // Cancelling closes the socket under linkCompanion, which then fails
-      // with transport-closed: that is the cancel, not a failure.
+      // Cancelling closes the socket under the link, which then fails with
+      // transport-closed: that is the cancel, not a failure.
       if (cancelled) return 'cancelled';
       throw error;
-    } finally {
-      await opened.close();
     }
-    if (cancelled) return 'cancelled';
-    await storeLinkedDevice(store, linked);
     return 'linked';
   };
   return {
     done: run(),
     cancel: async () => {
       cancelled = true;
-      await transport?.close();
+      await Promise.all(opened.map((transport) => transport.close()));
     },
   };
 }

@@ -4,8 +4,7 @@
  * a companion) or the app. The server is the page's own origin, so the app
  * works wherever the server serves it.
  */
-import type { DeviceStore } from '../../src/client/core/store/device-store.js';
-import { websocketUrlForOrigin } from '../../src/client/transport/browser-ws-transport.js';
+import { type DeviceStore, websocketUrlForOrigin } from '../../src/sdk/browser.js';
 import { App } from './app.js';
 import { replaceChildren } from './dom.js';
 import { Notices } from './notices.js';

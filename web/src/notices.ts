@@ -3,10 +3,7 @@
  * dismiss button. Texts come from `describeError`, which maps stable error
  * codes to sentences; no key, PIN or message content ever reaches it.
  */
-import { ClientError } from '../../src/client/core/errors.js';
-import { LinkingError } from '../../src/client/core/linking/errors.js';
-import { AdvError } from '../../src/protocol/adv/index.js';
-import { WireError } from '../../src/wire/errors.js';
+import { AdvError, ClientError, LinkingError, WireError } from '../../src/sdk/browser.js';
 import { h } from './dom.js';
 import { PinError } from './pin.js';
 

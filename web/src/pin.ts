@@ -10,9 +10,12 @@
  * cost parameters travel with the hash so they can be raised.
  */
 import { scryptAsync } from '@noble/hashes/scrypt.js';
-import { LocalAuthGate } from '../../src/client/core/linking/local-auth.js';
-import type { SettingsStore } from '../../src/client/core/store/client-stores.js';
-import { systemClock, type Clock } from '../../src/crypto/provider.js';
+import {
+  type Clock,
+  LocalAuthGate,
+  type SettingsStore,
+  systemClock,
+} from '../../src/sdk/browser.js';
 
 /** Settings key of the PIN hash (shared with the CLI). */
 export const PIN_SETTING = 'pin';

@@ -1,29 +1,25 @@
 /**
  * The browser profile: one IndexedDB database holding this device's store,
- * every value sealed with the profile's non-extractable at-rest key.
+ * every value sealed with the profile's non-extractable at-rest key (the
+ * SDK's `openBrowserStore`).
  */
-import { browserCrypto } from '../../src/crypto/browser.js';
-import { systemClock } from '../../src/crypto/provider.js';
-import type { ProtocolContext } from '../../src/protocol/context.js';
-import { createDeviceStore, type DeviceStore } from '../../src/client/core/store/device-store.js';
-import { EncryptedBackend } from '../../src/client/storage/encrypted-backend.js';
-import { IndexedDbBackend } from '../../src/client/storage/indexeddb-backend.js';
+import {
+  browserContext,
+  deleteBrowserStore,
+  openBrowserStore,
+  type DeviceStore,
+} from '../../src/sdk/browser.js';
 import { removeDownloadedFiles } from './download-files.js';
 
 /** The IndexedDB database of the (single) browser device. */
 export const PROFILE_DATABASE = 'quintet-device';
 
-/** WebCrypto, its random source and the system clock. */
-export const browserContext: ProtocolContext = {
-  crypto: browserCrypto,
-  random: (length) => browserCrypto.randomBytes(length),
-  clock: systemClock,
-};
+/** WebCrypto, its random source and the system clock (the SDK's browser context). */
+export { browserContext };
 
 /** Opens the profile's device store (creating the database and key on first use). */
 export async function openProfile(): Promise<DeviceStore> {
-  const backend = await IndexedDbBackend.open(PROFILE_DATABASE);
-  return createDeviceStore(new EncryptedBackend(backend, await backend.wrappingKey()));
+  return openBrowserStore(PROFILE_DATABASE);
 }
 
 /**
@@ -35,7 +31,7 @@ export async function openProfile(): Promise<DeviceStore> {
  */
 export async function wipeProfile(store: DeviceStore): Promise<void> {
   await store.close();
-  await IndexedDbBackend.delete(PROFILE_DATABASE);
+  await deleteBrowserStore(PROFILE_DATABASE);
   // Decrypted attachments the page downloaded (download-files.ts).
   await removeDownloadedFiles();
 }

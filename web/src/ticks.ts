@@ -4,7 +4,7 @@
  * when one of them showed it. One read device is enough — it is the same
  * person — while "delivered" likewise needs only one device.
  */
-import type { StoredMessage } from '../../src/client/core/store/records.js';
+import type { StoredMessage } from '../../src/sdk/browser.js';
 
 /** What the ticks show. */
 export type TickState = 'sent' | 'delivered' | 'read';

@@ -4,7 +4,7 @@
  * Verification, this account's device set changed. The same events the CLI
  * prints on stderr (src/cli/commands/notices.ts), worded for the page.
  */
-import type { ClientEvent } from '../../src/client/core/events.js';
+import type { ClientEvent } from '../../src/sdk/browser.js';
 import type { NoticeKind } from './notices.js';
 
 /** A notice to show, with a key so a repeated event is shown once per page. */

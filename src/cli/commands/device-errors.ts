@@ -3,9 +3,7 @@
  * lines name what happened and what to do; they never contain the link
  * code, the linking secret or the PIN.
  */
-import { AdvError } from '../../protocol/adv/index.js';
-import { ClientError } from '../../client/core/errors.js';
-import { LinkingError } from '../../client/core/linking/errors.js';
+import { AdvError, ClientError, LinkingError } from '../../sdk/index.js';
 import { CliError } from '../cli-error.js';
 
 function minutesAndSeconds(ms: number): string {

@@ -5,7 +5,7 @@
  * is bounded: without bootstrap state within `waitMs` the command ends and
  * anything that arrives later is applied by the next `receive`.
  */
-import type { ClientEvent } from '../../client/core/events.js';
+import type { ClientEvent } from '../../sdk/index.js';
 import { HistoryProgressBar } from '../history-progress-bar.js';
 import { openClientSession, type SessionContext } from '../session.js';
 

@@ -6,26 +6,14 @@
  *
  * The link code carries the linking secret: it goes to stdout for the user
  * to scan or copy, and nowhere else (no log, no error message).
+ * The body is in actions/link.ts, loaded only when the command runs.
  */
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import QRCode from 'qrcode';
-import {
-  linkCompanion,
-  storeLinkedDevice,
-  type LinkCodeOffer,
-} from '../../client/core/linking/companion.js';
-import { CliError } from '../cli-error.js';
-import { createProfileStore, DEFAULT_SERVER_URL, profileDir, profileExists } from '../profile.js';
 import { runCommand } from '../run.js';
-import { nodeContext } from '../session.js';
-import { explainLinkingFailure } from './device-errors.js';
-import { awaitLinkHistory } from './link-history.js';
-import { removeProfileDatabase } from './logged-out.js';
-import { terminalText } from '../terminal-text.js';
-import { connectFirst, serverHelp, serverOption } from '../server-option.js';
+import { DEFAULT_SERVER_URL, serverHelp, serverOption } from '../server-option.js';
 
-interface LinkOptions {
+export interface LinkOptions {
   readonly profile?: string;
   readonly server?: string;
   readonly name?: string;
@@ -43,30 +31,6 @@ function seconds(value: string): number {
     throw new InvalidArgumentError('must be a positive number');
   }
   return parsed;
-}
-
-async function showCode(offer: LinkCodeOffer): Promise<void> {
-  const qr = await QRCode.toString(offer.text, { type: 'terminal', small: true });
-  const left = Math.max(1, Math.round((offer.expiresAt - Date.now()) / 1000));
-  process.stdout.write(
-    `${qr}\nlink code: ${offer.text}\n` +
-      `On the primary device run: quintet devices approve '<link code>'  (this code expires in ${left}s)\n`,
-  );
-}
-
-/**
- * A profile may be linked when it is new, or when its device was logged
- * out (it then holds only the logged-out mark, which is replaced).
- */
-async function checkProfileFree(dir: string): Promise<boolean> {
-  if (!profileExists(dir)) return false;
-  const store = createProfileStore(dir);
-  const existing = await store.account.get().finally(() => store.close());
-  if (existing === undefined) return false;
-  if (existing.loggedOut === undefined) {
-    throw new CliError(`profile ${dir} already holds the account "${existing.account}"`);
-  }
-  return true;
 }
 
 /** Adds `link` to the program. */
@@ -91,45 +55,8 @@ export function addLinkCommand(program: Command): void {
       120,
     )
     .action((options: LinkOptions) =>
-      runCommand({}, async (context) => {
-        const dir = profileDir(options.profile);
-        context.profile = dir;
-        const serverUrl = options.server ?? DEFAULT_SERVER_URL;
-        context.server = serverUrl;
-        const replacesLoggedOut = await checkProfileFree(dir);
-        // The hand-off happens on this one connection; the whole list is stored.
-        const { transport } = await connectFirst(serverUrl);
-        let linked;
-        try {
-          linked = await linkCompanion(nodeContext, transport, {
-            serverUrl,
-            deviceName: options.name ?? 'quintet-cli',
-            platform: 'cli',
-            timeoutMs: options.timeout * 1000,
-            onCode: showCode,
-          });
-        } catch (error) {
-          throw explainLinkingFailure(error);
-        } finally {
-          await transport.close();
-        }
-        if (replacesLoggedOut) removeProfileDatabase(dir);
-        const store = createProfileStore(dir);
-        try {
-          await storeLinkedDevice(store, linked);
-        } finally {
-          await store.close();
-        }
-        process.stdout.write(
-          `linked: ${terminalText(linked.account.account)} device ${linked.account.deviceId}; profile ${dir}\n`,
-        );
-        if (options.history) {
-          await awaitLinkHistory(
-            { profile: dir, server: serverUrl },
-            context,
-            options.historyWait * 1000,
-          );
-        }
-      }),
+      runCommand({}, async (context) =>
+        (await import('../actions/link.js')).link(options, context),
+      ),
     );
 }

@@ -6,10 +6,13 @@
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ClientError } from '../../client/core/errors.js';
-import { LOGOUT_REASONS, loggedOutAccount } from '../../client/core/device-admin.js';
-import type { DeviceStore } from '../../client/core/store/device-store.js';
-import type { LocalAccount } from '../../client/core/store/records.js';
+import {
+  ClientError,
+  type DeviceStore,
+  type LocalAccount,
+  loggedOutAccount,
+  LOGOUT_REASONS,
+} from '../../sdk/index.js';
 import { CliError } from '../cli-error.js';
 import { createProfileStore } from '../profile.js';
 
@@ -51,17 +54,18 @@ export function removeProfileDatabase(dir: string): void {
 }
 
 /**
- * Wipes the profile after a logout: closes `store`, deletes the database
+ * Wipes the profile after a logout: closes `store` (unless the caller
+ * already closed it: undefined), deletes the database
  * (keys, sessions, prekeys, messages, PIN hash) and writes a fresh one that
  * holds only the logged-out mark, so later commands can say what happened.
  */
 export async function wipeProfile(
   dir: string,
-  store: DeviceStore,
+  store: DeviceStore | undefined,
   account: LocalAccount,
   reason: string,
 ): Promise<void> {
-  await store.close();
+  await store?.close();
   removeProfileDatabase(dir);
   const fresh = createProfileStore(dir);
   try {

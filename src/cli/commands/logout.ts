@@ -1,14 +1,10 @@
 /**
  * `quintet logout`: a companion removes itself from its account, then wipes
- * its keys and messages and says so.
+ * its keys and messages and says so. The body is in actions/logout.ts,
+ * loaded only when the command runs.
  */
 import type { Command } from 'commander';
-import { logoutCompanion } from '../../client/core/device-admin.js';
-import type { LocalAccount } from '../../client/core/store/records.js';
 import { runCommand } from '../run.js';
-import { openAdminSession } from './admin-session.js';
-import { explainLinkingFailure } from './device-errors.js';
-import { wipeProfile } from './logged-out.js';
 import { serverHelp, serverOption } from '../server-option.js';
 
 /** Adds `logout` to the program. */
@@ -19,20 +15,8 @@ export function addLogoutCommand(program: Command): void {
     .option('--profile <dir>', 'profile directory (default $QUINTET_PROFILE or ~/.quintet)')
     .option('--server <urls>', serverHelp("the profile's"), serverOption)
     .action((options: { profile?: string; server?: string }) =>
-      runCommand({}, async (context) => {
-        const session = await openAdminSession(options, context);
-        let account: LocalAccount;
-        try {
-          account = await logoutCompanion(session.store, session.api);
-        } catch (error) {
-          await session.close();
-          throw explainLinkingFailure(error);
-        }
-        await session.closeTransport();
-        await wipeProfile(session.dir, session.store, account, 'logout');
-        process.stdout.write(
-          `logged out: ${account.account} device ${account.deviceId}; keys and messages wiped from ${session.dir}\n`,
-        );
-      }),
+      runCommand({}, async (context) =>
+        (await import('../actions/logout.js')).logout(options, context),
+      ),
     );
 }

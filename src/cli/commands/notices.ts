@@ -2,7 +2,7 @@
  * Plain-words lines for the trust events every client command can cause
  * (printed on stderr, so `--json` output on stdout stays machine-readable).
  */
-import type { ClientEvent } from '../../client/core/events.js';
+import type { ClientEvent } from '../../sdk/index.js';
 import { terminalText } from '../terminal-text.js';
 
 /**

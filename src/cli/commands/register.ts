@@ -1,19 +1,13 @@
 /**
  * `quintet register <account>`: creates a profile, generates this device's
  * keys and registers the account with the server as its primary device.
+ * The body is in actions/register.ts, loaded only when the command runs.
  */
 import type { Command } from 'commander';
-import { registerAccount } from '../../client/core/account-setup.js';
-import { ServerApi } from '../../client/core/server-api.js';
-import { validateAccountName } from '../../wire/account-name.js';
 import { runCommand } from '../run.js';
-import { savePin, obtainPin } from '../pin.js';
-import { createProfileStore, DEFAULT_SERVER_URL, profileDir, profileExists } from '../profile.js';
-import { CliError } from '../cli-error.js';
-import { nodeContext } from '../session.js';
-import { connectFirst, serverHelp, serverOption } from '../server-option.js';
+import { DEFAULT_SERVER_URL, serverHelp, serverOption } from '../server-option.js';
 
-interface RegisterOptions {
+export interface RegisterOptions {
   readonly profile?: string;
   readonly server?: string;
   readonly pin?: string;
@@ -36,39 +30,8 @@ export function addRegisterCommand(program: Command): void {
     .option('--device-name <name>', 'a name for this device')
     .option('--registration-token <token>', 'token the server requires for registration')
     .action((account: string, options: RegisterOptions) =>
-      runCommand({ account }, async (context) => {
-        validateAccountName(account);
-        const dir = profileDir(options.profile);
-        context.profile = dir;
-        const serverUrl = options.server ?? DEFAULT_SERVER_URL;
-        context.server = serverUrl;
-        if (profileExists(dir)) {
-          const existing = createProfileStore(dir);
-          const registered = await existing.account.get().finally(() => existing.close());
-          if (registered !== undefined) {
-            throw new CliError(`profile ${dir} already holds the account "${registered.account}"`);
-          }
-        }
-        const pin = await obtainPin(options.pin);
-        // The whole list is stored: later commands fail over between its servers.
-        const { transport, server } = await connectFirst(serverUrl);
-        const store = createProfileStore(dir);
-        try {
-          const local = await registerAccount(nodeContext, store, new ServerApi(transport), {
-            account,
-            serverUrl,
-            deviceName: options.deviceName ?? 'quintet-cli',
-            registrationToken:
-              options.registrationToken ?? process.env['QUINTET_REGISTRATION_TOKEN'],
-          });
-          await savePin(store.settings, pin);
-          process.stdout.write(
-            `registered ${local.account} (device ${local.deviceId}) on ${server}; profile ${dir}\n`,
-          );
-        } finally {
-          await transport.close();
-          await store.close();
-        }
-      }),
+      runCommand({ account }, async (context) =>
+        (await import('../actions/register.js')).register(account, options, context),
+      ),
     );
 }

@@ -5,12 +5,11 @@
  * account keys: linking or removing companions does not change it, a
  * reinstalled primary does (with a notice on stderr). While a changed key
  * waits for `quintet trust`, the number is the new key's, and stderr says so.
+ * The body is in actions/safety-number.ts, loaded only when the command runs.
  */
 import type { Command } from 'commander';
-import { validateAccountName } from '../../wire/account-name.js';
 import { runCommand } from '../run.js';
-import { printNotices } from './notices.js';
-import { openClientSession, type ClientCommandOptions } from '../session.js';
+import type { ClientCommandOptions } from '../session.js';
 import { serverHelp, serverOption } from '../server-option.js';
 
 /** Groups the 60 digits in twelve blocks of five, as Signal shows them. */
@@ -27,25 +26,8 @@ export function addSafetyNumberCommand(program: Command): void {
     .option('--profile <dir>', 'profile directory (default $QUINTET_PROFILE or ~/.quintet)')
     .option('--server <urls>', serverHelp("the profile's"), serverOption)
     .action((account: string, options: ClientCommandOptions) =>
-      runCommand({ account }, async (context) => {
-        validateAccountName(account);
-        const session = await openClientSession(options, false, context);
-        try {
-          const fingerprint = await session.client.safetyNumber(account);
-          process.stdout.write(`${formatSafetyNumber(fingerprint.displayable)}\n`);
-          const state = await session.client.trustState(account);
-          if (state.pending) {
-            // Said every time, not only when the change is first seen.
-            process.stderr.write(
-              `notice: this is the number of ${account}'s NEW account key, not accepted yet; nothing is sent to ${account} until you run "quintet trust ${account}"${state.verified ? ' --verified' : ''} after comparing it\n`,
-            );
-          } else if (state.verified) {
-            process.stderr.write(`notice: ${account} is marked verified\n`);
-          }
-        } finally {
-          await session.close();
-          await printNotices(session.events);
-        }
-      }),
+      runCommand({ account }, async (context) =>
+        (await import('../actions/safety-number.js')).safetyNumber(account, options, context),
+      ),
     );
 }

@@ -4,74 +4,18 @@
  * encrypted under a fresh media key, and sends its pointer with the message
  * (the text, or `--caption`, is its caption). Queued incoming messages stay on
  * the server for `quintet receive`.
+ * The body is in actions/send.ts, loaded only when the command runs.
  */
 import type { Command } from 'commander';
-import { toHex } from '../../client/core/bytes.js';
-import { validateAccountName } from '../../wire/account-name.js';
 import { runCommand } from '../run.js';
-import { printNotices } from './notices.js';
-import { MESSAGE_ID_LENGTH } from '../../client/core/content.js';
-import { ClientError } from '../../client/core/errors.js';
-import type { SentText } from '../../client/core/outbox.js';
-import { formatServerList, parseServerList } from '../../client/core/server-list.js';
-import {
-  nodeContext,
-  openClientSession,
-  type ClientCommandOptions,
-  type SessionContext,
-} from '../session.js';
+import type { ClientCommandOptions } from '../session.js';
 import { serverHelp, serverOption } from '../server-option.js';
-import type { Attachment } from '../../client/core/attachments/pointer.js';
-import { CliError } from '../cli-error.js';
-import { sessionBlobs, uploadFile } from '../attachment-transfer.js';
 
-interface SendOptions extends ClientCommandOptions {
+/** The options of `send`. */
+export interface SendOptions extends ClientCommandOptions {
   readonly json?: boolean;
   readonly file?: string;
   readonly caption?: string;
-}
-
-/** The message text: the argument, or the caption of a file. */
-export function messageBody(
-  text: string | undefined,
-  options: { readonly file?: string; readonly caption?: string },
-): string {
-  if (options.file === undefined) {
-    if (options.caption !== undefined) throw new CliError('--caption needs --file');
-    if (text === undefined) throw new CliError('nothing to send: give a text or --file <path>');
-    return text;
-  }
-  if (text !== undefined && options.caption !== undefined) {
-    throw new CliError('give the caption either as the text or as --caption, not both');
-  }
-  return options.caption ?? text ?? '';
-}
-
-/** Uploads `--file` over its own authenticated session (the blob credential needs one). */
-export async function uploadWithSession(
-  options: ClientCommandOptions & { readonly file?: string },
-  context: SessionContext,
-): Promise<Attachment | undefined> {
-  if (options.file === undefined) return undefined;
-  const session = await openClientSession(options, false, context);
-  try {
-    return await uploadFile(sessionBlobs(session.client, session.serverUrl), options.file);
-  } finally {
-    await session.close();
-  }
-}
-
-/** The `--json` description of a sent attachment (never its key). */
-export function attachmentJson(attachment: Attachment | undefined): object {
-  if (attachment === undefined) return {};
-  return {
-    attachment: {
-      name: attachment.fileName,
-      mime: attachment.mimeType,
-      size: attachment.size,
-      sha256: toHex(attachment.plaintextSha256),
-    },
-  };
 }
 
 /** Adds `send` to the program. */
@@ -87,59 +31,8 @@ export function addSendCommand(program: Command): void {
     .option('--server <urls>', serverHelp("the profile's"), serverOption)
     .option('--json', 'print the result as JSON')
     .action((account: string, text: string | undefined, options: SendOptions) =>
-      runCommand({ account }, async (context) => {
-        validateAccountName(account);
-        const body = messageBody(text, options);
-        const attachment =
-          options.file === undefined ? undefined : await uploadWithSession(options, context);
-        const sent = await sendWithFailover(options, context, account, body, attachment);
-        const id = toHex(sent.message.id);
-        if (options.json === true) {
-          process.stdout.write(
-            `${JSON.stringify({ id, to: account, devices: sent.outcome.devices, refused: sent.outcome.refused, ownDevices: sent.ownDevices?.devices ?? [], queuedOnly: sent.outcome.queuedOnly, sentAt: sent.message.sentAt, ...attachmentJson(attachment) })}\n`,
-          );
-        } else {
-          const where = sent.outcome.queuedOnly ? 'queued' : 'delivered to the server';
-          process.stdout.write(
-            `sent ${id} to ${account} (${sent.outcome.devices.length} device(s), ${where})\n`,
-          );
-        }
-      }),
+      runCommand({ account }, async (context) =>
+        (await import('../actions/send.js')).send(account, text, options, context),
+      ),
     );
-}
-
-/**
- * Sends over a session on the first reachable server; when the connection
- * is lost with the send in flight (the server may or may not have queued
- * it), sends it again from the next server of the list, under the same
- * message id and timestamp, which the recipient shows once.
- */
-async function sendWithFailover(
-  options: ClientCommandOptions,
-  context: SessionContext,
-  account: string,
-  text: string,
-  attachment?: Attachment,
-): Promise<SentText> {
-  const prepared = {
-    id: nodeContext.random(MESSAGE_ID_LENGTH),
-    timestamp: nodeContext.clock.now(),
-  };
-  let server = options.server;
-  for (let attempt = 1; ; attempt++) {
-    const session = await openClientSession({ ...options, server }, false, context);
-    try {
-      return await session.client.sendText(account, text, prepared, attachment);
-    } catch (error) {
-      const servers = parseServerList(context.server ?? session.serverUrl);
-      const lost = ClientError.is(error, 'transport-closed') || ClientError.is(error, 'timeout');
-      if (!lost || attempt >= servers.length + 1) throw error;
-      // The server that dropped the send goes last.
-      const rest = servers.filter((url) => url !== session.serverUrl);
-      server = formatServerList([...rest, session.serverUrl]);
-    } finally {
-      await session.close();
-      await printNotices(session.events);
-    }
-  }
 }

@@ -5,18 +5,16 @@
  * the contact until this command accepts the new key; it prints the new
  * safety number first, so the user can compare it. `--verified` records that
  * the number was compared (a verified contact whose key changes can only be
- * accepted again with `--verified`).
+ * accepted again with `--verified`). The body is in actions/trust.ts, loaded
+ * only when the command runs.
  */
 import type { Command } from 'commander';
-import { validateAccountName } from '../../wire/account-name.js';
 import { runCommand } from '../run.js';
-import { terminalText } from '../terminal-text.js';
-import { printNotices } from './notices.js';
-import { formatSafetyNumber } from './safety-number.js';
-import { openClientSession, type ClientCommandOptions } from '../session.js';
+import type { ClientCommandOptions } from '../session.js';
 import { serverHelp, serverOption } from '../server-option.js';
 
-type TrustOptions = ClientCommandOptions & { verified?: boolean; json?: boolean };
+/** The options of `trust`. */
+export type TrustOptions = ClientCommandOptions & { verified?: boolean; json?: boolean };
 
 /** Adds `trust` to the program. */
 export function addTrustCommand(program: Command): void {
@@ -29,30 +27,8 @@ export function addTrustCommand(program: Command): void {
     .option('--server <urls>', serverHelp("the profile's"), serverOption)
     .option('--json', 'print the result as JSON')
     .action((account: string, options: TrustOptions) =>
-      runCommand({ account }, async (context) => {
-        validateAccountName(account);
-        const session = await openClientSession(options, false, context);
-        try {
-          const decision = await session.client.trust(account, {
-            verified: options.verified === true,
-          });
-          const digits = formatSafetyNumber(decision.safetyNumber.displayable);
-          if (options.json === true) {
-            process.stdout.write(
-              `${JSON.stringify({ account, safetyNumber: decision.safetyNumber.displayable, changed: decision.changed, verified: decision.verified })}\n`,
-            );
-          } else {
-            const who = terminalText(account);
-            const what = decision.changed
-              ? `accepted the new account key of ${who}`
-              : `the account key of ${who} was already accepted`;
-            const mark = decision.verified ? ' (verified)' : '';
-            process.stdout.write(`${what}${mark}\nsafety number: ${digits}\n`);
-          }
-        } finally {
-          await session.close();
-          await printNotices(session.events);
-        }
-      }),
+      runCommand({ account }, async (context) =>
+        (await import('../actions/trust.js')).trust(account, options, context),
+      ),
     );
 }

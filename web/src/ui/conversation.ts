@@ -3,7 +3,7 @@
  * The compose bar is built once and kept, so re-rendering the messages on
  * every event never loses what the user is typing.
  */
-import type { StoredMessage } from '../../../src/client/core/store/records.js';
+import type { StoredMessage } from '../../../src/sdk/browser.js';
 import { fieldValue, h, replaceChildren } from '../dom.js';
 import { tickGlyph, tickState } from '../ticks.js';
 import { avatar, shortTime } from './common.js';

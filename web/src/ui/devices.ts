@@ -7,7 +7,7 @@
  * The form fields are built once and kept, so a device-list refresh while
  * the user types a link code or PIN loses nothing.
  */
-import type { DeviceSummary } from '../../../src/client/core/device-admin.js';
+import type { DeviceSummary } from '../../../src/sdk/browser.js';
 import { h, replaceChildren } from '../dom.js';
 import { MIN_PIN_LENGTH } from '../pin.js';
 import { shortTime } from './common.js';

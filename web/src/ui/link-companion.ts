@@ -8,10 +8,9 @@
  * The code carries the linking secret, which is what keeps the server from
  * forging the link: it is shown here, copied only on request, never logged.
  */
-import type { LinkCodeOffer } from '../../../src/client/core/linking/companion.js';
-import type { DeviceStore } from '../../../src/client/core/store/device-store.js';
+import type { DeviceStore } from '../../../src/sdk/browser.js';
 import { h, replaceChildren } from '../dom.js';
-import { startCompanionLink, type CompanionLink } from '../link-flow.js';
+import { startCompanionLink, type CompanionLink, type LinkCodeOffer } from '../link-flow.js';
 import type { Notices } from '../notices.js';
 import { drawQrCode } from '../qr.js';
 import { card } from './common.js';

@@ -4,7 +4,7 @@
  * wiped. It says so plainly: a device that silently stops receiving is the
  * worst outcome (the auto-unlink complaint of Signal-Desktop#4730).
  */
-import { LOGOUT_REASONS } from '../../../src/client/core/device-admin.js';
+import { LOGOUT_REASONS } from '../../../src/sdk/browser.js';
 import { h } from '../dom.js';
 import { card } from './common.js';
 

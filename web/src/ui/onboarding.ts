@@ -2,16 +2,16 @@
  * First start in a browser without an account: create a new account with
  * this browser as its primary device, or go to the companion-linking screen.
  */
-import { registerAccount } from '../../../src/client/core/account-setup.js';
-import { ServerApi } from '../../../src/client/core/server-api.js';
-import type { DeviceStore } from '../../../src/client/core/store/device-store.js';
-import { BrowserWsTransport } from '../../../src/client/transport/browser-ws-transport.js';
-import { validateAccountName } from '../../../src/wire/account-name.js';
+import {
+  browserPlatform,
+  registerDevice,
+  validateAccountName,
+  type DeviceStore,
+} from '../../../src/sdk/browser.js';
 import { fieldValue, h } from '../dom.js';
 import { browserDeviceName } from '../link-flow.js';
 import type { Notices } from '../notices.js';
 import { hashPin, MIN_PIN_LENGTH, PIN_SETTING } from '../pin.js';
-import { browserContext } from '../profile.js';
 import { ACCOUNT_NAME_INPUT_PATTERN, card } from './common.js';
 
 /** What the onboarding screen needs from the app. */
@@ -27,16 +27,13 @@ export interface OnboardingOptions {
 async function register(options: OnboardingOptions, name: string, pin: string): Promise<void> {
   const account = validateAccountName(name);
   const pinHash = await hashPin(pin);
-  const transport = await BrowserWsTransport.connect(options.serverUrl);
-  try {
-    await registerAccount(browserContext, options.store, new ServerApi(transport), {
-      account,
-      serverUrl: location.origin,
-      deviceName: browserDeviceName(),
-    });
-  } finally {
-    await transport.close();
-  }
+  await registerDevice({
+    store: options.store,
+    platform: browserPlatform,
+    servers: options.serverUrl,
+    account,
+    deviceName: browserDeviceName(),
+  });
   await options.store.settings.put(PIN_SETTING, new TextEncoder().encode(pinHash));
 }
 

@@ -4,7 +4,7 @@
  * Safari). Elsewhere no button is shown and the code is pasted instead.
  * Frames are only inspected in this page; nothing leaves it.
  */
-import { LINK_CODE_PREFIX } from '../../../src/protocol/adv/index.js';
+import { LINK_CODE_PREFIX } from '../../../src/sdk/browser.js';
 import { h, type Child } from '../dom.js';
 
 /** The part of `BarcodeDetector` used here (not in TypeScript's DOM library yet). */

@@ -10,6 +10,7 @@ export type AttachmentErrorCode =
   /** A message has no attachment to download. */
   | 'no-attachment';
 
+/** A typed attachment failure (`code` says which); `AttachmentError.is(e, code)` guards. */
 export class AttachmentError extends Error {
   override readonly name = 'AttachmentError';
   constructor(

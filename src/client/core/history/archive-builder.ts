@@ -18,26 +18,15 @@ import {
   type Compressor,
 } from './archive-format.js';
 
-/** How far back an archive reaches: the last `days`, or everything. */
-export type HistoryChoice = { readonly days: number } | 'all' | 'none';
+import type { HistoryChoice } from './history-choice.js';
 
-/** Default reach of an archive (WhatsApp's "about 3 months"). */
-export const DEFAULT_HISTORY: HistoryChoice = { days: 90 };
+export { DEFAULT_HISTORY, parseHistoryChoice, type HistoryChoice } from './history-choice.js';
 
 const DAY_MS = 86_400_000;
 
 /** The first sent time an archive includes (0: everything). */
 export function historySince(choice: Exclude<HistoryChoice, 'none'>, now: number): number {
   return choice === 'all' ? 0 : Math.max(0, now - choice.days * DAY_MS);
-}
-
-/** Parses `90d`, `all`, `none` (CLI `--history`). */
-export function parseHistoryChoice(text: string): HistoryChoice | undefined {
-  if (text === 'all' || text === 'none') return text;
-  const match = /^(\d{1,5})d$/.exec(text);
-  if (match === null) return undefined;
-  const days = Number(match[1]);
-  return days > 0 ? { days } : undefined;
 }
 
 /** A built archive ready to upload, and what its notification says. */

@@ -1,0 +1,97 @@
+/** The body of `quintet history` (commands/history.ts defines the command). */
+import type { DeviceStore, StoredMessage } from '../../sdk/index.js';
+import { openProfileStore, profileDir } from '../profile.js';
+import { formatMessage } from '../commands/receive.js';
+import type { HistoryOptions } from '../commands/history.js';
+import type { SavedAttachment } from '../attachment-saver.js';
+import { mediaDir, saveAttachment, sessionBlobs } from '../attachment-transfer.js';
+import { openClientSession, type SessionContext } from '../session.js';
+
+/** Prints messages; with `save`, downloads each attachment first (its path joins the line). */
+type Printer = (messages: readonly StoredMessage[]) => Promise<void>;
+
+function printer(
+  json: boolean,
+  save?: (message: StoredMessage) => Promise<SavedAttachment>,
+): Printer {
+  return async (messages) => {
+    const lines: string[] = [];
+    for (const message of messages) {
+      const saved =
+        save !== undefined && message.attachment !== undefined ? await save(message) : undefined;
+      lines.push(`${formatMessage(message, json, saved)}\n`);
+    }
+    if (lines.length > 0) process.stdout.write(lines.join(''));
+  };
+}
+
+/** Prints the messages of `chat` this device holds (downloading attachments on request). */
+export async function history(
+  chat: string,
+  options: HistoryOptions,
+  context: SessionContext,
+): Promise<void> {
+  if (options.saveAttachments === true) {
+    await withSaving(chat, options, context);
+    return;
+  }
+  const dir = profileDir(options.profile);
+  context.profile = dir;
+  const store = openProfileStore(dir);
+  try {
+    await printHistory(store, chat, options, printer(options.json === true));
+  } finally {
+    await store.close();
+  }
+}
+
+async function withSaving(
+  chat: string,
+  options: HistoryOptions,
+  context: SessionContext,
+): Promise<void> {
+  const session = await openClientSession(options, false, context);
+  try {
+    const blobs = sessionBlobs(session.client, session.serverUrl);
+    const folder = mediaDir(options.mediaDir, context.profile);
+    const save = async (message: StoredMessage): Promise<SavedAttachment> => {
+      if (message.attachment === undefined) throw new Error('no attachment');
+      try {
+        return { path: await saveAttachment(blobs, message.attachment, folder) };
+      } catch (error) {
+        // One unreadable attachment (expired blob, tampered) must not hide the rest.
+        return { error: error instanceof Error ? error.message : 'attachment failed' };
+      }
+    };
+    await printHistory(session.store, chat, options, printer(options.json === true, save));
+  } finally {
+    await session.close();
+  }
+}
+
+async function printHistory(
+  store: DeviceStore,
+  chat: string,
+  options: HistoryOptions,
+  print: Printer,
+): Promise<void> {
+  await store.account.getRequired();
+  // With a limit only the newest N are kept while paging through.
+  const kept: StoredMessage[] = [];
+  let after: string | undefined;
+  for (;;) {
+    const page = await store.messages.page(chat, {
+      limit: 1000,
+      ...(after === undefined ? {} : { after }),
+    });
+    if (options.limit === undefined) {
+      await print(page.messages);
+    } else {
+      kept.push(...page.messages);
+      if (kept.length > options.limit) kept.splice(0, kept.length - options.limit);
+    }
+    if (page.next === undefined) break;
+    after = page.next;
+  }
+  await print(kept);
+}
