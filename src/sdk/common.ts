@@ -6,6 +6,8 @@
  * browser.ts.
  */
 export { QuintetDevice } from './device.js';
+export { CHAT_TIMERS, DeviceChat } from './chat.js';
+export type { ChatName } from './chat.js';
 export type { ApproveOptions, ApproveResult, OpenOptions } from './device-options.js';
 export { registerDevice, linkDevice } from './setup.js';
 export type { LinkOptions, NewDevice, RegisterOptions } from './setup.js';
@@ -23,6 +25,8 @@ export { LinkingError } from '../client/core/linking/errors.js';
 export type { LinkingErrorCode } from '../client/core/linking/errors.js';
 export { AttachmentError } from '../client/core/attachments/errors.js';
 export type { AttachmentErrorCode } from '../client/core/attachments/errors.js';
+export { ChatError } from '../client/core/chat/errors.js';
+export type { ChatErrorCode } from '../client/core/chat/errors.js';
 export { GroupError } from '../client/core/groups/errors.js';
 export type { GroupErrorCode } from '../client/core/groups/errors.js';
 export { HistoryError } from '../client/core/history/errors.js';

@@ -38,6 +38,7 @@ import { isPrimaryAccount, type LocalAccount } from '../client/core/store/record
 import { BlobClient, cachedBlobCredential } from '../client/transport/blob-client.js';
 import { decodeLinkCode } from '../protocol/adv/index.js';
 import type { Fingerprint } from '../protocol/fingerprint.js';
+import { DeviceChat } from './chat.js';
 import type { QuintetEvent } from './events.js';
 import type { AccountName, DeviceId } from './ids.js';
 import type { ApproveOptions, ApproveResult, OpenOptions } from './device-options.js';
@@ -74,12 +75,15 @@ export class QuintetDevice {
    * last). A second consumer uses `subscribe()`.
    */
   readonly events: AsyncIterable<QuintetEvent>;
+  /** Replies, reactions, edits, deletes and timers (sdk/chat.ts). */
+  readonly chat: DeviceChat;
 
   private constructor(options: OpenOptions, servers: readonly string[]) {
     this.#store = options.store;
     this.#platform = options.platform;
     this.#ownsStore = options.ownsStore ?? true;
     this.events = this.#stream.subscribe();
+    this.chat = new DeviceChat((body) => this.#withClient(body));
     this.#closedSignal = new Promise<never>((_resolve, reject) => {
       this.#rejectClosed = reject;
     });
