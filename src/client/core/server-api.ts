@@ -202,7 +202,11 @@ export class ServerApi {
       },
     };
     try {
-      const body = await this.sends.run(() => this.#call(request, 'sendMessage'));
+      // An ephemeral send (typing) is not waited out and re-sent: late, it would be wrong.
+      const body =
+        extras.ephemeral === true
+          ? await this.#call(request, 'sendMessage')
+          : await this.sends.run(() => this.#call(request, 'sendMessage'));
       return { queuedOnly: body.queuedOnly };
     } catch (error) {
       throw ClientError.queueFull(error, destination);
