@@ -38,6 +38,11 @@ export interface ServerLimits {
   readonly maxChallengesPerConnection: number;
   /** Envelopes read from the store per page when draining a backlog. */
   readonly backlogPageSize: number;
+  /** Ephemeral sends (typing): content bytes per envelope, at most. */
+  readonly maxEphemeralBytes: number;
+  /** Ephemeral sends: bucket size and refill per second, per sending device. */
+  readonly ephemeralRateBurst: number;
+  readonly ephemeralRatePerSecond: number;
   /** Companion devices per account besides the primary (WhatsApp: 4). */
   readonly maxCompanions: number;
   /** Lifetime of a link reference shown in a QR code (WhatsApp: 60 s first). */
@@ -138,6 +143,11 @@ export const DEFAULT_LIMITS: ServerLimits = {
   maxMalformedFrames: 3,
   maxChallengesPerConnection: 4,
   backlogPageSize: 100,
+  // A typing indicator is a few dozen bytes of content plus the ratchet's
+  // header; a person types at most a start/stop pair every few seconds.
+  maxEphemeralBytes: 1024,
+  ephemeralRateBurst: 20,
+  ephemeralRatePerSecond: 2,
   maxCompanions: 4,
   linkRefTtlMs: 60_000,
   linkCompleteTtlMs: 5 * 60_000,

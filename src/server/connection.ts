@@ -251,6 +251,16 @@ export class ClientConnection implements DeviceEndpoint {
   }
 
   /**
+   * An ephemeral envelope (typing): sent only to an authenticated device
+   * whose output has room; otherwise dropped, since it is never stored and
+   * a late indicator is worse than none (ephemeral.ts).
+   */
+  sendEphemeral(bytes: Uint8Array): void {
+    if (this.authenticated === undefined || this.closed || !this.output.hasRoom()) return;
+    this.sendBytes(bytes);
+  }
+
+  /**
    * An anonymous connection is only ever pushed `LinkApproved`, and one
    * approved on another node may arrive twice: over the bus and from this
    * node's check of the store (linking/link-waiters.ts). The companion must

@@ -48,6 +48,8 @@ export interface ServerContext {
   readonly bundleTargetLimiter: TokenBucketLimiter;
   /** Registrations per remote address (`registrationBurst`, `registrationsPerHour`). */
   readonly registrationLimiter: TokenBucketLimiter;
+  /** Ephemeral sends per sending device (`ephemeralRateBurst`, `ephemeralRatePerSecond`). */
+  readonly ephemeralLimiter: TokenBucketLimiter;
   /** Attachments and history archives (files in embedded mode, PostgreSQL in a cluster). */
   readonly blobs: BlobStore;
 }

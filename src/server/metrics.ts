@@ -15,6 +15,8 @@ export class ServerMetrics {
   messagesDelivered = 0;
   messagesAcked = 0;
   messagesExpired = 0;
+  /** Ephemeral envelopes (typing) accepted for a push; never stored. */
+  ephemeralPushed = 0;
   framesRejected = 0;
   /** Companions whose link completed. */
   devicesLinked = 0;
@@ -92,6 +94,12 @@ export class ServerMetrics {
       'counter',
       'Undelivered envelopes deleted at the end of their lifetime.',
       this.messagesExpired,
+    );
+    metric(
+      'quintet_ephemeral_pushed_total',
+      'counter',
+      'Ephemeral envelopes (typing) handed to a connection or the bus; never stored.',
+      this.ephemeralPushed,
     );
     metric(
       'quintet_frames_rejected_total',

@@ -294,6 +294,11 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       limits.bundleTargetBurst,
       limits.bundleTargetPerSecond,
     ),
+    ephemeralLimiter: new TokenBucketLimiter(
+      clock,
+      limits.ephemeralRateBurst,
+      limits.ephemeralRatePerSecond,
+    ),
     registrationLimiter: new TokenBucketLimiter(
       clock,
       limits.registrationBurst,
@@ -457,6 +462,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       ctx.bundleLimiter.prune();
       ctx.sendLimits.prune();
       ctx.bundleTargetLimiter.prune();
+      ctx.ephemeralLimiter.prune();
       ctx.registrationLimiter.prune();
       sweepBlobs().catch((error: unknown) => logger.error({ err: error }, 'blob sweep failed'));
       ctx.links

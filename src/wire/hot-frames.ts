@@ -159,6 +159,7 @@ function sendMessage(r: Reader, end: number): SendMessageRequest {
     timestamp,
     refusedDevices: [],
     senderDeviceIdentity: new Uint8Array(0),
+    ephemeral: false,
   };
 }
 

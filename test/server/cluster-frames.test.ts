@@ -19,6 +19,7 @@ const samples: BusMessage[] = [
   { kind: 'wake', origin: 'n1' },
   { kind: 'takeover', origin: 'host-a:8080', attachedAt: 1_700_000_000_123, connectionId: 42 },
   { kind: 'push', origin: 'n', bytes: new Uint8Array([1, 2, 3]) },
+  { kind: 'ephemeral', origin: 'n', bytes: new Uint8Array([4, 5]) },
   { kind: 'disconnect', origin: 'n', push: new Uint8Array([8]), code: 4003, reason: 'removed' },
   { kind: 'presence-query', origin: 'ü.node' },
   { kind: 'presence', origin: 'n', connected: true },

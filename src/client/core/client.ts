@@ -8,6 +8,7 @@
  * client.events(); await client.start(); …; await client.close();`
  * (subscribe before `start` so no queued message is missed).
  */
+import { TypingSender } from './typing.js';
 import type { ProtocolContext } from '../../protocol/context.js';
 import type { Fingerprint } from '../../protocol/fingerprint.js';
 import type { Push } from '../../gen/quintet/v1/transport_pb.js';
@@ -85,6 +86,7 @@ interface Running {
   readonly groups: GroupClient;
   readonly importer: HistoryImporter;
   readonly chat: ChatSender;
+  readonly typing: TypingSender;
   readonly pushLoop: Promise<void>;
 }
 
@@ -248,6 +250,7 @@ export class QuintetClient {
       groups: groupClient,
       importer,
       chat,
+      typing: new TypingSender({ ctx: this.#ctx, settings: store.settings, sessions, self }),
       pushLoop: this.#pushLoop(receiver, directory),
     };
     // Messages that expired while this device was off disappear at once.
@@ -354,6 +357,11 @@ export class QuintetClient {
    */
   get chat(): ChatSender {
     return this.#started().chat;
+  }
+
+  /** Typing indicators: send, and the device setting (typing.ts, docs/protocol.md). */
+  get typing(): TypingSender {
+    return this.#started().typing;
   }
 
   /**

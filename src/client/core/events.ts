@@ -5,6 +5,7 @@
  */
 import type { StoredMessage } from './store/records.js';
 import type { ChatStateEvent } from './chat/chat-events.js';
+import type { TypingEvent } from './typing.js';
 
 /** A new chat message was stored (shown once, even if its envelope arrived twice). */
 export interface MessageEvent {
@@ -248,7 +249,8 @@ export type ClientEvent =
   | GroupMessageRefusedEvent
   | HistorySyncEvent
   | DisconnectedEvent
-  | ChatStateEvent;
+  | ChatStateEvent
+  | TypingEvent;
 
 /** Turns any thrown value into the stable code an event carries. */
 export function errorCode(error: unknown): string {

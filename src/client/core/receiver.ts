@@ -12,6 +12,10 @@
  *      receipt, retry request). Follow-ups encrypt, which needs the same
  *      per-address queue, so running them inside step 2 would deadlock.
  *
+ * An ephemeral envelope (a typing indicator, typing.ts) was never stored by
+ * the server: it gets no processed mark and no ack, and a failure to
+ * decrypt it asks for no re-send.
+ *
  * An envelope that cannot be decrypted is marked processed and acked too
  * (keeping it would only fail again); the sender is asked to re-send it.
  *
@@ -56,6 +60,7 @@ import {
 } from './groups/group-receive.js';
 import { groupIdFromBytes } from './groups/group-id.js';
 import { receiveHistoryContent, type HistoryOutcome } from './history/history-receive.js';
+import { typingEnabled, typingEvent, type TypingEvent } from './typing.js';
 
 /** What the receiver asks other modules to do after an envelope is committed. */
 export interface ReceiverFollowUps {
@@ -103,6 +108,7 @@ type Outcome =
     }
   | HistoryOutcome
   | { readonly kind: 'chat'; readonly updates: readonly ChatUpdate[]; readonly groupId?: string }
+  | { readonly kind: 'typing'; readonly event: TypingEvent }
   | { readonly kind: 'nothing' };
 
 /** Decrypts, stores and acks envelopes. */
@@ -186,7 +192,8 @@ export class Receiver {
     if (envelope.type === EnvelopeType.SENDER_KEY) await this.prepareGroupEnvelope(envelope);
     const outcome = await this.store.transaction(async (tx) => {
       const result = refusal ?? (await this.#decryptAndApply(tx, envelope, address));
-      await tx.processed.mark(mark, this.ctx.clock.now());
+      // Never redelivered, so no mark to keep.
+      if (!envelope.ephemeral) await tx.processed.mark(mark, this.ctx.clock.now());
       return result;
     });
     await this.#ack(envelope);
@@ -377,6 +384,17 @@ export class Receiver {
       }
       case 'senderKeyDistribution':
         return groupOutcome(await acceptDistribution(this.ctx, tx, address, body.value));
+      case 'typingMessage': {
+        // Only ever meaningful live: one that came queued is dropped.
+        if (!envelope.ephemeral || !(await typingEnabled(tx.settings))) return { kind: 'nothing' };
+        const event = typingEvent(
+          body.value,
+          { account: envelope.source, deviceId: envelope.sourceDevice },
+          this.self,
+          this.ctx.clock.now(),
+        );
+        return event === undefined ? { kind: 'nothing' } : { kind: 'typing', event };
+      }
       case 'historySync':
       case 'bootstrapState':
         return receiveHistoryContent(
@@ -443,10 +461,15 @@ export class Receiver {
           held: outcome.held === true,
         });
         return;
+      case 'typing':
+        this.events.emit(outcome.event);
+        return;
       case 'failed': {
         const timestamp = Number(envelope.timestamp);
+        // A re-sent typing indicator would be stale: never asked for.
         const requested =
           outcome.retry &&
+          !envelope.ephemeral &&
           this.followUps.requestRetry(from, fromDevice, timestamp, outcome.retryGroupId);
         this.events.emit({
           type: 'decryption-failure',
@@ -482,6 +505,8 @@ export class Receiver {
   }
 
   async #ack(envelope: Envelope): Promise<void> {
+    // Not in any queue: nothing to acknowledge.
+    if (envelope.ephemeral) return;
     try {
       await this.api.ack([envelope.serverGuid]);
     } catch (error) {

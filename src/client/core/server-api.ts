@@ -182,7 +182,12 @@ export class ServerApi {
     destination: string,
     envelopes: OutgoingEnvelopeInit[],
     timestamp: number,
-    extras: { refusedDevices?: number[]; senderDeviceIdentity?: Uint8Array } = {},
+    extras: {
+      refusedDevices?: number[];
+      senderDeviceIdentity?: Uint8Array;
+      /** Typing indicators: pushed to connected devices only, never stored. */
+      ephemeral?: boolean;
+    } = {},
   ): Promise<{ queuedOnly: boolean }> {
     // Built once: every retry carries exactly these bytes.
     const request: RequestBody = {
@@ -193,10 +198,15 @@ export class ServerApi {
         timestamp: BigInt(timestamp),
         refusedDevices: extras.refusedDevices ?? [],
         senderDeviceIdentity: extras.senderDeviceIdentity ?? new Uint8Array(0),
+        ephemeral: extras.ephemeral === true,
       },
     };
     try {
-      const body = await this.sends.run(() => this.#call(request, 'sendMessage'));
+      // An ephemeral send (typing) is not waited out and re-sent: late, it would be wrong.
+      const body =
+        extras.ephemeral === true
+          ? await this.#call(request, 'sendMessage')
+          : await this.sends.run(() => this.#call(request, 'sendMessage'));
       return { queuedOnly: body.queuedOnly };
     } catch (error) {
       throw ClientError.queueFull(error, destination);

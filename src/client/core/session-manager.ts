@@ -90,6 +90,8 @@ export class SessionManager {
     timestamp: number,
     mode: EnvelopeMode = 'encrypted',
     only?: number,
+    /** `ephemeral`: pushed to connected devices only, never queued (typing.ts). */
+    options: { readonly ephemeral?: boolean } = {},
   ): Promise<SendOutcome> {
     let lastError: unknown;
     for (let attempt = 0; attempt < MAX_DEVICE_SET_ATTEMPTS; attempt++) {
@@ -133,6 +135,7 @@ export class SessionManager {
       try {
         const result = await this.api.sendMessage(destination, envelopes, timestamp, {
           refusedDevices: [...refusedNow, ...skipped].map((device) => device.deviceId),
+          ...(options.ephemeral === true ? { ephemeral: true } : {}),
           ...(this.self.signedDeviceIdentity === undefined
             ? {}
             : { senderDeviceIdentity: this.self.signedDeviceIdentity }),

@@ -45,6 +45,11 @@ export type BusMessage =
     }
   /** Send these push-frame bytes to the device. */
   | { readonly kind: 'push'; readonly origin: string; readonly bytes: Uint8Array }
+  /**
+   * An ephemeral envelope's push frame (typing): sent only if the device is
+   * connected here and its output has room; never stored or queued.
+   */
+  | { readonly kind: 'ephemeral'; readonly origin: string; readonly bytes: Uint8Array }
   /** Send `push` (may be empty) then close with `code`/`reason`. */
   | {
       readonly kind: 'disconnect';
@@ -85,6 +90,7 @@ const KIND_CODES = {
   'connection-op': 7,
   'list-changed': 8,
   envelopes: 9,
+  ephemeral: 10,
 } as const satisfies Record<BusMessage['kind'], number>;
 
 /** A bus message that does not parse. */
@@ -244,6 +250,7 @@ export function encodeBusMessage(message: BusMessage): Uint8Array {
       w.f64(message.attachedAt).u32(message.connectionId);
       break;
     case 'push':
+    case 'ephemeral':
       w.blob(message.bytes);
       break;
     case 'disconnect':
@@ -291,6 +298,9 @@ export function decodeBusMessage(bytes: Uint8Array): BusMessage {
     }
     case KIND_CODES.push:
       message = { kind: 'push', origin, bytes: r.blob() };
+      break;
+    case KIND_CODES.ephemeral:
+      message = { kind: 'ephemeral', origin, bytes: r.blob() };
       break;
     case KIND_CODES.disconnect:
       message = { kind: 'disconnect', origin, push: r.blob(), code: r.u32(), reason: r.str() };

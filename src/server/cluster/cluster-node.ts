@@ -191,6 +191,14 @@ export class ClusterNode implements RemoteDevices {
     this.bus.publish(this.subjects.device(address), { kind: 'push', origin: this.nodeId, bytes });
   }
 
+  pushEphemeral(address: DeviceAddress, bytes: Uint8Array): void {
+    this.bus.publish(this.subjects.device(address), {
+      kind: 'ephemeral',
+      origin: this.nodeId,
+      bytes,
+    });
+  }
+
   disconnect(address: DeviceAddress, push: Uint8Array, code: number, reason: string): void {
     this.bus.publish(this.subjects.device(address), {
       kind: 'disconnect',
@@ -291,6 +299,9 @@ export class ClusterNode implements RemoteDevices {
         return;
       case 'push':
         local?.endpoint.sendPush(message.bytes);
+        return;
+      case 'ephemeral':
+        local?.endpoint.sendEphemeral(message.bytes);
         return;
       case 'disconnect':
         if (local === undefined) return;

@@ -29,6 +29,8 @@ export interface DeviceEndpoint {
   replace(): void;
   /** Sends an encoded push frame now (device-list notices, logout). */
   sendPush(bytes: Uint8Array): void;
+  /** Sends an ephemeral envelope's push frame if the output has room, else drops it. */
+  sendEphemeral(bytes: Uint8Array): void;
   /** Closes the connection with a WebSocket close code and a reason for people. */
   close(code: number, reason: string): void;
 }
@@ -72,6 +74,8 @@ export interface RemoteDevices {
    */
   wake(address: DeviceAddress, envelopes: readonly QueuedEnvelope[]): void;
   push(address: DeviceAddress, bytes: Uint8Array): void;
+  /** An ephemeral envelope's push frame: sent by the node holding the device, or nowhere. */
+  pushEphemeral(address: DeviceAddress, bytes: Uint8Array): void;
   disconnect(address: DeviceAddress, push: Uint8Array, code: number, reason: string): void;
   isConnected(address: DeviceAddress): Promise<boolean>;
   toConnection(nodeId: string, connectionId: number, op: ConnectionOp): void;
@@ -245,6 +249,18 @@ export class DeviceRouter {
     const local = this.get(address);
     if (local !== undefined) local.sendPush(bytes);
     else this.remote?.push(address, bytes);
+  }
+
+  /**
+   * Sends an ephemeral envelope (typing) to the device if it is connected:
+   * here directly, else one bus message that only the node holding the
+   * device acts on. Nothing is stored or woken anywhere, so a device that
+   * is not connected never sees it.
+   */
+  pushEphemeral(address: DeviceAddress, bytes: Uint8Array): void {
+    const local = this.get(address);
+    if (local !== undefined) local.sendEphemeral(bytes);
+    else this.remote?.pushEphemeral(address, bytes);
   }
 
   /**

@@ -18,6 +18,11 @@
  * request with an empty ciphertext carries distributions only: a client
  * splits a first send that would exceed the frame limit that way (see
  * `GROUP_SEND_CHUNK_BYTES` in src/wire/limits.ts).
+ *
+ * An `ephemeral` group send (typing) has a ciphertext and no distributions
+ * (a sender key must arrive durably, before the messages under it), passes
+ * the same recipient-set check, and is pushed to connected recipient
+ * devices only, never queued (ephemeral.ts).
  */
 import type {
   SendGroupMessageRequest,
@@ -30,6 +35,7 @@ import type { DeviceAddress, ServerContext } from '../context.js';
 import { ServiceError } from '../errors.js';
 import type { NewEnvelope } from '../store/types.js';
 import { storedBytes } from '../send-limits.js';
+import { checkEphemeralSend, checkEphemeralSize, pushEphemeral } from '../ephemeral.js';
 import { queueBounds, requireAccountName, requireDevice } from './common.js';
 import { requireGroup, requireGroupId } from './groups.js';
 
@@ -232,6 +238,12 @@ export async function handleSendGroupMessage(
   if (request.ciphertext.length === 0 && distributionCount === 0) {
     throw new ServiceError('malformed-request', 'nothing to send');
   }
+  if (request.ephemeral) {
+    checkEphemeralSize(ctx, request.ciphertext.length);
+    if (request.ciphertext.length === 0 || request.distributions.length > 0) {
+      throw new ServiceError('malformed-request', 'an ephemeral group send is one ciphertext');
+    }
+  }
   const recipients: Named = new Map();
   const refused: Named = new Map();
   let named = collectRecipients(request.recipients, 'recipients', recipients, refused);
@@ -246,7 +258,8 @@ export async function handleSendGroupMessage(
     for (const e of send.envelopes) contentBytes += e.content.length;
   }
   const rows = distributionCount + (request.ciphertext.length > 0 ? named : 0);
-  ctx.sendLimits.charge(self.account, storedBytes(contentBytes, rows));
+  if (request.ephemeral) checkEphemeralSend(ctx, self, [EnvelopeType.SENDER_KEY]);
+  else ctx.sendLimits.charge(self.account, storedBytes(contentBytes, rows));
   // The group and device lists are read from the store before anything is
   // queued: later sends of this connection wait until this one is answered.
   connection.holdSends();
@@ -256,6 +269,28 @@ export async function handleSendGroupMessage(
     throw new ServiceError('not-group-member', 'not a member of this group');
   }
   await checkRecipientSet(ctx, self, memberAccounts, recipients, refused);
+  if (request.ephemeral) {
+    const targets = [];
+    for (const [account, devices] of recipients) {
+      for (const deviceId of devices.keys()) {
+        targets.push({
+          destination: account,
+          destinationDevice: deviceId,
+          type: EnvelopeType.SENDER_KEY,
+          content: request.ciphertext,
+          groupId,
+        });
+      }
+    }
+    const timestamp = Number(request.timestamp);
+    const anyHere = pushEphemeral(
+      ctx,
+      self,
+      Number.isSafeInteger(timestamp) ? timestamp : 0,
+      targets,
+    );
+    return { body: { case: 'sendGroupMessage', value: { queuedOnly: !anyHere } } };
+  }
 
   const serverTimestamp = ctx.clock.now();
   const safe = (t: bigint): number => {

@@ -13,6 +13,10 @@
  * Success is answered only after every envelope is committed to its
  * device's durable queue (group-committed with the rest of the event-loop
  * turn); then connected devices get it pushed at once.
+ *
+ * An `ephemeral` send (typing) passes the same device-set check but is
+ * never queued: each envelope is pushed to its device if it is connected
+ * now, anywhere in the cluster, and is gone otherwise (ephemeral.ts).
  */
 import type {
   AckRequest,
@@ -26,6 +30,7 @@ import type { DeviceAddress, ServerContext } from '../context.js';
 import { ServiceError } from '../errors.js';
 import type { DeviceRecord, NewEnvelope, QueuedEnvelope } from '../store/types.js';
 import { storedBytes } from '../send-limits.js';
+import { checkEphemeralSend, checkEphemeralSize, pushEphemeral } from '../ephemeral.js';
 import { queueBounds, requireAccountName, requireDevice } from './common.js';
 
 /** Largest `sender_device_identity` copied onto envelopes (real ones are ~200 bytes). */
@@ -86,6 +91,7 @@ export function handleSendMessage(
         `envelope content exceeds ${ctx.limits.maxEnvelopeBytes} bytes`,
       );
     }
+    if (request.ephemeral) checkEphemeralSize(ctx, envelope.content.length);
     if (envelope.content.length === 0)
       throw new ServiceError('malformed-request', 'empty envelope');
     if (!KNOWN_TYPES.has(envelope.type)) {
@@ -109,9 +115,18 @@ export function handleSendMessage(
   if (senderIdentity.length > MAX_SENDER_IDENTITY_BYTES) {
     throw new ServiceError('malformed-request', 'sender device identity is too large');
   }
-  let contentBytes = 0;
-  for (const envelope of envelopes) contentBytes += envelope.content.length;
-  ctx.sendLimits.charge(self.account, storedBytes(contentBytes, envelopes.length));
+  if (request.ephemeral) {
+    // Nothing is stored, so no stored-bytes charge: the ephemeral bucket instead.
+    checkEphemeralSend(
+      ctx,
+      self,
+      envelopes.map((envelope) => envelope.type),
+    );
+  } else {
+    let contentBytes = 0;
+    for (const envelope of envelopes) contentBytes += envelope.content.length;
+    ctx.sendLimits.charge(self.account, storedBytes(contentBytes, envelopes.length));
+  }
 
   // A cached device list is checked in this same turn: no promise, no
   // microtask before the envelope joins the turn's group commit.
@@ -176,6 +191,20 @@ function queueSend(
   const serverTimestamp = ctx.clock.now();
   const requestTimestamp = Number(request.timestamp);
   const timestamp = Number.isSafeInteger(requestTimestamp) ? requestTimestamp : 0;
+  if (request.ephemeral) {
+    const anyHere = pushEphemeral(
+      ctx,
+      self,
+      timestamp,
+      envelopes.map((envelope) => ({
+        destination,
+        destinationDevice: envelope.deviceId,
+        type: envelope.type,
+        content: envelope.content,
+      })),
+    );
+    return Promise.resolve({ body: { case: 'sendMessage', value: { queuedOnly: !anyHere } } });
+  }
   const fresh: NewEnvelope[] = [];
   for (const envelope of envelopes) {
     // Two literals rather than a conditional spread: a spread builds the

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file quintet/v1/content.proto.
  */
 export const file_quintet_v1_content: GenFile = /*@__PURE__*/
-  fileDesc("ChhxdWludGV0L3YxL2NvbnRlbnQucHJvdG8SCnF1aW50ZXQudjEi6gMKB0NvbnRlbnQSLwoMZGF0YV9tZXNzYWdlGAEgASgLMhcucXVpbnRldC52MS5EYXRhTWVzc2FnZUgAEjUKD3JlY2VpcHRfbWVzc2FnZRgCIAEoCzIaLnF1aW50ZXQudjEuUmVjZWlwdE1lc3NhZ2VIABJGChhkZWNyeXB0aW9uX2Vycm9yX21lc3NhZ2UYAyABKAsyIi5xdWludGV0LnYxLkRlY3J5cHRpb25FcnJvck1lc3NhZ2VIABI8ChNkZXZpY2Vfc2VudF9tZXNzYWdlGAQgASgLMh0ucXVpbnRldC52MS5EZXZpY2VTZW50TWVzc2FnZUgAEi8KDHN5bmNfbWVzc2FnZRgFIAEoCzIXLnF1aW50ZXQudjEuU3luY01lc3NhZ2VIABJEChdzZW5kZXJfa2V5X2Rpc3RyaWJ1dGlvbhgGIAEoCzIhLnF1aW50ZXQudjEuU2VuZGVyS2V5RGlzdHJpYnV0aW9uSAASOwoMaGlzdG9yeV9zeW5jGAcgASgLMiMucXVpbnRldC52MS5IaXN0b3J5U3luY05vdGlmaWNhdGlvbkgAEjUKD2Jvb3RzdHJhcF9zdGF0ZRgIIAEoCzIaLnF1aW50ZXQudjEuQm9vdHN0cmFwU3RhdGVIAEIGCgRib2R5IqYBChdIaXN0b3J5U3luY05vdGlmaWNhdGlvbhIPCgdibG9iX2lkGAEgASgJEgsKA2tleRgCIAEoDBIZChFjaXBoZXJ0ZXh0X3NoYTI1NhgDIAEoDBIMCgRzaXplGAQgASgEEhUKDW1lc3NhZ2VfY291bnQYBSABKA0SDgoGb2xkZXN0GAYgASgEEg4KBm5ld2VzdBgHIAEoBBINCgVlcnJvchgIIAEoCSKCAgoOQm9vdHN0cmFwU3RhdGUSEQoJZ3JvdXBfaWRzGAEgAygMEhAKCGNvbnRhY3RzGAIgAygJEi4KC3JlYWRfc3RhdGVzGAMgAygLMhkucXVpbnRldC52MS5DaGF0UmVhZFN0YXRlEjoKCHNldHRpbmdzGAQgAygLMigucXVpbnRldC52MS5Cb290c3RyYXBTdGF0ZS5TZXR0aW5nc0VudHJ5EhcKD2hpc3Rvcnlfb2ZmZXJlZBgFIAEoCBIVCg1oaXN0b3J5X3NpbmNlGAYgASgEGi8KDVNldHRpbmdzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgMOgI4ASIzCg1DaGF0UmVhZFN0YXRlEgwKBGNoYXQYASABKAkSFAoMbGFzdF9yZWFkX2F0GAIgASgEIj8KFVNlbmRlcktleURpc3RyaWJ1dGlvbhIQCghncm91cF9pZBgBIAEoDBIUCgxkaXN0cmlidXRpb24YAiABKAwi8QIKC0RhdGFNZXNzYWdlEhIKCm1lc3NhZ2VfaWQYASABKAwSDAoEdGV4dBgCIAEoCRIRCgl0aW1lc3RhbXAYAyABKAQSEAoIZ3JvdXBfaWQYBCABKAwSMQoKYXR0YWNobWVudBgFIAEoCzIdLnF1aW50ZXQudjEuQXR0YWNobWVudFBvaW50ZXISIAoFcXVvdGUYBiABKAsyES5xdWludGV0LnYxLlF1b3RlEigKCHJlYWN0aW9uGAcgASgLMhQucXVpbnRldC52MS5SZWFjdGlvbkgAEiAKBGVkaXQYCCABKAsyEC5xdWludGV0LnYxLkVkaXRIABIqCgZkZWxldGUYCSABKAsyGC5xdWludGV0LnYxLlJlbW90ZURlbGV0ZUgAEi8KDHRpbWVyX2NoYW5nZRgKIAEoCzIXLnF1aW50ZXQudjEuVGltZXJDaGFuZ2VIABIUCgxleHBpcmVfdGltZXIYCyABKA1CBwoFZXZlbnQiMAoKTWVzc2FnZVJlZhIOCgZhdXRob3IYASABKAkSEgoKbWVzc2FnZV9pZBgCIAEoDCJACgVRdW90ZRImCgZ0YXJnZXQYASABKAsyFi5xdWludGV0LnYxLk1lc3NhZ2VSZWYSDwoHc25pcHBldBgCIAEoCSJRCghSZWFjdGlvbhImCgZ0YXJnZXQYASABKAsyFi5xdWludGV0LnYxLk1lc3NhZ2VSZWYSDQoFZW1vamkYAiABKAkSDgoGcmVtb3ZlGAMgASgIIjwKBEVkaXQSJgoGdGFyZ2V0GAEgASgLMhYucXVpbnRldC52MS5NZXNzYWdlUmVmEgwKBHRleHQYAiABKAkiNgoMUmVtb3RlRGVsZXRlEiYKBnRhcmdldBgBIAEoCzIWLnF1aW50ZXQudjEuTWVzc2FnZVJlZiIeCgtUaW1lckNoYW5nZRIPCgdzZWNvbmRzGAEgASgNIrMBChFBdHRhY2htZW50UG9pbnRlchIPCgdibG9iX2lkGAEgASgJEhEKCW1lZGlhX2tleRgCIAEoDBIYChBwbGFpbnRleHRfc2hhMjU2GAMgASgMEhkKEWNpcGhlcnRleHRfc2hhMjU2GAQgASgMEgwKBHNpemUYBSABKAQSEQoJbWltZV90eXBlGAYgASgJEhEKCWZpbGVfbmFtZRgHIAEoCRIRCgl0aHVtYm5haWwYCCABKAwiuQEKDlJlY2VpcHRNZXNzYWdlEi0KBHR5cGUYASABKA4yHy5xdWludGV0LnYxLlJlY2VpcHRNZXNzYWdlLlR5cGUSEwoLbWVzc2FnZV9pZHMYAiADKAwSEQoJdGltZXN0YW1wGAMgASgEEhAKCGdyb3VwX2lkGAQgASgMIj4KBFR5cGUSFAoQVFlQRV9VTlNQRUNJRklFRBAAEhEKDVRZUEVfREVMSVZFUlkQARINCglUWVBFX1JFQUQQAiJtChZEZWNyeXB0aW9uRXJyb3JNZXNzYWdlEhEKCXRpbWVzdGFtcBgBIAEoBBIRCglkZXZpY2VfaWQYAiABKA0SGwoTcmVxdWVzdGVyX2RldmljZV9pZBgDIAEoDRIQCghncm91cF9pZBg8IAEoDCJSChFEZXZpY2VTZW50TWVzc2FnZRITCgtkZXN0aW5hdGlvbhgBIAEoCRIoCgdtZXNzYWdlGAIgASgLMhcucXVpbnRldC52MS5EYXRhTWVzc2FnZSJtCgtTeW5jTWVzc2FnZRIkCgRyZWFkGAEgASgLMhQucXVpbnRldC52MS5SZWFkU3luY0gAEjAKDWRlbGV0ZV9mb3JfbWUYAiABKAsyFy5xdWludGV0LnYxLkRlbGV0ZUZvck1lSABCBgoEYm9keSJXCgtEZWxldGVGb3JNZRIMCgRjaGF0GAEgASgJEicKB3RhcmdldHMYAiADKAsyFi5xdWludGV0LnYxLk1lc3NhZ2VSZWYSEQoJdGltZXN0YW1wGAMgASgEIkAKCFJlYWRTeW5jEgwKBGNoYXQYASABKAkSEwoLbWVzc2FnZV9pZHMYAiADKAwSEQoJdGltZXN0YW1wGAMgASgEYgZwcm90bzM");
+  fileDesc("ChhxdWludGV0L3YxL2NvbnRlbnQucHJvdG8SCnF1aW50ZXQudjEinwQKB0NvbnRlbnQSLwoMZGF0YV9tZXNzYWdlGAEgASgLMhcucXVpbnRldC52MS5EYXRhTWVzc2FnZUgAEjUKD3JlY2VpcHRfbWVzc2FnZRgCIAEoCzIaLnF1aW50ZXQudjEuUmVjZWlwdE1lc3NhZ2VIABJGChhkZWNyeXB0aW9uX2Vycm9yX21lc3NhZ2UYAyABKAsyIi5xdWludGV0LnYxLkRlY3J5cHRpb25FcnJvck1lc3NhZ2VIABI8ChNkZXZpY2Vfc2VudF9tZXNzYWdlGAQgASgLMh0ucXVpbnRldC52MS5EZXZpY2VTZW50TWVzc2FnZUgAEi8KDHN5bmNfbWVzc2FnZRgFIAEoCzIXLnF1aW50ZXQudjEuU3luY01lc3NhZ2VIABJEChdzZW5kZXJfa2V5X2Rpc3RyaWJ1dGlvbhgGIAEoCzIhLnF1aW50ZXQudjEuU2VuZGVyS2V5RGlzdHJpYnV0aW9uSAASOwoMaGlzdG9yeV9zeW5jGAcgASgLMiMucXVpbnRldC52MS5IaXN0b3J5U3luY05vdGlmaWNhdGlvbkgAEjUKD2Jvb3RzdHJhcF9zdGF0ZRgIIAEoCzIaLnF1aW50ZXQudjEuQm9vdHN0cmFwU3RhdGVIABIzCg50eXBpbmdfbWVzc2FnZRgJIAEoCzIZLnF1aW50ZXQudjEuVHlwaW5nTWVzc2FnZUgAQgYKBGJvZHkivgEKDVR5cGluZ01lc3NhZ2USMAoGYWN0aW9uGAEgASgOMiAucXVpbnRldC52MS5UeXBpbmdNZXNzYWdlLkFjdGlvbhIRCgl0aW1lc3RhbXAYAiABKAQSEAoIZ3JvdXBfaWQYAyABKAwSDAoEY2hhdBgEIAEoCSJICgZBY3Rpb24SFgoSQUNUSU9OX1VOU1BFQ0lGSUVEEAASEgoOQUNUSU9OX1NUQVJURUQQARISCg5BQ1RJT05fU1RPUFBFRBACIqYBChdIaXN0b3J5U3luY05vdGlmaWNhdGlvbhIPCgdibG9iX2lkGAEgASgJEgsKA2tleRgCIAEoDBIZChFjaXBoZXJ0ZXh0X3NoYTI1NhgDIAEoDBIMCgRzaXplGAQgASgEEhUKDW1lc3NhZ2VfY291bnQYBSABKA0SDgoGb2xkZXN0GAYgASgEEg4KBm5ld2VzdBgHIAEoBBINCgVlcnJvchgIIAEoCSKCAgoOQm9vdHN0cmFwU3RhdGUSEQoJZ3JvdXBfaWRzGAEgAygMEhAKCGNvbnRhY3RzGAIgAygJEi4KC3JlYWRfc3RhdGVzGAMgAygLMhkucXVpbnRldC52MS5DaGF0UmVhZFN0YXRlEjoKCHNldHRpbmdzGAQgAygLMigucXVpbnRldC52MS5Cb290c3RyYXBTdGF0ZS5TZXR0aW5nc0VudHJ5EhcKD2hpc3Rvcnlfb2ZmZXJlZBgFIAEoCBIVCg1oaXN0b3J5X3NpbmNlGAYgASgEGi8KDVNldHRpbmdzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgMOgI4ASIzCg1DaGF0UmVhZFN0YXRlEgwKBGNoYXQYASABKAkSFAoMbGFzdF9yZWFkX2F0GAIgASgEIj8KFVNlbmRlcktleURpc3RyaWJ1dGlvbhIQCghncm91cF9pZBgBIAEoDBIUCgxkaXN0cmlidXRpb24YAiABKAwi8QIKC0RhdGFNZXNzYWdlEhIKCm1lc3NhZ2VfaWQYASABKAwSDAoEdGV4dBgCIAEoCRIRCgl0aW1lc3RhbXAYAyABKAQSEAoIZ3JvdXBfaWQYBCABKAwSMQoKYXR0YWNobWVudBgFIAEoCzIdLnF1aW50ZXQudjEuQXR0YWNobWVudFBvaW50ZXISIAoFcXVvdGUYBiABKAsyES5xdWludGV0LnYxLlF1b3RlEigKCHJlYWN0aW9uGAcgASgLMhQucXVpbnRldC52MS5SZWFjdGlvbkgAEiAKBGVkaXQYCCABKAsyEC5xdWludGV0LnYxLkVkaXRIABIqCgZkZWxldGUYCSABKAsyGC5xdWludGV0LnYxLlJlbW90ZURlbGV0ZUgAEi8KDHRpbWVyX2NoYW5nZRgKIAEoCzIXLnF1aW50ZXQudjEuVGltZXJDaGFuZ2VIABIUCgxleHBpcmVfdGltZXIYCyABKA1CBwoFZXZlbnQiMAoKTWVzc2FnZVJlZhIOCgZhdXRob3IYASABKAkSEgoKbWVzc2FnZV9pZBgCIAEoDCJACgVRdW90ZRImCgZ0YXJnZXQYASABKAsyFi5xdWludGV0LnYxLk1lc3NhZ2VSZWYSDwoHc25pcHBldBgCIAEoCSJRCghSZWFjdGlvbhImCgZ0YXJnZXQYASABKAsyFi5xdWludGV0LnYxLk1lc3NhZ2VSZWYSDQoFZW1vamkYAiABKAkSDgoGcmVtb3ZlGAMgASgIIjwKBEVkaXQSJgoGdGFyZ2V0GAEgASgLMhYucXVpbnRldC52MS5NZXNzYWdlUmVmEgwKBHRleHQYAiABKAkiNgoMUmVtb3RlRGVsZXRlEiYKBnRhcmdldBgBIAEoCzIWLnF1aW50ZXQudjEuTWVzc2FnZVJlZiIeCgtUaW1lckNoYW5nZRIPCgdzZWNvbmRzGAEgASgNIrMBChFBdHRhY2htZW50UG9pbnRlchIPCgdibG9iX2lkGAEgASgJEhEKCW1lZGlhX2tleRgCIAEoDBIYChBwbGFpbnRleHRfc2hhMjU2GAMgASgMEhkKEWNpcGhlcnRleHRfc2hhMjU2GAQgASgMEgwKBHNpemUYBSABKAQSEQoJbWltZV90eXBlGAYgASgJEhEKCWZpbGVfbmFtZRgHIAEoCRIRCgl0aHVtYm5haWwYCCABKAwiuQEKDlJlY2VpcHRNZXNzYWdlEi0KBHR5cGUYASABKA4yHy5xdWludGV0LnYxLlJlY2VpcHRNZXNzYWdlLlR5cGUSEwoLbWVzc2FnZV9pZHMYAiADKAwSEQoJdGltZXN0YW1wGAMgASgEEhAKCGdyb3VwX2lkGAQgASgMIj4KBFR5cGUSFAoQVFlQRV9VTlNQRUNJRklFRBAAEhEKDVRZUEVfREVMSVZFUlkQARINCglUWVBFX1JFQUQQAiJtChZEZWNyeXB0aW9uRXJyb3JNZXNzYWdlEhEKCXRpbWVzdGFtcBgBIAEoBBIRCglkZXZpY2VfaWQYAiABKA0SGwoTcmVxdWVzdGVyX2RldmljZV9pZBgDIAEoDRIQCghncm91cF9pZBg8IAEoDCJSChFEZXZpY2VTZW50TWVzc2FnZRITCgtkZXN0aW5hdGlvbhgBIAEoCRIoCgdtZXNzYWdlGAIgASgLMhcucXVpbnRldC52MS5EYXRhTWVzc2FnZSJtCgtTeW5jTWVzc2FnZRIkCgRyZWFkGAEgASgLMhQucXVpbnRldC52MS5SZWFkU3luY0gAEjAKDWRlbGV0ZV9mb3JfbWUYAiABKAsyFy5xdWludGV0LnYxLkRlbGV0ZUZvck1lSABCBgoEYm9keSJXCgtEZWxldGVGb3JNZRIMCgRjaGF0GAEgASgJEicKB3RhcmdldHMYAiADKAsyFi5xdWludGV0LnYxLk1lc3NhZ2VSZWYSEQoJdGltZXN0YW1wGAMgASgEIkAKCFJlYWRTeW5jEgwKBGNoYXQYASABKAkSEwoLbWVzc2FnZV9pZHMYAiADKAwSEQoJdGltZXN0YW1wGAMgASgEYgZwcm90bzM");
 
 /**
  * @generated from message quintet.v1.Content
@@ -92,6 +92,15 @@ export type Content = Message<"quintet.v1.Content"> & {
      */
     value: BootstrapState;
     case: "bootstrapState";
+  } | {
+    /**
+     * Typing started or stopped; only ever sent in an ephemeral envelope,
+     * never stored (docs/protocol.md "Typing indicators").
+     *
+     * @generated from field: quintet.v1.TypingMessage typing_message = 9;
+     */
+    value: TypingMessage;
+    case: "typingMessage";
   } | { case: undefined; value?: undefined };
 };
 
@@ -101,6 +110,71 @@ export type Content = Message<"quintet.v1.Content"> & {
  */
 export const ContentSchema: GenMessage<Content> = /*@__PURE__*/
   messageDesc(file_quintet_v1_content, 0);
+
+/**
+ * @generated from message quintet.v1.TypingMessage
+ */
+export type TypingMessage = Message<"quintet.v1.TypingMessage"> & {
+  /**
+   * @generated from field: quintet.v1.TypingMessage.Action action = 1;
+   */
+  action: TypingMessage_Action;
+
+  /**
+   * the sender's clock, ms since the epoch
+   *
+   * @generated from field: uint64 timestamp = 2;
+   */
+  timestamp: bigint;
+
+  /**
+   * Groups: the 16-byte group id; empty in a 1:1 chat.
+   *
+   * @generated from field: bytes group_id = 3;
+   */
+  groupId: Uint8Array;
+
+  /**
+   * The 1:1 chat, set only in copies to the sender's own devices: the
+   * peer account the sender is typing to.
+   *
+   * @generated from field: string chat = 4;
+   */
+  chat: string;
+};
+
+/**
+ * Describes the message quintet.v1.TypingMessage.
+ * Use `create(TypingMessageSchema)` to create a new message.
+ */
+export const TypingMessageSchema: GenMessage<TypingMessage> = /*@__PURE__*/
+  messageDesc(file_quintet_v1_content, 1);
+
+/**
+ * @generated from enum quintet.v1.TypingMessage.Action
+ */
+export enum TypingMessage_Action {
+  /**
+   * @generated from enum value: ACTION_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: ACTION_STARTED = 1;
+   */
+  STARTED = 1,
+
+  /**
+   * @generated from enum value: ACTION_STOPPED = 2;
+   */
+  STOPPED = 2,
+}
+
+/**
+ * Describes the enum quintet.v1.TypingMessage.Action.
+ */
+export const TypingMessage_ActionSchema: GenEnum<TypingMessage_Action> = /*@__PURE__*/
+  enumDesc(file_quintet_v1_content, 1, 0);
 
 /**
  * The pointer to an encrypted history archive on the blob store.
@@ -168,7 +242,7 @@ export type HistorySyncNotification = Message<"quintet.v1.HistorySyncNotificatio
  * Use `create(HistorySyncNotificationSchema)` to create a new message.
  */
 export const HistorySyncNotificationSchema: GenMessage<HistorySyncNotification> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_content, 1);
+  messageDesc(file_quintet_v1_content, 2);
 
 /**
  * Account state a companion needs whether or not it gets history.
@@ -223,7 +297,7 @@ export type BootstrapState = Message<"quintet.v1.BootstrapState"> & {
  * Use `create(BootstrapStateSchema)` to create a new message.
  */
 export const BootstrapStateSchema: GenMessage<BootstrapState> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_content, 2);
+  messageDesc(file_quintet_v1_content, 3);
 
 /**
  * The newest time (ms) a message of `chat` was read on the primary.
@@ -247,7 +321,7 @@ export type ChatReadState = Message<"quintet.v1.ChatReadState"> & {
  * Use `create(ChatReadStateSchema)` to create a new message.
  */
 export const ChatReadStateSchema: GenMessage<ChatReadState> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_content, 3);
+  messageDesc(file_quintet_v1_content, 4);
 
 /**
  * One device's sender key for one group.
@@ -275,7 +349,7 @@ export type SenderKeyDistribution = Message<"quintet.v1.SenderKeyDistribution"> 
  * Use `create(SenderKeyDistributionSchema)` to create a new message.
  */
 export const SenderKeyDistributionSchema: GenMessage<SenderKeyDistribution> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_content, 4);
+  messageDesc(file_quintet_v1_content, 5);
 
 /**
  * A chat message.
@@ -381,7 +455,7 @@ export type DataMessage = Message<"quintet.v1.DataMessage"> & {
  * Use `create(DataMessageSchema)` to create a new message.
  */
 export const DataMessageSchema: GenMessage<DataMessage> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_content, 5);
+  messageDesc(file_quintet_v1_content, 6);
 
 /**
  * Names a chat message: its author (account) and message id (16 bytes).
@@ -405,7 +479,7 @@ export type MessageRef = Message<"quintet.v1.MessageRef"> & {
  * Use `create(MessageRefSchema)` to create a new message.
  */
 export const MessageRefSchema: GenMessage<MessageRef> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_content, 6);
+  messageDesc(file_quintet_v1_content, 7);
 
 /**
  * @generated from message quintet.v1.Quote
@@ -429,7 +503,7 @@ export type Quote = Message<"quintet.v1.Quote"> & {
  * Use `create(QuoteSchema)` to create a new message.
  */
 export const QuoteSchema: GenMessage<Quote> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_content, 7);
+  messageDesc(file_quintet_v1_content, 8);
 
 /**
  * One emoji per reacting account and message; a later reaction of the same
@@ -461,7 +535,7 @@ export type Reaction = Message<"quintet.v1.Reaction"> & {
  * Use `create(ReactionSchema)` to create a new message.
  */
 export const ReactionSchema: GenMessage<Reaction> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_content, 8);
+  messageDesc(file_quintet_v1_content, 9);
 
 /**
  * The author's new text for their own message (within the edit window).
@@ -485,7 +559,7 @@ export type Edit = Message<"quintet.v1.Edit"> & {
  * Use `create(EditSchema)` to create a new message.
  */
 export const EditSchema: GenMessage<Edit> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_content, 9);
+  messageDesc(file_quintet_v1_content, 10);
 
 /**
  * The author removes their own message for everyone (within 48 h).
@@ -504,7 +578,7 @@ export type RemoteDelete = Message<"quintet.v1.RemoteDelete"> & {
  * Use `create(RemoteDeleteSchema)` to create a new message.
  */
 export const RemoteDeleteSchema: GenMessage<RemoteDelete> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_content, 10);
+  messageDesc(file_quintet_v1_content, 11);
 
 /**
  * @generated from message quintet.v1.TimerChange
@@ -523,7 +597,7 @@ export type TimerChange = Message<"quintet.v1.TimerChange"> & {
  * Use `create(TimerChangeSchema)` to create a new message.
  */
 export const TimerChangeSchema: GenMessage<TimerChange> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_content, 11);
+  messageDesc(file_quintet_v1_content, 12);
 
 /**
  * Where an encrypted attachment is and how to open it (docs/protocol.md,
@@ -594,7 +668,7 @@ export type AttachmentPointer = Message<"quintet.v1.AttachmentPointer"> & {
  * Use `create(AttachmentPointerSchema)` to create a new message.
  */
 export const AttachmentPointerSchema: GenMessage<AttachmentPointer> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_content, 12);
+  messageDesc(file_quintet_v1_content, 13);
 
 /**
  * Per-device receipts: "delivered to this device" is sent automatically,
@@ -634,7 +708,7 @@ export type ReceiptMessage = Message<"quintet.v1.ReceiptMessage"> & {
  * Use `create(ReceiptMessageSchema)` to create a new message.
  */
 export const ReceiptMessageSchema: GenMessage<ReceiptMessage> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_content, 13);
+  messageDesc(file_quintet_v1_content, 14);
 
 /**
  * @generated from enum quintet.v1.ReceiptMessage.Type
@@ -660,7 +734,7 @@ export enum ReceiptMessage_Type {
  * Describes the enum quintet.v1.ReceiptMessage.Type.
  */
 export const ReceiptMessage_TypeSchema: GenEnum<ReceiptMessage_Type> = /*@__PURE__*/
-  enumDesc(file_quintet_v1_content, 13, 0);
+  enumDesc(file_quintet_v1_content, 14, 0);
 
 /**
  * "I could not decrypt what you sent me": the sender re-encrypts the message
@@ -708,7 +782,7 @@ export type DecryptionErrorMessage = Message<"quintet.v1.DecryptionErrorMessage"
  * Use `create(DecryptionErrorMessageSchema)` to create a new message.
  */
 export const DecryptionErrorMessageSchema: GenMessage<DecryptionErrorMessage> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_content, 14);
+  messageDesc(file_quintet_v1_content, 15);
 
 /**
  * The sender's own other devices get this wrapper instead of the bare data
@@ -733,7 +807,7 @@ export type DeviceSentMessage = Message<"quintet.v1.DeviceSentMessage"> & {
  * Use `create(DeviceSentMessageSchema)` to create a new message.
  */
 export const DeviceSentMessageSchema: GenMessage<DeviceSentMessage> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_content, 15);
+  messageDesc(file_quintet_v1_content, 16);
 
 /**
  * Between the devices of one account.
@@ -768,7 +842,7 @@ export type SyncMessage = Message<"quintet.v1.SyncMessage"> & {
  * Use `create(SyncMessageSchema)` to create a new message.
  */
 export const SyncMessageSchema: GenMessage<SyncMessage> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_content, 16);
+  messageDesc(file_quintet_v1_content, 17);
 
 /**
  * @generated from message quintet.v1.DeleteForMe
@@ -799,7 +873,7 @@ export type DeleteForMe = Message<"quintet.v1.DeleteForMe"> & {
  * Use `create(DeleteForMeSchema)` to create a new message.
  */
 export const DeleteForMeSchema: GenMessage<DeleteForMe> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_content, 17);
+  messageDesc(file_quintet_v1_content, 18);
 
 /**
  * @generated from message quintet.v1.ReadSync
@@ -830,5 +904,5 @@ export type ReadSync = Message<"quintet.v1.ReadSync"> & {
  * Use `create(ReadSyncSchema)` to create a new message.
  */
 export const ReadSyncSchema: GenMessage<ReadSync> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_content, 18);
+  messageDesc(file_quintet_v1_content, 19);
 

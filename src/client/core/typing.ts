@@ -1,0 +1,151 @@
+/**
+ * Typing indicators (docs/protocol.md "Typing indicators"): a
+ * `TypingMessage` content sent in an ephemeral envelope, which the server
+ * pushes only to devices connected right now and never stores. In a 1:1
+ * chat it goes to every verified device of the peer and, naming the chat,
+ * to this account's other devices, so they show "typing…" nowhere for
+ * their own account but know the chat is active.
+ *
+ * Nothing of it is stored: no message record, no retry copy, no processed
+ * mark, no ack. The receiving application shows it until `expiresAt` or a
+ * `stopped`, whichever comes first.
+ *
+ * A device setting (`typing-indicators`, default on) turns it off both
+ * ways: when off, this device neither sends its own indicators nor reports
+ * anyone else's.
+ */
+import type { ProtocolContext } from '../../protocol/context.js';
+import { TypingMessage_Action, type TypingMessage } from '../../gen/quintet/v1/content_pb.js';
+import { encodeContent } from './content.js';
+import { ClientError } from './errors.js';
+import { isGroupChat } from './groups/group-id.js';
+import type { SessionManager } from './session-manager.js';
+import type { SettingsStore } from './store/client-stores.js';
+
+/** The settings-store entry: one byte, 1 on, 0 off; absent means on. */
+export const TYPING_SETTING = 'typing-indicators';
+
+/** How long a `started` is shown without a newer indicator (the sender repeats it meanwhile). */
+export const TYPING_EXPIRY_MS = 15_000;
+
+/** The `typing` event: someone is (or stopped) typing in a chat. */
+export interface TypingEvent {
+  readonly type: 'typing';
+  /** The chat: the peer account (1:1), or the group chat id. */
+  readonly chat: string;
+  readonly from: string;
+  readonly fromDevice: number;
+  readonly state: 'started' | 'stopped';
+  /** When to stop showing it (ms, receiver's clock); equals the receive time for `stopped`. */
+  readonly expiresAt: number;
+}
+
+/** Whether typing indicators are on for this device (the default). */
+export async function typingEnabled(settings: SettingsStore): Promise<boolean> {
+  const value = await settings.get(TYPING_SETTING);
+  return value === undefined || value[0] !== 0;
+}
+
+/** Turns typing indicators on or off for this device. */
+export async function setTypingEnabled(settings: SettingsStore, on: boolean): Promise<void> {
+  await settings.put(TYPING_SETTING, Uint8Array.of(on ? 1 : 0));
+}
+
+/**
+ * The event for a received `TypingMessage`, or undefined when it is not
+ * to be shown: the setting is off, the action is unknown, it claims a
+ * group over a pairwise session (group indicators come under the sender
+ * key), or a peer names a chat (only own devices say which chat they type in).
+ */
+export function typingEvent(
+  message: TypingMessage,
+  source: { readonly account: string; readonly deviceId: number },
+  self: { readonly account: string },
+  now: number,
+): TypingEvent | undefined {
+  let state: TypingEvent['state'];
+  if (message.action === TypingMessage_Action.STARTED) state = 'started';
+  else if (message.action === TypingMessage_Action.STOPPED) state = 'stopped';
+  else return undefined;
+  if (message.groupId.length > 0) return undefined;
+  let chat = source.account;
+  if (source.account === self.account) {
+    // An own device's copy: the chat it types in; never this account itself.
+    if (message.chat.length === 0 || message.chat === self.account) return undefined;
+    chat = message.chat;
+  } else if (message.chat.length > 0) {
+    return undefined;
+  }
+  return {
+    type: 'typing',
+    chat,
+    from: source.account,
+    fromDevice: source.deviceId,
+    state,
+    expiresAt: state === 'started' ? now + TYPING_EXPIRY_MS : now,
+  };
+}
+
+export interface TypingSenderDeps {
+  readonly ctx: ProtocolContext;
+  readonly settings: SettingsStore;
+  readonly sessions: SessionManager;
+  readonly self: { readonly account: string; readonly deviceId: number };
+}
+
+/** Sends this device's typing indicators. */
+export class TypingSender {
+  constructor(private readonly deps: TypingSenderDeps) {}
+
+  /**
+   * Says that this device started or stopped typing in a 1:1 chat, to the
+   * peer's connected devices and this account's other connected devices.
+   * Returns false (and sends nothing) when the setting is off. Group chats
+   * are refused with `invalid-argument` for now.
+   */
+  async send(chat: string, state: 'started' | 'stopped'): Promise<boolean> {
+    const { ctx, settings, sessions, self } = this.deps;
+    if (isGroupChat(chat)) {
+      throw new ClientError('invalid-argument', 'typing indicators in groups are not sent yet');
+    }
+    if (chat === self.account) {
+      throw new ClientError('invalid-argument', 'typing indicators go to another account');
+    }
+    if (!(await typingEnabled(settings))) return false;
+    const timestamp = ctx.clock.now();
+    const action =
+      state === 'started' ? TypingMessage_Action.STARTED : TypingMessage_Action.STOPPED;
+    const toPeer = sessions.send(
+      chat,
+      encodeContent({
+        body: { case: 'typingMessage', value: { action, timestamp: BigInt(timestamp) } },
+      }),
+      timestamp,
+      'encrypted',
+      undefined,
+      { ephemeral: true },
+    );
+    const toOwn = sessions.send(
+      self.account,
+      encodeContent({
+        body: { case: 'typingMessage', value: { action, timestamp: BigInt(timestamp), chat } },
+      }),
+      timestamp,
+      'encrypted',
+      undefined,
+      { ephemeral: true },
+    );
+    await Promise.all([toPeer, toOwn]);
+    return true;
+  }
+
+  /** Whether typing indicators are on for this device. */
+  enabled(): Promise<boolean> {
+    return typingEnabled(this.deps.settings);
+  }
+
+  /** Turns typing indicators on or off for this device (both sending and showing). */
+  setEnabled(on: boolean): Promise<void> {
+    return setTypingEnabled(this.deps.settings, on);
+  }
+}
