@@ -143,6 +143,8 @@ function report(event: ClientEvent, json: boolean, saver: AttachmentSaver): void
         );
       }
       return;
+    // History progress is shown by `link` (link-history.ts), not here.
+    case 'history-sync':
     case 'devices-changed':
     case 'receipt':
     case 'retry-request':
@@ -250,7 +252,8 @@ async function follow(
         'another connection of this device replaced this one (another quintet command on this profile?); stopped following',
       );
     case 'failed':
-      if (stopped.error !== undefined) throw stopped.error;
+      // Only an Error carries a code and message worth showing as is.
+      if (stopped.error instanceof Error) throw stopped.error;
       throw new CliError('the connection to the server failed');
     case undefined:
       throw new CliError('the connection to the server closed unexpectedly');

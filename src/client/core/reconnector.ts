@@ -301,8 +301,7 @@ export class Reconnector {
     this.#stopping = true;
     this.#clientChanged();
     this.#wake?.();
-    const closing = [this.#current?.client.close(), this.#attemptTransport?.close()];
-    await Promise.all(closing);
+    await Promise.all([this.#current?.client.close(), this.#attemptTransport?.close()]);
     await this.#finished;
   }
 
