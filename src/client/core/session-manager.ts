@@ -21,11 +21,12 @@
  *
  * Session work for an address runs on the shared per-address queue, so an
  * encryption never interleaves with a decryption for the same device; the
- * devices of one send are encrypted concurrently.
+ * devices of one send are encrypted concurrently. Network round trips (the
+ * device list, prekey bundles) happen before a queue is entered, never
+ * inside one (session-ops.ts, `encryptForDevices`).
  */
 import { addressKey, protocolAddress, type ProtocolAddress } from '../../protocol/address.js';
 import type { ProtocolContext } from '../../protocol/context.js';
-import { ProtocolError } from '../../protocol/errors.js';
 import { EnvelopeType } from '../../gen/quintet/v1/transport_pb.js';
 import type { DeviceDirectory } from './devices/device-directory.js';
 import type { RefusedDevice } from './devices/served-devices.js';
@@ -35,7 +36,7 @@ import type { VerifiedDevice } from './store/verified-devices.js';
 import type { KeyedQueue } from './keyed-queue.js';
 import type { OutgoingEnvelopeInit, ServerApi } from './server-api.js';
 import { ClientError } from './errors.js';
-import { encryptForDevice, startSession, deleteSession } from './session-ops.js';
+import { deleteSession, encryptForDevices, type DeviceEncryption } from './session-ops.js';
 
 /** How many times a send is rebuilt after the server rejects its device set. */
 const MAX_DEVICE_SET_ATTEMPTS = 4;
@@ -121,9 +122,7 @@ export class SessionManager {
         (device) => !(own && device.deviceId === this.self.deviceId),
       );
       if (own && targets.length === 0) return { devices: [], refused, queuedOnly: false };
-      const results = await Promise.all(
-        targets.map((device) => this.#envelopeFor(destination, device, payload, mode)),
-      );
+      const results = await this.#envelopes(destination, targets, payload, mode);
       const envelopes: OutgoingEnvelopeInit[] = [];
       const refusedNow = [...refused];
       for (const result of results) {
@@ -162,14 +161,14 @@ export class SessionManager {
     await this.queue.run(addressKey(address), () => deleteSession(this.store, address));
   }
 
-  async #envelopeFor(
+  async #envelopes(
     account: string,
-    device: VerifiedDevice,
+    devices: readonly VerifiedDevice[],
     payload: Uint8Array,
     mode: EnvelopeMode,
-  ): Promise<DeviceResult> {
+  ): Promise<DeviceResult[]> {
     if (mode === 'plaintext') {
-      return {
+      return devices.map((device) => ({
         kind: 'envelope',
         envelope: {
           deviceId: device.deviceId,
@@ -177,28 +176,39 @@ export class SessionManager {
           type: EnvelopeType.PLAINTEXT,
           content: payload,
         },
-      };
+      }));
     }
-    const address = protocolAddress(account, device.deviceId);
-    try {
-      return { kind: 'envelope', envelope: await this.#encrypt(address, payload) };
-    } catch (error) {
-      // The bundle (or an old session) carries a key other than the one ADV
-      // verified for this device: the server substituted it. That device
-      // gets nothing; the others still get the message.
-      if (!ProtocolError.is(error, 'untrusted-identity')) throw error;
-      await this.resetSession(address);
-      const refused = { deviceId: device.deviceId, reason: 'untrusted-identity' };
-      this.emit({ type: 'device-refused', account, ...refused });
-      return { kind: 'refused', refused };
+    const env = { ctx: this.ctx, store: this.store, api: this.api, queue: this.queue };
+    const encrypted = await encryptForDevices(
+      env,
+      account,
+      devices.map((device) => device.deviceId),
+      payload,
+    );
+    const results: DeviceResult[] = [];
+    for (const device of devices) {
+      results.push(await this.#deviceResult(account, device, encrypted.get(device.deviceId)));
     }
+    return results;
   }
 
-  async #encrypt(address: ProtocolAddress, padded: Uint8Array): Promise<OutgoingEnvelopeInit> {
-    return this.queue.run(addressKey(address), async () => {
-      await startSession(this.ctx, this.store, this.api, address);
-      return encryptForDevice(this.ctx, this.store, address, padded);
-    });
+  async #deviceResult(
+    account: string,
+    device: VerifiedDevice,
+    result: DeviceEncryption | undefined,
+  ): Promise<DeviceResult> {
+    if (result === undefined) {
+      throw new ClientError('invalid-argument', `device ${device.deviceId} was not encrypted for`);
+    }
+    if (result.kind === 'envelope') return result;
+    // The bundle (or an old session) carries a key other than the one ADV
+    // verified for this device: the server substituted it. That device
+    // gets nothing; the others still get the message.
+    if (result.error.code !== 'untrusted-identity') throw result.error;
+    await this.resetSession(protocolAddress(account, device.deviceId));
+    const refused = { deviceId: device.deviceId, reason: 'untrusted-identity' };
+    this.emit({ type: 'device-refused', account, ...refused });
+    return { kind: 'refused', refused };
   }
 
   /** Handles a device-set refusal; false when `error` is something else. */
