@@ -50,7 +50,7 @@ class WireWatch {
     request: async (body: RequestBody) => {
       // A request sent now can only depend on responses already in.
       const depth = this.#answered + 1;
-      this.frames.push({ kind: body.case ?? 'none', depth, body });
+      this.frames.push({ kind: body?.case ?? 'none', depth, body });
       const response = await transport.request(body);
       this.#answered = Math.max(this.#answered, depth);
       return response;
@@ -119,7 +119,7 @@ try {
   });
   const receiptFrames = receiving.count(
     'sendMessage',
-    (body) => body.case === 'sendMessage' && body.value.destination === 'carol',
+    (body) => body?.case === 'sendMessage' && body.value?.destination === 'carol',
   );
   row('delivery-receipts', {
     messages: received,
