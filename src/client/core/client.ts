@@ -21,6 +21,7 @@ import { KeyedQueue } from './keyed-queue.js';
 import { Outbox, type PreparedText, type SentText } from './outbox.js';
 import { Receipts } from './receipts.js';
 import { Receiver } from './receiver.js';
+import { platformScheduler, sleepOn } from './scheduler.js';
 import { RetryManager } from './retry.js';
 import {
   acceptAccountKey,
@@ -110,7 +111,7 @@ export class QuintetClient {
     });
     this.#receive = options.receive ?? true;
     this.#history = options.history;
-    this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.#sleep = options.sleep ?? sleepOn(platformScheduler);
   }
 
   /**
