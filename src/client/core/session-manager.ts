@@ -36,7 +36,14 @@ import type { VerifiedDevice } from './store/verified-devices.js';
 import type { KeyedQueue } from './keyed-queue.js';
 import type { OutgoingEnvelopeInit, ServerApi } from './server-api.js';
 import { ClientError } from './errors.js';
-import { deleteSession, encryptForDevices, type DeviceEncryption } from './session-ops.js';
+import type { ProtocolError } from '../../protocol/errors.js';
+import type { PreKeyBundle } from '../../protocol/session-builder.js';
+import {
+  deleteSession,
+  encryptForDevices,
+  fetchBundles,
+  type DeviceEncryption,
+} from './session-ops.js';
 
 /** How many times a send is rebuilt after the server rejects its device set. */
 const MAX_DEVICE_SET_ATTEMPTS = 4;
@@ -67,6 +74,11 @@ type DeviceResult =
   | { readonly kind: 'envelope'; readonly envelope: OutgoingEnvelopeInit }
   | { readonly kind: 'refused'; readonly refused: RefusedDevice };
 
+/** Bundles being fetched alongside a device list. */
+interface Prefetch {
+  readonly bundles: Promise<Map<number, PreKeyBundle | ProtocolError> | undefined>;
+}
+
 /** Sends contents to every verified device of an account. */
 export class SessionManager {
   constructor(
@@ -93,8 +105,18 @@ export class SessionManager {
     only?: number,
   ): Promise<SendOutcome> {
     let lastError: unknown;
+    // A peer this device has no session with at all (a first message):
+    // every device will need a bundle, so they are fetched in the same
+    // round trip as the device list instead of after it.
+    let prefetch =
+      mode === 'encrypted' && only === undefined && destination !== this.self.account
+        ? await this.#prefetchBundles(destination)
+        : undefined;
     for (let attempt = 0; attempt < MAX_DEVICE_SET_ATTEMPTS; attempt++) {
       const view = await this.directory.devices(destination);
+      const prefetched = prefetch === undefined ? undefined : await prefetch.bundles;
+      // A repaired device set fetches afresh.
+      prefetch = undefined;
       if (view.pendingAccountKey !== undefined) {
         // A new account key nobody accepted yet: encrypt nothing, send
         // nothing (not even to the old devices), and say how to accept it.
@@ -122,7 +144,7 @@ export class SessionManager {
         (device) => !(own && device.deviceId === this.self.deviceId),
       );
       if (own && targets.length === 0) return { devices: [], refused, queuedOnly: false };
-      const results = await this.#envelopes(destination, targets, payload, mode);
+      const results = await this.#envelopes(destination, targets, payload, mode, prefetched);
       const envelopes: OutgoingEnvelopeInit[] = [];
       const refusedNow = [...refused];
       for (const result of results) {
@@ -166,6 +188,7 @@ export class SessionManager {
     devices: readonly VerifiedDevice[],
     payload: Uint8Array,
     mode: EnvelopeMode,
+    prefetched: ReadonlyMap<number, PreKeyBundle | ProtocolError> | undefined,
   ): Promise<DeviceResult[]> {
     if (mode === 'plaintext') {
       return devices.map((device) => ({
@@ -184,6 +207,7 @@ export class SessionManager {
       account,
       devices.map((device) => device.deviceId),
       payload,
+      prefetched,
     );
     const results: DeviceResult[] = [];
     for (const device of devices) {
@@ -209,6 +233,19 @@ export class SessionManager {
     const refused = { deviceId: device.deviceId, reason: 'untrusted-identity' };
     this.emit({ type: 'device-refused', account, ...refused });
     return { kind: 'refused', refused };
+  }
+
+  /**
+   * Starts fetching every device's bundle of `account` when no session with
+   * any of its devices exists; undefined otherwise. Never rejects: a failed
+   * prefetch only means the bundles are fetched after the device list.
+   * The bundles are checked like any other (signature, and the identity
+   * ADV verified for the device) when a session is built from them.
+   */
+  async #prefetchBundles(account: string): Promise<Prefetch | undefined> {
+    if ((await this.store.protocol.sessions.listDeviceIds(account)).length > 0) return undefined;
+    // Wrapped, so awaiting this function does not wait for the fetch.
+    return { bundles: fetchBundles(this.api, account, 'all', true).catch(() => undefined) };
   }
 
   /** Handles a device-set refusal; false when `error` is something else. */

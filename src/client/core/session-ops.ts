@@ -74,14 +74,17 @@ export type DeviceEncryption =
  * bundle fetch holds up no decryption and no send to any device), and
  * they are encrypted in a second pass from those bundles. A warm device
  * costs one session load; a cold send costs one bundle round trip, for the
- * whole account when every device is new. Non-protocol failures (the
- * store, the network) reject.
+ * whole account when every device is new. `prefetched`: bundles already
+ * fetched (alongside the device list, for a peer with no session at all),
+ * used before fetching any. Non-protocol failures (the store, the network)
+ * reject.
  */
 export async function encryptForDevices(
   env: SessionEnv,
   account: string,
   deviceIds: readonly number[],
   padded: Uint8Array,
+  prefetched?: ReadonlyMap<number, PreKeyBundle | ProtocolError>,
 ): Promise<Map<number, DeviceEncryption>> {
   const attempt = async (deviceId: number, bundle?: PreKeyBundle): Promise<DeviceEncryption> => {
     const address = protocolAddress(account, deviceId);
@@ -105,12 +108,15 @@ export async function encryptForDevices(
     else results.set(deviceId, result);
   });
   if (lacking.length === 0) return results;
-  const bundles = await fetchBundles(
-    env.api,
-    account,
-    lacking,
-    lacking.length === deviceIds.length,
-  );
+  // Bundles fetched alongside the device list (a cold peer) are used first.
+  const unfetched = lacking.filter((deviceId) => prefetched?.has(deviceId) !== true);
+  const bundles =
+    unfetched.length === 0
+      ? new Map<number, PreKeyBundle | ProtocolError>()
+      : await fetchBundles(env.api, account, unfetched, unfetched.length === deviceIds.length);
+  for (const [deviceId, bundle] of prefetched ?? []) {
+    if (!bundles.has(deviceId)) bundles.set(deviceId, bundle);
+  }
   const second = await Promise.all(
     lacking.map((deviceId): Promise<DeviceEncryption> => {
       const bundle = bundles.get(deviceId);
@@ -135,20 +141,20 @@ export async function encryptForDevices(
 }
 
 /**
- * Fetches the bundles of `deviceIds` of `account` (network; never called on
- * an address queue). One request for the whole account when `wholeAccount`
+ * Fetches the bundles of `deviceIds` of `account` (`'all'`: every device
+ * the server lists) (network; never called on an address queue). One request for the whole account when `wholeAccount`
  * (every device needs one: a cold send), else one per device, concurrently.
  * A bundle whose keys do not parse is that device's `ProtocolError`.
  */
 export async function fetchBundles(
   api: ServerApi,
   account: string,
-  deviceIds: readonly number[],
+  deviceIds: readonly number[] | 'all',
   wholeAccount: boolean,
 ): Promise<Map<number, PreKeyBundle | ProtocolError>> {
-  const wanted = new Set(deviceIds);
+  const wanted = deviceIds === 'all' ? undefined : new Set(deviceIds);
   const served =
-    wholeAccount && deviceIds.length > 1
+    deviceIds === 'all' || (wholeAccount && deviceIds.length > 1)
       ? await api.getPreKeyBundles(account, 0)
       : (
           await Promise.all(deviceIds.map((deviceId) => api.getPreKeyBundles(account, deviceId)))
@@ -156,7 +162,7 @@ export async function fetchBundles(
   const bundles = new Map<number, PreKeyBundle | ProtocolError>();
   for (const bundle of served) {
     // Only the devices asked for: a bundle the server adds uninvited is ignored.
-    if (!wanted.has(bundle.deviceId) || bundles.has(bundle.deviceId)) continue;
+    if (wanted?.has(bundle.deviceId) === false || bundles.has(bundle.deviceId)) continue;
     try {
       bundles.set(bundle.deviceId, toProtocolBundle(bundle));
     } catch (error) {
