@@ -198,7 +198,7 @@ export class LibsignalDevice {
       this.identity,
     );
     return {
-      prekey: message.type() === Signal.CiphertextMessageType.PreKey,
+      prekey: message.type() === Number(Signal.CiphertextMessageType.PreKey),
       body: message.serialize(),
     };
   }

@@ -4,35 +4,41 @@
  * and, for encryption, use the same message key twice; running them one
  * after another per (session store, address) rules that out even when the
  * caller forgets to serialize.
+ *
+ * A caller that already runs every operation for an address on its own
+ * per-address queue (the client core: its queue also covers the store
+ * transaction around a decryption) says so with `serialized: 'caller'`
+ * (see `SessionOptions`), and the operation takes no second lock: one
+ * serializer per address, never two nested ones.
  */
 import { addressKey, type ProtocolAddress } from './address.js';
+import { KeyedQueue } from './keyed-queue.js';
 import type { SessionStore } from './stores/session-store.js';
 
-const queues = new WeakMap<SessionStore, Map<string, Promise<unknown>>>();
+/** Who serializes session operations per address. */
+export interface SessionOptions {
+  /**
+   * `'cipher'` (default): each operation locks its (store, address).
+   * `'caller'`: the caller guarantees no two operations for one address
+   * overlap, so none is taken.
+   */
+  readonly serialized?: 'cipher' | 'caller';
+}
+
+const queues = new WeakMap<SessionStore, KeyedQueue>();
 
 /** Runs `job` after every earlier job for the same store and address has settled. */
 export function withAddressLock<T>(
   store: SessionStore,
   address: ProtocolAddress,
   job: () => Promise<T>,
+  options: SessionOptions = {},
 ): Promise<T> {
-  let perStore = queues.get(store);
-  if (perStore === undefined) {
-    perStore = new Map();
-    queues.set(store, perStore);
+  if (options.serialized === 'caller') return job();
+  let queue = queues.get(store);
+  if (queue === undefined) {
+    queue = new KeyedQueue();
+    queues.set(store, queue);
   }
-  const key = addressKey(address);
-  const previous = perStore.get(key);
-  // A failed earlier job must not block the next one: its error belongs to its own caller.
-  const run = previous === undefined ? job() : previous.then(job, job);
-  const tail = run.then(
-    () => undefined,
-    () => undefined,
-  );
-  perStore.set(key, tail);
-  const map = perStore;
-  void tail.then(() => {
-    if (map.get(key) === tail) map.delete(key);
-  });
-  return run;
+  return queue.run(addressKey(address), job);
 }

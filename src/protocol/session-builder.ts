@@ -3,7 +3,7 @@
  * libsignal `session.rs` `process_prekey_bundle` / `process_prekey`).
  */
 import type { ProtocolAddress } from './address.js';
-import { withAddressLock } from './address-lock.js';
+import { withAddressLock, type SessionOptions } from './address-lock.js';
 import { copyBytes } from './bytes.js';
 import type { ProtocolContext } from './context.js';
 import { generateKeyPair, verify, type PublicKey } from './curve.js';
@@ -39,48 +39,77 @@ export async function processPreKeyBundle(
   stores: ProtocolStores,
   address: ProtocolAddress,
   bundle: PreKeyBundle,
+  options: SessionOptions = {},
 ): Promise<void> {
+  checkBundleShape(bundle);
+  await withAddressLock(
+    stores.sessions,
+    address,
+    async () => {
+      const record = (await stores.sessions.loadSession(address)) ?? SessionRecord.empty();
+      await initiateInRecord(ctx, stores, address, record, bundle);
+      // Write order: identity, then session (a crash in between leaves a known
+      // identity without a session, which the next bundle repairs).
+      await stores.identity.saveIdentity(address, bundle.identityKey);
+      await stores.sessions.storeSession(address, record);
+    },
+    options,
+  );
+}
+
+/** A bundle carries a one-time prekey and its id together or neither. */
+export function checkBundleShape(bundle: PreKeyBundle): void {
   if ((bundle.preKey === undefined) !== (bundle.preKeyId === undefined)) {
     throw new ProtocolError(
       'invalid-message',
       'bundle has a one-time prekey without an id, or the reverse',
     );
   }
-  await withAddressLock(stores.sessions, address, async () => {
-    if (!(await stores.identity.isTrustedIdentity(address, bundle.identityKey, 'sending'))) {
-      throw new ProtocolError('untrusted-identity', 'identity key of the bundle is not trusted');
-    }
-    // The signature is what ties the signed prekey to the identity: without
-    // this check a server could substitute its own prekey and read the session.
-    const signed = bundle.signedPreKey.serialize();
-    const signature = copyBytes(bundle.signedPreKeySignature);
-    if (!(await verify(ctx.crypto, bundle.identityKey, signed, signature))) {
-      throw new ProtocolError('invalid-signature', 'signed prekey signature does not verify');
-    }
-    const ourIdentityKeyPair = await stores.identity.getIdentityKeyPair();
-    const localRegistrationId = await stores.identity.getLocalRegistrationId();
-    const baseKey = await generateKeyPair(ctx.crypto, ctx.random);
-    const state = await initializeAliceSession(ctx, {
-      ourIdentityKeyPair,
-      ourBaseKeyPair: baseKey,
-      theirIdentityKey: bundle.identityKey,
-      theirSignedPreKey: bundle.signedPreKey,
-      theirOneTimePreKey: bundle.preKey,
-      localRegistrationId,
-      remoteRegistrationId: bundle.registrationId,
-    });
-    state.pendingPreKey = {
-      preKeyId: bundle.preKeyId,
-      signedPreKeyId: bundle.signedPreKeyId,
-      baseKey: baseKey.publicKey.serialize().slice(),
-    };
-    const record = (await stores.sessions.loadSession(address)) ?? SessionRecord.empty();
-    record.promoteState(state);
-    // Write order: identity, then session (a crash in between leaves a known
-    // identity without a session, which the next bundle repairs).
-    await stores.identity.saveIdentity(address, bundle.identityKey);
-    await stores.sessions.storeSession(address, record);
+}
+
+/**
+ * The initiator's half of X3DH on an already loaded `record`: checks the
+ * bundle's identity is trusted and its signed prekey signature, builds the
+ * state and makes it current. Stores nothing: the caller saves the bundle's
+ * identity and then the record (the session cipher does both once, after
+ * encrypting, so a send from a fresh bundle loads and writes the record once).
+ */
+export async function initiateInRecord(
+  ctx: ProtocolContext,
+  stores: ProtocolStores,
+  address: ProtocolAddress,
+  record: SessionRecord,
+  bundle: PreKeyBundle,
+): Promise<void> {
+  checkBundleShape(bundle);
+  if (!(await stores.identity.isTrustedIdentity(address, bundle.identityKey, 'sending'))) {
+    throw new ProtocolError('untrusted-identity', 'identity key of the bundle is not trusted');
+  }
+  // The signature is what ties the signed prekey to the identity: without
+  // this check a server could substitute its own prekey and read the session.
+  const signed = bundle.signedPreKey.serialize();
+  const signature = copyBytes(bundle.signedPreKeySignature);
+  if (!(await verify(ctx.crypto, bundle.identityKey, signed, signature))) {
+    throw new ProtocolError('invalid-signature', 'signed prekey signature does not verify');
+  }
+  const ourIdentityKeyPair = await stores.identity.getIdentityKeyPair();
+  const localRegistrationId = await stores.identity.getLocalRegistrationId();
+  const baseKey = await generateKeyPair(ctx.crypto, ctx.random);
+  const state = await initializeAliceSession(ctx, {
+    ourIdentityKeyPair,
+    ourBaseKeyPair: baseKey,
+    theirIdentityKey: bundle.identityKey,
+    theirSignedPreKey: bundle.signedPreKey,
+    theirOneTimePreKey: bundle.preKey,
+    localRegistrationId,
+    remoteRegistrationId: bundle.registrationId,
   });
+  state.pendingPreKey = {
+    preKeyId: bundle.preKeyId,
+    signedPreKeyId: bundle.signedPreKeyId,
+    baseKey: baseKey.publicKey.serialize().slice(),
+  };
+  record.promoteState(state);
 }
 
 /** The responder's outcome of an incoming prekey message, before decryption. */

@@ -7,13 +7,13 @@
  * removal; a failed decryption changes no store.
  */
 import type { ProtocolAddress } from './address.js';
-import { withAddressLock } from './address-lock.js';
+import { withAddressLock, type SessionOptions } from './address-lock.js';
 import type { ProtocolContext } from './context.js';
 import { PublicKey } from './curve.js';
 import { decryptWithState, encryptWithState } from './double-ratchet.js';
 import { ProtocolError, type ProtocolErrorCode } from './errors.js';
 import { PreKeySignalMessage } from './prekey-signal-message.js';
-import { prepareIncomingSession } from './session-builder.js';
+import { initiateInRecord, prepareIncomingSession, type PreKeyBundle } from './session-builder.js';
 import { SessionRecord } from './session-record.js';
 import type { SessionState } from './session-state.js';
 import { SignalMessage } from './signal-message.js';
@@ -24,6 +24,8 @@ export interface CiphertextMessage {
   /** 'prekey' until the peer has answered the session, then 'signal'. */
   readonly type: 'prekey' | 'signal';
   readonly body: Uint8Array;
+  /** The peer's registration id in the session used (the server checks it for staleness). */
+  readonly remoteRegistrationId: number;
 }
 
 /**
@@ -43,19 +45,36 @@ export class SessionCipher {
     private readonly ctx: ProtocolContext,
     private readonly stores: ProtocolStores,
     private readonly address: ProtocolAddress,
+    private readonly options: SessionOptions = {},
   ) {}
+
+  #locked<T>(job: () => Promise<T>): Promise<T> {
+    return withAddressLock(this.stores.sessions, this.address, job, this.options);
+  }
 
   /**
    * Encrypts exact bytes (the caller pads). Returns a PreKeySignalMessage
    * while the session is unacknowledged, else a SignalMessage. Throws
    * 'no-session' without a usable session and 'untrusted-identity' when the
    * identity store no longer trusts the peer. Draws no randomness.
+   *
+   * With `bundle`, a device with no open session gets one built from it
+   * first (X3DH as initiator, see `processPreKeyBundle`), in the same
+   * operation: the record is loaded and stored once. The bundle is ignored
+   * when a session is open (one built meanwhile, e.g. by an incoming
+   * prekey message, is kept: two sessions built at once would diverge).
    */
-  encrypt(plaintext: Uint8Array): Promise<CiphertextMessage> {
-    return withAddressLock(this.stores.sessions, this.address, async () => {
-      const record = await this.stores.sessions.loadSession(this.address);
-      const state = record?.current;
-      if (record === undefined || state === undefined || !state.hasSenderChain) {
+  encrypt(plaintext: Uint8Array, bundle?: PreKeyBundle): Promise<CiphertextMessage> {
+    return this.#locked(async () => {
+      const record =
+        (await this.stores.sessions.loadSession(this.address)) ?? SessionRecord.empty();
+      let fromBundle = false;
+      if (bundle !== undefined && !record.hasOpenSession()) {
+        await initiateInRecord(this.ctx, this.stores, this.address, record, bundle);
+        fromBundle = true;
+      }
+      const state = record.current;
+      if (state === undefined || !state.hasSenderChain) {
         throw new ProtocolError('no-session', 'no open session with this device');
       }
       const remoteIdentity = PublicKey.deserialize(state.remoteIdentityKey);
@@ -71,7 +90,11 @@ export class SessionCipher {
       const pending = state.pendingPreKey;
       let result: CiphertextMessage;
       if (pending === undefined) {
-        result = { type: 'signal', body: message.serialized };
+        result = {
+          type: 'signal',
+          body: message.serialized,
+          remoteRegistrationId: state.remoteRegistrationId,
+        };
       } else {
         const wrapped = PreKeySignalMessage.create({
           registrationId: state.localRegistrationId,
@@ -81,7 +104,15 @@ export class SessionCipher {
           identityKey: PublicKey.deserialize(state.localIdentityKey),
           message,
         });
-        result = { type: 'prekey', body: wrapped.serialized };
+        result = {
+          type: 'prekey',
+          body: wrapped.serialized,
+          remoteRegistrationId: state.remoteRegistrationId,
+        };
+      }
+      // Write order as in processPreKeyBundle: identity, then session.
+      if (bundle !== undefined && fromBundle) {
+        await this.stores.identity.saveIdentity(this.address, bundle.identityKey);
       }
       await this.stores.sessions.storeSession(this.address, record);
       return result;
@@ -97,7 +128,7 @@ export class SessionCipher {
   async decryptSignalMessage(body: Uint8Array): Promise<Uint8Array> {
     // Parsed inside the async function, so bad bytes reject rather than throw.
     const message = SignalMessage.deserialize(body);
-    return withAddressLock(this.stores.sessions, this.address, async () => {
+    return this.#locked(async () => {
       const record = await this.stores.sessions.loadSession(this.address);
       if (record === undefined || (record.current === undefined && record.previous.length === 0)) {
         throw new ProtocolError('no-session', 'no session with this device');
@@ -120,7 +151,7 @@ export class SessionCipher {
    */
   async decryptPreKeySignalMessage(body: Uint8Array): Promise<Uint8Array> {
     const message = PreKeySignalMessage.deserialize(body);
-    return withAddressLock(this.stores.sessions, this.address, async () => {
+    return this.#locked(async () => {
       if (
         !(await this.stores.identity.isTrustedIdentity(
           this.address,
@@ -146,7 +177,7 @@ export class SessionCipher {
 
   /** True when a current session can encrypt. */
   hasOpenSession(): Promise<boolean> {
-    return withAddressLock(this.stores.sessions, this.address, async () => {
+    return this.#locked(async () => {
       const record = await this.stores.sessions.loadSession(this.address);
       return record?.hasOpenSession() === true;
     });
@@ -154,7 +185,7 @@ export class SessionCipher {
 
   /** The peer's registration id from the current session; 'no-session' without one. */
   remoteRegistrationId(): Promise<number> {
-    return withAddressLock(this.stores.sessions, this.address, async () => {
+    return this.#locked(async () => {
       const state = (await this.stores.sessions.loadSession(this.address))?.current;
       if (state === undefined) throw new ProtocolError('no-session', 'no session with this device');
       return state.remoteRegistrationId;

@@ -31,7 +31,7 @@ const SEND_MESSAGE_TAG = (22 << 3) | 2;
 const ACK_TAG = (23 << 3) | 2;
 
 /** Raised inside the decoder to leave the fast path; never escapes this module. */
-class Unhandled {}
+class Unhandled extends Error {}
 const UNHANDLED = new Unhandled();
 
 class Reader {

@@ -80,8 +80,8 @@ describe(
       await page.getByTestId('link-companion').click();
       await page.waitForFunction(
         () =>
-          ((document.querySelector('[data-testid="link-code"]') as HTMLInputElement | null)?.value
-            .length ?? 0) > 0,
+          (document.querySelector<HTMLInputElement>('[data-testid="link-code"]')?.value.length ??
+            0) > 0,
       );
       const code = await page.getByTestId('link-code').inputValue();
       // The page waits for approval on whichever node nginx picked; the primary approves through node1.

@@ -86,8 +86,8 @@ describe('history sync into a browser tab', { timeout: 300_000 }, () => {
     await page.getByTestId('link-companion').click();
     await page.waitForFunction(
       () =>
-        ((document.querySelector('[data-testid="link-code"]') as HTMLInputElement | null)?.value
-          .length ?? 0) > 0,
+        (document.querySelector<HTMLInputElement>('[data-testid="link-code"]')?.value.length ?? 0) >
+        0,
     );
     const code = await page.getByTestId('link-code').inputValue();
     const approved = await cli(

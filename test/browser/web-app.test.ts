@@ -117,12 +117,12 @@ describe('web app in Chromium', { timeout: 240_000 }, () => {
       const db = await new Promise<IDBDatabase>((resolve, reject) => {
         const req = indexedDB.open('quintet-device');
         req.onsuccess = () => resolve(req.result);
-        req.onerror = () => reject(req.error);
+        req.onerror = () => reject(new Error(String(req.error)));
       });
       const values = await new Promise<unknown[]>((resolve, reject) => {
         const req = db.transaction('kv').objectStore('kv').getAll();
         req.onsuccess = () => resolve(req.result);
-        req.onerror = () => reject(req.error);
+        req.onerror = () => reject(new Error(String(req.error)));
       });
       db.close();
       const decoder = new TextDecoder('latin1');

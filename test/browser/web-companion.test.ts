@@ -101,8 +101,8 @@ describe('browser companion in Chromium', { timeout: 300_000 }, () => {
     await page.getByTestId('qr').waitFor();
     await page.waitForFunction(
       () =>
-        ((document.querySelector('[data-testid="link-code"]') as HTMLInputElement | null)?.value
-          .length ?? 0) > 0,
+        (document.querySelector<HTMLInputElement>('[data-testid="link-code"]')?.value.length ?? 0) >
+        0,
     );
     assert.equal(await qrIsDrawn(page), true, 'the QR canvas should hold a drawn code');
     const code = await page.getByTestId('link-code').inputValue();
@@ -294,14 +294,13 @@ describe('browser companion in Chromium', { timeout: 300_000 }, () => {
       const codeField = page.getByTestId('link-code');
       await page.waitForFunction(
         () =>
-          ((document.querySelector('[data-testid="link-code"]') as HTMLInputElement | null)?.value
-            .length ?? 0) > 0,
+          (document.querySelector<HTMLInputElement>('[data-testid="link-code"]')?.value.length ??
+            0) > 0,
       );
       const first = await codeField.inputValue();
       await page.waitForFunction(
         (old) =>
-          (document.querySelector('[data-testid="link-code"]') as HTMLInputElement | null)
-            ?.value !== old,
+          document.querySelector<HTMLInputElement>('[data-testid="link-code"]')?.value !== old,
         first,
         { timeout: 15_000 },
       );

@@ -45,11 +45,11 @@ function lyingStore(): ServerStore {
   const accounts = new Proxy(store.accounts, {
     get(target, property, receiver) {
       if (property === 'getDeviceList') {
-        return async (account: string) =>
+        return async (account: string): ReturnType<typeof target.getDeviceList> =>
           replayedLists.get(account) ?? target.getDeviceList(account);
       }
       const value: unknown = Reflect.get(target, property, receiver);
-      return typeof value === 'function' ? value.bind(target) : value;
+      return typeof value === 'function' ? (value.bind(target) as unknown) : value;
     },
   });
   return { ...store, accounts, close: () => store.close() };

@@ -36,7 +36,7 @@ describe('group-aware retry (real server)', { timeout: 60_000 }, () => {
     // The distribution to bob is lost in transit (deleted from his queue):
     // only the SENDER_KEY ciphertext is left for him.
     const page = await server.store.queue.page('gr-bob', 1, 0, 100);
-    const pairwise = page.envelopes.filter((e) => e.type !== EnvelopeType.SENDER_KEY);
+    const pairwise = page.envelopes.filter((e) => e.type !== Number(EnvelopeType.SENDER_KEY));
     assert.equal(pairwise.length, 1, 'one distribution was queued for bob');
     await server.store.queue.ack(
       'gr-bob',

@@ -107,7 +107,7 @@ describe('multi-device end to end (CLI)', { timeout: 120_000 }, () => {
         deviceId: r.device_id,
         source: r.source,
         sourceDevice: r.source_device,
-        type: r.type as EnvelopeType,
+        type: r.type,
         content: new Uint8Array(r.content),
       }));
     } finally {

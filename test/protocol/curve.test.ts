@@ -143,6 +143,7 @@ describe('PrivateKey', () => {
       const storedHex = toHex(pair.privateKey.toStorageBytes());
       const renderings = [
         String(pair.privateKey),
+        // eslint-disable-next-line @typescript-eslint/restrict-template-expressions -- the case under test: a key in a template literal
         `${pair.privateKey}`,
         JSON.stringify(pair),
         JSON.stringify({ k: pair.privateKey }),

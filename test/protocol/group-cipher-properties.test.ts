@@ -34,7 +34,7 @@ const alice = protocolAddress('alice', 1);
 const DIST = '3c2b1a09-8f7e-4d6c-9b5a-493827160504';
 
 /** Asserts `run` either succeeds or fails with a ProtocolError; returns whether it failed. */
-async function failsTyped(run: () => Promise<unknown> | unknown): Promise<boolean> {
+async function failsTyped(run: () => unknown): Promise<boolean> {
   try {
     await run();
     return false;

@@ -227,3 +227,49 @@ describe('messages', () => {
     back.client.close();
   });
 });
+
+describe('batched acks', () => {
+  let t: TestServer;
+  before(async () => {
+    t = await startTestServer({ limits: { maxAcksPerRequest: 4 } });
+  });
+  after(() => t.close());
+
+  it('takes up to the limit per frame; an oversized or malformed batch deletes nothing', async () => {
+    const alice = await registeredDevice(t.wsUrl, 'alice-b1');
+    const bob = await registeredDevice(t.wsUrl, 'bob-b1');
+    const guids: Uint8Array[] = [];
+    for (let i = 0; i < 5; i++) {
+      await sendTo(alice.client, 'bob-b1', primary(bob), new Uint8Array([i]));
+      guids.push(envelopeOf(await bob.client.nextPush()).serverGuid);
+    }
+    const ack = (serverGuids: Uint8Array[]) =>
+      bob.client.request({ case: 'ack', value: { serverGuids } });
+    // Over the limit: refused as a whole, the connection stays.
+    assert.equal((await ack(guids)).error?.code, 'malformed-request');
+    assert.equal(await t.store.queue.count('bob-b1', 1), 5);
+    // One malformed guid among good ones: the whole batch is refused.
+    const bad = [guids[0], guids[1], new Uint8Array(15)].filter((g) => g !== undefined);
+    assert.equal((await ack(bad)).error?.code, 'malformed-request');
+    assert.equal(await t.store.queue.count('bob-b1', 1), 5);
+    // An empty batch is a no-op.
+    assert.equal((await ack([])).error, undefined);
+    assert.equal(await t.store.queue.count('bob-b1', 1), 5);
+    // Another device's batch deletes nothing of bob's.
+    const foreign = await alice.client.request({
+      case: 'ack',
+      value: { serverGuids: guids.slice(0, 4) },
+    });
+    assert.equal(foreign.error, undefined);
+    assert.equal(await t.store.queue.count('bob-b1', 1), 5);
+    // At the limit (a duplicate counts toward it): one frame deletes them all.
+    const [g0, g1, g2, g3, g4] = guids;
+    assert.ok(g0 && g1 && g2 && g3 && g4);
+    assert.equal((await ack([g0, g1, g2, g2])).error, undefined);
+    assert.equal(await t.store.queue.count('bob-b1', 1), 2);
+    assert.equal((await ack([g3, g4])).error, undefined);
+    assert.equal(await t.store.queue.count('bob-b1', 1), 0);
+    alice.client.close();
+    bob.client.close();
+  });
+});

@@ -22,6 +22,7 @@ import { KeyedQueue } from './keyed-queue.js';
 import { Outbox, type PreparedText, type SentText } from './outbox.js';
 import { Receipts } from './receipts.js';
 import { Receiver } from './receiver.js';
+import { platformScheduler, sleepOn } from './scheduler.js';
 import { RetryManager } from './retry.js';
 import {
   acceptAccountKey,
@@ -119,7 +120,7 @@ export class QuintetClient {
     this.#receive = options.receive ?? true;
     this.#history = options.history;
     this.#chatRules = options.chatRules ?? DEFAULT_CHAT_RULES;
-    this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.#sleep = options.sleep ?? sleepOn(platformScheduler);
   }
 
   /**

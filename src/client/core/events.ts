@@ -255,7 +255,7 @@ export type ClientEvent =
 /** Turns any thrown value into the stable code an event carries. */
 export function errorCode(error: unknown): string {
   if (typeof error === 'object' && error !== null && 'code' in error) {
-    const code = (error as { code: unknown }).code;
+    const code = error.code;
     if (typeof code === 'string') return code;
   }
   return 'unknown';

@@ -7,6 +7,7 @@
 import type { Push, Response } from '../../gen/quintet/v1/transport_pb.js';
 import { decodeFrame, encodeFrame, requestFrame, type RequestBody } from '../../wire/frame.js';
 import { ClientError } from './errors.js';
+import { platformScheduler, type Scheduler } from './scheduler.js';
 
 /**
  * Sends one binary WebSocket message. Reports a failure either by throwing
@@ -17,22 +18,33 @@ export type FrameSender = (bytes: Uint8Array, onError: (error: unknown) => void)
 interface Pending {
   readonly resolve: (response: Response) => void;
   readonly reject: (error: Error) => void;
-  readonly timer: ReturnType<typeof setTimeout>;
+  /** Cancels the request's timeout. */
+  readonly cancel: () => void;
 }
 
 /** Matches responses to requests and buffers pushes for one connection. */
 export class FrameChannel {
   readonly #send: FrameSender;
   readonly #requestTimeoutMs: number;
+  readonly #schedule: Scheduler;
   readonly #pending = new Map<bigint, Pending>();
   readonly #pushes: Push[] = [];
   #wake: (() => void) | undefined;
   #nextId = 1n;
   #closed = false;
 
-  constructor(send: FrameSender, requestTimeoutMs: number) {
+  /**
+   * `schedule` runs the request timeouts (default: the platform timer; a
+   * host or test with its own clock passes one driven by that clock).
+   */
+  constructor(
+    send: FrameSender,
+    requestTimeoutMs: number,
+    schedule: Scheduler = platformScheduler,
+  ) {
     this.#send = send;
     this.#requestTimeoutMs = requestTimeoutMs;
+    this.#schedule = schedule;
   }
 
   /** True once the connection closed; every later request fails at once. */
@@ -47,14 +59,14 @@ export class FrameChannel {
     }
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(id);
+      const cancel = this.#schedule(this.#requestTimeoutMs, () => {
+        if (!this.#pending.delete(id)) return;
         reject(new ClientError('timeout', 'the server did not answer in time'));
-      }, this.#requestTimeoutMs);
-      this.#pending.set(id, { resolve, reject, timer });
+      });
+      this.#pending.set(id, { resolve, reject, cancel });
       const failed = (error: unknown): void => {
         if (!this.#pending.delete(id)) return;
-        clearTimeout(timer);
+        cancel();
         reject(new ClientError('transport-closed', 'sending the request failed', { cause: error }));
       };
       try {
@@ -103,7 +115,7 @@ export class FrameChannel {
       const pending = this.#pending.get(response.id);
       if (pending === undefined) return true;
       this.#pending.delete(response.id);
-      clearTimeout(pending.timer);
+      pending.cancel();
       pending.resolve(response);
     } else if (frame.kind.case === 'push') {
       this.#pushes.push(frame.kind.value);
@@ -122,7 +134,7 @@ export class FrameChannel {
 
   #failAll(error: ClientError): void {
     for (const [id, pending] of this.#pending) {
-      clearTimeout(pending.timer);
+      pending.cancel();
       pending.reject(error);
       this.#pending.delete(id);
     }

@@ -11,6 +11,7 @@ import type { ProtocolContext } from '../../protocol/context.js';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { DataMessageSchema, type Content } from '../../gen/quintet/v1/content_pb.js';
 import { encodeContent, MESSAGE_ID_LENGTH, serializeContent, type ContentInit } from './content.js';
+import { pad } from './padding.js';
 import { errorCode, type ClientEvent } from './events.js';
 import type { SessionManager, SendOutcome } from './session-manager.js';
 import type { DeviceStore } from './store/device-store.js';
@@ -167,15 +168,18 @@ export class Outbox {
     content: ContentInit | Content,
     timestamp: number = this.nextTimestamp(),
   ): Promise<SendOutcome> {
+    // Serialized once: the kept copy and the padded payload every device's
+    // envelope encrypts are the same bytes.
+    const bytes = serializeContent(content);
     // Kept before sending: a retry request can arrive before sendMessage returns.
     const existing = await this.store.sent.get(destination, timestamp);
     await this.store.sent.put({
       destination,
       timestamp,
-      content: serializeContent(content),
+      content: bytes,
       retries: existing?.retries ?? {},
     });
-    return this.sessions.send(destination, encodeContent(content), timestamp);
+    return this.sessions.send(destination, pad(bytes), timestamp);
   }
 
   /**
@@ -184,19 +188,14 @@ export class Outbox {
    */
   async sendToOwnDevice(deviceId: number, content: ContentInit): Promise<SendOutcome> {
     const timestamp = this.nextTimestamp();
+    const bytes = serializeContent(content);
     await this.store.sent.put({
       destination: this.self.account,
       timestamp,
-      content: serializeContent(content),
+      content: bytes,
       retries: {},
     });
-    return this.sessions.send(
-      this.self.account,
-      encodeContent(content),
-      timestamp,
-      'encrypted',
-      deviceId,
-    );
+    return this.sessions.send(this.self.account, pad(bytes), timestamp, 'encrypted', deviceId);
   }
 
   /** Sends an unencrypted notice (retry requests only). */

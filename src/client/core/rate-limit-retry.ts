@@ -21,8 +21,9 @@
  * Time comes from the injected clock and sleep, so tests move a fake clock
  * instead of waiting.
  */
-import type { Clock } from '../../crypto/provider.js';
+import { systemClock, type Clock } from '../../crypto/provider.js';
 import { ClientError } from './errors.js';
+import { platformScheduler, sleepOn } from './scheduler.js';
 
 /** How a rate-limited request is retried. */
 export interface RateLimitRetryOptions {
@@ -56,11 +57,8 @@ export const SEND_WAIT_OUT: readonly string[] = ['rate-limited', 'storage-full',
 /** Used when a refusal names no wait. */
 const DEFAULT_WAIT_MS = 1_000;
 
-const systemClock: Clock = { now: () => Date.now() };
-
-function timerSleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+/** The default wait: the platform timer (callers with a fake clock inject `sleep`). */
+const timerSleep = sleepOn(platformScheduler);
 
 /** Runs requests of one rate-limited kind, waiting out refusals. */
 export class RateLimitedRequests {

@@ -7,10 +7,12 @@
  *      the receipt, and write the processed mark — so a failure anywhere
  *      leaves the old session, no message and no mark, and the envelope is
  *      simply delivered again;
- *   3. only then ack it to the server, which forgets it;
+ *   3. only then ack it to the server, which forgets it — in a batch: one
+ *      ack frame for the envelopes of a turn (receive-turn.ts);
  *   4. outside the queue: emit events and start follow-ups (delivery
- *      receipt, retry request). Follow-ups encrypt, which needs the same
- *      per-address queue, so running them inside step 2 would deadlock.
+ *      receipt — batched per sender like the acks —, retry request).
+ *      Follow-ups encrypt, which needs the same per-address queue, so
+ *      running them inside step 2 would deadlock.
  *
  * An ephemeral envelope (a typing indicator, typing.ts) was never stored by
  * the server: it gets no processed mark and no ack, and a failure to
@@ -40,6 +42,7 @@ import { errorCode, type ClientEvent } from './events.js';
 import type { EventStream } from './event-stream.js';
 import type { KeyedQueue } from './keyed-queue.js';
 import { applyReceipt, receiptKind, type ReceiptKind } from './receipts.js';
+import { ReceiveTurn } from './receive-turn.js';
 import type { ServerApi } from './server-api.js';
 import { decryptEnvelope } from './session-ops.js';
 import type { DeviceStoreView, DeviceStore } from './store/device-store.js';
@@ -64,7 +67,11 @@ import { typingEnabled, typingEvent, type TypingEvent } from './typing.js';
 
 /** What the receiver asks other modules to do after an envelope is committed. */
 export interface ReceiverFollowUps {
-  /** A new message was stored: send a delivery receipt (naming the group for group messages). */
+  /**
+   * New messages were stored: send one delivery receipt for them (naming
+   * the group for group messages). Called once per sender and group per
+   * turn (receive-turn.ts), with every message of that turn.
+   */
   delivered(from: string, messageIds: readonly Uint8Array[], groupId?: string): void;
   /**
    * An envelope did not decrypt: ask the sender to re-send it. Returns
@@ -113,6 +120,8 @@ type Outcome =
 
 /** Decrypts, stores and acks envelopes. */
 export class Receiver {
+  readonly #turn: ReceiveTurn;
+
   constructor(
     private readonly ctx: ProtocolContext,
     private readonly store: DeviceStore,
@@ -130,7 +139,16 @@ export class Receiver {
     private readonly prepareGroupEnvelope: (envelope: Envelope) => Promise<void> = async () => {},
     /** Edit and delete windows, pending bound (chat/chat-rules.ts). */
     private readonly chatRules: ChatRules = DEFAULT_CHAT_RULES,
-  ) {}
+  ) {
+    this.#turn = new ReceiveTurn({
+      ack: (guids) => this.api.ack(guids),
+      // The envelopes are stored (or dropped on purpose); a lost ack only
+      // means a redelivery, which the processed mark turns into a no-op.
+      ackFailed: (error) =>
+        this.events.emit({ type: 'error', code: errorCode(error), message: 'ack failed' }),
+      delivered: (from, ids, groupId) => this.followUps.delivered(from, ids, groupId),
+    });
+  }
 
   #chatEnv(): ChatEnv {
     return { now: this.ctx.clock.now(), rules: this.chatRules };
@@ -138,9 +156,20 @@ export class Receiver {
 
   /**
    * Processes one envelope. Never rejects: every failure becomes an event
-   * (and an unacked envelope, when nothing was committed).
+   * (and an unacked envelope, when nothing was committed). Resolves once it
+   * is committed; when it is the last envelope in the pipeline, also once
+   * the turn's ack frame is answered.
    */
   async handle(envelope: Envelope): Promise<void> {
+    this.#turn.begin();
+    try {
+      await this.#handle(envelope);
+    } finally {
+      await this.#turn.end();
+    }
+  }
+
+  async #handle(envelope: Envelope): Promise<void> {
     let address: ProtocolAddress;
     try {
       address = protocolAddress(envelope.source, envelope.sourceDevice);
@@ -152,7 +181,7 @@ export class Receiver {
         code: 'invalid-envelope',
         message: 'envelope has no valid source',
       });
-      await this.#ack(envelope);
+      this.#turn.ack(envelope.serverGuid);
       return;
     }
     let outcome: Outcome | undefined;
@@ -179,7 +208,7 @@ export class Receiver {
   ): Promise<Outcome | undefined> {
     const mark = await this.#markKey(envelope);
     if (await this.store.processed.has(mark)) {
-      await this.#ack(envelope);
+      this.#turn.ack(envelope.serverGuid);
       return undefined;
     }
     const refusal = await this.#checkNewSession(envelope);
@@ -196,7 +225,9 @@ export class Receiver {
       if (!envelope.ephemeral) await tx.processed.mark(mark, this.ctx.clock.now());
       return result;
     });
-    await this.#ack(envelope);
+    // Only after the commit (see the module comment). An ephemeral envelope
+    // is in no queue: nothing to acknowledge.
+    if (!envelope.ephemeral) this.#turn.ack(envelope.serverGuid);
     return outcome;
   }
 
@@ -415,14 +446,14 @@ export class Receiver {
       case 'message':
         this.events.emit({ type: 'message', message: outcome.message });
         if (!outcome.message.outgoing) {
-          this.followUps.delivered(from, [outcome.message.id], outcome.groupId);
+          this.#turn.delivered(from, outcome.message.id, outcome.groupId);
         }
         return;
       case 'chat':
         for (const event of chatUpdateEvents(outcome.updates)) {
           this.events.emit(event);
           if (event.type === 'message' && !event.message.outgoing) {
-            this.followUps.delivered(from, [event.message.id], outcome.groupId);
+            this.#turn.delivered(from, event.message.id, outcome.groupId);
           }
         }
         return;
@@ -502,18 +533,6 @@ export class Receiver {
     input.set(source, 0);
     input.set(envelope.content, source.length);
     return toHex(await this.ctx.crypto.sha256(input));
-  }
-
-  async #ack(envelope: Envelope): Promise<void> {
-    // Not in any queue: nothing to acknowledge.
-    if (envelope.ephemeral) return;
-    try {
-      await this.api.ack([envelope.serverGuid]);
-    } catch (error) {
-      // The envelope is stored (or dropped on purpose); a lost ack only means
-      // a redelivery, which the processed mark turns into a no-op.
-      this.events.emit({ type: 'error', code: errorCode(error), message: 'ack failed' });
-    }
   }
 }
 

@@ -38,18 +38,12 @@ import { MESSAGE_ID_LENGTH } from './content.js';
 import { FailoverPolicy } from './failover-policy.js';
 import type { SentText } from './outbox.js';
 import { closeDisposition, unitRandom, type ReconnectPolicyOptions } from './reconnect-policy.js';
+import { platformScheduler, type Scheduler } from './scheduler.js';
 import { ServerApi } from './server-api.js';
 import type { DeviceStore } from './store/device-store.js';
 import type { Transport } from './transport.js';
 
-/** Runs `callback` after `ms`; returns a function that cancels it. */
-export type Scheduler = (ms: number, callback: () => void) => () => void;
-
-/** The platform timer. */
-const timerScheduler: Scheduler = (ms, callback) => {
-  const timer = setTimeout(callback, ms);
-  return () => clearTimeout(timer);
-};
+export type { Scheduler } from './scheduler.js';
 
 /** What a `Reconnector` needs. */
 export interface ReconnectorOptions {
@@ -196,7 +190,7 @@ export class Reconnector {
       // '' stands for the one server `connect` knows; it is passed as undefined.
       servers: servers ?? [''],
     });
-    this.#schedule = options.schedule ?? timerScheduler;
+    this.#schedule = options.schedule ?? platformScheduler;
   }
 
   /** A new subscription to every event from now on; subscribe before `start`. */
@@ -301,8 +295,7 @@ export class Reconnector {
     this.#stopping = true;
     this.#clientChanged();
     this.#wake?.();
-    const closing = [this.#current?.client.close(), this.#attemptTransport?.close()];
-    await Promise.all(closing);
+    await Promise.all([this.#current?.client.close(), this.#attemptTransport?.close()]);
     await this.#finished;
   }
 

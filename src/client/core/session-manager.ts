@@ -21,11 +21,12 @@
  *
  * Session work for an address runs on the shared per-address queue, so an
  * encryption never interleaves with a decryption for the same device; the
- * devices of one send are encrypted concurrently.
+ * devices of one send are encrypted concurrently. Network round trips (the
+ * device list, prekey bundles) happen before a queue is entered, never
+ * inside one (session-ops.ts, `encryptForDevices`).
  */
 import { addressKey, protocolAddress, type ProtocolAddress } from '../../protocol/address.js';
 import type { ProtocolContext } from '../../protocol/context.js';
-import { ProtocolError } from '../../protocol/errors.js';
 import { EnvelopeType } from '../../gen/quintet/v1/transport_pb.js';
 import type { DeviceDirectory } from './devices/device-directory.js';
 import type { RefusedDevice } from './devices/served-devices.js';
@@ -35,7 +36,14 @@ import type { VerifiedDevice } from './store/verified-devices.js';
 import type { KeyedQueue } from './keyed-queue.js';
 import type { OutgoingEnvelopeInit, ServerApi } from './server-api.js';
 import { ClientError } from './errors.js';
-import { encryptForDevice, startSession, deleteSession } from './session-ops.js';
+import type { ProtocolError } from '../../protocol/errors.js';
+import type { PreKeyBundle } from '../../protocol/session-builder.js';
+import {
+  deleteSession,
+  encryptForDevices,
+  fetchBundles,
+  type DeviceEncryption,
+} from './session-ops.js';
 
 /** How many times a send is rebuilt after the server rejects its device set. */
 const MAX_DEVICE_SET_ATTEMPTS = 4;
@@ -66,6 +74,11 @@ type DeviceResult =
   | { readonly kind: 'envelope'; readonly envelope: OutgoingEnvelopeInit }
   | { readonly kind: 'refused'; readonly refused: RefusedDevice };
 
+/** Bundles being fetched alongside a device list. */
+interface Prefetch {
+  readonly bundles: Promise<Map<number, PreKeyBundle | ProtocolError> | undefined>;
+}
+
 /** Sends contents to every verified device of an account. */
 export class SessionManager {
   constructor(
@@ -94,8 +107,18 @@ export class SessionManager {
     options: { readonly ephemeral?: boolean } = {},
   ): Promise<SendOutcome> {
     let lastError: unknown;
+    // A peer this device has no session with at all (a first message):
+    // every device will need a bundle, so they are fetched in the same
+    // round trip as the device list instead of after it.
+    let prefetch =
+      mode === 'encrypted' && only === undefined && destination !== this.self.account
+        ? await this.#prefetchBundles(destination)
+        : undefined;
     for (let attempt = 0; attempt < MAX_DEVICE_SET_ATTEMPTS; attempt++) {
       const view = await this.directory.devices(destination);
+      const prefetched = prefetch === undefined ? undefined : await prefetch.bundles;
+      // A repaired device set fetches afresh.
+      prefetch = undefined;
       if (view.pendingAccountKey !== undefined) {
         // A new account key nobody accepted yet: encrypt nothing, send
         // nothing (not even to the old devices), and say how to accept it.
@@ -123,9 +146,7 @@ export class SessionManager {
         (device) => !(own && device.deviceId === this.self.deviceId),
       );
       if (own && targets.length === 0) return { devices: [], refused, queuedOnly: false };
-      const results = await Promise.all(
-        targets.map((device) => this.#envelopeFor(destination, device, payload, mode)),
-      );
+      const results = await this.#envelopes(destination, targets, payload, mode, prefetched);
       const envelopes: OutgoingEnvelopeInit[] = [];
       const refusedNow = [...refused];
       for (const result of results) {
@@ -165,14 +186,15 @@ export class SessionManager {
     await this.queue.run(addressKey(address), () => deleteSession(this.store, address));
   }
 
-  async #envelopeFor(
+  async #envelopes(
     account: string,
-    device: VerifiedDevice,
+    devices: readonly VerifiedDevice[],
     payload: Uint8Array,
     mode: EnvelopeMode,
-  ): Promise<DeviceResult> {
+    prefetched: ReadonlyMap<number, PreKeyBundle | ProtocolError> | undefined,
+  ): Promise<DeviceResult[]> {
     if (mode === 'plaintext') {
-      return {
+      return devices.map((device) => ({
         kind: 'envelope',
         envelope: {
           deviceId: device.deviceId,
@@ -180,28 +202,53 @@ export class SessionManager {
           type: EnvelopeType.PLAINTEXT,
           content: payload,
         },
-      };
+      }));
     }
-    const address = protocolAddress(account, device.deviceId);
-    try {
-      return { kind: 'envelope', envelope: await this.#encrypt(address, payload) };
-    } catch (error) {
-      // The bundle (or an old session) carries a key other than the one ADV
-      // verified for this device: the server substituted it. That device
-      // gets nothing; the others still get the message.
-      if (!ProtocolError.is(error, 'untrusted-identity')) throw error;
-      await this.resetSession(address);
-      const refused = { deviceId: device.deviceId, reason: 'untrusted-identity' };
-      this.emit({ type: 'device-refused', account, ...refused });
-      return { kind: 'refused', refused };
+    const env = { ctx: this.ctx, store: this.store, api: this.api, queue: this.queue };
+    const encrypted = await encryptForDevices(
+      env,
+      account,
+      devices.map((device) => device.deviceId),
+      payload,
+      prefetched,
+    );
+    const results: DeviceResult[] = [];
+    for (const device of devices) {
+      results.push(await this.#deviceResult(account, device, encrypted.get(device.deviceId)));
     }
+    return results;
   }
 
-  async #encrypt(address: ProtocolAddress, padded: Uint8Array): Promise<OutgoingEnvelopeInit> {
-    return this.queue.run(addressKey(address), async () => {
-      await startSession(this.ctx, this.store, this.api, address);
-      return encryptForDevice(this.ctx, this.store, address, padded);
-    });
+  async #deviceResult(
+    account: string,
+    device: VerifiedDevice,
+    result: DeviceEncryption | undefined,
+  ): Promise<DeviceResult> {
+    if (result === undefined) {
+      throw new ClientError('invalid-argument', `device ${device.deviceId} was not encrypted for`);
+    }
+    if (result.kind === 'envelope') return result;
+    // The bundle (or an old session) carries a key other than the one ADV
+    // verified for this device: the server substituted it. That device
+    // gets nothing; the others still get the message.
+    if (result.error.code !== 'untrusted-identity') throw result.error;
+    await this.resetSession(protocolAddress(account, device.deviceId));
+    const refused = { deviceId: device.deviceId, reason: 'untrusted-identity' };
+    this.emit({ type: 'device-refused', account, ...refused });
+    return { kind: 'refused', refused };
+  }
+
+  /**
+   * Starts fetching every device's bundle of `account` when no session with
+   * any of its devices exists; undefined otherwise. Never rejects: a failed
+   * prefetch only means the bundles are fetched after the device list.
+   * The bundles are checked like any other (signature, and the identity
+   * ADV verified for the device) when a session is built from them.
+   */
+  async #prefetchBundles(account: string): Promise<Prefetch | undefined> {
+    if ((await this.store.protocol.sessions.listDeviceIds(account)).length > 0) return undefined;
+    // Wrapped, so awaiting this function does not wait for the fetch.
+    return { bundles: fetchBundles(this.api, account, 'all', true).catch(() => undefined) };
   }
 
   /** Handles a device-set refusal; false when `error` is something else. */

@@ -1,43 +1,31 @@
 /**
  * The server's checks of a signed group change (defense in depth: every
  * member verifies the whole chain again). A change is accepted only when it
- * parses, is signed by the caller device's stored identity key over
+ * decodes under the format rules clients apply (src/protocol/group-change.ts),
+ * is signed by the caller device's stored identity key over
  * "quintet-group-change-v1" ‖ 0x00 ‖ change, and fits the action and the
  * current head. That keeps garbage, forgeries and out-of-order links out of
  * the chain members download, and is what the server's own membership (who
  * may read, who may send) is derived from.
  */
-import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import type { SignedGroupChange } from '../../gen/quintet/v1/groups_pb.js';
 import {
-  GroupChange_Action,
-  GroupChangeSchema,
-  SignedGroupChangeSchema,
-  type GroupChange,
-  type SignedGroupChange,
-} from '../../gen/quintet/v1/groups_pb.js';
-import { verify } from '../../protocol/curve.js';
-import { isValidAccountName } from '../../wire/account-name.js';
-import { parsePublicKey } from '../auth/signatures.js';
+  CHAIN_HASH_LENGTH,
+  decodeSignedGroupChange,
+  GroupChangeFormatError,
+  verifyGroupChangeSignature,
+  type DecodedGroupChange,
+  type GroupChangeContent,
+} from '../../protocol/group-change.js';
 import type { DeviceAddress, ServerContext } from '../context.js';
 import { ServiceError } from '../errors.js';
 import type { GroupMemberRecord, GroupRecord } from '../store/group-store.js';
 
-/** Length of a group id. */
-export const GROUP_ID_LENGTH = 16;
-/** SHA-256 output: the chain's link hash. */
-const HASH_LENGTH = 32;
-const SIGNATURE_LENGTH = 64;
-/** A 1024-member change is ~40 KiB; anything far beyond is not a change. */
-const MAX_CHANGE_BYTES = 256 * 1024;
-/** Real `ADVSignedDeviceIdentity` values are ~200 bytes. */
-const MAX_DEVICE_IDENTITY_BYTES = 4096;
-const MAX_NAME_LENGTH = 256;
-
-const DOMAIN = new TextEncoder().encode('quintet-group-change-v1');
+export { GROUP_ID_LENGTH } from '../../protocol/group-change.js';
 
 /** A change that passed parsing and the signature check. */
 export interface VerifiedChange {
-  readonly change: GroupChange;
+  readonly change: GroupChangeContent;
   /** Canonical `SignedGroupChange` bytes: stored, served, and hashed by the next link. */
   readonly signedBytes: Uint8Array;
   /** SHA-256 of `signedBytes`. */
@@ -55,39 +43,24 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-function signedPayload(change: Uint8Array): Uint8Array {
-  const out = new Uint8Array(DOMAIN.length + 1 + change.length);
-  out.set(DOMAIN, 0);
-  out.set(change, DOMAIN.length + 1);
-  return out;
-}
-
-/** Parses the inner `GroupChange`; `invalid-group-change` for garbage. */
-function parseChange(bytes: Uint8Array): GroupChange {
+/**
+ * Decodes with the shared format (src/protocol/group-change.ts: the rules
+ * every client applies too) and maps its faults onto the wire codes.
+ */
+function decode(ctx: ServerContext, signed: SignedGroupChange): DecodedGroupChange {
   try {
-    return fromBinary(GroupChangeSchema, bytes);
+    return decodeSignedGroupChange(signed, { maxMembers: ctx.limits.maxGroupMembers });
   } catch (cause) {
-    throw new ServiceError('invalid-group-change', 'group change does not parse', {}, { cause });
-  }
-}
-
-/** Distinct, valid member names, at most `maxGroupMembers`. */
-function checkMembers(ctx: ServerContext, change: GroupChange): GroupMemberRecord[] {
-  if (change.members.length > ctx.limits.maxGroupMembers) {
-    throw new ServiceError(
-      'group-too-large',
-      `a group has at most ${ctx.limits.maxGroupMembers} members`,
-    );
-  }
-  const seen = new Set<string>();
-  for (const member of change.members) {
-    // A duplicate could carry two admin flags; refuse rather than pick one.
-    if (!isValidAccountName(member.account) || seen.has(member.account)) {
-      throw invalid('members must be distinct valid account names');
+    if (!GroupChangeFormatError.isFormat(cause)) throw cause;
+    switch (cause.problem) {
+      case 'envelope':
+        throw new ServiceError('malformed-request', cause.message, {}, { cause });
+      case 'too-many-members':
+        throw new ServiceError('group-too-large', cause.message, {}, { cause });
+      case 'change':
+        throw new ServiceError('invalid-group-change', cause.message, {}, { cause });
     }
-    seen.add(member.account);
   }
-  return change.members.map((m) => ({ account: m.account, admin: m.admin }));
 }
 
 /**
@@ -101,44 +74,31 @@ export async function verifySignedChange(
   signed: SignedGroupChange | undefined,
 ): Promise<VerifiedChange> {
   if (signed === undefined) throw new ServiceError('malformed-request', 'no change');
-  if (signed.change.length === 0 || signed.change.length > MAX_CHANGE_BYTES) {
-    throw invalid('group change is empty or too large');
-  }
-  if (signed.signature.length !== SIGNATURE_LENGTH) {
-    throw new ServiceError('malformed-request', 'signature must be 64 bytes');
-  }
-  if (signed.authorDeviceIdentity.length > MAX_DEVICE_IDENTITY_BYTES) {
-    throw new ServiceError('malformed-request', 'author device identity is too large');
-  }
-  const key = parsePublicKey(signed.authorIdentityKey, 'author identity key');
-  const change = parseChange(signed.change);
-  if (change.groupId.length !== GROUP_ID_LENGTH) throw invalid('group id must be 16 bytes');
-  if (change.name.length > MAX_NAME_LENGTH) throw invalid('group name is too long');
+  const decoded = decode(ctx, signed);
+  const change = decoded.change;
   if (change.author !== self.account || change.authorDevice !== self.deviceId) {
     // Signing as someone else would let a member forge another's leave.
     throw new ServiceError('forbidden', 'the change must be authored by the calling device');
   }
   const device = await ctx.store.accounts.getDevice(self.account, self.deviceId);
-  if (device === undefined || !sameBytes(device.identityKey, key.serialize())) {
+  if (
+    device === undefined ||
+    !sameBytes(device.identityKey, decoded.authorIdentityKey.serialize())
+  ) {
     throw new ServiceError('invalid-signature', 'author key is not the calling device’s key');
   }
-  if (!(await verify(ctx.crypto, key, signedPayload(signed.change), signed.signature))) {
+  if (!(await verifyGroupChangeSignature(ctx.crypto, decoded))) {
     throw new ServiceError('invalid-signature', 'group change signature does not verify');
   }
-  const members = checkMembers(ctx, change);
-  // The stored form is protobuf-es' canonical encoding of the four bytes
-  // fields, which is what clients hash too (see the client's group-change.ts).
-  // Unknown fields are dropped on purpose: nobody signed them.
-  const signedBytes = toBinary(
-    SignedGroupChangeSchema,
-    create(SignedGroupChangeSchema, {
-      change: signed.change,
-      authorIdentityKey: signed.authorIdentityKey,
-      signature: signed.signature,
-      authorDeviceIdentity: signed.authorDeviceIdentity,
-    }),
-  );
-  return { change, signedBytes, hash: await ctx.crypto.sha256(signedBytes), members };
+  // Stored as the canonical encoding clients hash too (unknown fields
+  // dropped: nobody signed them).
+  const signedBytes = decoded.bytes;
+  return {
+    change,
+    signedBytes,
+    hash: await ctx.crypto.sha256(signedBytes),
+    members: change.members.map((m) => ({ account: m.account, admin: m.admin })),
+  };
 }
 
 /** Every member account must exist (`unknown-account`), so fanout never names a ghost. */
@@ -156,7 +116,7 @@ export async function requireAccountsExist(
 /** The creation rules: version 0, CREATE, no previous hash or target, author an admin. */
 export function checkCreate(verified: VerifiedChange, self: DeviceAddress): void {
   const { change, members } = verified;
-  if (change.action !== GroupChange_Action.CREATE) throw invalid('a new group starts with CREATE');
+  if (change.action !== 'create') throw invalid('a new group starts with CREATE');
   if (change.version !== 0) throw invalid('a new group starts at version 0');
   if (change.previousHash.length !== 0) throw invalid('the first change has no previous hash');
   if (change.target !== '') throw invalid('CREATE has no target');
@@ -179,7 +139,7 @@ export function checkUpdate(
 ): string | undefined {
   const { change, members } = verified;
   if (!sameBytes(change.groupId, head.groupId)) throw invalid('group id differs');
-  if (change.version !== head.version + 1 || change.previousHash.length !== HASH_LENGTH) {
+  if (change.version !== head.version + 1 || change.previousHash.length !== CHAIN_HASH_LENGTH) {
     throw new ServiceError('group-version-conflict', 'not the next version: refetch the group');
   }
   if (!sameBytes(change.previousHash, head.headHash)) {
@@ -193,13 +153,13 @@ export function checkUpdate(
   let expectedSize: number;
   let removed: string | undefined;
   switch (change.action) {
-    case GroupChange_Action.ADD:
+    case 'add':
       if (!authorAdmin) throw new ServiceError('not-group-admin', 'only admins add members');
       if (current.has(target) || !next.has(target))
         throw invalid('ADD must add exactly the target');
       expectedSize = current.size + 1;
       break;
-    case GroupChange_Action.REMOVE:
+    case 'remove':
       if (!authorAdmin) throw new ServiceError('not-group-admin', 'only admins remove members');
       // Removing oneself is a LEAVE, which needs no admin right.
       if (target === self.account) throw invalid('remove yourself with LEAVE');
@@ -209,20 +169,20 @@ export function checkUpdate(
       expectedSize = current.size - 1;
       removed = target;
       break;
-    case GroupChange_Action.LEAVE:
+    case 'leave':
       if (target !== self.account) throw new ServiceError('forbidden', 'only a member can leave');
       if (next.has(target)) throw invalid('LEAVE must remove the leaving member');
       expectedSize = current.size - 1;
       removed = target;
       break;
-    case GroupChange_Action.CHECKPOINT:
+    case 'checkpoint':
       // Readers with no state may start here, so only an admin may write
       // one, restating the membership unchanged (clients check it again).
       if (!authorAdmin) throw new ServiceError('not-group-admin', 'only admins write checkpoints');
       if (target !== '') throw invalid('CHECKPOINT has no target');
       expectedSize = current.size;
       break;
-    default:
+    case 'create':
       throw invalid('an update is ADD, REMOVE, LEAVE or CHECKPOINT');
   }
   if (next.size !== expectedSize) throw invalid('members must change by exactly the target');

@@ -139,7 +139,7 @@ export async function handleUpdateGroup(
   const verified = await verifySignedChange(ctx, self, request.change);
   const groupId = verified.change.groupId;
   const head = await requireGroup(ctx, groupId);
-  const checkpoint = verified.change.action === GroupChange_Action.CHECKPOINT;
+  const checkpoint = verified.change.action === 'checkpoint';
   // A checkpoint keeps the account the head removed able to read its
   // removal: it changes nobody's membership.
   const removed = checkpoint ? head.removed : checkUpdate(verified, head, self);

@@ -48,6 +48,9 @@ export function dispatchRequest(
       return handleCompleteLink(ctx, connection, body.value);
     case undefined:
       throw new ServiceError('unknown-request', 'request type not supported by this server');
+    default:
+      // Every other request needs an authenticated device: the switch below.
+      break;
   }
   // Everything below needs an authenticated device; checked once here too.
   requireDevice(connection);

@@ -34,7 +34,9 @@ export function newChatPane(handlers: NewChatHandlers): HTMLElement {
       onsubmit: (event) => {
         event.preventDefault();
         button.disabled = true;
-        handlers.start(fieldValue(form, 'account').trim()).finally(() => {
+        // Fire and forget from a DOM handler: `start` reports its own
+        // failures as notices and never rejects.
+        void handlers.start(fieldValue(form, 'account').trim()).finally(() => {
           button.disabled = false;
         });
       },

@@ -5,21 +5,18 @@
  * into one `SendMessageRequest` per account so the server can queue them
  * ahead of the group ciphertext.
  *
- * Bundles are fetched once per account (device 0 = all devices) rather than
- * once per device, so a first send to a 1024-member group costs one bundle
- * request per account, not per device. A device whose bundle or session key
+ * Bundles are fetched once per account (device 0 = all devices) when every
+ * device of it needs one, so a first send to a 1024-member group costs one
+ * bundle request per account, not per device; the fetch runs with no
+ * session queue held (session-ops.ts, `encryptForDevices`). A device whose bundle or session key
  * is not the key ADV verified for it gets nothing (`untrusted-identity`) —
  * the server could otherwise slip its own key in and read the sender key.
  */
-import { addressKey, protocolAddress } from '../../../protocol/address.js';
 import type { ProtocolContext } from '../../../protocol/context.js';
-import { ProtocolError } from '../../../protocol/errors.js';
-import { processPreKeyBundle } from '../../../protocol/session-builder.js';
-import { SessionCipher } from '../../../protocol/session-cipher.js';
 import { encodeContent } from '../content.js';
 import type { KeyedQueue } from '../keyed-queue.js';
 import type { OutgoingEnvelopeInit, ServerApi } from '../server-api.js';
-import { encryptForDevice, toProtocolBundle } from '../session-ops.js';
+import { encryptForDevices } from '../session-ops.js';
 import type { DeviceStore } from '../store/device-store.js';
 import type { DistributionInit } from './group-api.js';
 import { groupIdToBytes, type GroupId } from './group-id.js';
@@ -61,29 +58,38 @@ export async function distributeToAccount(
       value: { groupId: groupIdToBytes(groupId), distribution },
     },
   });
-  await ensureSessions(env, account, devices);
+  const encrypted = await encryptForDevices(
+    env,
+    account,
+    devices.map((device) => device.deviceId),
+    padded,
+  );
   const envelopes: OutgoingEnvelopeInit[] = [];
   const delivered: MemberDevice[] = [];
   const refused: MemberDevice[] = [];
   let bytes = 0;
   for (const device of devices) {
-    const address = protocolAddress(account, device.deviceId);
-    try {
-      const envelope = await env.queue.run(addressKey(address), () =>
-        encryptForDevice(env.ctx, env.store, address, padded),
-      );
-      envelopes.push(envelope);
+    const result = encrypted.get(device.deviceId);
+    if (result?.kind === 'envelope') {
+      envelopes.push(result.envelope);
       delivered.push(device);
-      bytes += (envelope.content?.length ?? 0) + 16;
-    } catch (error) {
-      if (
-        !ProtocolError.is(error, 'untrusted-identity') &&
-        !ProtocolError.is(error, 'no-session')
-      ) {
-        throw error;
-      }
-      refused.push(device);
+      bytes += (result.envelope.content?.length ?? 0) + 16;
+      continue;
     }
+    // No usable session: the bundle was missing, bad or carried a key ADV
+    // did not verify (untrusted-identity), or the session's key is no longer
+    // trusted. The device is left out of this distribution (it gets the key
+    // on the next send); anything else is a real fault.
+    const error = result?.error;
+    if (
+      error !== undefined &&
+      !result?.fromBundle &&
+      error.code !== 'untrusted-identity' &&
+      error.code !== 'no-session'
+    ) {
+      throw error;
+    }
+    refused.push(device);
   }
   const request: DistributionInit = {
     destination: account,
@@ -93,40 +99,4 @@ export async function distributeToAccount(
     senderDeviceIdentity: env.senderDeviceIdentity ?? new Uint8Array(0),
   };
   return { request, delivered, refused, bytes: bytes + account.length + 16 };
-}
-
-/** Opens a session with every device lacking one, from one bundle fetch per account. */
-async function ensureSessions(
-  env: DistributionContext,
-  account: string,
-  devices: readonly MemberDevice[],
-): Promise<void> {
-  const lacking: MemberDevice[] = [];
-  for (const device of devices) {
-    const cipher = new SessionCipher(
-      env.ctx,
-      env.store.protocol,
-      protocolAddress(account, device.deviceId),
-    );
-    if (!(await cipher.hasOpenSession())) lacking.push(device);
-  }
-  if (lacking.length === 0) return;
-  const bundles = await env.api.getPreKeyBundles(account, 0);
-  for (const device of lacking) {
-    const bundle = bundles.find((b) => b.deviceId === device.deviceId);
-    // No bundle: encryptForDevice fails with no-session and the device is
-    // left out of this distribution (it gets the key on the next send).
-    if (bundle === undefined) continue;
-    const address = protocolAddress(account, device.deviceId);
-    try {
-      await env.queue.run(addressKey(address), async () => {
-        const cipher = new SessionCipher(env.ctx, env.store.protocol, address);
-        if (await cipher.hasOpenSession()) return;
-        await processPreKeyBundle(env.ctx, env.store.protocol, address, toProtocolBundle(bundle));
-      });
-    } catch (error) {
-      // A bundle whose identity key is not the ADV-verified one: refused below.
-      if (!ProtocolError.is(error)) throw error;
-    }
-  }
 }

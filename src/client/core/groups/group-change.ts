@@ -1,50 +1,40 @@
 /**
- * One link of a group's membership chain: building and signing a
- * `GroupChange`, and parsing a `SignedGroupChange` that came from the
- * server. Parsing is a trust boundary: every malformed field is
- * `GroupError('invalid-change')` before any signature work.
- *
- * The signature is XEdDSA by the author device's identity key over
- * "quintet-group-change-v1" ‖ 0x00 ‖ change bytes. The domain prefix keeps a
- * group-change signature from being replayed as any other signed object
- * (ADV identities, prekeys) made with the same identity key.
+ * One link of a group's membership chain, in the client's terms: signing a
+ * change as this device, and parsing a `SignedGroupChange` that came from
+ * the server. The format itself (encoding, field rules, canonical bytes,
+ * signed bytes) is src/protocol/group-change.ts, shared with the server so
+ * the two can never disagree about a link; this module maps its errors to
+ * `GroupError('invalid-change')` and group ids to `GroupId`.
  */
-import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { fromBinary } from '@bufbuild/protobuf';
 import type { ProtocolContext } from '../../../protocol/context.js';
-import { PublicKey, sign, type PrivateKey } from '../../../protocol/curve.js';
+import type { PrivateKey, PublicKey } from '../../../protocol/curve.js';
 import {
-  GroupChange_Action,
-  GroupChangeSchema,
+  decodeSignedGroupChange,
+  GroupChangeFormatError,
+  signGroupChangeContent,
+  type DecodedGroupChange,
+  type GroupChangeAction,
+  type GroupChangeMember,
+} from '../../../protocol/group-change.js';
+import {
   SignedGroupChangeSchema,
-  type GroupChange,
   type SignedGroupChange,
 } from '../../../gen/quintet/v1/groups_pb.js';
-import { isValidAccountName } from '../../../wire/account-name.js';
-import { utf8 } from '../bytes.js';
 import { GroupError } from './errors.js';
 import { groupIdFromBytes, groupIdToBytes, type GroupId } from './group-id.js';
 
-/** WhatsApp's limit, and ours: members per group. */
-export const MAX_GROUP_MEMBERS = 1024;
-/** Longest group name, in UTF-16 code units. */
-export const MAX_GROUP_NAME_LENGTH = 256;
-/** Length of a chain hash (SHA-256). */
-export const CHAIN_HASH_LENGTH = 32;
-const PUBLIC_KEY_LENGTH = 33;
-/** Signature domain of group changes. */
-export const GROUP_CHANGE_DOMAIN = utf8('quintet-group-change-v1');
+export {
+  CHAIN_HASH_LENGTH,
+  MAX_GROUP_MEMBERS,
+  MAX_GROUP_NAME_LENGTH,
+} from '../../../protocol/group-change.js';
 
-/**
- * What a change does. A `checkpoint` restates the membership unchanged (an
- * admin's snapshot for readers with no state; docs/groups.md).
- */
-export type GroupAction = 'create' | 'add' | 'remove' | 'leave' | 'checkpoint';
+/** What a change does (see src/protocol/group-change.ts). */
+export type GroupAction = GroupChangeAction;
 
 /** One member as a change lists it. */
-export interface GroupMemberInfo {
-  readonly account: string;
-  readonly admin: boolean;
-}
+export type GroupMemberInfo = GroupChangeMember;
 
 /** The fields of a parsed `GroupChange`. */
 export interface GroupChangeFields {
@@ -77,31 +67,6 @@ export interface GroupLink {
   readonly authorDeviceIdentity: Uint8Array;
 }
 
-const ACTIONS: ReadonlyMap<GroupChange_Action, GroupAction> = new Map([
-  [GroupChange_Action.CREATE, 'create'],
-  [GroupChange_Action.ADD, 'add'],
-  [GroupChange_Action.REMOVE, 'remove'],
-  [GroupChange_Action.LEAVE, 'leave'],
-  [GroupChange_Action.CHECKPOINT, 'checkpoint'],
-]);
-
-const WIRE_ACTIONS: Readonly<Record<GroupAction, GroupChange_Action>> = {
-  create: GroupChange_Action.CREATE,
-  add: GroupChange_Action.ADD,
-  remove: GroupChange_Action.REMOVE,
-  leave: GroupChange_Action.LEAVE,
-  checkpoint: GroupChange_Action.CHECKPOINT,
-};
-
-/** The bytes an author signs: domain ‖ 0x00 ‖ change. */
-export function signedPayload(changeBytes: Uint8Array): Uint8Array {
-  const out = new Uint8Array(GROUP_CHANGE_DOMAIN.length + 1 + changeBytes.length);
-  out.set(GROUP_CHANGE_DOMAIN, 0);
-  out[GROUP_CHANGE_DOMAIN.length] = 0;
-  out.set(changeBytes, GROUP_CHANGE_DOMAIN.length + 1);
-  return out;
-}
-
 /** The author device's signing material. */
 export interface ChangeAuthor {
   readonly account: string;
@@ -118,34 +83,15 @@ export async function signGroupChange(
   author: ChangeAuthor,
   fields: Omit<GroupChangeFields, 'author' | 'authorDevice'>,
 ): Promise<GroupLink> {
-  const changeBytes = toBinary(
-    GroupChangeSchema,
-    create(GroupChangeSchema, {
+  const decoded = await guard(() =>
+    signGroupChangeContent(ctx.crypto, ctx.random, author, {
+      ...fields,
       groupId: groupIdToBytes(fields.groupId),
-      version: fields.version,
-      previousHash: fields.previousHash,
-      action: WIRE_ACTIONS[fields.action],
-      target: fields.target,
-      members: fields.members.map((m) => ({ account: m.account, admin: m.admin })),
-      name: fields.name,
       author: author.account,
       authorDevice: author.deviceId,
-      timestamp: BigInt(fields.timestamp),
     }),
   );
-  const signature = await sign(
-    ctx.crypto,
-    author.privateKey,
-    signedPayload(changeBytes),
-    ctx.random,
-  );
-  const signed = create(SignedGroupChangeSchema, {
-    change: changeBytes,
-    authorIdentityKey: author.identityKey.serialize(),
-    signature,
-    authorDeviceIdentity: author.signedDeviceIdentity ?? new Uint8Array(0),
-  });
-  return parseSignedChange(signed);
+  return toLink(decoded);
 }
 
 /** The wire message of a link (for Create/UpdateGroup requests). */
@@ -153,93 +99,37 @@ export function linkMessage(link: GroupLink): SignedGroupChange {
   return fromBinary(SignedGroupChangeSchema, link.bytes);
 }
 
-/** Parses a served `SignedGroupChange` (message or bytes); see the module comment. */
+/** Parses a served `SignedGroupChange` (message or bytes); every format fault is `invalid-change`. */
 export function parseSignedChange(input: SignedGroupChange | Uint8Array): GroupLink {
-  let signed: SignedGroupChange;
+  let decoded: DecodedGroupChange;
   try {
-    signed = input instanceof Uint8Array ? fromBinary(SignedGroupChangeSchema, input) : input;
+    decoded = decodeSignedGroupChange(input);
   } catch (cause) {
-    throw new GroupError('invalid-change', 'signed group change does not parse', { cause });
+    throw asGroupError(cause);
   }
-  // The canonical encoding of the four signed-over fields, as the server
-  // stores it: both sides hash the same bytes for the same link. Unknown
-  // fields are dropped (nobody signed them).
-  const bytes = toBinary(
-    SignedGroupChangeSchema,
-    create(SignedGroupChangeSchema, {
-      change: signed.change,
-      authorIdentityKey: signed.authorIdentityKey,
-      signature: signed.signature,
-      authorDeviceIdentity: signed.authorDeviceIdentity,
-    }),
-  );
-  if (signed.authorIdentityKey.length !== PUBLIC_KEY_LENGTH) {
-    throw new GroupError('invalid-change', 'author identity key must be 33 bytes');
-  }
-  let authorIdentityKey: PublicKey;
-  try {
-    authorIdentityKey = PublicKey.deserialize(signed.authorIdentityKey);
-  } catch (cause) {
-    throw new GroupError('invalid-change', 'author identity key is not a public key', { cause });
-  }
-  let change: GroupChange;
-  try {
-    change = fromBinary(GroupChangeSchema, signed.change);
-  } catch (cause) {
-    throw new GroupError('invalid-change', 'group change does not parse', { cause });
-  }
+  return toLink(decoded);
+}
+
+function toLink(decoded: DecodedGroupChange): GroupLink {
   return {
-    bytes,
-    changeBytes: signed.change,
-    change: checkFields(change),
-    authorIdentityKey,
-    signature: signed.signature,
-    authorDeviceIdentity: signed.authorDeviceIdentity,
+    bytes: decoded.bytes,
+    changeBytes: decoded.changeBytes,
+    change: { ...decoded.change, groupId: groupIdFromBytes(decoded.change.groupId) },
+    authorIdentityKey: decoded.authorIdentityKey,
+    signature: decoded.signature,
+    authorDeviceIdentity: decoded.authorDeviceIdentity,
   };
 }
 
-function checkFields(change: GroupChange): GroupChangeFields {
-  const action = ACTIONS.get(change.action);
-  if (action === undefined) throw new GroupError('invalid-change', 'unknown group action');
-  if (change.previousHash.length !== 0 && change.previousHash.length !== CHAIN_HASH_LENGTH) {
-    throw new GroupError('invalid-change', 'previous hash must be 32 bytes');
+async function guard<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (cause) {
+    throw asGroupError(cause);
   }
-  if (!isValidAccountName(change.author) || change.authorDevice < 1) {
-    throw new GroupError('invalid-change', 'author is not a valid device');
-  }
-  if (change.target !== '' && !isValidAccountName(change.target)) {
-    throw new GroupError('invalid-change', 'target is not a valid account name');
-  }
-  if (change.name.length > MAX_GROUP_NAME_LENGTH) {
-    throw new GroupError('invalid-change', 'group name is too long');
-  }
-  if (change.members.length > MAX_GROUP_MEMBERS) {
-    throw new GroupError('invalid-change', `a group has at most ${MAX_GROUP_MEMBERS} members`);
-  }
-  const seen = new Set<string>();
-  const members: GroupMemberInfo[] = [];
-  for (const member of change.members) {
-    // A duplicate entry could carry two different admin flags; refuse it
-    // rather than pick one.
-    if (!isValidAccountName(member.account) || seen.has(member.account)) {
-      throw new GroupError('invalid-change', 'members must be distinct valid account names');
-    }
-    seen.add(member.account);
-    members.push({ account: member.account, admin: member.admin });
-  }
-  if (change.timestamp > BigInt(Number.MAX_SAFE_INTEGER)) {
-    throw new GroupError('invalid-change', 'timestamp out of range');
-  }
-  return {
-    groupId: groupIdFromBytes(change.groupId),
-    version: change.version,
-    previousHash: change.previousHash,
-    action,
-    target: change.target,
-    members,
-    name: change.name,
-    author: change.author,
-    authorDevice: change.authorDevice,
-    timestamp: Number(change.timestamp),
-  };
+}
+
+function asGroupError(cause: unknown): unknown {
+  if (!GroupChangeFormatError.isFormat(cause)) return cause;
+  return new GroupError('invalid-change', cause.message, { cause });
 }

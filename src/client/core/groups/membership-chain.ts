@@ -16,11 +16,12 @@
  */
 import { AdvError, verifyDeviceIdentity } from '../../../protocol/adv/index.js';
 import type { ProtocolContext } from '../../../protocol/context.js';
-import { verify, type PublicKey } from '../../../protocol/curve.js';
+import type { PublicKey } from '../../../protocol/curve.js';
 import { sameBytes } from '../bytes.js';
 import { GroupError } from './errors.js';
 import type { GroupId } from './group-id.js';
-import { signedPayload, type GroupLink, type GroupMemberInfo } from './group-change.js';
+import { verifyGroupChangeSignature } from '../../../protocol/group-change.js';
+import type { GroupLink, GroupMemberInfo } from './group-change.js';
 
 /** The primary's device id: its identity key is the account key. */
 const PRIMARY_DEVICE_ID = 1;
@@ -131,12 +132,7 @@ async function checkAuthor(
       link.authorIdentityKey,
     );
   }
-  const ok = await verify(
-    ctx.crypto,
-    link.authorIdentityKey,
-    signedPayload(link.changeBytes),
-    link.signature,
-  );
+  const ok = await verifyGroupChangeSignature(ctx.crypto, link);
   if (!ok) {
     throw new GroupError('bad-signature', 'the group change signature does not verify', {
       version: change.version,

@@ -225,7 +225,7 @@ export class PostgresQueueStore implements MessageQueueStore {
   private submit<T>(op: BatchOp): Promise<T> {
     if (this.closed) return this.closedError();
     return new Promise<T>((resolve, reject) => {
-      this.next.entries.push({ op, resolve: resolve as (value: never) => void, reject });
+      this.next.entries.push({ op, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         this.scheduleCommit(() => this.flush());
