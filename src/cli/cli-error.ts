@@ -3,7 +3,7 @@
  * failure maps to a sentence a user can act on; anything unexpected still
  * prints one line (its message, never a stack) and exits non-zero.
  */
-import { ClientError, WireError } from '../sdk/values.js';
+import { ChatError, ClientError, WireError } from '../sdk/values.js';
 import { terminalText } from './terminal-text.js';
 
 /** A failure the CLI reports as-is, with an exit code. */
@@ -35,6 +35,8 @@ export function describeError(error: unknown, context: ErrorContext = {}): strin
 function rawDescription(error: unknown, context: ErrorContext): string {
   if (error instanceof CliError) return error.message;
   if (WireError.is(error)) return error.message;
+  // The same code a receiver would refuse the event with; nothing was sent.
+  if (ChatError.is(error)) return `${error.code}: ${error.message}; nothing was sent`;
   if (ClientError.is(error)) {
     switch (error.code) {
       case 'connect-failed':

@@ -5,6 +5,7 @@
  * assembles the program; each command lives in its own module.
  */
 import { Command } from 'commander';
+import { addChatCommands } from './commands/chat.js';
 import { addChatsCommand } from './commands/chats.js';
 import { addDevicesCommand } from './commands/devices.js';
 import { addGroupCommands } from './commands/group.js';
@@ -28,6 +29,7 @@ addServerCommand(program);
 addRegisterCommand(program);
 addSendCommand(program);
 addGroupCommands(program);
+addChatCommands(program);
 addReceiveCommand(program);
 addSafetyNumberCommand(program);
 addTrustCommand(program);

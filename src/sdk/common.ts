@@ -19,14 +19,12 @@ export * from './values.js';
 export * from './events.js';
 
 // Errors: every failure an SDK call can raise carries a stable `code`
-// (ClientError and WireError come with values.ts).
+// (ClientError, WireError and ChatError come with values.ts).
 export type { ServerErrorDetails } from '../client/core/errors.js';
 export { LinkingError } from '../client/core/linking/errors.js';
 export type { LinkingErrorCode } from '../client/core/linking/errors.js';
 export { AttachmentError } from '../client/core/attachments/errors.js';
 export type { AttachmentErrorCode } from '../client/core/attachments/errors.js';
-export { ChatError } from '../client/core/chat/errors.js';
-export type { ChatErrorCode } from '../client/core/chat/errors.js';
 export { GroupError } from '../client/core/groups/errors.js';
 export type { GroupErrorCode } from '../client/core/groups/errors.js';
 export { HistoryError } from '../client/core/history/errors.js';

@@ -19,4 +19,7 @@ export {
 } from '../client/core/history/history-choice.js';
 export { isValidAccountName, validateAccountName } from '../wire/account-name.js';
 export { WireError } from '../wire/errors.js';
-export { sameBytes, toHex } from '../client/core/bytes.js';
+export { fromHex, sameBytes, toHex } from '../client/core/bytes.js';
+export { ChatError } from '../client/core/chat/errors.js';
+export type { ChatErrorCode } from '../client/core/chat/errors.js';
+export { parseTimer as parseChatTimer } from '../client/core/chat/chat-rules.js';

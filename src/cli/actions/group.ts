@@ -5,6 +5,7 @@ import { openClientSession, type ClientSession, type SessionContext } from '../s
 import { terminalText } from '../terminal-text.js';
 import { sessionBlobs, uploadFile } from '../attachment-transfer.js';
 import { attachmentJson, messageBody } from './send.js';
+import { parseMessageId } from './chat.js';
 
 async function withSession(
   options: GroupOptions,
@@ -91,9 +92,10 @@ export function leave(
 export function send(
   groupText: string,
   text: string | undefined,
-  options: GroupOptions & { file?: string; caption?: string },
+  options: GroupOptions & { file?: string; caption?: string; replyTo?: string },
   context: SessionContext,
 ): Promise<void> {
+  const replyTo = options.replyTo === undefined ? undefined : parseMessageId(options.replyTo);
   return withSession(options, context, async (session) => {
     const body = messageBody(text, options);
     // One session does both: the upload's credential and the group send.
@@ -101,7 +103,27 @@ export function send(
       options.file === undefined
         ? undefined
         : await uploadFile(sessionBlobs(session.client, session.serverUrl), options.file);
-    const sent = await session.client.groups.send(parseGroupId(groupText), body, attachment);
+    const groupId = parseGroupId(groupText);
+    if (replyTo !== undefined) {
+      // A reply goes through the chat sender, which adds the quote.
+      const reply = await session.client.chat.send(groupId, body, {
+        replyTo,
+        ...(attachment === undefined ? {} : { attachment }),
+      });
+      const line = {
+        id: toHex(reply.id),
+        group: groupId,
+        replyTo: toHex(replyTo),
+        sentAt: reply.sentAt,
+      };
+      process.stdout.write(
+        options.json === true
+          ? `${JSON.stringify({ ...line, ...attachmentJson(attachment) })}\n`
+          : `sent ${line.id} to group ${terminalText(groupId)} (a reply to ${line.replyTo})\n`,
+      );
+      return;
+    }
+    const sent = await session.client.groups.send(groupId, body, attachment);
     const id = toHex(sent.message.id);
     if (options.json === true) {
       process.stdout.write(

@@ -17,6 +17,12 @@ import { noticeLine } from '../commands/notices.js';
 import { groupNoticeLine } from '../commands/group.js';
 import { connectionLine, formatMessage, type ReceiveOptions } from '../commands/receive.js';
 import { terminalText } from '../terminal-text.js';
+import {
+  chatEventJson,
+  chatEventText,
+  isChatLineEvent,
+  type ChatLineEvent,
+} from '../commands/chat-lines.js';
 import { openClientSession, openFollowSession, type SessionContext } from '../session.js';
 import { AttachmentSaver, type SavedAttachment } from '../attachment-saver.js';
 import { mediaDir } from '../attachment-transfer.js';
@@ -26,6 +32,14 @@ const DRAIN_GRACE_MS = 300;
 
 function printMessage(message: StoredMessage, json: boolean, saved?: SavedAttachment): void {
   process.stdout.write(`${formatMessage(message, json, saved)}\n`);
+}
+
+/** A chat event: a JSON line, or a short text line (a refusal: a warning on stderr). */
+function reportChatEvent(event: ChatLineEvent, json: boolean): void {
+  if (json) process.stdout.write(`${JSON.stringify(chatEventJson(event))}\n`);
+  const line = `${chatEventText(event)}\n`;
+  if (event.type === 'chat-event-refused') process.stderr.write(line);
+  else if (!json) process.stdout.write(line);
 }
 
 /**
@@ -58,6 +72,10 @@ function reportHistory(event: HistorySyncEvent, json: boolean): void {
 }
 
 function report(event: ClientEvent, json: boolean, saver: AttachmentSaver): void {
+  if (isChatLineEvent(event)) {
+    reportChatEvent(event, json);
+    return;
+  }
   switch (event.type) {
     case 'message':
       saver.add(event.message);

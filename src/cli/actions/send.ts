@@ -22,6 +22,7 @@ import {
 } from '../session.js';
 import { CliError } from '../cli-error.js';
 import { sessionBlobs, uploadFile } from '../attachment-transfer.js';
+import { parseMessageId, withChatSession } from './chat.js';
 
 /** The message text: the argument, or the caption of a file. */
 export function messageBody(
@@ -75,6 +76,10 @@ export async function send(
 ): Promise<void> {
   validateAccountName(account);
   const body = messageBody(text, options);
+  if (options.replyTo !== undefined) {
+    await sendReply(account, body, parseMessageId(options.replyTo), options, context);
+    return;
+  }
   const attachment =
     options.file === undefined ? undefined : await uploadWithSession(options, context);
   const sent = await sendWithFailover(options, context, account, body, attachment);
@@ -89,6 +94,38 @@ export async function send(
       `sent ${id} to ${account} (${sent.outcome.devices.length} device(s), ${where})\n`,
     );
   }
+}
+
+/**
+ * `send --reply-to`: a chat message quoting an earlier one of the same chat
+ * (the SDK checks the quoted message exists and is not deleted). Without
+ * the failover of a plain send: the quote is taken from this device's store.
+ */
+async function sendReply(
+  account: string,
+  body: string,
+  replyTo: Uint8Array,
+  options: SendOptions,
+  context: SessionContext,
+): Promise<void> {
+  await withChatSession(options, context, async (session) => {
+    const attachment =
+      options.file === undefined
+        ? undefined
+        : await uploadFile(sessionBlobs(session.client, session.serverUrl), options.file);
+    const sent = await session.client.chat.send(account, body, {
+      replyTo,
+      ...(attachment === undefined ? {} : { attachment }),
+    });
+    const id = toHex(sent.id);
+    if (options.json === true) {
+      process.stdout.write(
+        `${JSON.stringify({ id, to: account, replyTo: toHex(replyTo), sentAt: sent.sentAt, ...attachmentJson(attachment) })}\n`,
+      );
+    } else {
+      process.stdout.write(`sent ${id} to ${account} (a reply to ${toHex(replyTo)})\n`);
+    }
+  });
 }
 
 /**

@@ -85,12 +85,13 @@ export function addGroupCommands(program: Command): void {
       .argument('<group>', 'group id')
       .argument('[text]', 'message text (with --file: the caption)')
       .option('--file <path>', 'send this file as an encrypted attachment')
-      .option('--caption <text>', 'caption of the --file attachment'),
+      .option('--caption <text>', 'caption of the --file attachment')
+      .option('--reply-to <id>', 'reply to this message of the group (its id in hex)'),
   ).action(
     (
       groupText: string,
       text: string | undefined,
-      options: GroupOptions & { file?: string; caption?: string },
+      options: GroupOptions & { file?: string; caption?: string; replyTo?: string },
     ) =>
       runCommand({}, async (context) => (await actions()).send(groupText, text, options, context)),
   );

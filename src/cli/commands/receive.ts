@@ -11,11 +11,12 @@ import { InvalidArgumentError } from 'commander';
 import { toHex } from '../../sdk/values.js';
 import type { ConnectionStateEvent, StoredMessage } from '../../sdk/index.js';
 import { runCommand } from '../run.js';
-import { terminalMessage, terminalText } from '../terminal-text.js';
+import { terminalText } from '../terminal-text.js';
 import type { ClientCommandOptions } from '../session.js';
 import { serverHelp, serverOption } from '../server-option.js';
 import type { SavedAttachment } from '../attachment-saver.js';
 import { formatBytes } from '../progress-bar.js';
+import { messageStateJson, messageStateText } from './chat-lines.js';
 
 /** The options of `receive`. */
 export interface ReceiveOptions extends ClientCommandOptions {
@@ -50,6 +51,7 @@ export function formatMessage(
       text: message.text,
       sentAt: message.sentAt,
       receivedAt: message.receivedAt,
+      ...messageStateJson(message),
       // Never the media key: it stays in the device store.
       ...(attachment === undefined
         ? {}
@@ -70,7 +72,7 @@ export function formatMessage(
   const who = message.outgoing
     ? `${terminalText(message.sender)}.${message.senderDevice} → ${terminalText(message.chat)}`
     : `${terminalText(message.sender)}.${message.senderDevice}`;
-  const line = `[${when}] ${who}: ${terminalMessage(message.text)}`;
+  const line = `[${when}] ${who}: ${messageStateText(message)}`;
   if (attachment === undefined) return line;
   const file =
     saved === undefined

@@ -16,6 +16,7 @@ export interface SendOptions extends ClientCommandOptions {
   readonly json?: boolean;
   readonly file?: string;
   readonly caption?: string;
+  readonly replyTo?: string;
 }
 
 /** Adds `send` to the program. */
@@ -27,6 +28,7 @@ export function addSendCommand(program: Command): void {
     .argument('[text]', 'message text (with --file: the caption)')
     .option('--file <path>', 'send this file as an encrypted attachment')
     .option('--caption <text>', 'caption of the --file attachment')
+    .option('--reply-to <id>', 'reply to this message of the chat (its id in hex)')
     .option('--profile <dir>', 'profile directory (default $QUINTET_PROFILE or ~/.quintet)')
     .option('--server <urls>', serverHelp("the profile's"), serverOption)
     .option('--json', 'print the result as JSON')
