@@ -186,7 +186,12 @@ export class ConversationView {
         { class: 'pane-header' },
         avatar(chat),
         h('strong', { class: 'grow', testid: 'conversation-title' }, chat),
-        h('label', { class: 'timer-setting', title: 'Disappearing messages' }, '⏱ ', this.#timer),
+        h(
+          'label',
+          { class: 'timer-setting', title: 'Disappearing messages' },
+          'Disappearing',
+          this.#timer,
+        ),
         h(
           'button',
           {

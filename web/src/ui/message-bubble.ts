@@ -36,7 +36,8 @@ export function messageView(message: StoredMessage, context: BubbleContext): HTM
     meta.append(h('span', { class: 'edited', testid: 'edited' }, 'edited'), ' ');
   }
   if (message.expiresAt !== undefined) {
-    meta.append(h('span', { class: 'expiring', title: 'Disappears' }, '⏱'), ' ');
+    const at = new Date(message.expiresAt).toLocaleString();
+    meta.append(h('span', { class: 'expiring', title: `Disappears ${at}` }, 'disappearing'), ' ');
   }
   meta.append(shortTime(message.sentAt));
   if (message.outgoing) {
