@@ -21,6 +21,7 @@ import {
 import { listChats, readMark, setReadMark, unreadOf } from './chats.js';
 import { Connection, type ConnectionStatus } from './connection.js';
 import { WebAttachments } from './attachments.js';
+import { chatCalls, type ChatCalls } from './chat-actions.js';
 import { DeviceActions } from './device-actions.js';
 import { h, replaceChildren } from './dom.js';
 import type { Notices } from './notices.js';
@@ -170,6 +171,10 @@ export class App {
       case 'receipt':
       case 'queue-drained':
       case 'read':
+      case 'message-edited':
+      case 'message-deleted':
+      case 'reaction':
+      case 'timer-changed':
         this.refresh();
         return;
       case 'devices-changed':
@@ -206,6 +211,7 @@ export class App {
       case 'group-changed':
       case 'group-change-refused':
       case 'group-message-refused':
+      case 'chat-event-refused':
         return;
     }
   }
@@ -244,6 +250,7 @@ export class App {
     if (conversation !== undefined) {
       const messages = await this.store.messages.list(conversation.chat);
       conversation.update(messages);
+      conversation.setTimer((await this.store.chat.timer(conversation.chat))?.seconds ?? 0);
       conversation.setKeyWarning(await this.#keyWarning(conversation.chat));
       await this.#markRead(conversation.chat);
     }
@@ -292,16 +299,26 @@ export class App {
           ),
         );
         return;
-      case 'chat':
-        this.#conversation = new ConversationView(view.chat, {
-          send: (text) => this.#send(view.chat, text),
-          sendFile: (file, caption, progress) => this.#sendFile(view.chat, file, caption, progress),
+      case 'chat': {
+        const calls = chatCalls(
+          view.chat,
+          () => this.#connection.device,
+          this.notices,
+          () => {
+            this.#draftChats.delete(view.chat);
+            this.refresh();
+          },
+        );
+        this.#conversation = new ConversationView(view.chat, this.account.account, {
+          ...calls,
+          sendFile: (file, caption, progress) => this.#sendFile(calls, file, caption, progress),
           attachment: (message) => this.#attachments.state(message),
           showSafetyNumber: () => void this.#openSafetyNumber(view.chat),
           acceptNewKey: (verified) => this.#acceptNewKey(view.chat, verified),
         });
         replaceChildren(this.#pane, this.#conversation.element);
         return;
+      }
       case 'new-chat':
         replaceChildren(
           this.#pane,
@@ -408,42 +425,25 @@ export class App {
     this.#loggedOut('logout');
   }
 
+  /** Uploads `file`, then sends it with `caption` (the chat's timer applies to it too). */
   async #sendFile(
-    chat: string,
+    calls: ChatCalls,
     file: File,
     caption: string,
     progress: (fraction: number) => void,
   ): Promise<void> {
-    const client = this.#connection.client;
-    if (client === undefined) {
+    if (this.#connection.client === undefined) {
       this.notices.show('error', 'Not connected. The file was not sent.');
       throw new ClientError('transport-closed', 'not connected');
     }
+    let attachment;
     try {
-      const attachment = await this.#attachments.upload(file, progress);
-      await client.sendText(chat, caption, undefined, attachment);
+      attachment = await this.#attachments.upload(file, progress);
     } catch (error) {
       this.notices.error(error);
       throw error;
     }
-    this.#draftChats.delete(chat);
-    this.refresh();
-  }
-
-  async #send(chat: string, text: string): Promise<void> {
-    const client = this.#connection.client;
-    if (client === undefined) {
-      this.notices.show('error', 'Not connected. The message was not sent.');
-      throw new ClientError('transport-closed', 'not connected');
-    }
-    try {
-      await client.sendText(chat, text);
-    } catch (error) {
-      this.notices.error(error);
-      throw error;
-    }
-    this.#draftChats.delete(chat);
-    this.refresh();
+    await calls.send(caption, undefined, attachment);
   }
 
   async #startChat(account: string): Promise<void> {

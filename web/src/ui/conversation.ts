@@ -1,18 +1,34 @@
 /**
- * One conversation: header, messages with their ticks, and the compose bar.
- * The compose bar is built once and kept, so re-rendering the messages on
- * every event never loses what the user is typing.
+ * One conversation: header (with the disappearing-timer setting), messages
+ * with their ticks and chat state, and the compose bar. The compose bar is
+ * built once and kept, so re-rendering the messages on every event never
+ * loses what the user is typing; which message the menu is open on, and
+ * which one is being replied to or edited, are kept here for the same
+ * reason.
  */
 import type { StoredMessage } from '../../../src/sdk/browser.js';
 import { fieldValue, h, replaceChildren } from '../dom.js';
-import { tickGlyph, tickState } from '../ticks.js';
-import { avatar, shortTime } from './common.js';
-import { thumbnailUrl, type AttachmentState } from '../attachments.js';
+import { avatar } from './common.js';
+import type { AttachmentState } from '../attachments.js';
+import { messageView } from './message-bubble.js';
+import type { MessageActions } from './message-menu.js';
+import { isShown, messageKey, TIMER_CHOICES } from './message-parts.js';
 
 /** What the conversation reports to the app. */
 export interface ConversationHandlers {
-  /** Sends `text`; resolves once stored and sent, rejects with the failure. */
-  readonly send: (text: string) => Promise<void>;
+  /**
+   * Sends `text` (a reply to `replyTo` when given); resolves once stored and
+   * sent, rejects with the failure.
+   */
+  readonly send: (text: string, replyTo?: StoredMessage) => Promise<void>;
+  /** Replaces the text of one of the user's messages; rejects with the failure. */
+  readonly edit: (message: StoredMessage, text: string) => Promise<void>;
+  readonly react: (message: StoredMessage, emoji: string) => void;
+  readonly removeReaction: (message: StoredMessage) => void;
+  readonly deleteForMe: (message: StoredMessage) => void;
+  readonly deleteForEveryone: (message: StoredMessage) => void;
+  /** Sets the chat's disappearing timer (seconds, one of TIMER_CHOICES). */
+  readonly setTimer: (seconds: number) => void;
   /** Sends `file` with `caption`, reporting the fraction uploaded. */
   readonly sendFile: (
     file: File,
@@ -35,19 +51,38 @@ export interface KeyWarning {
   readonly verified: boolean;
 }
 
+/** What the compose bar does with its text: send, reply to a message, or edit one. */
+type ComposeMode =
+  | { readonly kind: 'send' }
+  | { readonly kind: 'reply'; readonly message: StoredMessage }
+  | { readonly kind: 'edit'; readonly message: StoredMessage };
+
 /** The view of one chat. */
 export class ConversationView {
   readonly element: HTMLElement;
   readonly #list: HTMLElement;
   readonly #warning: HTMLElement;
   readonly #handlers: ConversationHandlers;
+  readonly #self: string;
+  readonly #input: HTMLInputElement;
+  readonly #modeBar: HTMLElement;
+  readonly #timer: HTMLSelectElement;
   #warningShown: KeyWarning | undefined;
+  #mode: ComposeMode = { kind: 'send' };
+  /** The message whose menu is open (its key), if any. */
+  #menuFor: string | undefined;
+  #messages: readonly StoredMessage[] = [];
 
   constructor(
     readonly chat: string,
+    self: string,
     handlers: ConversationHandlers,
   ) {
     this.#handlers = handlers;
+    this.#self = self;
+    this.#modeBar = h('div', { class: 'compose-mode', testid: 'compose-mode' });
+    this.#modeBar.hidden = true;
+    this.#timer = timerSelect(handlers.setTimer);
     this.#warning = h('div', { class: 'key-warning-slot' });
     this.#list = h('div', {
       class: 'messages',
@@ -64,6 +99,7 @@ export class ConversationView {
     });
     input.name = 'text';
     input.dataset['testid'] = 'compose';
+    this.#input = input;
     const button = h('button', { type: 'submit', class: 'primary', testid: 'send' }, 'Send');
     const picker = h('input', { type: 'file' });
     picker.dataset['testid'] = 'attach-input';
@@ -117,9 +153,15 @@ export class ConversationView {
           const text = fieldValue(form, 'text').trim();
           if (text === '') return;
           button.disabled = true;
-          handlers.send(text).then(
+          const mode = this.#mode;
+          const done =
+            mode.kind === 'edit'
+              ? handlers.edit(mode.message, text)
+              : handlers.send(text, mode.kind === 'reply' ? mode.message : undefined);
+          done.then(
             () => {
               input.value = '';
+              this.#setMode({ kind: 'send' });
               button.disabled = false;
               input.focus();
             },
@@ -145,6 +187,12 @@ export class ConversationView {
         avatar(chat),
         h('strong', { class: 'grow', testid: 'conversation-title' }, chat),
         h(
+          'label',
+          { class: 'timer-setting', title: 'Disappearing messages' },
+          'Disappearing',
+          this.#timer,
+        ),
+        h(
           'button',
           {
             type: 'button',
@@ -157,6 +205,7 @@ export class ConversationView {
       ),
       this.#warning,
       this.#list,
+      this.#modeBar,
       form,
     );
     // Drag and drop anywhere on the conversation sends the first file.
@@ -231,88 +280,108 @@ export class ConversationView {
 
   /** Shows `messages` (oldest first), keeping the scroll at the bottom if it was there. */
   update(messages: readonly StoredMessage[]): void {
+    this.#messages = messages;
     const list = this.#list;
     const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+    const byId = new Map(messages.map((m) => [messageKey(m.id), m]));
+    const shown = messages.filter(isShown);
+    // A reply or edit whose message went away (deleted, expired) is dropped.
+    if (this.#mode.kind !== 'send') {
+      const target = byId.get(messageKey(this.#mode.message.id));
+      if (target === undefined || !isShown(target) || target.deleted !== undefined) {
+        this.#setMode({ kind: 'send' });
+      }
+    }
+    const handlers = this.#handlers;
+    const actions: MessageActions = {
+      reply: (message) => this.#setMode({ kind: 'reply', message }),
+      edit: (message) => this.#setMode({ kind: 'edit', message }),
+      react: handlers.react,
+      deleteForMe: handlers.deleteForMe,
+      deleteForEveryone: handlers.deleteForEveryone,
+    };
     replaceChildren(
       list,
-      messages.length === 0 && h('p', { class: 'empty' }, 'No messages yet. Say hello.'),
-      ...messages.map((message) => bubble(message, this.#handlers.attachment(message))),
+      shown.length === 0 && h('p', { class: 'empty' }, 'No messages yet. Say hello.'),
+      ...shown.map((message) => {
+        const key = messageKey(message.id);
+        return messageView(message, {
+          self: this.#self,
+          byId,
+          attachment: handlers.attachment(message),
+          menuOpen: this.#menuFor === key,
+          openMenu: () => this.#openMenu(key),
+          closeMenu: () => this.#openMenu(undefined),
+          actions,
+          removeReaction: () => handlers.removeReaction(message),
+        });
+      }),
     );
     if (atBottom) list.scrollTop = list.scrollHeight;
   }
-}
 
-function bubble(message: StoredMessage, state: AttachmentState | undefined): HTMLElement {
-  const meta = h('span', { class: 'meta' }, shortTime(message.sentAt));
-  if (message.outgoing) {
-    const state = tickState(message);
-    const glyph = tickGlyph(state);
-    const ticks = h(
-      'span',
-      { class: `ticks ticks-${state}`, title: glyph.label, testid: 'ticks' },
-      glyph.text,
-    );
-    ticks.dataset['state'] = state;
-    meta.append(' ', ticks);
-  }
-  return h(
-    'div',
-    { class: message.outgoing ? 'bubble out' : 'bubble in', testid: 'message' },
-    attachmentView(message, state),
-    message.text !== '' && h('span', { class: 'text' }, message.text),
-    meta,
-  );
-}
-
-/**
- * An image shows its inline thumbnail until the full image is downloaded
- * and verified; any other file becomes a download link once verified.
- */
-function attachmentView(
-  message: StoredMessage,
-  state: AttachmentState | undefined,
-): HTMLElement | undefined {
-  const attachment = message.attachment;
-  if (attachment === undefined || state === undefined) return undefined;
-  const box = h('div', { class: 'attachment', testid: 'attachment' });
-  const image = attachment.mimeType.startsWith('image/');
-  if (state.kind === 'ready') {
-    if (image) {
-      const img = h('img', { class: 'attachment-image', testid: 'attachment-image' });
-      img.src = state.url;
-      img.alt = attachment.fileName;
-      box.append(img);
-    } else {
-      const link = h(
-        'a',
-        { class: 'attachment-file', testid: 'attachment-link' },
-        attachment.fileName,
-      );
-      link.href = state.url;
-      link.download = attachment.fileName;
-      box.append(link);
+  /** Shows the chat's current disappearing timer in the header. */
+  setTimer(seconds: number): void {
+    const value = String(seconds);
+    if (this.#timer.value !== value && document.activeElement !== this.#timer) {
+      this.#timer.value = value;
     }
-    return box;
   }
-  if (image && attachment.thumbnail !== undefined) {
-    const thumb = h('img', { class: 'attachment-thumb', testid: 'attachment-thumbnail' });
-    thumb.src = thumbnailUrl(message, attachment.thumbnail);
-    thumb.alt = attachment.fileName;
-    box.append(thumb);
+
+  #openMenu(key: string | undefined): void {
+    this.#menuFor = key;
+    this.update(this.#messages);
   }
-  if (state.kind === 'loading') {
-    const bar = h('progress', { class: 'transfer', testid: 'receive-progress' });
-    bar.max = Math.max(1, state.total);
-    bar.value = state.done;
-    box.append(h('span', { class: 'attachment-name' }, attachment.fileName), bar);
-  } else {
-    box.append(
+
+  /** Switches the compose bar between send, reply (quote shown) and edit (text loaded). */
+  #setMode(mode: ComposeMode): void {
+    const previous = this.#mode;
+    this.#mode = mode;
+    if (mode.kind === 'send') {
+      this.#modeBar.hidden = true;
+      replaceChildren(this.#modeBar);
+      if (previous.kind === 'edit') this.#input.value = '';
+      return;
+    }
+    const author =
+      mode.message.outgoing || mode.message.sender === this.#self ? 'You' : mode.message.sender;
+    replaceChildren(
+      this.#modeBar,
       h(
         'span',
-        { class: 'attachment-failed', testid: 'attachment-failed' },
-        `${attachment.fileName}: ${state.reason}`,
+        { class: 'grow' },
+        h('strong', {}, mode.kind === 'reply' ? `Replying to ${author}` : 'Editing'),
+        ' ',
+        h('span', { class: 'quote-text' }, mode.message.text),
+      ),
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'secondary small',
+          testid: 'compose-cancel',
+          onclick: () => this.#setMode({ kind: 'send' }),
+        },
+        'Cancel',
       ),
     );
+    this.#modeBar.hidden = false;
+    if (mode.kind === 'edit') this.#input.value = mode.message.text;
+    this.#input.focus();
   }
-  return box;
+}
+
+/** The header's disappearing-timer setting; a change is sent at once. */
+function timerSelect(set: (seconds: number) => void): HTMLSelectElement {
+  const select = h('select', { testid: 'timer', ariaLabel: 'Disappearing messages' });
+  for (const choice of TIMER_CHOICES) {
+    const option = h('option', {}, choice.label);
+    option.value = String(choice.seconds);
+    select.append(option);
+  }
+  select.addEventListener('change', () => {
+    set(Number(select.value));
+    select.blur();
+  });
+  return select;
 }
