@@ -46,7 +46,7 @@ import { makeParty } from '../protocol/session-helpers.js';
 
 type Bytes = Uint8Array<ArrayBuffer>;
 const ab = (bytes: Uint8Array): Bytes => new Uint8Array(bytes);
-const text = (s: string): Bytes => new TextEncoder().encode(s) as Bytes;
+const text = (s: string): Bytes => new TextEncoder().encode(s);
 const str = (b: Uint8Array): string => new TextDecoder().decode(b);
 
 const ctx: ProtocolContext = {

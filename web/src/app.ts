@@ -212,6 +212,7 @@ export class App {
       case 'group-change-refused':
       case 'group-message-refused':
       case 'chat-event-refused':
+      case 'typing':
         return;
     }
   }

@@ -72,7 +72,7 @@ export class DeviceActions {
       void done.catch((error: unknown) => {
         // Before the approval this is the approval's failure; after it,
         // `done`'s own consumer reports it.
-        if (!approved) reject(error);
+        if (!approved) reject(error instanceof Error ? error : new Error(String(error)));
       });
     });
   }

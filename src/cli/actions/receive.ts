@@ -125,6 +125,14 @@ function report(event: ClientEvent, json: boolean, saver: AttachmentSaver): void
     case 'pre-keys-uploaded':
     case 'disconnected':
       return;
+    case 'typing':
+      // Ephemeral: a JSON line for programs; a terminal gets no line per keystroke.
+      if (json) {
+        process.stdout.write(
+          `${JSON.stringify({ type: 'typing', chat: event.chat, from: event.from, fromDevice: event.fromDevice, state: event.state, expiresAt: event.expiresAt })}\n`,
+        );
+      }
+      return;
   }
 }
 
@@ -197,7 +205,8 @@ async function follow(
         'another connection of this device replaced this one (another quintet command on this profile?); stopped following',
       );
     case 'failed':
-      if (stopped.error !== undefined) throw stopped.error;
+      // A stop for a reason that is no Error gets the generic line below.
+      if (stopped.error instanceof Error) throw stopped.error;
       throw new CliError('the connection to the server failed');
     case undefined:
       throw new CliError('the connection to the server closed unexpectedly');

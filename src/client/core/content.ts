@@ -72,6 +72,7 @@ export function parseContent(bytes: Uint8Array): Content {
     case 'senderKeyDistribution':
     case 'historySync':
     case 'bootstrapState':
+    case 'typingMessage': // checked where it becomes an event (typing.ts: typingEvent)
       break;
     case undefined:
       throw new ClientError('invalid-content', 'content carries no message');

@@ -10,7 +10,7 @@
 import type { ProtocolContext } from '../../protocol/context.js';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { DataMessageSchema, type Content } from '../../gen/quintet/v1/content_pb.js';
-import { encodeContent, MESSAGE_ID_LENGTH, serializeContent, type ContentInit } from './content.js';
+import { MESSAGE_ID_LENGTH, serializeContent, type ContentInit } from './content.js';
 import { pad } from './padding.js';
 import { errorCode, type ClientEvent } from './events.js';
 import type { SessionManager, SendOutcome } from './session-manager.js';

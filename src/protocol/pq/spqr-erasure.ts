@@ -109,7 +109,10 @@ export function encodeChunk(message: Uint8Array, index: number): SpqrChunk {
 export class SpqrChunkDecoder {
   readonly #values: number;
   /** Per polynomial: points by x (the first point received for an x is kept). */
-  readonly #pts: Map<number, number>[] = Array.from({ length: POLYS }, () => new Map());
+  readonly #pts: Map<number, number>[] = Array.from(
+    { length: POLYS },
+    () => new Map<number, number>(),
+  );
 
   constructor(readonly lengthBytes: number) {
     if (!Number.isInteger(lengthBytes) || lengthBytes <= 0 || lengthBytes % 2 !== 0) {

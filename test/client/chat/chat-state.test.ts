@@ -45,7 +45,7 @@ function event(
   };
   switch (kind) {
     case 'edit':
-      return { ...base, ...fields, kind, text: fields.text ?? `edit ${n}` } as MessageEvent;
+      return { ...base, ...fields, kind, text: fields.text ?? `edit ${n}` };
     case 'reaction':
       return {
         ...base,
@@ -54,9 +54,9 @@ function event(
         kind,
         emoji: fields.emoji ?? '👍',
         remove: fields.remove ?? false,
-      } as MessageEvent;
+      };
     default:
-      return { ...base, ...fields, kind } as MessageEvent;
+      return { ...base, ...fields, kind };
   }
 }
 

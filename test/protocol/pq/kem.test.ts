@@ -142,8 +142,8 @@ describe('KEM', () => {
         fc.uint8Array({ maxLength: 1600 }),
         (type, body) => {
           for (const parse of [
-            KemPublicKey.deserialize,
-            KemSecretKey.deserialize,
+            (b: Uint8Array) => KemPublicKey.deserialize(b),
+            (b: Uint8Array) => KemSecretKey.deserialize(b),
             parseCiphertext,
           ]) {
             try {

@@ -384,7 +384,10 @@ describe('version-4 messages', () => {
           const bytes = new Uint8Array(original);
           for (const [at, value] of edits) bytes[at % bytes.length] = value;
           const input = bytes.subarray(0, bytes.length - (cut % 8));
-          for (const parse of [PreKeySignalMessageV4.deserialize, SignalMessageV4.deserialize]) {
+          for (const parse of [
+            (b: Uint8Array) => PreKeySignalMessageV4.deserialize(b),
+            (b: Uint8Array) => SignalMessageV4.deserialize(b),
+          ]) {
             try {
               parse(input);
             } catch (error) {

@@ -126,7 +126,7 @@ export function createDeviceStore(backend: KeyValueBackend): DeviceStore {
     await upgrading;
   };
   return {
-    lockChat: direct.lockChat,
+    lockChat: (chat) => direct.lockChat(chat),
     protocol: direct.protocol,
     account: direct.account,
     messages: {
