@@ -10,33 +10,20 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { LogLevel } from '../server/logger.js';
 import type { RunningServer, StartServerOptions } from '../server/main.js';
 import type { ServerLimits } from '../server/config.js';
+import {
+  addBundleOptions,
+  addEphemeralOptions,
+  addRequestLimitOptions,
+  nonNegativeInt,
+  positiveInt,
+  positiveNumber,
+} from './server-limit-options.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 1)
-    throw new InvalidArgumentError('must be a positive integer');
-  return n;
-}
-
-function nonNegativeInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 0) {
-    throw new InvalidArgumentError('must be a non-negative integer');
-  }
-  return n;
-}
 
 function port(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be 0-65535');
-  return n;
-}
-
-function positiveNumber(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number');
   return n;
 }
 
@@ -73,6 +60,9 @@ export interface ServerCommandOptions {
   readonly maxPreKeysStored?: number;
   readonly preKeyLowThreshold?: number;
   readonly maxAcksPerRequest?: number;
+  readonly maxEphemeralBytes?: number;
+  readonly ephemeralRateBurst?: number;
+  readonly ephemeralRatePerSecond?: number;
   readonly maxMalformedFrames?: number;
   readonly maxChallengesPerConnection?: number;
   readonly backlogPageSize?: number;
@@ -157,6 +147,9 @@ export function serverOptionsFromCli(options: ServerCommandOptions): StartServer
     'maxMalformedFrames',
     'maxChallengesPerConnection',
     'backlogPageSize',
+    'maxEphemeralBytes',
+    'ephemeralRateBurst',
+    'ephemeralRatePerSecond',
   ] as const;
   for (const key of plain) {
     const value = options[key];
@@ -384,6 +377,7 @@ export function addServerCommand(program: Command): Command {
   addClusterOptions(command);
   addBundleOptions(command);
   addRequestLimitOptions(command);
+  addEphemeralOptions(command);
   addBlobOptions(command);
   return command;
 }
@@ -472,75 +466,4 @@ function addClusterOptions(command: Command): void {
     )
     .option('--bus <url>', 'NATS URL (nats://…) linking the nodes; or set QUINTET_BUS_URL')
     .option('--node-id <id>', "this node's id (default hostname:port); or set QUINTET_NODE_ID");
-}
-
-// Prekey bundles: per-requester and per-target limits.
-function addBundleOptions(command: Command): void {
-  command
-    .option(
-      '--bundle-rate-burst <n>',
-      'bundle fetches per device, burst (default 100)',
-      positiveInt,
-    )
-    .option(
-      '--bundle-rate-per-second <n>',
-      'bundle fetches per device, refill per second (default 2)',
-      positiveNumber,
-    )
-    .option(
-      '--bundle-target-burst <n>',
-      'one-time prekey hand-outs per target account, burst (default 50)',
-      positiveInt,
-    )
-    .option(
-      '--bundle-target-per-second <n>',
-      'one-time prekey hand-outs per target account, refill per second (default 0.05)',
-      positiveNumber,
-    );
-}
-
-// Request limits that had fixed defaults: prekeys, acks, frames, challenges, backlog, links.
-function addRequestLimitOptions(command: Command): void {
-  command
-    .option(
-      '--max-pre-keys-per-upload <n>',
-      'one-time prekeys in one upload (default 100)',
-      positiveInt,
-    )
-    .option(
-      '--max-pre-keys-stored <n>',
-      'one-time prekeys kept per device (default 200)',
-      positiveInt,
-    )
-    .option(
-      '--pre-key-low-threshold <n>',
-      'tell a device to upload prekeys below this many (default 10)',
-      nonNegativeInt,
-    )
-    .option('--max-acks-per-request <n>', 'envelope guids in one ack (default 1024)', positiveInt)
-    .option(
-      '--max-malformed-frames <n>',
-      'unparseable frames tolerated before closing with 4002 (default 3)',
-      positiveInt,
-    )
-    .option(
-      '--max-challenges-per-connection <n>',
-      'unused login challenges one connection may hold (default 4)',
-      positiveInt,
-    )
-    .option(
-      '--backlog-page-size <n>',
-      'envelopes read from the store per page when draining a queue (default 100)',
-      positiveInt,
-    )
-    .option(
-      '--link-ref-ttl-seconds <s>',
-      'lifetime of a link reference shown in a QR code (default 60)',
-      positiveNumber,
-    )
-    .option(
-      '--link-complete-ttl-seconds <s>',
-      'time a companion has to complete an approved link (default 300)',
-      positiveNumber,
-    );
 }

@@ -59,7 +59,8 @@ describe('typing indicators (real server)', { timeout: 60_000 }, () => {
     await a1.client.sendText('t-bob', 'after typing');
     await b2.events.next('message', 5_000, (e) => e.message.text === 'after typing');
     assert.equal(typingSeen(b2.events), 0, 'an offline device never gets a typing indicator');
-    // Nothing of it is stored as a message.
+    // Nothing of it is stored as a message (bob's primary's store, once it has the message too).
+    await b1.events.next('message', 5_000, (e) => e.message.text === 'after typing');
     const stored = await bob.store.messages.list('t-alice');
     assert.deepEqual(
       stored.map((m) => m.text),
