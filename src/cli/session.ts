@@ -10,6 +10,7 @@ import {
   openSession,
   parseServerList,
   QuintetDevice,
+  type ChatRules,
   type ClientEvent,
   type DeviceStore,
   type LocalAccount,
@@ -17,6 +18,7 @@ import {
   type QuintetEvent,
   type StopReason,
 } from '../sdk/index.js';
+import { chatRulesFromEnv } from './chat-rules-env.js';
 import { DEFAULT_SERVER_URL, openProfileStore, profileDir } from './profile.js';
 import { chooseServers } from './server-option.js';
 import {
@@ -50,6 +52,15 @@ export interface ClientSession {
 export interface SessionContext {
   profile?: string;
   server?: string;
+}
+
+/**
+ * The chat windows and timer unit from the environment (chat-rules-env.ts),
+ * as an open option; nothing when none is set (the SDK's defaults).
+ */
+function rulesOption(): { chatRules?: ChatRules } {
+  const chatRules = chatRulesFromEnv();
+  return chatRules === undefined ? {} : { chatRules };
 }
 
 /** Opens the profile's store and records where it is for error messages. */
@@ -109,6 +120,7 @@ export async function openClientSession(
       platform: nodePlatform,
       servers: chosen.serverUrl,
       receive,
+      ...rulesOption(),
     });
     return {
       dir,
@@ -160,6 +172,7 @@ export async function openProfileDevice(
       servers: chosen.serverUrl,
       receive,
       failFast: true,
+      ...rulesOption(),
     });
     await device.ready();
     return device;
@@ -207,6 +220,7 @@ export async function openFollowSession(
       platform: nodePlatform,
       servers: parseServerList(serverUrl),
       failFast: true,
+      ...rulesOption(),
     });
   } catch (error) {
     await store.close();

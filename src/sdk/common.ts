@@ -66,6 +66,11 @@ export type {
 export { listChats } from '../client/core/chat-list.js';
 export type { ChatListEntry } from '../client/core/chat-list.js';
 
+// Chat rules (edit/delete windows) and the store-only expiry sweep.
+export { DEFAULT_CHAT_RULES } from '../client/core/chat/chat-rules.js';
+export type { ChatRules } from '../client/core/chat/chat-rules.js';
+export { sweepExpiredMessages } from '../client/core/chat/chat-sweep.js';
+
 // Groups.
 export { parseGroupId } from '../client/core/groups/group-id.js';
 export type { GroupId } from '../client/core/groups/group-id.js';

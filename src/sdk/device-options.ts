@@ -6,6 +6,7 @@ import type { HistoryChoice } from '../client/core/history/archive-builder.js';
 import type { PrimaryHistoryResult } from '../client/core/history/primary-sync.js';
 import type { ApprovedCompanion } from '../client/core/linking/approve.js';
 import type { ReconnectorOptions } from '../client/core/reconnector.js';
+import type { ChatRules } from '../client/core/chat/chat-rules.js';
 import type { DeviceStore } from '../client/core/store/device-store.js';
 import type { ApproveProgress } from './events.js';
 import type { Platform } from './platform.js';
@@ -37,6 +38,13 @@ export interface OpenOptions {
    * or to wipe it) passes false and closes it itself.
    */
   readonly ownsStore?: boolean;
+  /**
+   * The chat windows and timer unit this device enforces (default
+   * `DEFAULT_CHAT_RULES`: edit 15 min, delete 48 h). Every device of a chat
+   * must use the same rules, or they disagree about which edits and
+   * deletes stand.
+   */
+  readonly chatRules?: ChatRules;
   /** Backoff tunables and a timer for tests (see `ReconnectorOptions`). */
   readonly backoff?: ReconnectorOptions['backoff'];
   /** The timer of the backoff waits (default `setTimeout`); tests inject their own. */

@@ -100,6 +100,7 @@ export class QuintetDevice {
         platform.services(server ?? servers[0] ?? '', () => client().getBlobCredential()),
       keepAliveMs: platform.keepAliveMs,
       failFast: options.failFast ?? false,
+      ...(options.chatRules === undefined ? {} : { chatRules: options.chatRules }),
       ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
       ...(options.schedule === undefined ? {} : { schedule: options.schedule }),
     });

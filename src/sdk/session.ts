@@ -6,6 +6,7 @@
  * there is one way to authenticate a device.
  */
 import { QuintetClient } from '../client/core/client.js';
+import type { ChatRules } from '../client/core/chat/chat-rules.js';
 import type { ClientEvent } from '../client/core/events.js';
 import { ServerApi } from '../client/core/server-api.js';
 import type { DeviceStore } from '../client/core/store/device-store.js';
@@ -26,6 +27,8 @@ export interface SessionOptions {
    * server for the next reader (a one-shot sender).
    */
   readonly receive?: boolean;
+  /** The chat windows and timer unit (as `OpenOptions.chatRules`; default DEFAULT_CHAT_RULES). */
+  readonly chatRules?: ChatRules;
 }
 
 /** A started client on one connection. */
@@ -73,6 +76,7 @@ export async function openSession(options: SessionOptions): Promise<DeviceSessio
     store: options.store,
     transport,
     receive: options.receive ?? true,
+    ...(options.chatRules === undefined ? {} : { chatRules: options.chatRules }),
     history: platform.services(server, () => client.getBlobCredential()),
   });
   // Subscribe before start, so envelopes queued on the server are not missed.

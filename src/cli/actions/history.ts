@@ -1,5 +1,10 @@
 /** The body of `quintet history` (commands/history.ts defines the command). */
-import type { DeviceStore, StoredMessage } from '../../sdk/index.js';
+import {
+  sweepExpiredMessages,
+  systemClock,
+  type DeviceStore,
+  type StoredMessage,
+} from '../../sdk/index.js';
 import { openProfileStore, profileDir } from '../profile.js';
 import { formatMessage } from '../commands/receive.js';
 import type { HistoryOptions } from '../commands/history.js';
@@ -76,6 +81,13 @@ async function printHistory(
   print: Printer,
 ): Promise<void> {
   await store.account.getRequired();
+  // Disappearing messages: whatever expired while no session ran is removed
+  // now, so `history` never shows an expired message, and the marks it
+  // leaves are not printed either (they hold no text, only the fact).
+  await sweepExpiredMessages(store, systemClock);
+  const now = systemClock.now();
+  const shown = (m: StoredMessage): boolean =>
+    m.deleted !== 'expired' && (m.expiresAt === undefined || m.expiresAt > now);
   // With a limit only the newest N are kept while paging through.
   const kept: StoredMessage[] = [];
   let after: string | undefined;
@@ -84,10 +96,11 @@ async function printHistory(
       limit: 1000,
       ...(after === undefined ? {} : { after }),
     });
+    const messages = page.messages.filter(shown);
     if (options.limit === undefined) {
-      await print(page.messages);
+      await print(messages);
     } else {
-      kept.push(...page.messages);
+      kept.push(...messages);
       if (kept.length > options.limit) kept.splice(0, kept.length - options.limit);
     }
     if (page.next === undefined) break;

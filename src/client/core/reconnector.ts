@@ -29,6 +29,7 @@
  */
 import type { Attachment } from './attachments/pointer.js';
 import type { ProtocolContext } from '../../protocol/context.js';
+import type { ChatRules } from './chat/chat-rules.js';
 import type { HistoryServices } from './history/importer.js';
 import { QuintetClient } from './client.js';
 import { ClientError } from './errors.js';
@@ -67,6 +68,8 @@ export interface ReconnectorOptions {
    * the client itself (for its blob credential).
    */
   readonly history?: (server: string | undefined, client: () => QuintetClient) => HistoryServices;
+  /** Passed to every `QuintetClient`: the chat windows (default DEFAULT_CHAT_RULES). */
+  readonly chatRules?: ChatRules;
   /** Backoff tunables; the jitter's random source defaults to `ctx.random`. */
   readonly backoff?: Partial<ReconnectPolicyOptions>;
   /** Timer for the backoff waits (default `setTimeout`); tests inject their own. */
@@ -375,6 +378,7 @@ export class Reconnector {
       store,
       transport,
       receive: this.#options.receive,
+      ...(this.#options.chatRules === undefined ? {} : { chatRules: this.#options.chatRules }),
       ...(history === undefined ? {} : { history: history(server, () => client) }),
     });
     // Subscribe before start, so envelopes queued on the server are not missed.

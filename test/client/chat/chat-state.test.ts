@@ -190,6 +190,14 @@ describe('chat state rules', () => {
     assert.equal(late.text, '');
   });
 
+  it('runs a timer second as the rules say (a test scale), with the wire value unchanged', () => {
+    const timed = stored(1, 'alice', T0, { expireTimer: 86_400 });
+    const scaled = arrivingMessage(timed, T0, 0.1);
+    assert.equal(scaled.expiresAt, T0 + 8640);
+    assert.equal(scaled.expireTimer, 86_400);
+    assert.equal(arrivingMessage(timed, T0 + 8640, 0.1).deleted, 'expired');
+  });
+
   it('orders timer changes by time, then sender, device and id', () => {
     const base = { seconds: 86_400, at: T0, sender: 'alice', device: 1, eventId: idOf(1) };
     assert.equal(timerWins(base, undefined), true);

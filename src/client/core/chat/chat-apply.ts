@@ -161,7 +161,7 @@ export async function storeNewMessage(
   env: ChatEnv,
 ): Promise<ChatUpdate[]> {
   if ((await tx.messages.get(message.chat, message.id)) !== undefined) return [];
-  let stored = arrivingMessage(message, env.now);
+  let stored = arrivingMessage(message, env.now, env.rules.timerSecondMs);
   const updates: ChatUpdate[] =
     stored.deleted === undefined ? [{ kind: 'message', message: stored }] : [];
   for (const pending of await tx.chat.takePending(message.chat, message.id)) {

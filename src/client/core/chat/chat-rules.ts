@@ -20,12 +20,21 @@ export interface ChatRules {
    * pending events by naming messages that never come.
    */
   readonly maxPendingPerChat: number;
+  /**
+   * How long one second of a disappearing timer lasts on this device, ms
+   * (default 1000). Only tests shrink it (the CLI's QUINTET_CHAT_TIMER_SCALE),
+   * so a 24 h timer runs out in seconds: the wire still carries one of the
+   * four user timers, so nothing new can be picked or sent and a receiver
+   * with the default keeps the message the real 24 h.
+   */
+  readonly timerSecondMs: number;
 }
 
 export const DEFAULT_CHAT_RULES: ChatRules = {
   editWindowMs: 15 * MINUTE_MS,
   deleteWindowMs: 48 * HOUR_MS,
   maxPendingPerChat: 1000,
+  timerSecondMs: 1000,
 };
 
 /** The disappearing-timer settings a chat may have, seconds (0 = off). */

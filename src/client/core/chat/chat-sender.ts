@@ -19,7 +19,7 @@ import { isGroupChat, parseGroupId } from '../groups/group-id.js';
 import type { Outbox } from '../outbox.js';
 import type { DeviceStore } from '../store/device-store.js';
 import type { StoredMessage } from '../store/records.js';
-import { applyMessageEvent, sweepExpired, type ChatEnv, type ChatUpdate } from './chat-apply.js';
+import { applyMessageEvent, type ChatEnv, type ChatUpdate } from './chat-apply.js';
 import { chatUpdateEvents } from './chat-events.js';
 import type { ChatDataFields, MessageRefInit } from './chat-fields.js';
 import {
@@ -28,12 +28,11 @@ import {
   TIMER_VALUES,
   type ChatRules,
 } from './chat-rules.js';
+import { sweepExpiredMessages } from './chat-sweep.js';
 import { ChatError } from './errors.js';
 
 /** The quoted snippet a reply carries: the start of the original text. */
 const SNIPPET_CHARS = 100;
-/** Messages removed per sweep transaction. */
-const SWEEP_BATCH = 200;
 
 export interface ChatSenderDeps {
   readonly ctx: ProtocolContext;
@@ -202,17 +201,10 @@ export class ChatSender {
    * record stays as an `expired` mark so nothing brings it back) and
    * reports each as `message-deleted`. Returns how many.
    */
-  async sweepExpired(): Promise<number> {
-    let removed = 0;
-    for (;;) {
-      const now = this.deps.ctx.clock.now();
-      const updates = await this.deps.store.transaction((tx) => sweepExpired(tx, now, SWEEP_BATCH));
-      this.#emit(updates);
-      removed += updates.length;
-      // Done when nothing due is left (a batch covers one chat at a time).
-      const due = await this.deps.store.chat.expiredBy(now, 1);
-      if (due.length === 0) return removed;
-    }
+  sweepExpired(): Promise<number> {
+    return sweepExpiredMessages(this.deps.store, this.deps.ctx.clock, (updates) =>
+      this.#emit(updates),
+    );
   }
 
   #env(): ChatEnv {

@@ -194,10 +194,14 @@ export function applyEvent(
  * already a tombstone when that expiry has passed (a message that arrives
  * after it should have disappeared is never shown).
  */
-export function arrivingMessage(message: StoredMessage, now: number): StoredMessage {
+export function arrivingMessage(
+  message: StoredMessage,
+  now: number,
+  timerSecondMs = 1000,
+): StoredMessage {
   const timer = message.expireTimer ?? 0;
   if (timer <= 0 || message.timerChange !== undefined) return message;
-  const expiresAt = message.sentAt + timer * 1000;
+  const expiresAt = message.sentAt + Math.ceil(timer * timerSecondMs);
   const withExpiry: StoredMessage = { ...message, expireTimer: timer, expiresAt };
   return expiresAt <= now ? tombstone(withExpiry, 'expired') : withExpiry;
 }
