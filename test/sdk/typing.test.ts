@@ -9,10 +9,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { RunningServer } from '../../src/server/main.js';
+import type {
+  QuintetDevice} from '../../src/sdk/index.js';
 import {
   ClientError,
   parseAccountName,
-  QuintetDevice,
   TYPING_EXPIRY_MS,
   type MessageEvent,
   type QuintetEvent,
@@ -30,7 +31,7 @@ async function messageWithoutTyping(events: AsyncIterator<QuintetEvent>): Promis
     (event): event is MessageEvent | TypingEvent => isMessage(event) || isTyping(event),
   );
   assert.equal(seen.type, 'message', 'a typing event arrived although the setting is off');
-  return seen as MessageEvent;
+  return seen;
 }
 
 describe('SDK: typing indicators', { timeout: 120_000 }, () => {
