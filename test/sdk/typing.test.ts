@@ -9,8 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { RunningServer } from '../../src/server/main.js';
-import type {
-  QuintetDevice} from '../../src/sdk/index.js';
+import type { QuintetDevice } from '../../src/sdk/index.js';
 import {
   ClientError,
   parseAccountName,

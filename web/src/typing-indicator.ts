@@ -36,7 +36,6 @@ export const TYPING_REPEAT_MS = 5_000;
 /** A pause this long in typing counts as `stopped`. */
 export const TYPING_IDLE_MS = 6_000;
 
-
 /** What the indicator needs from the app. */
 export interface TypingIndicatorDeps {
   /** This account's name: its own devices' indicators are not shown. */
