@@ -1,7 +1,7 @@
 /**
  * The `quintet` command line: `server` (run a server) and the client
  * commands `register`, `send`, `receive`, `safety-number`, `trust`, and device
- * management: `link`, `devices` (list / approve / remove), `logout`. This module only
+ * management: `link`, `devices` (list / approve / remove), `logout`, and `settings`. This module only
  * assembles the program; each command lives in its own module.
  */
 import { Command } from 'commander';
@@ -16,6 +16,7 @@ import { addReceiveCommand } from './commands/receive.js';
 import { addRegisterCommand } from './commands/register.js';
 import { addSafetyNumberCommand } from './commands/safety-number.js';
 import { addSendCommand } from './commands/send.js';
+import { addSettingsCommand } from './commands/settings.js';
 import { addServerCommand } from './server-command.js';
 import { addTrustCommand } from './commands/trust.js';
 
@@ -38,5 +39,6 @@ addHistoryCommand(program);
 addChatsCommand(program);
 addDevicesCommand(program);
 addLogoutCommand(program);
+addSettingsCommand(program);
 
 await program.parseAsync(process.argv);

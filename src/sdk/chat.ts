@@ -10,6 +10,7 @@
 import type { QuintetClient } from '../client/core/client.js';
 import type { Attachment } from '../client/core/attachments/pointer.js';
 import type { StoredMessage } from '../client/core/store/records.js';
+import { ClientError } from '../client/core/errors.js';
 import type { AccountName } from './ids.js';
 
 /** A chat: an account name (1:1) or a group id (hex). */
@@ -83,5 +84,35 @@ export class DeviceChat {
   /** Removes expired messages (and their attachment keys) now; returns how many. */
   async sweepExpired(): Promise<number> {
     return this.#withClient((client) => client.chat.sweepExpired());
+  }
+
+  /**
+   * Says this device started or stopped typing in a 1:1 chat. It reaches
+   * only devices connected right now and is never stored (docs/protocol.md,
+   * "Typing indicators"); repeat `started` at least every 15 s while the
+   * user types, since receivers stop showing it after `TYPING_EXPIRY_MS`.
+   * Resolves false (nothing sent) when typing indicators are off on this
+   * device; a group chat, or this account itself, rejects with
+   * `invalid-argument`.
+   */
+  async typing(chat: ChatName, state: 'started' | 'stopped'): Promise<boolean> {
+    if (state !== 'started' && state !== 'stopped') {
+      // A JavaScript caller's typo would otherwise be sent as `stopped`.
+      throw new ClientError('invalid-argument', 'typing state must be started or stopped');
+    }
+    return this.#withClient((client) => client.typing.send(chat, state));
+  }
+
+  /** Whether typing indicators are on for this device (the default). */
+  async typingEnabled(): Promise<boolean> {
+    return this.#withClient((client) => client.typing.enabled());
+  }
+
+  /**
+   * Turns typing indicators on or off for this device: off, it neither
+   * sends its own nor reports anyone else's `typing` events.
+   */
+  async setTypingEnabled(on: boolean): Promise<void> {
+    return this.#withClient((client) => client.typing.setEnabled(on));
   }
 }

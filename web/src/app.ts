@@ -26,6 +26,7 @@ import { DeviceActions } from './device-actions.js';
 import { h, replaceChildren } from './dom.js';
 import type { Notices } from './notices.js';
 import { eventNotice, removalReason } from './trust-notices.js';
+import { TypingIndicator } from './typing-indicator.js';
 import { chatList } from './ui/chat-list.js';
 import { ConversationView, type KeyWarning } from './ui/conversation.js';
 import { DevicesView } from './ui/devices.js';
@@ -58,6 +59,7 @@ export class App {
   #lastFailure = '';
   #devicesView: DevicesView | undefined;
   readonly #devices: DeviceActions;
+  readonly #typing: TypingIndicator;
   /** Notices already shown (a refused device is reported once, not on every send). */
   readonly #shownNotices = new Set<string>();
   /** Set once the device was removed: nothing may touch the store any more. */
@@ -122,6 +124,15 @@ export class App {
       },
     });
     this.#devices = new DeviceActions(() => this.#connection.device);
+    this.#typing = new TypingIndicator({
+      self: account.account,
+      settings: store.settings,
+      device: () => this.#connection.device,
+      changed: (chat, typing) => {
+        if (this.#conversation?.chat === chat) this.#conversation.setTyping(typing);
+      },
+      failed: (error) => notices.error(error),
+    });
     document.addEventListener('visibilitychange', () => this.refresh());
   }
 
@@ -134,6 +145,7 @@ export class App {
     this.#renderPane();
     this.refresh();
     this.#connection.start();
+    this.#typing.load();
   }
 
   /** Re-renders from the store; calls during a render coalesce into one more. */
@@ -165,6 +177,7 @@ export class App {
     }
     switch (event.type) {
       case 'message':
+        this.#typing.messageReceived(event.message.chat, event.message.sender);
         this.#draftChats.delete(event.message.chat);
         this.refresh();
         return;
@@ -212,7 +225,9 @@ export class App {
       case 'group-change-refused':
       case 'group-message-refused':
       case 'chat-event-refused':
+        return;
       case 'typing':
+        this.#typing.received(event);
         return;
     }
   }
@@ -221,6 +236,7 @@ export class App {
   #loggedOut(reason: string): void {
     if (this.#gone) return;
     this.#gone = true;
+    this.#typing.close();
     const wipe = async (): Promise<void> => {
       await this.#connection.stop();
       // A render may still be reading the store; let it finish before deleting it.
@@ -281,6 +297,8 @@ export class App {
 
   #renderPane(): void {
     const view = this.#view;
+    // Leaving a chat (or re-opening it) ends this device's typing in it.
+    this.#typing.stop();
     this.#conversation = undefined;
     this.#devicesView = undefined;
     switch (view.kind) {
@@ -316,7 +334,9 @@ export class App {
           attachment: (message) => this.#attachments.state(message),
           showSafetyNumber: () => void this.#openSafetyNumber(view.chat),
           acceptNewKey: (verified) => this.#acceptNewKey(view.chat, verified),
+          composing: (active) => this.#typing.composing(view.chat, active),
         });
+        this.#conversation.setTyping(this.#typing.isTyping(view.chat));
         replaceChildren(this.#pane, this.#conversation.element);
         return;
       }
@@ -343,6 +363,7 @@ export class App {
           remove: (deviceId, pin) => this.#remove(deviceId, pin),
           logoutSelf: () => this.#logoutSelf(),
           scanFailed: (error) => this.notices.error(error),
+          ...this.#typing.settingHandlers,
         });
         replaceChildren(this.#pane, this.#devicesView.element);
         this.#loadDevices();

@@ -1,5 +1,5 @@
 /**
- * The bodies of `react`, `edit`, `delete`, `timer` (commands/chat.ts) and
+ * The bodies of `react`, `edit`, `delete`, `timer`, `typing` (commands/chat.ts) and
  * the chat and message-id arguments `send --reply-to` shares. The rules
  * every receiver enforces (author only, windows, admins) are checked by the
  * SDK before anything is sent: a refusal is a `ChatError`, reported by
@@ -130,5 +130,30 @@ export function timer(
   return withChatSession(options, context, async (session) => {
     await session.client.chat.setTimer(chat, seconds);
     done(options, { chat, seconds }, `disappearing messages in ${chat}: ${timerLabel(seconds)}`);
+  });
+}
+
+/**
+ * `typing <chat> [--stop]`: one typing indicator. It is ephemeral, so it is
+ * not an error that nobody is online to see it; with the device setting off
+ * nothing is sent and the result says so (`sent: false`).
+ */
+export function typing(
+  chatText: string,
+  options: ChatOptions & { readonly stop?: boolean },
+  context: SessionContext,
+): Promise<void> {
+  const chat = parseChat(chatText);
+  if (UUID.test(chat)) throw new CliError('typing indicators go to a 1:1 chat, not a group');
+  const state = options.stop === true ? 'stopped' : 'started';
+  return withChatSession(options, context, async (session) => {
+    const sent = await session.client.typing.send(chat, state);
+    done(
+      options,
+      { chat, state, sent },
+      sent
+        ? `typing ${state} in ${chat}`
+        : 'typing indicators are off on this device (quintet settings typing on): nothing sent',
+    );
   });
 }

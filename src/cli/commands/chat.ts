@@ -1,5 +1,5 @@
 /**
- * `quintet react|edit|delete|timer`: chat events on an existing message or
+ * `quintet react|edit|delete|timer|typing`: chat events on an existing message or
  * chat (docs/protocol.md "Chat events"). Each goes end-to-end encrypted to
  * every device of the chat, this account's own other devices included, so
  * all of them end in the same state. A message is named by its id in hex,
@@ -37,7 +37,7 @@ function timerValue(value: string): number {
 const CHAT_HELP = 'an account name (1:1) or a group id';
 const ID_HELP = 'message id in hex (as `receive --json` prints it)';
 
-/** Adds `react`, `edit`, `delete` and `timer` to the program. */
+/** Adds `react`, `edit`, `delete`, `timer` and `typing` to the program. */
 export function addChatCommands(program: Command): void {
   common(
     program
@@ -86,5 +86,16 @@ export function addChatCommands(program: Command): void {
       .argument('<setting>', 'off, 24h, 7d or 90d', timerValue),
   ).action((chat: string, seconds: number, options: ChatOptions) =>
     runCommand({}, async (context) => (await actions()).timer(chat, seconds, options, context)),
+  );
+  common(
+    program
+      .command('typing')
+      .description(
+        'tell a 1:1 chat you are typing (reaches only devices online now; shown for 15 s)',
+      )
+      .argument('<chat>', 'an account name')
+      .option('--stop', 'say you stopped typing instead'),
+  ).action((chat: string, options: ChatOptions & { stop?: boolean }) =>
+    runCommand({}, async (context) => (await actions()).typing(chat, options, context)),
   );
 }

@@ -1,5 +1,5 @@
 /**
- * One conversation: header (with the disappearing-timer setting), messages
+ * One conversation: header (with "typing…" and the disappearing-timer setting), messages
  * with their ticks and chat state, and the compose bar. The compose bar is
  * built once and kept, so re-rendering the messages on every event never
  * loses what the user is typing; which message the menu is open on, and
@@ -43,6 +43,11 @@ export interface ConversationHandlers {
    * safety number); `verified` when the old key had been verified.
    */
   readonly acceptNewKey: (verified: boolean) => Promise<void>;
+  /**
+   * The compose box holds text the user is typing (`true`), or was sent,
+   * emptied or left (`false`): drives this device's typing indicator.
+   */
+  readonly composing: (active: boolean) => void;
 }
 
 /** A changed account key of this chat's contact that the user has not accepted. */
@@ -67,6 +72,7 @@ export class ConversationView {
   readonly #input: HTMLInputElement;
   readonly #modeBar: HTMLElement;
   readonly #timer: HTMLSelectElement;
+  readonly #typing: HTMLElement;
   #warningShown: KeyWarning | undefined;
   #mode: ComposeMode = { kind: 'send' };
   /** The message whose menu is open (its key), if any. */
@@ -83,6 +89,8 @@ export class ConversationView {
     this.#modeBar = h('div', { class: 'compose-mode', testid: 'compose-mode' });
     this.#modeBar.hidden = true;
     this.#timer = timerSelect(handlers.setTimer);
+    this.#typing = h('span', { class: 'typing', testid: 'typing', ariaLive: 'polite' }, 'typing…');
+    this.#typing.hidden = true;
     this.#warning = h('div', { class: 'key-warning-slot' });
     this.#list = h('div', {
       class: 'messages',
@@ -100,6 +108,10 @@ export class ConversationView {
     input.name = 'text';
     input.dataset['testid'] = 'compose';
     this.#input = input;
+    // Editing an old message is not "typing" a new one.
+    const composing = (): boolean => input.value.trim() !== '' && this.#mode.kind !== 'edit';
+    input.addEventListener('input', () => handlers.composing(composing()));
+    input.addEventListener('blur', () => handlers.composing(false));
     const button = h('button', { type: 'submit', class: 'primary', testid: 'send' }, 'Send');
     const picker = h('input', { type: 'file' });
     picker.dataset['testid'] = 'attach-input';
@@ -153,6 +165,7 @@ export class ConversationView {
           const text = fieldValue(form, 'text').trim();
           if (text === '') return;
           button.disabled = true;
+          handlers.composing(false);
           const mode = this.#mode;
           const done =
             mode.kind === 'edit'
@@ -185,7 +198,12 @@ export class ConversationView {
         'header',
         { class: 'pane-header' },
         avatar(chat),
-        h('strong', { class: 'grow', testid: 'conversation-title' }, chat),
+        h(
+          'div',
+          { class: 'who' },
+          h('strong', { testid: 'conversation-title' }, chat),
+          this.#typing,
+        ),
         h(
           'label',
           { class: 'timer-setting', title: 'Disappearing messages' },
@@ -326,6 +344,11 @@ export class ConversationView {
     if (this.#timer.value !== value && document.activeElement !== this.#timer) {
       this.#timer.value = value;
     }
+  }
+
+  /** Shows or hides "typing…" under the contact's name. */
+  setTyping(on: boolean): void {
+    this.#typing.hidden = !on;
   }
 
   #openMenu(key: string | undefined): void {

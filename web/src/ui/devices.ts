@@ -2,7 +2,7 @@
  * The devices pane: the account's devices as the server lists them, and on
  * the primary the two approvals that need the PIN first — linking a new
  * companion from its link code, and logging a companion out. A companion
- * can log itself out here.
+ * can log itself out here. This device's typing-indicator setting is here too.
  *
  * The form fields are built once and kept, so a device-list refresh while
  * the user types a link code or PIN loses nothing.
@@ -12,9 +12,10 @@ import { h, replaceChildren } from '../dom.js';
 import { MIN_PIN_LENGTH } from '../pin.js';
 import { shortTime } from './common.js';
 import { scanButton } from './scan.js';
+import { typingSetting, type TypingSettingHandlers } from './typing-setting.js';
 
 /** What the devices pane asks the app to do; each rejects with the failure (the app shows it). */
-export interface DevicesHandlers {
+export interface DevicesHandlers extends TypingSettingHandlers {
   /** Checks the PIN, then approves the companion showing `code`. */
   readonly approve: (code: string, pin: string, history: string) => Promise<void>;
   /** Checks the PIN, then logs the companion `deviceId` out. */
@@ -53,6 +54,7 @@ export class DevicesView {
         ),
         this.#list,
         isPrimary ? this.#approveForm() : this.#logoutSelf(),
+        typingSetting(handlers),
       ),
     );
   }
