@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Runs every `*.test.ts` under the given folders (default: test/, without the
-// browser and cluster suites) in one `node --test` process tree, so the
-// runner prints one summary, then lists every suite or test that was
-// skipped and why. TypeScript is loaded through tsx.
+// browser and cluster suites) in `node --test` (two files at a time; soak
+// tests alone, after the rest), then lists every suite or test that was
+// skipped and why, with the counts of the whole run. TypeScript is loaded through tsx.
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -59,40 +59,58 @@ function modifiedTrackedFiles() {
 }
 
 const before = modifiedTrackedFiles();
+// Soak tests that time a whole workload against the per-file limit run on
+// their own after the rest, so their time measures them and not whichever
+// end-to-end files share the two cores with them.
+const SOLO = new Set(['churn.test.ts']);
+const isSolo = (path) => SOLO.has(path.split(/[\\/]/).pop());
+const phases = [
+  { files: files.filter((f) => !isSolo(f)), concurrency: 2 },
+  { files: files.filter(isSolo), concurrency: 1 },
+].filter((phase) => phase.files.length > 0);
+
 // A second reporter records what was skipped; the first is node's default.
 const skipDir = mkdtempSync(join(tmpdir(), 'quintet-skips-'));
-const skipFile = join(skipDir, 'skipped.jsonl');
-const result = spawnSync(
-  process.execPath,
-  [
-    '--import',
-    'tsx',
-    '--test',
-    '--test-concurrency=2',
-    `--test-timeout=${timeoutMs}`,
-    `--test-reporter=${process.stdout.isTTY ? 'spec' : 'tap'}`,
-    '--test-reporter-destination=stdout',
-    `--test-reporter=${join(import.meta.dirname, 'skip-reporter.mjs')}`,
-    `--test-reporter-destination=${skipFile}`,
-    ...files,
-  ],
-  // One id per run: test files build shared outputs (web/dist) once per run.
-  { stdio: 'inherit', env: { ...process.env, QUINTET_TEST_RUN_ID: randomUUID() } },
-);
-let status = result.status ?? 1;
+// One id per run: test files build shared outputs (web/dist) once per run.
+const runId = randomUUID();
+let status = 0;
+const skipFiles = [];
+for (const [index, phase] of phases.entries()) {
+  const skipFile = join(skipDir, `skipped-${index}.jsonl`);
+  skipFiles.push(skipFile);
+  const result = spawnSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--test',
+      `--test-concurrency=${phase.concurrency}`,
+      `--test-timeout=${timeoutMs}`,
+      `--test-reporter=${process.stdout.isTTY ? 'spec' : 'tap'}`,
+      '--test-reporter-destination=stdout',
+      `--test-reporter=${join(import.meta.dirname, 'skip-reporter.mjs')}`,
+      `--test-reporter-destination=${skipFile}`,
+      ...phase.files,
+    ],
+    { stdio: 'inherit', env: { ...process.env, QUINTET_TEST_RUN_ID: runId } },
+  );
+  if ((result.status ?? 1) !== 0) status = result.status ?? 1;
+}
 
 /**
  * Lists what the run skipped, so a reader sees at once what did not run and
  * why, then repeats the counts as the last line (the list would otherwise
  * stand after node's own summary).
  */
-function printSkipped(path) {
+function printSkipped(paths) {
   let entries;
   try {
-    entries = readFileSync(path, 'utf8')
-      .split('\n')
-      .filter((line) => line.trim() !== '')
-      .map((line) => JSON.parse(line));
+    entries = paths.flatMap((path) =>
+      readFileSync(path, 'utf8')
+        .split('\n')
+        .filter((line) => line.trim() !== '')
+        .map((line) => JSON.parse(line)),
+    );
   } catch (error) {
     console.error(`# could not read the list of skipped tests: ${error.message}`);
     return;
@@ -103,10 +121,11 @@ function printSkipped(path) {
     const where = file === undefined ? '' : `${relative(process.cwd(), file)}: `;
     console.log(`#   ${where}${name}${reason === '' ? '' : ` — ${reason}`}`);
   }
-  const counts = entries.find((e) => e.kind === 'counts');
-  if (counts !== undefined) {
+  const counts = entries.filter((e) => e.kind === 'counts');
+  if (counts.length > 0) {
+    const sum = (key) => counts.reduce((total, c) => total + c[key], 0);
     console.log(
-      `tests: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`,
+      `tests: ${sum('passed')} passed, ${sum('failed')} failed, ${sum('skipped')} skipped`,
     );
   }
 }
@@ -129,6 +148,6 @@ if (before === undefined || after === undefined) {
     status = status === 0 ? 1 : status;
   }
 }
-printSkipped(skipFile);
+printSkipped(skipFiles);
 rmSync(skipDir, { recursive: true, force: true });
 process.exit(status);
