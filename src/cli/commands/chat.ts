@@ -59,7 +59,9 @@ export function addChatCommands(program: Command): void {
   common(
     program
       .command('edit')
-      .description('replace the text of one of your messages (within 15 minutes)')
+      .description(
+        'replace the text of one of your messages (within the edit window: 15 minutes unless QUINTET_EDIT_WINDOW says otherwise)',
+      )
       .argument('<chat>', CHAT_HELP)
       .argument('<id>', ID_HELP)
       .argument('<text>', 'the new text'),
@@ -70,7 +72,7 @@ export function addChatCommands(program: Command): void {
     program
       .command('delete')
       .description(
-        'delete a message on your devices, or with --for-everyone one of yours on every device (within 48 hours)',
+        'delete a message on your devices, or with --for-everyone one of yours on every device (within the delete window: 48 hours unless QUINTET_DELETE_WINDOW says otherwise)',
       )
       .argument('<chat>', CHAT_HELP)
       .argument('<id>', ID_HELP)
