@@ -180,7 +180,11 @@ export class TypingIndicator {
       (error: unknown) => {
         // Sent on every few keystrokes: one notice per kind of failure, not a stream.
         const code = errorCode(error);
-        if (code !== this.#lastFailure) this.#deps.failed(error);
+        // A changed key refuses the indicator as it refuses the message: the
+        // chat already shows that warning, and the message's own send says
+        // "Not sent"; a second notice for the indicator would only repeat it.
+        const trustRefusal = code === 'untrusted-identity' || code === 'verification-required';
+        if (code !== this.#lastFailure && !trustRefusal) this.#deps.failed(error);
         this.#lastFailure = code;
       },
     );
