@@ -7,7 +7,9 @@
  *   keeps its bootstrap state;
  * - another companion of the same account sending bootstrap state and an
  *   archive pointer: refused (`wrong-source`) before anything is stored;
- * - afterwards the companion still receives and sends.
+ * - afterwards the companion still receives and sends;
+ * - both refused archives are deleted from the server at once (a 404),
+ *   not left to their 24 h expiry.
  *
  * No CLI can send a wrong key or make a companion send history, so the
  * primary and the other companion are in-process SDK devices (the same
@@ -22,7 +24,11 @@ import { QuintetClient } from '../../src/client/core/client.js';
 import { buildArchive } from '../../src/client/core/history/archive-builder.js';
 import type { HistoryServices } from '../../src/client/core/history/importer.js';
 import type { StoredMessage } from '../../src/client/core/store/records.js';
-import { BlobClient, cachedBlobCredential } from '../../src/client/transport/blob-client.js';
+import {
+  BlobClient,
+  BlobError,
+  cachedBlobCredential,
+} from '../../src/client/transport/blob-client.js';
 import { WsTransport } from '../../src/client/transport/ws-transport.js';
 import { zlibCompressor } from '../../src/client/platform/zlib-compressor.js';
 import {
@@ -66,6 +72,32 @@ async function online(
   });
   await client.start();
   return client;
+}
+
+/** A blob client speaking for `device` (a fresh credential over its own connection). */
+async function blobsOf(url: string, device: SdkDevice): Promise<BlobClient> {
+  const { token } = await withApi(url, device, (api) => api.getBlobCredential());
+  return new BlobClient(url, () => Promise.resolve(token));
+}
+
+/** Whether the server still serves blob `id`. */
+async function status(blobs: BlobClient, id: string): Promise<'found' | 'not-found'> {
+  try {
+    for await (const piece of blobs.download(id)) void piece;
+    return 'found';
+  } catch (error) {
+    if (BlobError.is(error, 'not-found')) return 'not-found';
+    throw error;
+  }
+}
+
+/** Polls until every blob of `ids` is gone (the caller asserts; this only waits, bounded). */
+async function untilGone(blobs: BlobClient, ids: readonly string[]): Promise<void> {
+  for (let attempt = 0; attempt < 150; attempt++) {
+    const states = await Promise.all(ids.map((id) => status(blobs, id)));
+    if (states.every((state) => state === 'not-found')) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }
 
 describe('history refusals through the real server', { timeout: 240_000 }, () => {
@@ -140,9 +172,19 @@ describe('history refusals through the real server', { timeout: 240_000 }, () =>
       outgoing: false,
       receipts: {},
     });
+    // The archives' blob ids, to show them gone after the refusals.
+    const uploaded: string[] = [];
     const otherClient = await online(server.url, other, (blobs) => ({
-      blobs,
       compressor: zlibCompressor,
+      blobs: {
+        upload: async (body, size, kind, onProgress) => {
+          const blob = await blobs.upload(body, size, kind, onProgress);
+          uploaded.push(blob.id);
+          return blob;
+        },
+        download: (id, options) => blobs.download(id, options),
+        delete: (id, kind) => blobs.delete(id, kind),
+      },
     }));
     const fromOther = await otherClient.sendHistory(laptopId, 'all');
     assert.equal(fromOther.messages, 1);
@@ -159,16 +201,22 @@ describe('history refusals through the real server', { timeout: 240_000 }, () =>
           async function* frames(): AsyncIterable<Uint8Array> {
             yield* other.frames;
           }
-          return blobs.upload(frames(), other.size, kind, onProgress);
+          const blob = await blobs.upload(frames(), other.size, kind, onProgress);
+          uploaded.push(blob.id);
+          return blob;
         },
         download: (id, options) => blobs.download(id, options),
-        delete: (id) => blobs.delete(id),
+        delete: (id, kind) => blobs.delete(id, kind),
       },
     }));
     const sent = await primaryClient.sendHistory(laptopId, 'all');
     assert.equal(sent.error, undefined);
     assert.equal(sent.messages, SEEDED);
     await primaryClient.close();
+    assert.equal(uploaded.length, 2);
+    // Both archives are on the server until the companion refuses them.
+    const primaryBlobs = await blobsOf(server.url, primary);
+    for (const id of uploaded) assert.equal(await status(primaryBlobs, id), 'found');
 
     const laptop = new Follower(profile('laptop'));
     try {
@@ -193,6 +241,11 @@ describe('history refusals through the real server', { timeout: 240_000 }, () =>
     } finally {
       await laptop.stop();
     }
+    // The refusing companion deleted both archives (the one under the wrong
+    // key after downloading it, the other companion's on its pointer alone),
+    // in the background after each refusal: wait for it, then a plain 404.
+    await untilGone(primaryBlobs, uploaded);
+    for (const id of uploaded) assert.equal(await status(primaryBlobs, id), 'not-found', id);
     // Nothing imported from either archive: only the live message.
     const held = messagesOf(await cli('laptop', 'history', 'hr-bob', '--json'));
     assert.deepEqual(

@@ -185,6 +185,32 @@ describe('blob HTTP API', () => {
     await assert.rejects(client(aliceToken).delete(id), (e) => BlobError.is(e, 'not-found'));
   });
 
+  it('deletes with ?kind= only a blob of that kind', async () => {
+    // A companion deletes a refused history archive by the id the refused
+    // pointer named: pinned to `archive`, an attachment id deletes nothing.
+    const attachment = await client(aliceToken).upload(randomBytes(50), 50, 'attachment');
+    const archive = await client(aliceToken).upload(randomBytes(60), 60, 'archive');
+    await assert.rejects(client(aliceToken).delete(attachment.id, 'archive'), (e) =>
+      BlobError.is(e, 'not-found'),
+    );
+    assert.equal((await collect(client(aliceToken).download(attachment.id))).length, 50);
+    // Another account's device: not its blob, whatever the kind.
+    await assert.rejects(client(bobToken).delete(archive.id, 'archive'), (e) =>
+      BlobError.is(e, 'not-found'),
+    );
+    assert.equal((await collect(client(aliceToken).download(archive.id))).length, 60);
+    await client(aliceToken).delete(archive.id, 'archive');
+    await assert.rejects(collect(client(aliceToken).download(archive.id)), (e) =>
+      BlobError.is(e, 'not-found'),
+    );
+    const bad = await fetch(`${t.server.url}/v1/blobs/${attachment.id}?kind=photo`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${aliceToken}` },
+    });
+    assert.equal(bad.status, 400);
+    await client(aliceToken).delete(attachment.id, 'attachment');
+  });
+
   it('refuses a too-large blob and an exceeded quota from the headers alone', async () => {
     // Only the head is sent: an answer proves nothing of the body was awaited.
     const tooLarge = await rawExchange(

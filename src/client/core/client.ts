@@ -424,7 +424,7 @@ export class QuintetClient {
         });
         return;
       }
-      case 'history-refused':
+      case 'history-refused': {
         this.#events.emit({
           type: 'history-sync',
           phase: 'failed',
@@ -432,7 +432,12 @@ export class QuintetClient {
           code: outcome.code,
           reason: outcome.reason,
         });
+        const blobId = outcome.discard;
+        if (blobId !== undefined) {
+          this.#background.spawn('discard refused archive', () => importer.discard(blobId));
+        }
         return;
+      }
     }
   }
 

@@ -244,10 +244,15 @@ export class BlobClient {
     }
   }
 
-  /** Deletes a blob this account uploaded (`not-found` otherwise). */
-  async delete(id: string): Promise<void> {
+  /**
+   * Deletes a blob this account uploaded (`not-found` otherwise); with
+   * `kind`, only a blob of that kind (`not-found` for another kind).
+   */
+  async delete(id: string, kind?: 'attachment' | 'archive'): Promise<void> {
     const token = await this.credential();
-    const response = await this.#request(`${this.#base}/v1/blobs/${encodeURIComponent(id)}`, {
+    const query = kind === undefined ? '' : `?kind=${kind}`;
+    const url = `${this.#base}/v1/blobs/${encodeURIComponent(id)}${query}`;
+    const response = await this.#request(url, {
       method: 'DELETE',
       headers: { authorization: `Bearer ${token}` },
     });

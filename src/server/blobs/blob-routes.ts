@@ -339,7 +339,32 @@ export class BlobRoutes {
   async #delete(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
     const principal = await this.#authorize(req, res);
     if (principal === undefined) return;
+    const kind = new URL(req.url ?? '/', 'http://localhost').searchParams.get('kind');
+    if (kind !== null && !BLOB_KINDS.includes(kind as BlobKind)) {
+      this.#refuse(req, res, 'bad-request', {
+        status: 400,
+        error: 'bad-request',
+        message: 'kind must be attachment or archive',
+      });
+      return;
+    }
+    if (kind !== null) {
+      // `?kind=archive`: delete only a blob of that kind. A companion that
+      // refuses a history pointer deletes the blob it names, on the word of
+      // a device it does not trust; with the kind pinned, a pointer that
+      // names one of the account's attachments cannot make it delete that
+      // attachment (a kind never changes, so checking first is not racy).
+      const record = isBlobId(id)
+        ? await this.options.store.get(id, this.options.clock.now())
+        : undefined;
+      if (record === undefined || record.kind !== kind) {
+        this.#notFound(req, res);
+        return;
+      }
+    }
     // Someone else's blob answers like a missing one: no oracle for ids.
+    // Only the uploading account may delete: a device of another account
+    // never removes this account's blobs, even by naming their ids.
     if (!(await this.options.store.delete(id, principal.account))) {
       this.#notFound(req, res);
       return;

@@ -44,7 +44,8 @@ export interface HistoryBlobs {
     id: string,
     options?: { offset?: number; onProgress?: (received: number) => void },
   ): AsyncIterable<Uint8Array>;
-  delete(id: string): Promise<void>;
+  /** With `kind`, deletes only a blob of that kind (`not-found` otherwise). */
+  delete(id: string, kind?: 'attachment' | 'archive'): Promise<void>;
 }
 
 /** What history sync needs from the host: the blob store and a compressor. */
@@ -158,7 +159,14 @@ export class HistoryImporter {
       });
     } catch (error) {
       const permanent = isPermanent(error);
-      if (permanent) await this.store.settings.delete(IMPORT_SETTING);
+      if (permanent) {
+        await this.store.settings.delete(IMPORT_SETTING);
+        // Refused for good (bad MAC, wrong key, changed or cut bytes): nobody
+        // will import this archive, so it leaves the server now, not at its 24 h
+        // expiry. The pointer came from this account's primary (checked in
+        // history-receive.ts), whose blob this device may delete.
+        if (HistoryError.is(error)) await this.#deleteArchive(services, record.blobId);
+      }
       this.emit(
         progressEvent('failed', record, imported, bytes, {
           code: errorCode(error),
@@ -169,19 +177,37 @@ export class HistoryImporter {
       );
       return;
     }
-    // The archive is in the store: the blob has served its purpose. A failed
-    // delete only leaves it to the server's 24 h expiry.
+    // The archive is in the store: the blob has served its purpose.
+    await this.#deleteArchive(services, record.blobId);
+    await this.store.settings.delete(IMPORT_SETTING);
+    this.emit(progressEvent('done', record, imported, bytes));
+  }
+
+  /**
+   * Deletes the blob of an archive this device refused before recording it
+   * (history-receive.ts decides which refusals name a blob it may delete).
+   */
+  async discard(blobId: string): Promise<void> {
+    if (this.services !== undefined) await this.#deleteArchive(this.services, blobId);
+  }
+
+  /**
+   * Deletes an archive blob, as an archive only: a pointer naming one of
+   * the account's attachments deletes nothing. A failed delete only leaves
+   * the blob to the server's 24 h expiry, so it is reported, not thrown; a
+   * blob already gone is what was wanted.
+   */
+  async #deleteArchive(services: HistoryServices, blobId: string): Promise<void> {
     try {
-      await services.blobs.delete(record.blobId);
+      await services.blobs.delete(blobId, 'archive');
     } catch (error) {
+      if (errorCode(error) === 'not-found') return;
       this.emit({
         type: 'error',
         code: errorCode(error),
-        message: 'the imported history archive could not be deleted from the server',
+        message: 'a history archive could not be deleted from the server',
       });
     }
-    await this.store.settings.delete(IMPORT_SETTING);
-    this.emit(progressEvent('done', record, imported, bytes));
   }
 
   async #import(
