@@ -12,6 +12,7 @@ import { fromBinary } from '@bufbuild/protobuf';
 import { HistoryImportRecordSchema } from '../../src/gen/quintet/v1/client_store_pb.js';
 import { after, before, describe, it } from 'node:test';
 import { QuintetClient } from '../../src/client/core/client.js';
+import type { Clock } from '../../src/crypto/provider.js';
 import type { ClientEvent, HistorySyncEvent } from '../../src/client/core/events.js';
 import type { HistoryServices } from '../../src/client/core/history/importer.js';
 import { listChats } from '../../src/client/core/chat-list.js';
@@ -50,14 +51,16 @@ async function online(
     blobs,
     compressor: zlibCompressor,
   }),
+  clock?: Clock,
 ): Promise<Online> {
   const transport = await WsTransport.connect(server.server.url);
   const blobs = new BlobClient(
     server.server.url,
     cachedBlobCredential(() => client.getBlobCredential()),
   );
+  const ctx = contextFor(server);
   const client: QuintetClient = new QuintetClient({
-    ctx: contextFor(server),
+    ctx: clock === undefined ? ctx : { ...ctx, clock },
     store,
     transport,
     history: history(blobs),
@@ -327,6 +330,45 @@ describe('history sync', { timeout: 120_000 }, () => {
       ['hs-bo', 'hs-cy'],
       'both contacts, before any message',
     );
+    await Promise.all([primary.client.close(), companion.client.close()]);
+  });
+
+  it('marks read a live message after the bootstrap sent before the chat’s read marker', async () => {
+    const alice = await registerPrimary(server, 'hs-ari');
+    const bob = await registerPrimary(server, 'hs-bea');
+    const seeded = await seed(alice, server.clock.now(), 9, ['hs-bea', 'hs-bea', 'hs-bea']);
+    const read = seeded.find((m) => !m.outgoing);
+    assert.ok(read !== undefined);
+    // The primary read the chat at `marker`: its read state for hs-bea.
+    const marker = server.clock.now() - DAY;
+    await alice.store.read.markRead('hs-bea', read.id, marker);
+    const { store, linked } = await linkOne(server, alice);
+    const primary = await online(server, alice.store);
+    const companion = await online(server, store);
+    await primary.client.sendHistory(linked.account.deviceId, 'none');
+    await companion.waitFor(isHistory('declined'));
+    await companion.client.idle();
+
+    // Both arrive after the bootstrap; bob's clock says when each was sent
+    // (one sent before the primary's last read, one after).
+    const early = await online(server, bob.store, undefined, { now: () => marker - 60_000 });
+    const before = await early.client.sendText('hs-ari', 'sent before the read');
+    await early.client.close();
+    const late = await online(server, bob.store, undefined, { now: () => marker + 60_000 });
+    const after = await late.client.sendText('hs-ari', 'sent after the read');
+    await late.client.close();
+    await companion.waitFor(
+      (e) => e.type === 'message' && e.message.text === 'sent after the read',
+    );
+    await companion.client.idle();
+
+    assert.equal(await store.read.readAt('hs-bea', before.message.id), marker);
+    assert.equal(await store.read.readAt('hs-bea', after.message.id), undefined);
+    const [chat] = await listChats(store, 'hs-ari');
+    assert.equal(chat?.unread, 1, 'only the one sent after the read is unread');
+    // The primary has no marker: the same message stays unread there.
+    await primary.client.idle();
+    assert.equal(await alice.store.read.readAt('hs-bea', before.message.id), undefined);
     await Promise.all([primary.client.close(), companion.client.close()]);
   });
 

@@ -62,8 +62,12 @@ import {
   type GroupReceiveResult,
 } from './groups/group-receive.js';
 import { groupIdFromBytes } from './groups/group-id.js';
+import { markReadByMarker } from './history/bootstrap.js';
 import { receiveHistoryContent, type HistoryOutcome } from './history/history-receive.js';
 import { typingEnabled, typingEvent, type TypingEvent } from './typing.js';
+
+/** The primary's device id: it never gets bootstrap state, so it has no read markers. */
+const PRIMARY_DEVICE = 1;
 
 /** What the receiver asks other modules to do after an envelope is committed. */
 export interface ReceiverFollowUps {
@@ -221,6 +225,9 @@ export class Receiver {
     if (envelope.type === EnvelopeType.SENDER_KEY) await this.prepareGroupEnvelope(envelope);
     const outcome = await this.store.transaction(async (tx) => {
       const result = refusal ?? (await this.#decryptAndApply(tx, envelope, address));
+      // A companion: the bootstrap's per-chat read markers cover messages
+      // that arrive after it but were sent before the primary's last read.
+      if (this.self.deviceId !== PRIMARY_DEVICE) await markReadByMarker(tx, storedBy(result));
       // Never redelivered, so no mark to keep.
       if (!envelope.ephemeral) await tx.processed.mark(mark, this.ctx.clock.now());
       return result;
@@ -534,6 +541,13 @@ export class Receiver {
     input.set(envelope.content, source.length);
     return toHex(await this.ctx.crypto.sha256(input));
   }
+}
+
+/** The messages an outcome newly stored. */
+function storedBy(outcome: Outcome): StoredMessage[] {
+  if (outcome.kind === 'message') return [outcome.message];
+  if (outcome.kind !== 'chat') return [];
+  return outcome.updates.flatMap((update) => (update.kind === 'message' ? [update.message] : []));
 }
 
 /** Maps a group receive result onto the pipeline's outcome. */

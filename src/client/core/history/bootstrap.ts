@@ -8,10 +8,16 @@
  * - contacts become entries of its contact store, so its chat list shows
  *   the account's 1:1 chats before any message arrives;
  * - a chat's read state (the newest time a message of it was read on the
- *   primary) marks read every incoming message of that chat the companion
- *   already holds that was sent before it — those that arrived live between
- *   the link and the bootstrap. Imported messages carry their own read time
- *   in the archive, and reads after the bootstrap arrive as read syncs;
+ *   primary) is kept per chat as the companion's read marker. It marks read
+ *   every incoming message of that chat the companion already holds that
+ *   was sent at or before it — those that arrived live between the link and
+ *   the bootstrap — and every one that arrives live later with such a sent
+ *   time (`markReadByMarker`, called by the receiver): a message still
+ *   queued for the companion when the bootstrap came, which the primary had
+ *   already shown and read. Imported messages carry their own read time in
+ *   the archive, and reads after the bootstrap arrive as read syncs. The
+ *   marker goes by sent time, so a message that reached the primary only
+ *   after that read (held up on its way) also counts as read here;
  * - settings: only names under `shared.` travel and are applied. Nothing in
  *   this version writes one yet; the local ones (PIN hash, PIN failures,
  *   the import in progress, the browser's read marks) never travel, so a
@@ -25,6 +31,7 @@ import type { BootstrapState, BootstrapStateSchema } from '../../../gen/quintet/
 import { isValidAccountName } from '../../../wire/account-name.js';
 import { groupIdToBytes, isGroupChat } from '../groups/group-id.js';
 import type { DeviceStore, DeviceStoreView } from '../store/device-store.js';
+import type { StoredMessage } from '../store/records.js';
 
 /** Settings whose names start with this are account-wide: they travel in bootstrap state. */
 export const SHARED_SETTING_PREFIX = 'shared.';
@@ -54,6 +61,35 @@ export interface BootstrapApplied {
 /** The settings slot of a chat's read state on a companion. */
 export function readStateSetting(chat: string): string {
   return `read-state/${chat}`;
+}
+
+/** The read marker the bootstrap left for `chat` (ms), if any. */
+export async function readMarker(tx: DeviceStoreView, chat: string): Promise<number | undefined> {
+  const bytes = await tx.settings.get(readStateSetting(chat));
+  if (bytes?.length !== 8) return undefined;
+  const at = new DataView(bytes.buffer, bytes.byteOffset, 8).getFloat64(0, false);
+  return Number.isSafeInteger(at) ? at : undefined;
+}
+
+/**
+ * Marks read the incoming ones of `messages` (just stored live, in the
+ * receiver's transaction) sent at or before their chat's read marker.
+ * Returns how many it marked.
+ */
+export async function markReadByMarker(
+  tx: DeviceStoreView,
+  messages: readonly StoredMessage[],
+): Promise<number> {
+  let marked = 0;
+  for (const message of messages) {
+    if (message.outgoing) continue;
+    const at = await readMarker(tx, message.chat);
+    if (at === undefined || message.sentAt > at) continue;
+    if ((await tx.read.readAt(message.chat, message.id)) !== undefined) continue;
+    await tx.read.markRead(message.chat, message.id, at);
+    marked++;
+  }
+  return marked;
 }
 
 /** Builds the bootstrap state from the primary's store. */
