@@ -67,6 +67,9 @@ export type {
 // The chat list (chats this device holds, its contacts and groups).
 export { listChats } from '../client/core/chat-list.js';
 export type { ChatListEntry } from '../client/core/chat-list.js';
+// One chat's messages with their read state (what `quintet history` prints).
+export { chatHistory } from '../client/core/chat-history.js';
+export type { ChatHistoryEntry, ChatHistoryOptions } from '../client/core/chat-history.js';
 
 // Chat rules (edit/delete windows) and the store-only expiry sweep.
 export { DEFAULT_CHAT_RULES } from '../client/core/chat/chat-rules.js';

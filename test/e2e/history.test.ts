@@ -145,6 +145,15 @@ describe('history sync end to end', { timeout: 300_000 }, () => {
         onPhone.map((m) => m['id']),
         `${chat}: the same messages in the same order`,
       );
+      // `read` (and `readAt` for a read incoming message) as on the phone:
+      // the archive carries each message's read time.
+      const readState = (m: Record<string, unknown>) => [m['read'], m['readAt']];
+      assert.deepEqual(onLaptop.map(readState), onPhone.map(readState), `${chat}: read state`);
+      assert.ok(
+        onLaptop.some((m) => m['read'] === false) &&
+          onLaptop.some((m) => m['read'] === true && m['outgoing'] === false),
+        `${chat}: some incoming read, some not`,
+      );
       const times = onLaptop.map((m) => Number(m['sentAt']));
       assert.deepEqual(
         times,
@@ -160,6 +169,7 @@ describe('history sync end to end', { timeout: 300_000 }, () => {
         'text',
         'sentAt',
         'receivedAt',
+        'read',
       ]) {
         assert.ok(field in (onLaptop[0] ?? {}), `history --json has ${field}`);
       }

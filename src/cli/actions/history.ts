@@ -1,7 +1,9 @@
 /** The body of `quintet history` (commands/history.ts defines the command). */
 import {
+  chatHistory,
   sweepExpiredMessages,
   systemClock,
+  type ChatHistoryEntry,
   type DeviceStore,
   type StoredMessage,
 } from '../../sdk/index.js';
@@ -13,18 +15,19 @@ import { mediaDir, saveAttachment, sessionBlobs } from '../attachment-transfer.j
 import { openClientSession, type SessionContext } from '../session.js';
 
 /** Prints messages; with `save`, downloads each attachment first (its path joins the line). */
-type Printer = (messages: readonly StoredMessage[]) => Promise<void>;
+type Printer = (entries: readonly ChatHistoryEntry[]) => Promise<void>;
 
 function printer(
   json: boolean,
   save?: (message: StoredMessage) => Promise<SavedAttachment>,
 ): Printer {
-  return async (messages) => {
+  return async (entries) => {
     const lines: string[] = [];
-    for (const message of messages) {
+    for (const { message, read, readAt } of entries) {
       const saved =
         save !== undefined && message.attachment !== undefined ? await save(message) : undefined;
-      lines.push(`${formatMessage(message, json, saved)}\n`);
+      const state = readAt === undefined ? { read } : { read, readAt };
+      lines.push(`${formatMessage(message, json, saved, state)}\n`);
     }
     if (lines.length > 0) process.stdout.write(lines.join(''));
   };
@@ -82,29 +85,14 @@ async function printHistory(
 ): Promise<void> {
   await store.account.getRequired();
   // Disappearing messages: whatever expired while no session ran is removed
-  // now, so `history` never shows an expired message, and the marks it
-  // leaves are not printed either (they hold no text, only the fact).
+  // now, so `history` never shows an expired message (chatHistory also
+  // leaves out what expires meanwhile, and the marks a sweep leaves).
   await sweepExpiredMessages(store, systemClock);
   const now = systemClock.now();
-  const shown = (m: StoredMessage): boolean =>
-    m.deleted !== 'expired' && (m.expiresAt === undefined || m.expiresAt > now);
-  // With a limit only the newest N are kept while paging through.
-  const kept: StoredMessage[] = [];
-  let after: string | undefined;
-  for (;;) {
-    const page = await store.messages.page(chat, {
-      limit: 1000,
-      ...(after === undefined ? {} : { after }),
-    });
-    const messages = page.messages.filter(shown);
-    if (options.limit === undefined) {
-      await print(messages);
-    } else {
-      kept.push(...messages);
-      if (kept.length > options.limit) kept.splice(0, kept.length - options.limit);
-    }
-    if (page.next === undefined) break;
-    after = page.next;
+  for await (const entries of chatHistory(store, chat, {
+    now,
+    ...(options.limit === undefined ? {} : { limit: options.limit }),
+  })) {
+    await print(entries);
   }
-  await print(kept);
 }

@@ -38,6 +38,7 @@ export function formatMessage(
   message: StoredMessage,
   json: boolean,
   saved?: SavedAttachment,
+  read?: { readonly read: boolean; readonly readAt?: number },
 ): string {
   const attachment = message.attachment;
   if (json) {
@@ -51,6 +52,10 @@ export function formatMessage(
       text: message.text,
       sentAt: message.sentAt,
       receivedAt: message.receivedAt,
+      // `history` knows the read state on this device (chat-history.ts).
+      ...(read === undefined
+        ? {}
+        : { read: read.read, ...(read.readAt === undefined ? {} : { readAt: read.readAt }) }),
       ...messageStateJson(message),
       // Never the media key: it stays in the device store.
       ...(attachment === undefined
