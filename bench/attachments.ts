@@ -21,6 +21,7 @@ import { createInterface } from 'node:readline';
 import { nodeCrypto } from '../src/crypto/node.js';
 import { systemClock, type CryptoProvider } from '../src/crypto/provider.js';
 import type { ProtocolContext } from '../src/protocol/context.js';
+import { lanesBetween, threadCpu, twoCoreMs, type Lanes } from './thread-cpu.js';
 import {
   decryptAttachment,
   encryptAttachment,
@@ -88,6 +89,7 @@ async function cryptoRun(): Promise<{
   rawDecryptHashed: number;
   encryptInline: number;
   decryptInline: number;
+  cpu: Record<'encrypt' | 'rawEncrypt' | 'decrypt' | 'rawDecrypt', Lanes | undefined>;
 }> {
   const chunk = new Uint8Array(randomBytes(CHUNK));
   const key = nodeCrypto.randomBytes(32);
@@ -95,10 +97,12 @@ async function cryptoRun(): Promise<{
   const iv = randomBytes(16);
   const macKey = randomBytes(32);
 
+  let cpu = threadCpu();
   let start = performance.now();
   const run = encryptAttachment(nodeCrypto, key, 'document', repeated(chunk, CRYPTO_BYTES));
   await drain(run.ciphertext);
   const encrypt = mbPerSecond(CRYPTO_BYTES, performance.now() - start);
+  const encryptCpu = lanesBetween(cpu, threadCpu());
 
   start = performance.now();
   await drain(
@@ -106,6 +110,7 @@ async function cryptoRun(): Promise<{
   );
   const encryptInline = mbPerSecond(CRYPTO_BYTES, performance.now() - start);
 
+  cpu = threadCpu();
   start = performance.now();
   const cipher = createCipheriv('aes-256-cbc', cipherKey, iv);
   const mac = createHmac('sha256', macKey).update(iv);
@@ -113,6 +118,7 @@ async function cryptoRun(): Promise<{
   mac.update(cipher.final());
   mac.digest();
   const rawEncrypt = mbPerSecond(CRYPTO_BYTES, performance.now() - start);
+  const rawEncryptCpu = lanesBetween(cpu, threadCpu());
 
   // The same work media-crypto does: also SHA-256 of plaintext and ciphertext.
   start = performance.now();
@@ -147,11 +153,13 @@ async function cryptoRun(): Promise<{
         yield new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
       }
     };
+    cpu = threadCpu();
     start = performance.now();
     await drain(
       decryptAttachment(nodeCrypto, { mediaKey: key, type: 'document', ...digests }, blob()),
     );
     const decrypt = mbPerSecond(CRYPTO_BYTES, performance.now() - start);
+    const decryptCpu = lanesBetween(cpu, threadCpu());
 
     start = performance.now();
     await drain(
@@ -161,6 +169,7 @@ async function cryptoRun(): Promise<{
 
     // Raw reference: the same blob through HMAC + AES-CBC decryption under
     // another key (padding off: only the work is comparable, not the result).
+    cpu = threadCpu();
     start = performance.now();
     const raw = createDecipheriv('aes-256-cbc', cipherKey, iv);
     raw.setAutoPadding(false);
@@ -171,6 +180,7 @@ async function cryptoRun(): Promise<{
     }
     rawMac.digest();
     const rawDecrypt = mbPerSecond(CRYPTO_BYTES, performance.now() - start);
+    const rawDecryptCpu = lanesBetween(cpu, threadCpu());
 
     // The same work media-crypto does on the way in: also both SHA-256s.
     start = performance.now();
@@ -197,6 +207,12 @@ async function cryptoRun(): Promise<{
       rawDecryptHashed,
       encryptInline,
       decryptInline,
+      cpu: {
+        encrypt: encryptCpu,
+        rawEncrypt: rawEncryptCpu,
+        decrypt: decryptCpu,
+        rawDecrypt: rawDecryptCpu,
+      },
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -290,6 +306,40 @@ async function transferRuns(): Promise<void> {
   }
 }
 
+/**
+ * The same comparison in CPU time per thread (thread-cpu.ts), which the
+ * load of a shared machine changes much less than wall time: each lane's
+ * ms (calling thread, busiest other thread, all threads) and the ratio
+ * both would reach on two idle cores (`…TwoCoreRatio`: each side's
+ * max(longest lane, total / 2), raw over ours). "All threads" includes
+ * V8's GC helpers, which the raw loop needs too.
+ */
+function cpuColumns(all: ReadonlyArray<Awaited<ReturnType<typeof cryptoRun>>>): object {
+  const lanes = (pick: (r: (typeof all)[number]) => Lanes | undefined) => {
+    const got = all.map(pick).filter((l): l is Lanes => l !== undefined);
+    if (got.length === 0) return undefined;
+    return {
+      mainMs: round(median(got.map((l) => l.mainMs))),
+      otherMs: round(median(got.map((l) => l.otherMs))),
+      totalMs: round(median(got.map((l) => l.totalMs))),
+    };
+  };
+  const enc = lanes((r) => r.cpu.encrypt);
+  const rawEnc = lanes((r) => r.cpu.rawEncrypt);
+  const dec = lanes((r) => r.cpu.decrypt);
+  const rawDec = lanes((r) => r.cpu.rawDecrypt);
+  if (enc === undefined || rawEnc === undefined || dec === undefined || rawDec === undefined) {
+    return {};
+  }
+  const ratio = (ours: Lanes, raw: Lanes) =>
+    Math.round((twoCoreMs(raw) / twoCoreMs(ours)) * 100) / 100;
+  return {
+    cpuMs: { encrypt: enc, rawEncrypt: rawEnc, decrypt: dec, rawDecrypt: rawDec },
+    encryptTwoCoreRatio: ratio(enc, rawEnc),
+    decryptTwoCoreRatio: ratio(dec, rawDec),
+  };
+}
+
 const runs = [];
 for (let i = 0; i < RUNS; i++) runs.push(await cryptoRun());
 const enc = median(runs.map((r) => r.encrypt));
@@ -322,5 +372,6 @@ row({
   encryptInlineRatio: Math.round((encInline / rawEnc) * 100) / 100,
   decryptInlineHashesMBps: round(decInline),
   decryptInlineRatio: Math.round((decInline / rawDec) * 100) / 100,
+  ...cpuColumns(runs),
 });
 await transferRuns();
