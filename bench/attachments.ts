@@ -5,7 +5,9 @@
  *    AES-256-CBC + HMAC-SHA256 over the same chunks, in the same run
  *    (target ratio ≥ 0.8);
  *    Also media-crypto with the SHA-256s inline (no worker thread), side by
- *    side in the same run, to show what the offload buys;
+ *    side in the same run, to show what the offload buys; and the CPU time
+ *    of each thread (`cpuMs`, `…TwoCoreRatio`, see cpuColumns), which the
+ *    load of a shared machine distorts much less than wall time;
  * 2. a 256 MiB file up and down through a real server (child process) on
  *    loopback: MB/s each way (target ≥ 100) and the client's RSS growth
  *    (target < 64 MiB).
