@@ -24,7 +24,9 @@
  *   envelopes without handing them to the client — lost messages the test
  *   must report (it then fails: this is how to see that it can);
  * - QUINTET_CHURN_WINDOW: pushes held back for reordering (default 4);
- * - QUINTET_CHURN_DEBUG=1: progress and failure lines.
+ * - QUINTET_CHURN_DEBUG=1: progress and failure lines;
+ * - QUINTET_CHURN_STALL_MS: how long nothing may finish before the run
+ *   fails and names what it waits on (default 90 s).
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -66,6 +68,29 @@ function seeded(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/**
+ * Operations the run is waiting on (sends, connects, closes, restarts,
+ * links), each with its start time. When nothing finishes for
+ * `STALL_MS`, the watchdog prints them with every device's state and ends
+ * the run as failed: a liveness bug then names the step it waits on,
+ * instead of surfacing as the runner's bare per-file timeout.
+ */
+const pending = new Map<number, { label: string; since: number }>();
+let nextOp = 0;
+let finished = 0;
+const STALL_MS = Number(process.env['QUINTET_CHURN_STALL_MS'] ?? 90_000);
+
+async function step<T>(label: string, work: () => Promise<T>): Promise<T> {
+  const id = nextOp++;
+  pending.set(id, { label, since: Date.now() });
+  try {
+    return await work();
+  } finally {
+    pending.delete(id);
+    finished++;
+  }
 }
 
 /** Progress lines with QUINTET_CHURN_DEBUG=1. */
@@ -214,7 +239,7 @@ async function churn(): Promise<void> {
   const removed: Device[] = [];
 
   const connect = async (d: Device): Promise<void> => {
-    const socket = await WsTransport.connect(server.url);
+    const socket = await step(`connect ${d.label}`, () => WsTransport.connect(server.url));
     const transport = churnTransport(socket, random, counters, drop);
     const client = new QuintetClient({ ctx, store: d.device.store, transport });
     const events = client.events();
@@ -234,13 +259,13 @@ async function churn(): Promise<void> {
         }
       }
     })();
-    await client.start();
+    await step(`start ${d.label}`, () => client.start());
     d.client = client;
   };
   const disconnect = async (d: Device): Promise<void> => {
     const client = d.client;
     d.client = undefined;
-    await client?.close();
+    if (client !== undefined) await step(`close ${d.label}`, () => client.close());
   };
   const add = (device: TestDevice, account: string, deviceId: number): Device => {
     const d: Device = {
@@ -282,15 +307,42 @@ async function churn(): Promise<void> {
     return { lost, duplicates, unexpected, stored: stored.size };
   };
   /** Waits until `d` has shown every message it must have (or a quiet timeout passes). */
-  const drained = async (targets: readonly Device[], timeoutMs = 60_000): Promise<void> => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const missing = targets.some((d) => d.missing > 0);
-      if (!missing || Date.now() > deadline) return;
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-  };
+  const drained = (targets: readonly Device[], timeoutMs = 60_000): Promise<void> =>
+    step('drain', async () => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const missing = targets.some((d) => d.missing > 0);
+        if (!missing || Date.now() > deadline) return;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    });
 
+  // Progress is any finished step or any message shown; see `pending`.
+  let seen = -1;
+  let quietSince = Date.now();
+  const watchdog = setInterval(() => {
+    const shown = devices.reduce((total, d) => total + d.shown.size, 0);
+    const progress = finished + shown;
+    if (progress !== seen) {
+      seen = progress;
+      quietSince = Date.now();
+      return;
+    }
+    // A drain has its own deadline (and the audit then names what is missing).
+    const draining = [...pending.values()].some((op) => op.label === 'drain');
+    if (draining || Date.now() - quietSince < STALL_MS) return;
+    const now = Date.now();
+    const waits = [...pending.values()].map((op) => `${op.label} (${now - op.since} ms)`);
+    const states = devices.map(
+      (d) => `${d.label} online=${d.client !== undefined} missing=${d.missing}`,
+    );
+    console.error(
+      `churn stalled: nothing finished for ${STALL_MS} ms after message ${counters.sent}; ` +
+        `replay with QUINTET_CHURN_SEED=${SEED}\n  waiting on: ${waits.join('; ') || 'nothing'}\n  ` +
+        states.join('\n  '),
+    );
+    process.exit(1);
+  }, 1000);
   try {
     for (const account of ACCOUNTS) add(await registerDevice(server, account), account, 1);
     for (const d of devices) await connect(d);
@@ -308,7 +360,9 @@ async function churn(): Promise<void> {
             if (DROP && counters.sent === Math.floor(MESSAGES / 2)) drop.remaining = 20;
             const client = sender.client;
             if (client === undefined) throw new Error(`${sender.label} went offline mid-round`);
-            const sent = await client.sendText(to, `m${counters.sent}`);
+            const sent = await step(`send ${sender.label} to ${to}`, () =>
+              client.sendText(to, `m${counters.sent}`),
+            );
             const id = toHex(sent.message.id);
             for (const d of devices) {
               if (d === sender) continue;
@@ -334,9 +388,11 @@ async function churn(): Promise<void> {
         // Restart the server on the same SQLite file and port.
         counters.restarts++;
         const online = devices.filter((d) => d.client !== undefined);
-        await server.close();
+        await step('server close', () => server.close());
         for (const d of online) await disconnect(d);
-        server = await startServer({ port, dataDir, logLevel: 'silent' });
+        server = await step('server start', () =>
+          startServer({ port, dataDir, logLevel: 'silent' }),
+        );
         for (const d of online) await connect(d);
       } else if (round % 10 === 6) {
         // Link a companion (at most two per account).
@@ -348,7 +404,9 @@ async function churn(): Promise<void> {
         const wasOnline = primary.client !== undefined;
         // One connection per device: linking authenticates as the primary.
         await disconnect(primary);
-        const linked = await linkDevice(server, primary.device, `c${counters.links}`);
+        const linked = await step(`link ${account}`, () =>
+          linkDevice(server, primary.device, `c${counters.links}`),
+        );
         await connect(add(linked, account, linked.deviceId));
         debug(`linked ${account}.${linked.deviceId} at message ${counters.sent}`);
         if (wasOnline) await connect(primary);
@@ -371,7 +429,9 @@ async function churn(): Promise<void> {
           const primary = primaryOf(gone.account);
           const wasOnline = primary.client !== undefined;
           await disconnect(primary);
-          await unlinkDevice(server, primary.device, gone.deviceId);
+          await step(`unlink ${gone.label}`, () =>
+            unlinkDevice(server, primary.device, gone.deviceId),
+          );
           debug(`unlinked ${gone.label} at message ${counters.sent}`);
           devices.splice(devices.indexOf(gone), 1);
           removed.push(gone);
@@ -391,7 +451,10 @@ async function churn(): Promise<void> {
     // Everyone comes back and reads the rest.
     for (const d of devices) if (d.client === undefined) await connect(d);
     await drained(devices, 120_000);
-    for (const d of devices) await d.client?.idle();
+    for (const d of devices) {
+      const client = d.client;
+      if (client !== undefined) await step(`idle ${d.label}`, () => client.idle());
+    }
 
     const totals = { lost: 0, duplicates: 0, unexpected: 0 };
     for (const d of [...devices, ...removed]) {
@@ -420,10 +483,18 @@ async function churn(): Promise<void> {
     for (const d of devices) await disconnect(d);
     await server.close();
     rmSync(dataDir, { recursive: true, force: true });
+    clearInterval(watchdog);
   }
 }
 
 if (process.env['QUINTET_CHURN_CHILD'] === '1') {
+  // Node exits (with status 0) when nothing is left to wait on, even while
+  // `churn()` is unsettled: a run stuck on a promise nobody will settle
+  // must fail, not pass.
+  process.on('beforeExit', () => {
+    console.error('churn stalled: the run waits on a promise that nothing will settle');
+    process.exit(1);
+  });
   churn().then(
     () => process.exit(0),
     (error: unknown) => {
@@ -452,9 +523,18 @@ if (process.env['QUINTET_CHURN_CHILD'] === '1') {
       child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
         stderr += chunk;
       });
+      // 'exit', not 'close': a process that inherited the pipes could hold
+      // them open after the run ended. Its last output may still be in the
+      // pipe, so the streams get a moment to finish.
       const code = await new Promise<number | null>((resolve, reject) => {
         child.on('error', reject);
-        child.on('close', resolve);
+        child.on('exit', (status) => {
+          const flushed = setTimeout(() => resolve(status), 2000);
+          child.on('close', () => {
+            clearTimeout(flushed);
+            resolve(status);
+          });
+        });
       });
       assert.equal(code, 0, `churn run failed:\n${stderr}`);
     });
