@@ -122,11 +122,16 @@ export class SpqrChunkDecoder {
     this.#values = lengthBytes / 2;
   }
 
-  /** Adds a chunk; chunks may repeat, arrive in any order, or never arrive. */
-  add(chunk: SpqrChunk): void {
+  /**
+   * Adds a chunk; chunks may repeat, arrive in any order, or never arrive.
+   * Returns whether it changed the decoder (a caller that persists the
+   * decoder keeps exactly the chunks that did).
+   */
+  add(chunk: SpqrChunk): boolean {
     if (chunk.data.length !== SPQR_CHUNK_LENGTH) {
       throw new ProtocolError('invalid-message', 'SPQR chunk must be 32 bytes');
     }
+    let changed = false;
     for (let p = 0; p < POLYS; p++) {
       const pts = this.#pts[p];
       if (pts === undefined) continue;
@@ -137,8 +142,10 @@ export class SpqrChunkDecoder {
       if (pts.has(chunk.index)) continue;
       if (chunk.index < needed || pts.size < needed) {
         pts.set(chunk.index, ((chunk.data[2 * p] ?? 0) << 8) | (chunk.data[2 * p + 1] ?? 0));
+        changed = true;
       }
     }
+    return changed;
   }
 
   /** The message once enough chunks are in, else undefined. */
