@@ -95,6 +95,7 @@ interface Seen {
   ratchetKeys: Set<string>;
   delivered: number;
   dropped: number;
+  late: number;
 }
 
 function note(seen: Seen, w: Wire): void {
@@ -110,16 +111,29 @@ function note(seen: Seen, w: Wire): void {
 /**
  * Runs a fixed schedule: bursts alternate between the sides (so the DH
  * ratchet steps on every turn); burst k has 1–6 messages, every third burst
- * arrives reversed, and every 7th message after the first turns is dropped.
+ * arrives reversed, every 7th message after the first turns is dropped, and
+ * every 11th arrives late: after the receiver has sent a burst of its own
+ * (so on a receiving chain the DH ratchet has already left behind).
  */
 async function converse(
   first: { send(p: Uint8Array): Promise<Wire>; receive(w: Wire): Promise<Uint8Array> },
   second: { send(p: Uint8Array): Promise<Wire>; receive(w: Wire): Promise<Uint8Array> },
   turns: number,
 ): Promise<{ seen: Seen; sentBy: [number, number] }> {
-  const seen: Seen = { epochs: new Set(), ratchetKeys: new Set(), delivered: 0, dropped: 0 };
+  const seen: Seen = {
+    epochs: new Set(),
+    ratchetKeys: new Set(),
+    delivered: 0,
+    dropped: 0,
+    late: 0,
+  };
   const sentBy: [number, number] = [0, 0];
+  const lateFor: [Wire[], Wire[]] = [[], []];
   let n = 0;
+  const deliver = async (to: { receive(w: Wire): Promise<Uint8Array> }, w: Wire, turn: number) => {
+    assert.deepEqual(await to.receive(w), w.plaintext, `message ${w.n} (turn ${turn})`);
+    seen.delivered++;
+  };
   for (let turn = 0; turn < turns; turn++) {
     const fromFirst = turn % 2 === 0;
     const [from, to] = fromFirst ? [first, second] : [second, first];
@@ -129,16 +143,23 @@ async function converse(
       burst.push(await from.send(plaintextFor(n++)));
       sentBy[fromFirst ? 0 : 1]++;
     }
+    // Messages held back two turns ago: the receiver has replied since.
+    const held = lateFor[fromFirst ? 1 : 0];
+    for (const w of held.splice(0)) {
+      await deliver(to, w, turn);
+      seen.late++;
+    }
     const order = turn % 3 === 2 ? [...burst].reverse() : burst;
     for (const w of order) {
       note(seen, w);
-      // The first two turns set the session up; drops start after.
-      if (turn >= 2 && w.n % 7 === 3 && w !== burst[0]) {
+      // The first two turns set the session up; drops and delays start after.
+      if (turn >= 2 && w !== burst[0] && w.n % 7 === 3) {
         seen.dropped++;
-        continue;
+      } else if (turn >= 2 && w !== burst[0] && w.n % 11 === 5) {
+        held.push(w);
+      } else {
+        await deliver(to, w, turn);
       }
-      assert.deepEqual(await to.receive(w), w.plaintext, `message ${w.n} (turn ${turn})`);
-      seen.delivered++;
     }
   }
   return { seen, sentBy };
@@ -219,7 +240,7 @@ describe('triple ratchet: libsignal-client 0.103 → Quintet (libsignal initiate
       assert.ok(sentBy[0] >= 50 && sentBy[1] >= 50, `messages each way: ${sentBy.join(', ')}`);
       assert.ok(seen.epochs.size >= 4, `SPQR epochs seen: ${[...seen.epochs].join(', ')}`);
       assert.ok(seen.ratchetKeys.size >= 10, `DH ratchet keys: ${seen.ratchetKeys.size}`);
-      assert.ok(seen.dropped > 0);
+      assert.ok(seen.dropped > 0 && seen.late > 0);
       const record = await lib.sessions.getSession(quintetAddress);
       assert.ok(record !== null && record.hasCurrentState(), 'libsignal: session is current');
     });
@@ -294,6 +315,7 @@ describe('triple ratchet: Quintet → libsignal-client 0.103 (Quintet initiates)
       assert.ok(sentBy[0] >= 50 && sentBy[1] >= 50, `messages each way: ${sentBy.join(', ')}`);
       assert.ok(seen.epochs.size >= 4, `SPQR epochs seen: ${[...seen.epochs].join(', ')}`);
       assert.ok(seen.ratchetKeys.size >= 10, `DH ratchet keys: ${seen.ratchetKeys.size}`);
+      assert.ok(seen.dropped > 0 && seen.late > 0);
       const record = await lib.sessions.getSession(quintetAddress);
       assert.ok(record !== null && record.hasCurrentState(), 'libsignal: session is current');
     });
