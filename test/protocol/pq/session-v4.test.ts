@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { nodeCrypto } from '../../../src/crypto/node.js';
 import { systemClock } from '../../../src/crypto/provider.js';
 import type { ProtocolContext } from '../../../src/protocol/context.js';
@@ -23,6 +24,7 @@ import {
 import { generatePreKeys, generateSignedPreKey } from '../../../src/protocol/prekeys.js';
 import { SessionState } from '../../../src/protocol/session-state.js';
 import { ProtoReader, ProtoWriter, type ProtoField } from '../../../src/protocol/wire.js';
+import { checkProperty } from '../../property.js';
 import { seededRandom } from '../session-helpers.js';
 
 const ctx: ProtocolContext = {
@@ -164,6 +166,42 @@ describe('v4 sessions (PQXDH + triple ratchet) between Quintet sides', () => {
     assert.throws(
       () => SignalMessageV4.deserialize(Uint8Array.from([0x33, 0x0a, 0x00, ...new Uint8Array(8)])),
       (e: unknown) => ProtocolError.is(e, 'invalid-version'),
+    );
+  });
+
+  it('fuzz: a damaged v4 record is refused as "invalid-state" at load or at use, never a crash', async () => {
+    const { alice, bob } = await pair();
+    await decryptV4(
+      ctx,
+      alice,
+      SignalMessageV4.deserialize((await encryptV4(ctx, bob, new Uint8Array(2))).body),
+    );
+    const next = SignalMessageV4.deserialize((await encryptV4(ctx, alice, new Uint8Array(4))).body);
+    const good = bob.serialize();
+    await checkProperty(
+      fc.asyncProperty(fc.nat(good.length - 1), fc.integer({ min: 1, max: 255 }), async (at, x) => {
+        const bad = good.slice();
+        bad[at] = (bad[at] ?? 0) ^ x;
+        let state: SessionState;
+        try {
+          state = SessionState.deserialize(bad);
+        } catch (e) {
+          assert.ok(ProtocolError.is(e, 'invalid-state'), String(e));
+          return;
+        }
+        // Loaded: using it either works or fails with a typed protocol error.
+        for (const use of [
+          () => decryptV4(ctx, state, next),
+          () => encryptV4(ctx, state, new Uint8Array(1)),
+        ]) {
+          try {
+            await use();
+          } catch (e) {
+            assert.ok(e instanceof ProtocolError, String(e));
+          }
+        }
+      }),
+      { numRuns: 150 },
     );
   });
 
