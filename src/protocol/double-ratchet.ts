@@ -12,7 +12,8 @@
 import { CryptoError } from '../crypto/provider.js';
 import { messageKeySeed, nextChainKey, type ChainKey } from './chain-key.js';
 import type { ProtocolContext } from './context.js';
-import { generateKeyPair } from './curve.js';
+import { generateKeyPair, PublicKey } from './curve.js';
+import { SignalMessageV4 } from './pq/messages-v4.js';
 import { ProtocolError } from './errors.js';
 import { deriveMessageKeys } from './message-keys.js';
 import {
@@ -35,14 +36,66 @@ export async function encryptWithState(
   state: SessionState,
   plaintext: Uint8Array,
 ): Promise<SignalMessage> {
+  return seal(ctx, state, plaintext, undefined, (fields, macKey) =>
+    SignalMessage.create(
+      ctx.crypto,
+      fields,
+      macKey,
+      state.localIdentityKey,
+      state.remoteIdentityKey,
+    ),
+  );
+}
+
+/**
+ * The version-4 form (libsignal's triple ratchet): the SPQR key of this
+ * message is the HKDF salt of its message keys and the SPQR message rides
+ * in the `pq_ratchet` field. The caller commits the SPQR state.
+ */
+export async function encryptWithStateV4(
+  ctx: ProtocolContext,
+  state: SessionState,
+  plaintext: Uint8Array,
+  pq: { readonly field: Uint8Array; readonly key: Uint8Array | undefined },
+): Promise<SignalMessageV4> {
+  return seal(ctx, state, plaintext, pq.key, (fields, macKey) =>
+    SignalMessageV4.create(
+      ctx.crypto,
+      {
+        senderRatchetKey: PublicKey.deserialize(fields.senderRatchetKey),
+        counter: fields.counter,
+        previousCounter: fields.previousCounter,
+        ciphertext: fields.ciphertext,
+        pqRatchet: pq.field,
+      },
+      macKey,
+      state.localIdentityKey,
+      state.remoteIdentityKey,
+    ),
+  );
+}
+
+interface SealedFields {
+  readonly senderRatchetKey: Uint8Array;
+  readonly counter: number;
+  readonly previousCounter: number;
+  readonly ciphertext: Uint8Array;
+}
+
+async function seal<M>(
+  ctx: ProtocolContext,
+  state: SessionState,
+  plaintext: Uint8Array,
+  salt: Uint8Array | undefined,
+  build: (fields: SealedFields, macKey: Uint8Array) => Promise<M>,
+): Promise<M> {
   const chain = state.senderChain;
   if (chain === undefined) throw new ProtocolError('no-session', 'session has no sending chain');
   const { crypto } = ctx;
   const seed = await messageKeySeed(crypto, chain.chainKey);
-  const keys = await deriveMessageKeys(crypto, seed, chain.chainKey.index);
+  const keys = await deriveMessageKeys(crypto, seed, chain.chainKey.index, salt);
   const ciphertext = await crypto.aes256CbcEncrypt(keys.cipherKey, keys.iv, plaintext);
-  const message = await SignalMessage.create(
-    crypto,
+  const message = await build(
     {
       senderRatchetKey: chain.ratchetKey,
       counter: chain.chainKey.index,
@@ -50,8 +103,6 @@ export async function encryptWithState(
       ciphertext,
     },
     keys.macKey,
-    state.localIdentityKey,
-    state.remoteIdentityKey,
   );
   chain.chainKey = await nextChainKey(crypto, chain.chainKey);
   return message;
@@ -71,12 +122,18 @@ type KeySource =
 export async function decryptWithState(
   ctx: ProtocolContext,
   state: SessionState,
-  message: SignalMessage,
+  message: SignalMessage | SignalMessageV4,
+  /** Version 4: the message's SPQR key (the message-key salt), from `spqrRecv`. */
+  pqrKey?: Uint8Array,
 ): Promise<Uint8Array> {
   const { crypto } = ctx;
+  const v4 = message instanceof SignalMessageV4;
+  const ratchetKeyBytes = v4 ? message.senderRatchetKey.serialize() : message.senderRatchetKeyBytes;
+  const remoteRatchetKey = (): PublicKey =>
+    v4 ? message.senderRatchetKey : message.senderRatchetKey();
   if (state.senderChain === undefined)
     throw new ProtocolError('invalid-state', 'session has no sending chain');
-  const existing = state.receiverChain(message.senderRatchetKeyBytes);
+  const existing = state.receiverChain(ratchetKeyBytes);
 
   // Step 1 (spec §3.5 DHRatchet, receiving half): a new remote ratchet key
   // opens a new receiving chain from DH(our current ratchet key, theirs).
@@ -89,7 +146,7 @@ export async function decryptWithState(
       state.senderChain.ratchetKey,
       state.senderChain.ratchetPrivateKey,
     );
-    newChain = await createChain(crypto, state.rootKey, message.senderRatchetKey(), ours);
+    newChain = await createChain(crypto, state.rootKey, remoteRatchetKey(), ours);
     chainKey = newChain.chainKey;
   }
 
@@ -126,7 +183,7 @@ export async function decryptWithState(
   }
 
   // Step 3: authenticate before decrypting (encrypt-then-MAC).
-  const keys = await deriveMessageKeys(crypto, seed, counter);
+  const keys = await deriveMessageKeys(crypto, seed, counter, pqrKey);
   if (
     !(await message.verifyMac(crypto, keys.macKey, state.remoteIdentityKey, state.localIdentityKey))
   ) {
@@ -159,7 +216,7 @@ export async function decryptWithState(
     const step = await createChain(
       crypto,
       newChain.rootKey,
-      message.senderRatchetKey(),
+      remoteRatchetKey(),
       ratchet.privateKey,
     );
     sending = {
@@ -182,7 +239,7 @@ export async function decryptWithState(
     appendSkipped(messageKeys, source.skipped);
     state.addReceiverChain({
       // A copy: the message's field is a view into the whole message.
-      ratchetKey: message.senderRatchetKeyBytes.slice(),
+      ratchetKey: ratchetKeyBytes.slice(),
       chainKey: source.next,
       messageKeys,
     });

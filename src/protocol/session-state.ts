@@ -23,6 +23,8 @@ export const MAX_SKIPPED_MESSAGE_KEYS = 2000;
 export const MAX_FORWARD_JUMPS = 25_000;
 
 const KEY_LENGTH = 32;
+/** A stored KEM ciphertext: type byte ‖ 1568 bytes (`pq/kem.ts`). */
+const KEM_SERIALIZED_CIPHERTEXT_LENGTH = 1 + 1568;
 /** `PrivateKey.toStorageBytes()` length: a tag byte and 32 bytes. */
 const STORED_PRIVATE_KEY_LENGTH = 33;
 const REDACTED = '[SessionState]';
@@ -58,7 +60,12 @@ export interface PendingPreKey {
   readonly signedPreKeyId: number;
   /** Our X3DH base public key, 33 bytes. */
   readonly baseKey: Uint8Array;
+  /** Version 4 (PQXDH) only: the KEM prekey used and our ciphertext to it (`type ‖ c`). */
+  readonly kyber?: { readonly preKeyId: number; readonly ciphertext: Uint8Array } | undefined;
 }
+
+/** libsignal's PQXDH session version; its messages carry version byte 0x44. */
+export const PQ_SESSION_VERSION = 4;
 
 /** The fields of a session state. */
 export interface SessionStateFields {
@@ -74,6 +81,8 @@ export interface SessionStateFields {
   remoteRegistrationId: number;
   /** The initiator's base key: identifies the session on both sides. */
   aliceBaseKey: Uint8Array;
+  /** Version 4 only: the SPQR state in `spqr-state-codec.ts` form (required there). */
+  pqRatchetState?: Uint8Array | undefined;
 }
 
 /**
@@ -92,6 +101,7 @@ export class SessionState implements SessionStateFields {
   localRegistrationId: number;
   remoteRegistrationId: number;
   aliceBaseKey: Uint8Array;
+  pqRatchetState: Uint8Array | undefined;
 
   constructor(fields: SessionStateFields) {
     this.sessionVersion = fields.sessionVersion;
@@ -105,6 +115,7 @@ export class SessionState implements SessionStateFields {
     this.localRegistrationId = fields.localRegistrationId;
     this.remoteRegistrationId = fields.remoteRegistrationId;
     this.aliceBaseKey = fields.aliceBaseKey;
+    this.pqRatchetState = fields.pqRatchetState;
   }
 
   /** The receiving chain for a remote ratchet key, if this state has one. */
@@ -155,11 +166,16 @@ export class SessionState implements SessionStateFields {
       w.message(8, (p) => {
         if (pending.preKeyId !== undefined) p.uint(1, pending.preKeyId);
         p.bytes(2, pending.baseKey).uint(3, pending.signedPreKeyId);
+        if (pending.kyber !== undefined) {
+          p.uint(4, pending.kyber.preKeyId).bytes(5, pending.kyber.ciphertext);
+        }
       });
     }
     w.uint(9, this.remoteRegistrationId)
       .uint(10, this.localRegistrationId)
       .bytes(11, this.aliceBaseKey);
+    // Field 15 as in libsignal's SessionStructure (`pq_ratchet_state`), in Quintet's own layout.
+    if (this.pqRatchetState !== undefined) w.bytes(15, this.pqRatchetState);
   }
 
   /** Standalone `SessionStructure` bytes. */
@@ -181,6 +197,7 @@ export class SessionState implements SessionStateFields {
     let remoteRegistrationId = 0;
     let localRegistrationId = 0;
     let aliceBaseKey: Uint8Array | undefined;
+    let pqRatchetState: Uint8Array | undefined;
     while (r.more) {
       const f = r.next();
       switch (f.field) {
@@ -217,6 +234,9 @@ export class SessionState implements SessionStateFields {
         case 11:
           aliceBaseKey = sized(r, asBytes(r, f), PUBLIC_KEY_LENGTH, 'base key');
           break;
+        case 15:
+          pqRatchetState = copyBytes(asBytes(r, f));
+          break;
         default:
           break;
       }
@@ -230,8 +250,15 @@ export class SessionState implements SessionStateFields {
     ) {
       r.fail('SessionStructure lacks a required field');
     }
-    if (sessionVersion !== CIPHERTEXT_MESSAGE_VERSION)
+    if (sessionVersion !== CIPHERTEXT_MESSAGE_VERSION && sessionVersion !== PQ_SESSION_VERSION)
       r.fail(`unsupported session version ${sessionVersion}`);
+    // A v4 session without SPQR state would silently fall back to v3 keys; a v3 one with it is damaged.
+    if ((sessionVersion === PQ_SESSION_VERSION) !== (pqRatchetState !== undefined)) {
+      r.fail('SPQR state present exactly in version-4 sessions');
+    }
+    if (sessionVersion !== PQ_SESSION_VERSION && pendingPreKey?.kyber !== undefined) {
+      r.fail('KEM prekey in a version-3 session');
+    }
     if (receiverChains.length > MAX_RECEIVER_CHAINS) r.fail('too many receiver chains');
     return new SessionState({
       sessionVersion,
@@ -245,6 +272,7 @@ export class SessionState implements SessionStateFields {
       localRegistrationId,
       remoteRegistrationId,
       aliceBaseKey,
+      pqRatchetState,
     });
   }
 
@@ -325,12 +353,25 @@ function decodePending(bytes: Uint8Array): PendingPreKey {
   let preKeyId: number | undefined;
   let baseKey: Uint8Array | undefined;
   let signedPreKeyId: number | undefined;
+  let kyberPreKeyId: number | undefined;
+  let kyberCiphertext: Uint8Array | undefined;
   while (r.more) {
     const f = r.next();
     if (f.field === 1) preKeyId = asUint32(r, f);
     else if (f.field === 2) baseKey = sized(r, asBytes(r, f), PUBLIC_KEY_LENGTH, 'base key');
     else if (f.field === 3) signedPreKeyId = asUint32(r, f);
+    else if (f.field === 4) kyberPreKeyId = asUint32(r, f);
+    else if (f.field === 5) {
+      kyberCiphertext = sized(r, asBytes(r, f), KEM_SERIALIZED_CIPHERTEXT_LENGTH, 'KEM ciphertext');
+    }
   }
   if (baseKey === undefined || signedPreKeyId === undefined) r.fail('pending prekey incomplete');
-  return { preKeyId, signedPreKeyId, baseKey };
+  if ((kyberPreKeyId === undefined) !== (kyberCiphertext === undefined)) {
+    r.fail('KEM prekey id and ciphertext go together');
+  }
+  const kyber =
+    kyberPreKeyId !== undefined && kyberCiphertext !== undefined
+      ? { preKeyId: kyberPreKeyId, ciphertext: kyberCiphertext }
+      : undefined;
+  return { preKeyId, signedPreKeyId, baseKey, kyber };
 }

@@ -77,7 +77,7 @@ describe('protocol in Chromium', { timeout: 180_000 }, () => {
     );
   });
 
-  it('runs known answers, XEdDSA, safety numbers and an X3DH + ratchet session', async () => {
+  it('runs known answers, XEdDSA, safety numbers, an X3DH + ratchet session and a PQXDH + triple-ratchet session', async () => {
     assert.ok(browser && server, 'setup failed');
     const page = await browser.newPage();
     const problems: string[] = [];
@@ -105,6 +105,8 @@ describe('protocol in Chromium', { timeout: 180_000 }, () => {
       'turn 3: bob decrypts',
       'out of order: earlier message second',
       'replay refused as duplicate-message',
+      'PQXDH: bob decrypts the v4 prekey message',
+      'triple ratchet: SPQR epoch 1 completed',
     ]) {
       assert.ok(report.passed.includes(name), `missing check: ${name}`);
     }

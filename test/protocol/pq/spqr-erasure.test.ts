@@ -27,6 +27,26 @@ describe('SPQR erasure code', () => {
     assert.throws(() => gfInv(0), RangeError);
   });
 
+  it('property: the table product equals carry-less multiplication reduced by 0x1100B', () => {
+    const reference = (a: number, b: number): number => {
+      let acc = 0;
+      for (let bit = 0; bit < 16; bit++) if ((b >>> bit) & 1) acc ^= a << bit;
+      for (let bit = 31; bit >= 16; bit--) if ((acc >>> bit) & 1) acc ^= 0x1100b << (bit - 16);
+      return acc & 0xffff;
+    };
+    checkProperty(
+      fc.property(
+        fc.integer({ min: 0, max: 0xffff }),
+        fc.integer({ min: 0, max: 0xffff }),
+        (a, b) => {
+          assert.equal(gfMul(a, b), reference(a, b));
+          if (a !== 0) assert.equal(reference(a, gfInv(a)), 1);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
   it('chunks below ⌈len/32⌉ are the message itself (systematic)', () => {
     const message = Uint8Array.from({ length: 96 }, (_, i) => (i * 37 + 11) & 0xff);
     for (let k = 0; k < 3; k++) {

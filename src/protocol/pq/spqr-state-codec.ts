@@ -1,0 +1,346 @@
+/**
+ * Storage form of a session's SPQR state (Quintet's own layout, protobuf
+ * wire format, kept inside the v4 session state):
+ *
+ *   SpqrState   { 1 negotiation: {1 auth_key, 2 direction (1 A→B, 2 B→A), 3 min_version},
+ *                 2 chain: KeyChain, 3 v1: V1State }
+ *   KeyChain    { 1 direction, 2 current_epoch, 3 send_epoch, 4 links (repeated
+ *                 {1 send: Half, 2 recv: Half}), 5 next_root, 6 max_jump, 7 max_ooo_keys }
+ *   Half        { 1 ctr, 2 next (32 bytes or empty once erased), 3 prev (36-byte entries) }
+ *   V1State     { 1 kind (1…11, the order of `KINDS`), 2 epoch, 3 auth root key, 4 auth MAC key,
+ *                 5 ek, 6 dk, 7 header, 8 encapsulation state, 9 ct1,
+ *                 10 sending {1 message, 2 next chunk}, 11 receiving {1 length,
+ *                 2 chunks (repeated {1 index, 2 data})} }
+ *
+ * Decoding checks every length and which fields each kind needs, so a
+ * damaged record is 'invalid-state', never a state that fails later.
+ */
+import { ProtocolError } from '../errors.js';
+import { asBytes, ProtoReader, ProtoWriter, type ProtoField } from '../wire.js';
+import {
+  MLKEM768_CT1_LENGTH,
+  MLKEM768_DK_LENGTH,
+  MLKEM768_EK_LENGTH,
+  MLKEM768_ENCAPS_STATE_LENGTH,
+  MLKEM768_HEADER_LENGTH,
+} from './mlkem768-incremental.js';
+import type { SpqrChainHalf, SpqrDirection, SpqrKeyChain } from './spqr-key-chain.js';
+import type { SpqrNegotiation, SpqrRatchetState } from './spqr-ratchet.js';
+import type { SpqrReceiving, SpqrSending, SpqrV1Kind, SpqrV1State } from './spqr-states.js';
+import { SPQR_CT2_MESSAGE_LENGTH, SPQR_HEADER_MESSAGE_LENGTH } from './spqr-states.js';
+
+const KINDS: readonly SpqrV1Kind[] = [
+  'keysUnsampled',
+  'keysSampled',
+  'headerSent',
+  'ct1Received',
+  'ekSentCt1Received',
+  'noHeaderReceived',
+  'headerReceived',
+  'ct1Sampled',
+  'ekReceivedCt1Sampled',
+  'ct1Acknowledged',
+  'ct2Sampled',
+];
+
+function fail(what: string): never {
+  throw new ProtocolError('invalid-state', `malformed SPQR state: ${what}`);
+}
+
+function dirCode(d: SpqrDirection): number {
+  return d === 'a2b' ? 1 : 2;
+}
+
+function dirOf(code: number): SpqrDirection {
+  if (code === 1) return 'a2b';
+  if (code === 2) return 'b2a';
+  return fail('direction');
+}
+
+/** Fields of one embedded message, by number (repeated ones in order). */
+function fieldsOf(bytes: Uint8Array): { r: ProtoReader; f: Map<number, ProtoField[]> } {
+  const r = new ProtoReader(bytes, 'invalid-state');
+  const f = new Map<number, ProtoField[]>();
+  while (r.more) {
+    const field = r.next();
+    const list = f.get(field.field) ?? [];
+    list.push(field);
+    f.set(field.field, list);
+  }
+  return { r, f };
+}
+
+function uintField(m: { r: ProtoReader; f: Map<number, ProtoField[]> }, n: number): number {
+  const field = m.f.get(n)?.[0];
+  if (field === undefined) return 0;
+  if (field.wireType !== 0) return m.r.fail(`field ${n} must be a varint`);
+  return field.value;
+}
+
+function bytesField(
+  m: { r: ProtoReader; f: Map<number, ProtoField[]> },
+  n: number,
+): Uint8Array | undefined {
+  const field = m.f.get(n)?.[0];
+  return field === undefined ? undefined : asBytes(m.r, field).slice();
+}
+
+function need(value: Uint8Array | undefined, length: number, what: string): Uint8Array {
+  if (value === undefined || value.length !== length) return fail(what);
+  return value;
+}
+
+function writeHalf(w: ProtoWriter, h: SpqrChainHalf): void {
+  w.uint(1, h.ctr).bytes(2, h.next).bytes(3, h.prev);
+}
+
+function readHalf(bytes: Uint8Array): SpqrChainHalf {
+  const m = fieldsOf(bytes);
+  const next = bytesField(m, 2) ?? new Uint8Array(0);
+  const prev = bytesField(m, 3) ?? new Uint8Array(0);
+  if ((next.length !== 0 && next.length !== 32) || prev.length % 36 !== 0) fail('chain half');
+  const ctr = uintField(m, 1);
+  if (ctr > 0xffffffff) fail('chain counter');
+  return { ctr, next, prev };
+}
+
+function writeChain(w: ProtoWriter, c: SpqrKeyChain): void {
+  w.uint(1, dirCode(c.direction)).uint(2, c.currentEpoch).uint(3, c.sendEpoch);
+  for (const l of c.links) {
+    w.message(4, (lw) => {
+      lw.message(1, (hw) => writeHalf(hw, l.send));
+      lw.message(2, (hw) => writeHalf(hw, l.recv));
+    });
+  }
+  w.bytes(5, c.nextRoot).uint(6, c.maxJump).uint(7, c.maxOooKeys);
+}
+
+function readChain(bytes: Uint8Array): SpqrKeyChain {
+  const m = fieldsOf(bytes);
+  const links = (m.f.get(4) ?? []).map((field) => {
+    const lm = fieldsOf(asBytes(m.r, field));
+    return {
+      send: readHalf(bytesField(lm, 1) ?? fail('link')),
+      recv: readHalf(bytesField(lm, 2) ?? fail('link')),
+    };
+  });
+  const currentEpoch = uintField(m, 2);
+  const sendEpoch = uintField(m, 3);
+  if (links.length === 0 || links.length > currentEpoch + 1 || sendEpoch > currentEpoch) {
+    fail('chain epochs');
+  }
+  const maxJump = uintField(m, 6);
+  const maxOooKeys = uintField(m, 7);
+  if (maxJump === 0 || maxOooKeys === 0) fail('chain parameters');
+  return {
+    direction: dirOf(uintField(m, 1)),
+    currentEpoch,
+    sendEpoch,
+    links,
+    nextRoot: need(bytesField(m, 5), 32, 'next root'),
+    maxJump,
+    maxOooKeys,
+  };
+}
+
+function sendingOf(s: SpqrV1State): SpqrSending | undefined {
+  switch (s.kind) {
+    case 'keysSampled':
+      return s.sendingHeader;
+    case 'headerSent':
+    case 'ct1Received':
+      return s.sendingEk;
+    case 'ct1Sampled':
+    case 'ekReceivedCt1Sampled':
+      return s.sendingCt1;
+    case 'ct2Sampled':
+      return s.sendingCt2;
+    default:
+      return undefined;
+  }
+}
+
+function receivingOf(s: SpqrV1State): SpqrReceiving | undefined {
+  switch (s.kind) {
+    case 'headerSent':
+      return s.receivingCt1;
+    case 'ekSentCt1Received':
+      return s.receivingCt2;
+    case 'noHeaderReceived':
+      return s.receivingHeader;
+    case 'headerReceived':
+    case 'ct1Sampled':
+    case 'ct1Acknowledged':
+      return s.receivingEk;
+    default:
+      return undefined;
+  }
+}
+
+function writeV1(w: ProtoWriter, s: SpqrV1State): void {
+  w.uint(1, KINDS.indexOf(s.kind) + 1)
+    .uint(2, s.epoch)
+    .bytes(3, s.auth.rootKey)
+    .bytes(4, s.auth.macKey);
+  const opt = (n: number, v: Uint8Array | undefined): void => {
+    if (v !== undefined) w.bytes(n, v);
+  };
+  opt(5, 'ek' in s ? s.ek : undefined);
+  opt(6, 'dk' in s ? s.dk : undefined);
+  opt(7, 'header' in s ? s.header : undefined);
+  opt(8, 'encapsulation' in s ? s.encapsulation : undefined);
+  opt(9, 'ct1' in s ? s.ct1 : undefined);
+  const sending = sendingOf(s);
+  if (sending !== undefined)
+    w.message(10, (sw) => sw.bytes(1, sending.message).uint(2, sending.next));
+  const rec = receivingOf(s);
+  if (rec !== undefined) {
+    w.message(11, (rw) => {
+      rw.uint(1, rec.length);
+      for (const c of rec.chunks) rw.message(2, (cw) => cw.uint(1, c.index).bytes(2, c.data));
+    });
+  }
+}
+
+function readSending(bytes: Uint8Array | undefined, length: number): SpqrSending {
+  if (bytes === undefined) return fail('sending');
+  const m = fieldsOf(bytes);
+  const next = uintField(m, 2);
+  if (next > 0xffff) fail('chunk index');
+  return { message: need(bytesField(m, 1), length, 'sending message'), next };
+}
+
+function readReceiving(bytes: Uint8Array | undefined, length: number): SpqrReceiving {
+  if (bytes === undefined) return fail('receiving');
+  const m = fieldsOf(bytes);
+  if (uintField(m, 1) !== length) fail('receiving length');
+  const chunks = (m.f.get(2) ?? []).map((field) => {
+    const cm = fieldsOf(asBytes(m.r, field));
+    const index = uintField(cm, 1);
+    if (index > 0xffff) fail('chunk index');
+    return { index, data: need(bytesField(cm, 2), 32, 'chunk') };
+  });
+  // A decoder keeps at most two points per value (systematic plus interpolation base).
+  if (chunks.length > Math.ceil(length / 32) * 2 + 1) fail('too many chunks');
+  return { length, chunks };
+}
+
+function readV1(bytes: Uint8Array): SpqrV1State {
+  const m = fieldsOf(bytes);
+  const kind = KINDS[uintField(m, 1) - 1] ?? fail('kind');
+  const epoch = uintField(m, 2);
+  if (epoch < 1) fail('epoch');
+  const auth = {
+    rootKey: need(bytesField(m, 3), 32, 'auth'),
+    macKey: need(bytesField(m, 4), 32, 'auth'),
+  };
+  const base = { epoch, auth };
+  const ek = (): Uint8Array => need(bytesField(m, 5), MLKEM768_EK_LENGTH, 'ek');
+  const dk = (): Uint8Array => need(bytesField(m, 6), MLKEM768_DK_LENGTH, 'dk');
+  const header = (): Uint8Array => need(bytesField(m, 7), MLKEM768_HEADER_LENGTH, 'header');
+  const enc = (): Uint8Array =>
+    need(bytesField(m, 8), MLKEM768_ENCAPS_STATE_LENGTH, 'encapsulation');
+  const ct1 = (): Uint8Array => need(bytesField(m, 9), MLKEM768_CT1_LENGTH, 'ct1');
+  const sending = (length: number): SpqrSending => readSending(bytesField(m, 10), length);
+  const rec = (length: number): SpqrReceiving => readReceiving(bytesField(m, 11), length);
+  switch (kind) {
+    case 'keysUnsampled':
+      return { ...base, kind };
+    case 'keysSampled':
+      return {
+        ...base,
+        kind,
+        ek: ek(),
+        dk: dk(),
+        sendingHeader: sending(SPQR_HEADER_MESSAGE_LENGTH),
+      };
+    case 'headerSent':
+      return {
+        ...base,
+        kind,
+        dk: dk(),
+        sendingEk: sending(MLKEM768_EK_LENGTH),
+        receivingCt1: rec(MLKEM768_CT1_LENGTH),
+      };
+    case 'ct1Received':
+      return { ...base, kind, dk: dk(), ct1: ct1(), sendingEk: sending(MLKEM768_EK_LENGTH) };
+    case 'ekSentCt1Received':
+      return { ...base, kind, dk: dk(), ct1: ct1(), receivingCt2: rec(SPQR_CT2_MESSAGE_LENGTH) };
+    case 'noHeaderReceived':
+      return { ...base, kind, receivingHeader: rec(SPQR_HEADER_MESSAGE_LENGTH) };
+    case 'headerReceived':
+      return { ...base, kind, header: header(), receivingEk: rec(MLKEM768_EK_LENGTH) };
+    case 'ct1Sampled':
+      return {
+        ...base,
+        kind,
+        header: header(),
+        encapsulation: enc(),
+        ct1: ct1(),
+        sendingCt1: sending(MLKEM768_CT1_LENGTH),
+        receivingEk: rec(MLKEM768_EK_LENGTH),
+      };
+    case 'ekReceivedCt1Sampled':
+      return {
+        ...base,
+        kind,
+        header: header(),
+        encapsulation: enc(),
+        ek: ek(),
+        ct1: ct1(),
+        sendingCt1: sending(MLKEM768_CT1_LENGTH),
+      };
+    case 'ct1Acknowledged':
+      return {
+        ...base,
+        kind,
+        header: header(),
+        encapsulation: enc(),
+        ct1: ct1(),
+        receivingEk: rec(MLKEM768_EK_LENGTH),
+      };
+    case 'ct2Sampled':
+      return { ...base, kind, sendingCt2: sending(SPQR_CT2_MESSAGE_LENGTH) };
+  }
+}
+
+/** The storage bytes of a state. */
+export function encodeSpqrState(state: SpqrRatchetState): Uint8Array {
+  const w = new ProtoWriter(4096);
+  const n = state.negotiation;
+  if (n !== undefined) {
+    w.message(1, (nw) =>
+      nw.bytes(1, n.authKey).uint(2, dirCode(n.direction)).uint(3, n.minVersion),
+    );
+  }
+  const chain = state.chain;
+  if (chain !== undefined) w.message(2, (cw) => writeChain(cw, chain));
+  const v1 = state.v1;
+  if (v1 !== undefined) w.message(3, (vw) => writeV1(vw, v1));
+  return w.finish();
+}
+
+/** Parses storage bytes; 'invalid-state' for anything malformed. */
+export function decodeSpqrState(bytes: Uint8Array): SpqrRatchetState {
+  const m = fieldsOf(bytes);
+  let negotiation: SpqrNegotiation | undefined;
+  const nb = bytesField(m, 1);
+  if (nb !== undefined) {
+    const nm = fieldsOf(nb);
+    negotiation = {
+      authKey: need(bytesField(nm, 1), 32, 'auth key'),
+      direction: dirOf(uintField(nm, 2)),
+      minVersion: uintField(nm, 3),
+    };
+  }
+  const cb = bytesField(m, 2);
+  const vb = bytesField(m, 3);
+  const state: SpqrRatchetState = {
+    negotiation,
+    chain: cb === undefined ? undefined : readChain(cb),
+    v1: vb === undefined ? undefined : readV1(vb),
+  };
+  if (state.negotiation === undefined && state.chain === undefined)
+    fail('neither chain nor negotiation');
+  return state;
+}
