@@ -14,8 +14,6 @@ export interface ChatInfo {
   readonly group?: {
     /** This account is an admin (may set the timer). */
     readonly admin: boolean;
-    /** This account is still a member (may send). */
-    readonly member: boolean;
   };
 }
 
@@ -27,7 +25,7 @@ export async function chatInfo(store: DeviceStore, chat: string, self: string): 
   return {
     chat,
     title: groupTitle(head?.change.name),
-    group: { admin: me?.admin === true, member: me !== undefined },
+    group: { admin: me?.admin === true },
   };
 }
 

@@ -144,7 +144,8 @@ export class TypingSender {
    * member devices that hold this device's sender key. Returns false (and
    * sends nothing) when the setting is off, or in a group when no device
    * could read it yet (groups/group-typing.ts). A group this account is not
-   * a member of fails with `GroupError('not-a-member')`.
+   * in fails with the server's refusal (`not-group-member`, `unknown-group`)
+   * or, when only this device's verified chain says so, `GroupError('not-a-member')`.
    */
   async send(chat: string, state: 'started' | 'stopped'): Promise<boolean> {
     const { ctx, settings, sessions, self } = this.deps;
