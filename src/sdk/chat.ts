@@ -87,13 +87,17 @@ export class DeviceChat {
   }
 
   /**
-   * Says this device started or stopped typing in a 1:1 chat. It reaches
-   * only devices connected right now and is never stored (docs/protocol.md,
-   * "Typing indicators"); repeat `started` at least every 15 s while the
-   * user types, since receivers stop showing it after `TYPING_EXPIRY_MS`.
-   * Resolves false (nothing sent) when typing indicators are off on this
-   * device; a group chat, or this account itself, rejects with
-   * `invalid-argument`.
+   * Says this device started or stopped typing in a chat: a peer account,
+   * or a group chat id (to the current member devices, own other devices
+   * included). It reaches only devices connected right now and is never
+   * stored (docs/protocol.md, "Typing indicators"); repeat `started` at
+   * least every 15 s while the user types, since receivers stop showing it
+   * after `TYPING_EXPIRY_MS`. Resolves false (nothing sent) when typing
+   * indicators are off on this device, or in a group when no member device
+   * holds this device's sender key yet (before its first message there, or
+   * when a removal is due to rotate it). This account itself rejects with
+   * `invalid-argument`; a group the account is not in, with the server's
+   * refusal (`not-group-member`, `unknown-group`).
    */
   async typing(chat: ChatName, state: 'started' | 'stopped'): Promise<boolean> {
     if (state !== 'started' && state !== 'stopped') {

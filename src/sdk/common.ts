@@ -77,7 +77,7 @@ export type { ChatRules } from '../client/core/chat/chat-rules.js';
 export { sweepExpiredMessages } from '../client/core/chat/chat-sweep.js';
 
 // Groups.
-export { parseGroupId } from '../client/core/groups/group-id.js';
+export { isGroupChat, parseGroupId } from '../client/core/groups/group-id.js';
 export type { GroupId } from '../client/core/groups/group-id.js';
 export type { GroupView } from '../client/core/groups/group-membership.js';
 

@@ -4,8 +4,12 @@
  * delete for everyone, delete for me and the disappearing timer are done
  * through the per-message menu and the chat header, and bob's own store
  * must end in the same state; bob's reactions, deletes and timer changes
- * must show in the page. A screenshot of each step goes to
- * test-artifacts/browser/.
+ * must show in the page. The same in a group chat (bob's group with the
+ * page's account and carol): the group's name, each message's sender, the
+ * menu's reply/react/edit/delete reaching both members' stores, the timer
+ * only admins may change (the page's account is not one), and a message
+ * menu closing on a click outside or Escape. A screenshot of each step goes
+ * to test-artifacts/browser/.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -17,7 +21,12 @@ import type { StoredMessage } from '../../src/client/core/store/records.js';
 import { startServer, type RunningServer } from '../../src/server/main.js';
 import { ensureWebBuilt } from '../e2e/harness.js';
 import { ARTIFACTS, launchChromium, watchProblems } from './fixtures/chromium.js';
-import { connectNodeParty, registerNodeParty, type NodeParty } from './fixtures/node-party.js';
+import {
+  connectNodeParty,
+  registerNodeParty,
+  startNodeParty,
+  type NodeParty,
+} from './fixtures/node-party.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SEVEN_DAYS = 604_800;
@@ -39,9 +48,13 @@ function bubbleOf(page: Page, id: Uint8Array): Locator {
   return page.locator(`[data-testid="message"][data-id="${Buffer.from(id).toString('hex')}"]`);
 }
 
-/** Bob's stored copy of the message with `id`. */
-async function bobsCopy(store: DeviceStore, id: Uint8Array): Promise<StoredMessage | undefined> {
-  const all = await store.messages.list('alice');
+/** Bob's stored copy of the message with `id` (in `chat`). */
+async function bobsCopy(
+  store: DeviceStore,
+  id: Uint8Array,
+  chat = 'alice',
+): Promise<StoredMessage | undefined> {
+  const all = await store.messages.list(chat);
   return all.find((m) => Buffer.from(m.id).equals(Buffer.from(id)));
 }
 
@@ -175,5 +188,111 @@ describe('web app chat state in Chromium', { timeout: 240_000 }, () => {
 
     assert.deepEqual(problems, []);
     await context.close();
+  });
+
+  it('does the same in a group chat; the menu closes on a click outside or Escape', async () => {
+    assert.ok(server && browser && bob && bobStore, 'setup failed');
+    const carol = await startNodeParty(server, 'carol');
+    try {
+      const context = await browser.newContext({ viewport: { width: 1100, height: 760 } });
+      const page = await context.newPage();
+      const problems = watchProblems(page);
+      await page.goto(server.url);
+      await page.getByLabel('Account name').fill('dana');
+      await page.getByLabel('PIN', { exact: true }).fill('2468');
+      await page.getByLabel('Repeat PIN').fill('2468');
+      await page.getByTestId('register').click();
+      await page.getByTestId('status').getByText('Online').waitFor({ timeout: 30_000 });
+
+      const group = await bob.client.groups.create('Lunch crew', ['dana', 'carol']);
+      const chat = group.groupId;
+      const question = await bob.client.chat.send(chat, 'Pizza today?');
+      const row = page.locator(`[data-testid="chat"][data-chat="${chat}"]`);
+      await row.getByText('Lunch crew').waitFor();
+      await row.click();
+      await page.getByTestId('conversation-title').getByText('Lunch crew').waitFor();
+      const bobsBubble = bubbleOf(page, question.id);
+      await bobsBubble.getByTestId('sender').getByText('bob').waitFor();
+      // No one safety number in a group; only admins (bob) change the timer.
+      assert.equal(await page.getByTestId('safety').count(), 0);
+      assert.equal(await page.getByTestId('timer').isDisabled(), true);
+
+      // The menu closes on a click outside it, and on Escape.
+      await bobsBubble.hover();
+      await bobsBubble.getByTestId('message-menu-button').click();
+      await page.getByTestId('message-menu').waitFor();
+      await page.getByTestId('conversation-title').click();
+      await page.getByTestId('message-menu').waitFor({ state: 'detached' });
+      await bobsBubble.hover();
+      await bobsBubble.getByTestId('message-menu-button').click();
+      await page.getByTestId('message-menu').waitFor();
+      await shot(page, '08-group-menu');
+      await page.keyboard.press('Escape');
+      await page.getByTestId('message-menu').waitFor({ state: 'detached' });
+
+      // Reply: both members' copies reference bob's message.
+      await menu(page, bobsBubble, 'menu-reply');
+      await page.getByTestId('compose-mode').getByText('Replying to bob').waitFor();
+      await page.getByTestId('compose').fill('Yes please');
+      await page.getByTestId('send').click();
+      const fromDana = (e: { message: StoredMessage }): boolean => e.message.sender === 'dana';
+      const answer = await bob.events.next('message', 15_000, fromDana);
+      const carolsAnswer = await carol.events.next('message', 15_000, fromDana);
+      assert.equal(answer.message.chat, chat);
+      assert.deepEqual(answer.message.replyTo?.id, question.id);
+      assert.deepEqual(carolsAnswer.message.replyTo?.id, question.id);
+      const answerBubble = bubbleOf(page, answer.message.id);
+      await answerBubble.getByTestId('quote').getByText('Pizza today?').waitFor();
+
+      // React: dana's 👍 lands with bob; carol's ❤️ shows under dana's answer.
+      await menu(page, bobsBubble, 'menu-react', '👍');
+      await bob.events.next('reaction', 15_000, (e) => e.reactor === 'dana');
+      assert.equal((await bobsCopy(bobStore, question.id, chat))?.reactions?.['dana']?.emoji, '👍');
+      await bobsBubble.getByTestId('reaction').and(page.locator('[data-emoji="👍"]')).waitFor();
+      await carol.client.chat.react(chat, answer.message.id, '❤️');
+      await answerBubble.getByTestId('reaction').and(page.locator('[data-emoji="❤️"]')).waitFor();
+      await shot(page, '09-group-reactions');
+
+      // Edit: bob's copy has the new text, the page says "edited".
+      await menu(page, answerBubble, 'menu-edit');
+      await page.getByTestId('compose').fill('Yes please, with olives');
+      await page.getByTestId('send').click();
+      const edited = await bob.events.next('message-edited', 15_000, (e) => e.chat === chat);
+      assert.equal(edited.text, 'Yes please, with olives');
+      await answerBubble.getByTestId('edited').waitFor();
+      assert.equal((await bobsCopy(bobStore, answer.message.id, chat))?.text, edited.text);
+
+      // Delete for everyone: both members' copies are marked deleted.
+      await menu(page, answerBubble, 'menu-delete-everyone');
+      const answerId = Buffer.from(answer.message.id);
+      for (const member of [bob, carol]) {
+        const gone = await member.events.next('message-deleted', 15_000, (e) =>
+          answerId.equals(e.messageId),
+        );
+        assert.equal(gone.scope, 'everyone');
+      }
+      assert.equal((await bobsCopy(bobStore, answer.message.id, chat))?.deleted, 'everyone');
+      await answerBubble.getByTestId('deleted').waitFor();
+      await shot(page, '10-group-deleted');
+
+      // Bob (the admin) sets the timer: the notice and the header show it.
+      await bob.client.chat.setTimer(chat, SEVEN_DAYS);
+      await page
+        .getByTestId('timer-notice')
+        .getByText('bob set disappearing messages to 7 days')
+        .waitFor();
+      await page.waitForFunction(
+        (seconds) =>
+          (document.querySelector('[data-testid="timer"]') as HTMLSelectElement).value ===
+          String(seconds),
+        SEVEN_DAYS,
+      );
+      await shot(page, '11-group-timer');
+
+      assert.deepEqual(problems, []);
+      await context.close();
+    } finally {
+      await carol.client.close();
+    }
   });
 });

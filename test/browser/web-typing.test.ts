@@ -6,8 +6,10 @@
  * sending it as `stopped`. With the toggle in the devices pane off, the
  * page neither shows bob's indicator nor sends its own. "Nothing arrived"
  * is shown without timing: a message sent afterwards on the same path
- * arrives with no indicator before it. Screenshots go to
- * test-artifacts/browser/.
+ * arrives with no indicator before it. In a group chat (bob's group with
+ * the page's account and carol), the header names who is typing — one
+ * member, then two — and the page's own typing reaches the members.
+ * Screenshots go to test-artifacts/browser/.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -29,6 +31,7 @@ describe('web app typing indicators in Chromium', { timeout: 240_000 }, () => {
   let server: RunningServer | undefined;
   let browser: Browser | undefined;
   let bob: NodeParty | undefined;
+  let carol: NodeParty | undefined;
 
   before(async () => {
     ensureWebBuilt();
@@ -40,10 +43,12 @@ describe('web app typing indicators in Chromium', { timeout: 240_000 }, () => {
     });
     browser = await launchChromium();
     bob = await startNodeParty(server, 'bob');
+    carol = await startNodeParty(server, 'carol');
   });
 
   after(async () => {
     await bob?.client.close();
+    await carol?.client.close();
     await browser?.close();
     await server?.close();
   });
@@ -137,6 +142,63 @@ describe('web app typing indicators in Chromium', { timeout: 240_000 }, () => {
       () => !(document.querySelector('[data-testid="typing-toggle"]') as HTMLInputElement).disabled,
     );
     assert.equal(await page.getByTestId('typing-toggle').isChecked(), false);
+
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  it('in a group: names who is typing, and sends its own to the members', async () => {
+    assert.ok(server && browser && bob && carol, 'setup failed');
+    const context = await browser.newContext({ viewport: { width: 1100, height: 760 } });
+    const page = await context.newPage();
+    const problems = watchProblems(page);
+    await page.goto(server.url);
+    await page.getByLabel('Account name').fill('erin');
+    await page.getByLabel('PIN', { exact: true }).fill('2468');
+    await page.getByLabel('Repeat PIN').fill('2468');
+    await page.getByTestId('register').click();
+    await page.getByTestId('status').getByText('Online').waitFor({ timeout: 30_000 });
+
+    const group = await bob.client.groups.create('Typists', ['erin', 'carol']);
+    const chat = group.groupId;
+    // Each member's first message gives the others its sender key: indicators need it.
+    await bob.client.chat.send(chat, 'Who is in?');
+    await carol.client.chat.send(chat, 'Me');
+    await page.locator(`[data-testid="chat"][data-chat="${chat}"]`).click();
+    await page.getByTestId('conversation-title').getByText('Typists').waitFor();
+    await page.getByTestId('message').getByText('Me', { exact: true }).waitFor();
+    const typing = page.getByTestId('typing');
+    assert.equal(await typing.isHidden(), true);
+
+    assert.equal(await bob.client.typing.send(chat, 'started'), true);
+    await typing.getByText('bob is typing…').waitFor({ state: 'visible' });
+    assert.equal(await carol.client.typing.send(chat, 'started'), true);
+    await typing.getByText('bob and carol are typing…').waitFor({ state: 'visible' });
+    await shot(page, '05-group-two-typing');
+    // Bob stops; carol's message ends hers.
+    await bob.client.typing.send(chat, 'stopped');
+    await typing.getByText('carol is typing…').waitFor({ state: 'visible' });
+    await carol.client.chat.send(chat, 'Done typing');
+    await page.getByTestId('message').getByText('Done typing').waitFor();
+    await typing.waitFor({ state: 'hidden' });
+
+    // Erin's typing reaches both members once she has sent a message there.
+    await page.getByTestId('compose').fill('Hello both');
+    await page.getByTestId('send').click();
+    await bob.events.next('message', 15_000, (e) => e.message.text === 'Hello both');
+    await carol.events.next('message', 15_000, (e) => e.message.text === 'Hello both');
+    await page.getByTestId('compose').pressSequentially('Typing here');
+    for (const member of [bob, carol]) {
+      const started = await member.events.next(
+        'typing',
+        15_000,
+        (e) => e.state === 'started' && e.from === 'erin',
+      );
+      assert.equal(started.chat, chat);
+    }
+    await shot(page, '06-group-erin-typing');
+    await page.getByTestId('send').click();
+    await bob.events.next('typing', 15_000, (e) => e.state === 'stopped' && e.from === 'erin');
 
     assert.deepEqual(problems, []);
     await context.close();

@@ -13,7 +13,9 @@
  * - Disappearing messages with a 24 h timer made to last 8 s by the
  *   test-only QUINTET_CHAT_TIMER_SCALE: gone from every device's `history`
  *   after expiry, on the devices that received it in time and on those
- *   that received it only after it expired.
+ *   that received it only after it expired — in a 1:1 chat and in a group.
+ * - A 1:1 delete for everyone sent by a device with the default window is
+ *   refused by receivers whose (short) window has passed.
  */
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -249,6 +251,54 @@ describe(
         assert.equal(entry?.['edited'], false, name);
       }
       assert.equal((await state('alice', 'bob')).get(early)?.['text'], 'too late');
+    });
+
+    it('a disappearing group chat empties on every device; a late delete is refused', async () => {
+      const created = await cli('alice', ['group', 'create', 'vanishing', 'bob']);
+      assert.equal(created.code, 0, created.stderr);
+      const gid = created.stdout.trim();
+      const kept = String((await ok('alice', 'group', 'send', gid, 'kept in the group'))['id']);
+      await ok('alice', 'timer', gid, '24h');
+      const gone = String((await ok('alice', 'group', 'send', gid, 'gone from the group'))['id']);
+      const sent = (await state('alice', gid)).get(gone);
+      const expiresAt = Number(sent?.['expiresAt']);
+      assert.equal(expiresAt - Number(sent?.['sentAt']), SCALED_DAY_MS);
+
+      // bob's primary gets it in time; the companions only after it expired.
+      const bobLines = await receive('bob');
+      assert.ok(bobLines.some((l) => l['id'] === gone && l['type'] === 'message'));
+      assert.equal((await state('bob', gid)).get(gone)?.['text'], 'gone from the group');
+      await sleep(Math.max(0, expiresAt - Date.now()) + 200);
+      await receive('alice-2');
+      await receive('bob-2');
+      for (const name of DEVICES) {
+        const entries = await state(name, gid);
+        assert.equal(entries.has(gone), false, `${name} no longer shows the expired group message`);
+        assert.equal(entries.get(kept)?.['text'], 'kept in the group', name);
+        assert.ok(
+          [...entries.values()].some((m) => m['timerChange'] === 86_400),
+          `${name} shows the group's timer change`,
+        );
+      }
+
+      // 1:1: a delete for everyone sent after the receivers' 1 s window.
+      await ok('alice', 'timer', 'bob', 'off');
+      const late = String((await ok('alice', 'send', 'bob', 'deleted too late'))['id']);
+      const short = { QUINTET_DELETE_WINDOW: '1' };
+      for (const name of ['bob', 'bob-2']) await receive(name, short);
+      await sleep(1500);
+      await ok('alice', 'delete', 'bob', late, '--for-everyone');
+      for (const name of ['bob', 'bob-2']) {
+        const lines = await receive(name, short);
+        assert.ok(
+          lines.some((l) => l['type'] === 'chat-event-refused'),
+          `${name} reports the refused delete: ${JSON.stringify(lines)}`,
+        );
+        const entry = (await state(name, 'alice')).get(late);
+        assert.equal(entry?.['text'], 'deleted too late', name);
+        assert.equal(entry?.['deleted'] ?? null, null, name);
+      }
+      assert.equal((await state('alice', 'bob')).get(late)?.['deleted'], 'everyone');
     });
   },
 );

@@ -6,7 +6,6 @@
  * thing. When the server says this device was removed, it stops and hands
  * over to `onLoggedOut`, which wipes the profile.
  */
-import { DEFAULT_HISTORY, parseHistoryChoice, type ApproveResult } from '../../src/sdk/browser.js';
 import { historyProgressBar, showHistoryProgress } from './history-progress.js';
 import {
   ClientError,
@@ -16,20 +15,21 @@ import {
   isValidAccountName,
   type LocalAccount,
   LOGOUT_REASONS,
-  sameBytes,
 } from '../../src/sdk/browser.js';
+import { chatInfo } from './chat-info.js';
 import { listChats, readMark, setReadMark, unreadOf } from './chats.js';
 import { Connection, type ConnectionStatus } from './connection.js';
 import { WebAttachments } from './attachments.js';
 import { chatCalls, type ChatCalls } from './chat-actions.js';
 import { DeviceActions } from './device-actions.js';
+import { DevicesPane } from './devices-pane.js';
 import { h, replaceChildren } from './dom.js';
 import type { Notices } from './notices.js';
+import { acceptNewKey, keyWarning, safetyNumberDigits } from './trust-actions.js';
 import { eventNotice, removalReason } from './trust-notices.js';
 import { TypingIndicator } from './typing-indicator.js';
 import { chatList } from './ui/chat-list.js';
-import { ConversationView, type KeyWarning } from './ui/conversation.js';
-import { DevicesView } from './ui/devices.js';
+import { ConversationView } from './ui/conversation.js';
 import { newChatPane } from './ui/new-chat.js';
 import { safetyNumberPane } from './ui/safety-number.js';
 
@@ -57,7 +57,7 @@ export class App {
   #rendering: Promise<void> | undefined;
   #renderAgain = false;
   #lastFailure = '';
-  #devicesView: DevicesView | undefined;
+  #devicesPane: DevicesPane | undefined;
   readonly #devices: DeviceActions;
   readonly #typing: TypingIndicator;
   /** Notices already shown (a refused device is reported once, not on every send). */
@@ -87,7 +87,7 @@ export class App {
         this.#status = status;
         if (status === 'online') {
           this.#lastFailure = '';
-          if (this.#devicesView !== undefined) this.#loadDevices();
+          this.#devicesPane?.load();
         }
         this.refresh();
       },
@@ -128,8 +128,8 @@ export class App {
       self: account.account,
       settings: store.settings,
       device: () => this.#connection.device,
-      changed: (chat, typing) => {
-        if (this.#conversation?.chat === chat) this.#conversation.setTyping(typing);
+      changed: (chat, typers) => {
+        if (this.#conversation?.chat === chat) this.#conversation.setTyping(typers);
       },
       failed: (error) => notices.error(error),
     });
@@ -195,7 +195,7 @@ export class App {
         if (event.removed.length > 0) {
           this.#devices.pruneRemoved().catch((error: unknown) => this.notices.error(error));
         }
-        this.#loadDevices();
+        this.#devicesPane?.load();
         return;
       case 'logged-out':
         this.#loggedOut(event.reason);
@@ -268,7 +268,7 @@ export class App {
       const messages = await this.store.messages.list(conversation.chat);
       conversation.update(messages);
       conversation.setTimer((await this.store.chat.timer(conversation.chat))?.seconds ?? 0);
-      conversation.setKeyWarning(await this.#keyWarning(conversation.chat));
+      conversation.setKeyWarning(await keyWarning(this.store, conversation.chat));
       await this.#markRead(conversation.chat);
     }
   }
@@ -299,8 +299,10 @@ export class App {
     const view = this.#view;
     // Leaving a chat (or re-opening it) ends this device's typing in it.
     this.#typing.stop();
+    this.#conversation?.dispose();
     this.#conversation = undefined;
-    this.#devicesView = undefined;
+    this.#devicesPane?.close();
+    this.#devicesPane = undefined;
     switch (view.kind) {
       case 'empty':
         replaceChildren(
@@ -318,28 +320,9 @@ export class App {
           ),
         );
         return;
-      case 'chat': {
-        const calls = chatCalls(
-          view.chat,
-          () => this.#connection.device,
-          this.notices,
-          () => {
-            this.#draftChats.delete(view.chat);
-            this.refresh();
-          },
-        );
-        this.#conversation = new ConversationView(view.chat, this.account.account, {
-          ...calls,
-          sendFile: (file, caption, progress) => this.#sendFile(calls, file, caption, progress),
-          attachment: (message) => this.#attachments.state(message),
-          showSafetyNumber: () => void this.#openSafetyNumber(view.chat),
-          acceptNewKey: (verified) => this.#acceptNewKey(view.chat, verified),
-          composing: (active) => this.#typing.composing(view.chat, active),
-        });
-        this.#conversation.setTyping(this.#typing.isTyping(view.chat));
-        replaceChildren(this.#pane, this.#conversation.element);
+      case 'chat':
+        void this.#openChat(view.chat);
         return;
-      }
       case 'new-chat':
         replaceChildren(
           this.#pane,
@@ -358,93 +341,63 @@ export class App {
         );
         return;
       case 'devices':
-        this.#devicesView = new DevicesView(isPrimaryAccount(this.account), {
-          approve: (code, pin, history) => this.#approve(code, pin, history),
-          remove: (deviceId, pin) => this.#remove(deviceId, pin),
-          logoutSelf: () => this.#logoutSelf(),
-          scanFailed: (error) => this.notices.error(error),
-          ...this.#typing.settingHandlers,
+        this.#devicesPane = new DevicesPane({
+          isPrimary: isPrimaryAccount(this.account),
+          devices: this.#devices,
+          notices: this.notices,
+          online: () => this.#connection.api !== undefined,
+          typing: this.#typing.settingHandlers,
+          loggedOut: () => this.#loggedOut('logout'),
         });
-        replaceChildren(this.#pane, this.#devicesView.element);
-        this.#loadDevices();
+        replaceChildren(this.#pane, this.#devicesPane.view.element);
+        this.#devicesPane.load();
         return;
     }
   }
 
   /**
-   * (Re)loads the device list into the open devices pane. With `until`, keeps
-   * reloading every second (for up to a minute) until that device is listed:
-   * an approved companion appears only once it completed its side of the link.
+   * Opens the conversation of `chat` (its title and, for a group, whether
+   * this account is an admin come from the store first).
    */
-  #loadDevices(until?: number, deadline = Date.now() + 60_000): void {
-    const view = this.#devicesView;
-    if (view === undefined || this.#connection.api === undefined) return;
-    this.#devices.list().then(
-      (devices) => {
-        if (this.#devicesView !== view) return;
-        view.update(devices);
-        const missing = until !== undefined && !devices.some((d) => d.deviceId === until);
-        if (missing && Date.now() < deadline) {
-          setTimeout(() => this.#loadDevices(until, deadline), 1_000);
-        }
+  async #openChat(chat: string): Promise<void> {
+    const info = await chatInfo(this.store, chat, this.account.account);
+    // Another pane was chosen meanwhile.
+    if (
+      this.#view.kind !== 'chat' ||
+      this.#view.chat !== chat ||
+      this.#conversation !== undefined
+    ) {
+      return;
+    }
+    const calls = chatCalls(
+      chat,
+      () => this.#connection.device,
+      this.notices,
+      () => {
+        this.#draftChats.delete(chat);
+        this.refresh();
       },
-      (error: unknown) => this.notices.error(error),
     );
-  }
-
-  async #approve(code: string, pin: string, history: string): Promise<void> {
-    try {
-      const choice = parseHistoryChoice(history) ?? DEFAULT_HISTORY;
-      const { approved, done } = await this.#devices.approve(code, pin, choice);
-      this.notices.show('info', `Approved. Device ${approved.deviceId} is finishing its link…`);
-      this.#loadDevices(approved.deviceId);
-      this.#reportHistory(approved.deviceId, done);
-    } catch (error) {
-      this.notices.error(error);
-      throw error;
-    }
-  }
-
-  /** Bootstrap state, then (unless declined) history, to the approved device; in the background. */
-  #reportHistory(deviceId: number, done: Promise<ApproveResult>): void {
-    done.then(
-      ({ history, historyError }) => {
-        if (history === undefined) {
-          this.notices.error(historyError);
-          return;
-        }
-        this.notices.show(
-          history.error === undefined ? 'info' : 'error',
-          history.error !== undefined
-            ? `History could not be sent (${history.error}); the device works without it.`
-            : history.messages === undefined
-              ? `Device ${deviceId} received your account state (no history).`
-              : `Device ${deviceId} received ${history.messages} messages of history.`,
-        );
+    const conversation = new ConversationView(
+      chat,
+      this.account.account,
+      {
+        ...calls,
+        sendFile: (file, caption, progress) => this.#sendFile(calls, file, caption, progress),
+        attachment: (message) => this.#attachments.state(message),
+        showSafetyNumber: () => void this.#openSafetyNumber(chat),
+        acceptNewKey: async (verified) => {
+          const digits = await acceptNewKey(this.#connection.client, this.notices, chat, verified);
+          this.#show({ kind: 'safety', chat, digits });
+        },
+        composing: (active) => this.#typing.composing(chat, active),
       },
-      (error: unknown) => this.notices.error(error),
+      info,
     );
-  }
-
-  async #remove(deviceId: number, pin: string): Promise<void> {
-    try {
-      await this.#devices.remove(deviceId, pin);
-      this.notices.show('info', `Device ${deviceId} was logged out.`);
-    } catch (error) {
-      this.notices.error(error);
-      throw error;
-    }
-    this.#loadDevices();
-  }
-
-  async #logoutSelf(): Promise<void> {
-    try {
-      await this.#devices.logoutSelf();
-    } catch (error) {
-      this.notices.error(error);
-      throw error;
-    }
-    this.#loggedOut('logout');
+    this.#conversation = conversation;
+    conversation.setTyping(this.#typing.typers(chat));
+    replaceChildren(this.#pane, conversation.element);
+    this.refresh();
   }
 
   /** Uploads `file`, then sends it with `caption` (the chat's timer applies to it too). */
@@ -492,46 +445,8 @@ export class App {
     this.#show({ kind: 'chat', chat: account });
   }
 
-  /** The chat contact's changed account key waiting for acceptance, if any (from the store). */
-  async #keyWarning(chat: string): Promise<KeyWarning | undefined> {
-    const trust = await this.store.accountTrust.get(chat);
-    if (trust?.pendingKey === undefined) return undefined;
-    const pinned = await this.store.verifiedDevices.getAccount(chat);
-    const verified =
-      trust.verifiedKey !== undefined &&
-      pinned !== undefined &&
-      sameBytes(trust.verifiedKey, pinned.accountKey);
-    return { verified };
-  }
-
-  /** The "Accept new key" button: the user's trust decision. */
-  async #acceptNewKey(chat: string, verified: boolean): Promise<void> {
-    const client = this.#connection.client;
-    if (client === undefined) {
-      this.notices.show('error', 'Not connected. Accepting a key needs the server.');
-      throw new ClientError('transport-closed', 'not connected');
-    }
-    try {
-      const decision = await client.trust(chat, { verified });
-      this.notices.show('info', `Accepted ${chat}'s new account key. You can send again.`);
-      this.#show({ kind: 'safety', chat, digits: decision.safetyNumber.displayable });
-    } catch (error) {
-      this.notices.error(error);
-      throw error;
-    }
-  }
-
   async #openSafetyNumber(chat: string): Promise<void> {
-    const client = this.#connection.client;
-    if (client === undefined) {
-      this.notices.show('error', 'Not connected. The safety number needs the server.');
-      return;
-    }
-    try {
-      const fingerprint = await client.safetyNumber(chat);
-      this.#show({ kind: 'safety', chat, digits: fingerprint.displayable });
-    } catch (error) {
-      this.notices.error(error);
-    }
+    const digits = await safetyNumberDigits(this.#connection.client, this.notices, chat);
+    if (digits !== undefined) this.#show({ kind: 'safety', chat, digits });
   }
 }

@@ -5,10 +5,13 @@
  * mark: incoming messages received after it are unread.
  */
 import type { DeviceStore, StoredMessage } from '../../src/sdk/browser.js';
+import { chatTitle } from './chat-info.js';
 
 /** One row of the chat list. */
 export interface ChatSummary {
   readonly chat: string;
+  /** The peer's account name, or the group's name (chat-info.ts). */
+  readonly title: string;
   readonly last: StoredMessage | undefined;
   readonly unread: number;
 }
@@ -77,6 +80,7 @@ export async function listChats(
   const summaries = await Promise.all(
     [...byChat].map(async ([chat, messages]) => ({
       chat,
+      title: await chatTitle(store, chat),
       last: messages.at(-1),
       unread: await countUnread(store, chat, unreadOf(messages, await readMark(store, chat))),
     })),

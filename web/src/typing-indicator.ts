@@ -1,16 +1,17 @@
 /**
  * Typing indicators in the browser app (issue 14; docs/protocol.md "Typing
- * indicators"), both ways, for 1:1 chats:
+ * indicators"), both ways, in 1:1 and group chats:
  *
  * - Outgoing: while the user types in a chat's compose box this device
  *   sends `started` — again at most every TYPING_REPEAT_MS, well inside the
  *   receivers' TYPING_EXPIRY_MS so the indicator does not flicker off — and
  *   `stopped` when the message is sent, the box loses focus or empties, the
  *   chat is left, or the user paused for TYPING_IDLE_MS.
- * - Incoming: a peer's `typing` event shows "typing…" for its chat until
- *   `expiresAt`, a `stopped`, or a message from that peer, whichever comes
- *   first. This account's own other devices also say which chat they type
- *   in; that is never shown (nobody needs to see themselves typing).
+ * - Incoming: a peer's (or a group member's) `typing` event shows them as
+ *   typing in its chat until `expiresAt`, a `stopped`, or a message from
+ *   them in that chat, whichever comes first; each member of a group on
+ *   their own. This account's own other devices also say which chat they
+ *   type in; that is never shown (nobody needs to see themselves typing).
  *
  * Indicators are ephemeral: while offline nothing is sent or queued (one
  * that arrived late would be wrong). The device setting (`typingEnabled`,
@@ -44,8 +45,8 @@ export interface TypingIndicatorDeps {
   readonly settings: SettingsStore;
   /** The running device, undefined while offline. */
   readonly device: () => QuintetDevice | undefined;
-  /** "typing…" for `chat` is now shown (`typing`) or hidden. */
-  readonly changed: (chat: string, typing: boolean) => void;
+  /** Who is typing in `chat` changed: now `typers` (empty: nobody). */
+  readonly changed: (chat: string, typers: readonly string[]) => void;
   /** A send failed (reported once per error code until a send succeeds), or the setting could not be read. */
   readonly failed: (error: unknown) => void;
 }
@@ -57,14 +58,17 @@ interface Sending {
   idle: ReturnType<typeof setTimeout> | undefined;
 }
 
+/** One account typing in one chat: when to stop showing it, and the timer that does. */
+interface Shown {
+  readonly expiresAt: number;
+  readonly timer: ReturnType<typeof setTimeout>;
+}
+
 /** Typing indicators of one signed-in app. */
 export class TypingIndicator {
   readonly #deps: TypingIndicatorDeps;
-  /** Chats someone is typing in now: when to stop showing it, and the timer that does. */
-  readonly #shown = new Map<
-    string,
-    { readonly expiresAt: number; readonly timer: ReturnType<typeof setTimeout> }
-  >();
+  /** Chat → the accounts typing in it now. */
+  readonly #shown = new Map<string, Map<string, Shown>>();
   #sending: Sending | undefined;
   #enabled = true;
   #lastFailure: string | undefined;
@@ -97,13 +101,17 @@ export class TypingIndicator {
     this.#enabled = on;
     if (on) return;
     this.stop();
-    for (const chat of [...this.#shown.keys()]) this.#hide(chat);
+    for (const [chat, typers] of [...this.#shown]) {
+      for (const from of [...typers.keys()]) this.#hide(chat, from);
+    }
   }
 
-  /** Whether "typing…" is to be shown for `chat` now. */
-  isTyping(chat: string): boolean {
-    const entry = this.#shown.get(chat);
-    return entry !== undefined && entry.expiresAt > Date.now();
+  /** Who is to be shown typing in `chat` now (in the order they started). */
+  typers(chat: string): string[] {
+    const now = Date.now();
+    return [...(this.#shown.get(chat) ?? [])].flatMap(([from, entry]) =>
+      entry.expiresAt > now ? [from] : [],
+    );
   }
 
   /**
@@ -111,7 +119,6 @@ export class TypingIndicator {
    * user is typing, false once it is sent, emptied or left.
    */
   composing(chat: string, active: boolean): void {
-    // The web app has 1:1 chats only (the core refuses group indicators for now).
     if (!active || !this.#enabled) {
       if (this.#sending?.chat === chat) this.stop();
       return;
@@ -138,35 +145,42 @@ export class TypingIndicator {
   /** A `typing` event arrived. */
   received(event: TypingEvent): void {
     if (event.from === this.#deps.self || !this.#enabled) return;
+    const { chat, from } = event;
     if (event.state === 'stopped' || event.expiresAt <= Date.now()) {
-      this.#hide(event.chat);
+      this.#hide(chat, from);
       return;
     }
-    const previous = this.#shown.get(event.chat);
+    const typers = this.#shown.get(chat) ?? new Map<string, Shown>();
+    this.#shown.set(chat, typers);
+    const previous = typers.get(from);
     if (previous !== undefined) clearTimeout(previous.timer);
-    const timer = setTimeout(() => this.#hide(event.chat), event.expiresAt - Date.now());
-    this.#shown.set(event.chat, { expiresAt: event.expiresAt, timer });
-    this.#deps.changed(event.chat, true);
+    const timer = setTimeout(() => this.#hide(chat, from), event.expiresAt - Date.now());
+    typers.set(from, { expiresAt: event.expiresAt, timer });
+    this.#deps.changed(chat, this.typers(chat));
   }
 
   /** A message from `sender` arrived in `chat`: whatever they were typing is here. */
   messageReceived(chat: string, sender: string): void {
-    if (chat === sender) this.#hide(chat);
+    this.#hide(chat, sender);
   }
 
   /** Stops every timer (the app is going away); sends a last `stopped` if typing. */
   close(): void {
     this.stop();
-    for (const entry of this.#shown.values()) clearTimeout(entry.timer);
+    for (const typers of this.#shown.values()) {
+      for (const entry of typers.values()) clearTimeout(entry.timer);
+    }
     this.#shown.clear();
   }
 
-  #hide(chat: string): void {
-    const entry = this.#shown.get(chat);
-    if (entry === undefined) return;
+  #hide(chat: string, from: string): void {
+    const typers = this.#shown.get(chat);
+    const entry = typers?.get(from);
+    if (typers === undefined || entry === undefined) return;
     clearTimeout(entry.timer);
-    this.#shown.delete(chat);
-    this.#deps.changed(chat, false);
+    typers.delete(from);
+    if (typers.size === 0) this.#shown.delete(chat);
+    this.#deps.changed(chat, this.typers(chat));
   }
 
   #send(chat: string, state: 'started' | 'stopped'): void {

@@ -134,9 +134,11 @@ export function timer(
 }
 
 /**
- * `typing <chat> [--stop]`: one typing indicator. It is ephemeral, so it is
- * not an error that nobody is online to see it; with the device setting off
- * nothing is sent and the result says so (`sent: false`).
+ * `typing <chat> [--stop]`: one typing indicator, to a 1:1 chat or a group.
+ * It is ephemeral, so it is not an error that nobody is online to see it;
+ * when nothing is sent the result says so (`sent: false`) and why: the
+ * device setting is off, or (in a group) no member device holds this
+ * device's sender key yet, which its next message there brings.
  */
 export function typing(
   chatText: string,
@@ -144,16 +146,12 @@ export function typing(
   context: SessionContext,
 ): Promise<void> {
   const chat = parseChat(chatText);
-  if (UUID.test(chat)) throw new CliError('typing indicators go to a 1:1 chat, not a group');
   const state = options.stop === true ? 'stopped' : 'started';
   return withChatSession(options, context, async (session) => {
     const sent = await session.client.typing.send(chat, state);
-    done(
-      options,
-      { chat, state, sent },
-      sent
-        ? `typing ${state} in ${chat}`
-        : 'typing indicators are off on this device (quintet settings typing on): nothing sent',
-    );
+    const why = (await session.client.typing.enabled())
+      ? 'no member device can read an indicator yet (send a message to the group first): nothing sent'
+      : 'typing indicators are off on this device (quintet settings typing on): nothing sent';
+    done(options, { chat, state, sent }, sent ? `typing ${state} in ${chat}` : why);
   });
 }

@@ -92,10 +92,8 @@ export function addChatCommands(program: Command): void {
   common(
     program
       .command('typing')
-      .description(
-        'tell a 1:1 chat you are typing (reaches only devices online now; shown for 15 s)',
-      )
-      .argument('<chat>', 'an account name')
+      .description('tell a chat you are typing (reaches only devices online now; shown for 15 s)')
+      .argument('<chat>', 'an account name or a group id')
       .option('--stop', 'say you stopped typing instead'),
   ).action((chat: string, options: ChatOptions & { stop?: boolean }) =>
     runCommand({}, async (context) => (await actions()).typing(chat, options, context)),

@@ -251,7 +251,13 @@ export class QuintetClient {
       groups: groupClient,
       importer,
       chat,
-      typing: new TypingSender({ ctx: this.#ctx, settings: store.settings, sessions, self }),
+      typing: new TypingSender({
+        ctx: this.#ctx,
+        settings: store.settings,
+        sessions,
+        groups: groupClient,
+        self,
+      }),
       pushLoop: this.#pushLoop(receiver, directory),
     };
     // Messages that expired while this device was off disappear at once.

@@ -567,6 +567,8 @@ function groupOutcome(result: GroupReceiveResult): Outcome {
         retry: result.retryGroupId !== undefined,
         retryGroupId: result.retryGroupId,
       };
+    case 'typing':
+      return { kind: 'typing', event: result.event };
     case 'key':
     case 'nothing':
       return { kind: 'nothing' };

@@ -81,6 +81,10 @@ function chatRow(summary: ChatSummary, props: ChatListProps): HTMLElement {
     const state = tickState(last);
     preview.append(h('span', { class: `ticks ticks-${state}` }, tickGlyph(state).text), ' ');
   }
+  // In a group, whose message it is.
+  if (last !== undefined && !last.outgoing && last.sender !== summary.chat && last.text !== '') {
+    preview.append(`${last.sender}: `);
+  }
   preview.append(last?.text ?? 'No messages yet');
   const item = h(
     'li',
@@ -90,14 +94,14 @@ function chatRow(summary: ChatSummary, props: ChatListProps): HTMLElement {
       role: 'button',
       onclick: () => props.onSelect(summary.chat),
     },
-    avatar(summary.chat),
+    avatar(summary.title),
     h(
       'div',
       { class: 'chat-text' },
       h(
         'div',
         { class: 'chat-line' },
-        h('span', { class: 'chat-name' }, summary.chat),
+        h('span', { class: 'chat-name' }, summary.title),
         h('span', { class: 'chat-time' }, last === undefined ? '' : shortTime(last.sentAt)),
       ),
       h(

@@ -1,12 +1,15 @@
 /**
- * One conversation: header (with "typing…" and the disappearing-timer setting), messages
- * with their ticks and chat state, and the compose bar. The compose bar is
+ * One conversation, 1:1 or group: header (with who is typing and the
+ * disappearing-timer setting, which in a group only admins may change),
+ * messages with their ticks and chat state (in a group, each with its
+ * sender's name), and the compose bar. The compose bar is
  * built once and kept, so re-rendering the messages on every event never
  * loses what the user is typing; which message the menu is open on, and
  * which one is being replied to or edited, are kept here for the same
- * reason.
+ * reason. An open menu closes on a click outside it or on Escape.
  */
 import type { StoredMessage } from '../../../src/sdk/browser.js';
+import type { ChatInfo } from '../chat-info.js';
 import { fieldValue, h, replaceChildren } from '../dom.js';
 import { avatar } from './common.js';
 import type { AttachmentState } from '../attachments.js';
@@ -78,17 +81,27 @@ export class ConversationView {
   /** The message whose menu is open (its key), if any. */
   #menuFor: string | undefined;
   #messages: readonly StoredMessage[] = [];
+  readonly #info: ChatInfo;
+  /** Removes the document listeners (a click outside, Escape) when the view goes. */
+  readonly #listening = new AbortController();
 
   constructor(
     readonly chat: string,
     self: string,
     handlers: ConversationHandlers,
+    info: ChatInfo = { chat, title: chat },
   ) {
     this.#handlers = handlers;
     this.#self = self;
+    this.#info = info;
     this.#modeBar = h('div', { class: 'compose-mode', testid: 'compose-mode' });
     this.#modeBar.hidden = true;
     this.#timer = timerSelect(handlers.setTimer);
+    if (info.group !== undefined && !info.group.admin) {
+      // Receivers refuse a timer change from anyone but an admin.
+      this.#timer.disabled = true;
+      this.#timer.title = 'Only group admins change the timer';
+    }
     this.#typing = h('span', { class: 'typing', testid: 'typing', ariaLive: 'polite' }, 'typing…');
     this.#typing.hidden = true;
     this.#warning = h('div', { class: 'key-warning-slot' });
@@ -197,11 +210,11 @@ export class ConversationView {
       h(
         'header',
         { class: 'pane-header' },
-        avatar(chat),
+        avatar(info.title),
         h(
           'div',
           { class: 'who' },
-          h('strong', { testid: 'conversation-title' }, chat),
+          h('strong', { testid: 'conversation-title' }, info.title),
           this.#typing,
         ),
         h(
@@ -210,16 +223,18 @@ export class ConversationView {
           'Disappearing',
           this.#timer,
         ),
-        h(
-          'button',
-          {
-            type: 'button',
-            class: 'secondary small',
-            testid: 'safety',
-            onclick: handlers.showSafetyNumber,
-          },
-          'Safety number',
-        ),
+        // A group has no one safety number: each member has their own 1:1 one.
+        info.group === undefined &&
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'secondary small',
+              testid: 'safety',
+              onclick: handlers.showSafetyNumber,
+            },
+            'Safety number',
+          ),
       ),
       this.#warning,
       this.#list,
@@ -238,6 +253,33 @@ export class ConversationView {
       const file = event.dataTransfer?.files[0];
       if (file !== undefined) sendFile(file);
     });
+    // An open menu closes on a click anywhere outside it (its own button
+    // and items stop their clicks), or on Escape.
+    const signal = this.#listening.signal;
+    document.addEventListener(
+      'click',
+      (event) => {
+        if (this.#menuFor === undefined) return;
+        const target = event.target;
+        if (target instanceof Element && target.closest('[data-testid="message-menu"]') !== null) {
+          return;
+        }
+        this.#openMenu(undefined);
+      },
+      { signal },
+    );
+    document.addEventListener(
+      'keydown',
+      (event) => {
+        if (event.key === 'Escape' && this.#menuFor !== undefined) this.#openMenu(undefined);
+      },
+      { signal },
+    );
+  }
+
+  /** The view is gone: stops listening to the document. */
+  dispose(): void {
+    this.#listening.abort();
   }
 
   /**
@@ -325,6 +367,7 @@ export class ConversationView {
         const key = messageKey(message.id);
         return messageView(message, {
           self: this.#self,
+          showSender: this.#info.group !== undefined,
           byId,
           attachment: handlers.attachment(message),
           menuOpen: this.#menuFor === key,
@@ -346,9 +389,13 @@ export class ConversationView {
     }
   }
 
-  /** Shows or hides "typing…" under the contact's name. */
-  setTyping(on: boolean): void {
-    this.#typing.hidden = !on;
+  /**
+   * Shows who is typing under the title ("typing…" in a 1:1 chat, the
+   * members' names in a group), or hides it when `typers` is empty.
+   */
+  setTyping(typers: readonly string[]): void {
+    this.#typing.hidden = typers.length === 0;
+    this.#typing.textContent = this.#info.group === undefined ? 'typing…' : typingText(typers);
   }
 
   #openMenu(key: string | undefined): void {
@@ -392,6 +439,13 @@ export class ConversationView {
     if (mode.kind === 'edit') this.#input.value = mode.message.text;
     this.#input.focus();
   }
+}
+
+/** "bob is typing…", "bob and carol are typing…", "bob, carol and dan are typing…". */
+export function typingText(typers: readonly string[]): string {
+  if (typers.length <= 1) return `${typers[0] ?? 'Someone'} is typing…`;
+  const last = typers[typers.length - 1] ?? '';
+  return `${typers.slice(0, -1).join(', ')} and ${last} are typing…`;
 }
 
 /** The header's disappearing-timer setting; a change is sent at once. */

@@ -16,6 +16,8 @@ import { messageKey, quoteView, reactionsView, timerNotice } from './message-par
 export interface BubbleContext {
   /** This account's name (own reactions, "You" in quotes). */
   readonly self: string;
+  /** A group chat: others' messages name their sender. */
+  readonly showSender: boolean;
   /** The chat's messages by id (the quoted originals). */
   readonly byId: ReadonlyMap<string, StoredMessage>;
   readonly attachment: AttachmentState | undefined;
@@ -56,6 +58,7 @@ export function messageView(message: StoredMessage, context: BubbleContext): HTM
     'div',
     { class: message.outgoing ? 'bubble out' : 'bubble in', testid: 'message' },
     menuButton(context.openMenu),
+    context.showSender && !own && h('span', { class: 'sender', testid: 'sender' }, message.sender),
     !deleted && quoteView(message, context.byId, context.self),
     !deleted && attachmentView(message, context.attachment),
     deleted

@@ -60,6 +60,8 @@ export interface GroupSendInit {
   readonly distributions: DistributionInit[];
   readonly refused: GroupRecipientInit[];
   readonly timestamp: number;
+  /** Typing indicators: pushed to connected devices only, never stored or re-sent. */
+  readonly ephemeral?: boolean;
 }
 
 /** What `getGroup` serves: links from `firstVersion` on, and the server's head version. */
@@ -134,10 +136,15 @@ export class GroupApi {
         distributions: init.distributions,
         refused: init.refused,
         timestamp: BigInt(init.timestamp),
+        ephemeral: init.ephemeral === true,
       },
     };
     try {
-      const body = await this.sends.run(() => this.#call(request, 'sendGroupMessage'));
+      // An ephemeral send (typing) is not waited out and re-sent: late, it would be wrong.
+      const body =
+        init.ephemeral === true
+          ? await this.#call(request, 'sendGroupMessage')
+          : await this.sends.run(() => this.#call(request, 'sendGroupMessage'));
       return { queuedOnly: body.queuedOnly };
     } catch (error) {
       throw ClientError.queueFull(error, soleRecipient(init));

@@ -11,7 +11,11 @@
 import { protocolAddress } from '../../../protocol/address.js';
 import type { ProtocolContext } from '../../../protocol/context.js';
 import type { Attachment } from '../attachments/pointer.js';
-import { ReceiptMessage_Type, type Content } from '../../../gen/quintet/v1/content_pb.js';
+import {
+  ReceiptMessage_Type,
+  type Content,
+  type TypingMessage_Action,
+} from '../../../gen/quintet/v1/content_pb.js';
 import { createSenderKeyDistributionMessage } from '../../../protocol/group-cipher.js';
 import type { Envelope } from '../../../gen/quintet/v1/transport_pb.js';
 import { toHex } from '../bytes.js';
@@ -27,6 +31,7 @@ import { groupIdFromBytes, groupIdToBytes, parseGroupId, type GroupId } from './
 import { GroupMembership, type GroupSelf, type GroupView } from './group-membership.js';
 import { isVerifiedMember } from './group-receive.js';
 import { GroupSender, type GroupSendOutcome } from './group-sender.js';
+import { sendGroupTyping, type GroupTypingDeps } from './group-typing.js';
 import type { ChatDataFields } from '../chat/chat-fields.js';
 import type { ChatRules } from '../chat/chat-rules.js';
 
@@ -70,6 +75,7 @@ export class GroupClient {
   readonly #deps: GroupClientDeps;
   readonly #membership: GroupMembership;
   readonly #sender: GroupSender;
+  readonly #typing: GroupTypingDeps;
   /** One queue per group: sends, changes and rotations. */
   readonly #groupQueue = new KeyedQueue();
 
@@ -96,6 +102,15 @@ export class GroupClient {
       deps.self,
       deps.chatRules,
     );
+    this.#typing = {
+      ctx: deps.ctx,
+      store: deps.store,
+      api,
+      queue: deps.sessionQueue,
+      membership: this.#membership,
+      sender: this.#sender,
+      self: deps.self,
+    };
   }
 
   /** Creates a group of this account (admin) and `accounts`; returns its state. */
@@ -116,6 +131,20 @@ export class GroupClient {
   /** Leaves the group. */
   async leave(groupId: GroupId): Promise<GroupView> {
     return this.#groupQueue.run(groupId, () => this.#membership.leave(groupId));
+  }
+
+  /**
+   * Sends a typing indicator to the connected member devices that hold this
+   * device's sender key (group-typing.ts); resolves whether it was posted.
+   */
+  async sendTyping(
+    groupId: GroupId,
+    action: TypingMessage_Action,
+    timestamp: number,
+  ): Promise<boolean> {
+    return this.#groupQueue.run(groupId, () =>
+      sendGroupTyping(this.#typing, groupId, action, timestamp),
+    );
   }
 
   /** Sends a text message to every verified member device. */

@@ -9,7 +9,8 @@
  * - a SENDER_KEY envelope is decrypted only if its sender account is a
  *   member in this device's VERIFIED chain: a member the server alone added
  *   could otherwise hand out its own key and then post into the group. The
- *   content must be a data message naming the same group as the envelope.
+ *   content must be a data message naming the same group as the envelope,
+ *   or a typing indicator naming it in an ephemeral envelope (typing.ts).
  *
  * - a `DataMessage` naming a group that arrives pairwise is a message the
  *   sender re-sent after this device asked (group-aware retry): the same
@@ -35,6 +36,7 @@ import { ClientError } from '../errors.js';
 import { decodeContent } from '../content.js';
 import type { DeviceStoreView } from '../store/device-store.js';
 import type { StoredMessage } from '../store/records.js';
+import { groupTypingEvent, typingEnabled, type TypingEvent } from '../typing.js';
 import { GroupError } from './errors.js';
 import { groupIdFromBytes, type GroupId } from './group-id.js';
 
@@ -53,6 +55,7 @@ export type GroupReceiveResult =
       readonly retryGroupId?: Uint8Array;
     }
   | { readonly kind: 'key'; readonly groupId: GroupId }
+  | { readonly kind: 'typing'; readonly event: TypingEvent }
   | { readonly kind: 'nothing' };
 
 /** The group id of an envelope or content, or undefined when malformed. */
@@ -129,6 +132,24 @@ export async function receiveGroupMessage(
   } catch (error) {
     if (ClientError.is(error)) return { kind: 'failed', code: error.code };
     throw error;
+  }
+  if (body.case === 'typingMessage') {
+    // Only ever meaningful live (one that came queued is dropped), and
+    // only for this group, like a chat message below.
+    if (
+      !envelope.ephemeral ||
+      groupIdOf(body.value.groupId) !== groupId ||
+      !(await typingEnabled(tx.settings))
+    ) {
+      return { kind: 'nothing' };
+    }
+    const event = groupTypingEvent(
+      body.value,
+      groupId,
+      { account: sender.name, deviceId: sender.deviceId },
+      ctx.clock.now(),
+    );
+    return event === undefined ? { kind: 'nothing' } : { kind: 'typing', event };
   }
   // Only chat messages travel under a sender key, and only for this group:
   // a member cannot replay its ciphertext into another group's chat.

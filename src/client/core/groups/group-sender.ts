@@ -165,7 +165,7 @@ export class GroupSender {
       if (!group.members.has(this.self.account)) {
         throw new GroupError('not-a-member', 'this account is not a member of the group');
       }
-      const { devices, refused } = await this.#recipients(
+      const { devices, refused } = await this.recipients(
         groupId,
         [...group.members.keys()],
         group.unverifiedMembers,
@@ -275,7 +275,7 @@ export class GroupSender {
           queuedOnly,
         };
       } catch (error) {
-        if (!(await this.#repair(groupId, group.members, error))) throw error;
+        if (!(await this.repair(groupId, group.members, error))) throw error;
         lastError = error;
       }
     }
@@ -284,8 +284,11 @@ export class GroupSender {
     });
   }
 
-  /** Verified member devices (minus this one), and the devices that get nothing. */
-  async #recipients(
+  /**
+   * Verified member devices (minus this one), and the devices that get
+   * nothing; also the device set of a group typing indicator (group-typing.ts).
+   */
+  async recipients(
     groupId: GroupId,
     members: readonly string[],
     unverified: readonly string[],
@@ -377,8 +380,11 @@ export class GroupSender {
     return queuedOnly;
   }
 
-  /** Handles a device-set refusal; false when `error` is something else. */
-  async #repair(
+  /**
+   * Handles a device-set refusal (refreshing what the server disputes for
+   * the next attempt); false when `error` is something else.
+   */
+  async repair(
     groupId: GroupId,
     members: ReadonlyMap<string, boolean>,
     error: unknown,
@@ -418,7 +424,7 @@ export class GroupSender {
 }
 
 /** Groups devices per account in wire form. */
-function groupRecipients(
+export function groupRecipients(
   devices: readonly MemberDevice[],
   withRegistration: boolean,
 ): GroupRecipientInit[] {
