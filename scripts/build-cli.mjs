@@ -2,7 +2,7 @@
 // Bundles the `quintet` command: src/cli/main.ts → dist/cli-bundle/main.js
 // plus one chunk per lazily loaded command body (esbuild splitting), with
 // the pure-JS dependencies inlined. Node then reads a few large files
-// instead of resolving and loading some 400 small modules, which is most of
+// instead of resolving and loading up to 350 small modules, which is most of
 // what a short command like `send` spent before doing any work (see
 // docs/architecture.md, "CLI startup"). bin/quintet.js runs the bundle when
 // it is at least as new as the tsc output in dist/cli, and dist/cli otherwise.
