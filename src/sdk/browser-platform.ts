@@ -31,9 +31,9 @@ const BROWSER_KEEP_ALIVE_MS = 30_000;
 /** The browser platform (see the module comment). */
 export const browserPlatform: Platform = {
   ctx: browserContext,
-  connect: (server) => BrowserWsTransport.connect(server),
-  services: (server, credentials) => ({
-    blobs: new BlobClient(server, cachedBlobCredential(credentials)),
+  connect: (server, schedule) => BrowserWsTransport.connect(server, { schedule }),
+  services: (server, credentials, schedule) => ({
+    blobs: new BlobClient(server, cachedBlobCredential(credentials), undefined, schedule),
     compressor: streamCompressor,
   }),
   keepAliveMs: BROWSER_KEEP_ALIVE_MS,

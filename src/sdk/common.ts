@@ -17,6 +17,8 @@ export { openSession } from './session.js';
 export type { DeviceSession, SessionOptions } from './session.js';
 export { connectFirst, serverList } from './platform.js';
 export type { BlobCredential, BlobCredentials, FirstConnection, Platform } from './platform.js';
+export { platformScheduler } from '../client/core/scheduler.js';
+export type { Scheduler } from '../client/core/scheduler.js';
 export * from './values.js';
 export * from './events.js';
 

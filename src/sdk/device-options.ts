@@ -47,7 +47,12 @@ export interface OpenOptions {
   readonly chatRules?: ChatRules;
   /** Backoff tunables and a timer for tests (see `ReconnectorOptions`). */
   readonly backoff?: ReconnectorOptions['backoff'];
-  /** The timer of the backoff waits (default `setTimeout`); tests inject their own. */
+  /**
+   * The timer of everything the device waits on — connect and request
+   * timeouts, backoff, keep-alive probes, rate-limit and blob-retry waits
+   * (default: the platform timer). A host or test with its own clock passes
+   * one driven by that clock.
+   */
   readonly schedule?: ReconnectorOptions['schedule'];
 }
 

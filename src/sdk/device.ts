@@ -32,6 +32,7 @@ import { approveCompanion } from '../client/core/linking/approve.js';
 import { LinkingError } from '../client/core/linking/errors.js';
 import type { SentText } from '../client/core/outbox.js';
 import { Reconnector, type StopReason } from '../client/core/reconnector.js';
+import { platformScheduler, type Scheduler } from '../client/core/scheduler.js';
 import type { ServerApi } from '../client/core/server-api.js';
 import type { DeviceStore } from '../client/core/store/device-store.js';
 import { isPrimaryAccount, type LocalAccount } from '../client/core/store/records.js';
@@ -54,6 +55,7 @@ export class QuintetDevice {
   readonly #platform: Platform;
   readonly #ownsStore: boolean;
   readonly #reconnector: Reconnector;
+  readonly #schedule: Scheduler;
   readonly #stream = new EventStream<QuintetEvent>();
   readonly #done: Promise<StopReason>;
   readonly #ready: Promise<void>;
@@ -90,19 +92,23 @@ export class QuintetDevice {
     // Raced against calls only; on its own it is expected to reject unobserved.
     void this.#closedSignal.catch(() => undefined);
     const platform = options.platform;
+    // One timer for everything the device waits on: connections, backoff,
+    // keep-alive, rate limits and blob retries.
+    const schedule = options.schedule ?? platformScheduler;
+    this.#schedule = schedule;
     this.#reconnector = new Reconnector({
       ctx: platform.ctx,
       store: options.store,
       servers,
-      connect: (server) => platform.connect(server ?? servers[0] ?? ''),
+      connect: (server) => platform.connect(server ?? servers[0] ?? '', schedule),
       receive: options.receive ?? true,
       history: (server, client) =>
-        platform.services(server ?? servers[0] ?? '', () => client().getBlobCredential()),
+        platform.services(server ?? servers[0] ?? '', () => client().getBlobCredential(), schedule),
       keepAliveMs: platform.keepAliveMs,
       failFast: options.failFast ?? false,
       ...(options.chatRules === undefined ? {} : { chatRules: options.chatRules }),
       ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
-      ...(options.schedule === undefined ? {} : { schedule: options.schedule }),
+      schedule,
     });
     const events = this.#reconnector.events();
     this.#done = this.#reconnector.start();
@@ -399,6 +405,8 @@ export class QuintetDevice {
     return new BlobClient(
       this.server,
       cachedBlobCredential(() => client.getBlobCredential()),
+      undefined,
+      this.#schedule,
     );
   }
 

@@ -24,9 +24,9 @@ export const nodeContext: ProtocolContext = {
 /** The Node platform (see the module comment). */
 export const nodePlatform: Platform = {
   ctx: nodeContext,
-  connect: (server) => WsTransport.connect(server),
-  services: (server, credentials) => ({
-    blobs: new BlobClient(server, cachedBlobCredential(credentials)),
+  connect: (server, schedule) => WsTransport.connect(server, { schedule }),
+  services: (server, credentials, schedule) => ({
+    blobs: new BlobClient(server, cachedBlobCredential(credentials), undefined, schedule),
     compressor: zlibCompressor,
   }),
   // The `ws` transport sees the server's pings and drops a dead connection itself.

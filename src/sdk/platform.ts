@@ -7,6 +7,7 @@
 import type { ProtocolContext } from '../protocol/context.js';
 import { ClientError } from '../client/core/errors.js';
 import type { HistoryServices } from '../client/core/history/importer.js';
+import { platformScheduler, type Scheduler } from '../client/core/scheduler.js';
 import { parseServerList } from '../client/core/server-list.js';
 import type { Transport } from '../client/core/transport.js';
 
@@ -25,10 +26,18 @@ export type BlobCredentials = () => Promise<BlobCredential>;
 export interface Platform {
   /** Crypto provider, random source and clock. */
   readonly ctx: ProtocolContext;
-  /** Opens one connection to `server` (an http(s) or ws(s) URL). */
-  connect(server: string): Promise<Transport>;
-  /** History sync and attachment services for a device connected to `server`. */
-  services(server: string, credentials: BlobCredentials): HistoryServices;
+  /**
+   * Opens one connection to `server` (an http(s) or ws(s) URL) whose
+   * timeouts run on `schedule` (the device's timer, see
+   * `OpenOptions.schedule`; the SDK always passes it, and a platform
+   * should use it: undefined means the platform timer).
+   */
+  connect(server: string, schedule?: Scheduler): Promise<Transport>;
+  /**
+   * History sync and attachment services for a device connected to
+   * `server`; their waits run on `schedule` (as in `connect`).
+   */
+  services(server: string, credentials: BlobCredentials, schedule?: Scheduler): HistoryServices;
   /**
    * Probe an idle connection this often, ms (0: never). The browser cannot
    * see WebSocket pings, so it probes; Node sees them.
@@ -51,16 +60,18 @@ export interface FirstConnection {
 
 /**
  * Connects to the first server of `servers` that can be reached, in order;
- * when none can, the last `connect-failed` is thrown.
+ * when none can, the last `connect-failed` is thrown. The connections'
+ * timeouts run on `schedule` (default: the platform timer).
  */
 export async function connectFirst(
   platform: Platform,
   servers: readonly string[],
+  schedule: Scheduler = platformScheduler,
 ): Promise<FirstConnection> {
   let lastError: unknown = new ClientError('invalid-argument', 'no server URL given');
   for (const server of servers) {
     try {
-      return { transport: await platform.connect(server), server };
+      return { transport: await platform.connect(server, schedule), server };
     } catch (error) {
       if (!ClientError.is(error, 'connect-failed')) throw error;
       lastError = error;

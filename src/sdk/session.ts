@@ -12,6 +12,7 @@ import { ServerApi } from '../client/core/server-api.js';
 import type { DeviceStore } from '../client/core/store/device-store.js';
 import type { LocalAccount } from '../client/core/store/records.js';
 import { LinkingError } from '../client/core/linking/errors.js';
+import { platformScheduler, sleepOn, type Scheduler } from '../client/core/scheduler.js';
 import { connectFirst, serverList, type Platform } from './platform.js';
 
 /** How to open a session. */
@@ -29,6 +30,11 @@ export interface SessionOptions {
   readonly receive?: boolean;
   /** The chat windows and timer unit (as `OpenOptions.chatRules`; default DEFAULT_CHAT_RULES). */
   readonly chatRules?: ChatRules;
+  /**
+   * The timer of the session's connect and request timeouts, rate-limit and
+   * blob-retry waits (as `OpenOptions.schedule`; default: the platform timer).
+   */
+  readonly schedule?: Scheduler;
 }
 
 /** A started client on one connection. */
@@ -70,14 +76,16 @@ export async function openSession(options: SessionOptions): Promise<DeviceSessio
   }
   const platform = options.platform;
   const servers = serverList(options.servers ?? account.serverUrl);
-  const { transport, server } = await connectFirst(platform, servers);
+  const schedule = options.schedule ?? platformScheduler;
+  const { transport, server } = await connectFirst(platform, servers, schedule);
   const client: QuintetClient = new QuintetClient({
     ctx: platform.ctx,
     store: options.store,
     transport,
     receive: options.receive ?? true,
+    sleep: sleepOn(schedule),
     ...(options.chatRules === undefined ? {} : { chatRules: options.chatRules }),
-    history: platform.services(server, () => client.getBlobCredential()),
+    history: platform.services(server, () => client.getBlobCredential(), schedule),
   });
   // Subscribe before start, so envelopes queued on the server are not missed.
   const events = client.events();

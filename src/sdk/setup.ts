@@ -10,6 +10,7 @@ import { linkCompanion, storeLinkedDevice } from '../client/core/linking/compani
 import { ServerApi } from '../client/core/server-api.js';
 import type { DeviceStore } from '../client/core/store/device-store.js';
 import { formatServerList } from '../client/core/server-list.js';
+import type { Scheduler } from '../client/core/scheduler.js';
 import type { LinkEvent } from './events.js';
 import { parseAccountName, type AccountName, type DeviceId } from './ids.js';
 import { connectFirst, serverList, type Platform } from './platform.js';
@@ -56,6 +57,8 @@ export interface RegisterOptions {
   readonly deviceName?: string;
   /** The server's registration token, if it requires one. */
   readonly registrationToken?: string | undefined;
+  /** The timer of the connection's timeouts (as `OpenOptions.schedule`). */
+  readonly schedule?: Scheduler;
 }
 
 /**
@@ -72,7 +75,7 @@ export async function registerDevice(options: RegisterOptions): Promise<NewDevic
   const account = parseAccountName(options.account);
   const servers = serverList(options.servers);
   if (typeof options.store !== 'function') await emptyStore(options.store);
-  const { transport, server } = await connectFirst(options.platform, servers);
+  const { transport, server } = await connectFirst(options.platform, servers, options.schedule);
   let store: DeviceStore | undefined;
   try {
     store = await emptyStore(options.store);
@@ -110,6 +113,11 @@ export interface LinkOptions {
   readonly timeoutMs?: number;
   /** Link codes to show, and the final `linked`. */
   readonly onEvent: (event: LinkEvent) => void | Promise<void>;
+  /**
+   * The timer of the connection's timeouts and of the waits between link
+   * codes (as `OpenOptions.schedule`).
+   */
+  readonly schedule?: Scheduler;
 }
 
 const DEFAULT_LINK_TIMEOUT_MS = 300_000;
@@ -128,7 +136,7 @@ const DEFAULT_LINK_TIMEOUT_MS = 300_000;
 export async function linkDevice(options: LinkOptions): Promise<NewDevice> {
   const servers = serverList(options.servers);
   if (typeof options.store !== 'function') await emptyStore(options.store);
-  const { transport, server } = await connectFirst(options.platform, servers);
+  const { transport, server } = await connectFirst(options.platform, servers, options.schedule);
   let linked;
   try {
     linked = await linkCompanion(options.platform.ctx, transport, {
@@ -136,6 +144,7 @@ export async function linkDevice(options: LinkOptions): Promise<NewDevice> {
       deviceName: options.deviceName,
       platform: options.platformTag ?? 'sdk',
       timeoutMs: options.timeoutMs ?? DEFAULT_LINK_TIMEOUT_MS,
+      ...(options.schedule === undefined ? {} : { schedule: options.schedule }),
       onCode: (offer) =>
         options.onEvent({ type: 'link-code', text: offer.text, expiresAt: offer.expiresAt }),
     });

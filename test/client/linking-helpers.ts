@@ -96,14 +96,10 @@ export async function startCompanion(
     platform: 'cli',
     timeoutMs: options.timeoutMs ?? 10_000,
     // Real waiting, but short: the server clock only moves when a test says so.
-    sleep: (ms, signal) =>
-      new Promise((resolve) => {
-        const timer = setTimeout(resolve, Math.min(ms, 50));
-        signal.addEventListener('abort', () => {
-          clearTimeout(timer);
-          resolve();
-        });
-      }),
+    schedule: (ms, callback) => {
+      const timer = setTimeout(callback, Math.min(ms, 50));
+      return () => clearTimeout(timer);
+    },
     onCode: (offer) => {
       shown.push(offer.text);
       if (shown.length === 1) first(decodeLinkCode(offer.text));

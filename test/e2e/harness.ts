@@ -3,7 +3,7 @@
  * processes (`node bin/quintet.js …`), with temporary data and profile
  * directories. Rebuilds dist/ once if any of it is older than src/.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -46,31 +46,56 @@ function sleepSync(ms: number): void {
 }
 
 /**
+ * Whether the CLI bundle (dist/cli-bundle, scripts/build-cli.mjs) is
+ * missing or older than tsc's output: bin/quintet.js then falls back to
+ * dist/cli, and the tests would not run what a user runs.
+ */
+function bundleStale(root = ROOT): boolean {
+  const bundle = join(root, 'dist', 'cli-bundle', 'main.js');
+  const compiled = join(root, 'dist', 'cli', 'main.js');
+  return (
+    !existsSync(bundle) ||
+    (existsSync(compiled) && statSync(bundle).mtimeMs < statSync(compiled).mtimeMs)
+  );
+}
+
+/**
  * Makes sure the processes the e2e tests spawn (`bin/quintet.js` loads
  * dist/) run the current sources: a stale or missing dist/ is rebuilt once
- * with `tsc -p tsconfig.build.json`, under a lock directory so test files
- * running in parallel do not build over each other. If dist/ is still older
- * than src/ afterwards (the build failed), this throws naming the files, so
- * a test never passes or fails against yesterday's build.
- * `QUINTET_E2E_REBUILD=1` forces a build.
+ * with `tsc -p tsconfig.build.json` and the CLI bundle after it, under a
+ * lock directory so test files running in parallel do not build over each
+ * other. If dist/ is still older than src/ afterwards (the build failed),
+ * this throws naming the files, so a test never passes or fails against
+ * yesterday's build. `QUINTET_E2E_REBUILD=1` forces a build.
  */
 export function ensureBuilt(): void {
-  if (process.env['QUINTET_E2E_REBUILD'] !== '1' && staleOutputs().length === 0) return;
+  const force = process.env['QUINTET_E2E_REBUILD'] === '1';
+  if (!force && staleOutputs().length === 0 && !bundleStale()) return;
   withBuildLock('build.lock', () => {
     // The other builder may have finished while this one waited.
-    if (process.env['QUINTET_E2E_REBUILD'] !== '1' && staleOutputs().length === 0) return;
-    const built = spawnSync(
-      process.execPath,
-      [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
-      { cwd: ROOT, encoding: 'utf8' },
-    );
+    if (!force && staleOutputs().length === 0 && !bundleStale()) return;
+    let built: SpawnSyncReturns<string> | undefined;
+    if (force || staleOutputs().length > 0) {
+      built = spawnSync(
+        process.execPath,
+        [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
+        { cwd: ROOT, encoding: 'utf8' },
+      );
+    }
     const stale = staleOutputs();
     if (stale.length > 0) {
       throw new Error(
         `dist/ is older than src/ after \`tsc -p tsconfig.build.json\` ` +
-          `(exit ${String(built.status)}); stale: ${stale.slice(0, 5).join(', ')}` +
-          `${stale.length > 5 ? ` and ${stale.length - 5} more` : ''}\n${built.stdout}${built.stderr}`,
+          `(exit ${String(built?.status)}); stale: ${stale.slice(0, 5).join(', ')}` +
+          `${stale.length > 5 ? ` and ${stale.length - 5} more` : ''}\n${built?.stdout ?? ''}${built?.stderr ?? ''}`,
       );
+    }
+    const bundled = spawnSync(process.execPath, [join(ROOT, 'scripts', 'build-cli.mjs')], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
+    if (bundled.status !== 0 || bundleStale()) {
+      throw new Error(`build-cli failed (exit ${String(bundled.status)}):\n${bundled.stderr}`);
     }
   });
 }

@@ -2,7 +2,7 @@
  * `QuintetClient`: wires the core modules together for one authenticated
  * connection. It owns no protocol logic itself — sending is the outbox and
  * session manager, receiving the receiver, receipts and retries their own
- * modules — it only routes pushes and follow-ups between them.
+ * modules — it only routes pushes (push-router.ts) and follow-ups.
  *
  * Usage: `const client = new QuintetClient(opts); const events =
  * client.events(); await client.start(); …; await client.close();`
@@ -11,7 +11,6 @@
 import { TypingSender } from './typing.js';
 import type { ProtocolContext } from '../../protocol/context.js';
 import type { Fingerprint } from '../../protocol/fingerprint.js';
-import type { Push } from '../../gen/quintet/v1/transport_pb.js';
 import { authenticateDevice, PRE_KEY_BATCH, refillPreKeys } from './account-setup.js';
 import { BackgroundTasks } from './background.js';
 import { sameBytes } from './bytes.js';
@@ -21,6 +20,7 @@ import { errorCode, type ClientEvent } from './events.js';
 import { KeyedQueue } from './keyed-queue.js';
 import { Outbox, type PreparedText, type SentText } from './outbox.js';
 import { Receipts } from './receipts.js';
+import { routePush, type PushTargets } from './push-router.js';
 import { Receiver } from './receiver.js';
 import { platformScheduler, sleepOn } from './scheduler.js';
 import { RetryManager } from './retry.js';
@@ -472,62 +472,25 @@ export class QuintetClient {
   }
 
   async #pushLoop(receiver: Receiver, directory: DeviceDirectory): Promise<void> {
+    const targets: PushTargets = {
+      receive: this.#receive,
+      receiver,
+      directory,
+      groups: () => this.#running?.groups,
+      ownAccount: () => this.account.account,
+      inFlight: this.#inFlight,
+      queue: this.#queue,
+      background: this.#background,
+      events: this.#events,
+      refillPreKeys: () => this.#refillPreKeys(),
+    };
     try {
-      for await (const push of this.#transport.pushes) this.#onPush(receiver, directory, push);
+      for await (const push of this.#transport.pushes) routePush(push, targets);
     } catch (error) {
       this.#events.emit({ type: 'error', code: errorCode(error), message: 'connection failed' });
     }
     await this.idle();
     this.#events.emit({ type: 'disconnected', closeCode: this.#transport.closeCode });
-  }
-
-  #onPush(receiver: Receiver, directory: DeviceDirectory, push: Push): void {
-    switch (push.kind.case) {
-      case 'envelope': {
-        if (!this.#receive) return;
-        const work = receiver.handle(push.kind.value);
-        this.#inFlight.add(work);
-        void work.then(() => this.#inFlight.delete(work));
-        return;
-      }
-      case 'queueDrained':
-        if (!this.#receive) return;
-        // Reported once everything pushed before it has been stored and acked.
-        this.#background.spawn('queue drain', async () => {
-          await Promise.all([...this.#inFlight]);
-          await this.#queue.idle();
-          this.#events.emit({ type: 'queue-drained' });
-        });
-        return;
-      case 'preKeysLow':
-        this.#refillPreKeys();
-        return;
-      case 'deviceListChanged': {
-        // Revalidate now: removed devices lose their sessions at once, and
-        // the next send already uses the new set.
-        const account = push.kind.value.account;
-        directory.invalidate(account);
-        this.#background.spawn('device list refresh', async () => {
-          if (account === this.account.account || (await directory.knows(account))) {
-            await directory.refresh(account);
-          }
-        });
-        return;
-      }
-      case 'groupChanged': {
-        const groupId = push.kind.value.groupId;
-        const groups = this.#running?.groups;
-        if (groups === undefined || groupId.length !== 16) return;
-        this.#background.spawn('group refresh', () => groups.onGroupChanged(groupId));
-        return;
-      }
-      case 'loggedOut':
-        this.#events.emit({ type: 'logged-out', reason: push.kind.value.reason });
-        return;
-      case 'linkApproved':
-      case undefined:
-        return;
-    }
   }
 
   /**

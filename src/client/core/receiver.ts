@@ -9,8 +9,9 @@
  *      simply delivered again;
  *   3. only then ack it to the server, which forgets it — in a batch: one
  *      ack frame for the envelopes of a turn (receive-turn.ts);
- *   4. outside the queue: emit events and start follow-ups (delivery
- *      receipt — batched per sender like the acks —, retry request).
+ *   4. outside the queue (receive-outcome.ts): emit events and start
+ *      follow-ups (delivery receipt — batched per sender like the acks —,
+ *      retry request).
  *      Follow-ups encrypt, which needs the same per-address queue, so
  *      running them inside step 2 would deadlock.
  *
@@ -31,7 +32,7 @@ import { addressKey, protocolAddress, type ProtocolAddress } from '../../protoco
 import type { ProtocolContext } from '../../protocol/context.js';
 import { ProtocolError } from '../../protocol/errors.js';
 import { PreKeySignalMessage } from '../../protocol/prekey-signal-message.js';
-import type { Content, DecryptionErrorMessage } from '../../gen/quintet/v1/content_pb.js';
+import type { Content } from '../../gen/quintet/v1/content_pb.js';
 import { EnvelopeType, type Envelope } from '../../gen/quintet/v1/transport_pb.js';
 import { toHex } from './bytes.js';
 import { decodeContent, parseContent } from './content.js';
@@ -41,86 +42,34 @@ import { ClientError } from './errors.js';
 import { errorCode, type ClientEvent } from './events.js';
 import type { EventStream } from './event-stream.js';
 import type { KeyedQueue } from './keyed-queue.js';
-import { applyReceipt, receiptKind, type ReceiptKind } from './receipts.js';
+import { applyReceipt, receiptKind } from './receipts.js';
 import { ReceiveTurn } from './receive-turn.js';
+import {
+  groupOutcome,
+  reportOutcome,
+  storedBy,
+  type Outcome,
+  type ReceiverFollowUps,
+} from './receive-outcome.js';
 import type { ServerApi } from './server-api.js';
 import { decryptEnvelope } from './session-ops.js';
 import type { DeviceStoreView, DeviceStore } from './store/device-store.js';
-import type { StoredMessage } from './store/records.js';
-import {
-  applyChatData,
-  applyDeleteForMe,
-  type ChatEnv,
-  type ChatUpdate,
-} from './chat/chat-apply.js';
-import { chatUpdateEvents } from './chat/chat-events.js';
+import { applyChatData, applyDeleteForMe, type ChatEnv } from './chat/chat-apply.js';
 import { DEFAULT_CHAT_RULES, type ChatRules } from './chat/chat-rules.js';
 import {
   acceptDistribution,
   receiveGroupMessage,
   receivePairwiseGroupMessage,
-  type GroupReceiveResult,
 } from './groups/group-receive.js';
 import { groupIdFromBytes } from './groups/group-id.js';
 import { markReadByMarker } from './history/bootstrap.js';
-import { receiveHistoryContent, type HistoryOutcome } from './history/history-receive.js';
-import { typingEnabled, typingEvent, type TypingEvent } from './typing.js';
+import { receiveHistoryContent } from './history/history-receive.js';
+import { typingEnabled, typingEvent } from './typing.js';
+
+export type { ReceiverFollowUps } from './receive-outcome.js';
 
 /** The primary's device id: it never gets bootstrap state, so it has no read markers. */
 const PRIMARY_DEVICE = 1;
-
-/** What the receiver asks other modules to do after an envelope is committed. */
-export interface ReceiverFollowUps {
-  /**
-   * New messages were stored: send one delivery receipt for them (naming
-   * the group for group messages). Called once per sender and group per
-   * turn (receive-turn.ts), with every message of that turn.
-   */
-  delivered(from: string, messageIds: readonly Uint8Array[], groupId?: string): void;
-  /**
-   * An envelope did not decrypt: ask the sender to re-send it. Returns
-   * whether a request goes out (false: rate-limited for that device).
-   */
-  requestRetry(
-    from: string,
-    fromDevice: number,
-    timestamp: number,
-    groupId: Uint8Array | undefined,
-  ): boolean;
-  /** A peer asks this device to re-send a message. */
-  retryRequested(from: string, fromDevice: number, request: DecryptionErrorMessage): void;
-  /** A bootstrap state or history pointer was accepted or refused (history/). */
-  history(outcome: HistoryOutcome): void;
-}
-
-/** The committed result of one envelope. */
-type Outcome =
-  | { readonly kind: 'message'; readonly message: StoredMessage; readonly groupId?: string }
-  | {
-      readonly kind: 'group-refused';
-      readonly groupId: string;
-      readonly reason: string;
-    }
-  | {
-      readonly kind: 'receipt';
-      readonly receipt: ReceiptKind;
-      readonly ids: readonly Uint8Array[];
-      readonly timestamp: number;
-    }
-  | { readonly kind: 'retry-request'; readonly request: DecryptionErrorMessage }
-  | { readonly kind: 'read-sync'; readonly chat: string; readonly ids: readonly Uint8Array[] }
-  | { readonly kind: 'refused'; readonly reason: string; readonly held?: boolean }
-  | {
-      readonly kind: 'failed';
-      readonly code: string;
-      readonly retry: boolean;
-      /** For a group message: the group the retry request names. */
-      readonly retryGroupId?: Uint8Array | undefined;
-    }
-  | HistoryOutcome
-  | { readonly kind: 'chat'; readonly updates: readonly ChatUpdate[]; readonly groupId?: string }
-  | { readonly kind: 'typing'; readonly event: TypingEvent }
-  | { readonly kind: 'nothing' };
 
 /** Decrypts, stores and acks envelopes. */
 export class Receiver {
@@ -447,86 +396,11 @@ export class Receiver {
   }
 
   #report(envelope: Envelope, outcome: Outcome): void {
-    const from = envelope.source;
-    const fromDevice = envelope.sourceDevice;
-    switch (outcome.kind) {
-      case 'message':
-        this.events.emit({ type: 'message', message: outcome.message });
-        if (!outcome.message.outgoing) {
-          this.#turn.delivered(from, outcome.message.id, outcome.groupId);
-        }
-        return;
-      case 'chat':
-        for (const event of chatUpdateEvents(outcome.updates)) {
-          this.events.emit(event);
-          if (event.type === 'message' && !event.message.outgoing) {
-            this.#turn.delivered(from, event.message.id, outcome.groupId);
-          }
-        }
-        return;
-      case 'group-refused':
-        this.events.emit({
-          type: 'group-message-refused',
-          groupId: outcome.groupId,
-          from,
-          fromDevice,
-          reason: outcome.reason,
-        });
-        return;
-      case 'receipt':
-        this.events.emit({
-          type: 'receipt',
-          kind: outcome.receipt,
-          from,
-          fromDevice,
-          messageIds: outcome.ids,
-          timestamp: outcome.timestamp,
-        });
-        return;
-      case 'retry-request':
-        this.followUps.retryRequested(from, fromDevice, outcome.request);
-        return;
-      case 'read-sync':
-        this.events.emit({ type: 'read', chat: outcome.chat, messageIds: outcome.ids, fromDevice });
-        return;
-      case 'refused':
-        this.events.emit({
-          type: 'session-refused',
-          from,
-          fromDevice,
-          timestamp: Number(envelope.timestamp),
-          reason: outcome.reason,
-          held: outcome.held === true,
-        });
-        return;
-      case 'typing':
-        this.events.emit(outcome.event);
-        return;
-      case 'failed': {
-        const timestamp = Number(envelope.timestamp);
-        // A re-sent typing indicator would be stale: never asked for.
-        const requested =
-          outcome.retry &&
-          !envelope.ephemeral &&
-          this.followUps.requestRetry(from, fromDevice, timestamp, outcome.retryGroupId);
-        this.events.emit({
-          type: 'decryption-failure',
-          from,
-          fromDevice,
-          timestamp,
-          code: outcome.code,
-          retryRequested: requested,
-        });
-        return;
-      }
-      case 'history-import':
-      case 'history-bootstrap':
-      case 'history-refused':
-        this.followUps.history(outcome);
-        return;
-      case 'nothing':
-        return;
-    }
+    reportOutcome(envelope, outcome, {
+      events: this.events,
+      delivered: (from, id, groupId) => this.#turn.delivered(from, id, groupId),
+      followUps: this.followUps,
+    });
   }
 
   /**
@@ -540,38 +414,6 @@ export class Receiver {
     input.set(source, 0);
     input.set(envelope.content, source.length);
     return toHex(await this.ctx.crypto.sha256(input));
-  }
-}
-
-/** The messages an outcome newly stored. */
-function storedBy(outcome: Outcome): StoredMessage[] {
-  if (outcome.kind === 'message') return [outcome.message];
-  if (outcome.kind !== 'chat') return [];
-  return outcome.updates.flatMap((update) => (update.kind === 'message' ? [update.message] : []));
-}
-
-/** Maps a group receive result onto the pipeline's outcome. */
-function groupOutcome(result: GroupReceiveResult): Outcome {
-  switch (result.kind) {
-    case 'message':
-      return { kind: 'message', message: result.message, groupId: result.groupId };
-    case 'chat':
-      return { kind: 'chat', updates: result.updates, groupId: result.groupId };
-    case 'refused':
-      return { kind: 'group-refused', groupId: result.groupId, reason: result.reason };
-    case 'failed':
-      // Only a sender key failure is worth a (group-aware) retry request.
-      return {
-        kind: 'failed',
-        code: result.code,
-        retry: result.retryGroupId !== undefined,
-        retryGroupId: result.retryGroupId,
-      };
-    case 'typing':
-      return { kind: 'typing', event: result.event };
-    case 'key':
-    case 'nothing':
-      return { kind: 'nothing' };
   }
 }
 

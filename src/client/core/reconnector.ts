@@ -39,7 +39,7 @@ import { MESSAGE_ID_LENGTH } from './content.js';
 import { FailoverPolicy } from './failover-policy.js';
 import type { SentText } from './outbox.js';
 import { closeDisposition, unitRandom, type ReconnectPolicyOptions } from './reconnect-policy.js';
-import { platformScheduler, type Scheduler } from './scheduler.js';
+import { platformScheduler, sleepOn, type Scheduler } from './scheduler.js';
 import { ServerApi } from './server-api.js';
 import type { DeviceStore } from './store/device-store.js';
 import type { Transport } from './transport.js';
@@ -72,7 +72,11 @@ export interface ReconnectorOptions {
   readonly chatRules?: ChatRules;
   /** Backoff tunables; the jitter's random source defaults to `ctx.random`. */
   readonly backoff?: Partial<ReconnectPolicyOptions>;
-  /** Timer for the backoff waits (default `setTimeout`); tests inject their own. */
+  /**
+   * The timer of the backoff waits, the keep-alive probes and each client's
+   * rate-limit waits (default: the platform timer); tests inject their own.
+   * The transports `connect` opens should run on it too.
+   */
   readonly schedule?: Scheduler;
   /**
    * Stop instead of retrying when the very first attempt fails (a command
@@ -378,6 +382,8 @@ export class Reconnector {
       store,
       transport,
       receive: this.#options.receive,
+      // Rate-limit waits inside the client run on the same injected timer.
+      sleep: sleepOn(this.#schedule),
       ...(this.#options.chatRules === undefined ? {} : { chatRules: this.#options.chatRules }),
       ...(history === undefined ? {} : { history: history(server, () => client) }),
     });

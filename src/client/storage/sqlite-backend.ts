@@ -49,7 +49,10 @@ export class SqliteBackend implements KeyValueBackend {
         PRIMARY KEY (tbl, key)
       ) WITHOUT ROWID;
     `);
-    this.#db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
+    // Written only when it changes: setting it is a write transaction, one
+    // more durable commit (fsync) on every open of the profile otherwise.
+    if (version !== SQLITE_SCHEMA_VERSION)
+      this.#db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
     this.#get = this.#db.prepare('SELECT value FROM kv WHERE tbl = ? AND key = ?');
     // Prefix match by range rather than LIKE: keys may contain '%' or '_'.
     this.#list = this.#db.prepare(

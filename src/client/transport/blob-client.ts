@@ -13,6 +13,8 @@
  * `Range: bytes=<received>-` and the caller sees one unbroken stream.
  */
 
+import { platformScheduler, sleepOn, type Scheduler } from '../core/scheduler.js';
+
 /** Stable failure codes (the server's, plus `network` and `bad-response`). */
 export type BlobErrorCode =
   | 'unauthorized'
@@ -90,29 +92,29 @@ function isNode(): boolean {
   return typeof process?.versions?.node === 'string';
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 /** Blob API client for one server. */
 export class BlobClient {
   readonly #base: string;
   readonly #fetch: typeof fetch;
+  readonly #sleep: (ms: number) => Promise<void>;
 
   /**
    * @param baseUrl the server's HTTP origin (`http://host:port`; a ws:// URL is mapped)
    * @param credential a current bearer token (`getBlobCredential`, cached by the caller)
+   * @param schedule the timer of the backoff between download attempts (default: the platform's)
    */
   constructor(
     baseUrl: string,
     private readonly credential: () => Promise<string>,
     fetchImpl?: typeof fetch,
+    schedule?: Scheduler,
   ) {
     const url = new URL(baseUrl);
     if (url.protocol === 'ws:') url.protocol = 'http:';
     if (url.protocol === 'wss:') url.protocol = 'https:';
     this.#base = url.origin;
     this.#fetch = fetchImpl ?? ((input, init) => globalThis.fetch(input, init));
+    this.#sleep = sleepOn(schedule ?? platformScheduler);
   }
 
   /**
@@ -182,7 +184,7 @@ export class BlobClient {
       if (failures >= MAX_ATTEMPTS) {
         throw new BlobError('network', 'download kept failing', {}, { cause: lastError });
       }
-      if (failures > 0) await sleep(BASE_BACKOFF_MS * 2 ** (failures - 1));
+      if (failures > 0) await this.#sleep(BASE_BACKOFF_MS * 2 ** (failures - 1));
       const token = await this.credential();
       const headers: Record<string, string> = { authorization: `Bearer ${token}` };
       if (received > 0) headers['range'] = `bytes=${received}-`;

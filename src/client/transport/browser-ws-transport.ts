@@ -10,6 +10,7 @@ import type { Push, Response } from '../../gen/quintet/v1/transport_pb.js';
 import type { RequestBody } from '../../wire/frame.js';
 import { ClientError } from '../core/errors.js';
 import { FrameChannel } from '../core/frame-channel.js';
+import { platformScheduler, type Scheduler } from '../core/scheduler.js';
 import { websocketUrl } from '../core/server-url.js';
 import type { Transport } from '../core/transport.js';
 
@@ -19,6 +20,12 @@ export interface BrowserWsTransportOptions {
   readonly connectTimeoutMs?: number;
   /** How long to wait for each response, ms. */
   readonly requestTimeoutMs?: number;
+  /**
+   * The timer of the connect and request timeouts and the closing-handshake
+   * wait (default: the platform timer). A host or test with its own clock
+   * passes one driven by that clock.
+   */
+  readonly schedule?: Scheduler | undefined;
 }
 
 /**
@@ -34,14 +41,20 @@ export function websocketUrlForOrigin(origin: string): string {
 export class BrowserWsTransport implements Transport {
   readonly #socket: WebSocket;
   readonly #channel: FrameChannel;
+  readonly #schedule: Scheduler;
   #closeCode: number | undefined;
 
-  private constructor(socket: WebSocket, requestTimeoutMs: number) {
+  private constructor(socket: WebSocket, requestTimeoutMs: number, schedule: Scheduler) {
     this.#socket = socket;
-    this.#channel = new FrameChannel((bytes) => {
-      if (socket.readyState !== WebSocket.OPEN) throw new Error('socket not open');
-      socket.send(bytes);
-    }, requestTimeoutMs);
+    this.#schedule = schedule;
+    this.#channel = new FrameChannel(
+      (bytes) => {
+        if (socket.readyState !== WebSocket.OPEN) throw new Error('socket not open');
+        socket.send(bytes);
+      },
+      requestTimeoutMs,
+      schedule,
+    );
     socket.onmessage = (event: MessageEvent<unknown>) => {
       // Text messages are not part of the protocol.
       if (!(event.data instanceof ArrayBuffer)) return;
@@ -60,6 +73,7 @@ export class BrowserWsTransport implements Transport {
     url: string,
     options: BrowserWsTransportOptions = {},
   ): Promise<BrowserWsTransport> {
+    const schedule = options.schedule ?? platformScheduler;
     return new Promise((resolve, reject) => {
       let socket: WebSocket;
       try {
@@ -70,22 +84,21 @@ export class BrowserWsTransport implements Transport {
       }
       socket.binaryType = 'arraybuffer';
       const fail = (reason: string): void => {
-        clearTimeout(timer);
+        cancelTimeout();
         socket.onopen = socket.onerror = socket.onclose = null;
         socket.close();
         reject(new ClientError('connect-failed', reason));
       };
-      const timer = setTimeout(
-        () => fail('the server did not accept the connection in time'),
-        options.connectTimeoutMs ?? 10_000,
+      const cancelTimeout = schedule(options.connectTimeoutMs ?? 10_000, () =>
+        fail('the server did not accept the connection in time'),
       );
       // The browser hides why a WebSocket failed (by design), so there is no cause to attach.
       socket.onerror = () => fail('cannot reach the server');
       socket.onclose = () => fail('the server closed the connection while connecting');
       socket.onopen = () => {
-        clearTimeout(timer);
+        cancelTimeout();
         socket.onopen = socket.onerror = socket.onclose = null;
-        resolve(new BrowserWsTransport(socket, options.requestTimeoutMs ?? 30_000));
+        resolve(new BrowserWsTransport(socket, options.requestTimeoutMs ?? 30_000, schedule));
       };
     });
   }
@@ -107,9 +120,9 @@ export class BrowserWsTransport implements Transport {
     if (this.#channel.closed) return;
     if (this.#socket.readyState !== WebSocket.CLOSED) {
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 2_000);
+        const cancel = this.#schedule(2_000, resolve);
         this.#socket.addEventListener('close', () => {
-          clearTimeout(timer);
+          cancel();
           resolve();
         });
         this.#socket.close(1000);

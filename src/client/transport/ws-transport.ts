@@ -14,6 +14,7 @@ import type { Push, Response } from '../../gen/quintet/v1/transport_pb.js';
 import type { RequestBody } from '../../wire/frame.js';
 import { ClientError } from '../core/errors.js';
 import { FrameChannel } from '../core/frame-channel.js';
+import { platformScheduler, type Scheduler } from '../core/scheduler.js';
 import { websocketUrl } from '../core/server-url.js';
 import type { Transport } from '../core/transport.js';
 
@@ -35,6 +36,12 @@ export interface WsTransportOptions {
    * `DEFAULT_IDLE_TIMEOUT_MS`; 0 disables.
    */
   readonly idleTimeoutMs?: number;
+  /**
+   * The timer of the connect and request timeouts, the idle check and the
+   * closing-handshake wait (default: the platform timer). A host or test
+   * with its own clock passes one driven by that clock.
+   */
+  readonly schedule?: Scheduler | undefined;
 }
 
 /** Two server heartbeat intervals (30 s): one late ping is not a dead network. */
@@ -45,16 +52,25 @@ export class WsTransport implements Transport {
   readonly #socket: WebSocket;
   readonly #channel: FrameChannel;
   #closeCode: number | undefined;
-  #idleTimer: ReturnType<typeof setInterval> | undefined;
+  readonly #schedule: Scheduler;
+  /** Cancels the pending idle check. */
+  #cancelIdle: () => void = () => undefined;
 
-  private constructor(socket: WebSocket, requestTimeoutMs: number, idleTimeoutMs: number) {
+  private constructor(
+    socket: WebSocket,
+    requestTimeoutMs: number,
+    idleTimeoutMs: number,
+    schedule: Scheduler,
+  ) {
     this.#socket = socket;
+    this.#schedule = schedule;
     this.#channel = new FrameChannel(
       (bytes, onError) =>
         socket.send(bytes, (error) => {
           if (error !== undefined && error !== null) onError(error);
         }),
       requestTimeoutMs,
+      schedule,
     );
     socket.on('message', (data, isBinary) => {
       // Text messages are not part of the protocol.
@@ -63,7 +79,7 @@ export class WsTransport implements Transport {
       if (!this.#channel.receive(bytes)) socket.terminate();
     });
     socket.on('close', (code) => {
-      clearInterval(this.#idleTimer);
+      this.#cancelIdle();
       this.#closeCode = code;
       this.#channel.close();
     });
@@ -76,13 +92,16 @@ export class WsTransport implements Transport {
       socket.on('ping', hear);
       socket.on('pong', hear);
       socket.on('message', hear);
-      this.#idleTimer = setInterval(() => {
+      // One check per interval, each scheduling the next. No `unref` is
+      // needed for a process to end once its work is done: the open socket
+      // keeps it alive anyway, and 'close' cancels the pending check.
+      const check = (): void => {
         // terminate() closes without a handshake: the peer is not listening.
         if (!heard) socket.terminate();
         heard = false;
-      }, idleTimeoutMs);
-      // The timer must not keep a process alive whose work is done.
-      this.#idleTimer.unref();
+        this.#cancelIdle = schedule(idleTimeoutMs, check);
+      };
+      this.#cancelIdle = schedule(idleTimeoutMs, check);
     }
     // 'close' follows every 'error'; the failure is reported there.
     socket.on('error', () => undefined);
@@ -91,10 +110,13 @@ export class WsTransport implements Transport {
   /** Connects; rejects with `ClientError('connect-failed')` when the server cannot be reached. */
   static connect(serverUrl: string, options: WsTransportOptions = {}): Promise<WsTransport> {
     const url = websocketUrl(serverUrl);
+    const schedule = options.schedule ?? platformScheduler;
     return new Promise((resolve, reject) => {
-      const socket = new WebSocket(url, { handshakeTimeout: options.connectTimeoutMs ?? 10_000 });
+      const socket = new WebSocket(url);
       socket.binaryType = 'nodebuffer';
+      let cancelTimeout = (): void => undefined;
       const onError = (error: Error): void => {
+        cancelTimeout();
         socket.removeAllListeners();
         socket.on('error', () => undefined);
         socket.terminate();
@@ -103,13 +125,20 @@ export class WsTransport implements Transport {
         );
       };
       socket.once('error', onError);
+      // The connect timeout runs on `schedule` (not the `ws` package's own
+      // handshake timer), so a test's clock decides when it fires.
+      cancelTimeout = schedule(options.connectTimeoutMs ?? 10_000, () =>
+        onError(new Error('the server did not accept the connection in time')),
+      );
       socket.once('open', () => {
+        cancelTimeout();
         socket.off('error', onError);
         resolve(
           new WsTransport(
             socket,
             options.requestTimeoutMs ?? 30_000,
             options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+            schedule,
           ),
         );
       });
@@ -132,13 +161,17 @@ export class WsTransport implements Transport {
   async close(): Promise<void> {
     if (this.#channel.closed) return;
     await new Promise<void>((resolve) => {
-      this.#socket.once('close', () => resolve());
-      this.#socket.close(1000);
       // A peer that never completes the closing handshake must not hang us.
-      setTimeout(() => {
+      const cancel = this.#schedule(2_000, () => {
         this.#socket.terminate();
         resolve();
-      }, 2_000).unref();
+      });
+      this.#socket.once('close', () => {
+        // Cancelled, so a finished process does not wait out the 2 s.
+        cancel();
+        resolve();
+      });
+      this.#socket.close(1000);
     });
     this.#channel.close();
   }

@@ -32,6 +32,7 @@ import type { LinkApproved, Push } from '../../../gen/quintet/v1/transport_pb.js
 import { validateAccountName } from '../../../wire/account-name.js';
 import { PRE_KEY_BATCH, signChallenge } from '../account-setup.js';
 import { ClientError } from '../errors.js';
+import { platformScheduler, type Scheduler } from '../scheduler.js';
 import { ServerApi } from '../server-api.js';
 import type { DeviceStore } from '../store/device-store.js';
 import type { LocalAccount } from '../store/records.js';
@@ -65,10 +66,11 @@ export interface LinkCompanionOptions {
   /** Called with every new link code (the first and each refresh). */
   readonly onCode: (offer: LinkCodeOffer) => void | Promise<void>;
   /**
-   * Waits `ms` or until `signal` aborts (injectable so tests need not
-   * sleep); default `setTimeout`.
+   * The timer of the waits for an approval between link-code refreshes
+   * (default: the platform timer); a test with its own clock passes one
+   * driven by that clock, so it need not sleep.
    */
-  readonly sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  readonly schedule?: Scheduler;
 }
 
 /** Everything a linked companion stores; private keys stay in memory until stored. */
@@ -79,19 +81,23 @@ export interface LinkedDevice {
   readonly preKeys: readonly PreKeyRecord[];
 }
 
-/** A timer that is cleared on abort, so a finished link does not keep the process alive. */
-function defaultSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
-  });
+/**
+ * A sleep on `schedule` whose timer is cancelled on abort, so a finished
+ * link does not keep the process alive.
+ */
+function abortableSleep(schedule: Scheduler): (ms: number, signal: AbortSignal) => Promise<void> {
+  return (ms, signal) =>
+    new Promise((resolve) => {
+      const cancel = schedule(ms, resolve);
+      signal.addEventListener(
+        'abort',
+        () => {
+          cancel();
+          resolve();
+        },
+        { once: true },
+      );
+    });
 }
 
 /**
@@ -107,7 +113,7 @@ export async function linkCompanion(
   options: LinkCompanionOptions,
 ): Promise<LinkedDevice> {
   const api = new ServerApi(transport);
-  const sleep = options.sleep ?? defaultSleep;
+  const sleep = abortableSleep(options.schedule ?? platformScheduler);
   const identity = await generateSigningKeyPair(ctx.crypto, ctx.random);
   const linkingSecret = newLinkingSecret(ctx);
   const approved = await waitForApproval(ctx, api, transport, sleep, options, (ref) =>
