@@ -41,7 +41,8 @@ import {
 import { mapPgError as toStoreError } from './errors.js';
 import { expireBatch, purgeDevice } from './queue-purge.js';
 import { deviceKey, writeBatch, type AckOp, type BatchOp, type EnqueueOp } from './queue-batch.js';
-import { blob, int, optionalBlob, text, type Row } from './rows.js';
+import { defaultRandom, storable, toEnvelope } from './queue-rows.js';
+import { int, type Row } from './rows.js';
 
 /** Options of `PostgresQueueStore`. */
 export interface PostgresQueueOptions {
@@ -105,51 +106,6 @@ function opDevices(op: BatchOp): string[] {
     last = key;
   }
   return keys;
-}
-
-function defaultRandom(length: number): Uint8Array {
-  return crypto.getRandomValues(new Uint8Array(length));
-}
-
-function isSafeInt(value: unknown): boolean {
-  return typeof value === 'number' && Number.isSafeInteger(value);
-}
-
-/**
- * Whether `e` can be written at all. Checked at submission so one malformed
- * envelope fails only its own caller, not the whole batch it would join.
- */
-function storable(e: NewEnvelope): boolean {
-  return (
-    typeof e.destination === 'string' &&
-    typeof e.source === 'string' &&
-    isSafeInt(e.destinationDevice) &&
-    isSafeInt(e.sourceDevice) &&
-    isSafeInt(e.type) &&
-    isSafeInt(e.timestamp) &&
-    isSafeInt(e.serverTimestamp) &&
-    e.content instanceof Uint8Array &&
-    (e.sourceDeviceIdentity === undefined || e.sourceDeviceIdentity instanceof Uint8Array) &&
-    (e.groupId === undefined || e.groupId instanceof Uint8Array)
-  );
-}
-
-function toEnvelope(row: Row): QueuedEnvelope {
-  const identity = optionalBlob(row, 'source_device_identity');
-  const groupId = optionalBlob(row, 'group_id');
-  return {
-    guid: blob(row, 'guid'),
-    destination: text(row, 'account'),
-    destinationDevice: int(row, 'device_id'),
-    source: text(row, 'source'),
-    sourceDevice: int(row, 'source_device'),
-    type: int(row, 'type'),
-    content: blob(row, 'content'),
-    timestamp: int(row, 'timestamp'),
-    serverTimestamp: int(row, 'server_timestamp'),
-    ...(identity === undefined ? {} : { sourceDeviceIdentity: identity }),
-    ...(groupId === undefined ? {} : { groupId }),
-  };
 }
 
 /** Durable per-device queues in PostgreSQL, group-committed per event-loop turn. */
