@@ -17,31 +17,22 @@
  * the budget, is closed (4004). A connection that has not authenticated
  * within `authTimeoutMs` is closed too (4005).
  */
-import { Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import type { Request } from '../gen/quintet/v1/transport_pb.js';
 import { WireError } from '../wire/errors.js';
-import {
-  decodeFrame,
-  encodeFrame,
-  errorResponseFrame,
-  responseFrame,
-  type ResponseBody,
-} from '../wire/frame.js';
-import {
-  ackResponseBytes,
-  decodeHotRequest,
-  sendMessageResponseBytes,
-} from '../wire/hot-frames.js';
+import { decodeFrame, encodeFrame, errorResponseFrame, type ResponseBody } from '../wire/frame.js';
+import { decodeHotRequest } from '../wire/hot-frames.js';
 import type { DeviceAddress, ServerContext } from './context.js';
 import { DeviceDelivery } from './delivery.js';
 import type { DeviceEndpoint } from './cluster/device-router.js';
-import { pooledBuffer, preKeysLowPush } from './envelope-frames.js';
+import { responseBytes, toBytes } from './connection-frames.js';
+import { preKeysLowPush } from './envelope-frames.js';
 import { ServiceError, storeServiceError } from './errors.js';
 import { OutputBudget } from './output-budget.js';
 import { StoreError, type QueuedEnvelope } from './store/types.js';
-import type { TurnScheduler } from './turn-end.js';
+import { tcpSocket, type SocketCorker } from './socket-corker.js';
 
 /** WebSocket close codes the server uses (4000–4999 are application codes). */
 export const CloseCodes = {
@@ -82,42 +73,6 @@ export type RequestDispatcher = (
 
 /** Distinct `LinkApproved` pushes an anonymous connection remembers (see `isRepeatedLinkPush`). */
 const MAX_LINK_PUSHES_REMEMBERED = 16;
-
-/**
- * Sockets corked during the current event-loop turn; uncorked together at
- * its end, after the group commit (see turn-end.ts). ws writes each message
- * with its own writev (one system call each); corking coalesces everything
- * a connection gets in one turn — acknowledgement responses, send responses,
- * pushes — into one write, without delaying any of it past the turn that
- * produced it. One per server (with the server's turn scheduler).
- */
-export class SocketCorker {
-  private readonly corked: Socket[] = [];
-
-  constructor(private readonly turns: TurnScheduler) {}
-
-  corkForThisTurn(socket: Socket): void {
-    if (socket.writableCorked > 0) return;
-    socket.cork();
-    if (this.corked.length === 0) this.turns.atTurnEnd('write', this.uncorkAll);
-    this.corked.push(socket);
-  }
-
-  private readonly uncorkAll = (): void => {
-    for (const socket of this.corked) socket.uncork();
-    this.corked.length = 0;
-  };
-}
-
-/**
- * The TCP socket under a ws WebSocket, for corking. ws keeps it in a
- * private `_socket` field; if a future ws moves it, writes are simply not
- * coalesced.
- */
-function tcpSocket(ws: WebSocket): Socket | undefined {
-  const socket: unknown = Reflect.get(ws, '_socket');
-  return socket instanceof Socket ? socket : undefined;
-}
 
 /** The server side of one WebSocket connection. */
 export class ClientConnection implements DeviceEndpoint {
@@ -524,35 +479,4 @@ export class ClientConnection implements DeviceEndpoint {
         });
     }
   }
-}
-
-/** Encodes a response, by hand for the two on the message hot path. */
-function responseBytes(id: bigint, body: ResponseBody): Uint8Array {
-  let bytes: Uint8Array | undefined;
-  // Only bodies with no fields beyond the ones the hand encoder writes, so a
-  // field added to these responses later is never dropped silently.
-  if (body?.case === 'sendMessage' && onlyFields(body.value, 'queuedOnly')) {
-    bytes = sendMessageResponseBytes(id, body.value.queuedOnly === true, pooledBuffer);
-  } else if (body?.case === 'ack' && onlyFields(body.value)) {
-    bytes = ackResponseBytes(id, pooledBuffer);
-  }
-  return bytes ?? encodeFrame(responseFrame(id, body));
-}
-
-function onlyFields(value: object, name?: string): boolean {
-  // for-in rather than Object.keys: no array per response.
-  for (const key in value) {
-    if (key !== '$typeName' && key !== name && Object.hasOwn(value, key)) return false;
-  }
-  return true;
-}
-
-/** ws hands over a Buffer, an ArrayBuffer or fragments; anything else is not ours. */
-function toBytes(data: unknown): Uint8Array | undefined {
-  if (data instanceof Uint8Array) return data;
-  if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  if (Array.isArray(data) && data.every((part) => part instanceof Uint8Array)) {
-    return Buffer.concat(data);
-  }
-  return undefined;
 }

@@ -12,6 +12,7 @@ import pg from 'pg';
 import { migrate, POSTGRES_MIGRATIONS } from '../../src/server/store/postgres/migrations.js';
 import { QUEUE_ACKS_MIGRATION_SQL } from '../../src/server/store/postgres/queue-acks-schema.js';
 import { QUEUE_BATCH_MIGRATION_SQL } from '../../src/server/store/postgres/queue-batch-schema.js';
+import { QUEUE_LEAN_MIGRATION_SQL } from '../../src/server/store/postgres/queue-lean-schema.js';
 import { QUEUE_MIGRATION_SQL } from '../../src/server/store/postgres/queue-schema.js';
 import { PostgresQueueStore } from '../../src/server/store/postgres/queue.js';
 import { StoreError, type NewEnvelope } from '../../src/server/store/types.js';
@@ -67,7 +68,10 @@ describe('postgres queue: acks apart from the heads (migration 7)', { skip }, ()
   before(async () => {
     current = await schemaWith(
       'acks',
-      QUEUE_MIGRATION_SQL + QUEUE_BATCH_MIGRATION_SQL + QUEUE_ACKS_MIGRATION_SQL,
+      QUEUE_MIGRATION_SQL +
+        QUEUE_BATCH_MIGRATION_SQL +
+        QUEUE_ACKS_MIGRATION_SQL +
+        QUEUE_LEAN_MIGRATION_SQL,
     );
   });
   after(async () => {
@@ -111,7 +115,10 @@ describe('postgres queue: acks apart from the heads (migration 7)', { skip }, ()
       await client.query('DELETE FROM queue_envelopes WHERE seq = 3');
       await client.query('UPDATE queue_heads SET count = count - 1, bytes = bytes - 1');
 
-      assert.deepEqual(await migrate(client, schema.name, 1), [7]);
+      assert.deepEqual(
+        await migrate(client, schema.name, 1),
+        POSTGRES_MIGRATIONS.filter((x) => x.version > 6).map((x) => x.version),
+      );
     } finally {
       await client.end();
     }
@@ -213,7 +220,10 @@ describe('postgres queue: acks apart from the heads (migration 7)', { skip }, ()
     const store = node(
       await schemaWith(
         'acks_purge',
-        QUEUE_MIGRATION_SQL + QUEUE_BATCH_MIGRATION_SQL + QUEUE_ACKS_MIGRATION_SQL,
+        QUEUE_MIGRATION_SQL +
+          QUEUE_BATCH_MIGRATION_SQL +
+          QUEUE_ACKS_MIGRATION_SQL +
+          QUEUE_LEAN_MIGRATION_SQL,
       ),
     );
     const queued = await store.enqueue([envelope(50, 'a'), envelope(50, 'b')]);

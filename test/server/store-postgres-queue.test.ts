@@ -15,6 +15,7 @@ import { PostgresGroupStore } from '../../src/server/store/postgres/groups.js';
 import { expireBatch } from '../../src/server/store/postgres/queue-purge.js';
 import { QUEUE_ACKS_MIGRATION_SQL } from '../../src/server/store/postgres/queue-acks-schema.js';
 import { QUEUE_BATCH_MIGRATION_SQL } from '../../src/server/store/postgres/queue-batch-schema.js';
+import { QUEUE_LEAN_MIGRATION_SQL } from '../../src/server/store/postgres/queue-lean-schema.js';
 import { QUEUE_MIGRATION_SQL } from '../../src/server/store/postgres/queue-schema.js';
 import {
   PostgresQueueStore,
@@ -48,6 +49,7 @@ async function migratedSchema(label: string): Promise<TestSchema> {
       QUEUE_MIGRATION_SQL +
         QUEUE_BATCH_MIGRATION_SQL +
         QUEUE_ACKS_MIGRATION_SQL +
+        QUEUE_LEAN_MIGRATION_SQL +
         GROUPS_MIGRATION_SQL,
     );
   } finally {

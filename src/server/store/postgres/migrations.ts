@@ -17,6 +17,7 @@ import { GROUPS_MIGRATION_SQL } from './groups-schema.js';
 import { LINKS_MIGRATION_SQL } from './links-schema.js';
 import { QUEUE_ACKS_MIGRATION_SQL } from './queue-acks-schema.js';
 import { QUEUE_BATCH_MIGRATION_SQL } from './queue-batch-schema.js';
+import { QUEUE_LEAN_MIGRATION_SQL } from './queue-lean-schema.js';
 import { QUEUE_MIGRATION_SQL } from './queue-schema.js';
 import { int, type Row } from './rows.js';
 import { StoreError } from '../types.js';
@@ -44,6 +45,11 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
     version: 7,
     name: 'queue acks apart from the heads; packed batch bytes',
     sql: QUEUE_ACKS_MIGRATION_SQL,
+  },
+  {
+    version: 8,
+    name: 'queue batch with fewer statements and plan nodes',
+    sql: QUEUE_LEAN_MIGRATION_SQL,
   },
 ];
 

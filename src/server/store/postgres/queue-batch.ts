@@ -1,10 +1,11 @@
 /**
  * One group-committed batch of the PostgreSQL queue: every `enqueue` and
  * `ack` submitted during an event-loop turn, written as ONE statement —
- * `queue_write_batch` (queue-batch-schema.ts, its current body in
- * queue-acks-schema.ts), which locks the enqueued devices' heads in key
- * order, checks the bounds with the locked sizes, inserts, deletes the acked
- * envelopes and counts them in the devices' ack rows —
+ * `queue_write_batch` (queue-batch-schema.ts; its signature since
+ * queue-acks-schema.ts, its current body in queue-lean-schema.ts), which
+ * locks the enqueued devices' heads in key order, checks the bounds with the
+ * locked sizes, inserts, deletes the acked envelopes and counts them in the
+ * devices' ack rows —
  * called in autocommit, whatever the number of callers. One round trip per
  * batch: at one message in flight per connection, throughput follows the
  * batch's latency, and the heads another node may need stay locked only for
@@ -56,6 +57,45 @@ const EMPTY = new Uint8Array(0);
 /** The `(account, device)` key of the in-memory maps (NUL cannot occur in an account name). */
 export function deviceKey(account: string, deviceId: number): string {
   return `${account}\u0000${deviceId}`;
+}
+
+/** A submitted op and its caller. */
+export interface Pending {
+  readonly op: BatchOp;
+  readonly resolve: (value: never) => void;
+  readonly reject: (reason: unknown) => void;
+}
+
+/** A batch waiting or in flight, and who waits for it to settle. */
+export interface Batch {
+  readonly entries: Pending[];
+  /** Devices whose acks it carries: their reads wait for it. */
+  readonly ackedDevices: Set<string>;
+  /** Every device it writes (set when it starts). */
+  readonly devices: Set<string>;
+  readonly settled: Promise<void>;
+  readonly settle: () => void;
+}
+
+export function newBatch(): Batch {
+  let settle = (): void => undefined;
+  const settled = new Promise<void>((resolve) => {
+    settle = resolve;
+  });
+  return { entries: [], ackedDevices: new Set(), devices: new Set(), settled, settle };
+}
+
+/** The devices `op` writes. */
+export function opDevices(op: BatchOp): string[] {
+  if (op.kind === 'ack') return [deviceKey(op.account, op.deviceId)];
+  const keys: string[] = [];
+  let last = '';
+  for (const e of op.envelopes) {
+    const key = deviceKey(e.destination, e.destinationDevice);
+    if (key !== last) keys.push(key);
+    last = key;
+  }
+  return keys;
 }
 
 function queueFull(limit: QueueLimit, bounds: QueueBounds): StoreError {

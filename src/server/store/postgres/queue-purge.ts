@@ -4,7 +4,8 @@
  * whole queue. Both take the devices' head rows first, in key order, like
  * every batch does (queue-batch.ts), and delete envelope rows in the one
  * order acks delete them (`compareRowKeys`), so they interleave with live
- * traffic from any node without deadlocks, and keep the sizes exact.
+ * traffic from any node without deadlocks, and keep the sizes exact. Each
+ * runs in `inTransaction`.
  */
 import type pg from 'pg';
 import { compareRowKeys, releasePayloads, type RowKey } from './queue-batch.js';
@@ -107,4 +108,46 @@ function payloadIds(rows: readonly Row[]): string[] {
     if (typeof id === 'string') ids.push(id);
   }
   return ids;
+}
+
+/**
+ * Runs `body` in a transaction on a pooled connection. A connection that
+ * failed is destroyed rather than returned, so the pool never hands out a
+ * dead socket; a ROLLBACK that fails goes to `onError`, the body's error is
+ * thrown.
+ */
+export async function inTransaction<T>(
+  pool: pg.Pool,
+  onError: (error: unknown) => void,
+  body: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
+  let broken: unknown;
+  // A checked-out client reports a lost connection as an 'error' event
+  // besides failing its query; unheard, that event would crash the process.
+  const lost = (error: unknown): void => {
+    broken = error;
+  };
+  client.on('error', lost);
+  try {
+    await client.query('BEGIN');
+    const result = await body(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    try {
+      await client.query('ROLLBACK');
+    } catch (rollbackError) {
+      broken = rollbackError;
+      onError(rollbackError);
+    }
+    throw error;
+  } finally {
+    client.off('error', lost);
+    client.release(broken === undefined ? undefined : toError(broken));
+  }
+}
+
+function toError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
 }

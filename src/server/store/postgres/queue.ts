@@ -4,7 +4,9 @@
  * Writes are group-committed like the SQLite backend's: every `enqueue` and
  * `ack` submitted during one event-loop turn goes to PostgreSQL as one
  * statement, its own transaction (queue-batch.ts), and each caller's
- * promise settles only after it committed. If the transaction fails, every caller of the batch rejects — with
+ * promise settles only after it committed — except that acks with no
+ * enqueue in their turn wait up to `ackDelayMs` for one to travel with
+ * (`holdingAcks`). If the transaction fails, every caller of the batch rejects — with
  * `StoreError('unavailable')` when the connection was lost — and nothing of
  * it is stored.
  *
@@ -39,9 +41,19 @@ import {
   type QueuedEnvelope,
 } from '../types.js';
 import { mapPgError as toStoreError } from './errors.js';
-import { expireBatch, purgeDevice } from './queue-purge.js';
-import { deviceKey, writeBatch, type AckOp, type BatchOp, type EnqueueOp } from './queue-batch.js';
-import { blob, int, optionalBlob, text, type Row } from './rows.js';
+import { expireBatch, inTransaction, purgeDevice } from './queue-purge.js';
+import {
+  deviceKey,
+  newBatch,
+  opDevices,
+  writeBatch,
+  type AckOp,
+  type Batch,
+  type BatchOp,
+  type EnqueueOp,
+} from './queue-batch.js';
+import { defaultRandom, storable, toEnvelope } from './queue-rows.js';
+import { int, type Row } from './rows.js';
 
 /** Options of `PostgresQueueStore`. */
 export interface PostgresQueueOptions {
@@ -58,31 +70,12 @@ export interface PostgresQueueOptions {
    * 5000; 0 = never, leaving it to the operator's autovacuum). See `vacuum`.
    */
   readonly vacuumAfterDeletes?: number;
-}
-
-interface Pending {
-  readonly op: BatchOp;
-  readonly resolve: (value: never) => void;
-  readonly reject: (reason: unknown) => void;
-}
-
-/** A batch waiting or in flight, and who waits for it to settle. */
-interface Batch {
-  readonly entries: Pending[];
-  /** Devices whose acks it carries: their reads wait for it. */
-  readonly ackedDevices: Set<string>;
-  /** Every device it writes (set when it starts). */
-  readonly devices: Set<string>;
-  readonly settled: Promise<void>;
-  readonly settle: () => void;
-}
-
-function newBatch(): Batch {
-  let settle = (): void => undefined;
-  const settled = new Promise<void>((resolve) => {
-    settle = resolve;
-  });
-  return { entries: [], ackedDevices: new Set(), devices: new Set(), settled, settle };
+  /**
+   * How long acks with no enqueue to travel with may wait for one, ms
+   * (default 25; 0 = commit them at the end of their turn like enqueues).
+   * See `flush`.
+   */
+  readonly ackDelayMs?: number;
 }
 
 /**
@@ -94,64 +87,6 @@ function newBatch(): Batch {
  */
 const MAX_BATCHES_IN_FLIGHT = 1;
 
-/** The devices `op` writes. */
-function opDevices(op: BatchOp): string[] {
-  if (op.kind === 'ack') return [deviceKey(op.account, op.deviceId)];
-  const keys: string[] = [];
-  let last = '';
-  for (const e of op.envelopes) {
-    const key = deviceKey(e.destination, e.destinationDevice);
-    if (key !== last) keys.push(key);
-    last = key;
-  }
-  return keys;
-}
-
-function defaultRandom(length: number): Uint8Array {
-  return crypto.getRandomValues(new Uint8Array(length));
-}
-
-function isSafeInt(value: unknown): boolean {
-  return typeof value === 'number' && Number.isSafeInteger(value);
-}
-
-/**
- * Whether `e` can be written at all. Checked at submission so one malformed
- * envelope fails only its own caller, not the whole batch it would join.
- */
-function storable(e: NewEnvelope): boolean {
-  return (
-    typeof e.destination === 'string' &&
-    typeof e.source === 'string' &&
-    isSafeInt(e.destinationDevice) &&
-    isSafeInt(e.sourceDevice) &&
-    isSafeInt(e.type) &&
-    isSafeInt(e.timestamp) &&
-    isSafeInt(e.serverTimestamp) &&
-    e.content instanceof Uint8Array &&
-    (e.sourceDeviceIdentity === undefined || e.sourceDeviceIdentity instanceof Uint8Array) &&
-    (e.groupId === undefined || e.groupId instanceof Uint8Array)
-  );
-}
-
-function toEnvelope(row: Row): QueuedEnvelope {
-  const identity = optionalBlob(row, 'source_device_identity');
-  const groupId = optionalBlob(row, 'group_id');
-  return {
-    guid: blob(row, 'guid'),
-    destination: text(row, 'account'),
-    destinationDevice: int(row, 'device_id'),
-    source: text(row, 'source'),
-    sourceDevice: int(row, 'source_device'),
-    type: int(row, 'type'),
-    content: blob(row, 'content'),
-    timestamp: int(row, 'timestamp'),
-    serverTimestamp: int(row, 'server_timestamp'),
-    ...(identity === undefined ? {} : { sourceDeviceIdentity: identity }),
-    ...(groupId === undefined ? {} : { groupId }),
-  };
-}
-
 /** Durable per-device queues in PostgreSQL, group-committed per event-loop turn. */
 export class PostgresQueueStore implements MessageQueueStore {
   private readonly random: RandomSource;
@@ -159,6 +94,11 @@ export class PostgresQueueStore implements MessageQueueStore {
   private readonly onError: (error: unknown) => void;
   private readonly expireBatchSize: number;
   private readonly vacuumAfterDeletes: number;
+  private readonly ackDelayMs: number;
+  /** Runs `flush` once held acks have waited `ackDelayMs`. */
+  private ackTimer: NodeJS.Timeout | undefined;
+  /** Held acks must go with the next batch (their wait is over, or a read waits for them). */
+  private acksDue = false;
   private deletedSinceVacuum = 0;
   private vacuuming: Promise<void> | undefined;
   /** Vacuums this store ran (tests and metrics). */
@@ -188,6 +128,7 @@ export class PostgresQueueStore implements MessageQueueStore {
       });
     this.expireBatchSize = options.expireBatchSize ?? 1000;
     this.vacuumAfterDeletes = options.vacuumAfterDeletes ?? 5000;
+    this.ackDelayMs = options.ackDelayMs ?? 25;
   }
 
   enqueue(
@@ -240,8 +181,14 @@ export class PostgresQueueStore implements MessageQueueStore {
   private flush(): void {
     this.scheduled = false;
     if (this.next.entries.length === 0 || this.inFlight.length >= MAX_BATCHES_IN_FLIGHT) return;
+    if (this.holdingAcks()) return;
     const batch = this.take();
     if (batch === undefined) return;
+    if (this.next.ackedDevices.size === 0) {
+      clearTimeout(this.ackTimer);
+      this.ackTimer = undefined;
+      this.acksDue = false;
+    }
     const previous = this.inFlight[this.inFlight.length - 1];
     this.inFlight.push(batch);
     void this.commit(batch, previous).finally(() => {
@@ -249,6 +196,37 @@ export class PostgresQueueStore implements MessageQueueStore {
       batch.settle();
       this.flush();
     });
+  }
+
+  /**
+   * Whether `next` holds only acks that may still wait for an enqueue to
+   * travel with (then the timer that ends their wait is armed). A batch
+   * costs PostgreSQL and the node about the same whatever it carries (the
+   * statement's start-up, the commit and its WAL flush, the round trip), and
+   * in a cluster the acks of a device come from another node than its
+   * senders, so committing them on their own doubled the batches per
+   * message. Nothing waits for them: the client's ack was answered at once
+   * (handlers/messages.ts), a lost one only means a redelivery clients
+   * drop, and reads of the device make them go first (`acksSettled`).
+   */
+  private holdingAcks(): boolean {
+    if (this.ackDelayMs === 0 || this.acksDue || this.closed) return false;
+    for (const entry of this.next.entries) if (entry.op.kind !== 'ack') return false;
+    this.ackTimer ??= setTimeout(() => {
+      this.ackTimer = undefined;
+      this.acksDue = true;
+      this.flush();
+    }, this.ackDelayMs);
+    return true;
+  }
+
+  /** Ends the wait of held acks: they go with the next batch, started at the end of this turn. */
+  private hurryAcks(): void {
+    this.acksDue = true;
+    if (!this.scheduled) {
+      this.scheduled = true;
+      this.scheduleCommit(() => this.flush());
+    }
   }
 
   /** Splits off of `next` the ops free to start now; undefined: none is. */
@@ -310,32 +288,8 @@ export class PostgresQueueStore implements MessageQueueStore {
    * failed is destroyed rather than returned, so the pool never hands out a
    * dead socket; a ROLLBACK that fails is reported, the body's error thrown.
    */
-  private async transaction<T>(body: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    let broken: unknown;
-    // A checked-out client reports a lost connection as an 'error' event
-    // besides failing its query; unheard, that event would crash the process.
-    const lost = (error: unknown): void => {
-      broken = error;
-    };
-    client.on('error', lost);
-    try {
-      await client.query('BEGIN');
-      const result = await body(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (error) {
-      try {
-        await client.query('ROLLBACK');
-      } catch (rollbackError) {
-        broken = rollbackError;
-        this.onError(rollbackError);
-      }
-      throw error;
-    } finally {
-      client.off('error', lost);
-      client.release(broken === undefined ? undefined : toError(broken));
-    }
+  private transaction<T>(body: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    return inTransaction(this.pool, this.onError, body);
   }
 
   /**
@@ -349,6 +303,7 @@ export class PostgresQueueStore implements MessageQueueStore {
       if (inFlight !== undefined) {
         await inFlight.settled;
       } else if (this.next.ackedDevices.has(key)) {
+        this.hurryAcks();
         await this.next.settled;
       } else {
         return;
@@ -516,10 +471,8 @@ export class PostgresQueueStore implements MessageQueueStore {
       await (this.inFlight[0] ?? this.next).settled;
       this.flush();
     }
+    clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
     await this.vacuuming;
   }
-}
-
-function toError(value: unknown): Error {
-  return value instanceof Error ? value : new Error(String(value));
 }
