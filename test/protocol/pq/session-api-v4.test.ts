@@ -13,6 +13,7 @@ import { PQ_VERSION_BYTE } from '../../../src/protocol/pq/messages-v4.js';
 import { processPreKeyBundle, type PreKeyBundle } from '../../../src/protocol/session-builder.js';
 import { SessionCipher, type CiphertextMessage } from '../../../src/protocol/session-cipher.js';
 import { SessionRecord } from '../../../src/protocol/session-record.js';
+import { ProtoReader, ProtoWriter, type ProtoField } from '../../../src/protocol/wire.js';
 import { VERSION_BYTE } from '../../../src/protocol/signal-message.js';
 import { fromUtf8, makeParty, snapshotStores, utf8, type Party } from '../session-helpers.js';
 
@@ -222,5 +223,55 @@ describe('v4 sessions through SessionCipher and the stores', () => {
     const forged = await cipher(mallory, bob).encrypt(utf8('I am alice'));
     const before = snapshotStores(bob.stores);
     await refusedUnchanged(bob, decrypt(bob, mallory, forged), 'untrusted-identity', before);
+  });
+
+  it('downgrade: a v4 SignalMessage stripped of its SPQR field is refused, stores unchanged', async () => {
+    const alice = await makeParty('alice');
+    const bob = await makeParty('bob');
+    await processPreKeyBundle(alice.ctx, alice.stores, bob.address, await kemBundle(bob, 48));
+    await decrypt(bob, alice, await cipher(alice, bob).encrypt(utf8('hi')));
+    await decrypt(alice, bob, await cipher(bob, alice).encrypt(utf8('hi back')));
+    const good = await cipher(alice, bob).encrypt(utf8('next'));
+    assert.equal(good.type, 'signal');
+    // The same message without field 5 (pq_ratchet), MAC bytes kept.
+    const reader = new ProtoReader(good.body.subarray(1, good.body.length - 8), 'invalid-message');
+    const fields: ProtoField[] = [];
+    while (reader.more) fields.push(reader.next());
+    const body = ProtoWriter.encode((w) => {
+      for (const f of fields) {
+        if (f.field === 5) continue;
+        if (f.wireType === 2) w.bytes(f.field, f.value);
+        else w.uint(f.field, f.value);
+      }
+    });
+    const stripped = Uint8Array.from([
+      good.body[0] ?? 0,
+      ...body,
+      ...good.body.subarray(good.body.length - 8),
+    ]);
+    const before = snapshotStores(bob.stores);
+    await refusedUnchanged(
+      bob,
+      cipher(bob, alice).decryptSignalMessage(stripped),
+      'invalid-version',
+      before,
+    );
+    assert.equal(fromUtf8(await decrypt(bob, alice, good)), 'next');
+  });
+
+  it('a device without a KEM prekey store refuses a v4 prekey message as an unknown prekey', async () => {
+    const alice = await makeParty('alice');
+    const bob = await makeParty('bob');
+    await processPreKeyBundle(alice.ctx, alice.stores, bob.address, await kemBundle(bob, 49));
+    const hello = await cipher(alice, bob).encrypt(utf8('hello'));
+    const { kyberPreKeys: _none, ...withoutKem } = bob.stores;
+    const c = new SessionCipher(bob.ctx, withoutKem, alice.address);
+    const before = snapshotStores(bob.stores);
+    await refusedUnchanged(
+      bob,
+      c.decryptPreKeySignalMessage(hello.body),
+      'invalid-prekey-id',
+      before,
+    );
   });
 });
