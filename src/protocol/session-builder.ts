@@ -1,6 +1,9 @@
 /**
  * Starting sessions (X3DH §3.3 for the initiator, §3.4 for the responder;
- * libsignal `session.rs` `process_prekey_bundle` / `process_prekey`).
+ * libsignal `session.rs` `process_prekey_bundle` / `process_prekey`). A
+ * bundle that carries a signed KEM prekey gives a version-4 session (PQXDH,
+ * triple ratchet); one without gives version 3 exactly as before. The
+ * responder's v4 half is `pq/incoming-v4.ts`.
  */
 import type { ProtocolAddress } from './address.js';
 import { withAddressLock, type SessionOptions } from './address-lock.js';
@@ -8,9 +11,12 @@ import { copyBytes } from './bytes.js';
 import type { ProtocolContext } from './context.js';
 import { generateKeyPair, verify, type PublicKey } from './curve.js';
 import { ProtocolError } from './errors.js';
+import type { KemPublicKey } from './pq/kem.js';
+import { initiateSessionV4 } from './pq/session-v4.js';
 import type { PreKeySignalMessage } from './prekey-signal-message.js';
 import { SessionRecord } from './session-record.js';
-import type { SessionState } from './session-state.js';
+import { CIPHERTEXT_MESSAGE_VERSION } from './signal-message.js';
+import { PQ_SESSION_VERSION, type SessionState } from './session-state.js';
 import type { ProtocolStores } from './stores/protocol-stores.js';
 import { initializeAliceSession, initializeBobSession } from './x3dh.js';
 
@@ -25,6 +31,11 @@ export interface PreKeyBundle {
   /** XEdDSA signature by `identityKey` over `signedPreKey.serialize()`. */
   readonly signedPreKeySignature: Uint8Array;
   readonly identityKey: PublicKey;
+  /** The signed KEM prekey (PQXDH): id, key and signature together or none. */
+  readonly kyberPreKeyId?: number;
+  readonly kyberPreKey?: KemPublicKey;
+  /** XEdDSA signature by `identityKey` over `kyberPreKey.serialize()` (type byte included). */
+  readonly kyberPreKeySignature?: Uint8Array;
 }
 
 /**
@@ -65,6 +76,13 @@ export function checkBundleShape(bundle: PreKeyBundle): void {
       'bundle has a one-time prekey without an id, or the reverse',
     );
   }
+  const kyber = [bundle.kyberPreKeyId, bundle.kyberPreKey, bundle.kyberPreKeySignature];
+  if (kyber.some((f) => f === undefined) && kyber.some((f) => f !== undefined)) {
+    throw new ProtocolError(
+      'invalid-message',
+      'bundle has a KEM prekey without its id or signature, or the reverse',
+    );
+  }
 }
 
 /**
@@ -94,6 +112,36 @@ export async function initiateInRecord(
   }
   const ourIdentityKeyPair = await stores.identity.getIdentityKeyPair();
   const localRegistrationId = await stores.identity.getLocalRegistrationId();
+  if (
+    bundle.kyberPreKey !== undefined &&
+    bundle.kyberPreKeyId !== undefined &&
+    bundle.kyberPreKeySignature !== undefined
+  ) {
+    // As for the signed prekey: unsigned, a server could hand out its own
+    // KEM key and hold the post-quantum half of the secret.
+    const kemSignature = copyBytes(bundle.kyberPreKeySignature);
+    if (
+      !(await verify(ctx.crypto, bundle.identityKey, bundle.kyberPreKey.serialize(), kemSignature))
+    ) {
+      throw new ProtocolError('invalid-signature', 'KEM prekey signature does not verify');
+    }
+    const state = await initiateSessionV4(
+      ctx,
+      { identity: ourIdentityKeyPair, registrationId: localRegistrationId },
+      {
+        registrationId: bundle.registrationId,
+        identityKey: bundle.identityKey,
+        signedPreKeyId: bundle.signedPreKeyId,
+        signedPreKey: bundle.signedPreKey,
+        preKeyId: bundle.preKeyId,
+        preKey: bundle.preKey,
+        kyberPreKeyId: bundle.kyberPreKeyId,
+        kyberPreKey: bundle.kyberPreKey,
+      },
+    );
+    record.promoteState(state);
+    return;
+  }
   const baseKey = await generateKeyPair(ctx.crypto, ctx.random);
   const state = await initializeAliceSession(ctx, {
     ourIdentityKeyPair,
@@ -123,10 +171,11 @@ export interface IncomingSession {
 }
 
 /**
- * Finds or builds the responder state for a prekey message. Changes nothing:
- * the caller decrypts first and stores only on success. Throws
+ * Finds or builds the responder state for a v3 prekey message. Changes
+ * nothing: the caller decrypts first and stores only on success. Throws
  * 'invalid-prekey-id' when the signed or one-time prekey is unknown (already
- * used, or never ours).
+ * used, or never ours), and 'invalid-version' once the peer's session is
+ * version 4 (see `refusesVersion3`).
  */
 export async function prepareIncomingSession(
   ctx: ProtocolContext,
@@ -136,9 +185,15 @@ export async function prepareIncomingSession(
 ): Promise<IncomingSession> {
   const baseKey = message.baseKey.serialize();
   const identity = message.identityKey.serialize();
+  if (
+    refusesVersion3(record) ||
+    record.findByBaseKey(baseKey, identity, PQ_SESSION_VERSION) !== undefined
+  ) {
+    throw new ProtocolError('invalid-version', 'a version-3 message for a version-4 session');
+  }
   // The initiator repeats its prekey message until it hears back; those
   // repeats belong to the session already built (X3DH §3.4 does not rerun).
-  const existingIndex = record.findByBaseKey(baseKey, identity);
+  const existingIndex = record.findByBaseKey(baseKey, identity, CIPHERTEXT_MESSAGE_VERSION);
   if (existingIndex !== undefined) {
     const state = existingIndex < 0 ? record.current : record.previous[existingIndex];
     if (state === undefined) throw new ProtocolError('invalid-state', 'session index out of range');
@@ -163,4 +218,18 @@ export async function prepareIncomingSession(
     remoteRegistrationId: message.registrationId,
   });
   return { state, existingIndex: undefined, usedPreKeyId: message.preKeyId };
+}
+
+/**
+ * Downgrade guard: once the current session with a peer is version 4, no
+ * version-3 message is taken from it — neither a SignalMessage (which an
+ * archived v3 state could decrypt and so become current again) nor a
+ * PreKeySignalMessage starting a v3 session over the PQ one. libsignal
+ * refuses both outright (a v3 prekey message is "X3DH no longer
+ * supported"; a message whose version differs from the session's is
+ * refused by every state); Quintet still speaks v3 with v3-only peers, so
+ * it refuses only where a PQ session exists.
+ */
+export function refusesVersion3(record: SessionRecord): boolean {
+  return record.current?.sessionVersion === PQ_SESSION_VERSION;
 }

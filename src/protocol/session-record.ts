@@ -75,12 +75,19 @@ export class SessionRecord {
 
   /**
    * Finds the state a responder made for an initiator's base key and identity
-   * (libsignal `promote_matching_session`): -1 for current, else the archive
-   * index, undefined when none matches.
+   * (libsignal `promote_matching_session`, which also matches the session
+   * version): -1 for current, else the archive index, undefined when none
+   * matches. Without `version`, a state of any version matches.
    */
-  findByBaseKey(baseKey: Uint8Array, remoteIdentity: Uint8Array): number | undefined {
+  findByBaseKey(
+    baseKey: Uint8Array,
+    remoteIdentity: Uint8Array,
+    version?: number,
+  ): number | undefined {
     const matches = (s: SessionState): boolean =>
-      bytesEqual(s.aliceBaseKey, baseKey) && bytesEqual(s.remoteIdentityKey, remoteIdentity);
+      (version === undefined || s.sessionVersion === version) &&
+      bytesEqual(s.aliceBaseKey, baseKey) &&
+      bytesEqual(s.remoteIdentityKey, remoteIdentity);
     if (this.#current !== undefined && matches(this.#current)) return -1;
     const index = this.#previous.findIndex(matches);
     return index < 0 ? undefined : index;

@@ -107,6 +107,8 @@ describe('protocol in Chromium', { timeout: 180_000 }, () => {
       'replay refused as duplicate-message',
       'PQXDH: bob decrypts the v4 prekey message',
       'triple ratchet: SPQR epoch 1 completed',
+      'session API: a v4 session from a bundle with a KEM prekey',
+      'session API: v4 ping-pong, KEM prekey used',
     ]) {
       assert.ok(report.passed.includes(name), `missing check: ${name}`);
     }

@@ -123,6 +123,9 @@ export function snapshotStores(stores: MemoryProtocolStores): string {
   for (const [k, v] of stores.preKeys.snapshot()) parts.push(`pk:${k}=${hex(v)}`);
   for (const [k, v] of stores.signedPreKeys.snapshot()) parts.push(`spk:${k}=${hex(v)}`);
   for (const [k, v] of stores.sessions.snapshot()) parts.push(`s:${k}=${hex(v)}`);
+  const kyber = stores.kyberPreKeys.snapshot();
+  for (const [k, v] of kyber.records) parts.push(`kpk:${k}=${hex(v)}`);
+  parts.push(`kpk-uses=${kyber.uses}`);
   return parts.sort().join('\n');
 }
 

@@ -11,6 +11,8 @@ import { nodeCrypto } from '../../src/crypto/node.js';
 import { protocolAddress } from '../../src/protocol/address.js';
 import type { ProtocolContext } from '../../src/protocol/context.js';
 import { generateKeyPair, generateSigningKeyPair } from '../../src/protocol/curve.js';
+import { ProtocolError } from '../../src/protocol/errors.js';
+import { generateKyberPreKey } from '../../src/protocol/pq/kyber-prekey-record.js';
 import { generatePreKeys, generateSignedPreKey } from '../../src/protocol/prekeys.js';
 import { SessionRecord } from '../../src/protocol/session-record.js';
 import { SessionState } from '../../src/protocol/session-state.js';
@@ -148,6 +150,73 @@ export function runProtocolStoreConformance(
       await s.signedPreKeys.removeSignedPreKey(1);
       await s.signedPreKeys.removeSignedPreKey(1);
       assert.equal(await s.signedPreKeys.loadSignedPreKey(1), undefined);
+    });
+
+    it('KEM prekeys: round trip, absent ids, idempotent removal (when the backend has them)', async (t) => {
+      const s = await makeStores();
+      const store = s.kyberPreKeys;
+      if (store === undefined) return t.skip('backend without a KEM prekey store');
+      const identity = await s.identity.getIdentityKeyPair();
+      const a = await generateKyberPreKey(ctx, identity, 1);
+      const b = await generateKyberPreKey(ctx, identity, 2);
+      assert.equal(await store.loadKyberPreKey(1), undefined);
+      await store.storeKyberPreKey(1, a);
+      await store.storeLastResortKyberPreKey(2, b);
+      const loaded = await store.loadKyberPreKey(1);
+      assert.deepEqual(loaded?.serialize(), a.serialize());
+      assert.equal(loaded?.timestamp, a.timestamp);
+      assert.deepEqual((await store.loadKyberPreKey(2))?.serialize(), b.serialize());
+      await store.removeKyberPreKey(1);
+      await store.removeKyberPreKey(1);
+      await store.removeKyberPreKey(999);
+      assert.equal(await store.loadKyberPreKey(1), undefined);
+      assert.ok((await store.loadKyberPreKey(2)) !== undefined);
+    });
+
+    it('KEM prekeys: a one-time key is gone after use; a last-resort key stays and refuses a replayed (signed id, base key)', async (t) => {
+      const s = await makeStores();
+      const store = s.kyberPreKeys;
+      if (store === undefined) return t.skip('backend without a KEM prekey store');
+      const identity = await s.identity.getIdentityKeyPair();
+      const oneTime = await generateKyberPreKey(ctx, identity, 10);
+      const lastResort = await generateKyberPreKey(ctx, identity, 11);
+      await store.storeKyberPreKey(10, oneTime);
+      await store.storeLastResortKyberPreKey(11, lastResort);
+      const base1 = (await generateKeyPair(ctx.crypto, ctx.random)).publicKey.serialize();
+      const base2 = (await generateKeyPair(ctx.crypto, ctx.random)).publicKey.serialize();
+
+      await store.markKyberPreKeyUsed(10, 1, base1);
+      assert.equal(await store.loadKyberPreKey(10), undefined, 'one-time key removed');
+      await assert.rejects(store.markKyberPreKeyUsed(10, 1, base2), (e: unknown) =>
+        ProtocolError.is(e, 'invalid-prekey-id'),
+      );
+
+      await store.markKyberPreKeyUsed(11, 1, base1);
+      await store.markKyberPreKeyUsed(11, 1, base2);
+      await store.markKyberPreKeyUsed(11, 2, base1);
+      assert.deepEqual(
+        (await store.loadKyberPreKey(11))?.serialize(),
+        lastResort.serialize(),
+        'last-resort key kept',
+      );
+      await assert.rejects(store.markKyberPreKeyUsed(11, 1, base1), (e: unknown) =>
+        ProtocolError.is(e, 'duplicate-message'),
+      );
+      await assert.rejects(store.markKyberPreKeyUsed(11, 2, base1.slice()), (e: unknown) =>
+        ProtocolError.is(e, 'duplicate-message'),
+      );
+      assert.ok(
+        (await store.loadKyberPreKey(11)) !== undefined,
+        'a refused replay removes nothing',
+      );
+      // Changing the caller's bytes after marking changes nothing recorded.
+      const base3 = (await generateKeyPair(ctx.crypto, ctx.random)).publicKey.serialize();
+      await store.markKyberPreKeyUsed(11, 3, base3);
+      const copy = base3.slice();
+      base3.fill(0);
+      await assert.rejects(store.markKyberPreKeyUsed(11, 3, copy), (e: unknown) =>
+        ProtocolError.is(e, 'duplicate-message'),
+      );
     });
 
     it('sessions: byte-exact round trip; loads are independent copies', async () => {

@@ -7,9 +7,12 @@
  */
 import { addressKey, deviceId, type DeviceId, type ProtocolAddress } from '../address.js';
 import { PublicKey, type KeyPair } from '../curve.js';
+import { ProtocolError } from '../errors.js';
+import { KyberPreKeyRecord } from '../pq/kyber-prekey-record.js';
 import { PreKeyRecord, SignedPreKeyRecord } from '../prekey-records.js';
 import { SessionRecord } from '../session-record.js';
 import type { IdentityDirection, IdentityKeyStore } from './identity-key-store.js';
+import type { KyberPreKeyStore } from './kyber-prekey-store.js';
 import type { PreKeyStore } from './prekey-store.js';
 import type { ProtocolStores } from './protocol-stores.js';
 import type { SessionStore } from './session-store.js';
@@ -117,6 +120,65 @@ export class MemorySignedPreKeyStore implements SignedPreKeyStore {
   }
 }
 
+function hex(bytes: Uint8Array): string {
+  let out = '';
+  for (const b of bytes) out += b.toString(16).padStart(2, '0');
+  return out;
+}
+
+/** KEM prekeys in memory: one-time ones and last-resort ones with their uses. */
+export class MemoryKyberPreKeyStore implements KyberPreKeyStore {
+  readonly #records = new Map<number, { bytes: Uint8Array; lastResort: boolean }>();
+  /** Uses of last-resort keys: `id/signedPreKeyId/baseKey hex`. */
+  readonly #used = new Set<string>();
+
+  async loadKyberPreKey(id: number): Promise<KyberPreKeyRecord | undefined> {
+    const entry = this.#records.get(id);
+    return entry === undefined ? undefined : KyberPreKeyRecord.deserialize(entry.bytes);
+  }
+
+  async storeKyberPreKey(id: number, record: KyberPreKeyRecord): Promise<void> {
+    this.#records.set(id, { bytes: record.serialize(), lastResort: false });
+  }
+
+  async storeLastResortKyberPreKey(id: number, record: KyberPreKeyRecord): Promise<void> {
+    this.#records.set(id, { bytes: record.serialize(), lastResort: true });
+  }
+
+  async markKyberPreKeyUsed(
+    id: number,
+    signedPreKeyId: number,
+    baseKey: Uint8Array,
+  ): Promise<void> {
+    const entry = this.#records.get(id);
+    if (entry === undefined) throw new ProtocolError('invalid-prekey-id', 'unknown KEM prekey id');
+    if (!entry.lastResort) {
+      this.#records.delete(id);
+      return;
+    }
+    const use = `${id}/${signedPreKeyId}/${hex(baseKey)}`;
+    if (this.#used.has(use)) {
+      throw new ProtocolError(
+        'duplicate-message',
+        'last-resort KEM prekey reused with this base key',
+      );
+    }
+    this.#used.add(use);
+  }
+
+  async removeKyberPreKey(id: number): Promise<void> {
+    this.#records.delete(id);
+  }
+
+  /** Serialized contents (id → record) and the recorded uses, for tests. */
+  snapshot(): { records: Map<number, Uint8Array>; uses: number } {
+    return {
+      records: new Map([...this.#records].map(([k, v]) => [k, v.bytes.slice()])),
+      uses: this.#used.size,
+    };
+  }
+}
+
 /** Session records in memory, grouped by account name. */
 export class MemorySessionStore implements SessionStore {
   readonly #byName = new Map<string, Map<DeviceId, Uint8Array>>();
@@ -163,12 +225,13 @@ export class MemorySessionStore implements SessionStore {
   }
 }
 
-/** The memory backend of all four stores, with a combined snapshot for tests. */
+/** The memory backend of all five stores, with a combined snapshot for tests. */
 export interface MemoryProtocolStores extends ProtocolStores {
   readonly identity: MemoryIdentityKeyStore;
   readonly preKeys: MemoryPreKeyStore;
   readonly signedPreKeys: MemorySignedPreKeyStore;
   readonly sessions: MemorySessionStore;
+  readonly kyberPreKeys: MemoryKyberPreKeyStore;
 }
 
 /** Fresh in-memory stores for a device with this identity and registration id. */
@@ -181,5 +244,6 @@ export function createMemoryStores(
     preKeys: new MemoryPreKeyStore(),
     signedPreKeys: new MemorySignedPreKeyStore(),
     sessions: new MemorySessionStore(),
+    kyberPreKeys: new MemoryKyberPreKeyStore(),
   };
 }

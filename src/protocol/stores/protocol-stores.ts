@@ -3,6 +3,7 @@
  * `ProtocolStore`, minus sender keys, which the group cipher takes separately).
  */
 import type { IdentityKeyStore } from './identity-key-store.js';
+import type { KyberPreKeyStore } from './kyber-prekey-store.js';
 import type { PreKeyStore } from './prekey-store.js';
 import type { SessionStore } from './session-store.js';
 import type { SignedPreKeyStore } from './signed-prekey-store.js';
@@ -13,9 +14,16 @@ export interface ProtocolStores {
   readonly preKeys: PreKeyStore;
   readonly signedPreKeys: SignedPreKeyStore;
   readonly sessions: SessionStore;
+  /**
+   * KEM prekeys, for devices that publish them (version-4 sessions as
+   * responder). Without it a v4 PreKeySignalMessage names an unknown KEM
+   * prekey ('invalid-prekey-id'); everything else works as before.
+   */
+  readonly kyberPreKeys?: KyberPreKeyStore;
 }
 
 export type { IdentityDirection, IdentityKeyStore } from './identity-key-store.js';
+export type { KyberPreKeyStore } from './kyber-prekey-store.js';
 export type { PreKeyStore } from './prekey-store.js';
 export type { SessionStore } from './session-store.js';
 export type { SignedPreKeyStore } from './signed-prekey-store.js';
