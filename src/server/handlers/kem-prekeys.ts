@@ -56,7 +56,12 @@ async function checkKemPreKey(
   if (!(await verify(ctx.crypto, identityKey, key.publicKey, key.signature))) {
     throw new ServiceError('invalid-signature', `${what} signature does not verify`);
   }
-  return { id: key.id, publicKey: key.publicKey.slice(), signature: key.signature.slice() };
+  // Copied into plain arrays: the decoded fields may be views of the frame.
+  return {
+    id: key.id,
+    publicKey: new Uint8Array(key.publicKey),
+    signature: new Uint8Array(key.signature),
+  };
 }
 
 /**

@@ -5,9 +5,16 @@ function deviceKey(account: string, deviceId: number): string {
   return `${account}\u0000${deviceId}`;
 }
 
-/** Callers get copies, so a caller mutating its bytes cannot change what is stored. */
+/**
+ * Plain copies both ways (`slice` of a Node Buffer would be a view), so a
+ * caller mutating its bytes cannot change what is stored.
+ */
 function copy(key: KemPreKeyRecord): KemPreKeyRecord {
-  return { id: key.id, publicKey: key.publicKey.slice(), signature: key.signature.slice() };
+  return {
+    id: key.id,
+    publicKey: new Uint8Array(key.publicKey),
+    signature: new Uint8Array(key.signature),
+  };
 }
 
 /** KEM prekeys in maps; every call is atomic because nothing in it awaits. */
