@@ -202,6 +202,19 @@ describe('KEM prekeys', () => {
     gus.client.close();
   });
 
+  it('bounds one upload by its own limit, below the per-device room', async () => {
+    const jay = await registeredDevice(t.wsUrl, 'jay', { preKeys: 0 });
+    // Five fit the device (6) but not one upload (4).
+    assert.equal(
+      await upload(jay, { kemPreKeys: await kemPreKeys(jay.identity, 5) }),
+      'too-many-pre-keys',
+    );
+    assert.equal(await kemStatus(jay), 0);
+    assert.equal(await upload(jay, { kemPreKeys: await kemPreKeys(jay.identity, 4) }), undefined);
+    assert.equal(await kemStatus(jay), 4);
+    jay.client.close();
+  });
+
   it('a device that uploads no KEM prekeys keeps getting v3 bundles', async () => {
     const hal = await registeredDevice(t.wsUrl, 'hal', { preKeys: 10 });
     const fetcher = await registeredDevice(t.wsUrl, 'halfetcher');
