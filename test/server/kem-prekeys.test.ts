@@ -10,11 +10,13 @@ import type { KemPreKey, PreKeyBundle } from '../../src/gen/quintet/v1/transport
 import {
   newIdentity,
   oneTimePreKeys,
+  registerOver,
   registeredDevice,
   type ConnectedDevice,
 } from './helpers/device.js';
 import { linkCompanion } from './helpers/linking.js';
 import { kemPreKey, kemPreKeys, realKemPreKey, type WireKemPreKey } from './helpers/kem.js';
+import { RawClient } from './helpers/raw-client.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 interface Upload {
@@ -250,5 +252,38 @@ describe('KEM prekeys', () => {
       undefined,
     );
     primary.client.close();
+  });
+});
+
+describe('KEM prekeys: account reset', () => {
+  let t: TestServer;
+  before(async () => {
+    t = await startTestServer({ allowReregistration: true });
+  });
+  after(() => t.close());
+
+  it('drops the old primary’s KEM prekeys, signed by the replaced identity key', async () => {
+    const old = await registeredDevice(t.wsUrl, 'kay');
+    const response = await old.client.request({
+      case: 'uploadPreKeys',
+      value: {
+        kemPreKeys: await kemPreKeys(old.identity, 2),
+        lastResortKemPreKey: await kemPreKey(old.identity, 9),
+      },
+    });
+    assert.equal(response.error, undefined, response.error?.message);
+    const client = await RawClient.connect(t.wsUrl);
+    const registered = await registerOver(client, 'kay', await newIdentity());
+    assert.equal(registered.error, undefined, registered.error?.message);
+    assert.equal(await t.store.kemPreKeys.countOneTimeKemPreKeys('kay', 1), 0);
+    assert.equal(await t.store.kemPreKeys.getLastResortKemPreKey('kay', 1), undefined);
+    const fetcher = await registeredDevice(t.wsUrl, 'kayfetcher');
+    const bundles = await fetcher.client.request({
+      case: 'getPreKeyBundles',
+      value: { account: 'kay', deviceId: 1 },
+    });
+    assert.ok(bundles.body.case === 'getPreKeyBundles', bundles.error?.message);
+    assert.equal(bundles.body.value.bundles[0]?.kemPreKey, undefined);
+    for (const c of [old.client, client, fetcher.client]) c.close();
   });
 });
