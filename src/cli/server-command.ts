@@ -58,6 +58,8 @@ export interface ServerCommandOptions {
   // Request limits that had fixed defaults: prekeys, acks, frames, challenges, backlog, links.
   readonly maxPreKeysPerUpload?: number;
   readonly maxPreKeysStored?: number;
+  readonly maxKemPreKeysPerUpload?: number;
+  readonly maxKemPreKeysStored?: number;
   readonly preKeyLowThreshold?: number;
   readonly maxAcksPerRequest?: number;
   readonly maxEphemeralBytes?: number;
@@ -142,6 +144,8 @@ export function serverOptionsFromCli(options: ServerCommandOptions): StartServer
   const plain = [
     'maxPreKeysPerUpload',
     'maxPreKeysStored',
+    'maxKemPreKeysPerUpload',
+    'maxKemPreKeysStored',
     'preKeyLowThreshold',
     'maxAcksPerRequest',
     'maxMalformedFrames',

@@ -65,6 +65,16 @@ export function addRequestLimitOptions(command: Command): void {
       positiveInt,
     )
     .option(
+      '--max-kem-pre-keys-per-upload <n>',
+      'one-time KEM (post-quantum) prekeys in one upload (default 100)',
+      positiveInt,
+    )
+    .option(
+      '--max-kem-pre-keys-stored <n>',
+      'one-time KEM (post-quantum) prekeys kept per device (default 200)',
+      positiveInt,
+    )
+    .option(
       '--pre-key-low-threshold <n>',
       'tell a device to upload prekeys below this many (default 10)',
       nonNegativeInt,

@@ -7,6 +7,8 @@ import {
   DEFAULT_MAX_ENVELOPES_PER_REQUEST,
   DEFAULT_MAX_FRAME_BYTES,
   DEFAULT_MAX_GROUP_MEMBERS,
+  DEFAULT_MAX_KEM_PRE_KEYS_PER_UPLOAD,
+  DEFAULT_MAX_KEM_PRE_KEYS_STORED,
   DEFAULT_MAX_PRE_KEYS_PER_UPLOAD,
   DEFAULT_MAX_PRE_KEYS_STORED,
   DEFAULT_PRE_KEY_LOW_THRESHOLD,
@@ -23,6 +25,9 @@ export interface ServerLimits {
   readonly maxEnvelopesPerRequest: number;
   readonly maxPreKeysPerUpload: number;
   readonly maxPreKeysStored: number;
+  /** One-time KEM prekeys (PQXDH): most in one upload, most stored per device. */
+  readonly maxKemPreKeysPerUpload: number;
+  readonly maxKemPreKeysStored: number;
   /** Below this many one-time prekeys a device is told to upload more. */
   readonly preKeyLowThreshold: number;
   /** Most guids in one ack request. */
@@ -135,6 +140,8 @@ export const DEFAULT_LIMITS: ServerLimits = {
   maxEnvelopesPerRequest: DEFAULT_MAX_ENVELOPES_PER_REQUEST,
   maxPreKeysPerUpload: DEFAULT_MAX_PRE_KEYS_PER_UPLOAD,
   maxPreKeysStored: DEFAULT_MAX_PRE_KEYS_STORED,
+  maxKemPreKeysPerUpload: DEFAULT_MAX_KEM_PRE_KEYS_PER_UPLOAD,
+  maxKemPreKeysStored: DEFAULT_MAX_KEM_PRE_KEYS_STORED,
   preKeyLowThreshold: DEFAULT_PRE_KEY_LOW_THRESHOLD,
   maxAcksPerRequest: 1024,
   messageTtlMs: 30 * DAY_MS,

@@ -192,8 +192,8 @@ export class ClientConnection implements DeviceEndpoint {
   }
 
   /** Tells the device its one-time prekeys are running low. */
-  notifyPreKeysLow(remaining: number): void {
-    this.sendBytes(preKeysLowPush(remaining));
+  notifyPreKeysLow(remaining: number, kemRemaining = 0): void {
+    this.sendBytes(preKeysLowPush(remaining, kemRemaining));
   }
 
   replace(): void {

@@ -48,7 +48,12 @@ export const QUEUE_DRAINED_PUSH: Uint8Array = encodeFrame(
   pushFrame({ case: 'queueDrained', value: {} }),
 );
 
-/** The encoded `Push.pre_keys_low` frame. */
-export function preKeysLowPush(remaining: number): Uint8Array {
-  return encodeFrame(pushFrame({ case: 'preKeysLow', value: { preKeysRemaining: remaining } }));
+/** The encoded `Push.pre_keys_low` frame (with the one-time KEM prekeys left, 0 if none). */
+export function preKeysLowPush(remaining: number, kemRemaining = 0): Uint8Array {
+  return encodeFrame(
+    pushFrame({
+      case: 'preKeysLow',
+      value: { preKeysRemaining: remaining, kemPreKeysRemaining: kemRemaining },
+    }),
+  );
 }

@@ -91,6 +91,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   const store: ServerStore = {
     accounts,
     preKeys: opened.preKeys,
+    kemPreKeys: opened.kemPreKeys,
     queue: opened.queue,
     subscribers: opened.subscribers,
     groups: opened.groups,

@@ -22,7 +22,7 @@
  * - `registration-token-required` — the server requires a registration token and none was given.
  * - `invalid-registration-token` — the token given does not match.
  * - `challenge-expired` — the nonce is unknown, already used, or older than its lifetime.
- * - `invalid-signature` — a signature (auth payload or signed prekey) does not verify.
+ * - `invalid-signature` — a signature (auth payload, signed prekey or KEM prekey) does not verify.
  * - `unknown-account` — no account of that name.
  * - `unknown-device` — the account has no device of that id.
  * - `mismatched-devices` — a send's device set differs from the account's; see `missing_devices` / `extra_devices`.

@@ -45,6 +45,16 @@ export const DEFAULT_MAX_PRE_KEYS_PER_UPLOAD = 100;
 /** Default most one-time prekeys stored per device. */
 export const DEFAULT_MAX_PRE_KEYS_STORED = 200;
 
+/**
+ * Default most one-time KEM prekeys (PQXDH) in one upload. Each is ~1.6 KiB
+ * on the wire (a 1569-byte Kyber1024 key and its signature), so a full
+ * upload stays far below `DEFAULT_MAX_FRAME_BYTES`.
+ */
+export const DEFAULT_MAX_KEM_PRE_KEYS_PER_UPLOAD = 100;
+
+/** Default most one-time KEM prekeys stored per device (~330 KiB). */
+export const DEFAULT_MAX_KEM_PRE_KEYS_STORED = 200;
+
 /** Default threshold under which the server tells a device to upload more one-time prekeys. */
 export const DEFAULT_PRE_KEY_LOW_THRESHOLD = 10;
 

@@ -11,6 +11,7 @@ import {
   type NewEnvelope,
   type ServerStore,
 } from '../../src/server/store/types.js';
+import { describeKemPreKeyConformance } from './store-conformance-kem.js';
 
 function bytes(length: number, fill: number): Uint8Array {
   return new Uint8Array(length).fill(fill);
@@ -201,6 +202,8 @@ export function runServerStoreConformance(
           assert.equal(await preKeys.addOneTimePreKeys('alice', 1, keys(100, 2), 10), 10);
         }));
     });
+
+    describeKemPreKeyConformance(withStore);
 
     describe('message queue', () => {
       it('returns a device’s envelopes in insertion order, page by page', () =>
@@ -413,6 +416,7 @@ export function runServerStoreConformance(
       await store.close();
       await rejectsWith(store.accounts.getDevice('alice', 1), 'closed');
       await rejectsWith(store.queue.enqueue([envelope('bob', 1, 1)]), 'closed');
+      await rejectsWith(store.kemPreKeys.countOneTimeKemPreKeys('bob', 1), 'closed');
     });
   });
 }

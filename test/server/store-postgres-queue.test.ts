@@ -67,6 +67,7 @@ async function makeStore(): Promise<ServerStore> {
   return {
     accounts: memory.accounts,
     preKeys: memory.preKeys,
+    kemPreKeys: memory.kemPreKeys,
     subscribers: memory.subscribers,
     queue,
     groups,

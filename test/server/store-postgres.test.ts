@@ -165,6 +165,38 @@ describe('postgres store', { skip }, () => {
       }
     });
 
+    it('never hands one one-time KEM prekey to two nodes', async () => {
+      const schema = await freshSchema('kemotpk');
+      const a = await openPostgresStore({ url: schema.url, schema: schema.name, poolSize: 8 });
+      const b = await openPostgresStore({ url: schema.url, schema: schema.name, poolSize: 8 });
+      try {
+        const keys = Array.from({ length: 40 }, (_, i) => ({
+          id: i + 1,
+          publicKey: new Uint8Array(1569).fill(i),
+          signature: new Uint8Array(64).fill(i),
+        }));
+        await a.kemPreKeys.addOneTimeKemPreKeys('alice', 1, keys, 100);
+        await a.kemPreKeys.setLastResortKemPreKey('alice', 1, {
+          id: 500,
+          publicKey: new Uint8Array(1569),
+          signature: new Uint8Array(64),
+        });
+        const takes = await Promise.all(
+          Array.from({ length: 50 }, (_, i) =>
+            (i % 2 === 0 ? a : b).kemPreKeys.takeOneTimeKemPreKey('alice', 1),
+          ),
+        );
+        const ids = takes.flatMap((k) => (k === undefined ? [] : [k.id]));
+        assert.equal(new Set(ids).size, ids.length, 'a KEM key was handed out twice');
+        assert.equal(ids.length, 40, 'every KEM key is handed out while takes remain');
+        assert.equal(await b.kemPreKeys.countOneTimeKemPreKeys('alice', 1), 0);
+        assert.equal((await b.kemPreKeys.getLastResortKemPreKey('alice', 1))?.id, 500);
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    });
+
     it('survives losing the lock connection mid-body, and frees the lock with it', async () => {
       const schema = await freshSchema('lost');
       const heard: unknown[] = [];

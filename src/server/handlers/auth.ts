@@ -244,17 +244,29 @@ export async function handleAuthenticate(
   ctx.store.accounts.touchDevice(account, deviceId, ctx.clock.now()).catch((error: unknown) => {
     ctx.logger.warn({ err: error }, 'could not record last-seen time at login');
   });
-  const remaining = await ctx.store.preKeys.countOneTimePreKeys(account, deviceId);
+  const [remaining, kemRemaining] = await Promise.all([
+    ctx.store.preKeys.countOneTimePreKeys(account, deviceId),
+    ctx.store.kemPreKeys.countOneTimeKemPreKeys(account, deviceId),
+  ]);
   ctx.logger.debug({ account, deviceId }, 'device authenticated');
   return {
     body: {
       case: 'authenticate',
-      value: { preKeysRemaining: remaining, preKeyThreshold: ctx.limits.preKeyLowThreshold },
+      value: {
+        preKeysRemaining: remaining,
+        preKeyThreshold: ctx.limits.preKeyLowThreshold,
+        kemPreKeysRemaining: kemRemaining,
+      },
     },
     after: () => {
       // Told at every login, not only when a fetch crosses the threshold:
       // keys taken while the device was offline could not be announced.
-      if (remaining < ctx.limits.preKeyLowThreshold) connection.notifyPreKeysLow(remaining);
+      // Only the EC count decides here: a v3-only device has no KEM prekeys
+      // and must not be told at every login; a post-quantum device reads
+      // kem_pre_keys_remaining in this response.
+      if (remaining < ctx.limits.preKeyLowThreshold) {
+        connection.notifyPreKeysLow(remaining, kemRemaining);
+      }
       connection.startDelivery();
     },
   };

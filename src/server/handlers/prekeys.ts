@@ -9,7 +9,9 @@
  * limited per target account (past that limit bundles carry the signed
  * prekey alone); the owner is told when its supply runs low. Bundles carry
  * each companion's signed identity and the account's signed device list,
- * which the sender verifies before building a session.
+ * which the sender verifies before building a session. KEM prekeys (PQXDH)
+ * follow the same rules (kem-prekeys.ts); a device that uploaded none gets
+ * bundles without one.
  */
 import type {
   GetPreKeyBundlesRequest,
@@ -31,6 +33,12 @@ import {
   type SignedPreKeyRecord,
 } from '../store/types.js';
 import { requireAccountName, requireDevice, requireLength } from './common.js';
+import {
+  bundleKemPreKey,
+  checkKemRoom,
+  storeKemPreKeys,
+  validateKemPreKeyUpload,
+} from './kem-prekeys.js';
 
 /** A validated upload, ready to store. */
 export interface ValidatedPreKeys {
@@ -108,26 +116,41 @@ export async function handleUploadPreKeys(
     request.signedPreKey,
     request.preKeys,
   );
+  const kem = await validateKemPreKeyUpload(
+    ctx,
+    identityKey,
+    request.kemPreKeys,
+    request.lastResortKemPreKey,
+  );
+  await checkKemRoom(ctx, self.account, self.deviceId, kem);
   if (upload.oneTime.length > 0)
     await storeOneTime(ctx, self.account, self.deviceId, upload.oneTime);
+  await storeKemPreKeys(ctx, self.account, self.deviceId, kem);
   if (upload.signed !== undefined) {
     await ctx.store.preKeys.setSignedPreKey(self.account, self.deviceId, upload.signed);
   }
   return { body: { case: 'uploadPreKeys', value: {} } };
 }
 
-/** How many one-time prekeys the calling device has left. */
+/** How many one-time EC and KEM prekeys the calling device has left. */
 export async function handlePreKeyStatus(
   ctx: ServerContext,
   connection: ClientConnection,
   _request: PreKeyStatusRequest,
 ): Promise<HandlerResult> {
   const self = requireDevice(connection);
-  const remaining = await ctx.store.preKeys.countOneTimePreKeys(self.account, self.deviceId);
+  const [remaining, kemRemaining] = await Promise.all([
+    ctx.store.preKeys.countOneTimePreKeys(self.account, self.deviceId),
+    ctx.store.kemPreKeys.countOneTimeKemPreKeys(self.account, self.deviceId),
+  ]);
   return {
     body: {
       case: 'preKeyStatus',
-      value: { preKeysRemaining: remaining, preKeyThreshold: ctx.limits.preKeyLowThreshold },
+      value: {
+        preKeysRemaining: remaining,
+        preKeyThreshold: ctx.limits.preKeyLowThreshold,
+        kemPreKeysRemaining: kemRemaining,
+      },
     },
   };
 }
@@ -186,7 +209,12 @@ export async function handleGetPreKeyBundles(
     const oneTime = handOutOneTime
       ? await ctx.store.preKeys.takeOneTimePreKey(account, device.deviceId)
       : undefined;
-    if (oneTime !== undefined) notifyIfLow(ctx, account, device.deviceId);
+    const kem = await bundleKemPreKey(ctx, account, device.deviceId, handOutOneTime);
+    // Serving the last-resort KEM key means the one-time ones ran out (or
+    // the budget did): a post-quantum device hears about it like EC ones.
+    if (oneTime !== undefined || kem !== undefined) {
+      notifyIfLow(ctx, account, device.deviceId, kem !== undefined);
+    }
     bundles.push({
       deviceId: device.deviceId,
       registrationId: device.registrationId,
@@ -195,6 +223,10 @@ export async function handleGetPreKeyBundles(
       preKey: oneTime === undefined ? undefined : { id: oneTime.id, publicKey: oneTime.publicKey },
       signedDeviceIdentity: device.signedDeviceIdentity,
       keyIndex: device.keyIndex,
+      kemPreKey:
+        kem === undefined
+          ? undefined
+          : { id: kem.key.id, publicKey: kem.key.publicKey, signature: kem.key.signature },
     });
   }
   const list = await ctx.store.accounts.getDeviceList(account);
@@ -210,17 +242,29 @@ export async function handleGetPreKeyBundles(
 /** The `limit` named in the refusal of a requester over its bundle budget. */
 export const BUNDLE_REQUESTER_LIMIT = 'prekey-bundles-per-device';
 
-/** Pushes `PreKeysLow` to the owner if connected (here, or on another node) and below the threshold. */
-function notifyIfLow(ctx: ServerContext, account: string, deviceId: number): void {
+/**
+ * Pushes `PreKeysLow` to the owner if connected (here, or on another node)
+ * and below the threshold in EC one-time prekeys, or, for a device that
+ * uses KEM prekeys (`usesKem`: its bundle carried one), in KEM ones.
+ */
+function notifyIfLow(
+  ctx: ServerContext,
+  account: string,
+  deviceId: number,
+  usesKem: boolean,
+): void {
   const address = { account, deviceId };
   // On a single node an unconnected owner costs no count; in a cluster the
   // owner may be on another node, so the count is read and the push routed.
   if (!ctx.devices.clustered && ctx.devices.get(address) === undefined) return;
-  ctx.store.preKeys
-    .countOneTimePreKeys(account, deviceId)
-    .then((remaining) => {
-      if (remaining < ctx.limits.preKeyLowThreshold) {
-        ctx.devices.sendPush(address, preKeysLowPush(remaining));
+  Promise.all([
+    ctx.store.preKeys.countOneTimePreKeys(account, deviceId),
+    usesKem ? ctx.store.kemPreKeys.countOneTimeKemPreKeys(account, deviceId) : 0,
+  ])
+    .then(([remaining, kemRemaining]) => {
+      const threshold = ctx.limits.preKeyLowThreshold;
+      if (remaining < threshold || (usesKem && kemRemaining < threshold)) {
+        ctx.devices.sendPush(address, preKeysLowPush(remaining, kemRemaining));
       }
     })
     .catch((error: unknown) => {

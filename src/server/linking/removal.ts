@@ -41,6 +41,7 @@ export async function removeDeviceData(
  */
 export async function purgeDeviceData(ctx: ServerContext, address: DeviceAddress): Promise<void> {
   await ctx.store.preKeys.deleteDevice(address.account, address.deviceId);
+  await ctx.store.kemPreKeys.deleteDevice(address.account, address.deviceId);
   await ctx.store.queue.deleteDevice(address.account, address.deviceId);
 }
 

@@ -26,6 +26,7 @@ import {
 } from './types.js';
 import type { RandomSource } from '../../crypto/provider.js';
 import { envelopeGuid } from './envelope-guid.js';
+import { MemoryKemPreKeyStore } from './memory-kem-prekeys.js';
 import { MemoryGroupStore } from './memory-groups.js';
 import { QueueSizes } from './queue-sizes.js';
 
@@ -489,6 +490,7 @@ export function createMemoryStore(
   return {
     accounts: new MemoryAccountStore(state),
     preKeys: new MemoryPreKeyStore(state),
+    kemPreKeys: new MemoryKemPreKeyStore(() => state.check()),
     queue: new MemoryQueueStore(state, random),
     subscribers: new MemorySubscriberStore(state),
     groups: new MemoryGroupStore(() => state.check()),

@@ -212,6 +212,46 @@ export interface PreKeyStore {
   deleteDevice(account: string, deviceId: number): Promise<void>;
 }
 
+/**
+ * A signed KEM prekey as stored (public part and signature only): the
+ * serialized KEM public key with its type byte, signed by the identity key.
+ */
+export interface KemPreKeyRecord {
+  readonly id: number;
+  readonly publicKey: Uint8Array;
+  readonly signature: Uint8Array;
+}
+
+/**
+ * KEM prekeys (PQXDH) per device: one-time ones, each handed out at most
+ * once, and one last-resort key served whenever none remain.
+ */
+export interface KemPreKeyStore {
+  /** Replaces the device's last-resort KEM prekey. */
+  setLastResortKemPreKey(account: string, deviceId: number, key: KemPreKeyRecord): Promise<void>;
+  getLastResortKemPreKey(account: string, deviceId: number): Promise<KemPreKeyRecord | undefined>;
+  /**
+   * Adds one-time KEM prekeys (an id already stored is replaced) and
+   * returns the count afterwards. If the result would exceed `maxStored`,
+   * nothing is added and it rejects with `StoreError('limit-exceeded')`.
+   */
+  addOneTimeKemPreKeys(
+    account: string,
+    deviceId: number,
+    keys: readonly KemPreKeyRecord[],
+    maxStored: number,
+  ): Promise<number>;
+  /**
+   * Removes and returns one one-time KEM prekey (lowest id first),
+   * atomically: two concurrent takes never get the same key. Undefined when
+   * none remain (the last-resort key is never taken).
+   */
+  takeOneTimeKemPreKey(account: string, deviceId: number): Promise<KemPreKeyRecord | undefined>;
+  countOneTimeKemPreKeys(account: string, deviceId: number): Promise<number>;
+  /** Deletes every KEM prekey of a removed device. */
+  deleteDevice(account: string, deviceId: number): Promise<void>;
+}
+
 /** One envelope in one device's queue. */
 export interface QueuedEnvelope {
   /**
@@ -312,6 +352,7 @@ export interface MessageQueueStore {
 export interface ServerStore {
   readonly accounts: AccountStore;
   readonly preKeys: PreKeyStore;
+  readonly kemPreKeys: KemPreKeyStore;
   readonly queue: MessageQueueStore;
   readonly subscribers: SubscriberStore;
   readonly groups: GroupStore;

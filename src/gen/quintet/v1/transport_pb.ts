@@ -19,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file quintet/v1/transport.proto.
  */
 export const file_quintet_v1_transport: GenFile = /*@__PURE__*/
-  fileDesc("ChpxdWludGV0L3YxL3RyYW5zcG9ydC5wcm90bxIKcXVpbnRldC52MSKDAQoFRnJhbWUSJgoHcmVxdWVzdBgBIAEoCzITLnF1aW50ZXQudjEuUmVxdWVzdEgAEigKCHJlc3BvbnNlGAIgASgLMhQucXVpbnRldC52MS5SZXNwb25zZUgAEiAKBHB1c2gYAyABKAsyEC5xdWludGV0LnYxLlB1c2hIAEIGCgRraW5kIrsJCgdSZXF1ZXN0EgoKAmlkGAEgASgEEjEKCWNoYWxsZW5nZRgKIAEoCzIcLnF1aW50ZXQudjEuQ2hhbGxlbmdlUmVxdWVzdEgAEi8KCHJlZ2lzdGVyGAsgASgLMhsucXVpbnRldC52MS5SZWdpc3RlclJlcXVlc3RIABI3CgxhdXRoZW50aWNhdGUYDCABKAsyHy5xdWludGV0LnYxLkF1dGhlbnRpY2F0ZVJlcXVlc3RIABIwCglvcGVuX2xpbmsYDSABKAsyGy5xdWludGV0LnYxLk9wZW5MaW5rUmVxdWVzdEgAEjgKDWNvbXBsZXRlX2xpbmsYDiABKAsyHy5xdWludGV0LnYxLkNvbXBsZXRlTGlua1JlcXVlc3RIABI7Cg91cGxvYWRfcHJlX2tleXMYFCABKAsyIC5xdWludGV0LnYxLlVwbG9hZFByZUtleXNSZXF1ZXN0SAASQgoTZ2V0X3ByZV9rZXlfYnVuZGxlcxgVIAEoCzIjLnF1aW50ZXQudjEuR2V0UHJlS2V5QnVuZGxlc1JlcXVlc3RIABI2CgxzZW5kX21lc3NhZ2UYFiABKAsyHi5xdWludGV0LnYxLlNlbmRNZXNzYWdlUmVxdWVzdEgAEiUKA2FjaxgXIAEoCzIWLnF1aW50ZXQudjEuQWNrUmVxdWVzdEgAEjQKC2dldF9kZXZpY2VzGBggASgLMh0ucXVpbnRldC52MS5HZXREZXZpY2VzUmVxdWVzdEgAEjkKDnByZV9rZXlfc3RhdHVzGBkgASgLMh8ucXVpbnRldC52MS5QcmVLZXlTdGF0dXNSZXF1ZXN0SAASNgoMYXBwcm92ZV9saW5rGBogASgLMh4ucXVpbnRldC52MS5BcHByb3ZlTGlua1JlcXVlc3RIABI4Cg1yZW1vdmVfZGV2aWNlGBsgASgLMh8ucXVpbnRldC52MS5SZW1vdmVEZXZpY2VSZXF1ZXN0SAASKwoGbG9nb3V0GBwgASgLMhkucXVpbnRldC52MS5Mb2dvdXRSZXF1ZXN0SAASQwoTcHVibGlzaF9kZXZpY2VfbGlzdBgdIAEoCzIkLnF1aW50ZXQudjEuUHVibGlzaERldmljZUxpc3RSZXF1ZXN0SAASNgoMY3JlYXRlX2dyb3VwGB4gASgLMh4ucXVpbnRldC52MS5DcmVhdGVHcm91cFJlcXVlc3RIABI2Cgx1cGRhdGVfZ3JvdXAYHyABKAsyHi5xdWludGV0LnYxLlVwZGF0ZUdyb3VwUmVxdWVzdEgAEjAKCWdldF9ncm91cBggIAEoCzIbLnF1aW50ZXQudjEuR2V0R3JvdXBSZXF1ZXN0SAASNAoLbGlzdF9ncm91cHMYISABKAsyHS5xdWludGV0LnYxLkxpc3RHcm91cHNSZXF1ZXN0SAASQQoSc2VuZF9ncm91cF9tZXNzYWdlGCIgASgLMiMucXVpbnRldC52MS5TZW5kR3JvdXBNZXNzYWdlUmVxdWVzdEgAEkMKE2dldF9ibG9iX2NyZWRlbnRpYWwYKCABKAsyJC5xdWludGV0LnYxLkdldEJsb2JDcmVkZW50aWFsUmVxdWVzdEgAQgYKBGJvZHkiEgoQQ2hhbGxlbmdlUmVxdWVzdCIiChFDaGFsbGVuZ2VSZXNwb25zZRINCgVub25jZRgBIAEoDCKbAgoPUmVnaXN0ZXJSZXF1ZXN0Eg8KB2FjY291bnQYASABKAkSFAoMaWRlbnRpdHlfa2V5GAIgASgMEhcKD3JlZ2lzdHJhdGlvbl9pZBgDIAEoDRINCgVub25jZRgEIAEoDBIRCglzaWduYXR1cmUYBSABKAwSGgoScmVnaXN0cmF0aW9uX3Rva2VuGAYgASgJEjAKDnNpZ25lZF9wcmVfa2V5GAcgASgLMhgucXVpbnRldC52MS5TaWduZWRQcmVLZXkSJAoIcHJlX2tleXMYCCADKAsyEi5xdWludGV0LnYxLlByZUtleRITCgtkZXZpY2VfbmFtZRgJIAEoCRIdChVzaWduZWRfa2V5X2luZGV4X2xpc3QYCiABKAwiJQoQUmVnaXN0ZXJSZXNwb25zZRIRCglkZXZpY2VfaWQYASABKA0iWwoTQXV0aGVudGljYXRlUmVxdWVzdBIPCgdhY2NvdW50GAEgASgJEhEKCWRldmljZV9pZBgCIAEoDRINCgVub25jZRgDIAEoDBIRCglzaWduYXR1cmUYBCABKAwiTQoUQXV0aGVudGljYXRlUmVzcG9uc2USGgoScHJlX2tleXNfcmVtYWluaW5nGAEgASgNEhkKEXByZV9rZXlfdGhyZXNob2xkGAIgASgNIkEKDFNpZ25lZFByZUtleRIKCgJpZBgBIAEoDRISCgpwdWJsaWNfa2V5GAIgASgMEhEKCXNpZ25hdHVyZRgDIAEoDCIoCgZQcmVLZXkSCgoCaWQYASABKA0SEgoKcHVibGljX2tleRgCIAEoDCJuChRVcGxvYWRQcmVLZXlzUmVxdWVzdBIwCg5zaWduZWRfcHJlX2tleRgBIAEoCzIYLnF1aW50ZXQudjEuU2lnbmVkUHJlS2V5EiQKCHByZV9rZXlzGAIgAygLMhIucXVpbnRldC52MS5QcmVLZXkiFQoTUHJlS2V5U3RhdHVzUmVxdWVzdCJNChRQcmVLZXlTdGF0dXNSZXNwb25zZRIaChJwcmVfa2V5c19yZW1haW5pbmcYASABKA0SGQoRcHJlX2tleV90aHJlc2hvbGQYAiABKA0iPQoXR2V0UHJlS2V5QnVuZGxlc1JlcXVlc3QSDwoHYWNjb3VudBgBIAEoCRIRCglkZXZpY2VfaWQYAiABKA0i2gEKDFByZUtleUJ1bmRsZRIRCglkZXZpY2VfaWQYASABKA0SFwoPcmVnaXN0cmF0aW9uX2lkGAIgASgNEhQKDGlkZW50aXR5X2tleRgDIAEoDBIwCg5zaWduZWRfcHJlX2tleRgEIAEoCzIYLnF1aW50ZXQudjEuU2lnbmVkUHJlS2V5EiMKB3ByZV9rZXkYBSABKAsyEi5xdWludGV0LnYxLlByZUtleRIeChZzaWduZWRfZGV2aWNlX2lkZW50aXR5GAYgASgMEhEKCWtleV9pbmRleBgHIAEoDSJkChhHZXRQcmVLZXlCdW5kbGVzUmVzcG9uc2USKQoHYnVuZGxlcxgBIAMoCzIYLnF1aW50ZXQudjEuUHJlS2V5QnVuZGxlEh0KFXNpZ25lZF9rZXlfaW5kZXhfbGlzdBgCIAEoDCIkChFHZXREZXZpY2VzUmVxdWVzdBIPCgdhY2NvdW50GAEgASgJIrkBCgpEZXZpY2VJbmZvEhEKCWRldmljZV9pZBgBIAEoDRIXCg9yZWdpc3RyYXRpb25faWQYAiABKA0SFAoMaWRlbnRpdHlfa2V5GAMgASgMEgwKBG5hbWUYBCABKAkSEgoKY3JlYXRlZF9hdBgFIAEoBBIUCgxsYXN0X3NlZW5fYXQYBiABKAQSEQoJa2V5X2luZGV4GAcgASgNEh4KFnNpZ25lZF9kZXZpY2VfaWRlbnRpdHkYCCABKAwiXAoSR2V0RGV2aWNlc1Jlc3BvbnNlEicKB2RldmljZXMYASADKAsyFi5xdWludGV0LnYxLkRldmljZUluZm8SHQoVc2lnbmVkX2tleV9pbmRleF9saXN0GAIgASgMIhEKD09wZW5MaW5rUmVxdWVzdCIzChBPcGVuTGlua1Jlc3BvbnNlEgsKA3JlZhgBIAEoCRISCgpleHBpcmVzX2F0GAIgASgEIoQBChJBcHByb3ZlTGlua1JlcXVlc3QSCwoDcmVmGAEgASgJEh4KFmNvbXBhbmlvbl9pZGVudGl0eV9rZXkYAiABKAwSDwoHcGF5bG9hZBgDIAEoDBIdChVzaWduZWRfa2V5X2luZGV4X2xpc3QYBCABKAwSEQoJa2V5X2luZGV4GAUgASgNIigKE0FwcHJvdmVMaW5rUmVzcG9uc2USEQoJZGV2aWNlX2lkGAEgASgNIocCChNDb21wbGV0ZUxpbmtSZXF1ZXN0EhIKCmxpbmtfdG9rZW4YASABKAwSFAoMaWRlbnRpdHlfa2V5GAIgASgMEhcKD3JlZ2lzdHJhdGlvbl9pZBgDIAEoDRIeChZzaWduZWRfZGV2aWNlX2lkZW50aXR5GAQgASgMEg0KBW5vbmNlGAUgASgMEhEKCXNpZ25hdHVyZRgGIAEoDBIwCg5zaWduZWRfcHJlX2tleRgHIAEoCzIYLnF1aW50ZXQudjEuU2lnbmVkUHJlS2V5EiQKCHByZV9rZXlzGAggAygLMhIucXVpbnRldC52MS5QcmVLZXkSEwoLZGV2aWNlX25hbWUYCSABKAkiOgoUQ29tcGxldGVMaW5rUmVzcG9uc2USDwoHYWNjb3VudBgBIAEoCRIRCglkZXZpY2VfaWQYAiABKA0iRwoTUmVtb3ZlRGV2aWNlUmVxdWVzdBIRCglkZXZpY2VfaWQYASABKA0SHQoVc2lnbmVkX2tleV9pbmRleF9saXN0GAIgASgMIg8KDUxvZ291dFJlcXVlc3QiOQoYUHVibGlzaERldmljZUxpc3RSZXF1ZXN0Eh0KFXNpZ25lZF9rZXlfaW5kZXhfbGlzdBgBIAEoDCJ3ChBPdXRnb2luZ0VudmVsb3BlEhEKCWRldmljZV9pZBgBIAEoDRIXCg9yZWdpc3RyYXRpb25faWQYAiABKA0SJgoEdHlwZRgDIAEoDjIYLnF1aW50ZXQudjEuRW52ZWxvcGVUeXBlEg8KB2NvbnRlbnQYBCABKAwiuQEKElNlbmRNZXNzYWdlUmVxdWVzdBITCgtkZXN0aW5hdGlvbhgBIAEoCRIvCgllbnZlbG9wZXMYAiADKAsyHC5xdWludGV0LnYxLk91dGdvaW5nRW52ZWxvcGUSEQoJdGltZXN0YW1wGAMgASgEEhcKD3JlZnVzZWRfZGV2aWNlcxgEIAMoDRIeChZzZW5kZXJfZGV2aWNlX2lkZW50aXR5GAUgASgMEhEKCWVwaGVtZXJhbBgGIAEoCCIqChNTZW5kTWVzc2FnZVJlc3BvbnNlEhMKC3F1ZXVlZF9vbmx5GAEgASgIIiIKCkFja1JlcXVlc3QSFAoMc2VydmVyX2d1aWRzGAEgAygMIg0KC0Fja1Jlc3BvbnNlIpYJCghSZXNwb25zZRIKCgJpZBgBIAEoBBIgCgVlcnJvchgCIAEoCzIRLnF1aW50ZXQudjEuRXJyb3ISMgoJY2hhbGxlbmdlGAogASgLMh0ucXVpbnRldC52MS5DaGFsbGVuZ2VSZXNwb25zZUgAEjAKCHJlZ2lzdGVyGAsgASgLMhwucXVpbnRldC52MS5SZWdpc3RlclJlc3BvbnNlSAASOAoMYXV0aGVudGljYXRlGAwgASgLMiAucXVpbnRldC52MS5BdXRoZW50aWNhdGVSZXNwb25zZUgAEiwKD3VwbG9hZF9wcmVfa2V5cxgUIAEoCzIRLnF1aW50ZXQudjEuRW1wdHlIABJDChNnZXRfcHJlX2tleV9idW5kbGVzGBUgASgLMiQucXVpbnRldC52MS5HZXRQcmVLZXlCdW5kbGVzUmVzcG9uc2VIABI3CgxzZW5kX21lc3NhZ2UYFiABKAsyHy5xdWludGV0LnYxLlNlbmRNZXNzYWdlUmVzcG9uc2VIABImCgNhY2sYFyABKAsyFy5xdWludGV0LnYxLkFja1Jlc3BvbnNlSAASNQoLZ2V0X2RldmljZXMYGCABKAsyHi5xdWludGV0LnYxLkdldERldmljZXNSZXNwb25zZUgAEjoKDnByZV9rZXlfc3RhdHVzGBkgASgLMiAucXVpbnRldC52MS5QcmVLZXlTdGF0dXNSZXNwb25zZUgAEjEKCW9wZW5fbGluaxgNIAEoCzIcLnF1aW50ZXQudjEuT3BlbkxpbmtSZXNwb25zZUgAEjkKDWNvbXBsZXRlX2xpbmsYDiABKAsyIC5xdWludGV0LnYxLkNvbXBsZXRlTGlua1Jlc3BvbnNlSAASNwoMYXBwcm92ZV9saW5rGBogASgLMh8ucXVpbnRldC52MS5BcHByb3ZlTGlua1Jlc3BvbnNlSAASKgoNcmVtb3ZlX2RldmljZRgbIAEoCzIRLnF1aW50ZXQudjEuRW1wdHlIABIjCgZsb2dvdXQYHCABKAsyES5xdWludGV0LnYxLkVtcHR5SAASMAoTcHVibGlzaF9kZXZpY2VfbGlzdBgdIAEoCzIRLnF1aW50ZXQudjEuRW1wdHlIABIpCgxjcmVhdGVfZ3JvdXAYHiABKAsyES5xdWludGV0LnYxLkVtcHR5SAASKQoMdXBkYXRlX2dyb3VwGB8gASgLMhEucXVpbnRldC52MS5FbXB0eUgAEjEKCWdldF9ncm91cBggIAEoCzIcLnF1aW50ZXQudjEuR2V0R3JvdXBSZXNwb25zZUgAEjUKC2xpc3RfZ3JvdXBzGCEgASgLMh4ucXVpbnRldC52MS5MaXN0R3JvdXBzUmVzcG9uc2VIABI9ChJzZW5kX2dyb3VwX21lc3NhZ2UYIiABKAsyHy5xdWludGV0LnYxLlNlbmRNZXNzYWdlUmVzcG9uc2VIABJEChNnZXRfYmxvYl9jcmVkZW50aWFsGCggASgLMiUucXVpbnRldC52MS5HZXRCbG9iQ3JlZGVudGlhbFJlc3BvbnNlSABCBgoEYm9keSIHCgVFbXB0eSLTAQoFRXJyb3ISDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJEhcKD21pc3NpbmdfZGV2aWNlcxgDIAMoDRIVCg1leHRyYV9kZXZpY2VzGAQgAygNEhUKDXN0YWxlX2RldmljZXMYBSADKA0SFgoOcmV0cnlfYWZ0ZXJfbXMYBiABKA0SPQoSYWNjb3VudF9taXNtYXRjaGVzGAcgAygLMiEucXVpbnRldC52MS5BY2NvdW50RGV2aWNlTWlzbWF0Y2gSDQoFbGltaXQYCCABKAkibwoVQWNjb3VudERldmljZU1pc21hdGNoEg8KB2FjY291bnQYASABKAkSFwoPbWlzc2luZ19kZXZpY2VzGAIgAygNEhUKDWV4dHJhX2RldmljZXMYAyADKA0SFQoNc3RhbGVfZGV2aWNlcxgEIAMoDSLsAgoEUHVzaBIoCghlbnZlbG9wZRgBIAEoCzIULnF1aW50ZXQudjEuRW52ZWxvcGVIABIxCg1xdWV1ZV9kcmFpbmVkGAIgASgLMhgucXVpbnRldC52MS5RdWV1ZURyYWluZWRIABIuCgxwcmVfa2V5c19sb3cYAyABKAsyFi5xdWludGV0LnYxLlByZUtleXNMb3dIABIxCg1saW5rX2FwcHJvdmVkGAQgASgLMhgucXVpbnRldC52MS5MaW5rQXBwcm92ZWRIABI8ChNkZXZpY2VfbGlzdF9jaGFuZ2VkGAUgASgLMh0ucXVpbnRldC52MS5EZXZpY2VMaXN0Q2hhbmdlZEgAEisKCmxvZ2dlZF9vdXQYBiABKAsyFS5xdWludGV0LnYxLkxvZ2dlZE91dEgAEjEKDWdyb3VwX2NoYW5nZWQYByABKAsyGC5xdWludGV0LnYxLkdyb3VwQ2hhbmdlZEgAQgYKBGtpbmQiIAoMR3JvdXBDaGFuZ2VkEhAKCGdyb3VwX2lkGAEgASgMImoKDExpbmtBcHByb3ZlZBIPCgdhY2NvdW50GAEgASgJEhEKCWRldmljZV9pZBgCIAEoDRIPCgdwYXlsb2FkGAMgASgMEhIKCmxpbmtfdG9rZW4YBCABKAwSEQoJa2V5X2luZGV4GAUgASgNIiQKEURldmljZUxpc3RDaGFuZ2VkEg8KB2FjY291bnQYASABKAkiGwoJTG9nZ2VkT3V0Eg4KBnJlYXNvbhgBIAEoCSKNAgoIRW52ZWxvcGUSEwoLc2VydmVyX2d1aWQYASABKAwSDgoGc291cmNlGAIgASgJEhUKDXNvdXJjZV9kZXZpY2UYAyABKA0SGgoSZGVzdGluYXRpb25fZGV2aWNlGAQgASgNEiYKBHR5cGUYBSABKA4yGC5xdWludGV0LnYxLkVudmVsb3BlVHlwZRIPCgdjb250ZW50GAYgASgMEhEKCXRpbWVzdGFtcBgHIAEoBBIYChBzZXJ2ZXJfdGltZXN0YW1wGAggASgEEh4KFnNvdXJjZV9kZXZpY2VfaWRlbnRpdHkYCSABKAwSEAoIZ3JvdXBfaWQYCiABKAwSEQoJZXBoZW1lcmFsGAsgASgIIkMKEkNyZWF0ZUdyb3VwUmVxdWVzdBItCgZjaGFuZ2UYASABKAsyHS5xdWludGV0LnYxLlNpZ25lZEdyb3VwQ2hhbmdlIkMKElVwZGF0ZUdyb3VwUmVxdWVzdBItCgZjaGFuZ2UYASABKAsyHS5xdWludGV0LnYxLlNpZ25lZEdyb3VwQ2hhbmdlIlEKD0dldEdyb3VwUmVxdWVzdBIQCghncm91cF9pZBgBIAEoDBIaCg1rbm93bl92ZXJzaW9uGDIgASgNSACIAQFCEAoOX2tub3duX3ZlcnNpb24iiQEKEEdldEdyb3VwUmVzcG9uc2USLgoHY2hhbmdlcxgBIAMoCzIdLnF1aW50ZXQudjEuU2lnbmVkR3JvdXBDaGFuZ2USFQoNZmlyc3RfdmVyc2lvbhgyIAEoDRIUCgxoZWFkX3ZlcnNpb24YMyABKA0SGAoQc25hcHNob3RfdmVyc2lvbhg0IAEoDSITChFMaXN0R3JvdXBzUmVxdWVzdCInChJMaXN0R3JvdXBzUmVzcG9uc2USEQoJZ3JvdXBfaWRzGAEgAygMIk8KDkdyb3VwUmVjaXBpZW50Eg8KB2FjY291bnQYASABKAkSEgoKZGV2aWNlX2lkcxgCIAMoDRIYChByZWdpc3RyYXRpb25faWRzGAMgAygNIvkBChdTZW5kR3JvdXBNZXNzYWdlUmVxdWVzdBIQCghncm91cF9pZBgBIAEoDBISCgpjaXBoZXJ0ZXh0GAIgASgMEi4KCnJlY2lwaWVudHMYAyADKAsyGi5xdWludGV0LnYxLkdyb3VwUmVjaXBpZW50EjUKDWRpc3RyaWJ1dGlvbnMYBCADKAsyHi5xdWludGV0LnYxLlNlbmRNZXNzYWdlUmVxdWVzdBIRCgl0aW1lc3RhbXAYBSABKAQSKwoHcmVmdXNlZBgGIAMoCzIaLnF1aW50ZXQudjEuR3JvdXBSZWNpcGllbnQSEQoJZXBoZW1lcmFsGAcgASgIIg4KDFF1ZXVlRHJhaW5lZCIoCgpQcmVLZXlzTG93EhoKEnByZV9rZXlzX3JlbWFpbmluZxgBIAEoDSIaChhHZXRCbG9iQ3JlZGVudGlhbFJlcXVlc3QiPgoZR2V0QmxvYkNyZWRlbnRpYWxSZXNwb25zZRINCgV0b2tlbhgBIAEoCRISCgpleHBpcmVzX2F0GAIgASgEKpwBCgxFbnZlbG9wZVR5cGUSHQoZRU5WRUxPUEVfVFlQRV9VTlNQRUNJRklFRBAAEhgKFEVOVkVMT1BFX1RZUEVfU0lHTkFMEAESGAoURU5WRUxPUEVfVFlQRV9QUkVLRVkQAhIcChhFTlZFTE9QRV9UWVBFX1NFTkRFUl9LRVkQAxIbChdFTlZFTE9QRV9UWVBFX1BMQUlOVEVYVBAEYgZwcm90bzM", [file_quintet_v1_groups]);
+  fileDesc("ChpxdWludGV0L3YxL3RyYW5zcG9ydC5wcm90bxIKcXVpbnRldC52MSKDAQoFRnJhbWUSJgoHcmVxdWVzdBgBIAEoCzITLnF1aW50ZXQudjEuUmVxdWVzdEgAEigKCHJlc3BvbnNlGAIgASgLMhQucXVpbnRldC52MS5SZXNwb25zZUgAEiAKBHB1c2gYAyABKAsyEC5xdWludGV0LnYxLlB1c2hIAEIGCgRraW5kIrsJCgdSZXF1ZXN0EgoKAmlkGAEgASgEEjEKCWNoYWxsZW5nZRgKIAEoCzIcLnF1aW50ZXQudjEuQ2hhbGxlbmdlUmVxdWVzdEgAEi8KCHJlZ2lzdGVyGAsgASgLMhsucXVpbnRldC52MS5SZWdpc3RlclJlcXVlc3RIABI3CgxhdXRoZW50aWNhdGUYDCABKAsyHy5xdWludGV0LnYxLkF1dGhlbnRpY2F0ZVJlcXVlc3RIABIwCglvcGVuX2xpbmsYDSABKAsyGy5xdWludGV0LnYxLk9wZW5MaW5rUmVxdWVzdEgAEjgKDWNvbXBsZXRlX2xpbmsYDiABKAsyHy5xdWludGV0LnYxLkNvbXBsZXRlTGlua1JlcXVlc3RIABI7Cg91cGxvYWRfcHJlX2tleXMYFCABKAsyIC5xdWludGV0LnYxLlVwbG9hZFByZUtleXNSZXF1ZXN0SAASQgoTZ2V0X3ByZV9rZXlfYnVuZGxlcxgVIAEoCzIjLnF1aW50ZXQudjEuR2V0UHJlS2V5QnVuZGxlc1JlcXVlc3RIABI2CgxzZW5kX21lc3NhZ2UYFiABKAsyHi5xdWludGV0LnYxLlNlbmRNZXNzYWdlUmVxdWVzdEgAEiUKA2FjaxgXIAEoCzIWLnF1aW50ZXQudjEuQWNrUmVxdWVzdEgAEjQKC2dldF9kZXZpY2VzGBggASgLMh0ucXVpbnRldC52MS5HZXREZXZpY2VzUmVxdWVzdEgAEjkKDnByZV9rZXlfc3RhdHVzGBkgASgLMh8ucXVpbnRldC52MS5QcmVLZXlTdGF0dXNSZXF1ZXN0SAASNgoMYXBwcm92ZV9saW5rGBogASgLMh4ucXVpbnRldC52MS5BcHByb3ZlTGlua1JlcXVlc3RIABI4Cg1yZW1vdmVfZGV2aWNlGBsgASgLMh8ucXVpbnRldC52MS5SZW1vdmVEZXZpY2VSZXF1ZXN0SAASKwoGbG9nb3V0GBwgASgLMhkucXVpbnRldC52MS5Mb2dvdXRSZXF1ZXN0SAASQwoTcHVibGlzaF9kZXZpY2VfbGlzdBgdIAEoCzIkLnF1aW50ZXQudjEuUHVibGlzaERldmljZUxpc3RSZXF1ZXN0SAASNgoMY3JlYXRlX2dyb3VwGB4gASgLMh4ucXVpbnRldC52MS5DcmVhdGVHcm91cFJlcXVlc3RIABI2Cgx1cGRhdGVfZ3JvdXAYHyABKAsyHi5xdWludGV0LnYxLlVwZGF0ZUdyb3VwUmVxdWVzdEgAEjAKCWdldF9ncm91cBggIAEoCzIbLnF1aW50ZXQudjEuR2V0R3JvdXBSZXF1ZXN0SAASNAoLbGlzdF9ncm91cHMYISABKAsyHS5xdWludGV0LnYxLkxpc3RHcm91cHNSZXF1ZXN0SAASQQoSc2VuZF9ncm91cF9tZXNzYWdlGCIgASgLMiMucXVpbnRldC52MS5TZW5kR3JvdXBNZXNzYWdlUmVxdWVzdEgAEkMKE2dldF9ibG9iX2NyZWRlbnRpYWwYKCABKAsyJC5xdWludGV0LnYxLkdldEJsb2JDcmVkZW50aWFsUmVxdWVzdEgAQgYKBGJvZHkiEgoQQ2hhbGxlbmdlUmVxdWVzdCIiChFDaGFsbGVuZ2VSZXNwb25zZRINCgVub25jZRgBIAEoDCKbAgoPUmVnaXN0ZXJSZXF1ZXN0Eg8KB2FjY291bnQYASABKAkSFAoMaWRlbnRpdHlfa2V5GAIgASgMEhcKD3JlZ2lzdHJhdGlvbl9pZBgDIAEoDRINCgVub25jZRgEIAEoDBIRCglzaWduYXR1cmUYBSABKAwSGgoScmVnaXN0cmF0aW9uX3Rva2VuGAYgASgJEjAKDnNpZ25lZF9wcmVfa2V5GAcgASgLMhgucXVpbnRldC52MS5TaWduZWRQcmVLZXkSJAoIcHJlX2tleXMYCCADKAsyEi5xdWludGV0LnYxLlByZUtleRITCgtkZXZpY2VfbmFtZRgJIAEoCRIdChVzaWduZWRfa2V5X2luZGV4X2xpc3QYCiABKAwiJQoQUmVnaXN0ZXJSZXNwb25zZRIRCglkZXZpY2VfaWQYASABKA0iWwoTQXV0aGVudGljYXRlUmVxdWVzdBIPCgdhY2NvdW50GAEgASgJEhEKCWRldmljZV9pZBgCIAEoDRINCgVub25jZRgDIAEoDBIRCglzaWduYXR1cmUYBCABKAwibQoUQXV0aGVudGljYXRlUmVzcG9uc2USGgoScHJlX2tleXNfcmVtYWluaW5nGAEgASgNEhkKEXByZV9rZXlfdGhyZXNob2xkGAIgASgNEh4KFmtlbV9wcmVfa2V5c19yZW1haW5pbmcYAyABKA0iQQoMU2lnbmVkUHJlS2V5EgoKAmlkGAEgASgNEhIKCnB1YmxpY19rZXkYAiABKAwSEQoJc2lnbmF0dXJlGAMgASgMIigKBlByZUtleRIKCgJpZBgBIAEoDRISCgpwdWJsaWNfa2V5GAIgASgMIj4KCUtlbVByZUtleRIKCgJpZBgBIAEoDRISCgpwdWJsaWNfa2V5GAIgASgMEhEKCXNpZ25hdHVyZRgDIAEoDCLTAQoUVXBsb2FkUHJlS2V5c1JlcXVlc3QSMAoOc2lnbmVkX3ByZV9rZXkYASABKAsyGC5xdWludGV0LnYxLlNpZ25lZFByZUtleRIkCghwcmVfa2V5cxgCIAMoCzISLnF1aW50ZXQudjEuUHJlS2V5EisKDGtlbV9wcmVfa2V5cxgDIAMoCzIVLnF1aW50ZXQudjEuS2VtUHJlS2V5EjYKF2xhc3RfcmVzb3J0X2tlbV9wcmVfa2V5GAQgASgLMhUucXVpbnRldC52MS5LZW1QcmVLZXkiFQoTUHJlS2V5U3RhdHVzUmVxdWVzdCJtChRQcmVLZXlTdGF0dXNSZXNwb25zZRIaChJwcmVfa2V5c19yZW1haW5pbmcYASABKA0SGQoRcHJlX2tleV90aHJlc2hvbGQYAiABKA0SHgoWa2VtX3ByZV9rZXlzX3JlbWFpbmluZxgDIAEoDSI9ChdHZXRQcmVLZXlCdW5kbGVzUmVxdWVzdBIPCgdhY2NvdW50GAEgASgJEhEKCWRldmljZV9pZBgCIAEoDSKGAgoMUHJlS2V5QnVuZGxlEhEKCWRldmljZV9pZBgBIAEoDRIXCg9yZWdpc3RyYXRpb25faWQYAiABKA0SFAoMaWRlbnRpdHlfa2V5GAMgASgMEjAKDnNpZ25lZF9wcmVfa2V5GAQgASgLMhgucXVpbnRldC52MS5TaWduZWRQcmVLZXkSIwoHcHJlX2tleRgFIAEoCzISLnF1aW50ZXQudjEuUHJlS2V5Eh4KFnNpZ25lZF9kZXZpY2VfaWRlbnRpdHkYBiABKAwSEQoJa2V5X2luZGV4GAcgASgNEioKC2tlbV9wcmVfa2V5GAggASgLMhUucXVpbnRldC52MS5LZW1QcmVLZXkiZAoYR2V0UHJlS2V5QnVuZGxlc1Jlc3BvbnNlEikKB2J1bmRsZXMYASADKAsyGC5xdWludGV0LnYxLlByZUtleUJ1bmRsZRIdChVzaWduZWRfa2V5X2luZGV4X2xpc3QYAiABKAwiJAoRR2V0RGV2aWNlc1JlcXVlc3QSDwoHYWNjb3VudBgBIAEoCSK5AQoKRGV2aWNlSW5mbxIRCglkZXZpY2VfaWQYASABKA0SFwoPcmVnaXN0cmF0aW9uX2lkGAIgASgNEhQKDGlkZW50aXR5X2tleRgDIAEoDBIMCgRuYW1lGAQgASgJEhIKCmNyZWF0ZWRfYXQYBSABKAQSFAoMbGFzdF9zZWVuX2F0GAYgASgEEhEKCWtleV9pbmRleBgHIAEoDRIeChZzaWduZWRfZGV2aWNlX2lkZW50aXR5GAggASgMIlwKEkdldERldmljZXNSZXNwb25zZRInCgdkZXZpY2VzGAEgAygLMhYucXVpbnRldC52MS5EZXZpY2VJbmZvEh0KFXNpZ25lZF9rZXlfaW5kZXhfbGlzdBgCIAEoDCIRCg9PcGVuTGlua1JlcXVlc3QiMwoQT3BlbkxpbmtSZXNwb25zZRILCgNyZWYYASABKAkSEgoKZXhwaXJlc19hdBgCIAEoBCKEAQoSQXBwcm92ZUxpbmtSZXF1ZXN0EgsKA3JlZhgBIAEoCRIeChZjb21wYW5pb25faWRlbnRpdHlfa2V5GAIgASgMEg8KB3BheWxvYWQYAyABKAwSHQoVc2lnbmVkX2tleV9pbmRleF9saXN0GAQgASgMEhEKCWtleV9pbmRleBgFIAEoDSIoChNBcHByb3ZlTGlua1Jlc3BvbnNlEhEKCWRldmljZV9pZBgBIAEoDSKHAgoTQ29tcGxldGVMaW5rUmVxdWVzdBISCgpsaW5rX3Rva2VuGAEgASgMEhQKDGlkZW50aXR5X2tleRgCIAEoDBIXCg9yZWdpc3RyYXRpb25faWQYAyABKA0SHgoWc2lnbmVkX2RldmljZV9pZGVudGl0eRgEIAEoDBINCgVub25jZRgFIAEoDBIRCglzaWduYXR1cmUYBiABKAwSMAoOc2lnbmVkX3ByZV9rZXkYByABKAsyGC5xdWludGV0LnYxLlNpZ25lZFByZUtleRIkCghwcmVfa2V5cxgIIAMoCzISLnF1aW50ZXQudjEuUHJlS2V5EhMKC2RldmljZV9uYW1lGAkgASgJIjoKFENvbXBsZXRlTGlua1Jlc3BvbnNlEg8KB2FjY291bnQYASABKAkSEQoJZGV2aWNlX2lkGAIgASgNIkcKE1JlbW92ZURldmljZVJlcXVlc3QSEQoJZGV2aWNlX2lkGAEgASgNEh0KFXNpZ25lZF9rZXlfaW5kZXhfbGlzdBgCIAEoDCIPCg1Mb2dvdXRSZXF1ZXN0IjkKGFB1Ymxpc2hEZXZpY2VMaXN0UmVxdWVzdBIdChVzaWduZWRfa2V5X2luZGV4X2xpc3QYASABKAwidwoQT3V0Z29pbmdFbnZlbG9wZRIRCglkZXZpY2VfaWQYASABKA0SFwoPcmVnaXN0cmF0aW9uX2lkGAIgASgNEiYKBHR5cGUYAyABKA4yGC5xdWludGV0LnYxLkVudmVsb3BlVHlwZRIPCgdjb250ZW50GAQgASgMIrkBChJTZW5kTWVzc2FnZVJlcXVlc3QSEwoLZGVzdGluYXRpb24YASABKAkSLwoJZW52ZWxvcGVzGAIgAygLMhwucXVpbnRldC52MS5PdXRnb2luZ0VudmVsb3BlEhEKCXRpbWVzdGFtcBgDIAEoBBIXCg9yZWZ1c2VkX2RldmljZXMYBCADKA0SHgoWc2VuZGVyX2RldmljZV9pZGVudGl0eRgFIAEoDBIRCgllcGhlbWVyYWwYBiABKAgiKgoTU2VuZE1lc3NhZ2VSZXNwb25zZRITCgtxdWV1ZWRfb25seRgBIAEoCCIiCgpBY2tSZXF1ZXN0EhQKDHNlcnZlcl9ndWlkcxgBIAMoDCINCgtBY2tSZXNwb25zZSKWCQoIUmVzcG9uc2USCgoCaWQYASABKAQSIAoFZXJyb3IYAiABKAsyES5xdWludGV0LnYxLkVycm9yEjIKCWNoYWxsZW5nZRgKIAEoCzIdLnF1aW50ZXQudjEuQ2hhbGxlbmdlUmVzcG9uc2VIABIwCghyZWdpc3RlchgLIAEoCzIcLnF1aW50ZXQudjEuUmVnaXN0ZXJSZXNwb25zZUgAEjgKDGF1dGhlbnRpY2F0ZRgMIAEoCzIgLnF1aW50ZXQudjEuQXV0aGVudGljYXRlUmVzcG9uc2VIABIsCg91cGxvYWRfcHJlX2tleXMYFCABKAsyES5xdWludGV0LnYxLkVtcHR5SAASQwoTZ2V0X3ByZV9rZXlfYnVuZGxlcxgVIAEoCzIkLnF1aW50ZXQudjEuR2V0UHJlS2V5QnVuZGxlc1Jlc3BvbnNlSAASNwoMc2VuZF9tZXNzYWdlGBYgASgLMh8ucXVpbnRldC52MS5TZW5kTWVzc2FnZVJlc3BvbnNlSAASJgoDYWNrGBcgASgLMhcucXVpbnRldC52MS5BY2tSZXNwb25zZUgAEjUKC2dldF9kZXZpY2VzGBggASgLMh4ucXVpbnRldC52MS5HZXREZXZpY2VzUmVzcG9uc2VIABI6Cg5wcmVfa2V5X3N0YXR1cxgZIAEoCzIgLnF1aW50ZXQudjEuUHJlS2V5U3RhdHVzUmVzcG9uc2VIABIxCglvcGVuX2xpbmsYDSABKAsyHC5xdWludGV0LnYxLk9wZW5MaW5rUmVzcG9uc2VIABI5Cg1jb21wbGV0ZV9saW5rGA4gASgLMiAucXVpbnRldC52MS5Db21wbGV0ZUxpbmtSZXNwb25zZUgAEjcKDGFwcHJvdmVfbGluaxgaIAEoCzIfLnF1aW50ZXQudjEuQXBwcm92ZUxpbmtSZXNwb25zZUgAEioKDXJlbW92ZV9kZXZpY2UYGyABKAsyES5xdWludGV0LnYxLkVtcHR5SAASIwoGbG9nb3V0GBwgASgLMhEucXVpbnRldC52MS5FbXB0eUgAEjAKE3B1Ymxpc2hfZGV2aWNlX2xpc3QYHSABKAsyES5xdWludGV0LnYxLkVtcHR5SAASKQoMY3JlYXRlX2dyb3VwGB4gASgLMhEucXVpbnRldC52MS5FbXB0eUgAEikKDHVwZGF0ZV9ncm91cBgfIAEoCzIRLnF1aW50ZXQudjEuRW1wdHlIABIxCglnZXRfZ3JvdXAYICABKAsyHC5xdWludGV0LnYxLkdldEdyb3VwUmVzcG9uc2VIABI1CgtsaXN0X2dyb3VwcxghIAEoCzIeLnF1aW50ZXQudjEuTGlzdEdyb3Vwc1Jlc3BvbnNlSAASPQoSc2VuZF9ncm91cF9tZXNzYWdlGCIgASgLMh8ucXVpbnRldC52MS5TZW5kTWVzc2FnZVJlc3BvbnNlSAASRAoTZ2V0X2Jsb2JfY3JlZGVudGlhbBgoIAEoCzIlLnF1aW50ZXQudjEuR2V0QmxvYkNyZWRlbnRpYWxSZXNwb25zZUgAQgYKBGJvZHkiBwoFRW1wdHki0wEKBUVycm9yEgwKBGNvZGUYASABKAkSDwoHbWVzc2FnZRgCIAEoCRIXCg9taXNzaW5nX2RldmljZXMYAyADKA0SFQoNZXh0cmFfZGV2aWNlcxgEIAMoDRIVCg1zdGFsZV9kZXZpY2VzGAUgAygNEhYKDnJldHJ5X2FmdGVyX21zGAYgASgNEj0KEmFjY291bnRfbWlzbWF0Y2hlcxgHIAMoCzIhLnF1aW50ZXQudjEuQWNjb3VudERldmljZU1pc21hdGNoEg0KBWxpbWl0GAggASgJIm8KFUFjY291bnREZXZpY2VNaXNtYXRjaBIPCgdhY2NvdW50GAEgASgJEhcKD21pc3NpbmdfZGV2aWNlcxgCIAMoDRIVCg1leHRyYV9kZXZpY2VzGAMgAygNEhUKDXN0YWxlX2RldmljZXMYBCADKA0i7AIKBFB1c2gSKAoIZW52ZWxvcGUYASABKAsyFC5xdWludGV0LnYxLkVudmVsb3BlSAASMQoNcXVldWVfZHJhaW5lZBgCIAEoCzIYLnF1aW50ZXQudjEuUXVldWVEcmFpbmVkSAASLgoMcHJlX2tleXNfbG93GAMgASgLMhYucXVpbnRldC52MS5QcmVLZXlzTG93SAASMQoNbGlua19hcHByb3ZlZBgEIAEoCzIYLnF1aW50ZXQudjEuTGlua0FwcHJvdmVkSAASPAoTZGV2aWNlX2xpc3RfY2hhbmdlZBgFIAEoCzIdLnF1aW50ZXQudjEuRGV2aWNlTGlzdENoYW5nZWRIABIrCgpsb2dnZWRfb3V0GAYgASgLMhUucXVpbnRldC52MS5Mb2dnZWRPdXRIABIxCg1ncm91cF9jaGFuZ2VkGAcgASgLMhgucXVpbnRldC52MS5Hcm91cENoYW5nZWRIAEIGCgRraW5kIiAKDEdyb3VwQ2hhbmdlZBIQCghncm91cF9pZBgBIAEoDCJqCgxMaW5rQXBwcm92ZWQSDwoHYWNjb3VudBgBIAEoCRIRCglkZXZpY2VfaWQYAiABKA0SDwoHcGF5bG9hZBgDIAEoDBISCgpsaW5rX3Rva2VuGAQgASgMEhEKCWtleV9pbmRleBgFIAEoDSIkChFEZXZpY2VMaXN0Q2hhbmdlZBIPCgdhY2NvdW50GAEgASgJIhsKCUxvZ2dlZE91dBIOCgZyZWFzb24YASABKAkijQIKCEVudmVsb3BlEhMKC3NlcnZlcl9ndWlkGAEgASgMEg4KBnNvdXJjZRgCIAEoCRIVCg1zb3VyY2VfZGV2aWNlGAMgASgNEhoKEmRlc3RpbmF0aW9uX2RldmljZRgEIAEoDRImCgR0eXBlGAUgASgOMhgucXVpbnRldC52MS5FbnZlbG9wZVR5cGUSDwoHY29udGVudBgGIAEoDBIRCgl0aW1lc3RhbXAYByABKAQSGAoQc2VydmVyX3RpbWVzdGFtcBgIIAEoBBIeChZzb3VyY2VfZGV2aWNlX2lkZW50aXR5GAkgASgMEhAKCGdyb3VwX2lkGAogASgMEhEKCWVwaGVtZXJhbBgLIAEoCCJDChJDcmVhdGVHcm91cFJlcXVlc3QSLQoGY2hhbmdlGAEgASgLMh0ucXVpbnRldC52MS5TaWduZWRHcm91cENoYW5nZSJDChJVcGRhdGVHcm91cFJlcXVlc3QSLQoGY2hhbmdlGAEgASgLMh0ucXVpbnRldC52MS5TaWduZWRHcm91cENoYW5nZSJRCg9HZXRHcm91cFJlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAwSGgoNa25vd25fdmVyc2lvbhgyIAEoDUgAiAEBQhAKDl9rbm93bl92ZXJzaW9uIokBChBHZXRHcm91cFJlc3BvbnNlEi4KB2NoYW5nZXMYASADKAsyHS5xdWludGV0LnYxLlNpZ25lZEdyb3VwQ2hhbmdlEhUKDWZpcnN0X3ZlcnNpb24YMiABKA0SFAoMaGVhZF92ZXJzaW9uGDMgASgNEhgKEHNuYXBzaG90X3ZlcnNpb24YNCABKA0iEwoRTGlzdEdyb3Vwc1JlcXVlc3QiJwoSTGlzdEdyb3Vwc1Jlc3BvbnNlEhEKCWdyb3VwX2lkcxgBIAMoDCJPCg5Hcm91cFJlY2lwaWVudBIPCgdhY2NvdW50GAEgASgJEhIKCmRldmljZV9pZHMYAiADKA0SGAoQcmVnaXN0cmF0aW9uX2lkcxgDIAMoDSL5AQoXU2VuZEdyb3VwTWVzc2FnZVJlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAwSEgoKY2lwaGVydGV4dBgCIAEoDBIuCgpyZWNpcGllbnRzGAMgAygLMhoucXVpbnRldC52MS5Hcm91cFJlY2lwaWVudBI1Cg1kaXN0cmlidXRpb25zGAQgAygLMh4ucXVpbnRldC52MS5TZW5kTWVzc2FnZVJlcXVlc3QSEQoJdGltZXN0YW1wGAUgASgEEisKB3JlZnVzZWQYBiADKAsyGi5xdWludGV0LnYxLkdyb3VwUmVjaXBpZW50EhEKCWVwaGVtZXJhbBgHIAEoCCIOCgxRdWV1ZURyYWluZWQiSAoKUHJlS2V5c0xvdxIaChJwcmVfa2V5c19yZW1haW5pbmcYASABKA0SHgoWa2VtX3ByZV9rZXlzX3JlbWFpbmluZxgCIAEoDSIaChhHZXRCbG9iQ3JlZGVudGlhbFJlcXVlc3QiPgoZR2V0QmxvYkNyZWRlbnRpYWxSZXNwb25zZRINCgV0b2tlbhgBIAEoCRISCgpleHBpcmVzX2F0GAIgASgEKpwBCgxFbnZlbG9wZVR5cGUSHQoZRU5WRUxPUEVfVFlQRV9VTlNQRUNJRklFRBAAEhgKFEVOVkVMT1BFX1RZUEVfU0lHTkFMEAESGAoURU5WRUxPUEVfVFlQRV9QUkVLRVkQAhIcChhFTlZFTE9QRV9UWVBFX1NFTkRFUl9LRVkQAxIbChdFTlZFTE9QRV9UWVBFX1BMQUlOVEVYVBAEYgZwcm90bzM", [file_quintet_v1_groups]);
 
 /**
  * @generated from message quintet.v1.Frame
@@ -399,6 +399,13 @@ export type AuthenticateResponse = Message<"quintet.v1.AuthenticateResponse"> & 
    * @generated from field: uint32 pre_key_threshold = 2;
    */
   preKeyThreshold: number;
+
+  /**
+   * One-time KEM prekeys left (0 for a device that never uploaded any).
+   *
+   * @generated from field: uint32 kem_pre_keys_remaining = 3;
+   */
+  kemPreKeysRemaining: number;
 };
 
 /**
@@ -464,7 +471,44 @@ export const PreKeySchema: GenMessage<PreKey> = /*@__PURE__*/
   messageDesc(file_quintet_v1_transport, 9);
 
 /**
+ * A signed KEM prekey for PQXDH (one-time or last-resort): a Kyber1024
+ * public key with its type byte (0x08 ‖ 1568 bytes), signed with XEdDSA by
+ * the identity key over those 1569 bytes.
+ *
+ * @generated from message quintet.v1.KemPreKey
+ */
+export type KemPreKey = Message<"quintet.v1.KemPreKey"> & {
+  /**
+   * @generated from field: uint32 id = 1;
+   */
+  id: number;
+
+  /**
+   * 1569 bytes
+   *
+   * @generated from field: bytes public_key = 2;
+   */
+  publicKey: Uint8Array;
+
+  /**
+   * 64-byte XEdDSA signature by the identity key
+   *
+   * @generated from field: bytes signature = 3;
+   */
+  signature: Uint8Array;
+};
+
+/**
+ * Describes the message quintet.v1.KemPreKey.
+ * Use `create(KemPreKeySchema)` to create a new message.
+ */
+export const KemPreKeySchema: GenMessage<KemPreKey> = /*@__PURE__*/
+  messageDesc(file_quintet_v1_transport, 10);
+
+/**
  * Adds one-time prekeys and/or replaces the signed prekey of the calling device.
+ * Post-quantum devices also add one-time KEM prekeys and/or replace their
+ * last-resort KEM prekey; devices that upload none get bundles without one.
  *
  * @generated from message quintet.v1.UploadPreKeysRequest
  */
@@ -478,6 +522,16 @@ export type UploadPreKeysRequest = Message<"quintet.v1.UploadPreKeysRequest"> & 
    * @generated from field: repeated quintet.v1.PreKey pre_keys = 2;
    */
   preKeys: PreKey[];
+
+  /**
+   * @generated from field: repeated quintet.v1.KemPreKey kem_pre_keys = 3;
+   */
+  kemPreKeys: KemPreKey[];
+
+  /**
+   * @generated from field: quintet.v1.KemPreKey last_resort_kem_pre_key = 4;
+   */
+  lastResortKemPreKey?: KemPreKey | undefined;
 };
 
 /**
@@ -485,7 +539,7 @@ export type UploadPreKeysRequest = Message<"quintet.v1.UploadPreKeysRequest"> & 
  * Use `create(UploadPreKeysRequestSchema)` to create a new message.
  */
 export const UploadPreKeysRequestSchema: GenMessage<UploadPreKeysRequest> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 10);
+  messageDesc(file_quintet_v1_transport, 11);
 
 /**
  * @generated from message quintet.v1.PreKeyStatusRequest
@@ -498,7 +552,7 @@ export type PreKeyStatusRequest = Message<"quintet.v1.PreKeyStatusRequest"> & {
  * Use `create(PreKeyStatusRequestSchema)` to create a new message.
  */
 export const PreKeyStatusRequestSchema: GenMessage<PreKeyStatusRequest> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 11);
+  messageDesc(file_quintet_v1_transport, 12);
 
 /**
  * @generated from message quintet.v1.PreKeyStatusResponse
@@ -513,6 +567,11 @@ export type PreKeyStatusResponse = Message<"quintet.v1.PreKeyStatusResponse"> & 
    * @generated from field: uint32 pre_key_threshold = 2;
    */
   preKeyThreshold: number;
+
+  /**
+   * @generated from field: uint32 kem_pre_keys_remaining = 3;
+   */
+  kemPreKeysRemaining: number;
 };
 
 /**
@@ -520,7 +579,7 @@ export type PreKeyStatusResponse = Message<"quintet.v1.PreKeyStatusResponse"> & 
  * Use `create(PreKeyStatusResponseSchema)` to create a new message.
  */
 export const PreKeyStatusResponseSchema: GenMessage<PreKeyStatusResponse> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 12);
+  messageDesc(file_quintet_v1_transport, 13);
 
 /**
  * Fetches bundles for one device (device_id > 0) or every device (0) of an
@@ -546,7 +605,7 @@ export type GetPreKeyBundlesRequest = Message<"quintet.v1.GetPreKeyBundlesReques
  * Use `create(GetPreKeyBundlesRequestSchema)` to create a new message.
  */
 export const GetPreKeyBundlesRequestSchema: GenMessage<GetPreKeyBundlesRequest> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 13);
+  messageDesc(file_quintet_v1_transport, 14);
 
 /**
  * @generated from message quintet.v1.PreKeyBundle
@@ -591,6 +650,14 @@ export type PreKeyBundle = Message<"quintet.v1.PreKeyBundle"> & {
    * @generated from field: uint32 key_index = 7;
    */
   keyIndex: number;
+
+  /**
+   * A one-time KEM prekey, else the last-resort one (never removed); absent
+   * when the device uploaded none (a v3-only device).
+   *
+   * @generated from field: quintet.v1.KemPreKey kem_pre_key = 8;
+   */
+  kemPreKey?: KemPreKey | undefined;
 };
 
 /**
@@ -598,7 +665,7 @@ export type PreKeyBundle = Message<"quintet.v1.PreKeyBundle"> & {
  * Use `create(PreKeyBundleSchema)` to create a new message.
  */
 export const PreKeyBundleSchema: GenMessage<PreKeyBundle> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 14);
+  messageDesc(file_quintet_v1_transport, 15);
 
 /**
  * @generated from message quintet.v1.GetPreKeyBundlesResponse
@@ -622,7 +689,7 @@ export type GetPreKeyBundlesResponse = Message<"quintet.v1.GetPreKeyBundlesRespo
  * Use `create(GetPreKeyBundlesResponseSchema)` to create a new message.
  */
 export const GetPreKeyBundlesResponseSchema: GenMessage<GetPreKeyBundlesResponse> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 15);
+  messageDesc(file_quintet_v1_transport, 16);
 
 /**
  * @generated from message quintet.v1.GetDevicesRequest
@@ -639,7 +706,7 @@ export type GetDevicesRequest = Message<"quintet.v1.GetDevicesRequest"> & {
  * Use `create(GetDevicesRequestSchema)` to create a new message.
  */
 export const GetDevicesRequestSchema: GenMessage<GetDevicesRequest> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 16);
+  messageDesc(file_quintet_v1_transport, 17);
 
 /**
  * @generated from message quintet.v1.DeviceInfo
@@ -699,7 +766,7 @@ export type DeviceInfo = Message<"quintet.v1.DeviceInfo"> & {
  * Use `create(DeviceInfoSchema)` to create a new message.
  */
 export const DeviceInfoSchema: GenMessage<DeviceInfo> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 17);
+  messageDesc(file_quintet_v1_transport, 18);
 
 /**
  * @generated from message quintet.v1.GetDevicesResponse
@@ -723,7 +790,7 @@ export type GetDevicesResponse = Message<"quintet.v1.GetDevicesResponse"> & {
  * Use `create(GetDevicesResponseSchema)` to create a new message.
  */
 export const GetDevicesResponseSchema: GenMessage<GetDevicesResponse> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 18);
+  messageDesc(file_quintet_v1_transport, 19);
 
 /**
  * A companion asks for a short-lived link reference to show in its QR code.
@@ -740,7 +807,7 @@ export type OpenLinkRequest = Message<"quintet.v1.OpenLinkRequest"> & {
  * Use `create(OpenLinkRequestSchema)` to create a new message.
  */
 export const OpenLinkRequestSchema: GenMessage<OpenLinkRequest> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 19);
+  messageDesc(file_quintet_v1_transport, 20);
 
 /**
  * @generated from message quintet.v1.OpenLinkResponse
@@ -764,7 +831,7 @@ export type OpenLinkResponse = Message<"quintet.v1.OpenLinkResponse"> & {
  * Use `create(OpenLinkResponseSchema)` to create a new message.
  */
 export const OpenLinkResponseSchema: GenMessage<OpenLinkResponse> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 20);
+  messageDesc(file_quintet_v1_transport, 21);
 
 /**
  * The primary approves the companion whose link code it read. The server
@@ -814,7 +881,7 @@ export type ApproveLinkRequest = Message<"quintet.v1.ApproveLinkRequest"> & {
  * Use `create(ApproveLinkRequestSchema)` to create a new message.
  */
 export const ApproveLinkRequestSchema: GenMessage<ApproveLinkRequest> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 21);
+  messageDesc(file_quintet_v1_transport, 22);
 
 /**
  * @generated from message quintet.v1.ApproveLinkResponse
@@ -831,7 +898,7 @@ export type ApproveLinkResponse = Message<"quintet.v1.ApproveLinkResponse"> & {
  * Use `create(ApproveLinkResponseSchema)` to create a new message.
  */
 export const ApproveLinkResponseSchema: GenMessage<ApproveLinkResponse> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 22);
+  messageDesc(file_quintet_v1_transport, 23);
 
 /**
  * The companion, after verifying the payload and adding its device
@@ -899,7 +966,7 @@ export type CompleteLinkRequest = Message<"quintet.v1.CompleteLinkRequest"> & {
  * Use `create(CompleteLinkRequestSchema)` to create a new message.
  */
 export const CompleteLinkRequestSchema: GenMessage<CompleteLinkRequest> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 23);
+  messageDesc(file_quintet_v1_transport, 24);
 
 /**
  * @generated from message quintet.v1.CompleteLinkResponse
@@ -921,7 +988,7 @@ export type CompleteLinkResponse = Message<"quintet.v1.CompleteLinkResponse"> & 
  * Use `create(CompleteLinkResponseSchema)` to create a new message.
  */
 export const CompleteLinkResponseSchema: GenMessage<CompleteLinkResponse> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 24);
+  messageDesc(file_quintet_v1_transport, 25);
 
 /**
  * Remote logout by the primary, with a new signed list without the device.
@@ -945,7 +1012,7 @@ export type RemoveDeviceRequest = Message<"quintet.v1.RemoveDeviceRequest"> & {
  * Use `create(RemoveDeviceRequestSchema)` to create a new message.
  */
 export const RemoveDeviceRequestSchema: GenMessage<RemoveDeviceRequest> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 25);
+  messageDesc(file_quintet_v1_transport, 26);
 
 /**
  * A companion logs itself out. (Its index stays in the signed list until the
@@ -961,7 +1028,7 @@ export type LogoutRequest = Message<"quintet.v1.LogoutRequest"> & {
  * Use `create(LogoutRequestSchema)` to create a new message.
  */
 export const LogoutRequestSchema: GenMessage<LogoutRequest> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 26);
+  messageDesc(file_quintet_v1_transport, 27);
 
 /**
  * The primary publishes a newer signed list (e.g. after a companion logged
@@ -981,7 +1048,7 @@ export type PublishDeviceListRequest = Message<"quintet.v1.PublishDeviceListRequ
  * Use `create(PublishDeviceListRequestSchema)` to create a new message.
  */
 export const PublishDeviceListRequestSchema: GenMessage<PublishDeviceListRequest> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 27);
+  messageDesc(file_quintet_v1_transport, 28);
 
 /**
  * One ciphertext for one destination device.
@@ -1018,7 +1085,7 @@ export type OutgoingEnvelope = Message<"quintet.v1.OutgoingEnvelope"> & {
  * Use `create(OutgoingEnvelopeSchema)` to create a new message.
  */
 export const OutgoingEnvelopeSchema: GenMessage<OutgoingEnvelope> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 28);
+  messageDesc(file_quintet_v1_transport, 29);
 
 /**
  * One send: an envelope for every current device of `destination` (minus the
@@ -1078,7 +1145,7 @@ export type SendMessageRequest = Message<"quintet.v1.SendMessageRequest"> & {
  * Use `create(SendMessageRequestSchema)` to create a new message.
  */
 export const SendMessageRequestSchema: GenMessage<SendMessageRequest> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 29);
+  messageDesc(file_quintet_v1_transport, 30);
 
 /**
  * @generated from message quintet.v1.SendMessageResponse
@@ -1097,7 +1164,7 @@ export type SendMessageResponse = Message<"quintet.v1.SendMessageResponse"> & {
  * Use `create(SendMessageResponseSchema)` to create a new message.
  */
 export const SendMessageResponseSchema: GenMessage<SendMessageResponse> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 30);
+  messageDesc(file_quintet_v1_transport, 31);
 
 /**
  * Acknowledges envelopes the device has stored; the server deletes them.
@@ -1116,7 +1183,7 @@ export type AckRequest = Message<"quintet.v1.AckRequest"> & {
  * Use `create(AckRequestSchema)` to create a new message.
  */
 export const AckRequestSchema: GenMessage<AckRequest> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 31);
+  messageDesc(file_quintet_v1_transport, 32);
 
 /**
  * @generated from message quintet.v1.AckResponse
@@ -1129,7 +1196,7 @@ export type AckResponse = Message<"quintet.v1.AckResponse"> & {
  * Use `create(AckResponseSchema)` to create a new message.
  */
 export const AckResponseSchema: GenMessage<AckResponse> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 32);
+  messageDesc(file_quintet_v1_transport, 33);
 
 /**
  * @generated from message quintet.v1.Response
@@ -1284,7 +1351,7 @@ export type Response = Message<"quintet.v1.Response"> & {
  * Use `create(ResponseSchema)` to create a new message.
  */
 export const ResponseSchema: GenMessage<Response> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 33);
+  messageDesc(file_quintet_v1_transport, 34);
 
 /**
  * @generated from message quintet.v1.Empty
@@ -1297,7 +1364,7 @@ export type Empty = Message<"quintet.v1.Empty"> & {
  * Use `create(EmptySchema)` to create a new message.
  */
 export const EmptySchema: GenMessage<Empty> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 34);
+  messageDesc(file_quintet_v1_transport, 35);
 
 /**
  * A failed request. `code` is stable (see docs/protocol.md); `message` is
@@ -1365,7 +1432,7 @@ export type Error = Message<"quintet.v1.Error"> & {
  * Use `create(ErrorSchema)` to create a new message.
  */
 export const ErrorSchema: GenMessage<Error> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 35);
+  messageDesc(file_quintet_v1_transport, 36);
 
 /**
  * @generated from message quintet.v1.AccountDeviceMismatch
@@ -1397,7 +1464,7 @@ export type AccountDeviceMismatch = Message<"quintet.v1.AccountDeviceMismatch"> 
  * Use `create(AccountDeviceMismatchSchema)` to create a new message.
  */
 export const AccountDeviceMismatchSchema: GenMessage<AccountDeviceMismatch> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 36);
+  messageDesc(file_quintet_v1_transport, 37);
 
 /**
  * @generated from message quintet.v1.Push
@@ -1473,7 +1540,7 @@ export type Push = Message<"quintet.v1.Push"> & {
  * Use `create(PushSchema)` to create a new message.
  */
 export const PushSchema: GenMessage<Push> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 37);
+  messageDesc(file_quintet_v1_transport, 38);
 
 /**
  * @generated from message quintet.v1.GroupChanged
@@ -1490,7 +1557,7 @@ export type GroupChanged = Message<"quintet.v1.GroupChanged"> & {
  * Use `create(GroupChangedSchema)` to create a new message.
  */
 export const GroupChangedSchema: GenMessage<GroupChanged> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 38);
+  messageDesc(file_quintet_v1_transport, 39);
 
 /**
  * @generated from message quintet.v1.LinkApproved
@@ -1529,7 +1596,7 @@ export type LinkApproved = Message<"quintet.v1.LinkApproved"> & {
  * Use `create(LinkApprovedSchema)` to create a new message.
  */
 export const LinkApprovedSchema: GenMessage<LinkApproved> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 39);
+  messageDesc(file_quintet_v1_transport, 40);
 
 /**
  * @generated from message quintet.v1.DeviceListChanged
@@ -1546,7 +1613,7 @@ export type DeviceListChanged = Message<"quintet.v1.DeviceListChanged"> & {
  * Use `create(DeviceListChangedSchema)` to create a new message.
  */
 export const DeviceListChangedSchema: GenMessage<DeviceListChanged> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 40);
+  messageDesc(file_quintet_v1_transport, 41);
 
 /**
  * @generated from message quintet.v1.LoggedOut
@@ -1565,7 +1632,7 @@ export type LoggedOut = Message<"quintet.v1.LoggedOut"> & {
  * Use `create(LoggedOutSchema)` to create a new message.
  */
 export const LoggedOutSchema: GenMessage<LoggedOut> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 41);
+  messageDesc(file_quintet_v1_transport, 42);
 
 /**
  * @generated from message quintet.v1.Envelope
@@ -1645,7 +1712,7 @@ export type Envelope = Message<"quintet.v1.Envelope"> & {
  * Use `create(EnvelopeSchema)` to create a new message.
  */
 export const EnvelopeSchema: GenMessage<Envelope> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 42);
+  messageDesc(file_quintet_v1_transport, 43);
 
 /**
  * Stores the first change (ACTION_CREATE, version 0) of a new group. The
@@ -1666,7 +1733,7 @@ export type CreateGroupRequest = Message<"quintet.v1.CreateGroupRequest"> & {
  * Use `create(CreateGroupRequestSchema)` to create a new message.
  */
 export const CreateGroupRequestSchema: GenMessage<CreateGroupRequest> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 43);
+  messageDesc(file_quintet_v1_transport, 44);
 
 /**
  * Appends a change: version = current + 1, previous_hash = hash of the
@@ -1687,7 +1754,7 @@ export type UpdateGroupRequest = Message<"quintet.v1.UpdateGroupRequest"> & {
  * Use `create(UpdateGroupRequestSchema)` to create a new message.
  */
 export const UpdateGroupRequestSchema: GenMessage<UpdateGroupRequest> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 44);
+  messageDesc(file_quintet_v1_transport, 45);
 
 /**
  * @generated from message quintet.v1.GetGroupRequest
@@ -1713,7 +1780,7 @@ export type GetGroupRequest = Message<"quintet.v1.GetGroupRequest"> & {
  * Use `create(GetGroupRequestSchema)` to create a new message.
  */
 export const GetGroupRequestSchema: GenMessage<GetGroupRequest> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 45);
+  messageDesc(file_quintet_v1_transport, 46);
 
 /**
  * Changes oldest first: those after known_version, or a snapshot link and
@@ -1756,7 +1823,7 @@ export type GetGroupResponse = Message<"quintet.v1.GetGroupResponse"> & {
  * Use `create(GetGroupResponseSchema)` to create a new message.
  */
 export const GetGroupResponseSchema: GenMessage<GetGroupResponse> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 46);
+  messageDesc(file_quintet_v1_transport, 47);
 
 /**
  * @generated from message quintet.v1.ListGroupsRequest
@@ -1769,7 +1836,7 @@ export type ListGroupsRequest = Message<"quintet.v1.ListGroupsRequest"> & {
  * Use `create(ListGroupsRequestSchema)` to create a new message.
  */
 export const ListGroupsRequestSchema: GenMessage<ListGroupsRequest> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 47);
+  messageDesc(file_quintet_v1_transport, 48);
 
 /**
  * @generated from message quintet.v1.ListGroupsResponse
@@ -1786,7 +1853,7 @@ export type ListGroupsResponse = Message<"quintet.v1.ListGroupsResponse"> & {
  * Use `create(ListGroupsResponseSchema)` to create a new message.
  */
 export const ListGroupsResponseSchema: GenMessage<ListGroupsResponse> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 48);
+  messageDesc(file_quintet_v1_transport, 49);
 
 /**
  * The devices of one account that receive the group ciphertext.
@@ -1817,7 +1884,7 @@ export type GroupRecipient = Message<"quintet.v1.GroupRecipient"> & {
  * Use `create(GroupRecipientSchema)` to create a new message.
  */
 export const GroupRecipientSchema: GenMessage<GroupRecipient> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 49);
+  messageDesc(file_quintet_v1_transport, 50);
 
 /**
  * One group message: `ciphertext` (a SenderKeyMessage) is stored once per
@@ -1877,7 +1944,7 @@ export type SendGroupMessageRequest = Message<"quintet.v1.SendGroupMessageReques
  * Use `create(SendGroupMessageRequestSchema)` to create a new message.
  */
 export const SendGroupMessageRequestSchema: GenMessage<SendGroupMessageRequest> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 50);
+  messageDesc(file_quintet_v1_transport, 51);
 
 /**
  * @generated from message quintet.v1.QueueDrained
@@ -1890,7 +1957,7 @@ export type QueueDrained = Message<"quintet.v1.QueueDrained"> & {
  * Use `create(QueueDrainedSchema)` to create a new message.
  */
 export const QueueDrainedSchema: GenMessage<QueueDrained> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 51);
+  messageDesc(file_quintet_v1_transport, 52);
 
 /**
  * @generated from message quintet.v1.PreKeysLow
@@ -1900,6 +1967,13 @@ export type PreKeysLow = Message<"quintet.v1.PreKeysLow"> & {
    * @generated from field: uint32 pre_keys_remaining = 1;
    */
   preKeysRemaining: number;
+
+  /**
+   * One-time KEM prekeys left; set when the device uses KEM prekeys.
+   *
+   * @generated from field: uint32 kem_pre_keys_remaining = 2;
+   */
+  kemPreKeysRemaining: number;
 };
 
 /**
@@ -1907,7 +1981,7 @@ export type PreKeysLow = Message<"quintet.v1.PreKeysLow"> & {
  * Use `create(PreKeysLowSchema)` to create a new message.
  */
 export const PreKeysLowSchema: GenMessage<PreKeysLow> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 52);
+  messageDesc(file_quintet_v1_transport, 53);
 
 /**
  * Asks for a bearer token for the blob HTTP API (`/v1/blobs`), for this
@@ -1923,7 +1997,7 @@ export type GetBlobCredentialRequest = Message<"quintet.v1.GetBlobCredentialRequ
  * Use `create(GetBlobCredentialRequestSchema)` to create a new message.
  */
 export const GetBlobCredentialRequestSchema: GenMessage<GetBlobCredentialRequest> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 53);
+  messageDesc(file_quintet_v1_transport, 54);
 
 /**
  * @generated from message quintet.v1.GetBlobCredentialResponse
@@ -1947,7 +2021,7 @@ export type GetBlobCredentialResponse = Message<"quintet.v1.GetBlobCredentialRes
  * Use `create(GetBlobCredentialResponseSchema)` to create a new message.
  */
 export const GetBlobCredentialResponseSchema: GenMessage<GetBlobCredentialResponse> = /*@__PURE__*/
-  messageDesc(file_quintet_v1_transport, 54);
+  messageDesc(file_quintet_v1_transport, 55);
 
 /**
  * Envelope type: which protocol message `content` holds.

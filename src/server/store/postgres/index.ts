@@ -15,6 +15,7 @@ import { PostgresAccountStore } from './accounts.js';
 import { describe, mapPgError } from './errors.js';
 import { PostgresGroupStore } from './groups.js';
 import { checkSchemaName, migrate } from './migrations.js';
+import { PostgresKemPreKeyStore } from './kem-prekeys.js';
 import { PostgresPreKeyStore } from './prekeys.js';
 import { PostgresQueueStore } from './queue.js';
 import { PostgresSubscriberStore } from './subscribers.js';
@@ -133,6 +134,7 @@ export async function openPostgresStore(
     schema,
     accounts: new PostgresAccountStore(pool),
     preKeys: new PostgresPreKeyStore(pool),
+    kemPreKeys: new PostgresKemPreKeyStore(pool),
     queue,
     subscribers: new PostgresSubscriberStore(pool),
     groups,

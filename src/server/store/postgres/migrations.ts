@@ -14,6 +14,7 @@ import { BLOBS_MIGRATION_SQL } from './blobs-schema.js';
 import { CORE_MIGRATION_SQL } from './core-schema.js';
 import { mapPgError } from './errors.js';
 import { GROUPS_MIGRATION_SQL } from './groups-schema.js';
+import { KEM_PREKEYS_MIGRATION_SQL } from './kem-prekeys-schema.js';
 import { LINKS_MIGRATION_SQL } from './links-schema.js';
 import { QUEUE_ACKS_MIGRATION_SQL } from './queue-acks-schema.js';
 import { QUEUE_BATCH_MIGRATION_SQL } from './queue-batch-schema.js';
@@ -51,6 +52,7 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
     name: 'queue batch with fewer statements and plan nodes',
     sql: QUEUE_LEAN_MIGRATION_SQL,
   },
+  { version: 9, name: 'KEM prekeys (PQXDH)', sql: KEM_PREKEYS_MIGRATION_SQL },
 ];
 
 /** The schema version this code writes. */

@@ -15,6 +15,7 @@ import { startCheckpointer, type Checkpointer } from './checkpointer.js';
 import { GroupCommitter } from './group-commit.js';
 import { SqliteGroupStore } from './groups.js';
 import { migrate } from './migrations.js';
+import { SqliteKemPreKeyStore } from './kem-prekeys.js';
 import { SqlitePreKeyStore } from './prekeys.js';
 import { SqliteQueueStore } from './queue.js';
 import { StorageReserve } from './storage-reserve.js';
@@ -104,6 +105,7 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteServerStore 
   return {
     accounts: new SqliteAccountStore(db, committer, checkOpen),
     preKeys: new SqlitePreKeyStore(db, committer, checkOpen),
+    kemPreKeys: new SqliteKemPreKeyStore(db, committer, checkOpen),
     queue: new SqliteQueueStore(
       db,
       committer,

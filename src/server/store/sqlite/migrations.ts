@@ -186,6 +186,30 @@ export const MIGRATIONS: readonly Migration[] = [
       END;
     `,
   },
+  {
+    version: 6,
+    description: 'KEM prekeys (PQXDH): one-time and last-resort, signed',
+    sql: `
+      -- As signed_pre_keys / one_time_pre_keys, for KEM public keys (type
+      -- byte and key) with the identity key's signature over them.
+      CREATE TABLE kem_last_resort_pre_keys (
+        account TEXT NOT NULL,
+        device_id INTEGER NOT NULL,
+        key_id INTEGER NOT NULL,
+        public_key BLOB NOT NULL,
+        signature BLOB NOT NULL,
+        PRIMARY KEY (account, device_id)
+      ) WITHOUT ROWID;
+      CREATE TABLE kem_one_time_pre_keys (
+        account TEXT NOT NULL,
+        device_id INTEGER NOT NULL,
+        key_id INTEGER NOT NULL,
+        public_key BLOB NOT NULL,
+        signature BLOB NOT NULL,
+        PRIMARY KEY (account, device_id, key_id)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /** The schema version this code writes. */

@@ -1,0 +1,90 @@
+/** In-memory implementation of `KemPreKeyStore` (tests and single-process servers). */
+import { StoreError, type KemPreKeyRecord, type KemPreKeyStore } from './types.js';
+
+function deviceKey(account: string, deviceId: number): string {
+  return `${account}\u0000${deviceId}`;
+}
+
+/**
+ * Plain copies both ways (`slice` of a Node Buffer would be a view), so a
+ * caller mutating its bytes cannot change what is stored.
+ */
+function copy(key: KemPreKeyRecord): KemPreKeyRecord {
+  return {
+    id: key.id,
+    publicKey: new Uint8Array(key.publicKey),
+    signature: new Uint8Array(key.signature),
+  };
+}
+
+/** KEM prekeys in maps; every call is atomic because nothing in it awaits. */
+export class MemoryKemPreKeyStore implements KemPreKeyStore {
+  private readonly lastResort = new Map<string, KemPreKeyRecord>();
+  private readonly oneTime = new Map<string, Map<number, KemPreKeyRecord>>();
+
+  /** `check` throws `StoreError('closed')` once the store is closed. */
+  constructor(private readonly check: () => void) {}
+
+  async setLastResortKemPreKey(
+    account: string,
+    deviceId: number,
+    key: KemPreKeyRecord,
+  ): Promise<void> {
+    this.check();
+    this.lastResort.set(deviceKey(account, deviceId), copy(key));
+  }
+
+  async getLastResortKemPreKey(
+    account: string,
+    deviceId: number,
+  ): Promise<KemPreKeyRecord | undefined> {
+    this.check();
+    const key = this.lastResort.get(deviceKey(account, deviceId));
+    return key === undefined ? undefined : copy(key);
+  }
+
+  async addOneTimeKemPreKeys(
+    account: string,
+    deviceId: number,
+    keys: readonly KemPreKeyRecord[],
+    maxStored: number,
+  ): Promise<number> {
+    this.check();
+    const k = deviceKey(account, deviceId);
+    const existing = this.oneTime.get(k) ?? new Map<number, KemPreKeyRecord>();
+    const newIds = new Set(keys.map((key) => key.id).filter((id) => !existing.has(id)));
+    if (existing.size + newIds.size > maxStored) {
+      throw new StoreError(
+        'limit-exceeded',
+        'too many one-time KEM prekeys stored for this device',
+      );
+    }
+    for (const key of keys) existing.set(key.id, copy(key));
+    this.oneTime.set(k, existing);
+    return existing.size;
+  }
+
+  async takeOneTimeKemPreKey(
+    account: string,
+    deviceId: number,
+  ): Promise<KemPreKeyRecord | undefined> {
+    this.check();
+    const keys = this.oneTime.get(deviceKey(account, deviceId));
+    if (keys === undefined || keys.size === 0) return undefined;
+    const lowest = Math.min(...keys.keys());
+    const key = keys.get(lowest);
+    keys.delete(lowest);
+    return key;
+  }
+
+  async countOneTimeKemPreKeys(account: string, deviceId: number): Promise<number> {
+    this.check();
+    return this.oneTime.get(deviceKey(account, deviceId))?.size ?? 0;
+  }
+
+  async deleteDevice(account: string, deviceId: number): Promise<void> {
+    this.check();
+    this.lastResort.delete(deviceKey(account, deviceId));
+    this.oneTime.delete(deviceKey(account, deviceId));
+  }
+}
