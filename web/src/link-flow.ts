@@ -77,8 +77,9 @@ export function startCompanionLink(
   // The SDK's platform, with each connection kept so `cancel` can close it.
   const platform: Platform = {
     ...browserPlatform,
-    connect: async (server) => {
-      const transport = await browserPlatform.connect(server);
+    // The scheduler passes through: the SDK's timers stay the ones it chose.
+    connect: async (server, schedule) => {
+      const transport = await browserPlatform.connect(server, schedule);
       opened.push(transport);
       if (cancelled) await transport.close();
       return transport;
