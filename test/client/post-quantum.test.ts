@@ -134,27 +134,33 @@ describe('post-quantum sessions through the client (real server)', { timeout: 18
     await Promise.all([again.client.close(), d.client.close()]);
   });
 
-  it('a post-quantum device and a device without the option talk over v3', async () => {
+  it('a post-quantum device and devices without the option talk over v3', async () => {
     const erin = await registerDevice(server, 'pq-erin');
     const frank = await registerDevice(server, 'pq-frank');
+    const gus = await registerDevice(server, 'pq-gus');
     const e = await erin.online(PQ);
     await kemUploaded(e.events);
     const f = await frank.online();
-    await e.client.sendText('pq-frank', 'to frank');
-    await text(f.events, 'to frank');
+    const g = await gus.online();
+    // Frank starts: erin's bundle carries a KEM prekey, which he ignores.
     await f.client.sendText('pq-erin', 'to erin');
     await text(e.events, 'to erin');
-    await e.client.sendText('pq-frank', 'again');
-    await text(f.events, 'again');
-    await Promise.all([e.client.idle(), f.client.idle()]);
-    // Frank ignores erin's KEM prekey, and offers none.
-    assert.equal(await sessionVersion(erin, 'pq-frank', 1), 3);
+    await e.client.sendText('pq-frank', 'to frank');
+    await text(f.events, 'to frank');
+    // Erin starts: gus's bundle has no KEM prekey.
+    await e.client.sendText('pq-gus', 'to gus');
+    await text(g.events, 'to gus');
+    await g.client.sendText('pq-erin', 'to erin from gus');
+    await text(e.events, 'to erin from gus');
+    await Promise.all([e.client.idle(), f.client.idle(), g.client.idle()]);
     assert.equal(await sessionVersion(frank, 'pq-erin', 1), 3);
-    assert.equal(
-      await server.store.kemPreKeys.countOneTimeKemPreKeys('pq-erin', 1),
-      KEM_PRE_KEY_BATCH,
-    );
-    await Promise.all([e.client.close(), f.client.close()]);
+    assert.equal(await sessionVersion(erin, 'pq-frank', 1), 3);
+    assert.equal(await sessionVersion(erin, 'pq-gus', 1), 3);
+    assert.equal(await sessionVersion(gus, 'pq-erin', 1), 3);
+    for (const name of ['pq-frank', 'pq-gus']) {
+      assert.equal(await server.store.kemPreKeys.countOneTimeKemPreKeys(name, 1), 0);
+    }
+    await Promise.all([e.client.close(), f.client.close(), g.client.close()]);
   });
 
   it('with the option off, no KEM prekey is uploaded and sessions stay v3', async () => {
