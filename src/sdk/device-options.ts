@@ -45,6 +45,13 @@ export interface OpenOptions {
    * deletes stand.
    */
   readonly chatRules?: ChatRules;
+  /**
+   * Post-quantum sessions (default false for now): the device publishes
+   * signed Kyber1024 KEM prekeys and its new sessions with devices that
+   * publish them are v4 (PQXDH + SPQR triple ratchet); with devices that do
+   * not, v3 as before. Off, nothing on the wire changes (docs/sdk.md).
+   */
+  readonly postQuantum?: boolean;
   /** Backoff tunables and a timer for tests (see `ReconnectorOptions`). */
   readonly backoff?: ReconnectorOptions['backoff'];
   /**

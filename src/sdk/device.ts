@@ -107,6 +107,7 @@ export class QuintetDevice {
       keepAliveMs: platform.keepAliveMs,
       failFast: options.failFast ?? false,
       ...(options.chatRules === undefined ? {} : { chatRules: options.chatRules }),
+      ...(options.postQuantum === undefined ? {} : { postQuantum: options.postQuantum }),
       ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
       schedule,
     });

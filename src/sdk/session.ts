@@ -30,6 +30,8 @@ export interface SessionOptions {
   readonly receive?: boolean;
   /** The chat windows and timer unit (as `OpenOptions.chatRules`; default DEFAULT_CHAT_RULES). */
   readonly chatRules?: ChatRules;
+  /** Post-quantum sessions (as `OpenOptions.postQuantum`; default false). */
+  readonly postQuantum?: boolean;
   /**
    * The timer of the session's connect and request timeouts, rate-limit and
    * blob-retry waits (as `OpenOptions.schedule`; default: the platform timer).
@@ -85,6 +87,7 @@ export async function openSession(options: SessionOptions): Promise<DeviceSessio
     receive: options.receive ?? true,
     sleep: sleepOn(schedule),
     ...(options.chatRules === undefined ? {} : { chatRules: options.chatRules }),
+    ...(options.postQuantum === undefined ? {} : { postQuantum: options.postQuantum }),
     history: platform.services(server, () => client.getBlobCredential(), schedule),
   });
   // Subscribe before start, so envelopes queued on the server are not missed.

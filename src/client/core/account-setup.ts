@@ -125,7 +125,12 @@ export async function authenticateDevice(
   ctx: ProtocolContext,
   store: DeviceStore,
   api: ServerApi,
-): Promise<{ account: LocalAccount; preKeysRemaining: number; preKeyThreshold: number }> {
+): Promise<{
+  account: LocalAccount;
+  preKeysRemaining: number;
+  preKeyThreshold: number;
+  kemPreKeysRemaining: number;
+}> {
   const account = await store.account.getRequired();
   const identity = await store.protocol.identity.getIdentityKeyPair();
   const nonce = await api.challenge();
@@ -135,6 +140,7 @@ export async function authenticateDevice(
     account,
     preKeysRemaining: response.preKeysRemaining,
     preKeyThreshold: response.preKeyThreshold,
+    kemPreKeysRemaining: response.kemPreKeysRemaining,
   };
 }
 

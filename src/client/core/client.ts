@@ -12,6 +12,7 @@ import { TypingSender } from './typing.js';
 import type { ProtocolContext } from '../../protocol/context.js';
 import type { Fingerprint } from '../../protocol/fingerprint.js';
 import { authenticateDevice, PRE_KEY_BATCH, refillPreKeys } from './account-setup.js';
+import { KEM_PRE_KEY_BATCH, refillKemPreKeys } from './kem-prekeys.js';
 import { BackgroundTasks } from './background.js';
 import { sameBytes } from './bytes.js';
 import { ClientError } from './errors.js';
@@ -75,6 +76,15 @@ export interface ClientOptions {
   readonly history?: HistoryServices;
   /** Edit and delete windows of chat events (default: 15 min, 48 h; chat/chat-rules.ts). */
   readonly chatRules?: ChatRules;
+  /**
+   * Post-quantum sessions (default false): publish signed Kyber1024 KEM
+   * prekeys (kem-prekeys.ts) and build v4 (PQXDH + SPQR) sessions from
+   * bundles that carry one. Off, the client uploads no KEM prekey and
+   * ignores served ones: its wire traffic is what it was before KEM
+   * prekeys. Incoming v4 prekey messages open whenever this device holds
+   * the KEM prekey they name, i.e. once it has published some.
+   */
+  readonly postQuantum?: boolean;
 }
 
 /** The parts that exist once the device is authenticated. */
@@ -105,6 +115,7 @@ export class QuintetClient {
   readonly #history: HistoryServices | undefined;
   readonly #chatRules: ChatRules;
   readonly #sleep: (ms: number) => Promise<void>;
+  readonly #postQuantum: boolean;
   #running: Running | undefined;
   /** The last queued prekey refill (see `#refillPreKeys`). */
   #preKeyRefill: Promise<void> = Promise.resolve();
@@ -121,6 +132,7 @@ export class QuintetClient {
     this.#history = options.history;
     this.#chatRules = options.chatRules ?? DEFAULT_CHAT_RULES;
     this.#sleep = options.sleep ?? sleepOn(platformScheduler);
+    this.#postQuantum = options.postQuantum ?? false;
   }
 
   /**
@@ -154,6 +166,7 @@ export class QuintetClient {
       account: local.account,
       deviceId: local.deviceId,
       signedDeviceIdentity: local.signedDeviceIdentity,
+      postQuantum: this.#postQuantum,
     };
     const emit = (event: ClientEvent): void => {
       this.#events.emit(event);
@@ -276,7 +289,11 @@ export class QuintetClient {
     // Anything under the target is refilled at login, not only a count
     // under the server's threshold: keys taken while this device was
     // offline would otherwise stay missing until the supply ran low.
-    if (auth.preKeysRemaining < PRE_KEY_BATCH) this.#refillPreKeys();
+    // A post-quantum device also publishes its KEM prekeys here: right
+    // after registration or link completion (the first start), and on the
+    // first start with the option on for an existing account.
+    const kemLow = this.#postQuantum && auth.kemPreKeysRemaining < KEM_PRE_KEY_BATCH;
+    if (auth.preKeysRemaining < PRE_KEY_BATCH || kemLow) this.#refillPreKeys();
   }
 
   /**
@@ -501,7 +518,16 @@ export class QuintetClient {
   #refillPreKeys(): void {
     const run = this.#preKeyRefill.then(async () => {
       const count = await refillPreKeys(this.#ctx, this.#store, this.#api);
-      if (count > 0) this.#events.emit({ type: 'pre-keys-uploaded', count });
+      const kemCount = this.#postQuantum
+        ? await refillKemPreKeys(this.#ctx, this.#store, this.#api)
+        : 0;
+      if (count > 0 || kemCount > 0) {
+        this.#events.emit({
+          type: 'pre-keys-uploaded',
+          count,
+          ...(this.#postQuantum ? { kemCount } : {}),
+        });
+      }
     });
     // The chain only orders refills; a failure is reported by the spawned
     // task below, so the next refill still runs.

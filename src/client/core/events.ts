@@ -64,6 +64,8 @@ export interface QueueDrainedEvent {
 export interface PreKeysUploadedEvent {
   readonly type: 'pre-keys-uploaded';
   readonly count: number;
+  /** KEM prekeys uploaded (one-time, plus a first last-resort one); post-quantum clients only. */
+  readonly kemCount?: number;
 }
 
 /**

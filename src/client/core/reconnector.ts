@@ -70,6 +70,8 @@ export interface ReconnectorOptions {
   readonly history?: (server: string | undefined, client: () => QuintetClient) => HistoryServices;
   /** Passed to every `QuintetClient`: the chat windows (default DEFAULT_CHAT_RULES). */
   readonly chatRules?: ChatRules;
+  /** Post-quantum sessions (as `ClientOptions.postQuantum`; default false). */
+  readonly postQuantum?: boolean;
   /** Backoff tunables; the jitter's random source defaults to `ctx.random`. */
   readonly backoff?: Partial<ReconnectPolicyOptions>;
   /**
@@ -385,6 +387,9 @@ export class Reconnector {
       // Rate-limit waits inside the client run on the same injected timer.
       sleep: sleepOn(this.#schedule),
       ...(this.#options.chatRules === undefined ? {} : { chatRules: this.#options.chatRules }),
+      ...(this.#options.postQuantum === undefined
+        ? {}
+        : { postQuantum: this.#options.postQuantum }),
       ...(history === undefined ? {} : { history: history(server, () => client) }),
     });
     // Subscribe before start, so envelopes queued on the server are not missed.

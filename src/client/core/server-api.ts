@@ -13,6 +13,7 @@ import type {
   OpenLinkResponse,
   OutgoingEnvelopeSchema,
   PreKeyBundle,
+  KemPreKeySchema,
   PreKeySchema,
   RegisterRequestSchema,
   Response,
@@ -37,6 +38,8 @@ type BodyOf<C extends NonNullable<ResponseBody['case']>> = Extract<
 export type SignedPreKeyInit = MessageInitShape<typeof SignedPreKeySchema>;
 /** A one-time prekey as uploaded. */
 export type PreKeyInit = MessageInitShape<typeof PreKeySchema>;
+/** A signed KEM prekey (one-time or last-resort) as uploaded. */
+export type KemPreKeyInit = MessageInitShape<typeof KemPreKeySchema>;
 /** A registration request without the request id. */
 export type RegisterInit = MessageInitShape<typeof RegisterRequestSchema>;
 /** A companion's `CompleteLinkRequest`. */
@@ -109,9 +112,27 @@ export class ServerApi {
     await this.#call({ case: 'uploadPreKeys', value: { preKeys, signedPreKey } }, 'uploadPreKeys');
   }
 
-  async preKeyStatus(): Promise<{ remaining: number; threshold: number }> {
+  /** Adds one-time KEM prekeys and/or replaces the last-resort one (post-quantum devices). */
+  async uploadKemPreKeys(
+    kemPreKeys: readonly KemPreKeyInit[],
+    lastResortKemPreKey?: KemPreKeyInit,
+  ): Promise<void> {
+    await this.#call(
+      {
+        case: 'uploadPreKeys',
+        value: { kemPreKeys: [...kemPreKeys], lastResortKemPreKey },
+      },
+      'uploadPreKeys',
+    );
+  }
+
+  async preKeyStatus(): Promise<{ remaining: number; threshold: number; kemRemaining: number }> {
     const body = await this.#call({ case: 'preKeyStatus', value: {} }, 'preKeyStatus');
-    return { remaining: body.preKeysRemaining, threshold: body.preKeyThreshold };
+    return {
+      remaining: body.preKeysRemaining,
+      threshold: body.preKeyThreshold,
+      kemRemaining: body.kemPreKeysRemaining,
+    };
   }
 
   /** Bundles for one device, or every device of the account when `deviceId` is 0. */

@@ -64,6 +64,8 @@ export interface LocalDevice {
   readonly deviceId: number;
   /** A companion's own `ADVSignedDeviceIdentity`, sent along for prekey envelopes. */
   readonly signedDeviceIdentity?: Uint8Array | undefined;
+  /** Whether new sessions use served KEM prekeys (the client's `postQuantum`). */
+  readonly postQuantum?: boolean | undefined;
 }
 
 /** How to build envelopes: encrypted (normal) or plaintext (retry notices only). */
@@ -204,7 +206,13 @@ export class SessionManager {
         },
       }));
     }
-    const env = { ctx: this.ctx, store: this.store, api: this.api, queue: this.queue };
+    const env = {
+      ctx: this.ctx,
+      store: this.store,
+      api: this.api,
+      queue: this.queue,
+      postQuantum: this.self.postQuantum,
+    };
     const encrypted = await encryptForDevices(
       env,
       account,
@@ -248,7 +256,11 @@ export class SessionManager {
   async #prefetchBundles(account: string): Promise<Prefetch | undefined> {
     if ((await this.store.protocol.sessions.listDeviceIds(account)).length > 0) return undefined;
     // Wrapped, so awaiting this function does not wait for the fetch.
-    return { bundles: fetchBundles(this.api, account, 'all', true).catch(() => undefined) };
+    return {
+      bundles: fetchBundles(this.api, account, 'all', true, this.self.postQuantum === true).catch(
+        () => undefined,
+      ),
+    };
   }
 
   /** Handles a device-set refusal; false when `error` is something else. */

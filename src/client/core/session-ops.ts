@@ -10,6 +10,7 @@ import { addressKey, protocolAddress, type ProtocolAddress } from '../../protoco
 import type { ProtocolContext } from '../../protocol/context.js';
 import { PublicKey } from '../../protocol/curve.js';
 import { ProtocolError } from '../../protocol/errors.js';
+import { KemPublicKey } from '../../protocol/pq/kem.js';
 import type { PreKeyBundle } from '../../protocol/session-builder.js';
 import { SessionCipher } from '../../protocol/session-cipher.js';
 import type { ProtocolStores } from '../../protocol/stores/protocol-stores.js';
@@ -24,13 +25,18 @@ import type { OutgoingEnvelopeInit, ServerApi } from './server-api.js';
 /**
  * Converts a server bundle into the protocol's. Key parsing is the trust
  * boundary: a malformed key from the server is `ProtocolError('invalid-key')`.
+ * With `postQuantum`, a served KEM prekey becomes the bundle's kyber fields,
+ * so the session built from it is v4 (its signature is checked there,
+ * against the identity key); without, or when the bundle has none, the
+ * session is v3, exactly as before KEM prekeys existed.
  */
-export function toProtocolBundle(bundle: WireBundle): PreKeyBundle {
+export function toProtocolBundle(bundle: WireBundle, postQuantum = false): PreKeyBundle {
   const signed = bundle.signedPreKey;
   if (signed === undefined) {
     throw new ProtocolError('invalid-message', 'bundle has no signed prekey');
   }
   const oneTime = bundle.preKey;
+  const kem = bundle.kemPreKey;
   return {
     registrationId: bundle.registrationId,
     deviceId: bundle.deviceId,
@@ -40,6 +46,13 @@ export function toProtocolBundle(bundle: WireBundle): PreKeyBundle {
     signedPreKey: PublicKey.deserialize(signed.publicKey),
     signedPreKeySignature: signed.signature,
     identityKey: PublicKey.deserialize(bundle.identityKey),
+    ...(postQuantum && kem !== undefined
+      ? {
+          kyberPreKeyId: kem.id,
+          kyberPreKey: KemPublicKey.deserialize(kem.publicKey),
+          kyberPreKeySignature: kem.signature,
+        }
+      : {}),
   };
 }
 
@@ -55,6 +68,8 @@ export interface SessionEnv {
   readonly store: DeviceStoreView;
   readonly api: ServerApi;
   readonly queue: KeyedQueue;
+  /** Use served KEM prekeys, so new sessions are v4 (the client's `postQuantum`). */
+  readonly postQuantum?: boolean | undefined;
 }
 
 /** What encrypting for one device gave. */
@@ -113,7 +128,13 @@ export async function encryptForDevices(
   const bundles =
     unfetched.length === 0
       ? new Map<number, PreKeyBundle | ProtocolError>()
-      : await fetchBundles(env.api, account, unfetched, unfetched.length === deviceIds.length);
+      : await fetchBundles(
+          env.api,
+          account,
+          unfetched,
+          unfetched.length === deviceIds.length,
+          env.postQuantum === true,
+        );
   for (const [deviceId, bundle] of prefetched ?? []) {
     if (!bundles.has(deviceId)) bundles.set(deviceId, bundle);
   }
@@ -144,6 +165,7 @@ export async function encryptForDevices(
  * Fetches the bundles of `deviceIds` of `account` (`'all'`: every device
  * the server lists) (network; never called on an address queue). One request for the whole account when `wholeAccount`
  * (every device needs one: a cold send), else one per device, concurrently.
+ * `postQuantum`: see `toProtocolBundle`.
  * A bundle whose keys do not parse is that device's `ProtocolError`.
  */
 export async function fetchBundles(
@@ -151,6 +173,7 @@ export async function fetchBundles(
   account: string,
   deviceIds: readonly number[] | 'all',
   wholeAccount: boolean,
+  postQuantum = false,
 ): Promise<Map<number, PreKeyBundle | ProtocolError>> {
   const wanted = deviceIds === 'all' ? undefined : new Set(deviceIds);
   const served =
@@ -164,7 +187,7 @@ export async function fetchBundles(
     // Only the devices asked for: a bundle the server adds uninvited is ignored.
     if (wanted?.has(bundle.deviceId) === false || bundles.has(bundle.deviceId)) continue;
     try {
-      bundles.set(bundle.deviceId, toProtocolBundle(bundle));
+      bundles.set(bundle.deviceId, toProtocolBundle(bundle, postQuantum));
     } catch (error) {
       if (!ProtocolError.is(error)) throw error;
       bundles.set(bundle.deviceId, error);

@@ -62,6 +62,8 @@ export interface TestDevice {
    */
   online(options?: {
     wrap?: (transport: Transport) => Transport;
+    /** The client's `postQuantum` option (default: left unset, i.e. off). */
+    postQuantum?: boolean;
   }): Promise<{ client: QuintetClient; events: EventQueue }>;
 }
 
@@ -79,7 +81,12 @@ export function deviceOn(
     async online(options = {}) {
       const socket = await WsTransport.connect(server.url);
       const transport = options.wrap === undefined ? socket : options.wrap(socket);
-      const client = new QuintetClient({ ctx, store, transport });
+      const client = new QuintetClient({
+        ctx,
+        store,
+        transport,
+        ...(options.postQuantum === undefined ? {} : { postQuantum: options.postQuantum }),
+      });
       const events = new EventQueue(client.events());
       await client.start();
       return { client, events };

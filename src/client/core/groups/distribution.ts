@@ -39,6 +39,8 @@ export interface DistributionContext {
   readonly store: DeviceStore;
   readonly api: ServerApi;
   readonly queue: KeyedQueue;
+  /** Whether new sessions use served KEM prekeys (the client's `postQuantum`). */
+  readonly postQuantum?: boolean | undefined;
   /** A companion's own ADV identity, copied by the server onto prekey envelopes. */
   readonly senderDeviceIdentity: Uint8Array | undefined;
 }

@@ -55,6 +55,8 @@ export interface GroupSelf {
   readonly account: string;
   readonly deviceId: number;
   readonly signedDeviceIdentity?: Uint8Array | undefined;
+  /** Whether new sessions use served KEM prekeys (the client's `postQuantum`). */
+  readonly postQuantum?: boolean | undefined;
 }
 
 /** Fetches, verifies and changes group membership. */

@@ -194,6 +194,7 @@ export class GroupSender {
         store: this.store,
         api: this.serverApi,
         queue: this.queue,
+        postQuantum: this.self.postQuantum,
         senderDeviceIdentity: this.self.deviceId === 1 ? undefined : this.self.signedDeviceIdentity,
       };
       const distributions = await mapLimit([...byAccount], CONCURRENCY, ([account, list]) =>

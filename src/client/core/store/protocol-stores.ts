@@ -17,6 +17,7 @@ import { SessionRecord } from '../../../protocol/session-record.js';
 import type {
   IdentityDirection,
   IdentityKeyStore,
+  KyberPreKeyStore,
   PreKeyStore,
   ProtocolStores,
   SessionStore,
@@ -25,6 +26,7 @@ import type {
 import { sameBytes } from '../bytes.js';
 import { ClientError } from '../errors.js';
 import type { KeyValueView } from './kv.js';
+import { kyberPreKeyStore } from './kyber-prekey-store.js';
 import { verifiedDeviceStore } from './verified-devices.js';
 
 /** Table names; part of the persisted format. */
@@ -51,6 +53,7 @@ export interface LocalIdentityStore extends IdentityKeyStore {
 /** Protocol stores whose identity store can be initialised. */
 export interface DeviceProtocolStores extends ProtocolStores {
   readonly identity: LocalIdentityStore;
+  readonly kyberPreKeys: KyberPreKeyStore;
 }
 
 function idKey(id: number): string {
@@ -182,12 +185,13 @@ function sessionStore(view: KeyValueView): SessionStore {
   };
 }
 
-/** The four protocol stores over one view. */
+/** The protocol stores over one view, KEM prekeys included (empty unless the device is post-quantum). */
 export function protocolStores(view: KeyValueView): DeviceProtocolStores {
   return {
     identity: identityStore(view),
     preKeys: preKeyStore(view),
     signedPreKeys: signedPreKeyStore(view),
     sessions: sessionStore(view),
+    kyberPreKeys: kyberPreKeyStore(view),
   };
 }
