@@ -23,6 +23,12 @@ export type ProtocolErrorCode =
   | 'invalid-prekey-id'
   /** A message counter further ahead than the skipped-key limit allows. */
   | 'too-far-in-future'
+  /**
+   * A bundle without a KEM prekey for a peer whose session is post-quantum
+   * (version 4): building a version-3 session over it would let whoever
+   * strips the KEM prekey undo the post-quantum protection.
+   */
+  | 'downgrade-refused'
   /** A stored record that does not parse: local corruption, not a remote fault. */
   | 'invalid-state';
 

@@ -41,9 +41,10 @@ export interface PreKeyBundle {
 /**
  * Builds a new session to `address` from its prekey bundle and makes it the
  * current state (any older one is archived). Throws 'untrusted-identity' if
- * the identity store refuses the bundle's identity and 'invalid-signature'
- * if the signed prekey's signature does not verify — in both cases nothing
- * is stored. Draws two key pairs: the X3DH base key, then the first ratchet key.
+ * the identity store refuses the bundle's identity, 'invalid-signature'
+ * if the signed prekey's signature does not verify and 'downgrade-refused'
+ * for a bundle without a KEM prekey when the record holds a version-4 state
+ * (see `holdsVersion4`) — in each case nothing is stored. Draws two key pairs: the X3DH base key, then the first ratchet key.
  */
 export async function processPreKeyBundle(
   ctx: ProtocolContext,
@@ -142,6 +143,12 @@ export async function initiateInRecord(
     record.promoteState(state);
     return;
   }
+  if (holdsVersion4(record)) {
+    throw new ProtocolError(
+      'downgrade-refused',
+      'bundle without a KEM prekey for a peer whose session is version 4',
+    );
+  }
   const baseKey = await generateKeyPair(ctx.crypto, ctx.random);
   const state = await initializeAliceSession(ctx, {
     ourIdentityKeyPair,
@@ -232,4 +239,20 @@ export async function prepareIncomingSession(
  */
 export function refusesVersion3(record: SessionRecord): boolean {
   return record.current?.sessionVersion === PQ_SESSION_VERSION;
+}
+
+/**
+ * Initiator-side downgrade guard: a record that holds a version-4 state,
+ * current or archived, takes no version-3 session from a bundle. A server
+ * (or anyone on the path to it) could otherwise strip the KEM prekey from
+ * the bundle and so turn the next session with a post-quantum peer back into
+ * a classical one. libsignal builds no version-3 session at all; Quintet
+ * still does for peers that never offered a KEM prekey, so it refuses only
+ * once the peer has been post-quantum. Archived states count too: a
+ * session archived (not deleted) before a rebuild still proves the peer
+ * spoke version 4.
+ */
+export function holdsVersion4(record: SessionRecord): boolean {
+  if (record.current?.sessionVersion === PQ_SESSION_VERSION) return true;
+  return record.previous.some((state) => state.sessionVersion === PQ_SESSION_VERSION);
 }

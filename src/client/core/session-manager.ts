@@ -39,7 +39,7 @@ import { ClientError } from './errors.js';
 import type { ProtocolError } from '../../protocol/errors.js';
 import type { PreKeyBundle } from '../../protocol/session-builder.js';
 import {
-  deleteSession,
+  resetStoredSession,
   encryptForDevices,
   fetchBundles,
   type DeviceEncryption,
@@ -155,6 +155,12 @@ export class SessionManager {
         if (result.kind === 'envelope') envelopes.push(result.envelope);
         else refusedNow.push(result.refused);
       }
+      // Every target refused (each already reported by a `device-refused`
+      // event): there is nothing to deliver, and the server takes no send
+      // without an envelope.
+      if (envelopes.length === 0 && refusedNow.length > refused.length) {
+        return { devices: [], refused: refusedNow, queuedOnly: false };
+      }
       try {
         const result = await this.api.sendMessage(destination, envelopes, timestamp, {
           refusedDevices: [...refusedNow, ...skipped].map((device) => device.deviceId),
@@ -185,7 +191,7 @@ export class SessionManager {
    * from a new bundle (the sender side of a retry request).
    */
   async resetSession(address: ProtocolAddress): Promise<void> {
-    await this.queue.run(addressKey(address), () => deleteSession(this.store, address));
+    await this.queue.run(addressKey(address), () => resetStoredSession(this.store, address));
   }
 
   async #envelopes(
@@ -236,6 +242,16 @@ export class SessionManager {
       throw new ClientError('invalid-argument', `device ${device.deviceId} was not encrypted for`);
     }
     if (result.kind === 'envelope') return result;
+    if (result.error.code === 'downgrade-refused') {
+      // The peer's session is post-quantum and the served bundle has no KEM
+      // prekey (stripped on the way, or this device asked for none). That
+      // device gets nothing and its stored session stays as it is, so the
+      // refusal repeats on each send instead of being retried in a loop;
+      // the others still get the message.
+      const refused = { deviceId: device.deviceId, reason: 'downgrade-refused' };
+      this.emit({ type: 'device-refused', account, ...refused });
+      return { kind: 'refused', refused };
+    }
     // The bundle (or an old session) carries a key other than the one ADV
     // verified for this device: the server substituted it. That device
     // gets nothing; the others still get the message.

@@ -11,7 +11,7 @@ import type { ProtocolContext } from '../../protocol/context.js';
 import { PublicKey } from '../../protocol/curve.js';
 import { ProtocolError } from '../../protocol/errors.js';
 import { KemPublicKey } from '../../protocol/pq/kem.js';
-import type { PreKeyBundle } from '../../protocol/session-builder.js';
+import { holdsVersion4, type PreKeyBundle } from '../../protocol/session-builder.js';
 import { SessionCipher } from '../../protocol/session-cipher.js';
 import type { ProtocolStores } from '../../protocol/stores/protocol-stores.js';
 import {
@@ -234,10 +234,23 @@ export async function decryptEnvelope(
   throw new ProtocolError('invalid-message', 'envelope type is not a pairwise message');
 }
 
-/** Deletes the session with one device (removed device, or a retry request). */
-export async function deleteSession(
+/**
+ * Makes the next send to one device build a fresh session from a new
+ * bundle (a retry request, a reinstalled device). A record that holds a
+ * version-4 state is archived rather than deleted: it is what later refuses
+ * a bundle stripped of its KEM prekey ('downgrade-refused'), so deleting it
+ * would let a server turn a post-quantum peer classical by provoking a
+ * rebuild. Records without one are deleted as before.
+ */
+export async function resetStoredSession(
   store: DeviceStoreView,
   address: ProtocolAddress,
 ): Promise<void> {
-  await store.protocol.sessions.deleteSession(address);
+  const record = await store.protocol.sessions.loadSession(address);
+  if (record === undefined || !holdsVersion4(record)) {
+    await store.protocol.sessions.deleteSession(address);
+    return;
+  }
+  record.archiveCurrentState();
+  await store.protocol.sessions.storeSession(address, record);
 }

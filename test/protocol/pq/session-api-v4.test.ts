@@ -166,8 +166,6 @@ describe('v4 sessions through SessionCipher and the stores', () => {
     await processPreKeyBundle(alice.ctx, alice.stores, bob.address, await kemBundle(bob, 44));
     await decrypt(bob, alice, await cipher(alice, bob).encrypt(utf8('v4 hello')));
     assert.equal(await versionOf(bob, alice), 4);
-    const aliceV4 = (await alice.stores.sessions.loadSession(bob.address))?.serialize();
-    assert.ok(aliceV4 !== undefined);
 
     // A v3 SignalMessage from the old session: bob's archived v3 state
     // could decrypt it, and would then become current again.
@@ -178,7 +176,10 @@ describe('v4 sessions through SessionCipher and the stores', () => {
     await refusedUnchanged(bob, decrypt(bob, alice, oldV3), 'invalid-version', before);
 
     // A fresh v3 session attempt (a bundle stripped of its KEM prekey).
-    await alice.stores.sessions.storeSession(bob.address, SessionRecord.deserialize(aliceV4));
+    // Alice's own guard refuses that bundle while her record holds the v4
+    // state (test/protocol/pq/downgrade.test.ts), so she starts from an
+    // empty record here: an initiator without the guard, as bob sees it.
+    await alice.stores.sessions.deleteSession(bob.address);
     await processPreKeyBundle(alice.ctx, alice.stores, bob.address, await bob.bundle());
     const v3PreKey = await cipher(alice, bob).encrypt(utf8('v3 again'));
     assert.equal(v3PreKey.type, 'prekey');
