@@ -9,6 +9,7 @@ import {
   nodePlatform,
   openSession,
   parseServerList,
+  postQuantumEnabled,
   QuintetDevice,
   type ChatRules,
   type ClientEvent,
@@ -58,6 +59,14 @@ export interface SessionContext {
  * The chat windows and timer unit from the environment (chat-rules-env.ts),
  * as an open option; nothing when none is set (the SDK's defaults).
  */
+/**
+ * `postQuantum` from the profile's setting (`quintet settings
+ * post-quantum`); left out when off, so the SDK's default applies.
+ */
+async function postQuantumOption(store: DeviceStore): Promise<{ postQuantum?: true }> {
+  return (await postQuantumEnabled(store.settings)) ? { postQuantum: true } : {};
+}
+
 function rulesOption(): { chatRules?: ChatRules } {
   const chatRules = chatRulesFromEnv();
   return chatRules === undefined ? {} : { chatRules };
@@ -121,6 +130,7 @@ export async function openClientSession(
       servers: chosen.serverUrl,
       receive,
       ...rulesOption(),
+      ...(await postQuantumOption(store)),
     });
     return {
       dir,
@@ -173,6 +183,7 @@ export async function openProfileDevice(
       receive,
       failFast: true,
       ...rulesOption(),
+      ...(await postQuantumOption(store)),
     });
     await device.ready();
     return device;
@@ -221,6 +232,7 @@ export async function openFollowSession(
       servers: parseServerList(serverUrl),
       failFast: true,
       ...rulesOption(),
+      ...(await postQuantumOption(store)),
     });
   } catch (error) {
     await store.close();

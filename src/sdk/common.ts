@@ -10,6 +10,11 @@ export { CHAT_TIMERS, DeviceChat } from './chat.js';
 export type { ChatName } from './chat.js';
 export { TYPING_EXPIRY_MS, setTypingEnabled, typingEnabled } from '../client/core/typing.js';
 export type { TypingEvent } from '../client/core/typing.js';
+export {
+  POST_QUANTUM_SETTING,
+  postQuantumEnabled,
+  setPostQuantumEnabled,
+} from '../client/core/post-quantum-setting.js';
 export type { ApproveOptions, ApproveResult, OpenOptions } from './device-options.js';
 export { registerDevice, linkDevice } from './setup.js';
 export type { LinkOptions, NewDevice, RegisterOptions } from './setup.js';

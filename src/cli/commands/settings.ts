@@ -1,6 +1,7 @@
 /**
- * `quintet settings typing [on|off]`: this device's own settings, kept in
- * its profile and never sent anywhere. Without a value it prints the
+ * `quintet settings typing [on|off]` and `quintet settings post-quantum
+ * [on|off]`: this device's own settings, kept in its profile and never
+ * sent anywhere. Without a value it prints the
  * current one. The body is in actions/settings.ts, loaded only when it runs.
  */
 import type { Command } from 'commander';
@@ -19,7 +20,7 @@ function onOff(value: string): boolean {
   throw new InvalidArgumentError('on or off');
 }
 
-/** Adds `settings` (with `typing`) to the program. */
+/** Adds `settings` (with `typing` and `post-quantum`) to the program. */
 export function addSettingsCommand(program: Command): void {
   const settings = program.command('settings').description("this device's settings");
   settings
@@ -31,6 +32,19 @@ export function addSettingsCommand(program: Command): void {
     .action((value: boolean | undefined, options: SettingsOptions) =>
       runCommand({}, async (context) =>
         (await import('../actions/settings.js')).typingSetting(value, options, context),
+      ),
+    );
+  settings
+    .command('post-quantum')
+    .description(
+      'show or set post-quantum sessions (on: publishes KEM prekeys and starts PQXDH sessions with devices that publish them)',
+    )
+    .argument('[value]', 'on or off (omit to show)', onOff)
+    .option('--profile <dir>', 'profile directory (default $QUINTET_PROFILE or ~/.quintet)')
+    .option('--json', 'print the result as JSON')
+    .action((value: boolean | undefined, options: SettingsOptions) =>
+      runCommand({}, async (context) =>
+        (await import('../actions/settings.js')).postQuantumSetting(value, options, context),
       ),
     );
 }
