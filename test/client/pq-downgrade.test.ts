@@ -93,6 +93,50 @@ describe('downgrade guard through the client (real server)', { timeout: 120_000 
     await Promise.all([a.client.close(), b.client.close()]);
   });
 
+  it('a group send leaves the device out with reason downgrade-refused, the others get it', async () => {
+    const alice = await registerDevice(server, 'dg-galice');
+    const bob = await registerDevice(server, 'dg-gbob');
+    const carol = await registerDevice(server, 'dg-gcarol');
+    const a = await alice.online(PQ);
+    const b = await bob.online(PQ);
+    const c = await carol.online(PQ);
+    for (const q of [a.events, b.events, c.events]) {
+      await q.next('pre-keys-uploaded', 20_000, (e) => (e.kemCount ?? 0) > 0);
+    }
+    await a.client.sendText('dg-gbob', 'one');
+    await text(b.events, 'one');
+    // Bob's answer (and his receipt before it) arrive before the reset: a
+    // message on the archived v4 state would make it current again.
+    await b.client.sendText('dg-galice', 'one back');
+    await text(a.events, 'one back');
+    await Promise.all([a.client.idle(), b.client.idle()]);
+    assert.equal((await record(alice, 'dg-gbob'))?.current?.sessionVersion, 4);
+    await resetStoredSession(alice.store, protocolAddress('dg-gbob', 1));
+    const restore = stripKemPreKeys(server.store.kemPreKeys);
+    try {
+      const group = await a.client.groups.create('pq', ['dg-gbob', 'dg-gcarol']);
+      const sent = await a.client.groups.send(group.groupId, 'to the group');
+      assert.ok(
+        sent.refused.some(
+          (r) => r.account === 'dg-gbob' && r.deviceId === 1 && r.reason === 'downgrade-refused',
+        ),
+      );
+      await c.events.next('message', 10_000, (e) => e.message.text === 'to the group');
+      const refused = await a.events.next(
+        'device-refused',
+        10_000,
+        (e) => e.account === 'dg-gbob' && e.reason === 'downgrade-refused',
+      );
+      assert.equal(refused.deviceId, 1);
+      // Carol never had a v4 session: hers is v3 from the stripped bundle.
+      assert.equal((await record(alice, 'dg-gcarol'))?.current?.sessionVersion, 3);
+      assert.equal((await record(alice, 'dg-gbob'))?.current, undefined);
+    } finally {
+      restore();
+    }
+    await Promise.all([a.client.close(), b.client.close(), c.client.close()]);
+  });
+
   it('a reset deletes a record that holds no v4 state', async () => {
     const carol = await registerDevice(server, 'dg-carol');
     const dave = await registerDevice(server, 'dg-dave');

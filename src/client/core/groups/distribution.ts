@@ -27,8 +27,12 @@ export interface AccountDistribution {
   readonly request: DistributionInit;
   /** The devices that got an envelope (they hold the key once the server accepts). */
   readonly delivered: readonly MemberDevice[];
-  /** Devices left out because their key is not the verified one. */
-  readonly refused: readonly MemberDevice[];
+  /**
+   * Devices left out, with why: 'downgrade-refused' when the session with
+   * the device is post-quantum and its bundle had no KEM prekey, else
+   * 'untrusted-identity' (no usable session or key, see below).
+   */
+  readonly refused: ReadonlyArray<MemberDevice & { readonly reason: string }>;
   /** Rough encoded size, for chunking under the frame limit. */
   readonly bytes: number;
 }
@@ -68,7 +72,7 @@ export async function distributeToAccount(
   );
   const envelopes: OutgoingEnvelopeInit[] = [];
   const delivered: MemberDevice[] = [];
-  const refused: MemberDevice[] = [];
+  const refused: Array<MemberDevice & { readonly reason: string }> = [];
   let bytes = 0;
   for (const device of devices) {
     const result = encrypted.get(device.deviceId);
@@ -91,7 +95,8 @@ export async function distributeToAccount(
     ) {
       throw error;
     }
-    refused.push(device);
+    const reason = error?.code === 'downgrade-refused' ? error.code : 'untrusted-identity';
+    refused.push({ ...device, reason });
   }
   const request: DistributionInit = {
     destination: account,

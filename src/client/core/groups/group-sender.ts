@@ -200,7 +200,8 @@ export class GroupSender {
       const distributions = await mapLimit([...byAccount], CONCURRENCY, ([account, list]) =>
         distributeToAccount(env, groupId, account, list, distribution, timestamp),
       );
-      // A device whose pairwise key could not be trusted gets neither key nor message.
+      // A device whose pairwise key could not be trusted (or whose session
+      // would be downgraded) gets neither key nor message.
       const unreachable = new Set<string>();
       for (const d of distributions) {
         for (const device of d.refused) {
@@ -208,13 +209,13 @@ export class GroupSender {
           refused.push({
             account: device.account,
             deviceId: device.deviceId,
-            reason: 'untrusted-identity',
+            reason: device.reason,
           });
           this.emit({
             type: 'device-refused',
             account: device.account,
             deviceId: device.deviceId,
-            reason: 'untrusted-identity',
+            reason: device.reason,
           });
         }
       }
