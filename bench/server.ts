@@ -278,6 +278,11 @@ async function main(): Promise<void> {
     };
     await idle('register');
     await idle('disconnect');
+    // One connect/disconnect cycle first: what the first logins leave in
+    // caches (accounts, device lists, pools) is then in the baseline too,
+    // and an eviction between the two readings cannot hide connections.
+    await idle('connect');
+    await idle('disconnect');
     await new Promise((resolve) => setTimeout(resolve, 500));
     const baseline = await memory(server.child);
     await idle('connect');
