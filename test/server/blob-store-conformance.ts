@@ -1,7 +1,7 @@
 /**
  * The conformance suite every `BlobStore` backend runs (files,
  * PostgreSQL): round trips, ranges, size checks that leave nothing,
- * ownership on delete, expiry, usage and the credential key.
+ * ownership on delete, expiry, usage, quota claims and the credential key.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -11,6 +11,7 @@ import {
   newBlobId,
   type BlobKind,
   type BlobRecord,
+  type BlobReservation,
   type BlobStore,
 } from '../../src/server/blobs/blob-store.js';
 
@@ -19,6 +20,10 @@ const random = (n: number): Uint8Array => new Uint8Array(randomBytes(n));
 
 function record(account: string, size: number, kind: BlobKind = 'attachment'): BlobRecord {
   return { id: newBlobId(random), account, kind, size, createdAt: T0, expiresAt: T0 + 1000 };
+}
+
+function claim(meta: BlobRecord, until = T0 + 60_000): BlobReservation {
+  return { id: meta.id, account: meta.account, size: meta.size, until };
 }
 
 /** `bytes` in pieces of `piece` bytes. */
@@ -144,6 +149,62 @@ export function blobStoreConformance(open: () => Promise<BlobStore>): void {
       for (const id of ['', 'x', '..', '../secret', `${'A'.repeat(42)}/`, newBlobId(random)]) {
         assert.equal(await store.get(id, T0), undefined, id);
       }
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('claims quota against blobs and other claims; a stored blob ends its claim', async () => {
+    const store = await open();
+    try {
+      const stored = record('alice', 300);
+      await store.put(stored, pieces(random(300)));
+      const a = record('alice', 400);
+      const b = record('alice', 400);
+      const c = record('alice', 300);
+      assert.equal(await store.reserve(claim(a), 1000, T0), true);
+      // 300 stored + 400 claimed + 400 > 1000.
+      assert.equal(await store.reserve(claim(b), 1000, T0), false);
+      assert.equal(await store.reserve(claim(c), 1000, T0), true);
+      // The same id cannot be claimed twice.
+      assert.equal(await store.reserve(claim(c), 10_000, T0), false);
+      // Another account's quota is its own.
+      assert.equal(await store.reserve(claim(record('bob', 1000)), 1000, T0), true);
+      // Storing a's blob moves its bytes from the claim to usage: still full.
+      await store.put(a, pieces(random(400)));
+      assert.equal(await store.usage('alice', T0), 700);
+      assert.equal(await store.reserve(claim(record('alice', 1)), 1000, T0), false);
+      // A released claim frees its bytes; releasing again is harmless.
+      await store.release(c.id);
+      await store.release(c.id);
+      assert.equal(await store.reserve(claim(record('alice', 300)), 1000, T0), true);
+      assert.equal(await store.usage('alice', T0), 700);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('stops counting a claim at its end, and sweeps it', async () => {
+    const store = await open();
+    try {
+      const dead = record('alice', 1000);
+      assert.equal(await store.reserve(claim(dead, T0 + 100), 1000, T0), true);
+      assert.equal(await store.reserve(claim(record('alice', 1)), 1000, T0 + 99), false);
+      assert.equal(await store.reserve(claim(record('alice', 1)), 1000, T0 + 100), true);
+      await store.expire(T0 + 200, 10);
+      // Swept: its id may be claimed again.
+      assert.equal(await store.reserve(claim(dead), 2000, T0 + 200), true);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('never lets concurrent claims pass the quota', async () => {
+    const store = await open();
+    try {
+      const claims = Array.from({ length: 10 }, () => claim(record('alice', 300)));
+      const granted = await Promise.all(claims.map((c) => store.reserve(c, 1000, T0)));
+      assert.equal(granted.filter(Boolean).length, 3);
     } finally {
       await store.close();
     }

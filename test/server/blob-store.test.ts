@@ -17,6 +17,8 @@ import { openPostgresStore } from '../../src/server/store/postgres/index.js';
 import { createTestSchema, serviceSkip, type TestSchema } from '../helpers/services.js';
 import { blobStoreConformance } from './blob-store-conformance.js';
 
+const random = (n: number): Uint8Array => new Uint8Array(randomBytes(n));
+
 const T0 = 1_700_000_000_000;
 
 describe('file blob store', () => {
@@ -92,6 +94,29 @@ describe('PostgreSQL blob store', { skip }, () => {
     try {
       const [ka, kb] = await Promise.all([a.credentialKey(), b.credentialKey()]);
       assert.deepEqual(ka, kb);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('counts quota claims made through every node', async () => {
+    const fresh = await createTestSchema('blobq');
+    schemas.push(fresh);
+    const main = await openPostgresStore({ url: fresh.url, schema: fresh.name });
+    await main.close();
+    const a = openPostgresBlobStore({ url: fresh.url, schema: fresh.name });
+    const b = openPostgresBlobStore({ url: fresh.url, schema: fresh.name });
+    try {
+      const now = Date.now();
+      const claims = Array.from({ length: 12 }, (_, i) => ({
+        store: i % 2 === 0 ? a : b,
+        claim: { id: newBlobId(random), account: 'alice', size: 300, until: now + 60_000 },
+      }));
+      const granted = await Promise.all(
+        claims.map(({ store, claim }) => store.reserve(claim, 1000, now)),
+      );
+      assert.equal(granted.filter(Boolean).length, 3);
     } finally {
       await a.close();
       await b.close();

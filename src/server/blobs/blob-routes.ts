@@ -46,6 +46,8 @@ export interface BlobRoutesOptions {
 
 /** How long a client should wait after `unavailable` or too many uploads, ms. */
 const RETRY_AFTER_MS = 1_000;
+/** How long a quota claim outlives the longest upload allowed (clock skew between nodes). */
+const CLAIM_SLACK_MS = 60_000;
 
 interface Refusal {
   readonly status: number;
@@ -63,15 +65,15 @@ const HEADERS = {
 
 /** The blob API as a request handler: resolves false for paths it does not serve. */
 export class BlobRoutes {
-  /** Uploads in progress per account on this node, with the bytes they will add. */
-  readonly #inFlight = new Map<string, { count: number; bytes: number }>();
+  /** Uploads in progress per account on this node (their bytes are claims in the store). */
+  readonly #inFlight = new Map<string, number>();
 
   constructor(private readonly options: BlobRoutesOptions) {}
 
   /** Uploads in progress on this node (for /metrics). */
   get uploadsInProgress(): number {
     let count = 0;
-    for (const entry of this.#inFlight.values()) count += entry.count;
+    for (const n of this.#inFlight.values()) count += n;
     return count;
   }
 
@@ -202,8 +204,8 @@ export class BlobRoutes {
       return;
     }
     const account = principal.account;
-    const current = this.#inFlight.get(account) ?? { count: 0, bytes: 0 };
-    if (current.count >= limits.maxBlobUploadsPerAccount) {
+    const current = this.#inFlight.get(account) ?? 0;
+    if (current >= limits.maxBlobUploadsPerAccount) {
       this.#refuse(req, res, 'too-many-uploads', {
         status: 429,
         error: 'rate-limited',
@@ -213,14 +215,22 @@ export class BlobRoutes {
       });
       return;
     }
-    // Reserved before the await, so concurrent uploads on this node see
-    // each other. Nodes of a cluster only see each other's completed
-    // blobs: the overshoot is bounded by nodes × uploads at once × size.
-    this.#inFlight.set(account, { count: current.count + 1, bytes: current.bytes + size });
+    // Counted before the await, so concurrent uploads on this node see each other.
+    this.#inFlight.set(account, current + 1);
+    const id = newBlobId(this.options.random);
+    let claimed = false;
     try {
       const now = clock.now();
-      const used = (await this.options.store.usage(account, now)) + current.bytes;
-      if (used + size > limits.blobQuotaBytes) {
+      // The bytes are claimed in the store before the body is read, so
+      // uploads running at once — on this node or any other of a cluster —
+      // cannot together pass the quota. The claim outlives the longest
+      // upload the server allows, so a node dying mid-upload frees it too.
+      claimed = await this.options.store.reserve(
+        { id, account, size, until: now + limits.blobUploadTimeoutMs + CLAIM_SLACK_MS },
+        limits.blobQuotaBytes,
+        now,
+      );
+      if (!claimed) {
         this.#refuse(req, res, 'quota-exceeded', {
           status: 413,
           error: 'quota-exceeded',
@@ -231,7 +241,7 @@ export class BlobRoutes {
       }
       const ttl = kind === 'archive' ? limits.archiveTtlMs : limits.attachmentTtlMs;
       const record = {
-        id: newBlobId(this.options.random),
+        id,
         account,
         kind: kind as BlobKind,
         size,
@@ -263,15 +273,25 @@ export class BlobRoutes {
         }
         throw error;
       }
+      // The store ended the claim in the commit that stored the blob.
+      claimed = false;
       this.options.metrics.uploads += 1;
       this.options.metrics.uploadedBytes += size;
       this.#send(res, 201, { id: record.id, size, expiresAt: record.expiresAt });
     } finally {
-      const after = this.#inFlight.get(account);
-      if (after !== undefined) {
-        if (after.count <= 1) this.#inFlight.delete(account);
-        else this.#inFlight.set(account, { count: after.count - 1, bytes: after.bytes - size });
-      }
+      const after = this.#inFlight.get(account) ?? 1;
+      if (after <= 1) this.#inFlight.delete(account);
+      else this.#inFlight.set(account, after - 1);
+      if (claimed) await this.#release(id);
+    }
+  }
+
+  /** Ends an upload's claim; a failure is logged, and the claim's `until` retires it. */
+  async #release(id: string): Promise<void> {
+    try {
+      await this.options.store.release(id);
+    } catch (error) {
+      this.options.logger.warn({ err: error }, 'blob quota claim not released');
     }
   }
 

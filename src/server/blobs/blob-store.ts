@@ -29,6 +29,24 @@ export interface BlobRecord {
   readonly expiresAt: number;
 }
 
+/**
+ * An upload's claim on its account's quota, taken before the body is read,
+ * so uploads running at once (on any node of a cluster) cannot together
+ * store more than the quota allows.
+ */
+export interface BlobReservation {
+  /** The id the upload will store its blob under. */
+  readonly id: string;
+  readonly account: string;
+  readonly size: number;
+  /**
+   * Ms since the epoch after which the claim stops counting by itself: a
+   * node that died mid-upload never releases it (set past the longest an
+   * upload may take).
+   */
+  readonly until: number;
+}
+
 /** Failure codes of a blob store. */
 export type BlobStoreErrorCode =
   /** The body ended before `size` bytes, or ran past them; nothing was stored. */
@@ -79,9 +97,20 @@ export interface BlobStore {
   read(id: string, start: number, end: number): AsyncIterable<Uint8Array>;
   /** Deletes the blob if `account` uploaded it; false when absent or someone else's. */
   delete(id: string, account: string): Promise<boolean>;
-  /** Bytes of the account's unexpired blobs at `now` (its quota use). */
+  /** Bytes of the account's unexpired blobs at `now` (its quota use; claims not included). */
   usage(account: string, now: number): Promise<number>;
-  /** Deletes up to `limit` blobs expired at `now`; returns how many. */
+  /**
+   * Claims `claim.size` bytes of the account's quota for the upload of
+   * blob `claim.id`, atomically against the account's unexpired blobs and
+   * live claims — across every node sharing the store: false, and nothing
+   * claimed, when together they would pass `quotaBytes` at `now`. The claim
+   * ends when `put` stores that blob (in the same commit, so its bytes
+   * never count twice or not at all), on `release`, or at `claim.until`.
+   */
+  reserve(claim: BlobReservation, quotaBytes: number, now: number): Promise<boolean>;
+  /** Ends the claim of an upload that stored nothing (no-op when there is none). */
+  release(id: string): Promise<void>;
+  /** Deletes up to `limit` blobs (and claims) expired at `now`; returns how many blobs. */
   expire(now: number, limit: number): Promise<number>;
   /** Bytes of every stored blob (for /metrics). */
   totalBytes(): Promise<number>;

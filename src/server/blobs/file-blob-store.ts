@@ -31,6 +31,7 @@ import {
   isBlobId,
   type BlobKind,
   type BlobRecord,
+  type BlobReservation,
   type BlobStore,
 } from './blob-store.js';
 
@@ -72,6 +73,11 @@ class FileBlobStore implements BlobStore {
   readonly #dir: string;
   readonly #options: FileBlobStoreOptions;
   readonly #index = new Map<string, Entry>();
+  /**
+   * Live quota claims by blob id. In memory: one process owns the
+   * directory, and a restart ends every upload (and so every claim).
+   */
+  readonly #claims = new Map<string, BlobReservation>();
   #key: Uint8Array | undefined;
   #closed = false;
 
@@ -134,7 +140,9 @@ class FileBlobStore implements BlobStore {
       await mkdir(dir, { recursive: true, mode: 0o700 });
       await rename(tmp, this.#path(record.id));
       await syncDir(dir);
+      // In one step with the claim's end: the bytes count exactly once.
       this.#index.set(record.id, { ...record, headerBytes: header.length });
+      this.#claims.delete(record.id);
     } catch (error) {
       await handle?.close().catch(() => undefined);
       await rm(tmp, { force: true });
@@ -196,8 +204,32 @@ class FileBlobStore implements BlobStore {
     return Promise.resolve(bytes);
   }
 
+  reserve(claim: BlobReservation, quotaBytes: number, now: number): Promise<boolean> {
+    this.#open();
+    // Synchronous from the sum to the insert: no other claim can come
+    // between (one event loop owns this store).
+    let used = 0;
+    for (const entry of this.#index.values()) {
+      if (entry.account === claim.account && entry.expiresAt > now) used += entry.size;
+    }
+    for (const other of this.#claims.values()) {
+      if (other.account === claim.account && other.until > now) used += other.size;
+    }
+    if (used + claim.size > quotaBytes || this.#claims.has(claim.id)) {
+      return Promise.resolve(false);
+    }
+    this.#claims.set(claim.id, claim);
+    return Promise.resolve(true);
+  }
+
+  release(id: string): Promise<void> {
+    this.#claims.delete(id);
+    return Promise.resolve();
+  }
+
   async expire(now: number, limit: number): Promise<number> {
     this.#open();
+    for (const [id, claim] of this.#claims) if (claim.until <= now) this.#claims.delete(id);
     const expired = [...this.#index.values()]
       .filter((entry) => entry.expiresAt <= now)
       .slice(0, limit);

@@ -34,3 +34,21 @@ CREATE TABLE IF NOT EXISTS blob_credential_key (
   secret bytea NOT NULL
 );
 `;
+
+/**
+ * Upload quota claims (`BlobStore.reserve`): one row per upload in
+ * progress, committed before its body is read, so a claim made through
+ * one node is counted by every other. The upload's own transaction deletes
+ * its row when it inserts the blob; `until` retires the claims of a node
+ * that died mid-upload.
+ */
+export const BLOB_RESERVATIONS_MIGRATION_SQL = `
+CREATE TABLE IF NOT EXISTS blob_reservations (
+  id text PRIMARY KEY,
+  account text NOT NULL,
+  size bigint NOT NULL,
+  until bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS blob_reservations_account ON blob_reservations (account, until);
+CREATE INDEX IF NOT EXISTS blob_reservations_until ON blob_reservations (until);
+`;

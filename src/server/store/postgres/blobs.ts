@@ -17,6 +17,7 @@ import {
   isBlobId,
   type BlobKind,
   type BlobRecord,
+  type BlobReservation,
   type BlobStore,
 } from '../../blobs/blob-store.js';
 import { mapPgError } from './errors.js';
@@ -135,6 +136,8 @@ export class PostgresBlobStore implements BlobStore {
       }
       if (received !== record.size) throw new BlobStoreError('size-mismatch', 'body too short');
       if (pendingBytes > 0) await flush(pendingBytes);
+      // The claim ends in the commit that makes the blob count.
+      await client.query('DELETE FROM blob_reservations WHERE id = $1', [record.id]);
       await client.query('COMMIT');
     } catch (error) {
       // ROLLBACK on a healthy connection; a broken one is destroyed, which
@@ -215,9 +218,66 @@ export class PostgresBlobStore implements BlobStore {
     }
   }
 
+  async reserve(claim: BlobReservation, quotaBytes: number, now: number): Promise<boolean> {
+    this.#open();
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      throw mapError(error);
+    }
+    // As in `put`: a connection dying here surfaces through the query.
+    const onLost = (): void => undefined;
+    client.on('error', onLost);
+    let broken = false;
+    try {
+      await client.query('BEGIN');
+      // One claim of an account at a time across every node: the sum read
+      // below cannot miss a claim committed between it and the insert.
+      await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
+        `quintet:blob-quota:${claim.account}`,
+      ]);
+      const result = await client.query(
+        `INSERT INTO blob_reservations (id, account, size, until)
+         SELECT $1::text, $2::text, $3::bigint, $4::bigint
+         WHERE (SELECT COALESCE(SUM(size), 0) FROM blobs
+                WHERE account = $2::text AND expires_at > $5::bigint)
+             + (SELECT COALESCE(SUM(size), 0) FROM blob_reservations
+                WHERE account = $2::text AND until > $5::bigint)
+             + $3::bigint <= $6::bigint
+         ON CONFLICT (id) DO NOTHING`,
+        [claim.id, claim.account, claim.size, claim.until, now, quotaBytes],
+      );
+      await client.query('COMMIT');
+      return (result.rowCount ?? 0) > 0;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {
+        broken = true;
+      });
+      throw mapError(error);
+    } finally {
+      client.off('error', onLost);
+      client.release(broken);
+    }
+  }
+
+  async release(id: string): Promise<void> {
+    this.#open();
+    try {
+      await this.pool.query('DELETE FROM blob_reservations WHERE id = $1', [id]);
+    } catch (error) {
+      throw mapError(error);
+    }
+  }
+
   async expire(now: number, limit: number): Promise<number> {
     this.#open();
     try {
+      await this.pool.query(
+        `DELETE FROM blob_reservations WHERE id IN
+           (SELECT id FROM blob_reservations WHERE until <= $1 ORDER BY until LIMIT $2)`,
+        [now, limit],
+      );
       // Chunks go with their blob (ON DELETE CASCADE).
       const result = await this.pool.query(
         `DELETE FROM blobs WHERE id IN

@@ -10,7 +10,7 @@
  * append-only: never edit one that has shipped, add the next number.
  */
 import type pg from 'pg';
-import { BLOBS_MIGRATION_SQL } from './blobs-schema.js';
+import { BLOB_RESERVATIONS_MIGRATION_SQL, BLOBS_MIGRATION_SQL } from './blobs-schema.js';
 import { CORE_MIGRATION_SQL } from './core-schema.js';
 import { mapPgError } from './errors.js';
 import { GROUPS_MIGRATION_SQL } from './groups-schema.js';
@@ -53,6 +53,7 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
     sql: QUEUE_LEAN_MIGRATION_SQL,
   },
   { version: 9, name: 'KEM prekeys (PQXDH)', sql: KEM_PREKEYS_MIGRATION_SQL },
+  { version: 10, name: 'blob upload quota claims', sql: BLOB_RESERVATIONS_MIGRATION_SQL },
 ];
 
 /** The schema version this code writes. */
