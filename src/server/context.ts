@@ -13,7 +13,7 @@ import type { LinkSessionStore } from './linking/link-sessions.js';
 import type { LinkWaiters } from './linking/link-waiters.js';
 import type { SubscriptionRecorder } from './linking/subscriptions.js';
 import type { ServerMetrics } from './metrics.js';
-import type { TokenBucketLimiter } from './rate-limit.js';
+import type { SharedRateLimiter, TokenBucketLimiter } from './rate-limit.js';
 import type { SendLimits } from './send-limits.js';
 import type { ServerStore } from './store/types.js';
 
@@ -44,10 +44,10 @@ export interface ServerContext {
   readonly allowReregistration: boolean;
   /** Per-account send rate limits (sends and stored bytes). */
   readonly sendLimits: SendLimits;
-  /** One-time prekeys handed out per target account (see handlers/prekeys.ts). */
-  readonly bundleTargetLimiter: TokenBucketLimiter;
-  /** Registrations per remote address (`registrationBurst`, `registrationsPerHour`). */
-  readonly registrationLimiter: TokenBucketLimiter;
+  /** One-time prekeys handed out per target account (see handlers/prekeys.ts); cluster-wide. */
+  readonly bundleTargetLimiter: SharedRateLimiter;
+  /** Registrations per remote address (`registrationBurst`, `registrationsPerHour`); cluster-wide. */
+  readonly registrationLimiter: SharedRateLimiter;
   /** Ephemeral sends per sending device (`ephemeralRateBurst`, `ephemeralRatePerSecond`). */
   readonly ephemeralLimiter: TokenBucketLimiter;
   /** Attachments and history archives (files in embedded mode, PostgreSQL in a cluster). */

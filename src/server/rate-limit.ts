@@ -53,3 +53,26 @@ export class TokenBucketLimiter {
     }
   }
 }
+
+/**
+ * A token-bucket limiter whose buckets may live outside this process: in
+ * PostgreSQL for a cluster (store/postgres/rate-buckets.ts), so a client
+ * spreading its requests over every node still gets one budget.
+ */
+export interface SharedRateLimiter {
+  /** Takes `cost` tokens from `key`'s bucket if it has them. */
+  take(key: string, cost?: number): Promise<RateDecision>;
+  /** Drops buckets that are full again (they hold nothing worth keeping). */
+  prune(): Promise<void>;
+}
+
+/** A `SharedRateLimiter` over this process's buckets (a single node). */
+export function localRateLimiter(limiter: TokenBucketLimiter): SharedRateLimiter {
+  return {
+    take: (key, cost) => Promise.resolve(limiter.take(key, cost)),
+    prune: () => {
+      limiter.prune();
+      return Promise.resolve();
+    },
+  };
+}

@@ -34,6 +34,7 @@ import { createHttpHandler } from './http.js';
 import { createLogger } from './logger.js';
 import { ServerMetrics } from './metrics.js';
 import { TokenBucketLimiter } from './rate-limit.js';
+import { sharedRateLimiterFor } from './rate-limit-backend.js';
 import { pooledRandom } from './random-pool.js';
 import { SendLimits } from './send-limits.js';
 import { CachedAccountStore } from './store/cached-accounts.js';
@@ -156,7 +157,9 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     subscriptions: new SubscriptionRecorder(opened.subscribers, logger),
     allowReregistration: options.allowReregistration === true,
     sendLimits: new SendLimits(clock, limits),
-    bundleTargetLimiter: new TokenBucketLimiter(
+    bundleTargetLimiter: sharedRateLimiterFor(
+      opened,
+      'bundle-target',
       clock,
       limits.bundleTargetBurst,
       limits.bundleTargetPerSecond,
@@ -166,7 +169,9 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       limits.ephemeralRateBurst,
       limits.ephemeralRatePerSecond,
     ),
-    registrationLimiter: new TokenBucketLimiter(
+    registrationLimiter: sharedRateLimiterFor(
+      opened,
+      'registration',
       clock,
       limits.registrationBurst,
       limits.registrationsPerHour / 3600,
@@ -328,9 +333,10 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       );
       ctx.bundleLimiter.prune();
       ctx.sendLimits.prune();
-      ctx.bundleTargetLimiter.prune();
       ctx.ephemeralLimiter.prune();
-      ctx.registrationLimiter.prune();
+      for (const shared of [ctx.bundleTargetLimiter, ctx.registrationLimiter]) {
+        shared.prune().catch((error: unknown) => logger.error({ err: error }, 'rate prune failed'));
+      }
       sweepBlobs().catch((error: unknown) => logger.error({ err: error }, 'blob sweep failed'));
       ctx.links
         .prune()

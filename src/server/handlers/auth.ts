@@ -69,7 +69,7 @@ export async function handleRegister(
   // Every attempt from an address costs a token, failed ones too: an
   // unthrottled address could mint accounts by the thousand (each then
   // free to fetch prekey bundles and fill queues) or probe tokens.
-  const allowed = ctx.registrationLimiter.take(connection.remoteAddress);
+  const allowed = await ctx.registrationLimiter.take(connection.remoteAddress);
   if (!allowed.allowed) {
     throw new ServiceError('rate-limited', 'too many registrations from this address', {
       retryAfterMs: allowed.retryAfterMs,

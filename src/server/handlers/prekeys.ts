@@ -183,7 +183,7 @@ export async function handleGetPreKeyBundles(
   // and forward-secret once the ratchet turns, it only loses the one-time
   // key's protection of the very first message — the same outcome as a
   // drained supply, without draining it for the legitimate contacts.
-  const handOutOneTime = ctx.bundleTargetLimiter.take(account).allowed;
+  const handOutOneTime = (await ctx.bundleTargetLimiter.take(account)).allowed;
   let targets: readonly DeviceRecord[];
   if (request.deviceId > 0) {
     const device = await ctx.store.accounts.getDevice(account, request.deviceId);

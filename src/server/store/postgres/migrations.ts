@@ -11,6 +11,7 @@
  */
 import type pg from 'pg';
 import { BLOB_RESERVATIONS_MIGRATION_SQL, BLOBS_MIGRATION_SQL } from './blobs-schema.js';
+import { RATE_BUCKETS_MIGRATION_SQL } from './rate-buckets-schema.js';
 import { CORE_MIGRATION_SQL } from './core-schema.js';
 import { mapPgError } from './errors.js';
 import { GROUPS_MIGRATION_SQL } from './groups-schema.js';
@@ -54,6 +55,7 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
   },
   { version: 9, name: 'KEM prekeys (PQXDH)', sql: KEM_PREKEYS_MIGRATION_SQL },
   { version: 10, name: 'blob upload quota claims', sql: BLOB_RESERVATIONS_MIGRATION_SQL },
+  { version: 11, name: 'rate buckets shared by the nodes', sql: RATE_BUCKETS_MIGRATION_SQL },
 ];
 
 /** The schema version this code writes. */
