@@ -13,7 +13,7 @@ const server = await startServer({
   port: 0,
   dataDir,
   logLevel: 'warn',
-  limits: { maxBlobBytes: 512 * MIB, blobQuotaBytes: 4096 * MIB, registrationBurst: 1000 },
+  limits: { maxBlobBytes: 2048 * MIB, blobQuotaBytes: 16384 * MIB, registrationBurst: 1000 },
 });
 process.stdout.write(`${server.url}\n`);
 process.once('SIGTERM', () => void server.close().then(() => process.exit(0)));
