@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
+import { sha3_256 } from '@noble/hashes/sha3.js';
 import { nodeCrypto } from '../../../src/crypto/node.js';
 import { ProtocolError } from '../../../src/protocol/errors.js';
 import {
@@ -100,6 +101,38 @@ describe('ML-KEM-768 in split form', () => {
     const other = generateSplitKeyPair(random);
     assert.equal(ekMatchesHeader(other.ek, keys.header), false);
     assert.equal(ekMatchesHeader(keys.ek.subarray(1), keys.header), false);
+    // FIPS 203's modulus check, with a header that honestly hashes the bad
+    // key (a malicious peer can make one): a coefficient of q − 1 passes,
+    // q or 4095 fails, in any of the three polynomials — and noble's own
+    // encapsulation agrees on each.
+    const withCoefficient = (poly: number, value: number) => {
+      const ek = keys.ek.slice();
+      const at = poly * 384;
+      ek[at] = value & 0xff;
+      ek[at + 1] = ((ek[at + 1] ?? 0) & 0xf0) | (value >> 8);
+      const rho = keys.header.subarray(0, 32);
+      const publicKey = Uint8Array.from([...ek, ...rho]);
+      return { ek, header: Uint8Array.from([...rho, ...sha3_256(publicKey)]), publicKey };
+    };
+    for (const poly of [0, 1, 2]) {
+      for (const [value, ok] of [
+        [3328, true],
+        [3329, false],
+        [4095, false],
+      ] as const) {
+        const bad = withCoefficient(poly, value);
+        assert.equal(ekMatchesHeader(bad.ek, bad.header), ok, `poly ${poly}, ${value}`);
+        const nobleAccepts = (() => {
+          try {
+            ml_kem768.encapsulate(bad.publicKey, new Uint8Array(32));
+            return true;
+          } catch {
+            return false;
+          }
+        })();
+        assert.equal(nobleAccepts, ok, `noble, poly ${poly}, ${value}`);
+      }
+    }
     const first = encapsulate1(keys.header, random);
     const tampered = first.state.slice();
     tampered[40] = (tampered[40] ?? 0) ^ 1; // inside the stored ct1
