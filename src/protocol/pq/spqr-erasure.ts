@@ -195,11 +195,16 @@ export function encodeChunk(message: Uint8Array, index: number): SpqrChunk {
 /** Collects chunks of a message of known length until it can be rebuilt. */
 export class SpqrChunkDecoder {
   readonly #values: number;
-  /** Per polynomial: points by x (the first point received for an x is kept). */
-  readonly #pts: Map<number, number>[] = Array.from(
-    { length: POLYS },
-    () => new Map<number, number>(),
-  );
+  /**
+   * The systematic points: value i (polynomial i mod 16, x = ⌊i / 16⌋) at
+   * index i, or −1 while missing. Typed storage, not a map per polynomial:
+   * a session rebuilds its decoder from the stored chunks on every message.
+   */
+  readonly #known: Int32Array;
+  /** How many points at x < needed each polynomial holds. */
+  readonly #knownCount = new Uint16Array(POLYS);
+  /** Per polynomial, the points at x ≥ needed (parity), in arrival order. */
+  readonly #extra: Array<Pt[] | undefined> = new Array<Pt[] | undefined>(POLYS).fill(undefined);
 
   constructor(readonly lengthBytes: number) {
     if (!Number.isInteger(lengthBytes) || lengthBytes <= 0 || lengthBytes % 2 !== 0) {
@@ -207,30 +212,44 @@ export class SpqrChunkDecoder {
     }
     if (lengthBytes > MAX_MESSAGE_BYTES) throw new RangeError('SPQR message too long');
     this.#values = lengthBytes / 2;
+    this.#known = new Int32Array(this.#values).fill(-1);
+  }
+
+  #size(p: number): number {
+    return (this.#knownCount[p] ?? 0) + (this.#extra[p]?.length ?? 0);
   }
 
   /**
    * Adds a chunk; chunks may repeat, arrive in any order, or never arrive.
    * Returns whether it changed the decoder (a caller that persists the
-   * decoder keeps exactly the chunks that did).
+   * decoder keeps exactly the chunks that did). The first point received
+   * for an x is kept.
    */
   add(chunk: SpqrChunk): boolean {
     if (chunk.data.length !== SPQR_CHUNK_LENGTH) {
       throw new ProtocolError('invalid-message', 'SPQR chunk must be 32 bytes');
     }
+    const x = chunk.index;
     let changed = false;
     for (let p = 0; p < POLYS; p++) {
-      const pts = this.#pts[p];
-      if (pts === undefined) continue;
       const needed = neededPoints(this.#values, p);
+      const y = ((chunk.data[2 * p] ?? 0) << 8) | (chunk.data[2 * p + 1] ?? 0);
+      if (x < needed) {
+        const at = x * POLYS + p;
+        if ((this.#known[at] ?? -1) >= 0) continue;
+        this.#known[at] = y;
+        this.#knownCount[p] = (this.#knownCount[p] ?? 0) + 1;
+        changed = true;
+        continue;
+      }
       // The bound on what is kept: a peer sending thousands of parity
       // chunks makes us store at most `needed` points per polynomial plus
       // the systematic ones.
-      if (pts.has(chunk.index)) continue;
-      if (chunk.index < needed || pts.size < needed) {
-        pts.set(chunk.index, ((chunk.data[2 * p] ?? 0) << 8) | (chunk.data[2 * p + 1] ?? 0));
-        changed = true;
-      }
+      if (this.#size(p) >= needed) continue;
+      const extra = (this.#extra[p] ??= []);
+      if (extra.some((pt) => pt.x === x)) continue;
+      extra.push({ x, y });
+      changed = true;
     }
     return changed;
   }
@@ -238,35 +257,33 @@ export class SpqrChunkDecoder {
   /** The message once enough chunks are in, else undefined. */
   decoded(): Uint8Array | undefined {
     // Called after every chunk while a message streams in: say "not yet"
-    // from the counts alone, before sorting any points.
+    // from the counts alone, before building anything.
     for (let p = 0; p < POLYS; p++) {
-      if ((this.#pts[p]?.size ?? 0) < neededPoints(this.#values, p)) return undefined;
+      if (this.#size(p) < neededPoints(this.#values, p)) return undefined;
     }
     const bases: Pt[][] = [];
     for (let p = 0; p < POLYS; p++) {
       const needed = neededPoints(this.#values, p);
-      const pts = this.#pts[p] ?? new Map<number, number>();
-      // Every point at x < needed is in: no interpolation for this polynomial
-      // (every value below is a known point), so no base is built.
-      let systematic = true;
-      for (let x = 0; x < needed && systematic; x++) systematic = pts.has(x);
-      if (systematic) {
+      // Every point at x < needed is in: every value of this polynomial is
+      // a known point, so no interpolation base is built.
+      if ((this.#knownCount[p] ?? 0) === needed) {
         bases.push([]);
         continue;
       }
-      bases.push(
-        [...pts]
-          .map(([x, y]) => ({ x, y }))
-          .sort((a, b) => a.x - b.x)
-          .slice(0, needed),
-      );
+      // The `needed` lowest-x points: the systematic ones we have (x
+      // ascending), then parity points by x.
+      const base: Pt[] = [];
+      for (let x = 0; x < needed; x++) {
+        const y = this.#known[x * POLYS + p] ?? -1;
+        if (y >= 0) base.push({ x, y });
+      }
+      const extra = [...(this.#extra[p] ?? [])].sort((l, r) => l.x - r.x);
+      bases.push(base.concat(extra).slice(0, needed));
     }
     const out = new Uint8Array(this.#values * 2);
     for (let i = 0; i < this.#values; i++) {
-      const p = i % POLYS;
-      const x = Math.floor(i / POLYS);
-      const known = this.#pts[p]?.get(x);
-      const y = known ?? evaluate(bases[p] ?? [], x);
+      const known = this.#known[i] ?? -1;
+      const y = known >= 0 ? known : evaluate(bases[i % POLYS] ?? [], Math.floor(i / POLYS));
       out[2 * i] = y >>> 8;
       out[2 * i + 1] = y & 0xff;
     }

@@ -93,10 +93,13 @@ function uintField(m: Fields, n: number): number {
   return field.value;
 }
 
-/** A copy of a bytes field (a state never aliases the stored record). */
+/**
+ * A bytes field, as a view: `decodeSpqrState` parses its own copy of the
+ * stored bytes, so a state never aliases the caller's record.
+ */
 function bytesField(m: Fields, n: number): Uint8Array | undefined {
   const field = m.first[n];
-  return field === undefined ? undefined : asBytes(m.r, field).slice();
+  return field === undefined ? undefined : asBytes(m.r, field);
 }
 
 function need(value: Uint8Array | undefined, length: number, what: string): Uint8Array {
@@ -361,7 +364,11 @@ export function encodeSpqrState(state: SpqrRatchetState): Uint8Array {
 
 /** Parses storage bytes; 'invalid-state' for anything malformed. */
 export function decodeSpqrState(bytes: Uint8Array): SpqrRatchetState {
-  const m = fieldsOf(bytes);
+  // One private copy that every key and buffer of the state is a view of:
+  // one allocation per decode instead of one per field (this runs on every
+  // message), and nothing the caller later does to `bytes` reaches the state.
+  // States are never written in place (spqr-states.ts), so views are safe.
+  const m = fieldsOf(bytes.slice());
   let negotiation: SpqrNegotiation | undefined;
   const nb = bytesField(m, 1);
   if (nb !== undefined) {

@@ -146,6 +146,49 @@ describe('SPQR erasure code', () => {
     }
   });
 
+  it('property: the decoder keeps exactly the points the rule says (what `add` reports is what a session stores)', () => {
+    // The rule, as a model: per polynomial, a point at x < needed is kept
+    // unless that x is in; any other point only while fewer than `needed`
+    // are held. `add` must report a change exactly when the model changes,
+    // since sessions persist only the chunks that did.
+    checkProperty(
+      fc.property(
+        fc.integer({ min: 1, max: 100 }).chain((half) =>
+          fc.record({
+            message: fc.uint8Array({ minLength: 2 * half, maxLength: 2 * half }),
+            indexes: fc.array(
+              fc.oneof(
+                fc.integer({ min: 0, max: Math.ceil(half / 16) + 3 }),
+                fc.integer({ min: 0, max: 0xffff }),
+              ),
+              { maxLength: 40 },
+            ),
+          }),
+        ),
+        ({ message, indexes }) => {
+          const values = message.length / 2;
+          const needed = (p: number) => Math.floor(values / 16) + (p < values % 16 ? 1 : 0);
+          const model = Array.from({ length: 16 }, () => new Set<number>());
+          const decoder = new SpqrChunkDecoder(message.length);
+          for (const index of indexes) {
+            let changed = false;
+            model.forEach((held, p) => {
+              if (held.has(index)) return;
+              if (index < needed(p) || held.size < needed(p)) {
+                held.add(index);
+                changed = true;
+              }
+            });
+            assert.equal(decoder.add(encodeChunk(message, index)), changed, `chunk ${index}`);
+            const enough = model.every((held, p) => held.size >= needed(p));
+            assert.deepEqual(decoder.decoded(), enough ? message : undefined);
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
   it('refuses lengths it cannot carry', () => {
     assert.throws(() => encodeChunk(new Uint8Array(3), 0), RangeError);
     assert.throws(() => encodeChunk(new Uint8Array(4), 70_000), RangeError);

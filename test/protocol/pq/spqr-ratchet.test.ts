@@ -188,6 +188,24 @@ describe('SPQR ratchet between two sides', () => {
     assert.equal(digest.digest('hex'), SPQR_STORAGE_SNAPSHOT);
   });
 
+  it('a decoded state owns its bytes: wiping or reusing the stored buffer afterwards changes nothing', async () => {
+    // The decoder hands out views of one private copy; a store that zeroes
+    // or reuses its read buffer must not reach the keys of a live state.
+    const random = seededRandom('spqr-owned-bytes');
+    const { a, b } = await pair();
+    for (let turn = 0; turn < 40; turn++) {
+      const [from, to] = turn % 2 === 0 ? [a, b] : [b, a];
+      const out = await spqrSend(crypto, from.state, random);
+      const stored = encodeSpqrState(out.state);
+      const expected = stored.slice();
+      const decoded = decodeSpqrState(stored);
+      stored.fill(0xa5);
+      assert.deepEqual(encodeSpqrState(decoded), expected, `turn ${turn}`);
+      from.state = decoded;
+      to.state = (await spqrRecv(crypto, to.state, out.message)).state;
+    }
+  });
+
   it('property: under loss and reordering every delivered message gets its sender’s key, and epochs still advance', async () => {
     await checkProperty(
       fc.asyncProperty(
