@@ -142,15 +142,22 @@ export class LibsignalDevice {
     this.identity = new IdentityStore(Signal.IdentityKeyPair.generate(), registrationId);
   }
 
-  /** Publishes one of each prekey and returns the bundle a peer would fetch. */
-  async bundle(): Promise<Signal.PreKeyBundle> {
+  /**
+   * Publishes prekeys and returns the bundle a peer would fetch: the signed
+   * prekey, the Kyber1024 prekey (libsignal-client 0.103 requires one) and a
+   * one-time EC prekey unless `oneTime` is false.
+   */
+  async bundle(options: { oneTime?: boolean } = {}): Promise<Signal.PreKeyBundle> {
     const identity = this.identity.identity;
-    const preKey = Signal.PrivateKey.generate();
     const signedPreKey = Signal.PrivateKey.generate();
     const signedSignature = identity.privateKey.sign(signedPreKey.getPublicKey().serialize());
     const kyber = Signal.KEMKeyPair.generate();
     const kyberSignature = identity.privateKey.sign(kyber.getPublicKey().serialize());
-    await this.preKeys.savePreKey(1, Signal.PreKeyRecord.new(1, preKey.getPublicKey(), preKey));
+    let preKey: Signal.PrivateKey | null = null;
+    if (options.oneTime !== false) {
+      preKey = Signal.PrivateKey.generate();
+      await this.preKeys.savePreKey(1, Signal.PreKeyRecord.new(1, preKey.getPublicKey(), preKey));
+    }
     await this.signedPreKeys.saveSignedPreKey(
       1,
       Signal.SignedPreKeyRecord.new(
@@ -168,8 +175,8 @@ export class LibsignalDevice {
     return Signal.PreKeyBundle.new(
       this.identity.registrationId,
       this.address.deviceId(),
-      1,
-      preKey.getPublicKey(),
+      preKey === null ? null : 1,
+      preKey === null ? null : preKey.getPublicKey(),
       1,
       signedPreKey.getPublicKey(),
       signedSignature,
@@ -178,6 +185,15 @@ export class LibsignalDevice {
       kyber.getPublicKey(),
       kyberSignature,
     );
+  }
+
+  /**
+   * Whether the session with `peer` is current in libsignal's sense: since
+   * 0.100 only a session with SPQR state is (a PQXDH session without the
+   * triple ratchet is not), so this proves the benchmark runs SPQR.
+   */
+  async hasCurrentState(peer: Signal.ProtocolAddress): Promise<boolean> {
+    return (await this.sessions.getSession(peer))?.hasCurrentState() === true;
   }
 
   /** Starts a session to `peer` from its bundle (X3DH/PQXDH as initiator). */

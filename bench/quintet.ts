@@ -8,6 +8,7 @@ import { systemClock } from '../src/crypto/provider.js';
 import { protocolAddress, type ProtocolAddress } from '../src/protocol/address.js';
 import type { ProtocolContext } from '../src/protocol/context.js';
 import { generateSigningKeyPair } from '../src/protocol/curve.js';
+import { generateKyberPreKey } from '../src/protocol/pq/kyber-prekey-record.js';
 import {
   generatePreKeys,
   generateRegistrationId,
@@ -42,24 +43,46 @@ export class QuintetDevice {
     return new QuintetDevice(protocolAddress(name, deviceId), stores);
   }
 
-  /** Publishes one of each prekey and returns the bundle a peer would fetch. */
-  async bundle(): Promise<PreKeyBundle> {
+  /**
+   * Publishes prekeys and returns the bundle a peer would fetch: the signed
+   * prekey, a one-time EC prekey unless `oneTime` is false, and with `kem` a
+   * signed last-resort Kyber1024 prekey (a bundle with one makes the peer
+   * start a version-4 PQXDH + SPQR session; reusable, as libsignal's is).
+   */
+  async bundle(options: { kem?: boolean; oneTime?: boolean } = {}): Promise<PreKeyBundle> {
     const identity = await this.stores.identity.getIdentityKeyPair();
-    const [preKey] = await generatePreKeys(quintetContext, 1, 1);
-    if (preKey === undefined) throw new Error('no prekey generated');
     const signed = await generateSignedPreKey(quintetContext, identity, 1);
-    await this.stores.preKeys.storePreKey(preKey.id, preKey);
     await this.stores.signedPreKeys.storeSignedPreKey(signed.id, signed);
-    return {
+    let bundle: PreKeyBundle = {
       registrationId: await this.stores.identity.getLocalRegistrationId(),
       deviceId: this.address.deviceId,
-      preKeyId: preKey.id,
-      preKey: preKey.keyPair.publicKey,
       signedPreKeyId: signed.id,
       signedPreKey: signed.keyPair.publicKey,
       signedPreKeySignature: signed.signature,
       identityKey: identity.publicKey,
     };
+    if (options.oneTime !== false) {
+      const [preKey] = await generatePreKeys(quintetContext, 1, 1);
+      if (preKey === undefined) throw new Error('no prekey generated');
+      await this.stores.preKeys.storePreKey(preKey.id, preKey);
+      bundle = { ...bundle, preKeyId: preKey.id, preKey: preKey.keyPair.publicKey };
+    }
+    if (options.kem === true) {
+      const kyber = await generateKyberPreKey(quintetContext, identity, 1);
+      await this.stores.kyberPreKeys.storeLastResortKyberPreKey(kyber.id, kyber);
+      bundle = {
+        ...bundle,
+        kyberPreKeyId: kyber.id,
+        kyberPreKey: kyber.keyPair.publicKey,
+        kyberPreKeySignature: kyber.signature,
+      };
+    }
+    return bundle;
+  }
+
+  /** The version of the current session with `peer` (3 or 4), undefined without one. */
+  async sessionVersion(peer: ProtocolAddress): Promise<number | undefined> {
+    return (await this.stores.sessions.loadSession(peer))?.current?.sessionVersion;
   }
 
   #cipher(peer: ProtocolAddress): SessionCipher {

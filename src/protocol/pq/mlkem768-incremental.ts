@@ -55,6 +55,7 @@ interface NoblePieces {
   readonly MultiplyNTTs: (f: ArrayLike<number>, g: ArrayLike<number>) => ArrayLike<number>;
   readonly Compress_d: (x: number, d: number) => number;
   readonly ByteEncode_d: (f: ArrayLike<number>, d: number) => Uint8Array;
+  readonly ByteDecode_d: (b: Uint8Array, d: number) => ArrayLike<number>;
 }
 
 const PIECE_NAMES = [
@@ -65,6 +66,7 @@ const PIECE_NAMES = [
   'MultiplyNTTs',
   'Compress_d',
   'ByteEncode_d',
+  'ByteDecode_d',
 ] as const;
 
 function isPieces(value: unknown): value is NoblePieces {
@@ -107,13 +109,42 @@ export function ekMatchesHeader(ek: Uint8Array, header: Uint8Array): boolean {
   if (ek.length !== MLKEM768_EK_LENGTH || header.length !== MLKEM768_HEADER_LENGTH) return false;
   const publicKey = concatBytes(ek, header.subarray(0, 32));
   if (!bytesEqual(sha3_256(publicKey), header.subarray(32, 64))) return false;
-  try {
-    // FIPS 203's modulus check (no coefficient ≥ q); noble throws on a bad key.
-    ml_kem768.prepare(publicKey).clean();
-    return true;
-  } catch {
-    return false;
+  return modulusCheck(ek);
+}
+
+/**
+ * FIPS 203 §7.2's modulus check of an encapsulation key: ByteEncode₁₂(
+ * ByteDecode₁₂(t̂)) = t̂, i.e. no 12-bit coefficient ≥ q (ByteDecode₁₂
+ * reduces mod q, so only such a coefficient changes in the round trip).
+ * The same test noble runs before it encapsulates, composed from its own
+ * coders, without expanding the matrix Â from ρ as a prepared key would.
+ */
+function modulusCheck(ek: Uint8Array): boolean {
+  const p = pieces();
+  const polyBytes = MLKEM768_EK_LENGTH / K;
+  for (let i = 0; i < K; i++) {
+    const encoded = ek.subarray(i * polyBytes, (i + 1) * polyBytes);
+    if (!bytesEqual(p.ByteEncode_d(p.ByteDecode_d(encoded, 12), 12), encoded)) return false;
   }
+  return true;
+}
+
+/**
+ * Compress₁₀ of every x in [0, q), from noble's `Compress_d`, built on first
+ * use: ct1 compresses 768 coefficients per encapsulation, and noble's test
+ * export builds its coder anew on every call.
+ */
+let compressTable: Uint16Array | undefined;
+
+function compressDu(x: number): number {
+  const p = pieces();
+  if (compressTable === undefined) {
+    const table = new Uint16Array(Q);
+    for (let v = 0; v < Q; v++) table[v] = p.Compress_d(v, DU);
+    compressTable = table;
+  }
+  // Coefficients here are reduced mod q; anything else goes to noble itself.
+  return x >= 0 && x < Q ? (compressTable[x] ?? 0) : p.Compress_d(x, DU);
 }
 
 function addInto(acc: Uint16Array, poly: ArrayLike<number>): void {
@@ -145,7 +176,7 @@ function ciphertext1(rho: Uint8Array, coins: Uint8Array): Uint8Array {
     }
     const u = new Uint16Array(p.NTT_inv(acc));
     addInto(u, p.SamplePolyCBD(prf(coins, K + i), ETA));
-    const compressed = Array.from(u, (x) => p.Compress_d(x, DU));
+    const compressed = Array.from(u, compressDu);
     out.set(p.ByteEncode_d(compressed, DU), (i * 256 * DU) / 8);
   }
   return out;

@@ -90,30 +90,104 @@ function neededPoints(values: number, poly: number): number {
   return Math.floor(values / POLYS) + (poly < values % POLYS ? 1 : 0);
 }
 
-/** Splits a message into its 16 polynomials' points (x = 0, 1, …). */
-function pointsOf(message: Uint8Array): Pt[][] {
-  if (message.length % 2 !== 0) throw new RangeError('SPQR messages have an even length');
-  if (message.length > MAX_MESSAGE_BYTES) throw new RangeError('SPQR message too long');
-  const pts: Pt[][] = Array.from({ length: POLYS }, () => []);
-  for (let i = 0; i < message.length / 2; i++) {
-    const y = ((message[2 * i] ?? 0) << 8) | (message[2 * i + 1] ?? 0);
-    pts[i % POLYS]?.push({ x: Math.floor(i / POLYS), y });
+/**
+ * Per point count n: the barycentric weights w_j = 1 / ∏_{m≠j} (j ⊕ m) of
+ * the points x = 0 … n−1, as discrete logs. They depend on n only, and a
+ * message has just two counts (⌊N/16⌋ and one more), so they are computed
+ * once per count and kept (at most 2^12 + 1 counts, each n entries).
+ */
+const weightLogs = new Map<number, Uint16Array>();
+
+function weightLogsFor(count: number): Uint16Array {
+  let logs = weightLogs.get(count);
+  if (logs !== undefined) return logs;
+  const t = gfTables();
+  logs = new Uint16Array(count);
+  for (let j = 0; j < count; j++) {
+    let denominator = 1;
+    for (let m = 0; m < count; m++) if (m !== j) denominator = gfMul(denominator, j ^ m);
+    // log(1 / d) = −log d (mod 65535); d ≠ 0 since the x are distinct.
+    logs[j] = (65535 - (t.log[denominator] ?? 0)) % 65535;
   }
-  return pts;
+  weightLogs.set(count, logs);
+  return logs;
 }
 
-/** Chunk `index` of `message` (spqr `PolyEncoder::chunk_at`). */
+/**
+ * The value at `x` (≥ `count`) of polynomial `poly` of `message`, whose
+ * points are x = 0 … count−1: Lagrange's formula in barycentric form,
+ *   L(x) = ∏_m (x ⊕ m) · Σ_j y_j · w_j / (x ⊕ j),
+ * the same field value as `evaluate` in O(count) products instead of
+ * O(count²) (parity chunks of an 1152-byte key have 36 points per polynomial).
+ */
+function evaluateParity(
+  message: Uint8Array,
+  poly: number,
+  count: number,
+  x: number,
+  numeratorLog: number,
+): number {
+  const t = gfTables();
+  const weights = weightLogsFor(count);
+  let sum = 0;
+  for (let j = 0; j < count; j++) {
+    const at = 2 * (j * POLYS + poly);
+    const y = ((message[at] ?? 0) << 8) | (message[at + 1] ?? 0);
+    if (y === 0) continue;
+    // x ⊕ j ≠ 0: x ≥ count > j.
+    const logTerm =
+      (t.log[y] ?? 0) + (weights[j] ?? 0) + 65535 - (t.log[x ^ j] ?? 0) + numeratorLog;
+    sum ^= t.exp[logTerm % 65535] ?? 0;
+  }
+  return sum;
+}
+
+/** log ∏_{m<count} (x ⊕ m), for x ≥ count (every factor is non-zero). */
+function numeratorLogOf(count: number, x: number): number {
+  const t = gfTables();
+  let log = 0;
+  for (let m = 0; m < count; m++) log = (log + (t.log[x ^ m] ?? 0)) % 65535;
+  return log;
+}
+
+/**
+ * Chunk `index` of `message` (spqr `PolyEncoder::chunk_at`). A polynomial
+ * with a point at x = `index` gives that point's bytes straight from the
+ * message; the others are interpolated (see `evaluateParity`).
+ */
 export function encodeChunk(message: Uint8Array, index: number): SpqrChunk {
   if (!Number.isInteger(index) || index < 0 || index > 0xffff) {
     throw new RangeError('SPQR chunk index must be in 0..65535');
   }
-  const pts = pointsOf(message);
+  if (message.length % 2 !== 0) throw new RangeError('SPQR messages have an even length');
+  if (message.length > MAX_MESSAGE_BYTES) throw new RangeError('SPQR message too long');
+  const values = message.length / 2;
   const data = new Uint8Array(SPQR_CHUNK_LENGTH);
+  // Polynomials hold ⌊N/16⌋ or ⌊N/16⌋ + 1 points: one numerator per count.
+  let numeratorCount = -1;
+  let numeratorLog = 0;
   for (let p = 0; p < POLYS; p++) {
-    const poly = pts[p] ?? [];
-    const y = index < poly.length ? (poly[index]?.y ?? 0) : evaluate(poly, index);
-    data[2 * p] = y >>> 8;
-    data[2 * p + 1] = y & 0xff;
+    const count = neededPoints(values, p);
+    let hi: number;
+    let lo: number;
+    if (index < count) {
+      const at = 2 * (index * POLYS + p);
+      hi = message[at] ?? 0;
+      lo = message[at + 1] ?? 0;
+    } else if (count === 0) {
+      hi = 0;
+      lo = 0;
+    } else {
+      if (count !== numeratorCount) {
+        numeratorCount = count;
+        numeratorLog = numeratorLogOf(count, index);
+      }
+      const y = evaluateParity(message, p, count, index, numeratorLog);
+      hi = y >>> 8;
+      lo = y & 0xff;
+    }
+    data[2 * p] = hi;
+    data[2 * p + 1] = lo;
   }
   return { index, data };
 }
@@ -121,11 +195,16 @@ export function encodeChunk(message: Uint8Array, index: number): SpqrChunk {
 /** Collects chunks of a message of known length until it can be rebuilt. */
 export class SpqrChunkDecoder {
   readonly #values: number;
-  /** Per polynomial: points by x (the first point received for an x is kept). */
-  readonly #pts: Map<number, number>[] = Array.from(
-    { length: POLYS },
-    () => new Map<number, number>(),
-  );
+  /**
+   * The systematic points: value i (polynomial i mod 16, x = ⌊i / 16⌋) at
+   * index i, or −1 while missing. Typed storage, not a map per polynomial:
+   * a session rebuilds its decoder from the stored chunks on every message.
+   */
+  readonly #known: Int32Array;
+  /** How many points at x < needed each polynomial holds. */
+  readonly #knownCount = new Uint16Array(POLYS);
+  /** Per polynomial, the points at x ≥ needed (parity), in arrival order. */
+  readonly #extra: Array<Pt[] | undefined> = new Array<Pt[] | undefined>(POLYS).fill(undefined);
 
   constructor(readonly lengthBytes: number) {
     if (!Number.isInteger(lengthBytes) || lengthBytes <= 0 || lengthBytes % 2 !== 0) {
@@ -133,51 +212,78 @@ export class SpqrChunkDecoder {
     }
     if (lengthBytes > MAX_MESSAGE_BYTES) throw new RangeError('SPQR message too long');
     this.#values = lengthBytes / 2;
+    this.#known = new Int32Array(this.#values).fill(-1);
+  }
+
+  #size(p: number): number {
+    return (this.#knownCount[p] ?? 0) + (this.#extra[p]?.length ?? 0);
   }
 
   /**
    * Adds a chunk; chunks may repeat, arrive in any order, or never arrive.
    * Returns whether it changed the decoder (a caller that persists the
-   * decoder keeps exactly the chunks that did).
+   * decoder keeps exactly the chunks that did). The first point received
+   * for an x is kept.
    */
   add(chunk: SpqrChunk): boolean {
     if (chunk.data.length !== SPQR_CHUNK_LENGTH) {
       throw new ProtocolError('invalid-message', 'SPQR chunk must be 32 bytes');
     }
+    const x = chunk.index;
     let changed = false;
     for (let p = 0; p < POLYS; p++) {
-      const pts = this.#pts[p];
-      if (pts === undefined) continue;
       const needed = neededPoints(this.#values, p);
+      const y = ((chunk.data[2 * p] ?? 0) << 8) | (chunk.data[2 * p + 1] ?? 0);
+      if (x < needed) {
+        const at = x * POLYS + p;
+        if ((this.#known[at] ?? -1) >= 0) continue;
+        this.#known[at] = y;
+        this.#knownCount[p] = (this.#knownCount[p] ?? 0) + 1;
+        changed = true;
+        continue;
+      }
       // The bound on what is kept: a peer sending thousands of parity
       // chunks makes us store at most `needed` points per polynomial plus
       // the systematic ones.
-      if (pts.has(chunk.index)) continue;
-      if (chunk.index < needed || pts.size < needed) {
-        pts.set(chunk.index, ((chunk.data[2 * p] ?? 0) << 8) | (chunk.data[2 * p + 1] ?? 0));
-        changed = true;
-      }
+      if (this.#size(p) >= needed) continue;
+      const extra = (this.#extra[p] ??= []);
+      if (extra.some((pt) => pt.x === x)) continue;
+      extra.push({ x, y });
+      changed = true;
     }
     return changed;
   }
 
   /** The message once enough chunks are in, else undefined. */
   decoded(): Uint8Array | undefined {
+    // Called after every chunk while a message streams in: say "not yet"
+    // from the counts alone, before building anything.
+    for (let p = 0; p < POLYS; p++) {
+      if (this.#size(p) < neededPoints(this.#values, p)) return undefined;
+    }
     const bases: Pt[][] = [];
     for (let p = 0; p < POLYS; p++) {
       const needed = neededPoints(this.#values, p);
-      const pts = [...(this.#pts[p] ?? new Map<number, number>())]
-        .map(([x, y]) => ({ x, y }))
-        .sort((a, b) => a.x - b.x);
-      if (pts.length < needed) return undefined;
-      bases.push(pts.slice(0, needed));
+      // Every point at x < needed is in: every value of this polynomial is
+      // a known point, so no interpolation base is built.
+      if ((this.#knownCount[p] ?? 0) === needed) {
+        bases.push([]);
+        continue;
+      }
+      // The `needed` lowest-x points: the systematic ones we have (x
+      // ascending), then parity points by x.
+      const base: Pt[] = [];
+      for (let x = 0; x < needed; x++) {
+        const y = this.#known[x * POLYS + p] ?? -1;
+        if (y >= 0) base.push({ x, y });
+      }
+      const extra = [...(this.#extra[p] ?? [])].sort((l, r) => l.x - r.x);
+      bases.push(base.concat(extra).slice(0, needed));
     }
     const out = new Uint8Array(this.#values * 2);
     for (let i = 0; i < this.#values; i++) {
-      const p = i % POLYS;
-      const x = Math.floor(i / POLYS);
-      const known = this.#pts[p]?.get(x);
-      const y = known ?? evaluate(bases[p] ?? [], x);
+      const known = this.#known[i] ?? -1;
+      const y = known >= 0 ? known : evaluate(bases[i % POLYS] ?? [], Math.floor(i / POLYS));
       out[2 * i] = y >>> 8;
       out[2 * i + 1] = y & 0xff;
     }

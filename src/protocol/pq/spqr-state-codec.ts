@@ -57,37 +57,59 @@ function dirOf(code: number): SpqrDirection {
   return fail('direction');
 }
 
-/** Fields of one embedded message, by number (repeated ones in order). */
-function fieldsOf(bytes: Uint8Array): { r: ProtoReader; f: Map<number, ProtoField[]> } {
-  const r = new ProtoReader(bytes, 'invalid-state');
-  const f = new Map<number, ProtoField[]>();
-  while (r.more) {
-    const field = r.next();
-    const list = f.get(field.field) ?? [];
-    list.push(field);
-    f.set(field.field, list);
-  }
-  return { r, f };
+/** The highest field number any SPQR storage message uses. */
+const MAX_FIELD = 11;
+
+/**
+ * One embedded message's fields: the first of each number (as protobuf
+ * readers take singular fields), and every occurrence of the one repeated
+ * field the message has, in order. Field numbers above `MAX_FIELD` are
+ * skipped. Read on every message a session encrypts or decrypts, so it
+ * builds one small array, not a map of lists.
+ */
+interface Fields {
+  readonly r: ProtoReader;
+  readonly first: Array<ProtoField | undefined>;
+  readonly repeated: ProtoField[];
 }
 
-function uintField(m: { r: ProtoReader; f: Map<number, ProtoField[]> }, n: number): number {
-  const field = m.f.get(n)?.[0];
+function fieldsOf(bytes: Uint8Array, repeatedField = 0): Fields {
+  const r = new ProtoReader(bytes, 'invalid-state');
+  const first = new Array<ProtoField | undefined>(MAX_FIELD + 1).fill(undefined);
+  const repeated: ProtoField[] = [];
+  while (r.more) {
+    const field = r.next();
+    if (field.field > MAX_FIELD) continue;
+    if (first[field.field] === undefined) first[field.field] = field;
+    if (field.field === repeatedField) repeated.push(field);
+  }
+  return { r, first, repeated };
+}
+
+function uintField(m: Fields, n: number): number {
+  const field = m.first[n];
   if (field === undefined) return 0;
   if (field.wireType !== 0) return m.r.fail(`field ${n} must be a varint`);
   return field.value;
 }
 
-function bytesField(
-  m: { r: ProtoReader; f: Map<number, ProtoField[]> },
-  n: number,
-): Uint8Array | undefined {
-  const field = m.f.get(n)?.[0];
-  return field === undefined ? undefined : asBytes(m.r, field).slice();
+/**
+ * A bytes field, as a view: `decodeSpqrState` parses its own copy of the
+ * stored bytes, so a state never aliases the caller's record.
+ */
+function bytesField(m: Fields, n: number): Uint8Array | undefined {
+  const field = m.first[n];
+  return field === undefined ? undefined : asBytes(m.r, field);
 }
 
 function need(value: Uint8Array | undefined, length: number, what: string): Uint8Array {
   if (value === undefined || value.length !== length) return fail(what);
   return value;
+}
+
+/** Bytes field `n`, which must be there with exactly `length` bytes. */
+function needField(m: Fields, n: number, length: number, what: string): Uint8Array {
+  return need(bytesField(m, n), length, what);
 }
 
 function writeHalf(w: ProtoWriter, h: SpqrChainHalf): void {
@@ -116,8 +138,8 @@ function writeChain(w: ProtoWriter, c: SpqrKeyChain): void {
 }
 
 function readChain(bytes: Uint8Array): SpqrKeyChain {
-  const m = fieldsOf(bytes);
-  const links = (m.f.get(4) ?? []).map((field) => {
+  const m = fieldsOf(bytes, 4);
+  const links = m.repeated.map((field) => {
     const lm = fieldsOf(asBytes(m.r, field));
     return {
       send: readHalf(bytesField(lm, 1) ?? fail('link')),
@@ -212,9 +234,9 @@ function readSending(bytes: Uint8Array | undefined, length: number): SpqrSending
 
 function readReceiving(bytes: Uint8Array | undefined, length: number): SpqrReceiving {
   if (bytes === undefined) return fail('receiving');
-  const m = fieldsOf(bytes);
+  const m = fieldsOf(bytes, 2);
   if (uintField(m, 1) !== length) fail('receiving length');
-  const chunks = (m.f.get(2) ?? []).map((field) => {
+  const chunks = m.repeated.map((field) => {
     const cm = fieldsOf(asBytes(m.r, field));
     const index = uintField(cm, 1);
     if (index > 0xffff) fail('chunk index');
@@ -231,18 +253,11 @@ function readV1(bytes: Uint8Array): SpqrV1State {
   const epoch = uintField(m, 2);
   if (epoch < 1) fail('epoch');
   const auth = {
-    rootKey: need(bytesField(m, 3), 32, 'auth'),
-    macKey: need(bytesField(m, 4), 32, 'auth'),
+    rootKey: needField(m, 3, 32, 'auth'),
+    macKey: needField(m, 4, 32, 'auth'),
   };
   const base = { epoch, auth };
-  const ek = (): Uint8Array => need(bytesField(m, 5), MLKEM768_EK_LENGTH, 'ek');
-  const dk = (): Uint8Array => need(bytesField(m, 6), MLKEM768_DK_LENGTH, 'dk');
-  const header = (): Uint8Array => need(bytesField(m, 7), MLKEM768_HEADER_LENGTH, 'header');
-  const enc = (): Uint8Array =>
-    need(bytesField(m, 8), MLKEM768_ENCAPS_STATE_LENGTH, 'encapsulation');
-  const ct1 = (): Uint8Array => need(bytesField(m, 9), MLKEM768_CT1_LENGTH, 'ct1');
-  const sending = (length: number): SpqrSending => readSending(bytesField(m, 10), length);
-  const rec = (length: number): SpqrReceiving => readReceiving(bytesField(m, 11), length);
+  // Which fields each kind needs (no per-call closures: this runs per message).
   switch (kind) {
     case 'keysUnsampled':
       return { ...base, kind };
@@ -250,79 +265,110 @@ function readV1(bytes: Uint8Array): SpqrV1State {
       return {
         ...base,
         kind,
-        ek: ek(),
-        dk: dk(),
-        sendingHeader: sending(SPQR_HEADER_MESSAGE_LENGTH),
+        ek: needField(m, 5, MLKEM768_EK_LENGTH, 'ek'),
+        dk: needField(m, 6, MLKEM768_DK_LENGTH, 'dk'),
+        sendingHeader: readSending(bytesField(m, 10), SPQR_HEADER_MESSAGE_LENGTH),
       };
     case 'headerSent':
       return {
         ...base,
         kind,
-        dk: dk(),
-        sendingEk: sending(MLKEM768_EK_LENGTH),
-        receivingCt1: rec(MLKEM768_CT1_LENGTH),
+        dk: needField(m, 6, MLKEM768_DK_LENGTH, 'dk'),
+        sendingEk: readSending(bytesField(m, 10), MLKEM768_EK_LENGTH),
+        receivingCt1: readReceiving(bytesField(m, 11), MLKEM768_CT1_LENGTH),
       };
     case 'ct1Received':
-      return { ...base, kind, dk: dk(), ct1: ct1(), sendingEk: sending(MLKEM768_EK_LENGTH) };
+      return {
+        ...base,
+        kind,
+        dk: needField(m, 6, MLKEM768_DK_LENGTH, 'dk'),
+        ct1: needField(m, 9, MLKEM768_CT1_LENGTH, 'ct1'),
+        sendingEk: readSending(bytesField(m, 10), MLKEM768_EK_LENGTH),
+      };
     case 'ekSentCt1Received':
-      return { ...base, kind, dk: dk(), ct1: ct1(), receivingCt2: rec(SPQR_CT2_MESSAGE_LENGTH) };
+      return {
+        ...base,
+        kind,
+        dk: needField(m, 6, MLKEM768_DK_LENGTH, 'dk'),
+        ct1: needField(m, 9, MLKEM768_CT1_LENGTH, 'ct1'),
+        receivingCt2: readReceiving(bytesField(m, 11), SPQR_CT2_MESSAGE_LENGTH),
+      };
     case 'noHeaderReceived':
-      return { ...base, kind, receivingHeader: rec(SPQR_HEADER_MESSAGE_LENGTH) };
+      return {
+        ...base,
+        kind,
+        receivingHeader: readReceiving(bytesField(m, 11), SPQR_HEADER_MESSAGE_LENGTH),
+      };
     case 'headerReceived':
-      return { ...base, kind, header: header(), receivingEk: rec(MLKEM768_EK_LENGTH) };
+      return {
+        ...base,
+        kind,
+        header: needField(m, 7, MLKEM768_HEADER_LENGTH, 'header'),
+        receivingEk: readReceiving(bytesField(m, 11), MLKEM768_EK_LENGTH),
+      };
     case 'ct1Sampled':
       return {
         ...base,
         kind,
-        header: header(),
-        encapsulation: enc(),
-        ct1: ct1(),
-        sendingCt1: sending(MLKEM768_CT1_LENGTH),
-        receivingEk: rec(MLKEM768_EK_LENGTH),
+        header: needField(m, 7, MLKEM768_HEADER_LENGTH, 'header'),
+        encapsulation: needField(m, 8, MLKEM768_ENCAPS_STATE_LENGTH, 'encapsulation'),
+        ct1: needField(m, 9, MLKEM768_CT1_LENGTH, 'ct1'),
+        sendingCt1: readSending(bytesField(m, 10), MLKEM768_CT1_LENGTH),
+        receivingEk: readReceiving(bytesField(m, 11), MLKEM768_EK_LENGTH),
       };
     case 'ekReceivedCt1Sampled':
       return {
         ...base,
         kind,
-        header: header(),
-        encapsulation: enc(),
-        ek: ek(),
-        ct1: ct1(),
-        sendingCt1: sending(MLKEM768_CT1_LENGTH),
+        header: needField(m, 7, MLKEM768_HEADER_LENGTH, 'header'),
+        encapsulation: needField(m, 8, MLKEM768_ENCAPS_STATE_LENGTH, 'encapsulation'),
+        ek: needField(m, 5, MLKEM768_EK_LENGTH, 'ek'),
+        ct1: needField(m, 9, MLKEM768_CT1_LENGTH, 'ct1'),
+        sendingCt1: readSending(bytesField(m, 10), MLKEM768_CT1_LENGTH),
       };
     case 'ct1Acknowledged':
       return {
         ...base,
         kind,
-        header: header(),
-        encapsulation: enc(),
-        ct1: ct1(),
-        receivingEk: rec(MLKEM768_EK_LENGTH),
+        header: needField(m, 7, MLKEM768_HEADER_LENGTH, 'header'),
+        encapsulation: needField(m, 8, MLKEM768_ENCAPS_STATE_LENGTH, 'encapsulation'),
+        ct1: needField(m, 9, MLKEM768_CT1_LENGTH, 'ct1'),
+        receivingEk: readReceiving(bytesField(m, 11), MLKEM768_EK_LENGTH),
       };
     case 'ct2Sampled':
-      return { ...base, kind, sendingCt2: sending(SPQR_CT2_MESSAGE_LENGTH) };
+      return {
+        ...base,
+        kind,
+        sendingCt2: readSending(bytesField(m, 10), SPQR_CT2_MESSAGE_LENGTH),
+      };
   }
 }
 
 /** The storage bytes of a state. */
 export function encodeSpqrState(state: SpqrRatchetState): Uint8Array {
-  const w = new ProtoWriter(4096);
-  const n = state.negotiation;
-  if (n !== undefined) {
-    w.message(1, (nw) =>
-      nw.bytes(1, n.authKey).uint(2, dirCode(n.direction)).uint(3, n.minVersion),
-    );
-  }
-  const chain = state.chain;
-  if (chain !== undefined) w.message(2, (cw) => writeChain(cw, chain));
-  const v1 = state.v1;
-  if (v1 !== undefined) w.message(3, (vw) => writeV1(vw, v1));
-  return w.finish();
+  // Into the shared scratch buffer (zeroed after use, so the keys written
+  // do not linger): no fresh 4 KB buffer per message.
+  return ProtoWriter.encode((w) => {
+    const n = state.negotiation;
+    if (n !== undefined) {
+      w.message(1, (nw) =>
+        nw.bytes(1, n.authKey).uint(2, dirCode(n.direction)).uint(3, n.minVersion),
+      );
+    }
+    const chain = state.chain;
+    if (chain !== undefined) w.message(2, (cw) => writeChain(cw, chain));
+    const v1 = state.v1;
+    if (v1 !== undefined) w.message(3, (vw) => writeV1(vw, v1));
+  });
 }
 
 /** Parses storage bytes; 'invalid-state' for anything malformed. */
 export function decodeSpqrState(bytes: Uint8Array): SpqrRatchetState {
-  const m = fieldsOf(bytes);
+  // One private copy that every key and buffer of the state is a view of:
+  // one allocation per decode instead of one per field (this runs on every
+  // message), and nothing the caller later does to `bytes` reaches the state.
+  // States are never written in place (spqr-states.ts), so views are safe.
+  const m = fieldsOf(bytes.slice());
   let negotiation: SpqrNegotiation | undefined;
   const nb = bytesField(m, 1);
   if (nb !== undefined) {

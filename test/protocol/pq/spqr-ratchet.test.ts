@@ -5,9 +5,11 @@
  * and MAC refusals, and fuzzing of the state and message decoders.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
+import { sha3_256 } from '@noble/hashes/sha3.js';
 import { nodeCrypto } from '../../../src/crypto/node.js';
 import { ProtocolError } from '../../../src/protocol/errors.js';
 import {
@@ -30,6 +32,8 @@ import { seededRandom } from '../session-helpers.js';
 
 const crypto = nodeCrypto;
 const AUTH_KEY = Uint8Array.from({ length: 32 }, (_, i) => i + 1);
+/** SHA-256 of every stored state of the seeded ping-pong below (format as of the first v4 release). */
+const SPQR_STORAGE_SNAPSHOT = '7315370c0ea3eca08315240f715d193395bd6fc16fe547894e936bf4f417b1d9';
 
 function hex(b: Uint8Array | undefined): string {
   return b === undefined ? 'none' : Buffer.from(b).toString('hex');
@@ -97,6 +101,38 @@ describe('ML-KEM-768 in split form', () => {
     const other = generateSplitKeyPair(random);
     assert.equal(ekMatchesHeader(other.ek, keys.header), false);
     assert.equal(ekMatchesHeader(keys.ek.subarray(1), keys.header), false);
+    // FIPS 203's modulus check, with a header that honestly hashes the bad
+    // key (a malicious peer can make one): a coefficient of q − 1 passes,
+    // q or 4095 fails, in any of the three polynomials — and noble's own
+    // encapsulation agrees on each.
+    const withCoefficient = (poly: number, value: number) => {
+      const ek = keys.ek.slice();
+      const at = poly * 384;
+      ek[at] = value & 0xff;
+      ek[at + 1] = ((ek[at + 1] ?? 0) & 0xf0) | (value >> 8);
+      const rho = keys.header.subarray(0, 32);
+      const publicKey = Uint8Array.from([...ek, ...rho]);
+      return { ek, header: Uint8Array.from([...rho, ...sha3_256(publicKey)]), publicKey };
+    };
+    for (const poly of [0, 1, 2]) {
+      for (const [value, ok] of [
+        [3328, true],
+        [3329, false],
+        [4095, false],
+      ] as const) {
+        const bad = withCoefficient(poly, value);
+        assert.equal(ekMatchesHeader(bad.ek, bad.header), ok, `poly ${poly}, ${value}`);
+        const nobleAccepts = (() => {
+          try {
+            ml_kem768.encapsulate(bad.publicKey, new Uint8Array(32));
+            return true;
+          } catch {
+            return false;
+          }
+        })();
+        assert.equal(nobleAccepts, ok, `noble, poly ${poly}, ${value}`);
+      }
+    }
     const first = encapsulate1(keys.header, random);
     const tampered = first.state.slice();
     tampered[40] = (tampered[40] ?? 0) ^ 1; // inside the stored ct1
@@ -125,6 +161,49 @@ describe('SPQR ratchet between two sides', () => {
       maxEpoch = Math.max(maxEpoch, epochOf(sent.msg));
     }
     assert.ok(maxEpoch >= 4, `epochs reached: ${maxEpoch}`);
+  });
+
+  it('storage form is pinned: a seeded ping-pong stores the same bytes, and decoding then encoding changes none', async () => {
+    // Sessions in users' stores hold these bytes: a faster codec must read
+    // and write exactly this format. Ten of the eleven kinds of state occur in 120 turns.
+    const random = seededRandom('spqr-storage-snapshot');
+    const { a, b } = await pair();
+    const digest = createHash('sha256');
+    const kinds = new Set<string>();
+    for (let turn = 0; turn < 120; turn++) {
+      const [from, to] = turn % 2 === 0 ? [a, b] : [b, a];
+      const out = await spqrSend(crypto, from.state, random);
+      const received = await spqrRecv(crypto, to.state, out.message);
+      for (const state of [out.state, received.state]) {
+        const bytes = encodeSpqrState(state);
+        assert.deepEqual(encodeSpqrState(decodeSpqrState(bytes)), bytes, `turn ${turn}`);
+        digest.update(bytes);
+        kinds.add(state.v1?.kind ?? 'none');
+      }
+      from.state = out.state;
+      to.state = received.state;
+    }
+    // All but ekReceivedCt1Sampled, which needs loss (the property test below has it).
+    assert.equal(kinds.size, 10, [...kinds].join(' '));
+    assert.equal(digest.digest('hex'), SPQR_STORAGE_SNAPSHOT);
+  });
+
+  it('a decoded state owns its bytes: wiping or reusing the stored buffer afterwards changes nothing', async () => {
+    // The decoder hands out views of one private copy; a store that zeroes
+    // or reuses its read buffer must not reach the keys of a live state.
+    const random = seededRandom('spqr-owned-bytes');
+    const { a, b } = await pair();
+    for (let turn = 0; turn < 40; turn++) {
+      const [from, to] = turn % 2 === 0 ? [a, b] : [b, a];
+      const out = await spqrSend(crypto, from.state, random);
+      const stored = encodeSpqrState(out.state);
+      const expected = stored.slice();
+      const decoded = decodeSpqrState(stored);
+      stored.fill(0xa5);
+      assert.deepEqual(encodeSpqrState(decoded), expected, `turn ${turn}`);
+      from.state = decoded;
+      to.state = (await spqrRecv(crypto, to.state, out.message)).state;
+    }
   });
 
   it('property: under loss and reordering every delivered message gets its sender’s key, and epochs still advance', async () => {
