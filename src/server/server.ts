@@ -194,6 +194,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
           logger.warn({ err: error, account }, 'could not push a device-list change');
         });
       },
+      onConnectionPush: (connectionId) => linkWaiters.pushedOverBus(connectionId),
       ...(options.degradedSweepMs === undefined
         ? {}
         : { degradedSweepMs: options.degradedSweepMs }),

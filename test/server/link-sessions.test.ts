@@ -72,6 +72,42 @@ describe('link waiters of one node', () => {
     assert.deepEqual(got.get(2), { pushes: [], deadlines: [] });
     waiters.close();
   });
+
+  it('takes the filed copy out of the store as soon as the bus delivered the push', async () => {
+    const clock = new ManualClock();
+    const store = new MemoryLinkSessionStore({
+      clock,
+      random: (n) => new Uint8Array(randomBytes(n)),
+      refTtlMs: 60_000,
+      completeTtlMs: 300_000,
+    });
+    // No poll runs in this test: the first would come after 2 s.
+    const waiters = new LinkWaiters({
+      links: store,
+      nodeId: 'here',
+      clock,
+      authTimeoutMs: 10_000,
+      logger: pino({ level: 'silent' }),
+      pollMs: 3_600_000,
+    });
+    const sent: number[][] = [];
+    waiters.add(1, { sendPush: (bytes) => sent.push([...bytes]), extendAuthDeadline: () => {} });
+    const { ref } = await store.open({ nodeId: 'here', connectionId: 1 });
+    await store.approve(
+      await store.claim(ref),
+      { account: 'a', deviceId: 2, keyIndex: 1, companionIdentityKey: new Uint8Array(33) },
+      () => Uint8Array.from([7]),
+    );
+    // Not a waiter here: nothing is taken for it.
+    waiters.pushedOverBus(2);
+    waiters.pushedOverBus(1);
+    await new Promise((resolve) => setImmediate(resolve));
+    // The copy went to the connection (which drops it as a repeat of the bus's)
+    // and is gone from the store.
+    assert.deepEqual(sent, [[7]]);
+    assert.deepEqual(await store.takePushes('here', [1]), []);
+    waiters.close();
+  });
 });
 
 function poolOn(schema: TestSchema): pg.Pool {

@@ -45,6 +45,8 @@ export interface ClusterNodeOptions {
   readonly logger: Logger;
   /** Pushes `DeviceListChanged` to this node's watchers of `account` (linking/notices.ts). */
   readonly announceLocally: (account: string, except: DeviceAddress | undefined) => void;
+  /** A push from another node reached connection `connectionId` here (linking hand-off). */
+  readonly onConnectionPush?: (connectionId: number) => void;
   readonly sweepMs?: number;
 }
 
@@ -321,10 +323,11 @@ export class ClusterNode implements RemoteDevices {
       this.dropUnexpected(message, 'node');
       return;
     }
-    this.router.applyToConnection(message.connectionId, {
+    const applied = this.router.applyToConnection(message.connectionId, {
       push: message.push,
       ...(message.extendMs >= 0 ? { extendAuthDeadlineMs: message.extendMs } : {}),
     });
+    if (applied && message.push.length > 0) this.options.onConnectionPush?.(message.connectionId);
   }
 
   private onListMessage(message: BusMessage): void {

@@ -36,6 +36,8 @@ export interface JoinClusterOptions {
   readonly accounts: CachedAccountStore;
   readonly logger: Logger;
   readonly announceLocally: (account: string, except: DeviceAddress | undefined) => void;
+  /** A push from another node reached one of this node's connections. */
+  readonly onConnectionPush?: (connectionId: number) => void;
   /** Degraded-mode sweep period, ms (default 2000). */
   readonly degradedSweepMs?: number;
 }
@@ -58,6 +60,9 @@ export function joinCluster(options: JoinClusterOptions): ClusterNode {
     accounts: options.accounts,
     logger,
     announceLocally: options.announceLocally,
+    ...(options.onConnectionPush === undefined
+      ? {}
+      : { onConnectionPush: options.onConnectionPush }),
     ...(options.degradedSweepMs === undefined ? {} : { sweepMs: options.degradedSweepMs }),
   });
   options.router.useRemote(node);

@@ -3,7 +3,9 @@
  * the safety net under the linking hand-off: when the primary approves
  * through another node, that node files the `LinkApproved` push with the
  * approval and sends it over the bus; should the bus drop it, this node
- * finds it in the store within one poll (`pollMs`, ~2 s) and delivers it.
+ * finds it in the store within one poll (`pollMs`, ~2 s) and delivers it;
+ * when the bus did deliver it, the filed copy is taken at once
+ * (`pushedOverBus`), so the token it holds leaves the database.
  * Only this node's own open waiters are polled, and only while there are
  * any, so an idle node asks nothing. A push reaching a waiter by both paths
  * is sent once (`ClientConnection.sendPush` drops the repeat).
@@ -76,6 +78,25 @@ export class LinkWaiters {
       delivered += 1;
     }
     return delivered;
+  }
+
+  /**
+   * A push reached waiter `connectionId` over the bus: its filed copy,
+   * which holds the approval's token, is taken out of the store now rather
+   * than at the next poll, so the token sits in the database only for the
+   * bus's round trip. The copy is dropped as a repeat by the connection.
+   */
+  pushedOverBus(connectionId: number): void {
+    if (!this.waiting.has(connectionId)) return;
+    this.options.links
+      .takePushes(this.options.nodeId, [connectionId])
+      .then((taken) => {
+        for (const pending of taken) this.waiting.get(pending.connectionId)?.sendPush(pending.push);
+      })
+      .catch((error: unknown) => {
+        // The poll takes it later; only the token's time in the store grows.
+        this.options.logger.warn({ err: error }, 'could not take a filed link push');
+      });
   }
 
   /** Stops polling (server shutdown). */
