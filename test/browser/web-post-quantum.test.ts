@@ -41,151 +41,158 @@ async function version(dir: string, account: string, deviceId: number): Promise<
   }
 }
 
-describe('post-quantum sessions with the browser companion in Chromium', { timeout: 300_000 }, () => {
-  let server: RunningServer | undefined;
-  let browser: Browser | undefined;
-  const dirs = [tempDir('quintet-web-pq-alice-'), tempDir('quintet-web-pq-bob-')];
-  const [aliceDir, bobDir] = dirs.map((dir) => dir.path);
+describe(
+  'post-quantum sessions with the browser companion in Chromium',
+  { timeout: 300_000 },
+  () => {
+    let server: RunningServer | undefined;
+    let browser: Browser | undefined;
+    const dirs = [tempDir('quintet-web-pq-alice-'), tempDir('quintet-web-pq-bob-')];
+    const [aliceDir, bobDir] = dirs.map((dir) => dir.path);
 
-  before(async () => {
-    ensureBuilt();
-    ensureWebBuilt();
-    server = await startServer({
-      memory: true,
-      port: 0,
-      staticDir: join(ROOT, 'web', 'dist'),
-      logLevel: 'silent',
+    before(async () => {
+      ensureBuilt();
+      ensureWebBuilt();
+      server = await startServer({
+        memory: true,
+        port: 0,
+        staticDir: join(ROOT, 'web', 'dist'),
+        logLevel: 'silent',
+      });
+      browser = await launchChromium();
     });
-    browser = await launchChromium();
-  });
 
-  after(async () => {
-    await browser?.close();
-    await server?.close();
-    for (const dir of dirs) dir.cleanup();
-  });
+    after(async () => {
+      await browser?.close();
+      await server?.close();
+      for (const dir of dirs) dir.cleanup();
+    });
 
-  /** `quintet <args> --profile <dir>` against the test server; fails the test on a non-zero exit. */
-  async function cli(dir: string | undefined, ...args: string[]): Promise<string> {
-    assert.ok(server && dir !== undefined, 'setup failed');
-    const result = await runCli([...args, '--profile', dir, '--server', server.url]);
-    assert.equal(result.code, 0, `quintet ${args[0] ?? ''} failed:\n${result.stderr}`);
-    return result.stdout;
-  }
+    /** `quintet <args> --profile <dir>` against the test server; fails the test on a non-zero exit. */
+    async function cli(dir: string | undefined, ...args: string[]): Promise<string> {
+      assert.ok(server && dir !== undefined, 'setup failed');
+      const result = await runCli([...args, '--profile', dir, '--server', server.url]);
+      assert.equal(result.code, 0, `quintet ${args[0] ?? ''} failed:\n${result.stderr}`);
+      return result.stdout;
+    }
 
-  /** Texts of the messages `quintet receive --json` reads for the profile in `dir`. */
-  async function received(dir: string | undefined): Promise<unknown[]> {
-    return messagesOf(await runCli(['receive', '--json', '--profile', dir ?? ''])).map(
-      (m) => m['text'],
-    );
-  }
+    /** Texts of the messages `quintet receive --json` reads for the profile in `dir`. */
+    async function received(dir: string | undefined): Promise<unknown[]> {
+      return messagesOf(await runCli(['receive', '--json', '--profile', dir ?? ''])).map(
+        (m) => m['text'],
+      );
+    }
 
-  it('two CLI users and the browser companion talk over v4 sessions', async () => {
-    assert.ok(server && browser && aliceDir !== undefined && bobDir !== undefined, 'setup failed');
-    await cli(aliceDir, 'register', 'alice', '--pin', ALICE_PIN);
-    await cli(bobDir, 'register', 'bob', '--pin', '1357');
-    await cli(aliceDir, 'send', 'bob', 'cli to cli');
-    assert.deepEqual(await received(bobDir), ['cli to cli']);
-    await cli(bobDir, 'send', 'alice', 'cli to cli, back');
-    assert.deepEqual(await received(aliceDir), ['cli to cli, back']);
+    it('two CLI users and the browser companion talk over v4 sessions', async () => {
+      assert.ok(
+        server && browser && aliceDir !== undefined && bobDir !== undefined,
+        'setup failed',
+      );
+      await cli(aliceDir, 'register', 'alice', '--pin', ALICE_PIN);
+      await cli(bobDir, 'register', 'bob', '--pin', '1357');
+      await cli(aliceDir, 'send', 'bob', 'cli to cli');
+      assert.deepEqual(await received(bobDir), ['cli to cli']);
+      await cli(bobDir, 'send', 'alice', 'cli to cli, back');
+      assert.deepEqual(await received(aliceDir), ['cli to cli, back']);
 
-    const context = await browser.newContext({ viewport: { width: 1100, height: 760 } });
-    const page = await context.newPage();
-    const problems = watchProblems(page);
-    await page.goto(server.url);
-    await page.getByTestId('link-companion').click();
-    await page.waitForFunction(
-      () =>
-        (document.querySelector<HTMLInputElement>('[data-testid="link-code"]')?.value.length ?? 0) >
-        0,
-    );
-    const code = await page.getByTestId('link-code').inputValue();
-    // No history: the page's only outgoing bubble is the one it sends below.
-    const approved = await cli(
-      aliceDir,
-      'devices',
-      'approve',
-      code,
-      '--pin',
-      ALICE_PIN,
-      '--history',
-      'none',
-    );
-    const deviceId = Number(/approved: device (\d+)/.exec(approved)?.[1]);
-    assert.ok(deviceId >= 2, `unexpected approval output: ${approved}`);
-    await page.getByTestId('status').getByText('Online').waitFor({ timeout: 30_000 });
-    // The page published its KEM prekeys when it completed the link, and
-    // the primary's session with it (made at link time) is v4.
-    const kem = server.store.kemPreKeys;
-    assert.ok((await kem.getLastResortKemPreKey('alice', deviceId)) !== undefined);
-    assert.equal(await version(aliceDir, 'alice', deviceId), 4);
+      const context = await browser.newContext({ viewport: { width: 1100, height: 760 } });
+      const page = await context.newPage();
+      const problems = watchProblems(page);
+      await page.goto(server.url);
+      await page.getByTestId('link-companion').click();
+      await page.waitForFunction(
+        () =>
+          (document.querySelector<HTMLInputElement>('[data-testid="link-code"]')?.value.length ??
+            0) > 0,
+      );
+      const code = await page.getByTestId('link-code').inputValue();
+      // No history: the page's only outgoing bubble is the one it sends below.
+      const approved = await cli(
+        aliceDir,
+        'devices',
+        'approve',
+        code,
+        '--pin',
+        ALICE_PIN,
+        '--history',
+        'none',
+      );
+      const deviceId = Number(/approved: device (\d+)/.exec(approved)?.[1]);
+      assert.ok(deviceId >= 2, `unexpected approval output: ${approved}`);
+      await page.getByTestId('status').getByText('Online').waitFor({ timeout: 30_000 });
+      // The page published its KEM prekeys when it completed the link, and
+      // the primary's session with it (made at link time) is v4.
+      const kem = server.store.kemPreKeys;
+      assert.ok((await kem.getLastResortKemPreKey('alice', deviceId)) !== undefined);
+      assert.equal(await version(aliceDir, 'alice', deviceId), 4);
 
-    // bob → the page, and the page → bob through the UI.
-    await cli(bobDir, 'send', 'alice', 'Hi alice, over PQXDH');
-    const row = page.getByTestId('chat').filter({ hasText: 'bob' });
-    await row.getByTestId('unread').getByText('1').waitFor({ timeout: 30_000 });
-    await row.click();
-    await page.getByTestId('message').getByText('Hi alice, over PQXDH').waitFor();
-    await page.getByTestId('compose').fill('Hello bob, from the browser');
-    await page.getByTestId('send').click();
-    await page.waitForFunction(
-      () =>
-        document.querySelector('.bubble.out [data-state]')?.getAttribute('data-state') === 'sent',
-    );
-    assert.deepEqual(await received(bobDir), ['Hello bob, from the browser']);
-    await page.waitForFunction(
-      () =>
-        document.querySelector('.bubble.out [data-state]')?.getAttribute('data-state') ===
-        'delivered',
-    );
-    await shot(page, '01-chat');
-    // The primary gets bob's message and the page's sync copy.
-    const primaryGot = await received(aliceDir);
-    assert.ok(primaryGot.includes('Hi alice, over PQXDH'), JSON.stringify(primaryGot));
-    assert.ok(primaryGot.includes('Hello bob, from the browser'), JSON.stringify(primaryGot));
+      // bob → the page, and the page → bob through the UI.
+      await cli(bobDir, 'send', 'alice', 'Hi alice, over PQXDH');
+      const row = page.getByTestId('chat').filter({ hasText: 'bob' });
+      await row.getByTestId('unread').getByText('1').waitFor({ timeout: 30_000 });
+      await row.click();
+      await page.getByTestId('message').getByText('Hi alice, over PQXDH').waitFor();
+      await page.getByTestId('compose').fill('Hello bob, from the browser');
+      await page.getByTestId('send').click();
+      await page.waitForFunction(
+        () =>
+          document.querySelector('.bubble.out [data-state]')?.getAttribute('data-state') === 'sent',
+      );
+      assert.deepEqual(await received(bobDir), ['Hello bob, from the browser']);
+      await page.waitForFunction(
+        () =>
+          document.querySelector('.bubble.out [data-state]')?.getAttribute('data-state') ===
+          'delivered',
+      );
+      await shot(page, '01-chat');
+      // The primary gets bob's message and the page's sync copy.
+      const primaryGot = await received(aliceDir);
+      assert.ok(primaryGot.includes('Hi alice, over PQXDH'), JSON.stringify(primaryGot));
+      assert.ok(primaryGot.includes('Hello bob, from the browser'), JSON.stringify(primaryGot));
 
-    // Every session the CLI stores hold is v4: with the page's device, and
-    // between the two CLI users.
-    assert.equal(await version(bobDir, 'alice', deviceId), 4);
-    assert.equal(await version(bobDir, 'alice', 1), 4);
-    assert.equal(await version(aliceDir, 'bob', 1), 4);
-    assert.equal(await version(aliceDir, 'alice', deviceId), 4);
-    // The sessions with the page used its one-time KEM prekeys (alice's
-    // primary and bob each took one), so they are PQXDH on its side too.
-    assert.ok(
-      (await kem.countOneTimeKemPreKeys('alice', deviceId)) <= KEM_PRE_KEY_BATCH - 2,
-      'the page answered two PQXDH sessions',
-    );
+      // Every session the CLI stores hold is v4: with the page's device, and
+      // between the two CLI users.
+      assert.equal(await version(bobDir, 'alice', deviceId), 4);
+      assert.equal(await version(bobDir, 'alice', 1), 4);
+      assert.equal(await version(aliceDir, 'bob', 1), 4);
+      assert.equal(await version(aliceDir, 'alice', deviceId), 4);
+      // The sessions with the page used its one-time KEM prekeys (alice's
+      // primary and bob each took one), so they are PQXDH on its side too.
+      assert.ok(
+        (await kem.countOneTimeKemPreKeys('alice', deviceId)) <= KEM_PRE_KEY_BATCH - 2,
+        'the page answered two PQXDH sessions',
+      );
 
-    // The devices pane: the toggle is on by default; off is kept across a reload.
-    await page.getByTestId('devices-open').click();
-    const toggle = page.getByTestId('post-quantum-toggle');
-    await page.waitForFunction(
-      () =>
-        document.querySelector<HTMLInputElement>('[data-testid="post-quantum-toggle"]')
-          ?.disabled === false,
-    );
-    assert.equal(await toggle.isChecked(), true);
-    await shot(page, '02-setting-on');
-    await toggle.uncheck();
-    await page.waitForFunction(
-      () =>
-        document.querySelector<HTMLInputElement>('[data-testid="post-quantum-toggle"]')
-          ?.disabled === false,
-    );
-    await page.reload();
-    await page.getByTestId('status').getByText('Online').waitFor({ timeout: 30_000 });
-    await page.getByTestId('devices-open').click();
-    await page.waitForFunction(
-      () =>
-        document.querySelector<HTMLInputElement>('[data-testid="post-quantum-toggle"]')
-          ?.disabled === false,
-    );
-    assert.equal(await page.getByTestId('post-quantum-toggle').isChecked(), false);
-    await shot(page, '03-setting-off');
-    await page.getByTestId('post-quantum-toggle').check();
+      // The devices pane: the toggle is on by default; off is kept across a reload.
+      await page.getByTestId('devices-open').click();
+      const toggle = page.getByTestId('post-quantum-toggle');
+      await page.waitForFunction(
+        () =>
+          document.querySelector<HTMLInputElement>('[data-testid="post-quantum-toggle"]')
+            ?.disabled === false,
+      );
+      assert.equal(await toggle.isChecked(), true);
+      await shot(page, '02-setting-on');
+      await toggle.uncheck();
+      await page.waitForFunction(
+        () =>
+          document.querySelector<HTMLInputElement>('[data-testid="post-quantum-toggle"]')
+            ?.disabled === false,
+      );
+      await page.reload();
+      await page.getByTestId('status').getByText('Online').waitFor({ timeout: 30_000 });
+      await page.getByTestId('devices-open').click();
+      await page.waitForFunction(
+        () =>
+          document.querySelector<HTMLInputElement>('[data-testid="post-quantum-toggle"]')
+            ?.disabled === false,
+      );
+      assert.equal(await page.getByTestId('post-quantum-toggle').isChecked(), false);
+      await shot(page, '03-setting-off');
+      await page.getByTestId('post-quantum-toggle').check();
 
-    assert.deepEqual(problems, []);
-    await context.close();
-  });
-});
+      assert.deepEqual(problems, []);
+      await context.close();
+    });
+  },
+);
