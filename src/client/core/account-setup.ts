@@ -1,7 +1,8 @@
 /**
  * Creating this device's account: identity key, registration id, signed
  * prekey, one-time prekeys and (unless opted out) KEM prekeys, registered
- * with the server as the primary device (id 1). Also the prekey top-up the server asks for when it runs low.
+ * with the server as the primary device (id 1). Also the prekey top-up the
+ * server asks for when it runs low.
  */
 import type { ProtocolContext } from '../../protocol/context.js';
 import { generateSigningKeyPair, sign, type KeyPair } from '../../protocol/curve.js';
@@ -16,6 +17,7 @@ import { authenticationPayload } from '../../wire/auth.js';
 import { validateAccountName } from '../../wire/account-name.js';
 import { ClientError } from './errors.js';
 import {
+  clearKemPreKeyCounters,
   initialKemPreKeys,
   initialKemUpload,
   markLastResortPublished,
@@ -102,6 +104,7 @@ export async function registerAccount(
     await tx.protocol.signedPreKeys.storeSignedPreKey(signedPreKey.id, signedPreKey);
     for (const record of preKeys) await tx.protocol.preKeys.storePreKey(record.id, record);
     if (kem !== undefined) await storeInitialKemPreKeys(tx, kem, false);
+    else await clearKemPreKeyCounters(tx);
   });
   const nonce = await api.challenge();
   const deviceId = await api.register({

@@ -110,6 +110,20 @@ export async function storeInitialKemPreKeys(
   if (published) await markLastResortPublished(tx);
 }
 
+/**
+ * Forgets the KEM prekey counters of an earlier, failed registration
+ * attempt in this profile, inside the caller's transaction: a registration
+ * tried again without KEM prekeys has a new identity key, and a later
+ * top-up must not publish a last-resort key the old one signed (the
+ * server would refuse it for good). The old rows are overwritten when
+ * ids start again from 1.
+ */
+export async function clearKemPreKeyCounters(tx: DeviceStoreView): Promise<void> {
+  for (const name of [NEXT_ID, LAST_RESORT_ID, LAST_RESORT_PUBLISHED]) {
+    await tx.settings.delete(name);
+  }
+}
+
 /** Records that the server holds this device's last-resort KEM prekey. */
 export async function markLastResortPublished(tx: DeviceStoreView): Promise<void> {
   await tx.settings.put(LAST_RESORT_PUBLISHED, new Uint8Array([1]));
