@@ -11,7 +11,8 @@
  *   accounts made before the default) talk over v3 sessions; after
  *   `settings post-quantum on` those sessions stay in use (still v3, the
  *   same state), `quintet safety-number` prints the same number on both
- *   sides as before, and a new device of dave gets v4 sessions.
+ *   sides as before, and a new device of dave gets v4 sessions — one
+ *   linked with `--no-post-quantum` v3.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -175,5 +176,19 @@ describe('post-quantum sessions end to end (CLI)', { timeout: 180_000 }, () => {
     assert.equal(await version('dave2', 'carol', 1), 4);
     assert.equal(await version('carol', 'dave', 1), 3);
     assert.deepEqual(await safetyNumber('carol', 'dave'), numbers[0]);
+
+    // A device linked with --no-post-quantum stays v3 and says so.
+    const phone = await linkWithCli(
+      server.url,
+      profile('dave3'),
+      'phone',
+      (code) => cli('dave', 'devices', 'approve', code, '--pin', PIN),
+      ['--no-post-quantum'],
+    );
+    assert.equal(await setting('dave3'), 'post-quantum sessions: off\n');
+    await send('carol', 'dave', 'to all three');
+    assert.deepEqual(await received('dave3'), ['to all three']);
+    assert.equal(await version('carol', 'dave', phone), 3);
+    assert.equal(await version('dave3', 'carol', 1), 3);
   });
 });
