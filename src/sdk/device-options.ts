@@ -50,7 +50,7 @@ export interface OpenOptions {
    * Kyber1024 KEM prekeys published and its new sessions with devices that
    * publish them are v4 (PQXDH + SPQR triple ratchet); with devices that do
    * not, v3. Open sessions are kept, v3 ones included. `false` opts out:
-   * no KEM prekey uploads, new sessions v3 (docs/sdk.md).
+   * no KEM prekey uploads, the sessions it starts are v3 (docs/sdk.md).
    */
   readonly postQuantum?: boolean;
   /** Backoff tunables and a timer for tests (see `ReconnectorOptions`). */

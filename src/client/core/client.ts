@@ -82,7 +82,9 @@ export interface ClientOptions {
    * sessions from bundles that carry one; bundles without one (a v3-only
    * device) give v3. Open sessions are kept whatever their version, so v3
    * sessions from before stay in use and only new ones are v4. `false`
-   * opts out: no KEM prekey uploads and served ones are ignored (v3 only).
+   * opts out: no KEM prekey uploads and served ones are ignored, so the
+   * sessions this device starts are v3 (KEM prekeys it published before
+   * stay on the server until used up, so peers may still start v4 ones).
    * Incoming v4 prekey messages open whenever this device holds the KEM
    * prekey they name, i.e. once it has published some.
    */
