@@ -112,7 +112,7 @@ export function addEphemeralOptions(command: Command): void {
   command
     .option(
       '--max-ephemeral-bytes <n>',
-      'content bytes of one ephemeral envelope, e.g. a typing indicator (default 1024)',
+      'content bytes of one ephemeral envelope, e.g. a typing indicator (default 4096)',
       positiveInt,
     )
     .option(

@@ -56,17 +56,18 @@ export interface SessionContext {
 }
 
 /**
+ * `postQuantum` from the profile's setting (`quintet settings
+ * post-quantum`): `false` when the profile opted out; left out otherwise,
+ * so the SDK's default (on) applies.
+ */
+async function postQuantumOption(store: DeviceStore): Promise<{ postQuantum?: false }> {
+  return (await postQuantumEnabled(store.settings)) ? {} : { postQuantum: false };
+}
+
+/**
  * The chat windows and timer unit from the environment (chat-rules-env.ts),
  * as an open option; nothing when none is set (the SDK's defaults).
  */
-/**
- * `postQuantum` from the profile's setting (`quintet settings
- * post-quantum`); left out when off, so the SDK's default applies.
- */
-async function postQuantumOption(store: DeviceStore): Promise<{ postQuantum?: true }> {
-  return (await postQuantumEnabled(store.settings)) ? { postQuantum: true } : {};
-}
-
 function rulesOption(): { chatRules?: ChatRules } {
   const chatRules = chatRulesFromEnv();
   return chatRules === undefined ? {} : { chatRules };

@@ -46,10 +46,11 @@ export interface OpenOptions {
    */
   readonly chatRules?: ChatRules;
   /**
-   * Post-quantum sessions (default false for now): the device publishes
-   * signed Kyber1024 KEM prekeys and its new sessions with devices that
+   * Post-quantum sessions (default true): the device keeps signed
+   * Kyber1024 KEM prekeys published and its new sessions with devices that
    * publish them are v4 (PQXDH + SPQR triple ratchet); with devices that do
-   * not, v3 as before. Off, nothing on the wire changes (docs/sdk.md).
+   * not, v3. Open sessions are kept, v3 ones included. `false` opts out:
+   * no KEM prekey uploads, the sessions it starts are v3 (docs/sdk.md).
    */
   readonly postQuantum?: boolean;
   /** Backoff tunables and a timer for tests (see `ReconnectorOptions`). */

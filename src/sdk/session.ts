@@ -30,7 +30,7 @@ export interface SessionOptions {
   readonly receive?: boolean;
   /** The chat windows and timer unit (as `OpenOptions.chatRules`; default DEFAULT_CHAT_RULES). */
   readonly chatRules?: ChatRules;
-  /** Post-quantum sessions (as `OpenOptions.postQuantum`; default false). */
+  /** Post-quantum sessions (as `OpenOptions.postQuantum`; default true). */
   readonly postQuantum?: boolean;
   /**
    * The timer of the session's connect and request timeouts, rate-limit and

@@ -59,6 +59,11 @@ export interface RegisterOptions {
   readonly registrationToken?: string | undefined;
   /** The timer of the connection's timeouts (as `OpenOptions.schedule`). */
   readonly schedule?: Scheduler;
+  /**
+   * Publish KEM prekeys with the registration (default true), so the first
+   * sessions peers make with this device are v4 (as `OpenOptions.postQuantum`).
+   */
+  readonly postQuantum?: boolean;
 }
 
 /**
@@ -86,6 +91,7 @@ export async function registerDevice(options: RegisterOptions): Promise<NewDevic
       ...(options.registrationToken === undefined
         ? {}
         : { registrationToken: options.registrationToken }),
+      ...(options.postQuantum === undefined ? {} : { postQuantum: options.postQuantum }),
     });
     return { account, deviceId: local.deviceId as DeviceId, server, store };
   } catch (error) {
@@ -118,6 +124,12 @@ export interface LinkOptions {
    * codes (as `OpenOptions.schedule`).
    */
   readonly schedule?: Scheduler;
+  /**
+   * Publish KEM prekeys with the link completion (default true), so the
+   * sessions made at link time with the account's other devices are v4
+   * (as `OpenOptions.postQuantum`).
+   */
+  readonly postQuantum?: boolean;
 }
 
 const DEFAULT_LINK_TIMEOUT_MS = 300_000;
@@ -145,6 +157,7 @@ export async function linkDevice(options: LinkOptions): Promise<NewDevice> {
       platform: options.platformTag ?? 'sdk',
       timeoutMs: options.timeoutMs ?? DEFAULT_LINK_TIMEOUT_MS,
       ...(options.schedule === undefined ? {} : { schedule: options.schedule }),
+      ...(options.postQuantum === undefined ? {} : { postQuantum: options.postQuantum }),
       onCode: (offer) =>
         options.onEvent({ type: 'link-code', text: offer.text, expiresAt: offer.expiresAt }),
     });

@@ -151,8 +151,12 @@ export const DEFAULT_LIMITS: ServerLimits = {
   maxChallengesPerConnection: 4,
   backlogPageSize: 100,
   // A typing indicator is a few dozen bytes of content plus the ratchet's
-  // header; a person types at most a start/stop pair every few seconds.
-  maxEphemeralBytes: 1024,
+  // header — but until the peer answers, every message of a new session is
+  // a prekey message, and a v4 one (PQXDH, the default) carries the
+  // 1568-byte Kyber1024 ciphertext: about 1.9 KB in all. 4 KiB fits it with
+  // room for the SPQR field; a person types at most a start/stop pair every
+  // few seconds, so the rate bounds what a client could relay this way.
+  maxEphemeralBytes: 4096,
   ephemeralRateBurst: 20,
   ephemeralRatePerSecond: 2,
   maxCompanions: 4,

@@ -10,7 +10,8 @@
  * - a replayed older signed list resurrecting a removed companion: refused
  *   (rollback);
  * - a prekey message from an inserted "companion" carrying a forged
- *   `source_device_identity`: no session, the message is dropped.
+ *   `source_device_identity`: no session, the message is dropped — for a
+ *   v4 (PQXDH, the default) and a v3 prekey message alike.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -32,6 +33,7 @@ import {
   deviceOn,
   linkDevice,
   registerDevice,
+  SendRecorder,
   unlinkDevice,
   type TestDevice,
 } from './helpers/clients.js';
@@ -210,44 +212,63 @@ describe('a malicious server against ADV (real server)', { timeout: 60_000 }, ()
     await a.client.close();
   });
 
-  it('accepts no session from a companion with a forged source_device_identity', async () => {
-    const alice = await registerDevice(server, 'x-alice');
-    const alice2 = await linkDevice(server, alice, 'laptop');
-    const bob = await registerDevice(server, 'x-bob');
-    // An inserted "companion" of alice that carries alice2's genuine
-    // identity as its own, on every prekey message it sends.
-    const forged = await signedIdentityOf(alice2);
-    const inserted = await insertDevice(server, 'x-alice', forged);
-    const backend = new MemoryBackend();
-    const store = createDeviceStore(backend);
-    await store.protocol.identity.setLocalIdentity(inserted.identity, inserted.registrationId);
-    await store.account.put({
-      account: 'x-alice',
-      deviceId: inserted.deviceId,
-      registrationId: inserted.registrationId,
-      serverUrl: server.url,
-      createdAt: Date.now(),
-      nextPreKeyId: 2,
-      signedPreKeyId: 1,
-      keyIndex: 9,
-      signedDeviceIdentity: forged,
+  // The rogue's own option decides its prekey message's version: v4 from
+  // bob's default bundle, v3 when it ignores the KEM prekey.
+  for (const [version, rogueOptions] of [
+    [4, {}],
+    [3, { postQuantum: false }],
+  ] as const) {
+    it(`accepts no session from a companion with a forged source_device_identity (v${version})`, async () => {
+      const alice = await registerDevice(server, `x${version}-alice`);
+      const alice2 = await linkDevice(server, alice, 'laptop');
+      const bob = await registerDevice(server, `x${version}-bob`);
+      // An inserted "companion" of alice that carries alice2's genuine
+      // identity as its own, on every prekey message it sends.
+      const forged = await signedIdentityOf(alice2);
+      const inserted = await insertDevice(server, `x${version}-alice`, forged);
+      const backend = new MemoryBackend();
+      const store = createDeviceStore(backend);
+      await store.protocol.identity.setLocalIdentity(inserted.identity, inserted.registrationId);
+      await store.account.put({
+        account: `x${version}-alice`,
+        deviceId: inserted.deviceId,
+        registrationId: inserted.registrationId,
+        serverUrl: server.url,
+        createdAt: Date.now(),
+        nextPreKeyId: 2,
+        signedPreKeyId: 1,
+        keyIndex: 9,
+        signedDeviceIdentity: forged,
+      });
+      const recorder = new SendRecorder();
+      const rogue = await deviceOn(server, `x${version}-alice`, store, backend).online({
+        ...rogueOptions,
+        wrap: recorder.wrap,
+      });
+      const b = await bob.online();
+      await rogue.client.sendText(`x${version}-bob`, 'trust me');
+      const sent = recorder.envelopes.find((e) => e.destination === `x${version}-bob`);
+      assert.equal((sent?.content[0] ?? 0) >> 4, version, 'the prekey message version');
+      const refusal = await b.events.next('session-refused');
+      assert.equal(refusal.from, `x${version}-alice`);
+      assert.equal(refusal.fromDevice, inserted.deviceId);
+      assert.equal(refusal.reason, 'signature-mismatch');
+      await b.client.idle();
+      assert.equal(b.events.all('message').length, 0, 'the message is dropped');
+      assert.equal(
+        await bob.store.protocol.sessions.loadSession(
+          protocolAddress(`x${version}-alice`, inserted.deviceId),
+        ),
+        undefined,
+        'no session was stored',
+      );
+      assert.equal(
+        await server.store.queue.count(`x${version}-bob`, 1),
+        0,
+        'the envelope was acked',
+      );
+      await rogue.client.close();
+      await b.client.close();
     });
-    const rogue = await deviceOn(server, 'x-alice', store, backend).online();
-    const b = await bob.online();
-    await rogue.client.sendText('x-bob', 'trust me');
-    const refusal = await b.events.next('session-refused');
-    assert.equal(refusal.from, 'x-alice');
-    assert.equal(refusal.fromDevice, inserted.deviceId);
-    assert.equal(refusal.reason, 'signature-mismatch');
-    await b.client.idle();
-    assert.equal(b.events.all('message').length, 0, 'the message is dropped');
-    assert.equal(
-      await bob.store.protocol.sessions.loadSession(protocolAddress('x-alice', inserted.deviceId)),
-      undefined,
-      'no session was stored',
-    );
-    assert.equal(await server.store.queue.count('x-bob', 1), 0, 'the envelope was acked');
-    await rogue.client.close();
-    await b.client.close();
-  });
+  }
 });

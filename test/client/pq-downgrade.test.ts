@@ -14,7 +14,8 @@ import type { KemPreKeyStore } from '../../src/server/store/types.js';
 import type { RunningServer } from '../../src/server/main.js';
 import { registerDevice, testServer, type EventQueue, type TestDevice } from './helpers/clients.js';
 
-const PQ = { postQuantum: true } as const;
+/** Only for the test about v3 records: devices that opted out. */
+const V3_ONLY = { postQuantum: false } as const;
 
 async function record(device: TestDevice, account: string) {
   return device.store.protocol.sessions.loadSession(protocolAddress(account, 1));
@@ -48,11 +49,9 @@ describe('downgrade guard through the client (real server)', { timeout: 120_000 
   it('a stripped bundle after a reset is refused with device-refused, the v4 state kept', async () => {
     const alice = await registerDevice(server, 'dg-alice');
     const bob = await registerDevice(server, 'dg-bob');
-    const a = await alice.online(PQ);
-    const b = await bob.online(PQ);
-    for (const q of [a.events, b.events]) {
-      await q.next('pre-keys-uploaded', 20_000, (e) => (e.kemCount ?? 0) > 0);
-    }
+    // Post-quantum by default: both published KEM prekeys when registering.
+    const a = await alice.online();
+    const b = await bob.online();
     await a.client.sendText('dg-bob', 'one');
     await text(b.events, 'one');
     await b.client.sendText('dg-alice', 'one back');
@@ -97,12 +96,9 @@ describe('downgrade guard through the client (real server)', { timeout: 120_000 
     const alice = await registerDevice(server, 'dg-galice');
     const bob = await registerDevice(server, 'dg-gbob');
     const carol = await registerDevice(server, 'dg-gcarol');
-    const a = await alice.online(PQ);
-    const b = await bob.online(PQ);
-    const c = await carol.online(PQ);
-    for (const q of [a.events, b.events, c.events]) {
-      await q.next('pre-keys-uploaded', 20_000, (e) => (e.kemCount ?? 0) > 0);
-    }
+    const a = await alice.online();
+    const b = await bob.online();
+    const c = await carol.online();
     await a.client.sendText('dg-gbob', 'one');
     await text(b.events, 'one');
     // Bob's answer (and his receipt before it) arrive before the reset: a
@@ -138,10 +134,11 @@ describe('downgrade guard through the client (real server)', { timeout: 120_000 
   });
 
   it('a reset deletes a record that holds no v4 state', async () => {
-    const carol = await registerDevice(server, 'dg-carol');
-    const dave = await registerDevice(server, 'dg-dave');
-    const c = await carol.online();
-    const d = await dave.online();
+    // About v3 records, so both devices opted out of post-quantum sessions.
+    const carol = await registerDevice(server, 'dg-carol', undefined, V3_ONLY);
+    const dave = await registerDevice(server, 'dg-dave', undefined, V3_ONLY);
+    const c = await carol.online(V3_ONLY);
+    const d = await dave.online(V3_ONLY);
     await c.client.sendText('dg-dave', 'hi');
     await text(d.events, 'hi');
     await c.client.idle();

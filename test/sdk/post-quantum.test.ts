@@ -1,7 +1,8 @@
 /**
- * The SDK's `postQuantum` option reaches the client through
- * `QuintetDevice.open` (and its reconnector) and `openSession`: KEM prekeys
- * are published, and a new session between two such devices is v4.
+ * The SDK's `postQuantum` option (default on) reaches the client through
+ * `registerDevice`, `QuintetDevice.open` (and its reconnector) and
+ * `openSession`: KEM prekeys are published, and a new session between two
+ * such devices is v4; `false` opts out.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -48,25 +49,32 @@ describe('SDK: postQuantum option', { timeout: 120_000 }, () => {
     assert.equal(record?.current?.sessionVersion, 4);
   });
 
-  it('openSession({ postQuantum: true }) publishes KEM prekeys; without it, none', async () => {
-    for (const [name, postQuantum, expected] of [
-      ['sdk-pq-carol', true, 20],
-      ['sdk-pq-dave', undefined, 0],
+  it('KEM prekeys by default (at registration, or at the first open); none with postQuantum: false', async () => {
+    const kem = server.store.kemPreKeys;
+    // [name, registerDevice's option, openSession's option, after registering, after opening]
+    for (const [name, atRegister, atOpen, registered, opened] of [
+      ['sdk-pq-carol', undefined, undefined, 20, 20],
+      ['sdk-pq-dave', false, false, 0, 0],
+      // Made v3-only, then opened with the default: published at that start.
+      ['sdk-pq-erin', false, undefined, 0, 20],
     ] as const) {
       const made = await registerDevice({
         store: memoryStore(),
         platform: nodePlatform,
         servers: server.url,
         account: name,
+        ...(atRegister === undefined ? {} : { postQuantum: atRegister }),
       });
+      assert.equal(await kem.countOneTimeKemPreKeys(name, 1), registered, name);
       const session = await openSession({
         store: made.store,
         platform: nodePlatform,
-        ...(postQuantum === undefined ? {} : { postQuantum }),
+        ...(atOpen === undefined ? {} : { postQuantum: atOpen }),
       });
       await session.client.idle();
       await session.close();
-      assert.equal(await server.store.kemPreKeys.countOneTimeKemPreKeys(name, 1), expected);
+      assert.equal(await kem.countOneTimeKemPreKeys(name, 1), opened, name);
+      assert.equal((await kem.getLastResortKemPreKey(name, 1)) !== undefined, opened > 0, name);
     }
   });
 });

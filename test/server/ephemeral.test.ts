@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Push, Response } from '../../src/gen/quintet/v1/transport_pb.js';
 import type { RawClient } from './helpers/raw-client.js';
+import { DEFAULT_LIMITS } from '../../src/server/config.js';
 import { registeredDevice, reconnect, sendTo, type ConnectedDevice } from './helpers/device.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
@@ -90,14 +91,17 @@ describe('ephemeral sends', () => {
   it('refuses oversized content and plaintext, storing and pushing nothing', async () => {
     const alice = await registeredDevice(t.wsUrl, 'eph-alice3');
     const bob = await registeredDevice(t.wsUrl, 'eph-bob3');
-    const big = await sendEphemeral(alice.client, bob, new Uint8Array(1025));
+    const bound = DEFAULT_LIMITS.maxEphemeralBytes;
+    // The bound fits a v4 (PQXDH) prekey message: typing can start a session.
+    assert.ok(bound >= 2048);
+    const big = await sendEphemeral(alice.client, bob, new Uint8Array(bound + 1));
     assert.equal(big.error?.code, 'envelope-too-large');
     const plain = await sendEphemeral(alice.client, bob, new Uint8Array([1]), 4);
     assert.equal(plain.error?.code, 'malformed-request');
-    // 1024 bytes is within the bound.
-    const fits = await sendEphemeral(alice.client, bob, new Uint8Array(1024));
+    // Exactly the bound is within it.
+    const fits = await sendEphemeral(alice.client, bob, new Uint8Array(bound));
     assert.equal(fits.error, undefined);
-    assert.equal(envelopeOf(await bob.client.nextPush()).content.length, 1024);
+    assert.equal(envelopeOf(await bob.client.nextPush()).content.length, bound);
     assert.equal(await t.store.queue.count('eph-bob3', 1), 0);
     alice.client.close();
     bob.client.close();

@@ -15,6 +15,8 @@ import {
   isValidAccountName,
   type LocalAccount,
   LOGOUT_REASONS,
+  postQuantumEnabled,
+  setPostQuantumEnabled,
 } from '../../src/sdk/browser.js';
 import { chatInfo } from './chat-info.js';
 import { listChats, readMark, setReadMark, unreadOf } from './chats.js';
@@ -347,6 +349,10 @@ export class App {
           notices: this.notices,
           online: () => this.#connection.api !== undefined,
           typing: this.#typing.settingHandlers,
+          postQuantum: {
+            postQuantumEnabled: () => postQuantumEnabled(this.store.settings),
+            setPostQuantumEnabled: (on) => setPostQuantumEnabled(this.store.settings, on),
+          },
           loggedOut: () => this.#loggedOut('logout'),
         });
         replaceChildren(this.#pane, this.#devicesPane.view.element);

@@ -8,6 +8,7 @@
  */
 import {
   browserPlatform,
+  postQuantumEnabled,
   QuintetDevice,
   type ClientEvent,
   type DeviceStore,
@@ -82,6 +83,9 @@ export class Connection {
         platform: browserPlatform,
         servers: this.url,
         ownsStore: false,
+        // The device setting (devices pane; on unless turned off), read at
+        // each page load: a change applies from the next one.
+        postQuantum: await postQuantumEnabled(this.store.settings),
       });
     } catch (error) {
       this.handlers.onStatus('offline');

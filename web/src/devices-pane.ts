@@ -8,6 +8,7 @@
 import { DEFAULT_HISTORY, parseHistoryChoice, type ApproveResult } from '../../src/sdk/browser.js';
 import type { DeviceActions } from './device-actions.js';
 import type { Notices } from './notices.js';
+import type { PostQuantumSettingHandlers } from './ui/post-quantum-setting.js';
 import type { TypingSettingHandlers } from './ui/typing-setting.js';
 import { DevicesView } from './ui/devices.js';
 
@@ -20,6 +21,8 @@ export interface DevicesPaneDeps {
   readonly online: () => boolean;
   /** The typing toggle shown in the pane. */
   readonly typing: TypingSettingHandlers;
+  /** The post-quantum toggle shown in the pane. */
+  readonly postQuantum: PostQuantumSettingHandlers;
   /** This device logged itself out. */
   readonly loggedOut: () => void;
 }
@@ -36,6 +39,7 @@ export class DevicesPane {
       logoutSelf: () => this.#logoutSelf(),
       scanFailed: (error) => deps.notices.error(error),
       ...deps.typing,
+      ...deps.postQuantum,
     });
   }
 

@@ -1,6 +1,6 @@
 /** The body of `quintet link` (commands/link.ts defines the command). */
 import QRCode from 'qrcode';
-import { linkDevice, nodePlatform } from '../../sdk/index.js';
+import { linkDevice, nodePlatform, setPostQuantumEnabled } from '../../sdk/index.js';
 import { CliError } from '../cli-error.js';
 import type { LinkOptions } from '../commands/link.js';
 import { explainLinkingFailure } from '../commands/device-errors.js';
@@ -55,12 +55,18 @@ export async function link(options: LinkOptions, context: SessionContext): Promi
       deviceName: options.name ?? 'quintet-cli',
       platformTag: 'cli',
       timeoutMs: options.timeout * 1000,
+      postQuantum: options.postQuantum,
       onEvent: (event) => (event.type === 'link-code' ? showCode(event) : undefined),
     });
   } catch (error) {
     throw explainLinkingFailure(error);
   }
-  await linked.store.close();
+  try {
+    // Opted out: every later start of this profile stays v3 too.
+    if (!options.postQuantum) await setPostQuantumEnabled(linked.store.settings, false);
+  } finally {
+    await linked.store.close();
+  }
   process.stdout.write(
     `linked: ${terminalText(linked.account)} device ${linked.deviceId}; profile ${dir}\n`,
   );

@@ -1,5 +1,10 @@
 /** The body of `quintet register` (commands/register.ts defines the command). */
-import { nodePlatform, registerDevice, validateAccountName } from '../../sdk/index.js';
+import {
+  nodePlatform,
+  registerDevice,
+  setPostQuantumEnabled,
+  validateAccountName,
+} from '../../sdk/index.js';
 import { CliError } from '../cli-error.js';
 import type { RegisterOptions } from '../commands/register.js';
 import { savePin, obtainPin } from '../pin.js';
@@ -34,9 +39,12 @@ export async function register(
     account,
     deviceName: options.deviceName ?? 'quintet-cli',
     registrationToken: options.registrationToken ?? process.env['QUINTET_REGISTRATION_TOKEN'],
+    postQuantum: options.postQuantum,
   });
   try {
     await savePin(local.store.settings, pin);
+    // Opted out: every later start of this profile stays v3 too.
+    if (!options.postQuantum) await setPostQuantumEnabled(local.store.settings, false);
     process.stdout.write(
       `registered ${local.account} (device ${local.deviceId}) on ${local.server}; profile ${dir}\n`,
     );

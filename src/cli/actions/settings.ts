@@ -64,8 +64,10 @@ export function typingSetting(
 
 /**
  * Sets post-quantum sessions on or off (when `value` is given), then prints
- * the setting. Takes effect from the device's next start: KEM prekeys are
- * published then, and new sessions with devices that publish them are v4.
+ * the setting (on unless the profile opted out). Takes effect from the
+ * device's next start: on, KEM prekeys are published (if they were not
+ * yet) and new sessions with devices that publish them are v4; off, new
+ * sessions are v3. Open sessions stay as they are either way.
  */
 export function postQuantumSetting(
   value: boolean | undefined,

@@ -20,6 +20,8 @@ export interface LinkOptions {
   readonly timeout: number;
   readonly history: boolean;
   readonly historyWait: number;
+  /** False with `--no-post-quantum`. */
+  readonly postQuantum: boolean;
 }
 
 /** How long `link` waits for an approval by default, seconds. */
@@ -48,6 +50,10 @@ export function addLinkCommand(program: Command): void {
       DEFAULT_TIMEOUT_S,
     )
     .option('--no-history', 'do not wait for account state and history from the primary')
+    .option(
+      '--no-post-quantum',
+      'link without KEM prekeys and keep new sessions v3 (same as `settings post-quantum off`)',
+    )
     .option(
       '--history-wait <seconds>',
       'how long to wait for the primary to send account state (default 120)',

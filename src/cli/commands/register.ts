@@ -13,6 +13,8 @@ export interface RegisterOptions {
   readonly pin?: string;
   readonly deviceName?: string;
   readonly registrationToken?: string;
+  /** False with `--no-post-quantum`. */
+  readonly postQuantum: boolean;
 }
 
 /** Adds `register` to the program. */
@@ -29,6 +31,10 @@ export function addRegisterCommand(program: Command): void {
     )
     .option('--device-name <name>', 'a name for this device')
     .option('--registration-token <token>', 'token the server requires for registration')
+    .option(
+      '--no-post-quantum',
+      'register without KEM prekeys and keep new sessions v3 (same as `settings post-quantum off`)',
+    )
     .action((account: string, options: RegisterOptions) =>
       runCommand({ account }, async (context) =>
         (await import('../actions/register.js')).register(account, options, context),

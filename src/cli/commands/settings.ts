@@ -37,7 +37,7 @@ export function addSettingsCommand(program: Command): void {
   settings
     .command('post-quantum')
     .description(
-      'show or set post-quantum sessions (on: publishes KEM prekeys and starts PQXDH sessions with devices that publish them)',
+      'show or set post-quantum sessions (on by default: publishes KEM prekeys and starts PQXDH + SPQR sessions with devices that publish them; off: sessions this device starts are v3 and no more KEM prekeys are published)',
     )
     .argument('[value]', 'on or off (omit to show)', onOff)
     .option('--profile <dir>', 'profile directory (default $QUINTET_PROFILE or ~/.quintet)')

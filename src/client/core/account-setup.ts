@@ -1,7 +1,8 @@
 /**
  * Creating this device's account: identity key, registration id, signed
- * prekey and one-time prekeys, registered with the server as the primary
- * device (id 1). Also the prekey top-up the server asks for when it runs low.
+ * prekey, one-time prekeys and (unless opted out) KEM prekeys, registered
+ * with the server as the primary device (id 1). Also the prekey top-up the
+ * server asks for when it runs low.
  */
 import type { ProtocolContext } from '../../protocol/context.js';
 import { generateSigningKeyPair, sign, type KeyPair } from '../../protocol/curve.js';
@@ -15,6 +16,13 @@ import type { PreKeyRecord } from '../../protocol/prekey-records.js';
 import { authenticationPayload } from '../../wire/auth.js';
 import { validateAccountName } from '../../wire/account-name.js';
 import { ClientError } from './errors.js';
+import {
+  clearKemPreKeyCounters,
+  initialKemPreKeys,
+  initialKemUpload,
+  markLastResortPublished,
+  storeInitialKemPreKeys,
+} from './kem-prekeys.js';
 import { initialLinkState } from './linking/link-state.js';
 import type { PreKeyInit, ServerApi } from './server-api.js';
 import type { DeviceStore } from './store/device-store.js';
@@ -33,6 +41,12 @@ export interface RegistrationOptions {
   readonly serverUrl: string;
   readonly deviceName?: string;
   readonly registrationToken?: string;
+  /**
+   * Publish KEM prekeys with the registration (default true), so the
+   * account's first bundle already gives peers v4 (PQXDH + SPQR) sessions.
+   * False: a v3-only registration, as before KEM prekeys existed.
+   */
+  readonly postQuantum?: boolean;
 }
 
 function wirePreKeys(records: readonly PreKeyRecord[]): PreKeyInit[] {
@@ -83,11 +97,14 @@ export async function registerAccount(
   const registrationId = generateRegistrationId(ctx.random);
   const signedPreKey = await generateSignedPreKey(ctx, identity, FIRST_SIGNED_PRE_KEY_ID);
   const preKeys = await generatePreKeys(ctx, 1, PRE_KEY_BATCH);
+  const kem = options.postQuantum === false ? undefined : await initialKemPreKeys(ctx, identity);
   const link = await initialLinkState(ctx, identity);
   await store.transaction(async (tx) => {
     await tx.protocol.identity.setLocalIdentity(identity, registrationId);
     await tx.protocol.signedPreKeys.storeSignedPreKey(signedPreKey.id, signedPreKey);
     for (const record of preKeys) await tx.protocol.preKeys.storePreKey(record.id, record);
+    if (kem !== undefined) await storeInitialKemPreKeys(tx, kem, false);
+    else await clearKemPreKeyCounters(tx);
   });
   const nonce = await api.challenge();
   const deviceId = await api.register({
@@ -105,6 +122,7 @@ export async function registerAccount(
     preKeys: wirePreKeys(preKeys),
     deviceName: options.deviceName ?? '',
     signedKeyIndexList: link.signedKeyIndexList,
+    ...(kem === undefined ? {} : initialKemUpload(kem)),
   });
   const local: LocalAccount = {
     account,
@@ -116,7 +134,12 @@ export async function registerAccount(
     signedPreKeyId: signedPreKey.id,
     link,
   };
-  await store.account.put(local);
+  // The account record and the "last-resort KEM prekey published" mark
+  // together: the server accepted both with the registration.
+  await store.transaction(async (tx) => {
+    await tx.account.put(local);
+    if (kem !== undefined) await markLastResortPublished(tx);
+  });
   return local;
 }
 

@@ -77,12 +77,16 @@ export interface ClientOptions {
   /** Edit and delete windows of chat events (default: 15 min, 48 h; chat/chat-rules.ts). */
   readonly chatRules?: ChatRules;
   /**
-   * Post-quantum sessions (default false): publish signed Kyber1024 KEM
-   * prekeys (kem-prekeys.ts) and build v4 (PQXDH + SPQR) sessions from
-   * bundles that carry one. Off, the client uploads no KEM prekey and
-   * ignores served ones: its wire traffic is what it was before KEM
-   * prekeys. Incoming v4 prekey messages open whenever this device holds
-   * the KEM prekey they name, i.e. once it has published some.
+   * Post-quantum sessions (default true): keep signed Kyber1024 KEM
+   * prekeys published (kem-prekeys.ts) and build v4 (PQXDH + SPQR)
+   * sessions from bundles that carry one; bundles without one (a v3-only
+   * device) give v3. Open sessions are kept whatever their version, so v3
+   * sessions from before stay in use and only new ones are v4. `false`
+   * opts out: no KEM prekey uploads and served ones are ignored, so the
+   * sessions this device starts are v3 (KEM prekeys it published before
+   * stay on the server until used up, so peers may still start v4 ones).
+   * Incoming v4 prekey messages open whenever this device holds the KEM
+   * prekey they name, i.e. once it has published some.
    */
   readonly postQuantum?: boolean;
 }
@@ -132,7 +136,7 @@ export class QuintetClient {
     this.#history = options.history;
     this.#chatRules = options.chatRules ?? DEFAULT_CHAT_RULES;
     this.#sleep = options.sleep ?? sleepOn(platformScheduler);
-    this.#postQuantum = options.postQuantum ?? false;
+    this.#postQuantum = options.postQuantum ?? true;
   }
 
   /**
@@ -289,9 +293,10 @@ export class QuintetClient {
     // Anything under the target is refilled at login, not only a count
     // under the server's threshold: keys taken while this device was
     // offline would otherwise stay missing until the supply ran low.
-    // A post-quantum device also publishes its KEM prekeys here: right
-    // after registration or link completion (the first start), and on the
-    // first start with the option on for an existing account.
+    // A post-quantum device also tops up its KEM prekeys here, and
+    // publishes its first ones on the first start with the option on of an
+    // account made without them (registered or linked v3-only, e.g. before
+    // post-quantum sessions became the default).
     const kemLow = this.#postQuantum && auth.kemPreKeysRemaining < KEM_PRE_KEY_BATCH;
     if (auth.preKeysRemaining < PRE_KEY_BATCH || kemLow) this.#refillPreKeys();
   }

@@ -1,11 +1,14 @@
 /**
  * This device's KEM prekeys for PQXDH (docs/protocol.md, "Post-quantum
- * sessions"), for a client started with `postQuantum: true`: signed
- * one-time Kyber1024 prekeys plus one signed last-resort KEM prekey,
- * uploaded through `UploadPreKeysRequest` fields 3 and 4 and topped up like
- * the EC one-time prekeys (account-setup.ts).
+ * sessions"), for a post-quantum device (the default; `postQuantum:
+ * false` opts out): signed one-time Kyber1024 prekeys plus one signed
+ * last-resort KEM prekey. The first batch goes with the registration or
+ * the link completion (`initialKemPreKeys`), so the device's first bundle
+ * already gives v4 sessions; later ones through `UploadPreKeysRequest`
+ * fields 3 and 4, topped up like the EC one-time prekeys (account-setup.ts).
  */
 import type { ProtocolContext } from '../../protocol/context.js';
+import type { KeyPair } from '../../protocol/curve.js';
 import { MAX_PREKEY_ID } from '../../protocol/prekeys.js';
 import {
   generateKyberPreKey,
@@ -52,6 +55,78 @@ function wire(record: KyberPreKeyRecord): KemPreKeyInit {
     publicKey: record.keyPair.publicKey.serialize(),
     signature: record.signature,
   };
+}
+
+/**
+ * The first KEM prekeys of a new device (registration or link), made
+ * before anything is stored: one-time ids 1..`KEM_PRE_KEY_BATCH`, the
+ * last-resort key right after them. Fixed ids, like the first EC prekeys:
+ * a registration that failed and is tried again (with a new identity key)
+ * overwrites the same rows instead of leaving keys signed by the old one.
+ */
+export interface InitialKemPreKeys {
+  readonly oneTime: readonly KyberPreKeyRecord[];
+  readonly lastResort: KyberPreKeyRecord;
+}
+
+/** Generates the first KEM prekeys of a new device, signed by `identity`. */
+export async function initialKemPreKeys(
+  ctx: ProtocolContext,
+  identity: KeyPair,
+): Promise<InitialKemPreKeys> {
+  const oneTime: KyberPreKeyRecord[] = [];
+  for (let id = 1; id <= KEM_PRE_KEY_BATCH; id++) {
+    oneTime.push(await generateKyberPreKey(ctx, identity, id));
+  }
+  const lastResort = await generateKyberPreKey(ctx, identity, KEM_PRE_KEY_BATCH + 1);
+  return { oneTime, lastResort };
+}
+
+/** The wire form of the first KEM prekeys (`RegisterRequest` / `CompleteLinkRequest`). */
+export function initialKemUpload(keys: InitialKemPreKeys): {
+  kemPreKeys: KemPreKeyInit[];
+  lastResortKemPreKey: KemPreKeyInit;
+} {
+  return { kemPreKeys: keys.oneTime.map(wire), lastResortKemPreKey: wire(keys.lastResort) };
+}
+
+/**
+ * Stores the first KEM prekeys inside the caller's transaction, with the
+ * id counter after them. `published`: the server has accepted them (a link
+ * stores them only after `CompleteLink`); a registration stores them
+ * before its request and marks them published with the account record.
+ */
+export async function storeInitialKemPreKeys(
+  tx: DeviceStoreView,
+  keys: InitialKemPreKeys,
+  published: boolean,
+): Promise<void> {
+  for (const record of keys.oneTime) {
+    await tx.protocol.kyberPreKeys.storeKyberPreKey(record.id, record);
+  }
+  await tx.protocol.kyberPreKeys.storeLastResortKyberPreKey(keys.lastResort.id, keys.lastResort);
+  await tx.settings.put(LAST_RESORT_ID, idBytes(keys.lastResort.id));
+  await tx.settings.put(NEXT_ID, idBytes(keys.lastResort.id + 1));
+  if (published) await markLastResortPublished(tx);
+}
+
+/**
+ * Forgets the KEM prekey counters of an earlier, failed registration
+ * attempt in this profile, inside the caller's transaction: a registration
+ * tried again without KEM prekeys has a new identity key, and a later
+ * top-up must not publish a last-resort key the old one signed (the
+ * server would refuse it for good). The old rows are overwritten when
+ * ids start again from 1.
+ */
+export async function clearKemPreKeyCounters(tx: DeviceStoreView): Promise<void> {
+  for (const name of [NEXT_ID, LAST_RESORT_ID, LAST_RESORT_PUBLISHED]) {
+    await tx.settings.delete(name);
+  }
+}
+
+/** Records that the server holds this device's last-resort KEM prekey. */
+export async function markLastResortPublished(tx: DeviceStoreView): Promise<void> {
+  await tx.settings.put(LAST_RESORT_PUBLISHED, new Uint8Array([1]));
 }
 
 /** What one KEM top-up generated and stored, to upload. */
@@ -125,7 +200,6 @@ export async function refillKemPreKeys(
   });
   if (upload.oneTime.length === 0 && upload.lastResort === undefined) return 0;
   await api.uploadKemPreKeys(upload.oneTime, upload.lastResort);
-  if (upload.lastResort !== undefined)
-    await store.settings.put(LAST_RESORT_PUBLISHED, new Uint8Array([1]));
+  if (upload.lastResort !== undefined) await markLastResortPublished(store);
   return upload.oneTime.length + (upload.lastResort === undefined ? 0 : 1);
 }

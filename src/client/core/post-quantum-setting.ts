@@ -6,13 +6,15 @@
  */
 import type { SettingsStore } from './store/client-stores.js';
 
-/** The settings-store entry: one byte, 1 on, 0 off; absent means off (the client's default). */
+/** The settings-store entry: one byte, 1 on, 0 off; absent means on (the client's default). */
 export const POST_QUANTUM_SETTING = 'post-quantum';
 
 /** Whether this device was set to use post-quantum sessions. */
 export async function postQuantumEnabled(settings: SettingsStore): Promise<boolean> {
   const value = await settings.get(POST_QUANTUM_SETTING);
-  return value !== undefined && value[0] === 1;
+  // Only an explicit "off" opts out: a profile from before the setting
+  // existed, or that never changed it, gets the default.
+  return value === undefined || value[0] !== 0;
 }
 
 /** Stores this device's choice of post-quantum sessions. */

@@ -31,6 +31,8 @@
 import { addressKey, protocolAddress, type ProtocolAddress } from '../../protocol/address.js';
 import type { ProtocolContext } from '../../protocol/context.js';
 import { ProtocolError } from '../../protocol/errors.js';
+import type { PublicKey } from '../../protocol/curve.js';
+import { PQ_MESSAGE_VERSION, PreKeySignalMessageV4 } from '../../protocol/pq/messages-v4.js';
 import { PreKeySignalMessage } from '../../protocol/prekey-signal-message.js';
 import type { Content } from '../../gen/quintet/v1/content_pb.js';
 import { EnvelopeType, type Envelope } from '../../gen/quintet/v1/transport_pb.js';
@@ -195,9 +197,15 @@ export class Receiver {
    */
   async #checkNewSession(envelope: Envelope): Promise<Outcome | undefined> {
     if (envelope.type !== EnvelopeType.PREKEY) return undefined;
-    let message: PreKeySignalMessage;
+    // Both versions create sessions, so both are checked: a v4 (PQXDH)
+    // prekey message that skipped this would let an unvouched device, or a
+    // new account key the user has not accepted, open a session.
+    let message: { readonly identityKey: PublicKey; readonly registrationId: number };
     try {
-      message = PreKeySignalMessage.deserialize(envelope.content);
+      message =
+        (envelope.content[0] ?? 0) >> 4 === PQ_MESSAGE_VERSION
+          ? PreKeySignalMessageV4.deserialize(envelope.content)
+          : PreKeySignalMessage.deserialize(envelope.content);
     } catch (error) {
       if (ProtocolError.is(error)) return undefined;
       throw error;

@@ -70,7 +70,7 @@ export interface ReconnectorOptions {
   readonly history?: (server: string | undefined, client: () => QuintetClient) => HistoryServices;
   /** Passed to every `QuintetClient`: the chat windows (default DEFAULT_CHAT_RULES). */
   readonly chatRules?: ChatRules;
-  /** Post-quantum sessions (as `ClientOptions.postQuantum`; default false). */
+  /** Post-quantum sessions (as `ClientOptions.postQuantum`; default true). */
   readonly postQuantum?: boolean;
   /** Backoff tunables; the jitter's random source defaults to `ctx.random`. */
   readonly backoff?: Partial<ReconnectPolicyOptions>;

@@ -27,6 +27,7 @@ import { announceDeviceChangeLater } from '../linking/notices.js';
 import { disconnectRemoved, purgeDeviceData } from '../linking/removal.js';
 import { StoreError, type NewDevice } from '../store/types.js';
 import { requireAccountName, requireDeviceId, requireLength } from './common.js';
+import { checkNewDeviceKemRoom, storeKemPreKeys, validateKemPreKeyUpload } from './kem-prekeys.js';
 import { validatePreKeyUpload } from './prekeys.js';
 
 const SIGNATURE_LENGTH = 64;
@@ -119,6 +120,14 @@ export async function handleRegister(
     request.signedPreKey,
     request.preKeys,
   );
+  // A post-quantum primary's first KEM prekeys, checked like an upload.
+  const kem = await validateKemPreKeyUpload(
+    ctx,
+    identityKey,
+    request.kemPreKeys,
+    request.lastResortKemPreKey,
+  );
+  checkNewDeviceKemRoom(ctx, kem);
   const list = await checkDeviceList(ctx, request.signedKeyIndexList, identityKey.serialize());
 
   const primary: NewDevice = {
@@ -150,6 +159,7 @@ export async function handleRegister(
       ctx.limits.maxPreKeysStored,
     );
   }
+  await storeKemPreKeys(ctx, account, deviceId, kem);
   await ctx.devices.listen({ account, deviceId });
   connection.bindDevice({ account, deviceId });
   ctx.logger.info({ account, deviceId, reset }, 'account registered');

@@ -130,6 +130,16 @@ export async function checkKemRoom(
   if (stored + upload.oneTime.length > ctx.limits.maxKemPreKeysStored) throw tooManyStored(ctx);
 }
 
+/**
+ * `checkKemRoom` for a device that does not exist yet (a registration or a
+ * link completion carrying its first KEM prekeys): it holds none, so only
+ * the upload itself counts. Checked before the device is created, so a
+ * refused upload leaves no device behind.
+ */
+export function checkNewDeviceKemRoom(ctx: ServerContext, upload: ValidatedKemPreKeys): void {
+  if (upload.oneTime.length > ctx.limits.maxKemPreKeysStored) throw tooManyStored(ctx);
+}
+
 /** Stores a validated KEM upload, mapping the store's limit to `too-many-pre-keys`. */
 export async function storeKemPreKeys(
   ctx: ServerContext,

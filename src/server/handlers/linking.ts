@@ -40,6 +40,7 @@ import { announceDeviceChangeLater } from '../linking/notices.js';
 import { linkApprovedPush } from '../linking/push-frames.js';
 import { StoreError } from '../store/types.js';
 import { PRIMARY_DEVICE_ID, requireLength, requirePrimary } from './common.js';
+import { checkNewDeviceKemRoom, storeKemPreKeys, validateKemPreKeyUpload } from './kem-prekeys.js';
 import { validatePreKeyUpload } from './prekeys.js';
 
 /** Largest relayed linking payload / signed identity (real ones are ~200 bytes). */
@@ -250,6 +251,14 @@ export async function handleCompleteLink(
     request.signedPreKey,
     request.preKeys,
   );
+  // A post-quantum companion's first KEM prekeys, checked like an upload.
+  const kem = await validateKemPreKeyUpload(
+    ctx,
+    identityKey,
+    request.kemPreKeys,
+    request.lastResortKemPreKey,
+  );
+  checkNewDeviceKemRoom(ctx, kem);
   try {
     await ctx.store.accounts.addReservedDevice(account, deviceId, {
       identityKey: identityKey.serialize(),
@@ -283,6 +292,7 @@ export async function handleCompleteLink(
       ctx.limits.maxPreKeysStored,
     );
   }
+  await storeKemPreKeys(ctx, account, deviceId, kem);
   const address = { account, deviceId };
   await ctx.devices.listen(address);
   connection.bindDevice(address);

@@ -62,7 +62,7 @@ export interface TestDevice {
    */
   online(options?: {
     wrap?: (transport: Transport) => Transport;
-    /** The client's `postQuantum` option (default: left unset, i.e. off). */
+    /** The client's `postQuantum` option (default: left unset, i.e. on). */
     postQuantum?: boolean;
   }): Promise<{ client: QuintetClient; events: EventQueue }>;
 }
@@ -99,6 +99,8 @@ export async function registerDevice(
   server: RunningServer,
   name: string,
   backend: KeyValueBackend = new MemoryBackend(),
+  /** `postQuantum: false`: register without KEM prekeys (a v3-only account). */
+  options: { postQuantum?: boolean } = {},
 ): Promise<TestDevice> {
   const store = createDeviceStore(backend);
   const connection = await WsTransport.connect(server.url);
@@ -106,6 +108,7 @@ export async function registerDevice(
     await registerAccount(ctx, store, new ServerApi(connection), {
       account: name,
       serverUrl: server.url,
+      ...(options.postQuantum === undefined ? {} : { postQuantum: options.postQuantum }),
     });
   } finally {
     await connection.close();
@@ -184,6 +187,8 @@ export async function linkDevice(
   server: RunningServer,
   primary: TestDevice,
   deviceName = 'companion',
+  /** `postQuantum: false`: link without KEM prekeys (a v3-only companion). */
+  options: { postQuantum?: boolean } = {},
 ): Promise<TestDevice & { readonly deviceId: number }> {
   const transport = await WsTransport.connect(server.url);
   try {
@@ -193,6 +198,7 @@ export async function linkDevice(
       deviceName,
       platform: 'cli',
       timeoutMs: 10_000,
+      ...(options.postQuantum === undefined ? {} : { postQuantum: options.postQuantum }),
       onCode: (offer) => {
         approval = withApi(server, primary.store, (api) =>
           approveCompanion(ctx, primary.store, api, decodeLinkCode(offer.text)),

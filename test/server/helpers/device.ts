@@ -119,6 +119,9 @@ export interface RegisterOptions {
   readonly deviceName?: string;
   /** The signed device list to send; default: a fresh primary-only list. */
   readonly signedKeyIndexList?: Uint8Array;
+  /** First KEM prekeys sent with the registration (default: none, a v3-only device). */
+  readonly kemPreKeys?: ReadonlyArray<{ id: number; publicKey: Uint8Array; signature: Uint8Array }>;
+  readonly lastResortKemPreKey?: { id: number; publicKey: Uint8Array; signature: Uint8Array };
 }
 
 /** Sends a complete, validly signed register request; returns the raw response. */
@@ -142,6 +145,8 @@ export async function registerOver(
       preKeys: await oneTimePreKeys(options.preKeys ?? DEFAULT_PRE_KEY_LOW_THRESHOLD),
       deviceName: options.deviceName ?? 'test',
       signedKeyIndexList: options.signedKeyIndexList ?? (await signedList(identity)),
+      kemPreKeys: [...(options.kemPreKeys ?? [])],
+      lastResortKemPreKey: options.lastResortKemPreKey,
     },
   });
 }

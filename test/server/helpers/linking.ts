@@ -115,6 +115,9 @@ export interface CompleteOptions {
   /** Replace the signed device identity. */
   readonly signedDeviceIdentity?: Uint8Array;
   readonly linkToken?: Uint8Array;
+  /** First KEM prekeys sent with the completion (default: none, a v3-only device). */
+  readonly kemPreKeys?: ReadonlyArray<{ id: number; publicKey: Uint8Array; signature: Uint8Array }>;
+  readonly lastResortKemPreKey?: { id: number; publicKey: Uint8Array; signature: Uint8Array };
 }
 
 /** The companion verifies the payload, countersigns and completes; returns the raw response. */
@@ -143,6 +146,8 @@ export async function completeOver(
       signedPreKey: await signedPreKey(identity),
       preKeys: await oneTimePreKeys(2),
       deviceName: 'companion',
+      kemPreKeys: [...(options.kemPreKeys ?? [])],
+      lastResortKemPreKey: options.lastResortKemPreKey,
     },
   });
 }

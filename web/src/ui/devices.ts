@@ -2,7 +2,8 @@
  * The devices pane: the account's devices as the server lists them, and on
  * the primary the two approvals that need the PIN first — linking a new
  * companion from its link code, and logging a companion out. A companion
- * can log itself out here. This device's typing-indicator setting is here too.
+ * can log itself out here. This device's typing-indicator and post-quantum
+ * settings are here too.
  *
  * The form fields are built once and kept, so a device-list refresh while
  * the user types a link code or PIN loses nothing.
@@ -12,10 +13,11 @@ import { h, replaceChildren } from '../dom.js';
 import { MIN_PIN_LENGTH } from '../pin.js';
 import { shortTime } from './common.js';
 import { scanButton } from './scan.js';
+import { postQuantumSetting, type PostQuantumSettingHandlers } from './post-quantum-setting.js';
 import { typingSetting, type TypingSettingHandlers } from './typing-setting.js';
 
 /** What the devices pane asks the app to do; each rejects with the failure (the app shows it). */
-export interface DevicesHandlers extends TypingSettingHandlers {
+export interface DevicesHandlers extends TypingSettingHandlers, PostQuantumSettingHandlers {
   /** Checks the PIN, then approves the companion showing `code`. */
   readonly approve: (code: string, pin: string, history: string) => Promise<void>;
   /** Checks the PIN, then logs the companion `deviceId` out. */
@@ -55,6 +57,7 @@ export class DevicesView {
         this.#list,
         isPrimary ? this.#approveForm() : this.#logoutSelf(),
         typingSetting(handlers),
+        postQuantumSetting(handlers),
       ),
     );
   }

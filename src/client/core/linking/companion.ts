@@ -7,7 +7,9 @@
  * 2. wait for `LinkApproved`, relayed by the server from the primary;
  * 3. check the HMAC under the linking secret and the account signature over
  *    this device's own key (`acceptLinkPayload`), add the device signature;
- * 4. prove the identity key to the server, upload prekeys (`CompleteLink`).
+ * 4. prove the identity key to the server, upload prekeys (`CompleteLink`),
+ *    KEM prekeys included unless opted out, so the sessions the account's
+ *    other devices make with this one at link time are v4.
  *
  * Nothing is written to the device store until the server confirmed the
  * link: a refused payload (hmac-mismatch, signature-mismatch) leaves no
@@ -31,6 +33,12 @@ import {
 import type { LinkApproved, Push } from '../../../gen/quintet/v1/transport_pb.js';
 import { validateAccountName } from '../../../wire/account-name.js';
 import { PRE_KEY_BATCH, signChallenge } from '../account-setup.js';
+import {
+  initialKemPreKeys,
+  initialKemUpload,
+  storeInitialKemPreKeys,
+  type InitialKemPreKeys,
+} from '../kem-prekeys.js';
 import { ClientError } from '../errors.js';
 import { platformScheduler, type Scheduler } from '../scheduler.js';
 import { ServerApi } from '../server-api.js';
@@ -71,6 +79,11 @@ export interface LinkCompanionOptions {
    * driven by that clock, so it need not sleep.
    */
   readonly schedule?: Scheduler;
+  /**
+   * Publish KEM prekeys with the link completion (default true), so this
+   * device's first bundle already gives v4 (PQXDH + SPQR) sessions.
+   */
+  readonly postQuantum?: boolean;
 }
 
 /** Everything a linked companion stores; private keys stay in memory until stored. */
@@ -79,6 +92,8 @@ export interface LinkedDevice {
   readonly identity: KeyPair;
   readonly signedPreKey: SignedPreKeyRecord;
   readonly preKeys: readonly PreKeyRecord[];
+  /** The KEM prekeys the server accepted with the link; undefined for a v3-only companion. */
+  readonly kemPreKeys: InitialKemPreKeys | undefined;
 }
 
 /**
@@ -135,6 +150,7 @@ export async function linkCompanion(
   const registrationId = generateRegistrationId(ctx.random);
   const signedPreKey = await generateSignedPreKey(ctx, identity, FIRST_SIGNED_PRE_KEY_ID);
   const preKeys = await generatePreKeys(ctx, 1, PRE_KEY_BATCH);
+  const kem = options.postQuantum === false ? undefined : await initialKemPreKeys(ctx, identity);
   const nonce = await api.challenge();
   const completed = await api.completeLink({
     linkToken: approved.linkToken,
@@ -153,6 +169,7 @@ export async function linkCompanion(
       publicKey: record.keyPair.publicKey.serialize(),
     })),
     deviceName: options.deviceName,
+    ...(kem === undefined ? {} : initialKemUpload(kem)),
   });
   if (completed.account !== approved.account || completed.deviceId !== approved.deviceId) {
     throw new LinkingError('link-mismatch', 'the server completed a different link');
@@ -172,6 +189,7 @@ export async function linkCompanion(
     identity,
     signedPreKey,
     preKeys,
+    kemPreKeys: kem,
   };
 }
 
@@ -254,6 +272,7 @@ export async function storeLinkedDevice(store: DeviceStore, linked: LinkedDevice
     await tx.protocol.identity.setLocalIdentity(linked.identity, linked.account.registrationId);
     await tx.protocol.signedPreKeys.storeSignedPreKey(linked.signedPreKey.id, linked.signedPreKey);
     for (const record of linked.preKeys) await tx.protocol.preKeys.storePreKey(record.id, record);
+    if (linked.kemPreKeys !== undefined) await storeInitialKemPreKeys(tx, linked.kemPreKeys, true);
     await tx.account.put(linked.account);
   });
 }
