@@ -123,8 +123,14 @@ export async function decryptWithState(
   ctx: ProtocolContext,
   state: SessionState,
   message: SignalMessage | SignalMessageV4,
-  /** Version 4: the message's SPQR key (the message-key salt), from `spqrRecv`. */
-  pqrKey?: Uint8Array,
+  /**
+   * Version 4: yields the message's SPQR key (the message-key salt). Called
+   * only once the double ratchet has found this message's key — libsignal's
+   * order (`triple_ratchet.rs` `decrypt`): a replay is refused by the
+   * ratchet as `duplicate-message` before SPQR is asked, so SPQR's own
+   * refusals mean only "not this state's message".
+   */
+  pqrKey?: () => Promise<Uint8Array | undefined>,
 ): Promise<Uint8Array> {
   const { crypto } = ctx;
   const v4 = message instanceof SignalMessageV4;
@@ -183,7 +189,7 @@ export async function decryptWithState(
   }
 
   // Step 3: authenticate before decrypting (encrypt-then-MAC).
-  const keys = await deriveMessageKeys(crypto, seed, counter, pqrKey);
+  const keys = await deriveMessageKeys(crypto, seed, counter, await pqrKey?.());
   if (
     !(await message.verifyMac(crypto, keys.macKey, state.remoteIdentityKey, state.localIdentityKey))
   ) {

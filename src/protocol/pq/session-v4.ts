@@ -185,9 +185,42 @@ export async function decryptV4(
   state: SessionState,
   message: SignalMessageV4,
 ): Promise<Uint8Array> {
+  // A stored state that does not decode is this state's own fault
+  // (`invalid-state`, as libsignal's StateDecode).
   const spqr = decodeSpqrState(requireV4(state));
-  const received = await spqrRecv(ctx.crypto, spqr, message.pqRatchet);
-  const plaintext = await decryptWithState(ctx, state, message, received.key);
+  let received: Awaited<ReturnType<typeof spqrRecv>> | undefined;
+  const plaintext = await decryptWithState(ctx, state, message, async () => {
+    received = await spqrRecvForState(ctx, spqr, message);
+    return received.key;
+  });
+  if (received === undefined) throw new ProtocolError('invalid-state', 'SPQR step missing');
   state.pqRatchetState = encodeSpqrState(received.state);
   return plaintext;
+}
+
+/**
+ * SPQR's receive step for one candidate state. It runs after the double
+ * ratchet accepted the message key, so a replay never gets here; what SPQR
+ * refuses now ("key already used", an epoch this state does not have) says
+ * the message belongs to another state of the record, which the caller
+ * then tries — libsignal maps these to InvalidMessage, never to
+ * DuplicatedMessage or InvalidState. Passing them on as `duplicate-message`
+ * or `invalid-state` would end the search at the current state: the message
+ * would be dropped as already seen, or the session deleted.
+ */
+async function spqrRecvForState(
+  ctx: ProtocolContext,
+  spqr: ReturnType<typeof decodeSpqrState>,
+  message: SignalMessageV4,
+): ReturnType<typeof spqrRecv> {
+  try {
+    return await spqrRecv(ctx.crypto, spqr, message.pqRatchet);
+  } catch (error) {
+    if (ProtocolError.is(error, 'duplicate-message') || ProtocolError.is(error, 'invalid-state')) {
+      throw new ProtocolError('invalid-message', `post-quantum ratchet: ${error.message}`, {
+        cause: error,
+      });
+    }
+    throw error;
+  }
 }
