@@ -11,8 +11,8 @@
 import { TypingSender } from './typing.js';
 import type { ProtocolContext } from '../../protocol/context.js';
 import type { Fingerprint } from '../../protocol/fingerprint.js';
-import { authenticateDevice, PRE_KEY_BATCH, refillPreKeys } from './account-setup.js';
-import { KEM_PRE_KEY_BATCH, refillKemPreKeys } from './kem-prekeys.js';
+import { authenticateDevice } from './account-setup.js';
+import { PreKeyRefill } from './prekey-refill.js';
 import { BackgroundTasks } from './background.js';
 import { sameBytes } from './bytes.js';
 import { ClientError } from './errors.js';
@@ -44,7 +44,7 @@ import { ChatSender } from './chat/chat-sender.js';
 import { DEFAULT_CHAT_RULES, type ChatRules } from './chat/chat-rules.js';
 import { isGroupChat, parseGroupId } from './groups/group-id.js';
 import type { HistoryChoice } from './history/archive-builder.js';
-import type { HistoryOutcome } from './history/history-receive.js';
+import { followHistoryOutcome } from './history/history-outcome.js';
 import { HistoryImporter, type HistoryServices } from './history/importer.js';
 import {
   sendHistoryToCompanion,
@@ -121,8 +121,7 @@ export class QuintetClient {
   readonly #sleep: (ms: number) => Promise<void>;
   readonly #postQuantum: boolean;
   #running: Running | undefined;
-  /** The last queued prekey refill (see `#refillPreKeys`). */
-  #preKeyRefill: Promise<void> = Promise.resolve();
+  readonly #preKeys: PreKeyRefill;
 
   constructor(options: ClientOptions) {
     this.#ctx = options.ctx;
@@ -137,6 +136,14 @@ export class QuintetClient {
     this.#chatRules = options.chatRules ?? DEFAULT_CHAT_RULES;
     this.#sleep = options.sleep ?? sleepOn(platformScheduler);
     this.#postQuantum = options.postQuantum ?? true;
+    this.#preKeys = new PreKeyRefill({
+      ctx: this.#ctx,
+      store: this.#store,
+      api: this.#api,
+      events: this.#events,
+      background: this.#background,
+      postQuantum: this.#postQuantum,
+    });
   }
 
   /**
@@ -243,7 +250,13 @@ export class QuintetClient {
         },
         retryRequested: (from, device, request) =>
           background.spawn('re-send', () => retries.handleRequest(from, device, request)),
-        history: (outcome) => this.#onHistory(outcome, importer, groupClient),
+        history: (outcome) =>
+          followHistoryOutcome(outcome, {
+            importer,
+            groups: groupClient,
+            events: this.#events,
+            background: this.#background,
+          }),
       },
       directory,
       self,
@@ -290,15 +303,10 @@ export class QuintetClient {
     background.spawn('sent-message pruning', async () => {
       await outbox.prune();
     });
-    // Anything under the target is refilled at login, not only a count
-    // under the server's threshold: keys taken while this device was
-    // offline would otherwise stay missing until the supply ran low.
-    // A post-quantum device also tops up its KEM prekeys here, and
-    // publishes its first ones on the first start with the option on of an
-    // account made without them (registered or linked v3-only, e.g. before
-    // post-quantum sessions became the default).
-    const kemLow = this.#postQuantum && auth.kemPreKeysRemaining < KEM_PRE_KEY_BATCH;
-    if (auth.preKeysRemaining < PRE_KEY_BATCH || kemLow) this.#refillPreKeys();
+    this.#preKeys.afterLogin({
+      preKeys: auth.preKeysRemaining,
+      kemPreKeys: auth.kemPreKeysRemaining,
+    });
   }
 
   /**
@@ -425,50 +433,6 @@ export class QuintetClient {
     await this.#started().importer.run();
   }
 
-  #onHistory(outcome: HistoryOutcome, importer: HistoryImporter, groups: GroupClient): void {
-    const base = { messages: 0, totalMessages: 0, bytes: 0, totalBytes: 0, percent: 0 };
-    switch (outcome.kind) {
-      case 'history-import':
-        this.#background.spawn('history import', () => importer.run());
-        return;
-      case 'history-bootstrap': {
-        const state = outcome.state;
-        this.#events.emit({ type: 'history-sync', phase: 'bootstrap', ...base });
-        if (outcome.applied.skipped > 0) {
-          // The rest was applied; say what was not (entries only, no content).
-          this.#events.emit({
-            type: 'error',
-            code: 'invalid-bootstrap',
-            message: `${outcome.applied.skipped} entries of the primary's account state broke a rule or a bound and were skipped`,
-          });
-        }
-        if (!state.historyOffered) {
-          this.#events.emit({ type: 'history-sync', phase: 'declined', ...base, percent: 100 });
-        }
-        // Memberships: fetch and verify each group's chain now, so group
-        // sends work on the new device at once.
-        this.#background.spawn('bootstrap groups', async () => {
-          for (const id of state.groupIds) if (id.length === 16) await groups.onGroupChanged(id);
-        });
-        return;
-      }
-      case 'history-refused': {
-        this.#events.emit({
-          type: 'history-sync',
-          phase: 'failed',
-          ...base,
-          code: outcome.code,
-          reason: outcome.reason,
-        });
-        const blobId = outcome.discard;
-        if (blobId !== undefined) {
-          this.#background.spawn('discard refused archive', () => importer.discard(blobId));
-        }
-        return;
-      }
-    }
-  }
-
   /** Resolves when every envelope received so far and every follow-up has finished. */
   async idle(): Promise<void> {
     for (;;) {
@@ -504,7 +468,7 @@ export class QuintetClient {
       queue: this.#queue,
       background: this.#background,
       events: this.#events,
-      refillPreKeys: () => this.#refillPreKeys(),
+      refillPreKeys: () => this.#preKeys.refill(),
     };
     try {
       for await (const push of this.#transport.pushes) routePush(push, targets);
@@ -513,30 +477,5 @@ export class QuintetClient {
     }
     await this.idle();
     this.#events.emit({ type: 'disconnected', closeCode: this.#transport.closeCode });
-  }
-
-  /**
-   * Queues a refill to the full target. Refills run one after another (the
-   * login answer and a `PreKeysLow` push often ask at the same time), and
-   * each reads the server's count afresh, so the second one uploads nothing.
-   */
-  #refillPreKeys(): void {
-    const run = this.#preKeyRefill.then(async () => {
-      const count = await refillPreKeys(this.#ctx, this.#store, this.#api);
-      const kemCount = this.#postQuantum
-        ? await refillKemPreKeys(this.#ctx, this.#store, this.#api)
-        : 0;
-      if (count > 0 || kemCount > 0) {
-        this.#events.emit({
-          type: 'pre-keys-uploaded',
-          count,
-          ...(this.#postQuantum ? { kemCount } : {}),
-        });
-      }
-    });
-    // The chain only orders refills; a failure is reported by the spawned
-    // task below, so the next refill still runs.
-    this.#preKeyRefill = run.catch(() => undefined);
-    this.#background.spawn('prekey refill', () => run);
   }
 }
