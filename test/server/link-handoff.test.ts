@@ -12,6 +12,7 @@ import { pino } from 'pino';
 import { startServer, type RunningServer } from '../../src/server/main.js';
 import { linkApprovedPush } from '../../src/server/linking/push-frames.js';
 import { LINKS_MIGRATION_SQL } from '../../src/server/store/postgres/links-schema.js';
+import { RATE_BUCKETS_MIGRATION_SQL } from '../../src/server/store/postgres/rate-buckets-schema.js';
 import { createMemoryStore } from '../../src/server/store/memory.js';
 import { createTestSchema, serviceSkip, type TestSchema } from '../helpers/services.js';
 import { registeredDevice } from './helpers/device.js';
@@ -36,8 +37,10 @@ describe('linking across two nodes', { skip }, () => {
     schema = await createTestSchema('handoff');
     pool = new pg.Pool({ connectionString: schema.url, options: `-c search_path=${schema.name}` });
     await pool.query(LINKS_MIGRATION_SQL);
+    await pool.query(RATE_BUCKETS_MIGRATION_SQL);
     // One account store for both; the pool beside it makes each server keep
-    // its link sessions in PostgreSQL, as a cluster node does.
+    // its link sessions (and its cluster-wide rate buckets) in PostgreSQL,
+    // as a cluster node does.
     const shared = { ...createMemoryStore(), pool, close: () => Promise.resolve() };
     const common = {
       port: 0,
