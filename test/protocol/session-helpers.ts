@@ -8,6 +8,7 @@ import type { Clock, RandomSource } from '../../src/crypto/provider.js';
 import { protocolAddress, type ProtocolAddress } from '../../src/protocol/address.js';
 import type { ProtocolContext } from '../../src/protocol/context.js';
 import { generateSigningKeyPair } from '../../src/protocol/curve.js';
+import { generateKyberPreKey } from '../../src/protocol/pq/kyber-prekey-record.js';
 import {
   generatePreKeys,
   generateRegistrationId,
@@ -109,6 +110,27 @@ export async function makeParty(name: string, deviceId = 1, random?: RandomSourc
         identityKey: identity.publicKey,
       };
     },
+  };
+}
+
+/** A bundle of `party` with a signed KEM prekey, stored one-time or last resort. */
+export async function kemBundle(
+  party: Party,
+  id: number,
+  options: { lastResort?: boolean; oneTime?: boolean } = {},
+): Promise<PreKeyBundle> {
+  const identity = await party.stores.identity.getIdentityKeyPair();
+  const kyber = await generateKyberPreKey(party.ctx, identity, id);
+  if (options.lastResort === true) {
+    await party.stores.kyberPreKeys.storeLastResortKyberPreKey(id, kyber);
+  } else {
+    await party.stores.kyberPreKeys.storeKyberPreKey(id, kyber);
+  }
+  return {
+    ...(await party.bundle({ oneTime: options.oneTime !== false })),
+    kyberPreKeyId: id,
+    kyberPreKey: kyber.keyPair.publicKey,
+    kyberPreKeySignature: kyber.signature,
   };
 }
 

@@ -28,7 +28,12 @@ runLinkSessionConformance('memory', (options) => {
 });
 
 describe('link waiters of one node', () => {
-  it('delivers the pushes filed for its open waiters, with their deadline, once', async () => {
+  /** A memory link store and the waiters of node 'here' on it, on a manual clock. */
+  function waitersOnMemory(): {
+    clock: ManualClock;
+    store: MemoryLinkSessionStore;
+    waiters: LinkWaiters;
+  } {
     const clock = new ManualClock();
     const store = new MemoryLinkSessionStore({
       clock,
@@ -36,13 +41,20 @@ describe('link waiters of one node', () => {
       refTtlMs: 60_000,
       completeTtlMs: 300_000,
     });
+    // Polls are made by hand in these tests (the timer's first would come after an hour).
     const waiters = new LinkWaiters({
       links: store,
       nodeId: 'here',
       clock,
       authTimeoutMs: 10_000,
       logger: pino({ level: 'silent' }),
+      pollMs: 3_600_000,
     });
+    return { clock, store, waiters };
+  }
+
+  it('delivers the pushes filed for its open waiters, with their deadline, once', async () => {
+    const { clock, store, waiters } = waitersOnMemory();
     const got = new Map<number, { pushes: number[][]; deadlines: number[] }>();
     const waiter = (id: number) => {
       const seen = { pushes: [] as number[][], deadlines: [] as number[] };
@@ -74,22 +86,7 @@ describe('link waiters of one node', () => {
   });
 
   it('takes the filed copy out of the store as soon as the bus delivered the push', async () => {
-    const clock = new ManualClock();
-    const store = new MemoryLinkSessionStore({
-      clock,
-      random: (n) => new Uint8Array(randomBytes(n)),
-      refTtlMs: 60_000,
-      completeTtlMs: 300_000,
-    });
-    // No poll runs in this test: the first would come after 2 s.
-    const waiters = new LinkWaiters({
-      links: store,
-      nodeId: 'here',
-      clock,
-      authTimeoutMs: 10_000,
-      logger: pino({ level: 'silent' }),
-      pollMs: 3_600_000,
-    });
+    const { store, waiters } = waitersOnMemory();
     const sent: number[][] = [];
     waiters.add(1, { sendPush: (bytes) => sent.push([...bytes]), extendAuthDeadline: () => {} });
     const { ref } = await store.open({ nodeId: 'here', connectionId: 1 });

@@ -8,22 +8,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ProtocolError } from '../../../src/protocol/errors.js';
-import { generateKyberPreKey } from '../../../src/protocol/pq/kyber-prekey-record.js';
 import { processPreKeyBundle, type PreKeyBundle } from '../../../src/protocol/session-builder.js';
 import { SessionCipher } from '../../../src/protocol/session-cipher.js';
-import { makeParty, snapshotStores, utf8, type Party } from '../session-helpers.js';
-
-async function kemBundle(party: Party, id: number): Promise<PreKeyBundle> {
-  const identity = await party.stores.identity.getIdentityKeyPair();
-  const kyber = await generateKyberPreKey(party.ctx, identity, id);
-  await party.stores.kyberPreKeys.storeKyberPreKey(id, kyber);
-  return {
-    ...(await party.bundle({ oneTime: true })),
-    kyberPreKeyId: id,
-    kyberPreKey: kyber.keyPair.publicKey,
-    kyberPreKeySignature: kyber.signature,
-  };
-}
+import { kemBundle, makeParty, snapshotStores, utf8, type Party } from '../session-helpers.js';
 
 /** The same bundle with the KEM prekey removed, as a stripping server hands it out. */
 function stripped(bundle: PreKeyBundle): PreKeyBundle {

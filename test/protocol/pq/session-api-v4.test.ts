@@ -8,35 +8,20 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ProtocolError } from '../../../src/protocol/errors.js';
-import { generateKyberPreKey } from '../../../src/protocol/pq/kyber-prekey-record.js';
 import { PQ_VERSION_BYTE } from '../../../src/protocol/pq/messages-v4.js';
-import { processPreKeyBundle, type PreKeyBundle } from '../../../src/protocol/session-builder.js';
+import { processPreKeyBundle } from '../../../src/protocol/session-builder.js';
 import { SessionCipher, type CiphertextMessage } from '../../../src/protocol/session-cipher.js';
 import { SessionRecord } from '../../../src/protocol/session-record.js';
 import { ProtoReader, ProtoWriter, type ProtoField } from '../../../src/protocol/wire.js';
 import { VERSION_BYTE } from '../../../src/protocol/signal-message.js';
-import { fromUtf8, makeParty, snapshotStores, utf8, type Party } from '../session-helpers.js';
-
-/** A bundle of `party` with a signed KEM prekey, stored one-time or last resort. */
-async function kemBundle(
-  party: Party,
-  id: number,
-  options: { lastResort?: boolean; oneTime?: boolean } = {},
-): Promise<PreKeyBundle> {
-  const identity = await party.stores.identity.getIdentityKeyPair();
-  const kyber = await generateKyberPreKey(party.ctx, identity, id);
-  if (options.lastResort === true) {
-    await party.stores.kyberPreKeys.storeLastResortKyberPreKey(id, kyber);
-  } else {
-    await party.stores.kyberPreKeys.storeKyberPreKey(id, kyber);
-  }
-  return {
-    ...(await party.bundle({ oneTime: options.oneTime !== false })),
-    kyberPreKeyId: id,
-    kyberPreKey: kyber.keyPair.publicKey,
-    kyberPreKeySignature: kyber.signature,
-  };
-}
+import {
+  fromUtf8,
+  kemBundle,
+  makeParty,
+  snapshotStores,
+  utf8,
+  type Party,
+} from '../session-helpers.js';
 
 function cipher(from: Party, to: Party): SessionCipher {
   return new SessionCipher(from.ctx, from.stores, to.address);

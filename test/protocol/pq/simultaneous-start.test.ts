@@ -12,22 +12,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ProtocolError } from '../../../src/protocol/errors.js';
-import { generateKyberPreKey } from '../../../src/protocol/pq/kyber-prekey-record.js';
-import { processPreKeyBundle, type PreKeyBundle } from '../../../src/protocol/session-builder.js';
+import { processPreKeyBundle } from '../../../src/protocol/session-builder.js';
 import { SessionCipher, type CiphertextMessage } from '../../../src/protocol/session-cipher.js';
-import { fromUtf8, makeParty, snapshotStores, utf8, type Party } from '../session-helpers.js';
-
-async function kemBundle(party: Party, id: number): Promise<PreKeyBundle> {
-  const identity = await party.stores.identity.getIdentityKeyPair();
-  const kyber = await generateKyberPreKey(party.ctx, identity, id);
-  await party.stores.kyberPreKeys.storeKyberPreKey(id, kyber);
-  return {
-    ...(await party.bundle({ oneTime: true })),
-    kyberPreKeyId: id,
-    kyberPreKey: kyber.keyPair.publicKey,
-    kyberPreKeySignature: kyber.signature,
-  };
-}
+import { kemBundle, fromUtf8, makeParty, snapshotStores, utf8 } from '../session-helpers.js';
 
 function decrypt(cipher: SessionCipher, message: CiphertextMessage): Promise<Uint8Array> {
   return message.type === 'prekey'

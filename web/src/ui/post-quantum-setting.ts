@@ -6,7 +6,7 @@
  * the connection opens, so a change applies from the next page load; open
  * sessions stay as they are either way.
  */
-import { h } from '../dom.js';
+import { settingToggle } from './setting-toggle.js';
 
 /** Reading and changing the setting; each rejects with the failure (the app shows it). */
 export interface PostQuantumSettingHandlers {
@@ -16,38 +16,14 @@ export interface PostQuantumSettingHandlers {
 
 /** The "Post-quantum sessions" checkbox, disabled until the current value is read. */
 export function postQuantumSetting(handlers: PostQuantumSettingHandlers): HTMLElement {
-  const box = h('input', { type: 'checkbox', testid: 'post-quantum-toggle', disabled: true });
-  handlers.postQuantumEnabled().then(
-    (on) => {
-      box.checked = on;
-      box.disabled = false;
-    },
-    // The app showed the error; the box stays disabled rather than guess.
-    () => undefined,
-  );
-  box.addEventListener('change', () => {
-    const on = box.checked;
-    box.disabled = true;
-    handlers.setPostQuantumEnabled(on).then(
-      () => {
-        box.disabled = false;
-      },
-      () => {
-        box.checked = !on;
-        box.disabled = false;
-      },
-    );
-  });
-  return h(
-    'div',
-    { class: 'stack' },
-    h('h3', {}, 'Security'),
-    h('label', { class: 'toggle' }, box, 'Post-quantum sessions'),
-    h(
-      'p',
-      { class: 'hint' },
+  return settingToggle({
+    heading: 'Security',
+    label: 'Post-quantum sessions',
+    hint:
       'On: new sessions with devices that support it use PQXDH and the post-quantum ratchet. ' +
-        'A change applies when this page next connects (reload it); open sessions are kept.',
-    ),
-  );
+      'A change applies when this page next connects (reload it); open sessions are kept.',
+    testid: 'post-quantum-toggle',
+    read: () => handlers.postQuantumEnabled(),
+    write: (on) => handlers.setPostQuantumEnabled(on),
+  });
 }

@@ -86,19 +86,7 @@ export class PostgresBlobStore implements BlobStore {
 
   async put(record: BlobRecord, body: AsyncIterable<Uint8Array>): Promise<void> {
     this.#open();
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (error) {
-      throw mapError(error);
-    }
-    // The connection dying mid-upload surfaces through the next query;
-    // this listener only keeps it from being an unhandled 'error' event.
-    const onLost = (): void => undefined;
-    client.on('error', onLost);
-    let broken = false;
-    try {
-      await client.query('BEGIN');
+    await this.#transaction(async (client) => {
       await client.query(
         `INSERT INTO blobs (id, account, kind, size, created_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6)`,
@@ -138,10 +126,33 @@ export class PostgresBlobStore implements BlobStore {
       if (pendingBytes > 0) await flush(pendingBytes);
       // The claim ends in the commit that makes the blob count.
       await client.query('DELETE FROM blob_reservations WHERE id = $1', [record.id]);
-      await client.query('COMMIT');
+    });
+  }
+
+  /**
+   * Runs `body` in a transaction on a connection of its own, held for the
+   * whole body (an upload streams through it). The connection dying
+   * surfaces through the next query; the listener only keeps it from being
+   * an unhandled 'error' event. On a throw: ROLLBACK on a healthy
+   * connection; a broken one is destroyed, which ends the transaction
+   * server-side all the same.
+   */
+  async #transaction<T>(body: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
     } catch (error) {
-      // ROLLBACK on a healthy connection; a broken one is destroyed, which
-      // ends the transaction server-side all the same.
+      throw mapError(error);
+    }
+    const onLost = (): void => undefined;
+    client.on('error', onLost);
+    let broken = false;
+    try {
+      await client.query('BEGIN');
+      const result = await body(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
       await client.query('ROLLBACK').catch(() => {
         broken = true;
       });
@@ -220,18 +231,7 @@ export class PostgresBlobStore implements BlobStore {
 
   async reserve(claim: BlobReservation, quotaBytes: number, now: number): Promise<boolean> {
     this.#open();
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (error) {
-      throw mapError(error);
-    }
-    // As in `put`: a connection dying here surfaces through the query.
-    const onLost = (): void => undefined;
-    client.on('error', onLost);
-    let broken = false;
-    try {
-      await client.query('BEGIN');
+    return this.#transaction(async (client) => {
       // One claim of an account at a time across every node: the sum read
       // below cannot miss a claim committed between it and the insert.
       await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
@@ -248,17 +248,8 @@ export class PostgresBlobStore implements BlobStore {
          ON CONFLICT (id) DO NOTHING`,
         [claim.id, claim.account, claim.size, claim.until, now, quotaBytes],
       );
-      await client.query('COMMIT');
       return (result.rowCount ?? 0) > 0;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {
-        broken = true;
-      });
-      throw mapError(error);
-    } finally {
-      client.off('error', onLost);
-      client.release(broken);
-    }
+    });
   }
 
   async release(id: string): Promise<void> {
