@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { describeNewDeviceKeyConformance } from './store-conformance-new-device.js';
 import {
   StoreError,
   type NewDevice,
@@ -295,5 +296,7 @@ export function runDeviceStoreConformance(
         assert.deepEqual((await accounts.getDevice('jo', id))?.signedDeviceIdentity, bytes(100, 1));
         assert.deepEqual(await accounts.getDeviceList('jo'), list(3));
       }));
+
+    describeNewDeviceKeyConformance(withStore);
   });
 }

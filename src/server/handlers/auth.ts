@@ -25,10 +25,9 @@ import { expireAtLogin } from '../lifetimes.js';
 import { checkDeviceList, type CheckedDeviceList } from '../linking/device-list.js';
 import { announceDeviceChangeLater } from '../linking/notices.js';
 import { disconnectRemoved, purgeDeviceData } from '../linking/removal.js';
-import { StoreError, type NewDevice } from '../store/types.js';
+import { StoreError, type AccountReset, type NewDevice } from '../store/types.js';
 import { requireAccountName, requireDeviceId, requireLength } from './common.js';
-import { checkNewDeviceKemRoom, storeKemPreKeys, validateKemPreKeyUpload } from './kem-prekeys.js';
-import { validatePreKeyUpload } from './prekeys.js';
+import { newDeviceKeysError, validateNewDeviceKeys } from './new-device-keys.js';
 
 const SIGNATURE_LENGTH = 64;
 const MAX_DEVICE_NAME = 64;
@@ -113,21 +112,9 @@ export async function handleRegister(
     request.signature,
   );
   // Everything is validated before the account exists, so a bad prekey
-  // cannot leave a half-registered account behind.
-  const preKeys = await validatePreKeyUpload(
-    ctx,
-    identityKey,
-    request.signedPreKey,
-    request.preKeys,
-  );
-  // A post-quantum primary's first KEM prekeys, checked like an upload.
-  const kem = await validateKemPreKeyUpload(
-    ctx,
-    identityKey,
-    request.kemPreKeys,
-    request.lastResortKemPreKey,
-  );
-  checkNewDeviceKemRoom(ctx, kem);
+  // cannot leave a half-registered account behind; the keys are then
+  // written with the account in one transaction.
+  const keys = await validateNewDeviceKeys(ctx, identityKey, request);
   const list = await checkDeviceList(ctx, request.signedKeyIndexList, identityKey.serialize());
 
   const primary: NewDevice = {
@@ -135,12 +122,13 @@ export async function handleRegister(
     registrationId: request.registrationId,
     name: request.deviceName,
     createdAt: ctx.clock.now(),
+    keys,
   };
   let reset = false;
   try {
     await ctx.store.accounts.createAccount(account, primary, list.stored);
   } catch (error) {
-    if (!StoreError.is(error, 'account-exists')) throw error;
+    if (!StoreError.is(error, 'account-exists')) throw newDeviceKeysError(ctx, error);
     if (!ctx.allowReregistration) {
       throw new ServiceError('account-taken', 'account name is taken', {}, { cause: error });
     }
@@ -148,18 +136,6 @@ export async function handleRegister(
     reset = true;
   }
   const deviceId = 1;
-  if (preKeys.signed !== undefined) {
-    await ctx.store.preKeys.setSignedPreKey(account, deviceId, preKeys.signed);
-  }
-  if (preKeys.oneTime.length > 0) {
-    await ctx.store.preKeys.addOneTimePreKeys(
-      account,
-      deviceId,
-      preKeys.oneTime,
-      ctx.limits.maxPreKeysStored,
-    );
-  }
-  await storeKemPreKeys(ctx, account, deviceId, kem);
   await ctx.devices.listen({ account, deviceId });
   connection.bindDevice({ account, deviceId });
   ctx.logger.info({ account, deviceId, reset }, 'account registered');
@@ -186,14 +162,20 @@ async function resetAccount(
   list: CheckedDeviceList,
 ): Promise<void> {
   const reason = 'account-reset';
-  const result = await ctx.store.accounts.resetAccount(account, primary, list.stored, {
-    reason,
-    removedAt: ctx.clock.now(),
-  });
-  // The old primary's keys and backlog go too; its session, if still
-  // connected, is told why before it is closed.
+  let result: AccountReset;
+  try {
+    result = await ctx.store.accounts.resetAccount(account, primary, list.stored, {
+      reason,
+      removedAt: ctx.clock.now(),
+    });
+  } catch (error) {
+    throw newDeviceKeysError(ctx, error);
+  }
+  // The reset replaced the old primary's keys with the new ones; its
+  // backlog (encrypted to the old keys) goes too, and its session, if
+  // still connected, is told why before it is closed.
   const old = { account, deviceId: 1 };
-  await purgeDeviceData(ctx, old);
+  await ctx.store.queue.deleteDevice(account, old.deviceId);
   disconnectRemoved(ctx, old, reason);
   for (const deviceId of result.removedDevices) {
     const address = { account, deviceId };

@@ -40,8 +40,7 @@ import { announceDeviceChangeLater } from '../linking/notices.js';
 import { linkApprovedPush } from '../linking/push-frames.js';
 import { StoreError } from '../store/types.js';
 import { PRIMARY_DEVICE_ID, requireLength, requirePrimary } from './common.js';
-import { checkNewDeviceKemRoom, storeKemPreKeys, validateKemPreKeyUpload } from './kem-prekeys.js';
-import { validatePreKeyUpload } from './prekeys.js';
+import { newDeviceKeysError, validateNewDeviceKeys } from './new-device-keys.js';
 
 /** Largest relayed linking payload / signed identity (real ones are ~200 bytes). */
 export const MAX_LINK_PAYLOAD_BYTES = 4096;
@@ -245,20 +244,8 @@ export async function handleCompleteLink(
     identityKey,
     link.keyIndex,
   );
-  const preKeys = await validatePreKeyUpload(
-    ctx,
-    identityKey,
-    request.signedPreKey,
-    request.preKeys,
-  );
-  // A post-quantum companion's first KEM prekeys, checked like an upload.
-  const kem = await validateKemPreKeyUpload(
-    ctx,
-    identityKey,
-    request.kemPreKeys,
-    request.lastResortKemPreKey,
-  );
-  checkNewDeviceKemRoom(ctx, kem);
+  // Checked before the device exists; written with it in one transaction.
+  const keys = await validateNewDeviceKeys(ctx, identityKey, request);
   try {
     await ctx.store.accounts.addReservedDevice(account, deviceId, {
       identityKey: identityKey.serialize(),
@@ -267,6 +254,7 @@ export async function handleCompleteLink(
       createdAt: ctx.clock.now(),
       keyIndex: link.keyIndex,
       signedDeviceIdentity: request.signedDeviceIdentity,
+      keys,
     });
   } catch (error) {
     if (StoreError.is(error, 'device-id-unavailable') || StoreError.is(error, 'unknown-account')) {
@@ -279,20 +267,8 @@ export async function handleCompleteLink(
         },
       );
     }
-    throw error;
+    throw newDeviceKeysError(ctx, error);
   }
-  if (preKeys.signed !== undefined) {
-    await ctx.store.preKeys.setSignedPreKey(account, deviceId, preKeys.signed);
-  }
-  if (preKeys.oneTime.length > 0) {
-    await ctx.store.preKeys.addOneTimePreKeys(
-      account,
-      deviceId,
-      preKeys.oneTime,
-      ctx.limits.maxPreKeysStored,
-    );
-  }
-  await storeKemPreKeys(ctx, account, deviceId, kem);
   const address = { account, deviceId };
   await ctx.devices.listen(address);
   connection.bindDevice(address);

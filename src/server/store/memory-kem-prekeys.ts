@@ -1,4 +1,5 @@
 /** In-memory implementation of `KemPreKeyStore` (tests and single-process servers). */
+import type { CheckedDeviceKeys } from './initial-keys.js';
 import { StoreError, type KemPreKeyRecord, type KemPreKeyStore } from './types.js';
 
 function deviceKey(account: string, deviceId: number): string {
@@ -80,6 +81,21 @@ export class MemoryKemPreKeyStore implements KemPreKeyStore {
   async countOneTimeKemPreKeys(account: string, deviceId: number): Promise<number> {
     this.check();
     return this.oneTime.get(deviceKey(account, deviceId))?.size ?? 0;
+  }
+
+  /**
+   * A new device's keys, replacing any of its id (synchronous: the account
+   * store calls it in the same step as the device write).
+   */
+  replaceDevice(account: string, deviceId: number, keys: CheckedDeviceKeys): void {
+    const k = deviceKey(account, deviceId);
+    this.lastResort.delete(k);
+    this.oneTime.delete(k);
+    if (keys.lastResortKemPreKey !== undefined)
+      this.lastResort.set(k, copy(keys.lastResortKemPreKey));
+    if (keys.oneTimeKemPreKeys.length > 0) {
+      this.oneTime.set(k, new Map(keys.oneTimeKemPreKeys.map((key) => [key.id, copy(key)])));
+    }
   }
 
   async deleteDevice(account: string, deviceId: number): Promise<void> {

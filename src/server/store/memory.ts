@@ -14,19 +14,18 @@ import {
   type MessageQueueStore,
   type NewDevice,
   type NewEnvelope,
-  type OneTimePreKeyRecord,
-  type PreKeyStore,
   type QueueBounds,
   type QueuePage,
   type QueuedEnvelope,
   type ServerStore,
-  type SignedPreKeyRecord,
   type StoredDeviceList,
   type SubscriberStore,
 } from './types.js';
 import type { RandomSource } from '../../crypto/provider.js';
 import { envelopeGuid } from './envelope-guid.js';
 import { MemoryKemPreKeyStore } from './memory-kem-prekeys.js';
+import { MemoryPreKeyStore } from './memory-prekeys.js';
+import { checkDeviceKeys, type CheckedDeviceKeys } from './initial-keys.js';
 import { MemoryGroupStore } from './memory-groups.js';
 import { QueueSizes } from './queue-sizes.js';
 
@@ -78,9 +77,15 @@ class Closable {
   }
 }
 
+/** Writes a new device's keys into the key stores, in the same step as its row. */
+type DeviceKeyWriter = (account: string, deviceId: number, keys: CheckedDeviceKeys) => void;
+
 class MemoryAccountStore implements AccountStore {
   private readonly accounts = new Map<string, AccountEntry>();
-  constructor(private readonly state: Closable) {}
+  constructor(
+    private readonly state: Closable,
+    private readonly writeKeys: DeviceKeyWriter,
+  ) {}
 
   async createAccount(
     name: string,
@@ -89,6 +94,7 @@ class MemoryAccountStore implements AccountStore {
   ): Promise<DeviceRecord> {
     this.state.check();
     if (this.accounts.has(name)) throw new StoreError('account-exists', 'account exists');
+    const keys = checkDeviceKeys(primary.keys);
     const entry: AccountEntry = {
       nextDeviceId: 1,
       devices: new Map(),
@@ -96,12 +102,13 @@ class MemoryAccountStore implements AccountStore {
       removals: new Map(),
     };
     this.accounts.set(name, entry);
-    return this.insert(name, entry, entry.nextDeviceId++, primary);
+    return this.insert(name, entry, entry.nextDeviceId++, primary, keys);
   }
 
   async addDevice(account: string, device: NewDevice): Promise<DeviceRecord> {
     const entry = this.entry(account);
-    return this.insert(account, entry, entry.nextDeviceId++, device);
+    const keys = checkDeviceKeys(device.keys);
+    return this.insert(account, entry, entry.nextDeviceId++, device, keys);
   }
 
   private entry(account: string): AccountEntry {
@@ -116,6 +123,7 @@ class MemoryAccountStore implements AccountStore {
     entry: AccountEntry,
     deviceId: number,
     device: NewDevice,
+    keys: CheckedDeviceKeys,
   ): DeviceRecord {
     const record: DeviceRecord = {
       account,
@@ -129,6 +137,7 @@ class MemoryAccountStore implements AccountStore {
       signedDeviceIdentity: new Uint8Array(device.signedDeviceIdentity ?? []),
     };
     entry.devices.set(record.deviceId, record);
+    this.writeKeys(account, deviceId, keys);
     return copyDevice(record);
   }
 
@@ -172,7 +181,7 @@ class MemoryAccountStore implements AccountStore {
     ) {
       throw new StoreError('device-id-unavailable', 'device id was not reserved or is used');
     }
-    return this.insert(account, entry, deviceId, device);
+    return this.insert(account, entry, deviceId, device, checkDeviceKeys(device.keys));
   }
 
   async getDeviceList(account: string): Promise<StoredDeviceList | undefined> {
@@ -210,13 +219,14 @@ class MemoryAccountStore implements AccountStore {
     removal: DeviceRemoval,
   ): Promise<AccountReset> {
     const entry = this.entry(account);
+    const keys = checkDeviceKeys(primary.keys);
     const removedDevices = [...entry.devices.keys()].filter((id) => id !== 1).sort((a, b) => a - b);
     for (const id of removedDevices) {
       entry.devices.delete(id);
       entry.removals.set(id, { ...removal });
     }
     entry.deviceList = copyList(list);
-    return { primary: this.insert(account, entry, 1, primary), removedDevices };
+    return { primary: this.insert(account, entry, 1, primary, keys), removedDevices };
   }
 
   async findInactiveCompanions(
@@ -261,74 +271,6 @@ class MemorySubscriberStore implements SubscriberStore {
   async listSubscribers(account: string): Promise<readonly string[]> {
     this.state.check();
     return [...(this.watchers.get(account) ?? [])].sort();
-  }
-}
-
-class MemoryPreKeyStore implements PreKeyStore {
-  private readonly signed = new Map<string, SignedPreKeyRecord>();
-  private readonly oneTime = new Map<string, Map<number, OneTimePreKeyRecord>>();
-  constructor(private readonly state: Closable) {}
-
-  async setSignedPreKey(account: string, deviceId: number, key: SignedPreKeyRecord): Promise<void> {
-    this.state.check();
-    this.signed.set(deviceKey(account, deviceId), {
-      id: key.id,
-      publicKey: key.publicKey.slice(),
-      signature: key.signature.slice(),
-    });
-  }
-
-  async getSignedPreKey(
-    account: string,
-    deviceId: number,
-  ): Promise<SignedPreKeyRecord | undefined> {
-    this.state.check();
-    const key = this.signed.get(deviceKey(account, deviceId));
-    return key === undefined
-      ? undefined
-      : { id: key.id, publicKey: key.publicKey.slice(), signature: key.signature.slice() };
-  }
-
-  async addOneTimePreKeys(
-    account: string,
-    deviceId: number,
-    keys: readonly OneTimePreKeyRecord[],
-    maxStored: number,
-  ): Promise<number> {
-    this.state.check();
-    const k = deviceKey(account, deviceId);
-    const existing = this.oneTime.get(k) ?? new Map<number, OneTimePreKeyRecord>();
-    const newIds = new Set(keys.map((key) => key.id).filter((id) => !existing.has(id)));
-    if (existing.size + newIds.size > maxStored) {
-      throw new StoreError('limit-exceeded', 'too many one-time prekeys stored for this device');
-    }
-    for (const key of keys) existing.set(key.id, { id: key.id, publicKey: key.publicKey.slice() });
-    this.oneTime.set(k, existing);
-    return existing.size;
-  }
-
-  async takeOneTimePreKey(
-    account: string,
-    deviceId: number,
-  ): Promise<OneTimePreKeyRecord | undefined> {
-    this.state.check();
-    const keys = this.oneTime.get(deviceKey(account, deviceId));
-    if (keys === undefined || keys.size === 0) return undefined;
-    const lowest = Math.min(...keys.keys());
-    const key = keys.get(lowest);
-    keys.delete(lowest);
-    return key;
-  }
-
-  async countOneTimePreKeys(account: string, deviceId: number): Promise<number> {
-    this.state.check();
-    return this.oneTime.get(deviceKey(account, deviceId))?.size ?? 0;
-  }
-
-  async deleteDevice(account: string, deviceId: number): Promise<void> {
-    this.state.check();
-    this.signed.delete(deviceKey(account, deviceId));
-    this.oneTime.delete(deviceKey(account, deviceId));
   }
 }
 
@@ -487,10 +429,16 @@ export function createMemoryStore(
   random: RandomSource = (n) => globalThis.crypto.getRandomValues(new Uint8Array(n)),
 ): ServerStore {
   const state = new Closable();
+  const check = (): void => state.check();
+  const preKeys = new MemoryPreKeyStore(check);
+  const kemPreKeys = new MemoryKemPreKeyStore(check);
   return {
-    accounts: new MemoryAccountStore(state),
-    preKeys: new MemoryPreKeyStore(state),
-    kemPreKeys: new MemoryKemPreKeyStore(() => state.check()),
+    accounts: new MemoryAccountStore(state, (account, deviceId, keys) => {
+      preKeys.replaceDevice(account, deviceId, keys);
+      kemPreKeys.replaceDevice(account, deviceId, keys);
+    }),
+    preKeys,
+    kemPreKeys,
     queue: new MemoryQueueStore(state, random),
     subscribers: new MemorySubscriberStore(state),
     groups: new MemoryGroupStore(() => state.check()),

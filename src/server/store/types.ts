@@ -43,6 +43,28 @@ export interface NewDevice {
   readonly keyIndex?: number;
   /** Default empty (the primary has none). */
   readonly signedDeviceIdentity?: Uint8Array;
+  /**
+   * The keys the device arrives with (registration, link completion). The
+   * account store writes them in the transaction that writes the device
+   * row, replacing whatever keys that id held (a reset primary's old ones):
+   * a crash between two writes could otherwise leave a device nobody can
+   * start a session with (no bundle), or keys of a device never created.
+   */
+  readonly keys?: InitialDeviceKeys;
+}
+
+/** A new device's first prekeys, and the stores' bounds for them. */
+export interface InitialDeviceKeys {
+  readonly signedPreKey: SignedPreKeyRecord | undefined;
+  readonly oneTimePreKeys: readonly OneTimePreKeyRecord[];
+  readonly oneTimeKemPreKeys: readonly KemPreKeyRecord[];
+  readonly lastResortKemPreKey: KemPreKeyRecord | undefined;
+  /**
+   * More distinct one-time ids than these is `StoreError('limit-exceeded')`
+   * and nothing of the write (device row included) is stored.
+   */
+  readonly maxPreKeysStored: number;
+  readonly maxKemPreKeysStored: number;
 }
 
 /**
@@ -87,9 +109,10 @@ export interface AccountReset {
 export interface AccountStore {
   /**
    * Creates `name` with `primary` as device 1 and, when given, its first
-   * signed device list, in one write. Rejects with
-   * `StoreError('account-exists')` if the name is taken (atomically: two
-   * concurrent registrations of one name cannot both succeed).
+   * signed device list and its keys (`primary.keys`), in one write.
+   * Rejects with `StoreError('account-exists')` if the name is taken
+   * (atomically: two concurrent registrations of one name cannot both
+   * succeed).
    */
   createAccount(name: string, primary: NewDevice, list?: StoredDeviceList): Promise<DeviceRecord>;
   /**
@@ -117,7 +140,8 @@ export interface AccountStore {
    */
   reserveDeviceId(account: string): Promise<number>;
   /**
-   * Creates a companion under an id from `reserveDeviceId`. Rejects with
+   * Creates a companion under an id from `reserveDeviceId`, with its keys
+   * (`device.keys`) in the same write. Rejects with
    * `StoreError('device-id-unavailable')` when the id was never reserved,
    * is taken, or belonged to a removed device; `unknown-account`.
    */
@@ -140,7 +164,7 @@ export interface AccountStore {
   getRemoval(account: string, deviceId: number): Promise<DeviceRemoval | undefined>;
   /**
    * Re-registration of an existing name (a reinstalled primary): replaces
-   * device 1, removes every companion with `removal` as tombstone and
+   * device 1 and its keys (the old ones go, `primary.keys` come), removes every companion with `removal` as tombstone and
    * stores `list` unconditionally (a new account key starts a new list
    * epoch). `unknown-account`.
    */

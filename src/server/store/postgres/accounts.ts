@@ -11,6 +11,9 @@ import type pg from 'pg';
 import { isUniqueViolation } from './errors.js';
 import { bind, blob, int, text, type Row } from './rows.js';
 import { query, transaction, type Queryable } from './sql.js';
+import { replaceDevicePreKeys } from './prekeys.js';
+import { replaceDeviceKemPreKeys } from './kem-prekeys.js';
+import { checkDeviceKeys } from '../initial-keys.js';
 import {
   StoreError,
   type AccountReset,
@@ -54,8 +57,9 @@ function record(account: string, deviceId: number, device: NewDevice): DeviceRec
 }
 
 /**
- * Writes a device row. `replace` overwrites an existing row (device 1 on a
- * reset); otherwise a taken id is a unique violation.
+ * Writes a device row and its keys (`device.keys`), in the caller's
+ * transaction. `replace` overwrites an existing row (device 1 on a reset);
+ * otherwise a taken id is a unique violation.
  */
 async function insertDevice(
   db: Queryable,
@@ -64,6 +68,7 @@ async function insertDevice(
   device: NewDevice,
   replace: boolean,
 ): Promise<DeviceRecord> {
+  const keys = checkDeviceKeys(device.keys);
   const r = record(account, deviceId, device);
   const conflict = replace
     ? `ON CONFLICT (account, device_id) DO UPDATE SET identity_key = excluded.identity_key,
@@ -85,6 +90,8 @@ async function insertDevice(
       bind(r.signedDeviceIdentity),
     ],
   );
+  await replaceDevicePreKeys(db, account, deviceId, keys);
+  await replaceDeviceKemPreKeys(db, account, deviceId, keys);
   return r;
 }
 

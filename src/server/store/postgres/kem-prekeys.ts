@@ -9,7 +9,8 @@
  */
 import type pg from 'pg';
 import { bind, blob, int, type Row } from './rows.js';
-import { query, transaction } from './sql.js';
+import { query, transaction, type Queryable } from './sql.js';
+import type { CheckedDeviceKeys } from '../initial-keys.js';
 import { StoreError, type KemPreKeyRecord, type KemPreKeyStore } from '../types.js';
 
 function record(row: Row): KemPreKeyRecord {
@@ -18,6 +19,56 @@ function record(row: Row): KemPreKeyRecord {
     publicKey: blob(row, 'public_key'),
     signature: blob(row, 'signature'),
   };
+}
+
+/** The advisory lock uploads of one device's one-time KEM prekeys serialize on. */
+function oneTimeLock(account: string, deviceId: number): string {
+  return `quintet:kemotpk:${deviceId}:${account}`;
+}
+
+/**
+ * A new device's KEM prekeys, replacing any of its id, in the caller's
+ * transaction (the account store's), under the uploads' lock.
+ */
+export async function replaceDeviceKemPreKeys(
+  db: Queryable,
+  account: string,
+  deviceId: number,
+  keys: CheckedDeviceKeys,
+): Promise<void> {
+  await db.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
+    oneTimeLock(account, deviceId),
+  ]);
+  await db.query('DELETE FROM kem_last_resort_pre_keys WHERE account = $1 AND device_id = $2', [
+    account,
+    deviceId,
+  ]);
+  await db.query('DELETE FROM kem_one_time_pre_keys WHERE account = $1 AND device_id = $2', [
+    account,
+    deviceId,
+  ]);
+  const last = keys.lastResortKemPreKey;
+  if (last !== undefined) {
+    await db.query(
+      `INSERT INTO kem_last_resort_pre_keys (account, device_id, key_id, public_key, signature)
+       VALUES ($1, $2, $3, $4, $5)`,
+      [account, deviceId, last.id, bind(last.publicKey), bind(last.signature)],
+    );
+  }
+  if (keys.oneTimeKemPreKeys.length > 0) {
+    await db.query(
+      `INSERT INTO kem_one_time_pre_keys (account, device_id, key_id, public_key, signature)
+       SELECT $1, $2, k.id, k.public_key, k.signature
+       FROM unnest($3::bigint[], $4::bytea[], $5::bytea[]) AS k (id, public_key, signature)`,
+      [
+        account,
+        deviceId,
+        keys.oneTimeKemPreKeys.map((key) => key.id),
+        keys.oneTimeKemPreKeys.map((key) => bind(key.publicKey)),
+        keys.oneTimeKemPreKeys.map((key) => bind(key.signature)),
+      ],
+    );
+  }
 }
 
 /** KEM prekeys in PostgreSQL. */
@@ -70,7 +121,7 @@ export class PostgresKemPreKeyStore implements KemPreKeyStore {
     const ids = unique.map((key) => key.id);
     return transaction(this.pool, async (db) => {
       await db.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
-        `quintet:kemotpk:${deviceId}:${account}`,
+        oneTimeLock(account, deviceId),
       ]);
       const counted = await db.query(
         `SELECT COUNT(*) AS n, COUNT(*) FILTER (WHERE key_id = ANY($3::bigint[])) AS present

@@ -8,13 +8,64 @@
  */
 import type pg from 'pg';
 import { bind, blob, int, type Row } from './rows.js';
-import { query, transaction } from './sql.js';
+import { query, transaction, type Queryable } from './sql.js';
+import type { CheckedDeviceKeys } from '../initial-keys.js';
 import {
   StoreError,
   type OneTimePreKeyRecord,
   type PreKeyStore,
   type SignedPreKeyRecord,
 } from '../types.js';
+
+/** The advisory lock uploads of one device's one-time prekeys serialize on. */
+function oneTimeLock(account: string, deviceId: number): string {
+  return `quintet:otpk:${deviceId}:${account}`;
+}
+
+/**
+ * A new device's EC prekeys, replacing any of its id, in the caller's
+ * transaction (the account store's, which writes the device row in it).
+ * Takes the uploads' lock, so a reset primary's old connection uploading
+ * at that moment cannot mix its keys in.
+ */
+export async function replaceDevicePreKeys(
+  db: Queryable,
+  account: string,
+  deviceId: number,
+  keys: CheckedDeviceKeys,
+): Promise<void> {
+  await db.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
+    oneTimeLock(account, deviceId),
+  ]);
+  await db.query('DELETE FROM signed_pre_keys WHERE account = $1 AND device_id = $2', [
+    account,
+    deviceId,
+  ]);
+  await db.query('DELETE FROM one_time_pre_keys WHERE account = $1 AND device_id = $2', [
+    account,
+    deviceId,
+  ]);
+  const signed = keys.signedPreKey;
+  if (signed !== undefined) {
+    await db.query(
+      `INSERT INTO signed_pre_keys (account, device_id, key_id, public_key, signature)
+       VALUES ($1, $2, $3, $4, $5)`,
+      [account, deviceId, signed.id, bind(signed.publicKey), bind(signed.signature)],
+    );
+  }
+  if (keys.oneTimePreKeys.length > 0) {
+    await db.query(
+      `INSERT INTO one_time_pre_keys (account, device_id, key_id, public_key)
+       SELECT $1, $2, k.id, k.public_key FROM unnest($3::bigint[], $4::bytea[]) AS k (id, public_key)`,
+      [
+        account,
+        deviceId,
+        keys.oneTimePreKeys.map((key) => key.id),
+        keys.oneTimePreKeys.map((key) => bind(key.publicKey)),
+      ],
+    );
+  }
+}
 
 function count(rows: readonly Row[]): number {
   const row = rows[0];
@@ -72,7 +123,7 @@ export class PostgresPreKeyStore implements PreKeyStore {
       // Two uploads for one device (two nodes) must not both pass the
       // limit: they serialize on a per-device transaction lock.
       await db.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
-        `quintet:otpk:${deviceId}:${account}`,
+        oneTimeLock(account, deviceId),
       ]);
       const counted = await db.query(
         `SELECT COUNT(*) AS n, COUNT(*) FILTER (WHERE key_id = ANY($3::bigint[])) AS present

@@ -2,6 +2,7 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { GroupCommitter } from './group-commit.js';
 import { asRow, bind, blob, int, text, type Row } from './rows.js';
+import { checkDeviceKeys, type CheckedDeviceKeys } from '../initial-keys.js';
 import {
   StoreError,
   type AccountReset,
@@ -30,6 +31,16 @@ function toDevice(row: Row): DeviceRecord {
 const DEVICE_COLUMNS =
   'account, device_id, identity_key, registration_id, name, created_at, last_seen_at, key_index, signed_device_identity';
 
+/**
+ * Writes a new device's keys into the key tables. Called inside the account
+ * store's write transaction, so the keys commit (or roll back) with the row.
+ */
+export type SqliteDeviceKeyWriter = (
+  account: string,
+  deviceId: number,
+  keys: CheckedDeviceKeys,
+) => void;
+
 /** Accounts and devices in SQLite. Writes go through the group committer. */
 export class SqliteAccountStore implements AccountStore {
   private readonly insertAccount: Statement;
@@ -51,6 +62,7 @@ export class SqliteAccountStore implements AccountStore {
     db: Database,
     private readonly committer: GroupCommitter,
     private readonly checkOpen: () => void,
+    private readonly writeKeys: SqliteDeviceKeyWriter,
   ) {
     this.insertAccount = db.prepare(
       'INSERT INTO accounts (name, next_device_id, created_at) VALUES (?, 1, ?)',
@@ -125,7 +137,12 @@ export class SqliteAccountStore implements AccountStore {
     return deviceId;
   }
 
+  /**
+   * Writes the device row and its keys (inside the op's savepoint: a refusal
+   * of the keys rolls back the whole op, account row included).
+   */
   private insert(account: string, deviceId: number, device: NewDevice): DeviceRecord {
+    const keys = checkDeviceKeys(device.keys);
     const record: DeviceRecord = {
       account,
       deviceId,
@@ -148,6 +165,7 @@ export class SqliteAccountStore implements AccountStore {
       record.keyIndex,
       bind(record.signedDeviceIdentity),
     );
+    this.writeKeys(account, deviceId, keys);
     return record;
   }
 

@@ -102,10 +102,15 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteServerStore 
   const checkOpen = (): void => {
     if (closed) throw new StoreError('closed', 'store is closed');
   };
+  const preKeys = new SqlitePreKeyStore(db, committer, checkOpen);
+  const kemPreKeys = new SqliteKemPreKeyStore(db, committer, checkOpen);
   return {
-    accounts: new SqliteAccountStore(db, committer, checkOpen),
-    preKeys: new SqlitePreKeyStore(db, committer, checkOpen),
-    kemPreKeys: new SqliteKemPreKeyStore(db, committer, checkOpen),
+    accounts: new SqliteAccountStore(db, committer, checkOpen, (account, deviceId, keys) => {
+      preKeys.replaceDeviceInTransaction(account, deviceId, keys);
+      kemPreKeys.replaceDeviceInTransaction(account, deviceId, keys);
+    }),
+    preKeys,
+    kemPreKeys,
     queue: new SqliteQueueStore(
       db,
       committer,

@@ -2,6 +2,7 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { GroupCommitter } from './group-commit.js';
 import { asRow, bind, blob, int } from './rows.js';
+import type { CheckedDeviceKeys } from '../initial-keys.js';
 import { StoreError, type KemPreKeyRecord, type KemPreKeyStore } from '../types.js';
 
 function record(row: unknown): KemPreKeyRecord {
@@ -65,6 +66,28 @@ export class SqliteKemPreKeyStore implements KemPreKeyStore {
     this.deleteOneTimeOfDevice = db.prepare(
       'DELETE FROM kem_one_time_pre_keys WHERE account = ? AND device_id = ?',
     );
+  }
+
+  /**
+   * A new device's KEM keys, replacing any of its id. Runs only inside a
+   * write transaction the caller holds (the account store's).
+   */
+  replaceDeviceInTransaction(account: string, deviceId: number, keys: CheckedDeviceKeys): void {
+    this.deleteLastResortOfDevice.run(account, deviceId);
+    this.deleteOneTimeOfDevice.run(account, deviceId);
+    const last = keys.lastResortKemPreKey;
+    if (last !== undefined) {
+      this.upsertLastResort.run(
+        account,
+        deviceId,
+        last.id,
+        bind(last.publicKey),
+        bind(last.signature),
+      );
+    }
+    for (const key of keys.oneTimeKemPreKeys) {
+      this.upsertOneTime.run(account, deviceId, key.id, bind(key.publicKey), bind(key.signature));
+    }
   }
 
   setLastResortKemPreKey(account: string, deviceId: number, key: KemPreKeyRecord): Promise<void> {

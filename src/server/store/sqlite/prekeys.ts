@@ -2,6 +2,7 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { GroupCommitter } from './group-commit.js';
 import { asRow, bind, blob, int } from './rows.js';
+import type { CheckedDeviceKeys } from '../initial-keys.js';
 import {
   StoreError,
   type OneTimePreKeyRecord,
@@ -58,6 +59,29 @@ export class SqlitePreKeyStore implements PreKeyStore {
     this.deleteOneTimeOfDevice = db.prepare(
       'DELETE FROM one_time_pre_keys WHERE account = ? AND device_id = ?',
     );
+  }
+
+  /**
+   * A new device's keys, replacing any of its id. Runs only inside a write
+   * transaction the caller holds (the account store's, which writes the
+   * device row in it).
+   */
+  replaceDeviceInTransaction(account: string, deviceId: number, keys: CheckedDeviceKeys): void {
+    this.deleteSignedOfDevice.run(account, deviceId);
+    this.deleteOneTimeOfDevice.run(account, deviceId);
+    const signed = keys.signedPreKey;
+    if (signed !== undefined) {
+      this.upsertSigned.run(
+        account,
+        deviceId,
+        signed.id,
+        bind(signed.publicKey),
+        bind(signed.signature),
+      );
+    }
+    for (const key of keys.oneTimePreKeys) {
+      this.upsertOneTime.run(account, deviceId, key.id, bind(key.publicKey));
+    }
   }
 
   setSignedPreKey(account: string, deviceId: number, key: SignedPreKeyRecord): Promise<void> {
