@@ -214,5 +214,23 @@ export function describeNewDeviceKeyConformance(
           lastResort: 909,
         });
       }));
+
+    it('removes a device’s keys with its row, also a reset’s companions', () =>
+      withStore(async (store) => {
+        await store.accounts.createAccount('gus', device(11, keys(11, 1, 2)), list(1));
+        const ids: number[] = [];
+        for (const fill of [12, 13]) {
+          const id = await store.accounts.reserveDeviceId('gus');
+          await store.accounts.addReservedDevice('gus', id, device(fill, keys(fill, 1, 2)));
+          ids.push(id);
+        }
+        const [first = 0, second = 0] = ids;
+        const removal = { reason: 'removed', removedAt: 2_000 };
+        assert.equal(await store.accounts.removeDevice('gus', first, removal), true);
+        assert.deepEqual(await heldKeys(store, 'gus', first), NONE);
+        assert.equal((await heldKeys(store, 'gus', 1)).signed, 11, 'the other devices keep theirs');
+        await store.accounts.resetAccount('gus', device(14, keys(14, 1, 1)), list(2), removal);
+        assert.deepEqual(await heldKeys(store, 'gus', second), NONE);
+      }));
   });
 }

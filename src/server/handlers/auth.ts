@@ -24,7 +24,7 @@ import { ServiceError } from '../errors.js';
 import { expireAtLogin } from '../lifetimes.js';
 import { checkDeviceList, type CheckedDeviceList } from '../linking/device-list.js';
 import { announceDeviceChangeLater } from '../linking/notices.js';
-import { disconnectRemoved, purgeDeviceData } from '../linking/removal.js';
+import { disconnectRemoved, purgeDeviceQueue } from '../linking/removal.js';
 import { StoreError, type AccountReset, type NewDevice } from '../store/types.js';
 import { requireAccountName, requireDeviceId, requireLength } from './common.js';
 import { newDeviceKeysError, validateNewDeviceKeys } from './new-device-keys.js';
@@ -175,11 +175,11 @@ async function resetAccount(
   // backlog (encrypted to the old keys) goes too, and its session, if
   // still connected, is told why before it is closed.
   const old = { account, deviceId: 1 };
-  await ctx.store.queue.deleteDevice(account, old.deviceId);
+  await purgeDeviceQueue(ctx, old);
   disconnectRemoved(ctx, old, reason);
   for (const deviceId of result.removedDevices) {
     const address = { account, deviceId };
-    await purgeDeviceData(ctx, address);
+    await purgeDeviceQueue(ctx, address);
     ctx.metrics.deviceRemoved(reason);
     disconnectRemoved(ctx, address, reason);
   }

@@ -13,7 +13,8 @@ export type RemovalReason =
   'removed' | 'logout' | 'primary-inactive' | 'inactive' | 'account-reset';
 
 /**
- * Deletes the device and its keys and queue and records the tombstone.
+ * Deletes the device and its keys and records the tombstone (one store
+ * write), then its queue.
  * Resolves false when it did not exist. Does not touch its connection
  * (see `disconnectRemoved`), so a self logout can be answered first.
  */
@@ -28,20 +29,19 @@ export async function removeDeviceData(
     removedAt: ctx.clock.now(),
   });
   if (!removed) return false;
-  await purgeDeviceData(ctx, address);
+  await purgeDeviceQueue(ctx, address);
   ctx.metrics.deviceRemoved(reason);
   ctx.logger.info({ account, deviceId, reason }, 'device removed');
   return true;
 }
 
 /**
- * Deletes a device's prekeys and queue. Runs after the device row is gone:
- * should it be interrupted, what is left is unreachable (ids are never
- * reused) and the queue part still expires with the message lifetime.
+ * Deletes a removed device's queue. Runs after the store removed the row,
+ * its tombstone and its keys in one transaction: should this be
+ * interrupted, the queue is unreachable (ids are never reused) and still
+ * expires with the message lifetime.
  */
-export async function purgeDeviceData(ctx: ServerContext, address: DeviceAddress): Promise<void> {
-  await ctx.store.preKeys.deleteDevice(address.account, address.deviceId);
-  await ctx.store.kemPreKeys.deleteDevice(address.account, address.deviceId);
+export async function purgeDeviceQueue(ctx: ServerContext, address: DeviceAddress): Promise<void> {
   await ctx.store.queue.deleteDevice(address.account, address.deviceId);
 }
 

@@ -25,7 +25,7 @@ import type { RandomSource } from '../../crypto/provider.js';
 import { envelopeGuid } from './envelope-guid.js';
 import { MemoryKemPreKeyStore } from './memory-kem-prekeys.js';
 import { MemoryPreKeyStore } from './memory-prekeys.js';
-import { checkDeviceKeys, type CheckedDeviceKeys } from './initial-keys.js';
+import { checkDeviceKeys, NO_DEVICE_KEYS, type CheckedDeviceKeys } from './initial-keys.js';
 import { MemoryGroupStore } from './memory-groups.js';
 import { QueueSizes } from './queue-sizes.js';
 
@@ -203,6 +203,8 @@ class MemoryAccountStore implements AccountStore {
     const entry = this.accounts.get(account);
     if (entry === undefined || !entry.devices.delete(deviceId)) return false;
     entry.removals.set(deviceId, { ...removal });
+    // Its keys go with it: none is left behind for a device that is gone.
+    this.writeKeys(account, deviceId, NO_DEVICE_KEYS);
     return true;
   }
 
@@ -224,6 +226,7 @@ class MemoryAccountStore implements AccountStore {
     for (const id of removedDevices) {
       entry.devices.delete(id);
       entry.removals.set(id, { ...removal });
+      this.writeKeys(account, id, NO_DEVICE_KEYS);
     }
     entry.deviceList = copyList(list);
     return { primary: this.insert(account, entry, 1, primary, keys), removedDevices };

@@ -13,7 +13,7 @@ import { bind, blob, int, text, type Row } from './rows.js';
 import { query, transaction, type Queryable } from './sql.js';
 import { replaceDevicePreKeys } from './prekeys.js';
 import { replaceDeviceKemPreKeys } from './kem-prekeys.js';
-import { checkDeviceKeys } from '../initial-keys.js';
+import { checkDeviceKeys, NO_DEVICE_KEYS, type CheckedDeviceKeys } from '../initial-keys.js';
 import {
   StoreError,
   type AccountReset,
@@ -90,9 +90,19 @@ async function insertDevice(
       bind(r.signedDeviceIdentity),
     ],
   );
+  await replaceDeviceKeys(db, account, deviceId, keys);
+  return r;
+}
+
+/** A device's EC and KEM prekeys replaced by `keys` (none: a removal), in the caller's transaction. */
+async function replaceDeviceKeys(
+  db: Queryable,
+  account: string,
+  deviceId: number,
+  keys: CheckedDeviceKeys,
+): Promise<void> {
   await replaceDevicePreKeys(db, account, deviceId, keys);
   await replaceDeviceKemPreKeys(db, account, deviceId, keys);
-  return r;
 }
 
 /** Takes the account's next device id, holding its row lock until the transaction ends. */
@@ -244,6 +254,8 @@ export class PostgresAccountStore implements AccountStore {
            reason = excluded.reason, removed_at = excluded.removed_at`,
         [account, deviceId, removal.reason, removal.removedAt],
       );
+      // Its keys go with it: none is left behind for a device that is gone.
+      await replaceDeviceKeys(db, account, deviceId, NO_DEVICE_KEYS);
       return true;
     });
   }
@@ -290,6 +302,7 @@ export class PostgresAccountStore implements AccountStore {
           [account, removedDevices, removal.reason, removal.removedAt],
         );
       }
+      for (const id of removedDevices) await replaceDeviceKeys(db, account, id, NO_DEVICE_KEYS);
       return { primary: await insertDevice(db, account, 1, primary, true), removedDevices };
     });
   }

@@ -2,7 +2,7 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { GroupCommitter } from './group-commit.js';
 import { asRow, bind, blob, int, text, type Row } from './rows.js';
-import { checkDeviceKeys, type CheckedDeviceKeys } from '../initial-keys.js';
+import { checkDeviceKeys, NO_DEVICE_KEYS, type CheckedDeviceKeys } from '../initial-keys.js';
 import {
   StoreError,
   type AccountReset,
@@ -240,6 +240,8 @@ export class SqliteAccountStore implements AccountStore {
       () => {
         if (this.deleteDevice.run(account, deviceId).changes === 0) return false;
         this.insertRemoval.run(account, deviceId, removal.reason, removal.removedAt);
+        // Its keys go with it: none is left behind for a device that is gone.
+        this.writeKeys(account, deviceId, NO_DEVICE_KEYS);
         return true;
       },
       // A device row out, a small tombstone in: allowed while the disk is
@@ -273,6 +275,7 @@ export class SqliteAccountStore implements AccountStore {
       this.deleteCompanions.run(account);
       for (const id of removedDevices) {
         this.insertRemoval.run(account, id, removal.reason, removal.removedAt);
+        this.writeKeys(account, id, NO_DEVICE_KEYS);
       }
       this.updateList.run(bind(list.signedList), list.timestamp, account);
       return { primary: this.insert(account, 1, primary), removedDevices };
