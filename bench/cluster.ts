@@ -7,6 +7,10 @@
  *
  *   relay       a plain `ws` relay with no storage (bench/relay.ts)
  *   sqlite      the embedded single node (`npm start`)
+ *   sqlite-full the same with `synchronous=FULL`: an fsync per commit, as
+ *               PostgreSQL's default commit does (the `sqlite` row's
+ *               `NORMAL` commit survives a crash of the process, not of
+ *               the machine); its ratio row is information, not a target
  *   pg-1        one node on PostgreSQL + NATS
  *   pg-3        three nodes on one PostgreSQL + NATS; partners are always
  *               connected to different nodes, so every message goes through
@@ -29,7 +33,7 @@
  * Needs the machine's PostgreSQL and NATS (QUINTET_BENCH_DATABASE_URL,
  * QUINTET_BENCH_BUS_URL override). Not a test: it asserts nothing.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -69,7 +73,7 @@ const profileOf = (node: string): string | undefined =>
 
 /** A configuration under test: its processes and the URLs clients spread over. */
 interface Target {
-  readonly name: 'relay' | 'sqlite' | 'pg-1' | 'pg-3' | 'pg-1@base' | 'pg-3@base';
+  readonly name: 'relay' | 'sqlite' | 'sqlite-full' | 'pg-1' | 'pg-3' | 'pg-1@base' | 'pg-3@base';
   readonly nodes: readonly Child[];
   readonly urls: readonly string[];
   /** The PostgreSQL schema of a cluster (its backends' CPU is measured). */
@@ -172,6 +176,8 @@ async function measure(
 const TARGETS_OF_RATIO = {
   'sqlite/relay': 'ratio >= 0.7',
   'pg-1/sqlite': 'ratio >= 0.5',
+  // Information, not a target: both sides fsync every commit.
+  'pg-1/sqlite-full': 'like-for-like durability (information)',
   'pg-3/pg-1': 'ratio >= 0.9',
   'pg-3@base/pg-1@base': 'ratio >= 0.9',
   'pg-1/pg-1@base': 'this build over the baseline',
@@ -198,6 +204,12 @@ async function main(): Promise<void> {
     if (wanted('sqlite')) {
       const sqlite = await startTarget('server-process.ts', [dataDir], profileOf('sqlite'));
       targets.push({ name: 'sqlite', nodes: [sqlite.child], urls: [sqlite.url] });
+    }
+    if (wanted('sqlite-full')) {
+      const dir = join(dataDir, 'full');
+      mkdirSync(dir);
+      const full = await startTarget('server-process.ts', [dir, 'full'], profileOf('sqlite-full'));
+      targets.push({ name: 'sqlite-full', nodes: [full.child], urls: [full.url] });
     }
     if (wanted('pg-1'))
       targets.push(await startCluster('pg-1', await withSchema(admin, schemas[0] ?? ''), 1));

@@ -1,6 +1,9 @@
 /**
  * The Quintet server as a benchmark child process: SQLite store with group
- * commit under a temporary data directory (argv[2]), warnings-only logging.
+ * commit under a temporary data directory (argv[2]), warnings-only logging;
+ * argv[3] `full` runs it with `synchronous=FULL` (an fsync per commit, the
+ * durability PostgreSQL's default commit gives) instead of the default
+ * `NORMAL`.
  *
  * It runs the compiled server in dist/ — what `npm start` runs — not the
  * TypeScript sources through the test-time loader, whose transform adds
@@ -12,12 +15,14 @@ import { BENCH_LIMITS } from './bench-limits.js';
 import { onControl } from './server-ipc.js';
 
 const dataDir = process.argv[2];
-if (dataDir === undefined) throw new Error('usage: server-process.ts DATA_DIR');
+if (dataDir === undefined) throw new Error('usage: server-process.ts DATA_DIR [full]');
+const synchronous = process.argv[3] === 'full' ? 'full' : 'normal';
 const compiled = new URL('../dist/server/main.js', import.meta.url).href;
 const { startServer } = (await import(compiled)) as typeof ServerModule;
 const server = await startServer({
   port: 0,
   dataDir,
+  synchronous,
   logLevel: 'warn',
   limits: BENCH_LIMITS,
 });
