@@ -6,7 +6,7 @@
  * back only after success, in the order identity → session → prekey
  * removal; a failed decryption changes no store.
  */
-import { addressKey, type ProtocolAddress } from './address.js';
+import type { ProtocolAddress } from './address.js';
 import { withAddressLock, type SessionOptions } from './address-lock.js';
 import type { ProtocolContext } from './context.js';
 import { PublicKey } from './curve.js';
@@ -15,7 +15,6 @@ import { ProtocolError, type ProtocolErrorCode } from './errors.js';
 import { decryptIncomingV4 } from './pq/incoming-v4.js';
 import { PQ_MESSAGE_VERSION, PreKeySignalMessageV4, SignalMessageV4 } from './pq/messages-v4.js';
 import { decryptV4, encryptV4 } from './pq/session-v4.js';
-import { spqrStateSlot, type SpqrStateSlot } from './pq/spqr-state-cache.js';
 import { PreKeySignalMessage } from './prekey-signal-message.js';
 import {
   initiateInRecord,
@@ -70,11 +69,6 @@ export class SessionCipher {
     return withAddressLock(this.stores.sessions, this.address, job, this.options);
   }
 
-  /** This session's decoded SPQR state across loads (`spqr-state-cache.ts`). */
-  #spqrSlot(): SpqrStateSlot {
-    return spqrStateSlot(this.stores.sessions, addressKey(this.address));
-  }
-
   /**
    * Encrypts exact bytes (the caller pads). Returns a PreKeySignalMessage
    * while the session is unacknowledged, else a SignalMessage. Throws
@@ -89,10 +83,8 @@ export class SessionCipher {
    */
   encrypt(plaintext: Uint8Array, bundle?: PreKeyBundle): Promise<CiphertextMessage> {
     return this.#locked(async () => {
-      const loaded = await this.stores.sessions.loadSession(this.address);
-      // The session is gone: so is whatever its slot remembered.
-      if (loaded === undefined) this.#spqrSlot().clear();
-      const record = loaded ?? SessionRecord.empty();
+      const record =
+        (await this.stores.sessions.loadSession(this.address)) ?? SessionRecord.empty();
       let fromBundle = false;
       if (bundle !== undefined && !record.hasOpenSession()) {
         await initiateInRecord(this.ctx, this.stores, this.address, record, bundle);
@@ -113,7 +105,7 @@ export class SessionCipher {
       }
       let result: CiphertextMessage;
       if (state.sessionVersion === PQ_SESSION_VERSION) {
-        const out = await encryptV4(this.ctx, state, plaintext, this.#spqrSlot());
+        const out = await encryptV4(this.ctx, state, plaintext);
         result = { ...out, remoteRegistrationId: state.remoteRegistrationId };
       } else {
         result = await this.#encryptV3(state, plaintext);
@@ -172,8 +164,6 @@ export class SessionCipher {
     return this.#locked(async () => {
       const record = await this.stores.sessions.loadSession(this.address);
       if (record === undefined || (record.current === undefined && record.previous.length === 0)) {
-        // The session is gone: so is whatever its slot remembered.
-        this.#spqrSlot().clear();
         throw new ProtocolError('no-session', 'no session with this device');
       }
       if (message instanceof SignalMessage && refusesVersion3(record)) {
@@ -292,7 +282,6 @@ export class SessionCipher {
     if (record.current !== undefined) candidates.push([-1, record.current]);
     record.previous.forEach((state, i) => candidates.push([i, state]));
     const failures = new Set<ProtocolErrorCode>();
-    const slot = this.#spqrSlot();
     for (const [index, state] of candidates) {
       if (state.sessionVersion !== version) {
         failures.add('invalid-version');
@@ -301,7 +290,7 @@ export class SessionCipher {
       try {
         const plaintext =
           message instanceof SignalMessageV4
-            ? await decryptV4(this.ctx, state, message, slot)
+            ? await decryptV4(this.ctx, state, message)
             : await decryptWithState(this.ctx, state, message);
         return { plaintext, state, index };
       } catch (error) {

@@ -28,8 +28,8 @@ import type { KemPublicKey, KemSecretKey } from './kem.js';
 import { PreKeySignalMessageV4, type SignalMessageV4 } from './messages-v4.js';
 import { pqxdhAccept, pqxdhInitiate } from './pqxdh.js';
 import { spqrInitialState, spqrRecv, spqrSend, type SpqrRatchetState } from './spqr-ratchet.js';
-import { decodeSpqrState, encodeSpqrState } from './spqr-state-codec.js';
-import type { SpqrStateSlot } from './spqr-state-cache.js';
+import { encodeSpqrState } from './spqr-state-codec.js';
+import { cachedSpqrState, rememberSpqrState } from './spqr-state-cache.js';
 
 /** The peer's bundle, its signatures already checked (`verify`, `verifiedKemPreKey`). */
 export interface VerifiedBundleV4 {
@@ -143,36 +143,31 @@ function requireV4(state: SessionState): Uint8Array {
   return state.pqRatchetState;
 }
 
-/** The stored SPQR state, from `slot` when it remembers these very bytes. */
-function loadSpqr(state: SessionState, slot: SpqrStateSlot | undefined): SpqrRatchetState {
-  const bytes = requireV4(state);
-  return slot === undefined ? decodeSpqrState(bytes) : slot.decode(bytes);
+/**
+ * The stored SPQR state, decoded (or, for the very bytes the session's last
+ * step wrote, remembered: `spqr-state-cache.ts`).
+ */
+function loadSpqr(state: SessionState): SpqrRatchetState {
+  return cachedSpqrState(state, requireV4(state));
 }
 
-/** Stores the SPQR state after a step, and remembers it in `slot`. */
-function storeSpqr(
-  state: SessionState,
-  spqr: SpqrRatchetState,
-  slot: SpqrStateSlot | undefined,
-): void {
+/** Stores the SPQR state after a step, and remembers it for the next load. */
+function storeSpqr(state: SessionState, spqr: SpqrRatchetState): void {
   const encoded = encodeSpqrState(spqr);
   state.pqRatchetState = encoded;
-  slot?.remember(encoded, spqr);
+  rememberSpqrState(state, encoded, spqr);
 }
 
 /**
  * Encrypts exact bytes: a v4 PreKeySignalMessage while the session is
- * unacknowledged, else a v4 SignalMessage. Advances both ratchets. With
- * `slot` (the session's, see `spqr-state-cache.ts`) the SPQR state is
- * taken from and left in it.
+ * unacknowledged, else a v4 SignalMessage. Advances both ratchets.
  */
 export async function encryptV4(
   ctx: ProtocolContext,
   state: SessionState,
   plaintext: Uint8Array,
-  slot?: SpqrStateSlot,
 ): Promise<{ readonly type: 'prekey' | 'signal'; readonly body: Uint8Array }> {
-  const spqr = loadSpqr(state, slot);
+  const spqr = loadSpqr(state);
   const pending = state.pendingPreKey;
   if (pending !== undefined && pending.kyber === undefined) {
     throw new ProtocolError('invalid-state', 'version-4 session without its KEM prekey');
@@ -182,7 +177,7 @@ export async function encryptV4(
     field: sent.message,
     key: sent.key,
   });
-  storeSpqr(state, sent.state, slot);
+  storeSpqr(state, sent.state);
   if (pending?.kyber === undefined) return { type: 'signal', body: message.serialized };
   const wrapped = PreKeySignalMessageV4.create({
     registrationId: state.localRegistrationId,
@@ -200,24 +195,22 @@ export async function encryptV4(
 /**
  * Decrypts a v4 SignalMessage with `state`. On any throw the state is
  * unchanged: SPQR's step is pure and committed after the Double Ratchet's.
- * `slot` as for `encryptV4`; it is only written on success.
  */
 export async function decryptV4(
   ctx: ProtocolContext,
   state: SessionState,
   message: SignalMessageV4,
-  slot?: SpqrStateSlot,
 ): Promise<Uint8Array> {
   // A stored state that does not decode is this state's own fault
   // (`invalid-state`, as libsignal's StateDecode).
-  const spqr = loadSpqr(state, slot);
+  const spqr = loadSpqr(state);
   let received: Awaited<ReturnType<typeof spqrRecv>> | undefined;
   const plaintext = await decryptWithState(ctx, state, message, async () => {
     received = await spqrRecvForState(ctx, spqr, message);
     return received.key;
   });
   if (received === undefined) throw new ProtocolError('invalid-state', 'SPQR step missing');
-  storeSpqr(state, received.state, slot);
+  storeSpqr(state, received.state);
   return plaintext;
 }
 

@@ -7,8 +7,10 @@
  * state the previous message of the session had just produced and encoded
  * (about a tenth of a 1:1 encrypt, counting the garbage it makes).
  *
- * One slot per (session store, remote address): the state the last
- * successful operation produced, with a private copy of its encoded bytes.
+ * One slot per session (named by public bytes: its base key and our
+ * identity key, so it does not matter which store object or staged view
+ * the record came through): the state the last successful operation of the
+ * session produced, with a private copy of its encoded bytes.
  * A slot hands its state out only for bytes equal to that copy in full
  * (compared without an early exit), so a record that changed in any way —
  * another device's write, a restored backup, a corrupt store, a different
@@ -16,17 +18,14 @@
  * object twice is safe because SPQR states are never mutated: every SPQR
  * step returns a new state (`spqr-states.ts`, `spqr-key-chain.ts`).
  *
- * Lifetime: slots hang off the session store object weakly, so they go
- * with the store; at most `SLOTS_PER_STORE` addresses per store are kept
- * (least recently used go first); a slot is overwritten by the next state
- * of its session and emptied when its address has no record. It never
- * holds more than the store itself holds for that address.
+ * Lifetime: at most `CAPACITY` sessions are remembered (least recently
+ * used go first), and a slot is overwritten by each next state of its
+ * session, so it holds no older state than the store holds; like the
+ * ratchet key cache (`ratchet-key-cache.ts`), `clearSpqrStateCache` wipes
+ * it all.
  */
 import { decodeSpqrState } from './spqr-state-codec.js';
 import type { SpqrRatchetState } from './spqr-ratchet.js';
-
-/** Addresses with a remembered state, per session store. */
-const SLOTS_PER_STORE = 256;
 
 /** Equality of two byte strings, reading all of both (no early exit). */
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -68,7 +67,11 @@ export class SpqrStateSlot {
    * writes to the caller's array cannot make the slot answer for other bytes.
    */
   remember(encoded: Uint8Array, state: SpqrRatchetState): void {
-    this.#encoded = encoded.slice();
+    const mine = this.#encoded;
+    // A session's state mostly keeps its size from one message to the next:
+    // overwrite the copy in place rather than allocate another 4 KB.
+    if (mine !== undefined && mine.length === encoded.length) mine.set(encoded);
+    else this.#encoded = encoded.slice();
     this.#state = state;
   }
 
@@ -79,32 +82,71 @@ export class SpqrStateSlot {
   }
 }
 
-const slotsByStore = new WeakMap<object, Map<string, SpqrStateSlot>>();
+/** The public facts that name a session from one side (see `sessionKey`). */
+export interface SpqrSessionIdentity {
+  /** Our identity key, 33 bytes: tells the two ends of one session apart. */
+  readonly localIdentityKey: Uint8Array;
+  /** The initiator's base key, 33 bytes: fresh for every session. */
+  readonly aliceBaseKey: Uint8Array;
+}
+
+/** Sessions with a remembered state; a process rarely runs more at once. */
+const CAPACITY = 128;
+const slots = new Map<string, SpqrStateSlot>();
 
 /**
- * The slot for `address` (any string naming one remote device) in the
- * session store `store` (any object: only its identity is used), created
- * empty on first use.
+ * A map key from public bytes only (never from a secret): 16 bytes of the
+ * random base key and 8 of our identity key, one UTF-16 unit per byte. Two
+ * sessions sharing a key merely take turns in one slot; the byte comparison
+ * keeps every answer right.
  */
-export function spqrStateSlot(store: object, address: string): SpqrStateSlot {
-  let slots = slotsByStore.get(store);
-  if (slots === undefined) {
-    slots = new Map();
-    slotsByStore.set(store, slots);
-  }
-  let slot = slots.get(address);
+function sessionKey(session: SpqrSessionIdentity): string {
+  let key = '';
+  const base = session.aliceBaseKey;
+  const ours = session.localIdentityKey;
+  for (let i = 1; i < 17 && i < base.length; i++) key += String.fromCharCode(base[i] ?? 0);
+  for (let i = 1; i < 9 && i < ours.length; i++) key += String.fromCharCode(ours[i] ?? 0);
+  return key;
+}
+
+/**
+ * `decodeSpqrState(bytes)` for the stored SPQR state of `session`, from its
+ * slot when the slot remembers exactly these bytes.
+ */
+export function cachedSpqrState(session: SpqrSessionIdentity, bytes: Uint8Array): SpqrRatchetState {
+  const slot = slots.get(sessionKey(session));
+  return slot === undefined ? decodeSpqrState(bytes) : slot.decode(bytes);
+}
+
+/**
+ * Remembers `state` (whose encoding is exactly `encoded`) as the current SPQR
+ * state of `session`, replacing what its slot held.
+ */
+export function rememberSpqrState(
+  session: SpqrSessionIdentity,
+  encoded: Uint8Array,
+  state: SpqrRatchetState,
+): void {
+  const key = sessionKey(session);
+  let slot = slots.get(key);
   if (slot !== undefined) {
     // Re-inserting keeps Map order least-recently-used first.
-    slots.delete(address);
+    slots.delete(key);
   } else {
     slot = new SpqrStateSlot();
   }
-  slots.set(address, slot);
-  while (slots.size > SLOTS_PER_STORE) {
+  slot.remember(encoded, state);
+  slots.set(key, slot);
+  while (slots.size > CAPACITY) {
     const oldest = slots.keys().next();
     if (oldest.done === true) break;
     slots.get(oldest.value)?.clear();
     slots.delete(oldest.value);
   }
-  return slot;
+}
+
+/** Forgets every remembered state (tests; or a host wiping keys from memory). */
+export function clearSpqrStateCache(): void {
+  for (const slot of slots.values()) slot.clear();
+  slots.clear();
 }

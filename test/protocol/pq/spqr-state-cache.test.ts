@@ -1,6 +1,6 @@
 /**
- * The decoded-SPQR-state slots (`spqr-state-cache.ts`) must never change a
- * result: a slot answers only for the exact bytes it remembered (a private
+ * The decoded-SPQR-state cache (`spqr-state-cache.ts`) must never change a
+ * result: it answers only for the exact bytes it remembered (a private
  * copy), what it answers is what decoding those bytes gives, and a session
  * whose stored record changed behind the slot's back is run from the
  * record's bytes.
@@ -9,11 +9,16 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SessionCipher } from '../../../src/protocol/session-cipher.js';
 import { processPreKeyBundle } from '../../../src/protocol/session-builder.js';
+import { bytesEqual } from '../../../src/protocol/bytes.js';
 import { ProtocolError } from '../../../src/protocol/errors.js';
 import { SignalMessageV4 } from '../../../src/protocol/pq/messages-v4.js';
 import { decryptV4, encryptV4 } from '../../../src/protocol/pq/session-v4.js';
 import type { SpqrRatchetState } from '../../../src/protocol/pq/spqr-ratchet.js';
-import { SpqrStateSlot } from '../../../src/protocol/pq/spqr-state-cache.js';
+import {
+  cachedSpqrState,
+  clearSpqrStateCache,
+  SpqrStateSlot,
+} from '../../../src/protocol/pq/spqr-state-cache.js';
 import { decodeSpqrState } from '../../../src/protocol/pq/spqr-state-codec.js';
 import type { SessionState } from '../../../src/protocol/session-state.js';
 import type { ProtocolContext } from '../../../src/protocol/context.js';
@@ -51,29 +56,42 @@ function decodeOrError(decode: () => SpqrRatchetState): SpqrRatchetState | Proto
   }
 }
 
-describe('SPQR state slots', () => {
-  it('hand out exactly what decoding the remembered bytes gives, and only for those bytes', async () => {
+describe('SPQR state cache', () => {
+  it('hands out exactly what decoding the remembered bytes gives, and only for those bytes', async () => {
     const { alice, bob } = await conversation();
     const aState = await currentState(alice, bob);
     const bState = await currentState(bob, alice);
-    const aSlot = new SpqrStateSlot();
-    const bSlot = new SpqrStateSlot();
+    const previous = new Map<SessionState, Uint8Array>();
+    /** The state the cache gives for `bytes`, and whether it was remembered (a second ask gives the same object). */
+    const ask = (
+      state: SessionState,
+      bytes: Uint8Array,
+    ): [SpqrRatchetState | ProtocolError, boolean] => {
+      const first = decodeOrError(() => cachedSpqrState(state, bytes));
+      return [first, first === decodeOrError(() => cachedSpqrState(state, bytes))];
+    };
     // Runs of several messages each way, so the states pass through SPQR's
     // epochs (keys sampled, chunks sent and collected, ciphertexts).
     for (let turn = 0; turn < 150; turn++) {
-      const [from, fromSlot, to, toSlot] =
-        turn % 3 === 2 ? [bState, bSlot, aState, aSlot] : [aState, aSlot, bState, bSlot];
-      const sent = await encryptV4(alice.ctx, from, utf8(`m${turn}`), fromSlot);
-      await decryptV4(bob.ctx, to, SignalMessageV4.deserialize(sent.body), toSlot);
-      for (const [state, slot] of [
-        [from, fromSlot],
-        [to, toSlot],
-      ] as const) {
+      const [from, to] = turn % 3 === 2 ? [bState, aState] : [aState, bState];
+      const sent = await encryptV4(alice.ctx, from, utf8(`m${turn}`));
+      await decryptV4(bob.ctx, to, SignalMessageV4.deserialize(sent.body));
+      // Both ends of the session, in one process, keep their own slot.
+      for (const state of [from, to]) {
         const encoded = state.pqRatchetState;
         assert.ok(encoded !== undefined);
-        const remembered = slot.decode(encoded.slice());
+        const [remembered, hit] = ask(state, encoded.slice());
+        assert.ok(hit, 'equal bytes: the remembered state');
         assert.deepEqual(remembered, decodeSpqrState(encoded));
-        assert.equal(slot.decode(encoded.slice()), remembered, 'equal bytes: the remembered state');
+        // The bytes it remembered before this step (often of the same length,
+        // kept in the same array) no longer get a remembered state.
+        const before = previous.get(state);
+        if (before !== undefined && !bytesEqual(before, encoded)) {
+          const [got, again] = ask(state, before);
+          assert.ok(!again && got !== remembered);
+          assert.deepEqual(got, decodeSpqrState(before));
+        }
+        previous.set(state, encoded.slice());
         const changes = [0, 1, encoded.length >> 1, encoded.length - 1].map((at) => {
           const changed = encoded.slice();
           changed[at] = (changed[at] ?? 0) ^ 0x01;
@@ -81,8 +99,8 @@ describe('SPQR state slots', () => {
         });
         changes.push(encoded.slice(0, encoded.length - 1));
         for (const changed of changes) {
-          const got = decodeOrError(() => slot.decode(changed));
-          assert.notEqual(got, remembered, 'changed bytes: not the remembered state');
+          const [got, again] = ask(state, changed);
+          assert.ok(got !== remembered && (got instanceof ProtocolError || !again));
           assert.deepEqual(
             got,
             decodeOrError(() => decodeSpqrState(changed)),
@@ -90,9 +108,13 @@ describe('SPQR state slots', () => {
         }
       }
     }
+    clearSpqrStateCache();
+    const encoded = aState.pqRatchetState;
+    assert.ok(encoded !== undefined);
+    assert.equal(ask(aState, encoded)[1], false, 'cleared: decoded afresh');
   });
 
-  it('keep their own copy of the bytes they remember', async () => {
+  it('keeps its own copy of the bytes it remembers', async () => {
     const { alice, bob } = await conversation();
     const encoded = (await currentState(alice, bob)).pqRatchetState;
     assert.ok(encoded !== undefined);
@@ -113,23 +135,23 @@ describe('SPQR state slots', () => {
     assert.notEqual(slot.decode(encoded), state);
   });
 
-  it('run a state the slot does not remember from its own bytes', async () => {
+  it('runs a state it does not remember from its own bytes', async () => {
     const { alice, bob } = await conversation();
     const older = await currentState(alice, bob);
-    const slot = new SpqrStateSlot();
-    // The slot moves on to a later state of the same session...
+    // The cache moves on to a later state of the same session...
     const later = await currentState(alice, bob);
-    for (let i = 0; i < 3; i++) await encryptV4(alice.ctx, later, utf8(`later ${i}`), slot);
+    for (let i = 0; i < 3; i++) await encryptV4(alice.ctx, later, utf8(`later ${i}`));
     // ...then the session is run from the older record (say, a restored
-    // backup): with the slot, exactly as without it.
+    // backup): with the cache, exactly as without it.
     const twin = await currentState(alice, bob);
-    const viaSlot = await encryptV4(withRandom(alice.ctx, 'same'), older, utf8('x'), slot);
+    const viaSlot = await encryptV4(withRandom(alice.ctx, 'same'), older, utf8('x'));
+    clearSpqrStateCache();
     const plain = await encryptV4(withRandom(alice.ctx, 'same'), twin, utf8('x'));
     assert.deepEqual(viaSlot.body, plain.body);
     assert.deepEqual(older.pqRatchetState, twin.pqRatchetState);
   });
 
-  it('never let a session cipher use a remembered state its stored record no longer holds', async () => {
+  it('never lets a session cipher use a remembered state its stored record no longer holds', async () => {
     const { alice, bob } = await conversation();
     const a = new SessionCipher(alice.ctx, alice.stores, bob.address);
     await a.encrypt(utf8('fills the slot'));
