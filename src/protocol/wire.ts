@@ -149,8 +149,10 @@ export class ProtoWriter {
    * An embedded message, written in place: the body goes after room for the
    * longest length prefix (5 bytes covers any 32-bit length), then slides
    * back once its length is known. No temporary buffer per sub-message.
+   * `seen`, if given, is shown the message's bytes once written: a view
+   * into the writer's buffer, valid only during that call.
    */
-  message(field: number, write: (w: ProtoWriter) => void): this {
+  message(field: number, write: (w: ProtoWriter) => void, seen?: (body: Uint8Array) => void): this {
     this.#tag(field, WireType.bytes);
     const lengthAt = this.#pos;
     this.#reserve(5);
@@ -171,6 +173,7 @@ export class ProtoWriter {
     }
     this.#buf[at] = v;
     this.#pos = lengthAt + prefix + length;
+    if (seen !== undefined) seen(this.#buf.subarray(this.#pos - length, this.#pos));
     return this;
   }
 

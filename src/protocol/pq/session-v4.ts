@@ -28,7 +28,7 @@ import type { KemPublicKey, KemSecretKey } from './kem.js';
 import { PreKeySignalMessageV4, type SignalMessageV4 } from './messages-v4.js';
 import { pqxdhAccept, pqxdhInitiate } from './pqxdh.js';
 import { spqrInitialState, spqrRecv, spqrSend, type SpqrRatchetState } from './spqr-ratchet.js';
-import { encodeSpqrState } from './spqr-state-codec.js';
+import { encodeSpqrState, writeSpqrState } from './spqr-state-codec.js';
 import { cachedSpqrState, rememberSpqrState } from './spqr-state-cache.js';
 
 /** The peer's bundle, its signatures already checked (`verify`, `verifiedKemPreKey`). */
@@ -151,11 +151,16 @@ function loadSpqr(state: SessionState): SpqrRatchetState {
   return cachedSpqrState(state, requireV4(state));
 }
 
-/** Stores the SPQR state after a step, and remembers it for the next load. */
+/**
+ * Stores the SPQR state after a step. It is encoded when the session is
+ * written (or its bytes read), and remembered for the next load with
+ * exactly the bytes written.
+ */
 function storeSpqr(state: SessionState, spqr: SpqrRatchetState): void {
-  const encoded = encodeSpqrState(spqr);
-  state.pqRatchetState = encoded;
-  rememberSpqrState(state, encoded, spqr);
+  state.setPendingPqRatchetState({
+    write: (w) => writeSpqrState(w, spqr),
+    written: (bytes) => rememberSpqrState(state, bytes, spqr),
+  });
 }
 
 /**

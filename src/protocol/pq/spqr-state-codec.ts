@@ -344,22 +344,25 @@ function readV1(bytes: Uint8Array): SpqrV1State {
   }
 }
 
+/** Writes the storage form of a state's fields (what `encodeSpqrState` returns). */
+export function writeSpqrState(w: ProtoWriter, state: SpqrRatchetState): void {
+  const n = state.negotiation;
+  if (n !== undefined) {
+    w.message(1, (nw) =>
+      nw.bytes(1, n.authKey).uint(2, dirCode(n.direction)).uint(3, n.minVersion),
+    );
+  }
+  const chain = state.chain;
+  if (chain !== undefined) w.message(2, (cw) => writeChain(cw, chain));
+  const v1 = state.v1;
+  if (v1 !== undefined) w.message(3, (vw) => writeV1(vw, v1));
+}
+
 /** The storage bytes of a state. */
 export function encodeSpqrState(state: SpqrRatchetState): Uint8Array {
   // Into the shared scratch buffer (zeroed after use, so the keys written
   // do not linger): no fresh 4 KB buffer per message.
-  return ProtoWriter.encode((w) => {
-    const n = state.negotiation;
-    if (n !== undefined) {
-      w.message(1, (nw) =>
-        nw.bytes(1, n.authKey).uint(2, dirCode(n.direction)).uint(3, n.minVersion),
-      );
-    }
-    const chain = state.chain;
-    if (chain !== undefined) w.message(2, (cw) => writeChain(cw, chain));
-    const v1 = state.v1;
-    if (v1 !== undefined) w.message(3, (vw) => writeV1(vw, v1));
-  });
+  return ProtoWriter.encode((w) => writeSpqrState(w, state));
 }
 
 /** Parses storage bytes; 'invalid-state' for anything malformed. */

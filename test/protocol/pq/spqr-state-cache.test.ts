@@ -19,8 +19,8 @@ import {
   clearSpqrStateCache,
   SpqrStateSlot,
 } from '../../../src/protocol/pq/spqr-state-cache.js';
-import { decodeSpqrState } from '../../../src/protocol/pq/spqr-state-codec.js';
-import type { SessionState } from '../../../src/protocol/session-state.js';
+import { decodeSpqrState, encodeSpqrState } from '../../../src/protocol/pq/spqr-state-codec.js';
+import { SessionState } from '../../../src/protocol/session-state.js';
 import type { ProtocolContext } from '../../../src/protocol/context.js';
 import { kemBundle, makeParty, seededRandom, utf8, type Party } from '../session-helpers.js';
 
@@ -149,6 +149,31 @@ describe('SPQR state cache', () => {
     const plain = await encryptV4(withRandom(alice.ctx, 'same'), twin, utf8('x'));
     assert.deepEqual(viaSlot.body, plain.body);
     assert.deepEqual(older.pqRatchetState, twin.pqRatchetState);
+  });
+
+  it('writes a stepped state with exactly its encoding, and remembers it from the bytes written', async () => {
+    const { alice, bob } = await conversation();
+    const state = await currentState(alice, bob);
+    await encryptV4(alice.ctx, state, utf8('x'));
+    clearSpqrStateCache();
+    // Serialized while the new SPQR state is still a value (encoded in place)...
+    const inPlace = state.serialize();
+    const loaded = SessionState.deserialize(inPlace);
+    const stored = loaded.pqRatchetState;
+    assert.ok(stored !== undefined);
+    // ...the next load gets the very state, no decoding...
+    const first = cachedSpqrState(loaded, stored);
+    assert.equal(cachedSpqrState(loaded, stored.slice()), first);
+    // ...and the bytes are those of encoding it on its own.
+    const own = state.pqRatchetState;
+    assert.ok(own !== undefined);
+    assert.deepEqual(stored, own);
+    assert.deepEqual(own, encodeSpqrState(first));
+    assert.deepEqual(state.serialize(), inPlace);
+    // Assigning bytes replaces a pending state.
+    await encryptV4(alice.ctx, state, utf8('y'));
+    state.pqRatchetState = own;
+    assert.deepEqual(SessionState.deserialize(state.serialize()).pqRatchetState, own);
   });
 
   it('never lets a session cipher use a remembered state its stored record no longer holds', async () => {
