@@ -23,7 +23,8 @@ import { decryptWithState, encryptWithStateV4 } from '../double-ratchet.js';
 import { ProtocolError } from '../errors.js';
 import { rememberRatchetKey } from '../ratchet-key-cache.js';
 import { createChain } from '../root-key.js';
-import { PQ_SESSION_VERSION, SessionState } from '../session-state.js';
+import { PQ_SESSION_VERSION, SessionState, type PendingPqRatchetState } from '../session-state.js';
+import type { ProtoWriter } from '../wire.js';
 import type { KemPublicKey, KemSecretKey } from './kem.js';
 import { PreKeySignalMessageV4, type SignalMessageV4 } from './messages-v4.js';
 import { pqxdhAccept, pqxdhInitiate } from './pqxdh.js';
@@ -157,10 +158,29 @@ function loadSpqr(state: SessionState): SpqrRatchetState {
  * exactly the bytes written.
  */
 function storeSpqr(state: SessionState, spqr: SpqrRatchetState): void {
-  state.setPendingPqRatchetState({
-    write: (w) => writeSpqrState(w, spqr),
-    written: (bytes) => rememberSpqrState(state, bytes, spqr),
-  });
+  state.setPendingPqRatchetState(new PendingSpqr(state, spqr));
+}
+
+/**
+ * A step's new SPQR state until its session is written. A class rather than
+ * an object of closures: this is made for every message.
+ */
+class PendingSpqr implements PendingPqRatchetState {
+  readonly #session: SessionState;
+  readonly #spqr: SpqrRatchetState;
+
+  constructor(session: SessionState, spqr: SpqrRatchetState) {
+    this.#session = session;
+    this.#spqr = spqr;
+  }
+
+  write(w: ProtoWriter): void {
+    writeSpqrState(w, this.#spqr);
+  }
+
+  written(bytes: Uint8Array): void {
+    rememberSpqrState(this.#session, bytes, this.#spqr);
+  }
 }
 
 /**
