@@ -108,6 +108,14 @@ async function seal<M>(
   return message;
 }
 
+/**
+ * The message's ratchet key as a key object; a v3 message parses it only
+ * when asked (a plain function, not a closure per decrypt).
+ */
+function remoteRatchetKeyOf(message: SignalMessage | SignalMessageV4): PublicKey {
+  return message instanceof SignalMessageV4 ? message.senderRatchetKey : message.senderRatchetKey();
+}
+
 /** Where the message key came from, so the commit step knows what to change. */
 type KeySource =
   | { readonly kind: 'skipped'; readonly position: number }
@@ -135,8 +143,6 @@ export async function decryptWithState(
   const { crypto } = ctx;
   const v4 = message instanceof SignalMessageV4;
   const ratchetKeyBytes = v4 ? message.senderRatchetKey.serialize() : message.senderRatchetKeyBytes;
-  const remoteRatchetKey = (): PublicKey =>
-    v4 ? message.senderRatchetKey : message.senderRatchetKey();
   if (state.senderChain === undefined)
     throw new ProtocolError('invalid-state', 'session has no sending chain');
   const existing = state.receiverChain(ratchetKeyBytes);
@@ -152,7 +158,7 @@ export async function decryptWithState(
       state.senderChain.ratchetKey,
       state.senderChain.ratchetPrivateKey,
     );
-    newChain = await createChain(crypto, state.rootKey, remoteRatchetKey(), ours);
+    newChain = await createChain(crypto, state.rootKey, remoteRatchetKeyOf(message), ours);
     chainKey = newChain.chainKey;
   }
 
@@ -222,7 +228,7 @@ export async function decryptWithState(
     const step = await createChain(
       crypto,
       newChain.rootKey,
-      remoteRatchetKey(),
+      remoteRatchetKeyOf(message),
       ratchet.privateKey,
     );
     sending = {

@@ -67,6 +67,17 @@ export interface PendingPreKey {
 /** libsignal's PQXDH session version; its messages carry version byte 0x44. */
 export const PQ_SESSION_VERSION = 4;
 
+/**
+ * A version-4 session's SPQR state after a step, kept as a value until its
+ * bytes are needed (`SessionState.setPendingPqRatchetState`).
+ */
+export interface PendingPqRatchetState {
+  /** Writes the state's storage encoding (the `pqRatchetState` bytes). */
+  write(w: ProtoWriter): void;
+  /** Shown those exact bytes each time they are written; a view valid only during the call. */
+  written(bytes: Uint8Array): void;
+}
+
 /** The fields of a session state. */
 export interface SessionStateFields {
   sessionVersion: number;
@@ -101,7 +112,8 @@ export class SessionState implements SessionStateFields {
   localRegistrationId: number;
   remoteRegistrationId: number;
   aliceBaseKey: Uint8Array;
-  pqRatchetState: Uint8Array | undefined;
+  #pqRatchetBytes: Uint8Array | undefined;
+  #pqRatchetPending: PendingPqRatchetState | undefined;
 
   constructor(fields: SessionStateFields) {
     this.sessionVersion = fields.sessionVersion;
@@ -115,7 +127,34 @@ export class SessionState implements SessionStateFields {
     this.localRegistrationId = fields.localRegistrationId;
     this.remoteRegistrationId = fields.remoteRegistrationId;
     this.aliceBaseKey = fields.aliceBaseKey;
-    this.pqRatchetState = fields.pqRatchetState;
+    this.#pqRatchetBytes = fields.pqRatchetState;
+  }
+
+  /** Version 4 only: the SPQR state in `spqr-state-codec.ts` form. */
+  get pqRatchetState(): Uint8Array | undefined {
+    const pending = this.#pqRatchetPending;
+    if (pending !== undefined) {
+      const bytes = ProtoWriter.encode((w) => pending.write(w));
+      pending.written(bytes);
+      this.#pqRatchetBytes = bytes;
+      this.#pqRatchetPending = undefined;
+    }
+    return this.#pqRatchetBytes;
+  }
+
+  set pqRatchetState(bytes: Uint8Array | undefined) {
+    this.#pqRatchetBytes = bytes;
+    this.#pqRatchetPending = undefined;
+  }
+
+  /**
+   * Replaces the SPQR state with one encoded only when its bytes are first
+   * read or written: a step's new state then goes straight into the
+   * session record's encoding, instead of first into ~4 KB of its own.
+   */
+  setPendingPqRatchetState(pending: PendingPqRatchetState): void {
+    this.#pqRatchetBytes = undefined;
+    this.#pqRatchetPending = pending;
   }
 
   /** The receiving chain for a remote ratchet key, if this state has one. */
@@ -174,8 +213,18 @@ export class SessionState implements SessionStateFields {
     w.uint(9, this.remoteRegistrationId)
       .uint(10, this.localRegistrationId)
       .bytes(11, this.aliceBaseKey);
-    // Field 15 as in libsignal's SessionStructure (`pq_ratchet_state`), in Quintet's own layout.
-    if (this.pqRatchetState !== undefined) w.bytes(15, this.pqRatchetState);
+    // Field 15 as in libsignal's SessionStructure (`pq_ratchet_state`), in
+    // Quintet's own layout; a pending state writes the same bytes in place.
+    const pq = this.#pqRatchetPending;
+    if (pq !== undefined) {
+      w.message(
+        15,
+        (m) => pq.write(m),
+        (bytes) => pq.written(bytes),
+      );
+    } else if (this.#pqRatchetBytes !== undefined) {
+      w.bytes(15, this.#pqRatchetBytes);
+    }
   }
 
   /** Standalone `SessionStructure` bytes. */

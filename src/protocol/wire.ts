@@ -46,12 +46,33 @@ export class ProtoWriter {
    * in it. A nested call simply gets a fresh buffer.
    */
   static encode(write: (w: ProtoWriter) => void): Uint8Array {
+    return ProtoWriter.#withScratch(write, (bytes) => bytes.slice());
+  }
+
+  /**
+   * As `encode`, but the bytes land in a fresh array at offset `before`,
+   * with `after` zero bytes behind them: room for a message's version byte
+   * and MAC without a second array and copy.
+   */
+  static encodeFramed(before: number, after: number, write: (w: ProtoWriter) => void): Uint8Array {
+    return ProtoWriter.#withScratch(write, (bytes) => {
+      const out = new Uint8Array(before + bytes.length + after);
+      out.set(bytes, before);
+      return out;
+    });
+  }
+
+  /** Runs `write` on the reused buffer and gives `finish` the bytes written (see `encode`). */
+  static #withScratch(
+    write: (w: ProtoWriter) => void,
+    finish: (bytes: Uint8Array) => Uint8Array,
+  ): Uint8Array {
     const w = new ProtoWriter(0);
     w.#buf = scratch ?? new Uint8Array(SCRATCH_SIZE);
     scratch = undefined;
     try {
       write(w);
-      return w.#buf.slice(0, w.#pos);
+      return finish(w.#buf.subarray(0, w.#pos));
     } finally {
       const used = w.#buf;
       used.fill(0, 0, w.#pos);
@@ -59,6 +80,11 @@ export class ProtoWriter {
       w.#pos = 0;
       if (used.length <= SCRATCH_MAX) scratch = used;
     }
+  }
+
+  /** Bytes written so far: where the next field starts. */
+  get length(): number {
+    return this.#pos;
   }
 
   #reserve(extra: number): void {
@@ -123,8 +149,10 @@ export class ProtoWriter {
    * An embedded message, written in place: the body goes after room for the
    * longest length prefix (5 bytes covers any 32-bit length), then slides
    * back once its length is known. No temporary buffer per sub-message.
+   * `seen`, if given, is shown the message's bytes once written: a view
+   * into the writer's buffer, valid only during that call.
    */
-  message(field: number, write: (w: ProtoWriter) => void): this {
+  message(field: number, write: (w: ProtoWriter) => void, seen?: (body: Uint8Array) => void): this {
     this.#tag(field, WireType.bytes);
     const lengthAt = this.#pos;
     this.#reserve(5);
@@ -145,6 +173,7 @@ export class ProtoWriter {
     }
     this.#buf[at] = v;
     this.#pos = lengthAt + prefix + length;
+    if (seen !== undefined) seen(this.#buf.subarray(this.#pos - length, this.#pos));
     return this;
   }
 

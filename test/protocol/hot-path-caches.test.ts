@@ -14,6 +14,7 @@ import {
   forgetRatchetKey,
   rememberRatchetKey,
 } from '../../src/protocol/ratchet-key-cache.js';
+import { SignalMessageV4 } from '../../src/protocol/pq/messages-v4.js';
 import { ProtoWriter } from '../../src/protocol/wire.js';
 
 const random = (n: number): Uint8Array => nodeCrypto.randomBytes(n);
@@ -112,5 +113,65 @@ describe('ProtoWriter.encode', () => {
     const snapshot = first.slice();
     ProtoWriter.encode((w) => write(w, 21));
     assert.deepEqual(first, snapshot);
+  });
+
+  it('frames: zeros, what a fresh writer writes, zeros; an array of its own', () => {
+    for (const n of [0, 300, 5000, 70_000]) {
+      const framed = ProtoWriter.encodeFramed(3, 8, (w) => write(w, n));
+      const expected = new Uint8Array(3 + fresh(n).length + 8);
+      expected.set(fresh(n), 3);
+      assert.deepEqual(framed, expected, `size ${n}`);
+      assert.equal(framed.byteOffset, 0);
+      assert.equal(framed.buffer.byteLength, framed.length);
+    }
+    const framed = ProtoWriter.encodeFramed(1, 1, (w) => write(w, 20));
+    const snapshot = framed.slice();
+    ProtoWriter.encode((w) => write(w, 21));
+    assert.deepEqual(framed, snapshot);
+  });
+
+  it('counts the bytes written so far', () => {
+    ProtoWriter.encode((w) => {
+      assert.equal(w.length, 0);
+      w.uint(1, 5);
+      assert.equal(w.length, 2);
+      w.bytes(2, new Uint8Array(10));
+      assert.equal(w.length, 14);
+    });
+  });
+});
+
+describe('SignalMessageV4.create', () => {
+  it('holds the fields as a parse of its bytes does, independent of the inputs', async () => {
+    const ratchet = await generateKeyPair(nodeCrypto, random);
+    for (const pqLength of [0, 1, 40, 200]) {
+      const ciphertext = random(176);
+      const pqRatchet = random(pqLength);
+      const message = await SignalMessageV4.create(
+        nodeCrypto,
+        {
+          senderRatchetKey: ratchet.publicKey,
+          counter: 300,
+          previousCounter: 7,
+          ciphertext,
+          pqRatchet,
+        },
+        random(32),
+        random(33),
+        random(33),
+      );
+      const parsed = SignalMessageV4.deserialize(message.serialized);
+      assert.deepEqual(message.ciphertext, ciphertext);
+      assert.deepEqual(message.pqRatchet, pqRatchet);
+      assert.deepEqual(parsed.ciphertext, message.ciphertext);
+      assert.deepEqual(parsed.pqRatchet, message.pqRatchet);
+      assert.equal(parsed.counter, 300);
+      assert.equal(parsed.previousCounter, 7);
+      const snapshot = message.serialized.slice();
+      ciphertext.fill(0);
+      pqRatchet.fill(0);
+      assert.deepEqual(message.serialized, snapshot);
+      assert.notDeepEqual(message.ciphertext, ciphertext);
+    }
   });
 });

@@ -84,27 +84,38 @@ export class SignalMessageV4 {
     senderIdentity: Uint8Array,
     receiverIdentity: Uint8Array,
   ): Promise<SignalMessageV4> {
-    const body = ProtoWriter.encode((w) => {
+    // Where the ciphertext and SPQR fields end in the body, so the message's
+    // copies of them can be views of its own serialized bytes (as a parsed
+    // message's are) rather than arrays of their own.
+    let ciphertextEnd = 0;
+    let pqRatchetEnd = 0;
+    const out = ProtoWriter.encodeFramed(1, MAC_LENGTH, (w) => {
       w.bytes(1, fields.senderRatchetKey.serialize())
         .uint(2, fields.counter)
         .uint(3, fields.previousCounter)
         .bytes(4, fields.ciphertext);
+      ciphertextEnd = 1 + w.length;
       if (fields.pqRatchet.length > 0) w.bytes(5, fields.pqRatchet);
+      pqRatchetEnd = 1 + w.length;
     });
-    const out = new Uint8Array(1 + body.length + MAC_LENGTH);
     out[0] = PQ_VERSION_BYTE;
-    out.set(body, 1);
-    const content = out.subarray(0, 1 + body.length);
+    const contentEnd = out.length - MAC_LENGTH;
     out.set(
-      await computeMac(crypto, macKey, senderIdentity, receiverIdentity, content),
-      1 + body.length,
+      await computeMac(
+        crypto,
+        macKey,
+        senderIdentity,
+        receiverIdentity,
+        out.subarray(0, contentEnd),
+      ),
+      contentEnd,
     );
     return new SignalMessageV4(
       fields.senderRatchetKey,
       fields.counter,
       fields.previousCounter,
-      copyBytes(fields.ciphertext),
-      copyBytes(fields.pqRatchet),
+      out.subarray(ciphertextEnd - fields.ciphertext.length, ciphertextEnd),
+      out.subarray(pqRatchetEnd - fields.pqRatchet.length, pqRatchetEnd),
       undefined,
       out,
     );

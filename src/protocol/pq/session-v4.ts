@@ -23,12 +23,14 @@ import { decryptWithState, encryptWithStateV4 } from '../double-ratchet.js';
 import { ProtocolError } from '../errors.js';
 import { rememberRatchetKey } from '../ratchet-key-cache.js';
 import { createChain } from '../root-key.js';
-import { PQ_SESSION_VERSION, SessionState } from '../session-state.js';
+import { PQ_SESSION_VERSION, SessionState, type PendingPqRatchetState } from '../session-state.js';
+import type { ProtoWriter } from '../wire.js';
 import type { KemPublicKey, KemSecretKey } from './kem.js';
 import { PreKeySignalMessageV4, type SignalMessageV4 } from './messages-v4.js';
 import { pqxdhAccept, pqxdhInitiate } from './pqxdh.js';
-import { spqrInitialState, spqrRecv, spqrSend } from './spqr-ratchet.js';
-import { decodeSpqrState, encodeSpqrState } from './spqr-state-codec.js';
+import { spqrInitialState, spqrRecv, spqrSend, type SpqrRatchetState } from './spqr-ratchet.js';
+import { encodeSpqrState, writeSpqrState } from './spqr-state-codec.js';
+import { cachedSpqrState, rememberSpqrState } from './spqr-state-cache.js';
 
 /** The peer's bundle, its signatures already checked (`verify`, `verifiedKemPreKey`). */
 export interface VerifiedBundleV4 {
@@ -143,6 +145,45 @@ function requireV4(state: SessionState): Uint8Array {
 }
 
 /**
+ * The stored SPQR state, decoded (or, for the very bytes the session's last
+ * step wrote, remembered: `spqr-state-cache.ts`).
+ */
+function loadSpqr(state: SessionState): SpqrRatchetState {
+  return cachedSpqrState(state, requireV4(state));
+}
+
+/**
+ * Stores the SPQR state after a step. It is encoded when the session is
+ * written (or its bytes read), and remembered for the next load with
+ * exactly the bytes written.
+ */
+function storeSpqr(state: SessionState, spqr: SpqrRatchetState): void {
+  state.setPendingPqRatchetState(new PendingSpqr(state, spqr));
+}
+
+/**
+ * A step's new SPQR state until its session is written. A class rather than
+ * an object of closures: this is made for every message.
+ */
+class PendingSpqr implements PendingPqRatchetState {
+  readonly #session: SessionState;
+  readonly #spqr: SpqrRatchetState;
+
+  constructor(session: SessionState, spqr: SpqrRatchetState) {
+    this.#session = session;
+    this.#spqr = spqr;
+  }
+
+  write(w: ProtoWriter): void {
+    writeSpqrState(w, this.#spqr);
+  }
+
+  written(bytes: Uint8Array): void {
+    rememberSpqrState(this.#session, bytes, this.#spqr);
+  }
+}
+
+/**
  * Encrypts exact bytes: a v4 PreKeySignalMessage while the session is
  * unacknowledged, else a v4 SignalMessage. Advances both ratchets.
  */
@@ -151,7 +192,7 @@ export async function encryptV4(
   state: SessionState,
   plaintext: Uint8Array,
 ): Promise<{ readonly type: 'prekey' | 'signal'; readonly body: Uint8Array }> {
-  const spqr = decodeSpqrState(requireV4(state));
+  const spqr = loadSpqr(state);
   const pending = state.pendingPreKey;
   if (pending !== undefined && pending.kyber === undefined) {
     throw new ProtocolError('invalid-state', 'version-4 session without its KEM prekey');
@@ -161,7 +202,7 @@ export async function encryptV4(
     field: sent.message,
     key: sent.key,
   });
-  state.pqRatchetState = encodeSpqrState(sent.state);
+  storeSpqr(state, sent.state);
   if (pending?.kyber === undefined) return { type: 'signal', body: message.serialized };
   const wrapped = PreKeySignalMessageV4.create({
     registrationId: state.localRegistrationId,
@@ -187,14 +228,14 @@ export async function decryptV4(
 ): Promise<Uint8Array> {
   // A stored state that does not decode is this state's own fault
   // (`invalid-state`, as libsignal's StateDecode).
-  const spqr = decodeSpqrState(requireV4(state));
+  const spqr = loadSpqr(state);
   let received: Awaited<ReturnType<typeof spqrRecv>> | undefined;
   const plaintext = await decryptWithState(ctx, state, message, async () => {
     received = await spqrRecvForState(ctx, spqr, message);
     return received.key;
   });
   if (received === undefined) throw new ProtocolError('invalid-state', 'SPQR step missing');
-  state.pqRatchetState = encodeSpqrState(received.state);
+  storeSpqr(state, received.state);
   return plaintext;
 }
 
@@ -210,7 +251,7 @@ export async function decryptV4(
  */
 async function spqrRecvForState(
   ctx: ProtocolContext,
-  spqr: ReturnType<typeof decodeSpqrState>,
+  spqr: SpqrRatchetState,
   message: SignalMessageV4,
 ): ReturnType<typeof spqrRecv> {
   try {

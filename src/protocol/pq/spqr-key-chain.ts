@@ -209,7 +209,9 @@ async function halfKey(
       kept.push(entry);
     }
   }
-  prev = gc(concatBytes(...kept), cur.ctr, chain.maxOooKeys);
+  // In order (nothing skipped), the history is shared, not copied: chains
+  // are never written in place, and it can hold 2,000 keys (72 KB).
+  prev = gc(kept.length === 1 ? prev : concatBytes(...kept), cur.ctr, chain.maxOooKeys);
   const last = await step(crypto, { ...cur, prev });
   return { half: { ctr: last.ctr, next: last.next, prev }, key: last.key };
 }

@@ -199,19 +199,20 @@ function receivingOf(s: SpqrV1State): SpqrReceiving | undefined {
   }
 }
 
+function optionalBytes(w: ProtoWriter, field: number, value: Uint8Array | undefined): void {
+  if (value !== undefined) w.bytes(field, value);
+}
+
 function writeV1(w: ProtoWriter, s: SpqrV1State): void {
   w.uint(1, KINDS.indexOf(s.kind) + 1)
     .uint(2, s.epoch)
     .bytes(3, s.auth.rootKey)
     .bytes(4, s.auth.macKey);
-  const opt = (n: number, v: Uint8Array | undefined): void => {
-    if (v !== undefined) w.bytes(n, v);
-  };
-  opt(5, 'ek' in s ? s.ek : undefined);
-  opt(6, 'dk' in s ? s.dk : undefined);
-  opt(7, 'header' in s ? s.header : undefined);
-  opt(8, 'encapsulation' in s ? s.encapsulation : undefined);
-  opt(9, 'ct1' in s ? s.ct1 : undefined);
+  optionalBytes(w, 5, 'ek' in s ? s.ek : undefined);
+  optionalBytes(w, 6, 'dk' in s ? s.dk : undefined);
+  optionalBytes(w, 7, 'header' in s ? s.header : undefined);
+  optionalBytes(w, 8, 'encapsulation' in s ? s.encapsulation : undefined);
+  optionalBytes(w, 9, 'ct1' in s ? s.ct1 : undefined);
   const sending = sendingOf(s);
   if (sending !== undefined)
     w.message(10, (sw) => sw.bytes(1, sending.message).uint(2, sending.next));
@@ -344,22 +345,25 @@ function readV1(bytes: Uint8Array): SpqrV1State {
   }
 }
 
+/** Writes the storage form of a state's fields (what `encodeSpqrState` returns). */
+export function writeSpqrState(w: ProtoWriter, state: SpqrRatchetState): void {
+  const n = state.negotiation;
+  if (n !== undefined) {
+    w.message(1, (nw) =>
+      nw.bytes(1, n.authKey).uint(2, dirCode(n.direction)).uint(3, n.minVersion),
+    );
+  }
+  const chain = state.chain;
+  if (chain !== undefined) w.message(2, (cw) => writeChain(cw, chain));
+  const v1 = state.v1;
+  if (v1 !== undefined) w.message(3, (vw) => writeV1(vw, v1));
+}
+
 /** The storage bytes of a state. */
 export function encodeSpqrState(state: SpqrRatchetState): Uint8Array {
   // Into the shared scratch buffer (zeroed after use, so the keys written
   // do not linger): no fresh 4 KB buffer per message.
-  return ProtoWriter.encode((w) => {
-    const n = state.negotiation;
-    if (n !== undefined) {
-      w.message(1, (nw) =>
-        nw.bytes(1, n.authKey).uint(2, dirCode(n.direction)).uint(3, n.minVersion),
-      );
-    }
-    const chain = state.chain;
-    if (chain !== undefined) w.message(2, (cw) => writeChain(cw, chain));
-    const v1 = state.v1;
-    if (v1 !== undefined) w.message(3, (vw) => writeV1(vw, v1));
-  });
+  return ProtoWriter.encode((w) => writeSpqrState(w, state));
 }
 
 /** Parses storage bytes; 'invalid-state' for anything malformed. */
