@@ -1,10 +1,7 @@
 /** In-memory implementation of `KemPreKeyStore` (tests and single-process servers). */
 import type { CheckedDeviceKeys } from './initial-keys.js';
+import { deviceKey, takeLowest } from './memory-key-maps.js';
 import { StoreError, type KemPreKeyRecord, type KemPreKeyStore } from './types.js';
-
-function deviceKey(account: string, deviceId: number): string {
-  return `${account}\u0000${deviceId}`;
-}
 
 /**
  * Plain copies both ways (`slice` of a Node Buffer would be a view), so a
@@ -70,12 +67,7 @@ export class MemoryKemPreKeyStore implements KemPreKeyStore {
     deviceId: number,
   ): Promise<KemPreKeyRecord | undefined> {
     this.check();
-    const keys = this.oneTime.get(deviceKey(account, deviceId));
-    if (keys === undefined || keys.size === 0) return undefined;
-    const lowest = Math.min(...keys.keys());
-    const key = keys.get(lowest);
-    keys.delete(lowest);
-    return key;
+    return takeLowest(this.oneTime.get(deviceKey(account, deviceId)));
   }
 
   async countOneTimeKemPreKeys(account: string, deviceId: number): Promise<number> {

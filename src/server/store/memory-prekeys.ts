@@ -1,15 +1,12 @@
 /** In-memory implementation of `PreKeyStore` (tests and single-process servers). */
 import type { CheckedDeviceKeys } from './initial-keys.js';
+import { deviceKey, takeLowest } from './memory-key-maps.js';
 import {
   StoreError,
   type OneTimePreKeyRecord,
   type PreKeyStore,
   type SignedPreKeyRecord,
 } from './types.js';
-
-function deviceKey(account: string, deviceId: number): string {
-  return `${account}\u0000${deviceId}`;
-}
 
 /** Prekeys in maps; every call is atomic because nothing in it awaits. */
 export class MemoryPreKeyStore implements PreKeyStore {
@@ -61,12 +58,7 @@ export class MemoryPreKeyStore implements PreKeyStore {
     deviceId: number,
   ): Promise<OneTimePreKeyRecord | undefined> {
     this.check();
-    const keys = this.oneTime.get(deviceKey(account, deviceId));
-    if (keys === undefined || keys.size === 0) return undefined;
-    const lowest = Math.min(...keys.keys());
-    const key = keys.get(lowest);
-    keys.delete(lowest);
-    return key;
+    return takeLowest(this.oneTime.get(deviceKey(account, deviceId)));
   }
 
   async countOneTimePreKeys(account: string, deviceId: number): Promise<number> {

@@ -25,6 +25,7 @@ import type { RandomSource } from '../../crypto/provider.js';
 import { envelopeGuid } from './envelope-guid.js';
 import { MemoryKemPreKeyStore } from './memory-kem-prekeys.js';
 import { MemoryPreKeyStore } from './memory-prekeys.js';
+import { deviceKey } from './memory-key-maps.js';
 import { checkDeviceKeys, NO_DEVICE_KEYS, type CheckedDeviceKeys } from './initial-keys.js';
 import { MemoryGroupStore } from './memory-groups.js';
 import { QueueSizes } from './queue-sizes.js';
@@ -34,10 +35,6 @@ interface AccountEntry {
   readonly devices: Map<number, DeviceRecord>;
   deviceList: StoredDeviceList | undefined;
   readonly removals: Map<number, DeviceRemoval>;
-}
-
-function deviceKey(account: string, deviceId: number): string {
-  return `${account}\u0000${deviceId}`;
 }
 
 function guidKey(guid: Uint8Array): string {
