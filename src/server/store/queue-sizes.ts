@@ -4,8 +4,9 @@
  *
  * A device's size is loaded from the backend the first time it is needed and
  * then kept up to date by the backend's own writes; entries of emptied
- * queues are dropped, so memory follows the number of non-empty queues
- * touched since start. Whenever the backend cannot tell exactly what changed
+ * queues are dropped once more than `EMPTIED_KEPT` others emptied after
+ * them, so memory follows the number of non-empty queues touched since
+ * start, plus that bound. Whenever the backend cannot tell exactly what changed
  * (an expiry sweep, a failed commit) it calls `clear` and sizes are loaded
  * again on next use.
  */
@@ -27,10 +28,25 @@ export interface QueueSize {
 /** Loads a device's size from the backend (0/0 for an empty queue). */
 export type QueueSizeLoader = (account: string, deviceId: number) => QueueSize;
 
+/** How many emptied queues keep an exact zero entry (see `emptied`). */
+const EMPTIED_KEPT = 4096;
+
 /** The sizes of every device queue touched since start (or the last `clear`). */
 export class QueueSizes {
   /** account → device id → size: no key string built per envelope. */
   private readonly sizes = new Map<string, Map<number, QueueSize>>();
+  /**
+   * The last `EMPTIED_KEPT` queues that went empty, oldest overwritten
+   * first. Their entries stay as exact zeros: a device that gets one
+   * message at a time and acks it empties its queue with every message,
+   * and dropping the entry then cost the next send a count query of the
+   * backend (one per message at one in flight). Past the bound the oldest
+   * go, so memory still follows the non-empty queues.
+   */
+  private readonly emptiedAccount: string[] = [];
+  private readonly emptiedDevice: number[] = [];
+  private readonly emptiedSize: QueueSize[] = [];
+  private emptiedAt = 0;
 
   constructor(private readonly load: QueueSizeLoader) {}
 
@@ -120,7 +136,7 @@ export class QueueSizes {
     if (size === undefined) return;
     size.count -= count;
     size.bytesExact = false;
-    if (size.count <= 0) this.forget(account, deviceId);
+    this.settleEmpty(account, deviceId, size);
   }
 
   /** Takes back `add` of `envelopes[0..last]` (after a failed insert). */
@@ -138,7 +154,37 @@ export class QueueSizes {
     if (devices === undefined || size === undefined) return;
     size.count -= count;
     size.bytes -= bytes;
-    if (size.count <= 0) this.forget(account, deviceId);
+    this.settleEmpty(account, deviceId, size);
+  }
+
+  /**
+   * An emptied queue's entry becomes an exact zero (no envelope, so no
+   * byte) and joins the kept ones; a count below zero means the entry no
+   * longer matches the backend, so it goes and is loaded again.
+   */
+  private settleEmpty(account: string, deviceId: number, size: QueueSize): void {
+    if (size.count > 0) return;
+    if (size.count < 0) {
+      this.forget(account, deviceId);
+      return;
+    }
+    size.bytes = 0;
+    size.bytesExact = true;
+    const at = this.emptiedAt;
+    const oldAccount = this.emptiedAccount[at];
+    const oldDevice = this.emptiedDevice[at];
+    const oldSize = this.emptiedSize[at];
+    // The entry it replaces goes unless its queue filled again since (or it
+    // was replaced, forgotten or cleared: then it is not the map's object).
+    if (oldAccount !== undefined && oldDevice !== undefined && oldSize !== undefined) {
+      if (oldSize.count === 0 && this.sizes.get(oldAccount)?.get(oldDevice) === oldSize) {
+        this.forget(oldAccount, oldDevice);
+      }
+    }
+    this.emptiedAccount[at] = account;
+    this.emptiedDevice[at] = deviceId;
+    this.emptiedSize[at] = size;
+    this.emptiedAt = (at + 1) % EMPTIED_KEPT;
   }
 
   /** Drops a device's entry (its queue was deleted, or it is empty). */
