@@ -4,7 +4,8 @@
  * devices only receive does not pay a batch per ack. What must hold: held
  * acks go with the next enqueue in one commit; a read of the device, the
  * store closing or the end of their wait sends them; their callers hear
- * only once they committed.
+ * only once they committed; a read of the device waits for a batch in
+ * flight that carries its acks.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -155,6 +156,46 @@ describe('postgres queue: acks wait for an enqueue to travel with', { skip }, ()
         t.mock.timers.reset();
       }
       assert.equal(queue.commits, commits + 1);
+    },
+  );
+
+  it(
+    'makes a read of the device wait for a batch in flight carrying its acks',
+    { timeout: 20_000 },
+    async () => {
+      const queue = store(0);
+      const queued = await queue.enqueue([envelope(7, 'a'), envelope(7, 'b')]);
+      const first = queued[0];
+      assert.ok(first !== undefined);
+      // Another session holds the device's ack row: the batch deleting
+      // 'a' starts, then waits on that lock — in flight, not committed.
+      const blocker = new pg.Client({
+        connectionString: schema.url,
+        options: `-c search_path=${schema.name}`,
+      });
+      await blocker.connect();
+      try {
+        await blocker.query('BEGIN');
+        await blocker.query(
+          `INSERT INTO queue_acks (account, device_id, count, bytes) VALUES ('bob', 7, 0, 0)
+           ON CONFLICT (account, device_id) DO UPDATE SET count = queue_acks.count`,
+        );
+        const acked = queue.ack('bob', 7, [first.guid]);
+        await nextTurn();
+        let paged: string[] | undefined;
+        const read = queue.page('bob', 7, 0, 10).then((page) => {
+          paged = page.envelopes.map((e) => e.source);
+        });
+        // Long enough for a read that did not wait to have come back.
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        assert.equal(paged, undefined, 'the read waits for the ack in flight');
+        await blocker.query('COMMIT');
+        await read;
+        assert.deepEqual(paged, ['b']);
+        assert.equal(await acked, 1);
+      } finally {
+        await blocker.end();
+      }
     },
   );
 });
