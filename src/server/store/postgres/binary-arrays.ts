@@ -39,9 +39,17 @@ function writeHeader(out: Buffer, length: number, hasNull: boolean, oid: number)
   return 20;
 }
 
-/** An `int4[]` parameter; every value must be a 32-bit integer (or null). */
-export function int4Array(values: readonly (number | null)[]): Buffer {
-  const out = Buffer.allocUnsafe(headerSize(values.length) + values.length * 8);
+/**
+ * An array of fixed-width integers: `width` bytes each, written by `write`
+ * (which refuses a value its type cannot hold); NULLs as length −1.
+ */
+function integerArray(
+  values: readonly (number | null)[],
+  oid: number,
+  width: number,
+  write: (out: Buffer, value: number, at: number) => number,
+): Buffer {
+  const out = Buffer.allocUnsafe(headerSize(values.length) + values.length * (4 + width));
   let hasNull = false;
   let at = headerSize(values.length);
   for (const value of values) {
@@ -50,37 +58,35 @@ export function int4Array(values: readonly (number | null)[]): Buffer {
       at = out.writeInt32BE(-1, at);
       continue;
     }
-    // A caller's bug surfaces here rather than as a value written wrapped
-    // or truncated (writeInt32BE checks the range, not that it is whole).
-    if (!Number.isInteger(value)) throw new RangeError(`not an integer: ${value}`);
-    at = out.writeInt32BE(4, at);
-    at = out.writeInt32BE(value, at);
+    at = write(out, value, out.writeInt32BE(width, at));
   }
-  writeHeader(out, values.length, hasNull, INT4_OID);
+  writeHeader(out, values.length, hasNull, oid);
   return out.subarray(0, at);
+}
+
+function writeInt4(out: Buffer, value: number, at: number): number {
+  // A caller's bug surfaces here rather than as a value written wrapped
+  // or truncated (writeInt32BE checks the range, not that it is whole).
+  if (!Number.isInteger(value)) throw new RangeError(`not an integer: ${value}`);
+  return out.writeInt32BE(value, at);
+}
+
+function writeInt8(out: Buffer, value: number, at: number): number {
+  if (!Number.isSafeInteger(value)) throw new RangeError(`not a safe integer: ${value}`);
+  // Two's complement in two halves: floor keeps the high half right for
+  // negative values, and the low half is then always in [0, 2^32).
+  const high = Math.floor(value / TWO_TO_32);
+  return out.writeUInt32BE(value - high * TWO_TO_32, out.writeInt32BE(high, at));
+}
+
+/** An `int4[]` parameter; every value must be a 32-bit integer (or null). */
+export function int4Array(values: readonly (number | null)[]): Buffer {
+  return integerArray(values, INT4_OID, 4, writeInt4);
 }
 
 /** An `int8[]` parameter; every value must be a safe integer (or null). */
 export function int8Array(values: readonly (number | null)[]): Buffer {
-  const out = Buffer.allocUnsafe(headerSize(values.length) + values.length * 12);
-  let hasNull = false;
-  let at = headerSize(values.length);
-  for (const value of values) {
-    if (value === null) {
-      hasNull = true;
-      at = out.writeInt32BE(-1, at);
-      continue;
-    }
-    if (!Number.isSafeInteger(value)) throw new RangeError(`not a safe integer: ${value}`);
-    at = out.writeInt32BE(8, at);
-    // Two's complement in two halves: floor keeps the high half right for
-    // negative values, and the low half is then always in [0, 2^32).
-    const high = Math.floor(value / TWO_TO_32);
-    at = out.writeInt32BE(high, at);
-    at = out.writeUInt32BE(value - high * TWO_TO_32, at);
-  }
-  writeHeader(out, values.length, hasNull, INT8_OID);
-  return out.subarray(0, at);
+  return integerArray(values, INT8_OID, 8, writeInt8);
 }
 
 /** A `text[]` parameter (UTF-8; strings must not contain NUL, which text cannot hold). */
