@@ -28,7 +28,7 @@ export interface QueueSize {
 /** Loads a device's size from the backend (0/0 for an empty queue). */
 export type QueueSizeLoader = (account: string, deviceId: number) => QueueSize;
 
-/** How many emptied queues keep an exact zero entry (see `emptied`). */
+/** How many emptied queues keep an exact zero entry (see `QueueSizes.settleEmpty`). */
 const EMPTIED_KEPT = 4096;
 
 /** The sizes of every device queue touched since start (or the last `clear`). */
