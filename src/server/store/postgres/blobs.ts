@@ -23,6 +23,7 @@ import {
 import { mapPgError } from './errors.js';
 import { checkSchemaName } from './migrations.js';
 import { bind, blob, int, text, type Row } from './rows.js';
+import { lockForTransaction } from './sql.js';
 
 /** Bytes per `blob_chunks` row. */
 export const BLOB_CHUNK_BYTES = 256 * 1024;
@@ -234,9 +235,7 @@ export class PostgresBlobStore implements BlobStore {
     return this.#transaction(async (client) => {
       // One claim of an account at a time across every node: the sum read
       // below cannot miss a claim committed between it and the insert.
-      await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
-        `quintet:blob-quota:${claim.account}`,
-      ]);
+      await lockForTransaction(client, `quintet:blob-quota:${claim.account}`);
       const result = await client.query(
         `INSERT INTO blob_reservations (id, account, size, until)
          SELECT $1::text, $2::text, $3::bigint, $4::bigint

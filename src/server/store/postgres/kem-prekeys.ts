@@ -9,7 +9,7 @@
  */
 import type pg from 'pg';
 import { bind, blob, int, type Row } from './rows.js';
-import { query, transaction, type Queryable } from './sql.js';
+import { deleteDeviceRows, lockForTransaction, query, transaction, type Queryable } from './sql.js';
 import type { CheckedDeviceKeys } from '../initial-keys.js';
 import { StoreError, type KemPreKeyRecord, type KemPreKeyStore } from '../types.js';
 
@@ -20,6 +20,9 @@ function record(row: Row): KemPreKeyRecord {
     signature: blob(row, 'signature'),
   };
 }
+
+/** A device's KEM prekey tables (a new device replaces, a removal empties, both). */
+const KEM_PRE_KEY_TABLES = ['kem_last_resort_pre_keys', 'kem_one_time_pre_keys'] as const;
 
 /** The advisory lock uploads of one device's one-time KEM prekeys serialize on. */
 function oneTimeLock(account: string, deviceId: number): string {
@@ -36,17 +39,8 @@ export async function replaceDeviceKemPreKeys(
   deviceId: number,
   keys: CheckedDeviceKeys,
 ): Promise<void> {
-  await db.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
-    oneTimeLock(account, deviceId),
-  ]);
-  await db.query('DELETE FROM kem_last_resort_pre_keys WHERE account = $1 AND device_id = $2', [
-    account,
-    deviceId,
-  ]);
-  await db.query('DELETE FROM kem_one_time_pre_keys WHERE account = $1 AND device_id = $2', [
-    account,
-    deviceId,
-  ]);
+  await lockForTransaction(db, oneTimeLock(account, deviceId));
+  await deleteDeviceRows(db, KEM_PRE_KEY_TABLES, account, deviceId);
   const last = keys.lastResortKemPreKey;
   if (last !== undefined) {
     await db.query(
@@ -120,9 +114,7 @@ export class PostgresKemPreKeyStore implements KemPreKeyStore {
     const unique = [...byId.values()];
     const ids = unique.map((key) => key.id);
     return transaction(this.pool, async (db) => {
-      await db.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
-        oneTimeLock(account, deviceId),
-      ]);
+      await lockForTransaction(db, oneTimeLock(account, deviceId));
       const counted = await db.query(
         `SELECT COUNT(*) AS n, COUNT(*) FILTER (WHERE key_id = ANY($3::bigint[])) AS present
          FROM kem_one_time_pre_keys WHERE account = $1 AND device_id = $2`,
@@ -206,15 +198,8 @@ export class PostgresKemPreKeyStore implements KemPreKeyStore {
   }
 
   deleteDevice(account: string, deviceId: number): Promise<void> {
-    return transaction(this.pool, async (db) => {
-      await db.query('DELETE FROM kem_last_resort_pre_keys WHERE account = $1 AND device_id = $2', [
-        account,
-        deviceId,
-      ]);
-      await db.query('DELETE FROM kem_one_time_pre_keys WHERE account = $1 AND device_id = $2', [
-        account,
-        deviceId,
-      ]);
-    });
+    return transaction(this.pool, (db) =>
+      deleteDeviceRows(db, KEM_PRE_KEY_TABLES, account, deviceId),
+    );
   }
 }

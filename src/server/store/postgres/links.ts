@@ -49,6 +49,7 @@ import {
 import type { LinkSessionOptions } from '../../linking/memory-link-sessions.js';
 import { mapPgError } from './errors.js';
 import { blob, int, text } from './rows.js';
+import { lockForTransaction } from './sql.js';
 
 /** How often `open` also prunes expired rows (they are refused anyway; this bounds the tables). */
 const PRUNE_EVERY_MS = 60_000;
@@ -147,9 +148,7 @@ export class PostgresLinkSessionStore implements LinkSessionStore {
       await client.query('BEGIN');
       // Serializes admissions of one account across nodes; other accounts
       // and every other link operation go on in parallel.
-      await client.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [
-        `quintet:link-admission:${account}`,
-      ]);
+      await lockForTransaction(client, `quintet:link-admission:${account}`);
       const { rows } = await client.query<Record<string, unknown>>(
         `SELECT
            (SELECT count(*) FROM link_admissions WHERE account = $1 AND expires_at > $2)

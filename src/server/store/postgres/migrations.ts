@@ -22,6 +22,7 @@ import { QUEUE_BATCH_MIGRATION_SQL } from './queue-batch-schema.js';
 import { QUEUE_LEAN_MIGRATION_SQL } from './queue-lean-schema.js';
 import { QUEUE_MIGRATION_SQL } from './queue-schema.js';
 import { int, type Row } from './rows.js';
+import { lockForTransaction } from './sql.js';
 import { StoreError } from '../types.js';
 
 /** One schema step. */
@@ -93,9 +94,7 @@ export async function migrate(
   const applied: number[] = [];
   try {
     await client.query('BEGIN');
-    await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
-      `quintet:migrate:${schema}`,
-    ]);
+    await lockForTransaction(client, `quintet:migrate:${schema}`);
     // Inside the lock: concurrent CREATE SCHEMA IF NOT EXISTS can still
     // collide on the catalog's unique index. Looked up first because CREATE
     // SCHEMA needs the CREATE privilege on the database even when the schema

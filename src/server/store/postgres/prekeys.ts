@@ -8,7 +8,7 @@
  */
 import type pg from 'pg';
 import { bind, blob, int, type Row } from './rows.js';
-import { query, transaction, type Queryable } from './sql.js';
+import { deleteDeviceRows, lockForTransaction, query, transaction, type Queryable } from './sql.js';
 import type { CheckedDeviceKeys } from '../initial-keys.js';
 import {
   StoreError,
@@ -16,6 +16,9 @@ import {
   type PreKeyStore,
   type SignedPreKeyRecord,
 } from '../types.js';
+
+/** A device's prekey tables (a new device replaces, a removal empties, both). */
+const PRE_KEY_TABLES = ['signed_pre_keys', 'one_time_pre_keys'] as const;
 
 /** The advisory lock uploads of one device's one-time prekeys serialize on. */
 function oneTimeLock(account: string, deviceId: number): string {
@@ -34,17 +37,8 @@ export async function replaceDevicePreKeys(
   deviceId: number,
   keys: CheckedDeviceKeys,
 ): Promise<void> {
-  await db.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
-    oneTimeLock(account, deviceId),
-  ]);
-  await db.query('DELETE FROM signed_pre_keys WHERE account = $1 AND device_id = $2', [
-    account,
-    deviceId,
-  ]);
-  await db.query('DELETE FROM one_time_pre_keys WHERE account = $1 AND device_id = $2', [
-    account,
-    deviceId,
-  ]);
+  await lockForTransaction(db, oneTimeLock(account, deviceId));
+  await deleteDeviceRows(db, PRE_KEY_TABLES, account, deviceId);
   const signed = keys.signedPreKey;
   if (signed !== undefined) {
     await db.query(
@@ -122,9 +116,7 @@ export class PostgresPreKeyStore implements PreKeyStore {
     return transaction(this.pool, async (db) => {
       // Two uploads for one device (two nodes) must not both pass the
       // limit: they serialize on a per-device transaction lock.
-      await db.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
-        oneTimeLock(account, deviceId),
-      ]);
+      await lockForTransaction(db, oneTimeLock(account, deviceId));
       const counted = await db.query(
         `SELECT COUNT(*) AS n, COUNT(*) FILTER (WHERE key_id = ANY($3::bigint[])) AS present
          FROM one_time_pre_keys WHERE account = $1 AND device_id = $2`,
@@ -200,15 +192,6 @@ export class PostgresPreKeyStore implements PreKeyStore {
   }
 
   deleteDevice(account: string, deviceId: number): Promise<void> {
-    return transaction(this.pool, async (db) => {
-      await db.query('DELETE FROM signed_pre_keys WHERE account = $1 AND device_id = $2', [
-        account,
-        deviceId,
-      ]);
-      await db.query('DELETE FROM one_time_pre_keys WHERE account = $1 AND device_id = $2', [
-        account,
-        deviceId,
-      ]);
-    });
+    return transaction(this.pool, (db) => deleteDeviceRows(db, PRE_KEY_TABLES, account, deviceId));
   }
 }

@@ -85,3 +85,27 @@ export async function transaction<T>(
     throw mapPgError(error);
   }
 }
+
+/**
+ * Takes the transaction-scoped advisory lock named `key` (hashed to 64
+ * bits): writers of one thing on any node serialize on it until their
+ * COMMIT or ROLLBACK.
+ */
+export async function lockForTransaction(db: Queryable, key: string): Promise<void> {
+  await db.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [key]);
+}
+
+/** Deletes one device's rows from each of `tables` (fixed names, each keyed by account and device_id). */
+export async function deleteDeviceRows(
+  db: Queryable,
+  tables: readonly string[],
+  account: string,
+  deviceId: number,
+): Promise<void> {
+  for (const table of tables) {
+    await db.query(`DELETE FROM ${table} WHERE account = $1 AND device_id = $2`, [
+      account,
+      deviceId,
+    ]);
+  }
+}
